@@ -1,0 +1,53 @@
+//! Attachment blob ids and sealed reports: the two kinds of opaque object the
+//! relay stores outside mailboxes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bytes::fixed_bytes;
+use crate::keys::X25519PublicKey;
+use crate::limits::MAX_SEALED_REPORT_LEN;
+use crate::{Opaque, WireError};
+
+fixed_bytes!(
+    /// The id of a sealed attachment in the relay's blob store: SHA-256 of
+    /// its ciphertext.
+    BlobId,
+    32
+);
+
+/// A user report sealed on the device to the moderation service's X25519
+/// key. The relay's report inbox stores it as it is; only the moderation tool
+/// can open it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedReport<'a> {
+    /// Which moderation key the report is sealed to.
+    pub moderation_key_id: u32,
+    /// The reporter's fresh ephemeral X25519 key for this report.
+    pub ephemeral_key: X25519PublicKey,
+    /// The sealed report (commitment and AES-256-GCM ciphertext), at most
+    /// [`MAX_SEALED_REPORT_LEN`] bytes.
+    #[serde(borrow)]
+    pub ciphertext: Opaque<'a>,
+}
+
+impl SealedReport<'_> {
+    /// Copies borrowed parts, detaching the report from the input.
+    pub fn into_owned(self) -> SealedReport<'static> {
+        SealedReport {
+            moderation_key_id: self.moderation_key_id,
+            ephemeral_key: self.ephemeral_key,
+            ciphertext: self.ciphertext.into_owned(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        if self.ciphertext.len() > MAX_SEALED_REPORT_LEN {
+            return Err(WireError::LimitExceeded {
+                field: "ciphertext",
+                len: self.ciphertext.len(),
+                max: MAX_SEALED_REPORT_LEN,
+            });
+        }
+        Ok(())
+    }
+}

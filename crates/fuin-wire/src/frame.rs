@@ -1,0 +1,265 @@
+//! The top-level frame: version byte, tag, body; and its codec.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::MAX_FRAME_LEN;
+use crate::{
+    BlobId, DeliveredRecord, PrekeyBundle, PublicIdentity, RoutingEnvelope, SealedReport,
+    WireError, varint,
+};
+
+/// The wire version this codec reads and writes: the first byte of every frame.
+pub const WIRE_VERSION: u8 = 1;
+
+/// Every frame fuin sends.
+///
+/// In postcard an enum value is its variant index as a varint followed by the
+/// variant's body, so the variant order below *is* the wire tag. New frames
+/// are appended at the end and existing ones never move, so old frames keep
+/// their encoding and an old decoder meets a new frame as
+/// [`WireError::UnknownVariant`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Frame<'a> {
+    /// Tag 0: a device's public identity.
+    Identity(PublicIdentity),
+    /// Tag 1: a prekey bundle for one device.
+    PrekeyBundle(#[serde(borrow)] PrekeyBundle<'a>),
+    /// Tag 2: a routing envelope, from a sender to the relay.
+    Envelope(#[serde(borrow)] RoutingEnvelope<'a>),
+    /// Tag 3: a delivered record, from the relay to a recipient.
+    Delivered(#[serde(borrow)] DeliveredRecord<'a>),
+    /// Tag 4: the id of a sealed attachment blob.
+    BlobId(BlobId),
+    /// Tag 5: a sealed report for the report inbox.
+    SealedReport(#[serde(borrow)] SealedReport<'a>),
+}
+
+/// The kind of a [`Frame`], without its body. Its discriminant is the wire tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FrameKind {
+    /// See [`Frame::Identity`].
+    Identity = 0,
+    /// See [`Frame::PrekeyBundle`].
+    PrekeyBundle = 1,
+    /// See [`Frame::Envelope`].
+    Envelope = 2,
+    /// See [`Frame::Delivered`].
+    Delivered = 3,
+    /// See [`Frame::BlobId`].
+    BlobId = 4,
+    /// See [`Frame::SealedReport`].
+    SealedReport = 5,
+}
+
+impl FrameKind {
+    /// Every kind, in tag order.
+    pub const ALL: [FrameKind; 6] = [
+        Self::Identity,
+        Self::PrekeyBundle,
+        Self::Envelope,
+        Self::Delivered,
+        Self::BlobId,
+        Self::SealedReport,
+    ];
+
+    /// The wire tag of this kind.
+    pub fn tag(self) -> u32 {
+        self as u32
+    }
+
+    /// The kind with wire tag `tag`, if this codec knows one.
+    pub fn from_tag(tag: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.tag() == tag)
+    }
+
+    /// The kind's name as used in `spec/wire.md` and the test vectors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Identity => "identity",
+            Self::PrekeyBundle => "prekey_bundle",
+            Self::Envelope => "envelope",
+            Self::Delivered => "delivered",
+            Self::BlobId => "blob_id",
+            Self::SealedReport => "sealed_report",
+        }
+    }
+}
+
+impl fmt::Display for FrameKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl<'a> Frame<'a> {
+    /// Decodes one frame that fills all of `bytes`.
+    ///
+    /// Checks, in order: the frame size limit, the version, the tag, the body,
+    /// the field limits, that the encoding is canonical, and that nothing
+    /// trails. Sealed payloads are borrowed from `bytes`; the only allocation
+    /// made is none at all for the frames defined today.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, WireError> {
+        if bytes.len() > MAX_FRAME_LEN {
+            return Err(WireError::FrameTooLarge {
+                len: bytes.len(),
+                max: MAX_FRAME_LEN,
+            });
+        }
+        let (&version, body) = bytes.split_first().ok_or(WireError::Truncated)?;
+        if version != WIRE_VERSION {
+            return Err(WireError::UnknownVersion { version });
+        }
+        let tag = varint::read_u32(body)?;
+        if FrameKind::from_tag(tag).is_none() {
+            return Err(WireError::UnknownVariant { tag });
+        }
+        let (frame, rest) =
+            postcard::take_from_bytes::<Frame<'a>>(body).map_err(WireError::from_postcard)?;
+        if !rest.is_empty() {
+            return Err(WireError::TrailingBytes { count: rest.len() });
+        }
+        frame.validate()?;
+        // Every field is either fixed-size, length-prefixed or a varint, so the
+        // input is canonical exactly when re-encoding it gives as many bytes.
+        if 1 + encoded_len(&frame)? != bytes.len() {
+            return Err(WireError::NonCanonical);
+        }
+        Ok(frame)
+    }
+
+    /// Encodes the frame, refusing values that break a field limit.
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        self.validate()?;
+        write_frame(None, self)
+    }
+
+    /// The frame's kind.
+    pub fn kind(&self) -> FrameKind {
+        match self {
+            Self::Identity(_) => FrameKind::Identity,
+            Self::PrekeyBundle(_) => FrameKind::PrekeyBundle,
+            Self::Envelope(_) => FrameKind::Envelope,
+            Self::Delivered(_) => FrameKind::Delivered,
+            Self::BlobId(_) => FrameKind::BlobId,
+            Self::SealedReport(_) => FrameKind::SealedReport,
+        }
+    }
+
+    /// Copies every borrowed part, detaching the frame from its input.
+    pub fn into_owned(self) -> Frame<'static> {
+        match self {
+            Self::Identity(identity) => Frame::Identity(identity),
+            Self::PrekeyBundle(bundle) => Frame::PrekeyBundle(bundle.into_owned()),
+            Self::Envelope(envelope) => Frame::Envelope(envelope.into_owned()),
+            Self::Delivered(record) => Frame::Delivered(record.into_owned()),
+            Self::BlobId(id) => Frame::BlobId(id),
+            Self::SealedReport(report) => Frame::SealedReport(report.into_owned()),
+        }
+    }
+
+    fn validate(&self) -> Result<(), WireError> {
+        match self {
+            Self::Identity(_) | Self::BlobId(_) => Ok(()),
+            Self::PrekeyBundle(bundle) => bundle.validate(),
+            Self::Envelope(envelope) => envelope.validate(),
+            Self::Delivered(record) => record.validate(),
+            Self::SealedReport(report) => report.validate(),
+        }
+    }
+}
+
+/// Writes the version byte, then `tag` if the value does not write its own
+/// (a body rather than a whole [`Frame`]), then the value.
+fn write_frame<T: Serialize + ?Sized>(tag: Option<u32>, value: &T) -> Result<Vec<u8>, WireError> {
+    let mut out = Vec::with_capacity(1 + 5 + encoded_len(value)?);
+    out.push(WIRE_VERSION);
+    if let Some(tag) = tag {
+        varint::write_u32(&mut out, tag);
+    }
+    postcard::to_extend(value, out).map_err(unencodable)
+}
+
+/// Number of bytes postcard writes for `value`, computed without allocating.
+fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize, WireError> {
+    #[derive(Default)]
+    struct Counter(usize);
+    impl Extend<u8> for Counter {
+        fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+            self.0 += bytes.into_iter().count();
+        }
+    }
+    postcard::to_extend(value, Counter::default())
+        .map(|counter| counter.0)
+        .map_err(unencodable)
+}
+
+/// Postcard fails to serialize only on sequences of unknown length and on
+/// custom serializer errors, neither of which the wire types produce.
+fn unencodable(_: postcard::Error) -> WireError {
+    WireError::Malformed {
+        reason: "value cannot be encoded",
+    }
+}
+
+/// A type that travels as the body of one kind of frame, with typed
+/// encode and decode.
+pub trait FrameBody<'a>: Sized + Serialize + Into<Frame<'a>> {
+    /// The frame kind that carries this type.
+    const KIND: FrameKind;
+
+    /// Takes the body out of `frame` if the frame is of kind [`Self::KIND`].
+    fn from_frame(frame: Frame<'a>) -> Option<Self>;
+
+    /// Decodes a frame of kind [`Self::KIND`] that fills all of `bytes`.
+    fn from_bytes(bytes: &'a [u8]) -> Result<Self, WireError> {
+        let frame = Frame::decode(bytes)?;
+        let found = frame.kind();
+        Self::from_frame(frame).ok_or(WireError::UnexpectedFrame {
+            expected: Self::KIND,
+            found,
+        })
+    }
+
+    /// Encodes `self` as a frame of kind [`Self::KIND`], byte for byte what
+    /// encoding the corresponding [`Frame`] gives, without cloning the body.
+    fn to_bytes(&self) -> Result<Vec<u8>, WireError>;
+}
+
+/// Implements [`FrameBody`] for the body type of one frame variant.
+macro_rules! frame_body {
+    ($body:ty, $variant:ident, $validate:expr) => {
+        impl<'a> From<$body> for Frame<'a> {
+            fn from(body: $body) -> Self {
+                Frame::$variant(body)
+            }
+        }
+
+        impl<'a> FrameBody<'a> for $body {
+            const KIND: FrameKind = FrameKind::$variant;
+
+            fn from_frame(frame: Frame<'a>) -> Option<Self> {
+                match frame {
+                    Frame::$variant(body) => Some(body),
+                    _ => None,
+                }
+            }
+
+            fn to_bytes(&self) -> Result<Vec<u8>, WireError> {
+                let validate: fn(&Self) -> Result<(), WireError> = $validate;
+                validate(self)?;
+                write_frame(Some(Self::KIND.tag()), self)
+            }
+        }
+    };
+}
+
+frame_body!(PublicIdentity, Identity, |_| Ok(()));
+frame_body!(PrekeyBundle<'a>, PrekeyBundle, PrekeyBundle::validate);
+frame_body!(RoutingEnvelope<'a>, Envelope, RoutingEnvelope::validate);
+frame_body!(DeliveredRecord<'a>, Delivered, DeliveredRecord::validate);
+frame_body!(BlobId, BlobId, |_| Ok(()));
+frame_body!(SealedReport<'a>, SealedReport, SealedReport::validate);

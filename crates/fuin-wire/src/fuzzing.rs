@@ -1,0 +1,31 @@
+//! The properties the fuzz targets check, shared with the unit test that
+//! replays the checked-in fuzz corpora. Not part of the public API.
+
+use crate::Frame;
+
+/// Decoding arbitrary bytes must return, never panic. Returns whether the
+/// bytes decoded.
+pub fn decode_any(data: &[u8]) -> bool {
+    Frame::decode(data).is_ok()
+}
+
+/// For bytes that decode: encoding the frame gives the same bytes back (the
+/// encoding is canonical), and those bytes decode to the same frame. Returns a
+/// description of the first violation.
+pub fn round_trip_violation(data: &[u8]) -> Option<String> {
+    let Ok(frame) = Frame::decode(data) else {
+        return None;
+    };
+    let encoded = match frame.encode() {
+        Ok(encoded) => encoded,
+        Err(err) => return Some(format!("decoded frame does not encode: {err}")),
+    };
+    if encoded != data {
+        return Some("re-encoding gives different bytes".to_owned());
+    }
+    match Frame::decode(&encoded) {
+        Ok(again) if again == frame => None,
+        Ok(_) => Some("re-decoding gives a different frame".to_owned()),
+        Err(err) => Some(format!("re-encoded frame does not decode: {err}")),
+    }
+}

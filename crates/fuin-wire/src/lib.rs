@@ -1,0 +1,45 @@
+//! Wire types and codec of fuin.
+//!
+//! Everything that crosses the network between devices and the relay is a
+//! **frame**: one version byte followed by a postcard-encoded [`Frame`]. The
+//! relay routes frames without being able to read the sealed parts; this crate
+//! therefore holds no secret-key code at all.
+//!
+//! - [`Frame::decode`] checks the size limit, the version, the variant tag,
+//!   every field limit, that the encoding is canonical and that no bytes
+//!   trail. Sealed payloads are borrowed from the input, never copied.
+//! - [`FrameBody`] gives each frame body typed `to_bytes`/`from_bytes`.
+//! - [`franking_stamp_input`] is the single definition of the byte string a
+//!   relay stamps, so that the relay and the moderation tool cannot disagree.
+//!
+//! The byte layout of every frame is specified in `spec/wire.md`.
+#![forbid(unsafe_code)]
+
+mod address;
+mod blob;
+mod bytes;
+mod envelope;
+mod error;
+mod frame;
+mod franking;
+mod keys;
+pub mod limits;
+mod varint;
+
+pub use address::{DeviceAddress, DeviceId, UserId};
+pub use blob::{BlobId, SealedReport};
+pub use bytes::Opaque;
+pub use envelope::{
+    ContentKind, DeliveredRecord, FrankingCommitment, FrankingStamp, MessageId, RoutingEnvelope,
+    StampKeyId,
+};
+pub use error::WireError;
+pub use frame::{Frame, FrameBody, FrameKind, WIRE_VERSION};
+pub use franking::{FRANKING_STAMP_LABEL, franking_stamp_input};
+pub use keys::{
+    Ed25519PublicKey, Ed25519Signature, OneTimePrekey, PrekeyBundle, PrekeyId, PublicIdentity,
+    SignedPrekey, X25519PublicKey,
+};
+
+#[doc(hidden)]
+pub mod fuzzing;

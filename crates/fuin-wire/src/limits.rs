@@ -1,0 +1,20 @@
+//! The documented size limits of the wire format (`spec/wire.md`, "Limits").
+//!
+//! Decoders reject anything above these limits with
+//! [`WireError::FrameTooLarge`](crate::WireError::FrameTooLarge) or
+//! [`WireError::LimitExceeded`](crate::WireError::LimitExceeded), and encoders
+//! refuse to produce it, so every frame we emit can be decoded by every peer.
+
+/// Longest user id, in bytes of UTF-8.
+pub const MAX_USER_ID_LEN: usize = 64;
+
+/// Largest sealed message body inside a routing envelope.
+pub const MAX_SEALED_BODY_LEN: usize = 64 * 1024;
+
+/// Largest sealed report (the report crate caps the number of messages so
+/// that a full report fits).
+pub const MAX_SEALED_REPORT_LEN: usize = 4 * 1024 * 1024;
+
+/// Largest frame of any kind, version byte included. It leaves room for the
+/// largest sealed report plus its fixed fields.
+pub const MAX_FRAME_LEN: usize = MAX_SEALED_REPORT_LEN + 1024;

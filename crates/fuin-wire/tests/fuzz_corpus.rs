@@ -1,0 +1,54 @@
+//! Replays every checked-in fuzz corpus file through the same checks the fuzz
+//! targets make, so a crash found once stays fixed without running the fuzzer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("fuzz corpus {} is missing: {err}", dir.display()));
+    let files: Vec<_> = entries
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect();
+    assert!(!files.is_empty(), "fuzz corpus {} is empty", dir.display());
+    files
+}
+
+#[test]
+fn decode_frame_corpus_replays_without_panic() {
+    let files = corpus("decode_frame");
+    let decoded = files
+        .iter()
+        .filter(|(_, bytes)| fuin_wire::fuzzing::decode_any(bytes))
+        .count();
+    // The seeds include every golden frame, so some inputs must decode.
+    assert!(decoded > 0, "no corpus input decodes");
+}
+
+#[test]
+fn round_trip_corpus_holds_the_round_trip_property() {
+    for (path, bytes) in corpus("round_trip") {
+        if let Some(violation) = fuin_wire::fuzzing::round_trip_violation(&bytes) {
+            panic!("{}: {violation}", path.display());
+        }
+    }
+}
+
+#[test]
+fn decode_frame_corpus_also_holds_the_round_trip_property() {
+    for (path, bytes) in corpus("decode_frame") {
+        assert_eq!(
+            fuin_wire::fuzzing::round_trip_violation(&bytes),
+            None,
+            "{}",
+            path.display()
+        );
+    }
+}
