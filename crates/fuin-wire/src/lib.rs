@@ -13,6 +13,29 @@
 //!   relay stamps, so that the relay and the moderation tool cannot disagree.
 //!
 //! The byte layout of every frame is specified in `spec/wire.md`.
+//!
+//! ```
+//! use fuin_wire::*;
+//!
+//! let envelope = RoutingEnvelope {
+//!     recipient: DeviceAddress::new(UserId::new("bob")?, DeviceId(1)),
+//!     content_kind: ContentKind::Message,
+//!     franking_commitment: FrankingCommitment([0; 32]),
+//!     sealed_body: Opaque::borrowed(b"sealed bytes"),
+//! };
+//! let bytes = envelope.to_bytes()?;
+//!
+//! // The relay decodes without copying the sealed body.
+//! let routed = RoutingEnvelope::from_bytes(&bytes)?;
+//! assert!(routed.sealed_body.is_borrowed());
+//! assert_eq!(routed, envelope);
+//!
+//! // Anything after the frame is an error, never ignored.
+//! let mut longer = bytes.clone();
+//! longer.push(0);
+//! assert_eq!(Frame::decode(&longer), Err(WireError::TrailingBytes { count: 1 }));
+//! # Ok::<(), WireError>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod address;
