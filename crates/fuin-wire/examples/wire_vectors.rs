@@ -37,7 +37,47 @@ fn envelope(kind: ContentKind, body: &'static [u8]) -> RoutingEnvelope<'static> 
     }
 }
 
+fn ratchet_message(
+    previous_chain_length: u32,
+    counter: u32,
+    ciphertext: &'static [u8],
+) -> RatchetMessage<'static> {
+    RatchetMessage {
+        header: RatchetHeader {
+            ratchet_key: X25519PublicKey(pattern(0x20)),
+            previous_chain_length,
+            counter,
+        },
+        ciphertext: Opaque::borrowed(ciphertext),
+    }
+}
+
+fn message_content(
+    content_type: ContentType,
+    sequence: u64,
+    body: &'static [u8],
+) -> MessageContent<'static> {
+    MessageContent {
+        content_type,
+        message_id: ClientMessageId(pattern(0x60)),
+        sequence,
+        sent_at_ms: 1_795_000_000_000,
+        conversation: ConversationRef::Direct {
+            peer: UserId::new("bob").unwrap(),
+        },
+        franking_key: FrankingKey(pattern(0xf0)),
+        body: Opaque::borrowed(body),
+    }
+}
+
 fn samples() -> Vec<(&'static str, Frame<'static>)> {
+    let prekey_message = |one_time_prekey_id| PrekeyMessage {
+        initiator: identity(),
+        base_key: X25519PublicKey(pattern(0xb0)),
+        signed_prekey_id: PrekeyId(7),
+        one_time_prekey_id,
+        message: ratchet_message(0, 0, b"first-ciphertext"),
+    };
     let bundle = |one_time| PrekeyBundle {
         address: address("bob", 300),
         identity: identity(),
@@ -88,6 +128,30 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
                 ephemeral_key: X25519PublicKey(pattern(0x40)),
                 ciphertext: Opaque::borrowed(b"sealed-report"),
             }),
+        ),
+        (
+            "ratchet message, counter needing a two-byte varint",
+            Frame::RatchetMessage(ratchet_message(3, 200, b"ratchet-ciphertext")),
+        ),
+        (
+            "prekey message with a one-time prekey id needing a two-byte varint",
+            Frame::PrekeyMessage(prekey_message(Some(PrekeyId(128)))),
+        ),
+        (
+            "prekey message made without a one-time prekey",
+            Frame::PrekeyMessage(prekey_message(None)),
+        ),
+        (
+            "text message content, non-ASCII body",
+            Frame::MessageContent(message_content(
+                ContentType::Text,
+                0,
+                "hello, 世界".as_bytes(),
+            )),
+        ),
+        (
+            "receipt message content, sequence needing a two-byte varint",
+            Frame::MessageContent(message_content(ContentType::Receipt, 300, b"receipt-body")),
         ),
     ]
 }

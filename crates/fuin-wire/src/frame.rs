@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_FRAME_LEN;
 use crate::{
-    BlobId, DeliveredRecord, PrekeyBundle, PublicIdentity, RoutingEnvelope, SealedReport,
-    WireError, varint,
+    BlobId, DeliveredRecord, MessageContent, PrekeyBundle, PrekeyMessage, PublicIdentity,
+    RatchetMessage, RoutingEnvelope, SealedReport, WireError, varint,
 };
 
 /// The wire version this codec reads and writes: the first byte of every frame.
@@ -35,6 +35,12 @@ pub enum Frame<'a> {
     BlobId(BlobId),
     /// Tag 5: a sealed report for the report inbox.
     SealedReport(#[serde(borrow)] SealedReport<'a>),
+    /// Tag 6: a Double Ratchet message (inside an envelope's sealed body).
+    RatchetMessage(#[serde(borrow)] RatchetMessage<'a>),
+    /// Tag 7: a session's first message (inside an envelope's sealed body).
+    PrekeyMessage(#[serde(borrow)] PrekeyMessage<'a>),
+    /// Tag 8: a message's plaintext (inside a ratchet message's ciphertext).
+    MessageContent(#[serde(borrow)] MessageContent<'a>),
 }
 
 /// The kind of a [`Frame`], without its body. Its discriminant is the wire tag.
@@ -53,17 +59,26 @@ pub enum FrameKind {
     BlobId = 4,
     /// See [`Frame::SealedReport`].
     SealedReport = 5,
+    /// See [`Frame::RatchetMessage`].
+    RatchetMessage = 6,
+    /// See [`Frame::PrekeyMessage`].
+    PrekeyMessage = 7,
+    /// See [`Frame::MessageContent`].
+    MessageContent = 8,
 }
 
 impl FrameKind {
     /// Every kind, in tag order.
-    pub const ALL: [FrameKind; 6] = [
+    pub const ALL: [FrameKind; 9] = [
         Self::Identity,
         Self::PrekeyBundle,
         Self::Envelope,
         Self::Delivered,
         Self::BlobId,
         Self::SealedReport,
+        Self::RatchetMessage,
+        Self::PrekeyMessage,
+        Self::MessageContent,
     ];
 
     /// The wire tag of this kind.
@@ -85,6 +100,9 @@ impl FrameKind {
             Self::Delivered => "delivered",
             Self::BlobId => "blob_id",
             Self::SealedReport => "sealed_report",
+            Self::RatchetMessage => "ratchet_message",
+            Self::PrekeyMessage => "prekey_message",
+            Self::MessageContent => "message_content",
         }
     }
 }
@@ -146,6 +164,9 @@ impl<'a> Frame<'a> {
             Self::Delivered(_) => FrameKind::Delivered,
             Self::BlobId(_) => FrameKind::BlobId,
             Self::SealedReport(_) => FrameKind::SealedReport,
+            Self::RatchetMessage(_) => FrameKind::RatchetMessage,
+            Self::PrekeyMessage(_) => FrameKind::PrekeyMessage,
+            Self::MessageContent(_) => FrameKind::MessageContent,
         }
     }
 
@@ -158,6 +179,9 @@ impl<'a> Frame<'a> {
             Self::Delivered(record) => Frame::Delivered(record.into_owned()),
             Self::BlobId(id) => Frame::BlobId(id),
             Self::SealedReport(report) => Frame::SealedReport(report.into_owned()),
+            Self::RatchetMessage(message) => Frame::RatchetMessage(message.into_owned()),
+            Self::PrekeyMessage(message) => Frame::PrekeyMessage(message.into_owned()),
+            Self::MessageContent(content) => Frame::MessageContent(content.into_owned()),
         }
     }
 
@@ -168,6 +192,9 @@ impl<'a> Frame<'a> {
             Self::Envelope(envelope) => envelope.validate(),
             Self::Delivered(record) => record.validate(),
             Self::SealedReport(report) => report.validate(),
+            Self::RatchetMessage(message) => message.validate(),
+            Self::PrekeyMessage(message) => message.validate(),
+            Self::MessageContent(content) => content.validate(),
         }
     }
 }
@@ -263,3 +290,6 @@ frame_body!(RoutingEnvelope<'a>, Envelope, RoutingEnvelope::validate);
 frame_body!(DeliveredRecord<'a>, Delivered, DeliveredRecord::validate);
 frame_body!(BlobId, BlobId, |_| Ok(()));
 frame_body!(SealedReport<'a>, SealedReport, SealedReport::validate);
+frame_body!(RatchetMessage<'a>, RatchetMessage, RatchetMessage::validate);
+frame_body!(PrekeyMessage<'a>, PrekeyMessage, PrekeyMessage::validate);
+frame_body!(MessageContent<'a>, MessageContent, MessageContent::validate);

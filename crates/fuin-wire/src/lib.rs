@@ -47,6 +47,7 @@ mod frame;
 mod franking;
 mod keys;
 pub mod limits;
+mod protocol;
 mod varint;
 
 pub use address::{DeviceAddress, DeviceId, UserId};
@@ -62,6 +63,10 @@ pub use franking::{FRANKING_STAMP_LABEL, franking_stamp_input};
 pub use keys::{
     Ed25519PublicKey, Ed25519Signature, OneTimePrekey, PrekeyBundle, PrekeyId, PublicIdentity,
     SignedPrekey, X25519PublicKey,
+};
+pub use protocol::{
+    ClientMessageId, ContentType, ConversationRef, FrankingKey, MessageContent, PrekeyMessage,
+    RatchetHeader, RatchetMessage,
 };
 
 #[doc(hidden)]

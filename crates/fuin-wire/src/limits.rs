@@ -11,6 +11,12 @@ pub const MAX_USER_ID_LEN: usize = 64;
 /// Largest sealed message body inside a routing envelope.
 pub const MAX_SEALED_BODY_LEN: usize = 64 * 1024;
 
+/// Largest message body a user can send. It leaves room, inside
+/// [`MAX_SEALED_BODY_LEN`], for the content frame's other fields, the key
+/// commitment and GCM tag, the ratchet header and a prekey message's handshake
+/// fields.
+pub const MAX_CONTENT_BODY_LEN: usize = MAX_SEALED_BODY_LEN - 1024;
+
 /// Largest sealed report (the report crate caps the number of messages so
 /// that a full report fits).
 pub const MAX_SEALED_REPORT_LEN: usize = 4 * 1024 * 1024;

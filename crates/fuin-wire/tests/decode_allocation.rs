@@ -59,11 +59,44 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
         ephemeral_key: X25519PublicKey([5; 32]),
         ciphertext: Opaque::from(rng.bytes(1 << 20)),
     };
+    let ratchet = RatchetMessage {
+        header: RatchetHeader {
+            ratchet_key: X25519PublicKey([7; 32]),
+            previous_chain_length: 2,
+            counter: 300,
+        },
+        ciphertext: Opaque::from(rng.bytes(1000)),
+    };
+    let prekey = PrekeyMessage {
+        initiator: PublicIdentity {
+            signing_key: Ed25519PublicKey([8; 32]),
+            agreement_key: X25519PublicKey([9; 32]),
+            signature: Ed25519Signature([10; 64]),
+        },
+        base_key: X25519PublicKey([11; 32]),
+        signed_prekey_id: PrekeyId(12),
+        one_time_prekey_id: Some(PrekeyId(13)),
+        message: ratchet.clone(),
+    };
+    let content = MessageContent {
+        content_type: ContentType::Text,
+        message_id: ClientMessageId([14; 16]),
+        sequence: 15,
+        sent_at_ms: 16,
+        conversation: ConversationRef::Direct {
+            peer: UserId::new("bob").unwrap(),
+        },
+        franking_key: FrankingKey([17; 32]),
+        body: Opaque::from(rng.bytes(1000)),
+    };
     vec![
         envelope.to_bytes().unwrap(),
         delivered.to_bytes().unwrap(),
         report.to_bytes().unwrap(),
         BlobId([6; 32]).to_bytes().unwrap(),
+        ratchet.to_bytes().unwrap(),
+        prekey.to_bytes().unwrap(),
+        content.to_bytes().unwrap(),
     ]
 }
 

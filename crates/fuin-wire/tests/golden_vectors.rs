@@ -84,6 +84,33 @@ mod spec_encoder {
         opaque(out, &envelope["sealed_body"]);
     }
 
+    fn option_uint(out: &mut Vec<u8>, value: &Value) {
+        match value {
+            Value::Null => out.push(0),
+            value => {
+                out.push(1);
+                uint(out, value);
+            }
+        }
+    }
+
+    fn ratchet_message(out: &mut Vec<u8>, message: &Value) {
+        let header = &message["header"];
+        fixed(out, &header["ratchet_key"], 32);
+        uint(out, &header["previous_chain_length"]);
+        uint(out, &header["counter"]);
+        opaque(out, &message["ciphertext"]);
+    }
+
+    fn content_type(out: &mut Vec<u8>, content_type: &Value) {
+        let code = match content_type.as_str().unwrap() {
+            "Text" => 0,
+            "Receipt" => 1,
+            other => panic!("content type {other} is not in spec/wire.md"),
+        };
+        varint(out, code);
+    }
+
     /// The whole frame: version 1, tag, body.
     pub fn frame(frame: &Value) -> Vec<u8> {
         let (name, body) = frame.as_object().unwrap().iter().next().unwrap();
@@ -132,6 +159,32 @@ mod spec_encoder {
                 uint(&mut out, &body["moderation_key_id"]);
                 fixed(&mut out, &body["ephemeral_key"], 32);
                 opaque(&mut out, &body["ciphertext"]);
+            }
+            "RatchetMessage" => {
+                varint(&mut out, 6);
+                ratchet_message(&mut out, body);
+            }
+            "PrekeyMessage" => {
+                varint(&mut out, 7);
+                identity(&mut out, &body["initiator"]);
+                fixed(&mut out, &body["base_key"], 32);
+                uint(&mut out, &body["signed_prekey_id"]);
+                option_uint(&mut out, &body["one_time_prekey_id"]);
+                ratchet_message(&mut out, &body["message"]);
+            }
+            "MessageContent" => {
+                varint(&mut out, 8);
+                content_type(&mut out, &body["content_type"]);
+                fixed(&mut out, &body["message_id"], 16);
+                uint(&mut out, &body["sequence"]);
+                uint(&mut out, &body["sent_at_ms"]);
+                // ConversationRef: variant 0 = Direct { peer: text }.
+                let direct = &body["conversation"]["Direct"];
+                assert!(direct.is_object(), "conversation kind not in spec/wire.md");
+                varint(&mut out, 0);
+                length_prefixed(&mut out, direct["peer"].as_str().unwrap().as_bytes());
+                fixed(&mut out, &body["franking_key"], 32);
+                opaque(&mut out, &body["body"]);
             }
             other => panic!("frame {other} is not in spec/wire.md"),
         }

@@ -64,6 +64,21 @@ proptest! {
     }
 
     #[test]
+    fn ratchet_message_round_trips(message in strategies::ratchet_message()) {
+        check_body(message)?;
+    }
+
+    #[test]
+    fn prekey_message_round_trips(message in strategies::prekey_message()) {
+        check_body(message)?;
+    }
+
+    #[test]
+    fn message_content_round_trips(content in strategies::message_content()) {
+        check_body(content)?;
+    }
+
+    #[test]
     fn owned_copy_equals_the_borrowed_frame(frame in strategies::frame()) {
         let bytes = frame.encode().unwrap();
         let decoded = Frame::decode(&bytes).unwrap();

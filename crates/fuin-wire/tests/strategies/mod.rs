@@ -1,7 +1,7 @@
 //! proptest strategies for valid wire values, shared by the property tests.
 #![allow(dead_code)]
 
-use fuin_wire::limits::{MAX_SEALED_BODY_LEN, MAX_USER_ID_LEN};
+use fuin_wire::limits::{MAX_CONTENT_BODY_LEN, MAX_SEALED_BODY_LEN, MAX_USER_ID_LEN};
 use fuin_wire::*;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -115,6 +115,71 @@ pub fn sealed_report() -> impl Strategy<Value = SealedReport<'static>> {
     })
 }
 
+pub fn ratchet_message() -> impl Strategy<Value = RatchetMessage<'static>> {
+    (
+        bytes::<32>(),
+        any::<u32>(),
+        any::<u32>(),
+        body(MAX_SEALED_BODY_LEN),
+    )
+        .prop_map(
+            |(ratchet_key, previous_chain_length, counter, ciphertext)| RatchetMessage {
+                header: RatchetHeader {
+                    ratchet_key: X25519PublicKey(ratchet_key),
+                    previous_chain_length,
+                    counter,
+                },
+                ciphertext,
+            },
+        )
+}
+
+pub fn prekey_message() -> impl Strategy<Value = PrekeyMessage<'static>> {
+    (
+        identity(),
+        bytes::<32>(),
+        any::<u32>(),
+        proptest::option::of(any::<u32>()),
+        ratchet_message(),
+    )
+        .prop_map(
+            |(initiator, base_key, signed, one_time, message)| PrekeyMessage {
+                initiator,
+                base_key: X25519PublicKey(base_key),
+                signed_prekey_id: PrekeyId(signed),
+                one_time_prekey_id: one_time.map(PrekeyId),
+                message,
+            },
+        )
+}
+
+pub fn content_type() -> impl Strategy<Value = ContentType> {
+    prop_oneof![Just(ContentType::Text), Just(ContentType::Receipt)]
+}
+
+pub fn message_content() -> impl Strategy<Value = MessageContent<'static>> {
+    (
+        content_type(),
+        bytes::<16>(),
+        any::<u64>(),
+        any::<u64>(),
+        user_id(),
+        bytes::<32>(),
+        body(MAX_CONTENT_BODY_LEN),
+    )
+        .prop_map(
+            |(content_type, id, sequence, sent_at_ms, peer, franking_key, body)| MessageContent {
+                content_type,
+                message_id: ClientMessageId(id),
+                sequence,
+                sent_at_ms,
+                conversation: ConversationRef::Direct { peer },
+                franking_key: FrankingKey(franking_key),
+                body,
+            },
+        )
+}
+
 pub fn frame() -> impl Strategy<Value = Frame<'static>> {
     prop_oneof![
         identity().prop_map(Frame::Identity),
@@ -123,5 +188,8 @@ pub fn frame() -> impl Strategy<Value = Frame<'static>> {
         delivered().prop_map(Frame::Delivered),
         bytes::<32>().prop_map(|id| Frame::BlobId(BlobId(id))),
         sealed_report().prop_map(Frame::SealedReport),
+        ratchet_message().prop_map(Frame::RatchetMessage),
+        prekey_message().prop_map(Frame::PrekeyMessage),
+        message_content().prop_map(Frame::MessageContent),
     ]
 }

@@ -1,0 +1,134 @@
+//! The one error type of the protocol crate.
+
+use std::fmt;
+
+use fuin_wire::WireError;
+
+/// Why a protocol operation failed. Variants say what went wrong in terms a
+/// caller can act on. None carries key bytes or plaintext, so every error is
+/// safe to log. An operation that fails leaves the session unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealError {
+    /// A peer's X25519 key has small order: agreeing with it would give a
+    /// secret everyone knows.
+    WeakPublicKey,
+    /// A signature (on an identity or a signed prekey) does not verify.
+    BadSignature,
+    /// The identity presented for an address is not the one already trusted
+    /// for it. The caller must surface this to the user (the safety number
+    /// changed) and decide; it is never accepted silently.
+    IdentityMismatch,
+    /// A prekey bundle is for another device than the one asked for.
+    AddressMismatch,
+    /// A ciphertext did not open: wrong key, tampered bytes or truncation.
+    /// Deliberately one error for every such cause.
+    DecryptionFailed,
+    /// The message's key is gone: it was opened before (a replay) or its
+    /// skipped key expired.
+    DuplicateMessage,
+    /// The message is further ahead in its chain than the session will skip.
+    TooFarAhead {
+        /// Messages that would have to be skipped.
+        skip: u64,
+        /// The most the session skips in one chain.
+        max: u32,
+    },
+    /// A franking key is not 32 bytes long.
+    InvalidFrankingKey {
+        /// Its length.
+        len: usize,
+    },
+    /// The franking key in a message does not open the commitment the relay
+    /// saw: the message is dropped, never shown.
+    FrankingMismatch,
+    /// A message names a signed prekey this device does not have (any more).
+    UnknownSignedPrekey {
+        /// The id named.
+        id: u32,
+    },
+    /// A message names a one-time prekey this device does not have: it was
+    /// used already (a replayed first message) or never existed.
+    UnknownOneTimePrekey {
+        /// The id named.
+        id: u32,
+    },
+    /// A prekey message that starts a different session than this one; the
+    /// caller should answer it with a new responder session.
+    SessionMismatch,
+    /// The envelope is addressed to another device than this session's.
+    WrongRecipient,
+    /// The relay says another device sent this than the session's peer.
+    WrongSender,
+    /// The message names a conversation its sender may not send to this
+    /// device (a re-labelled message).
+    ConversationMismatch,
+    /// An inner frame is malformed.
+    Wire(WireError),
+    /// An inner frame is well formed but of the wrong kind here.
+    UnexpectedFrame,
+    /// Saved state was written by a version of fuin this one cannot read.
+    UnsupportedStateVersion {
+        /// The version found.
+        version: u8,
+    },
+    /// Saved state is corrupt.
+    InvalidState,
+    /// A KDF was asked for more output than HKDF-SHA256 can give.
+    KdfOutputTooLong {
+        /// The length asked for.
+        len: usize,
+    },
+}
+
+impl fmt::Display for SealError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WeakPublicKey => f.write_str("peer public key has small order"),
+            Self::BadSignature => f.write_str("signature does not verify"),
+            Self::IdentityMismatch => {
+                f.write_str("identity differs from the one trusted for this address")
+            }
+            Self::AddressMismatch => f.write_str("prekey bundle is for another device"),
+            Self::DecryptionFailed => f.write_str("message could not be decrypted"),
+            Self::DuplicateMessage => f.write_str("message was already opened or its key expired"),
+            Self::TooFarAhead { skip, max } => {
+                write!(
+                    f,
+                    "message would skip {skip} keys, more than the limit of {max}"
+                )
+            }
+            Self::InvalidFrankingKey { len } => {
+                write!(f, "franking key has {len} bytes instead of 32")
+            }
+            Self::FrankingMismatch => f.write_str("franking commitment does not match the message"),
+            Self::UnknownSignedPrekey { id } => write!(f, "no signed prekey with id {id}"),
+            Self::UnknownOneTimePrekey { id } => {
+                write!(f, "no one-time prekey with id {id} (used or unknown)")
+            }
+            Self::SessionMismatch => f.write_str("prekey message belongs to another session"),
+            Self::WrongRecipient => f.write_str("message is addressed to another device"),
+            Self::WrongSender => f.write_str("message comes from another device than the peer"),
+            Self::ConversationMismatch => {
+                f.write_str("message names a conversation its sender cannot send here")
+            }
+            Self::Wire(err) => write!(f, "malformed inner frame: {err}"),
+            Self::UnexpectedFrame => f.write_str("inner frame is of the wrong kind"),
+            Self::UnsupportedStateVersion { version } => {
+                write!(f, "saved state version {version} is not supported")
+            }
+            Self::InvalidState => f.write_str("saved state is corrupt"),
+            Self::KdfOutputTooLong { len } => {
+                write!(f, "{len} bytes asked of HKDF-SHA256, more than it can give")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SealError {}
+
+impl From<WireError> for SealError {
+    fn from(err: WireError) -> Self {
+        Self::Wire(err)
+    }
+}

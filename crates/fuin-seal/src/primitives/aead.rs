@@ -1,0 +1,200 @@
+//! A key-committing AEAD over AES-256-GCM.
+//!
+//! AES-GCM alone is not key-committing: one ciphertext can be made to open
+//! under two different keys ("invisible salamanders"). Here every use starts
+//! from secret key material from which one HKDF call derives the GCM key, the
+//! nonce and a 32-byte commitment. The commitment travels in front of the
+//! ciphertext and is compared in constant time before GCM runs, so a
+//! ciphertext opens under at most the one key material it was made with.
+//!
+//! Layout of a sealed value: `commitment (32) || GCM ciphertext || GCM tag (16)`.
+
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::kdf::{self, Label};
+
+/// Bytes of the key commitment in front of every ciphertext.
+pub const COMMITMENT_LEN: usize = 32;
+/// Bytes of the GCM tag at the end of every ciphertext.
+pub const TAG_LEN: usize = 16;
+/// Bytes a sealed value adds to its plaintext.
+pub const OVERHEAD: usize = COMMITMENT_LEN + TAG_LEN;
+
+const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 12;
+
+/// Why a sealed value did not open. Deliberately one value: a caller (or an
+/// attacker watching it) cannot tell a wrong key from a forged tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenFailed;
+
+/// The GCM key, nonce and commitment derived from key material.
+struct DerivedKeys(Zeroizing<[u8; KEY_LEN + NONCE_LEN + COMMITMENT_LEN]>);
+
+impl DerivedKeys {
+    fn new(label: Label, salt: Option<&[u8]>, key_material: &[u8]) -> Self {
+        Self(kdf::derive(label, salt, key_material, &[]))
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        let mut key = Key::<Aes256Gcm>::default();
+        key.copy_from_slice(&self.0[..KEY_LEN]);
+        let cipher = Aes256Gcm::new(&key);
+        zeroize::Zeroize::zeroize(key.as_mut_slice());
+        cipher
+    }
+
+    fn nonce(&self) -> Nonce<aes_gcm::aead::consts::U12> {
+        let mut nonce = Nonce::default();
+        nonce.copy_from_slice(&self.0[KEY_LEN..KEY_LEN + NONCE_LEN]);
+        nonce
+    }
+
+    fn commitment(&self) -> &[u8] {
+        &self.0[KEY_LEN + NONCE_LEN..]
+    }
+}
+
+/// Seals `plaintext` under `key_material` (at least 32 secret bytes, used for
+/// exactly one plaintext unless `salt` is fresh each time), binding `aad`.
+pub fn seal(
+    label: Label,
+    salt: Option<&[u8]>,
+    key_material: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let keys = DerivedKeys::new(label, salt, key_material);
+    let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
+    out.extend_from_slice(keys.commitment());
+    out.extend_from_slice(plaintext);
+    let tag = keys.cipher().encrypt_inout_detached(
+        &keys.nonce(),
+        aad,
+        (&mut out[COMMITMENT_LEN..]).into(),
+    );
+    match tag {
+        Ok(tag) => out.extend_from_slice(&tag),
+        // GCM refuses only plaintexts over 64 GiB or AAD over 2^61 bytes,
+        // far beyond any wire limit; an empty result then fails to open.
+        Err(_) => out.clear(),
+    }
+    out
+}
+
+/// Opens a value made by [`seal`] with the same label, salt, key material
+/// and `aad`. The plaintext is wiped when dropped.
+pub fn open(
+    label: Label,
+    salt: Option<&[u8]>,
+    key_material: &[u8],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, OpenFailed> {
+    if sealed.len() < OVERHEAD {
+        return Err(OpenFailed);
+    }
+    let (commitment, rest) = sealed.split_at(COMMITMENT_LEN);
+    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let keys = DerivedKeys::new(label, salt, key_material);
+    if !bool::from(keys.commitment().ct_eq(commitment)) {
+        return Err(OpenFailed);
+    }
+    let mut plaintext = Zeroizing::new(ciphertext.to_vec());
+    let mut gcm_tag = Tag::default();
+    gcm_tag.copy_from_slice(tag);
+    keys.cipher()
+        .decrypt_inout_detached(
+            &keys.nonce(),
+            aad,
+            plaintext.as_mut_slice().into(),
+            &gcm_tag,
+        )
+        .map_err(|_| OpenFailed)?;
+    Ok(plaintext)
+}
+
+/// Bare AES-256-GCM with an explicit key and nonce, for checking the wrapper
+/// against outside test vectors (Wycheproof). Not used by the protocol.
+pub mod raw {
+    use super::*;
+
+    /// Encrypts; returns ciphertext followed by the tag.
+    pub fn encrypt(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
+        let mut out = plaintext.to_vec();
+        match cipher.encrypt_inout_detached(&Nonce::from(*nonce), aad, out.as_mut_slice().into()) {
+            Ok(tag) => out.extend_from_slice(&tag),
+            Err(_) => out.clear(),
+        }
+        out
+    }
+
+    /// Decrypts ciphertext followed by a 16-byte tag.
+    pub fn decrypt(
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, OpenFailed> {
+        if sealed.len() < TAG_LEN {
+            return Err(OpenFailed);
+        }
+        let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG_LEN);
+        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
+        let mut out = ciphertext.to_vec();
+        let mut gcm_tag = Tag::default();
+        gcm_tag.copy_from_slice(tag);
+        cipher
+            .decrypt_inout_detached(
+                &Nonce::from(*nonce),
+                aad,
+                out.as_mut_slice().into(),
+                &gcm_tag,
+            )
+            .map_err(|_| OpenFailed)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LABEL: Label = Label::MessageKeys;
+
+    #[test]
+    fn seals_and_opens() {
+        let sealed = seal(LABEL, None, &[7; 32], b"ad", b"hello");
+        assert_eq!(sealed.len(), 5 + OVERHEAD);
+        assert_eq!(
+            open(LABEL, None, &[7; 32], b"ad", &sealed)
+                .unwrap()
+                .as_slice(),
+            b"hello"
+        );
+    }
+
+    #[test]
+    fn every_failure_is_the_same_error() {
+        let sealed = seal(LABEL, None, &[7; 32], b"ad", b"hello");
+        let mut wrong_commitment = sealed.clone();
+        wrong_commitment[0] ^= 1;
+        let mut wrong_tag = sealed.clone();
+        *wrong_tag.last_mut().unwrap() ^= 1;
+        for result in [
+            open(LABEL, None, &[8; 32], b"ad", &sealed),
+            open(LABEL, None, &[7; 32], b"other", &sealed),
+            open(Label::StateEncryption, None, &[7; 32], b"ad", &sealed),
+            open(LABEL, Some(b"salt"), &[7; 32], b"ad", &sealed),
+            open(LABEL, None, &[7; 32], b"ad", &wrong_commitment),
+            open(LABEL, None, &[7; 32], b"ad", &wrong_tag),
+            open(LABEL, None, &[7; 32], b"ad", &sealed[..OVERHEAD - 1]),
+        ] {
+            assert_eq!(result, Err(OpenFailed));
+        }
+    }
+}

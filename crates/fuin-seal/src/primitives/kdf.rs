@@ -1,0 +1,127 @@
+//! HKDF-SHA256 and the one table of labels that separates every use of a
+//! key in fuin. `spec/protocol.md` reproduces this table.
+
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+/// Every domain-separation label fuin uses: HKDF `info` strings, signature
+/// contexts and MAC labels. A label is never used for two purposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    /// Signature context: an identity's signing key signs its agreement key.
+    IdentitySignature,
+    /// Signature context: an identity signs a signed prekey.
+    SignedPrekeySignature,
+    /// HKDF info: the X3DH-style handshake secret.
+    Handshake,
+    /// HKDF info: a Double Ratchet root step (new root key and chain key).
+    RatchetRoot,
+    /// HMAC input prefix: chain key to message key.
+    ChainMessageKey,
+    /// HMAC input prefix: chain key to next chain key.
+    ChainNextKey,
+    /// HKDF info: a message key to AEAD key, nonce and commitment.
+    MessageKeys,
+    /// Associated data of a 1:1 message.
+    MessageAssociatedData,
+    /// HMAC label of a franking commitment.
+    FrankingCommitment,
+    /// Hash label of a 1:1 conversation id.
+    DirectConversation,
+    /// HKDF info: a storage key and salt to AEAD key, nonce and commitment.
+    StateEncryption,
+    /// Hash label of a safety number half.
+    SafetyNumber,
+}
+
+impl Label {
+    /// Every label, for the spec table and its test.
+    pub const ALL: [Label; 12] = [
+        Self::IdentitySignature,
+        Self::SignedPrekeySignature,
+        Self::Handshake,
+        Self::RatchetRoot,
+        Self::ChainMessageKey,
+        Self::ChainNextKey,
+        Self::MessageKeys,
+        Self::MessageAssociatedData,
+        Self::FrankingCommitment,
+        Self::DirectConversation,
+        Self::StateEncryption,
+        Self::SafetyNumber,
+    ];
+
+    /// The label's bytes.
+    pub fn as_bytes(self) -> &'static [u8] {
+        match self {
+            Self::IdentitySignature => b"fuin/v1/identity-signature",
+            Self::SignedPrekeySignature => b"fuin/v1/signed-prekey-signature",
+            Self::Handshake => b"fuin/v1/handshake",
+            Self::RatchetRoot => b"fuin/v1/ratchet-root",
+            Self::ChainMessageKey => b"fuin/v1/chain-message-key",
+            Self::ChainNextKey => b"fuin/v1/chain-next-key",
+            Self::MessageKeys => b"fuin/v1/message-keys",
+            Self::MessageAssociatedData => b"fuin/v1/message-ad",
+            Self::FrankingCommitment => b"fuin/v1/franking-commitment",
+            Self::DirectConversation => b"fuin/v1/direct-conversation",
+            Self::StateEncryption => b"fuin/v1/state-encryption",
+            Self::SafetyNumber => b"fuin/v1/safety-number",
+        }
+    }
+}
+
+/// The largest output HKDF-SHA256 can give (255 hash lengths).
+pub const MAX_OUTPUT_LEN: usize = 255 * 32;
+
+/// HKDF-SHA256 of `ikm` with `salt` and raw `info`, filling `out`.
+///
+/// Fails only when `out` is longer than [`MAX_OUTPUT_LEN`].
+pub fn hkdf_raw(
+    salt: Option<&[u8]>,
+    ikm: &[u8],
+    info: &[u8],
+    out: &mut [u8],
+) -> Result<(), crate::SealError> {
+    Hkdf::<Sha256>::new(salt, ikm)
+        .expand(info, out)
+        .map_err(|_| crate::SealError::KdfOutputTooLong { len: out.len() })
+}
+
+/// HKDF-SHA256 with a protocol label (and optional context appended to it)
+/// as `info`, producing `N` bytes.
+pub fn derive<const N: usize>(
+    label: Label,
+    salt: Option<&[u8]>,
+    ikm: &[u8],
+    context: &[u8],
+) -> zeroize::Zeroizing<[u8; N]> {
+    const { assert!(N <= MAX_OUTPUT_LEN) };
+    let mut out = zeroize::Zeroizing::new([0u8; N]);
+    let hkdf = Hkdf::<Sha256>::new(salt, ikm);
+    // N is at most MAX_OUTPUT_LEN (checked at compile time above), the only
+    // case in which expand fails.
+    let _ = hkdf.expand_multi_info(&[label.as_bytes(), context], out.as_mut());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_distinct_and_versioned() {
+        let mut seen = std::collections::HashSet::new();
+        for label in Label::ALL {
+            assert!(label.as_bytes().starts_with(b"fuin/v1/"));
+            assert!(seen.insert(label.as_bytes()), "{label:?} repeats");
+        }
+    }
+
+    #[test]
+    fn too_long_output_is_an_error() {
+        let mut out = vec![0u8; MAX_OUTPUT_LEN + 1];
+        assert!(hkdf_raw(None, b"ikm", b"info", &mut out).is_err());
+        let mut out = vec![0u8; MAX_OUTPUT_LEN];
+        assert!(hkdf_raw(None, b"ikm", b"info", &mut out).is_ok());
+    }
+}

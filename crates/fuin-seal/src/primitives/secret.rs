@@ -1,0 +1,37 @@
+//! Fixed-size secret values: wiped on drop, never shown by `Debug`.
+
+/// Defines a 32-byte secret newtype that zeroizes on drop and whose `Debug`
+/// shows only its name.
+macro_rules! secret_bytes {
+    ($(#[$meta:meta])* $vis:vis $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, ::zeroize::Zeroize, ::zeroize::ZeroizeOnDrop)]
+        $vis struct $name([u8; 32]);
+
+        impl $name {
+            /// Wraps secret bytes.
+            #[allow(dead_code)]
+            pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+                Self(bytes)
+            }
+
+            /// The secret bytes, for the primitive that consumes them.
+            #[allow(dead_code)]
+            pub(crate) fn expose(&self) -> &[u8; 32] {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
+}
+pub(crate) use secret_bytes;
+
+secret_bytes!(
+    /// The output of one X25519 agreement, checked to be contributory.
+    pub DhOutput
+);

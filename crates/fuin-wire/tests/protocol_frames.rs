@@ -1,0 +1,134 @@
+//! Properties of the protocol's own frames (tags 6-8) beyond their encoding:
+//! the franking key never reaches a log, and the largest content still fits,
+//! sealed, inside a routing envelope.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use fuin_wire::limits::{MAX_CONTENT_BODY_LEN, MAX_SEALED_BODY_LEN, MAX_USER_ID_LEN};
+use fuin_wire::*;
+
+/// A key whose bytes are all distinct, so any run of them is recognisable.
+const KEY: [u8; 32] = {
+    let mut key = [0; 32];
+    let mut i = 0;
+    while i < 32 {
+        key[i] = 0xc3 ^ (i as u8 * 7);
+        i += 1;
+    }
+    key
+};
+
+fn content(body: Vec<u8>) -> MessageContent<'static> {
+    MessageContent {
+        content_type: ContentType::Text,
+        message_id: ClientMessageId([0x11; 16]),
+        sequence: u64::MAX,
+        sent_at_ms: u64::MAX,
+        // The longest user id: the headroom check below needs the widest content.
+        conversation: ConversationRef::Direct {
+            peer: UserId::new("p".repeat(64)).unwrap(),
+        },
+        franking_key: FrankingKey(KEY),
+        body: Opaque::from(body),
+    }
+}
+
+#[test]
+fn debug_of_message_content_never_shows_the_franking_key() {
+    let content = content(b"hello".to_vec());
+    let frame = Frame::MessageContent(content.clone());
+    let bytes = frame.encode().unwrap();
+    let decoded = Frame::decode(&bytes).unwrap();
+    for shown in [
+        format!("{content:?}"),
+        format!("{content:#?}"),
+        format!("{frame:?}"),
+        format!("{decoded:?}"),
+        format!("{:?}", content.franking_key),
+    ] {
+        assert!(shown.contains("FrankingKey(<redacted>)"), "{shown}");
+        let lower = shown.to_lowercase();
+        assert!(!lower.contains(&hex::encode(KEY)), "{shown}");
+        // Not even part of it, in hex or as a list of numbers.
+        for window in KEY.windows(4) {
+            assert!(!lower.contains(&hex::encode(window)), "{shown}");
+        }
+        let numbers = format!("{:?}", &KEY[..4]);
+        assert!(!shown.contains(numbers.trim_end_matches(']')), "{shown}");
+    }
+    // The other fixed-size values stay visible: only the key is redacted.
+    assert!(format!("{content:?}").contains(&hex::encode([0x11; 16])));
+}
+
+/// The bytes a ratchet message's ciphertext adds around its plaintext: the
+/// 32-byte key commitment and the 16-byte AES-GCM tag.
+const CRYPTO_OVERHEAD: usize = 32 + 16;
+
+#[test]
+fn the_largest_content_fits_sealed_in_a_prekey_message_inside_an_envelope() {
+    // Every varint at its widest, so this is the worst case.
+    let plaintext = content(vec![0xa5; MAX_CONTENT_BODY_LEN])
+        .to_bytes()
+        .unwrap();
+    let ciphertext = vec![0x5a; CRYPTO_OVERHEAD + plaintext.len()];
+    let ratchet = RatchetMessage {
+        header: RatchetHeader {
+            ratchet_key: X25519PublicKey([1; 32]),
+            previous_chain_length: u32::MAX,
+            counter: u32::MAX,
+        },
+        ciphertext: Opaque::from(ciphertext),
+    };
+    let prekey = PrekeyMessage {
+        initiator: PublicIdentity {
+            signing_key: Ed25519PublicKey([2; 32]),
+            agreement_key: X25519PublicKey([3; 32]),
+            signature: Ed25519Signature([4; 64]),
+        },
+        base_key: X25519PublicKey([5; 32]),
+        signed_prekey_id: PrekeyId(u32::MAX),
+        one_time_prekey_id: Some(PrekeyId(u32::MAX)),
+        message: ratchet.clone(),
+    };
+
+    let address = DeviceAddress::new(
+        UserId::new("b".repeat(MAX_USER_ID_LEN)).unwrap(),
+        DeviceId(u32::MAX),
+    );
+    for (kind, sealed) in [
+        (ContentKind::Message, ratchet.to_bytes().unwrap()),
+        (ContentKind::PrekeyMessage, prekey.to_bytes().unwrap()),
+    ] {
+        assert!(
+            sealed.len() <= MAX_SEALED_BODY_LEN,
+            "{kind:?}: sealed body of {} bytes exceeds {MAX_SEALED_BODY_LEN}",
+            sealed.len()
+        );
+        let envelope = RoutingEnvelope {
+            recipient: address.clone(),
+            content_kind: kind,
+            franking_commitment: FrankingCommitment([6; 32]),
+            sealed_body: Opaque::from(sealed.clone()),
+        };
+        let bytes = envelope.to_bytes().unwrap();
+        let routed = RoutingEnvelope::from_bytes(&bytes).unwrap();
+        assert_eq!(routed.sealed_body.as_bytes(), sealed.as_slice());
+    }
+
+    // The prekey message is the larger; pin how much room it leaves so that a
+    // change eating into the 1,024-byte headroom is noticed.
+    let prekey_len = prekey.to_bytes().unwrap().len();
+    assert_eq!(plaintext.len(), MAX_CONTENT_BODY_LEN + 74 + 66);
+    assert_eq!(prekey_len, plaintext.len() + CRYPTO_OVERHEAD + 218);
+    assert_eq!(MAX_SEALED_BODY_LEN - prekey_len, 618);
+}
+
+#[test]
+fn content_type_code_is_its_wire_index() {
+    for content_type in [ContentType::Text, ContentType::Receipt] {
+        let mut content = content(b"x".to_vec());
+        content.content_type = content_type;
+        let bytes = content.to_bytes().unwrap();
+        // Version, tag, then the content type as a one-byte varint.
+        assert_eq!(u32::from(bytes[2]), content_type.code(), "{content_type:?}");
+    }
+}
