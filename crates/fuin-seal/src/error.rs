@@ -24,8 +24,10 @@ pub enum SealError {
     /// A ciphertext did not open: wrong key, tampered bytes or truncation.
     /// Deliberately one error for every such cause.
     DecryptionFailed,
-    /// The message's key is gone: it was opened before (a replay) or its
-    /// skipped key expired.
+    /// The message's key is gone: it was opened before (a replay), its
+    /// skipped key expired (older than
+    /// [`SKIPPED_KEY_LIFETIME_MS`](crate::SKIPPED_KEY_LIFETIME_MS)), or it was
+    /// evicted to keep within [`MAX_SKIPPED_KEYS`](crate::MAX_SKIPPED_KEYS).
     DuplicateMessage,
     /// The message is further ahead in its chain than the session will skip.
     TooFarAhead {
@@ -65,8 +67,16 @@ pub enum SealError {
     ConversationMismatch,
     /// An inner frame is malformed.
     Wire(WireError),
-    /// An inner frame is well formed but of the wrong kind here.
+    /// [`Session::respond`](crate::Session::respond) was given an envelope that
+    /// is not a prekey message, or an envelope has a content kind sessions do
+    /// not open. (An inner frame of the wrong kind is a
+    /// [`WireError::UnexpectedFrame`] inside [`SealError::Wire`].)
     UnexpectedFrame,
+    /// The caller used the API in a way it does not allow.
+    ApiMisuse {
+        /// What was wrong.
+        reason: &'static str,
+    },
     /// Saved state was written by a version of fuin this one cannot read.
     UnsupportedStateVersion {
         /// The version found.
@@ -113,7 +123,8 @@ impl fmt::Display for SealError {
                 f.write_str("message names a conversation its sender cannot send here")
             }
             Self::Wire(err) => write!(f, "malformed inner frame: {err}"),
-            Self::UnexpectedFrame => f.write_str("inner frame is of the wrong kind"),
+            Self::UnexpectedFrame => f.write_str("envelope is of a kind this call does not open"),
+            Self::ApiMisuse { reason } => write!(f, "API misuse: {reason}"),
             Self::UnsupportedStateVersion { version } => {
                 write!(f, "saved state version {version} is not supported")
             }

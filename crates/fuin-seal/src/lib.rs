@@ -16,6 +16,47 @@
 //! - [`safety_number`]: the fingerprint two users compare out of band.
 //!
 //! The computations are specified in `spec/protocol.md`.
+//!
+//! ```
+//! use fuin_seal::{DeviceIdentity, Outgoing, PrekeyStore, Session, VerifiedBundle};
+//! use fuin_wire::*;
+//! # use rand_core::SeedableRng;
+//! # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+//! # let now = 1_795_000_000_000;
+//! let alice_address = DeviceAddress::new(UserId::new("alice")?, DeviceId(1));
+//! let bob_address = DeviceAddress::new(UserId::new("bob")?, DeviceId(1));
+//! let alice = DeviceIdentity::generate(&mut rng);
+//! let bob = DeviceIdentity::generate(&mut rng);
+//!
+//! // Bob publishes prekeys; Alice fetches his bundle and checks it.
+//! let mut bob_prekeys = PrekeyStore::new();
+//! bob_prekeys.rotate_signed_prekey(&bob, &mut rng);
+//! let one_time = bob_prekeys.generate_one_time_prekeys(1, &mut rng).pop();
+//! let bundle = bob_prekeys.bundle(bob_address.clone(), &bob, one_time).unwrap();
+//! let bundle = VerifiedBundle::verify(&bundle, &bob_address, None)?;
+//!
+//! // Alice starts a session and seals a message.
+//! let mut alice_session = Session::initiate(&mut rng, &alice, alice_address.clone(), &bundle)?;
+//! let message = Outgoing::new(&mut rng, &alice_address, UserId::new("bob")?, ContentType::Text, b"hi")?;
+//! let sealed = alice_session.seal(&mut rng, &message, now)?;
+//!
+//! // The relay delivers it with its stamp; Bob completes the handshake.
+//! let record = DeliveredRecord {
+//!     envelope: sealed.envelope,
+//!     sender: alice_address,
+//!     server_time_ms: now,
+//!     server_message_id: MessageId([0; 16]),
+//!     franking_stamp: FrankingStamp([0; 32]),
+//!     stamp_key_id: StampKeyId(1),
+//! };
+//! let (mut bob_session, opened) =
+//!     Session::respond(&bob, bob_address, &mut bob_prekeys, None, &record, now)?;
+//! assert_eq!(opened.content.body.as_bytes(), b"hi");
+//!
+//! // A replay fails: the message key is gone.
+//! assert_eq!(bob_session.open(&record, now).unwrap_err(), fuin_seal::SealError::DuplicateMessage);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod conversation;

@@ -29,6 +29,7 @@ use fuin_wire::{
 /// commitment.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
+    sender: DeviceAddress<'static>,
     content_type: ContentType,
     body: Zeroizing<Vec<u8>>,
     conversation_peer: UserId<'static>,
@@ -73,6 +74,7 @@ impl Outgoing {
             },
         )?;
         Ok(Self {
+            sender: sender.clone().into_owned(),
             content_type,
             body: Zeroizing::new(body.to_vec()),
             conversation_peer,
@@ -410,6 +412,13 @@ impl Session {
         message: &Outgoing,
         now_ms: u64,
     ) -> Result<Sealed, SealError> {
+        // The commitment names the sender: sealing another device's message
+        // would make every recipient drop it.
+        if message.sender != self.local_address {
+            return Err(SealError::ApiMisuse {
+                reason: "the message was prepared for another sending device",
+            });
+        }
         // A message to another user must name the conversation with that
         // user; only the sender's own devices learn of conversations with
         // third parties.
@@ -437,23 +446,23 @@ impl Session {
         } else {
             ContentKind::Message
         };
-        let (header, message_key) = self.ratchet.next_sending_key(rng)?;
+        let plan = self.ratchet.plan_send(rng)?;
         let ad = associated_data(
             (&self.local_identity, &self.local_address),
             (&self.peer_identity, &self.peer_address),
-            &header,
+            &plan.header,
             kind,
             &message.commitment,
         );
         let ciphertext = aead::seal(
             Label::MessageKeys,
             None,
-            message_key.expose(),
+            plan.message_key.expose(),
             &ad,
             &plaintext,
         );
         let ratchet_message = RatchetMessage {
-            header,
+            header: plan.header,
             ciphertext: Opaque::from(ciphertext),
         };
         let sealed_body = match &self.pending_prekey {
@@ -467,7 +476,10 @@ impl Session {
             .to_bytes()?,
             None => ratchet_message.to_bytes()?,
         };
-        self.next_sequence += 1;
+        let next_sequence = sequence.checked_add(1).ok_or(SealError::InvalidState)?;
+        // Sealed and encoded: now commit the state change.
+        self.ratchet.apply_send(plan);
+        self.next_sequence = next_sequence;
         Ok(Sealed {
             envelope: RoutingEnvelope {
                 recipient: self.peer_address.clone(),
@@ -513,7 +525,7 @@ impl Session {
         record: &DeliveredRecord<'_>,
         now_ms: u64,
     ) -> Result<Opened, SealError> {
-        let plan = self.ratchet.plan_receive(&message.header)?;
+        let plan = self.ratchet.plan_receive(&message.header, now_ms)?;
         let ad = associated_data(
             (&self.peer_identity, &self.peer_address),
             (&self.local_identity, &self.local_address),
@@ -562,9 +574,13 @@ impl Session {
         self.ratchet.apply(plan, now_ms);
         self.pending_prekey = None;
         let sequence = content.sequence;
+        // The peer chooses the sequence numbers: no arithmetic on them may
+        // overflow.
         let missing = match self.highest_received_sequence {
             None if sequence > 0 => Some(0..sequence),
-            Some(highest) if sequence > highest + 1 => Some(highest + 1..sequence),
+            Some(highest) if sequence > highest.saturating_add(1) => {
+                Some(highest.saturating_add(1)..sequence)
+            }
             _ => None,
         };
         let late = late
@@ -594,5 +610,150 @@ impl Session {
             content: content.into_owned(),
             gap: Gap { missing, late },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PrekeyStore;
+    use fuin_wire::{DeviceId, FrankingStamp, MessageId, StampKeyId};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn address(user: &'static str) -> DeviceAddress<'static> {
+        DeviceAddress::new(UserId::new(user).unwrap(), DeviceId(1))
+    }
+
+    fn delivered(
+        sender: &DeviceAddress<'static>,
+        envelope: RoutingEnvelope<'static>,
+    ) -> DeliveredRecord<'static> {
+        DeliveredRecord {
+            envelope,
+            sender: sender.clone(),
+            server_time_ms: 1,
+            server_message_id: MessageId([0; 16]),
+            franking_stamp: FrankingStamp([0; 32]),
+            stamp_key_id: StampKeyId(0),
+        }
+    }
+
+    /// A sender that commits to one body and seals another: the recipient
+    /// opens the ciphertext but drops the message, because what it would show
+    /// could not be reported.
+    #[test]
+    fn a_message_whose_franking_does_not_match_is_dropped() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let alice = DeviceIdentity::generate(&mut rng);
+        let bob = DeviceIdentity::generate(&mut rng);
+        let mut prekeys = PrekeyStore::new();
+        prekeys.rotate_signed_prekey(&bob, &mut rng);
+        let bundle = prekeys.bundle(address("bob"), &bob, None).unwrap();
+        let bundle = VerifiedBundle::verify(&bundle, &address("bob"), None).unwrap();
+        let mut session = Session::initiate(&mut rng, &alice, address("alice"), &bundle).unwrap();
+
+        let mut message = Outgoing::new(
+            &mut rng,
+            &address("alice"),
+            UserId::new("bob").unwrap(),
+            ContentType::Text,
+            b"harmless",
+        )
+        .unwrap();
+        message.body = Zeroizing::new(b"abusive".to_vec());
+        let sealed = session.seal(&mut rng, &message, 1).unwrap();
+        let record = delivered(&address("alice"), sealed.envelope);
+        let result = Session::respond(&bob, address("bob"), &mut prekeys, None, &record, 1);
+        assert_eq!(result.unwrap_err(), SealError::FrankingMismatch);
+
+        // The honest version of the same message opens.
+        let honest = Outgoing::new(
+            &mut rng,
+            &address("alice"),
+            UserId::new("bob").unwrap(),
+            ContentType::Text,
+            b"abusive",
+        )
+        .unwrap();
+        let sealed = session.seal(&mut rng, &honest, 1).unwrap();
+        let record = delivered(&address("alice"), sealed.envelope);
+        assert!(Session::respond(&bob, address("bob"), &mut prekeys, None, &record, 1).is_ok());
+    }
+
+    /// Two established sessions, Alice's and Bob's.
+    fn pair(rng: &mut ChaCha20Rng) -> (Session, Session) {
+        let alice = DeviceIdentity::generate(rng);
+        let bob = DeviceIdentity::generate(rng);
+        let mut prekeys = PrekeyStore::new();
+        prekeys.rotate_signed_prekey(&bob, rng);
+        let bundle = prekeys.bundle(address("bob"), &bob, None).unwrap();
+        let bundle = VerifiedBundle::verify(&bundle, &address("bob"), None).unwrap();
+        let mut alice_session = Session::initiate(rng, &alice, address("alice"), &bundle).unwrap();
+        let hello = text(rng, "alice", "bob", b"hello");
+        let sealed = alice_session.seal(rng, &hello, 1).unwrap();
+        let record = delivered(&address("alice"), sealed.envelope);
+        let (bob_session, _) =
+            Session::respond(&bob, address("bob"), &mut prekeys, None, &record, 1).unwrap();
+        (alice_session, bob_session)
+    }
+
+    fn text(rng: &mut ChaCha20Rng, from: &'static str, to: &'static str, body: &[u8]) -> Outgoing {
+        Outgoing::new(
+            rng,
+            &address(from),
+            UserId::new(to).unwrap(),
+            ContentType::Text,
+            body,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sequence_numbers_at_the_top_of_the_range_do_not_overflow() {
+        let mut rng = ChaCha20Rng::seed_from_u64(8);
+        let (mut alice, mut bob) = pair(&mut rng);
+        // A peer may claim any sequence; pretend it already claimed the largest.
+        bob.highest_received_sequence = Some(u64::MAX);
+        let message = text(&mut rng, "alice", "bob", b"after the top");
+        let sealed = alice.seal(&mut rng, &message, 2).unwrap();
+        let opened = bob
+            .open(&delivered(&address("alice"), sealed.envelope), 2)
+            .unwrap();
+        assert_eq!(
+            opened.gap,
+            Gap {
+                missing: None,
+                late: true
+            }
+        );
+        // Our own sender refuses to wrap around.
+        alice.next_sequence = u64::MAX;
+        let message = text(&mut rng, "alice", "bob", b"no wrap");
+        assert_eq!(
+            alice.seal(&mut rng, &message, 3).unwrap_err(),
+            SealError::InvalidState
+        );
+    }
+
+    #[test]
+    fn a_failed_seal_changes_nothing() {
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let (mut alice, mut bob) = pair(&mut rng);
+        let before = alice.to_bytes().unwrap();
+        let foreign = text(&mut rng, "mallory", "bob", b"not alice's");
+        assert_eq!(
+            alice.seal(&mut rng, &foreign, 2).unwrap_err(),
+            SealError::ApiMisuse {
+                reason: "the message was prepared for another sending device"
+            }
+        );
+        assert_eq!(alice.to_bytes().unwrap(), before);
+        let message = text(&mut rng, "alice", "bob", b"still in order");
+        let sealed = alice.seal(&mut rng, &message, 2).unwrap();
+        let opened = bob
+            .open(&delivered(&address("alice"), sealed.envelope), 2)
+            .unwrap();
+        assert_eq!(opened.gap, Gap::default());
     }
 }

@@ -101,7 +101,8 @@ impl PrekeyMessage<'_> {
 pub enum ContentType {
     /// UTF-8 text.
     Text,
-    /// A delivery or read receipt; the body says which (`spec/protocol.md`).
+    /// A delivery or read receipt. The protocol carries its body as opaque
+    /// bytes; the client layer fixes what it says.
     Receipt,
 }
 

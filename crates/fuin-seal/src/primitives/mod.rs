@@ -10,6 +10,9 @@ pub mod secret;
 pub mod signing;
 pub mod x25519;
 
+#[cfg(test)]
+mod wycheproof_tests;
+
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of the concatenation of `parts`.

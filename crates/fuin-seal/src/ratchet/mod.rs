@@ -60,6 +60,17 @@ pub struct Ratchet {
     skipped: SkippedKeys,
 }
 
+/// What sealing one message would change, computed without changing it.
+pub struct SendPlan {
+    /// The message's header.
+    pub header: RatchetHeader,
+    /// The message's key.
+    pub message_key: MessageKey,
+    new_ratchet: Option<(RootKey, AgreementSecret)>,
+    next_chain: ChainKey,
+    next_counter: u32,
+}
+
 /// What opening one message would change, computed without changing it.
 pub struct ReceivePlan {
     /// The message's key.
@@ -91,9 +102,10 @@ enum Change {
 /// the target position, and the chain key after it.
 type Walk = (Vec<(u32, MessageKey)>, MessageKey, ChainKey);
 
-/// Steps `chain` (now at position `from`) to position `to`.
-fn walk_chain(chain: &ChainKey, from: u32, to: u32) -> Result<Walk, SealError> {
-    let skip = u64::from(to) - u64::from(from);
+/// Steps `chain` (now at position `from`) to position `to`. The chain keeps
+/// at most [`MAX_SKIP`] skipped keys: `already` it holds, plus the new ones.
+fn walk_chain(chain: &ChainKey, from: u32, to: u32, already: usize) -> Result<Walk, SealError> {
+    let skip = u64::from(to) - u64::from(from) + already as u64;
     if skip > u64::from(MAX_SKIP) {
         return Err(SealError::TooFarAhead {
             skip,
@@ -153,38 +165,61 @@ impl Ratchet {
         self.sending.is_some() || self.remote_ratchet.is_some()
     }
 
-    /// The next message's header and key; the key is used once and dropped.
-    pub fn next_sending_key<R: CryptoRng + ?Sized>(
-        &mut self,
-        rng: &mut R,
-    ) -> Result<(RatchetHeader, MessageKey), SealError> {
-        if self.sending.is_none() {
-            let remote = self.remote_ratchet.ok_or(SealError::InvalidState)?;
-            let own_ratchet = AgreementSecret::generate(rng);
-            let (root, chain) = self.root.step(&own_ratchet.agree(&remote)?);
+    /// Works out the next message's header and key, and the state after
+    /// it, without changing anything. A new sending ratchet key is drawn
+    /// here if the peer's key changed since we last sent.
+    pub fn plan_send<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> Result<SendPlan, SealError> {
+        let (new_ratchet, chain, counter) = match &self.sending {
+            Some(sending) => (None, sending.chain.clone(), sending.counter),
+            None => {
+                let remote = self.remote_ratchet.ok_or(SealError::InvalidState)?;
+                let own_ratchet = AgreementSecret::generate(rng);
+                let (root, chain) = self.root.step(&own_ratchet.agree(&remote)?);
+                (Some((root, own_ratchet)), chain, 0)
+            }
+        };
+        let next_counter = counter.checked_add(1).ok_or(SealError::InvalidState)?;
+        let ratchet_key = match &new_ratchet {
+            Some((_, own_ratchet)) => own_ratchet.public_key(),
+            None => self.own_ratchet.public_key(),
+        };
+        let (message_key, next_chain) = chain.step();
+        Ok(SendPlan {
+            header: RatchetHeader {
+                ratchet_key,
+                previous_chain_length: self.previous_sending_length,
+                counter,
+            },
+            message_key,
+            new_ratchet,
+            next_chain,
+            next_counter,
+        })
+    }
+
+    /// Applies a plan whose message was sealed.
+    pub fn apply_send(&mut self, plan: SendPlan) {
+        if let Some((root, own_ratchet)) = plan.new_ratchet {
             self.root = root;
             self.own_ratchet = own_ratchet;
-            self.sending = Some(SendingChain { chain, counter: 0 });
         }
-        let sending = self.sending.as_mut().ok_or(SealError::InvalidState)?;
-        let header = RatchetHeader {
-            ratchet_key: self.own_ratchet.public_key(),
-            previous_chain_length: self.previous_sending_length,
-            counter: sending.counter,
-        };
-        let (key, next) = sending.chain.step();
-        sending.chain = next;
-        sending.counter = sending
-            .counter
-            .checked_add(1)
-            .ok_or(SealError::InvalidState)?;
-        Ok((header, key))
+        self.sending = Some(SendingChain {
+            chain: plan.next_chain,
+            counter: plan.next_counter,
+        });
     }
 
     /// Works out the key for a received header and what using it would
     /// change, without changing anything.
-    pub fn plan_receive(&self, header: &RatchetHeader) -> Result<ReceivePlan, SealError> {
-        if let Some(key) = self.skipped.get(&header.ratchet_key, header.counter) {
+    pub fn plan_receive(
+        &self,
+        header: &RatchetHeader,
+        now_ms: u64,
+    ) -> Result<ReceivePlan, SealError> {
+        if let Some(key) = self
+            .skipped
+            .get_unexpired(&header.ratchet_key, header.counter, now_ms)
+        {
             return Ok(ReceivePlan {
                 message_key: key.clone(),
                 late: true,
@@ -200,8 +235,9 @@ impl Ratchet {
             if header.counter < receiving.counter {
                 return Err(SealError::DuplicateMessage);
             }
+            let already = self.skipped.count_for_chain(&receiving.ratchet_key);
             let (skipped, message_key, chain) =
-                walk_chain(&receiving.chain, receiving.counter, header.counter)?;
+                walk_chain(&receiving.chain, receiving.counter, header.counter, already)?;
             return Ok(ReceivePlan {
                 message_key,
                 late: false,
@@ -221,10 +257,12 @@ impl Ratchet {
         if let Some(receiving) = &self.receiving
             && header.previous_chain_length > receiving.counter
         {
+            let already = self.skipped.count_for_chain(&receiving.ratchet_key);
             let (skipped, last, _) = walk_chain(
                 &receiving.chain,
                 receiving.counter,
                 header.previous_chain_length - 1,
+                already + 1,
             )?;
             old_chain_skipped = skipped
                 .into_iter()
@@ -235,7 +273,7 @@ impl Ratchet {
         let (root, chain) = self
             .root
             .step(&self.own_ratchet.agree(&header.ratchet_key)?);
-        let (skipped, message_key, chain) = walk_chain(&chain, 0, header.counter)?;
+        let (skipped, message_key, chain) = walk_chain(&chain, 0, header.counter, 0)?;
         Ok(ReceivePlan {
             message_key,
             late: false,

@@ -19,6 +19,10 @@ pub const SKIPPED_KEY_LIFETIME_MS: u64 = 14 * 24 * 60 * 60 * 1000;
 /// Where a message sits: its chain's ratchet key and its number in the chain.
 pub type Position = ([u8; 32], u32);
 
+fn expired(stored_ms: u64, now_ms: u64) -> bool {
+    now_ms.saturating_sub(stored_ms) > SKIPPED_KEY_LIFETIME_MS
+}
+
 /// The kept keys, by position.
 #[derive(Default, Clone)]
 pub struct SkippedKeys {
@@ -37,9 +41,25 @@ impl SkippedKeys {
         self.keys.contains_key(&(ratchet_key.0, counter))
     }
 
-    /// The key for a position, if kept, without removing it.
-    pub fn get(&self, ratchet_key: &X25519PublicKey, counter: u32) -> Option<&MessageKey> {
-        self.keys.get(&(ratchet_key.0, counter)).map(|(key, _)| key)
+    /// The key for a position, if kept and not expired at `now_ms`,
+    /// without removing it.
+    pub fn get_unexpired(
+        &self,
+        ratchet_key: &X25519PublicKey,
+        counter: u32,
+        now_ms: u64,
+    ) -> Option<&MessageKey> {
+        self.keys
+            .get(&(ratchet_key.0, counter))
+            .filter(|(_, stored)| !expired(*stored, now_ms))
+            .map(|(key, _)| key)
+    }
+
+    /// How many keys are kept for the chain of `ratchet_key`.
+    pub fn count_for_chain(&self, ratchet_key: &X25519PublicKey) -> usize {
+        self.keys
+            .range((ratchet_key.0, 0)..=(ratchet_key.0, u32::MAX))
+            .count()
     }
 
     /// Removes the key for a position.
@@ -66,8 +86,7 @@ impl SkippedKeys {
 
     /// Forgets keys stored more than [`SKIPPED_KEY_LIFETIME_MS`] before `now_ms`.
     pub fn expire(&mut self, now_ms: u64) {
-        self.keys
-            .retain(|_, (_, stored)| now_ms.saturating_sub(*stored) <= SKIPPED_KEY_LIFETIME_MS);
+        self.keys.retain(|_, (_, stored)| !expired(*stored, now_ms));
     }
 
     pub(crate) fn to_saved(&self) -> Vec<SavedSkippedKey> {

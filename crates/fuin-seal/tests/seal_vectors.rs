@@ -1,0 +1,187 @@
+//! Checks `test-vectors/seal/` two ways: the reference computations of the
+//! spec (on the crypto crates directly) reproduce every value in the files,
+//! and fuin-seal, given the same randomness, produces the same bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod vectors;
+
+use fuin_seal::primitives::aead;
+use fuin_seal::primitives::franking::{self, FrankedMessage};
+use fuin_seal::primitives::kdf::Label;
+use fuin_seal::safety_number::SafetyNumber;
+use fuin_seal::state::{StorageKey, open_with_storage_key, seal_with_storage_key};
+use fuin_seal::{ConversationId, DeviceIdentity, PrekeyStore, Session};
+use fuin_wire::*;
+use serde_json::Value;
+use vectors::{primitives, scenario};
+
+fn load(name: &str) -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../test-vectors/seal/");
+    let text = std::fs::read_to_string(format!("{path}{name}"))
+        .unwrap_or_else(|err| panic!("test vector {path}{name} is missing: {err}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn bytes(value: &Value) -> Vec<u8> {
+    hex::decode(value.as_str().unwrap()).unwrap()
+}
+
+fn without(mut value: Value, keys: &[&str]) -> Value {
+    for key in keys {
+        value.as_object_mut().unwrap().remove(*key);
+    }
+    value
+}
+
+#[test]
+fn session_vectors_follow_from_the_spec() {
+    let file = load("session.json");
+    let draws = scenario::draws_from_json(&file["random_draws"]);
+    let computed = scenario::run_reference(&draws);
+    let stated = without(file, &["description", "random_draws"]);
+    assert_eq!(computed["handshake"], stated["handshake"]);
+    assert_eq!(computed["alice"], stated["alice"]);
+    assert_eq!(computed["bob"], stated["bob"]);
+    let (computed, stated) = (
+        computed["messages"].as_array().unwrap(),
+        stated["messages"].as_array().unwrap(),
+    );
+    assert_eq!(stated.len(), 20);
+    for (computed, stated) in computed.iter().zip(stated) {
+        assert_eq!(computed, stated, "message {}", stated["index"]);
+    }
+}
+
+#[test]
+fn fuin_seal_reproduces_the_session_vectors() {
+    let file = load("session.json");
+    let mut rng =
+        scenario::ScriptedRng::replaying(scenario::draws_from_json(&file["random_draws"]));
+    let run = scenario::run_implementation(&mut rng);
+    assert!(
+        rng.finished(),
+        "fuin-seal drew less randomness than recorded"
+    );
+    let messages = file["messages"].as_array().unwrap();
+    assert_eq!(run.records.len(), messages.len());
+    for ((record, opened), expected) in run.records.iter().zip(&run.opened_bodies).zip(messages) {
+        scenario::check_record(record, expected);
+        assert_eq!(opened, expected["body"].as_str().unwrap());
+    }
+}
+
+#[test]
+fn state_saved_by_version_1_still_loads_and_works() {
+    let file = load("saved-state-v1.json");
+    assert_eq!(file["state_version"], 1);
+    let saved = bytes(&file["alice_session"]);
+    let mut session = Session::from_bytes(&saved).unwrap();
+    assert_eq!(session.to_bytes().unwrap().as_slice(), saved.as_slice());
+    let record_bytes = bytes(&file["next_record"]);
+    let record = DeliveredRecord::from_bytes(&record_bytes).unwrap();
+    let opened = session.open(&record, scenario::NOW + 20).unwrap();
+    assert_eq!(
+        opened.content.body.as_bytes(),
+        file["next_body"].as_str().unwrap().as_bytes()
+    );
+
+    let session_file = load("session.json");
+    let identity = DeviceIdentity::from_bytes(&bytes(&file["alice_identity"])).unwrap();
+    assert_eq!(
+        hex::encode(identity.public().signing_key.0),
+        session_file["alice"]["public"]["signing_key"]
+            .as_str()
+            .unwrap()
+    );
+    let prekeys = PrekeyStore::from_bytes(&bytes(&file["bob_prekeys"])).unwrap();
+    assert_eq!(
+        prekeys.to_bytes().unwrap().as_slice(),
+        bytes(&file["bob_prekeys"]).as_slice()
+    );
+    // The one-time prekey was used by the handshake.
+    assert_eq!(prekeys.one_time_count(), 0);
+}
+
+#[test]
+fn primitive_vectors_follow_from_the_spec() {
+    let file = load("primitives.json");
+    assert_eq!(primitives::run_reference(), without(file, &["description"]));
+}
+
+#[test]
+fn fuin_seal_reproduces_the_primitive_vectors() {
+    let file = load("primitives.json");
+
+    let aead_case = &file["message_aead"];
+    let sealed = aead::seal(
+        Label::MessageKeys,
+        None,
+        &bytes(&aead_case["message_key"]),
+        &bytes(&aead_case["associated_data"]),
+        &bytes(&aead_case["plaintext"]),
+    );
+    assert_eq!(sealed, bytes(&aead_case["sealed"]));
+
+    let storage = &file["storage"];
+    let key = StorageKey::from_secret_bytes(bytes(&storage["storage_key"]).try_into().unwrap());
+    let context = bytes(&storage["context"]);
+    let stored = bytes(&storage["stored"]);
+    assert_eq!(
+        open_with_storage_key(&key, &context, &stored)
+            .unwrap()
+            .as_slice(),
+        bytes(&storage["plaintext"]).as_slice()
+    );
+    let mut salt = scenario::ScriptedRng::replaying(vec![(String::new(), bytes(&storage["salt"]))]);
+    assert_eq!(
+        seal_with_storage_key(&mut salt, &key, &context, &bytes(&storage["plaintext"])),
+        stored
+    );
+
+    for case in file["franking"].as_array().unwrap() {
+        let users = case["conversation_users"].as_array().unwrap();
+        let user = |value: &Value| UserId::new(value.as_str().unwrap().to_owned()).unwrap();
+        let conversation = ConversationId::direct(&user(&users[0]), &user(&users[1]));
+        assert_eq!(conversation.0.to_vec(), bytes(&case["conversation_id"]));
+        let sender = DeviceAddress::new(
+            user(&case["sender"]["user"]),
+            DeviceId(case["sender"]["device"].as_u64().unwrap() as u32),
+        );
+        let content_type = match case["content_type"].as_u64().unwrap() {
+            0 => ContentType::Text,
+            _ => ContentType::Receipt,
+        };
+        let message_id = ClientMessageId(bytes(&case["message_id"]).try_into().unwrap());
+        let body = case["body"].as_str().unwrap().as_bytes();
+        let commitment = franking::commit(
+            &bytes(&case["franking_key"]),
+            &FrankedMessage {
+                sender: &sender,
+                conversation: &conversation,
+                message_id: &message_id,
+                content_type,
+                body,
+            },
+        )
+        .unwrap();
+        assert_eq!(commitment.0.to_vec(), bytes(&case["commitment"]));
+    }
+
+    for case in file["safety_numbers"].as_array().unwrap() {
+        let side = |value: &Value| {
+            (
+                UserId::new(value["user"].as_str().unwrap().to_owned()).unwrap(),
+                PublicIdentity {
+                    signing_key: Ed25519PublicKey(bytes(&value["signing_key"]).try_into().unwrap()),
+                    agreement_key: X25519PublicKey(
+                        bytes(&value["agreement_key"]).try_into().unwrap(),
+                    ),
+                    signature: Ed25519Signature(bytes(&value["signature"]).try_into().unwrap()),
+                },
+            )
+        };
+        let (a, b) = (side(&case["a"]), side(&case["b"]));
+        let number = SafetyNumber::new((&a.0, &a.1), (&b.0, &b.1));
+        assert_eq!(number.digits(), case["digits"].as_str().unwrap());
+    }
+}

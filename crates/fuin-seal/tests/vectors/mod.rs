@@ -1,0 +1,5 @@
+//! Shared by the vector generator (`examples/seal_vectors.rs`) and the vector
+//! test (`tests/seal_vectors.rs`).
+pub mod primitives;
+pub mod reference;
+pub mod scenario;

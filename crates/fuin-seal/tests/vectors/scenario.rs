@@ -1,0 +1,594 @@
+//! The conversation the session vectors pin, run two ways: by fuin-seal's
+//! sessions, with randomness drawn from a scripted source, and by the
+//! reference computations of `reference.rs` from the same random values.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::convert::Infallible;
+
+use rand_core::{SeedableRng, TryCryptoRng, TryRng};
+use serde_json::{Value, json};
+
+use super::reference::{self as r, Address, Bytes32};
+use fuin_seal::primitives::franking::hmac_sha256;
+use fuin_seal::{DeviceIdentity, Outgoing, PrekeyStore, Session, VerifiedBundle};
+use fuin_wire::{
+    ClientMessageId, ContentKind, ContentType, ConversationRef, DeliveredRecord, DeviceAddress,
+    DeviceId, FrameBody, FrankingKey, FrankingStamp, MessageContent, MessageId, Opaque, PrekeyId,
+    PrekeyMessage, PublicIdentity, RatchetHeader, RatchetMessage, StampKeyId, UserId,
+    X25519PublicKey,
+};
+
+/// Who sends each of the 20 messages: ten each way, with runs of two so that
+/// both chain steps and ratchet steps occur.
+pub const SCRIPT: &str = "AABABBABAABABBABABAB";
+pub const NOW: u64 = 1_795_000_000_000;
+/// The relay's stamp key in the scenario (stamps do not affect opening).
+const STAMP_KEY: [u8; 32] = [0x5a; 32];
+/// Alice's state is pinned after this many messages; the next is from Bob.
+pub const PINNED_AFTER: usize = 19;
+
+/// Randomness that is either drawn from a seeded ChaCha20 and recorded, or
+/// replayed from a recording. Each draw carries the purpose it was drawn for.
+pub struct ScriptedRng {
+    source: Option<rand_chacha::ChaCha20Rng>,
+    pub draws: Vec<(String, Vec<u8>)>,
+    next: usize,
+    pub purpose: String,
+}
+
+impl ScriptedRng {
+    pub fn recording(seed: u64) -> Self {
+        Self {
+            source: Some(rand_chacha::ChaCha20Rng::seed_from_u64(seed)),
+            draws: Vec::new(),
+            next: 0,
+            purpose: String::new(),
+        }
+    }
+
+    pub fn replaying(draws: Vec<(String, Vec<u8>)>) -> Self {
+        Self {
+            source: None,
+            draws,
+            next: 0,
+            purpose: String::new(),
+        }
+    }
+
+    /// The draws made for `purpose`, in order.
+    pub fn drawn_for(draws: &[(String, Vec<u8>)], purpose: &str) -> Vec<Vec<u8>> {
+        draws
+            .iter()
+            .filter(|(p, _)| p == purpose)
+            .map(|(_, bytes)| bytes.clone())
+            .collect()
+    }
+
+    pub fn finished(&self) -> bool {
+        self.source.is_some() || self.next == self.draws.len()
+    }
+}
+
+impl TryRng for ScriptedRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut bytes = [0u8; 4];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut bytes = [0u8; 8];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        match &mut self.source {
+            Some(source) => {
+                rand_core::Rng::fill_bytes(source, dst);
+                self.draws.push((self.purpose.clone(), dst.to_vec()));
+            }
+            None => {
+                let (purpose, bytes) = &self.draws[self.next];
+                assert_eq!(
+                    purpose, &self.purpose,
+                    "draw {} made for another purpose",
+                    self.next
+                );
+                assert_eq!(
+                    bytes.len(),
+                    dst.len(),
+                    "draw {} has another size",
+                    self.next
+                );
+                dst.copy_from_slice(bytes);
+                self.next += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for ScriptedRng {}
+
+pub fn address(user: &str) -> DeviceAddress<'static> {
+    DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(1))
+}
+
+pub fn body_of(index: usize) -> String {
+    let sender = if SCRIPT.as_bytes()[index] == b'A' {
+        "alice"
+    } else {
+        "bob"
+    };
+    format!("message {index} from {sender}")
+}
+
+fn stamp(record: &mut DeliveredRecord<'static>) {
+    record.franking_stamp = FrankingStamp(hmac_sha256(&STAMP_KEY, &[&record.stamp_input()]));
+}
+
+fn deliver(
+    index: usize,
+    sender: &DeviceAddress<'static>,
+    envelope: fuin_wire::RoutingEnvelope<'static>,
+) -> DeliveredRecord<'static> {
+    let mut id = [0u8; 16];
+    id[15] = index as u8;
+    let mut record = DeliveredRecord {
+        envelope,
+        sender: sender.clone(),
+        server_time_ms: NOW + 1000 + index as u64,
+        server_message_id: MessageId(id),
+        franking_stamp: FrankingStamp([0; 32]),
+        stamp_key_id: StampKeyId(1),
+    };
+    stamp(&mut record);
+    record
+}
+
+/// What the implementation produced.
+pub struct ImplementationRun {
+    pub records: Vec<DeliveredRecord<'static>>,
+    pub opened_bodies: Vec<String>,
+    pub alice_identity: Vec<u8>,
+    pub bob_prekeys: Vec<u8>,
+    pub alice_state_pinned: Vec<u8>,
+}
+
+/// Runs the scenario through fuin-seal's public API.
+pub fn run_implementation(rng: &mut ScriptedRng) -> ImplementationRun {
+    let (alice_address, bob_address) = (address("alice"), address("bob"));
+    rng.purpose = "alice identity".into();
+    let alice = DeviceIdentity::generate(rng);
+    rng.purpose = "bob identity".into();
+    let bob = DeviceIdentity::generate(rng);
+    let mut prekeys = PrekeyStore::new();
+    rng.purpose = "bob signed prekey".into();
+    prekeys.rotate_signed_prekey(&bob, rng);
+    rng.purpose = "bob one-time prekey".into();
+    let one_time = prekeys.generate_one_time_prekeys(1, rng).remove(0);
+    let bundle = prekeys
+        .bundle(bob_address.clone(), &bob, Some(one_time))
+        .unwrap();
+    let bundle = VerifiedBundle::verify(&bundle, &bob_address, None).unwrap();
+    rng.purpose = "alice initiate".into();
+    let mut alice_session = Session::initiate(rng, &alice, alice_address.clone(), &bundle).unwrap();
+    let mut bob_session: Option<Session> = None;
+
+    let mut records = Vec::new();
+    let mut opened_bodies = Vec::new();
+    let mut alice_state_pinned = Vec::new();
+    for (index, who) in SCRIPT.bytes().enumerate() {
+        if index == PINNED_AFTER {
+            alice_state_pinned = alice_session.to_bytes().unwrap().to_vec();
+        }
+        let (from, to_user) = if who == b'A' {
+            (&alice_address, "bob")
+        } else {
+            (&bob_address, "alice")
+        };
+        rng.purpose = format!("message {index} prepare");
+        let message = Outgoing::new(
+            rng,
+            from,
+            UserId::new(to_user).unwrap(),
+            ContentType::Text,
+            body_of(index).as_bytes(),
+        )
+        .unwrap();
+        rng.purpose = format!("message {index} seal");
+        let now = NOW + index as u64;
+        let record = if who == b'A' {
+            let sealed = alice_session.seal(rng, &message, now).unwrap();
+            let record = deliver(index, &alice_address, sealed.envelope);
+            let opened = match bob_session.as_mut() {
+                Some(session) => session.open(&record, now).unwrap(),
+                None => {
+                    let (session, opened) = Session::respond(
+                        &bob,
+                        bob_address.clone(),
+                        &mut prekeys,
+                        None,
+                        &record,
+                        now,
+                    )
+                    .unwrap();
+                    bob_session = Some(session);
+                    opened
+                }
+            };
+            opened_bodies.push(String::from_utf8(opened.content.body.as_bytes().to_vec()).unwrap());
+            record
+        } else {
+            let session = bob_session.as_mut().unwrap();
+            let sealed = session.seal(rng, &message, now).unwrap();
+            let record = deliver(index, &bob_address, sealed.envelope);
+            let opened = alice_session.open(&record, now).unwrap();
+            opened_bodies.push(String::from_utf8(opened.content.body.as_bytes().to_vec()).unwrap());
+            record
+        };
+        records.push(record);
+    }
+    ImplementationRun {
+        records,
+        opened_bodies,
+        alice_identity: alice.to_bytes().unwrap().to_vec(),
+        bob_prekeys: prekeys.to_bytes().unwrap().to_vec(),
+        alice_state_pinned,
+    }
+}
+
+fn h(bytes: &[u8]) -> Value {
+    Value::String(hex::encode(bytes))
+}
+
+fn b32(bytes: &[u8]) -> Bytes32 {
+    bytes.try_into().unwrap()
+}
+
+/// One side's ratchet, as the spec describes it.
+struct Side {
+    user: &'static str,
+    identity: r::Identity,
+    root: Bytes32,
+    own_secret: Bytes32,
+    remote: Option<Bytes32>,
+    sending: Option<(Bytes32, u32)>,
+    previous_length: u32,
+    receiving: Option<(Bytes32, u32)>,
+    sequence: u64,
+    heard_back: bool,
+}
+
+impl Side {
+    fn keys(&self) -> (Bytes32, Bytes32) {
+        (self.identity.signing_key(), self.identity.agreement_key())
+    }
+    fn address(&self) -> Address<'static> {
+        Address {
+            user: self.user,
+            device: 1,
+        }
+    }
+}
+
+/// The scenario computed by the reference from the random values alone:
+/// everything the vectors file states, as JSON.
+pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
+    let drawn = |purpose: &str| ScriptedRng::drawn_for(draws, purpose);
+    let identity = |purpose: &str| {
+        let d = drawn(purpose);
+        r::Identity {
+            signing_seed: b32(&d[0]),
+            agreement_secret: b32(&d[1]),
+        }
+    };
+    let alice_identity = identity("alice identity");
+    let bob_identity = identity("bob identity");
+    let spk_secret = b32(&drawn("bob signed prekey")[0]);
+    let opk_secret = b32(&drawn("bob one-time prekey")[0]);
+    let (spk_id, opk_id) = (0u32, 1u32);
+    let spk_public = r::x25519_public(&spk_secret);
+    let opk_public = r::x25519_public(&opk_secret);
+    let initiate = drawn("alice initiate");
+    let (base_secret, alice_ratchet) = (b32(&initiate[0]), b32(&initiate[1]));
+    let base_public = r::x25519_public(&base_secret);
+
+    let dh = [
+        r::x25519(&alice_identity.agreement_secret, &spk_public),
+        r::x25519(&base_secret, &bob_identity.agreement_key()),
+        r::x25519(&base_secret, &spk_public),
+        r::x25519(&base_secret, &opk_public),
+    ];
+    let transcript = r::transcript(
+        (
+            &alice_identity.signing_key(),
+            &alice_identity.agreement_key(),
+        ),
+        (&bob_identity.signing_key(), &bob_identity.agreement_key()),
+        &Address {
+            user: "alice",
+            device: 1,
+        },
+        &Address {
+            user: "bob",
+            device: 1,
+        },
+        &base_public,
+        (spk_id, &spk_public),
+        Some((opk_id, &opk_public)),
+    );
+    let root0 = r::handshake_root(&dh, &transcript);
+    let handshake = json!({
+        "base_key_secret": h(&base_secret),
+        "base_key": h(&base_public),
+        "dh1": h(&dh[0]), "dh2": h(&dh[1]), "dh3": h(&dh[2]), "dh4": h(&dh[3]),
+        "transcript": h(&transcript),
+        "root_key": h(&root0),
+    });
+
+    // Alice's first sending chain comes from her first ratchet key and Bob's
+    // signed prekey; Bob's first ratchet key is his signed prekey.
+    let first_dh = r::x25519(&alice_ratchet, &spk_public);
+    let (alice_root, alice_chain) = r::root_step(&root0, &first_dh);
+    let mut alice = Side {
+        user: "alice",
+        identity: alice_identity,
+        root: alice_root,
+        own_secret: alice_ratchet,
+        remote: Some(spk_public),
+        sending: Some((alice_chain, 0)),
+        previous_length: 0,
+        receiving: None,
+        sequence: 0,
+        heard_back: false,
+    };
+    let mut bob = Side {
+        user: "bob",
+        identity: bob_identity,
+        root: root0,
+        own_secret: spk_secret,
+        remote: None,
+        sending: None,
+        previous_length: 0,
+        receiving: None,
+        sequence: 0,
+        heard_back: true,
+    };
+    let mut initial_step = Some(json!({
+        "ratchet_secret": h(&alice_ratchet),
+        "ratchet_key": h(&r::x25519_public(&alice_ratchet)),
+        "dh": h(&first_dh),
+        "root_key": h(&alice_root),
+        "chain_key": h(&alice_chain),
+    }));
+
+    let mut messages = Vec::new();
+    for (index, who) in SCRIPT.bytes().enumerate() {
+        let (sender, recipient) = if who == b'A' {
+            (&mut alice, &mut bob)
+        } else {
+            (&mut bob, &mut alice)
+        };
+        let now = NOW + index as u64;
+        // Sender: a new sending chain if the peer's ratchet key changed.
+        let mut ratchet_step = initial_step.take();
+        if sender.sending.is_none() {
+            let secret = b32(&drawn(&format!("message {index} seal"))[0]);
+            let remote = sender.remote.unwrap();
+            let step_dh = r::x25519(&secret, &remote);
+            let (root, chain) = r::root_step(&sender.root, &step_dh);
+            sender.root = root;
+            sender.own_secret = secret;
+            sender.sending = Some((chain, 0));
+            ratchet_step = Some(json!({
+                "ratchet_secret": h(&secret),
+                "ratchet_key": h(&r::x25519_public(&secret)),
+                "dh": h(&step_dh),
+                "root_key": h(&root),
+                "chain_key": h(&chain),
+            }));
+        }
+        let (chain, counter) = sender.sending.unwrap();
+        let (message_key, next_chain) = r::chain_step(&chain);
+        sender.sending = Some((next_chain, counter + 1));
+        let ratchet_key = r::x25519_public(&sender.own_secret);
+        let header = (ratchet_key, sender.previous_length, counter);
+
+        let prepared = drawn(&format!("message {index} prepare"));
+        let message_id: [u8; 16] = prepared[0].clone().try_into().unwrap();
+        let franking_key = b32(&prepared[1]);
+        let body = body_of(index);
+        let conversation = r::direct_conversation(sender.user, recipient.user);
+        let commitment = r::franking_commitment(
+            &franking_key,
+            &sender.address(),
+            &conversation,
+            &message_id,
+            0,
+            body.as_bytes(),
+        );
+        let content = MessageContent {
+            content_type: ContentType::Text,
+            message_id: ClientMessageId(message_id),
+            sequence: sender.sequence,
+            sent_at_ms: now,
+            conversation: ConversationRef::Direct {
+                peer: UserId::new(recipient.user).unwrap(),
+            },
+            franking_key: FrankingKey(franking_key),
+            body: Opaque::borrowed(body.as_bytes()),
+        };
+        sender.sequence += 1;
+        let plaintext = content.to_bytes().unwrap();
+        let prekey = !sender.heard_back;
+        let kind = u32::from(prekey);
+        let ad = r::associated_data(
+            (&sender.keys().0, &sender.keys().1),
+            (&recipient.keys().0, &recipient.keys().1),
+            &sender.address(),
+            &recipient.address(),
+            (&header.0, header.1, header.2),
+            kind,
+            &commitment,
+        );
+        let keys = r::aead_keys(b"fuin/v1/message-keys", None, &message_key);
+        let ciphertext = r::aead_seal(&keys, &ad, &plaintext);
+        let ratchet_message = RatchetMessage {
+            header: RatchetHeader {
+                ratchet_key: X25519PublicKey(header.0),
+                previous_chain_length: header.1,
+                counter: header.2,
+            },
+            ciphertext: Opaque::from(ciphertext),
+        };
+        let sealed_body = if prekey {
+            PrekeyMessage {
+                initiator: PublicIdentity {
+                    signing_key: fuin_wire::Ed25519PublicKey(sender.identity.signing_key()),
+                    agreement_key: X25519PublicKey(sender.identity.agreement_key()),
+                    signature: fuin_wire::Ed25519Signature(sender.identity.signature()),
+                },
+                base_key: X25519PublicKey(base_public),
+                signed_prekey_id: PrekeyId(spk_id),
+                one_time_prekey_id: Some(PrekeyId(opk_id)),
+                message: ratchet_message,
+            }
+            .to_bytes()
+            .unwrap()
+        } else {
+            ratchet_message.to_bytes().unwrap()
+        };
+
+        // Recipient: a new receiving chain if the sender's ratchet key changed.
+        let mut receive_step = Value::Null;
+        if recipient.remote != Some(ratchet_key) || recipient.receiving.is_none() {
+            let step_dh = r::x25519(&recipient.own_secret, &ratchet_key);
+            let (root, chain) = r::root_step(&recipient.root, &step_dh);
+            recipient.root = root;
+            recipient.receiving = Some((chain, 0));
+            recipient.remote = Some(ratchet_key);
+            if let Some((_, sent)) = recipient.sending.take() {
+                recipient.previous_length = sent;
+            }
+            receive_step = json!({"dh": h(&step_dh), "root_key": h(&root), "chain_key": h(&chain)});
+        }
+        let (receiving_chain, received) = recipient.receiving.unwrap();
+        assert_eq!(received, counter, "in-order scenario");
+        let (received_key, next_receiving) = r::chain_step(&receiving_chain);
+        assert_eq!(
+            received_key, message_key,
+            "both sides derive the same message key"
+        );
+        recipient.receiving = Some((next_receiving, received + 1));
+        recipient.heard_back = true;
+
+        messages.push(json!({
+            "index": index,
+            "from": sender.user,
+            "to": recipient.user,
+            "body": body,
+            "sent_at_ms": now,
+            "sequence": content.sequence,
+            "message_id": h(&message_id),
+            "franking_key": h(&franking_key),
+            "conversation_id": h(&conversation),
+            "franking_commitment": h(&commitment),
+            "sender_ratchet_step": ratchet_step.unwrap_or(Value::Null),
+            "chain_key": h(&chain),
+            "message_key": h(&message_key),
+            "next_chain_key": h(&next_chain),
+            "aead_key": h(&keys.0),
+            "nonce": h(&keys.1),
+            "key_commitment": h(&keys.2),
+            "header": {"ratchet_key": h(&header.0), "previous_chain_length": header.1, "counter": header.2},
+            "content_kind": if prekey { "PrekeyMessage" } else { "Message" },
+            "associated_data": h(&ad),
+            "plaintext": h(&plaintext),
+            "sealed_body": h(&sealed_body),
+            "recipient_ratchet_step": receive_step,
+        }));
+    }
+    let public = |identity: &r::Identity| {
+        json!({
+            "signing_key": h(&identity.signing_key()),
+            "agreement_key": h(&identity.agreement_key()),
+            "signature": h(&identity.signature()),
+        })
+    };
+    json!({
+        "alice": {
+            "address": {"user": "alice", "device": 1},
+            "signing_seed": h(&alice.identity.signing_seed),
+            "agreement_secret": h(&alice.identity.agreement_secret),
+            "public": public(&alice.identity),
+        },
+        "bob": {
+            "address": {"user": "bob", "device": 1},
+            "signing_seed": h(&bob.identity.signing_seed),
+            "agreement_secret": h(&bob.identity.agreement_secret),
+            "public": public(&bob.identity),
+            "signed_prekey": {
+                "id": spk_id,
+                "secret": h(&spk_secret),
+                "public_key": h(&spk_public),
+                "signature": h(&r::signed_prekey_signature(&bob.identity.signing_seed, spk_id, &spk_public)),
+            },
+            "one_time_prekey": {"id": opk_id, "secret": h(&opk_secret), "public_key": h(&opk_public)},
+        },
+        "handshake": handshake,
+        "messages": messages,
+    })
+}
+
+/// The recorded draws as JSON, and back.
+pub fn draws_to_json(draws: &[(String, Vec<u8>)]) -> Value {
+    Value::Array(
+        draws
+            .iter()
+            .map(|(purpose, bytes)| json!({"purpose": purpose, "bytes": h(bytes)}))
+            .collect(),
+    )
+}
+
+pub fn draws_from_json(value: &Value) -> Vec<(String, Vec<u8>)> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|draw| {
+            (
+                draw["purpose"].as_str().unwrap().to_owned(),
+                hex::decode(draw["bytes"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Checks a delivered record's envelope against the reference's message.
+pub fn check_record(record: &DeliveredRecord<'_>, expected: &Value) {
+    let index = &expected["index"];
+    assert_eq!(
+        hex::encode(record.envelope.sealed_body.as_bytes()),
+        expected["sealed_body"].as_str().unwrap(),
+        "sealed body of message {index}"
+    );
+    assert_eq!(
+        hex::encode(record.envelope.franking_commitment.0),
+        expected["franking_commitment"].as_str().unwrap(),
+        "franking commitment of message {index}"
+    );
+    let kind = match record.envelope.content_kind {
+        ContentKind::Message => "Message",
+        ContentKind::PrekeyMessage => "PrekeyMessage",
+        _ => "other",
+    };
+    assert_eq!(
+        kind,
+        expected["content_kind"].as_str().unwrap(),
+        "kind of message {index}"
+    );
+}
