@@ -514,39 +514,6 @@ fn handshake_dh_floor(c: &mut Criterion, bundle: &PrekeyBundle<'static>) {
 /// About 20 benchmarks of 1 s warm-up and 4 s measurement each: the whole
 /// run takes under 3 minutes on 2 cores. No plots (they take time and
 /// nobody reads them here; the numbers are in target/criterion).
-
-fn diagnostics(c: &mut Criterion) {
-    use vodozemac::olm::{Account, OlmMessage, SessionConfig};
-    let mut group = c.benchmark_group("diag");
-    let alice = Account::new();
-    let mut bob = Account::new();
-    bob.generate_one_time_keys(1);
-    let otk = *bob.one_time_keys().values().next().unwrap();
-    bob.mark_keys_as_published();
-    let mut a = alice
-        .create_outbound_session(SessionConfig::version_1(), bob.curve25519_key(), otk)
-        .unwrap();
-    let OlmMessage::PreKey(hello) = a.encrypt(b"hello").unwrap() else {
-        unreachable!()
-    };
-    let mut b_s = bob
-        .create_inbound_session(SessionConfig::version_1(), alice.curve25519_key(), &hello)
-        .unwrap()
-        .session;
-    a.decrypt(&b_s.encrypt(b"hi").unwrap()).unwrap();
-    let body = body(32);
-    group.bench_function("olm_encrypt", |b| b.iter(|| a.encrypt(&body).unwrap()));
-    let msgs: Vec<_> = (0..300_000).map(|_| a.encrypt(&body).unwrap()).collect();
-    let mut i = 0;
-    group.bench_function("olm_decrypt", |b| {
-        b.iter(|| {
-            i += 1;
-            b_s.decrypt(&msgs[i]).unwrap()
-        })
-    });
-    group.finish();
-}
-
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -558,6 +525,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = diagnostics, seal_open, primitive_floor, vodozemac_olm, handshake
+    targets = seal_open, primitive_floor, vodozemac_olm, handshake
 }
 criterion_main!(benches);

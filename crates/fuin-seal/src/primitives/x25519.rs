@@ -7,35 +7,45 @@ use super::secret::DhOutput;
 use crate::SealError;
 use fuin_wire::X25519PublicKey;
 
-/// An X25519 secret key. Wiped on drop; `Debug` shows only the public key.
-pub struct AgreementSecret(StaticSecret);
+/// An X25519 secret key with its public key, computed once (a scalar
+/// multiplication costs about as much as everything else one message needs).
+/// Wiped on drop; `Debug` shows only the public key.
+pub struct AgreementSecret {
+    secret: StaticSecret,
+    public: X25519PublicKey,
+}
 
 impl AgreementSecret {
+    fn new(secret: StaticSecret) -> Self {
+        let public = X25519PublicKey(PublicKey::from(&secret).to_bytes());
+        Self { secret, public }
+    }
+
     /// Draws a fresh secret key.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        Self(StaticSecret::random_from_rng(rng))
+        Self::new(StaticSecret::random_from_rng(rng))
     }
 
     /// Restores a secret key from its bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(StaticSecret::from(bytes))
+        Self::new(StaticSecret::from(bytes))
     }
 
     /// The secret bytes, for serializing state (which is then encrypted).
     pub(crate) fn to_bytes(&self) -> zeroize::Zeroizing<[u8; 32]> {
-        zeroize::Zeroizing::new(self.0.to_bytes())
+        zeroize::Zeroizing::new(self.secret.to_bytes())
     }
 
     /// The public key.
     pub fn public_key(&self) -> X25519PublicKey {
-        X25519PublicKey(PublicKey::from(&self.0).to_bytes())
+        self.public
     }
 
     /// X25519 with `peer`. Fails with [`SealError::WeakPublicKey`] when the
     /// result is all zeros, which happens exactly when `peer` has small order:
     /// such a "shared" secret would be known to everyone.
     pub fn agree(&self, peer: &X25519PublicKey) -> Result<DhOutput, SealError> {
-        let shared = self.0.diffie_hellman(&PublicKey::from(peer.0));
+        let shared = self.secret.diffie_hellman(&PublicKey::from(peer.0));
         if !shared.was_contributory() {
             return Err(SealError::WeakPublicKey);
         }
@@ -45,7 +55,10 @@ impl AgreementSecret {
 
 impl Clone for AgreementSecret {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self {
+            secret: self.secret.clone(),
+            public: self.public,
+        }
     }
 }
 
