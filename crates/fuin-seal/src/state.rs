@@ -21,7 +21,7 @@ use crate::primitives::signing::SigningSecret;
 use crate::primitives::x25519::AgreementSecret;
 use crate::ratchet::{Ratchet, SavedRatchet};
 use crate::session::{PendingPrekey, Session};
-use fuin_wire::{DeviceAddress, PrekeyId, PublicIdentity, SignedPrekey, X25519PublicKey};
+use fuin_wire::{DeviceAddress, PrekeyId, PublicIdentity, SignedPrekey, UserId, X25519PublicKey};
 
 /// The state format this version writes.
 pub const STATE_VERSION: u8 = 1;
@@ -172,11 +172,11 @@ impl Session {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
         let saved: SavedSession<'_> = decode(bytes)?;
         Ok(Self {
-            local_address: saved.local_address.clone().into_owned(),
+            local_address: checked_address(&saved.local_address)?,
             local_identity: saved.local_identity.clone(),
-            peer_address: saved.peer_address.clone().into_owned(),
+            peer_address: checked_address(&saved.peer_address)?,
             peer_identity: saved.peer_identity.clone(),
-            ratchet: Ratchet::from_saved(&saved.ratchet),
+            ratchet: Ratchet::from_saved(&saved.ratchet)?,
             pending_prekey: saved.pending_prekey.map(
                 |(base_key, signed_prekey_id, one_time_prekey_id)| PendingPrekey {
                     base_key,
@@ -189,6 +189,13 @@ impl Session {
             highest_received_sequence: saved.highest_received_sequence,
         })
     }
+}
+
+/// An address from saved state, held to the wire rules (serde bypasses them).
+fn checked_address(address: &DeviceAddress<'_>) -> Result<DeviceAddress<'static>, SealError> {
+    let user =
+        UserId::new(address.user.as_str().to_owned()).map_err(|_| SealError::InvalidState)?;
+    Ok(DeviceAddress::new(user, address.device))
 }
 
 secret_bytes!(

@@ -880,3 +880,34 @@ fn an_expired_skipped_key_fails_even_with_no_open_in_between() {
     let within = NOW + fuin_seal::SKIPPED_KEY_LIFETIME_MS;
     assert_eq!(body(&pair.bob_session.open(&late, within).unwrap()), "late");
 }
+
+#[test]
+fn a_header_claiming_the_last_counter_is_refused_without_panicking() {
+    let mut pair = Pair::new(28);
+    let record = pair.alice_sends("x");
+    let mut message = RatchetMessage::from_bytes(record.envelope.sealed_body.as_bytes()).unwrap();
+    message.header.counter = u32::MAX;
+    let mut forged = record.clone();
+    forged.envelope.sealed_body = Opaque::from(message.to_bytes().unwrap());
+    assert_eq!(
+        pair.bob_session.open(&forged, NOW).unwrap_err(),
+        SealError::DecryptionFailed
+    );
+    assert_eq!(body(&pair.bob_session.open(&record, NOW).unwrap()), "x");
+}
+
+#[test]
+fn saved_state_with_an_invalid_address_is_refused() {
+    let pair = Pair::new(29);
+    let saved = pair.bob_session.to_bytes().unwrap();
+    // The local user id "bob" is stored as length 3 then the bytes; make it
+    // contain a control character.
+    let at = saved.windows(4).position(|w| w == b"\x03bob").unwrap();
+    let mut corrupt = saved.to_vec();
+    corrupt[at + 2] = 0x07;
+    assert_eq!(
+        Session::from_bytes(&corrupt).unwrap_err(),
+        SealError::InvalidState
+    );
+    assert!(Session::from_bytes(&saved).is_ok());
+}

@@ -216,6 +216,12 @@ impl Ratchet {
         header: &RatchetHeader,
         now_ms: u64,
     ) -> Result<ReceivePlan, SealError> {
+        // No sender uses the last counter (its chain would have no next one),
+        // so a header claiming it is not a message.
+        let next_counter = header
+            .counter
+            .checked_add(1)
+            .ok_or(SealError::DecryptionFailed)?;
         if let Some(key) = self
             .skipped
             .get_unexpired(&header.ratchet_key, header.counter, now_ms)
@@ -244,7 +250,7 @@ impl Ratchet {
                 change: Change::Advance {
                     skipped,
                     chain,
-                    counter: header.counter + 1,
+                    counter: next_counter,
                 },
             });
         }
@@ -283,7 +289,7 @@ impl Ratchet {
                 receiving: ReceivingChain {
                     ratchet_key: header.ratchet_key,
                     chain,
-                    counter: header.counter + 1,
+                    counter: next_counter,
                 },
                 skipped,
             },
@@ -366,8 +372,15 @@ impl Ratchet {
         }
     }
 
-    pub(crate) fn from_saved(saved: &SavedRatchet) -> Self {
-        Self {
+    pub(crate) fn from_saved(saved: &SavedRatchet) -> Result<Self, SealError> {
+        // Saved state is ours, but it crosses a storage boundary: hold it to
+        // the same bounds as a live session.
+        if saved.skipped.len() > MAX_SKIPPED_KEYS
+            || saved.retired_remote_keys.len() > RETIRED_KEYS_KEPT
+        {
+            return Err(SealError::InvalidState);
+        }
+        Ok(Self {
             root: RootKey::from_bytes(saved.root),
             own_ratchet: AgreementSecret::from_bytes(saved.own_ratchet),
             sending: saved.sending.map(|(chain, counter)| SendingChain {
@@ -390,7 +403,7 @@ impl Ratchet {
                 .map(X25519PublicKey)
                 .collect(),
             skipped: SkippedKeys::from_saved(&saved.skipped),
-        }
+        })
     }
 }
 
