@@ -41,15 +41,7 @@ fn handshake_works_without_a_one_time_prekey() {
     assert_eq!(sealed.envelope.content_kind, ContentKind::PrekeyMessage);
     let record = relay.deliver(&alice.address, sealed.envelope);
     let before = bob.prekeys.one_time_count();
-    let (_, opened) = Session::respond(
-        &bob.identity,
-        bob.address.clone(),
-        &mut bob.prekeys,
-        None,
-        &record,
-        NOW,
-    )
-    .unwrap();
+    let (_, opened) = bob.respond(None, &record).unwrap();
     assert_eq!(body(&opened), "no opk");
     assert_eq!(bob.prekeys.one_time_count(), before);
 }
@@ -70,15 +62,7 @@ fn the_one_time_prekey_is_consumed_and_prekey_messages_stop_after_the_answer() {
     assert_eq!(second.envelope.content_kind, ContentKind::PrekeyMessage);
     let first = relay.deliver(&alice.address, first.envelope);
     let second = relay.deliver(&alice.address, second.envelope);
-    let (mut bob_session, _) = Session::respond(
-        &bob.identity,
-        bob.address.clone(),
-        &mut bob.prekeys,
-        None,
-        &first,
-        NOW,
-    )
-    .unwrap();
+    let (mut bob_session, _) = bob.respond(None, &first).unwrap();
     assert_eq!(bob.prekeys.one_time_count(), count - 1);
     // The second prekey message belongs to the same session.
     assert_eq!(body(&bob_session.open(&second, NOW).unwrap()), "two");
@@ -119,20 +103,8 @@ fn replayed_first_message_is_rejected() {
     let mut relay = Relay::new();
     let alice = Device::new(&mut rng, "alice", 1);
     let mut bob = Device::new(&mut rng, "bob", 1);
-    let bundle = bob.verified_bundle(&mut rng, true);
-    let mut alice_session =
-        Session::initiate(&mut rng, &alice.identity, alice.address.clone(), &bundle).unwrap();
-    let sealed = seal_text(&mut rng, &mut alice_session, &alice, "bob", "first").unwrap();
-    let record = relay.deliver(&alice.address, sealed.envelope);
-    let (mut bob_session, _) = Session::respond(
-        &bob.identity,
-        bob.address.clone(),
-        &mut bob.prekeys,
-        None,
-        &record,
-        NOW,
-    )
-    .unwrap();
+    let (_, record) = alice.start_session(&mut rng, &mut relay, &mut bob, true, "first");
+    let (mut bob_session, _) = bob.respond(None, &record).unwrap();
     // To the existing session it is a duplicate...
     assert_eq!(
         bob_session.open(&record, NOW).unwrap_err(),
@@ -141,15 +113,7 @@ fn replayed_first_message_is_rejected() {
     // ...and it cannot start a second session: its one-time prekey is gone.
     let id = bundle_one_time_id(&record);
     assert_eq!(
-        Session::respond(
-            &bob.identity,
-            bob.address.clone(),
-            &mut bob.prekeys,
-            None,
-            &record,
-            NOW
-        )
-        .unwrap_err(),
+        bob.respond(None, &record).unwrap_err(),
         SealError::UnknownOneTimePrekey { id }
     );
 }
@@ -294,15 +258,7 @@ fn message_readdressed_to_another_device_is_rejected() {
     let hello = pair.alice.text(&mut pair.rng, "bob", "hello bob2");
     let sealed = alice_to_bob2.seal(&mut pair.rng, &hello, NOW).unwrap();
     let record = pair.relay.deliver(&pair.alice.address, sealed.envelope);
-    let (mut bob2_session, _) = Session::respond(
-        &bob2.identity,
-        bob2.address.clone(),
-        &mut bob2.prekeys,
-        None,
-        &record,
-        NOW,
-    )
-    .unwrap();
+    let (mut bob2_session, _) = bob2.respond(None, &record).unwrap();
 
     let for_bob1 = pair.alice_sends("for bob/1 only");
     let mut readdressed = for_bob1.clone();
@@ -339,15 +295,7 @@ fn unknown_key_share_is_impossible() {
     record.envelope.recipient = alice.address.clone();
     // Alice derives keys over her own address, which Bob never used.
     assert_eq!(
-        Session::respond(
-            &alice.identity,
-            alice.address.clone(),
-            &mut alice.prekeys,
-            None,
-            &record,
-            NOW
-        )
-        .unwrap_err(),
+        alice.respond(None, &record).unwrap_err(),
         SealError::DecryptionFailed
     );
 }
@@ -415,15 +363,8 @@ fn changed_identity_of_an_initiator_is_surfaced() {
     let sealed = seal_text(&mut rng, &mut session, &reinstalled, "bob", "new phone").unwrap();
     let record = relay.deliver(&reinstalled.address, sealed.envelope);
     assert_eq!(
-        Session::respond(
-            &bob.identity,
-            bob.address.clone(),
-            &mut bob.prekeys,
-            Some(alice.identity.public()),
-            &record,
-            NOW
-        )
-        .unwrap_err(),
+        bob.respond(Some(alice.identity.public()), &record)
+            .unwrap_err(),
         SealError::IdentityMismatch
     );
 }
@@ -593,11 +534,7 @@ fn bit_flips_in_every_field_of_a_prekey_message_are_rejected() {
     let mut relay = Relay::new();
     let alice = Device::new(&mut rng, "alice", 1);
     let mut bob = Device::new(&mut rng, "bob", 1);
-    let bundle = bob.verified_bundle(&mut rng, true);
-    let mut session =
-        Session::initiate(&mut rng, &alice.identity, alice.address.clone(), &bundle).unwrap();
-    let sealed = seal_text(&mut rng, &mut session, &alice, "bob", "first").unwrap();
-    let record = relay.deliver(&alice.address, sealed.envelope);
+    let (_, record) = alice.start_session(&mut rng, &mut relay, &mut bob, true, "first");
     let body_bytes = record.envelope.sealed_body.as_bytes().to_vec();
     each_bit_flip(&body_bytes, |position, flipped| {
         let mut tampered = record.clone();
@@ -617,15 +554,7 @@ fn bit_flips_in_every_field_of_a_prekey_message_are_rejected() {
         );
         assert_eq!(prekeys.one_time_count(), bob.prekeys.one_time_count());
     });
-    let (_, opened) = Session::respond(
-        &bob.identity,
-        bob.address.clone(),
-        &mut bob.prekeys,
-        None,
-        &record,
-        NOW,
-    )
-    .unwrap();
+    let (_, opened) = bob.respond(None, &record).unwrap();
     assert_eq!(body(&opened), "first");
 }
 
@@ -786,15 +715,7 @@ fn a_users_own_devices_learn_whom_a_message_was_for() {
     let message = alice1.text(&mut rng, "bob", "to bob, synced");
     let sealed = sync.seal(&mut rng, &message, NOW).unwrap();
     let record = relay.deliver(&alice1.address, sealed.envelope);
-    let (_, opened) = Session::respond(
-        &alice2.identity,
-        alice2.address.clone(),
-        &mut alice2.prekeys,
-        None,
-        &record,
-        NOW,
-    )
-    .unwrap();
+    let (_, opened) = alice2.respond(None, &record).unwrap();
     assert_eq!(opened.conversation_with.as_str(), "bob");
     assert_eq!(
         opened.conversation,

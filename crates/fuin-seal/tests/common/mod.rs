@@ -63,6 +63,40 @@ impl Device {
         VerifiedBundle::verify(&bundle, &self.address, None).unwrap()
     }
 
+    /// Completes the handshake `record` starts, with this device's prekeys.
+    pub fn respond(
+        &mut self,
+        trusted: Option<&fuin_wire::PublicIdentity>,
+        record: &DeliveredRecord<'_>,
+    ) -> Result<(Session, fuin_seal::Opened), fuin_seal::SealError> {
+        Session::respond(
+            &self.identity,
+            self.address.clone(),
+            &mut self.prekeys,
+            trusted,
+            record,
+            NOW,
+        )
+    }
+
+    /// Starts a session with `peer` from a freshly fetched bundle and seals
+    /// a first text to it, which the relay stamps.
+    pub fn start_session(
+        &self,
+        rng: &mut ChaCha20Rng,
+        relay: &mut Relay,
+        peer: &mut Device,
+        with_one_time: bool,
+        body: &str,
+    ) -> (Session, DeliveredRecord<'static>) {
+        let bundle = peer.verified_bundle(rng, with_one_time);
+        let mut session =
+            Session::initiate(rng, &self.identity, self.address.clone(), &bundle).unwrap();
+        let peer_user = peer.address.user.as_str().to_owned();
+        let sealed = seal_text(rng, &mut session, self, &peer_user, body).unwrap();
+        (session, relay.deliver(&self.address, sealed.envelope))
+    }
+
     pub fn text(&self, rng: &mut ChaCha20Rng, to_user: &str, body: &str) -> Outgoing {
         Outgoing::new(
             rng,
@@ -127,21 +161,9 @@ impl Pair {
         let mut relay = Relay::new();
         let alice = Device::new(&mut rng, "alice", 1);
         let mut bob = Device::new(&mut rng, "bob", 1);
-        let bundle = bob.verified_bundle(&mut rng, true);
-        let mut alice_session =
-            Session::initiate(&mut rng, &alice.identity, alice.address.clone(), &bundle).unwrap();
-        let hello = alice.text(&mut rng, "bob", "hello bob");
-        let sealed = alice_session.seal(&mut rng, &hello, NOW).unwrap();
-        let record = relay.deliver(&alice.address, sealed.envelope);
-        let (mut bob_session, opened) = Session::respond(
-            &bob.identity,
-            bob.address.clone(),
-            &mut bob.prekeys,
-            None,
-            &record,
-            NOW,
-        )
-        .unwrap();
+        let (mut alice_session, record) =
+            alice.start_session(&mut rng, &mut relay, &mut bob, true, "hello bob");
+        let (mut bob_session, opened) = bob.respond(None, &record).unwrap();
         assert_eq!(opened.content.body.as_bytes(), b"hello bob");
         let reply = bob.text(&mut rng, "alice", "hi alice");
         let sealed = bob_session.seal(&mut rng, &reply, NOW).unwrap();
