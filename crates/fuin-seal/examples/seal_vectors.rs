@@ -33,25 +33,34 @@ fn main() {
     );
     std::fs::create_dir_all(&dir).unwrap();
 
-    let mut rng = scenario::ScriptedRng::recording(SEED);
-    let run = scenario::run_implementation(&mut rng);
-    let reference = scenario::run_reference(&rng.draws);
-    let messages = reference["messages"].as_array().unwrap();
-    for (record, expected) in run.records.iter().zip(messages) {
-        scenario::check_record(record, expected);
+    let mut run = None;
+    for (with_one_time, name) in [
+        (true, "session.json"),
+        (false, "session-without-one-time-prekey.json"),
+    ] {
+        let mut rng = scenario::ScriptedRng::recording(SEED);
+        let this_run = scenario::run_implementation(&mut rng, with_one_time);
+        let reference = scenario::run_reference(&rng.draws, with_one_time);
+        let messages = reference["messages"].as_array().unwrap();
+        for (record, expected) in this_run.records.iter().zip(messages) {
+            scenario::check_record(record, expected);
+        }
+        for (opened, expected) in this_run.opened_bodies.iter().zip(messages) {
+            assert_eq!(opened, expected["body"].as_str().unwrap());
+        }
+        let mut session = reference;
+        session["description"] = json!(format!(
+            "A handshake {} a one-time prekey and the first 20 messages of a one-to-one \
+             session (10 each way), with every random value and intermediate key. \
+             random_draws lists the randomness in the order fuin-seal consumes it; see \
+             test-vectors/seal/README.md.",
+            if with_one_time { "with" } else { "without" }
+        ));
+        session["random_draws"] = scenario::draws_to_json(&rng.draws);
+        write(&dir, name, &session);
+        run.get_or_insert(this_run);
     }
-    for (opened, expected) in run.opened_bodies.iter().zip(messages) {
-        assert_eq!(opened, expected["body"].as_str().unwrap());
-    }
-
-    let mut session = reference;
-    session["description"] = json!(
-        "A handshake and the first 20 messages of a one-to-one session (10 each way), with \
-         every random value and intermediate key. random_draws lists the randomness in the \
-         order fuin-seal consumes it; see test-vectors/seal/README.md."
-    );
-    session["random_draws"] = scenario::draws_to_json(&rng.draws);
-    write(&dir, "session.json", &session);
+    let run = run.unwrap();
 
     let pinned = &run.records[scenario::PINNED_AFTER];
     let saved = json!({

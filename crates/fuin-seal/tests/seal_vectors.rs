@@ -33,11 +33,23 @@ fn without(mut value: Value, keys: &[&str]) -> Value {
     value
 }
 
+const SESSION_FILES: [(&str, bool); 2] = [
+    ("session.json", true),
+    ("session-without-one-time-prekey.json", false),
+];
+
 #[test]
 fn session_vectors_follow_from_the_spec() {
-    let file = load("session.json");
+    for (name, with_one_time) in SESSION_FILES {
+        check_session_file_against_reference(name, with_one_time);
+    }
+}
+
+fn check_session_file_against_reference(name: &str, with_one_time: bool) {
+    let file = load(name);
+    assert_eq!(file["handshake"]["one_time_prekey_used"], with_one_time);
     let draws = scenario::draws_from_json(&file["random_draws"]);
-    let computed = scenario::run_reference(&draws);
+    let computed = scenario::run_reference(&draws, with_one_time);
     let stated = without(file, &["description", "random_draws"]);
     assert_eq!(computed["handshake"], stated["handshake"]);
     assert_eq!(computed["alice"], stated["alice"]);
@@ -48,16 +60,22 @@ fn session_vectors_follow_from_the_spec() {
     );
     assert_eq!(stated.len(), 20);
     for (computed, stated) in computed.iter().zip(stated) {
-        assert_eq!(computed, stated, "message {}", stated["index"]);
+        assert_eq!(computed, stated, "{name}: message {}", stated["index"]);
     }
 }
 
 #[test]
 fn fuin_seal_reproduces_the_session_vectors() {
-    let file = load("session.json");
+    for (name, with_one_time) in SESSION_FILES {
+        check_implementation_against_session_file(name, with_one_time);
+    }
+}
+
+fn check_implementation_against_session_file(name: &str, with_one_time: bool) {
+    let file = load(name);
     let mut rng =
         scenario::ScriptedRng::replaying(scenario::draws_from_json(&file["random_draws"]));
-    let run = scenario::run_implementation(&mut rng);
+    let run = scenario::run_implementation(&mut rng, with_one_time);
     assert!(
         rng.finished(),
         "fuin-seal drew less randomness than recorded"

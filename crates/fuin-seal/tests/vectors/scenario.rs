@@ -159,7 +159,9 @@ pub struct ImplementationRun {
 }
 
 /// Runs the scenario through fuin-seal's public API.
-pub fn run_implementation(rng: &mut ScriptedRng) -> ImplementationRun {
+/// `with_one_time`: whether Bob's bundle carries his one-time prekey (it is
+/// drawn either way, so both variants consume the same randomness).
+pub fn run_implementation(rng: &mut ScriptedRng, with_one_time: bool) -> ImplementationRun {
     let (alice_address, bob_address) = (address("alice"), address("bob"));
     rng.purpose = "alice identity".into();
     let alice = DeviceIdentity::generate(rng);
@@ -171,7 +173,7 @@ pub fn run_implementation(rng: &mut ScriptedRng) -> ImplementationRun {
     rng.purpose = "bob one-time prekey".into();
     let one_time = prekeys.generate_one_time_prekeys(1, rng).remove(0);
     let bundle = prekeys
-        .bundle(bob_address.clone(), &bob, Some(one_time))
+        .bundle(bob_address.clone(), &bob, with_one_time.then_some(one_time))
         .unwrap();
     let bundle = VerifiedBundle::verify(&bundle, &bob_address, None).unwrap();
     rng.purpose = "alice initiate".into();
@@ -277,7 +279,7 @@ impl Side {
 
 /// The scenario computed by the reference from the random values alone:
 /// everything the vectors file states, as JSON.
-pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
+pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value {
     let drawn = |purpose: &str| ScriptedRng::drawn_for(draws, purpose);
     let identity = |purpose: &str| {
         let d = drawn(purpose);
@@ -297,12 +299,14 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
     let (base_secret, alice_ratchet) = (b32(&initiate[0]), b32(&initiate[1]));
     let base_public = r::x25519_public(&base_secret);
 
-    let dh = [
+    let mut dh = vec![
         r::x25519(&alice_identity.agreement_secret, &spk_public),
         r::x25519(&base_secret, &bob_identity.agreement_key()),
         r::x25519(&base_secret, &spk_public),
-        r::x25519(&base_secret, &opk_public),
     ];
+    if with_one_time {
+        dh.push(r::x25519(&base_secret, &opk_public));
+    }
     let transcript = r::transcript(
         (
             &alice_identity.signing_key(),
@@ -319,13 +323,15 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
         },
         &base_public,
         (spk_id, &spk_public),
-        Some((opk_id, &opk_public)),
+        with_one_time.then_some((opk_id, &opk_public)),
     );
     let root0 = r::handshake_root(&dh, &transcript);
     let handshake = json!({
         "base_key_secret": h(&base_secret),
         "base_key": h(&base_public),
-        "dh1": h(&dh[0]), "dh2": h(&dh[1]), "dh3": h(&dh[2]), "dh4": h(&dh[3]),
+        "dh1": h(&dh[0]), "dh2": h(&dh[1]), "dh3": h(&dh[2]),
+        "dh4": dh.get(3).map_or(Value::Null, |dh4| h(dh4)),
+        "one_time_prekey_used": with_one_time,
         "transcript": h(&transcript),
         "root_key": h(&root0),
     });
@@ -454,7 +460,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                 },
                 base_key: X25519PublicKey(base_public),
                 signed_prekey_id: PrekeyId(spk_id),
-                one_time_prekey_id: Some(PrekeyId(opk_id)),
+                one_time_prekey_id: with_one_time.then_some(PrekeyId(opk_id)),
                 message: ratchet_message,
             }
             .to_bytes()
