@@ -8,6 +8,11 @@
 
 use std::path::PathBuf;
 
+use fuin_wire::relay::{
+    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
+    ChallengeResponse, DeviceRegistration, MAX_ACKNOWLEDGED, MailboxBatch, Nonce, PrekeyCount,
+    PrekeyUpload, SendAccepted, SendBatch, relay_auth_input,
+};
 use fuin_wire::*;
 use serde_json::json;
 
@@ -70,6 +75,249 @@ fn message_content(
     }
 }
 
+fn signed_prekey() -> SignedPrekey {
+    SignedPrekey {
+        id: PrekeyId(7),
+        public_key: X25519PublicKey(pattern(0x70)),
+        signature: Ed25519Signature(pattern(0x90)),
+    }
+}
+
+fn one_time_prekey(id: u32) -> OneTimePrekey {
+    OneTimePrekey {
+        id: PrekeyId(id),
+        public_key: X25519PublicKey(pattern(0xe0u8.wrapping_add(id as u8))),
+    }
+}
+
+fn bundle(
+    user: &'static str,
+    device: u32,
+    one_time: Option<OneTimePrekey>,
+) -> PrekeyBundle<'static> {
+    PrekeyBundle {
+        address: address(user, device),
+        identity: identity(),
+        signed_prekey: signed_prekey(),
+        one_time_prekey: one_time,
+    }
+}
+
+fn delivered(body: &'static [u8], message_id: u8) -> DeliveredRecord<'static> {
+    DeliveredRecord {
+        envelope: envelope(ContentKind::Message, body),
+        sender: DeviceAddress::new(UserId::new("小林").unwrap(), DeviceId(2)),
+        server_time_ms: 1_795_000_000_000,
+        server_message_id: MessageId(pattern(message_id)),
+        franking_stamp: FrankingStamp(pattern(0xd0)),
+        stamp_key_id: StampKeyId(1),
+    }
+}
+
+/// Samples of the relay API's frames (tags 9-20).
+fn relay_samples() -> Vec<(&'static str, Frame<'static>)> {
+    let to = |user, device, kind, body| RoutingEnvelope {
+        recipient: address(user, device),
+        ..envelope(kind, body)
+    };
+    vec![
+        (
+            "device registration",
+            Frame::DeviceRegistration(DeviceRegistration {
+                address: address("alice", 1),
+                identity: identity(),
+            }),
+        ),
+        (
+            "challenge request, device id needing a two-byte varint",
+            Frame::ChallengeRequest(ChallengeRequest {
+                address: address("alice", 300),
+            }),
+        ),
+        (
+            "authentication challenge",
+            Frame::AuthChallenge(AuthChallenge {
+                nonce: Nonce(pattern(0x80)),
+                expires_at_ms: 1_795_000_060_000,
+            }),
+        ),
+        (
+            "challenge response",
+            Frame::ChallengeResponse(ChallengeResponse {
+                address: address("alice", 1),
+                nonce: Nonce(pattern(0x80)),
+                signature: Ed25519Signature(pattern(0x50)),
+            }),
+        ),
+        (
+            "bearer token",
+            Frame::AuthToken(AuthToken {
+                token: BearerToken(pattern(0xa0)),
+                expires_at_ms: 1_795_086_400_000,
+            }),
+        ),
+        (
+            "prekey upload with a new signed prekey and three one-time prekeys, one id needing a two-byte varint",
+            Frame::PrekeyUpload(PrekeyUpload {
+                signed_prekey: Some(signed_prekey()),
+                one_time_prekeys: vec![
+                    one_time_prekey(1),
+                    one_time_prekey(2),
+                    one_time_prekey(128),
+                ]
+                .into(),
+            }),
+        ),
+        (
+            "prekey upload of one one-time prekey, signed prekey unchanged",
+            Frame::PrekeyUpload(PrekeyUpload {
+                signed_prekey: None,
+                one_time_prekeys: vec![one_time_prekey(3)].into(),
+            }),
+        ),
+        (
+            "prekey upload of a new signed prekey only",
+            Frame::PrekeyUpload(PrekeyUpload {
+                signed_prekey: Some(signed_prekey()),
+                one_time_prekeys: BoundedVec::default(),
+            }),
+        ),
+        (
+            "prekey count, pool low",
+            Frame::PrekeyCount(PrekeyCount {
+                one_time_prekeys: 3,
+                low: true,
+            }),
+        ),
+        (
+            "prekey count needing a two-byte varint, pool not low",
+            Frame::PrekeyCount(PrekeyCount {
+                one_time_prekeys: 200,
+                low: false,
+            }),
+        ),
+        (
+            "bundle set of a user with no device",
+            Frame::BundleSet(BundleSet {
+                bundles: BoundedVec::default(),
+            }),
+        ),
+        (
+            "bundle set of one device",
+            Frame::BundleSet(BundleSet {
+                bundles: vec![bundle("bob", 1, Some(one_time_prekey(128)))].into(),
+            }),
+        ),
+        (
+            "bundle set of three devices, one with an empty one-time pool",
+            Frame::BundleSet(BundleSet {
+                bundles: vec![
+                    bundle("bob", 1, Some(one_time_prekey(4))),
+                    bundle("bob", 2, None),
+                    bundle("bob", 300, Some(one_time_prekey(5))),
+                ]
+                .into(),
+            }),
+        ),
+        (
+            "empty send batch",
+            Frame::SendBatch(SendBatch {
+                envelopes: BoundedVec::default(),
+            }),
+        ),
+        (
+            "send batch of one envelope",
+            Frame::SendBatch(SendBatch {
+                envelopes: vec![to("bob", 1, ContentKind::Message, b"sealed-body")].into(),
+            }),
+        ),
+        (
+            "send batch of three envelopes: two recipient devices and the sender's other device",
+            Frame::SendBatch(SendBatch {
+                envelopes: vec![
+                    to("bob", 1, ContentKind::Message, b"sealed-body-1"),
+                    to("bob", 2, ContentKind::PrekeyMessage, b"sealed-body-2"),
+                    to("alice", 2, ContentKind::Message, b""),
+                ]
+                .into(),
+            }),
+        ),
+        (
+            "send accepted, no envelope",
+            Frame::SendAccepted(SendAccepted {
+                server_time_ms: 1_795_000_000_000,
+                message_ids: BoundedVec::default(),
+            }),
+        ),
+        (
+            "send accepted, one envelope",
+            Frame::SendAccepted(SendAccepted {
+                server_time_ms: 1_795_000_000_000,
+                message_ids: vec![MessageId(pattern(0xa0))].into(),
+            }),
+        ),
+        (
+            "send accepted, three envelopes",
+            Frame::SendAccepted(SendAccepted {
+                server_time_ms: 1_795_000_000_000,
+                message_ids: vec![
+                    MessageId(pattern(0xa0)),
+                    MessageId(pattern(0xb0)),
+                    MessageId(pattern(0xc0)),
+                ]
+                .into(),
+            }),
+        ),
+        (
+            "empty mailbox, prekey pool low",
+            Frame::MailboxBatch(MailboxBatch {
+                records: BoundedVec::default(),
+                prekeys_low: true,
+            }),
+        ),
+        (
+            "mailbox batch of one record",
+            Frame::MailboxBatch(MailboxBatch {
+                records: vec![delivered(b"sealed-body", 0xa0)].into(),
+                prekeys_low: false,
+            }),
+        ),
+        (
+            "mailbox batch of three records, prekey pool low",
+            Frame::MailboxBatch(MailboxBatch {
+                records: vec![
+                    delivered(b"sealed-body-1", 0xa0),
+                    delivered(b"", 0xb0),
+                    delivered(b"sealed-body-3", 0xc0),
+                ]
+                .into(),
+                prekeys_low: true,
+            }),
+        ),
+        (
+            "empty acknowledgement",
+            Frame::Acknowledgement(Acknowledgement {
+                message_ids: BoundedVec::default(),
+            }),
+        ),
+        (
+            "acknowledgement of one envelope",
+            Frame::Acknowledgement(Acknowledgement {
+                message_ids: vec![MessageId(pattern(0xa0))].into(),
+            }),
+        ),
+        (
+            "acknowledgement of the most envelopes allowed, count needing a two-byte varint",
+            Frame::Acknowledgement(Acknowledgement {
+                message_ids: (0..MAX_ACKNOWLEDGED)
+                    .map(|i| MessageId(pattern(i as u8)))
+                    .collect::<Vec<_>>()
+                    .into(),
+            }),
+        ),
+    ]
+}
+
 fn samples() -> Vec<(&'static str, Frame<'static>)> {
     let prekey_message = |one_time_prekey_id| PrekeyMessage {
         initiator: identity(),
@@ -78,16 +326,7 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
         one_time_prekey_id,
         message: ratchet_message(0, 0, b"first-ciphertext"),
     };
-    let bundle = |one_time| PrekeyBundle {
-        address: address("bob", 300),
-        identity: identity(),
-        signed_prekey: SignedPrekey {
-            id: PrekeyId(7),
-            public_key: X25519PublicKey(pattern(0x70)),
-            signature: Ed25519Signature(pattern(0x90)),
-        },
-        one_time_prekey: one_time,
-    };
+    let bundle = |one_time| bundle("bob", 300, one_time);
     vec![
         ("identity", Frame::Identity(identity())),
         (
@@ -111,14 +350,7 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
         ),
         (
             "delivered record with a non-ASCII sender",
-            Frame::Delivered(DeliveredRecord {
-                envelope: envelope(ContentKind::Message, b"sealed-body"),
-                sender: DeviceAddress::new(UserId::new("小林").unwrap(), DeviceId(2)),
-                server_time_ms: 1_795_000_000_000,
-                server_message_id: MessageId(pattern(0xa0)),
-                franking_stamp: FrankingStamp(pattern(0xd0)),
-                stamp_key_id: StampKeyId(1),
-            }),
+            Frame::Delivered(delivered(b"sealed-body", 0xa0)),
         ),
         ("blob id", Frame::BlobId(BlobId(pattern(0x00)))),
         (
@@ -154,6 +386,9 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
             Frame::MessageContent(message_content(ContentType::Receipt, 300, b"receipt-body")),
         ),
     ]
+    .into_iter()
+    .chain(relay_samples())
+    .collect()
 }
 
 fn main() {
@@ -216,6 +451,32 @@ fn main() {
         }],
     });
     let path = dir.join("franking_stamp_input.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
+    println!("wrote {}", path.display());
+
+    let vectors: Vec<_> = [
+        (address("alice", 1), Nonce(pattern(0x80))),
+        // Multi-byte UTF-8 and a device id above one byte.
+        (
+            DeviceAddress::new(UserId::new("小林").unwrap(), DeviceId(300)),
+            Nonce(pattern(0x00)),
+        ),
+    ]
+    .into_iter()
+    .map(|(address, nonce)| {
+        json!({
+            "address": {"user": address.user.as_str(), "device": address.device.0},
+            "nonce": hex::encode(nonce.0),
+            "input": hex::encode(relay_auth_input(&address, &nonce)),
+        })
+    })
+    .collect();
+    let file = json!({
+        "description": "The string a device signs to answer an authentication challenge \
+                        (spec/wire.md, \"Relay authentication input\").",
+        "vectors": vectors,
+    });
+    let path = dir.join("relay_auth_input.json");
     std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
     println!("wrote {}", path.display());
 }

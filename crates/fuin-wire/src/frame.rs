@@ -5,6 +5,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_FRAME_LEN;
+use crate::relay::{
+    Acknowledgement, AuthChallenge, AuthToken, BundleSet, ChallengeRequest, ChallengeResponse,
+    DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
+};
 use crate::{
     BlobId, DeliveredRecord, MessageContent, PrekeyBundle, PrekeyMessage, PublicIdentity,
     RatchetMessage, RoutingEnvelope, SealedReport, WireError, varint,
@@ -41,6 +45,30 @@ pub enum Frame<'a> {
     PrekeyMessage(#[serde(borrow)] PrekeyMessage<'a>),
     /// Tag 8: a message's plaintext (inside a ratchet message's ciphertext).
     MessageContent(#[serde(borrow)] MessageContent<'a>),
+    /// Tag 9: register a device (device to relay).
+    DeviceRegistration(#[serde(borrow)] DeviceRegistration<'a>),
+    /// Tag 10: ask for an authentication challenge.
+    ChallengeRequest(#[serde(borrow)] ChallengeRequest<'a>),
+    /// Tag 11: an authentication challenge (relay to device).
+    AuthChallenge(AuthChallenge),
+    /// Tag 12: a signed challenge (device to relay).
+    ChallengeResponse(#[serde(borrow)] ChallengeResponse<'a>),
+    /// Tag 13: a bearer token (relay to device).
+    AuthToken(AuthToken),
+    /// Tag 14: publish prekeys.
+    PrekeyUpload(PrekeyUpload),
+    /// Tag 15: one-time prekeys left.
+    PrekeyCount(PrekeyCount),
+    /// Tag 16: the bundles of a user's devices.
+    BundleSet(#[serde(borrow)] BundleSet<'a>),
+    /// Tag 17: the envelopes of one message.
+    SendBatch(#[serde(borrow)] SendBatch<'a>),
+    /// Tag 18: a send stored durably.
+    SendAccepted(SendAccepted),
+    /// Tag 19: waiting envelopes (relay to device).
+    MailboxBatch(#[serde(borrow)] MailboxBatch<'a>),
+    /// Tag 20: envelopes the device stored.
+    Acknowledgement(Acknowledgement),
 }
 
 /// The kind of a [`Frame`], without its body. Its discriminant is the wire tag.
@@ -65,11 +93,35 @@ pub enum FrameKind {
     PrekeyMessage = 7,
     /// See [`Frame::MessageContent`].
     MessageContent = 8,
+    /// See [`Frame::DeviceRegistration`].
+    DeviceRegistration = 9,
+    /// See [`Frame::ChallengeRequest`].
+    ChallengeRequest = 10,
+    /// See [`Frame::AuthChallenge`].
+    AuthChallenge = 11,
+    /// See [`Frame::ChallengeResponse`].
+    ChallengeResponse = 12,
+    /// See [`Frame::AuthToken`].
+    AuthToken = 13,
+    /// See [`Frame::PrekeyUpload`].
+    PrekeyUpload = 14,
+    /// See [`Frame::PrekeyCount`].
+    PrekeyCount = 15,
+    /// See [`Frame::BundleSet`].
+    BundleSet = 16,
+    /// See [`Frame::SendBatch`].
+    SendBatch = 17,
+    /// See [`Frame::SendAccepted`].
+    SendAccepted = 18,
+    /// See [`Frame::MailboxBatch`].
+    MailboxBatch = 19,
+    /// See [`Frame::Acknowledgement`].
+    Acknowledgement = 20,
 }
 
 impl FrameKind {
     /// Every kind, in tag order.
-    pub const ALL: [FrameKind; 9] = [
+    pub const ALL: [FrameKind; 21] = [
         Self::Identity,
         Self::PrekeyBundle,
         Self::Envelope,
@@ -79,6 +131,18 @@ impl FrameKind {
         Self::RatchetMessage,
         Self::PrekeyMessage,
         Self::MessageContent,
+        Self::DeviceRegistration,
+        Self::ChallengeRequest,
+        Self::AuthChallenge,
+        Self::ChallengeResponse,
+        Self::AuthToken,
+        Self::PrekeyUpload,
+        Self::PrekeyCount,
+        Self::BundleSet,
+        Self::SendBatch,
+        Self::SendAccepted,
+        Self::MailboxBatch,
+        Self::Acknowledgement,
     ];
 
     /// The wire tag of this kind.
@@ -103,6 +167,18 @@ impl FrameKind {
             Self::RatchetMessage => "ratchet_message",
             Self::PrekeyMessage => "prekey_message",
             Self::MessageContent => "message_content",
+            Self::DeviceRegistration => "device_registration",
+            Self::ChallengeRequest => "challenge_request",
+            Self::AuthChallenge => "auth_challenge",
+            Self::ChallengeResponse => "challenge_response",
+            Self::AuthToken => "auth_token",
+            Self::PrekeyUpload => "prekey_upload",
+            Self::PrekeyCount => "prekey_count",
+            Self::BundleSet => "bundle_set",
+            Self::SendBatch => "send_batch",
+            Self::SendAccepted => "send_accepted",
+            Self::MailboxBatch => "mailbox_batch",
+            Self::Acknowledgement => "acknowledgement",
         }
     }
 }
@@ -119,7 +195,8 @@ impl<'a> Frame<'a> {
     /// Checks, in order: the frame size limit, the version, the tag, the body,
     /// the field limits, that the encoding is canonical, and that nothing
     /// trails. Sealed payloads are borrowed from `bytes`; the only allocation
-    /// made is none at all for the frames defined today.
+    /// made is a list's storage, at most its maximum number of elements
+    /// whatever count the input claims.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, WireError> {
         if bytes.len() > MAX_FRAME_LEN {
             return Err(WireError::FrameTooLarge {
@@ -149,7 +226,8 @@ impl<'a> Frame<'a> {
         Ok(frame)
     }
 
-    /// Encodes the frame, refusing values that break a field limit.
+    /// Encodes the frame, refusing values that break a field limit or the
+    /// frame limit.
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         self.validate()?;
         write_frame(None, self)
@@ -167,6 +245,18 @@ impl<'a> Frame<'a> {
             Self::RatchetMessage(_) => FrameKind::RatchetMessage,
             Self::PrekeyMessage(_) => FrameKind::PrekeyMessage,
             Self::MessageContent(_) => FrameKind::MessageContent,
+            Self::DeviceRegistration(_) => FrameKind::DeviceRegistration,
+            Self::ChallengeRequest(_) => FrameKind::ChallengeRequest,
+            Self::AuthChallenge(_) => FrameKind::AuthChallenge,
+            Self::ChallengeResponse(_) => FrameKind::ChallengeResponse,
+            Self::AuthToken(_) => FrameKind::AuthToken,
+            Self::PrekeyUpload(_) => FrameKind::PrekeyUpload,
+            Self::PrekeyCount(_) => FrameKind::PrekeyCount,
+            Self::BundleSet(_) => FrameKind::BundleSet,
+            Self::SendBatch(_) => FrameKind::SendBatch,
+            Self::SendAccepted(_) => FrameKind::SendAccepted,
+            Self::MailboxBatch(_) => FrameKind::MailboxBatch,
+            Self::Acknowledgement(_) => FrameKind::Acknowledgement,
         }
     }
 
@@ -182,6 +272,18 @@ impl<'a> Frame<'a> {
             Self::RatchetMessage(message) => Frame::RatchetMessage(message.into_owned()),
             Self::PrekeyMessage(message) => Frame::PrekeyMessage(message.into_owned()),
             Self::MessageContent(content) => Frame::MessageContent(content.into_owned()),
+            Self::DeviceRegistration(body) => Frame::DeviceRegistration(body.into_owned()),
+            Self::ChallengeRequest(body) => Frame::ChallengeRequest(body.into_owned()),
+            Self::AuthChallenge(body) => Frame::AuthChallenge(body),
+            Self::ChallengeResponse(body) => Frame::ChallengeResponse(body.into_owned()),
+            Self::AuthToken(body) => Frame::AuthToken(body),
+            Self::PrekeyUpload(body) => Frame::PrekeyUpload(body),
+            Self::PrekeyCount(body) => Frame::PrekeyCount(body),
+            Self::BundleSet(body) => Frame::BundleSet(body.into_owned()),
+            Self::SendBatch(body) => Frame::SendBatch(body.into_owned()),
+            Self::SendAccepted(body) => Frame::SendAccepted(body),
+            Self::MailboxBatch(body) => Frame::MailboxBatch(body.into_owned()),
+            Self::Acknowledgement(body) => Frame::Acknowledgement(body),
         }
     }
 
@@ -195,18 +297,43 @@ impl<'a> Frame<'a> {
             Self::RatchetMessage(message) => message.validate(),
             Self::PrekeyMessage(message) => message.validate(),
             Self::MessageContent(content) => content.validate(),
+            Self::DeviceRegistration(body) => body.validate(),
+            Self::ChallengeRequest(body) => body.validate(),
+            Self::ChallengeResponse(body) => body.validate(),
+            Self::PrekeyUpload(body) => body.validate(),
+            Self::BundleSet(body) => body.validate(),
+            Self::SendBatch(body) => body.validate(),
+            Self::SendAccepted(body) => body.validate(),
+            Self::MailboxBatch(body) => body.validate(),
+            Self::Acknowledgement(body) => body.validate(),
+            Self::AuthChallenge(_) => Ok(()),
+            Self::AuthToken(_) => Ok(()),
+            Self::PrekeyCount(_) => Ok(()),
         }
     }
 }
 
 /// Writes the version byte, then `tag` if the value does not write its own
 /// (a body rather than a whole [`Frame`]), then the value.
+///
+/// Refuses a frame longer than [`MAX_FRAME_LEN`] with the error a decoder
+/// would give it: every field may be within its limit and the whole still
+/// too long (a `SendBatch` of 64 envelopes whose sealed bodies are all at
+/// their limit).
 fn write_frame<T: Serialize + ?Sized>(tag: Option<u32>, value: &T) -> Result<Vec<u8>, WireError> {
-    let mut out = Vec::with_capacity(1 + 5 + encoded_len(value)?);
+    let mut out = Vec::with_capacity(1 + 5);
     out.push(WIRE_VERSION);
     if let Some(tag) = tag {
         varint::write_u32(&mut out, tag);
     }
+    let len = out.len() + encoded_len(value)?;
+    if len > MAX_FRAME_LEN {
+        return Err(WireError::FrameTooLarge {
+            len,
+            max: MAX_FRAME_LEN,
+        });
+    }
+    out.reserve_exact(len - out.len());
     postcard::to_extend(value, out).map_err(unencodable)
 }
 
@@ -293,3 +420,27 @@ frame_body!(SealedReport<'a>, SealedReport, SealedReport::validate);
 frame_body!(RatchetMessage<'a>, RatchetMessage, RatchetMessage::validate);
 frame_body!(PrekeyMessage<'a>, PrekeyMessage, PrekeyMessage::validate);
 frame_body!(MessageContent<'a>, MessageContent, MessageContent::validate);
+frame_body!(
+    DeviceRegistration<'a>,
+    DeviceRegistration,
+    DeviceRegistration::validate
+);
+frame_body!(
+    ChallengeRequest<'a>,
+    ChallengeRequest,
+    ChallengeRequest::validate
+);
+frame_body!(AuthChallenge, AuthChallenge, |_| Ok(()));
+frame_body!(
+    ChallengeResponse<'a>,
+    ChallengeResponse,
+    ChallengeResponse::validate
+);
+frame_body!(AuthToken, AuthToken, |_| Ok(()));
+frame_body!(PrekeyUpload, PrekeyUpload, PrekeyUpload::validate);
+frame_body!(PrekeyCount, PrekeyCount, |_| Ok(()));
+frame_body!(BundleSet<'a>, BundleSet, BundleSet::validate);
+frame_body!(SendBatch<'a>, SendBatch, SendBatch::validate);
+frame_body!(SendAccepted, SendAccepted, SendAccepted::validate);
+frame_body!(MailboxBatch<'a>, MailboxBatch, MailboxBatch::validate);
+frame_body!(Acknowledgement, Acknowledgement, Acknowledgement::validate);

@@ -40,6 +40,7 @@
 
 mod address;
 mod blob;
+mod bounded;
 mod bytes;
 mod envelope;
 mod error;
@@ -48,10 +49,12 @@ mod franking;
 mod keys;
 pub mod limits;
 mod protocol;
+pub mod relay;
 mod varint;
 
 pub use address::{DeviceAddress, DeviceId, UserId};
 pub use blob::{BlobId, SealedReport};
+pub use bounded::BoundedVec;
 pub use bytes::Opaque;
 pub use envelope::{
     ContentKind, DeliveredRecord, FrankingCommitment, FrankingStamp, MessageId, RoutingEnvelope,

@@ -3,6 +3,13 @@
 
 use fuin_wire::limits::{
     MAX_CONTENT_BODY_LEN, MAX_FRAME_LEN, MAX_SEALED_BODY_LEN, MAX_SEALED_REPORT_LEN,
+    MAX_USER_ID_LEN,
+};
+use fuin_wire::relay::{
+    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
+    ChallengeResponse, DeviceRegistration, MAX_ACKNOWLEDGED, MAX_DEVICES_PER_USER,
+    MAX_ENVELOPES_PER_SEND, MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MailboxBatch, Nonce,
+    PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
 };
 use fuin_wire::*;
 
@@ -538,4 +545,509 @@ fn error_messages_say_what_was_wrong() {
     for (error, message) in cases {
         assert_eq!(error.to_string(), message);
     }
+}
+
+// Bounded lists (tags 14, 16-20).
+
+fn one_time_prekey(id: u32) -> OneTimePrekey {
+    OneTimePrekey {
+        id: PrekeyId(id),
+        public_key: X25519PublicKey([id as u8; 32]),
+    }
+}
+
+fn bundle(device: u32) -> PrekeyBundle<'static> {
+    PrekeyBundle {
+        address: DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(device)),
+        identity: PublicIdentity {
+            signing_key: Ed25519PublicKey([1; 32]),
+            agreement_key: X25519PublicKey([2; 32]),
+            signature: Ed25519Signature([3; 64]),
+        },
+        signed_prekey: SignedPrekey {
+            id: PrekeyId(1),
+            public_key: X25519PublicKey([4; 32]),
+            signature: Ed25519Signature([5; 64]),
+        },
+        one_time_prekey: Some(one_time_prekey(device)),
+    }
+}
+
+fn delivered(body: Vec<u8>) -> DeliveredRecord<'static> {
+    DeliveredRecord {
+        envelope: envelope("bob", body),
+        sender: DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(2)),
+        server_time_ms: 1,
+        server_message_id: MessageId([8; 16]),
+        franking_stamp: FrankingStamp([9; 32]),
+        stamp_key_id: StampKeyId(1),
+    }
+}
+
+fn varint(mut value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+    out
+}
+
+/// One list field of one frame: how to build the frame with `n` elements,
+/// and how many bytes of the body follow the list.
+struct ListCase {
+    field: &'static str,
+    max: usize,
+    /// The frame with elements `0..n`, as a [`Frame`].
+    frame: fn(usize) -> Frame<'static>,
+    /// The same through the body's typed encoder.
+    to_bytes: fn(usize) -> Result<Vec<u8>, WireError>,
+    /// Bytes after the list (`MailboxBatch.prekeys_low`).
+    tail: usize,
+}
+
+fn list_cases() -> Vec<ListCase> {
+    fn upload(n: usize) -> PrekeyUpload {
+        PrekeyUpload {
+            signed_prekey: Some(SignedPrekey {
+                id: PrekeyId(1),
+                public_key: X25519PublicKey([4; 32]),
+                signature: Ed25519Signature([5; 64]),
+            }),
+            one_time_prekeys: (0..n as u32)
+                .map(one_time_prekey)
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+    fn bundles(n: usize) -> BundleSet<'static> {
+        BundleSet {
+            bundles: (0..n as u32).map(bundle).collect::<Vec<_>>().into(),
+        }
+    }
+    fn batch(n: usize) -> SendBatch<'static> {
+        SendBatch {
+            envelopes: (0..n)
+                .map(|i| envelope("bob", vec![i as u8; 3]))
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+    fn accepted(n: usize) -> SendAccepted {
+        SendAccepted {
+            server_time_ms: 1_795_000_000_000,
+            message_ids: (0..n)
+                .map(|i| MessageId([i as u8; 16]))
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+    fn mailbox(n: usize) -> MailboxBatch<'static> {
+        MailboxBatch {
+            records: (0..n)
+                .map(|i| delivered(vec![i as u8; 3]))
+                .collect::<Vec<_>>()
+                .into(),
+            prekeys_low: true,
+        }
+    }
+    fn acknowledgement(n: usize) -> Acknowledgement {
+        Acknowledgement {
+            message_ids: (0..n)
+                .map(|i| MessageId([i as u8; 16]))
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+    vec![
+        ListCase {
+            field: "one_time_prekeys",
+            max: MAX_PREKEY_UPLOAD,
+            frame: |n| Frame::PrekeyUpload(upload(n)),
+            to_bytes: |n| upload(n).to_bytes(),
+            tail: 0,
+        },
+        ListCase {
+            field: "bundles",
+            max: MAX_DEVICES_PER_USER,
+            frame: |n| Frame::BundleSet(bundles(n)),
+            to_bytes: |n| bundles(n).to_bytes(),
+            tail: 0,
+        },
+        ListCase {
+            field: "envelopes",
+            max: MAX_ENVELOPES_PER_SEND,
+            frame: |n| Frame::SendBatch(batch(n)),
+            to_bytes: |n| batch(n).to_bytes(),
+            tail: 0,
+        },
+        ListCase {
+            field: "message_ids",
+            max: MAX_ENVELOPES_PER_SEND,
+            frame: |n| Frame::SendAccepted(accepted(n)),
+            to_bytes: |n| accepted(n).to_bytes(),
+            tail: 0,
+        },
+        ListCase {
+            field: "records",
+            max: MAX_RECORDS_PER_BATCH,
+            frame: |n| Frame::MailboxBatch(mailbox(n)),
+            to_bytes: |n| mailbox(n).to_bytes(),
+            tail: 1,
+        },
+        ListCase {
+            field: "message_ids",
+            max: MAX_ACKNOWLEDGED,
+            frame: |n| Frame::Acknowledgement(acknowledgement(n)),
+            to_bytes: |n| acknowledgement(n).to_bytes(),
+            tail: 0,
+        },
+    ]
+}
+
+impl ListCase {
+    fn encode(&self, n: usize) -> Vec<u8> {
+        (self.frame)(n).encode().unwrap()
+    }
+
+    /// Where the count varint starts: the empty list's frame ends with the
+    /// count (one zero byte) and the tail.
+    fn count_at(&self) -> usize {
+        let empty = self.encode(0);
+        let at = empty.len() - self.tail - 1;
+        assert_eq!(empty[at], 0, "{}: empty list count", self.field);
+        at
+    }
+
+    /// One element's encoding: what the frame with one element has that the
+    /// frame with none lacks, besides its count.
+    fn element(&self) -> Vec<u8> {
+        let empty = self.encode(0);
+        let one = self.encode(1);
+        let at = self.count_at();
+        assert_eq!(one[..at], empty[..at], "{}: prefix", self.field);
+        assert_eq!(one[at], 1, "{}: count of one", self.field);
+        one[empty.len() - self.tail..one.len() - self.tail].to_vec()
+    }
+
+    /// The frame with `keep` elements, its count varint replaced by
+    /// `count` and `extra` appended after the elements.
+    fn with_count(&self, count: u64, keep: usize, extra: &[u8]) -> Vec<u8> {
+        let at = self.count_at();
+        let bytes = self.encode(keep);
+        let count_len = varint(keep as u64).len();
+        let mut out = bytes[..at].to_vec();
+        out.extend(varint(count));
+        out.extend_from_slice(&bytes[at + count_len..bytes.len() - self.tail]);
+        out.extend_from_slice(extra);
+        out.extend_from_slice(&bytes[bytes.len() - self.tail..]);
+        out
+    }
+}
+
+#[test]
+fn list_case_helpers_rebuild_the_codec_bytes() {
+    for case in list_cases() {
+        for n in [0, 1, 3, case.max] {
+            assert_eq!(
+                case.with_count(n as u64, n, &[]),
+                case.encode(n),
+                "{} with {n}",
+                case.field
+            );
+        }
+        // Two copies of the first element: a valid frame.
+        let two = case.with_count(2, 1, &case.element());
+        assert!(Frame::decode(&two).is_ok(), "{}", case.field);
+    }
+}
+
+#[test]
+fn lists_over_their_maximum_are_refused_both_ways() {
+    for case in list_cases() {
+        let limit_error = WireError::LimitExceeded {
+            field: case.field,
+            len: case.max + 1,
+            max: case.max,
+        };
+        let at_limit = case.encode(case.max);
+        assert_eq!(
+            Frame::decode(&at_limit).map(Frame::into_owned),
+            Ok((case.frame)(case.max)),
+            "{} at its limit",
+            case.field
+        );
+
+        assert_eq!(
+            (case.frame)(case.max + 1).encode(),
+            Err(limit_error.clone()),
+            "{}: Frame::encode",
+            case.field
+        );
+        assert_eq!(
+            (case.to_bytes)(case.max + 1),
+            Err(limit_error.clone()),
+            "{}: to_bytes",
+            case.field
+        );
+
+        // MAX elements, the count patched to MAX + 1, one more element.
+        let over = case.with_count(case.max as u64 + 1, case.max, &case.element());
+        assert_eq!(over.len(), at_limit.len() + case.element().len());
+        assert_eq!(
+            Frame::decode(&over),
+            Err(limit_error),
+            "{}: decode",
+            case.field
+        );
+
+        // Far over: every element is still decoded, and the error reports
+        // the real count.
+        let extra = case.element().repeat(9 * case.max);
+        let far_over = case.with_count(10 * case.max as u64, case.max, &extra);
+        assert_eq!(
+            Frame::decode(&far_over),
+            Err(WireError::LimitExceeded {
+                field: case.field,
+                len: 10 * case.max,
+                max: case.max,
+            }),
+            "{}: far over",
+            case.field
+        );
+    }
+}
+
+#[test]
+fn a_dropped_list_element_must_still_be_well_formed() {
+    // Elements past the maximum are decoded and dropped: a malformed one
+    // makes the frame malformed, found before the limit is checked.
+    let case = &list_cases()[2];
+    assert_eq!(case.field, "envelopes");
+    let mut element = case.element();
+    // Recipient (length, "bob", device), then the content kind.
+    assert_eq!(&element[..6], &[3, b'b', b'o', b'b', 1, 0]);
+    element[5] = 9;
+    let over = case.with_count(case.max as u64 + 1, case.max, &element);
+    assert_eq!(
+        Frame::decode(&over),
+        Err(WireError::Malformed {
+            reason: "value outside the set its field allows"
+        })
+    );
+}
+
+#[test]
+fn list_counts_claiming_billions_are_truncated() {
+    for case in list_cases() {
+        let element = case.element();
+        for keep in [0, 1] {
+            // A count of 2^32 - 1, `keep` elements, then part of another.
+            let mut claim =
+                case.with_count(u64::from(u32::MAX), keep, &element[..element.len() / 2]);
+            // Without the tail: the body must end mid-list.
+            claim.truncate(claim.len() - case.tail);
+            assert_eq!(
+                Frame::decode(&claim),
+                Err(WireError::Truncated),
+                "{} claiming 2^32 - 1 after {keep}",
+                case.field
+            );
+        }
+        // The claim with nothing at all behind it.
+        let mut bare = case.encode(0);
+        let at = case.count_at();
+        bare.truncate(at);
+        bare.extend(varint(u64::from(u32::MAX)));
+        assert_eq!(
+            Frame::decode(&bare),
+            Err(WireError::Truncated),
+            "{}",
+            case.field
+        );
+    }
+}
+
+#[test]
+fn overlong_list_count_is_non_canonical() {
+    for case in list_cases() {
+        // A count of 1 written as two bytes (0x81 0x00).
+        let at = case.count_at();
+        let mut bytes = case.encode(1);
+        assert_eq!(bytes[at], 1);
+        bytes.splice(at..=at, [0x81, 0x00]);
+        assert_eq!(
+            Frame::decode(&bytes),
+            Err(WireError::NonCanonical),
+            "{}",
+            case.field
+        );
+    }
+}
+
+#[test]
+fn bool_other_than_zero_or_one_is_malformed() {
+    let count = PrekeyCount {
+        one_time_prekeys: 5,
+        low: true,
+    };
+    let mailbox = MailboxBatch {
+        records: vec![delivered(b"body".to_vec())].into(),
+        prekeys_low: false,
+    };
+    for mut bytes in [count.to_bytes().unwrap(), mailbox.to_bytes().unwrap()] {
+        // The bool is the last byte of both.
+        assert!(Frame::decode(&bytes).is_ok());
+        for bad in [2u8, 0x80, 0xff] {
+            *bytes.last_mut().unwrap() = bad;
+            assert_eq!(
+                Frame::decode(&bytes),
+                Err(WireError::Malformed { reason: "bad bool" }),
+                "tag {} with bool byte {bad}",
+                bytes[1]
+            );
+        }
+    }
+}
+
+#[test]
+fn prekey_upload_option_tag_other_than_zero_or_one_is_malformed() {
+    let upload = PrekeyUpload {
+        signed_prekey: None,
+        one_time_prekeys: vec![one_time_prekey(1)].into(),
+    };
+    let mut bytes = upload.to_bytes().unwrap();
+    assert_eq!(bytes[2], 0);
+    bytes[2] = 2;
+    assert_eq!(
+        Frame::decode(&bytes),
+        Err(WireError::Malformed {
+            reason: "option tag is neither 0 nor 1"
+        })
+    );
+}
+
+#[test]
+fn invalid_user_ids_inside_lists_are_refused() {
+    // Each element is held to its own rules, not only the list to its count.
+    let mut bad = bundle(1);
+    bad.address.user = UserId::new("a".repeat(64)).unwrap();
+    let set = BundleSet {
+        bundles: vec![bundle(0), bad].into(),
+    };
+    let mut bytes = set.to_bytes().unwrap();
+    // Grow the second bundle's 64-byte user id to 65 bytes.
+    let at = bytes.len() - (64 + 1 + 128 + 1 + 32 + 64 + 1 + 1 + 32);
+    assert_eq!(bytes[at - 1], 64);
+    bytes[at - 1] = 65;
+    bytes.insert(at, b'a');
+    assert_eq!(
+        Frame::decode(&bytes),
+        Err(WireError::LimitExceeded {
+            field: "user_id",
+            len: 65,
+            max: 64
+        })
+    );
+}
+
+#[test]
+fn every_strict_prefix_of_a_relay_frame_is_truncated() {
+    let address = DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(300));
+    let mut frames: Vec<Frame<'static>> = vec![
+        Frame::DeviceRegistration(DeviceRegistration {
+            address: address.clone(),
+            identity: bundle(1).identity,
+        }),
+        Frame::ChallengeRequest(ChallengeRequest {
+            address: address.clone(),
+        }),
+        Frame::AuthChallenge(AuthChallenge {
+            nonce: Nonce([1; 32]),
+            expires_at_ms: u64::MAX,
+        }),
+        Frame::ChallengeResponse(ChallengeResponse {
+            address,
+            nonce: Nonce([1; 32]),
+            signature: Ed25519Signature([2; 64]),
+        }),
+        Frame::AuthToken(AuthToken {
+            token: BearerToken([3; 32]),
+            expires_at_ms: 1_795_000_000_000,
+        }),
+        Frame::PrekeyCount(PrekeyCount {
+            one_time_prekeys: 300,
+            low: false,
+        }),
+    ];
+    for case in list_cases() {
+        frames.push((case.frame)(3));
+    }
+    for frame in frames {
+        let bytes = frame.encode().unwrap();
+        assert!(Frame::decode(&bytes).is_ok());
+        for len in 0..bytes.len() {
+            assert_eq!(
+                Frame::decode(&bytes[..len]),
+                Err(WireError::Truncated),
+                "prefix of {len} bytes of {}",
+                frame.kind()
+            );
+        }
+    }
+}
+
+#[test]
+fn typed_decoding_tells_relay_frames_apart() {
+    let bytes = SendAccepted {
+        server_time_ms: 1,
+        message_ids: vec![MessageId([1; 16])].into(),
+    }
+    .to_bytes()
+    .unwrap();
+    assert_eq!(
+        Acknowledgement::from_bytes(&bytes),
+        Err(WireError::UnexpectedFrame {
+            expected: FrameKind::Acknowledgement,
+            found: FrameKind::SendAccepted
+        })
+    );
+    assert!(SendAccepted::from_bytes(&bytes).is_ok());
+}
+
+#[test]
+fn send_batch_over_the_frame_limit_is_refused_on_encode() {
+    // Every field within its limit, the whole too long: 64 envelopes whose
+    // sealed bodies are all at the sealed body limit.
+    let over = SendBatch {
+        envelopes: vec![envelope("bob", vec![0; MAX_SEALED_BODY_LEN]); MAX_ENVELOPES_PER_SEND]
+            .into(),
+    };
+    let len = 1 + 1 + 1 + MAX_ENVELOPES_PER_SEND * (1 + 3 + 1 + 1 + 32 + 3 + MAX_SEALED_BODY_LEN);
+    assert!(len > MAX_FRAME_LEN);
+    let error = WireError::FrameTooLarge {
+        len,
+        max: MAX_FRAME_LEN,
+    };
+    assert_eq!(over.to_bytes(), Err(error.clone()));
+    assert_eq!(Frame::SendBatch(over).encode(), Err(error));
+
+    // Conforming sealed bodies are at most 64,918 bytes (a prekey message
+    // around the largest content, `tests/protocol_frames.rs`): 64 of them,
+    // to the widest recipient addresses, fit.
+    let widest = RoutingEnvelope {
+        recipient: DeviceAddress::new(
+            UserId::new("b".repeat(MAX_USER_ID_LEN)).unwrap(),
+            DeviceId(u32::MAX),
+        ),
+        ..envelope("bob", vec![0; MAX_SEALED_BODY_LEN - 618])
+    };
+    let batch = SendBatch {
+        envelopes: vec![widest; MAX_ENVELOPES_PER_SEND].into(),
+    };
+    let bytes = batch.to_bytes().unwrap();
+    assert_eq!(bytes.len(), 3 + 64 * (70 + 1 + 32 + 3 + 64_918));
+    assert_eq!(SendBatch::from_bytes(&bytes), Ok(batch));
+    assert_eq!(MAX_FRAME_LEN - bytes.len(), 33_789);
 }

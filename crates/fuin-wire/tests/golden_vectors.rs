@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use fuin_wire::relay::{Nonce, relay_auth_input};
 use fuin_wire::{
     DeviceAddress, DeviceId, Frame, FrameKind, FrankingCommitment, MessageId, StampKeyId, UserId,
     franking_stamp_input,
@@ -102,6 +103,57 @@ mod spec_encoder {
         opaque(out, &message["ciphertext"]);
     }
 
+    /// `bool`: one byte, 0 or 1.
+    fn boolean(out: &mut Vec<u8>, value: &Value) {
+        out.push(u8::from(value.as_bool().unwrap()));
+    }
+
+    /// A list: varint count, then each element.
+    fn list(out: &mut Vec<u8>, items: &Value, element: fn(&mut Vec<u8>, &Value)) {
+        let items = items.as_array().unwrap();
+        varint(out, items.len() as u64);
+        for item in items {
+            element(out, item);
+        }
+    }
+
+    fn signed_prekey(out: &mut Vec<u8>, signed: &Value) {
+        uint(out, &signed["id"]);
+        fixed(out, &signed["public_key"], 32);
+        fixed(out, &signed["signature"], 64);
+    }
+
+    fn one_time_prekey(out: &mut Vec<u8>, one_time: &Value) {
+        uint(out, &one_time["id"]);
+        fixed(out, &one_time["public_key"], 32);
+    }
+
+    fn bundle(out: &mut Vec<u8>, bundle: &Value) {
+        address(out, &bundle["address"]);
+        identity(out, &bundle["identity"]);
+        signed_prekey(out, &bundle["signed_prekey"]);
+        match &bundle["one_time_prekey"] {
+            Value::Null => out.push(0),
+            one_time => {
+                out.push(1);
+                one_time_prekey(out, one_time);
+            }
+        }
+    }
+
+    fn delivered(out: &mut Vec<u8>, record: &Value) {
+        envelope(out, &record["envelope"]);
+        address(out, &record["sender"]);
+        uint(out, &record["server_time_ms"]);
+        fixed(out, &record["server_message_id"], 16);
+        fixed(out, &record["franking_stamp"], 32);
+        uint(out, &record["stamp_key_id"]);
+    }
+
+    fn message_id(out: &mut Vec<u8>, id: &Value) {
+        fixed(out, id, 16);
+    }
+
     fn content_type(out: &mut Vec<u8>, content_type: &Value) {
         let code = match content_type.as_str().unwrap() {
             "Text" => 0,
@@ -122,20 +174,7 @@ mod spec_encoder {
             }
             "PrekeyBundle" => {
                 varint(&mut out, 1);
-                address(&mut out, &body["address"]);
-                identity(&mut out, &body["identity"]);
-                let signed = &body["signed_prekey"];
-                uint(&mut out, &signed["id"]);
-                fixed(&mut out, &signed["public_key"], 32);
-                fixed(&mut out, &signed["signature"], 64);
-                match &body["one_time_prekey"] {
-                    Value::Null => out.push(0),
-                    one_time => {
-                        out.push(1);
-                        uint(&mut out, &one_time["id"]);
-                        fixed(&mut out, &one_time["public_key"], 32);
-                    }
-                }
+                bundle(&mut out, body);
             }
             "Envelope" => {
                 varint(&mut out, 2);
@@ -143,12 +182,7 @@ mod spec_encoder {
             }
             "Delivered" => {
                 varint(&mut out, 3);
-                envelope(&mut out, &body["envelope"]);
-                address(&mut out, &body["sender"]);
-                uint(&mut out, &body["server_time_ms"]);
-                fixed(&mut out, &body["server_message_id"], 16);
-                fixed(&mut out, &body["franking_stamp"], 32);
-                uint(&mut out, &body["stamp_key_id"]);
+                delivered(&mut out, body);
             }
             "BlobId" => {
                 varint(&mut out, 4);
@@ -185,6 +219,69 @@ mod spec_encoder {
                 length_prefixed(&mut out, direct["peer"].as_str().unwrap().as_bytes());
                 fixed(&mut out, &body["franking_key"], 32);
                 opaque(&mut out, &body["body"]);
+            }
+            "DeviceRegistration" => {
+                varint(&mut out, 9);
+                address(&mut out, &body["address"]);
+                identity(&mut out, &body["identity"]);
+            }
+            "ChallengeRequest" => {
+                varint(&mut out, 10);
+                address(&mut out, &body["address"]);
+            }
+            "AuthChallenge" => {
+                varint(&mut out, 11);
+                fixed(&mut out, &body["nonce"], 32);
+                uint(&mut out, &body["expires_at_ms"]);
+            }
+            "ChallengeResponse" => {
+                varint(&mut out, 12);
+                address(&mut out, &body["address"]);
+                fixed(&mut out, &body["nonce"], 32);
+                fixed(&mut out, &body["signature"], 64);
+            }
+            "AuthToken" => {
+                varint(&mut out, 13);
+                fixed(&mut out, &body["token"], 32);
+                uint(&mut out, &body["expires_at_ms"]);
+            }
+            "PrekeyUpload" => {
+                varint(&mut out, 14);
+                match &body["signed_prekey"] {
+                    Value::Null => out.push(0),
+                    signed => {
+                        out.push(1);
+                        signed_prekey(&mut out, signed);
+                    }
+                }
+                list(&mut out, &body["one_time_prekeys"], one_time_prekey);
+            }
+            "PrekeyCount" => {
+                varint(&mut out, 15);
+                uint(&mut out, &body["one_time_prekeys"]);
+                boolean(&mut out, &body["low"]);
+            }
+            "BundleSet" => {
+                varint(&mut out, 16);
+                list(&mut out, &body["bundles"], bundle);
+            }
+            "SendBatch" => {
+                varint(&mut out, 17);
+                list(&mut out, &body["envelopes"], envelope);
+            }
+            "SendAccepted" => {
+                varint(&mut out, 18);
+                uint(&mut out, &body["server_time_ms"]);
+                list(&mut out, &body["message_ids"], message_id);
+            }
+            "MailboxBatch" => {
+                varint(&mut out, 19);
+                list(&mut out, &body["records"], delivered);
+                boolean(&mut out, &body["prekeys_low"]);
+            }
+            "Acknowledgement" => {
+                varint(&mut out, 20);
+                list(&mut out, &body["message_ids"], message_id);
             }
             other => panic!("frame {other} is not in spec/wire.md"),
         }
@@ -272,6 +369,36 @@ fn franking_stamp_input_matches_the_spec() {
         ] {
             spec.extend_from_slice(&(field.len() as u32).to_be_bytes());
             spec.extend_from_slice(&field);
+        }
+        assert_eq!(spec, expected, "spec");
+    }
+}
+
+#[test]
+fn relay_auth_input_matches_the_spec() {
+    let file = load("relay_auth_input.json");
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(!vectors.is_empty());
+    for vector in vectors {
+        let user = vector["address"]["user"].as_str().unwrap();
+        let device = vector["address"]["device"].as_u64().unwrap() as u32;
+        let nonce = hex::decode(vector["nonce"].as_str().unwrap()).unwrap();
+        let expected = hex::decode(vector["input"].as_str().unwrap()).unwrap();
+
+        let address = DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(device));
+        let codec = relay_auth_input(&address, &Nonce(nonce.clone().try_into().unwrap()));
+        assert_eq!(codec, expected, "codec");
+
+        // spec/wire.md: each field as a 4-byte big-endian length and its bytes.
+        let mut spec = Vec::new();
+        for field in [
+            b"fuin/v1/relay-auth".as_slice(),
+            user.as_bytes(),
+            &device.to_be_bytes(),
+            &nonce,
+        ] {
+            spec.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            spec.extend_from_slice(field);
         }
         assert_eq!(spec, expected, "spec");
     }

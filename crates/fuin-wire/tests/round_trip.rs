@@ -79,6 +79,66 @@ proptest! {
     }
 
     #[test]
+    fn device_registration_round_trips(body in strategies::device_registration()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn challenge_request_round_trips(body in strategies::challenge_request()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn auth_challenge_round_trips(body in strategies::auth_challenge()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn challenge_response_round_trips(body in strategies::challenge_response()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn auth_token_round_trips(body in strategies::auth_token()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn prekey_upload_round_trips(body in strategies::prekey_upload()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn prekey_count_round_trips(body in strategies::prekey_count()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn bundle_set_round_trips(body in strategies::bundle_set()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn send_batch_round_trips(body in strategies::send_batch()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn send_accepted_round_trips(body in strategies::send_accepted()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn mailbox_batch_round_trips(body in strategies::mailbox_batch()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn acknowledgement_round_trips(body in strategies::acknowledgement()) {
+        check_body(body)?;
+    }
+
+    #[test]
     fn owned_copy_equals_the_borrowed_frame(frame in strategies::frame()) {
         let bytes = frame.encode().unwrap();
         let decoded = Frame::decode(&bytes).unwrap();

@@ -2,6 +2,12 @@
 #![allow(dead_code)]
 
 use fuin_wire::limits::{MAX_CONTENT_BODY_LEN, MAX_SEALED_BODY_LEN, MAX_USER_ID_LEN};
+use fuin_wire::relay::{
+    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
+    ChallengeResponse, DeviceRegistration, MAX_ACKNOWLEDGED, MAX_DEVICES_PER_USER,
+    MAX_ENVELOPES_PER_SEND, MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MailboxBatch, Nonce,
+    PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
+};
 use fuin_wire::*;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -34,28 +40,48 @@ pub fn identity() -> impl Strategy<Value = PublicIdentity> {
     })
 }
 
+pub fn signed_prekey() -> impl Strategy<Value = SignedPrekey> {
+    (any::<u32>(), bytes::<32>(), bytes::<64>()).prop_map(|(id, key, sig)| SignedPrekey {
+        id: PrekeyId(id),
+        public_key: X25519PublicKey(key),
+        signature: Ed25519Signature(sig),
+    })
+}
+
+pub fn one_time_prekey() -> impl Strategy<Value = OneTimePrekey> {
+    (any::<u32>(), bytes::<32>()).prop_map(|(id, key)| OneTimePrekey {
+        id: PrekeyId(id),
+        public_key: X25519PublicKey(key),
+    })
+}
+
 pub fn bundle() -> impl Strategy<Value = PrekeyBundle<'static>> {
     (
         address(),
         identity(),
-        any::<u32>(),
-        bytes::<32>(),
-        bytes::<64>(),
-        proptest::option::of((any::<u32>(), bytes::<32>())),
+        signed_prekey(),
+        proptest::option::of(one_time_prekey()),
     )
-        .prop_map(|(address, identity, id, key, sig, one_time)| PrekeyBundle {
-            address,
-            identity,
-            signed_prekey: SignedPrekey {
-                id: PrekeyId(id),
-                public_key: X25519PublicKey(key),
-                signature: Ed25519Signature(sig),
+        .prop_map(
+            |(address, identity, signed_prekey, one_time_prekey)| PrekeyBundle {
+                address,
+                identity,
+                signed_prekey,
+                one_time_prekey,
             },
-            one_time_prekey: one_time.map(|(id, key)| OneTimePrekey {
-                id: PrekeyId(id),
-                public_key: X25519PublicKey(key),
-            }),
-        })
+        )
+}
+
+/// A list of 0 to `MAX` elements, sometimes exactly `MAX` to pin the
+/// boundary.
+pub fn list<S: Strategy, const MAX: usize>(
+    element: impl Fn() -> S,
+) -> impl Strategy<Value = BoundedVec<S::Value, MAX>> {
+    prop_oneof![
+        3 => vec(element(), 0..=MAX),
+        1 => vec(element(), MAX),
+    ]
+    .prop_map(BoundedVec::from)
 }
 
 pub fn body(max: usize) -> impl Strategy<Value = Opaque<'static>> {
@@ -67,12 +93,34 @@ pub fn body(max: usize) -> impl Strategy<Value = Opaque<'static>> {
     .prop_map(Opaque::from)
 }
 
+/// Like [`body`], but at the limit only one time in sixteen: for list
+/// elements, so that a long list stays cheap to generate yet still meets
+/// elements at the limit.
+pub fn listed_body(max: usize) -> impl Strategy<Value = Opaque<'static>> {
+    prop_oneof![
+        15 => vec(any::<u8>(), 0..256),
+        1 => Just(vec![0x5a; max]),
+    ]
+    .prop_map(Opaque::from)
+}
+
 pub fn envelope() -> impl Strategy<Value = RoutingEnvelope<'static>> {
+    envelope_with(body(MAX_SEALED_BODY_LEN))
+}
+
+/// An envelope as an element of a list.
+pub fn listed_envelope() -> impl Strategy<Value = RoutingEnvelope<'static>> {
+    envelope_with(listed_body(MAX_SEALED_BODY_LEN))
+}
+
+fn envelope_with(
+    body: impl Strategy<Value = Opaque<'static>>,
+) -> impl Strategy<Value = RoutingEnvelope<'static>> {
     (
         address(),
         prop_oneof![Just(ContentKind::Message), Just(ContentKind::PrekeyMessage)],
         bytes::<32>(),
-        body(MAX_SEALED_BODY_LEN),
+        body,
     )
         .prop_map(
             |(recipient, content_kind, commitment, sealed_body)| RoutingEnvelope {
@@ -85,8 +133,19 @@ pub fn envelope() -> impl Strategy<Value = RoutingEnvelope<'static>> {
 }
 
 pub fn delivered() -> impl Strategy<Value = DeliveredRecord<'static>> {
+    delivered_with(envelope())
+}
+
+/// A delivered record as an element of a list.
+pub fn listed_delivered() -> impl Strategy<Value = DeliveredRecord<'static>> {
+    delivered_with(listed_envelope())
+}
+
+fn delivered_with(
+    envelope: impl Strategy<Value = RoutingEnvelope<'static>>,
+) -> impl Strategy<Value = DeliveredRecord<'static>> {
     (
-        envelope(),
+        envelope,
         address(),
         any::<u64>(),
         bytes::<16>(),
@@ -180,6 +239,92 @@ pub fn message_content() -> impl Strategy<Value = MessageContent<'static>> {
         )
 }
 
+pub fn device_registration() -> impl Strategy<Value = DeviceRegistration<'static>> {
+    (address(), identity()).prop_map(|(address, identity)| DeviceRegistration { address, identity })
+}
+
+pub fn challenge_request() -> impl Strategy<Value = ChallengeRequest<'static>> {
+    address().prop_map(|address| ChallengeRequest { address })
+}
+
+pub fn auth_challenge() -> impl Strategy<Value = AuthChallenge> {
+    (bytes::<32>(), any::<u64>()).prop_map(|(nonce, expires_at_ms)| AuthChallenge {
+        nonce: Nonce(nonce),
+        expires_at_ms,
+    })
+}
+
+pub fn challenge_response() -> impl Strategy<Value = ChallengeResponse<'static>> {
+    (address(), bytes::<32>(), bytes::<64>()).prop_map(|(address, nonce, signature)| {
+        ChallengeResponse {
+            address,
+            nonce: Nonce(nonce),
+            signature: Ed25519Signature(signature),
+        }
+    })
+}
+
+pub fn auth_token() -> impl Strategy<Value = AuthToken> {
+    (bytes::<32>(), any::<u64>()).prop_map(|(token, expires_at_ms)| AuthToken {
+        token: BearerToken(token),
+        expires_at_ms,
+    })
+}
+
+pub fn prekey_upload() -> impl Strategy<Value = PrekeyUpload> {
+    (
+        proptest::option::of(signed_prekey()),
+        list::<_, MAX_PREKEY_UPLOAD>(one_time_prekey),
+    )
+        .prop_map(|(signed_prekey, one_time_prekeys)| PrekeyUpload {
+            signed_prekey,
+            one_time_prekeys,
+        })
+}
+
+pub fn prekey_count() -> impl Strategy<Value = PrekeyCount> {
+    (any::<u32>(), any::<bool>()).prop_map(|(one_time_prekeys, low)| PrekeyCount {
+        one_time_prekeys,
+        low,
+    })
+}
+
+pub fn bundle_set() -> impl Strategy<Value = BundleSet<'static>> {
+    list::<_, MAX_DEVICES_PER_USER>(bundle).prop_map(|bundles| BundleSet { bundles })
+}
+
+pub fn send_batch() -> impl Strategy<Value = SendBatch<'static>> {
+    list::<_, MAX_ENVELOPES_PER_SEND>(listed_envelope).prop_map(|envelopes| SendBatch { envelopes })
+}
+
+pub fn message_id() -> impl Strategy<Value = MessageId> {
+    bytes::<16>().prop_map(MessageId)
+}
+
+pub fn send_accepted() -> impl Strategy<Value = SendAccepted> {
+    (any::<u64>(), list::<_, MAX_ENVELOPES_PER_SEND>(message_id)).prop_map(
+        |(server_time_ms, message_ids)| SendAccepted {
+            server_time_ms,
+            message_ids,
+        },
+    )
+}
+
+pub fn mailbox_batch() -> impl Strategy<Value = MailboxBatch<'static>> {
+    (
+        list::<_, MAX_RECORDS_PER_BATCH>(listed_delivered),
+        any::<bool>(),
+    )
+        .prop_map(|(records, prekeys_low)| MailboxBatch {
+            records,
+            prekeys_low,
+        })
+}
+
+pub fn acknowledgement() -> impl Strategy<Value = Acknowledgement> {
+    list::<_, MAX_ACKNOWLEDGED>(message_id).prop_map(|message_ids| Acknowledgement { message_ids })
+}
+
 pub fn frame() -> impl Strategy<Value = Frame<'static>> {
     prop_oneof![
         identity().prop_map(Frame::Identity),
@@ -191,5 +336,17 @@ pub fn frame() -> impl Strategy<Value = Frame<'static>> {
         ratchet_message().prop_map(Frame::RatchetMessage),
         prekey_message().prop_map(Frame::PrekeyMessage),
         message_content().prop_map(Frame::MessageContent),
+        device_registration().prop_map(Frame::DeviceRegistration),
+        challenge_request().prop_map(Frame::ChallengeRequest),
+        auth_challenge().prop_map(Frame::AuthChallenge),
+        challenge_response().prop_map(Frame::ChallengeResponse),
+        auth_token().prop_map(Frame::AuthToken),
+        prekey_upload().prop_map(Frame::PrekeyUpload),
+        prekey_count().prop_map(Frame::PrekeyCount),
+        bundle_set().prop_map(Frame::BundleSet),
+        send_batch().prop_map(Frame::SendBatch),
+        send_accepted().prop_map(Frame::SendAccepted),
+        mailbox_batch().prop_map(Frame::MailboxBatch),
+        acknowledgement().prop_map(Frame::Acknowledgement),
     ]
 }

@@ -1,0 +1,91 @@
+//! Errors as the API reports them: an HTTP status and a JSON body
+//! `{"code": ..., "message": ...}` whose `code` is stable.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::store::StoreError;
+use fuin_wire::WireError;
+
+/// An error answer. Messages name what was wrong, never payloads or keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The stable code (see `spec/relay-api.md`).
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with the given parts.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 401: no valid token.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
+    }
+
+    /// 403: the token's device may not do this.
+    pub fn forbidden(message: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+}
+
+impl From<WireError> for ApiError {
+    fn from(err: WireError) -> Self {
+        let (status, code) = match err {
+            WireError::FrameTooLarge { .. } | WireError::LimitExceeded { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+            }
+            WireError::UnexpectedFrame { .. } => (StatusCode::BAD_REQUEST, "unexpected_frame"),
+            _ => (StatusCode::BAD_REQUEST, "malformed_frame"),
+        };
+        Self::new(status, code, err.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::IdentityConflict => Self::new(
+                StatusCode::CONFLICT,
+                "identity_conflict",
+                "the device is registered with another identity",
+            ),
+            StoreError::UnknownDevice => Self::new(
+                StatusCode::NOT_FOUND,
+                "unknown_device",
+                "the device is not registered",
+            ),
+            other => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                other.to_string(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"code": self.code, "message": self.message});
+        (
+            self.status,
+            [("content-type", "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}

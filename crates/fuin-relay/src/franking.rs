@@ -1,0 +1,68 @@
+//! The relay's franking stamps: `HMAC-SHA256(key[kid], franking_stamp_input)`.
+
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use fuin_wire::{DeliveredRecord, FrankingStamp, StampKeyId};
+
+/// One stamp key: wiped on drop, never shown.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+struct StampKey([u8; 32]);
+
+/// The relay's stamp keys by id. New stamps use the current key; older keys
+/// are kept so that the moderation tool (which has its own copy) can still
+/// check old stamps, and can be dropped when they expire.
+#[derive(Clone)]
+pub struct StampKeys {
+    keys: BTreeMap<u32, StampKey>,
+    current: u32,
+}
+
+impl StampKeys {
+    /// A set with one key, `id`, as the current key.
+    pub fn new(id: StampKeyId, key: [u8; 32]) -> Self {
+        let mut keys = BTreeMap::new();
+        keys.insert(id.0, StampKey(key));
+        Self {
+            keys,
+            current: id.0,
+        }
+    }
+
+    /// Adds a key and makes it current (key rotation).
+    pub fn rotate(&mut self, id: StampKeyId, key: [u8; 32]) {
+        self.keys.insert(id.0, StampKey(key));
+        self.current = id.0;
+    }
+
+    /// The id new stamps are made with.
+    pub fn current_id(&self) -> StampKeyId {
+        StampKeyId(self.current)
+    }
+
+    /// Stamps `record` (whose `stamp_key_id` is set to the current key) in place.
+    pub fn stamp(&self, record: &mut DeliveredRecord<'_>) {
+        record.stamp_key_id = self.current_id();
+        record.franking_stamp = self.compute(record).unwrap_or(FrankingStamp([0; 32]));
+    }
+
+    /// The stamp `record` should carry under its own key id, if that key is known.
+    pub fn compute(&self, record: &DeliveredRecord<'_>) -> Option<FrankingStamp> {
+        let key = self.keys.get(&record.stamp_key_id.0)?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.0).ok()?;
+        mac.update(&record.stamp_input());
+        Some(FrankingStamp(mac.finalize().into_bytes().into()))
+    }
+}
+
+impl std::fmt::Debug for StampKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StampKeys")
+            .field("ids", &self.keys.keys().collect::<Vec<_>>())
+            .field("current", &self.current)
+            .finish()
+    }
+}

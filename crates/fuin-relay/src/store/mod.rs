@@ -1,0 +1,210 @@
+//! What the relay keeps, behind one trait so that every backend passes the
+//! same test suite.
+//!
+//! The relay stores the least it can: registered device identities, prekeys
+//! until they are handed out, short-lived authentication challenges and
+//! hashed tokens, and each undelivered envelope until it is acknowledged or
+//! expires. Delivered records are stored as the encoded `Delivered` frame the
+//! recipient will fetch; the store never looks inside.
+
+use std::future::Future;
+
+use fuin_wire::{
+    DeviceAddress, DeviceId, MessageId, OneTimePrekey, PublicIdentity, SignedPrekey, UserId,
+};
+
+pub mod postgres;
+pub mod sqlite;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The device is registered with another identity.
+    IdentityConflict,
+    /// The device is not registered.
+    UnknownDevice,
+    /// The backend failed; the message names the operation, never data.
+    Backend(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::IdentityConflict => f.write_str("device is registered with another identity"),
+            Self::UnknownDevice => f.write_str("device is not registered"),
+            Self::Backend(what) => write!(f, "storage failed: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The outcome of registering a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// The device is new.
+    Created,
+    /// The device was registered before with the same identity.
+    AlreadyRegistered,
+}
+
+/// One envelope to store for its recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// The relay's id for it.
+    pub message_id: MessageId,
+    /// The mailbox it goes to.
+    pub recipient: DeviceAddress<'static>,
+    /// The encoded `Delivered` frame the recipient will fetch.
+    pub record: Vec<u8>,
+    /// When it expires if not acknowledged, ms since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+/// One stored envelope, as fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDelivery {
+    /// The relay's id for it.
+    pub message_id: MessageId,
+    /// The encoded `Delivered` frame.
+    pub record: Vec<u8>,
+}
+
+/// A signed prekey and, while the pool lasts, one one-time prekey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenBundle {
+    /// The device's identity.
+    pub identity: PublicIdentity,
+    /// Its current signed prekey.
+    pub signed_prekey: SignedPrekey,
+    /// A one-time prekey, now removed from the pool; `None` when it is empty.
+    pub one_time_prekey: Option<OneTimePrekey>,
+}
+
+/// The relay's storage. Every method is atomic; a method that returns `Ok`
+/// after a write has made it durable.
+pub trait Store: Send + Sync + 'static {
+    /// Registers `address` with `identity`. Registering again with the same
+    /// identity is harmless; with another one it is
+    /// [`StoreError::IdentityConflict`].
+    fn register_device(
+        &self,
+        address: &DeviceAddress<'_>,
+        identity: &PublicIdentity,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Registration, StoreError>> + Send;
+
+    /// The identity `address` registered, if any.
+    fn device_identity(
+        &self,
+        address: &DeviceAddress<'_>,
+    ) -> impl Future<Output = Result<Option<PublicIdentity>, StoreError>> + Send;
+
+    /// The registered devices of `user`, in ascending order.
+    fn user_devices(
+        &self,
+        user: &UserId<'_>,
+    ) -> impl Future<Output = Result<Vec<DeviceId>, StoreError>> + Send;
+
+    /// Keeps an authentication challenge for `address` until `expires_at_ms`.
+    fn put_challenge(
+        &self,
+        address: &DeviceAddress<'_>,
+        nonce: [u8; 32],
+        expires_at_ms: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes the challenge and says whether it existed for `address` and
+    /// had not expired at `now_ms`. A challenge can be taken once.
+    fn take_challenge(
+        &self,
+        address: &DeviceAddress<'_>,
+        nonce: [u8; 32],
+        now_ms: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Keeps a bearer token, by its SHA-256 only, for `address`.
+    fn put_token(
+        &self,
+        token_hash: [u8; 32],
+        address: &DeviceAddress<'_>,
+        expires_at_ms: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The device a token (by hash) belongs to, if it exists and has not
+    /// expired at `now_ms`.
+    fn token_owner(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Option<DeviceAddress<'static>>, StoreError>> + Send;
+
+    /// Revokes every token of `address`; returns how many there were.
+    fn revoke_tokens(
+        &self,
+        address: &DeviceAddress<'_>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Replaces the signed prekey (if given) and adds one-time prekeys (ids
+    /// already present are replaced). Returns how many one-time prekeys the
+    /// device now has. Fails with [`StoreError::UnknownDevice`] for an
+    /// unregistered device.
+    fn publish_prekeys(
+        &self,
+        address: &DeviceAddress<'_>,
+        signed_prekey: Option<&SignedPrekey>,
+        one_time_prekeys: &[OneTimePrekey],
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// The device's bundle parts, taking one one-time prekey out of the pool:
+    /// no one-time prekey is ever handed out twice, however many callers
+    /// race. `None` if the device has no signed prekey yet.
+    fn take_bundle(
+        &self,
+        address: &DeviceAddress<'_>,
+    ) -> impl Future<Output = Result<Option<TakenBundle>, StoreError>> + Send;
+
+    /// How many one-time prekeys the device has left.
+    fn one_time_remaining(
+        &self,
+        address: &DeviceAddress<'_>,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// Stores the envelopes of one send in one transaction; returns once it
+    /// is durable.
+    fn deliver(
+        &self,
+        deliveries: Vec<NewDelivery>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Up to `limit` unexpired envelopes of `recipient`'s mailbox, oldest
+    /// first, without removing them.
+    fn fetch(
+        &self,
+        recipient: &DeviceAddress<'_>,
+        limit: usize,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Vec<StoredDelivery>, StoreError>> + Send;
+
+    /// Deletes the named envelopes from `recipient`'s mailbox (ids of other
+    /// mailboxes are ignored); returns how many were deleted. Nothing of a
+    /// deleted envelope remains.
+    fn acknowledge(
+        &self,
+        recipient: &DeviceAddress<'_>,
+        message_ids: &[MessageId],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes expired envelopes, challenges and tokens; returns how many
+    /// envelopes went.
+    fn expire(&self, now_ms: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Makes deletions final on disk: a backend that keeps old page images
+    /// (SQLite's write-ahead log) overwrites them here. The relay calls it
+    /// after every expiry sweep and on shutdown. Backends without such
+    /// copies need not do anything.
+    fn checkpoint(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
+}

@@ -1,0 +1,646 @@
+//! The HTTP API, driven in process: the whole flow works, and every way of
+//! reaching another device's mailbox, or of getting in without a valid token,
+//! is refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use ed25519_dalek::{Signer, SigningKey};
+use fuin_relay::api::Clock;
+use fuin_relay::franking::StampKeys;
+use fuin_relay::store::sqlite::SqliteStore;
+use fuin_relay::{Relay, RelayConfig, router};
+use fuin_wire::relay::*;
+use fuin_wire::*;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const START: u64 = 1_795_000_000_000;
+
+struct Harness {
+    app: Router,
+    time: Arc<AtomicU64>,
+    _dir: tempfile::TempDir,
+}
+
+struct Device {
+    address: DeviceAddress<'static>,
+    key: SigningKey,
+    token: String,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("relay.db")).unwrap();
+        let time = Arc::new(AtomicU64::new(START));
+        let clock_time = time.clone();
+        let clock: Clock = Arc::new(move || clock_time.load(Ordering::SeqCst));
+        let config = RelayConfig::new(StampKeys::new(StampKeyId(1), [0x5a; 32]));
+        let relay = Relay::new(store, config, clock);
+        Self {
+            app: router(relay),
+            time,
+            _dir: dir,
+        }
+    }
+
+    fn advance(&self, ms: u64) {
+        self.time.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Vec<u8>) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, bytes.to_vec())
+    }
+
+    /// The JSON error code of a refused call.
+    async fn error_code(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, String) {
+        let (status, body) = self.call(method, path, token, body).await;
+        assert!(
+            status.is_client_error(),
+            "{path}: expected a 4xx, got {status}"
+        );
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+        (status, json["code"].as_str().unwrap().to_owned())
+    }
+
+    async fn register(&self, user: &str, device: u32, seed: u8) -> Device {
+        let address = DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(device));
+        let key = SigningKey::from_bytes(&[seed; 32]);
+        let identity = PublicIdentity {
+            signing_key: Ed25519PublicKey(key.verifying_key().to_bytes()),
+            agreement_key: X25519PublicKey([seed; 32]),
+            signature: Ed25519Signature([0; 64]),
+        };
+        let registration = DeviceRegistration {
+            address: address.clone(),
+            identity,
+        };
+        let (status, _) = self
+            .call(
+                Method::POST,
+                "/v1/devices",
+                None,
+                registration.to_bytes().unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let token = self.login(&address, &key).await.unwrap();
+        Device {
+            address,
+            key,
+            token,
+        }
+    }
+
+    async fn challenge(&self, address: &DeviceAddress<'static>) -> AuthChallenge {
+        let request = ChallengeRequest {
+            address: address.clone(),
+        };
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/v1/auth/challenge",
+                None,
+                request.to_bytes().unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        AuthChallenge::from_bytes(&body).unwrap()
+    }
+
+    fn answer(address: &DeviceAddress<'static>, key: &SigningKey, nonce: Nonce) -> Vec<u8> {
+        let signature = key.sign(&relay_auth_input(address, &nonce)).to_bytes();
+        ChallengeResponse {
+            address: address.clone(),
+            nonce,
+            signature: Ed25519Signature(signature),
+        }
+        .to_bytes()
+        .unwrap()
+    }
+
+    async fn login(
+        &self,
+        address: &DeviceAddress<'static>,
+        key: &SigningKey,
+    ) -> Result<String, StatusCode> {
+        let challenge = self.challenge(address).await;
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/v1/auth/token",
+                None,
+                Self::answer(address, key, challenge.nonce),
+            )
+            .await;
+        if status != StatusCode::OK {
+            return Err(status);
+        }
+        let token = AuthToken::from_bytes(&body).unwrap();
+        Ok(token.token.0.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    async fn publish(&self, device: &Device, one_time: u32) -> PrekeyCount {
+        let upload = PrekeyUpload {
+            signed_prekey: Some(SignedPrekey {
+                id: PrekeyId(0),
+                public_key: X25519PublicKey([7; 32]),
+                signature: Ed25519Signature([8; 64]),
+            }),
+            one_time_prekeys: (1..=one_time)
+                .map(|id| OneTimePrekey {
+                    id: PrekeyId(id),
+                    public_key: X25519PublicKey([id as u8; 32]),
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        };
+        let (status, body) = self
+            .call(
+                Method::PUT,
+                "/v1/prekeys",
+                Some(&device.token),
+                upload.to_bytes().unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        PrekeyCount::from_bytes(&body).unwrap()
+    }
+
+    async fn send(
+        &self,
+        from: &Device,
+        to: &DeviceAddress<'static>,
+        body: &[u8],
+    ) -> (StatusCode, Vec<u8>) {
+        let batch = SendBatch {
+            envelopes: vec![RoutingEnvelope {
+                recipient: to.clone(),
+                content_kind: ContentKind::Message,
+                franking_commitment: FrankingCommitment([3; 32]),
+                sealed_body: Opaque::from(body.to_vec()),
+            }]
+            .into(),
+        };
+        self.call(
+            Method::POST,
+            "/v1/messages",
+            Some(&from.token),
+            batch.to_bytes().unwrap(),
+        )
+        .await
+    }
+
+    async fn fetch(&self, device: &Device) -> MailboxBatch<'static> {
+        let (status, body) = self
+            .call(Method::GET, "/v1/mailbox", Some(&device.token), vec![])
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        MailboxBatch::from_bytes(&body).unwrap().into_owned()
+    }
+
+    async fn ack(&self, device: &Device, ids: Vec<MessageId>) -> StatusCode {
+        let ack = Acknowledgement {
+            message_ids: ids.into(),
+        };
+        self.call(
+            Method::POST,
+            "/v1/mailbox/ack",
+            Some(&device.token),
+            ack.to_bytes().unwrap(),
+        )
+        .await
+        .0
+    }
+}
+
+#[tokio::test]
+async fn a_message_goes_from_sender_to_recipient_stamped_and_is_gone_after_acknowledgement() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    assert_eq!(
+        h.publish(&bob, 3).await,
+        PrekeyCount {
+            one_time_prekeys: 3,
+            low: true
+        }
+    );
+
+    // Each bundle fetch hands out another one-time prekey, then none.
+    let mut handed_out = Vec::new();
+    for _ in 0..4 {
+        let (status, body) = h
+            .call(
+                Method::GET,
+                "/v1/users/bob/bundles",
+                Some(&alice.token),
+                vec![],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let set = BundleSet::from_bytes(&body).unwrap();
+        assert_eq!(set.bundles.len(), 1);
+        let bundle = &set.bundles.as_slice()[0];
+        assert_eq!(bundle.address, bob.address);
+        handed_out.push(bundle.one_time_prekey.as_ref().map(|k| k.id.0));
+    }
+    assert_eq!(handed_out, vec![Some(1), Some(2), Some(3), None]);
+
+    let (status, body) = h.send(&alice, &bob.address, b"sealed bytes").await;
+    assert_eq!(status, StatusCode::OK);
+    let accepted = SendAccepted::from_bytes(&body).unwrap();
+    assert_eq!(accepted.server_time_ms, START);
+
+    let batch = h.fetch(&bob).await;
+    assert!(batch.prekeys_low);
+    let record = &batch.records.as_slice()[0];
+    assert_eq!(record.sender, alice.address);
+    assert_eq!(record.envelope.sealed_body.as_bytes(), b"sealed bytes");
+    assert_eq!(record.server_message_id, accepted.message_ids.as_slice()[0]);
+    // The stamp is the HMAC of the canonical input under the relay's key.
+    let keys = StampKeys::new(StampKeyId(1), [0x5a; 32]);
+    assert_eq!(keys.compute(record), Some(record.franking_stamp));
+    assert_ne!(record.franking_stamp, FrankingStamp([0; 32]));
+
+    assert_eq!(
+        h.ack(&bob, vec![record.server_message_id]).await,
+        StatusCode::NO_CONTENT
+    );
+    assert!(h.fetch(&bob).await.records.is_empty());
+}
+
+#[tokio::test]
+async fn no_endpoint_opens_without_a_valid_token() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let revoked = h.register("carol", 1, 3).await;
+    let (status, _) = h
+        .call(
+            Method::DELETE,
+            "/v1/auth/token",
+            Some(&revoked.token),
+            vec![],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let expiring = h.login(&alice.address, &alice.key).await.unwrap();
+
+    let protected: [(Method, &str); 7] = [
+        (Method::PUT, "/v1/prekeys"),
+        (Method::GET, "/v1/prekeys/count"),
+        (Method::GET, "/v1/users/alice/bundles"),
+        (Method::POST, "/v1/messages"),
+        (Method::GET, "/v1/mailbox"),
+        (Method::POST, "/v1/mailbox/ack"),
+        (Method::DELETE, "/v1/auth/token"),
+    ];
+    let garbage = "00".repeat(32);
+    let not_hex = "zz".repeat(32);
+    let lifetime = RelayConfig::new(StampKeys::new(StampKeyId(1), [0; 32])).token_lifetime;
+    h.advance(lifetime.as_millis() as u64 + 1);
+    // After the advance every token issued at START has expired.
+    for (method, path) in protected {
+        for token in [
+            None,
+            Some(garbage.as_str()),
+            Some(not_hex.as_str()),
+            Some(revoked.token.as_str()),
+            Some(expiring.as_str()),
+        ] {
+            let (status, code) = h.error_code(method.clone(), path, token, vec![]).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (StatusCode::UNAUTHORIZED, "unauthorized"),
+                "{method} {path} with {token:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_device_reads_and_acknowledges_only_its_own_mailbox() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    let bob2 = h.register("bob", 2, 4).await;
+    let (status, body) = h.send(&alice, &bob.address, b"for bob/1").await;
+    assert_eq!(status, StatusCode::OK);
+    let id = SendAccepted::from_bytes(&body)
+        .unwrap()
+        .message_ids
+        .as_slice()[0];
+
+    // Bob's other device and the sender see nothing of it...
+    assert!(h.fetch(&bob2).await.records.is_empty());
+    assert!(h.fetch(&alice).await.records.is_empty());
+    // ...and cannot delete it by its id.
+    assert_eq!(h.ack(&bob2, vec![id]).await, StatusCode::NO_CONTENT);
+    assert_eq!(h.ack(&alice, vec![id]).await, StatusCode::NO_CONTENT);
+    let batch = h.fetch(&bob).await;
+    assert_eq!(batch.records.len(), 1);
+    assert_eq!(
+        batch.records.as_slice()[0].envelope.sealed_body.as_bytes(),
+        b"for bob/1"
+    );
+}
+
+#[tokio::test]
+async fn challenges_are_single_use_expire_and_need_the_devices_key() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let mallory_key = SigningKey::from_bytes(&[9; 32]);
+
+    // A replayed answer is refused.
+    let challenge = h.challenge(&alice.address).await;
+    let answer = Harness::answer(&alice.address, &alice.key, challenge.nonce);
+    let (status, _) = h
+        .call(Method::POST, "/v1/auth/token", None, answer.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, code) = h
+        .error_code(Method::POST, "/v1/auth/token", None, answer)
+        .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "challenge_failed")
+    );
+
+    // Someone else's key is refused, and spends the challenge.
+    let challenge = h.challenge(&alice.address).await;
+    let forged = Harness::answer(&alice.address, &mallory_key, challenge.nonce);
+    let code = h
+        .error_code(Method::POST, "/v1/auth/token", None, forged)
+        .await
+        .1;
+    assert_eq!(code, "challenge_failed");
+    let genuine = Harness::answer(&alice.address, &alice.key, challenge.nonce);
+    let code = h
+        .error_code(Method::POST, "/v1/auth/token", None, genuine)
+        .await
+        .1;
+    assert_eq!(code, "challenge_failed");
+
+    // An expired challenge is refused.
+    let challenge = h.challenge(&alice.address).await;
+    h.advance(61_000);
+    let late = Harness::answer(&alice.address, &alice.key, challenge.nonce);
+    let code = h
+        .error_code(Method::POST, "/v1/auth/token", None, late)
+        .await
+        .1;
+    assert_eq!(code, "challenge_failed");
+
+    // A challenge for another device cannot be answered for this one.
+    let bob = h.register("bob", 1, 2).await;
+    let challenge = h.challenge(&bob.address).await;
+    let crossed = Harness::answer(&alice.address, &alice.key, challenge.nonce);
+    let code = h
+        .error_code(Method::POST, "/v1/auth/token", None, crossed)
+        .await
+        .1;
+    assert_eq!(code, "challenge_failed");
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_truncated_bodies_are_refused_and_change_nothing() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    let batch = SendBatch {
+        envelopes: vec![RoutingEnvelope {
+            recipient: bob.address.clone(),
+            content_kind: ContentKind::Message,
+            franking_commitment: FrankingCommitment([3; 32]),
+            sealed_body: Opaque::from(vec![1, 2, 3]),
+        }]
+        .into(),
+    };
+    let good = batch.to_bytes().unwrap();
+    let limit = fuin_wire::limits::MAX_FRAME_LEN;
+    let cases: Vec<(Vec<u8>, StatusCode, &str)> = vec![
+        (
+            good[..good.len() - 1].to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_frame",
+        ),
+        (
+            [good.clone(), vec![0]].concat(),
+            StatusCode::BAD_REQUEST,
+            "malformed_frame",
+        ),
+        (vec![], StatusCode::BAD_REQUEST, "malformed_frame"),
+        (vec![9, 17], StatusCode::BAD_REQUEST, "malformed_frame"),
+        (
+            BlobId([0; 32]).to_bytes().unwrap(),
+            StatusCode::BAD_REQUEST,
+            "unexpected_frame",
+        ),
+        (
+            vec![0u8; limit + 1],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        (
+            vec![0u8; limit + 100],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let len = body.len();
+        let (got_status, got_code) = h
+            .error_code(Method::POST, "/v1/messages", Some(&alice.token), body)
+            .await;
+        assert_eq!(
+            (got_status, got_code.as_str()),
+            (status, code),
+            "body of {len} bytes"
+        );
+    }
+    let empty = SendBatch {
+        envelopes: Vec::new().into(),
+    }
+    .to_bytes()
+    .unwrap();
+    let code = h
+        .error_code(Method::POST, "/v1/messages", Some(&alice.token), empty)
+        .await
+        .1;
+    assert_eq!(code, "empty_send");
+    let carol = DeviceAddress::new(UserId::new("carol").unwrap(), DeviceId(1));
+    let (status, _) = h.send(&alice, &carol, b"x").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Nothing reached Bob.
+    assert!(h.fetch(&bob).await.records.is_empty());
+    // The good body still works.
+    let (status, _) = h
+        .call(Method::POST, "/v1/messages", Some(&alice.token), good)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.fetch(&bob).await.records.len(), 1);
+}
+
+#[tokio::test]
+async fn registering_a_device_again_with_another_identity_is_a_conflict() {
+    let h = Harness::new();
+    h.register("alice", 1, 1).await;
+    let other_key = SigningKey::from_bytes(&[5; 32]);
+    let other = DeviceRegistration {
+        address: DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(1)),
+        identity: PublicIdentity {
+            signing_key: Ed25519PublicKey(other_key.verifying_key().to_bytes()),
+            agreement_key: X25519PublicKey([5; 32]),
+            signature: Ed25519Signature([0; 64]),
+        },
+    };
+    let (status, code) = h
+        .error_code(Method::POST, "/v1/devices", None, other.to_bytes().unwrap())
+        .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "identity_conflict")
+    );
+}
+
+#[tokio::test]
+async fn a_waiting_fetch_returns_as_soon_as_a_message_arrives() {
+    let h = Arc::new(Harness::new());
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    let waiter = {
+        let h = h.clone();
+        let token = bob.token.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let (status, body) = h
+                .call(
+                    Method::GET,
+                    "/v1/mailbox?wait_ms=20000",
+                    Some(&token),
+                    vec![],
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            let records = MailboxBatch::from_bytes(&body).unwrap().records.len();
+            (started.elapsed(), records)
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (status, _) = h.send(&alice, &bob.address, b"wake up").await;
+    assert_eq!(status, StatusCode::OK);
+    let (elapsed, count) = waiter.await.unwrap();
+    assert_eq!(count, 1);
+    // Far sooner than the 20 s it was allowed to wait.
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "took {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_device_over_its_request_rate_is_told_to_slow_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("relay.db")).unwrap();
+    let time = Arc::new(AtomicU64::new(START));
+    let clock_time = time.clone();
+    let clock: Clock = Arc::new(move || clock_time.load(Ordering::SeqCst));
+    let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), [0x5a; 32]));
+    config.requests_per_second = 2;
+    config.request_burst = 5;
+    let h = Harness {
+        app: router(Relay::new(store, config, clock)),
+        time,
+        _dir: dir,
+    };
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    for _ in 0..5 {
+        assert_eq!(h.send(&alice, &bob.address, b"x").await.0, StatusCode::OK);
+    }
+    let (status, code) = h
+        .error_code(Method::GET, "/v1/prekeys/count", Some(&alice.token), vec![])
+        .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    // Another device has its own allowance.
+    assert_eq!(h.fetch(&bob).await.records.len(), 5);
+    // After a second, two more requests are allowed.
+    h.advance(1000);
+    assert_eq!(h.send(&alice, &bob.address, b"x").await.0, StatusCode::OK);
+    assert_eq!(h.send(&alice, &bob.address, b"x").await.0, StatusCode::OK);
+    assert_eq!(
+        h.send(&alice, &bob.address, b"x").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn unknown_endpoints_wrong_methods_and_bad_queries_get_json_errors() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let cases = [
+        (
+            Method::GET,
+            "/v1/nowhere",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            "/v1/messages",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            Method::GET,
+            "/v1/mailbox?wait_ms=soon",
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            Method::GET,
+            "/v1/users/%07bell/bundles",
+            StatusCode::BAD_REQUEST,
+            "invalid_user_id",
+        ),
+    ];
+    for (method, path, status, code) in cases {
+        let got = h
+            .error_code(method.clone(), path, Some(&alice.token), vec![])
+            .await;
+        assert_eq!((got.0, got.1.as_str()), (status, code), "{method} {path}");
+    }
+}

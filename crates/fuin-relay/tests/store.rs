@@ -1,0 +1,1183 @@
+//! The storage test suite.
+//!
+//! [`suite`] is written against the [`Store`] trait only, so that every
+//! backend runs the same tests: each backend instantiates it with a macro
+//! (see [`sqlite`]). Tests that need several tasks at once take the store in
+//! an `Arc`. Tests of what only one backend can show (the bytes of the SQLite
+//! file) live beside that backend's instantiation.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use fuin_relay::store::{NewDelivery, Registration, Store, StoreError, StoredDelivery};
+use fuin_wire::{
+    DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, MessageId, OneTimePrekey,
+    PrekeyId, PublicIdentity, SignedPrekey, UserId, X25519PublicKey,
+};
+
+/// A fixed "now" for the tests, in ms since the Unix epoch.
+const NOW: u64 = 1_700_000_000_000;
+/// An expiry far enough away not to matter.
+const LATER: u64 = NOW + 86_400_000;
+
+fn address(user: &str, device: u32) -> DeviceAddress<'static> {
+    DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(device))
+}
+
+fn identity(seed: u8) -> PublicIdentity {
+    PublicIdentity {
+        signing_key: Ed25519PublicKey([seed; 32]),
+        agreement_key: X25519PublicKey([seed ^ 0xff; 32]),
+        signature: Ed25519Signature([seed.wrapping_add(1); 64]),
+    }
+}
+
+fn signed_prekey(id: u32) -> SignedPrekey {
+    SignedPrekey {
+        id: PrekeyId(id),
+        public_key: X25519PublicKey([id.to_le_bytes()[0]; 32]),
+        signature: Ed25519Signature([0x5e; 64]),
+    }
+}
+
+fn one_time_prekey(id: u32, fill: u8) -> OneTimePrekey {
+    OneTimePrekey {
+        id: PrekeyId(id),
+        public_key: X25519PublicKey([fill; 32]),
+    }
+}
+
+fn message_id() -> MessageId {
+    MessageId(rand::random())
+}
+
+fn delivery(
+    message_id: MessageId,
+    recipient: &DeviceAddress<'static>,
+    record: &[u8],
+    expires_at_ms: u64,
+) -> NewDelivery {
+    NewDelivery {
+        message_id,
+        recipient: recipient.clone(),
+        record: record.to_vec(),
+        expires_at_ms,
+    }
+}
+
+fn ids(deliveries: &[StoredDelivery]) -> Vec<MessageId> {
+    deliveries.iter().map(|d| d.message_id).collect()
+}
+
+/// The backend-independent tests.
+pub mod suite {
+    use std::collections::{BTreeSet, HashMap};
+
+    use super::*;
+
+    /// Registering is idempotent for the same identity and refused for another.
+    pub async fn register_device_is_idempotent_and_detects_conflicts(store: &impl Store) {
+        let alice = address("alice", 1);
+        assert_eq!(store.device_identity(&alice).await, Ok(None));
+        assert_eq!(
+            store.register_device(&alice, &identity(1), NOW).await,
+            Ok(Registration::Created)
+        );
+        assert_eq!(
+            store.register_device(&alice, &identity(1), NOW + 1).await,
+            Ok(Registration::AlreadyRegistered)
+        );
+        assert_eq!(
+            store.register_device(&alice, &identity(2), NOW + 2).await,
+            Err(StoreError::IdentityConflict)
+        );
+        // The conflict changed nothing.
+        assert_eq!(store.device_identity(&alice).await, Ok(Some(identity(1))));
+
+        // Another device of the same user has an identity of its own.
+        let alice2 = address("alice", 2);
+        assert_eq!(
+            store.register_device(&alice2, &identity(2), NOW).await,
+            Ok(Registration::Created)
+        );
+        assert_eq!(store.device_identity(&alice2).await, Ok(Some(identity(2))));
+        assert_eq!(store.device_identity(&address("alice", 3)).await, Ok(None));
+        assert_eq!(store.device_identity(&address("alicia", 1)).await, Ok(None));
+    }
+
+    /// A user's devices come back in ascending order, and only that user's.
+    pub async fn user_devices_are_listed_in_ascending_order(store: &impl Store) {
+        for device in [7, 2, u32::MAX, 40, 3] {
+            store
+                .register_device(&address("bob", device), &identity(3), NOW)
+                .await
+                .unwrap();
+        }
+        store
+            .register_device(&address("carol", 5), &identity(4), NOW)
+            .await
+            .unwrap();
+        let bob = UserId::new("bob").unwrap();
+        assert_eq!(
+            store.user_devices(&bob).await,
+            Ok(vec![
+                DeviceId(2),
+                DeviceId(3),
+                DeviceId(7),
+                DeviceId(40),
+                DeviceId(u32::MAX)
+            ])
+        );
+        assert_eq!(
+            store.user_devices(&UserId::new("carol").unwrap()).await,
+            Ok(vec![DeviceId(5)])
+        );
+        assert_eq!(
+            store.user_devices(&UserId::new("bo").unwrap()).await,
+            Ok(vec![])
+        );
+    }
+
+    /// A challenge is taken once, by its own device, before it expires.
+    pub async fn challenges_are_single_use_and_expire(store: &impl Store) {
+        let alice = address("alice", 1);
+        let other_device = address("alice", 2);
+        let [n1, n2, n3, n4] = [[1u8; 32], [2; 32], [3; 32], [4; 32]];
+
+        store.put_challenge(&alice, n1, NOW + 1000).await.unwrap();
+        // Another device, or another nonce, does not take it.
+        assert_eq!(
+            store.take_challenge(&other_device, n1, NOW).await,
+            Ok(false)
+        );
+        assert_eq!(store.take_challenge(&alice, n2, NOW).await, Ok(false));
+        // The right one takes it, once.
+        assert_eq!(store.take_challenge(&alice, n1, NOW).await, Ok(true));
+        assert_eq!(store.take_challenge(&alice, n1, NOW).await, Ok(false));
+
+        // A challenge is expired from its expiry time on, and a late attempt
+        // uses it up.
+        store.put_challenge(&alice, n2, NOW + 1000).await.unwrap();
+        assert_eq!(store.take_challenge(&alice, n2, NOW + 999).await, Ok(true));
+        store.put_challenge(&alice, n3, NOW + 1000).await.unwrap();
+        assert_eq!(
+            store.take_challenge(&alice, n3, NOW + 1000).await,
+            Ok(false)
+        );
+        assert_eq!(store.take_challenge(&alice, n3, NOW).await, Ok(false));
+
+        // `expire` removes expired challenges.
+        store.put_challenge(&alice, n4, NOW + 1000).await.unwrap();
+        store.expire(NOW + 1000).await.unwrap();
+        assert_eq!(store.take_challenge(&alice, n4, NOW).await, Ok(false));
+    }
+
+    /// Tokens name their device until they expire or are revoked.
+    pub async fn tokens_resolve_expire_and_are_revoked(store: &impl Store) {
+        let alice = address("alice", 1);
+        let alice2 = address("alice", 2);
+        store
+            .register_device(&alice, &identity(1), NOW)
+            .await
+            .unwrap();
+        store
+            .register_device(&alice2, &identity(2), NOW)
+            .await
+            .unwrap();
+        let [h1, h2, h3, h4] = [[0xa1u8; 32], [0xa2; 32], [0xa3; 32], [0xa4; 32]];
+
+        store.put_token(h1, &alice, NOW + 1000).await.unwrap();
+        store.put_token(h2, &alice, NOW + 2000).await.unwrap();
+        store.put_token(h3, &alice2, NOW + 1000).await.unwrap();
+        assert_eq!(store.token_owner(h1, NOW).await, Ok(Some(alice.clone())));
+        assert_eq!(store.token_owner(h3, NOW).await, Ok(Some(alice2.clone())));
+        assert_eq!(store.token_owner(h4, NOW).await, Ok(None));
+
+        // Expired from its expiry time on.
+        assert_eq!(
+            store.token_owner(h1, NOW + 999).await,
+            Ok(Some(alice.clone()))
+        );
+        assert_eq!(store.token_owner(h1, NOW + 1000).await, Ok(None));
+        assert_eq!(
+            store.token_owner(h2, NOW + 1000).await,
+            Ok(Some(alice.clone()))
+        );
+
+        // Revoking one device's tokens leaves the other's.
+        assert_eq!(store.revoke_tokens(&alice).await, Ok(2));
+        assert_eq!(store.token_owner(h1, NOW).await, Ok(None));
+        assert_eq!(store.token_owner(h2, NOW).await, Ok(None));
+        assert_eq!(store.token_owner(h3, NOW).await, Ok(Some(alice2.clone())));
+        assert_eq!(store.revoke_tokens(&alice).await, Ok(0));
+
+        // `expire` deletes expired tokens: gone even when asked about an
+        // earlier time.
+        store.expire(NOW + 1000).await.unwrap();
+        assert_eq!(store.token_owner(h3, NOW).await, Ok(None));
+
+        // Tokens are only issued to registered devices.
+        assert_eq!(
+            store.put_token(h4, &address("mallory", 1), LATER).await,
+            Err(StoreError::UnknownDevice)
+        );
+    }
+
+    /// Publishing, replacing and handing out prekeys; the pool counts down.
+    pub async fn prekeys_are_published_replaced_and_handed_out(store: &impl Store) {
+        let unknown = address("nobody", 1);
+        assert_eq!(
+            store
+                .publish_prekeys(&unknown, Some(&signed_prekey(1)), &[one_time_prekey(1, 1)])
+                .await,
+            Err(StoreError::UnknownDevice)
+        );
+        assert_eq!(store.take_bundle(&unknown).await, Ok(None));
+        assert_eq!(store.one_time_remaining(&unknown).await, Ok(0));
+
+        let alice = address("alice", 1);
+        store
+            .register_device(&alice, &identity(1), NOW)
+            .await
+            .unwrap();
+        assert_eq!(store.take_bundle(&alice).await, Ok(None));
+        let pool = [1, 2, 3].map(|id| one_time_prekey(id, 0x10 + id as u8));
+        assert_eq!(store.publish_prekeys(&alice, None, &pool).await, Ok(3));
+
+        // Without a signed prekey there is no bundle, and the pool is untouched.
+        assert_eq!(store.take_bundle(&alice).await, Ok(None));
+        assert_eq!(store.one_time_remaining(&alice).await, Ok(3));
+
+        // Publishing an id already present replaces it.
+        let replaced = one_time_prekey(3, 0x33);
+        assert_eq!(
+            store
+                .publish_prekeys(
+                    &alice,
+                    Some(&signed_prekey(10)),
+                    &[replaced.clone(), one_time_prekey(4, 0x14)]
+                )
+                .await,
+            Ok(4)
+        );
+
+        let bundle = store.take_bundle(&alice).await.unwrap().unwrap();
+        assert_eq!(bundle.identity, identity(1));
+        assert_eq!(bundle.signed_prekey, signed_prekey(10));
+        assert_eq!(bundle.one_time_prekey, Some(pool[0].clone()));
+        assert_eq!(store.one_time_remaining(&alice).await, Ok(3));
+
+        // A new signed prekey replaces the old one.
+        assert_eq!(
+            store
+                .publish_prekeys(&alice, Some(&signed_prekey(11)), &[])
+                .await,
+            Ok(3)
+        );
+        let bundle = store.take_bundle(&alice).await.unwrap().unwrap();
+        assert_eq!(bundle.signed_prekey, signed_prekey(11));
+        assert_eq!(bundle.one_time_prekey, Some(pool[1].clone()));
+        assert_eq!(store.one_time_remaining(&alice).await, Ok(2));
+
+        let bundle = store.take_bundle(&alice).await.unwrap().unwrap();
+        assert_eq!(bundle.one_time_prekey, Some(replaced));
+        assert_eq!(store.one_time_remaining(&alice).await, Ok(1));
+        let bundle = store.take_bundle(&alice).await.unwrap().unwrap();
+        assert_eq!(bundle.one_time_prekey, Some(one_time_prekey(4, 0x14)));
+        assert_eq!(store.one_time_remaining(&alice).await, Ok(0));
+
+        // An empty pool still yields the signed prekey.
+        let bundle = store.take_bundle(&alice).await.unwrap().unwrap();
+        assert_eq!(bundle.signed_prekey, signed_prekey(11));
+        assert_eq!(bundle.one_time_prekey, None);
+        assert_eq!(store.one_time_remaining(&alice).await, Ok(0));
+    }
+
+    /// 50 concurrent fetchers for a device with 20 one-time prekeys (and 10
+    /// for a second device with 5, under the same ids): no key is handed out
+    /// twice, none is lost, and every fetcher gets the signed prekey.
+    pub async fn one_time_prekeys_are_handed_out_once_under_concurrency<S: Store>(store: &Arc<S>) {
+        let alice = address("alice", 1);
+        let bob = address("bob", 1);
+        store
+            .register_device(&alice, &identity(1), NOW)
+            .await
+            .unwrap();
+        store
+            .register_device(&bob, &identity(2), NOW)
+            .await
+            .unwrap();
+        let alice_pool: Vec<_> = (1..=20).map(|id| one_time_prekey(id, id as u8)).collect();
+        let bob_pool: Vec<_> = (1..=5)
+            .map(|id| one_time_prekey(id, 0x80 | id as u8))
+            .collect();
+        store
+            .publish_prekeys(&alice, Some(&signed_prekey(100)), &alice_pool)
+            .await
+            .unwrap();
+        store
+            .publish_prekeys(&bob, Some(&signed_prekey(200)), &bob_pool)
+            .await
+            .unwrap();
+
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let store = Arc::clone(store);
+            let target = if i % 6 == 5 {
+                bob.clone()
+            } else {
+                alice.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                let bundle = store.take_bundle(&target).await;
+                (target, bundle)
+            }));
+        }
+        let mut handed_out: HashMap<DeviceAddress<'static>, Vec<OneTimePrekey>> = HashMap::new();
+        let mut empty: HashMap<DeviceAddress<'static>, usize> = HashMap::new();
+        for task in tasks {
+            let (target, bundle) = task.await.unwrap();
+            let bundle = bundle.unwrap().unwrap();
+            let (expected_identity, expected_signed) = if target == alice {
+                (identity(1), signed_prekey(100))
+            } else {
+                (identity(2), signed_prekey(200))
+            };
+            assert_eq!(bundle.identity, expected_identity);
+            assert_eq!(bundle.signed_prekey, expected_signed);
+            match bundle.one_time_prekey {
+                Some(key) => handed_out.entry(target).or_default().push(key),
+                None => *empty.entry(target).or_default() += 1,
+            }
+        }
+
+        for (device, pool, fetchers) in [(&alice, &alice_pool, 50), (&bob, &bob_pool, 10)] {
+            let keys = handed_out.remove(device).unwrap_or_default();
+            let distinct: BTreeSet<u32> = keys.iter().map(|key| key.id.0).collect();
+            assert_eq!(
+                keys.len(),
+                pool.len(),
+                "{device}: a key was handed out twice"
+            );
+            assert_eq!(distinct.len(), pool.len());
+            let mut sorted = keys.clone();
+            sorted.sort_by_key(|key| key.id);
+            assert_eq!(&sorted, pool, "{device}: keys of the right device");
+            assert_eq!(
+                empty.get(device).copied().unwrap_or(0),
+                fetchers - pool.len()
+            );
+            assert_eq!(store.one_time_remaining(device).await, Ok(0));
+        }
+    }
+
+    /// A send is stored whole or not at all; a duplicate message id fails it.
+    pub async fn deliver_is_all_or_nothing_and_rejects_duplicate_ids(store: &impl Store) {
+        let bob = address("bob", 1);
+        let bob2 = address("bob", 2);
+        let [m1, m2, m3] = [message_id(), message_id(), message_id()];
+
+        // A duplicate within one batch: the whole batch fails.
+        let batch = vec![
+            delivery(m1, &bob, b"one", LATER),
+            delivery(m2, &bob2, b"two", LATER),
+            delivery(m1, &bob2, b"one again", LATER),
+        ];
+        assert!(matches!(
+            store.deliver(batch).await,
+            Err(StoreError::Backend(_))
+        ));
+        assert_eq!(store.fetch(&bob, 10, NOW).await, Ok(vec![]));
+        assert_eq!(store.fetch(&bob2, 10, NOW).await, Ok(vec![]));
+
+        // A duplicate of a stored id: the batch fails, the stored one stays.
+        store
+            .deliver(vec![delivery(m1, &bob, b"one", LATER)])
+            .await
+            .unwrap();
+        let batch = vec![
+            delivery(m3, &bob2, b"three", LATER),
+            delivery(m1, &bob2, b"not one", LATER),
+        ];
+        assert!(matches!(
+            store.deliver(batch).await,
+            Err(StoreError::Backend(_))
+        ));
+        assert_eq!(store.fetch(&bob2, 10, NOW).await, Ok(vec![]));
+        assert_eq!(
+            store.fetch(&bob, 10, NOW).await,
+            Ok(vec![StoredDelivery {
+                message_id: m1,
+                record: b"one".to_vec()
+            }])
+        );
+
+        // One send fans out to several mailboxes.
+        store
+            .deliver(vec![
+                delivery(m2, &bob, b"two", LATER),
+                delivery(m3, &bob2, b"three", LATER),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&store.fetch(&bob, 10, NOW).await.unwrap()),
+            vec![m1, m2]
+        );
+        assert_eq!(ids(&store.fetch(&bob2, 10, NOW).await.unwrap()), vec![m3]);
+
+        assert_eq!(store.deliver(vec![]).await, Ok(()));
+    }
+
+    /// Fetch returns the own mailbox only, oldest first, up to the limit.
+    pub async fn fetch_is_oldest_first_limited_and_per_mailbox(store: &impl Store) {
+        let bob = address("bob", 1);
+        let bob2 = address("bob", 2);
+        let other_user = address("bobby", 1);
+        let mut expected = Vec::new();
+        for i in 0..5u8 {
+            let id = message_id();
+            let mut batch = vec![delivery(id, &bob, &[i], LATER)];
+            if i == 2 {
+                batch.push(delivery(message_id(), &bob2, b"for bob2", LATER));
+            }
+            store.deliver(batch).await.unwrap();
+            expected.push(StoredDelivery {
+                message_id: id,
+                record: vec![i],
+            });
+        }
+        // Within one send, the batch's order is kept.
+        let batch: Vec<_> = (5..8u8)
+            .map(|i| {
+                let id = message_id();
+                expected.push(StoredDelivery {
+                    message_id: id,
+                    record: vec![i],
+                });
+                delivery(id, &bob, &[i], LATER)
+            })
+            .collect();
+        store.deliver(batch).await.unwrap();
+
+        assert_eq!(store.fetch(&bob, 100, NOW).await, Ok(expected.clone()));
+        assert_eq!(store.fetch(&bob, 3, NOW).await, Ok(expected[..3].to_vec()));
+        assert_eq!(store.fetch(&bob, 0, NOW).await, Ok(vec![]));
+        // Fetching removes nothing.
+        assert_eq!(store.fetch(&bob, usize::MAX, NOW).await, Ok(expected));
+
+        let theirs = store.fetch(&bob2, 100, NOW).await.unwrap();
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(theirs[0].record, b"for bob2");
+        assert_eq!(store.fetch(&other_user, 100, NOW).await, Ok(vec![]));
+        assert_eq!(store.fetch(&address("bob", 3), 100, NOW).await, Ok(vec![]));
+    }
+
+    /// Acknowledging deletes the recipient's own envelopes and nothing else.
+    pub async fn acknowledge_deletes_only_the_recipients_own(store: &impl Store) {
+        let bob = address("bob", 1);
+        let bob2 = address("bob", 2);
+        let [m1, m2, m3] = [message_id(), message_id(), message_id()];
+        store
+            .deliver(vec![
+                delivery(m1, &bob, b"1", LATER),
+                delivery(m2, &bob, b"2", LATER),
+                delivery(m3, &bob2, b"3", LATER),
+            ])
+            .await
+            .unwrap();
+
+        // Another device cannot acknowledge bob/1's envelopes.
+        assert_eq!(store.acknowledge(&bob2, &[m1, m2]).await, Ok(0));
+        assert_eq!(
+            ids(&store.fetch(&bob, 10, NOW).await.unwrap()),
+            vec![m1, m2]
+        );
+
+        // Ids of other mailboxes and unknown ids are ignored.
+        assert_eq!(
+            store.acknowledge(&bob, &[m1, m3, message_id()]).await,
+            Ok(1)
+        );
+        assert_eq!(ids(&store.fetch(&bob, 10, NOW).await.unwrap()), vec![m2]);
+        assert_eq!(ids(&store.fetch(&bob2, 10, NOW).await.unwrap()), vec![m3]);
+
+        // Acknowledging twice, or nothing, deletes nothing.
+        assert_eq!(store.acknowledge(&bob, &[m1]).await, Ok(0));
+        assert_eq!(store.acknowledge(&bob, &[]).await, Ok(0));
+        assert_eq!(store.acknowledge(&bob, &[m2, m2]).await, Ok(1));
+        assert_eq!(store.fetch(&bob, 10, NOW).await, Ok(vec![]));
+    }
+
+    /// Expired envelopes are never fetched, and `expire` deletes them.
+    pub async fn expired_envelopes_are_never_fetched_and_are_removed(store: &impl Store) {
+        let bob = address("bob", 1);
+        let [m1, m2] = [message_id(), message_id()];
+        store
+            .deliver(vec![
+                delivery(m1, &bob, b"1", NOW + 100),
+                delivery(m2, &bob, b"2", NOW + 200),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&store.fetch(&bob, 10, NOW).await.unwrap()),
+            vec![m1, m2]
+        );
+        // Not returned from its expiry time on, even before `expire` ran.
+        assert_eq!(
+            ids(&store.fetch(&bob, 10, NOW + 99).await.unwrap()),
+            vec![m1, m2]
+        );
+        assert_eq!(
+            ids(&store.fetch(&bob, 10, NOW + 100).await.unwrap()),
+            vec![m2]
+        );
+        assert_eq!(store.fetch(&bob, 10, NOW + 200).await, Ok(vec![]));
+
+        assert_eq!(store.expire(NOW + 100).await, Ok(1));
+        // Gone, even when asked about an earlier time.
+        assert_eq!(ids(&store.fetch(&bob, 10, NOW).await.unwrap()), vec![m2]);
+        assert_eq!(store.acknowledge(&bob, &[m1]).await, Ok(0));
+        assert_eq!(store.expire(NOW + 200).await, Ok(1));
+        assert_eq!(store.expire(NOW + 200).await, Ok(0));
+        assert_eq!(store.fetch(&bob, 10, NOW).await, Ok(vec![]));
+    }
+
+    /// 200 concurrent sends all succeed and are all stored; 20 more that
+    /// reuse stored ids, racing with them, fail alone without failing the
+    /// writes committed with them.
+    pub async fn concurrent_deliveries_all_succeed<S: Store>(store: &Arc<S>) {
+        let mailboxes: Vec<_> = (1..=4).map(|device| address("bob", device)).collect();
+        let mut expected: HashMap<MessageId, (DeviceAddress<'static>, Vec<u8>)> = HashMap::new();
+        let mut taken_ids = Vec::new();
+        for i in 0..20u32 {
+            let id = message_id();
+            let to = &mailboxes[i as usize % mailboxes.len()];
+            let record = format!("first {i}").into_bytes();
+            store
+                .deliver(vec![delivery(id, to, &record, LATER)])
+                .await
+                .unwrap();
+            expected.insert(id, (to.clone(), record));
+            taken_ids.push(id);
+        }
+
+        let mut good = Vec::new();
+        let mut duplicates = Vec::new();
+        for i in 0..220u32 {
+            let store = Arc::clone(store);
+            let to = mailboxes[i as usize % mailboxes.len()].clone();
+            if i % 11 == 10 {
+                let id = taken_ids[(i / 11) as usize];
+                duplicates.push(tokio::spawn(async move {
+                    store
+                        .deliver(vec![delivery(id, &to, b"duplicate", LATER)])
+                        .await
+                }));
+            } else {
+                let id = message_id();
+                let record = format!("concurrent {i}").into_bytes();
+                expected.insert(id, (to.clone(), record.clone()));
+                good.push(tokio::spawn(async move {
+                    store.deliver(vec![delivery(id, &to, &record, LATER)]).await
+                }));
+            }
+        }
+        assert_eq!(good.len(), 200);
+        assert_eq!(duplicates.len(), 20);
+        for task in good {
+            assert_eq!(task.await.unwrap(), Ok(()));
+        }
+        for task in duplicates {
+            assert!(matches!(task.await.unwrap(), Err(StoreError::Backend(_))));
+        }
+
+        let mut found = 0;
+        for mailbox in &mailboxes {
+            for stored in store.fetch(mailbox, 10_000, NOW).await.unwrap() {
+                let (to, record) = expected.get(&stored.message_id).unwrap();
+                assert_eq!(to, mailbox);
+                assert_eq!(&stored.record, record);
+                found += 1;
+            }
+        }
+        assert_eq!(found, 220);
+    }
+}
+
+/// Declares one `#[tokio::test]` per suite test, each on a fresh store made
+/// by `$open` (which returns a guard to keep alive and an `Arc` of the store).
+macro_rules! instantiate_suite {
+    ($open:path; by_ref: [$($by_ref:ident),* $(,)?]; shared: [$($shared:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $by_ref() {
+                let (_guard, store) = $open();
+                crate::suite::$by_ref(&*store).await;
+            }
+        )*
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $shared() {
+                let (_guard, store) = $open();
+                crate::suite::$shared(&store).await;
+            }
+        )*
+    };
+}
+
+/// The suite on SQLite, plus what only the SQLite file can show.
+mod sqlite {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use fuin_relay::store::sqlite::SqliteStore;
+    use fuin_relay::store::{NewDelivery, Store};
+    use fuin_wire::{
+        ContentKind, DeliveredRecord, FrameBody, FrankingCommitment, FrankingStamp, MessageId,
+        Opaque, RoutingEnvelope, StampKeyId,
+    };
+    use tempfile::TempDir;
+
+    use super::{LATER, NOW, address, identity, message_id};
+
+    fn open() -> (TempDir, Arc<SqliteStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("relay.db")).unwrap();
+        (dir, Arc::new(store))
+    }
+
+    instantiate_suite!(open;
+        by_ref: [
+            register_device_is_idempotent_and_detects_conflicts,
+            user_devices_are_listed_in_ascending_order,
+            challenges_are_single_use_and_expire,
+            tokens_resolve_expire_and_are_revoked,
+            prekeys_are_published_replaced_and_handed_out,
+            deliver_is_all_or_nothing_and_rejects_duplicate_ids,
+            fetch_is_oldest_first_limited_and_per_mailbox,
+            acknowledge_deletes_only_the_recipients_own,
+            expired_envelopes_are_never_fetched_and_are_removed,
+        ];
+        shared: [
+            one_time_prekeys_are_handed_out_once_under_concurrency,
+            concurrent_deliveries_all_succeed,
+        ]
+    );
+
+    fn wal_path(db: &Path) -> PathBuf {
+        let mut name = db.as_os_str().to_owned();
+        name.push("-wal");
+        PathBuf::from(name)
+    }
+
+    /// The database file and, if present, its write-ahead log.
+    fn file_bytes(store: &SqliteStore) -> Vec<u8> {
+        let mut bytes = std::fs::read(store.database_path()).unwrap();
+        if let Ok(wal) = std::fs::read(wal_path(store.database_path())) {
+            bytes.extend_from_slice(&wal);
+        }
+        bytes
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
+    }
+
+    /// A `Delivered` frame as the relay stores it, whose sealed body holds
+    /// `marker` somewhere in `len` bytes.
+    fn record(
+        recipient: &str,
+        sender: &str,
+        id: MessageId,
+        marker: &[u8; 32],
+        len: usize,
+    ) -> Vec<u8> {
+        let mut body = vec![0x5a; len];
+        let at = (len - marker.len()) / 2;
+        body[at..at + marker.len()].copy_from_slice(marker);
+        DeliveredRecord {
+            envelope: RoutingEnvelope {
+                recipient: address(recipient, 1),
+                content_kind: ContentKind::Message,
+                franking_commitment: FrankingCommitment([0xc0; 32]),
+                sealed_body: Opaque::borrowed(&body),
+            },
+            sender: address(sender, 1),
+            server_time_ms: NOW,
+            server_message_id: id,
+            franking_stamp: FrankingStamp([0x57; 32]),
+            stamp_key_id: StampKeyId(1),
+        }
+        .to_bytes()
+        .unwrap()
+    }
+
+    /// After acknowledgement (or expiry) and a checkpoint, neither the
+    /// database file nor its log holds any byte string of the envelopes:
+    /// not the sealed body, the recipient, the sender or the message id.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn nothing_of_an_acknowledged_envelope_remains_in_the_file() {
+        let (_dir, store) = open();
+        let marker: [u8; 32] = rand::random();
+        let tag = hex(&rand::random::<[u8; 8]>());
+        let recipient = format!("recipient-{tag}");
+        let sender = format!("sender-{tag}");
+        let bystander = address("bystander", 1);
+
+        // Other traffic that stays, sharing pages with the envelopes.
+        let mut kept = Vec::new();
+        for i in 0..40usize {
+            let id = message_id();
+            kept.push(NewDelivery {
+                message_id: id,
+                recipient: bystander.clone(),
+                record: vec![0x42; 100 + 37 * i],
+                expires_at_ms: LATER,
+            });
+        }
+        store.deliver(kept).await.unwrap();
+
+        // Small, page-sized and overflowing records; half are acknowledged,
+        // half expire.
+        let to = address(&recipient, 1);
+        let mut acknowledged = Vec::new();
+        let mut expiring = Vec::new();
+        for (i, len) in [64usize, 300, 1500, 4000, 9000, 30_000]
+            .into_iter()
+            .cycle()
+            .take(24)
+            .enumerate()
+        {
+            let id = message_id();
+            let expires_at_ms = if i % 2 == 0 { LATER } else { NOW + 10 };
+            let record = record(&recipient, &sender, id, &marker, len);
+            store
+                .deliver(vec![NewDelivery {
+                    message_id: id,
+                    recipient: to.clone(),
+                    record,
+                    expires_at_ms,
+                }])
+                .await
+                .unwrap();
+            if i % 2 == 0 {
+                acknowledged.push(id);
+            } else {
+                expiring.push(id);
+            }
+        }
+        assert_eq!(store.fetch(&to, 100, NOW).await.unwrap().len(), 24);
+
+        // The scan can see them while they are stored (so it is not vacuous).
+        store.checkpoint().await.unwrap();
+        let before = file_bytes(&store);
+        assert!(contains(&before, &marker));
+        assert!(contains(&before, recipient.as_bytes()));
+        assert!(contains(&before, sender.as_bytes()));
+        assert!(contains(&before, &acknowledged[0].0));
+
+        assert_eq!(store.acknowledge(&to, &acknowledged).await, Ok(12));
+        assert_eq!(store.expire(NOW + 10).await, Ok(12));
+        assert_eq!(store.fetch(&to, 100, NOW).await, Ok(vec![]));
+        assert_eq!(store.fetch(&bystander, 100, NOW).await.unwrap().len(), 40);
+
+        store.checkpoint().await.unwrap();
+        let after = file_bytes(&store);
+        assert!(!contains(&after, &marker), "a sealed body remains");
+        assert!(
+            !contains(&after, recipient.as_bytes()),
+            "the recipient remains"
+        );
+        assert!(!contains(&after, sender.as_bytes()), "the sender remains");
+        for id in acknowledged.iter().chain(&expiring) {
+            assert!(!contains(&after, &id.0), "a message id remains");
+        }
+    }
+
+    /// What was answered `Ok` survives closing and reopening, and closing
+    /// stops the writer and folds the log back into the database file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writes_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let alice = address("alice", 1);
+        let id = message_id();
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store
+                .register_device(&alice, &identity(1), NOW)
+                .await
+                .unwrap();
+            store
+                .deliver(vec![NewDelivery {
+                    message_id: id,
+                    recipient: alice.clone(),
+                    record: b"kept".to_vec(),
+                    expires_at_ms: LATER,
+                }])
+                .await
+                .unwrap();
+        }
+        assert!(!wal_path(&path).exists(), "closing checkpoints the log");
+
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.device_identity(&alice).await, Ok(Some(identity(1))));
+        let fetched = store.fetch(&alice, 10, NOW).await.unwrap();
+        assert_eq!(fetched.len(), 1);
+        assert_eq!(fetched[0].message_id, id);
+        assert_eq!(fetched[0].record, b"kept");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_database_is_in_wal_mode() {
+        let (_dir, store) = open();
+        let conn = rusqlite::Connection::open(store.database_path()).unwrap();
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The suite on PostgreSQL, plus what only several nodes on one database can
+/// show.
+///
+/// `FUIN_TEST_POSTGRES` names the database (libpq `key=value` form or a
+/// `postgresql://` URL; the role must be allowed to create schemas in it),
+/// e.g. `host=127.0.0.1 port=5433 user=fuin dbname=fuin_test`; `.ci/run`
+/// starts such a server. Without it the tests pass without running, with a
+/// note on stderr, unless `CI` is set: then they fail. Each test works in a
+/// schema of its own (`fuin_test_<random>`, through `search_path`), dropped
+/// when the test passes and kept for inspection when it fails.
+mod postgres {
+    use std::collections::BTreeSet;
+    use std::io::Write;
+    use std::sync::{Arc, Once};
+
+    use fuin_relay::store::Store;
+    use fuin_relay::store::postgres::PostgresStore;
+    use tokio_postgres::NoTls;
+
+    use super::{LATER, NOW, address, delivery, identity, message_id, one_time_prekey};
+    use super::{ids, signed_prekey};
+
+    const VARIABLE: &str = "FUIN_TEST_POSTGRES";
+    /// Connections per store in the suite, so that parallel tests stay well
+    /// under the server's `max_connections`.
+    const POOL_SIZE: usize = 4;
+
+    /// The database to test on, or `None` to skip (after saying so once).
+    fn database() -> Option<String> {
+        if let Some(config) = std::env::var(VARIABLE)
+            .ok()
+            .filter(|c| !c.trim().is_empty())
+        {
+            return Some(config);
+        }
+        if std::env::var("CI").is_ok_and(|ci| !ci.is_empty()) {
+            panic!("CI is set but {VARIABLE} is not: .ci/run must start PostgreSQL");
+        }
+        static NOTE: Once = Once::new();
+        NOTE.call_once(|| {
+            // Straight to stderr, past the test harness's capture.
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: {VARIABLE} is not set: the PostgreSQL store tests are skipped \
+                 (set it to a connection string, e.g. \
+                 \"host=127.0.0.1 port=5433 user=fuin dbname=fuin_test\", or run .ci/run)"
+            );
+        });
+        None
+    }
+
+    /// A schema of the test database for one test.
+    struct Schema {
+        database: String,
+        name: String,
+        /// The connection string with the schema as `search_path`.
+        config: String,
+    }
+
+    impl Schema {
+        /// A new empty schema, or `None` if the tests are skipped.
+        async fn create() -> Option<Self> {
+            let database = database()?;
+            let name = format!("fuin_test_{}", hex(&rand::random::<[u8; 8]>()));
+            execute(&database, &format!("CREATE SCHEMA {name}")).await;
+            let config = if database.contains("://") {
+                let separator = if database.contains('?') { '&' } else { '?' };
+                format!("{database}{separator}options=-c%20search_path%3D{name}")
+            } else {
+                format!("{database} options='-c search_path={name}'")
+            };
+            Some(Self {
+                database,
+                name,
+                config,
+            })
+        }
+
+        /// A store (a relay node) on this schema.
+        async fn store(&self) -> PostgresStore {
+            PostgresStore::connect_with_pool_size(&self.config, POOL_SIZE)
+                .await
+                .unwrap()
+        }
+
+        async fn drop_schema(self) {
+            execute(
+                &self.database,
+                &format!("DROP SCHEMA {} CASCADE", self.name),
+            )
+            .await;
+        }
+    }
+
+    async fn execute(database: &str, sql: &str) {
+        let (client, connection) = tokio_postgres::connect(database, NoTls)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to {VARIABLE}: {error}"));
+        let connection = tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+        drop(client);
+        connection.await.unwrap().unwrap();
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Like `instantiate_suite!`, for a store that is made asynchronously
+    /// and may be skipped.
+    macro_rules! on_postgres {
+        (by_ref: [$($by_ref:ident),* $(,)?]; shared: [$($shared:ident),* $(,)?]) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $by_ref() {
+                    let Some(schema) = Schema::create().await else { return };
+                    let store = schema.store().await;
+                    crate::suite::$by_ref(&store).await;
+                    drop(store);
+                    schema.drop_schema().await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $shared() {
+                    let Some(schema) = Schema::create().await else { return };
+                    let store = Arc::new(schema.store().await);
+                    crate::suite::$shared(&store).await;
+                    drop(store);
+                    schema.drop_schema().await;
+                }
+            )*
+        };
+    }
+
+    on_postgres!(
+        by_ref: [
+            register_device_is_idempotent_and_detects_conflicts,
+            user_devices_are_listed_in_ascending_order,
+            challenges_are_single_use_and_expire,
+            tokens_resolve_expire_and_are_revoked,
+            prekeys_are_published_replaced_and_handed_out,
+            deliver_is_all_or_nothing_and_rejects_duplicate_ids,
+            fetch_is_oldest_first_limited_and_per_mailbox,
+            acknowledge_deletes_only_the_recipients_own,
+            expired_envelopes_are_never_fetched_and_are_removed,
+        ];
+        shared: [
+            one_time_prekeys_are_handed_out_once_under_concurrency,
+            concurrent_deliveries_all_succeed,
+        ]
+    );
+
+    /// Two relay nodes on one database: each sees what the other stored,
+    /// concurrent fetches of one device's bundle spread over both hand out
+    /// no one-time prekey twice, and concurrent sends to one mailbox through
+    /// both are all stored, in one order that both nodes see.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_nodes_on_one_database_share_everything() {
+        let Some(schema) = Schema::create().await else {
+            return;
+        };
+        // Nodes starting together race to create the schema.
+        let (a, b) = tokio::join!(schema.store(), schema.store());
+        let nodes = [Arc::new(a), Arc::new(b)];
+        let [a, b] = &nodes;
+
+        // A device registered through one node is known to the other.
+        let alice = address("alice", 1);
+        let bob = address("bob", 1);
+        let bob2 = address("bob", 2);
+        for (node, device, seed) in [(a, &alice, 1), (b, &bob, 2), (a, &bob2, 3)] {
+            node.register_device(device, &identity(seed), NOW)
+                .await
+                .unwrap();
+        }
+        assert_eq!(b.device_identity(&alice).await, Ok(Some(identity(1))));
+        assert_eq!(
+            a.register_device(&bob, &identity(9), NOW).await,
+            Err(fuin_relay::store::StoreError::IdentityConflict)
+        );
+
+        // Delivered through one node, fetched and acknowledged through the other.
+        let [m1, m2, m3] = [message_id(), message_id(), message_id()];
+        a.deliver(vec![
+            delivery(m1, &bob, b"to bob via a", LATER),
+            delivery(m2, &bob2, b"to bob2 via a", LATER),
+        ])
+        .await
+        .unwrap();
+        b.deliver(vec![delivery(m3, &bob, b"to bob via b", LATER)])
+            .await
+            .unwrap();
+        let fetched = b.fetch(&bob, 10, NOW).await.unwrap();
+        assert_eq!(ids(&fetched), vec![m1, m3]);
+        assert_eq!(fetched[0].record, b"to bob via a");
+        assert_eq!(a.fetch(&bob, 10, NOW).await, Ok(fetched));
+        assert_eq!(ids(&b.fetch(&bob2, 10, NOW).await.unwrap()), vec![m2]);
+        assert_eq!(b.acknowledge(&bob, &[m1]).await, Ok(1));
+        assert_eq!(ids(&a.fetch(&bob, 10, NOW).await.unwrap()), vec![m3]);
+        // A message id stored through one node is refused through the other.
+        assert!(
+            a.deliver(vec![delivery(m3, &bob2, b"again", LATER)])
+                .await
+                .is_err()
+        );
+
+        // 100 concurrent fetches of alice's bundle over both nodes, for a pool
+        // of 40: each key goes out exactly once, 60 fetches find it empty.
+        let pool: Vec<_> = (1..=40).map(|id| one_time_prekey(id, id as u8)).collect();
+        a.publish_prekeys(&alice, Some(&signed_prekey(7)), &pool)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let node = Arc::clone(&nodes[i % 2]);
+            let alice = alice.clone();
+            tasks.push(tokio::spawn(async move { node.take_bundle(&alice).await }));
+        }
+        let mut handed_out = Vec::new();
+        let mut empty = 0;
+        for task in tasks {
+            let bundle = task.await.unwrap().unwrap().unwrap();
+            assert_eq!(bundle.signed_prekey, signed_prekey(7));
+            match bundle.one_time_prekey {
+                Some(key) => handed_out.push(key),
+                None => empty += 1,
+            }
+        }
+        let distinct: BTreeSet<u32> = handed_out.iter().map(|key| key.id.0).collect();
+        assert_eq!(
+            distinct.len(),
+            handed_out.len(),
+            "a key was handed out twice"
+        );
+        handed_out.sort_by_key(|key| key.id);
+        assert_eq!(handed_out, pool);
+        assert_eq!(empty, 60);
+        assert_eq!(a.one_time_remaining(&alice).await, Ok(0));
+        assert_eq!(b.one_time_remaining(&alice).await, Ok(0));
+
+        // 100 concurrent sends to one mailbox, over both nodes (some fanning
+        // out to a second mailbox): all stored, and both nodes list them in
+        // the same order.
+        let mut tasks = Vec::new();
+        let mut sent = BTreeSet::new();
+        for i in 0..100 {
+            let node = Arc::clone(&nodes[i % 2]);
+            let id = message_id();
+            sent.insert(id.0);
+            let mut batch = vec![delivery(id, &alice, format!("{i}").as_bytes(), LATER)];
+            if i % 3 == 0 {
+                batch.push(delivery(message_id(), &bob2, b"fan-out", LATER));
+            }
+            tasks.push(tokio::spawn(async move { node.deliver(batch).await }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let seen_by_a = a.fetch(&alice, 1000, NOW).await.unwrap();
+        assert_eq!(seen_by_a.len(), 100);
+        assert_eq!(
+            seen_by_a
+                .iter()
+                .map(|d| d.message_id.0)
+                .collect::<BTreeSet<_>>(),
+            sent
+        );
+        assert_eq!(b.fetch(&alice, 1000, NOW).await, Ok(seen_by_a));
+        assert_eq!(b.fetch(&bob2, 1000, NOW).await.unwrap().len(), 1 + 34);
+
+        for node in nodes {
+            drop(node);
+        }
+        schema.drop_schema().await;
+    }
+
+    /// A store reconnecting to a database that has the schema keeps what
+    /// was stored; several nodes connecting at once all succeed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn reconnecting_keeps_the_data_and_connecting_races_are_harmless() {
+        let Some(schema) = Schema::create().await else {
+            return;
+        };
+        let mut connecting = Vec::new();
+        for _ in 0..6 {
+            let config = schema.config.clone();
+            connecting.push(tokio::spawn(async move {
+                PostgresStore::connect_with_pool_size(&config, 1).await
+            }));
+        }
+        for task in connecting {
+            task.await.unwrap().unwrap();
+        }
+
+        let alice = address("alice", 1);
+        let id = message_id();
+        {
+            let store = PostgresStore::connect(&schema.config).await.unwrap();
+            store
+                .register_device(&alice, &identity(1), NOW)
+                .await
+                .unwrap();
+            store
+                .deliver(vec![delivery(id, &alice, b"kept", LATER)])
+                .await
+                .unwrap();
+            store.close();
+            assert!(store.device_identity(&alice).await.is_err());
+        }
+        let store = schema.store().await;
+        assert_eq!(store.device_identity(&alice).await, Ok(Some(identity(1))));
+        assert_eq!(ids(&store.fetch(&alice, 10, NOW).await.unwrap()), vec![id]);
+        drop(store);
+        schema.drop_schema().await;
+    }
+
+    /// A bad connection string or an unreachable server is a backend error
+    /// that does not repeat the connection string. (Needs no database.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn connection_failures_are_backend_errors_without_data() {
+        for config in [
+            "host=127.0.0.1 port=1 user=secret-user password=secret-password connect_timeout=2",
+            "no_such_key=secret-value",
+        ] {
+            let error = PostgresStore::connect(config).await.unwrap_err();
+            assert!(
+                matches!(&error, fuin_relay::store::StoreError::Backend(what) if what.starts_with("connect")),
+                "{error:?}"
+            );
+            assert!(!error.to_string().contains("secret"), "{error}");
+        }
+    }
+}

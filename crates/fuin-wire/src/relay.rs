@@ -1,0 +1,301 @@
+//! The frames of the relay's HTTP API: registration, authentication,
+//! prekeys, sending, fetching and acknowledging. `spec/relay-api.md` says
+//! which endpoint takes and returns which.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bounded::BoundedVec;
+use crate::bytes::fixed_bytes;
+use crate::{
+    DeliveredRecord, DeviceAddress, Ed25519Signature, MessageId, OneTimePrekey, PrekeyBundle,
+    PublicIdentity, RoutingEnvelope, SignedPrekey, WireError,
+};
+
+/// Most one-time prekeys in one upload.
+pub const MAX_PREKEY_UPLOAD: usize = 100;
+/// Most devices a user may have (and so bundles in one answer).
+pub const MAX_DEVICES_PER_USER: usize = 16;
+/// Most envelopes in one send: one message to every device of a user and of
+/// the sender's own user, with room to spare.
+pub const MAX_ENVELOPES_PER_SEND: usize = 64;
+/// Most records in one mailbox batch (at most 32 × 64 KiB bodies, within the
+/// frame limit).
+pub const MAX_RECORDS_PER_BATCH: usize = 32;
+/// Most ids in one acknowledgement.
+pub const MAX_ACKNOWLEDGED: usize = 256;
+
+fixed_bytes!(
+    /// A relay-issued authentication challenge (random, single use).
+    Nonce,
+    32
+);
+
+/// A bearer token (32 random bytes). Whoever holds it acts as its device
+/// until it expires or is revoked: `Debug` shows no bytes and the bytes are
+/// wiped on drop. (The relay never compares tokens, only their SHA-256.)
+#[derive(
+    Clone, PartialEq, Eq, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop,
+)]
+pub struct BearerToken(#[serde(with = "token_bytes")] pub [u8; 32]);
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
+}
+
+mod token_bytes {
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        crate::bytes::serialize_fixed(bytes, s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        crate::bytes::deserialize_fixed(d)
+    }
+}
+
+/// Tag 9: register a device and its identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRegistration<'a> {
+    /// The device.
+    #[serde(borrow)]
+    pub address: DeviceAddress<'a>,
+    /// Its public identity.
+    pub identity: PublicIdentity,
+}
+
+/// Tag 10: ask for an authentication challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeRequest<'a> {
+    /// The device that wants to authenticate.
+    #[serde(borrow)]
+    pub address: DeviceAddress<'a>,
+}
+
+/// Tag 11: the relay's challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthChallenge {
+    /// What to sign.
+    pub nonce: Nonce,
+    /// When it stops being accepted, ms since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+/// Tag 12: the device's answer: its signature over [`relay_auth_input`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeResponse<'a> {
+    /// The device.
+    #[serde(borrow)]
+    pub address: DeviceAddress<'a>,
+    /// The challenge answered.
+    pub nonce: Nonce,
+    /// The identity's Ed25519 signature over `relay_auth_input(address, nonce)`.
+    pub signature: Ed25519Signature,
+}
+
+/// Tag 13: a bearer token for the authenticated device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthToken {
+    /// The token.
+    pub token: BearerToken,
+    /// When it expires, ms since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+/// Tag 14: publish prekeys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrekeyUpload {
+    /// A new signed prekey, if it rotated.
+    pub signed_prekey: Option<SignedPrekey>,
+    /// One-time prekeys to add, at most [`MAX_PREKEY_UPLOAD`].
+    pub one_time_prekeys: BoundedVec<OneTimePrekey, MAX_PREKEY_UPLOAD>,
+}
+
+/// Tag 15: how many one-time prekeys a device has left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrekeyCount {
+    /// Unused one-time prekeys at the relay.
+    pub one_time_prekeys: u32,
+    /// Whether the relay asks the device to upload more.
+    pub low: bool,
+}
+
+/// Tag 16: the bundles of a user's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleSet<'a> {
+    /// One bundle per device with a signed prekey, at most
+    /// [`MAX_DEVICES_PER_USER`].
+    #[serde(borrow)]
+    pub bundles: BoundedVec<PrekeyBundle<'a>, MAX_DEVICES_PER_USER>,
+}
+
+/// Tag 17: the envelopes of one message, one per recipient device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendBatch<'a> {
+    /// At most [`MAX_ENVELOPES_PER_SEND`].
+    #[serde(borrow)]
+    pub envelopes: BoundedVec<RoutingEnvelope<'a>, MAX_ENVELOPES_PER_SEND>,
+}
+
+/// Tag 18: the relay stored a send durably.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendAccepted {
+    /// The relay's time of acceptance, ms since the Unix epoch.
+    pub server_time_ms: u64,
+    /// The relay's id for each envelope, in the order sent.
+    pub message_ids: BoundedVec<MessageId, MAX_ENVELOPES_PER_SEND>,
+}
+
+/// Tag 19: envelopes waiting in a device's mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxBatch<'a> {
+    /// Oldest first, at most [`MAX_RECORDS_PER_BATCH`].
+    #[serde(borrow)]
+    pub records: BoundedVec<DeliveredRecord<'a>, MAX_RECORDS_PER_BATCH>,
+    /// Whether the device's one-time prekey pool is running low.
+    pub prekeys_low: bool,
+}
+
+/// Tag 20: envelopes the device has stored and the relay may delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// At most [`MAX_ACKNOWLEDGED`].
+    pub message_ids: BoundedVec<MessageId, MAX_ACKNOWLEDGED>,
+}
+
+/// Domain-separation label of the string a device signs to authenticate.
+pub const RELAY_AUTH_LABEL: &[u8] = b"fuin/v1/relay-auth";
+
+/// The string a device's identity key signs to answer a challenge: each field
+/// as a 4-byte big-endian length and its bytes: the label, the user id, the
+/// device id (4 bytes, big-endian), the nonce.
+pub fn relay_auth_input(address: &DeviceAddress<'_>, nonce: &Nonce) -> Vec<u8> {
+    let fields: [&[u8]; 4] = [
+        RELAY_AUTH_LABEL,
+        address.user.as_str().as_bytes(),
+        &address.device.0.to_be_bytes(),
+        nonce.as_bytes(),
+    ];
+    let mut out = Vec::with_capacity(fields.iter().map(|f| 4 + f.len()).sum());
+    for field in fields {
+        out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        out.extend_from_slice(field);
+    }
+    out
+}
+
+impl DeviceRegistration<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.address.validate()
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> DeviceRegistration<'static> {
+        DeviceRegistration {
+            address: self.address.into_owned(),
+            identity: self.identity,
+        }
+    }
+}
+
+impl ChallengeRequest<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.address.validate()
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> ChallengeRequest<'static> {
+        ChallengeRequest {
+            address: self.address.into_owned(),
+        }
+    }
+}
+
+impl ChallengeResponse<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.address.validate()
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> ChallengeResponse<'static> {
+        ChallengeResponse {
+            address: self.address.into_owned(),
+            nonce: self.nonce,
+            signature: self.signature,
+        }
+    }
+}
+
+impl PrekeyUpload {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.one_time_prekeys.check_len("one_time_prekeys")
+    }
+}
+
+impl BundleSet<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.bundles.check_len("bundles")?;
+        self.bundles
+            .as_slice()
+            .iter()
+            .try_for_each(PrekeyBundle::validate)
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> BundleSet<'static> {
+        BundleSet {
+            bundles: self.bundles.map(PrekeyBundle::into_owned),
+        }
+    }
+}
+
+impl SendBatch<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.envelopes.check_len("envelopes")?;
+        self.envelopes
+            .as_slice()
+            .iter()
+            .try_for_each(RoutingEnvelope::validate)
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> SendBatch<'static> {
+        SendBatch {
+            envelopes: self.envelopes.map(RoutingEnvelope::into_owned),
+        }
+    }
+}
+
+impl SendAccepted {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.message_ids.check_len("message_ids")
+    }
+}
+
+impl MailboxBatch<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.records.check_len("records")?;
+        self.records
+            .as_slice()
+            .iter()
+            .try_for_each(DeliveredRecord::validate)
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> MailboxBatch<'static> {
+        MailboxBatch {
+            records: self.records.map(DeliveredRecord::into_owned),
+            prekeys_low: self.prekeys_low,
+        }
+    }
+}
+
+impl Acknowledgement {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.message_ids.check_len("message_ids")
+    }
+}
