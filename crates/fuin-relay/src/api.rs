@@ -200,7 +200,7 @@ async fn authenticate<S: Store>(
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or_else(ApiError::unauthorized)?;
     let mut token = [0u8; 32];
-    hex_decode(value, &mut token).ok_or_else(ApiError::unauthorized)?;
+    hex::decode_to_slice(value, &mut token).map_err(|_| ApiError::unauthorized())?;
     let hash: [u8; 32] = Sha256::digest(token).into();
     zeroize::Zeroize::zeroize(&mut token);
     let device = relay
@@ -210,18 +210,6 @@ async fn authenticate<S: Store>(
         .ok_or_else(ApiError::unauthorized)?;
     relay.admit(&device)?;
     Ok(device)
-}
-
-fn hex_decode(text: &str, out: &mut [u8; 32]) -> Option<()> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        let digit = |c: u8| (c as char).to_digit(16);
-        out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
-    }
-    Some(())
 }
 
 async fn register<S: Store>(
