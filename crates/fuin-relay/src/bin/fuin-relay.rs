@@ -112,7 +112,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let key = match stamp_key(&key_path) {
+    let mut key = match stamp_key(&key_path) {
         Ok(key) => key,
         Err(err) => {
             eprintln!(
@@ -130,6 +130,8 @@ async fn main() -> ExitCode {
         }
     };
     let config = RelayConfig::new(StampKeys::new(StampKeyId(args.stamp_key_id), key));
+    // The key now lives (and is wiped) inside `StampKeys`; wipe this copy.
+    zeroize::Zeroize::zeroize(&mut key);
     if let Some(conninfo) = &args.postgres {
         return match PostgresStore::connect(conninfo).await {
             Ok(store) => run(store, listener, config).await,
