@@ -604,6 +604,193 @@ pub mod suite {
         }
         assert_eq!(found, 220);
     }
+
+    /// A delivery that would take a mailbox over its quota stores nothing,
+    /// in any of its mailboxes; acknowledging makes room again.
+    pub async fn deliveries_over_the_mailbox_quota_are_refused_whole(store: &impl Store) {
+        let bob = address("bob", 1);
+        let carol = address("carol", 1);
+        for i in 0..3u8 {
+            store
+                .deliver_within_quota(vec![delivery(message_id(), &bob, &[i], LATER)], 3)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store
+                .deliver_within_quota(vec![delivery(message_id(), &bob, b"4", LATER)], 3)
+                .await,
+            Err(StoreError::MailboxFull)
+        );
+        // Carol's mailbox has room, bob's does not: neither gets anything.
+        let batch = vec![
+            delivery(message_id(), &carol, b"c", LATER),
+            delivery(message_id(), &bob, b"b", LATER),
+        ];
+        assert_eq!(
+            store.deliver_within_quota(batch, 3).await,
+            Err(StoreError::MailboxFull)
+        );
+        assert_eq!(store.fetch(&carol, 10, NOW).await, Ok(vec![]));
+        assert_eq!(store.fetch(&bob, 10, NOW).await.unwrap().len(), 3);
+        // Within one batch, envelopes to one mailbox count together.
+        let batch: Vec<_> = (0..4u8)
+            .map(|i| delivery(message_id(), &carol, &[i], LATER))
+            .collect();
+        assert_eq!(
+            store.deliver_within_quota(batch, 3).await,
+            Err(StoreError::MailboxFull)
+        );
+        let batch: Vec<_> = (0..3u8)
+            .map(|i| delivery(message_id(), &carol, &[i], LATER))
+            .collect();
+        assert_eq!(store.deliver_within_quota(batch, 3).await, Ok(()));
+        // Plain `deliver` has no quota.
+        store
+            .deliver(vec![delivery(message_id(), &bob, b"over", LATER)])
+            .await
+            .unwrap();
+        assert_eq!(store.fetch(&bob, 10, NOW).await.unwrap().len(), 4);
+
+        // Acknowledging two of bob's four leaves room for one under a quota of 3.
+        let stored = ids(&store.fetch(&bob, 10, NOW).await.unwrap());
+        assert_eq!(store.acknowledge(&bob, &stored[..2]).await, Ok(2));
+        store
+            .deliver_within_quota(vec![delivery(message_id(), &bob, b"fits", LATER)], 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .deliver_within_quota(vec![delivery(message_id(), &bob, b"no", LATER)], 3)
+                .await,
+            Err(StoreError::MailboxFull)
+        );
+    }
+
+    /// Concurrent deliveries to one mailbox never take it over its quota:
+    /// exactly as many succeed as fit, and the others fail.
+    pub async fn concurrent_deliveries_never_overfill_a_mailbox<S: Store>(store: &Arc<S>) {
+        let bob = address("bob", 1);
+        let tasks: Vec<_> = (0..40u8)
+            .map(|i| {
+                let store = Arc::clone(store);
+                let bob = bob.clone();
+                tokio::spawn(async move {
+                    store
+                        .deliver_within_quota(vec![delivery(message_id(), &bob, &[i], LATER)], 15)
+                        .await
+                })
+            })
+            .collect();
+        let mut stored = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => stored += 1,
+                Err(StoreError::MailboxFull) => {}
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(stored, 15);
+        assert_eq!(store.fetch(&bob, 100, NOW).await.unwrap().len(), 15);
+    }
+
+    /// An upload that would grow the pool over its quota changes nothing;
+    /// one that does not grow it is always taken.
+    pub async fn prekey_uploads_over_the_pool_quota_are_refused_whole(store: &impl Store) {
+        let bob = address("bob", 1);
+        store
+            .register_device(&bob, &identity(2), NOW)
+            .await
+            .unwrap();
+        let keys = |ids: std::ops::Range<u32>| -> Vec<OneTimePrekey> {
+            ids.map(|id| one_time_prekey(id, id as u8)).collect()
+        };
+        assert_eq!(
+            store
+                .publish_prekeys_within_quota(&bob, Some(&signed_prekey(1)), &keys(0..4), 4)
+                .await,
+            Ok(4)
+        );
+        assert_eq!(
+            store
+                .publish_prekeys_within_quota(&bob, Some(&signed_prekey(2)), &keys(4..5), 4)
+                .await,
+            Err(StoreError::PrekeyPoolFull)
+        );
+        // Nothing of the refused upload was stored: not its signed prekey.
+        assert_eq!(store.one_time_remaining(&bob).await, Ok(4));
+        let taken = store.take_bundle(&bob).await.unwrap().unwrap();
+        assert_eq!(taken.signed_prekey, signed_prekey(1));
+        assert_eq!(taken.one_time_prekey, Some(one_time_prekey(0, 0)));
+        // Now at 3: one new id and two replaced ones make 4, which fits.
+        assert_eq!(
+            store
+                .publish_prekeys_within_quota(&bob, None, &keys(1..3), 4)
+                .await,
+            Ok(3)
+        );
+        assert_eq!(
+            store
+                .publish_prekeys_within_quota(&bob, None, &keys(2..5), 4)
+                .await,
+            Ok(4)
+        );
+        // Over the quota already (it was lowered): a signed prekey alone,
+        // or replacements, are taken; growing further is not.
+        assert_eq!(
+            store
+                .publish_prekeys_within_quota(&bob, Some(&signed_prekey(3)), &keys(1..3), 2)
+                .await,
+            Ok(4)
+        );
+        assert_eq!(
+            store
+                .publish_prekeys_within_quota(&bob, None, &keys(9..10), 2)
+                .await,
+            Err(StoreError::PrekeyPoolFull)
+        );
+        let taken = store.take_bundle(&bob).await.unwrap().unwrap();
+        assert_eq!(taken.signed_prekey, signed_prekey(3));
+        // Unknown devices are still unknown.
+        assert_eq!(
+            store
+                .publish_prekeys_within_quota(&address("nobody", 1), None, &keys(0..1), 4)
+                .await,
+            Err(StoreError::UnknownDevice)
+        );
+    }
+
+    /// A device keeps at most the bound of challenges: the newest, always
+    /// including the one just issued; other devices' are untouched.
+    pub async fn challenges_beyond_the_bound_replace_the_oldest(store: &impl Store) {
+        let alice = address("alice", 1);
+        let alice2 = address("alice", 2);
+        store
+            .put_challenge_bounded(&alice2, [0xee; 32], NOW + 500, 2)
+            .await
+            .unwrap();
+        for (nonce, expires) in [([1u8; 32], 1000), ([2; 32], 1002), ([3; 32], 1002)] {
+            store
+                .put_challenge_bounded(&alice, nonce, NOW + expires, 2)
+                .await
+                .unwrap();
+        }
+        // [1] went when [3] came. Issued in the same millisecond as the two
+        // left, the new one stays and [2] goes (ordered by expiry and then
+        // nonce alone, the new one's nonce would make it the one to go).
+        store
+            .put_challenge_bounded(&alice, [0; 32], NOW + 1002, 2)
+            .await
+            .unwrap();
+        assert_eq!(store.take_challenge(&alice, [1; 32], NOW).await, Ok(false));
+        assert_eq!(store.take_challenge(&alice, [2; 32], NOW).await, Ok(false));
+        assert_eq!(store.take_challenge(&alice, [0; 32], NOW).await, Ok(true));
+        assert_eq!(store.take_challenge(&alice, [3; 32], NOW).await, Ok(true));
+        assert_eq!(
+            store.take_challenge(&alice2, [0xee; 32], NOW).await,
+            Ok(true)
+        );
+    }
 }
 
 /// Declares one `#[tokio::test]` per suite test, each on a fresh store made
@@ -659,10 +846,14 @@ mod sqlite {
             fetch_is_oldest_first_limited_and_per_mailbox,
             acknowledge_deletes_only_the_recipients_own,
             expired_envelopes_are_never_fetched_and_are_removed,
+            deliveries_over_the_mailbox_quota_are_refused_whole,
+            prekey_uploads_over_the_pool_quota_are_refused_whole,
+            challenges_beyond_the_bound_replace_the_oldest,
         ];
         shared: [
             one_time_prekeys_are_handed_out_once_under_concurrency,
             concurrent_deliveries_all_succeed,
+            concurrent_deliveries_never_overfill_a_mailbox,
         ]
     );
 
@@ -993,10 +1184,14 @@ mod postgres {
             fetch_is_oldest_first_limited_and_per_mailbox,
             acknowledge_deletes_only_the_recipients_own,
             expired_envelopes_are_never_fetched_and_are_removed,
+            deliveries_over_the_mailbox_quota_are_refused_whole,
+            prekey_uploads_over_the_pool_quota_are_refused_whole,
+            challenges_beyond_the_bound_replace_the_oldest,
         ];
         shared: [
             one_time_prekeys_are_handed_out_once_under_concurrency,
             concurrent_deliveries_all_succeed,
+            concurrent_deliveries_never_overfill_a_mailbox,
         ]
     );
 

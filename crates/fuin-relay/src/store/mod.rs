@@ -24,6 +24,10 @@ pub enum StoreError {
     IdentityConflict,
     /// The device is not registered.
     UnknownDevice,
+    /// A recipient's mailbox holds as many envelopes as it may.
+    MailboxFull,
+    /// The device's pool holds as many one-time prekeys as it may.
+    PrekeyPoolFull,
     /// The backend failed; the message names the operation, never data.
     Backend(String),
 }
@@ -33,6 +37,8 @@ impl std::fmt::Display for StoreError {
         match self {
             Self::IdentityConflict => f.write_str("device is registered with another identity"),
             Self::UnknownDevice => f.write_str("device is not registered"),
+            Self::MailboxFull => f.write_str("a recipient's mailbox is full"),
+            Self::PrekeyPoolFull => f.write_str("the one-time prekey pool is full"),
             Self::Backend(what) => write!(f, "storage failed: {what}"),
         }
     }
@@ -207,4 +213,39 @@ pub trait Store: Send + Sync + 'static {
     fn checkpoint(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
         async { Ok(()) }
     }
+
+    /// [`Store::deliver`] under a quota: if any recipient's mailbox would
+    /// then hold more than `max_waiting` envelopes (counting every stored
+    /// one, including expired ones the sweep has not deleted yet), nothing
+    /// is stored and the answer is [`StoreError::MailboxFull`]. The count
+    /// and the insert are one atomic step, also across relay nodes.
+    fn deliver_within_quota(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        max_waiting: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// [`Store::publish_prekeys`] under a quota: if the upload would leave
+    /// the device with more than `max_pool` one-time prekeys, and more than
+    /// it had before, nothing changes (not the signed prekey either) and
+    /// the answer is [`StoreError::PrekeyPoolFull`]. An upload that adds no
+    /// new one-time prekey is never refused for the pool's size.
+    fn publish_prekeys_within_quota(
+        &self,
+        address: &DeviceAddress<'_>,
+        signed_prekey: Option<&SignedPrekey>,
+        one_time_prekeys: &[OneTimePrekey],
+        max_pool: u32,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// [`Store::put_challenge`], keeping at most `keep` (at least one)
+    /// challenges for `address`: the new one and the latest-expiring others;
+    /// older ones are deleted in the same atomic step.
+    fn put_challenge_bounded(
+        &self,
+        address: &DeviceAddress<'_>,
+        nonce: [u8; 32],
+        expires_at_ms: u64,
+        keep: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

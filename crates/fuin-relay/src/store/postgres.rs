@@ -42,6 +42,12 @@
 //!   deadlock). Deliveries to different mailboxes do not wait for each other
 //!   unless their keys collide. A unique index on `(user_id, device, seq)`
 //!   makes a lapse in this a failed delivery rather than an ambiguous order.
+//!   [`Store::deliver_within_quota`] counts the mailboxes under those same
+//!   locks, so a quota holds across nodes.
+//! - [`Store::publish_prekeys_within_quota`] and
+//!   [`Store::put_challenge_bounded`] first take a transaction-scoped
+//!   advisory lock for the device (keyed like the mailbox lock, in domains
+//!   of their own), so that their count and their write are one step.
 //!
 //! # What is stored
 //!
@@ -101,6 +107,10 @@ const SCHEMA_VERSION: i64 = 1;
 const SCHEMA_LOCK: i64 = 0x6675_696e_7363_686d;
 /// What the mailbox lock keys are derived from, before the address.
 const MAILBOX_LOCK_DOMAIN: &[u8] = b"fuin-relay mailbox lock\0";
+/// The same for the lock that serializes a device's prekey uploads.
+const PREKEY_LOCK_DOMAIN: &[u8] = b"fuin-relay prekey lock\0";
+/// The same for the lock that serializes a device's challenges.
+const CHALLENGE_LOCK_DOMAIN: &[u8] = b"fuin-relay challenge lock\0";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS fuin_schema (
@@ -496,6 +506,17 @@ impl Store for PostgresStore {
         signed_prekey: Option<&SignedPrekey>,
         one_time_prekeys: &[OneTimePrekey],
     ) -> Result<u32, StoreError> {
+        self.publish_prekeys_within_quota(address, signed_prekey, one_time_prekeys, u32::MAX)
+            .await
+    }
+
+    async fn publish_prekeys_within_quota(
+        &self,
+        address: &DeviceAddress<'_>,
+        signed_prekey: Option<&SignedPrekey>,
+        one_time_prekeys: &[OneTimePrekey],
+        max_pool: u32,
+    ) -> Result<u32, StoreError> {
         const OP: &str = "publish_prekeys";
         let (user, device) = key(address);
         // One row per id, the last one given winning (as a replacement would).
@@ -519,6 +540,17 @@ impl Store for PostgresStore {
         {
             return Err(StoreError::UnknownDevice);
         }
+        // Uploads of one device queue here, so that two cannot both pass
+        // the quota.
+        let lock = transaction
+            .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+            .await
+            .op(OP)?;
+        transaction
+            .execute(&lock, &[&device_lock(PREKEY_LOCK_DOMAIN, address)])
+            .await
+            .op(OP)?;
+        let before = count_one_time(&transaction, &user, device, OP).await?;
         if let Some(signed) = signed_prekey {
             let upsert = transaction
                 .prepare_cached(
@@ -560,6 +592,10 @@ impl Store for PostgresStore {
                 .op(OP)?;
         }
         let count = count_one_time(&transaction, &user, device, OP).await?;
+        // Dropping the transaction rolls all of it back.
+        if count > max_pool && count > before {
+            return Err(StoreError::PrekeyPoolFull);
+        }
         transaction.commit().await.op(OP)?;
         Ok(count)
     }
@@ -626,6 +662,14 @@ impl Store for PostgresStore {
     }
 
     async fn deliver(&self, deliveries: Vec<NewDelivery>) -> Result<(), StoreError> {
+        self.deliver_within_quota(deliveries, u64::MAX).await
+    }
+
+    async fn deliver_within_quota(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        max_waiting: u64,
+    ) -> Result<(), StoreError> {
         const OP: &str = "deliver";
         if deliveries.is_empty() {
             return Ok(());
@@ -659,6 +703,11 @@ impl Store for PostgresStore {
             .await
             .op(OP)?;
         transaction.execute(&lock, &[&locks]).await.op(OP)?;
+        // With the mailboxes locked, no other delivery can add to them
+        // before this one commits.
+        if max_waiting != u64::MAX {
+            check_mailbox_quota(&transaction, &users, &devices, max_waiting, OP).await?;
+        }
         // Each row's seq: its mailbox's highest so far plus its rank among
         // the batch's rows for that mailbox, in the batch's order.
         let insert = transaction
@@ -777,6 +826,56 @@ impl Store for PostgresStore {
         transaction.commit().await.op(OP)?;
         Ok(envelopes)
     }
+
+    async fn put_challenge_bounded(
+        &self,
+        address: &DeviceAddress<'_>,
+        nonce: [u8; 32],
+        expires_at_ms: u64,
+        keep: u32,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "put_challenge";
+        let (user, device) = key(address);
+        let expires_at = sql_time(expires_at_ms);
+        let keep = i64::from(keep.max(1));
+        let mut client = self.client(OP).await?;
+        let transaction = client.transaction().await.op(OP)?;
+        // Challenges of one device are issued one at a time, so that the
+        // bound holds across nodes.
+        let lock = transaction
+            .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+            .await
+            .op(OP)?;
+        transaction
+            .execute(&lock, &[&device_lock(CHALLENGE_LOCK_DOMAIN, address)])
+            .await
+            .op(OP)?;
+        let upsert = transaction
+            .prepare_cached(
+                "INSERT INTO challenges (user_id, device, nonce, expires_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, device, nonce) \
+                 DO UPDATE SET expires_at = EXCLUDED.expires_at",
+            )
+            .await
+            .op(OP)?;
+        transaction
+            .execute(&upsert, &[&user, &device, &nonce.as_slice(), &expires_at])
+            .await
+            .op(OP)?;
+        let trim = transaction
+            .prepare_cached(
+                "DELETE FROM challenges WHERE user_id = $1 AND device = $2 AND nonce NOT IN ( \
+                     SELECT nonce FROM challenges WHERE user_id = $1 AND device = $2 \
+                     ORDER BY nonce = $3 DESC, expires_at DESC, nonce DESC LIMIT $4)",
+            )
+            .await
+            .op(OP)?;
+        transaction
+            .execute(&trim, &[&user, &device, &nonce.as_slice(), &keep])
+            .await
+            .op(OP)?;
+        transaction.commit().await.op(OP)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -831,8 +930,14 @@ fn key(address: &DeviceAddress<'_>) -> (String, i64) {
 /// The advisory lock key of a mailbox: the first 8 bytes of a SHA-256 of the
 /// address, the same on every node whatever its build.
 fn mailbox_lock(address: &DeviceAddress<'_>) -> i64 {
+    device_lock(MAILBOX_LOCK_DOMAIN, address)
+}
+
+/// An advisory lock key for `address` in `domain`: the first 8 bytes of a
+/// SHA-256 of both.
+fn device_lock(domain: &[u8], address: &DeviceAddress<'_>) -> i64 {
     let digest = Sha256::new()
-        .chain_update(MAILBOX_LOCK_DOMAIN)
+        .chain_update(domain)
         .chain_update(address.device.0.to_be_bytes())
         .chain_update(address.user.as_str().as_bytes())
         .finalize();
@@ -909,4 +1014,35 @@ async fn count_one_time(
         .try_get(0)
         .op(name)?;
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
+}
+
+/// Refuses a delivery if any of its recipients' mailboxes (given as the
+/// parallel `users` and `devices`, one entry per envelope) would hold more
+/// than `max_waiting` envelopes after it.
+async fn check_mailbox_quota(
+    client: &impl deadpool_postgres::GenericClient,
+    users: &[String],
+    devices: &[i64],
+    max_waiting: u64,
+    name: &'static str,
+) -> Result<(), StoreError> {
+    let count = client
+        .prepare_cached(
+            "SELECT r.user_id, r.device, COUNT(*) AS adding, \
+               (SELECT COUNT(*) FROM mailbox x \
+                WHERE x.user_id = r.user_id AND x.device = r.device) AS stored \
+             FROM unnest($1::text[], $2::bigint[]) AS r (user_id, device) \
+             GROUP BY r.user_id, r.device",
+        )
+        .await
+        .op(name)?;
+    for row in client.query(&count, &[&users, &devices]).await.op(name)? {
+        let adding: i64 = row.try_get(2).op(name)?;
+        let stored: i64 = row.try_get(3).op(name)?;
+        let total = u64::try_from(adding.saturating_add(stored)).unwrap_or(u64::MAX);
+        if total > max_waiting {
+            return Err(StoreError::MailboxFull);
+        }
+    }
+    Ok(())
 }

@@ -82,6 +82,7 @@
 //! Errors never carry data: a backend failure is
 //! `StoreError::Backend("<operation>")` or `"<operation>: <stage>"`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -521,6 +522,17 @@ impl Store for SqliteStore {
         signed_prekey: Option<&SignedPrekey>,
         one_time_prekeys: &[OneTimePrekey],
     ) -> Result<u32, StoreError> {
+        self.publish_prekeys_within_quota(address, signed_prekey, one_time_prekeys, u32::MAX)
+            .await
+    }
+
+    async fn publish_prekeys_within_quota(
+        &self,
+        address: &DeviceAddress<'_>,
+        signed_prekey: Option<&SignedPrekey>,
+        one_time_prekeys: &[OneTimePrekey],
+        max_pool: u32,
+    ) -> Result<u32, StoreError> {
         const OP: &str = "publish_prekeys";
         let (user, device) = key(address);
         let signed_prekey = signed_prekey.cloned();
@@ -529,6 +541,7 @@ impl Store for SqliteStore {
             if !device_exists(conn, &user, device, OP)? {
                 return Err(StoreError::UnknownDevice);
             }
+            let before = count_one_time(conn, &user, device, OP)?;
             if let Some(signed) = signed_prekey {
                 conn.prepare_cached(
                     "INSERT OR REPLACE INTO signed_prekeys \
@@ -555,7 +568,12 @@ impl Store for SqliteStore {
                     .execute(params![user, device, prekey.id.0, prekey.public_key.0])
                     .op(OP)?;
             }
-            count_one_time(conn, &user, device, OP)
+            let after = count_one_time(conn, &user, device, OP)?;
+            // The write's savepoint rolls all of it back.
+            if after > max_pool && after > before {
+                return Err(StoreError::PrekeyPoolFull);
+            }
+            Ok(after)
         })
         .await
     }
@@ -637,11 +655,22 @@ impl Store for SqliteStore {
     }
 
     async fn deliver(&self, deliveries: Vec<NewDelivery>) -> Result<(), StoreError> {
+        self.deliver_within_quota(deliveries, u64::MAX).await
+    }
+
+    async fn deliver_within_quota(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        max_waiting: u64,
+    ) -> Result<(), StoreError> {
         const OP: &str = "deliver";
         if deliveries.is_empty() {
             return Ok(());
         }
         self.write(OP, move |conn| {
+            if max_waiting != u64::MAX {
+                check_mailbox_quota(conn, &deliveries, max_waiting, OP)?;
+            }
             let mut insert = conn
                 .prepare_cached(
                     "INSERT INTO mailbox (message_id, user, device, record, expires_at, seq) \
@@ -756,6 +785,38 @@ impl Store for SqliteStore {
                 .execute(params![now])
                 .op(OP)?;
             Ok(count_u64(envelopes))
+        })
+        .await
+    }
+
+    async fn put_challenge_bounded(
+        &self,
+        address: &DeviceAddress<'_>,
+        nonce: [u8; 32],
+        expires_at_ms: u64,
+        keep: u32,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "put_challenge";
+        let (user, device) = key(address);
+        let expires_at = sql_time(expires_at_ms);
+        let keep = i64::from(keep.max(1));
+        self.write(OP, move |conn| {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO challenges (user, device, nonce, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .op(OP)?
+            .execute(params![user, device, nonce, expires_at])
+            .op(OP)?;
+            conn.prepare_cached(
+                "DELETE FROM challenges WHERE user = ?1 AND device = ?2 AND nonce NOT IN ( \
+                     SELECT nonce FROM challenges WHERE user = ?1 AND device = ?2 \
+                     ORDER BY nonce = ?3 DESC, expires_at DESC, nonce DESC LIMIT ?4)",
+            )
+            .op(OP)?
+            .execute(params![user, device, nonce, keep])
+            .op(OP)?;
+            Ok(())
         })
         .await
     }
@@ -1053,4 +1114,35 @@ fn count_one_time(
         .query_row(params![user, device], |row| row.get(0))
         .op(name)?;
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
+}
+
+/// Refuses `deliveries` if any recipient's mailbox would hold more than
+/// `max_waiting` envelopes after them.
+fn check_mailbox_quota(
+    conn: &Connection,
+    deliveries: &[NewDelivery],
+    max_waiting: u64,
+    name: &'static str,
+) -> Result<(), StoreError> {
+    let mut adding: BTreeMap<(String, i64), u64> = BTreeMap::new();
+    for delivery in deliveries {
+        *adding.entry(key(&delivery.recipient)).or_default() += 1;
+    }
+    // Counting stops past the quota, so a full mailbox costs no more.
+    let bound = i64::try_from(max_waiting.saturating_add(1)).unwrap_or(i64::MAX);
+    let mut count = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM mailbox WHERE user = ?1 AND device = ?2 LIMIT ?3)",
+        )
+        .op(name)?;
+    for ((user, device), adding) in adding {
+        let stored: i64 = count
+            .query_row(params![user, device, bound], |row| row.get(0))
+            .op(name)?;
+        let stored = u64::try_from(stored).unwrap_or(u64::MAX);
+        if stored.saturating_add(adding) > max_waiting {
+            return Err(StoreError::MailboxFull);
+        }
+    }
+    Ok(())
 }
