@@ -3,24 +3,27 @@
 //! endpoint is documented in `spec/relay-api.md`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::config::RelayConfig;
 use crate::error::ApiError;
+use crate::rate::RateLimiter;
 use crate::store::{NewDelivery, Registration, Store};
 use fuin_wire::limits::MAX_FRAME_LEN;
 use fuin_wire::relay::{
@@ -47,55 +50,142 @@ pub fn system_clock() -> Clock {
     })
 }
 
-/// A relay: its store, settings, clock and the waiters of long polls.
+/// Below this many entries the wake-up map is not pruned on insert.
+const WAKEUP_PRUNE_FLOOR: usize = 1024;
+
+/// A relay: its store, settings, clock, the waiters of long polls and
+/// streams, and its request limits.
 pub struct Relay<S> {
     store: S,
     config: RelayConfig,
     clock: Clock,
-    wakeups: Mutex<HashMap<(String, u32), Arc<Notify>>>,
-    /// Per device: tokens left and when they were last counted (ms).
-    buckets: Mutex<HashMap<(String, u32), (f64, u64)>>,
+    wakeups: Mutex<Wakeups>,
+    /// Per authenticated device.
+    device_limits: RateLimiter<(String, u32)>,
+    /// Per client address, for the endpoints without a token.
+    anonymous_limits: RateLimiter<IpAddr>,
+    /// Set once shutdown has begun: long polls answer, streams close.
+    shutdown: watch::Sender<bool>,
+    /// How many WebSocket streams are open.
+    streams: watch::Sender<usize>,
+}
+
+/// The long polls' and streams' wake-up handles by mailbox. An entry only
+/// the map holds has no waiter and can go.
+struct Wakeups {
+    by_mailbox: HashMap<(String, u32), Arc<Notify>>,
+    /// The map's size at which the next insert prunes first.
+    prune_at: usize,
+}
+
+impl Wakeups {
+    fn prune(&mut self) {
+        self.by_mailbox
+            .retain(|_, notify| Arc::strong_count(notify) > 1);
+        self.prune_at = (2 * self.by_mailbox.len()).max(WAKEUP_PRUNE_FLOOR);
+    }
 }
 
 impl<S: Store> Relay<S> {
     /// A relay over `store`.
     pub fn new(store: S, config: RelayConfig, clock: Clock) -> Arc<Self> {
+        let device_limits = RateLimiter::new(
+            config.requests_per_second,
+            config.request_burst,
+            config.max_rate_buckets,
+        );
+        let anonymous_limits = RateLimiter::new(
+            config.anonymous_requests_per_second,
+            config.anonymous_request_burst,
+            config.max_rate_buckets,
+        );
         Arc::new(Self {
             store,
             config,
             clock,
-            wakeups: Mutex::new(HashMap::new()),
-            buckets: Mutex::new(HashMap::new()),
+            wakeups: Mutex::new(Wakeups {
+                by_mailbox: HashMap::new(),
+                prune_at: WAKEUP_PRUNE_FLOOR,
+            }),
+            device_limits,
+            anonymous_limits,
+            shutdown: watch::Sender::new(false),
+            streams: watch::Sender::new(0),
         })
     }
 
     /// Takes one request from `device`'s token bucket, or refuses with 429.
     fn admit(&self, device: &DeviceAddress<'_>) -> Result<(), ApiError> {
-        let now = self.now();
-        let rate = f64::from(self.config.requests_per_second);
-        let burst = f64::from(self.config.request_burst);
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (tokens, last) = buckets
-            .entry((device.user.as_str().to_owned(), device.device.0))
-            .or_insert((burst, now));
-        let elapsed_s = now.saturating_sub(*last) as f64 / 1000.0;
-        *tokens = (*tokens + elapsed_s * rate).min(burst);
-        *last = now;
-        if *tokens < 1.0 {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "more than {} requests a second (bursts of {})",
-                    self.config.requests_per_second, self.config.request_burst
-                ),
-            ));
+        let key = (device.user.as_str().to_owned(), device.device.0);
+        if self.device_limits.admit(key, self.now()) {
+            return Ok(());
         }
-        *tokens -= 1.0;
-        Ok(())
+        Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "more than {} requests a second (bursts of {})",
+                self.config.requests_per_second, self.config.request_burst
+            ),
+        ))
+    }
+
+    /// Takes one request without a token from the bucket of the client at
+    /// `client`, or refuses with 429. Without a client address (a router
+    /// served without connection info) all such requests share one bucket.
+    fn admit_anonymous(&self, client: Option<IpAddr>) -> Result<(), ApiError> {
+        let key = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), client_key);
+        if self.anonymous_limits.admit(key, self.now()) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "more than {} requests without a token a second from this address \
+                 (bursts of {})",
+                self.config.anonymous_requests_per_second, self.config.anonymous_request_burst
+            ),
+        ))
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RelayConfig {
+        &self.config
+    }
+
+    /// Begins shutdown: every waiting long poll answers at once with what
+    /// is there, later ones do not wait, and every stream closes with code
+    /// 1001 (going away).
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Resolves once no WebSocket stream is open.
+    pub async fn streams_closed(&self) {
+        let mut streams = self.streams.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = streams.wait_for(|open| *open == 0).await;
+    }
+
+    /// How many mailboxes have a wake-up handle in memory (for tests).
+    pub fn wakeup_handles(&self) -> usize {
+        self.wakeups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_mailbox
+            .len()
+    }
+
+    /// How many client addresses and devices have a rate bucket in memory
+    /// (for tests).
+    pub fn rate_buckets(&self) -> (usize, usize) {
+        (self.anonymous_limits.len(), self.device_limits.len())
     }
 
     /// The store (for the binary's maintenance tasks and for tests).
@@ -107,32 +197,86 @@ impl<S: Store> Relay<S> {
         (self.clock)()
     }
 
+    /// The wake-up handle of `address`'s mailbox, for a waiter to hold.
     fn wakeup(&self, address: &DeviceAddress<'_>) -> Arc<Notify> {
-        let mut wakeups = self
-            .wakeups
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        wakeups
-            .entry((address.user.as_str().to_owned(), address.device.0))
-            .or_default()
-            .clone()
+        let key = (address.user.as_str().to_owned(), address.device.0);
+        let mut wakeups = self.wakeups.lock().unwrap_or_else(PoisonError::into_inner);
+        if !wakeups.by_mailbox.contains_key(&key) && wakeups.by_mailbox.len() >= wakeups.prune_at {
+            wakeups.prune();
+        }
+        wakeups.by_mailbox.entry(key).or_default().clone()
+    }
+
+    /// Wakes whatever waits on `address`'s mailbox. A mailbox without a
+    /// handle has no waiter (a waiter takes its handle before it looks), so
+    /// none is made for it.
+    fn notify_mailbox(&self, address: &DeviceAddress<'_>) {
+        let key = (address.user.as_str().to_owned(), address.device.0);
+        let wakeups = self.wakeups.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(notify) = wakeups.by_mailbox.get(&key) {
+            notify.notify_waiters();
+        }
     }
 
     /// Deletes expired envelopes, challenges and tokens, then makes the
     /// deletions (and the acknowledgements since the last sweep) final on disk.
+    /// Also forgets rate buckets that have refilled and wake-up handles no
+    /// one holds.
     pub async fn sweep(&self) -> Result<u64, crate::store::StoreError> {
-        let expired = self.store.expire(self.now()).await?;
+        let now = self.now();
+        self.device_limits.prune(now);
+        self.anonymous_limits.prune(now);
+        self.wakeups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .prune();
+        let expired = self.store.expire(now).await?;
         self.store.checkpoint().await?;
         Ok(expired)
     }
 }
 
-/// The API's routes over `relay`.
+/// The key of a client address's rate bucket: an IPv4 address, or the
+/// /64 prefix of an IPv6 one (a host usually holds a whole /64).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = v6.to_bits() & !u128::from(u64::MAX);
+            IpAddr::V6(Ipv6Addr::from_bits(prefix))
+        }
+        v4 => v4,
+    }
+}
+
+/// The rate limit of the endpoints without a token, checked before the body
+/// is read. The client address comes from the connection (`ConnectInfo`).
+async fn limit_anonymous<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    if let Err(refused) = relay.admit_anonymous(client) {
+        return refused.into_response();
+    }
+    next.run(request).await
+}
+
+/// The API's routes over `relay`. Serve it with connection info
+/// (`ConnectInfo<SocketAddr>`, as [`crate::serve`] does) for the per-address
+/// limit on the endpoints without a token.
 pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
+    let limited = || middleware::from_fn_with_state(relay.clone(), limit_anonymous::<S>);
     Router::new()
-        .route("/v1/devices", post(register::<S>))
-        .route("/v1/auth/challenge", post(challenge::<S>))
-        .route("/v1/auth/token", post(token::<S>))
+        .route("/v1/devices", post(register::<S>).route_layer(limited()))
+        .route(
+            "/v1/auth/challenge",
+            post(challenge::<S>).route_layer(limited()),
+        )
+        .route("/v1/auth/token", post(token::<S>).route_layer(limited()))
         .route("/v1/auth/token", delete(revoke::<S>))
         .route("/v1/prekeys", put(publish_prekeys::<S>))
         .route("/v1/prekeys/count", get(get_prekey_count::<S>))
@@ -180,6 +324,11 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
             )
         }
     })
+}
+
+/// `lifetime` after `now_ms`, in ms (saturating).
+fn later(now_ms: u64, lifetime: Duration) -> u64 {
+    now_ms.saturating_add(u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn random<const N: usize>() -> [u8; N] {
@@ -252,10 +401,15 @@ async fn challenge<S: Store>(
         return Err(crate::store::StoreError::UnknownDevice.into());
     }
     let nonce = Nonce(random());
-    let expires_at_ms = relay.now() + relay.config.challenge_lifetime.as_millis() as u64;
+    let expires_at_ms = later(relay.now(), relay.config.challenge_lifetime);
     relay
         .store
-        .put_challenge(&request.address, nonce.0, expires_at_ms)
+        .put_challenge_bounded(
+            &request.address,
+            nonce.0,
+            expires_at_ms,
+            relay.config.max_outstanding_challenges,
+        )
         .await?;
     encode(&AuthChallenge {
         nonce,
@@ -292,7 +446,7 @@ async fn token<S: Store>(
     )
     .map_err(|_| refused())?;
     let token = BearerToken(random());
-    let expires_at_ms = relay.now() + relay.config.token_lifetime.as_millis() as u64;
+    let expires_at_ms = later(relay.now(), relay.config.token_lifetime);
     relay
         .store
         .put_token(
@@ -333,10 +487,11 @@ async fn publish_prekeys<S: Store>(
     let upload = PrekeyUpload::from_bytes(&body)?;
     let remaining = relay
         .store
-        .publish_prekeys(
+        .publish_prekeys_within_quota(
             &device,
             upload.signed_prekey.as_ref(),
             upload.one_time_prekeys.as_slice(),
+            relay.config.max_prekey_pool,
         )
         .await?;
     encode(&prekey_count(&relay, remaining))
@@ -414,7 +569,7 @@ async fn send<S: Store>(
         }
     }
     let server_time_ms = relay.now();
-    let expires_at_ms = server_time_ms + relay.config.envelope_lifetime.as_millis() as u64;
+    let expires_at_ms = later(server_time_ms, relay.config.envelope_lifetime);
     let mut deliveries = Vec::with_capacity(batch.envelopes.len());
     let mut message_ids = Vec::with_capacity(batch.envelopes.len());
     for envelope in batch.envelopes.into_vec() {
@@ -438,9 +593,12 @@ async fn send<S: Store>(
         message_ids.push(message_id);
     }
     let recipients: Vec<_> = deliveries.iter().map(|d| d.recipient.clone()).collect();
-    relay.store.deliver(deliveries).await?;
+    relay
+        .store
+        .deliver_within_quota(deliveries, relay.config.max_mailbox_envelopes)
+        .await?;
     for recipient in &recipients {
-        relay.wakeup(recipient).notify_waiters();
+        relay.notify_mailbox(recipient);
     }
     encode(&SendAccepted {
         server_time_ms,
@@ -470,6 +628,7 @@ async fn fetch<S: Store>(
     let wait = Duration::from_millis(params.wait_ms.unwrap_or(0)).min(relay.config.max_long_poll);
     let deadline = tokio::time::Instant::now() + wait;
     let wakeup = relay.wakeup(&device);
+    let mut shutdown = relay.shutdown.subscribe();
     let stored = loop {
         // Register for a wakeup before looking, so none is missed between.
         let notified = wakeup.notified();
@@ -479,10 +638,14 @@ async fn fetch<S: Store>(
             .store
             .fetch(&device, MAX_RECORDS_PER_BATCH, relay.now())
             .await?;
-        if !stored.is_empty() || tokio::time::Instant::now() >= deadline {
+        if !stored.is_empty() || tokio::time::Instant::now() >= deadline || relay.is_shutting_down()
+        {
             break stored;
         }
-        let _ = tokio::time::timeout_at(deadline, notified).await;
+        tokio::select! {
+            _ = tokio::time::timeout_at(deadline, notified) => {}
+            () = shutting_down(&mut shutdown) => {}
+        }
     };
     let mut records = Vec::with_capacity(stored.len());
     for delivery in &stored {
@@ -534,14 +697,41 @@ async fn stream<S: Store>(
         .on_upgrade(move |socket| push_mailbox(relay, device, socket)))
 }
 
+/// Resolves once shutdown has begun.
+async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+    // The sender lives in the relay, which the caller holds.
+    let _ = shutdown.wait_for(|down| *down).await;
+}
+
+/// Counts an open stream for as long as it lives.
+struct OpenStream<'a>(&'a watch::Sender<usize>);
+
+impl<'a> OpenStream<'a> {
+    fn new(streams: &'a watch::Sender<usize>) -> Self {
+        streams.send_modify(|open| *open += 1);
+        Self(streams)
+    }
+}
+
+impl Drop for OpenStream<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|open| *open = open.saturating_sub(1));
+    }
+}
+
 async fn push_mailbox<S: Store>(
     relay: Arc<Relay<S>>,
     device: DeviceAddress<'static>,
     mut socket: WebSocket,
 ) {
+    let _open = OpenStream::new(&relay.streams);
     let wakeup = relay.wakeup(&device);
+    let mut shutdown = relay.shutdown.subscribe();
     let mut pushed: HashSet<MessageId> = HashSet::new();
     loop {
+        if relay.is_shutting_down() {
+            return going_away(socket, relay.config.shutdown_grace).await;
+        }
         let notified = wakeup.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
@@ -577,6 +767,7 @@ async fn push_mailbox<S: Store>(
         }
         tokio::select! {
             _ = &mut notified => {}
+            () = shutting_down(&mut shutdown) => {}
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Binary(bytes))) => {
                     let Ok(ack) = Acknowledgement::from_bytes(&bytes) else {
@@ -597,6 +788,17 @@ async fn push_mailbox<S: Store>(
             },
         }
     }
+}
+
+/// Closes a stream because the relay is shutting down: code 1001 (going
+/// away), reason `shutting_down`. A peer that does not take the frame
+/// within `limit` is left to the connection's end.
+async fn going_away(mut socket: WebSocket, limit: Duration) {
+    let frame = CloseFrame {
+        code: axum::extract::ws::close_code::AWAY,
+        reason: "shutting_down".into(),
+    };
+    let _ = tokio::time::timeout(limit, socket.send(Message::Close(Some(frame)))).await;
 }
 
 /// Closes a stream, naming why in the close frame's reason (a stable code).

@@ -23,6 +23,26 @@ pub struct RelayConfig {
     pub requests_per_second: u32,
     /// Requests an authenticated device may make in a burst.
     pub request_burst: u32,
+    /// Requests to the endpoints without a token (registration, challenge,
+    /// token) that one client address may make per second, on average.
+    pub anonymous_requests_per_second: u32,
+    /// Requests without a token that one client address may make in a burst.
+    pub anonymous_request_burst: u32,
+    /// How many client addresses, and how many devices, get a rate bucket
+    /// of their own; beyond that, new ones share one bucket.
+    pub max_rate_buckets: usize,
+    /// The most envelopes one mailbox may hold; a send that would go over
+    /// it is refused whole.
+    pub max_mailbox_envelopes: u64,
+    /// The most one-time prekeys one device may have in its pool; an upload
+    /// that would go over it is refused whole.
+    pub max_prekey_pool: u32,
+    /// The most challenges one device may have outstanding; a new one
+    /// beyond it replaces the oldest.
+    pub max_outstanding_challenges: u32,
+    /// On shutdown, how long connections still open may take to finish
+    /// before they are dropped.
+    pub shutdown_grace: Duration,
 }
 
 impl RelayConfig {
@@ -37,6 +57,13 @@ impl RelayConfig {
             stamp_keys,
             requests_per_second: 50,
             request_burst: 200,
+            anonymous_requests_per_second: 10,
+            anonymous_request_burst: 100,
+            max_rate_buckets: 100_000,
+            max_mailbox_envelopes: 10_000,
+            max_prekey_pool: 1_000,
+            max_outstanding_challenges: 8,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }

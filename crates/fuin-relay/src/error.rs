@@ -69,6 +69,16 @@ impl From<StoreError> for ApiError {
                 "unknown_device",
                 "the device is not registered",
             ),
+            StoreError::MailboxFull => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "mailbox_full",
+                "a recipient's mailbox holds as many envelopes as it may; nothing was sent",
+            ),
+            StoreError::PrekeyPoolFull => Self::new(
+                StatusCode::CONFLICT,
+                "prekey_pool_full",
+                "the upload would take the one-time prekey pool over its limit; nothing was stored",
+            ),
             other => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",

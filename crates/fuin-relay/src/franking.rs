@@ -38,6 +38,39 @@ impl StampKeys {
         self.current = id.0;
     }
 
+    /// Adds an older key, kept to check the stamps made with it, without
+    /// making it current. Returns false, and changes nothing, if `id` is
+    /// already taken.
+    pub fn add_older(&mut self, id: StampKeyId, key: [u8; 32]) -> bool {
+        match self.keys.entry(id.0) {
+            std::collections::btree_map::Entry::Occupied(_) => false,
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(StampKey(key));
+                true
+            }
+        }
+    }
+
+    /// The ids of every key held, ascending.
+    pub fn ids(&self) -> Vec<StampKeyId> {
+        self.keys.keys().map(|id| StampKeyId(*id)).collect()
+    }
+
+    /// Whether `record`'s stamp is the one its own key id's key gives, compared
+    /// in constant time. False for a key id this set does not hold. This is
+    /// the check a holder of the keys (the moderation tool) makes on a
+    /// reported message's stamp.
+    pub fn verify(&self, record: &DeliveredRecord<'_>) -> bool {
+        let Some(key) = self.keys.get(&record.stamp_key_id.0) else {
+            return false;
+        };
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.0) else {
+            return false;
+        };
+        mac.update(&record.stamp_input());
+        mac.verify_slice(&record.franking_stamp.0).is_ok()
+    }
+
     /// The id new stamps are made with.
     pub fn current_id(&self) -> StampKeyId {
         StampKeyId(self.current)

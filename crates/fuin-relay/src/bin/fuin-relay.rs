@@ -1,16 +1,20 @@
 //! `fuin-relay`: the relay server. `fuin-relay --data ./relay.db` needs
-//! nothing else: it creates the database and a stamp key file beside it.
-//! Several relays can share one PostgreSQL database instead
-//! (`--postgres CONNINFO --stamp-key-file PATH`, the same key file for all).
+//! nothing else: it creates the database and a stamp key file beside it, and
+//! serves plain HTTP on loopback. With `--tls-cert` and `--tls-key` it serves
+//! TLS, and may then listen on any address. Several relays can share one
+//! PostgreSQL database instead (`--postgres CONNINFO --stamp-key-file PATH`,
+//! the same key files for all). `spec/relay-api.md` §9 lists every option.
 #![forbid(unsafe_code)]
 // A command reports to its operator on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use fuin_relay::api::system_clock;
@@ -19,6 +23,10 @@ use fuin_relay::store::postgres::PostgresStore;
 use fuin_relay::store::sqlite::SqliteStore;
 use fuin_relay::{Relay, RelayConfig};
 use fuin_wire::StampKeyId;
+use zeroize::Zeroize;
+
+/// The longest lifetime an option accepts: ten years, in seconds.
+const MAX_LIFETIME_SECS: u64 = 10 * 365 * 24 * 60 * 60;
 
 /// The fuin relay: carries sealed envelopes between devices.
 #[derive(Parser)]
@@ -32,38 +40,210 @@ struct Args {
     /// string or URL), instead of `--data`.
     #[arg(long, requires = "stamp_key_file")]
     postgres: Option<String>,
-    /// Where to listen.
+    /// Where to listen. Without TLS only a loopback address is accepted,
+    /// unless `--insecure-plain-http` is given.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
-    /// The franking stamp key file: 32 bytes, created (mode 0600) if missing.
-    /// Defaults to the database path with `.stamp-key` appended; required
-    /// with `--postgres` (every relay on the database must use the same key).
-    #[arg(long)]
+    /// Serve TLS with this certificate chain (PEM, the relay's certificate
+    /// first); needs `--tls-key`.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (for a relay behind a
+    /// TLS-terminating proxy on a private network; tokens then cross it in
+    /// the clear).
+    #[arg(long, conflicts_with = "tls_cert")]
+    insecure_plain_http: bool,
+    /// The current franking stamp key file: 32 bytes, created (mode 0600)
+    /// if missing. Defaults to the database path with `.stamp-key` appended;
+    /// required with `--postgres` (every relay on the database must use the
+    /// same key).
+    #[arg(long, value_name = "PATH")]
     stamp_key_file: Option<PathBuf>,
-    /// The id stamps made with this key carry.
+    /// The id stamps made with the current key carry.
     #[arg(long, default_value_t = 1)]
     stamp_key_id: u32,
+    /// An older stamp key kept after a rotation, as `ID=PATH` (the file
+    /// must exist, 32 bytes, mode 0600). Repeatable.
+    #[arg(long, value_name = "ID=PATH", value_parser = parse_old_key)]
+    old_stamp_key: Vec<(u32, PathBuf)>,
+    /// How long a challenge may be answered, in seconds (default 60).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_LIFETIME_SECS))]
+    challenge_lifetime_secs: Option<u64>,
+    /// How long a bearer token is valid, in seconds (default 86400, a day).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_LIFETIME_SECS))]
+    token_lifetime_secs: Option<u64>,
+    /// How long an unacknowledged envelope is kept, in seconds (default
+    /// 2592000, 30 days).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_LIFETIME_SECS))]
+    envelope_lifetime_secs: Option<u64>,
+    /// The longest a mailbox fetch waits, in seconds (default 30).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    max_long_poll_secs: Option<u64>,
+    /// Below this many one-time prekeys a device is told to upload more
+    /// (default 10).
+    #[arg(long)]
+    prekey_low_watermark: Option<u32>,
+    /// Requests an authenticated device may make per second, on average
+    /// (default 50).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    requests_per_second: Option<u32>,
+    /// Requests an authenticated device may make in a burst (default 200).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    request_burst: Option<u32>,
+    /// Requests without a token (register, challenge, token) one client
+    /// address may make per second, on average (default 10).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    anonymous_requests_per_second: Option<u32>,
+    /// Requests without a token one client address may make in a burst
+    /// (default 100).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    anonymous_request_burst: Option<u32>,
+    /// The most envelopes one mailbox may hold (default 10000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_mailbox_envelopes: Option<u64>,
+    /// The most one-time prekeys one device may have (default 1000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    max_prekey_pool: Option<u32>,
+    /// The most challenges one device may have outstanding; a new one
+    /// replaces the oldest (default 8).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    max_outstanding_challenges: Option<u32>,
+    /// On SIGTERM or Ctrl-C, how long connections may take to finish before
+    /// they are dropped, in seconds (default 10).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_grace_secs: Option<u64>,
 }
 
-fn stamp_key(path: &Path) -> std::io::Result<[u8; 32]> {
+fn parse_old_key(value: &str) -> Result<(u32, PathBuf), String> {
+    let (id, path) = value
+        .split_once('=')
+        .ok_or_else(|| "expected ID=PATH".to_owned())?;
+    let id = id
+        .parse()
+        .map_err(|_| format!("the key id {id:?} is not a number from 0 to {}", u32::MAX))?;
+    if path.is_empty() {
+        return Err("expected ID=PATH, with a path".to_owned());
+    }
+    Ok((id, PathBuf::from(path)))
+}
+
+/// Reads a stamp key: the file's first 32 bytes. A missing file is created
+/// with a fresh random key if `create`, and is an error otherwise. A file
+/// that others than its owner may read or write is refused.
+fn stamp_key(path: &Path, create: bool) -> Result<[u8; 32], String> {
     let mut key = [0u8; 32];
     match OpenOptions::new().read(true).open(path) {
         Ok(mut file) => {
-            file.read_exact(&mut key)?;
+            let mode = file
+                .metadata()
+                .map_err(|err| err.to_string())?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "its mode is {:04o}: others than its owner may use it (chmod 600)",
+                    mode & 0o7777
+                ));
+            }
+            if let Err(err) = file.read_exact(&mut key) {
+                key.zeroize();
+                return Err(if err.kind() == std::io::ErrorKind::UnexpectedEof {
+                    "it is shorter than 32 bytes".to_owned()
+                } else {
+                    err.to_string()
+                });
+            }
         }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+        Err(err) if create && err.kind() == std::io::ErrorKind::NotFound => {
             rand::fill(&mut key);
-            let mut file = OpenOptions::new()
+            let written = OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .open(path)?;
-            file.write_all(&key)?;
-            file.sync_all()?;
+                .open(path)
+                .and_then(|mut file| {
+                    file.write_all(&key)?;
+                    file.sync_all()
+                });
+            if let Err(err) = written {
+                key.zeroize();
+                return Err(err.to_string());
+            }
         }
-        Err(err) => return Err(err),
+        Err(err) => return Err(err.to_string()),
     }
     Ok(key)
+}
+
+/// The current key and the older ones, each checked.
+fn stamp_keys(args: &Args, current: &Path) -> Result<StampKeys, String> {
+    let mut key = stamp_key(current, true).map_err(|err| {
+        format!(
+            "cannot read or create the stamp key {}: {err}",
+            current.display()
+        )
+    })?;
+    let mut keys = StampKeys::new(StampKeyId(args.stamp_key_id), key);
+    // `StampKeys` holds (and wipes) its own copy.
+    key.zeroize();
+    for (id, path) in &args.old_stamp_key {
+        let mut key = stamp_key(path, false)
+            .map_err(|err| format!("cannot read the stamp key {}: {err}", path.display()))?;
+        let added = keys.add_older(StampKeyId(*id), key);
+        key.zeroize();
+        if !added {
+            return Err(format!("the stamp key id {id} is given twice"));
+        }
+    }
+    Ok(keys)
+}
+
+fn config(args: &Args, stamp_keys: StampKeys) -> RelayConfig {
+    let mut config = RelayConfig::new(stamp_keys);
+    let seconds = Duration::from_secs;
+    if let Some(secs) = args.challenge_lifetime_secs {
+        config.challenge_lifetime = seconds(secs);
+    }
+    if let Some(secs) = args.token_lifetime_secs {
+        config.token_lifetime = seconds(secs);
+    }
+    if let Some(secs) = args.envelope_lifetime_secs {
+        config.envelope_lifetime = seconds(secs);
+    }
+    if let Some(secs) = args.max_long_poll_secs {
+        config.max_long_poll = seconds(secs);
+    }
+    if let Some(secs) = args.shutdown_grace_secs {
+        config.shutdown_grace = seconds(secs);
+    }
+    let set = |target: &mut u32, value: Option<u32>| {
+        if let Some(value) = value {
+            *target = value;
+        }
+    };
+    set(&mut config.prekey_low_watermark, args.prekey_low_watermark);
+    set(&mut config.requests_per_second, args.requests_per_second);
+    set(&mut config.request_burst, args.request_burst);
+    set(
+        &mut config.anonymous_requests_per_second,
+        args.anonymous_requests_per_second,
+    );
+    set(
+        &mut config.anonymous_request_burst,
+        args.anonymous_request_burst,
+    );
+    set(&mut config.max_prekey_pool, args.max_prekey_pool);
+    set(
+        &mut config.max_outstanding_challenges,
+        args.max_outstanding_challenges,
+    );
+    if let Some(max) = args.max_mailbox_envelopes {
+        config.max_mailbox_envelopes = max;
+    }
+    config
 }
 
 async fn shutdown_signal() {
@@ -83,6 +263,7 @@ async fn shutdown_signal() {
 async fn run<S: fuin_relay::store::Store>(
     store: S,
     listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     config: RelayConfig,
 ) -> ExitCode {
     let relay = Relay::new(store, config, system_clock());
@@ -90,7 +271,7 @@ async fn run<S: fuin_relay::store::Store>(
         Ok(address) => println!("fuin-relay listening on {address}"),
         Err(err) => eprintln!("fuin-relay: {err}"),
     }
-    if let Err(err) = fuin_relay::serve(listener, relay, shutdown_signal()).await {
+    if let Err(err) = fuin_relay::serve_with(listener, relay, tls, shutdown_signal()).await {
         eprintln!("fuin-relay: {err}");
         return ExitCode::FAILURE;
     }
@@ -112,15 +293,22 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut key = match stamp_key(&key_path) {
-        Ok(key) => key,
+    let stamp_keys = match stamp_keys(&args, &key_path) {
+        Ok(keys) => keys,
         Err(err) => {
-            eprintln!(
-                "fuin-relay: cannot read or create the stamp key {}: {err}",
-                key_path.display()
-            );
+            eprintln!("fuin-relay: {err}");
             return ExitCode::FAILURE;
         }
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match fuin_relay::tls::server_config(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(err) => {
+                eprintln!("fuin-relay: {err}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
     };
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(listener) => listener,
@@ -129,12 +317,21 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = RelayConfig::new(StampKeys::new(StampKeyId(args.stamp_key_id), key));
-    // The key now lives (and is wiped) inside `StampKeys`; wipe this copy.
-    zeroize::Zeroize::zeroize(&mut key);
+    let loopback = listener
+        .local_addr()
+        .is_ok_and(|address| address.ip().to_canonical().is_loopback());
+    if tls.is_none() && !loopback && !args.insecure_plain_http {
+        eprintln!(
+            "fuin-relay: refusing to serve plain HTTP on {}, which is not a loopback address: \
+             give --tls-cert and --tls-key, or --insecure-plain-http",
+            args.listen
+        );
+        return ExitCode::FAILURE;
+    }
+    let config = config(&args, stamp_keys);
     if let Some(conninfo) = &args.postgres {
         return match PostgresStore::connect(conninfo).await {
-            Ok(store) => run(store, listener, config).await,
+            Ok(store) => run(store, listener, tls, config).await,
             Err(err) => {
                 eprintln!("fuin-relay: cannot use the PostgreSQL database: {err}");
                 ExitCode::FAILURE
@@ -146,7 +343,7 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     match SqliteStore::open(data) {
-        Ok(store) => run(store, listener, config).await,
+        Ok(store) => run(store, listener, tls, config).await,
         Err(err) => {
             eprintln!("fuin-relay: cannot open {}: {err}", data.display());
             ExitCode::FAILURE

@@ -15,6 +15,8 @@ use fuin_wire::*;
 pub struct RelayProcess {
     pub child: Child,
     pub address: String,
+    /// The rest of its stdout, after the line naming its address.
+    pub stdout: Option<BufReader<std::process::ChildStdout>>,
 }
 
 impl RelayProcess {
@@ -25,22 +27,61 @@ impl RelayProcess {
 
     /// Starts the binary with `args`, on a free loopback port.
     pub fn start_with(args: &[&std::ffi::OsStr]) -> Self {
+        Self::spawn(args, "127.0.0.1:0", Stdio::inherit())
+    }
+
+    /// Starts the binary with `args`, listening on `listen`, with its stderr
+    /// going to `stderr`; returns once it says where it listens.
+    pub fn spawn(args: &[&std::ffi::OsStr], listen: &str, stderr: Stdio) -> Self {
+        Self::spawn_with_env(args, listen, stderr, &[])
+    }
+
+    /// [`RelayProcess::spawn`], with environment variables set for it.
+    pub fn spawn_with_env(
+        args: &[&std::ffi::OsStr],
+        listen: &str,
+        stderr: Stdio,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fuin-relay"))
             .args(args)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
         let address = line
             .trim()
             .strip_prefix("fuin-relay listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Self { child, address }
+        Self {
+            child,
+            address,
+            stdout: Some(stdout),
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process; its exit status and all it
+    /// printed (stdout after the first line, and stderr if piped).
+    pub fn stop_and_collect(mut self) -> (std::process::ExitStatus, Vec<u8>) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut printed = Vec::new();
+        if let Some(mut stdout) = self.stdout.take() {
+            stdout.read_to_end(&mut printed).unwrap();
+        }
+        if let Some(mut stderr) = self.child.stderr.take() {
+            stderr.read_to_end(&mut printed).unwrap();
+        }
+        (self.child.wait().unwrap(), printed)
     }
 
     /// Sends `signal` (e.g. "TERM", "KILL") and waits for the process.
@@ -54,6 +95,40 @@ impl RelayProcess {
     }
 }
 
+/// Runs the binary with `args` (and `--listen listen`), expecting it to
+/// refuse to start: returns what it printed on stderr. Fails the test if it
+/// is still running after 20 s, or exits successfully.
+pub fn refused_start(args: &[&std::ffi::OsStr], listen: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fuin-relay"))
+        .args(args)
+        .args(["--listen", listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the relay started with {args:?}; it should have refused");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "exited with {status}; stderr: {stderr}");
+    stderr
+}
+
 /// One HTTP exchange over a fresh connection: status and body.
 pub fn request(
     address: &str,
@@ -62,7 +137,58 @@ pub fn request(
     token: Option<&str>,
     body: &[u8],
 ) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(address)?;
+    let stream = TcpStream::connect(address)?;
+    request_on(stream, address, method, path, token, body)
+}
+
+/// [`request`] from the local address `local_ip` (such as 127.0.0.2).
+pub fn request_from(
+    local_ip: &str,
+    address: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let local: std::net::SocketAddr = format!("{local_ip}:0").parse().unwrap();
+    let remote: std::net::SocketAddr = address.parse().unwrap();
+    let socket = socket_from(local, remote)?;
+    request_on(socket, address, method, path, token, body)
+}
+
+fn socket_from(
+    local: std::net::SocketAddr,
+    remote: std::net::SocketAddr,
+) -> std::io::Result<TcpStream> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(local)?;
+        socket.connect(remote).await
+    })?;
+    let stream = stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+/// The `code` of a JSON error body.
+pub fn error_code(body: &[u8]) -> String {
+    let json: serde_json::Value = serde_json::from_slice(body)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)));
+    json["code"].as_str().unwrap().to_owned()
+}
+
+/// One HTTP exchange over `stream` (plain or TLS), which it then closes.
+pub fn request_on(
+    mut stream: impl Read + Write,
+    address: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
     let auth = token
         .map(|token| format!("Authorization: Bearer {token}\r\n"))
         .unwrap_or_default();
@@ -208,6 +334,78 @@ impl TestDevice {
             Some(&self.token),
             &batch.to_bytes().unwrap(),
         )
+    }
+
+    /// Uploads an optional signed prekey (id `signed`) and one-time prekeys
+    /// with the ids `one_time`; the relay's answer.
+    pub fn upload_prekeys(
+        &self,
+        relay: &str,
+        signed: Option<u32>,
+        one_time: std::ops::Range<u32>,
+    ) -> (u16, Vec<u8>) {
+        let upload = PrekeyUpload {
+            signed_prekey: signed.map(|id| SignedPrekey {
+                id: PrekeyId(id),
+                public_key: X25519PublicKey([0x51; 32]),
+                signature: Ed25519Signature([0x52; 64]),
+            }),
+            one_time_prekeys: one_time
+                .map(|id| OneTimePrekey {
+                    id: PrekeyId(id),
+                    public_key: X25519PublicKey([id as u8; 32]),
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        };
+        request(
+            relay,
+            "PUT",
+            "/v1/prekeys",
+            Some(&self.token),
+            &upload.to_bytes().unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Sends one message to each of `to` in one batch; the relay's answer.
+    pub fn send_batch(
+        &self,
+        relay: &str,
+        to: &[&DeviceAddress<'static>],
+        sealed: &[u8],
+    ) -> (u16, Vec<u8>) {
+        let batch = SendBatch {
+            envelopes: to
+                .iter()
+                .map(|to| RoutingEnvelope {
+                    recipient: (*to).clone(),
+                    content_kind: ContentKind::Message,
+                    franking_commitment: FrankingCommitment([3; 32]),
+                    sealed_body: Opaque::from(sealed.to_vec()),
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        };
+        request(
+            relay,
+            "POST",
+            "/v1/messages",
+            Some(&self.token),
+            &batch.to_bytes().unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Fetches without acknowledging; the records waiting (at most 32).
+    pub fn peek(&self, relay: &str) -> Vec<DeliveredRecord<'static>> {
+        let (status, body) = request(relay, "GET", "/v1/mailbox", Some(&self.token), &[]).unwrap();
+        assert_eq!(status, 200);
+        MailboxBatch::from_bytes(&body)
+            .unwrap()
+            .into_owned()
+            .records
+            .into_vec()
     }
 
     /// Fetches and acknowledges everything waiting; returns the records.
