@@ -28,7 +28,7 @@ use crate::store::{NewDelivery, Registration, Store};
 use fuin_wire::limits::MAX_FRAME_LEN;
 use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
-    ChallengeResponse, DeviceRegistration, MAX_DEVICES_PER_USER, MAX_RECORDS_PER_BATCH,
+    ChallengeResponse, DeviceList, DeviceRegistration, ListedDevice, MAX_DEVICES_PER_USER, MAX_RECORDS_PER_BATCH,
     MailboxBatch, Nonce, PrekeyCount, PrekeyUpload, SendAccepted, SendBatch, relay_auth_input,
 };
 use fuin_wire::{
@@ -281,6 +281,7 @@ pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
         .route("/v1/prekeys", put(publish_prekeys::<S>))
         .route("/v1/prekeys/count", get(get_prekey_count::<S>))
         .route("/v1/users/{user}/bundles", get(bundles::<S>))
+        .route("/v1/users/{user}/devices", get(devices::<S>))
         .route("/v1/messages", post(send::<S>))
         .route("/v1/mailbox", get(fetch::<S>))
         .route("/v1/mailbox/ack", post(acknowledge::<S>))
@@ -506,17 +507,38 @@ async fn get_prekey_count<S: Store>(
     encode(&prekey_count(&relay, remaining))
 }
 
+#[derive(serde::Deserialize)]
+struct BundleParams {
+    /// Only this device's bundle.
+    device: Option<u32>,
+}
+
+fn path_user(user: String) -> Result<UserId<'static>, ApiError> {
+    UserId::new(user)
+        .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_user_id", err.to_string()))
+}
+
 async fn bundles<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
     headers: HeaderMap,
     Path(user): Path<String>,
+    params: Result<Query<BundleParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     authenticate(&relay, &headers).await?;
-    let user = UserId::new(user).map_err(|err| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_user_id", err.to_string())
+    let user = path_user(user)?;
+    let Query(params) = params.map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "device must be a device id (a u32)",
+        )
     })?;
     let mut bundles = Vec::new();
-    for device in relay.store.user_devices(&user).await? {
+    let devices = relay.store.user_devices(&user).await?;
+    let devices = devices
+        .into_iter()
+        .filter(|device| params.device.is_none_or(|only| device.0 == only));
+    for device in devices {
         let address = DeviceAddress::new(user.clone(), device);
         if let Some(taken) = relay.store.take_bundle(&address).await? {
             bundles.push(PrekeyBundle {
@@ -536,6 +558,34 @@ async fn bundles<S: Store>(
     }
     encode(&BundleSet {
         bundles: bundles.into(),
+    })
+}
+
+/// `GET /v1/users/{user}/devices`: the user's registered devices and their
+/// identities, handing out no prekeys.
+async fn devices<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    authenticate(&relay, &headers).await?;
+    let user = path_user(user)?;
+    let mut devices = Vec::new();
+    for device in relay.store.user_devices(&user).await? {
+        let address = DeviceAddress::new(user.clone(), device);
+        if let Some(identity) = relay.store.device_identity(&address).await? {
+            devices.push(ListedDevice { device, identity });
+        }
+    }
+    if devices.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_user",
+            "the user has no registered device",
+        ));
+    }
+    encode(&DeviceList {
+        devices: devices.into(),
     })
 }
 

@@ -43,6 +43,18 @@ impl DeviceIdentity {
         &self.public
     }
 
+    /// Signs a relay's login challenge for this device at `address`
+    /// (`spec/relay-api.md` §2.2). The signed input names the relay
+    /// authentication label, the address and the nonce, so the signature
+    /// serves no other purpose and no other device.
+    pub fn sign_relay_challenge(
+        &self,
+        address: &fuin_wire::DeviceAddress<'_>,
+        nonce: &fuin_wire::relay::Nonce,
+    ) -> fuin_wire::Ed25519Signature {
+        self.signing.sign_relay_auth(address, nonce)
+    }
+
     pub(crate) fn signing(&self) -> &SigningSecret {
         &self.signing
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::limits::MAX_FRAME_LEN;
 use crate::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BundleSet, ChallengeRequest, ChallengeResponse,
-    DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
+    DeviceList, DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
 };
 use crate::{
     BlobId, DeliveredRecord, MessageContent, PrekeyBundle, PrekeyMessage, PublicIdentity,
@@ -69,6 +69,8 @@ pub enum Frame<'a> {
     MailboxBatch(#[serde(borrow)] MailboxBatch<'a>),
     /// Tag 20: envelopes the device stored.
     Acknowledgement(Acknowledgement),
+    /// Tag 21: the registered devices of a user and their identities.
+    DeviceList(DeviceList),
 }
 
 /// The kind of a [`Frame`], without its body. Its discriminant is the wire tag.
@@ -117,11 +119,13 @@ pub enum FrameKind {
     MailboxBatch = 19,
     /// See [`Frame::Acknowledgement`].
     Acknowledgement = 20,
+    /// See [`Frame::DeviceList`].
+    DeviceList = 21,
 }
 
 impl FrameKind {
     /// Every kind, in tag order.
-    pub const ALL: [FrameKind; 21] = [
+    pub const ALL: [FrameKind; 22] = [
         Self::Identity,
         Self::PrekeyBundle,
         Self::Envelope,
@@ -143,6 +147,7 @@ impl FrameKind {
         Self::SendAccepted,
         Self::MailboxBatch,
         Self::Acknowledgement,
+        Self::DeviceList,
     ];
 
     /// The wire tag of this kind.
@@ -179,6 +184,7 @@ impl FrameKind {
             Self::SendAccepted => "send_accepted",
             Self::MailboxBatch => "mailbox_batch",
             Self::Acknowledgement => "acknowledgement",
+            Self::DeviceList => "device_list",
         }
     }
 }
@@ -257,6 +263,7 @@ impl<'a> Frame<'a> {
             Self::SendAccepted(_) => FrameKind::SendAccepted,
             Self::MailboxBatch(_) => FrameKind::MailboxBatch,
             Self::Acknowledgement(_) => FrameKind::Acknowledgement,
+            Self::DeviceList(_) => FrameKind::DeviceList,
         }
     }
 
@@ -284,6 +291,7 @@ impl<'a> Frame<'a> {
             Self::SendAccepted(body) => Frame::SendAccepted(body),
             Self::MailboxBatch(body) => Frame::MailboxBatch(body.into_owned()),
             Self::Acknowledgement(body) => Frame::Acknowledgement(body),
+            Self::DeviceList(body) => Frame::DeviceList(body),
         }
     }
 
@@ -306,6 +314,7 @@ impl<'a> Frame<'a> {
             Self::SendAccepted(body) => body.validate(),
             Self::MailboxBatch(body) => body.validate(),
             Self::Acknowledgement(body) => body.validate(),
+            Self::DeviceList(body) => body.validate(),
             Self::AuthChallenge(_) => Ok(()),
             Self::AuthToken(_) => Ok(()),
             Self::PrekeyCount(_) => Ok(()),
@@ -444,3 +453,4 @@ frame_body!(SendBatch<'a>, SendBatch, SendBatch::validate);
 frame_body!(SendAccepted, SendAccepted, SendAccepted::validate);
 frame_body!(MailboxBatch<'a>, MailboxBatch, MailboxBatch::validate);
 frame_body!(Acknowledgement, Acknowledgement, Acknowledgement::validate);
+frame_body!(DeviceList, DeviceList, DeviceList::validate);

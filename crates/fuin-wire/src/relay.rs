@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::bounded::BoundedVec;
 use crate::bytes::fixed_bytes;
 use crate::{
-    DeliveredRecord, DeviceAddress, Ed25519Signature, MessageId, OneTimePrekey, PrekeyBundle,
+    DeliveredRecord, DeviceAddress, DeviceId, Ed25519Signature, MessageId, OneTimePrekey, PrekeyBundle,
     PublicIdentity, RoutingEnvelope, SignedPrekey, WireError,
 };
 
@@ -165,6 +165,29 @@ pub struct MailboxBatch<'a> {
 pub struct Acknowledgement {
     /// At most [`MAX_ACKNOWLEDGED`].
     pub message_ids: BoundedVec<MessageId, MAX_ACKNOWLEDGED>,
+}
+
+/// One registered device in a [`DeviceList`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedDevice {
+    /// The device's id within its user.
+    pub device: DeviceId,
+    /// The identity it registered.
+    pub identity: PublicIdentity,
+}
+
+/// Tag 21: the registered devices of one user, ascending by device id, with
+/// the identities they registered. Fetching it hands out no prekeys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceList {
+    /// At most [`MAX_DEVICES_PER_USER`].
+    pub devices: BoundedVec<ListedDevice, MAX_DEVICES_PER_USER>,
+}
+
+impl DeviceList {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.devices.check_len("devices")
+    }
 }
 
 /// Domain-separation label of the string a device signs to authenticate.

@@ -39,6 +39,19 @@ impl SigningSecret {
         signed.extend_from_slice(message);
         Ed25519Signature(self.0.sign(&signed).to_bytes())
     }
+
+    /// Signs the relay authentication input, which carries its own label as
+    /// its first length-prefixed field (`spec/relay-api.md` §2.2). It starts
+    /// with a length, never with a label's ASCII, so it cannot be mistaken
+    /// for any `label || message` this key signs.
+    pub fn sign_relay_auth(
+        &self,
+        address: &fuin_wire::DeviceAddress<'_>,
+        nonce: &fuin_wire::relay::Nonce,
+    ) -> Ed25519Signature {
+        let input = fuin_wire::relay::relay_auth_input(address, nonce);
+        Ed25519Signature(self.0.sign(&input).to_bytes())
+    }
 }
 
 impl std::fmt::Debug for SigningSecret {

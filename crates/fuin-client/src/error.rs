@@ -1,0 +1,126 @@
+//! The one error type of the client SDK.
+
+use std::fmt;
+
+use fuin_seal::SealError;
+use fuin_wire::WireError;
+
+/// Why a client operation failed. No variant carries key bytes, tokens or
+/// message text, so every error is safe to show and to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The relay refused the request. `code` is the relay's stable error code
+    /// (`spec/relay-api.md` §5), `message` its sentence for people.
+    Relay {
+        /// The HTTP status.
+        status: u16,
+        /// The relay's stable code, such as `unknown_recipient`.
+        code: String,
+        /// The relay's explanation.
+        message: String,
+    },
+    /// The relay could not be reached, or its answer could not be read.
+    /// Messages being sent stay queued and go out on a later `send` or `sync`.
+    Unreachable(String),
+    /// The relay's answer was not the frame the API promises.
+    RelayMisbehaved(String),
+    /// A device of this user presented another identity than the one trusted
+    /// for it. Nothing is sent to the user, and nothing from that device is
+    /// shown, until the app calls
+    /// [`Client::accept_identity_change`](crate::Client::accept_identity_change).
+    IdentityChanged {
+        /// The device, as `user/device`.
+        device: String,
+    },
+    /// The user has no device with published prekeys at the relay.
+    UnknownUser {
+        /// The user id.
+        user: String,
+    },
+    /// An argument was not acceptable (a user id, an empty message, ...).
+    InvalidArgument(String),
+    /// The local state store failed or holds something this version cannot
+    /// read. The message names the operation, never data.
+    Storage(String),
+    /// The storage key file is missing, unreadable, or has the wrong form.
+    KeyFile(String),
+    /// A protocol operation failed.
+    Protocol(SealError),
+}
+
+impl ClientError {
+    /// Whether retrying later may succeed (the relay was unreachable or its
+    /// store unavailable, or the request was rate limited).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable(_) => true,
+            Self::Relay { status, .. } => *status == 429 || *status == 503,
+            _ => false,
+        }
+    }
+
+    /// A short hint for a person on what to do about the error.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Relay { status: 401, .. } => "the device could not log in to the relay",
+            Self::Relay { status: 429, .. } => "wait a moment and try again",
+            Self::Relay { .. } => "the relay refused the request; see its code",
+            Self::Unreachable(_) => "check that the relay is running and its address is right",
+            Self::RelayMisbehaved(_) => "the relay is not a fuin relay, or is faulty",
+            Self::IdentityChanged { .. } => {
+                "compare safety numbers with the contact, then accept the new identity"
+            }
+            Self::UnknownUser { .. } => "check the user id; the user must have registered",
+            Self::InvalidArgument(_) => "check the arguments",
+            Self::Storage(_) => "the local store is damaged or in use by another program",
+            Self::KeyFile(_) => "the storage key file must be beside the store, readable, 32 bytes",
+            Self::Protocol(_) => "a protocol check failed",
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Relay {
+                status,
+                code,
+                message,
+            } => write!(f, "the relay refused the request ({status} {code}): {message}"),
+            Self::Unreachable(why) => write!(f, "the relay could not be reached: {why}"),
+            Self::RelayMisbehaved(why) => write!(f, "the relay answered wrongly: {why}"),
+            Self::IdentityChanged { device } => write!(
+                f,
+                "device {device} presented a new identity; it must be accepted before messages flow"
+            ),
+            Self::UnknownUser { user } => write!(f, "user {user:?} has no device at the relay"),
+            Self::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
+            Self::Storage(why) => write!(f, "local storage failed: {why}"),
+            Self::KeyFile(why) => write!(f, "storage key file: {why}"),
+            Self::Protocol(err) => write!(f, "protocol error: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<SealError> for ClientError {
+    fn from(err: SealError) -> Self {
+        Self::Protocol(err)
+    }
+}
+
+impl From<WireError> for ClientError {
+    fn from(err: WireError) -> Self {
+        Self::Protocol(SealError::Wire(err))
+    }
+}
+
+impl From<rusqlite::Error> for ClientError {
+    fn from(err: rusqlite::Error) -> Self {
+        // rusqlite's messages name the failing statement's problem, not the
+        // values bound to it.
+        Self::Storage(err.to_string())
+    }
+}

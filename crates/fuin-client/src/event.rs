@@ -1,0 +1,113 @@
+//! Events the client reports to the app as they happen, as a stream.
+
+use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use fuin_wire::{ClientMessageId, DeviceAddress};
+use futures_core::Stream;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::history::MessageStatus;
+
+/// Something the app should know about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A message was stored in a conversation (from a peer, or a copy of one
+    /// this user sent from another device).
+    MessageReceived {
+        /// The other user of the conversation.
+        conversation: String,
+        /// The message's local id.
+        local_id: i64,
+        /// The sending device.
+        from: DeviceAddress<'static>,
+    },
+    /// An outgoing message's status changed through a receipt, or an
+    /// incoming one was read on another device.
+    StatusChanged {
+        /// The other user of the conversation.
+        conversation: String,
+        /// The message's id.
+        message: ClientMessageId,
+        /// The new status.
+        status: MessageStatus,
+    },
+    /// A message from `from` shows that these of its messages have not
+    /// arrived (yet): the relay dropped or delayed them.
+    MessagesMissing {
+        /// The sending device.
+        from: DeviceAddress<'static>,
+        /// The sender's counters of the missing messages.
+        sequences: Range<u64>,
+    },
+    /// A delivery could not be opened or failed a check; it was not shown.
+    MessageDropped {
+        /// The device the relay named as sender.
+        from: DeviceAddress<'static>,
+        /// Why, in words (never message content).
+        reason: String,
+    },
+    /// A known device presented a different identity. Its messages wait,
+    /// and nothing is sent to its user, until the app accepts the change.
+    IdentityChanged {
+        /// The device.
+        device: DeviceAddress<'static>,
+    },
+    /// A user (perhaps this one) has a device this device had not seen
+    /// before. Its identity is trusted on first use.
+    NewDevice {
+        /// The device.
+        device: DeviceAddress<'static>,
+    },
+    /// The device published fresh one-time prekeys.
+    PrekeysReplenished {
+        /// How many.
+        count: usize,
+    },
+}
+
+/// The client's events as a [`futures_core::Stream`]. A subscriber that
+/// falls more than the buffer (1,024 events) behind skips the oldest and is
+/// told how many with [`EventStreamItem::Lagged`].
+pub struct EventStream {
+    inner: BroadcastStream<Event>,
+}
+
+/// One item of an [`EventStream`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventStreamItem {
+    /// An event.
+    Event(Event),
+    /// This many events were skipped because the subscriber fell behind.
+    Lagged(u64),
+}
+
+impl EventStream {
+    pub(crate) fn new(receiver: broadcast::Receiver<Event>) -> Self {
+        Self {
+            inner: BroadcastStream::new(receiver),
+        }
+    }
+
+    /// The next event, waiting for one; `None` once the client is dropped.
+    pub async fn next(&mut self) -> Option<EventStreamItem> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl futures_core::Stream for EventStream {
+    type Item = EventStreamItem;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inner).poll_next(cx).map(|item| {
+            item.map(|result| match result {
+                Ok(event) => EventStreamItem::Event(event),
+                Err(BroadcastStreamRecvError::Lagged(n)) => EventStreamItem::Lagged(n),
+            })
+        })
+    }
+}

@@ -1,0 +1,114 @@
+//! What the app shows: conversations, messages and their status.
+
+use fuin_wire::{ClientMessageId, ContentType, DeviceAddress};
+
+use crate::ClientError;
+
+/// Where a message stands. Outgoing messages go Queued → Sent → Delivered
+/// → Read (a status never moves back); incoming ones are Unread, then Read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MessageStatus {
+    /// Sealed and stored, not yet accepted by the relay (it is retried).
+    Queued,
+    /// The relay accepted it.
+    Sent,
+    /// A device of the peer confirmed it arrived (an end-to-end receipt).
+    Delivered,
+    /// Read: by the peer (outgoing) or by this user (incoming).
+    Read,
+    /// Received, not yet read by this user.
+    Unread,
+    /// The relay refused it for good (it is not retried).
+    Failed,
+}
+
+impl MessageStatus {
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            Self::Queued => 0,
+            Self::Sent => 1,
+            Self::Delivered => 2,
+            Self::Read => 3,
+            Self::Unread => 4,
+            Self::Failed => 5,
+        }
+    }
+
+    pub(crate) fn from_code(code: i64) -> Result<Self, ClientError> {
+        Ok(match code {
+            0 => Self::Queued,
+            1 => Self::Sent,
+            2 => Self::Delivered,
+            3 => Self::Read,
+            4 => Self::Unread,
+            5 => Self::Failed,
+            _ => return Err(ClientError::Storage("a stored message status is unknown".into())),
+        })
+    }
+
+    /// The status as a lowercase word, for output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Unread => "unread",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One message of the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The local id, used to refer to the message in this store (reports,
+    /// receipts).
+    pub local_id: i64,
+    /// The other user of the conversation.
+    pub conversation: String,
+    /// The device that sent it (this user's for outgoing messages).
+    pub sender: DeviceAddress<'static>,
+    /// The sender's id for the message, the same on every device.
+    pub id: ClientMessageId,
+    /// Whether this user sent it (from this device or another of its own).
+    pub outgoing: bool,
+    /// The content type.
+    pub content_type: ContentType,
+    /// The text (invalid UTF-8 is shown with replacement characters).
+    pub text: String,
+    /// The sender's clock when it sealed the message.
+    pub sent_at_ms: u64,
+    /// The sender's counter in its session with this device.
+    pub sequence: u64,
+    /// When the relay accepted it, once known.
+    pub server_time_ms: Option<u64>,
+    /// Where it stands.
+    pub status: MessageStatus,
+    /// When this device stored it.
+    pub received_at_ms: u64,
+}
+
+/// One conversation of the conversation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    /// The other user.
+    pub peer: String,
+    /// Messages stored.
+    pub messages: u64,
+    /// Incoming messages not yet read.
+    pub unread: u64,
+    /// The sender's clock of the latest message.
+    pub last_message_ms: u64,
+}
+
+/// A receipt a message received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptRecord {
+    /// The device that sent the receipt.
+    pub by: DeviceAddress<'static>,
+    /// Delivered or read.
+    pub kind: crate::receipt::ReceiptKind,
+    /// When this device stored it.
+    pub at_ms: u64,
+}

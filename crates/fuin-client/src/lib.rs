@@ -1,0 +1,44 @@
+//! The fuin client SDK: what a chat app links.
+//!
+//! A [`Client`] is one device of one user. It keeps its identity, prekeys,
+//! sessions and history in a local SQLite store whose secret-bearing values
+//! are encrypted with a device storage key kept in a separate file (mode
+//! 0600), talks to a fuin relay over HTTP(S), and uses `fuin-seal` for every
+//! cryptographic step.
+//!
+//! - [`Client::create`] makes a new device, registers it and publishes its
+//!   prekeys; [`Client::open`] opens it again. One-time prekeys are
+//!   replenished when the relay says the pool is low, and the signed prekey
+//!   is replaced weekly.
+//! - [`Client::send_text`] seals a message for every device of the peer and
+//!   every other device of this user, so that all of a user's devices see
+//!   the whole conversation. [`Client::sync`] fetches, opens, stores and
+//!   only then acknowledges. [`Client::mark_read`] sends read receipts.
+//!   Receipts are end-to-end messages ([`receipt`]).
+//! - [`Client::conversations`], [`Client::history`]: what the app shows,
+//!   ordered by the senders' clocks and counters, never the relay's.
+//! - [`Client::safety_numbers`]; a device that presents a new identity is
+//!   reported as [`Event::IdentityChanged`], its messages are held and
+//!   nothing is sent to its user until the app calls
+//!   [`Client::accept_identity_change`].
+//! - [`Client::events`]: everything above as a stream of [`Event`]s.
+//!
+//! The behaviour is specified in `spec/client.md`.
+#![forbid(unsafe_code)]
+
+mod client;
+mod error;
+mod event;
+mod history;
+pub mod keyfile;
+mod local;
+pub mod receipt;
+mod relay;
+
+pub use client::{
+    Client, ClientOptions, DeviceSafetyNumber, SentMessage, Step, StepHook, SyncReport,
+};
+pub use error::ClientError;
+pub use event::{Event, EventStream, EventStreamItem};
+pub use history::{Conversation, Message, MessageStatus, ReceiptRecord};
+pub use local::StoredFranking;

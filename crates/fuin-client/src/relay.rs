@@ -1,0 +1,268 @@
+//! The relay's HTTP API as the device sees it (`spec/relay-api.md`): each
+//! call sends one frame and reads one frame back, and a refusal becomes
+//! [`ClientError::Relay`] with the relay's stable code.
+
+use std::time::Duration;
+
+use fuin_wire::relay::{
+    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
+    ChallengeResponse, DeviceList, DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload,
+    SendAccepted,
+};
+use fuin_wire::{DeviceAddress, DeviceId, FrameBody, MessageId, UserId};
+use reqwest::{Method, StatusCode};
+use zeroize::Zeroizing;
+
+use crate::ClientError;
+
+/// The media type of frame bodies.
+const FRAME_MEDIA_TYPE: &str = "application/x-fuin-frame";
+
+/// A connection to one relay.
+pub(crate) struct RelayConnection {
+    http: reqwest::Client,
+    base: String,
+}
+
+#[derive(serde::Deserialize)]
+struct RelayErrorBody {
+    code: String,
+    message: String,
+}
+
+/// The answer to a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Registered {
+    Created,
+    Already,
+}
+
+impl RelayConnection {
+    /// A connection to the relay at `base` (`http://host:port` or
+    /// `https://...`), trusting `extra_root` (a PEM certificate) besides the
+    /// platform's roots when given.
+    pub fn new(base: &str, extra_root: Option<&[u8]>) -> Result<Self, ClientError> {
+        let base = base.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError::InvalidArgument(format!(
+                "the relay address {base:?} must start with http:// or https://"
+            )));
+        }
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // Long polls wait up to 30 s at the relay.
+            .timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(30));
+        if let Some(pem) = extra_root {
+            let certificate = reqwest::Certificate::from_pem(pem).map_err(|err| {
+                ClientError::InvalidArgument(format!("the relay certificate is unreadable: {err}"))
+            })?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        let http = builder
+            .build()
+            .map_err(|err| ClientError::Unreachable(format!("HTTP client: {err}")))?;
+        Ok(Self { http, base })
+    }
+
+    /// The relay's address as given.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&BearerToken>,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, bytes::Bytes), ClientError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            let value = Zeroizing::new(format!("Bearer {}", hex::encode(token.0)));
+            request = request.header(reqwest::header::AUTHORIZATION, value.as_str());
+        }
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, FRAME_MEDIA_TYPE)
+                .body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|err| ClientError::Unreachable(describe(&err)))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| ClientError::Unreachable(describe(&err)))?;
+        if status.is_success() {
+            return Ok((status, bytes));
+        }
+        let (code, message) = match serde_json::from_slice::<RelayErrorBody>(&bytes) {
+            Ok(body) => (body.code, body.message),
+            Err(_) => (
+                "unknown".to_owned(),
+                format!("HTTP {status} without a relay error body"),
+            ),
+        };
+        Err(ClientError::Relay {
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+
+    fn decode<'a, T: FrameBody<'a>>(bytes: &'a [u8], what: &str) -> Result<T, ClientError> {
+        T::from_bytes(bytes)
+            .map_err(|err| ClientError::RelayMisbehaved(format!("{what} answer: {err}")))
+    }
+
+    pub async fn register(&self, registration: &DeviceRegistration<'_>) -> Result<Registered, ClientError> {
+        let (status, _) = self
+            .call(Method::POST, "/v1/devices", None, Some(registration.to_bytes()?))
+            .await?;
+        Ok(if status == StatusCode::CREATED {
+            Registered::Created
+        } else {
+            Registered::Already
+        })
+    }
+
+    pub async fn challenge(&self, address: &DeviceAddress<'_>) -> Result<AuthChallenge, ClientError> {
+        let request = ChallengeRequest {
+            address: address.clone(),
+        };
+        let (_, bytes) = self
+            .call(Method::POST, "/v1/auth/challenge", None, Some(request.to_bytes()?))
+            .await?;
+        Self::decode(&bytes, "challenge")
+    }
+
+    pub async fn token(&self, response: &ChallengeResponse<'_>) -> Result<AuthToken, ClientError> {
+        let (_, bytes) = self
+            .call(Method::POST, "/v1/auth/token", None, Some(response.to_bytes()?))
+            .await?;
+        Self::decode(&bytes, "token")
+    }
+
+    pub async fn publish_prekeys(
+        &self,
+        token: &BearerToken,
+        upload: &PrekeyUpload,
+    ) -> Result<PrekeyCount, ClientError> {
+        let (_, bytes) = self
+            .call(Method::PUT, "/v1/prekeys", Some(token), Some(upload.to_bytes()?))
+            .await?;
+        Self::decode(&bytes, "prekey upload")
+    }
+
+    pub async fn devices(
+        &self,
+        token: &BearerToken,
+        user: &UserId<'_>,
+    ) -> Result<DeviceList, ClientError> {
+        let path = format!("/v1/users/{}/devices", percent_encode(user.as_str()));
+        match self.call(Method::GET, &path, Some(token), None).await {
+            Ok((_, bytes)) => Self::decode::<DeviceList>(&bytes, "device list"),
+            Err(ClientError::Relay { status: 404, .. }) => Err(ClientError::UnknownUser {
+                user: user.as_str().to_owned(),
+            }),
+            Err(err) => Err(err),
+        }
+    }
+
+    pub async fn bundle(
+        &self,
+        token: &BearerToken,
+        user: &UserId<'_>,
+        device: DeviceId,
+    ) -> Result<BundleSet<'static>, ClientError> {
+        let path = format!(
+            "/v1/users/{}/bundles?device={}",
+            percent_encode(user.as_str()),
+            device.0
+        );
+        let (_, bytes) = self.call(Method::GET, &path, Some(token), None).await?;
+        Ok(Self::decode::<BundleSet<'_>>(&bytes, "bundles")?.into_owned())
+    }
+
+    pub async fn send(&self, token: &BearerToken, batch: &[u8]) -> Result<SendAccepted, ClientError> {
+        let (_, bytes) = self
+            .call(Method::POST, "/v1/messages", Some(token), Some(batch.to_vec()))
+            .await?;
+        Self::decode(&bytes, "send")
+    }
+
+    pub async fn fetch(
+        &self,
+        token: &BearerToken,
+        wait: Duration,
+    ) -> Result<MailboxBatch<'static>, ClientError> {
+        let path = format!("/v1/mailbox?wait_ms={}", wait.as_millis());
+        let (_, bytes) = self.call(Method::GET, &path, Some(token), None).await?;
+        Ok(Self::decode::<MailboxBatch<'_>>(&bytes, "mailbox")?.into_owned())
+    }
+
+    pub async fn acknowledge(&self, token: &BearerToken, ids: &[MessageId]) -> Result<(), ClientError> {
+        for chunk in ids.chunks(fuin_wire::relay::MAX_ACKNOWLEDGED) {
+            let ack = Acknowledgement {
+                message_ids: chunk.to_vec().into(),
+            };
+            self.call(Method::POST, "/v1/mailbox/ack", Some(token), Some(ack.to_bytes()?))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// An error of the HTTP client in words, without the URL's query (which
+/// holds nothing secret today, but need not be repeated).
+fn describe(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else if err.is_body() || err.is_decode() {
+        "the answer could not be read"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(err);
+    let mut detail = String::new();
+    while let Some(inner) = source {
+        detail = inner.to_string();
+        source = inner.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind} ({detail})")
+    }
+}
+
+/// Percent-encodes a user id for a path segment: everything but unreserved
+/// ASCII characters.
+fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_are_percent_encoded_in_paths() {
+        assert_eq!(percent_encode("alice"), "alice");
+        assert_eq!(percent_encode("a b/c?"), "a%20b%2Fc%3F");
+        assert_eq!(percent_encode("é"), "%C3%A9");
+    }
+}

@@ -1,0 +1,121 @@
+//! A relay on loopback for the tests: the real server over HTTP, on an
+//! SQLite file in a temporary directory.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fuin_client::{Client, ClientOptions, Event, EventStream, EventStreamItem};
+use fuin_relay::api::system_clock;
+use fuin_relay::franking::StampKeys;
+use fuin_relay::store::sqlite::SqliteStore;
+use fuin_relay::{Relay, RelayConfig};
+use fuin_wire::StampKeyId;
+use tokio::sync::oneshot;
+
+/// A running relay; stops when dropped.
+pub struct TestRelay {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub relay: Arc<Relay<SqliteStore>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestRelay {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("relay.db")).unwrap();
+        let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), [9; 32]));
+        config.requests_per_second = 100_000;
+        config.request_burst = 100_000;
+        let relay = Relay::new(store, config, system_clock());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = relay.clone();
+        let task = tokio::spawn(async move {
+            fuin_relay::serve(listener, serving, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            url,
+            dir,
+            relay,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("relay.db")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// A place for clients' stores.
+pub struct Devices {
+    pub dir: tempfile::TempDir,
+}
+
+impl Devices {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, user: &str, device: u32) -> PathBuf {
+        self.dir.path().join(format!("{user}-{device}.db"))
+    }
+
+    pub async fn create(&self, relay: &TestRelay, user: &str, device: u32) -> Client {
+        Client::create(
+            self.path(user, device),
+            &relay.url,
+            user,
+            device,
+            ClientOptions::default(),
+        )
+        .await
+        .unwrap()
+    }
+}
+
+/// Everything the stream holds now.
+pub fn drain(events: &mut EventStream) -> Vec<Event> {
+    let mut out = Vec::new();
+    loop {
+        let next = futures_now(events);
+        match next {
+            Some(EventStreamItem::Event(event)) => out.push(event),
+            Some(EventStreamItem::Lagged(n)) => panic!("lagged by {n}"),
+            None => return out,
+        }
+    }
+}
+
+fn futures_now(events: &mut EventStream) -> Option<EventStreamItem> {
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let future = events.next();
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(item) => item,
+        std::task::Poll::Pending => None,
+    }
+}
+
+pub const NO_WAIT: Duration = Duration::ZERO;
