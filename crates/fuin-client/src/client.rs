@@ -28,8 +28,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuin_seal::safety_number::SafetyNumber;
 use fuin_seal::state::StorageKey;
-use fuin_seal::{DeviceIdentity, Opened, Outgoing, PrekeyStore, SealError, Session, VerifiedBundle};
-use fuin_wire::relay::{BearerToken, ChallengeResponse, DeviceRegistration, PrekeyUpload, SendBatch};
+use fuin_seal::{
+    DeviceIdentity, Opened, Outgoing, PrekeyStore, SealError, Session, VerifiedBundle,
+};
+use fuin_wire::relay::{
+    BearerToken, ChallengeResponse, DeviceRegistration, PrekeyUpload, SendBatch,
+};
 use fuin_wire::{
     ContentKind, ContentType, DeliveredRecord, DeviceAddress, DeviceId, FrameBody, MessageId,
     PrekeyMessage, PublicIdentity, UserId,
@@ -167,7 +171,9 @@ impl std::fmt::Debug for Client {
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 fn user_id(user: &str) -> Result<UserId<'static>, ClientError> {
@@ -297,16 +303,15 @@ impl Client {
                 key_path.display()
             )));
         }
-        let rng = &mut rand::rng();
-        let key = StorageKey::generate(rng);
+        let key = StorageKey::generate(&mut rand::rng());
         let mut store = LocalStore::create(store_path, key.clone())?;
         if let Err(err) = keyfile::create(&key_path, &key) {
             remove_store_files(store_path);
             return Err(err);
         }
-        let identity = DeviceIdentity::generate(rng);
+        let identity = DeviceIdentity::generate(&mut rand::rng());
         let mut prekeys = PrekeyStore::new();
-        prekeys.rotate_signed_prekey(&identity, rng);
+        prekeys.rotate_signed_prekey(&identity, &mut rand::rng());
         {
             let (tx, key) = store.transaction()?;
             let db = Reader::of(&tx, key);
@@ -367,7 +372,9 @@ impl Client {
         let prekeys = db.prekeys()?;
         let address = DeviceAddress::new(user_id(&user)?, DeviceId(device));
         let relay = RelayConnection::new(&relay_url, options.relay_certificate.as_deref())?;
-        Ok(Self::from_parts(address, identity, relay, options, store, prekeys))
+        Ok(Self::from_parts(
+            address, identity, relay, options, store, prekeys,
+        ))
     }
 
     fn from_parts(
@@ -598,7 +605,9 @@ impl Client {
                     }
                     out.push((address, entry.identity.clone()));
                 }
-                Some((_, record)) if record.identity == entry.identity && record.pending.is_none() => {
+                Some((_, record))
+                    if record.identity == entry.identity && record.pending.is_none() =>
+                {
                     out.push((address, entry.identity.clone()));
                 }
                 Some((_, record)) => {
@@ -627,7 +636,9 @@ impl Client {
     }
 
     /// Devices with an identity change waiting for the app's decision.
-    pub async fn pending_identity_changes(&self) -> Result<Vec<DeviceAddress<'static>>, ClientError> {
+    pub async fn pending_identity_changes(
+        &self,
+    ) -> Result<Vec<DeviceAddress<'static>>, ClientError> {
         let state = self.inner.state.lock().await;
         state.store.reader().pending_changes()
     }
@@ -636,7 +647,10 @@ impl Client {
     /// numbers): its old sessions are dropped, its held messages are opened
     /// and shown, and messages flow again. Returns how many held messages
     /// were stored.
-    pub async fn accept_identity_change(&self, device: &DeviceAddress<'_>) -> Result<usize, ClientError> {
+    pub async fn accept_identity_change(
+        &self,
+        device: &DeviceAddress<'_>,
+    ) -> Result<usize, ClientError> {
         let device = device.clone().into_owned();
         let mut state = self.inner.state.lock().await;
         let state = &mut *state;
@@ -700,15 +714,26 @@ impl Client {
         let peer = user_id(user)?;
         self.ensure_registered().await?;
         let mut state = self.inner.state.lock().await;
-        self.send_content(&mut state, &peer, ContentType::Text, text.as_bytes(), true, &[])
-            .await
+        self.send_content(
+            &mut state,
+            &peer,
+            ContentType::Text,
+            text.as_bytes(),
+            true,
+            &[],
+        )
+        .await
     }
 
     /// Sends a receipt to `user` (and this user's other devices). Apps
     /// normally rely on the automatic delivery receipts and on
     /// [`Client::mark_read`]; this is for apps that track receipts
     /// themselves.
-    pub async fn send_receipt(&self, user: &str, receipt: &ReceiptBody) -> Result<SentMessage, ClientError> {
+    pub async fn send_receipt(
+        &self,
+        user: &str,
+        receipt: &ReceiptBody,
+    ) -> Result<SentMessage, ClientError> {
         let peer = user_id(user)?;
         let body = receipt.to_bytes()?;
         self.ensure_registered().await?;
@@ -765,14 +790,21 @@ impl Client {
             let own = self.inner.address.user.clone();
             targets.extend(self.resolve_devices(state, &own).await?);
         }
-        let rng = &mut rand::rng();
+        // The thread-local generator is not `Send`: it is taken afresh at
+        // each use so that no future holds it across an await.
         let now = now_ms();
         let now_sql = i64::try_from(now).unwrap_or(i64::MAX);
 
         // Sessions: use the most recent one that can send, or start one.
         let mut sessions = SessionCache::default();
         let mut envelopes = Vec::with_capacity(targets.len());
-        let outgoing = Outgoing::new(rng, &self.inner.address, peer.clone(), content_type, body)?;
+        let outgoing = Outgoing::new(
+            &mut rand::rng(),
+            &self.inner.address,
+            peer.clone(),
+            content_type,
+            body,
+        )?;
         let mut need_bundle = Vec::new();
         {
             let db = state.store.reader();
@@ -820,8 +852,12 @@ impl Client {
                 }
                 Err(err) => return Err(err.into()),
             };
-            let session =
-                Session::initiate(rng, &self.inner.identity, self.inner.address.clone(), &verified)?;
+            let session = Session::initiate(
+                &mut rand::rng(),
+                &self.inner.identity,
+                self.inner.address.clone(),
+                &verified,
+            )?;
             sessions.add(state.store.reader(), &address, session, now_sql)?;
         }
         for (address, _) in &targets {
@@ -829,7 +865,9 @@ impl Client {
             let Some(index) = slots.iter().position(|slot| slot.session.can_send()) else {
                 continue;
             };
-            let sealed = slots[index].session.seal(rng, &outgoing, now)?;
+            let sealed = slots[index]
+                .session
+                .seal(&mut rand::rng(), &outgoing, now)?;
             envelopes.push(sealed.envelope);
             sessions.touch(address, index, now_sql);
         }
@@ -1087,7 +1125,14 @@ impl Client {
                 report.dropped += 1;
                 continue;
             };
-            let outcome = self.open_record(db, &mut sessions, &mut prekeys, &record, now_sql, &mut events)?;
+            let outcome = self.open_record(
+                db,
+                &mut sessions,
+                &mut prekeys,
+                &record,
+                now_sql,
+                &mut events,
+            )?;
             match outcome {
                 Outcome::Opened(opened) => {
                     self.store_opened(db, &opened, now, &mut report, &mut events)?;
@@ -1132,20 +1177,19 @@ impl Client {
         let sender = record.sender.clone().into_owned();
         let now_ms = u64::try_from(now).unwrap_or(0);
         if sender == self.inner.address {
-            return Ok(Outcome::Dropped("the relay names this device as sender".into()));
+            return Ok(Outcome::Dropped(
+                "the relay names this device as sender".into(),
+            ));
         }
         if record.envelope.recipient != self.inner.address {
             return Ok(Outcome::Dropped("addressed to another device".into()));
         }
         let peer = db.peer(&sender)?;
-        if peer.as_ref().is_some_and(|p| p.pending.is_some()) {
-            return Ok(Outcome::Held);
-        }
         // An established session first, most recently used first.
         let slots = sessions.load(db, &sender)?;
         let mut last_error = None;
-        for index in 0..slots.len() {
-            match slots[index].session.open(record, now_ms) {
+        for (index, slot) in slots.iter_mut().enumerate() {
+            match slot.session.open(record, now_ms) {
                 Ok(opened) => {
                     sessions.touch(&sender, index, now);
                     return Ok(Outcome::Opened(Box::new(opened)));
@@ -1169,10 +1213,27 @@ impl Client {
         if let Some(peer) = &peer
             && peer.identity != initiator
         {
-            db.set_pending_identity(&sender, &initiator)?;
-            events.push(Event::IdentityChanged {
-                device: sender.clone(),
-            });
+            // Another identity for a known device. Only a handshake that
+            // really opens under it (which binds the sender's address) is
+            // worth the user's attention; anything else is a forgery or a
+            // relabelled delivery, and is dropped.
+            let mut scratch = prekeys.clone();
+            if let Err(err) = Session::respond(
+                &self.inner.identity,
+                self.inner.address.clone(),
+                &mut scratch,
+                None,
+                record,
+                now_ms,
+            ) {
+                return Ok(Outcome::Dropped(err.to_string()));
+            }
+            if peer.pending.as_ref() != Some(&initiator) {
+                db.set_pending_identity(&sender, &initiator)?;
+                events.push(Event::IdentityChanged {
+                    device: sender.clone(),
+                });
+            }
             return Ok(Outcome::Held);
         }
         match Session::respond(
@@ -1273,7 +1334,8 @@ impl Client {
                 for reference in &receipt.messages {
                     if from_own_device {
                         // This user read the peer's message on another device.
-                        let sender = DeviceAddress::new(conversation.clone(), reference.sender_device);
+                        let sender =
+                            DeviceAddress::new(conversation.clone(), reference.sender_device);
                         if receipt.kind != ReceiptKind::Read {
                             continue;
                         }
@@ -1391,7 +1453,10 @@ impl Client {
     /// What a report of a received message needs: its franking key and the
     /// relay's stamp with the routing it covers. `None` for messages this
     /// device sent itself (the relay stamps only what it delivers).
-    pub async fn franking_opening(&self, local_id: i64) -> Result<Option<StoredFranking>, ClientError> {
+    pub async fn franking_opening(
+        &self,
+        local_id: i64,
+    ) -> Result<Option<StoredFranking>, ClientError> {
         let state = self.inner.state.lock().await;
         state.store.reader().franking(local_id)
     }

@@ -87,7 +87,10 @@ impl fmt::Display for ClientError {
                 status,
                 code,
                 message,
-            } => write!(f, "the relay refused the request ({status} {code}): {message}"),
+            } => write!(
+                f,
+                "the relay refused the request ({status} {code}): {message}"
+            ),
             Self::Unreachable(why) => write!(f, "the relay could not be reached: {why}"),
             Self::RelayMisbehaved(why) => write!(f, "the relay answered wrongly: {why}"),
             Self::IdentityChanged { device } => write!(

@@ -42,7 +42,11 @@ impl MessageStatus {
             3 => Self::Read,
             4 => Self::Unread,
             5 => Self::Failed,
-            _ => return Err(ClientError::Storage("a stored message status is unknown".into())),
+            _ => {
+                return Err(ClientError::Storage(
+                    "a stored message status is unknown".into(),
+                ));
+            }
         })
     }
 

@@ -60,9 +60,10 @@ pub(crate) fn load(path: &Path) -> Result<StorageKey, ClientError> {
         .take(33)
         .read_to_end(&mut bytes)
         .map_err(|err| ClientError::KeyFile(format!("cannot read {}: {err}", path.display())))?;
-    let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-        ClientError::KeyFile(format!("{} is not 32 bytes long", path.display()))
-    })?;
+    let key: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| ClientError::KeyFile(format!("{} is not 32 bytes long", path.display())))?;
     let key = Zeroizing::new(key);
     Ok(StorageKey::from_secret_bytes(*key))
 }

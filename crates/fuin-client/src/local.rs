@@ -282,7 +282,8 @@ impl LocalStore {
             )));
         }
         let conn = Self::connect(path)?;
-        conn.execute_batch(SCHEMA).map_err(storage("creating the schema"))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(storage("creating the schema"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(storage("writing the schema version"))?;
         Ok(Self { conn, key })
@@ -359,12 +360,7 @@ impl<'a> Reader<'a> {
     }
 
     fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {
-        seal_with_storage_key(
-            &mut rand::rng(),
-            self.key,
-            context.as_bytes(),
-            plaintext,
-        )
+        seal_with_storage_key(&mut rand::rng(), self.key, context.as_bytes(), plaintext)
     }
 
     fn open(&self, context: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, ClientError> {
@@ -508,7 +504,9 @@ impl<'a> Reader<'a> {
             )
             .map_err(storage("reading peers"))?;
         let rows = statement
-            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
             .map_err(storage("reading peers"))?;
         let mut out = Vec::new();
         for row in rows {
@@ -561,7 +559,10 @@ impl<'a> Reader<'a> {
 
     /// Makes the pending identity the trusted one and forgets the device's
     /// sessions, which belonged to the old identity.
-    pub fn accept_pending_identity(&self, address: &DeviceAddress<'_>) -> Result<bool, ClientError> {
+    pub fn accept_pending_identity(
+        &self,
+        address: &DeviceAddress<'_>,
+    ) -> Result<bool, ClientError> {
         let changed = self
             .conn
             .execute(
@@ -646,7 +647,11 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    pub fn delete_session(&self, address: &DeviceAddress<'_>, slot: i64) -> Result<(), ClientError> {
+    pub fn delete_session(
+        &self,
+        address: &DeviceAddress<'_>,
+        slot: i64,
+    ) -> Result<(), ClientError> {
         self.conn
             .execute(
                 "DELETE FROM sessions WHERE user = ?1 AND device = ?2 AND slot = ?3",
@@ -828,7 +833,13 @@ impl<'a> Reader<'a> {
         for row in rows {
             let (conversation, local, device, id, owed) =
                 row.map_err(storage("reading owed receipts"))?;
-            out.push((conversation, local, device_id(device)?, message_id(id)?, owed));
+            out.push((
+                conversation,
+                local,
+                device_id(device)?,
+                message_id(id)?,
+                owed,
+            ));
         }
         Ok(out)
     }
@@ -887,7 +898,11 @@ impl<'a> Reader<'a> {
         let content_type = match row.get::<_, i64>(6).map_err(get)? {
             0 => ContentType::Text,
             1 => ContentType::Receipt,
-            _ => return Err(ClientError::Storage("a stored content type is unknown".into())),
+            _ => {
+                return Err(ClientError::Storage(
+                    "a stored content type is unknown".into(),
+                ));
+            }
         };
         Ok(Message {
             local_id: row.get(0).map_err(get)?,
@@ -899,7 +914,10 @@ impl<'a> Reader<'a> {
             text: String::from_utf8_lossy(&body).into_owned(),
             sent_at_ms: from_sql_u64(row.get(8).map_err(get)?),
             sequence: from_sql_u64(row.get(9).map_err(get)?),
-            server_time_ms: row.get::<_, Option<i64>>(10).map_err(get)?.map(from_sql_u64),
+            server_time_ms: row
+                .get::<_, Option<i64>>(10)
+                .map_err(get)?
+                .map(from_sql_u64),
             status: MessageStatus::from_code(row.get(11).map_err(get)?)?,
             received_at_ms: from_sql_u64(row.get(12).map_err(get)?),
         })
@@ -907,16 +925,26 @@ impl<'a> Reader<'a> {
 
     /// A conversation's messages in the order the senders sent them: by the
     /// sender's clock, then by the sender's counter. The last `limit`.
-    pub fn history(&self, conversation: &UserId<'_>, limit: usize) -> Result<Vec<Message>, ClientError> {
+    pub fn history(
+        &self,
+        conversation: &UserId<'_>,
+        limit: usize,
+    ) -> Result<Vec<Message>, ClientError> {
         let sql = format!(
             "SELECT {} FROM (SELECT * FROM messages WHERE conversation = ?1
                  ORDER BY sent_at_ms DESC, sequence DESC, id DESC LIMIT ?2)
              ORDER BY sent_at_ms, sequence, id",
             Self::MESSAGE_COLUMNS
         );
-        let mut statement = self.conn.prepare_cached(&sql).map_err(storage("reading history"))?;
+        let mut statement = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(storage("reading history"))?;
         let mut rows = statement
-            .query(params![conversation.as_str(), i64::try_from(limit).unwrap_or(i64::MAX)])
+            .query(params![
+                conversation.as_str(),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ])
             .map_err(storage("reading history"))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(storage("reading history"))? {
@@ -926,9 +954,17 @@ impl<'a> Reader<'a> {
     }
 
     pub fn message(&self, local_id: i64) -> Result<Option<Message>, ClientError> {
-        let sql = format!("SELECT {} FROM messages WHERE id = ?1", Self::MESSAGE_COLUMNS);
-        let mut statement = self.conn.prepare_cached(&sql).map_err(storage("reading a message"))?;
-        let mut rows = statement.query([local_id]).map_err(storage("reading a message"))?;
+        let sql = format!(
+            "SELECT {} FROM messages WHERE id = ?1",
+            Self::MESSAGE_COLUMNS
+        );
+        let mut statement = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(storage("reading a message"))?;
+        let mut rows = statement
+            .query([local_id])
+            .map_err(storage("reading a message"))?;
         match rows.next().map_err(storage("reading a message"))? {
             Some(row) => Ok(Some(self.message_from_row(row)?)),
             None => Ok(None),
@@ -936,6 +972,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The franking opening stored with a received message.
+    #[allow(clippy::type_complexity)]
     pub fn franking(&self, local_id: i64) -> Result<Option<StoredFranking>, ClientError> {
         let row: Option<(String, i64, Vec<u8>, Option<Vec<u8>>)> = self
             .conn
@@ -959,7 +996,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Receipts of a message: who, which kind (0 delivered, 1 read), when.
-    pub fn receipts(&self, local_id: i64) -> Result<Vec<(DeviceAddress<'static>, i64, u64)>, ClientError> {
+    pub fn receipts(
+        &self,
+        local_id: i64,
+    ) -> Result<Vec<(DeviceAddress<'static>, i64, u64)>, ClientError> {
         let mut statement = self
             .conn
             .prepare_cached(
@@ -1012,7 +1052,12 @@ impl<'a> Reader<'a> {
         let mut out = Vec::new();
         for row in rows {
             let (peer, count, unread, last) = row.map_err(storage("reading conversations"))?;
-            out.push((peer, from_sql_u64(count), from_sql_u64(unread), from_sql_u64(last)));
+            out.push((
+                peer,
+                from_sql_u64(count),
+                from_sql_u64(unread),
+                from_sql_u64(last),
+            ));
         }
         Ok(out)
     }
@@ -1104,6 +1149,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The quarantined deliveries of one sender device, oldest first.
+    #[allow(clippy::type_complexity)]
     pub fn quarantined(
         &self,
         sender: &DeviceAddress<'_>,
@@ -1162,6 +1208,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Queued sends, oldest first: outbox id, history row, encoded batch.
+    #[allow(clippy::type_complexity)]
     pub fn outbox(&self) -> Result<Vec<(i64, Option<i64>, Vec<u8>)>, ClientError> {
         let mut statement = self
             .conn

@@ -156,7 +156,10 @@ mod tests {
         );
         // Encoded by hand, since the encoder refuses both.
         let empty = [1u8, 1, 0];
-        assert_eq!(ReceiptBody::from_bytes(&empty), Err(ReceiptError::BadCount(0)));
+        assert_eq!(
+            ReceiptBody::from_bytes(&empty),
+            Err(ReceiptError::BadCount(0))
+        );
         let mut too_many = vec![1u8];
         too_many.extend(postcard::to_stdvec(&body(MAX_RECEIPT_MESSAGES + 1)).unwrap());
         assert_eq!(

@@ -118,9 +118,17 @@ impl RelayConnection {
             .map_err(|err| ClientError::RelayMisbehaved(format!("{what} answer: {err}")))
     }
 
-    pub async fn register(&self, registration: &DeviceRegistration<'_>) -> Result<Registered, ClientError> {
+    pub async fn register(
+        &self,
+        registration: &DeviceRegistration<'_>,
+    ) -> Result<Registered, ClientError> {
         let (status, _) = self
-            .call(Method::POST, "/v1/devices", None, Some(registration.to_bytes()?))
+            .call(
+                Method::POST,
+                "/v1/devices",
+                None,
+                Some(registration.to_bytes()?),
+            )
             .await?;
         Ok(if status == StatusCode::CREATED {
             Registered::Created
@@ -129,19 +137,32 @@ impl RelayConnection {
         })
     }
 
-    pub async fn challenge(&self, address: &DeviceAddress<'_>) -> Result<AuthChallenge, ClientError> {
+    pub async fn challenge(
+        &self,
+        address: &DeviceAddress<'_>,
+    ) -> Result<AuthChallenge, ClientError> {
         let request = ChallengeRequest {
             address: address.clone(),
         };
         let (_, bytes) = self
-            .call(Method::POST, "/v1/auth/challenge", None, Some(request.to_bytes()?))
+            .call(
+                Method::POST,
+                "/v1/auth/challenge",
+                None,
+                Some(request.to_bytes()?),
+            )
             .await?;
         Self::decode(&bytes, "challenge")
     }
 
     pub async fn token(&self, response: &ChallengeResponse<'_>) -> Result<AuthToken, ClientError> {
         let (_, bytes) = self
-            .call(Method::POST, "/v1/auth/token", None, Some(response.to_bytes()?))
+            .call(
+                Method::POST,
+                "/v1/auth/token",
+                None,
+                Some(response.to_bytes()?),
+            )
             .await?;
         Self::decode(&bytes, "token")
     }
@@ -152,7 +173,12 @@ impl RelayConnection {
         upload: &PrekeyUpload,
     ) -> Result<PrekeyCount, ClientError> {
         let (_, bytes) = self
-            .call(Method::PUT, "/v1/prekeys", Some(token), Some(upload.to_bytes()?))
+            .call(
+                Method::PUT,
+                "/v1/prekeys",
+                Some(token),
+                Some(upload.to_bytes()?),
+            )
             .await?;
         Self::decode(&bytes, "prekey upload")
     }
@@ -187,9 +213,18 @@ impl RelayConnection {
         Ok(Self::decode::<BundleSet<'_>>(&bytes, "bundles")?.into_owned())
     }
 
-    pub async fn send(&self, token: &BearerToken, batch: &[u8]) -> Result<SendAccepted, ClientError> {
+    pub async fn send(
+        &self,
+        token: &BearerToken,
+        batch: &[u8],
+    ) -> Result<SendAccepted, ClientError> {
         let (_, bytes) = self
-            .call(Method::POST, "/v1/messages", Some(token), Some(batch.to_vec()))
+            .call(
+                Method::POST,
+                "/v1/messages",
+                Some(token),
+                Some(batch.to_vec()),
+            )
             .await?;
         Self::decode(&bytes, "send")
     }
@@ -204,13 +239,22 @@ impl RelayConnection {
         Ok(Self::decode::<MailboxBatch<'_>>(&bytes, "mailbox")?.into_owned())
     }
 
-    pub async fn acknowledge(&self, token: &BearerToken, ids: &[MessageId]) -> Result<(), ClientError> {
+    pub async fn acknowledge(
+        &self,
+        token: &BearerToken,
+        ids: &[MessageId],
+    ) -> Result<(), ClientError> {
         for chunk in ids.chunks(fuin_wire::relay::MAX_ACKNOWLEDGED) {
             let ack = Acknowledgement {
                 message_ids: chunk.to_vec().into(),
             };
-            self.call(Method::POST, "/v1/mailbox/ack", Some(token), Some(ack.to_bytes()?))
-                .await?;
+            self.call(
+                Method::POST,
+                "/v1/mailbox/ack",
+                Some(token),
+                Some(ack.to_bytes()?),
+            )
+            .await?;
         }
         Ok(())
     }

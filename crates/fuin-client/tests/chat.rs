@@ -30,7 +30,9 @@ async fn a_conversation_flows_both_ways_with_receipts() {
     assert_eq!(history[0].sender, *alice.address());
     let events = drain(&mut bob_events);
     assert!(
-        events.iter().any(|e| matches!(e, Event::MessageReceived { conversation, .. } if conversation == "alice")),
+        events.iter().any(
+            |e| matches!(e, Event::MessageReceived { conversation, .. } if conversation == "alice")
+        ),
         "{events:?}"
     );
 
@@ -60,10 +62,20 @@ async fn a_conversation_flows_both_ways_with_receipts() {
     assert_eq!(conversations[0].unread, 1);
 
     // The received message keeps what a report needs.
-    let opening = alice.franking_opening(mine[1].local_id).await.unwrap().unwrap();
+    let opening = alice
+        .franking_opening(mine[1].local_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(opening.sender, *bob.address());
     assert_eq!(opening.recipient, *alice.address());
-    assert!(alice.franking_opening(mine[0].local_id).await.unwrap().is_none());
+    assert!(
+        alice
+            .franking_opening(mine[0].local_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     relay.stop().await;
 }
 
@@ -76,7 +88,10 @@ async fn every_device_of_both_users_sees_the_whole_conversation() {
     let bob_laptop = devices.create(&relay, "bob", 2).await;
     let mut laptop_events = bob_laptop.events();
 
-    let sent = alice.send_text("bob", "to both of bob's devices").await.unwrap();
+    let sent = alice
+        .send_text("bob", "to both of bob's devices")
+        .await
+        .unwrap();
     assert_eq!(sent.devices, 2);
     for bob in [&bob_phone, &bob_laptop] {
         bob.sync(NO_WAIT).await.unwrap();
@@ -86,7 +101,10 @@ async fn every_device_of_both_users_sees_the_whole_conversation() {
     }
 
     // The phone answers: alice and bob's laptop both get it.
-    let sent = bob_phone.send_text("alice", "answered from the phone").await.unwrap();
+    let sent = bob_phone
+        .send_text("alice", "answered from the phone")
+        .await
+        .unwrap();
     assert_eq!(sent.devices, 2);
     alice.sync(NO_WAIT).await.unwrap();
     bob_laptop.sync(NO_WAIT).await.unwrap();
@@ -99,7 +117,9 @@ async fn every_device_of_both_users_sees_the_whole_conversation() {
     assert_eq!(laptop_view[1].text, "answered from the phone");
     let events = drain(&mut laptop_events);
     assert!(
-        events.iter().any(|e| matches!(e, Event::NewDevice { device } if device == bob_phone.address())),
+        events
+            .iter()
+            .any(|e| matches!(e, Event::NewDevice { device } if device == bob_phone.address())),
         "{events:?}"
     );
 
@@ -127,7 +147,10 @@ async fn a_device_away_for_a_long_time_catches_up_on_a_thousand_messages() {
     let alice = devices.create(&relay, "alice", 1).await;
     let bob = devices.create(&relay, "bob", 1).await;
     for i in 0..1000 {
-        let sent = alice.send_text("bob", &format!("message {i}")).await.unwrap();
+        let sent = alice
+            .send_text("bob", &format!("message {i}"))
+            .await
+            .unwrap();
         assert_eq!(sent.status, MessageStatus::Sent);
     }
     let report = bob.sync(Duration::ZERO).await.unwrap();

@@ -28,8 +28,9 @@ use crate::store::{NewDelivery, Registration, Store};
 use fuin_wire::limits::MAX_FRAME_LEN;
 use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
-    ChallengeResponse, DeviceList, DeviceRegistration, ListedDevice, MAX_DEVICES_PER_USER, MAX_RECORDS_PER_BATCH,
-    MailboxBatch, Nonce, PrekeyCount, PrekeyUpload, SendAccepted, SendBatch, relay_auth_input,
+    ChallengeResponse, DeviceList, DeviceRegistration, ListedDevice, MAX_DEVICES_PER_USER,
+    MAX_RECORDS_PER_BATCH, MailboxBatch, Nonce, PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
+    relay_auth_input,
 };
 use fuin_wire::{
     DeliveredRecord, DeviceAddress, FrameBody, FrankingStamp, MessageId, PrekeyBundle, UserId,

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::limits::MAX_FRAME_LEN;
 use crate::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BundleSet, ChallengeRequest, ChallengeResponse,
-    DeviceList, DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
+    DeviceList, DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload, SendAccepted,
+    SendBatch,
 };
 use crate::{
     BlobId, DeliveredRecord, MessageContent, PrekeyBundle, PrekeyMessage, PublicIdentity,

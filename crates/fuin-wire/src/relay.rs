@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::bounded::BoundedVec;
 use crate::bytes::fixed_bytes;
 use crate::{
-    DeliveredRecord, DeviceAddress, DeviceId, Ed25519Signature, MessageId, OneTimePrekey, PrekeyBundle,
-    PublicIdentity, RoutingEnvelope, SignedPrekey, WireError,
+    DeliveredRecord, DeviceAddress, DeviceId, Ed25519Signature, MessageId, OneTimePrekey,
+    PrekeyBundle, PublicIdentity, RoutingEnvelope, SignedPrekey, WireError,
 };
 
 /// Most one-time prekeys in one upload.

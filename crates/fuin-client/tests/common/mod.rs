@@ -119,3 +119,49 @@ fn futures_now(events: &mut EventStream) -> Option<EventStreamItem> {
 }
 
 pub const NO_WAIT: Duration = Duration::ZERO;
+
+/// A TCP proxy in front of a relay that can cut every connection and
+/// refuse new ones, to make the relay unreachable at a chosen moment.
+pub struct CutProxy {
+    pub url: String,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl CutProxy {
+    pub async fn start(target: &str) -> Self {
+        let target = target.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if *watch.borrow() {
+                    continue;
+                }
+                let target = target.clone();
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Self { url, cut }
+    }
+
+    /// A handle that cuts the proxy from synchronous code (a step hook).
+    pub fn cutter(&self) -> impl Fn(bool) + Send + Sync + 'static {
+        let cut = self.cut.clone();
+        move |value| {
+            let _ = cut.send(value);
+        }
+    }
+}
