@@ -120,6 +120,12 @@ impl From<WireError> for ClientError {
     }
 }
 
+impl From<fuin_wire::receipt::ReceiptError> for ClientError {
+    fn from(err: fuin_wire::receipt::ReceiptError) -> Self {
+        Self::InvalidArgument(err.to_string())
+    }
+}
+
 impl From<rusqlite::Error> for ClientError {
     fn from(err: rusqlite::Error) -> Self {
         // rusqlite's messages name the failing statement's problem, not the

@@ -32,7 +32,6 @@ mod event;
 mod history;
 pub mod keyfile;
 mod local;
-pub mod receipt;
 mod relay;
 
 pub use client::{
@@ -40,5 +39,7 @@ pub use client::{
 };
 pub use error::ClientError;
 pub use event::{Event, EventStream, EventStreamItem};
+/// Receipt bodies (defined with the other wire formats).
+pub use fuin_wire::receipt;
 pub use history::{Conversation, Message, MessageStatus, ReceiptRecord};
 pub use local::StoredFranking;

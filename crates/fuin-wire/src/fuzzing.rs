@@ -29,3 +29,18 @@ pub fn round_trip_violation(data: &[u8]) -> Option<String> {
         Err(err) => Some(format!("re-encoded frame does not decode: {err}")),
     }
 }
+
+/// For bytes that decode as a receipt body: the body encodes to the same
+/// bytes (the encoding is canonical) and decodes back to itself. Returns a
+/// description of the first violation; bytes that do not decode are fine.
+pub fn receipt_violation(data: &[u8]) -> Option<String> {
+    use crate::receipt::ReceiptBody;
+    let Ok(body) = ReceiptBody::from_bytes(data) else {
+        return None;
+    };
+    match body.to_bytes() {
+        Ok(encoded) if encoded == data => None,
+        Ok(_) => Some("re-encoding a receipt gives different bytes".to_owned()),
+        Err(err) => Some(format!("a decoded receipt does not encode: {err}")),
+    }
+}

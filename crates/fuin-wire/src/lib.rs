@@ -49,6 +49,7 @@ mod franking;
 mod keys;
 pub mod limits;
 mod protocol;
+pub mod receipt;
 pub mod relay;
 mod varint;
 

@@ -52,3 +52,17 @@ fn decode_frame_corpus_also_holds_the_round_trip_property() {
         );
     }
 }
+
+#[test]
+fn receipt_body_corpus_holds_the_round_trip_property() {
+    let files = corpus("receipt_body");
+    let mut decoded = 0;
+    for (path, bytes) in &files {
+        if let Some(violation) = fuin_wire::fuzzing::receipt_violation(bytes) {
+            panic!("{}: {violation}", path.display());
+        }
+        decoded += usize::from(fuin_wire::receipt::ReceiptBody::from_bytes(bytes).is_ok());
+    }
+    // The seeds include valid receipts.
+    assert!(decoded > 0, "no corpus input decodes");
+}

@@ -1,17 +1,15 @@
 //! Delivery and read receipts: ordinary end-to-end messages whose body says
 //! which messages arrived or were read.
 //!
-//! A receipt travels sealed like any message, so the relay can neither read
-//! nor forge one. Its body (content type `Receipt`) is one version byte (1)
-//! followed by the postcard encoding of [`ReceiptBody`]. What a receipt may
-//! change is decided by the receiver (`Client::sync`): a receipt from the
-//! conversation's peer marks the local user's messages in that conversation
-//! only; one from the user's own other device marks the peer's messages read.
+//! A receipt travels sealed like any message (content type
+//! [`ContentType::Receipt`](crate::ContentType::Receipt)), so the relay can
+//! neither read nor forge one. Its body is one version byte (1) followed by
+//! the postcard encoding of [`ReceiptBody`] (`spec/wire.md` §8). What a
+//! receipt may change is the receiver's decision (`spec/client.md`).
 
-use fuin_wire::{ClientMessageId, DeviceId};
 use serde::{Deserialize, Serialize};
 
-use crate::ClientError;
+use crate::{ClientMessageId, DeviceId};
 
 /// The version byte of a receipt body.
 const RECEIPT_VERSION: u8 = 1;
@@ -47,17 +45,13 @@ pub struct ReceiptBody {
 }
 
 impl ReceiptBody {
-    /// Encodes the body.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, ClientError> {
+    /// Encodes the body; refuses an empty or over-long list.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ReceiptError> {
         if self.messages.is_empty() || self.messages.len() > MAX_RECEIPT_MESSAGES {
-            return Err(ClientError::InvalidArgument(format!(
-                "a receipt names 1 to {MAX_RECEIPT_MESSAGES} messages, not {}",
-                self.messages.len()
-            )));
+            return Err(ReceiptError::BadCount(self.messages.len()));
         }
         let mut out = vec![RECEIPT_VERSION];
-        let encoded = postcard::to_stdvec(self)
-            .map_err(|err| ClientError::InvalidArgument(format!("receipt encoding: {err}")))?;
+        let encoded = postcard::to_stdvec(self).map_err(|_| ReceiptError::Malformed)?;
         out.extend_from_slice(&encoded);
         Ok(out)
     }
