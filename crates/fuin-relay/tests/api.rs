@@ -316,10 +316,12 @@ async fn no_endpoint_opens_without_a_valid_token() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let expiring = h.login(&alice.address, &alice.key).await.unwrap();
 
-    let protected: [(Method, &str); 7] = [
+    let protected: [(Method, &str); 9] = [
         (Method::PUT, "/v1/prekeys"),
         (Method::GET, "/v1/prekeys/count"),
         (Method::GET, "/v1/users/alice/bundles"),
+        (Method::GET, "/v1/users/alice/bundles?device=1"),
+        (Method::GET, "/v1/users/alice/devices"),
         (Method::POST, "/v1/messages"),
         (Method::GET, "/v1/mailbox"),
         (Method::POST, "/v1/mailbox/ack"),
@@ -643,4 +645,69 @@ async fn unknown_endpoints_wrong_methods_and_bad_queries_get_json_errors() {
             .await;
         assert_eq!((got.0, got.1.as_str()), (status, code), "{method} {path}");
     }
+}
+
+#[tokio::test]
+async fn a_device_list_names_every_device_and_hands_out_no_prekeys() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let bob_phone = h.register("bob", 1, 2).await;
+    let bob_laptop = h.register("bob", 7, 3).await;
+    h.publish(&bob_phone, 3).await;
+    h.publish(&bob_laptop, 3).await;
+
+    let (status, body) = h
+        .call(Method::GET, "/v1/users/bob/devices", Some(&alice.token), vec![])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let list = DeviceList::from_bytes(&body).unwrap();
+    let devices: Vec<_> = list.devices.as_slice().iter().map(|d| d.device).collect();
+    assert_eq!(devices, [DeviceId(1), DeviceId(7)]);
+    assert_eq!(
+        list.devices.as_slice()[0].identity.signing_key.0,
+        bob_phone.key.verifying_key().to_bytes()
+    );
+    // No one-time prekey was taken.
+    for bob in [&bob_phone, &bob_laptop] {
+        let (_, body) = h
+            .call(Method::GET, "/v1/prekeys/count", Some(&bob.token), vec![])
+            .await;
+        assert_eq!(PrekeyCount::from_bytes(&body).unwrap().one_time_prekeys, 3);
+    }
+
+    // One device's bundle takes only that device's one-time prekey.
+    let (status, body) = h
+        .call(Method::GET, "/v1/users/bob/bundles?device=7", Some(&alice.token), vec![])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let set = BundleSet::from_bytes(&body).unwrap();
+    assert_eq!(set.bundles.len(), 1);
+    assert_eq!(set.bundles.as_slice()[0].address, bob_laptop.address);
+    let count = |bob: &Device| {
+        let token = bob.token.clone();
+        let h = &h;
+        async move {
+            let (_, body) = h
+                .call(Method::GET, "/v1/prekeys/count", Some(&token), vec![])
+                .await;
+            PrekeyCount::from_bytes(&body).unwrap().one_time_prekeys
+        }
+    };
+    assert_eq!(count(&bob_phone).await, 3);
+    assert_eq!(count(&bob_laptop).await, 2);
+
+    // Unknown users, unknown devices and bad queries.
+    let (status, code) = h
+        .error_code(Method::GET, "/v1/users/nobody/devices", Some(&alice.token), vec![])
+        .await;
+    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "unknown_user"));
+    let (status, code) = h
+        .error_code(Method::GET, "/v1/users/bob/bundles?device=2", Some(&alice.token), vec![])
+        .await;
+    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "no_bundles"));
+    let (status, code) = h
+        .error_code(Method::GET, "/v1/users/bob/bundles?device=x", Some(&alice.token), vec![])
+        .await;
+    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "invalid_query"));
+    assert_eq!(count(&bob_phone).await, 3);
 }
