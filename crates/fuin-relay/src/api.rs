@@ -17,7 +17,7 @@ use axum::routing::{delete, get, post, put};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::config::RelayConfig;
 use crate::error::ApiError;
@@ -31,6 +31,9 @@ use fuin_wire::relay::{
 use fuin_wire::{
     DeliveredRecord, DeviceAddress, FrameBody, FrankingStamp, MessageId, PrekeyBundle, UserId,
 };
+
+mod blobs;
+mod reports;
 
 /// The media type of every frame body.
 pub const FRAME_MEDIA_TYPE: &str = "application/x-fuin-frame";
@@ -55,17 +58,21 @@ pub struct Relay<S> {
     wakeups: Mutex<HashMap<(String, u32), Arc<Notify>>>,
     /// Per device: tokens left and when they were last counted (ms).
     buckets: Mutex<HashMap<(String, u32), (f64, u64)>>,
+    /// One permit per blob upload or download in flight.
+    blob_transfers: Arc<Semaphore>,
 }
 
 impl<S: Store> Relay<S> {
     /// A relay over `store`.
     pub fn new(store: S, config: RelayConfig, clock: Clock) -> Arc<Self> {
+        let blob_transfers = Arc::new(Semaphore::new(config.max_blob_transfers.max(1)));
         Arc::new(Self {
             store,
             config,
             clock,
             wakeups: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
+            blob_transfers,
         })
     }
 
@@ -118,8 +125,9 @@ impl<S: Store> Relay<S> {
             .clone()
     }
 
-    /// Deletes expired envelopes, challenges and tokens, then makes the
-    /// deletions (and the acknowledgements since the last sweep) final on disk.
+    /// Deletes expired envelopes, challenges, tokens, blobs and reports, then
+    /// makes the deletions (and the acknowledgements since the last sweep)
+    /// final on disk.
     pub async fn sweep(&self) -> Result<u64, crate::store::StoreError> {
         let expired = self.store.expire(self.now()).await?;
         self.store.checkpoint().await?;
@@ -141,6 +149,16 @@ pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
         .route("/v1/mailbox", get(fetch::<S>))
         .route("/v1/mailbox/ack", post(acknowledge::<S>))
         .route("/v1/mailbox/stream", get(stream::<S>))
+        .route(
+            "/v1/blobs/{blob_id}",
+            put(blobs::upload::<S>).get(blobs::download::<S>),
+        )
+        .route("/v1/reports", post(reports::submit::<S>))
+        .route("/v1/moderation/reports", get(reports::pull::<S>))
+        .route(
+            "/v1/moderation/reports/ack",
+            post(reports::acknowledge::<S>),
+        )
         // One byte over the frame limit reaches the decoder, which names it.
         .layer(DefaultBodyLimit::max(MAX_FRAME_LEN + 1))
         .fallback(|| async {

@@ -23,6 +23,21 @@ pub struct RelayConfig {
     pub requests_per_second: u32,
     /// Requests an authenticated device may make in a burst.
     pub request_burst: u32,
+    /// The longest blob the relay stores, in bytes. SQLite refuses values
+    /// over 1,000,000,000 bytes, so a larger setting only moves the refusal
+    /// to the store.
+    pub max_blob_len: usize,
+    /// How long a blob capability is valid (and the blob kept, from its
+    /// latest upload).
+    pub blob_lifetime: Duration,
+    /// How many blob uploads and downloads run at once; each holds up to
+    /// `max_blob_len` bytes in memory, further ones wait their turn.
+    pub max_blob_transfers: usize,
+    /// How long an unacknowledged report waits in the inbox.
+    pub report_lifetime: Duration,
+    /// SHA-256 of the moderation tool's 32-byte credential. Without it the
+    /// moderation endpoints do not exist (404).
+    pub moderation_credential_hash: Option<[u8; 32]>,
 }
 
 impl RelayConfig {
@@ -37,6 +52,11 @@ impl RelayConfig {
             stamp_keys,
             requests_per_second: 50,
             request_burst: 200,
+            max_blob_len: 64 * 1024 * 1024,
+            blob_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
+            max_blob_transfers: 8,
+            report_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
+            moderation_credential_hash: None,
         }
     }
 }

@@ -8,12 +8,12 @@
 //! (the embedded default) and a PostgreSQL backend (for several relay
 //! processes on one database); [`api`], the HTTP API for devices
 //! (registration, authentication, prekeys, send with franking stamps,
-//! long-poll fetch, WebSocket push, acknowledgement) with per-device request
-//! limits; [`serve`] with graceful shutdown; the `fuin-relay` binary; and
-//! the `fuin-relay-load` load tool.
+//! long-poll fetch, WebSocket push, acknowledgement, the blob store for
+//! sealed attachments, the report inbox and the moderation tool's pull) with
+//! per-device request limits; [`serve`] with graceful shutdown; the
+//! `fuin-relay` binary; and the `fuin-relay-load` load tool.
 //! Still to come (see `spec/relay-api.md`, "Not yet"): wake-ups across relay
-//! processes, the binary's PostgreSQL option, blobs and the report inbox,
-//! and TLS.
+//! processes and TLS.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -30,8 +30,9 @@ use std::time::Duration;
 
 /// Serves the API on `listener` until `shutdown` completes, then stops
 /// taking requests, lets those in flight finish, and makes every deletion
-/// final on disk. Every minute meanwhile, expired envelopes, challenges and
-/// tokens are deleted and acknowledged envelopes' old pages overwritten.
+/// final on disk. Every minute meanwhile, expired envelopes, challenges,
+/// tokens, blobs and reports are deleted and deleted rows' old pages
+/// overwritten.
 pub async fn serve<S: store::Store>(
     listener: tokio::net::TcpListener,
     relay: Arc<Relay<S>>,

@@ -43,6 +43,20 @@ struct Args {
     /// The id stamps made with this key carry.
     #[arg(long, default_value_t = 1)]
     stamp_key_id: u32,
+    /// SHA-256 of the moderation tool's 32-byte credential, as 64 hex
+    /// digits; without it the moderation endpoints do not exist.
+    #[arg(long, value_name = "HEX", value_parser = parse_credential_hash)]
+    moderation_credential_hash: Option<[u8; 32]>,
+    /// The longest blob (sealed attachment) the relay stores, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_blob_len: usize,
+}
+
+fn parse_credential_hash(text: &str) -> Result<[u8; 32], String> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut hash)
+        .map_err(|_| "expected 64 hex digits (a SHA-256)".to_owned())?;
+    Ok(hash)
 }
 
 fn stamp_key(path: &Path) -> std::io::Result<[u8; 32]> {
@@ -129,7 +143,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = RelayConfig::new(StampKeys::new(StampKeyId(args.stamp_key_id), key));
+    let mut config = RelayConfig::new(StampKeys::new(StampKeyId(args.stamp_key_id), key));
+    config.moderation_credential_hash = args.moderation_credential_hash;
+    config.max_blob_len = args.max_blob_len;
     // The key now lives (and is wiped) inside `StampKeys`; wipe this copy.
     zeroize::Zeroize::zeroize(&mut key);
     if let Some(conninfo) = &args.postgres {
