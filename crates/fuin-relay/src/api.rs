@@ -19,7 +19,7 @@ use axum::routing::{delete, get, post, put};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::config::RelayConfig;
 use crate::error::ApiError;
@@ -35,6 +35,9 @@ use fuin_wire::relay::{
 use fuin_wire::{
     DeliveredRecord, DeviceAddress, FrameBody, FrankingStamp, MessageId, PrekeyBundle, UserId,
 };
+
+mod blobs;
+mod reports;
 
 /// The media type of every frame body.
 pub const FRAME_MEDIA_TYPE: &str = "application/x-fuin-frame";
@@ -69,6 +72,8 @@ pub struct Relay<S> {
     shutdown: watch::Sender<bool>,
     /// How many WebSocket streams are open.
     streams: watch::Sender<usize>,
+    /// One permit per blob upload or download in flight.
+    blob_transfers: Arc<Semaphore>,
 }
 
 /// The long polls' and streams' wake-up handles by mailbox. An entry only
@@ -100,6 +105,7 @@ impl<S: Store> Relay<S> {
             config.anonymous_request_burst,
             config.max_rate_buckets,
         );
+        let blob_transfers = Arc::new(Semaphore::new(config.max_blob_transfers.max(1)));
         Arc::new(Self {
             store,
             config,
@@ -112,6 +118,7 @@ impl<S: Store> Relay<S> {
             anonymous_limits,
             shutdown: watch::Sender::new(false),
             streams: watch::Sender::new(0),
+            blob_transfers,
         })
     }
 
@@ -219,10 +226,10 @@ impl<S: Store> Relay<S> {
         }
     }
 
-    /// Deletes expired envelopes, challenges and tokens, then makes the
-    /// deletions (and the acknowledgements since the last sweep) final on disk.
-    /// Also forgets rate buckets that have refilled and wake-up handles no
-    /// one holds.
+    /// Deletes expired envelopes, challenges, tokens, blobs and reports, then
+    /// makes the deletions (and the acknowledgements since the last sweep)
+    /// final on disk. Also forgets rate buckets that have refilled and
+    /// wake-up handles no one holds.
     pub async fn sweep(&self) -> Result<u64, crate::store::StoreError> {
         let now = self.now();
         self.device_limits.prune(now);
@@ -287,6 +294,16 @@ pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
         .route("/v1/mailbox", get(fetch::<S>))
         .route("/v1/mailbox/ack", post(acknowledge::<S>))
         .route("/v1/mailbox/stream", get(stream::<S>))
+        .route(
+            "/v1/blobs/{blob_id}",
+            put(blobs::upload::<S>).get(blobs::download::<S>),
+        )
+        .route("/v1/reports", post(reports::submit::<S>))
+        .route("/v1/moderation/reports", get(reports::pull::<S>))
+        .route(
+            "/v1/moderation/reports/ack",
+            post(reports::acknowledge::<S>),
+        )
         // One byte over the frame limit reaches the decoder, which names it.
         .layer(DefaultBodyLimit::max(MAX_FRAME_LEN + 1))
         .fallback(|| async {

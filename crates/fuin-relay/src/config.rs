@@ -43,6 +43,21 @@ pub struct RelayConfig {
     /// On shutdown, how long connections still open may take to finish
     /// before they are dropped.
     pub shutdown_grace: Duration,
+    /// The longest blob the relay stores, in bytes. SQLite refuses values
+    /// over 1,000,000,000 bytes, so a larger setting only moves the refusal
+    /// to the store.
+    pub max_blob_len: usize,
+    /// How long a blob capability is valid (and the blob kept, from its
+    /// latest upload).
+    pub blob_lifetime: Duration,
+    /// How many blob uploads and downloads run at once; each holds up to
+    /// `max_blob_len` bytes in memory, further ones wait their turn.
+    pub max_blob_transfers: usize,
+    /// How long an unacknowledged report waits in the inbox.
+    pub report_lifetime: Duration,
+    /// SHA-256 of the moderation tool's 32-byte credential. Without it the
+    /// moderation endpoints do not exist (404).
+    pub moderation_credential_hash: Option<[u8; 32]>,
 }
 
 impl RelayConfig {
@@ -64,6 +79,11 @@ impl RelayConfig {
             max_prekey_pool: 1_000,
             max_outstanding_challenges: 8,
             shutdown_grace: Duration::from_secs(10),
+            max_blob_len: 64 * 1024 * 1024,
+            blob_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
+            max_blob_transfers: 8,
+            report_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
+            moderation_credential_hash: None,
         }
     }
 }

@@ -8,13 +8,14 @@
 //! (the embedded default) and a PostgreSQL backend (for several relay
 //! processes on one database); [`api`], the HTTP API for devices
 //! (registration, authentication, prekeys, send with franking stamps,
-//! long-poll fetch, WebSocket push, acknowledgement) with request limits per
-//! device and per client address and quotas on mailboxes, prekey pools and
-//! challenges; [`server`], serving it over plain HTTP or TLS ([`tls`]) with a
-//! bounded graceful shutdown; the `fuin-relay` binary; and the
-//! `fuin-relay-load` load tool.
+//! long-poll fetch, WebSocket push, acknowledgement, the blob store for
+//! sealed attachments, the report inbox and the moderation tool's pull)
+//! with request limits per device and per client address and quotas on
+//! mailboxes, prekey pools and challenges; [`server`], serving it over
+//! plain HTTP or TLS ([`tls`]) with a bounded graceful shutdown; the
+//! `fuin-relay` binary; and the `fuin-relay-load` load tool.
 //! Still to come (see `spec/relay-api.md`, "Not yet"): wake-ups across relay
-//! processes, blobs and the report inbox.
+//! processes.
 #![forbid(unsafe_code)]
 
 pub mod api;

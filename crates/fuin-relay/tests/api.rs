@@ -657,7 +657,12 @@ async fn a_device_list_names_every_device_and_hands_out_no_prekeys() {
     h.publish(&bob_laptop, 3).await;
 
     let (status, body) = h
-        .call(Method::GET, "/v1/users/bob/devices", Some(&alice.token), vec![])
+        .call(
+            Method::GET,
+            "/v1/users/bob/devices",
+            Some(&alice.token),
+            vec![],
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let list = DeviceList::from_bytes(&body).unwrap();
@@ -677,7 +682,12 @@ async fn a_device_list_names_every_device_and_hands_out_no_prekeys() {
 
     // One device's bundle takes only that device's one-time prekey.
     let (status, body) = h
-        .call(Method::GET, "/v1/users/bob/bundles?device=7", Some(&alice.token), vec![])
+        .call(
+            Method::GET,
+            "/v1/users/bob/bundles?device=7",
+            Some(&alice.token),
+            vec![],
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let set = BundleSet::from_bytes(&body).unwrap();
@@ -698,16 +708,40 @@ async fn a_device_list_names_every_device_and_hands_out_no_prekeys() {
 
     // Unknown users, unknown devices and bad queries.
     let (status, code) = h
-        .error_code(Method::GET, "/v1/users/nobody/devices", Some(&alice.token), vec![])
+        .error_code(
+            Method::GET,
+            "/v1/users/nobody/devices",
+            Some(&alice.token),
+            vec![],
+        )
         .await;
-    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "unknown_user"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "unknown_user")
+    );
     let (status, code) = h
-        .error_code(Method::GET, "/v1/users/bob/bundles?device=2", Some(&alice.token), vec![])
+        .error_code(
+            Method::GET,
+            "/v1/users/bob/bundles?device=2",
+            Some(&alice.token),
+            vec![],
+        )
         .await;
-    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "no_bundles"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "no_bundles")
+    );
     let (status, code) = h
-        .error_code(Method::GET, "/v1/users/bob/bundles?device=x", Some(&alice.token), vec![])
+        .error_code(
+            Method::GET,
+            "/v1/users/bob/bundles?device=x",
+            Some(&alice.token),
+            vec![],
+        )
         .await;
-    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "invalid_query"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_query")
+    );
     assert_eq!(count(&bob_phone).await, 3);
 }

@@ -9,11 +9,15 @@
 
 use std::sync::Arc;
 
-use fuin_relay::store::{NewDelivery, Registration, Store, StoreError, StoredDelivery};
+use fuin_relay::store::{
+    NewBlob, NewDelivery, NewReport, Registration, Store, StoreError, StoredDelivery, StoredReport,
+};
+use fuin_wire::relay::ReportId;
 use fuin_wire::{
-    DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, MessageId, OneTimePrekey,
+    BlobId, DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, MessageId, OneTimePrekey,
     PrekeyId, PublicIdentity, SignedPrekey, UserId, X25519PublicKey,
 };
+use sha2::{Digest, Sha256};
 
 /// A fixed "now" for the tests, in ms since the Unix epoch.
 const NOW: u64 = 1_700_000_000_000;
@@ -67,6 +71,39 @@ fn delivery(
 
 fn ids(deliveries: &[StoredDelivery]) -> Vec<MessageId> {
     deliveries.iter().map(|d| d.message_id).collect()
+}
+
+/// The id of a blob with `content`: its SHA-256.
+fn blob_id(content: &[u8]) -> BlobId {
+    BlobId(Sha256::digest(content).into())
+}
+
+fn new_blob(content: &[u8], capability_hash: [u8; 32], expires_at_ms: u64) -> NewBlob {
+    NewBlob {
+        blob_id: blob_id(content),
+        content: content.to_vec(),
+        capability_hash,
+        expires_at_ms,
+    }
+}
+
+fn new_report(
+    reporter: &DeviceAddress<'static>,
+    received_at_ms: u64,
+    expires_at_ms: u64,
+    report: &[u8],
+) -> NewReport {
+    NewReport {
+        report_id: ReportId(rand::random()),
+        reporter: reporter.clone(),
+        received_at_ms,
+        expires_at_ms,
+        report: report.to_vec(),
+    }
+}
+
+fn report_ids(reports: &[StoredReport]) -> Vec<ReportId> {
+    reports.iter().map(|r| r.report_id).collect()
 }
 
 /// The backend-independent tests.
@@ -791,6 +828,214 @@ pub mod suite {
             Ok(true)
         );
     }
+
+    /// A blob is read only with an unexpired capability of that very blob;
+    /// any other capability, or an unknown blob, reads as nothing.
+    pub async fn blobs_are_read_only_with_their_own_capability(store: &impl Store) {
+        let a = b"sealed attachment a".to_vec();
+        let b = vec![0xb0; 70_000];
+        let [cap_a, cap_b, unknown] = [[0xa1u8; 32], [0xb1; 32], [0xc1; 32]];
+        store
+            .put_blob(new_blob(&a, cap_a, NOW + 1000))
+            .await
+            .unwrap();
+        store
+            .put_blob(new_blob(&b, cap_b, NOW + 1000))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            store.blob(&blob_id(&a), cap_a, NOW).await,
+            Ok(Some(a.clone()))
+        );
+        assert_eq!(
+            store.blob(&blob_id(&b), cap_b, NOW).await,
+            Ok(Some(b.clone()))
+        );
+        // Another blob's capability, an unknown one, an unknown blob.
+        assert_eq!(store.blob(&blob_id(&a), cap_b, NOW).await, Ok(None));
+        assert_eq!(store.blob(&blob_id(&b), cap_a, NOW).await, Ok(None));
+        assert_eq!(store.blob(&blob_id(&a), unknown, NOW).await, Ok(None));
+        assert_eq!(
+            store.blob(&blob_id(b"never stored"), cap_a, NOW).await,
+            Ok(None)
+        );
+        // The empty blob is a blob like any other.
+        store
+            .put_blob(new_blob(b"", unknown, NOW + 1000))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.blob(&blob_id(b""), unknown, NOW).await,
+            Ok(Some(vec![]))
+        );
+
+        // Expired from its expiry time on, and `expire` deletes it.
+        assert_eq!(
+            store.blob(&blob_id(&a), cap_a, NOW + 999).await,
+            Ok(Some(a.clone()))
+        );
+        assert_eq!(store.blob(&blob_id(&a), cap_a, NOW + 1000).await, Ok(None));
+        store.expire(NOW + 1000).await.unwrap();
+        assert_eq!(store.blob(&blob_id(&a), cap_a, NOW).await, Ok(None));
+        assert_eq!(store.blob(&blob_id(&b), cap_b, NOW).await, Ok(None));
+    }
+
+    /// Uploading a stored blob again adds a capability with its own expiry;
+    /// the blob stays until the last capability expires. A capability hash
+    /// already stored is refused and changes nothing.
+    pub async fn a_blob_uploaded_again_gains_a_capability_and_lives_as_long_as_its_last(
+        store: &impl Store,
+    ) {
+        let content = vec![0x5a; 5000];
+        let id = blob_id(&content);
+        let [first, second, third] = [[1u8; 32], [2; 32], [3; 32]];
+        store
+            .put_blob(new_blob(&content, first, NOW + 100))
+            .await
+            .unwrap();
+        store
+            .put_blob(new_blob(&content, second, NOW + 200))
+            .await
+            .unwrap();
+        // An earlier expiry for a later capability does not shorten the blob.
+        store
+            .put_blob(new_blob(&content, third, NOW + 50))
+            .await
+            .unwrap();
+        for capability in [first, second, third] {
+            assert_eq!(
+                store.blob(&id, capability, NOW).await,
+                Ok(Some(content.clone()))
+            );
+        }
+
+        assert!(matches!(
+            store
+                .put_blob(new_blob(&content, first, NOW + 10_000))
+                .await,
+            Err(StoreError::Backend(_))
+        ));
+        // The refused upload did not extend the first capability.
+        assert_eq!(store.blob(&id, first, NOW + 100).await, Ok(None));
+
+        store.expire(NOW + 100).await.unwrap();
+        assert_eq!(store.blob(&id, first, NOW).await, Ok(None));
+        assert_eq!(store.blob(&id, third, NOW).await, Ok(None));
+        assert_eq!(
+            store.blob(&id, second, NOW + 100).await,
+            Ok(Some(content.clone()))
+        );
+
+        store.expire(NOW + 200).await.unwrap();
+        assert_eq!(store.blob(&id, second, NOW).await, Ok(None));
+        // Once gone it can be stored afresh.
+        store
+            .put_blob(new_blob(&content, [4; 32], NOW + 300))
+            .await
+            .unwrap();
+        assert_eq!(store.blob(&id, [4; 32], NOW).await, Ok(Some(content)));
+    }
+
+    /// Reports come back oldest first, with their reporter and time, within
+    /// the count and the byte budget (the oldest whatever its size), until
+    /// acknowledged or expired. A repeated report id is refused.
+    pub async fn reports_are_fetched_oldest_first_until_acknowledged_or_expired(
+        store: &impl Store,
+    ) {
+        let alice = address("alice", 1);
+        let bob = address("bob", 7);
+        assert_eq!(store.fetch_reports(10, 1 << 20, NOW).await, Ok(vec![]));
+        // Submitted out of order of their times.
+        let r1 = new_report(&alice, NOW + 2, LATER, &[1; 300]);
+        let r0 = new_report(&bob, NOW, LATER, &[0; 500]);
+        let r2 = new_report(&alice, NOW + 3, NOW + 100, &[2; 100]);
+        for report in [&r1, &r0, &r2] {
+            store.put_report(report.clone()).await.unwrap();
+        }
+
+        let all = store.fetch_reports(10, 1 << 20, NOW).await.unwrap();
+        assert_eq!(
+            report_ids(&all),
+            vec![r0.report_id, r1.report_id, r2.report_id]
+        );
+        assert_eq!(
+            all[0],
+            StoredReport {
+                report_id: r0.report_id,
+                reporter: bob.clone(),
+                received_at_ms: NOW,
+                report: vec![0; 500],
+            }
+        );
+        assert_eq!(all[1].reporter, alice);
+        assert_eq!(all[1].report, vec![1; 300]);
+        // Fetching removes nothing.
+        assert_eq!(store.fetch_reports(10, 1 << 20, NOW).await, Ok(all.clone()));
+
+        // The count limit, and the byte budget.
+        let oldest_two = report_ids(&all[..2]);
+        assert_eq!(
+            report_ids(&store.fetch_reports(2, 1 << 20, NOW).await.unwrap()),
+            oldest_two
+        );
+        assert_eq!(
+            report_ids(&store.fetch_reports(10, 800, NOW).await.unwrap()),
+            oldest_two
+        );
+        assert_eq!(
+            report_ids(&store.fetch_reports(10, 899, NOW).await.unwrap()),
+            oldest_two
+        );
+        assert_eq!(store.fetch_reports(10, 900, NOW).await.unwrap().len(), 3);
+        assert_eq!(
+            report_ids(&store.fetch_reports(10, 799, NOW).await.unwrap()),
+            vec![r0.report_id]
+        );
+        // The oldest comes even over the budget.
+        assert_eq!(
+            report_ids(&store.fetch_reports(10, 1, NOW).await.unwrap()),
+            vec![r0.report_id]
+        );
+        assert_eq!(store.fetch_reports(0, 1 << 20, NOW).await, Ok(vec![]));
+
+        // A report id already stored is refused, and the stored one stays.
+        let mut again = new_report(&alice, NOW + 5, LATER, b"other");
+        again.report_id = r1.report_id;
+        assert!(matches!(
+            store.put_report(again).await,
+            Err(StoreError::Backend(_))
+        ));
+        assert_eq!(store.fetch_reports(10, 1 << 20, NOW).await, Ok(all));
+
+        // Acknowledged ones go; unknown ids and repeats are ignored.
+        let unknown = ReportId([0xee; 16]);
+        assert_eq!(
+            store
+                .ack_reports(&[r0.report_id, unknown, r0.report_id])
+                .await,
+            Ok(1)
+        );
+        assert_eq!(store.ack_reports(&[]).await, Ok(0));
+        assert_eq!(
+            report_ids(&store.fetch_reports(10, 1 << 20, NOW).await.unwrap()),
+            vec![r1.report_id, r2.report_id]
+        );
+
+        // Expired ones are never fetched, and `expire` deletes them.
+        assert_eq!(
+            report_ids(&store.fetch_reports(10, 1 << 20, NOW + 100).await.unwrap()),
+            vec![r1.report_id]
+        );
+        store.expire(NOW + 100).await.unwrap();
+        assert_eq!(
+            report_ids(&store.fetch_reports(10, 1 << 20, NOW).await.unwrap()),
+            vec![r1.report_id]
+        );
+        assert_eq!(store.ack_reports(&[r2.report_id]).await, Ok(0));
+        assert_eq!(store.ack_reports(&[r1.report_id]).await, Ok(1));
+        assert_eq!(store.fetch_reports(10, 1 << 20, NOW).await, Ok(vec![]));
+    }
 }
 
 /// Declares one `#[tokio::test]` per suite test, each on a fresh store made
@@ -849,6 +1094,9 @@ mod sqlite {
             deliveries_over_the_mailbox_quota_are_refused_whole,
             prekey_uploads_over_the_pool_quota_are_refused_whole,
             challenges_beyond_the_bound_replace_the_oldest,
+            blobs_are_read_only_with_their_own_capability,
+            a_blob_uploaded_again_gains_a_capability_and_lives_as_long_as_its_last,
+            reports_are_fetched_oldest_first_until_acknowledged_or_expired,
         ];
         shared: [
             one_time_prekeys_are_handed_out_once_under_concurrency,
@@ -987,6 +1235,180 @@ mod sqlite {
         for id in acknowledged.iter().chain(&expiring) {
             assert!(!contains(&after, &id.0), "a message id remains");
         }
+    }
+
+    /// After a blob expired and its reports were acknowledged or expired,
+    /// and a checkpoint, neither the database file nor its log holds any
+    /// byte string of them: not the blob's bytes, its id or capability
+    /// hashes, nor a report's bytes, id or reporter.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn nothing_of_an_expired_blob_or_a_taken_report_remains_in_the_file() {
+        let (_dir, store) = open();
+        let marker: [u8; 32] = rand::random();
+        let tag = hex(&rand::random::<[u8; 8]>());
+        let reporter = address(&format!("reporter-{tag}"), 1);
+        let marked = |len: usize| {
+            let mut bytes = vec![0x6b; len];
+            let at = (len - marker.len()) / 2;
+            bytes[at..at + marker.len()].copy_from_slice(&marker);
+            bytes
+        };
+
+        // A blob and a report that stay, sharing pages with the others.
+        let kept_blob = vec![0x42; 10_000];
+        store
+            .put_blob(super::new_blob(&kept_blob, [0x42; 32], LATER))
+            .await
+            .unwrap();
+        store
+            .put_report(super::new_report(
+                &address("bystander", 1),
+                NOW,
+                LATER,
+                &[0x42; 700],
+            ))
+            .await
+            .unwrap();
+
+        // Blobs of one page and of many, each uploaded twice; reports small
+        // and large, half acknowledged, half expiring.
+        let mut blobs = Vec::new();
+        for len in [200usize, 3000, 300_000] {
+            let content = marked(len);
+            let capabilities: [[u8; 32]; 2] = [rand::random(), rand::random()];
+            for (i, capability) in capabilities.iter().enumerate() {
+                store
+                    .put_blob(super::new_blob(&content, *capability, NOW + 10 + i as u64))
+                    .await
+                    .unwrap();
+            }
+            blobs.push((super::blob_id(&content), capabilities));
+        }
+        let mut acknowledged = Vec::new();
+        let mut expiring = Vec::new();
+        for (i, len) in [100usize, 5000, 100_000, 400, 9000, 250_000]
+            .into_iter()
+            .enumerate()
+        {
+            let expires = if i % 2 == 0 { LATER } else { NOW + 10 };
+            let report = super::new_report(&reporter, NOW + i as u64, expires, &marked(len));
+            store.put_report(report.clone()).await.unwrap();
+            if i % 2 == 0 {
+                acknowledged.push(report.report_id);
+            } else {
+                expiring.push(report.report_id);
+            }
+        }
+
+        // The scan can see them while they are stored.
+        store.checkpoint().await.unwrap();
+        let before = file_bytes(&store);
+        assert!(contains(&before, &marker));
+        assert!(contains(&before, reporter.user.as_str().as_bytes()));
+        assert!(contains(&before, &blobs[0].0.0));
+        assert!(contains(&before, &blobs[0].1[0]));
+        assert!(contains(&before, &acknowledged[0].0));
+
+        assert_eq!(store.ack_reports(&acknowledged).await, Ok(3));
+        store.expire(NOW + 11).await.unwrap();
+        assert_eq!(
+            store
+                .fetch_reports(100, usize::MAX, NOW)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .blob(&super::blob_id(&kept_blob), [0x42; 32], NOW)
+                .await,
+            Ok(Some(kept_blob))
+        );
+
+        store.checkpoint().await.unwrap();
+        let after = file_bytes(&store);
+        assert!(
+            !contains(&after, &marker),
+            "a blob's or report's bytes remain"
+        );
+        assert!(
+            !contains(&after, reporter.user.as_str().as_bytes()),
+            "the reporter remains"
+        );
+        for (id, capabilities) in &blobs {
+            assert!(!contains(&after, &id.0), "a blob id remains");
+            for capability in capabilities {
+                assert!(!contains(&after, capability), "a capability hash remains");
+            }
+        }
+        for id in acknowledged.iter().chain(&expiring) {
+            assert!(!contains(&after, &id.0), "a report id remains");
+        }
+    }
+
+    /// A database of schema version 1 (before blobs and reports) gains their
+    /// tables when opened, and keeps what it held.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_version_1_database_gains_the_blob_and_report_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let alice = address("alice", 1);
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store
+                .register_device(&alice, &identity(1), NOW)
+                .await
+                .unwrap();
+        }
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "DROP TABLE blob_capabilities; DROP TABLE blobs; DROP TABLE reports; \
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.device_identity(&alice).await, Ok(Some(identity(1))));
+        store
+            .put_blob(super::new_blob(b"blob", [1; 32], LATER))
+            .await
+            .unwrap();
+        store
+            .put_report(super::new_report(&alice, NOW, LATER, b"report"))
+            .await
+            .unwrap();
+        assert_eq!(store.fetch_reports(10, 100, NOW).await.unwrap().len(), 1);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+    }
+
+    /// A blob uploaded twice is one row with two capabilities.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_blob_uploaded_twice_is_stored_once() {
+        let (_dir, store) = open();
+        let content = vec![0x77; 20_000];
+        store
+            .put_blob(super::new_blob(&content, [1; 32], LATER))
+            .await
+            .unwrap();
+        store
+            .put_blob(super::new_blob(&content, [2; 32], LATER))
+            .await
+            .unwrap();
+        let conn = rusqlite::Connection::open(store.database_path()).unwrap();
+        let count = |table: &str| -> i64 {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap()
+        };
+        assert_eq!(count("blobs"), 1);
+        assert_eq!(count("blob_capabilities"), 2);
     }
 
     /// What was answered `Ok` survives closing and reopening, and closing
@@ -1187,6 +1609,9 @@ mod postgres {
             deliveries_over_the_mailbox_quota_are_refused_whole,
             prekey_uploads_over_the_pool_quota_are_refused_whole,
             challenges_beyond_the_bound_replace_the_oldest,
+            blobs_are_read_only_with_their_own_capability,
+            a_blob_uploaded_again_gains_a_capability_and_lives_as_long_as_its_last,
+            reports_are_fetched_oldest_first_until_acknowledged_or_expired,
         ];
         shared: [
             one_time_prekeys_are_handed_out_once_under_concurrency,

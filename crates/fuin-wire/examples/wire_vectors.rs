@@ -9,9 +9,10 @@
 use std::path::PathBuf;
 
 use fuin_wire::relay::{
-    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
-    ChallengeResponse, DeviceRegistration, MAX_ACKNOWLEDGED, MailboxBatch, Nonce, PrekeyCount,
-    PrekeyUpload, SendAccepted, SendBatch, relay_auth_input,
+    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BlobCapability, BlobReceipt, BundleSet,
+    ChallengeRequest, ChallengeResponse, DeviceList, DeviceRegistration, InboxReport, ListedDevice,
+    MAX_ACKNOWLEDGED, MailboxBatch, Nonce, PrekeyCount, PrekeyUpload, ReportAccepted,
+    ReportAcknowledgement, ReportBatch, ReportId, SendAccepted, SendBatch, relay_auth_input,
 };
 use fuin_wire::*;
 use serde_json::json;
@@ -112,6 +113,122 @@ fn delivered(body: &'static [u8], message_id: u8) -> DeliveredRecord<'static> {
         franking_stamp: FrankingStamp(pattern(0xd0)),
         stamp_key_id: StampKeyId(1),
     }
+}
+
+fn sealed_report(ciphertext: &'static [u8]) -> SealedReport<'static> {
+    SealedReport {
+        moderation_key_id: 3,
+        ephemeral_key: X25519PublicKey(pattern(0x40)),
+        ciphertext: Opaque::borrowed(ciphertext),
+    }
+}
+
+fn inbox_report(
+    report_id: u8,
+    reporter: DeviceAddress<'static>,
+    ciphertext: &'static [u8],
+) -> InboxReport<'static> {
+    InboxReport {
+        report_id: ReportId(pattern(report_id)),
+        reporter,
+        received_at_ms: 1_795_000_000_000,
+        report: sealed_report(ciphertext),
+    }
+}
+
+/// Samples of the blob receipt and the report inbox's frames (tags 21-24).
+fn inbox_samples() -> Vec<(&'static str, Frame<'static>)> {
+    vec![
+        (
+            "blob receipt, size needing a three-byte varint",
+            Frame::BlobReceipt(BlobReceipt {
+                blob_id: BlobId(pattern(0x00)),
+                capability: BlobCapability(pattern(0xb0)),
+                size: 100_000,
+                expires_at_ms: 1_797_592_000_000,
+            }),
+        ),
+        (
+            "blob receipt of an empty blob",
+            Frame::BlobReceipt(BlobReceipt {
+                blob_id: BlobId(pattern(0x20)),
+                capability: BlobCapability(pattern(0xd0)),
+                size: 0,
+                expires_at_ms: 1_797_592_000_000,
+            }),
+        ),
+        (
+            "report accepted",
+            Frame::ReportAccepted(ReportAccepted {
+                report_id: ReportId(pattern(0xa0)),
+                received_at_ms: 1_795_000_000_000,
+            }),
+        ),
+        (
+            "empty report inbox",
+            Frame::ReportBatch(ReportBatch {
+                reports: BoundedVec::default(),
+            }),
+        ),
+        (
+            "report batch of one report",
+            Frame::ReportBatch(ReportBatch {
+                reports: vec![inbox_report(0xa0, address("alice", 1), b"sealed-report")].into(),
+            }),
+        ),
+        (
+            "report batch of two reports, one from a non-ASCII user's device needing a two-byte varint",
+            Frame::ReportBatch(ReportBatch {
+                reports: vec![
+                    inbox_report(0xa0, address("alice", 1), b"sealed-report-1"),
+                    inbox_report(
+                        0xb0,
+                        DeviceAddress::new(UserId::new("小林").unwrap(), DeviceId(300)),
+                        b"",
+                    ),
+                ]
+                .into(),
+            }),
+        ),
+        (
+            "empty report acknowledgement",
+            Frame::ReportAcknowledgement(ReportAcknowledgement {
+                report_ids: BoundedVec::default(),
+            }),
+        ),
+        (
+            "acknowledgement of two reports",
+            Frame::ReportAcknowledgement(ReportAcknowledgement {
+                report_ids: vec![ReportId(pattern(0xa0)), ReportId(pattern(0xb0))].into(),
+            }),
+        ),
+        (
+            "empty device list",
+            Frame::DeviceList(DeviceList {
+                devices: BoundedVec::default(),
+            }),
+        ),
+        (
+            "device list of two devices, one id needing a two-byte varint",
+            Frame::DeviceList(DeviceList {
+                devices: vec![
+                    ListedDevice {
+                        device: DeviceId(1),
+                        identity: identity(),
+                    },
+                    ListedDevice {
+                        device: DeviceId(300),
+                        identity: PublicIdentity {
+                            signing_key: Ed25519PublicKey(pattern(0x60)),
+                            agreement_key: X25519PublicKey(pattern(0x80)),
+                            signature: Ed25519Signature(pattern(0xa0)),
+                        },
+                    },
+                ]
+                .into(),
+            }),
+        ),
+    ]
 }
 
 /// Samples of the relay API's frames (tags 9-20).
@@ -355,11 +472,7 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
         ("blob id", Frame::BlobId(BlobId(pattern(0x00)))),
         (
             "sealed report",
-            Frame::SealedReport(SealedReport {
-                moderation_key_id: 3,
-                ephemeral_key: X25519PublicKey(pattern(0x40)),
-                ciphertext: Opaque::borrowed(b"sealed-report"),
-            }),
+            Frame::SealedReport(sealed_report(b"sealed-report")),
         ),
         (
             "ratchet message, counter needing a two-byte varint",
@@ -388,6 +501,7 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
     ]
     .into_iter()
     .chain(relay_samples())
+    .chain(inbox_samples())
     .collect()
 }
 

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_FRAME_LEN;
 use crate::relay::{
-    Acknowledgement, AuthChallenge, AuthToken, BundleSet, ChallengeRequest, ChallengeResponse,
-    DeviceList, DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload, SendAccepted,
-    SendBatch,
+    Acknowledgement, AuthChallenge, AuthToken, BlobReceipt, BundleSet, ChallengeRequest,
+    ChallengeResponse, DeviceList, DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload,
+    ReportAccepted, ReportAcknowledgement, ReportBatch, SendAccepted, SendBatch,
 };
 use crate::{
     BlobId, DeliveredRecord, MessageContent, PrekeyBundle, PrekeyMessage, PublicIdentity,
@@ -70,7 +70,15 @@ pub enum Frame<'a> {
     MailboxBatch(#[serde(borrow)] MailboxBatch<'a>),
     /// Tag 20: envelopes the device stored.
     Acknowledgement(Acknowledgement),
-    /// Tag 21: the registered devices of a user and their identities.
+    /// Tag 21: a blob stored, and a capability to read it (relay to device).
+    BlobReceipt(BlobReceipt),
+    /// Tag 22: a report stored in the inbox (relay to device).
+    ReportAccepted(ReportAccepted),
+    /// Tag 23: waiting reports (relay to moderation tool).
+    ReportBatch(#[serde(borrow)] ReportBatch<'a>),
+    /// Tag 24: reports the moderation tool took.
+    ReportAcknowledgement(ReportAcknowledgement),
+    /// Tag 25: the registered devices of a user and their identities.
     DeviceList(DeviceList),
 }
 
@@ -120,13 +128,21 @@ pub enum FrameKind {
     MailboxBatch = 19,
     /// See [`Frame::Acknowledgement`].
     Acknowledgement = 20,
+    /// See [`Frame::BlobReceipt`].
+    BlobReceipt = 21,
+    /// See [`Frame::ReportAccepted`].
+    ReportAccepted = 22,
+    /// See [`Frame::ReportBatch`].
+    ReportBatch = 23,
+    /// See [`Frame::ReportAcknowledgement`].
+    ReportAcknowledgement = 24,
     /// See [`Frame::DeviceList`].
-    DeviceList = 21,
+    DeviceList = 25,
 }
 
 impl FrameKind {
     /// Every kind, in tag order.
-    pub const ALL: [FrameKind; 22] = [
+    pub const ALL: [FrameKind; 26] = [
         Self::Identity,
         Self::PrekeyBundle,
         Self::Envelope,
@@ -148,6 +164,10 @@ impl FrameKind {
         Self::SendAccepted,
         Self::MailboxBatch,
         Self::Acknowledgement,
+        Self::BlobReceipt,
+        Self::ReportAccepted,
+        Self::ReportBatch,
+        Self::ReportAcknowledgement,
         Self::DeviceList,
     ];
 
@@ -185,6 +205,10 @@ impl FrameKind {
             Self::SendAccepted => "send_accepted",
             Self::MailboxBatch => "mailbox_batch",
             Self::Acknowledgement => "acknowledgement",
+            Self::BlobReceipt => "blob_receipt",
+            Self::ReportAccepted => "report_accepted",
+            Self::ReportBatch => "report_batch",
+            Self::ReportAcknowledgement => "report_acknowledgement",
             Self::DeviceList => "device_list",
         }
     }
@@ -264,6 +288,10 @@ impl<'a> Frame<'a> {
             Self::SendAccepted(_) => FrameKind::SendAccepted,
             Self::MailboxBatch(_) => FrameKind::MailboxBatch,
             Self::Acknowledgement(_) => FrameKind::Acknowledgement,
+            Self::BlobReceipt(_) => FrameKind::BlobReceipt,
+            Self::ReportAccepted(_) => FrameKind::ReportAccepted,
+            Self::ReportBatch(_) => FrameKind::ReportBatch,
+            Self::ReportAcknowledgement(_) => FrameKind::ReportAcknowledgement,
             Self::DeviceList(_) => FrameKind::DeviceList,
         }
     }
@@ -292,6 +320,10 @@ impl<'a> Frame<'a> {
             Self::SendAccepted(body) => Frame::SendAccepted(body),
             Self::MailboxBatch(body) => Frame::MailboxBatch(body.into_owned()),
             Self::Acknowledgement(body) => Frame::Acknowledgement(body),
+            Self::BlobReceipt(body) => Frame::BlobReceipt(body),
+            Self::ReportAccepted(body) => Frame::ReportAccepted(body),
+            Self::ReportBatch(body) => Frame::ReportBatch(body.into_owned()),
+            Self::ReportAcknowledgement(body) => Frame::ReportAcknowledgement(body),
             Self::DeviceList(body) => Frame::DeviceList(body),
         }
     }
@@ -319,6 +351,9 @@ impl<'a> Frame<'a> {
             Self::AuthChallenge(_) => Ok(()),
             Self::AuthToken(_) => Ok(()),
             Self::PrekeyCount(_) => Ok(()),
+            Self::BlobReceipt(_) | Self::ReportAccepted(_) => Ok(()),
+            Self::ReportBatch(body) => body.validate(),
+            Self::ReportAcknowledgement(body) => body.validate(),
         }
     }
 }
@@ -454,4 +489,12 @@ frame_body!(SendBatch<'a>, SendBatch, SendBatch::validate);
 frame_body!(SendAccepted, SendAccepted, SendAccepted::validate);
 frame_body!(MailboxBatch<'a>, MailboxBatch, MailboxBatch::validate);
 frame_body!(Acknowledgement, Acknowledgement, Acknowledgement::validate);
+frame_body!(BlobReceipt, BlobReceipt, |_| Ok(()));
+frame_body!(ReportAccepted, ReportAccepted, |_| Ok(()));
+frame_body!(ReportBatch<'a>, ReportBatch, ReportBatch::validate);
+frame_body!(
+    ReportAcknowledgement,
+    ReportAcknowledgement,
+    ReportAcknowledgement::validate
+);
 frame_body!(DeviceList, DeviceList, DeviceList::validate);

@@ -1,6 +1,7 @@
 //! The frames of the relay's HTTP API: registration, authentication,
-//! prekeys, sending, fetching and acknowledging. `spec/relay-api.md` says
-//! which endpoint takes and returns which.
+//! prekeys, sending, fetching and acknowledging, blob receipts, and the
+//! report inbox. `spec/relay-api.md` says which endpoint takes and returns
+//! which.
 
 use std::fmt;
 
@@ -9,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::bounded::BoundedVec;
 use crate::bytes::fixed_bytes;
 use crate::{
-    DeliveredRecord, DeviceAddress, DeviceId, Ed25519Signature, MessageId, OneTimePrekey,
-    PrekeyBundle, PublicIdentity, RoutingEnvelope, SignedPrekey, WireError,
+    BlobId, DeliveredRecord, DeviceAddress, DeviceId, Ed25519Signature, MessageId, OneTimePrekey,
+    PrekeyBundle, PublicIdentity, RoutingEnvelope, SealedReport, SignedPrekey, WireError,
 };
 
 /// Most one-time prekeys in one upload.
@@ -25,6 +26,11 @@ pub const MAX_ENVELOPES_PER_SEND: usize = 64;
 pub const MAX_RECORDS_PER_BATCH: usize = 32;
 /// Most ids in one acknowledgement.
 pub const MAX_ACKNOWLEDGED: usize = 256;
+/// Most reports in one report batch. Large reports make the frame limit bind
+/// first: a report at its size limit fills a batch alone.
+pub const MAX_REPORTS_PER_BATCH: usize = 32;
+/// Most ids in one report acknowledgement.
+pub const MAX_ACKNOWLEDGED_REPORTS: usize = 256;
 
 fixed_bytes!(
     /// A relay-issued authentication challenge (random, single use).
@@ -45,6 +51,28 @@ impl fmt::Debug for BearerToken {
         f.write_str("BearerToken(<redacted>)")
     }
 }
+
+/// The capability to read one stored blob (32 random bytes), handed out by
+/// the relay to the uploader, who passes it on inside end-to-end messages.
+/// Whoever holds it (and any device token) can download the blob, so it is a
+/// secret: `Debug` shows no bytes and the bytes are wiped on drop. (The
+/// relay keeps only its SHA-256.)
+#[derive(
+    Clone, PartialEq, Eq, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop,
+)]
+pub struct BlobCapability(#[serde(with = "token_bytes")] pub [u8; 32]);
+
+impl fmt::Debug for BlobCapability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BlobCapability(<redacted>)")
+    }
+}
+
+fixed_bytes!(
+    /// The relay's id for a report in its inbox (random).
+    ReportId,
+    16
+);
 
 mod token_bytes {
     use serde::{Deserializer, Serializer};
@@ -167,6 +195,59 @@ pub struct Acknowledgement {
     pub message_ids: BoundedVec<MessageId, MAX_ACKNOWLEDGED>,
 }
 
+/// Tag 21: the relay stored a blob; how to read it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobReceipt {
+    /// The blob's id: SHA-256 of its bytes.
+    pub blob_id: BlobId,
+    /// A new capability to read it, for this upload only.
+    pub capability: BlobCapability,
+    /// The blob's length in bytes.
+    pub size: u64,
+    /// When the capability expires (and, unless uploaded again, the blob),
+    /// ms since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+/// Tag 22: the relay stored a report in its inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAccepted {
+    /// The relay's id for the report.
+    pub report_id: ReportId,
+    /// When the relay received it, ms since the Unix epoch.
+    pub received_at_ms: u64,
+}
+
+/// One report of the inbox, as the moderation tool pulls it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxReport<'a> {
+    /// The relay's id for it.
+    pub report_id: ReportId,
+    /// The device that submitted it, as the relay authenticated it.
+    #[serde(borrow)]
+    pub reporter: DeviceAddress<'a>,
+    /// When the relay received it, ms since the Unix epoch.
+    pub received_at_ms: u64,
+    /// The sealed report, as submitted.
+    #[serde(borrow)]
+    pub report: SealedReport<'a>,
+}
+
+/// Tag 23: reports waiting in the inbox, relay to moderation tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportBatch<'a> {
+    /// Oldest first, at most [`MAX_REPORTS_PER_BATCH`].
+    #[serde(borrow)]
+    pub reports: BoundedVec<InboxReport<'a>, MAX_REPORTS_PER_BATCH>,
+}
+
+/// Tag 24: reports the moderation tool has taken; the relay deletes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAcknowledgement {
+    /// At most [`MAX_ACKNOWLEDGED_REPORTS`].
+    pub report_ids: BoundedVec<ReportId, MAX_ACKNOWLEDGED_REPORTS>,
+}
+
 /// One registered device in a [`DeviceList`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListedDevice {
@@ -176,7 +257,7 @@ pub struct ListedDevice {
     pub identity: PublicIdentity,
 }
 
-/// Tag 21: the registered devices of one user, ascending by device id, with
+/// Tag 25: the registered devices of one user, ascending by device id, with
 /// the identities they registered. Fetching it hands out no prekeys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceList {
@@ -320,5 +401,45 @@ impl MailboxBatch<'_> {
 impl Acknowledgement {
     pub(crate) fn validate(&self) -> Result<(), WireError> {
         self.message_ids.check_len("message_ids")
+    }
+}
+
+impl InboxReport<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.reporter.validate()?;
+        self.report.validate()
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> InboxReport<'static> {
+        InboxReport {
+            report_id: self.report_id,
+            reporter: self.reporter.into_owned(),
+            received_at_ms: self.received_at_ms,
+            report: self.report.into_owned(),
+        }
+    }
+}
+
+impl ReportBatch<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.reports.check_len("reports")?;
+        self.reports
+            .as_slice()
+            .iter()
+            .try_for_each(InboxReport::validate)
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> ReportBatch<'static> {
+        ReportBatch {
+            reports: self.reports.map(InboxReport::into_owned),
+        }
+    }
+}
+
+impl ReportAcknowledgement {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.report_ids.check_len("report_ids")
     }
 }

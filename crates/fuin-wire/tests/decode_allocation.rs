@@ -27,10 +27,12 @@ use std::mem::size_of;
 use cap::Cap;
 use fuin_wire::limits::MAX_SEALED_REPORT_LEN;
 use fuin_wire::relay::{
-    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
-    ChallengeResponse, DeviceRegistration, MAX_ACKNOWLEDGED, MAX_DEVICES_PER_USER,
-    MAX_ENVELOPES_PER_SEND, MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MailboxBatch, Nonce,
-    PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
+    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BlobCapability, BlobReceipt, BundleSet,
+    ChallengeRequest, ChallengeResponse, DeviceList, DeviceRegistration, InboxReport, ListedDevice,
+    MAX_ACKNOWLEDGED, MAX_ACKNOWLEDGED_REPORTS, MAX_DEVICES_PER_USER, MAX_ENVELOPES_PER_SEND,
+    MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MAX_REPORTS_PER_BATCH, MailboxBatch, Nonce,
+    PrekeyCount, PrekeyUpload, ReportAccepted, ReportAcknowledgement, ReportBatch, ReportId,
+    SendAccepted, SendBatch,
 };
 use fuin_wire::*;
 
@@ -78,6 +80,8 @@ fn list_bound() -> usize {
         MAX_ENVELOPES_PER_SEND * size_of::<MessageId>(),
         MAX_RECORDS_PER_BATCH * size_of::<DeliveredRecord>(),
         MAX_ACKNOWLEDGED * size_of::<MessageId>(),
+        MAX_REPORTS_PER_BATCH * size_of::<InboxReport>(),
+        MAX_ACKNOWLEDGED_REPORTS * size_of::<ReportId>(),
     ]
     .into_iter()
     .max()
@@ -216,7 +220,30 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
         }
         .to_bytes()
         .unwrap(),
+        BlobReceipt {
+            blob_id: BlobId([28; 32]),
+            capability: BlobCapability([29; 32]),
+            size: 30,
+            expires_at_ms: 31,
+        }
+        .to_bytes()
+        .unwrap(),
+        ReportAccepted {
+            report_id: ReportId([32; 16]),
+            received_at_ms: 33,
+        }
+        .to_bytes()
+        .unwrap(),
     ];
+    let small_report = |i: u8| InboxReport {
+        report_id: ReportId([i; 16]),
+        reporter: bob.clone(),
+        received_at_ms: 34,
+        report: SealedReport {
+            ciphertext: Opaque::from(vec![i; usize::from(i % 4)]),
+            ..report.clone()
+        },
+    };
     // Each list empty, with a few elements, and at its maximum.
     for n in [0, 3, usize::MAX] {
         let count = |max: usize| n.min(max);
@@ -266,13 +293,44 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
             }
             .to_bytes()
             .unwrap(),
+            DeviceList {
+                devices: (0..count(MAX_DEVICES_PER_USER) as u32)
+                    .map(|device| ListedDevice {
+                        device: DeviceId(device),
+                        identity: PublicIdentity {
+                            signing_key: Ed25519PublicKey([4; 32]),
+                            agreement_key: X25519PublicKey([5; 32]),
+                            signature: Ed25519Signature([6; 64]),
+                        },
+                    })
+                    .collect::<Vec<_>>()
+                    .into(),
+            }
+            .to_bytes()
+            .unwrap(),
+            ReportBatch {
+                reports: (0..count(MAX_REPORTS_PER_BATCH) as u8)
+                    .map(small_report)
+                    .collect::<Vec<_>>()
+                    .into(),
+            }
+            .to_bytes()
+            .unwrap(),
+            ReportAcknowledgement {
+                report_ids: (0..count(MAX_ACKNOWLEDGED_REPORTS))
+                    .map(|i| ReportId([i as u8; 16]))
+                    .collect::<Vec<_>>()
+                    .into(),
+            }
+            .to_bytes()
+            .unwrap(),
         ]);
     }
     frames
 }
 
 /// Frames whose list count claims more elements than they hold or than the
-/// list's maximum, for each of the six lists.
+/// list's maximum, for each of the eight lists.
 fn list_claims() -> Vec<Vec<u8>> {
     let bob = DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(1));
     let envelope = RoutingEnvelope {
@@ -305,6 +363,23 @@ fn list_claims() -> Vec<Vec<u8>> {
     };
     // A body's own encoding is the frame's minus version and tag.
     let element = |frame: Vec<u8>| frame[2..].to_vec();
+    // A report's: a batch of one minus version, tag and count.
+    let inbox_report = ReportBatch {
+        reports: vec![InboxReport {
+            report_id: ReportId([10; 16]),
+            reporter: DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(1)),
+            received_at_ms: 0,
+            report: SealedReport {
+                moderation_key_id: 0,
+                ephemeral_key: X25519PublicKey([11; 32]),
+                ciphertext: Opaque::borrowed(b""),
+            },
+        }]
+        .into(),
+    }
+    .to_bytes()
+    .unwrap()[3..]
+        .to_vec();
     let one_time = vec![0; 1 + 32];
     let lists = [
         // (kind, bytes before the count, one element, bytes after the list)
@@ -329,6 +404,15 @@ fn list_claims() -> Vec<Vec<u8>> {
             vec![1],
         ),
         (FrameKind::Acknowledgement, vec![], vec![9; 16], vec![]),
+        (FrameKind::ReportBatch, vec![], inbox_report, vec![]),
+        // A listed device: device id 0 (one byte), then the 128 identity bytes.
+        (FrameKind::DeviceList, vec![], vec![0; 1 + 128], vec![]),
+        (
+            FrameKind::ReportAcknowledgement,
+            vec![],
+            vec![9; 16],
+            vec![],
+        ),
     ];
     let mut inputs = Vec::new();
     for (kind, before, element, after) in lists {

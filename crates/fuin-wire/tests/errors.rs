@@ -6,10 +6,12 @@ use fuin_wire::limits::{
     MAX_USER_ID_LEN,
 };
 use fuin_wire::relay::{
-    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
-    ChallengeResponse, DeviceRegistration, MAX_ACKNOWLEDGED, MAX_DEVICES_PER_USER,
-    MAX_ENVELOPES_PER_SEND, MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MailboxBatch, Nonce,
-    PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
+    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BlobCapability, BlobReceipt, BundleSet,
+    ChallengeRequest, ChallengeResponse, DeviceList, DeviceRegistration, InboxReport, ListedDevice,
+    MAX_ACKNOWLEDGED, MAX_ACKNOWLEDGED_REPORTS, MAX_DEVICES_PER_USER, MAX_ENVELOPES_PER_SEND,
+    MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MAX_REPORTS_PER_BATCH, MailboxBatch, Nonce,
+    PrekeyCount, PrekeyUpload, ReportAccepted, ReportAcknowledgement, ReportBatch, ReportId,
+    SendAccepted, SendBatch,
 };
 use fuin_wire::*;
 
@@ -584,6 +586,19 @@ fn delivered(body: Vec<u8>) -> DeliveredRecord<'static> {
     }
 }
 
+fn inbox_report(i: u8) -> InboxReport<'static> {
+    InboxReport {
+        report_id: ReportId([i; 16]),
+        reporter: DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(2)),
+        received_at_ms: 1_795_000_000_000,
+        report: SealedReport {
+            moderation_key_id: 1,
+            ephemeral_key: X25519PublicKey([i; 32]),
+            ciphertext: Opaque::from(vec![i; 3]),
+        },
+    }
+}
+
 fn varint(mut value: u64) -> Vec<u8> {
     let mut out = Vec::new();
     while value >= 0x80 {
@@ -660,6 +675,37 @@ fn list_cases() -> Vec<ListCase> {
                 .into(),
         }
     }
+    fn reports(n: usize) -> ReportBatch<'static> {
+        ReportBatch {
+            reports: (0..n)
+                .map(|i| inbox_report(i as u8))
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+    fn report_acknowledgement(n: usize) -> ReportAcknowledgement {
+        ReportAcknowledgement {
+            report_ids: (0..n)
+                .map(|i| ReportId([i as u8; 16]))
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+    fn device_list(n: usize) -> DeviceList {
+        DeviceList {
+            devices: (0..n)
+                .map(|i| ListedDevice {
+                    device: DeviceId(i as u32),
+                    identity: PublicIdentity {
+                        signing_key: Ed25519PublicKey([i as u8; 32]),
+                        agreement_key: X25519PublicKey([i as u8; 32]),
+                        signature: Ed25519Signature([i as u8; 64]),
+                    },
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
     vec![
         ListCase {
             field: "one_time_prekeys",
@@ -701,6 +747,27 @@ fn list_cases() -> Vec<ListCase> {
             max: MAX_ACKNOWLEDGED,
             frame: |n| Frame::Acknowledgement(acknowledgement(n)),
             to_bytes: |n| acknowledgement(n).to_bytes(),
+            tail: 0,
+        },
+        ListCase {
+            field: "reports",
+            max: MAX_REPORTS_PER_BATCH,
+            frame: |n| Frame::ReportBatch(reports(n)),
+            to_bytes: |n| reports(n).to_bytes(),
+            tail: 0,
+        },
+        ListCase {
+            field: "report_ids",
+            max: MAX_ACKNOWLEDGED_REPORTS,
+            frame: |n| Frame::ReportAcknowledgement(report_acknowledgement(n)),
+            to_bytes: |n| report_acknowledgement(n).to_bytes(),
+            tail: 0,
+        },
+        ListCase {
+            field: "devices",
+            max: MAX_DEVICES_PER_USER,
+            frame: |n| Frame::DeviceList(device_list(n)),
+            to_bytes: |n| device_list(n).to_bytes(),
             tail: 0,
         },
     ]
@@ -979,6 +1046,16 @@ fn every_strict_prefix_of_a_relay_frame_is_truncated() {
         Frame::PrekeyCount(PrekeyCount {
             one_time_prekeys: 300,
             low: false,
+        }),
+        Frame::BlobReceipt(BlobReceipt {
+            blob_id: BlobId([4; 32]),
+            capability: BlobCapability([5; 32]),
+            size: 64 << 20,
+            expires_at_ms: 1_797_592_000_000,
+        }),
+        Frame::ReportAccepted(ReportAccepted {
+            report_id: ReportId([6; 16]),
+            received_at_ms: 1_795_000_000_000,
         }),
     ];
     for case in list_cases() {

@@ -154,6 +154,23 @@ mod spec_encoder {
         fixed(out, id, 16);
     }
 
+    fn report_id(out: &mut Vec<u8>, id: &Value) {
+        fixed(out, id, 16);
+    }
+
+    fn sealed_report(out: &mut Vec<u8>, report: &Value) {
+        uint(out, &report["moderation_key_id"]);
+        fixed(out, &report["ephemeral_key"], 32);
+        opaque(out, &report["ciphertext"]);
+    }
+
+    fn inbox_report(out: &mut Vec<u8>, report: &Value) {
+        report_id(out, &report["report_id"]);
+        address(out, &report["reporter"]);
+        uint(out, &report["received_at_ms"]);
+        sealed_report(out, &report["report"]);
+    }
+
     fn content_type(out: &mut Vec<u8>, content_type: &Value) {
         let code = match content_type.as_str().unwrap() {
             "Text" => 0,
@@ -190,9 +207,7 @@ mod spec_encoder {
             }
             "SealedReport" => {
                 varint(&mut out, 5);
-                uint(&mut out, &body["moderation_key_id"]);
-                fixed(&mut out, &body["ephemeral_key"], 32);
-                opaque(&mut out, &body["ciphertext"]);
+                sealed_report(&mut out, body);
             }
             "RatchetMessage" => {
                 varint(&mut out, 6);
@@ -282,6 +297,33 @@ mod spec_encoder {
             "Acknowledgement" => {
                 varint(&mut out, 20);
                 list(&mut out, &body["message_ids"], message_id);
+            }
+            "BlobReceipt" => {
+                varint(&mut out, 21);
+                fixed(&mut out, &body["blob_id"], 32);
+                fixed(&mut out, &body["capability"], 32);
+                uint(&mut out, &body["size"]);
+                uint(&mut out, &body["expires_at_ms"]);
+            }
+            "ReportAccepted" => {
+                varint(&mut out, 22);
+                report_id(&mut out, &body["report_id"]);
+                uint(&mut out, &body["received_at_ms"]);
+            }
+            "ReportBatch" => {
+                varint(&mut out, 23);
+                list(&mut out, &body["reports"], inbox_report);
+            }
+            "ReportAcknowledgement" => {
+                varint(&mut out, 24);
+                list(&mut out, &body["report_ids"], report_id);
+            }
+            "DeviceList" => {
+                varint(&mut out, 25);
+                list(&mut out, &body["devices"], |out, device| {
+                    uint(out, &device["device"]);
+                    identity(out, &device["identity"]);
+                });
             }
             other => panic!("frame {other} is not in spec/wire.md"),
         }

@@ -139,6 +139,31 @@ proptest! {
     }
 
     #[test]
+    fn blob_receipt_round_trips(body in strategies::blob_receipt()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn report_accepted_round_trips(body in strategies::report_accepted()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn report_batch_round_trips(body in strategies::report_batch()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn report_acknowledgement_round_trips(body in strategies::report_acknowledgement()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn device_list_round_trips(body in strategies::device_list()) {
+        check_body(body)?;
+    }
+
+    #[test]
     fn owned_copy_equals_the_borrowed_frame(frame in strategies::frame()) {
         let bytes = frame.encode().unwrap();
         let decoded = Frame::decode(&bytes).unwrap();

@@ -115,6 +115,20 @@ struct Args {
     /// they are dropped, in seconds (default 10).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=3600))]
     shutdown_grace_secs: Option<u64>,
+    /// SHA-256 of the moderation tool's 32-byte credential, as 64 hex
+    /// digits; without it the moderation endpoints do not exist.
+    #[arg(long, value_name = "HEX", value_parser = parse_credential_hash)]
+    moderation_credential_hash: Option<[u8; 32]>,
+    /// The longest blob (sealed attachment) the relay stores, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_blob_len: usize,
+}
+
+fn parse_credential_hash(text: &str) -> Result<[u8; 32], String> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut hash)
+        .map_err(|_| "expected 64 hex digits (a SHA-256)".to_owned())?;
+    Ok(hash)
 }
 
 fn parse_old_key(value: &str) -> Result<(u32, PathBuf), String> {
@@ -203,6 +217,8 @@ fn stamp_keys(args: &Args, current: &Path) -> Result<StampKeys, String> {
 
 fn config(args: &Args, stamp_keys: StampKeys) -> RelayConfig {
     let mut config = RelayConfig::new(stamp_keys);
+    config.moderation_credential_hash = args.moderation_credential_hash;
+    config.max_blob_len = args.max_blob_len;
     let seconds = Duration::from_secs;
     if let Some(secs) = args.challenge_lifetime_secs {
         config.challenge_lifetime = seconds(secs);

@@ -5,12 +5,16 @@
 //! until they are handed out, short-lived authentication challenges and
 //! hashed tokens, and each undelivered envelope until it is acknowledged or
 //! expires. Delivered records are stored as the encoded `Delivered` frame the
-//! recipient will fetch; the store never looks inside.
+//! recipient will fetch; the store never looks inside. Sealed attachment
+//! blobs are kept by their SHA-256 with hashed read capabilities until they
+//! expire, and sealed reports until the moderation tool acknowledges them or
+//! they expire.
 
 use std::future::Future;
 
+use fuin_wire::relay::ReportId;
 use fuin_wire::{
-    DeviceAddress, DeviceId, MessageId, OneTimePrekey, PublicIdentity, SignedPrekey, UserId,
+    BlobId, DeviceAddress, DeviceId, MessageId, OneTimePrekey, PublicIdentity, SignedPrekey, UserId,
 };
 
 pub mod postgres;
@@ -86,6 +90,58 @@ pub struct TakenBundle {
     pub signed_prekey: SignedPrekey,
     /// A one-time prekey, now removed from the pool; `None` when it is empty.
     pub one_time_prekey: Option<OneTimePrekey>,
+}
+
+/// One blob upload to store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewBlob {
+    /// SHA-256 of `content` (the caller has checked it).
+    pub blob_id: BlobId,
+    /// The blob's bytes.
+    pub content: Vec<u8>,
+    /// SHA-256 of the new read capability.
+    pub capability_hash: [u8; 32],
+    /// When the capability expires, ms since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+impl std::fmt::Debug for NewBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Lengths only: neither content nor capability reaches a log.
+        f.debug_struct("NewBlob")
+            .field("blob_id", &self.blob_id)
+            .field("len", &self.content.len())
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One report to keep in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReport {
+    /// The relay's id for it.
+    pub report_id: ReportId,
+    /// The device that submitted it.
+    pub reporter: DeviceAddress<'static>,
+    /// When the relay received it, ms since the Unix epoch.
+    pub received_at_ms: u64,
+    /// When it expires if not acknowledged, ms since the Unix epoch.
+    pub expires_at_ms: u64,
+    /// The encoded `SealedReport` frame, as submitted.
+    pub report: Vec<u8>,
+}
+
+/// One report of the inbox, as fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReport {
+    /// The relay's id for it.
+    pub report_id: ReportId,
+    /// The device that submitted it.
+    pub reporter: DeviceAddress<'static>,
+    /// When the relay received it, ms since the Unix epoch.
+    pub received_at_ms: u64,
+    /// The encoded `SealedReport` frame.
+    pub report: Vec<u8>,
 }
 
 /// The relay's storage. Every method is atomic; a method that returns `Ok`
@@ -202,8 +258,8 @@ pub trait Store: Send + Sync + 'static {
         message_ids: &[MessageId],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Deletes expired envelopes, challenges and tokens; returns how many
-    /// envelopes went.
+    /// Deletes expired envelopes, challenges, tokens, blob capabilities,
+    /// blobs and reports; returns how many envelopes went.
     fn expire(&self, now_ms: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Makes deletions final on disk: a backend that keeps old page images
@@ -248,4 +304,40 @@ pub trait Store: Send + Sync + 'static {
         expires_at_ms: u64,
         keep: u32,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores a blob under its id with a new read capability. A blob already
+    /// stored under the id keeps its bytes (they are the same: the id is
+    /// their hash) and gains the capability; it is kept until its latest
+    /// capability expires.
+    fn put_blob(&self, blob: NewBlob) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The bytes of blob `blob_id` if `capability_hash` is an unexpired
+    /// capability of that blob at `now_ms`; `None` otherwise, whether the
+    /// blob exists or not.
+    fn blob(
+        &self,
+        blob_id: &BlobId,
+        capability_hash: [u8; 32],
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Keeps a report in the inbox.
+    fn put_report(&self, report: NewReport) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Up to `limit` unexpired reports of the inbox, oldest first (by time of
+    /// receipt, then id), without removing them. The reports' lengths add up
+    /// to at most `max_bytes`, except that the oldest is returned whatever
+    /// its length.
+    fn fetch_reports(
+        &self,
+        limit: usize,
+        max_bytes: usize,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Vec<StoredReport>, StoreError>> + Send;
+
+    /// Deletes the named reports (unknown ids are ignored); returns how many
+    /// were deleted. Nothing of a deleted report remains.
+    fn ack_reports(
+        &self,
+        report_ids: &[ReportId],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

@@ -65,10 +65,15 @@
 //! without a signed prekey and takes nothing then; one-time prekeys go out
 //! lowest id first (among those not being taken at that moment). Publishing
 //! the same one-time prekey id twice in one call keeps the last.
+//! [`Store::put_blob`] upserts the blob (its bytes only if it is new, the
+//! later expiry either way) and adds the capability in one transaction;
+//! [`Store::fetch_reports`] reads the lengths and then the chosen reports in
+//! one read-only `repeatable read` transaction, so both see one snapshot.
 //!
 //! # Deletion
 //!
-//! An acknowledged or expired envelope's row is deleted at once, but
+//! An acknowledged or expired envelope's row (or an expired blob's, or an
+//! acknowledged or expired report's) is deleted at once, but
 //! PostgreSQL keeps the dead row version in the table file until `VACUUM`
 //! reclaims the space (and even then does not overwrite it), and keeps the
 //! row's bytes in its write-ahead log segments until they are recycled (and
@@ -85,15 +90,19 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use fuin_wire::relay::ReportId;
 use fuin_wire::{
-    DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, MessageId, OneTimePrekey,
+    BlobId, DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, MessageId, OneTimePrekey,
     PrekeyId, PublicIdentity, SignedPrekey, UserId, X25519PublicKey,
 };
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Config, NoTls, Row};
 
-use super::{NewDelivery, Registration, Store, StoreError, StoredDelivery, TakenBundle};
+use super::{
+    NewBlob, NewDelivery, NewReport, Registration, Store, StoreError, StoredDelivery, StoredReport,
+    TakenBundle,
+};
 
 /// How many connections a store keeps at most, unless told otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 8;
@@ -101,8 +110,9 @@ pub const DEFAULT_POOL_SIZE: usize = 8;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an operation waits for a free connection.
 const POOL_WAIT: Duration = Duration::from_secs(30);
-/// The schema version kept in `fuin_schema`.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version kept in `fuin_schema`. Version 2 added the blob and
+/// report tables; a version 1 database gains them when a relay connects.
+const SCHEMA_VERSION: i64 = 2;
 /// The advisory lock key that serializes schema creation ("fuinschm").
 const SCHEMA_LOCK: i64 = 0x6675_696e_7363_686d;
 /// What the mailbox lock keys are derived from, before the address.
@@ -168,6 +178,29 @@ CREATE TABLE IF NOT EXISTS mailbox (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS mailbox_order ON mailbox (user_id, device, seq);
 CREATE INDEX IF NOT EXISTS mailbox_expiry ON mailbox (expires_at);
+CREATE TABLE IF NOT EXISTS blobs (
+    blob_id    BYTEA  NOT NULL PRIMARY KEY,
+    content    BYTEA  NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blobs_expiry ON blobs (expires_at);
+CREATE TABLE IF NOT EXISTS blob_capabilities (
+    capability_hash BYTEA  NOT NULL PRIMARY KEY,
+    blob_id         BYTEA  NOT NULL REFERENCES blobs (blob_id) ON DELETE CASCADE,
+    expires_at      BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blob_capabilities_blob ON blob_capabilities (blob_id);
+CREATE INDEX IF NOT EXISTS blob_capabilities_expiry ON blob_capabilities (expires_at);
+CREATE TABLE IF NOT EXISTS reports (
+    report_id   BYTEA  NOT NULL PRIMARY KEY,
+    user_id     TEXT   NOT NULL,
+    device      BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    report      BYTEA  NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_order ON reports (received_at, report_id);
+CREATE INDEX IF NOT EXISTS reports_expiry ON reports (expires_at);
 ";
 
 /// The PostgreSQL [`Store`]. See the [module documentation](self).
@@ -280,6 +313,13 @@ impl PostgresStore {
         if version > SCHEMA_VERSION {
             return Err(backend_at(OP, "database from a newer relay"));
         }
+        transaction
+            .execute(
+                "UPDATE fuin_schema SET version = $1 WHERE version < $1",
+                &[&SCHEMA_VERSION],
+            )
+            .await
+            .op(OP)?;
         transaction.commit().await.op(OP)?;
         drop(client);
         Ok(Self { pool })
@@ -813,6 +853,11 @@ impl Store for PostgresStore {
             "DELETE FROM mailbox WHERE expires_at <= $1",
             "DELETE FROM challenges WHERE expires_at <= $1",
             "DELETE FROM tokens WHERE expires_at <= $1",
+            // Capabilities first, then blobs (their remaining capabilities
+            // go with them), then reports.
+            "DELETE FROM blob_capabilities WHERE expires_at <= $1",
+            "DELETE FROM blobs WHERE expires_at <= $1",
+            "DELETE FROM reports WHERE expires_at <= $1",
         ]
         .into_iter()
         .enumerate()
@@ -875,6 +920,196 @@ impl Store for PostgresStore {
             .await
             .op(OP)?;
         transaction.commit().await.op(OP)
+    }
+
+    async fn put_blob(&self, blob: NewBlob) -> Result<(), StoreError> {
+        const OP: &str = "put_blob";
+        let expires_at = sql_time(blob.expires_at_ms);
+        let blob_id = blob.blob_id.0.as_slice();
+        let mut client = self.client(OP).await?;
+        let transaction = client.transaction().await.op(OP)?;
+        // The bytes are written only if the blob is new; otherwise the row
+        // gets the later expiry, which also makes a concurrent sweep that
+        // would have deleted it skip it.
+        let upsert = transaction
+            .prepare_cached(
+                "INSERT INTO blobs (blob_id, content, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (blob_id) DO UPDATE SET expires_at = \
+                   GREATEST(blobs.expires_at, EXCLUDED.expires_at)",
+            )
+            .await
+            .op(OP)?;
+        transaction
+            .execute(&upsert, &[&blob_id, &blob.content, &expires_at])
+            .await
+            .op(OP)?;
+        let insert = transaction
+            .prepare_cached(
+                "INSERT INTO blob_capabilities (capability_hash, blob_id, expires_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .await
+            .op(OP)?;
+        transaction
+            .execute(
+                &insert,
+                &[&blob.capability_hash.as_slice(), &blob_id, &expires_at],
+            )
+            .await
+            .map_err(|error| {
+                let duplicate = error.as_db_error().is_some_and(|error| {
+                    error.code() == &SqlState::UNIQUE_VIOLATION
+                        && error.constraint() == Some("blob_capabilities_pkey")
+                });
+                if duplicate {
+                    backend_at(OP, "duplicate capability")
+                } else {
+                    backend(OP)
+                }
+            })?;
+        transaction.commit().await.op(OP)
+    }
+
+    async fn blob(
+        &self,
+        blob_id: &BlobId,
+        capability_hash: [u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        const OP: &str = "blob";
+        let now = sql_time(now_ms);
+        let client = self.client(OP).await?;
+        let select = client
+            .prepare_cached(
+                "SELECT b.content FROM blob_capabilities c \
+                 JOIN blobs b ON b.blob_id = c.blob_id \
+                 WHERE c.capability_hash = $1 AND c.blob_id = $2 AND c.expires_at > $3",
+            )
+            .await
+            .op(OP)?;
+        client
+            .query_opt(
+                &select,
+                &[&capability_hash.as_slice(), &blob_id.0.as_slice(), &now],
+            )
+            .await
+            .op(OP)?
+            .map(|row| row.try_get(0).op(OP))
+            .transpose()
+    }
+
+    async fn put_report(&self, report: NewReport) -> Result<(), StoreError> {
+        const OP: &str = "put_report";
+        let (user, device) = key(&report.reporter);
+        let client = self.client(OP).await?;
+        let insert = client
+            .prepare_cached(
+                "INSERT INTO reports \
+                 (report_id, user_id, device, received_at, expires_at, report) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .await
+            .op(OP)?;
+        client
+            .execute(
+                &insert,
+                &[
+                    &report.report_id.0.as_slice(),
+                    &user,
+                    &device,
+                    &sql_time(report.received_at_ms),
+                    &sql_time(report.expires_at_ms),
+                    &report.report,
+                ],
+            )
+            .await
+            .map_err(|error| {
+                if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                    backend_at(OP, "duplicate report id")
+                } else {
+                    backend(OP)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn fetch_reports(
+        &self,
+        limit: usize,
+        max_bytes: usize,
+        now_ms: u64,
+    ) -> Result<Vec<StoredReport>, StoreError> {
+        const OP: &str = "fetch_reports";
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = sql_time(now_ms);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut client = self.client(OP).await?;
+        // One snapshot for both steps.
+        let transaction = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .op(OP)?;
+        // First the lengths (`octet_length` reads a stored value's size
+        // without its bytes), so that only the reports that fit are read.
+        let lengths = transaction
+            .prepare_cached(
+                "SELECT report_id, octet_length(report)::bigint FROM reports \
+                 WHERE expires_at > $1 ORDER BY received_at, report_id LIMIT $2",
+            )
+            .await
+            .op(OP)?;
+        let mut chosen: Vec<Vec<u8>> = Vec::new();
+        let mut total = 0usize;
+        for row in transaction.query(&lengths, &[&now, &limit]).await.op(OP)? {
+            let len: i64 = row.try_get(1).op(OP)?;
+            total = total.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
+            if !chosen.is_empty() && total > max_bytes {
+                break;
+            }
+            chosen.push(row.try_get(0).op(OP)?);
+        }
+        let select = transaction
+            .prepare_cached(
+                "SELECT r.report_id, r.user_id, r.device, r.received_at, r.report \
+                 FROM unnest($1::bytea[]) WITH ORDINALITY AS chosen (report_id, n) \
+                 JOIN reports r ON r.report_id = chosen.report_id ORDER BY chosen.n",
+            )
+            .await
+            .op(OP)?;
+        let rows = transaction.query(&select, &[&chosen]).await.op(OP)?;
+        transaction.commit().await.op(OP)?;
+        rows.iter()
+            .map(|row| {
+                let user =
+                    UserId::new(row.try_get::<_, String>(1).op(OP)?).map_err(|_| corrupt(OP))?;
+                Ok(StoredReport {
+                    report_id: ReportId(fixed(row, 0, OP)?),
+                    reporter: DeviceAddress::new(user, device_id(row.try_get(2).op(OP)?, OP)?),
+                    received_at_ms: u64::try_from(row.try_get::<_, i64>(3).op(OP)?)
+                        .map_err(|_| corrupt(OP))?,
+                    report: row.try_get(4).op(OP)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ack_reports(&self, report_ids: &[ReportId]) -> Result<u64, StoreError> {
+        const OP: &str = "ack_reports";
+        if report_ids.is_empty() {
+            return Ok(0);
+        }
+        let report_ids: Vec<&[u8]> = report_ids.iter().map(|id| id.0.as_slice()).collect();
+        let client = self.client(OP).await?;
+        let delete = client
+            .prepare_cached("DELETE FROM reports WHERE report_id = ANY($1::bytea[])")
+            .await
+            .op(OP)?;
+        client.execute(&delete, &[&report_ids]).await.op(OP)
     }
 }
 

@@ -37,6 +37,11 @@
 //! tokens           (token_hash, user, device, expires_at)    PK token_hash
 //! mailbox          (message_id, user, device, record, expires_at, seq)
 //!                  PK message_id, index (user, device, seq)
+//! blobs            (blob_id, content, expires_at)            PK blob_id
+//! blob_capabilities (capability_hash, blob_id, expires_at)   PK capability_hash,
+//!                  blob_id references blobs (deleted with it)
+//! reports          (report_id, user, device, received_at, expires_at, report)
+//!                  PK report_id, index (received_at, report_id)
 //! ```
 //!
 //! Keys are stored as raw bytes in their own columns rather than as encoded
@@ -66,12 +71,31 @@
 //! - [`Store::take_bundle`] returns `None`, and takes nothing from the pool,
 //!   for an unregistered device or one without a signed prekey. One-time
 //!   prekeys are handed out lowest id first.
+//! - [`Store::put_blob`] does not check that the id is the content's hash
+//!   (the API does); a blob's `expires_at` is the latest of its
+//!   capabilities'. A capability hash already stored fails the write with
+//!   `StoreError::Backend("put_blob: duplicate capability")`. A report's
+//!   reporter is not checked to be registered, like a mailbox's recipient.
+//!
+//! # Blobs and the group commit
+//!
+//! A blob is one row, written through the single writer like every other
+//! write: its bytes (up to the relay's blob limit, 64 MiB by default) go to
+//! the write-ahead log inside the batch's transaction, so that batch's
+//! commit, and with it every write that shares it, waits for those bytes to
+//! be written and fsynced. That is correct (a blob is durable when its
+//! upload is answered, and a failed blob write fails alone, in its
+//! savepoint) but makes a batch with a large blob slower. The log grows by
+//! the blob's size until the next checkpoint. A second upload of a stored
+//! blob writes only its capability and the new expiry, not the bytes again.
 //!
 //! # Deletion
 //!
 //! `secure_delete = ON` makes SQLite overwrite deleted rows (and freed pages)
 //! with zeros, so once an envelope is acknowledged or expired, neither its
-//! record nor its recipient nor its size remain in the database file. In WAL
+//! record nor its recipient nor its size remain in the database file; the
+//! same holds for an expired blob and its capabilities, and for an
+//! acknowledged or expired report. In WAL
 //! mode the old page images stay in the `-wal` file until a checkpoint has
 //! copied the zeroed pages back and the log is reset;
 //! [`SqliteStore::checkpoint`] does that and truncates the log, and so does
@@ -89,8 +113,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use fuin_wire::relay::ReportId;
 use fuin_wire::{
-    DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, MessageId, OneTimePrekey,
+    BlobId, DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, MessageId, OneTimePrekey,
     PrekeyId, PublicIdentity, SignedPrekey, UserId, X25519PublicKey,
 };
 use rusqlite::{
@@ -98,7 +123,10 @@ use rusqlite::{
 };
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::{NewDelivery, Registration, Store, StoreError, StoredDelivery, TakenBundle};
+use super::{
+    NewBlob, NewDelivery, NewReport, Registration, Store, StoreError, StoredDelivery, StoredReport,
+    TakenBundle,
+};
 
 /// The most writes committed in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -108,8 +136,9 @@ const QUEUE_DEPTH: usize = 4 * MAX_BATCH;
 const READERS: usize = 4;
 /// How long a connection waits for a lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// The schema version kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version kept in `PRAGMA user_version`. Version 2 added the
+/// blob and report tables; a version 1 database gains them on opening.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices (
@@ -163,6 +192,30 @@ CREATE TABLE IF NOT EXISTS mailbox (
 );
 CREATE INDEX IF NOT EXISTS mailbox_order ON mailbox (user, device, seq);
 CREATE INDEX IF NOT EXISTS mailbox_expiry ON mailbox (expires_at);
+CREATE TABLE IF NOT EXISTS blobs (
+    blob_id    BLOB    NOT NULL PRIMARY KEY,
+    content    BLOB    NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blobs_expiry ON blobs (expires_at);
+CREATE TABLE IF NOT EXISTS blob_capabilities (
+    capability_hash BLOB    NOT NULL PRIMARY KEY,
+    blob_id         BLOB    NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    FOREIGN KEY (blob_id) REFERENCES blobs (blob_id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS blob_capabilities_blob ON blob_capabilities (blob_id);
+CREATE INDEX IF NOT EXISTS blob_capabilities_expiry ON blob_capabilities (expires_at);
+CREATE TABLE IF NOT EXISTS reports (
+    report_id   BLOB    NOT NULL PRIMARY KEY,
+    user        TEXT    NOT NULL,
+    device      INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    report      BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_order ON reports (received_at, report_id);
+CREATE INDEX IF NOT EXISTS reports_expiry ON reports (expires_at);
 ";
 
 /// The SQLite [`Store`]. See the [module documentation](self).
@@ -784,6 +837,18 @@ impl Store for SqliteStore {
                 .op(OP)?
                 .execute(params![now])
                 .op(OP)?;
+            // Capabilities first, then blobs (their remaining capabilities
+            // go with them), then reports.
+            for sql in [
+                "DELETE FROM blob_capabilities WHERE expires_at <= ?1",
+                "DELETE FROM blobs WHERE expires_at <= ?1",
+                "DELETE FROM reports WHERE expires_at <= ?1",
+            ] {
+                conn.prepare_cached(sql)
+                    .op(OP)?
+                    .execute(params![now])
+                    .op(OP)?;
+            }
             Ok(count_u64(envelopes))
         })
         .await
@@ -817,6 +882,172 @@ impl Store for SqliteStore {
             .execute(params![user, device, nonce, keep])
             .op(OP)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn put_blob(&self, blob: NewBlob) -> Result<(), StoreError> {
+        const OP: &str = "put_blob";
+        let expires_at = sql_time(blob.expires_at_ms);
+        self.write(OP, move |conn| {
+            // The bytes are written only if the blob is new.
+            conn.prepare_cached(
+                "INSERT INTO blobs (blob_id, content, expires_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (blob_id) DO UPDATE SET expires_at = \
+                   MAX(blobs.expires_at, excluded.expires_at)",
+            )
+            .op(OP)?
+            .execute(params![blob.blob_id.0, blob.content, expires_at])
+            .op(OP)?;
+            conn.prepare_cached(
+                "INSERT INTO blob_capabilities (capability_hash, blob_id, expires_at) \
+                 VALUES (?1, ?2, ?3)",
+            )
+            .op(OP)?
+            .execute(params![blob.capability_hash, blob.blob_id.0, expires_at])
+            .map_err(|error| {
+                if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) {
+                    backend_at(OP, "duplicate capability")
+                } else {
+                    backend(OP)
+                }
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn blob(
+        &self,
+        blob_id: &BlobId,
+        capability_hash: [u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        const OP: &str = "blob";
+        let blob_id = *blob_id;
+        let now = sql_time(now_ms);
+        self.read(OP, move |conn| {
+            conn.prepare_cached(
+                "SELECT b.content FROM blob_capabilities c \
+                 JOIN blobs b ON b.blob_id = c.blob_id \
+                 WHERE c.capability_hash = ?1 AND c.blob_id = ?2 AND c.expires_at > ?3",
+            )
+            .op(OP)?
+            .query_row(params![capability_hash, blob_id.0, now], |row| row.get(0))
+            .optional()
+            .op(OP)
+        })
+        .await
+    }
+
+    async fn put_report(&self, report: NewReport) -> Result<(), StoreError> {
+        const OP: &str = "put_report";
+        let (user, device) = key(&report.reporter);
+        self.write(OP, move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO reports (report_id, user, device, received_at, expires_at, report) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .op(OP)?
+            .execute(params![
+                report.report_id.0,
+                user,
+                device,
+                sql_time(report.received_at_ms),
+                sql_time(report.expires_at_ms),
+                report.report
+            ])
+            .map_err(|error| {
+                if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) {
+                    backend_at(OP, "duplicate report id")
+                } else {
+                    backend(OP)
+                }
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn fetch_reports(
+        &self,
+        limit: usize,
+        max_bytes: usize,
+        now_ms: u64,
+    ) -> Result<Vec<StoredReport>, StoreError> {
+        const OP: &str = "fetch_reports";
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = sql_time(now_ms);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(OP, move |conn| {
+            // One snapshot for both steps.
+            let snapshot = conn.unchecked_transaction().op(OP)?;
+            // First the lengths (SQLite reads a blob's length without its
+            // bytes), so that only the reports that fit are read.
+            let mut statement = snapshot
+                .prepare_cached(
+                    "SELECT report_id, length(report) FROM reports WHERE expires_at > ?1 \
+                     ORDER BY received_at, report_id LIMIT ?2",
+                )
+                .op(OP)?;
+            let rows = statement
+                .query_map(params![now, limit], |row| {
+                    Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?))
+                })
+                .op(OP)?;
+            let mut chosen = Vec::new();
+            let mut total = 0usize;
+            for row in rows {
+                let (id, len) = row.op(OP)?;
+                total = total.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
+                if !chosen.is_empty() && total > max_bytes {
+                    break;
+                }
+                chosen.push(id);
+            }
+            drop(statement);
+            let mut select = snapshot
+                .prepare_cached(
+                    "SELECT user, device, received_at, report FROM reports WHERE report_id = ?1",
+                )
+                .op(OP)?;
+            let mut reports = Vec::with_capacity(chosen.len());
+            for id in chosen {
+                let (user, device, received_at, report): (String, i64, i64, Vec<u8>) = select
+                    .query_row(params![id], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    })
+                    .op(OP)?;
+                let user = UserId::new(user).map_err(|_| corrupt(OP))?;
+                reports.push(StoredReport {
+                    report_id: ReportId(fixed(id, OP)?),
+                    reporter: DeviceAddress::new(user, device_id(device, OP)?),
+                    received_at_ms: u64::try_from(received_at).map_err(|_| corrupt(OP))?,
+                    report,
+                });
+            }
+            Ok(reports)
+        })
+        .await
+    }
+
+    async fn ack_reports(&self, report_ids: &[ReportId]) -> Result<u64, StoreError> {
+        const OP: &str = "ack_reports";
+        if report_ids.is_empty() {
+            return Ok(0);
+        }
+        let report_ids = report_ids.to_vec();
+        self.write(OP, move |conn| {
+            let mut delete = conn
+                .prepare_cached("DELETE FROM reports WHERE report_id = ?1")
+                .op(OP)?;
+            let mut deleted = 0;
+            for report_id in &report_ids {
+                deleted += count_u64(delete.execute(params![report_id.0]).op(OP)?);
+            }
+            Ok(deleted)
         })
         .await
     }

@@ -3,10 +3,12 @@
 
 use fuin_wire::limits::{MAX_CONTENT_BODY_LEN, MAX_SEALED_BODY_LEN, MAX_USER_ID_LEN};
 use fuin_wire::relay::{
-    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
-    ChallengeResponse, DeviceRegistration, MAX_ACKNOWLEDGED, MAX_DEVICES_PER_USER,
-    MAX_ENVELOPES_PER_SEND, MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MailboxBatch, Nonce,
-    PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
+    Acknowledgement, AuthChallenge, AuthToken, BearerToken, BlobCapability, BlobReceipt, BundleSet,
+    ChallengeRequest, ChallengeResponse, DeviceList, DeviceRegistration, InboxReport, ListedDevice,
+    MAX_ACKNOWLEDGED, MAX_ACKNOWLEDGED_REPORTS, MAX_DEVICES_PER_USER, MAX_ENVELOPES_PER_SEND,
+    MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MAX_REPORTS_PER_BATCH, MailboxBatch, Nonce,
+    PrekeyCount, PrekeyUpload, ReportAccepted, ReportAcknowledgement, ReportBatch, ReportId,
+    SendAccepted, SendBatch,
 };
 use fuin_wire::*;
 use proptest::collection::vec;
@@ -325,6 +327,58 @@ pub fn acknowledgement() -> impl Strategy<Value = Acknowledgement> {
     list::<_, MAX_ACKNOWLEDGED>(message_id).prop_map(|message_ids| Acknowledgement { message_ids })
 }
 
+pub fn blob_receipt() -> impl Strategy<Value = BlobReceipt> {
+    (bytes::<32>(), bytes::<32>(), any::<u64>(), any::<u64>()).prop_map(
+        |(id, capability, size, expires_at_ms)| BlobReceipt {
+            blob_id: BlobId(id),
+            capability: BlobCapability(capability),
+            size,
+            expires_at_ms,
+        },
+    )
+}
+
+pub fn report_id() -> impl Strategy<Value = ReportId> {
+    bytes::<16>().prop_map(ReportId)
+}
+
+pub fn report_accepted() -> impl Strategy<Value = ReportAccepted> {
+    (report_id(), any::<u64>()).prop_map(|(report_id, received_at_ms)| ReportAccepted {
+        report_id,
+        received_at_ms,
+    })
+}
+
+pub fn inbox_report() -> impl Strategy<Value = InboxReport<'static>> {
+    (report_id(), address(), any::<u64>(), sealed_report()).prop_map(
+        |(report_id, reporter, received_at_ms, report)| InboxReport {
+            report_id,
+            reporter,
+            received_at_ms,
+            report,
+        },
+    )
+}
+
+pub fn report_batch() -> impl Strategy<Value = ReportBatch<'static>> {
+    list::<_, MAX_REPORTS_PER_BATCH>(inbox_report).prop_map(|reports| ReportBatch { reports })
+}
+
+pub fn report_acknowledgement() -> impl Strategy<Value = ReportAcknowledgement> {
+    list::<_, MAX_ACKNOWLEDGED_REPORTS>(report_id)
+        .prop_map(|report_ids| ReportAcknowledgement { report_ids })
+}
+
+pub fn device_list() -> impl Strategy<Value = DeviceList> {
+    list::<_, MAX_DEVICES_PER_USER>(|| {
+        (any::<u32>(), identity()).prop_map(|(device, identity)| ListedDevice {
+            device: DeviceId(device),
+            identity,
+        })
+    })
+    .prop_map(|devices| DeviceList { devices })
+}
+
 pub fn frame() -> impl Strategy<Value = Frame<'static>> {
     prop_oneof![
         identity().prop_map(Frame::Identity),
@@ -348,5 +402,10 @@ pub fn frame() -> impl Strategy<Value = Frame<'static>> {
         send_accepted().prop_map(Frame::SendAccepted),
         mailbox_batch().prop_map(Frame::MailboxBatch),
         acknowledgement().prop_map(Frame::Acknowledgement),
+        blob_receipt().prop_map(Frame::BlobReceipt),
+        report_accepted().prop_map(Frame::ReportAccepted),
+        report_batch().prop_map(Frame::ReportBatch),
+        report_acknowledgement().prop_map(Frame::ReportAcknowledgement),
+        device_list().prop_map(Frame::DeviceList),
     ]
 }

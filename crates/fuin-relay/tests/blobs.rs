@@ -1,0 +1,430 @@
+//! The blob store's endpoints, driven in process: a blob goes up under its
+//! SHA-256 and comes back with its capability; every other way of asking
+//! for it looks like asking for nothing; bodies over the limit are refused
+//! while they are read; blobs expire and leave nothing in the database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "harness/mod.rs"]
+mod harness;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{Method, StatusCode};
+use fuin_wire::FrameBody;
+use fuin_wire::relay::BlobReceipt;
+use harness::{Answer, Device, Harness, START, default_config, hex_of};
+use sha2::{Digest, Sha256};
+
+fn blob_path(content: &[u8]) -> String {
+    format!("/v1/blobs/{}", hex_of(&Sha256::digest(content)))
+}
+
+fn bearer(token: &str) -> (&'static str, String) {
+    ("authorization", format!("Bearer {token}"))
+}
+
+fn capability(receipt: &BlobReceipt) -> (&'static str, String) {
+    ("fuin-blob-capability", hex_of(&receipt.capability.0))
+}
+
+/// Content that is recognisable in the database file.
+fn content(len: usize) -> Vec<u8> {
+    let marker: [u8; 16] = rand::random();
+    let mut content = vec![0x3d; len];
+    for (i, byte) in content.iter_mut().enumerate() {
+        *byte = marker[i % marker.len()] ^ (i / marker.len()) as u8;
+    }
+    content
+}
+
+async fn upload(h: &Harness, device: &Device, content: &[u8]) -> Answer {
+    h.send(
+        Method::PUT,
+        &blob_path(content),
+        &[bearer(&device.token)],
+        Body::from(content.to_vec()),
+    )
+    .await
+}
+
+async fn download(h: &Harness, device: &Device, path: &str, capability: &str) -> Answer {
+    h.send(
+        Method::GET,
+        path,
+        &[
+            bearer(&device.token),
+            ("fuin-blob-capability", capability.to_owned()),
+        ],
+        Body::empty(),
+    )
+    .await
+}
+
+fn receipt(answer: &Answer) -> BlobReceipt {
+    assert_eq!(answer.status, StatusCode::CREATED);
+    assert_eq!(
+        answer.headers["content-type"],
+        fuin_relay::api::FRAME_MEDIA_TYPE
+    );
+    BlobReceipt::from_bytes(&answer.body).unwrap()
+}
+
+#[tokio::test]
+async fn a_blob_goes_up_and_comes_back_to_any_device_with_its_capability() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    let content = content(300_000);
+
+    let first = receipt(&upload(&h, &alice, &content).await);
+    assert_eq!(first.blob_id.0, <[u8; 32]>::from(Sha256::digest(&content)));
+    assert_eq!(first.size, 300_000);
+    let lifetime = default_config().blob_lifetime.as_millis() as u64;
+    assert_eq!(first.expires_at_ms, START + lifetime);
+
+    // Bob, given the capability, reads it back exactly.
+    let path = blob_path(&content);
+    let answer = download(&h, &bob, &path, &capability(&first).1).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.headers["content-type"], "application/octet-stream");
+    assert_eq!(answer.headers["content-length"], "300000");
+    assert_eq!(answer.body, content);
+
+    // Uploading it again gives another capability; both read it.
+    h.advance(1000);
+    let second = receipt(&upload(&h, &bob, &content).await);
+    assert_ne!(second.capability, first.capability);
+    assert_eq!(second.expires_at_ms, START + 1000 + lifetime);
+    for receipt in [&first, &second] {
+        let answer = download(&h, &alice, &path, &capability(receipt).1).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.body, content);
+    }
+
+    // The empty blob is a blob too.
+    let empty = receipt(&upload(&h, &alice, b"").await);
+    assert_eq!(empty.size, 0);
+    let answer = download(&h, &bob, &blob_path(b""), &capability(&empty).1).await;
+    assert_eq!((answer.status, answer.body.len()), (StatusCode::OK, 0));
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_capability_and_an_unknown_blob_look_the_same() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    let a = content(1000);
+    let b = content(2000);
+    let receipt_a = receipt(&upload(&h, &alice, &a).await);
+    let receipt_b = receipt(&upload(&h, &alice, &b).await);
+    let right = capability(&receipt_a).1;
+    let unknown_path = blob_path(b"never uploaded");
+
+    let mut refusals = Vec::new();
+    for (path, capability) in [
+        // Someone else's blob's capability.
+        (blob_path(&a), Some(capability(&receipt_b).1)),
+        // A capability that was never issued.
+        (blob_path(&a), Some(hex_of(&[7; 32]))),
+        // A malformed one, a short one, none at all.
+        (blob_path(&a), Some("zz".repeat(32))),
+        (blob_path(&a), Some(right[..62].to_owned())),
+        (blob_path(&a), None),
+        // The right capability for a blob that does not exist.
+        (unknown_path.clone(), Some(right.clone())),
+    ] {
+        let mut headers = vec![bearer(&bob.token)];
+        headers.extend(capability.map(|value| ("fuin-blob-capability", value)));
+        let answer = h.send(Method::GET, &path, &headers, Body::empty()).await;
+        assert_eq!(
+            answer.refusal(),
+            (StatusCode::NOT_FOUND, "unknown_blob".to_owned())
+        );
+        refusals.push(answer.body);
+    }
+    // Byte for byte the same answer every time.
+    assert!(refusals.windows(2).all(|pair| pair[0] == pair[1]));
+
+    // The right one still works.
+    let answer = download(&h, &bob, &blob_path(&a), &right).await;
+    assert_eq!((answer.status, answer.body), (StatusCode::OK, a));
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_its_id_s_preimage_is_refused_and_stores_nothing() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let claimed = content(5000);
+    let mut forged = claimed.clone();
+    forged[2500] ^= 1;
+    for body in [forged.clone(), claimed[..4999].to_vec(), vec![]] {
+        let answer = h
+            .send(
+                Method::PUT,
+                &blob_path(&claimed),
+                &[bearer(&alice.token)],
+                Body::from(body),
+            )
+            .await;
+        assert_eq!(
+            answer.refusal(),
+            (StatusCode::BAD_REQUEST, "blob_hash_mismatch".to_owned())
+        );
+    }
+    let bytes = h.database_bytes().await;
+    assert!(!harness_contains(&bytes, &forged[2000..2100]));
+    // The genuine content is accepted under the same id.
+    receipt(&upload(&h, &alice, &claimed).await);
+    let bytes = h.database_bytes().await;
+    assert!(harness_contains(&bytes, &claimed[2000..2100]));
+}
+
+fn harness_contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+#[tokio::test]
+async fn a_malformed_blob_id_is_refused() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let good = hex_of(&Sha256::digest(b"x"));
+    for id in [
+        "xyz".to_owned(),
+        good[..63].to_owned(),
+        format!("{good}0"),
+        format!("{}zz", &good[..62]),
+    ] {
+        let path = format!("/v1/blobs/{id}");
+        for method in [Method::PUT, Method::GET] {
+            let answer = h
+                .send(
+                    method.clone(),
+                    &path,
+                    &[bearer(&alice.token), ("fuin-blob-capability", good.clone())],
+                    Body::from(b"x".to_vec()),
+                )
+                .await;
+            assert_eq!(
+                answer.refusal(),
+                (StatusCode::BAD_REQUEST, "invalid_blob_id".to_owned()),
+                "{method} {path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn blob_endpoints_need_a_valid_device_token() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let revoked = h.register("carol", 1, 3).await;
+    h.log_out(&revoked).await;
+    let content = content(100);
+    let issued = receipt(&upload(&h, &alice, &content).await);
+    let expiring = h.login(&alice.address, &alice.key).await;
+    h.advance(default_config().token_lifetime.as_millis() as u64 + 1);
+
+    let path = blob_path(&content);
+    let cap = capability(&issued);
+    for token in [
+        None,
+        Some("00".repeat(32)),
+        Some("zz".repeat(32)),
+        Some(revoked.token.clone()),
+        Some(expiring.clone()),
+    ] {
+        for method in [Method::PUT, Method::GET] {
+            let mut headers = vec![cap.clone()];
+            headers.extend(token.as_deref().map(bearer));
+            let answer = h
+                .send(method.clone(), &path, &headers, Body::from(content.clone()))
+                .await;
+            assert_eq!(
+                answer.refusal(),
+                (StatusCode::UNAUTHORIZED, "unauthorized".to_owned()),
+                "{method} with {token:?}"
+            );
+        }
+    }
+    // The capability alone, as a bearer token, opens nothing either.
+    let answer = h
+        .send(
+            Method::GET,
+            &path,
+            &[bearer(&cap.1), cap.clone()],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Config with a small blob limit.
+fn small_limit(max: usize) -> Harness {
+    let mut config = default_config();
+    config.max_blob_len = max;
+    Harness::with(config)
+}
+
+#[tokio::test]
+async fn a_blob_over_the_limit_is_refused_and_one_at_the_limit_is_stored() {
+    let h = small_limit(1000);
+    let alice = h.register("alice", 1, 1).await;
+    let over = content(1001);
+    let answer = upload(&h, &alice, &over).await;
+    assert_eq!(
+        answer.refusal(),
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large".to_owned())
+    );
+    let at_limit = content(1000);
+    let stored = receipt(&upload(&h, &alice, &at_limit).await);
+    assert_eq!(stored.size, 1000);
+    assert!(!harness_contains(
+        &h.database_bytes().await,
+        &over[500..600]
+    ));
+}
+
+/// A body of endless 1 KiB chunks that counts how many were taken.
+fn endless_body(taken: Arc<AtomicUsize>) -> Body {
+    let chunks = futures_util::stream::repeat_with(move || {
+        taken.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, Infallible>(Bytes::from(vec![0x11; 1024]))
+    });
+    Body::from_stream(chunks)
+}
+
+#[tokio::test]
+async fn an_endless_body_is_refused_as_soon_as_it_passes_the_limit() {
+    let h = small_limit(64 * 1024);
+    let alice = h.register("alice", 1, 1).await;
+    let taken = Arc::new(AtomicUsize::new(0));
+    let answer = tokio::time::timeout(
+        Duration::from_secs(30),
+        h.send(
+            Method::PUT,
+            &blob_path(b"anything"),
+            &[bearer(&alice.token)],
+            endless_body(taken.clone()),
+        ),
+    )
+    .await
+    .expect("the relay must stop reading");
+    assert_eq!(
+        answer.refusal(),
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large".to_owned())
+    );
+    // 64 chunks reach the limit; the 65th passes it.
+    assert_eq!(taken.load(Ordering::SeqCst), 65);
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_before_reading() {
+    let h = small_limit(1000);
+    let alice = h.register("alice", 1, 1).await;
+    let taken = Arc::new(AtomicUsize::new(0));
+    let answer = h
+        .send(
+            Method::PUT,
+            &blob_path(b"anything"),
+            &[bearer(&alice.token), ("content-length", "1001".to_owned())],
+            endless_body(taken.clone()),
+        )
+        .await;
+    assert_eq!(
+        answer.refusal(),
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large".to_owned())
+    );
+    assert_eq!(taken.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn blobs_expire_and_leave_nothing_in_the_database() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let content = content(50_000);
+    let issued = receipt(&upload(&h, &alice, &content).await);
+    let path = blob_path(&content);
+    let marker = &content[20_000..20_064];
+    assert!(harness_contains(&h.database_bytes().await, marker));
+
+    h.advance(default_config().blob_lifetime.as_millis() as u64 - 1);
+    // Log in again: the first token has expired by now.
+    let alice = Device {
+        token: h.login(&alice.address, &alice.key).await,
+        ..alice
+    };
+    let answer = download(&h, &alice, &path, &capability(&issued).1).await;
+    assert_eq!((answer.status, answer.body.len()), (StatusCode::OK, 50_000));
+    h.advance(1);
+    // Refused from its expiry on, even before the sweep.
+    let answer = download(&h, &alice, &path, &capability(&issued).1).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+
+    h.relay.sweep().await.unwrap();
+    assert!(!harness_contains(&h.database_bytes().await, marker));
+    let blob_id = Sha256::digest(&content);
+    assert!(!harness_contains(&h.database_bytes().await, &blob_id));
+}
+
+#[tokio::test]
+async fn blob_transfers_beyond_the_limit_wait_their_turn() {
+    let mut config = default_config();
+    config.max_blob_transfers = 1;
+    let h = Arc::new(Harness::with(config));
+    let alice = h.register("alice", 1, 1).await;
+
+    // The first upload holds the only permit until its body ends.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(1);
+    let held = content(2000);
+    let first = {
+        let h = h.clone();
+        let token = alice.token.clone();
+        let path = blob_path(&held);
+        let body = Body::from_stream(tokio_stream(receiver));
+        tokio::spawn(async move { h.send(Method::PUT, &path, &[bearer(&token)], body).await })
+    };
+    sender
+        .send(Ok(Bytes::from(held[..1000].to_vec())))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let other = content(10);
+    let second = {
+        let h = h.clone();
+        let token = alice.token.clone();
+        let other = other.clone();
+        tokio::spawn(async move {
+            h.send(
+                Method::PUT,
+                &blob_path(&other),
+                &[bearer(&token)],
+                Body::from(other),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "the second transfer did not wait");
+
+    sender
+        .send(Ok(Bytes::from(held[1000..].to_vec())))
+        .await
+        .unwrap();
+    drop(sender);
+    assert_eq!(first.await.unwrap().status, StatusCode::CREATED);
+    assert_eq!(second.await.unwrap().status, StatusCode::CREATED);
+}
+
+/// A receiver as a stream of its messages.
+fn tokio_stream<T: Send + 'static>(
+    mut receiver: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}

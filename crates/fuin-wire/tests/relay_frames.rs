@@ -1,0 +1,162 @@
+//! Properties of the relay API's frames beyond their encoding: the secrets
+//! they carry never reach a log, and the report inbox's batch holds a report
+//! at its size limit but no more than the frame limit allows.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use fuin_wire::limits::{MAX_FRAME_LEN, MAX_SEALED_REPORT_LEN, MAX_USER_ID_LEN};
+use fuin_wire::relay::{
+    AuthToken, BearerToken, BlobCapability, BlobReceipt, InboxReport, MAX_REPORTS_PER_BATCH,
+    ReportBatch, ReportId,
+};
+use fuin_wire::*;
+
+/// A secret whose bytes are all distinct, so any run of them is recognisable.
+const SECRET: [u8; 32] = {
+    let mut secret = [0; 32];
+    let mut i = 0;
+    while i < 32 {
+        secret[i] = 0x3c ^ (i as u8).wrapping_mul(11);
+        i += 1;
+    }
+    secret
+};
+
+/// `shown` holds no run of four bytes of [`SECRET`], in hex or as numbers.
+fn assert_hides_the_secret(shown: &str) {
+    let lower = shown.to_lowercase();
+    for window in SECRET.windows(4) {
+        assert!(!lower.contains(&hex::encode(window)), "{shown}");
+    }
+    let numbers = format!("{:?}", &SECRET[..4]);
+    assert!(!shown.contains(numbers.trim_end_matches(']')), "{shown}");
+}
+
+#[test]
+fn debug_of_a_blob_receipt_never_shows_the_capability() {
+    let receipt = BlobReceipt {
+        blob_id: BlobId([0x11; 32]),
+        capability: BlobCapability(SECRET),
+        size: 5,
+        expires_at_ms: 6,
+    };
+    let frame = Frame::BlobReceipt(receipt.clone());
+    let bytes = frame.encode().unwrap();
+    let decoded = Frame::decode(&bytes).unwrap();
+    for shown in [
+        format!("{receipt:?}"),
+        format!("{receipt:#?}"),
+        format!("{frame:?}"),
+        format!("{decoded:?}"),
+        format!("{:?}", receipt.capability),
+    ] {
+        assert!(shown.contains("BlobCapability(<redacted>)"), "{shown}");
+        assert_hides_the_secret(&shown);
+    }
+    // The blob id is public and stays visible.
+    assert!(format!("{receipt:?}").contains(&hex::encode([0x11; 32])));
+}
+
+#[test]
+fn debug_of_an_auth_token_never_shows_the_token() {
+    let token = AuthToken {
+        token: BearerToken(SECRET),
+        expires_at_ms: 1,
+    };
+    for shown in [
+        format!("{token:?}"),
+        format!("{:?}", Frame::AuthToken(token.clone())),
+    ] {
+        assert!(shown.contains("BearerToken(<redacted>)"), "{shown}");
+        assert_hides_the_secret(&shown);
+    }
+}
+
+fn report(ciphertext_len: usize, reporter: DeviceAddress<'static>) -> InboxReport<'static> {
+    InboxReport {
+        report_id: ReportId([7; 16]),
+        reporter,
+        received_at_ms: u64::MAX,
+        report: SealedReport {
+            moderation_key_id: u32::MAX,
+            ephemeral_key: X25519PublicKey([8; 32]),
+            ciphertext: Opaque::from(vec![0x5a; ciphertext_len]),
+        },
+    }
+}
+
+fn widest_address() -> DeviceAddress<'static> {
+    DeviceAddress::new(
+        UserId::new("r".repeat(MAX_USER_ID_LEN)).unwrap(),
+        DeviceId(u32::MAX),
+    )
+}
+
+#[test]
+fn a_report_at_its_limit_fits_a_batch_alone_with_every_field_at_its_widest() {
+    let batch = ReportBatch {
+        reports: vec![report(MAX_SEALED_REPORT_LEN, widest_address())].into(),
+    };
+    let bytes = batch.to_bytes().unwrap();
+    // Version, tag, count; id, reporter (length, 64 bytes, 5-byte device),
+    // 10-byte time; key id (5), ephemeral key, 4-byte length, ciphertext.
+    let expected = 3 + 16 + (1 + 64 + 5) + 10 + 5 + 32 + 4 + MAX_SEALED_REPORT_LEN;
+    assert_eq!(bytes.len(), expected);
+    assert!(bytes.len() <= MAX_FRAME_LEN);
+    assert_eq!(ReportBatch::from_bytes(&bytes).unwrap().into_owned(), batch);
+}
+
+#[test]
+fn two_reports_at_their_limit_are_over_the_frame_limit() {
+    let batch = ReportBatch {
+        reports: vec![report(MAX_SEALED_REPORT_LEN, widest_address()); 2].into(),
+    };
+    assert!(matches!(
+        batch.to_bytes(),
+        Err(WireError::FrameTooLarge {
+            max: MAX_FRAME_LEN,
+            ..
+        })
+    ));
+    // Many small reports fit up to the count limit.
+    let full = ReportBatch {
+        reports: vec![report(1000, widest_address()); MAX_REPORTS_PER_BATCH].into(),
+    };
+    assert!(full.to_bytes().is_ok());
+}
+
+#[test]
+fn a_report_inside_a_batch_is_held_to_its_own_limits() {
+    let over = ReportBatch {
+        reports: vec![report(MAX_SEALED_REPORT_LEN + 1, widest_address())].into(),
+    };
+    assert_eq!(
+        over.to_bytes(),
+        Err(WireError::LimitExceeded {
+            field: "ciphertext",
+            len: MAX_SEALED_REPORT_LEN + 1,
+            max: MAX_SEALED_REPORT_LEN
+        })
+    );
+
+    // A reporter with an empty user id, written by hand: refused on decode.
+    let good = ReportBatch {
+        reports: vec![report(
+            3,
+            DeviceAddress::new(UserId::new("a").unwrap(), DeviceId(1)),
+        )]
+        .into(),
+    }
+    .to_bytes()
+    .unwrap();
+    // Version, tag, count, the 16-byte id, then the user id's length and byte.
+    assert_eq!(&good[19..21], &[1, b'a']);
+    let mut bad = good.clone();
+    bad.splice(19..21, [0]);
+    assert_eq!(
+        Frame::decode(&bad),
+        Err(WireError::InvalidField {
+            field: "user_id",
+            reason: "is empty"
+        })
+    );
+}
