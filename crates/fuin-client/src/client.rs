@@ -50,6 +50,10 @@ use crate::{ClientError, keyfile};
 /// One-time prekeys published at a time (the relay takes at most 100 per
 /// upload).
 const PREKEY_BATCH: usize = fuin_wire::relay::MAX_PREKEY_UPLOAD;
+/// The most one-time prekey secrets the device keeps. A relay that keeps
+/// saying the pool is low gets no more uploads beyond it, so it cannot make
+/// the device's state grow without end.
+const MAX_LOCAL_ONE_TIME_PREKEYS: usize = 400;
 /// How often the signed prekey is replaced.
 const SIGNED_PREKEY_LIFETIME_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 /// Sessions kept per peer device: the newest and the ones before it, so
@@ -1073,7 +1077,9 @@ impl Client {
             report.dropped += part.dropped;
             report.held += part.held;
             report.acknowledged += ids.len();
-            if batch.prekeys_low {
+            if batch.prekeys_low
+                && state.prekeys.one_time_count() + PREKEY_BATCH <= MAX_LOCAL_ONE_TIME_PREKEYS
+            {
                 let count = self.publish_one_time_prekeys(&mut state, None).await?;
                 self.emit(Event::PrekeysReplenished { count });
             }

@@ -8,6 +8,8 @@ use common::{Devices, NO_WAIT, TestRelay, drain};
 use fuin_client::{Event, MessageStatus};
 use std::time::Duration;
 
+use fuin_relay::store::Store;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_flows_both_ways_with_receipts() {
     let relay = TestRelay::start().await;
@@ -162,5 +164,39 @@ async fn a_device_away_for_a_long_time_catches_up_on_a_thousand_messages() {
     assert_eq!(texts, expected);
     // Nothing is left at the relay, and a second sync finds nothing new.
     assert_eq!(bob.sync(NO_WAIT).await.unwrap().messages, 0);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_time_prekeys_are_replenished_when_the_relay_says_the_pool_is_low() {
+    // A watermark above the first batch: the pool is "low" from the start.
+    let relay = TestRelay::start_with(|config| config.prekey_low_watermark = 150).await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let remaining = || async {
+        relay
+            .relay
+            .store()
+            .one_time_remaining(bob.address())
+            .await
+            .unwrap()
+    };
+    assert_eq!(remaining().await, 100);
+    // Alice's first message takes one of bob's one-time prekeys.
+    alice.send_text("bob", "hello").await.unwrap();
+    assert_eq!(remaining().await, 99);
+    let mut events = bob.events();
+    bob.sync(NO_WAIT).await.unwrap();
+    assert_eq!(remaining().await, 199);
+    assert!(drain(&mut events).contains(&Event::PrekeysReplenished { count: 100 }));
+    // Handshakes still open after the upload.
+    let carol = devices.create(&relay, "carol", 1).await;
+    carol.send_text("bob", "from carol").await.unwrap();
+    bob.sync(NO_WAIT).await.unwrap();
+    assert_eq!(
+        bob.history("carol", 10).await.unwrap()[0].text,
+        "from carol"
+    );
     relay.stop().await;
 }

@@ -25,11 +25,19 @@ pub struct TestRelay {
 
 impl TestRelay {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A relay whose settings `adjust` changes first.
+    pub async fn start_with(adjust: impl FnOnce(&mut RelayConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("relay.db")).unwrap();
         let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), [9; 32]));
         config.requests_per_second = 100_000;
         config.request_burst = 100_000;
+        config.anonymous_requests_per_second = 100_000;
+        config.anonymous_request_burst = 100_000;
+        adjust(&mut config);
         let relay = Relay::new(store, config, system_clock());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
