@@ -11,13 +11,15 @@
 //! long-poll fetch, WebSocket push, acknowledgement) with request limits per
 //! device and per client address and quotas on mailboxes, prekey pools and
 //! challenges; [`server`], serving it over plain HTTP or TLS ([`tls`]) with a
-//! bounded graceful shutdown; the `fuin-relay` binary; and the
+//! bounded graceful shutdown; [`cli`], the relay command's options and
+//! start-up, run by the `fuin-relay` binary and by `fuin relay`; and the
 //! `fuin-relay-load` load tool.
 //! Still to come (see `spec/relay-api.md`, "Not yet"): wake-ups across relay
 //! processes, blobs and the report inbox.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod franking;
