@@ -12,13 +12,15 @@
 //! sealed attachments, the report inbox and the moderation tool's pull)
 //! with request limits per device and per client address and quotas on
 //! mailboxes, prekey pools and challenges; [`server`], serving it over
-//! plain HTTP or TLS ([`tls`]) with a bounded graceful shutdown; the
-//! `fuin-relay` binary; and the `fuin-relay-load` load tool.
+//! plain HTTP or TLS ([`tls`]) with a bounded graceful shutdown; [`cli`],
+//! the relay command's options and start-up, run by the `fuin-relay` binary
+//! and by `fuin relay`; and the `fuin-relay-load` load tool.
 //! Still to come (see `spec/relay-api.md`, "Not yet"): wake-ups across relay
 //! processes.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod franking;

@@ -1,0 +1,166 @@
+//! What the relay's SQLite database holds, read directly from its file
+//! (read-only) as an outsider with a copy of it would: how many rows each
+//! table has, and for the mailbox each envelope's id, recipient and size.
+//! It never selects an envelope's record.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+use serde_json::{Value, json};
+
+use crate::output::Failure;
+
+/// One table and its row count.
+pub struct Table {
+    pub name: String,
+    pub rows: u64,
+}
+
+/// One envelope waiting in the mailbox, as far as the demo shows it.
+pub struct Envelope {
+    /// The relay's id for it, in hex.
+    pub id: String,
+    /// The device it waits for.
+    pub recipient: String,
+    /// The size of its sealed record.
+    pub bytes: u64,
+}
+
+/// The database at one moment.
+pub struct DatabaseView {
+    pub tables: Vec<Table>,
+    pub mailbox: Vec<Envelope>,
+}
+
+/// The tables in the order the view lists them, with what each holds; any
+/// other table follows, unexplained.
+const KNOWN_TABLES: [(&str, &str); 6] = [
+    (
+        "devices",
+        "registered devices: address and public identity key",
+    ),
+    (
+        "signed_prekeys",
+        "each device's current signed prekey (public)",
+    ),
+    (
+        "one_time_prekeys",
+        "one-time prekeys (public), each handed out once",
+    ),
+    ("challenges", "login challenges not yet used or expired"),
+    ("tokens", "login tokens, as hashes"),
+    ("mailbox", "sealed envelopes waiting for their device"),
+];
+
+fn failed(err: rusqlite::Error) -> Failure {
+    Failure::new(
+        "relay_database",
+        format!("cannot read the demo relay's database: {err}"),
+        "the demo's temporary directory must stay readable while it runs",
+    )
+}
+
+/// Reads the database at `path`, read-only.
+pub fn read(path: &Path) -> Result<DatabaseView, Failure> {
+    let db = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(failed)?;
+    let mut names: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(failed)?;
+    let rank = |name: &str| {
+        KNOWN_TABLES
+            .iter()
+            .position(|(known, _)| *known == name)
+            .unwrap_or(KNOWN_TABLES.len())
+    };
+    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    let mut tables = Vec::new();
+    for name in names {
+        // The name comes from the schema; quoted as an identifier all the same.
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        let rows: i64 = db
+            .query_row(&format!("SELECT count(*) FROM {quoted}"), [], |row| {
+                row.get(0)
+            })
+            .map_err(failed)?;
+        tables.push(Table {
+            name,
+            rows: u64::try_from(rows).unwrap_or(0),
+        });
+    }
+    let mailbox = db
+        .prepare(
+            "SELECT hex(message_id), user, device, length(record) FROM mailbox
+             ORDER BY user, device, seq",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| {
+                    let user: String = row.get(1)?;
+                    let device: i64 = row.get(2)?;
+                    let bytes: i64 = row.get(3)?;
+                    Ok(Envelope {
+                        id: row.get::<_, String>(0)?.to_lowercase(),
+                        recipient: format!("{user}/{device}"),
+                        bytes: u64::try_from(bytes).unwrap_or(0),
+                    })
+                })?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(failed)?;
+    Ok(DatabaseView { tables, mailbox })
+}
+
+impl DatabaseView {
+    /// The mailbox's rows as lines.
+    pub fn mailbox_lines(&self) -> Vec<String> {
+        self.mailbox
+            .iter()
+            .map(|envelope| {
+                format!(
+                    "id {}…  for {:<8}  {} bytes, sealed",
+                    envelope.id.get(..16).unwrap_or(&envelope.id),
+                    envelope.recipient,
+                    envelope.bytes
+                )
+            })
+            .collect()
+    }
+
+    /// Every table as a line: name, rows, what it holds.
+    pub fn table_lines(&self) -> Vec<String> {
+        self.tables
+            .iter()
+            .map(|table| {
+                let holds = KNOWN_TABLES
+                    .iter()
+                    .find(|(known, _)| *known == table.name)
+                    .map_or("", |(_, holds)| holds);
+                format!("{:<17} {:>4} rows  {holds}", table.name, table.rows)
+            })
+            .collect()
+    }
+
+    /// The view as JSON.
+    pub fn json(&self) -> Value {
+        json!({
+            "tables": self.tables.iter().map(|table| json!({
+                "name": table.name,
+                "rows": table.rows,
+            })).collect::<Vec<_>>(),
+            "mailbox": self.mailbox.iter().map(|envelope| json!({
+                "id": envelope.id,
+                "recipient": envelope.recipient,
+                "bytes": envelope.bytes,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}

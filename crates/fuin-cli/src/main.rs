@@ -1,0 +1,245 @@
+//! `fuin`: the fuin command.
+//!
+//! - `fuin demo` runs a relay and three users in this process and shows,
+//!   step by step, what each device sees and what the relay's database
+//!   holds ([`demo`]).
+//! - `fuin relay` serves a relay; it takes exactly the options of the
+//!   `fuin-relay` binary and runs the same code ([`fuin_relay::cli`]).
+//! - `fuin init`, `send`, `sync`, `history`, `conversations`, `read`,
+//!   `safety-number` and `accept-identity` are a client, one device per
+//!   store, enough to chat between two terminals ([`commands`]).
+//!
+//! Every command takes `--json`. A failure is one line and a hint on
+//! stderr (or `{"error": {"code", "message", "hint"}}` on stdout with
+//! `--json`) and exit status 1; a command line that does not parse exits
+//! with 2 (code `usage`). The codes are stable: the SDK's errors are
+//! `relay_refused` (with the relay's `status` and `relay_code`),
+//! `unreachable`, `relay_misbehaved`, `identity_changed` (with `device`),
+//! `unknown_user` (with `user`), `invalid_argument`, `storage`, `key_file`
+//! and `protocol`; the command's own are `no_store`, `store_exists`,
+//! `relay_cert`, `demo_dir`, `demo_relay`, `relay_database`, `runtime`, and
+//! for `fuin relay` those of [`fuin_relay::cli::RunError::code`].
+#![forbid(unsafe_code)]
+
+mod commands;
+mod demo;
+mod output;
+mod views;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::commands::{CrashStep, StoreArgs};
+use crate::output::{Answer, EXIT_USAGE, Failure, Output};
+
+/// fuin: end-to-end encrypted messaging through a relay that cannot read it.
+#[derive(Parser)]
+#[command(name = "fuin", version)]
+struct Cli {
+    /// Print machine-readable JSON on stdout instead of text (failures too).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a relay and three users in this process, and show what the relay holds.
+    Demo(demo::DemoArgs),
+    /// Serve a relay (the options of `fuin-relay`).
+    Relay(Box<fuin_relay::cli::RelayArgs>),
+    /// Create a device, register it at a relay and publish its prekeys.
+    Init {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The relay's URL, such as http://127.0.0.1:8080.
+        #[arg(long)]
+        relay: String,
+        /// The user this device belongs to.
+        #[arg(long)]
+        user: String,
+        /// The device's number among the user's devices.
+        #[arg(long, default_value_t = 1)]
+        device: u32,
+    },
+    /// Send a text message to a user (all their devices, and your other ones).
+    Send {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Who to send to.
+        user: String,
+        /// What to say.
+        text: String,
+        /// Abort the process at this step (for crash tests).
+        #[arg(long, hide = true, value_enum)]
+        crash_at: Option<CrashStep>,
+    },
+    /// Fetch what arrived, show it, and acknowledge it at the relay.
+    Sync {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Wait up to this many seconds for something to arrive.
+        #[arg(long, default_value_t = 0, value_name = "SECS",
+              value_parser = clap::value_parser!(u64).range(0..=3600))]
+        wait: u64,
+        /// Abort the process at this step (for crash tests, see
+        /// `crates/fuin-cli/tests/crash.rs`).
+        #[arg(long, hide = true, value_enum)]
+        crash_at: Option<CrashStep>,
+    },
+    /// Show the last messages with a user (times are UTC).
+    History {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The other user.
+        user: String,
+        /// How many messages, the latest.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// List conversations, the most recent first.
+    Conversations {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Mark a conversation read and send read receipts.
+    Read {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The other user.
+        user: String,
+    },
+    /// Show the safety numbers to compare with a user.
+    SafetyNumber {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The other user.
+        user: String,
+    },
+    /// Accept a device's new identity, after comparing safety numbers.
+    AcceptIdentity {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The device, as USER/NUMBER.
+        device: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let json_requested = std::env::args_os().skip(1).any(|arg| arg == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err, json_requested),
+    };
+    let out = Output { json: cli.json };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            return failed(
+                out,
+                &Failure::new(
+                    "runtime",
+                    format!("cannot start: {err}"),
+                    "the system is short of threads or memory",
+                ),
+            );
+        }
+    };
+    let result = runtime.block_on(run(cli.command, out));
+    match result {
+        Ok(answer) => {
+            out.answer(&answer);
+            ExitCode::SUCCESS
+        }
+        Err(failure) => failed(out, &failure),
+    }
+}
+
+async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
+    match command {
+        Command::Demo(args) => demo::run(args, out).await,
+        Command::Relay(args) => relay(*args, out).await,
+        Command::Init {
+            store,
+            relay,
+            user,
+            device,
+        } => commands::init(&store, &relay, &user, device).await,
+        Command::Send {
+            store,
+            user,
+            text,
+            crash_at,
+        } => commands::send(&store, &user, &text, crash_at).await,
+        Command::Sync {
+            store,
+            wait,
+            crash_at,
+        } => commands::sync(&store, wait, crash_at).await,
+        Command::History { store, user, limit } => commands::history(&store, &user, limit).await,
+        Command::Conversations { store } => commands::conversations(&store).await,
+        Command::Read { store, user } => commands::read(&store, &user).await,
+        Command::SafetyNumber { store, user } => commands::safety_number(&store, &user).await,
+        Command::AcceptIdentity { store, device } => {
+            commands::accept_identity(&store, &device).await
+        }
+    }
+}
+
+/// `fuin relay`: prints the same first line as `fuin-relay` (or, with
+/// `--json`, `{"listening": ADDR}`), then serves until SIGTERM or Ctrl-C.
+async fn relay(args: fuin_relay::cli::RelayArgs, out: Output) -> Result<Answer, Failure> {
+    fuin_relay::cli::run(args, |address| {
+        if out.json {
+            output::stdout_line(&json!({ "listening": address.to_string() }).to_string());
+        } else {
+            output::stdout_line(&fuin_relay::cli::listening_line(address));
+        }
+    })
+    .await
+    .map_err(|err| {
+        Failure::new(
+            err.code(),
+            err.to_string(),
+            "see fuin relay --help and spec/relay-api.md §9",
+        )
+    })?;
+    Ok(Answer {
+        text: String::new(),
+        json: json!({ "stopped": true }),
+    })
+}
+
+fn failed(out: Output, failure: &Failure) -> ExitCode {
+    out.failure(failure);
+    ExitCode::from(failure.exit)
+}
+
+/// A command line clap could not parse (or a request for help): clap's own
+/// output, or with `--json` the error shape, and exit status 2.
+fn usage_error(err: &clap::Error, json: bool) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    );
+    if informational || !json {
+        let _ = err.print();
+        return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(EXIT_USAGE));
+    }
+    // clap's first paragraph says what is wrong; usage and tips follow.
+    let rendered = err.render().to_string();
+    let message = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = message.trim_start_matches("error: ").to_owned();
+    let mut failure = Failure::new("usage", message, "see fuin --help");
+    failure.exit = EXIT_USAGE;
+    failed(Output { json: true }, &failure)
+}

@@ -1,0 +1,156 @@
+//! What a command prints: an answer in text or JSON, or a failure as one
+//! line with a hint (text) or `{"error": {...}}` (JSON).
+//!
+//! In text mode answers go to stdout and failures to stderr. In JSON mode
+//! everything, failures included, is one JSON document on stdout, so that a
+//! script reads one stream.
+
+use std::io::Write;
+
+use fuin_client::ClientError;
+use serde_json::{Map, Value, json};
+
+/// The exit status of a command that failed.
+pub const EXIT_FAILURE: u8 = 1;
+/// The exit status of a command line that could not be parsed (clap's).
+pub const EXIT_USAGE: u8 = 2;
+
+/// A command's result, in both forms.
+pub struct Answer {
+    /// For people; printed as is (a newline is added if missing).
+    pub text: String,
+    /// For programs.
+    pub json: Value,
+}
+
+/// Why a command failed: a stable code, a sentence, and what to do about it.
+#[derive(Debug)]
+pub struct Failure {
+    /// Stable, for programs (`identity_changed`, `unreachable`, ...).
+    pub code: &'static str,
+    /// One sentence for people.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+    /// More fields for the JSON form (the device, the relay's code).
+    pub details: Map<String, Value>,
+    /// The exit status.
+    pub exit: u8,
+}
+
+impl Failure {
+    /// A failure of the command itself (not of the SDK).
+    pub fn new(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            hint: hint.into(),
+            details: Map::new(),
+            exit: EXIT_FAILURE,
+        }
+    }
+
+    fn with(mut self, key: &str, value: Value) -> Self {
+        self.details.insert(key.to_owned(), value);
+        self
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(err: ClientError) -> Self {
+        let message = err.to_string();
+        let hint = err.hint();
+        match &err {
+            ClientError::Relay { status, code, .. } => {
+                let (status, code) = (*status, code.clone());
+                Self::new("relay_refused", message, hint)
+                    .with("status", json!(status))
+                    .with("relay_code", json!(code))
+            }
+            ClientError::Unreachable(why) if why.contains("certificate") => Self::new(
+                "unreachable",
+                message,
+                "the relay's TLS certificate is not trusted; if it is self-signed, \
+                 give it with --relay-cert PEM",
+            ),
+            ClientError::Unreachable(_) => Self::new("unreachable", message, hint),
+            ClientError::RelayMisbehaved(_) => Self::new("relay_misbehaved", message, hint),
+            ClientError::IdentityChanged { device } => {
+                let user = device.rsplit_once('/').map_or(device.as_str(), |(u, _)| u);
+                let hint = format!(
+                    "compare safety numbers with the contact (fuin safety-number {user}), \
+                     then accept the new identity (fuin accept-identity {device})"
+                );
+                let device = device.clone();
+                Self::new("identity_changed", message, hint).with("device", json!(device))
+            }
+            ClientError::UnknownUser { user } => {
+                let user = user.clone();
+                Self::new("unknown_user", message, hint).with("user", json!(user))
+            }
+            ClientError::InvalidArgument(_) => Self::new("invalid_argument", message, hint),
+            ClientError::Storage(_) => Self::new("storage", message, hint),
+            ClientError::KeyFile(_) => Self::new("key_file", message, hint),
+            ClientError::Protocol(_) => Self::new("protocol", message, hint),
+            _ => Self::new("client", message, hint),
+        }
+    }
+}
+
+/// Prints answers and failures in the form the command line asked for.
+#[derive(Clone, Copy)]
+pub struct Output {
+    /// JSON instead of text.
+    pub json: bool,
+}
+
+impl Output {
+    /// Prints an answer.
+    pub fn answer(self, answer: &Answer) {
+        if self.json {
+            stdout_line(&answer.json.to_string());
+        } else if !answer.text.is_empty() {
+            stdout_line(answer.text.strip_suffix('\n').unwrap_or(&answer.text));
+        }
+    }
+
+    /// Prints a failure.
+    pub fn failure(self, failure: &Failure) {
+        if self.json {
+            let mut error = Map::new();
+            error.insert("code".into(), json!(failure.code));
+            error.insert("message".into(), json!(failure.message));
+            error.insert("hint".into(), json!(failure.hint));
+            for (key, value) in &failure.details {
+                error.insert(key.clone(), value.clone());
+            }
+            stdout_line(&json!({ "error": error }).to_string());
+        } else {
+            stderr_line(&format!(
+                "error: {}\nhint: {}",
+                one_line(&failure.message),
+                one_line(&failure.hint)
+            ));
+        }
+    }
+}
+
+/// Writes `text` and a newline to stdout. A closed stdout (`fuin ... | head`)
+/// is not an error worth a panic: what cannot be written is dropped.
+pub fn stdout_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+}
+
+/// Writes `text` and a newline to stderr, dropping it if stderr is closed.
+pub fn stderr_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// `text` with line breaks turned into spaces.
+fn one_line(text: &str) -> String {
+    text.split(['\r', '\n'])
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

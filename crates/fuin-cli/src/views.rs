@@ -1,0 +1,235 @@
+//! How the SDK's values look on a terminal and in JSON.
+
+use fuin_client::{Conversation, DeviceSafetyNumber, Event, Message, SyncReport};
+use serde_json::{Value, json};
+
+/// A time of day (UTC) from milliseconds since the Unix epoch: `HH:MM:SS`.
+pub fn clock(ms: u64) -> String {
+    let seconds = (ms / 1000) % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        (seconds / 60) % 60,
+        seconds % 60
+    )
+}
+
+/// One message as a line: `[12:03:04] alice/1: hello (delivered)`.
+pub fn message_line(message: &Message) -> String {
+    let who = if message.outgoing {
+        format!("{} (you)", message.sender)
+    } else {
+        message.sender.to_string()
+    };
+    format!(
+        "[{}] {who}: {} ({})",
+        clock(message.sent_at_ms),
+        printable(&message.text),
+        message.status.as_str()
+    )
+}
+
+/// One message as JSON.
+pub fn message_json(message: &Message) -> Value {
+    json!({
+        "local_id": message.local_id,
+        "id": hex::encode(message.id.0),
+        "conversation": message.conversation,
+        "sender": message.sender.to_string(),
+        "outgoing": message.outgoing,
+        "text": message.text,
+        "sent_at_ms": message.sent_at_ms,
+        "sequence": message.sequence,
+        "server_time_ms": message.server_time_ms,
+        "status": message.status.as_str(),
+        "received_at_ms": message.received_at_ms,
+    })
+}
+
+/// `text` with control characters shown as `\u{..}` escapes, so that a
+/// message cannot move the cursor or recolour the terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// One conversation as a line.
+pub fn conversation_line(conversation: &Conversation) -> String {
+    format!(
+        "{}: {} message{}, {} unread, last at {}",
+        conversation.peer,
+        conversation.messages,
+        plural(conversation.messages),
+        conversation.unread,
+        clock(conversation.last_message_ms)
+    )
+}
+
+/// One conversation as JSON.
+pub fn conversation_json(conversation: &Conversation) -> Value {
+    json!({
+        "peer": conversation.peer,
+        "messages": conversation.messages,
+        "unread": conversation.unread,
+        "last_message_ms": conversation.last_message_ms,
+    })
+}
+
+/// One safety number as a line.
+pub fn safety_number_line(number: &DeviceSafetyNumber) -> String {
+    let mut line = format!("{}  {}", number.device, number.number);
+    if number.change_pending {
+        line.push_str(&format!(
+            "  (this device presented a new identity; the number is the old one's: \
+             fuin accept-identity {} once you have checked)",
+            number.device
+        ));
+    }
+    line
+}
+
+/// One safety number as JSON.
+pub fn safety_number_json(number: &DeviceSafetyNumber) -> Value {
+    json!({
+        "device": number.device.to_string(),
+        "safety_number": number.number,
+        "change_pending": number.change_pending,
+    })
+}
+
+/// What a sync did, as a line.
+pub fn sync_summary(report: &SyncReport) -> String {
+    if report.messages == 0 && report.receipts == 0 && report.dropped == 0 && report.held == 0 {
+        return "nothing new".to_owned();
+    }
+    let mut parts = vec![format!(
+        "{} new message{}",
+        report.messages,
+        plural(report.messages as u64)
+    )];
+    if report.receipts > 0 {
+        parts.push(format!(
+            "{} receipt{}",
+            report.receipts,
+            plural(report.receipts as u64)
+        ));
+    }
+    if report.held > 0 {
+        parts.push(format!("{} held (identity change)", report.held));
+    }
+    if report.dropped > 0 {
+        parts.push(format!("{} dropped", report.dropped));
+    }
+    parts.join(", ")
+}
+
+/// What a sync did, as JSON fields.
+pub fn sync_json(report: &SyncReport) -> serde_json::Map<String, Value> {
+    let mut map = serde_json::Map::new();
+    map.insert("messages".into(), json!(report.messages));
+    map.insert("receipts".into(), json!(report.receipts));
+    map.insert("dropped".into(), json!(report.dropped));
+    map.insert("held".into(), json!(report.held));
+    map.insert("acknowledged".into(), json!(report.acknowledged));
+    map
+}
+
+/// An event other than a received message, as a line for people (`None`
+/// for events not worth a line).
+pub fn event_line(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::StatusChanged {
+            conversation,
+            status,
+            ..
+        } => format!("your message to {conversation} is now {}", status.as_str()),
+        Event::MessagesMissing { from, sequences } => {
+            let count = sequences.end.saturating_sub(sequences.start);
+            format!(
+                "! {count} message{} from {from} did not arrive (yet)",
+                plural(count)
+            )
+        }
+        Event::MessageDropped { from, reason } => {
+            format!("! a delivery from {from} was dropped: {reason}")
+        }
+        Event::IdentityChanged { device } => format!(
+            "! {device} presented a new identity: its messages wait until you compare \
+             safety numbers (fuin safety-number {}) and run fuin accept-identity {device}",
+            device.user
+        ),
+        Event::NewDevice { device } => format!("new device {device} (trusted on first use)"),
+        _ => return None,
+    })
+}
+
+/// An event other than a received message, as JSON.
+pub fn event_json(event: &Event) -> Option<Value> {
+    Some(match event {
+        Event::StatusChanged {
+            conversation,
+            message,
+            status,
+        } => json!({
+            "event": "status_changed",
+            "conversation": conversation,
+            "message": hex::encode(message.0),
+            "status": status.as_str(),
+        }),
+        Event::MessagesMissing { from, sequences } => json!({
+            "event": "messages_missing",
+            "from": from.to_string(),
+            "first": sequences.start,
+            "end": sequences.end,
+        }),
+        Event::MessageDropped { from, reason } => json!({
+            "event": "message_dropped",
+            "from": from.to_string(),
+            "reason": reason,
+        }),
+        Event::IdentityChanged { device } => json!({
+            "event": "identity_changed",
+            "device": device.to_string(),
+        }),
+        Event::NewDevice { device } => json!({
+            "event": "new_device",
+            "device": device.to_string(),
+        }),
+        Event::PrekeysReplenished { count } => json!({
+            "event": "prekeys_replenished",
+            "count": count,
+        }),
+        _ => return None,
+    })
+}
+
+/// `"s"` unless `n` is one.
+pub fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_shows_the_utc_time_of_day() {
+        assert_eq!(clock(0), "00:00:00");
+        assert_eq!(clock(((26 * 60 + 2) * 60 + 3) * 1000 + 999), "02:02:03");
+    }
+
+    #[test]
+    fn control_characters_in_a_message_cannot_reach_the_terminal() {
+        let shown = printable("hi\u{1b}[2J\nthere\u{7}");
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "hi\\u{1b}[2J\\u{a}there\\u{7}");
+        assert_eq!(printable("grüße 封印"), "grüße 封印");
+    }
+}

@@ -1,0 +1,164 @@
+//! `fuin demo` runs to the end and shows, from the relay's own database,
+//! that the relay holds only sealed envelopes, and nothing once they are
+//! acknowledged.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::fuin;
+
+/// What the demo's users say (the demo's source has the same sentences).
+const DEMO_TEXTS: [&str; 5] = [
+    "Hi Bob! Lunch tomorrow at noon?",
+    "Sure, see you at noon.",
+    "Carol, are you coming to lunch too?",
+    "We meet at the station at noon.",
+    "Bring an umbrella, it may rain.",
+];
+
+const DATABASE_HEADING: &str = "What the relay's database holds now";
+
+#[test]
+fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("demo");
+    let output = fuin()
+        .arg("demo")
+        .arg("--dir")
+        .arg(&kept)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let (devices_part, database_part) = stdout
+        .split_once(DATABASE_HEADING)
+        .unwrap_or_else(|| panic!("no database section in:\n{stdout}"));
+
+    // The devices show every message.
+    for text in DEMO_TEXTS {
+        assert!(devices_part.contains(text), "{text:?} not shown:\n{stdout}");
+    }
+    assert!(devices_part.contains("alice/1 shows her message as delivered (receipt from bob/1)"));
+    assert!(devices_part.contains("bob/2 shows   bob/1 (you): \"Sure, see you at noon.\""));
+    assert!(devices_part.contains("They are equal"), "{stdout}");
+    // Before carol's catch-up the relay holds her three envelopes, shown by
+    // id, recipient and size only; afterwards none.
+    assert!(
+        devices_part.contains("3 of them for carol/1"),
+        "{devices_part}"
+    );
+    let carol_rows: Vec<&str> = devices_part
+        .lines()
+        .filter(|line| line.trim_start().starts_with("id ") && line.contains("for carol/1"))
+        .collect();
+    assert_eq!(carol_rows.len(), 3, "{devices_part}");
+    for row in carol_rows {
+        assert!(row.ends_with(" bytes, sealed"), "{row}");
+    }
+    assert!(
+        devices_part.contains(
+            "The relay held 3 envelopes for carol/1; after her acknowledgement it holds 0."
+        )
+    );
+
+    // The database section: each table with its row count, an empty mailbox,
+    // and not one word of the conversation.
+    for table in [
+        "devices",
+        "signed_prekeys",
+        "one_time_prekeys",
+        "challenges",
+        "tokens",
+        "mailbox",
+    ] {
+        assert!(
+            database_part
+                .lines()
+                .any(|line| line.trim_start().starts_with(table) && line.contains(" rows")),
+            "no line for {table}:\n{database_part}"
+        );
+    }
+    let devices_line = database_part
+        .lines()
+        .find(|line| line.trim_start().starts_with("devices "))
+        .unwrap();
+    assert!(devices_line.contains(" 4 rows"), "{devices_line}");
+    let mailbox_line = database_part
+        .lines()
+        .find(|line| line.trim_start().starts_with("mailbox "))
+        .unwrap();
+    assert!(mailbox_line.contains(" 0 rows"), "{mailbox_line}");
+    assert!(database_part.contains("The mailbox is empty"));
+    for text in DEMO_TEXTS {
+        assert!(!database_part.contains(text));
+    }
+
+    // The relay's files themselves hold none of what was said.
+    let relay_files: Vec<_> = std::fs::read_dir(&kept)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("relay.db")
+        })
+        .collect();
+    assert!(relay_files.iter().any(|path| path.ends_with("relay.db")));
+    for path in &relay_files {
+        let bytes = std::fs::read(path).unwrap();
+        for text in DEMO_TEXTS {
+            assert!(
+                !bytes
+                    .windows(text.len())
+                    .any(|window| window == text.as_bytes()),
+                "{text:?} is in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_demo_in_json_gives_the_steps_and_the_database_views() {
+    let output = fuin()
+        .args(["--json", "demo"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let demo: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let steps = demo["steps"].as_array().unwrap();
+    assert!(steps.len() >= 10, "{demo}");
+    assert!(steps.iter().all(|step| step["title"].is_string()));
+
+    let before = &demo["relay_database"]["before_catch_up"]["mailbox"];
+    let for_carol: Vec<_> = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|envelope| envelope["recipient"] == "carol/1")
+        .collect();
+    assert_eq!(for_carol.len(), 3);
+    for envelope in for_carol {
+        // An id, a recipient and a size: nothing else about it is shown.
+        let mut keys: Vec<_> = envelope.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["bytes", "id", "recipient"]);
+        assert_eq!(envelope["id"].as_str().unwrap().len(), 32);
+    }
+    let after = &demo["relay_database"]["at_the_end"];
+    assert_eq!(after["mailbox"].as_array().unwrap().len(), 0);
+    let mailbox_table = after["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|table| table["name"] == "mailbox")
+        .unwrap();
+    assert_eq!(mailbox_table["rows"], 0);
+}

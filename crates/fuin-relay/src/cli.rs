@@ -1,0 +1,424 @@
+//! The relay command: its options and what it does with them, shared by the
+//! `fuin-relay` binary and the `fuin relay` subcommand so that both take
+//! exactly the same options and run exactly the same server.
+//!
+//! [`run`] checks the options, opens the storage and the key files, listens,
+//! tells the caller the address it listens on, and serves until SIGTERM or
+//! Ctrl-C. It prints nothing itself: the caller reports to the operator, in
+//! text (`fuin-relay listening on ADDR`, [`listening_line`]) or otherwise.
+
+use std::fmt;
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fuin_wire::StampKeyId;
+use zeroize::Zeroize;
+
+use crate::api::system_clock;
+use crate::franking::StampKeys;
+use crate::store::postgres::PostgresStore;
+use crate::store::sqlite::SqliteStore;
+use crate::{Relay, RelayConfig};
+
+/// The longest lifetime an option accepts: ten years, in seconds.
+const MAX_LIFETIME_SECS: u64 = 10 * 365 * 24 * 60 * 60;
+
+/// The relay's options, as `fuin-relay` and `fuin relay` take them
+/// (`spec/relay-api.md` §9 describes each).
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("storage").required(true).args(["data", "postgres"])))]
+pub struct RelayArgs {
+    /// The SQLite database (created if missing).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// A PostgreSQL database shared with other relays (libpq connection
+    /// string or URL), instead of `--data`.
+    #[arg(long, requires = "stamp_key_file")]
+    postgres: Option<String>,
+    /// Where to listen. Without TLS only a loopback address is accepted,
+    /// unless `--insecure-plain-http` is given.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Serve TLS with this certificate chain (PEM, the relay's certificate
+    /// first); needs `--tls-key`.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (for a relay behind a
+    /// TLS-terminating proxy on a private network; tokens then cross it in
+    /// the clear).
+    #[arg(long, conflicts_with = "tls_cert")]
+    insecure_plain_http: bool,
+    /// The current franking stamp key file: 32 bytes, created (mode 0600)
+    /// if missing. Defaults to the database path with `.stamp-key` appended;
+    /// required with `--postgres` (every relay on the database must use the
+    /// same key).
+    #[arg(long, value_name = "PATH")]
+    stamp_key_file: Option<PathBuf>,
+    /// The id stamps made with the current key carry.
+    #[arg(long, default_value_t = 1)]
+    stamp_key_id: u32,
+    /// An older stamp key kept after a rotation, as `ID=PATH` (the file
+    /// must exist, 32 bytes, mode 0600). Repeatable.
+    #[arg(long, value_name = "ID=PATH", value_parser = parse_old_key)]
+    old_stamp_key: Vec<(u32, PathBuf)>,
+    /// How long a challenge may be answered, in seconds (default 60).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_LIFETIME_SECS))]
+    challenge_lifetime_secs: Option<u64>,
+    /// How long a bearer token is valid, in seconds (default 86400, a day).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_LIFETIME_SECS))]
+    token_lifetime_secs: Option<u64>,
+    /// How long an unacknowledged envelope is kept, in seconds (default
+    /// 2592000, 30 days).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_LIFETIME_SECS))]
+    envelope_lifetime_secs: Option<u64>,
+    /// The longest a mailbox fetch waits, in seconds (default 30).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    max_long_poll_secs: Option<u64>,
+    /// Below this many one-time prekeys a device is told to upload more
+    /// (default 10).
+    #[arg(long)]
+    prekey_low_watermark: Option<u32>,
+    /// Requests an authenticated device may make per second, on average
+    /// (default 50).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    requests_per_second: Option<u32>,
+    /// Requests an authenticated device may make in a burst (default 200).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    request_burst: Option<u32>,
+    /// Requests without a token (register, challenge, token) one client
+    /// address may make per second, on average (default 10).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    anonymous_requests_per_second: Option<u32>,
+    /// Requests without a token one client address may make in a burst
+    /// (default 100).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    anonymous_request_burst: Option<u32>,
+    /// The most envelopes one mailbox may hold (default 10000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_mailbox_envelopes: Option<u64>,
+    /// The most one-time prekeys one device may have (default 1000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    max_prekey_pool: Option<u32>,
+    /// The most challenges one device may have outstanding; a new one
+    /// replaces the oldest (default 8).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    max_outstanding_challenges: Option<u32>,
+    /// On SIGTERM or Ctrl-C, how long connections may take to finish before
+    /// they are dropped, in seconds (default 10).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_grace_secs: Option<u64>,
+    /// SHA-256 of the moderation tool's 32-byte credential, as 64 hex
+    /// digits; without it the moderation endpoints do not exist.
+    #[arg(long, value_name = "HEX", value_parser = parse_credential_hash)]
+    moderation_credential_hash: Option<[u8; 32]>,
+    /// The longest blob (sealed attachment) the relay stores, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_blob_len: usize,
+}
+
+fn parse_credential_hash(text: &str) -> Result<[u8; 32], String> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut hash)
+        .map_err(|_| "expected 64 hex digits (a SHA-256)".to_owned())?;
+    Ok(hash)
+}
+
+fn parse_old_key(value: &str) -> Result<(u32, PathBuf), String> {
+    let (id, path) = value
+        .split_once('=')
+        .ok_or_else(|| "expected ID=PATH".to_owned())?;
+    let id = id
+        .parse()
+        .map_err(|_| format!("the key id {id:?} is not a number from 0 to {}", u32::MAX))?;
+    if path.is_empty() {
+        return Err("expected ID=PATH, with a path".to_owned());
+    }
+    Ok((id, PathBuf::from(path)))
+}
+
+/// Reads a stamp key: the file's first 32 bytes. A missing file is created
+/// with a fresh random key if `create`, and is an error otherwise. A file
+/// that others than its owner may read or write is refused.
+fn stamp_key(path: &Path, create: bool) -> Result<[u8; 32], String> {
+    let mut key = [0u8; 32];
+    match OpenOptions::new().read(true).open(path) {
+        Ok(mut file) => {
+            let mode = file
+                .metadata()
+                .map_err(|err| err.to_string())?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "its mode is {:04o}: others than its owner may use it (chmod 600)",
+                    mode & 0o7777
+                ));
+            }
+            if let Err(err) = file.read_exact(&mut key) {
+                key.zeroize();
+                return Err(if err.kind() == std::io::ErrorKind::UnexpectedEof {
+                    "it is shorter than 32 bytes".to_owned()
+                } else {
+                    err.to_string()
+                });
+            }
+        }
+        Err(err) if create && err.kind() == std::io::ErrorKind::NotFound => {
+            rand::fill(&mut key);
+            let written = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .and_then(|mut file| {
+                    file.write_all(&key)?;
+                    file.sync_all()
+                });
+            if let Err(err) = written {
+                key.zeroize();
+                return Err(err.to_string());
+            }
+        }
+        Err(err) => return Err(err.to_string()),
+    }
+    Ok(key)
+}
+
+/// The current key and the older ones, each checked.
+fn stamp_keys(args: &RelayArgs, current: &Path) -> Result<StampKeys, String> {
+    let mut key = stamp_key(current, true).map_err(|err| {
+        format!(
+            "cannot read or create the stamp key {}: {err}",
+            current.display()
+        )
+    })?;
+    let mut keys = StampKeys::new(StampKeyId(args.stamp_key_id), key);
+    // `StampKeys` holds (and wipes) its own copy.
+    key.zeroize();
+    for (id, path) in &args.old_stamp_key {
+        let mut key = stamp_key(path, false)
+            .map_err(|err| format!("cannot read the stamp key {}: {err}", path.display()))?;
+        let added = keys.add_older(StampKeyId(*id), key);
+        key.zeroize();
+        if !added {
+            return Err(format!("the stamp key id {id} is given twice"));
+        }
+    }
+    Ok(keys)
+}
+
+fn config(args: &RelayArgs, stamp_keys: StampKeys) -> RelayConfig {
+    let mut config = RelayConfig::new(stamp_keys);
+    config.moderation_credential_hash = args.moderation_credential_hash;
+    config.max_blob_len = args.max_blob_len;
+    let seconds = Duration::from_secs;
+    if let Some(secs) = args.challenge_lifetime_secs {
+        config.challenge_lifetime = seconds(secs);
+    }
+    if let Some(secs) = args.token_lifetime_secs {
+        config.token_lifetime = seconds(secs);
+    }
+    if let Some(secs) = args.envelope_lifetime_secs {
+        config.envelope_lifetime = seconds(secs);
+    }
+    if let Some(secs) = args.max_long_poll_secs {
+        config.max_long_poll = seconds(secs);
+    }
+    if let Some(secs) = args.shutdown_grace_secs {
+        config.shutdown_grace = seconds(secs);
+    }
+    let set = |target: &mut u32, value: Option<u32>| {
+        if let Some(value) = value {
+            *target = value;
+        }
+    };
+    set(&mut config.prekey_low_watermark, args.prekey_low_watermark);
+    set(&mut config.requests_per_second, args.requests_per_second);
+    set(&mut config.request_burst, args.request_burst);
+    set(
+        &mut config.anonymous_requests_per_second,
+        args.anonymous_requests_per_second,
+    );
+    set(
+        &mut config.anonymous_request_burst,
+        args.anonymous_request_burst,
+    );
+    set(&mut config.max_prekey_pool, args.max_prekey_pool);
+    set(
+        &mut config.max_outstanding_challenges,
+        args.max_outstanding_challenges,
+    );
+    if let Some(max) = args.max_mailbox_envelopes {
+        config.max_mailbox_envelopes = max;
+    }
+    config
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when
+/// this is called, not when it is first polled, so that a signal sent as
+/// soon as the relay has said it listens is not missed (and does not kill
+/// the process outright).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    async move {
+        tokio::select! {
+            () = next_signal(terminate.as_mut()) => {}
+            () = next_signal(interrupt.as_mut()) => {}
+        }
+    }
+}
+
+/// Waits for the next delivery of `signal`; forever if it has no handler.
+async fn next_signal(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Why the relay did not start, or stopped serving. The text names the file,
+/// address or option at fault, never key bytes or a connection string.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A stamp key file cannot be read or created, or is unsafe.
+    StampKey(String),
+    /// The TLS certificate or key cannot be used.
+    Tls(crate::tls::TlsError),
+    /// The address cannot be listened on.
+    Listen {
+        /// The address given.
+        address: String,
+        /// Why.
+        reason: std::io::Error,
+    },
+    /// Plain HTTP was asked for on an address that is not loopback.
+    PlainHttpRefused {
+        /// The address given.
+        address: String,
+    },
+    /// The database cannot be opened or used.
+    Storage(String),
+    /// Serving failed after the relay had started.
+    Serve(std::io::Error),
+}
+
+impl RunError {
+    /// A stable word for the kind of failure, for machine-readable output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::StampKey(_) => "stamp_key",
+            Self::Tls(_) => "tls",
+            Self::Listen { .. } => "listen",
+            Self::PlainHttpRefused { .. } => "plain_http_refused",
+            Self::Storage(_) => "storage",
+            Self::Serve(_) => "serve",
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::StampKey(why) | Self::Storage(why) => f.write_str(why),
+            Self::Tls(err) => write!(f, "{err}"),
+            Self::Listen { address, reason } => write!(f, "cannot listen on {address}: {reason}"),
+            Self::PlainHttpRefused { address } => write!(
+                f,
+                "refusing to serve plain HTTP on {address}, which is not a loopback address: \
+                 give --tls-cert and --tls-key, or --insecure-plain-http"
+            ),
+            Self::Serve(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The line the relay commands print on stdout once they listen; tests and
+/// scripts read the address from it.
+pub fn listening_line(address: SocketAddr) -> String {
+    format!("fuin-relay listening on {address}")
+}
+
+/// Runs the relay with `args`: calls `listening` with the address once it
+/// listens, and returns when it has shut down (on SIGTERM or Ctrl-C, after
+/// the bounded graceful shutdown of [`crate::serve_with`]).
+pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<(), RunError> {
+    let key_path = match (&args.stamp_key_file, &args.data) {
+        (Some(path), _) => path.clone(),
+        (None, Some(data)) => {
+            let mut path = data.clone().into_os_string();
+            path.push(".stamp-key");
+            PathBuf::from(path)
+        }
+        (None, None) => {
+            return Err(RunError::StampKey(
+                "--postgres needs --stamp-key-file".into(),
+            ));
+        }
+    };
+    let stamp_keys = stamp_keys(&args, &key_path).map_err(RunError::StampKey)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(crate::tls::server_config(cert, key).map_err(RunError::Tls)?)
+        }
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|reason| RunError::Listen {
+            address: args.listen.clone(),
+            reason,
+        })?;
+    let address = listener.local_addr().map_err(|reason| RunError::Listen {
+        address: args.listen.clone(),
+        reason,
+    })?;
+    if tls.is_none() && !address.ip().to_canonical().is_loopback() && !args.insecure_plain_http {
+        return Err(RunError::PlainHttpRefused {
+            address: args.listen.clone(),
+        });
+    }
+    let config = config(&args, stamp_keys);
+    if let Some(conninfo) = &args.postgres {
+        let store = PostgresStore::connect(conninfo).await.map_err(|err| {
+            RunError::Storage(format!("cannot use the PostgreSQL database: {err}"))
+        })?;
+        return serve(store, listener, address, tls, config, listening).await;
+    }
+    let Some(data) = &args.data else {
+        return Err(RunError::Storage("give --data or --postgres".into()));
+    };
+    let store = SqliteStore::open(data)
+        .map_err(|err| RunError::Storage(format!("cannot open {}: {err}", data.display())))?;
+    serve(store, listener, address, tls, config, listening).await
+}
+
+async fn serve<S: crate::store::Store>(
+    store: S,
+    listener: tokio::net::TcpListener,
+    address: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: RelayConfig,
+    listening: impl FnOnce(SocketAddr),
+) -> Result<(), RunError> {
+    let relay = Relay::new(store, config, system_clock());
+    let shutdown = shutdown_signal();
+    listening(address);
+    crate::serve_with(listener, relay, tls, shutdown)
+        .await
+        .map_err(RunError::Serve)
+}
