@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use crate::config::RelayConfig;
 use crate::error::ApiError;
 use crate::store::{NewDelivery, Registration, Store};
+use crate::waiters::Waiters;
 use fuin_wire::limits::MAX_FRAME_LEN;
 use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
@@ -52,19 +53,23 @@ pub struct Relay<S> {
     store: S,
     config: RelayConfig,
     clock: Clock,
-    wakeups: Mutex<HashMap<(String, u32), Arc<Notify>>>,
+    wakeups: Arc<Waiters>,
     /// Per device: tokens left and when they were last counted (ms).
     buckets: Mutex<HashMap<(String, u32), (f64, u64)>>,
 }
 
 impl<S: Store> Relay<S> {
-    /// A relay over `store`.
+    /// A relay over `store`. If the store is shared with other relay nodes,
+    /// their sends wake this relay's waiters too (see [`crate::store::wake`]).
     pub fn new(store: S, config: RelayConfig, clock: Clock) -> Arc<Self> {
+        let wakeups = Arc::new(Waiters::default());
+        let remote = wakeups.clone();
+        store.set_remote_waker(Arc::new(move |wakeup| remote.wake(wakeup)));
         Arc::new(Self {
             store,
             config,
             clock,
-            wakeups: Mutex::new(HashMap::new()),
+            wakeups,
             buckets: Mutex::new(HashMap::new()),
         })
     }
@@ -108,14 +113,7 @@ impl<S: Store> Relay<S> {
     }
 
     fn wakeup(&self, address: &DeviceAddress<'_>) -> Arc<Notify> {
-        let mut wakeups = self
-            .wakeups
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        wakeups
-            .entry((address.user.as_str().to_owned(), address.device.0))
-            .or_default()
-            .clone()
+        self.wakeups.handle(self.store.mailbox_tag(address))
     }
 
     /// Deletes expired envelopes, challenges and tokens, then makes the

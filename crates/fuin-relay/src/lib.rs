@@ -11,9 +11,10 @@
 //! long-poll fetch, WebSocket push, acknowledgement) with per-device request
 //! limits; [`serve`] with graceful shutdown; the `fuin-relay` binary; and
 //! the `fuin-relay-load` load tool.
-//! Still to come (see `spec/relay-api.md`, "Not yet"): wake-ups across relay
-//! processes, the binary's PostgreSQL option, blobs and the report inbox,
-//! and TLS.
+//! A send through one relay node wakes the waiters of the others when the
+//! store is shared (PostgreSQL `LISTEN`/`NOTIFY`, see [`store::wake`]).
+//! Still to come (see `spec/relay-api.md`, "Not yet"): blobs and the report
+//! inbox, and TLS.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod franking;
 pub mod store;
+mod waiters;
 
 pub use api::{Relay, router};
 
