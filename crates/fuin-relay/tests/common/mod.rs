@@ -54,6 +54,16 @@ impl RelayProcess {
     }
 }
 
+impl Drop for RelayProcess {
+    /// A test that fails before `stop` leaves no relay running.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// One HTTP exchange over a fresh connection: status and body.
 pub fn request(
     address: &str,
