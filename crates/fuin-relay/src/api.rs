@@ -2,9 +2,9 @@
 //! (`application/x-fuin-frame`); errors are JSON (`crate::error`). Every
 //! endpoint is documented in `spec/relay-api.md`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -25,6 +25,7 @@ use crate::config::RelayConfig;
 use crate::error::ApiError;
 use crate::rate::RateLimiter;
 use crate::store::{NewDelivery, Registration, Store};
+use crate::waiters::Waiters;
 use fuin_wire::limits::MAX_FRAME_LEN;
 use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
@@ -54,16 +55,13 @@ pub fn system_clock() -> Clock {
     })
 }
 
-/// Below this many entries the wake-up map is not pruned on insert.
-const WAKEUP_PRUNE_FLOOR: usize = 1024;
-
 /// A relay: its store, settings, clock, the waiters of long polls and
 /// streams, and its request limits.
 pub struct Relay<S> {
     store: S,
     config: RelayConfig,
     clock: Clock,
-    wakeups: Mutex<Wakeups>,
+    wakeups: Arc<Waiters>,
     /// Per authenticated device.
     device_limits: RateLimiter<(String, u32)>,
     /// Per client address, for the endpoints without a token.
@@ -76,24 +74,9 @@ pub struct Relay<S> {
     blob_transfers: Arc<Semaphore>,
 }
 
-/// The long polls' and streams' wake-up handles by mailbox. An entry only
-/// the map holds has no waiter and can go.
-struct Wakeups {
-    by_mailbox: HashMap<(String, u32), Arc<Notify>>,
-    /// The map's size at which the next insert prunes first.
-    prune_at: usize,
-}
-
-impl Wakeups {
-    fn prune(&mut self) {
-        self.by_mailbox
-            .retain(|_, notify| Arc::strong_count(notify) > 1);
-        self.prune_at = (2 * self.by_mailbox.len()).max(WAKEUP_PRUNE_FLOOR);
-    }
-}
-
 impl<S: Store> Relay<S> {
-    /// A relay over `store`.
+    /// A relay over `store`. If the store is shared with other relay nodes,
+    /// their sends wake this relay's waiters too (see [`crate::store::wake`]).
     pub fn new(store: S, config: RelayConfig, clock: Clock) -> Arc<Self> {
         let device_limits = RateLimiter::new(
             config.requests_per_second,
@@ -106,14 +89,14 @@ impl<S: Store> Relay<S> {
             config.max_rate_buckets,
         );
         let blob_transfers = Arc::new(Semaphore::new(config.max_blob_transfers.max(1)));
+        let wakeups = Arc::new(Waiters::default());
+        let remote = wakeups.clone();
+        store.set_remote_waker(Arc::new(move |wakeup| remote.wake(wakeup)));
         Arc::new(Self {
             store,
             config,
             clock,
-            wakeups: Mutex::new(Wakeups {
-                by_mailbox: HashMap::new(),
-                prune_at: WAKEUP_PRUNE_FLOOR,
-            }),
+            wakeups,
             device_limits,
             anonymous_limits,
             shutdown: watch::Sender::new(false),
@@ -183,11 +166,7 @@ impl<S: Store> Relay<S> {
 
     /// How many mailboxes have a wake-up handle in memory (for tests).
     pub fn wakeup_handles(&self) -> usize {
-        self.wakeups
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_mailbox
-            .len()
+        self.wakeups.len()
     }
 
     /// How many client addresses and devices have a rate bucket in memory
@@ -207,23 +186,16 @@ impl<S: Store> Relay<S> {
 
     /// The wake-up handle of `address`'s mailbox, for a waiter to hold.
     fn wakeup(&self, address: &DeviceAddress<'_>) -> Arc<Notify> {
-        let key = (address.user.as_str().to_owned(), address.device.0);
-        let mut wakeups = self.wakeups.lock().unwrap_or_else(PoisonError::into_inner);
-        if !wakeups.by_mailbox.contains_key(&key) && wakeups.by_mailbox.len() >= wakeups.prune_at {
-            wakeups.prune();
-        }
-        wakeups.by_mailbox.entry(key).or_default().clone()
+        self.wakeups.handle(self.store.mailbox_tag(address))
     }
 
     /// Wakes whatever waits on `address`'s mailbox. A mailbox without a
     /// handle has no waiter (a waiter takes its handle before it looks), so
     /// none is made for it.
     fn notify_mailbox(&self, address: &DeviceAddress<'_>) {
-        let key = (address.user.as_str().to_owned(), address.device.0);
-        let wakeups = self.wakeups.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(notify) = wakeups.by_mailbox.get(&key) {
-            notify.notify_waiters();
-        }
+        self.wakeups.wake(crate::store::Wakeup::Mailbox(
+            self.store.mailbox_tag(address),
+        ));
     }
 
     /// Deletes expired envelopes, challenges, tokens, blobs and reports, then
@@ -234,10 +206,7 @@ impl<S: Store> Relay<S> {
         let now = self.now();
         self.device_limits.prune(now);
         self.anonymous_limits.prune(now);
-        self.wakeups
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .prune();
+        self.wakeups.prune();
         let expired = self.store.expire(now).await?;
         self.store.checkpoint().await?;
         Ok(expired)

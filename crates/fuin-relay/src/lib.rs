@@ -15,8 +15,8 @@
 //! plain HTTP or TLS ([`tls`]) with a bounded graceful shutdown; [`cli`],
 //! the relay command's options and start-up, run by the `fuin-relay` binary
 //! and by `fuin relay`; and the `fuin-relay-load` load tool.
-//! Still to come (see `spec/relay-api.md`, "Not yet"): wake-ups across relay
-//! processes.
+//! A send through one relay node wakes the waiters of the others when the
+//! store is shared (PostgreSQL `LISTEN`/`NOTIFY`, see [`store::wake`]).
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -28,6 +28,7 @@ pub mod rate;
 pub mod server;
 pub mod store;
 pub mod tls;
+mod waiters;
 
 pub use api::{Relay, router};
 pub use config::RelayConfig;

@@ -1475,8 +1475,10 @@ mod postgres {
     use std::io::Write;
     use std::sync::{Arc, Once};
 
-    use fuin_relay::store::Store;
+    use std::time::Duration;
+
     use fuin_relay::store::postgres::PostgresStore;
+    use fuin_relay::store::{MailboxTag, Store, Wakeup};
     use tokio_postgres::NoTls;
 
     use super::{LATER, NOW, address, delivery, identity, message_id, one_time_prekey};
@@ -1741,6 +1743,188 @@ mod postgres {
         for node in nodes {
             drop(node);
         }
+        schema.drop_schema().await;
+    }
+
+    /// A wake-up of `waker`'s receiver within `seconds`, or a failure.
+    async fn woken(
+        receiver: &mut tokio::sync::mpsc::UnboundedReceiver<Wakeup>,
+        seconds: u64,
+    ) -> Wakeup {
+        tokio::time::timeout(Duration::from_secs(seconds), receiver.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no wake-up within {seconds} s"))
+            .unwrap()
+    }
+
+    /// A store whose remote wake-ups go to the returned receiver.
+    fn watched(store: &PostgresStore) -> tokio::sync::mpsc::UnboundedReceiver<Wakeup> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        store.set_remote_waker(Arc::new(move |wakeup| {
+            let _ = sender.send(wakeup);
+        }));
+        receiver
+    }
+
+    /// A delivery through one node wakes the other node's waiters of each
+    /// recipient mailbox, once it has committed: not the delivering node
+    /// itself (its relay woke its own), and not for a delivery that rolled
+    /// back. When the listening connection is killed, the store listens
+    /// again, wakes every waiter once, and hears later deliveries.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_delivery_wakes_the_other_node_and_a_lost_listener_comes_back() {
+        let Some(schema) = Schema::create().await else {
+            return;
+        };
+        let (a, b) = tokio::join!(schema.store(), schema.store());
+        let (mut woken_a, mut woken_b) = (watched(&a), watched(&b));
+        let bob = address("bob", 1);
+        let carol = address("carol", 1);
+        let (tag_bob, tag_carol) = (a.mailbox_tag(&bob), a.mailbox_tag(&carol));
+        // Both nodes file a mailbox under the same tag, keyed (not the
+        // unkeyed hash anyone could compute from the address).
+        assert_eq!(b.mailbox_tag(&bob), tag_bob);
+        assert_ne!(tag_bob, tag_carol);
+        assert_ne!(tag_bob, MailboxTag::of(&bob));
+
+        // Two envelopes for bob and one for carol: each mailbox once.
+        let m1 = message_id();
+        a.deliver(vec![
+            delivery(m1, &bob, b"1", LATER),
+            delivery(message_id(), &bob, b"2", LATER),
+            delivery(message_id(), &carol, b"3", LATER),
+        ])
+        .await
+        .unwrap();
+        let heard = [woken(&mut woken_b, 5).await, woken(&mut woken_b, 5).await];
+        assert_ne!(heard[0], heard[1]);
+        for wakeup in heard {
+            assert!(
+                [Wakeup::Mailbox(tag_bob), Wakeup::Mailbox(tag_carol)].contains(&wakeup),
+                "{wakeup:?}"
+            );
+        }
+        // What b heard had committed: b sees it.
+        assert_eq!(b.fetch(&bob, 10, NOW).await.unwrap().len(), 2);
+
+        // a's first wake-up is b's delivery: its own came back to it before
+        // (notifications arrive in commit order) and was ignored.
+        b.deliver(vec![delivery(message_id(), &carol, b"4", LATER)])
+            .await
+            .unwrap();
+        assert_eq!(woken(&mut woken_a, 5).await, Wakeup::Mailbox(tag_carol));
+        // A delivery that rolls back (a message id already stored) and b's
+        // own are not heard by b: the next thing b hears is bob's.
+        assert!(
+            a.deliver(vec![delivery(m1, &carol, b"again", LATER)])
+                .await
+                .is_err()
+        );
+        a.deliver(vec![delivery(message_id(), &bob, b"5", LATER)])
+            .await
+            .unwrap();
+        assert_eq!(woken(&mut woken_b, 5).await, Wakeup::Mailbox(tag_bob));
+
+        // Kill b's listening connection: b listens again on a new one and
+        // wakes everyone, then hears deliveries as before.
+        let pid = b.listener_pid().unwrap();
+        execute(
+            &schema.database,
+            &format!("SELECT pg_terminate_backend({pid})"),
+        )
+        .await;
+        assert_eq!(woken(&mut woken_b, 15).await, Wakeup::All);
+        let new_pid = b.listener_pid().unwrap();
+        assert_ne!(new_pid, pid);
+        a.deliver(vec![delivery(message_id(), &carol, b"6", LATER)])
+            .await
+            .unwrap();
+        assert_eq!(woken(&mut woken_b, 5).await, Wakeup::Mailbox(tag_carol));
+        assert!(woken_a.try_recv().is_err());
+
+        // Closing a store stops its listening: its connection goes away.
+        b.close();
+        let gone = async {
+            while listening(&schema.database, new_pid).await {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), gone)
+            .await
+            .expect("the listening connection outlived close()");
+        drop((a, b));
+        schema.drop_schema().await;
+    }
+
+    /// Whether a server process `pid` is still connected.
+    async fn listening(database: &str, pid: i32) -> bool {
+        let (client, connection) = tokio_postgres::connect(database, NoTls).await.unwrap();
+        let connection = tokio::spawn(connection);
+        let count: i64 = client
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        drop(client);
+        connection.await.unwrap().unwrap();
+        count > 0
+    }
+
+    /// What another session listening on the channel sees of a delivery:
+    /// the sending node's id and the mailbox's tag, in hex, and nothing of
+    /// the address.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn notifications_name_no_address() {
+        let Some(schema) = Schema::create().await else {
+            return;
+        };
+        let store = schema.store().await;
+        let (client, mut connection) = tokio_postgres::connect(&schema.config, NoTls)
+            .await
+            .unwrap();
+        let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            while let Some(Ok(message)) =
+                std::future::poll_fn(|cx| connection.poll_message(cx)).await
+            {
+                if let tokio_postgres::AsyncMessage::Notification(note) = message {
+                    let _ = sender.send((note.channel().to_owned(), note.payload().to_owned()));
+                }
+            }
+        });
+        let channel = store.wake_channel().to_owned();
+        assert!(channel.starts_with("fuin_wake_"), "{channel}");
+        client
+            .batch_execute(&format!("LISTEN \"{channel}\""))
+            .await
+            .unwrap();
+
+        let secret = address("secret-user-name", 77);
+        store
+            .deliver(vec![delivery(message_id(), &secret, b"x", LATER)])
+            .await
+            .unwrap();
+        let (heard_on, payload) = tokio::time::timeout(Duration::from_secs(5), received.recv())
+            .await
+            .expect("no notification within 5 s")
+            .unwrap();
+        assert_eq!(heard_on, channel);
+        let words: Vec<&str> = payload.split(' ').collect();
+        assert_eq!(words.len(), 2, "{payload}");
+        assert!(
+            words
+                .iter()
+                .all(|word| word.len() == 16 && word.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{payload}"
+        );
+        assert_eq!(words[1], hex(&store.mailbox_tag(&secret).0));
+        assert!(!payload.contains("secret"), "{payload}");
+        drop(client);
+        reader.await.unwrap();
+        drop(store);
         schema.drop_schema().await;
     }
 

@@ -3,11 +3,16 @@
 //! Simulated devices on loopback: `--senders` senders each send their share of
 //! `--messages` envelopes of `--size` bytes, one request at a time, to
 //! `--senders` recipients (sender `i`'s `k`-th envelope goes to recipient
-//! `(i + k) mod n`), while every recipient long-polls its mailbox and
-//! acknowledges what it fetched. With no `--relay` the tool starts a relay in
-//! process on a temporary SQLite file (request limits raised out of the way);
-//! with one or two `--relay host:port` it loads those (two nodes must share
-//! one database; each sender alternates between them).
+//! `(i + k) mod n`), while every recipient long-polls its mailbox
+//! (`--wait-ms`) and acknowledges what it fetched. With no `--relay` the tool
+//! starts a relay in process on a temporary SQLite file (request limits
+//! raised out of the way), or with `--postgres CONNINFO --nodes N` that many
+//! relays in process, each with its own `PostgresStore` and port, on one
+//! PostgreSQL database; with `--relay host:port` (up to four times) it loads
+//! those (several nodes must share one database). With several nodes,
+//! recipient `r` fetches from node `r mod nodes` and every envelope to it is
+//! sent through node `(r + 1) mod nodes`: each delivery crosses nodes, so it
+//! reaches a waiting recipient only through the cross-node wake-up.
 //!
 //! Each sealed body starts with a header naming the run, sender, recipient,
 //! sequence number and send time, followed by pseudo-random bytes derived from
@@ -37,6 +42,8 @@ use clap::Parser;
 use ed25519_dalek::{Signer, SigningKey};
 use fuin_relay::api::{FRAME_MEDIA_TYPE, system_clock};
 use fuin_relay::franking::StampKeys;
+use fuin_relay::store::Store;
+use fuin_relay::store::postgres::PostgresStore;
 use fuin_relay::store::sqlite::SqliteStore;
 use fuin_relay::{Relay, RelayConfig};
 use fuin_wire::relay::{
@@ -70,9 +77,22 @@ use tokio::sync::watch;
 #[command(version, about)]
 struct Args {
     /// A relay to load (host:port) instead of one started in process. Give
-    /// two for two nodes sharing one database: each sender alternates.
-    #[arg(long = "relay", value_name = "ADDR")]
+    /// up to four, nodes sharing one database: each envelope is sent through
+    /// another node than the one its recipient fetches from.
+    #[arg(long = "relay", value_name = "ADDR", conflicts_with_all = ["postgres", "nodes"])]
     relays: Vec<String>,
+    /// Start the in-process relays on this PostgreSQL database (libpq
+    /// connection string or URL) instead of a temporary SQLite file. The
+    /// run's devices (fresh names every run) stay registered in it.
+    #[arg(long, value_name = "CONNINFO", conflicts_with = "baseline")]
+    postgres: Option<String>,
+    /// How many relays to start in process (1 to 4; more than 1 needs
+    /// --postgres), sharing the database and a stamp key.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// How long each recipient's fetch waits for an envelope, in ms.
+    #[arg(long, default_value_t = 1000)]
+    wait_ms: u64,
     /// Concurrent senders (and as many recipients).
     #[arg(long, default_value_t = 64)]
     senders: usize,
@@ -102,8 +122,8 @@ struct Args {
 /// Bytes of the header at the start of each sealed body.
 const HEADER_LEN: usize = 32;
 const MAGIC: &[u8; 4] = b"FLD1";
-/// How long a recipient's fetch waits for an envelope.
-const LONG_POLL_MS: u64 = 1000;
+/// The most relay nodes a run uses.
+const MAX_NODES: usize = 4;
 /// How long the final drain may take once the load has stopped.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// How many error messages the report keeps.
@@ -378,7 +398,8 @@ async fn sender_task(
     let n = recipients.len();
     for seq in 0..count {
         let target = (index as usize + seq) % n;
-        let relay = &relays[(index as usize + seq) % relays.len()];
+        // Through another node than the recipient's (recipient_task).
+        let relay = &relays[(target + 1) % relays.len()];
         let Ok(seq) = u32::try_from(seq) else { break };
         loop {
             if tokio::time::Instant::now() >= deadline {
@@ -664,6 +685,7 @@ async fn recipient_task(
     me: Device,
     index: u32,
     senders: Arc<Vec<DeviceAddress<'static>>>,
+    wait_ms: u64,
     mut stop: watch::Receiver<bool>,
     hard_stop: tokio::time::Instant,
 ) -> RecipientOutcome {
@@ -677,7 +699,7 @@ async fn recipient_task(
             &me,
             index,
             &senders,
-            LONG_POLL_MS,
+            wait_ms,
             Some(&mut stop),
             hard_stop,
             &mut last_seq,
@@ -931,6 +953,11 @@ struct Report {
     /// "in-process" or the relays' addresses.
     relays: Vec<String>,
     in_process: bool,
+    /// Where the in-process relays keep their data: "sqlite" or "postgres";
+    /// "external" for relays given with --relay.
+    backend: &'static str,
+    /// How long each recipient's fetch waits.
+    wait_ms: u64,
     senders: usize,
     recipients: usize,
     messages: usize,
@@ -984,16 +1011,23 @@ fn loadavg() -> String {
 }
 
 fn print_report(report: &Report) {
-    let where_ = if report.in_process {
-        "a relay in process (SQLite on a temporary file)".to_owned()
-    } else {
-        report.relays.join(" and ")
+    let where_ = match (report.backend, report.relays.len()) {
+        ("sqlite", _) => "a relay in process (SQLite on a temporary file)".to_owned(),
+        ("postgres", 1) => "a relay in process on PostgreSQL".to_owned(),
+        ("postgres", nodes) => format!(
+            "{nodes} relays in process on one PostgreSQL database, each envelope \
+             sent through another node than its recipient's"
+        ),
+        _ => report.relays.join(" and "),
     };
     println!(
         "fuin-relay-load: {} senders -> {} recipients, {} envelopes of {} B, through {where_}",
         report.senders, report.recipients, report.messages, report.size
     );
-    println!("setup: {:.2} s", report.setup_seconds);
+    println!(
+        "setup: {:.2} s; recipients long-poll up to {} ms",
+        report.setup_seconds, report.wait_ms
+    );
     println!(
         "sent (200): {}, delivered: {}, send failures: {}, other failures: {}, \
          rate-limited retries: {}, in flight at stop: {}",
@@ -1065,9 +1099,45 @@ struct InProcess {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-async fn start_relay(path: &Path) -> Result<(String, InProcess), String> {
-    let store = SqliteStore::open(path).map_err(|err| format!("opening the relay store: {err}"))?;
-    let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), random()));
+/// Where the in-process relays keep their data.
+enum Backend<'a> {
+    Sqlite(&'a Path),
+    Postgres(&'a str),
+}
+
+/// Starts `nodes` relays in process on `backend`, sharing a stamp key.
+async fn start_relays(
+    backend: Backend<'_>,
+    nodes: usize,
+) -> Result<(Vec<String>, Vec<InProcess>), String> {
+    let stamp_key: [u8; 32] = random();
+    let (mut addresses, mut handles) = (Vec::new(), Vec::new());
+    for _ in 0..nodes {
+        let keys = StampKeys::new(StampKeyId(1), stamp_key);
+        let (address, handle) = match backend {
+            Backend::Sqlite(path) => {
+                let store = SqliteStore::open(path)
+                    .map_err(|err| format!("opening the relay store: {err}"))?;
+                start_relay(store, keys).await?
+            }
+            Backend::Postgres(conninfo) => {
+                let store = PostgresStore::connect(conninfo)
+                    .await
+                    .map_err(|err| format!("opening the relay store: {err}"))?;
+                start_relay(store, keys).await?
+            }
+        };
+        addresses.push(address);
+        handles.push(handle);
+    }
+    Ok((addresses, handles))
+}
+
+async fn start_relay<S: Store>(
+    store: S,
+    stamp_keys: StampKeys,
+) -> Result<(String, InProcess), String> {
+    let mut config = RelayConfig::new(stamp_keys);
     // The load is many requests a second per device; the limits are not
     // what is measured.
     config.requests_per_second = 1_000_000;
@@ -1120,8 +1190,13 @@ async fn run(args: Args) -> Result<Report, String> {
     if args.senders == 0 || args.messages == 0 {
         return Err("--senders and --messages must be at least 1".to_owned());
     }
-    if args.relays.len() > 2 {
-        return Err("at most two --relay".to_owned());
+    if args.relays.len() > MAX_NODES || args.nodes == 0 || args.nodes > MAX_NODES {
+        return Err(format!(
+            "--nodes must be 1..={MAX_NODES}, and at most {MAX_NODES} --relay"
+        ));
+    }
+    if args.nodes > 1 && args.postgres.is_none() {
+        return Err("--nodes above 1 needs --postgres (nodes share a database)".to_owned());
     }
     if args.size < HEADER_LEN || args.size > fuin_wire::limits::MAX_SEALED_BODY_LEN {
         return Err(format!(
@@ -1177,11 +1252,13 @@ async fn run(args: Args) -> Result<Report, String> {
 
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_secs);
-    let (relays, in_process) = if args.relays.is_empty() {
-        let (address, handle) = start_relay(&dir.path().join("relay.db")).await?;
-        (vec![address], Some(handle))
+    let db_path = dir.path().join("relay.db");
+    let (relays, in_process) = if !args.relays.is_empty() {
+        (args.relays.clone(), Vec::new())
+    } else if let Some(conninfo) = &args.postgres {
+        start_relays(Backend::Postgres(conninfo), args.nodes).await?
     } else {
-        (args.relays.clone(), None)
+        start_relays(Backend::Sqlite(&db_path), 1).await?
     };
     let relays = Arc::new(relays);
     let client = http_client();
@@ -1254,6 +1331,7 @@ async fn run(args: Args) -> Result<Report, String> {
             me,
             i as u32,
             sender_addresses.clone(),
+            args.wait_ms,
             stop_rx.clone(),
             hard_stop,
         )));
@@ -1307,7 +1385,7 @@ async fn run(args: Args) -> Result<Report, String> {
     }
     progress.finish_and_clear();
     drop(client);
-    if let Some(relay) = in_process {
+    for relay in in_process {
         let _ = relay.stop.send(());
         match tokio::time::timeout(Duration::from_secs(10), relay.server).await {
             Ok(Ok(Ok(()))) => {}
@@ -1361,6 +1439,12 @@ async fn run(args: Args) -> Result<Report, String> {
     Ok(Report {
         relays: relays.to_vec(),
         in_process: args.relays.is_empty(),
+        backend: match (&args.postgres, args.relays.is_empty()) {
+            (_, false) => "external",
+            (Some(_), true) => "postgres",
+            (None, true) => "sqlite",
+        },
+        wait_ms: args.wait_ms,
         senders: senders_n,
         recipients: senders_n,
         messages: args.messages,

@@ -19,6 +19,9 @@ use fuin_wire::{
 
 pub mod postgres;
 pub mod sqlite;
+pub mod wake;
+
+pub use wake::{MailboxTag, RemoteWaker, Wakeup};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,4 +343,19 @@ pub trait Store: Send + Sync + 'static {
         &self,
         report_ids: &[ReportId],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The tag the relay files `address`'s waiters under (see [`wake`]). A
+    /// backend that sends tags to other nodes returns the tag it sends; the
+    /// default is the unkeyed [`MailboxTag::of`].
+    fn mailbox_tag(&self, address: &DeviceAddress<'_>) -> MailboxTag {
+        MailboxTag::of(address)
+    }
+
+    /// Gives the store what to call when another relay node has stored
+    /// envelopes (see [`wake`]); a later call replaces the earlier waker.
+    /// Backends that serve one process only have nothing to report and
+    /// ignore it (the default).
+    fn set_remote_waker(&self, waker: RemoteWaker) {
+        drop(waker);
+    }
 }

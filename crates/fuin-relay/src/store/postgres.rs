@@ -49,12 +49,27 @@
 //!   advisory lock for the device (keyed like the mailbox lock, in domains
 //!   of their own), so that their count and their write are one step.
 //!
+//! # Wake-ups across nodes
+//!
+//! A delivery through one node wakes the long polls and streams waiting on
+//! the others: [`Store::deliver`] queues a `NOTIFY` in its transaction, which
+//! PostgreSQL sends at commit, and every store keeps a connection of its own
+//! that listens and calls the relay's [`RemoteWaker`]. Notifications carry
+//! keyed tags of the mailboxes, not addresses; the listening connection is
+//! made again if it is lost. `src/store/postgres/notify.rs` and
+//! `spec/relay-api.md` §8.3 give the details.
+//!
+//! PostgreSQL serializes the commits of all transactions that notify, in the
+//! whole cluster, until their commit is flushed: with `synchronous_commit`
+//! on, deliveries through all nodes together commit one flush at a time.
+//!
 //! # What is stored
 //!
 //! The same tables as the SQLite backend (see [`super::sqlite`]), with the
 //! user column named `user_id` (`user` is reserved in PostgreSQL), byte
-//! strings as `bytea`, ids and times as `bigint`, and a one-row
-//! `fuin_schema` table holding the schema version. The decisions the trait
+//! strings as `bytea`, ids and times as `bigint`, a one-row
+//! `fuin_schema` table holding the schema version, and a one-row
+//! `fuin_wake_key` table holding the wake-up key. The decisions the trait
 //! leaves open are taken as in SQLite: a time `t` is expired at `now` when
 //! `t <= now`; [`Store::deliver`] rejects a batch with a message id already
 //! stored or repeated in the batch as a whole, with
@@ -100,9 +115,11 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Config, NoTls, Row};
 
 use super::{
-    NewBlob, NewDelivery, NewReport, Registration, Store, StoreError, StoredDelivery, StoredReport,
-    TakenBundle,
+    MailboxTag, NewBlob, NewDelivery, NewReport, Registration, RemoteWaker, Store, StoreError,
+    StoredDelivery, StoredReport, TakenBundle,
 };
+
+mod notify;
 
 /// How many connections a store keeps at most, unless told otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 8;
@@ -206,6 +223,7 @@ CREATE INDEX IF NOT EXISTS reports_expiry ON reports (expires_at);
 /// The PostgreSQL [`Store`]. See the [module documentation](self).
 pub struct PostgresStore {
     pool: Pool,
+    notifier: notify::Notifier,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -271,7 +289,7 @@ impl PostgresStore {
         config.options(options.trim_start());
 
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -297,6 +315,8 @@ impl PostgresStore {
             .await
             .op(OP)?;
         transaction.batch_execute(SCHEMA).await.op(OP)?;
+        transaction.batch_execute(notify::KEY_SCHEMA).await.op(OP)?;
+        let wake_key = notify::wake_key(&transaction).await?;
         transaction
             .execute(
                 "INSERT INTO fuin_schema (version) VALUES ($1) ON CONFLICT DO NOTHING",
@@ -322,13 +342,28 @@ impl PostgresStore {
             .op(OP)?;
         transaction.commit().await.op(OP)?;
         drop(client);
-        Ok(Self { pool })
+        let notifier = notify::Notifier::start(config, wake_key).await?;
+        Ok(Self { pool, notifier })
     }
 
     /// Closes the pool: idle connections close now, the others when their
-    /// operation ends, and every later operation fails.
+    /// operation ends, and every later operation fails. Stops listening for
+    /// other nodes' deliveries.
     pub fn close(&self) {
+        self.notifier.stop();
         self.pool.close();
+    }
+
+    /// The `LISTEN`/`NOTIFY` channel the nodes on this database share (see
+    /// the [module documentation](self)).
+    pub fn wake_channel(&self) -> &str {
+        self.notifier.channel()
+    }
+
+    /// The server process id of this store's listening connection, while it
+    /// has one: the `pid` to look for in `pg_stat_activity`.
+    pub fn listener_pid(&self) -> Option<i32> {
+        self.notifier.pid()
     }
 
     async fn client(&self, name: &'static str) -> Result<Object, StoreError> {
@@ -720,6 +755,9 @@ impl Store for PostgresStore {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let wake_payloads = self
+            .notifier
+            .payloads(deliveries.iter().map(|delivery| &delivery.recipient));
         let mut message_ids = Vec::with_capacity(deliveries.len());
         let mut users = Vec::with_capacity(deliveries.len());
         let mut devices = Vec::with_capacity(deliveries.len());
@@ -779,6 +817,15 @@ impl Store for PostgresStore {
                     backend(OP)
                 }
             })?;
+        // Queued with the transaction: the other nodes hear of it at commit.
+        let notify = transaction
+            .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+            .await
+            .op(OP)?;
+        transaction
+            .execute(&notify, &[&self.notifier.channel(), &wake_payloads])
+            .await
+            .op(OP)?;
         transaction.commit().await.op(OP)
     }
 
@@ -1110,6 +1157,14 @@ impl Store for PostgresStore {
             .await
             .op(OP)?;
         client.execute(&delete, &[&report_ids]).await.op(OP)
+    }
+
+    fn mailbox_tag(&self, address: &DeviceAddress<'_>) -> MailboxTag {
+        self.notifier.tag(address)
+    }
+
+    fn set_remote_waker(&self, waker: RemoteWaker) {
+        self.notifier.set_waker(waker);
     }
 }
 

@@ -129,6 +129,16 @@ pub fn refused_start(args: &[&std::ffi::OsStr], listen: &str) -> String {
     stderr
 }
 
+impl Drop for RelayProcess {
+    /// A test that fails before `stop` leaves no relay running.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// One HTTP exchange over a fresh connection: status and body.
 pub fn request(
     address: &str,
