@@ -71,6 +71,10 @@ impl ReceiptBody {
         if body.messages.is_empty() || body.messages.len() > MAX_RECEIPT_MESSAGES {
             return Err(ReceiptError::BadCount(body.messages.len()));
         }
+        // postcard accepts over-long varints; one receipt has one encoding.
+        if body.to_bytes()? != bytes {
+            return Err(ReceiptError::NonCanonical);
+        }
         Ok(body)
     }
 }
@@ -88,6 +92,9 @@ pub enum ReceiptError {
     TrailingBytes,
     /// No messages, or more than [`MAX_RECEIPT_MESSAGES`].
     BadCount(usize),
+    /// Not the one canonical encoding of what it decodes to (an over-long
+    /// varint).
+    NonCanonical,
 }
 
 impl std::fmt::Display for ReceiptError {
@@ -98,6 +105,7 @@ impl std::fmt::Display for ReceiptError {
             Self::Malformed => f.write_str("malformed receipt"),
             Self::TrailingBytes => f.write_str("bytes after the receipt"),
             Self::BadCount(n) => write!(f, "a receipt naming {n} messages"),
+            Self::NonCanonical => f.write_str("a receipt not in its canonical encoding"),
         }
     }
 }
@@ -159,6 +167,14 @@ mod tests {
         assert_eq!(
             ReceiptBody::from_bytes(&too_many),
             Err(ReceiptError::BadCount(MAX_RECEIPT_MESSAGES + 1))
+        );
+        // An over-long varint (device 1 as 0x81 0x00) decodes in postcard
+        // but is refused: one receipt has one encoding.
+        let mut overlong = vec![1u8, 1, 1, 0x81, 0x00];
+        overlong.extend([7u8; 16]);
+        assert_eq!(
+            ReceiptBody::from_bytes(&overlong),
+            Err(ReceiptError::NonCanonical)
         );
         assert!(body(0).to_bytes().is_err());
         assert!(body(MAX_RECEIPT_MESSAGES + 1).to_bytes().is_err());
