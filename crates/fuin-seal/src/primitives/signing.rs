@@ -60,6 +60,18 @@ impl std::fmt::Debug for SigningSecret {
     }
 }
 
+/// Checks that `key` is an Ed25519 public key a signature can be verified
+/// under: a valid point ([`SealError::BadSignature`] otherwise) of more than
+/// small order ([`SealError::WeakPublicKey`] otherwise), which strict
+/// verification would refuse anyway.
+pub fn check_public_key(key: &Ed25519PublicKey) -> Result<(), SealError> {
+    let key = VerifyingKey::from_bytes(&key.0).map_err(|_| SealError::BadSignature)?;
+    if key.is_weak() {
+        return Err(SealError::WeakPublicKey);
+    }
+    Ok(())
+}
+
 /// Verifies a signature over `label || message`, rejecting non-canonical and
 /// small-order keys and signatures (`verify_strict`).
 pub fn verify(
