@@ -797,3 +797,141 @@ fn debug_output_shows_no_key_bytes() {
     assert!(shown.contains("SenderChainKey(<redacted>)"));
     assert!(!shown.contains(&hex::encode(distribution.chain_key.0)));
 }
+
+/// Sender keys and welcomes travel as 1:1 messages; the session says who
+/// sent them. A member that forwards another member's chain, or makes one up
+/// in another member's name, is refused: a member hands out only its own.
+#[test]
+fn sender_keys_travel_over_sessions_and_only_their_owner_can_hand_them_out() {
+    use fuin_seal::{Outgoing, PrekeyStore, Session, VerifiedBundle};
+
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let mut relay = Relay::default();
+    let names = ["alice", "bob", "carol"];
+    let devices: Vec<_> = names
+        .iter()
+        .map(|name| Device::new(&mut rng, name))
+        .collect();
+    // Sessions alice→bob and carol→bob, set up from bob's prekeys.
+    let mut bob_prekeys = PrekeyStore::new();
+    bob_prekeys.rotate_signed_prekey(&devices[1].identity, &mut rng);
+    let session_to_bob = |from: usize, rng: &mut ChaCha20Rng| {
+        let bundle = bob_prekeys
+            .bundle(devices[1].address.clone(), &devices[1].identity, None)
+            .unwrap();
+        let bundle = VerifiedBundle::verify(&bundle, &devices[1].address, None).unwrap();
+        Session::initiate(
+            rng,
+            &devices[from].identity,
+            devices[from].address.clone(),
+            &bundle,
+        )
+        .unwrap()
+    };
+    let mut alice_to_bob = session_to_bob(0, &mut rng);
+    let mut carol_to_bob = session_to_bob(2, &mut rng);
+
+    let others = vec![devices[1].member(), devices[2].member()];
+    let (_alice, created) = GroupState::create(
+        &mut rng,
+        devices[0].address.clone(),
+        devices[0].identity.public().clone(),
+        others,
+    )
+    .unwrap();
+    // Alice's welcome and chain, sealed to Bob's device.
+    let mut send = |session: &mut Session, from: usize, content_type, body: &[u8]| {
+        let outgoing = Outgoing::new(
+            &mut rng,
+            &devices[from].address,
+            UserId::new("bob").unwrap(),
+            content_type,
+            body,
+        )
+        .unwrap();
+        let sealed = session.seal(&mut rng, &outgoing, NOW).unwrap();
+        relay.deliver(&devices[from].address, sealed.envelope)
+    };
+    let welcome = send(
+        &mut alice_to_bob,
+        0,
+        ContentType::GroupWelcome,
+        &created.welcome[0].to_bytes().unwrap(),
+    );
+    let chain = send(
+        &mut alice_to_bob,
+        0,
+        ContentType::SenderKeyDistribution,
+        &created.distribution.to_bytes().unwrap(),
+    );
+    let (mut bob_session, opened) = Session::respond(
+        &devices[1].identity,
+        devices[1].address.clone(),
+        &mut bob_prekeys.clone(),
+        None,
+        &welcome,
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(opened.content.content_type, ContentType::GroupWelcome);
+    let page = GroupWelcome::from_bytes(opened.content.body.as_bytes()).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let (mut bob, _) = GroupState::join(
+        &mut rng,
+        devices[1].address.clone(),
+        devices[1].identity.public().clone(),
+        (&opened.sender, bob_session.peer_identity()),
+        &[page],
+    )
+    .unwrap();
+    let opened = bob_session.open(&chain, NOW).unwrap();
+    assert_eq!(
+        opened.content.content_type,
+        ContentType::SenderKeyDistribution
+    );
+    let distribution = SenderKeyDistribution::from_bytes(opened.content.body.as_bytes()).unwrap();
+    let accepted = bob
+        .receive_distribution((&opened.sender, bob_session.peer_identity()), &distribution)
+        .unwrap();
+    assert!(accepted.new_chain);
+
+    // Carol forwards Alice's chain to Bob: it arrives from Carol's session.
+    let forwarded = send(
+        &mut carol_to_bob,
+        2,
+        ContentType::SenderKeyDistribution,
+        &created.distribution.to_bytes().unwrap(),
+    );
+    let (carol_session, opened) = Session::respond(
+        &devices[1].identity,
+        devices[1].address.clone(),
+        &mut bob_prekeys.clone(),
+        None,
+        &forwarded,
+        NOW,
+    )
+    .unwrap();
+    let distribution = SenderKeyDistribution::from_bytes(opened.content.body.as_bytes()).unwrap();
+    assert_eq!(
+        bob.receive_distribution(
+            (&opened.sender, carol_session.peer_identity()),
+            &distribution
+        )
+        .unwrap_err(),
+        SealError::WrongSender
+    );
+    // A welcome only a member's session can bring: Carol's session, claiming
+    // Alice's identity for it, does not pass.
+    let page = created.welcome[0].clone();
+    assert_eq!(
+        GroupState::join(
+            &mut rng,
+            devices[1].address.clone(),
+            devices[1].identity.public().clone(),
+            (&opened.sender, devices[0].identity.public()),
+            &[page],
+        )
+        .unwrap_err(),
+        SealError::IdentityMismatch
+    );
+}
