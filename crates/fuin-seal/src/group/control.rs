@@ -1,13 +1,13 @@
 //! Control messages: what an actor signs to change its group, and what the
 //! change makes of the membership.
 
-use fuin_wire::{DeviceAddress, Ed25519PublicKey, Ed25519Signature, GroupAction, GroupControl};
+use fuin_wire::{DeviceAddress, Ed25519Signature, GroupAction, GroupControl};
 
 use super::membership::Membership;
 use crate::SealError;
 use crate::primitives::framing::Framer;
 use crate::primitives::kdf::Label;
-use crate::primitives::signing::{self, SigningSecret};
+use crate::primitives::signing::{SigningSecret, VerifyingSigningKey};
 
 /// `framed(group id, BE64(epoch), membership hash, actor user, BE32(actor
 /// device), BE32(action code), action fields, new membership hash)`, signed
@@ -52,9 +52,11 @@ pub(crate) fn sign(signing: &SigningSecret, control: &GroupControl<'_>) -> Ed255
 }
 
 /// Checks `control`'s signature under the actor's chain signing key.
-pub(crate) fn verify(key: &Ed25519PublicKey, control: &GroupControl<'_>) -> Result<(), SealError> {
-    signing::verify(
-        key,
+pub(crate) fn verify(
+    key: &VerifyingSigningKey,
+    control: &GroupControl<'_>,
+) -> Result<(), SealError> {
+    key.verify(
         Label::GroupControlSignature,
         &signed_string(control),
         &control.signature,

@@ -9,7 +9,7 @@ use fuin_wire::{
 
 use crate::primitives::framing::Framer;
 use crate::primitives::kdf::Label;
-use crate::primitives::signing::{self, SigningSecret};
+use crate::primitives::signing::{SigningSecret, VerifyingSigningKey};
 use crate::{PROTOCOL_VERSION, SealError};
 
 /// The envelope content kind of every group message, as bound in its
@@ -62,13 +62,12 @@ pub(crate) fn sign(signing: &SigningSecret, ad: &[u8], ciphertext: &[u8]) -> Ed2
 }
 
 pub(crate) fn verify(
-    key: &Ed25519PublicKey,
+    key: &VerifyingSigningKey,
     ad: &[u8],
     ciphertext: &[u8],
     signature: &Ed25519Signature,
 ) -> Result<(), SealError> {
-    signing::verify(
-        key,
+    key.verify(
         Label::GroupMessageSignature,
         &signed_string(ad, ciphertext),
         signature,
@@ -103,7 +102,7 @@ pub fn verify_group_message_signature(
         },
     );
     verify(
-        chain_signing_key,
+        &VerifyingSigningKey::decode(chain_signing_key)?,
         &ad,
         message.ciphertext.as_bytes(),
         &message.signature,

@@ -18,7 +18,7 @@ use super::sender_chain::{ReceivingChain, SendingChain};
 use super::skipped::{GroupSkippedKeys, MAX_GROUP_SKIP, MAX_GROUP_SKIPPED_KEYS};
 use super::state::{Epoch, GroupState, MemberStatus};
 use crate::SealError;
-use crate::primitives::signing::SigningSecret;
+use crate::primitives::signing::{SigningSecret, VerifyingSigningKey};
 use crate::state::STATE_VERSION;
 
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -118,7 +118,7 @@ fn save_epoch(epoch: &Epoch) -> SavedEpoch<'_> {
                 next: chain.next,
                 start: chain.start,
                 highest: chain.highest,
-                signing_key: chain.signing_key.0,
+                signing_key: chain.signing_key.public_key().0,
                 fingerprint: chain.fingerprint,
             })
             .collect(),
@@ -154,7 +154,8 @@ fn load_epoch(saved: &SavedEpoch<'_>, local: &DeviceAddress<'static>) -> Result<
             next: chain.next,
             start: chain.start,
             highest: chain.highest,
-            signing_key: Ed25519PublicKey(chain.signing_key),
+            signing_key: VerifyingSigningKey::decode(&Ed25519PublicKey(chain.signing_key))
+                .map_err(|_| SealError::InvalidState)?,
             fingerprint: chain.fingerprint,
         };
         if receiving.insert(sender, restored).is_some() {

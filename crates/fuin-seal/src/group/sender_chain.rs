@@ -5,14 +5,12 @@
 
 use rand_core::CryptoRng;
 
-use fuin_wire::{
-    DeviceAddress, Ed25519PublicKey, GroupId, MembershipHash, SenderChainKey, SenderKeyDistribution,
-};
+use fuin_wire::{DeviceAddress, GroupId, MembershipHash, SenderChainKey, SenderKeyDistribution};
 
 use super::chain::{ChainIdentity, GroupChainKey, GroupMessageKey};
 use super::skipped::{GroupSkippedKeys, MAX_GROUP_SKIP};
 use crate::SealError;
-use crate::primitives::signing::SigningSecret;
+use crate::primitives::signing::{SigningSecret, VerifyingSigningKey};
 
 /// The chain this device sends from in one epoch, with its signing key.
 #[derive(Clone)]
@@ -101,7 +99,7 @@ pub(crate) struct ReceivingChain {
     pub(crate) start: u32,
     /// The highest iteration opened so far.
     pub(crate) highest: Option<u32>,
-    pub(crate) signing_key: Ed25519PublicKey,
+    pub(crate) signing_key: VerifyingSigningKey,
     pub(crate) fingerprint: [u8; 32],
 }
 
@@ -123,9 +121,10 @@ pub(crate) enum ChainChange {
 }
 
 impl ReceivingChain {
-    /// A chain from a verified distribution.
+    /// A chain from a checked distribution and its decoded signing key.
     pub(crate) fn from_distribution(
         distribution: &SenderKeyDistribution<'_>,
+        signing_key: VerifyingSigningKey,
         fingerprint: [u8; 32],
     ) -> Self {
         Self {
@@ -133,7 +132,7 @@ impl ReceivingChain {
             next: distribution.iteration,
             start: distribution.iteration,
             highest: None,
-            signing_key: distribution.signing_key,
+            signing_key,
             fingerprint,
         }
     }

@@ -25,7 +25,7 @@ use super::welcome;
 use crate::primitives::aead;
 use crate::primitives::franking::{self, FrankedMessage};
 use crate::primitives::kdf::Label;
-use crate::primitives::signing;
+use crate::primitives::signing::VerifyingSigningKey;
 use crate::{ConversationId, FrankingOpening, Gap, SealError};
 
 /// Whether this device still belongs to the group.
@@ -696,7 +696,7 @@ impl GroupState {
         };
         let late = plan.kept || chain.highest.is_some_and(|highest| iteration < highest);
         let membership_hash = *epoch.membership.hash();
-        let sender_signing_key = chain.signing_key;
+        let sender_signing_key = chain.signing_key.public_key();
         let mut skipped = std::mem::take(&mut self.skipped);
         let epoch = self.epoch_mut(held)?;
         if let Some(chain) = epoch.receiving.get_mut(&sender) {
@@ -761,7 +761,7 @@ impl GroupState {
         if epoch.membership.identity_of(&distribution.sender) != Some(from.1) {
             return Err(SealError::IdentityMismatch);
         }
-        signing::check_public_key(&distribution.signing_key)?;
+        let signing_key = VerifyingSigningKey::decode(&distribution.signing_key)?;
         let chain_key = super::chain::GroupChainKey::from_bytes(distribution.chain_key.0);
         let fingerprint = ChainIdentity {
             group_id: &distribution.group_id,
@@ -787,7 +787,7 @@ impl GroupState {
         let epoch = self.epoch_mut(held)?;
         epoch.receiving.insert(
             sender,
-            ReceivingChain::from_distribution(distribution, fingerprint),
+            ReceivingChain::from_distribution(distribution, signing_key, fingerprint),
         );
         epoch.refresh_view(&local);
         Ok(DistributionAccepted {
