@@ -779,7 +779,7 @@ fn debug_output_shows_no_key_bytes() {
     let mut checked = 0;
     for window in saved.windows(16).step_by(8) {
         let window = hex::encode(window);
-        if public.contains(&window) || hex::encode(&saved[..]).len() < 32 {
+        if public.contains(&window) {
             continue;
         }
         checked += 1;
