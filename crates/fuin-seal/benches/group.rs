@@ -373,7 +373,7 @@ fn megolm_seal_open(c: &mut Criterion) {
     group.finish();
 }
 
-/// About 16 benchmarks of 1 s warm-up and 3 s measurement: with the
+/// 15 benchmarks of 1 s warm-up and 3 s measurement: with the
 /// 1,000-member set-ups the run takes under 3 minutes on 2 cores.
 fn config() -> Criterion {
     Criterion::default()
