@@ -35,7 +35,7 @@ pub const NOW_MS: u64 = 1_795_000_000_000;
 // ---------------------------------------------------------------------------
 // saved_state
 
-/// Feeds `data` to the three saved-state decoders. Whatever one of them
+/// Feeds `data` to the four saved-state decoders. Whatever one of them
 /// accepts must serialize, that serialization must decode, and serializing
 /// again must give the same bytes. Returns the names of the decoders that
 /// accepted `data`.
@@ -61,6 +61,14 @@ pub fn saved_state(data: &[u8]) -> Result<Vec<&'static str>, String> {
         |p: &PrekeyStore| p.to_bytes().map(|b| b.to_vec()),
     )? {
         decoded.push("PrekeyStore");
+    }
+    if round_trip(
+        "GroupState",
+        data,
+        fuin_seal::group::GroupState::from_bytes,
+        |g: &fuin_seal::group::GroupState| g.to_bytes().map(|b| b.to_vec()),
+    )? {
+        decoded.push("GroupState");
     }
     Ok(decoded)
 }

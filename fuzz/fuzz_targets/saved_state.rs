@@ -1,5 +1,5 @@
-//! Feeds arbitrary bytes to the three saved-state decoders (`Session`,
-//! `DeviceIdentity`, `PrekeyStore`): they must return, never panic, and any
+//! Feeds arbitrary bytes to the four saved-state decoders (`Session`,
+//! `DeviceIdentity`, `PrekeyStore`, `GroupState`): they must return, never panic, and any
 //! state one accepts must serialize, decode and serialize again to the same
 //! bytes.
 #![no_main]

@@ -1,7 +1,7 @@
 //! Conversation ids: what a franking commitment names as "where" a message
 //! was said.
 
-use fuin_wire::UserId;
+use fuin_wire::{GroupId, UserId};
 
 use crate::primitives::framing::Framer;
 use crate::primitives::kdf::Label;
@@ -24,6 +24,15 @@ impl ConversationId {
         let framed = Framer::new(Label::DirectConversation.as_bytes())
             .field(first.as_str().as_bytes())
             .field(second.as_str().as_bytes())
+            .finish();
+        Self(sha256(&[&framed]))
+    }
+
+    /// The conversation of group `group` (`spec/groups.md`): the same for
+    /// every member and every epoch.
+    pub fn group(group: &GroupId) -> Self {
+        let framed = Framer::new(Label::GroupConversation.as_bytes())
+            .field(group.as_bytes())
             .finish();
         Self(sha256(&[&framed]))
     }
@@ -51,5 +60,12 @@ mod tests {
             ConversationId::direct(&user("ab"), &user("c")),
             ConversationId::direct(&user("a"), &user("bc"))
         );
+    }
+
+    #[test]
+    fn group_ids_name_their_own_conversations() {
+        let a = ConversationId::group(&GroupId([1; 32]));
+        assert_eq!(a, ConversationId::group(&GroupId([1; 32])));
+        assert_ne!(a, ConversationId::group(&GroupId([2; 32])));
     }
 }

@@ -89,6 +89,48 @@ pub enum SealError {
         /// The length asked for.
         len: usize,
     },
+    /// A group frame names another group than the state it was given to.
+    WrongGroup,
+    /// A group frame is for an epoch this device has not reached yet: hold it
+    /// and try again once the control message that starts the epoch applied.
+    FutureEpoch {
+        /// The epoch named.
+        epoch: u64,
+    },
+    /// A group frame is for an epoch this device does not hold: one from
+    /// before it joined, or one it has left behind.
+    UnknownEpoch {
+        /// The epoch named.
+        epoch: u64,
+    },
+    /// The sender or actor is not a member of the group in that epoch (never
+    /// was, or was removed), or this device itself is no longer a member.
+    NotAMember,
+    /// No sender chain is held yet for the sender in that epoch: hold the
+    /// message and try again once its distribution arrived.
+    MissingSenderKey,
+    /// A member distributed a second, different sender chain for the same
+    /// epoch: it gives different members different keys.
+    EquivocatedSenderKey,
+    /// Members hold different sender chains for the same epoch: the group's
+    /// views are split. The message is not shown.
+    SplitView,
+    /// A group frame names another membership than the one this device holds
+    /// (or computes) for that epoch.
+    MembershipMismatch,
+    /// A control message asks for a change that cannot be made (adding a
+    /// member twice, removing a non-member, a group over its size limit).
+    InvalidChange {
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A control message for an epoch that another change has already ended.
+    ConflictingChange,
+    /// A welcome's pages do not make a member list this device can join.
+    InvalidWelcome {
+        /// What was wrong.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for SealError {
@@ -132,6 +174,21 @@ impl fmt::Display for SealError {
             Self::KdfOutputTooLong { len } => {
                 write!(f, "{len} bytes asked of HKDF-SHA256, more than it can give")
             }
+            Self::WrongGroup => f.write_str("frame belongs to another group"),
+            Self::FutureEpoch { epoch } => write!(f, "group epoch {epoch} is not reached yet"),
+            Self::UnknownEpoch { epoch } => write!(f, "group epoch {epoch} is not held"),
+            Self::NotAMember => f.write_str("device is not a member of the group in that epoch"),
+            Self::MissingSenderKey => f.write_str("no sender chain held for the sender yet"),
+            Self::EquivocatedSenderKey => {
+                f.write_str("a member distributed two different chains for one epoch")
+            }
+            Self::SplitView => f.write_str("members hold different sender chains: views are split"),
+            Self::MembershipMismatch => f.write_str("frame names another group membership"),
+            Self::InvalidChange { reason } => write!(f, "invalid group change: {reason}"),
+            Self::ConflictingChange => {
+                f.write_str("another change has already ended the epoch this one names")
+            }
+            Self::InvalidWelcome { reason } => write!(f, "invalid group welcome: {reason}"),
         }
     }
 }

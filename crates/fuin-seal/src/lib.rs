@@ -1,4 +1,5 @@
-//! The fuin protocol for one-to-one conversations between devices.
+//! The fuin protocol: one-to-one sessions and group conversations between
+//! devices.
 //!
 //! A sans-I/O library: it reads and writes no files or sockets and reads no
 //! clock. The caller passes in randomness and the current time, and stores
@@ -14,6 +15,10 @@
 //!   [`Outgoing`] messages into routing envelopes and opening delivered
 //!   records into [`Opened`] messages.
 //! - [`safety_number`]: the fingerprint two users compare out of band.
+//! - [`group`]: group conversations: signed sender chains, membership
+//!   epochs and split-view detection, sealed once for every member.
+//! - [`identifiers`]: identifiers for outside audiences, per audience and
+//!   per user unless a group consented to a shared one.
 //!
 //! The computations are specified in `spec/protocol.md`.
 //!
@@ -61,6 +66,8 @@
 
 mod conversation;
 mod error;
+pub mod group;
+pub mod identifiers;
 mod identity;
 mod prekeys;
 pub mod primitives;

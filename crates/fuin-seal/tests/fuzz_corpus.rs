@@ -38,7 +38,7 @@ fn saved_state_corpus_holds_the_round_trip_property() {
         }
     }
     // The seeds include a saved state of each kind, and the format is pinned.
-    for decoder in ["Session", "DeviceIdentity", "PrekeyStore"] {
+    for decoder in ["Session", "DeviceIdentity", "PrekeyStore", "GroupState"] {
         assert!(
             accepted.contains(&decoder),
             "no corpus input decodes as a {decoder}"

@@ -231,6 +231,150 @@ fn inbox_samples() -> Vec<(&'static str, Frame<'static>)> {
     ]
 }
 
+fn group_member(user: &'static str, device: u32, start: u8) -> GroupMember<'static> {
+    GroupMember {
+        address: address(user, device),
+        identity: PublicIdentity {
+            signing_key: Ed25519PublicKey(pattern(start)),
+            agreement_key: X25519PublicKey(pattern(start.wrapping_add(0x20))),
+            signature: Ed25519Signature(pattern(start.wrapping_add(0x40))),
+        },
+    }
+}
+
+fn group_control(action: GroupAction<'static>) -> GroupControl<'static> {
+    GroupControl {
+        group_id: GroupId(pattern(0x10)),
+        epoch: 3,
+        membership_hash: MembershipHash(pattern(0x30)),
+        actor: address("alice", 1),
+        action,
+        new_membership_hash: MembershipHash(pattern(0x50)),
+        signature: Ed25519Signature(pattern(0x70)),
+    }
+}
+
+/// Samples of the group frames (tags 26-31).
+fn group_samples() -> Vec<(&'static str, Frame<'static>)> {
+    let distribution = |iteration| SenderKeyDistribution {
+        group_id: GroupId(pattern(0x10)),
+        epoch: 3,
+        membership_hash: MembershipHash(pattern(0x30)),
+        sender: address("alice", 300),
+        iteration,
+        chain_key: SenderChainKey(pattern(0x90)),
+        signing_key: Ed25519PublicKey(pattern(0xb0)),
+    };
+    let message = |view, iteration| GroupMessage {
+        group_id: GroupId(pattern(0x10)),
+        epoch: 200,
+        iteration,
+        view,
+        ciphertext: Opaque::borrowed(b"group-ciphertext"),
+        signature: Ed25519Signature(pattern(0x70)),
+    };
+    let content = |content_type, body: &'static [u8]| GroupContent {
+        content_type,
+        message_id: ClientMessageId(pattern(0x60)),
+        sent_at_ms: 1_795_000_000_000,
+        franking_key: FrankingKey(pattern(0xf0)),
+        body: Opaque::borrowed(body),
+    };
+    vec![
+        (
+            "sender key distribution at iteration 0, sender device id needing a two-byte varint",
+            Frame::SenderKeyDistribution(distribution(0)),
+        ),
+        (
+            "sender key distribution at an iteration needing a two-byte varint",
+            Frame::SenderKeyDistribution(distribution(300)),
+        ),
+        (
+            "group message carrying the sender's view, epoch needing a two-byte varint",
+            Frame::GroupMessage(message(Some(ViewHash(pattern(0x40))), 5)),
+        ),
+        (
+            "group message of a sender whose view is not complete yet",
+            Frame::GroupMessage(message(None, 0)),
+        ),
+        (
+            "group content, text",
+            Frame::GroupContent(content(ContentType::Text, "hello, 世界".as_bytes())),
+        ),
+        (
+            "group content carrying a control message",
+            Frame::GroupContent(content(ContentType::GroupControl, b"control-frame")),
+        ),
+        (
+            "control message adding two devices, one id needing a two-byte varint",
+            Frame::GroupControl(group_control(GroupAction::Add {
+                members: vec![
+                    group_member("carol", 1, 0x00),
+                    group_member("dave", 300, 0x80),
+                ]
+                .into(),
+            })),
+        ),
+        (
+            "control message removing one device",
+            Frame::GroupControl(group_control(GroupAction::Remove {
+                members: vec![address("bob", 2)].into(),
+            })),
+        ),
+        (
+            "control message: the actor leaves",
+            Frame::GroupControl(group_control(GroupAction::Leave)),
+        ),
+        (
+            "control message sharing an audience consent",
+            Frame::GroupControl(group_control(GroupAction::ShareConsent {
+                consent: GroupConsent(pattern(0xd0)),
+            })),
+        ),
+        (
+            "welcome page 0 of 2, with the group's consent",
+            Frame::GroupWelcome(GroupWelcome {
+                group_id: GroupId(pattern(0x10)),
+                epoch: 4,
+                membership_hash: MembershipHash(pattern(0x50)),
+                page: 0,
+                page_count: 2,
+                members: vec![group_member("alice", 1, 0x00), group_member("bob", 2, 0x80)].into(),
+                consent: Some(GroupConsent(pattern(0xd0))),
+            }),
+        ),
+        (
+            "welcome page 1 of 2, no consent, one member",
+            Frame::GroupWelcome(GroupWelcome {
+                group_id: GroupId(pattern(0x10)),
+                epoch: 4,
+                membership_hash: MembershipHash(pattern(0x50)),
+                page: 1,
+                page_count: 2,
+                members: vec![group_member("小林", 300, 0x40)].into(),
+                consent: None,
+            }),
+        ),
+        (
+            "group send to no one",
+            Frame::GroupSend(GroupSend {
+                recipients: BoundedVec::default(),
+                franking_commitment: FrankingCommitment(pattern(0xc0)),
+                sealed_body: Opaque::borrowed(b"group-message-frame"),
+            }),
+        ),
+        (
+            "group send to three devices, one id needing a two-byte varint",
+            Frame::GroupSend(GroupSend {
+                recipients: vec![address("bob", 1), address("bob", 300), address("carol", 1)]
+                    .into(),
+                franking_commitment: FrankingCommitment(pattern(0xc0)),
+                sealed_body: Opaque::borrowed(b"group-message-frame"),
+            }),
+        ),
+    ]
+}
+
 /// Samples of the relay API's frames (tags 9-20).
 fn relay_samples() -> Vec<(&'static str, Frame<'static>)> {
     let to = |user, device, kind, body| RoutingEnvelope {
@@ -466,6 +610,10 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
             Frame::Envelope(envelope(ContentKind::PrekeyMessage, b"")),
         ),
         (
+            "envelope of a group message",
+            Frame::Envelope(envelope(ContentKind::GroupMessage, b"group-message-frame")),
+        ),
+        (
             "delivered record with a non-ASCII sender",
             Frame::Delivered(delivered(b"sealed-body", 0xa0)),
         ),
@@ -498,10 +646,27 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
             "receipt message content, sequence needing a two-byte varint",
             Frame::MessageContent(message_content(ContentType::Receipt, 300, b"receipt-body")),
         ),
+        (
+            "message content carrying a sender key distribution",
+            Frame::MessageContent(message_content(
+                ContentType::SenderKeyDistribution,
+                1,
+                b"distribution-frame",
+            )),
+        ),
+        (
+            "message content carrying a group welcome page",
+            Frame::MessageContent(message_content(
+                ContentType::GroupWelcome,
+                2,
+                b"welcome-frame",
+            )),
+        ),
     ]
     .into_iter()
     .chain(relay_samples())
     .chain(inbox_samples())
+    .chain(group_samples())
     .collect()
 }
 

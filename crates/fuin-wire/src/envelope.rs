@@ -44,6 +44,9 @@ pub enum ContentKind {
     /// The first message of a session: carries what the recipient needs to
     /// complete the handshake.
     PrekeyMessage,
+    /// A group message: sealed once for every member of a group, fanned out
+    /// by the relay, opened with the sender's chain (`spec/groups.md`).
+    GroupMessage,
 }
 
 /// What a sender hands the relay for one recipient device.

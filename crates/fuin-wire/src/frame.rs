@@ -11,8 +11,9 @@ use crate::relay::{
     ReportAccepted, ReportAcknowledgement, ReportBatch, SendAccepted, SendBatch,
 };
 use crate::{
-    BlobId, DeliveredRecord, MessageContent, PrekeyBundle, PrekeyMessage, PublicIdentity,
-    RatchetMessage, RoutingEnvelope, SealedReport, WireError, varint,
+    BlobId, DeliveredRecord, GroupContent, GroupControl, GroupMessage, GroupSend, GroupWelcome,
+    MessageContent, PrekeyBundle, PrekeyMessage, PublicIdentity, RatchetMessage, RoutingEnvelope,
+    SealedReport, SenderKeyDistribution, WireError, varint,
 };
 
 /// The wire version this codec reads and writes: the first byte of every frame.
@@ -80,6 +81,18 @@ pub enum Frame<'a> {
     ReportAcknowledgement(ReportAcknowledgement),
     /// Tag 25: the registered devices of a user and their identities.
     DeviceList(DeviceList),
+    /// Tag 26: a member's sender chain for one epoch (over a 1:1 session).
+    SenderKeyDistribution(#[serde(borrow)] SenderKeyDistribution<'a>),
+    /// Tag 27: a group message (inside an envelope's sealed body).
+    GroupMessage(#[serde(borrow)] GroupMessage<'a>),
+    /// Tag 28: a group message's plaintext (inside its ciphertext).
+    GroupContent(#[serde(borrow)] GroupContent<'a>),
+    /// Tag 29: a signed group control message (inside a group message).
+    GroupControl(#[serde(borrow)] GroupControl<'a>),
+    /// Tag 30: a page of a group's member list for a joiner (over a 1:1 session).
+    GroupWelcome(#[serde(borrow)] GroupWelcome<'a>),
+    /// Tag 31: one group message for the relay to fan out.
+    GroupSend(#[serde(borrow)] GroupSend<'a>),
 }
 
 /// The kind of a [`Frame`], without its body. Its discriminant is the wire tag.
@@ -138,11 +151,23 @@ pub enum FrameKind {
     ReportAcknowledgement = 24,
     /// See [`Frame::DeviceList`].
     DeviceList = 25,
+    /// See [`Frame::SenderKeyDistribution`].
+    SenderKeyDistribution = 26,
+    /// See [`Frame::GroupMessage`].
+    GroupMessage = 27,
+    /// See [`Frame::GroupContent`].
+    GroupContent = 28,
+    /// See [`Frame::GroupControl`].
+    GroupControl = 29,
+    /// See [`Frame::GroupWelcome`].
+    GroupWelcome = 30,
+    /// See [`Frame::GroupSend`].
+    GroupSend = 31,
 }
 
 impl FrameKind {
     /// Every kind, in tag order.
-    pub const ALL: [FrameKind; 26] = [
+    pub const ALL: [FrameKind; 32] = [
         Self::Identity,
         Self::PrekeyBundle,
         Self::Envelope,
@@ -169,6 +194,12 @@ impl FrameKind {
         Self::ReportBatch,
         Self::ReportAcknowledgement,
         Self::DeviceList,
+        Self::SenderKeyDistribution,
+        Self::GroupMessage,
+        Self::GroupContent,
+        Self::GroupControl,
+        Self::GroupWelcome,
+        Self::GroupSend,
     ];
 
     /// The wire tag of this kind.
@@ -210,6 +241,12 @@ impl FrameKind {
             Self::ReportBatch => "report_batch",
             Self::ReportAcknowledgement => "report_acknowledgement",
             Self::DeviceList => "device_list",
+            Self::SenderKeyDistribution => "sender_key_distribution",
+            Self::GroupMessage => "group_message",
+            Self::GroupContent => "group_content",
+            Self::GroupControl => "group_control",
+            Self::GroupWelcome => "group_welcome",
+            Self::GroupSend => "group_send",
         }
     }
 }
@@ -293,6 +330,12 @@ impl<'a> Frame<'a> {
             Self::ReportBatch(_) => FrameKind::ReportBatch,
             Self::ReportAcknowledgement(_) => FrameKind::ReportAcknowledgement,
             Self::DeviceList(_) => FrameKind::DeviceList,
+            Self::SenderKeyDistribution(_) => FrameKind::SenderKeyDistribution,
+            Self::GroupMessage(_) => FrameKind::GroupMessage,
+            Self::GroupContent(_) => FrameKind::GroupContent,
+            Self::GroupControl(_) => FrameKind::GroupControl,
+            Self::GroupWelcome(_) => FrameKind::GroupWelcome,
+            Self::GroupSend(_) => FrameKind::GroupSend,
         }
     }
 
@@ -325,6 +368,12 @@ impl<'a> Frame<'a> {
             Self::ReportBatch(body) => Frame::ReportBatch(body.into_owned()),
             Self::ReportAcknowledgement(body) => Frame::ReportAcknowledgement(body),
             Self::DeviceList(body) => Frame::DeviceList(body),
+            Self::SenderKeyDistribution(body) => Frame::SenderKeyDistribution(body.into_owned()),
+            Self::GroupMessage(body) => Frame::GroupMessage(body.into_owned()),
+            Self::GroupContent(body) => Frame::GroupContent(body.into_owned()),
+            Self::GroupControl(body) => Frame::GroupControl(body.into_owned()),
+            Self::GroupWelcome(body) => Frame::GroupWelcome(body.into_owned()),
+            Self::GroupSend(body) => Frame::GroupSend(body.into_owned()),
         }
     }
 
@@ -354,6 +403,12 @@ impl<'a> Frame<'a> {
             Self::BlobReceipt(_) | Self::ReportAccepted(_) => Ok(()),
             Self::ReportBatch(body) => body.validate(),
             Self::ReportAcknowledgement(body) => body.validate(),
+            Self::SenderKeyDistribution(body) => body.validate(),
+            Self::GroupMessage(body) => body.validate(),
+            Self::GroupContent(body) => body.validate(),
+            Self::GroupControl(body) => body.validate(),
+            Self::GroupWelcome(body) => body.validate(),
+            Self::GroupSend(body) => body.validate(),
         }
     }
 }
@@ -498,3 +553,13 @@ frame_body!(
     ReportAcknowledgement::validate
 );
 frame_body!(DeviceList, DeviceList, DeviceList::validate);
+frame_body!(
+    SenderKeyDistribution<'a>,
+    SenderKeyDistribution,
+    SenderKeyDistribution::validate
+);
+frame_body!(GroupMessage<'a>, GroupMessage, GroupMessage::validate);
+frame_body!(GroupContent<'a>, GroupContent, GroupContent::validate);
+frame_body!(GroupControl<'a>, GroupControl, GroupControl::validate);
+frame_body!(GroupWelcome<'a>, GroupWelcome, GroupWelcome::validate);
+frame_body!(GroupSend<'a>, GroupSend, GroupSend::validate);

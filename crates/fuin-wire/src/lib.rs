@@ -46,6 +46,7 @@ mod envelope;
 mod error;
 mod frame;
 mod franking;
+pub mod group;
 mod keys;
 pub mod limits;
 mod protocol;
@@ -64,6 +65,10 @@ pub use envelope::{
 pub use error::WireError;
 pub use frame::{Frame, FrameBody, FrameKind, WIRE_VERSION};
 pub use franking::{FRANKING_STAMP_LABEL, franking_stamp_input};
+pub use group::{
+    GroupAction, GroupConsent, GroupContent, GroupControl, GroupId, GroupMember, GroupMessage,
+    GroupSend, GroupWelcome, MembershipHash, SenderChainKey, SenderKeyDistribution, ViewHash,
+};
 pub use keys::{
     Ed25519PublicKey, Ed25519Signature, OneTimePrekey, PrekeyBundle, PrekeyId, PublicIdentity,
     SignedPrekey, X25519PublicKey,

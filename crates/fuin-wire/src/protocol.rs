@@ -104,6 +104,16 @@ pub enum ContentType {
     /// A delivery or read receipt. The protocol carries its body as opaque
     /// bytes; the client layer fixes what it says.
     Receipt,
+    /// A group member's sender chain, over a one-to-one session: the body is
+    /// a [`SenderKeyDistribution`](crate::SenderKeyDistribution) frame.
+    SenderKeyDistribution,
+    /// A page of a group's member list for a joining device, over a
+    /// one-to-one session: the body is a
+    /// [`GroupWelcome`](crate::GroupWelcome) frame.
+    GroupWelcome,
+    /// A signed control message, in a group message: the body is a
+    /// [`GroupControl`](crate::GroupControl) frame.
+    GroupControl,
 }
 
 impl ContentType {
@@ -112,6 +122,9 @@ impl ContentType {
         match self {
             Self::Text => 0,
             Self::Receipt => 1,
+            Self::SenderKeyDistribution => 2,
+            Self::GroupWelcome => 3,
+            Self::GroupControl => 4,
         }
     }
 }

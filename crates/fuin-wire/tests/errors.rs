@@ -1,6 +1,7 @@
 //! Every `WireError` variant, reached by the input that should cause it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use fuin_wire::group::{MAX_CHANGE_MEMBERS, MAX_GROUP_MEMBERS, MAX_WELCOME_MEMBERS};
 use fuin_wire::limits::{
     MAX_CONTENT_BODY_LEN, MAX_FRAME_LEN, MAX_SEALED_BODY_LEN, MAX_SEALED_REPORT_LEN,
     MAX_USER_ID_LEN,
@@ -288,7 +289,19 @@ fn unknown_content_type_is_malformed() {
             ..
         }))
     ));
-    for unknown in [2u8, 0x7f] {
+    for (code, known) in [
+        (2u8, ContentType::SenderKeyDistribution),
+        (3, ContentType::GroupWelcome),
+        (4, ContentType::GroupControl),
+    ] {
+        bytes[2] = code;
+        let decoded = Frame::decode(&bytes);
+        assert!(
+            matches!(decoded, Ok(Frame::MessageContent(MessageContent { content_type, .. })) if content_type == known),
+            "content type {code}"
+        );
+    }
+    for unknown in [5u8, 0x7f] {
         bytes[2] = unknown;
         assert_eq!(
             Frame::decode(&bytes),
@@ -599,6 +612,282 @@ fn inbox_report(i: u8) -> InboxReport<'static> {
     }
 }
 
+// Group frames (tags 26-31).
+
+fn group_member(i: usize) -> GroupMember<'static> {
+    GroupMember {
+        address: DeviceAddress::new(
+            UserId::new(format!("member{i}")).unwrap(),
+            DeviceId(i as u32),
+        ),
+        identity: PublicIdentity {
+            signing_key: Ed25519PublicKey([i as u8; 32]),
+            agreement_key: X25519PublicKey([i as u8; 32]),
+            signature: Ed25519Signature([i as u8; 64]),
+        },
+    }
+}
+
+fn group_control(action: GroupAction<'static>) -> GroupControl<'static> {
+    GroupControl {
+        group_id: GroupId([1; 32]),
+        epoch: 7,
+        membership_hash: MembershipHash([2; 32]),
+        actor: DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(1)),
+        action,
+        new_membership_hash: MembershipHash([3; 32]),
+        signature: Ed25519Signature([4; 64]),
+    }
+}
+
+fn group_welcome() -> GroupWelcome<'static> {
+    GroupWelcome {
+        group_id: GroupId([1; 32]),
+        epoch: 7,
+        membership_hash: MembershipHash([2; 32]),
+        page: 0,
+        page_count: 1,
+        members: BoundedVec::default(),
+        consent: None,
+    }
+}
+
+fn group_send(recipients: Vec<DeviceAddress<'static>>) -> GroupSend<'static> {
+    GroupSend {
+        recipients: recipients.into(),
+        franking_commitment: FrankingCommitment([5; 32]),
+        sealed_body: Opaque::from(vec![6; 3]),
+    }
+}
+
+fn group_message(view: Option<ViewHash>, ciphertext: Vec<u8>) -> GroupMessage<'static> {
+    GroupMessage {
+        group_id: GroupId([1; 32]),
+        epoch: 7,
+        iteration: 9,
+        view,
+        ciphertext: Opaque::from(ciphertext),
+        signature: Ed25519Signature([4; 64]),
+    }
+}
+
+fn group_content(body: Vec<u8>) -> GroupContent<'static> {
+    GroupContent {
+        content_type: ContentType::Text,
+        message_id: ClientMessageId([5; 16]),
+        sent_at_ms: 0,
+        franking_key: FrankingKey([6; 32]),
+        body: Opaque::from(body),
+    }
+}
+
+fn distribution() -> SenderKeyDistribution<'static> {
+    SenderKeyDistribution {
+        group_id: GroupId([1; 32]),
+        epoch: 300,
+        membership_hash: MembershipHash([2; 32]),
+        sender: DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(300)),
+        iteration: 300,
+        chain_key: SenderChainKey([7; 32]),
+        signing_key: Ed25519PublicKey([8; 32]),
+    }
+}
+
+/// Patches a three-byte length varint of 65,536 (`0x80 0x80 0x04`) at `at`
+/// to 65,537 and appends one byte.
+fn one_past_64k(mut bytes: Vec<u8>, at: usize) -> Vec<u8> {
+    assert_eq!(&bytes[at..at + 3], &[0x80, 0x80, 0x04]);
+    bytes[at] = 0x81;
+    bytes.push(0);
+    bytes
+}
+
+#[test]
+fn group_byte_strings_over_their_limits_are_refused_both_ways() {
+    let ciphertext_error = WireError::LimitExceeded {
+        field: "ciphertext",
+        len: MAX_SEALED_BODY_LEN + 1,
+        max: MAX_SEALED_BODY_LEN,
+    };
+    let at_limit = group_message(None, vec![0; MAX_SEALED_BODY_LEN]);
+    let bytes = at_limit.to_bytes().unwrap();
+    assert!(Frame::decode(&bytes).is_ok());
+    let over = group_message(None, vec![0; MAX_SEALED_BODY_LEN + 1]);
+    assert_eq!(over.to_bytes(), Err(ciphertext_error.clone()));
+    assert_eq!(
+        Frame::GroupMessage(over).encode(),
+        Err(ciphertext_error.clone())
+    );
+    // Version, tag, group id, the one-byte epoch and iteration, absent view.
+    let at = 1 + 1 + 32 + 1 + 1 + 1;
+    assert_eq!(
+        Frame::decode(&one_past_64k(bytes, at)),
+        Err(ciphertext_error)
+    );
+
+    let body_error = WireError::LimitExceeded {
+        field: "body",
+        len: MAX_CONTENT_BODY_LEN + 1,
+        max: MAX_CONTENT_BODY_LEN,
+    };
+    let mut bytes = group_content(vec![0; MAX_CONTENT_BODY_LEN])
+        .to_bytes()
+        .unwrap();
+    assert!(Frame::decode(&bytes).is_ok());
+    let over = group_content(vec![0; MAX_CONTENT_BODY_LEN + 1]);
+    assert_eq!(over.to_bytes(), Err(body_error.clone()));
+    assert_eq!(Frame::GroupContent(over).encode(), Err(body_error.clone()));
+    // Version, tag, content type, message id, one-byte time, franking key;
+    // then 64,512 = 0x80 0xf8 0x03.
+    let at = 1 + 1 + 1 + 16 + 1 + 32;
+    assert_eq!(&bytes[at..at + 3], &[0x80, 0xf8, 0x03]);
+    bytes[at] = 0x81;
+    bytes.push(0);
+    assert_eq!(Frame::decode(&bytes), Err(body_error));
+
+    let sealed_error = WireError::LimitExceeded {
+        field: "sealed_body",
+        len: MAX_SEALED_BODY_LEN + 1,
+        max: MAX_SEALED_BODY_LEN,
+    };
+    let mut fan_out = group_send(vec![]);
+    fan_out.sealed_body = Opaque::from(vec![0; MAX_SEALED_BODY_LEN]);
+    let bytes = fan_out.to_bytes().unwrap();
+    assert!(Frame::decode(&bytes).is_ok());
+    fan_out.sealed_body = Opaque::from(vec![0; MAX_SEALED_BODY_LEN + 1]);
+    assert_eq!(fan_out.to_bytes(), Err(sealed_error.clone()));
+    assert_eq!(
+        Frame::GroupSend(fan_out).encode(),
+        Err(sealed_error.clone())
+    );
+    // Version, tag, empty recipient list, commitment.
+    let at = 1 + 1 + 1 + 32;
+    assert_eq!(Frame::decode(&one_past_64k(bytes, at)), Err(sealed_error));
+}
+
+#[test]
+fn group_option_tags_and_unknown_actions_are_malformed() {
+    let option_error = WireError::Malformed {
+        reason: "option tag is neither 0 nor 1",
+    };
+    let mut bytes = group_message(None, b"ct".to_vec()).to_bytes().unwrap();
+    let at = 1 + 1 + 32 + 1 + 1;
+    assert_eq!(bytes[at], 0);
+    bytes[at] = 2;
+    assert_eq!(Frame::decode(&bytes), Err(option_error.clone()));
+    let mut bytes = group_welcome().to_bytes().unwrap();
+    *bytes.last_mut().unwrap() = 2;
+    assert_eq!(Frame::decode(&bytes), Err(option_error));
+
+    // The action index follows version, tag, group id, one-byte epoch,
+    // membership hash and the actor (length, "alice", device).
+    let mut bytes = group_control(GroupAction::Leave).to_bytes().unwrap();
+    let at = 1 + 1 + 32 + 1 + 32 + (1 + 5 + 1);
+    assert_eq!(bytes[at], 2);
+    for unknown in [4u8, 0x7f] {
+        bytes[at] = unknown;
+        assert_eq!(
+            Frame::decode(&bytes),
+            Err(WireError::Malformed {
+                reason: "value outside the set its field allows"
+            }),
+            "action {unknown}"
+        );
+    }
+    // The group content kind in an envelope is 2; 3 is unknown.
+    assert!(Frame::decode(&raw_envelope(b"bob", &[1], 2, b"")).is_ok());
+    assert_eq!(
+        Frame::decode(&raw_envelope(b"bob", &[1], 3, b"")),
+        Err(WireError::Malformed {
+            reason: "value outside the set its field allows"
+        })
+    );
+}
+
+#[test]
+fn every_strict_prefix_of_a_group_frame_is_truncated() {
+    let frames: Vec<Frame<'static>> = vec![
+        Frame::SenderKeyDistribution(distribution()),
+        Frame::GroupMessage(group_message(Some(ViewHash([9; 32])), b"ct".to_vec())),
+        Frame::GroupContent(group_content(b"body".to_vec())),
+        Frame::GroupControl(group_control(GroupAction::ShareConsent {
+            consent: GroupConsent([3; 32]),
+        })),
+        Frame::GroupControl(group_control(GroupAction::Add {
+            members: vec![group_member(300)].into(),
+        })),
+        Frame::GroupWelcome(GroupWelcome {
+            consent: Some(GroupConsent([3; 32])),
+            members: vec![group_member(1)].into(),
+            ..group_welcome()
+        }),
+        Frame::GroupSend(group_send(vec![group_member(2).address])),
+    ];
+    for frame in frames {
+        let bytes = frame.encode().unwrap();
+        assert!(Frame::decode(&bytes).is_ok());
+        for len in 0..bytes.len() {
+            assert_eq!(
+                Frame::decode(&bytes[..len]),
+                Err(WireError::Truncated),
+                "prefix of {len} bytes of {}",
+                frame.kind()
+            );
+        }
+    }
+}
+
+#[test]
+fn typed_decoding_tells_group_frames_apart() {
+    let bytes = group_content(b"x".to_vec()).to_bytes().unwrap();
+    assert_eq!(
+        GroupMessage::from_bytes(&bytes),
+        Err(WireError::UnexpectedFrame {
+            expected: FrameKind::GroupMessage,
+            found: FrameKind::GroupContent
+        })
+    );
+    assert_eq!(
+        MessageContent::from_bytes(&bytes),
+        Err(WireError::UnexpectedFrame {
+            expected: FrameKind::MessageContent,
+            found: FrameKind::GroupContent
+        })
+    );
+    assert!(GroupContent::from_bytes(&bytes).is_ok());
+}
+
+#[test]
+fn invalid_user_ids_inside_group_frames_are_refused() {
+    let mut bytes = group_send(vec![group_member(1).address])
+        .to_bytes()
+        .unwrap();
+    // Version, tag, count 1, then the recipient's user id "member1".
+    assert_eq!(&bytes[3..11], b"\x07member1");
+    bytes[4] = b'\n';
+    assert_eq!(
+        Frame::decode(&bytes),
+        Err(WireError::InvalidField {
+            field: "user_id",
+            reason: "contains a control character"
+        })
+    );
+    let mut bytes = distribution().to_bytes().unwrap();
+    // Version, tag, group id, two-byte epoch, membership hash, then the
+    // sender's user id.
+    let at = 1 + 1 + 32 + 2 + 32;
+    assert_eq!(bytes[at], 5);
+    bytes[at] = 0;
+    bytes.drain(at + 1..at + 6);
+    assert_eq!(
+        Frame::decode(&bytes),
+        Err(WireError::InvalidField {
+            field: "user_id",
+            reason: "is empty"
+        })
+    );
+}
+
 fn varint(mut value: u64) -> Vec<u8> {
     let mut out = Vec::new();
     while value >= 0x80 {
@@ -706,6 +995,28 @@ fn list_cases() -> Vec<ListCase> {
                 .into(),
         }
     }
+    fn adding(n: usize) -> GroupControl<'static> {
+        group_control(GroupAction::Add {
+            members: (0..n).map(group_member).collect::<Vec<_>>().into(),
+        })
+    }
+    fn removing(n: usize) -> GroupControl<'static> {
+        group_control(GroupAction::Remove {
+            members: (0..n)
+                .map(|i| group_member(i).address)
+                .collect::<Vec<_>>()
+                .into(),
+        })
+    }
+    fn welcome(n: usize) -> GroupWelcome<'static> {
+        GroupWelcome {
+            members: (0..n).map(group_member).collect::<Vec<_>>().into(),
+            ..group_welcome()
+        }
+    }
+    fn fan_out(n: usize) -> GroupSend<'static> {
+        group_send((0..n).map(|i| group_member(i).address).collect())
+    }
     vec![
         ListCase {
             field: "one_time_prekeys",
@@ -769,6 +1080,37 @@ fn list_cases() -> Vec<ListCase> {
             frame: |n| Frame::DeviceList(device_list(n)),
             to_bytes: |n| device_list(n).to_bytes(),
             tail: 0,
+        },
+        ListCase {
+            field: "members",
+            max: MAX_CHANGE_MEMBERS,
+            frame: |n| Frame::GroupControl(adding(n)),
+            to_bytes: |n| adding(n).to_bytes(),
+            // The new membership hash and the signature.
+            tail: 32 + 64,
+        },
+        ListCase {
+            field: "members",
+            max: MAX_CHANGE_MEMBERS,
+            frame: |n| Frame::GroupControl(removing(n)),
+            to_bytes: |n| removing(n).to_bytes(),
+            tail: 32 + 64,
+        },
+        ListCase {
+            field: "members",
+            max: MAX_WELCOME_MEMBERS,
+            frame: |n| Frame::GroupWelcome(welcome(n)),
+            to_bytes: |n| welcome(n).to_bytes(),
+            // The absent consent.
+            tail: 1,
+        },
+        ListCase {
+            field: "recipients",
+            max: MAX_GROUP_MEMBERS,
+            frame: |n| Frame::GroupSend(fan_out(n)),
+            to_bytes: |n| fan_out(n).to_bytes(),
+            // The commitment, then a three-byte sealed body and its length.
+            tail: 32 + 1 + 3,
         },
     ]
 }

@@ -73,6 +73,7 @@ mod spec_encoder {
         let index = match kind.as_str().unwrap() {
             "Message" => 0,
             "PrekeyMessage" => 1,
+            "GroupMessage" => 2,
             other => panic!("content kind {other} is not in spec/wire.md"),
         };
         varint(out, index);
@@ -175,9 +176,52 @@ mod spec_encoder {
         let code = match content_type.as_str().unwrap() {
             "Text" => 0,
             "Receipt" => 1,
+            "SenderKeyDistribution" => 2,
+            "GroupWelcome" => 3,
+            "GroupControl" => 4,
             other => panic!("content type {other} is not in spec/wire.md"),
         };
         varint(out, code);
+    }
+
+    fn group_member(out: &mut Vec<u8>, member: &Value) {
+        address(out, &member["address"]);
+        identity(out, &member["identity"]);
+    }
+
+    /// `option<bytes[32]>`.
+    fn option_fixed(out: &mut Vec<u8>, value: &Value) {
+        match value {
+            Value::Null => out.push(0),
+            value => {
+                out.push(1);
+                fixed(out, value, 32);
+            }
+        }
+    }
+
+    fn group_action(out: &mut Vec<u8>, action: &Value) {
+        // A unit variant is a JSON string, the others objects.
+        if action.as_str() == Some("Leave") {
+            varint(out, 2);
+            return;
+        }
+        let (name, body) = action.as_object().unwrap().iter().next().unwrap();
+        match name.as_str() {
+            "Add" => {
+                varint(out, 0);
+                list(out, &body["members"], group_member);
+            }
+            "Remove" => {
+                varint(out, 1);
+                list(out, &body["members"], address);
+            }
+            "ShareConsent" => {
+                varint(out, 3);
+                fixed(out, &body["consent"], 32);
+            }
+            other => panic!("group action {other} is not in spec/wire.md"),
+        }
     }
 
     /// The whole frame: version 1, tag, body.
@@ -324,6 +368,59 @@ mod spec_encoder {
                     uint(out, &device["device"]);
                     identity(out, &device["identity"]);
                 });
+            }
+            "SenderKeyDistribution" => {
+                varint(&mut out, 26);
+                fixed(&mut out, &body["group_id"], 32);
+                uint(&mut out, &body["epoch"]);
+                fixed(&mut out, &body["membership_hash"], 32);
+                address(&mut out, &body["sender"]);
+                uint(&mut out, &body["iteration"]);
+                fixed(&mut out, &body["chain_key"], 32);
+                fixed(&mut out, &body["signing_key"], 32);
+            }
+            "GroupMessage" => {
+                varint(&mut out, 27);
+                fixed(&mut out, &body["group_id"], 32);
+                uint(&mut out, &body["epoch"]);
+                uint(&mut out, &body["iteration"]);
+                option_fixed(&mut out, &body["view"]);
+                opaque(&mut out, &body["ciphertext"]);
+                fixed(&mut out, &body["signature"], 64);
+            }
+            "GroupContent" => {
+                varint(&mut out, 28);
+                content_type(&mut out, &body["content_type"]);
+                fixed(&mut out, &body["message_id"], 16);
+                uint(&mut out, &body["sent_at_ms"]);
+                fixed(&mut out, &body["franking_key"], 32);
+                opaque(&mut out, &body["body"]);
+            }
+            "GroupControl" => {
+                varint(&mut out, 29);
+                fixed(&mut out, &body["group_id"], 32);
+                uint(&mut out, &body["epoch"]);
+                fixed(&mut out, &body["membership_hash"], 32);
+                address(&mut out, &body["actor"]);
+                group_action(&mut out, &body["action"]);
+                fixed(&mut out, &body["new_membership_hash"], 32);
+                fixed(&mut out, &body["signature"], 64);
+            }
+            "GroupWelcome" => {
+                varint(&mut out, 30);
+                fixed(&mut out, &body["group_id"], 32);
+                uint(&mut out, &body["epoch"]);
+                fixed(&mut out, &body["membership_hash"], 32);
+                uint(&mut out, &body["page"]);
+                uint(&mut out, &body["page_count"]);
+                list(&mut out, &body["members"], group_member);
+                option_fixed(&mut out, &body["consent"]);
+            }
+            "GroupSend" => {
+                varint(&mut out, 31);
+                list(&mut out, &body["recipients"], address);
+                fixed(&mut out, &body["franking_commitment"], 32);
+                opaque(&mut out, &body["sealed_body"]);
             }
             other => panic!("frame {other} is not in spec/wire.md"),
         }

@@ -124,7 +124,13 @@ fn the_largest_content_fits_sealed_in_a_prekey_message_inside_an_envelope() {
 
 #[test]
 fn content_type_code_is_its_wire_index() {
-    for content_type in [ContentType::Text, ContentType::Receipt] {
+    for content_type in [
+        ContentType::Text,
+        ContentType::Receipt,
+        ContentType::SenderKeyDistribution,
+        ContentType::GroupWelcome,
+        ContentType::GroupControl,
+    ] {
         let mut content = content(b"x".to_vec());
         content.content_type = content_type;
         let bytes = content.to_bytes().unwrap();

@@ -164,6 +164,52 @@ proptest! {
     }
 
     #[test]
+    fn sender_key_distribution_round_trips(body in strategies::sender_key_distribution()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn group_message_round_trips(body in strategies::group_message()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn group_content_round_trips(body in strategies::group_content()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn group_control_round_trips(body in strategies::group_control()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn group_welcome_round_trips(body in strategies::group_welcome()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn group_send_round_trips(body in strategies::group_send()) {
+        check_body(body)?;
+    }
+
+    #[test]
+    fn group_send_hands_each_recipient_the_same_envelope(body in strategies::group_send()) {
+        for recipient in body.recipients.as_slice() {
+            let envelope = body.envelope_for(recipient);
+            prop_assert_eq!(&envelope.recipient, recipient);
+            prop_assert_eq!(envelope.content_kind, ContentKind::GroupMessage);
+            prop_assert_eq!(envelope.franking_commitment, body.franking_commitment);
+            prop_assert_eq!(envelope.sealed_body.as_bytes(), body.sealed_body.as_bytes());
+            // Borrowed from the request: fanning out copies nothing.
+            prop_assert!(envelope.sealed_body.is_borrowed());
+        }
+        if let Some(first) = body.recipients.as_slice().first() {
+            prop_assert!(body.envelope_for(first).to_bytes().is_ok());
+        }
+    }
+
+    #[test]
     fn owned_copy_equals_the_borrowed_frame(frame in strategies::frame()) {
         let bytes = frame.encode().unwrap();
         let decoded = Frame::decode(&bytes).unwrap();

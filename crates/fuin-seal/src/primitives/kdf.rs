@@ -32,11 +32,37 @@ pub enum Label {
     StateEncryption,
     /// Hash label of a safety number half.
     SafetyNumber,
+    /// HMAC input: a group sender chain key to its message key.
+    GroupChainMessageKey,
+    /// HMAC input: a group sender chain key to the next chain key.
+    GroupChainNextKey,
+    /// HKDF info: a group message key to AEAD key, nonce and commitment.
+    GroupMessageKeys,
+    /// Associated data of a group message.
+    GroupMessageAssociatedData,
+    /// Signature context: a sender chain signs a group message.
+    GroupMessageSignature,
+    /// Signature context: a sender chain signs a group control message.
+    GroupControlSignature,
+    /// Hash label of a group membership hash.
+    GroupMembership,
+    /// Hash label of a sender chain's fingerprint.
+    GroupChainFingerprint,
+    /// Hash label of a member's view of an epoch.
+    GroupView,
+    /// Hash label of a group conversation id.
+    GroupConversation,
+    /// HMAC label: a user's identifier towards an outside audience.
+    AudienceUser,
+    /// HMAC label: a user's identifier for a conversation towards an audience.
+    AudienceConversation,
+    /// HMAC label: a group's consented shared identifier towards an audience.
+    AudienceShared,
 }
 
 impl Label {
     /// Every label, for the spec table and its test.
-    pub const ALL: [Label; 12] = [
+    pub const ALL: [Label; 25] = [
         Self::IdentitySignature,
         Self::SignedPrekeySignature,
         Self::Handshake,
@@ -49,6 +75,19 @@ impl Label {
         Self::DirectConversation,
         Self::StateEncryption,
         Self::SafetyNumber,
+        Self::GroupChainMessageKey,
+        Self::GroupChainNextKey,
+        Self::GroupMessageKeys,
+        Self::GroupMessageAssociatedData,
+        Self::GroupMessageSignature,
+        Self::GroupControlSignature,
+        Self::GroupMembership,
+        Self::GroupChainFingerprint,
+        Self::GroupView,
+        Self::GroupConversation,
+        Self::AudienceUser,
+        Self::AudienceConversation,
+        Self::AudienceShared,
     ];
 
     /// The label's bytes.
@@ -66,6 +105,19 @@ impl Label {
             Self::DirectConversation => b"fuin/v1/direct-conversation",
             Self::StateEncryption => b"fuin/v1/state-encryption",
             Self::SafetyNumber => b"fuin/v1/safety-number",
+            Self::GroupChainMessageKey => b"fuin/v1/group-chain-message-key",
+            Self::GroupChainNextKey => b"fuin/v1/group-chain-next-key",
+            Self::GroupMessageKeys => b"fuin/v1/group-message-keys",
+            Self::GroupMessageAssociatedData => b"fuin/v1/group-message-ad",
+            Self::GroupMessageSignature => b"fuin/v1/group-message-signature",
+            Self::GroupControlSignature => b"fuin/v1/group-control-signature",
+            Self::GroupMembership => b"fuin/v1/group-membership",
+            Self::GroupChainFingerprint => b"fuin/v1/group-chain-fingerprint",
+            Self::GroupView => b"fuin/v1/group-view",
+            Self::GroupConversation => b"fuin/v1/group-conversation",
+            Self::AudienceUser => b"fuin/v1/audience-user",
+            Self::AudienceConversation => b"fuin/v1/audience-conversation",
+            Self::AudienceShared => b"fuin/v1/audience-shared",
         }
     }
 }
@@ -114,6 +166,16 @@ mod tests {
         for label in Label::ALL {
             assert!(label.as_bytes().starts_with(b"fuin/v1/"));
             assert!(seen.insert(label.as_bytes()), "{label:?} repeats");
+        }
+    }
+
+    #[test]
+    fn the_spec_lists_every_label_with_its_length() {
+        let spec = include_str!("../../../../spec/protocol.md");
+        for label in Label::ALL {
+            let text = std::str::from_utf8(label.as_bytes()).unwrap();
+            let row = format!("| `{text}` | {} |", text.len());
+            assert!(spec.contains(&row), "spec/protocol.md §2 lacks {text}");
         }
     }
 

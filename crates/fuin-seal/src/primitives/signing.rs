@@ -60,6 +60,45 @@ impl std::fmt::Debug for SigningSecret {
     }
 }
 
+/// An Ed25519 public key decoded once, for keys that verify many signatures
+/// (a group sender chain's): decoding the point is a good part of a
+/// verification's cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifyingSigningKey(VerifyingKey);
+
+impl VerifyingSigningKey {
+    /// Decodes `key`: a valid point ([`SealError::BadSignature`] otherwise)
+    /// of more than small order ([`SealError::WeakPublicKey`] otherwise),
+    /// which strict verification would refuse anyway.
+    pub fn decode(key: &Ed25519PublicKey) -> Result<Self, SealError> {
+        let key = VerifyingKey::from_bytes(&key.0).map_err(|_| SealError::BadSignature)?;
+        if key.is_weak() {
+            return Err(SealError::WeakPublicKey);
+        }
+        Ok(Self(key))
+    }
+
+    /// The key's 32 bytes.
+    pub fn public_key(&self) -> Ed25519PublicKey {
+        Ed25519PublicKey(self.0.to_bytes())
+    }
+
+    /// Verifies a signature over `label || message` strictly, as [`verify`].
+    pub fn verify(
+        &self,
+        label: Label,
+        message: &[u8],
+        signature: &Ed25519Signature,
+    ) -> Result<(), SealError> {
+        let mut signed = Vec::with_capacity(label.as_bytes().len() + message.len());
+        signed.extend_from_slice(label.as_bytes());
+        signed.extend_from_slice(message);
+        self.0
+            .verify_strict(&signed, &Signature::from_bytes(&signature.0))
+            .map_err(|_| SealError::BadSignature)
+    }
+}
+
 /// Verifies a signature over `label || message`, rejecting non-canonical and
 /// small-order keys and signatures (`verify_strict`).
 pub fn verify(

@@ -1,6 +1,7 @@
 //! proptest strategies for valid wire values, shared by the property tests.
 #![allow(dead_code)]
 
+use fuin_wire::group::{MAX_CHANGE_MEMBERS, MAX_GROUP_MEMBERS, MAX_WELCOME_MEMBERS};
 use fuin_wire::limits::{MAX_CONTENT_BODY_LEN, MAX_SEALED_BODY_LEN, MAX_USER_ID_LEN};
 use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BlobCapability, BlobReceipt, BundleSet,
@@ -120,7 +121,11 @@ fn envelope_with(
 ) -> impl Strategy<Value = RoutingEnvelope<'static>> {
     (
         address(),
-        prop_oneof![Just(ContentKind::Message), Just(ContentKind::PrekeyMessage)],
+        prop_oneof![
+            Just(ContentKind::Message),
+            Just(ContentKind::PrekeyMessage),
+            Just(ContentKind::GroupMessage)
+        ],
         bytes::<32>(),
         body,
     )
@@ -215,7 +220,13 @@ pub fn prekey_message() -> impl Strategy<Value = PrekeyMessage<'static>> {
 }
 
 pub fn content_type() -> impl Strategy<Value = ContentType> {
-    prop_oneof![Just(ContentType::Text), Just(ContentType::Receipt)]
+    prop_oneof![
+        Just(ContentType::Text),
+        Just(ContentType::Receipt),
+        Just(ContentType::SenderKeyDistribution),
+        Just(ContentType::GroupWelcome),
+        Just(ContentType::GroupControl),
+    ]
 }
 
 pub fn message_content() -> impl Strategy<Value = MessageContent<'static>> {
@@ -379,6 +390,166 @@ pub fn device_list() -> impl Strategy<Value = DeviceList> {
     .prop_map(|devices| DeviceList { devices })
 }
 
+/// An address cheap to generate, for lists of up to a thousand.
+pub fn listed_address() -> impl Strategy<Value = DeviceAddress<'static>> {
+    prop_oneof![
+        15 => (0u16..1000, any::<u32>()).prop_map(|(user, device)| {
+            DeviceAddress::new(UserId::new(format!("u{user}")).unwrap(), DeviceId(device))
+        }),
+        1 => address(),
+    ]
+}
+
+/// A member cheap to generate, for lists of up to a few hundred.
+pub fn listed_group_member() -> impl Strategy<Value = GroupMember<'static>> {
+    (listed_address(), any::<[u8; 32]>(), any::<u8>()).prop_map(|(address, key, sig)| GroupMember {
+        address,
+        identity: PublicIdentity {
+            signing_key: Ed25519PublicKey(key),
+            agreement_key: X25519PublicKey(key),
+            signature: Ed25519Signature([sig; 64]),
+        },
+    })
+}
+
+pub fn group_member() -> impl Strategy<Value = GroupMember<'static>> {
+    (address(), identity()).prop_map(|(address, identity)| GroupMember { address, identity })
+}
+
+pub fn sender_key_distribution() -> impl Strategy<Value = SenderKeyDistribution<'static>> {
+    (
+        bytes::<32>(),
+        any::<u64>(),
+        bytes::<32>(),
+        address(),
+        any::<u32>(),
+        bytes::<32>(),
+        bytes::<32>(),
+    )
+        .prop_map(|(group, epoch, hash, sender, iteration, chain, signing)| {
+            SenderKeyDistribution {
+                group_id: GroupId(group),
+                epoch,
+                membership_hash: MembershipHash(hash),
+                sender,
+                iteration,
+                chain_key: SenderChainKey(chain),
+                signing_key: Ed25519PublicKey(signing),
+            }
+        })
+}
+
+pub fn group_message() -> impl Strategy<Value = GroupMessage<'static>> {
+    (
+        bytes::<32>(),
+        any::<u64>(),
+        any::<u32>(),
+        proptest::option::of(bytes::<32>()),
+        body(MAX_SEALED_BODY_LEN),
+        bytes::<64>(),
+    )
+        .prop_map(
+            |(group, epoch, iteration, view, ciphertext, signature)| GroupMessage {
+                group_id: GroupId(group),
+                epoch,
+                iteration,
+                view: view.map(ViewHash),
+                ciphertext,
+                signature: Ed25519Signature(signature),
+            },
+        )
+}
+
+pub fn group_content() -> impl Strategy<Value = GroupContent<'static>> {
+    (
+        content_type(),
+        bytes::<16>(),
+        any::<u64>(),
+        bytes::<32>(),
+        body(MAX_CONTENT_BODY_LEN),
+    )
+        .prop_map(
+            |(content_type, id, sent_at_ms, franking_key, body)| GroupContent {
+                content_type,
+                message_id: ClientMessageId(id),
+                sent_at_ms,
+                franking_key: FrankingKey(franking_key),
+                body,
+            },
+        )
+}
+
+pub fn group_action() -> impl Strategy<Value = GroupAction<'static>> {
+    prop_oneof![
+        list::<_, MAX_CHANGE_MEMBERS>(group_member)
+            .prop_map(|members| GroupAction::Add { members }),
+        list::<_, MAX_CHANGE_MEMBERS>(address).prop_map(|members| GroupAction::Remove { members }),
+        Just(GroupAction::Leave),
+        bytes::<32>().prop_map(|consent| GroupAction::ShareConsent {
+            consent: GroupConsent(consent)
+        }),
+    ]
+}
+
+pub fn group_control() -> impl Strategy<Value = GroupControl<'static>> {
+    (
+        bytes::<32>(),
+        any::<u64>(),
+        bytes::<32>(),
+        address(),
+        group_action(),
+        bytes::<32>(),
+        bytes::<64>(),
+    )
+        .prop_map(
+            |(group, epoch, hash, actor, action, new_hash, signature)| GroupControl {
+                group_id: GroupId(group),
+                epoch,
+                membership_hash: MembershipHash(hash),
+                actor,
+                action,
+                new_membership_hash: MembershipHash(new_hash),
+                signature: Ed25519Signature(signature),
+            },
+        )
+}
+
+pub fn group_welcome() -> impl Strategy<Value = GroupWelcome<'static>> {
+    (
+        bytes::<32>(),
+        any::<u64>(),
+        bytes::<32>(),
+        any::<u32>(),
+        any::<u32>(),
+        list::<_, MAX_WELCOME_MEMBERS>(listed_group_member),
+        proptest::option::of(bytes::<32>()),
+    )
+        .prop_map(
+            |(group, epoch, hash, page, page_count, members, consent)| GroupWelcome {
+                group_id: GroupId(group),
+                epoch,
+                membership_hash: MembershipHash(hash),
+                page,
+                page_count,
+                members,
+                consent: consent.map(GroupConsent),
+            },
+        )
+}
+
+pub fn group_send() -> impl Strategy<Value = GroupSend<'static>> {
+    (
+        list::<_, MAX_GROUP_MEMBERS>(listed_address),
+        bytes::<32>(),
+        body(MAX_SEALED_BODY_LEN),
+    )
+        .prop_map(|(recipients, commitment, sealed_body)| GroupSend {
+            recipients,
+            franking_commitment: FrankingCommitment(commitment),
+            sealed_body,
+        })
+}
+
 pub fn frame() -> impl Strategy<Value = Frame<'static>> {
     prop_oneof![
         identity().prop_map(Frame::Identity),
@@ -407,5 +578,11 @@ pub fn frame() -> impl Strategy<Value = Frame<'static>> {
         report_batch().prop_map(Frame::ReportBatch),
         report_acknowledgement().prop_map(Frame::ReportAcknowledgement),
         device_list().prop_map(Frame::DeviceList),
+        sender_key_distribution().prop_map(Frame::SenderKeyDistribution),
+        group_message().prop_map(Frame::GroupMessage),
+        group_content().prop_map(Frame::GroupContent),
+        group_control().prop_map(Frame::GroupControl),
+        group_welcome().prop_map(Frame::GroupWelcome),
+        group_send().prop_map(Frame::GroupSend),
     ]
 }
