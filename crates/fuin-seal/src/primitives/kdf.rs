@@ -32,11 +32,19 @@ pub enum Label {
     StateEncryption,
     /// Hash label of a safety number half.
     SafetyNumber,
+    /// HKDF info: a report's DH output to AEAD key, nonce and commitment.
+    ReportKeys,
+    /// First framed field of a report's HKDF salt (the sealing transcript).
+    ReportTranscript,
+    /// First framed field of a sealed report's associated data.
+    ReportAssociatedData,
+    /// First framed field of a moderation audit record's hash input.
+    AuditRecord,
 }
 
 impl Label {
     /// Every label, for the spec table and its test.
-    pub const ALL: [Label; 12] = [
+    pub const ALL: [Label; 16] = [
         Self::IdentitySignature,
         Self::SignedPrekeySignature,
         Self::Handshake,
@@ -49,6 +57,10 @@ impl Label {
         Self::DirectConversation,
         Self::StateEncryption,
         Self::SafetyNumber,
+        Self::ReportKeys,
+        Self::ReportTranscript,
+        Self::ReportAssociatedData,
+        Self::AuditRecord,
     ];
 
     /// The label's bytes.
@@ -66,6 +78,10 @@ impl Label {
             Self::DirectConversation => b"fuin/v1/direct-conversation",
             Self::StateEncryption => b"fuin/v1/state-encryption",
             Self::SafetyNumber => b"fuin/v1/safety-number",
+            Self::ReportKeys => b"fuin/v1/report-keys",
+            Self::ReportTranscript => b"fuin/v1/report-transcript",
+            Self::ReportAssociatedData => b"fuin/v1/report-ad",
+            Self::AuditRecord => b"fuin/v1/audit-record",
         }
     }
 }
