@@ -136,6 +136,16 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
+/// Hex of a short byte string (`hex::encode` goes a char at a time; a log
+/// record has one commitment per counted message).
+fn to_hex(bytes: &[u8]) -> String {
+    let mut out = vec![0u8; bytes.len() * 2];
+    match hex::encode_to_slice(bytes, &mut out) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 fn io_error(path: &Path, what: &str, err: &std::io::Error) -> ReportError {
     ReportError::Audit(format!("{what} {}: {err}", path.display()))
 }
@@ -338,7 +348,7 @@ impl AuditRecord {
             seq: self.seq,
             time_ms: self.time_ms,
             moderator: self.moderator.clone(),
-            report_id: hex::encode(self.report_id.0),
+            report_id: to_hex(&self.report_id.0),
             reporter: self.reporter.user.as_str().to_owned(),
             reporter_device: self.reporter.device.0,
             outcome: outcome.to_owned(),
@@ -351,11 +361,11 @@ impl AuditRecord {
                 .iter()
                 .map(|counted| CountedLine {
                     reporter: counted.reporter.as_str().to_owned(),
-                    commitment: hex::encode(counted.commitment.0),
+                    commitment: to_hex(&counted.commitment.0),
                 })
                 .collect(),
-            prev: hex::encode(self.prev),
-            hash: hex::encode(self.hash),
+            prev: to_hex(&self.prev),
+            hash: to_hex(&self.hash),
         };
         // A struct of strings and numbers always serializes.
         serde_json::to_string(&line).unwrap_or_default()

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 
 use fuin_wire::{ContentType, DeviceAddress, PublicIdentity, UserId};
 use rand_core::CryptoRng;
+use zeroize::Zeroizing;
 
 use crate::content::check_reason;
 use crate::sealing::seal_plaintext;
@@ -19,10 +20,22 @@ use crate::{
 };
 use fuin_wire::FrameBody;
 
-/// A report being prepared on the reporter's device.
-#[derive(Debug, Clone)]
+/// A report being prepared on the reporter's device. It cannot change once
+/// made: what [`ReportBuilder::preview`] shows is what
+/// [`ReportBuilder::seal`] seals.
+#[derive(Clone)]
 pub struct ReportBuilder {
     content: ReportContent<'static>,
+    /// The encoded plaintext (it holds the franking keys: wiped on drop).
+    plaintext: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ReportBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportBuilder")
+            .field("content", &self.content)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReportBuilder {
@@ -77,8 +90,8 @@ impl ReportBuilder {
             messages,
         };
         // The same limits the moderation side's decoder applies.
-        content.to_bytes()?;
-        Ok(Self { content })
+        let plaintext = content.to_bytes()?;
+        Ok(Self { content, plaintext })
     }
 
     /// Exactly what will leave the device, for the app to show.
@@ -115,8 +128,7 @@ impl ReportBuilder {
         rng: &mut R,
         moderation_key: &ModerationPublicKey,
     ) -> Result<Vec<u8>, ReportError> {
-        let plaintext = self.content.to_bytes()?;
-        seal_plaintext(rng, moderation_key, &plaintext)?
+        seal_plaintext(rng, moderation_key, &self.plaintext)?
             .to_bytes()
             .map_err(ReportError::Wire)
     }

@@ -169,14 +169,6 @@ pub struct VerifiedReport {
     pub audit_record: AuditRecord,
 }
 
-impl VerifiedReport {
-    /// How many messages have `verdict`'s kind (rejections of any reason
-    /// count together).
-    pub fn count(&self, verdict: fn(&Verdict) -> bool) -> usize {
-        self.messages.iter().filter(|m| verdict(&m.verdict)).count()
-    }
-}
-
 /// The moderation tool's keys: its secret key (reports are sealed to its
 /// public half) and its copy of the relay's stamp keys.
 #[derive(Debug)]

@@ -134,6 +134,20 @@ mod tests {
     }
 
     #[test]
+    fn the_spec_lists_every_label_with_its_length() {
+        let spec = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../spec/protocol.md"
+        ))
+        .unwrap_or_default();
+        for label in Label::ALL {
+            let text = std::str::from_utf8(label.as_bytes()).unwrap_or_default();
+            let row = format!("| `{text}` | {} |", text.len());
+            assert!(spec.contains(&row), "spec/protocol.md §2 lacks {row}");
+        }
+    }
+
+    #[test]
     fn too_long_output_is_an_error() {
         let mut out = vec![0u8; MAX_OUTPUT_LEN + 1];
         assert!(hkdf_raw(None, b"ikm", b"info", &mut out).is_err());
