@@ -11,14 +11,14 @@
 //! Operations: `seal`, `seal_floor`, `open_verify`, `open_floor` (as in
 //! `benches/report.rs`). With 0 iterations it only builds the fixture, whose
 //! count is subtracted.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
 use std::hint::black_box;
 
 use fuin_report::{AuditLog, ModerationSecretKey, Moderator, ReportBuilder, fuzzing};
 use fuin_seal::ConversationId;
-use fuin_seal::primitives::franking::{self, FrankedMessage, verify_hmac_sha256};
 use fuin_seal::primitives::framing::Framer;
+use fuin_seal::primitives::franking::{self, FrankedMessage, verify_hmac_sha256};
 use fuin_seal::primitives::kdf::Label;
 use fuin_seal::primitives::x25519::AgreementSecret;
 use fuin_seal::primitives::{aead, sha256};

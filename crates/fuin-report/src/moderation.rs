@@ -10,7 +10,7 @@ use fuin_seal::ConversationId;
 use fuin_seal::primitives::franking::{self, FrankedMessage, verify_hmac_sha256};
 use fuin_wire::relay::{InboxReport, ReportBatch, ReportId};
 use fuin_wire::{
-    ClientMessageId, ContentType, DeviceAddress, FrameBody, FrankingCommitment, MessageId,
+    ClientMessageId, ContentType, DeviceAddress, FrameBody, FrankingCommitment, MessageId, Opaque,
     PublicIdentity, StampKeyId, UserId, franking_stamp_input,
 };
 
@@ -124,8 +124,9 @@ pub struct CheckedMessage {
     pub message_id: ClientMessageId,
     /// What the body is.
     pub content_type: ContentType,
-    /// The body.
-    pub body: Vec<u8>,
+    /// The body (`Debug` shows only its length, so that a log of the tool
+    /// never holds reported content).
+    pub body: Opaque<'static>,
     /// The franking commitment.
     pub commitment: FrankingCommitment,
     /// When the relay accepted it.
@@ -141,7 +142,7 @@ pub struct CheckedMessage {
 impl CheckedMessage {
     /// The body as text (invalid UTF-8 shown with replacement characters).
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
+        String::from_utf8_lossy(self.body.as_bytes()).into_owned()
     }
 }
 
@@ -328,7 +329,7 @@ impl Moderator {
                     recipient: message.recipient.clone().into_owned(),
                     message_id: message.message_id,
                     content_type: message.content_type,
-                    body: message.body.as_bytes().to_vec(),
+                    body: message.body.clone().into_owned(),
                     commitment: message.commitment,
                     server_time_ms: message.server_time_ms,
                     server_message_id: message.server_message_id,

@@ -193,6 +193,9 @@ fn no_secret_reaches_debug_output() {
         assert!(!shown.contains(&hex_of(&CURRENT_KEY.1)[..16]));
         assert!(!shown.contains("34, 34, 34, 34"), "stamp key in {shown}");
     }
+    // The verified report's Debug shows bodies by length only.
+    assert!(!format!("{opened:?}").contains("secret words"));
+    assert!(!format!("{:?}", opened.messages[0]).contains("115, 101, 99"));
     // Errors name fields and codes, never content.
     let error = ReportContent::from_bytes(&[1, 0xff])
         .unwrap_err()
