@@ -11,7 +11,12 @@
 //! Operations: `seal`, `seal_floor`, `open_verify`, `open_floor` (as in
 //! `benches/report.rs`). With 0 iterations it only builds the fixture, whose
 //! count is subtracted.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::hint::black_box;
 
