@@ -102,6 +102,11 @@ async fn open(store: &StoreArgs, crash_at: Option<CrashStep>) -> Result<Client, 
     Ok(Client::open(&store.store, options).await?)
 }
 
+/// Opens the device's store for a command without crash hooks.
+pub async fn open_store(store: &StoreArgs) -> Result<Client, Failure> {
+    open(store, None).await
+}
+
 fn user(user: &str) -> Result<String, Failure> {
     UserId::new(user)
         .map(|id| id.as_str().to_owned())

@@ -8,6 +8,10 @@
 //! - `fuin init`, `send`, `sync`, `history`, `conversations`, `read`,
 //!   `safety-number` and `accept-identity` are a client, one device per
 //!   store, enough to chat between two terminals ([`commands`]).
+//! - `fuin report` reports received messages to moderation, after showing
+//!   exactly what will leave the device ([`report`]).
+//! - `fuin moderate keygen | pull | open | audit verify` is the moderation
+//!   tool ([`moderate`]).
 //!
 //! Every command takes `--json`. A failure is one line and a hint on
 //! stderr (or `{"error": {"code", "message", "hint"}}` on stdout with
@@ -17,13 +21,18 @@
 //! `unreachable`, `relay_misbehaved`, `identity_changed` (with `device`),
 //! `unknown_user` (with `user`), `invalid_argument`, `storage`, `key_file`
 //! and `protocol`; the command's own are `no_store`, `store_exists`,
-//! `relay_cert`, `demo_dir`, `demo_relay`, `relay_database`, `runtime`, and
-//! for `fuin relay` those of [`fuin_relay::cli::RunError::code`].
+//! `relay_cert`, `demo_dir`, `demo_relay`, `relay_database`, `runtime`, the
+//! moderation tool's `moderation_files`, `moderation_key`, `credential`,
+//! `stamp_keys`, `moderation_relay`, `inbox`, `audit_log`,
+//! `audit_log_broken` (with `record`) and `report_refused`, and for
+//! `fuin relay` those of [`fuin_relay::cli::RunError::code`].
 #![forbid(unsafe_code)]
 
 mod commands;
 mod demo;
+mod moderate;
 mod output;
+mod report;
 mod views;
 
 use std::process::ExitCode;
@@ -126,6 +135,13 @@ enum Command {
         /// The device, as USER/NUMBER.
         device: String,
     },
+    /// Report received messages to moderation (shows them and asks first).
+    Report(report::ReportArgs),
+    /// The moderation tool: keys, the relay's report inbox, opening reports, the audit log.
+    Moderate {
+        #[command(subcommand)]
+        command: moderate::ModerateCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -186,6 +202,8 @@ async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
         Command::AcceptIdentity { store, device } => {
             commands::accept_identity(&store, &device).await
         }
+        Command::Report(args) => report::run(args, out).await,
+        Command::Moderate { command } => moderate::run(command).await,
     }
 }
 

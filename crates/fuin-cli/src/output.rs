@@ -36,6 +36,9 @@ pub struct Failure {
     pub details: Map<String, Value>,
     /// The exit status.
     pub exit: u8,
+    /// What the command did show before failing (text mode prints it on
+    /// stdout ahead of the error; JSON mode carries it in `details`).
+    pub shown: Option<String>,
 }
 
 impl Failure {
@@ -47,6 +50,7 @@ impl Failure {
             hint: hint.into(),
             details: Map::new(),
             exit: EXIT_FAILURE,
+            shown: None,
         }
     }
 
@@ -126,6 +130,9 @@ impl Output {
             }
             stdout_line(&json!({ "error": error }).to_string());
         } else {
+            if let Some(shown) = &failure.shown {
+                stdout_line(shown);
+            }
             stderr_line(&format!(
                 "error: {}\nhint: {}",
                 one_line(&failure.message),

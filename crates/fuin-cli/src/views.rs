@@ -14,7 +14,8 @@ pub fn clock(ms: u64) -> String {
     )
 }
 
-/// One message as a line: `[12:03:04] alice/1: hello (delivered)`.
+/// One message as a line, its local id first (what `fuin report --message`
+/// takes): `#3 [12:03:04] alice/1: hello (delivered)`.
 pub fn message_line(message: &Message) -> String {
     let who = if message.outgoing {
         format!("{} (you)", message.sender)
@@ -22,7 +23,8 @@ pub fn message_line(message: &Message) -> String {
         message.sender.to_string()
     };
     format!(
-        "[{}] {who}: {} ({})",
+        "#{} [{}] {who}: {} ({})",
+        message.local_id,
         clock(message.sent_at_ms),
         printable(&message.text),
         message.status.as_str()

@@ -1,6 +1,7 @@
 //! `fuin demo` runs to the end and shows, from the relay's own database,
 //! that the relay holds only sealed envelopes, and nothing once they are
-//! acknowledged.
+//! acknowledged; and that a report discloses the one message reported,
+//! verified by moderation and recorded in its audit log.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -8,13 +9,17 @@ mod common;
 use common::fuin;
 
 /// What the demo's users say (the demo's source has the same sentences).
-const DEMO_TEXTS: [&str; 5] = [
+const DEMO_TEXTS: [&str; 6] = [
     "Hi Bob! Lunch tomorrow at noon?",
     "Sure, see you at noon.",
     "Carol, are you coming to lunch too?",
     "We meet at the station at noon.",
     "Bring an umbrella, it may rain.",
+    REPORTED,
 ];
+
+/// The message bob reports.
+const REPORTED: &str = "Send me your bank password or your photos go online.";
 
 const DATABASE_HEADING: &str = "What the relay's database holds now";
 
@@ -66,6 +71,41 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
         )
     );
 
+    // The report: bob's preview holds the one message, the relay holds it
+    // sealed until moderation pulls it, and moderation verifies it.
+    let (_, report_part) = devices_part
+        .split_once("bob reports that one message")
+        .unwrap_or_else(|| panic!("no report step:\n{devices_part}"));
+    let preview: Vec<&str> = report_part
+        .lines()
+        .skip_while(|line| !line.contains("preview: reason"))
+        .skip(1)
+        .take_while(|line| line.trim_start().starts_with("carol/1: "))
+        .collect();
+    assert_eq!(
+        preview,
+        [format!("       carol/1: \"{REPORTED}\"")],
+        "{report_part}"
+    );
+    assert!(
+        report_part.contains("1 row in its reports table"),
+        "{report_part}"
+    );
+    assert!(
+        report_part.contains("1. VERIFIED from carol/1 at ") && report_part.contains(REPORTED),
+        "{report_part}"
+    );
+    assert!(report_part.contains("Only that message was disclosed: moderation saw 1 of the"));
+    assert!(report_part.contains("its chain verifies, head 1:"));
+    assert!(report_part.contains("the relay's reports table holds 0 rows"));
+    let audit_log = std::fs::read_to_string(kept.join("moderation/audit.log")).unwrap();
+    assert_eq!(audit_log.lines().count(), 1);
+    assert!(audit_log.contains("\"moderator\":\"moderator-1\""));
+    assert!(
+        !audit_log.contains(REPORTED),
+        "the audit log holds no content"
+    );
+
     // The database section: each table with its row count, an empty mailbox,
     // and not one word of the conversation.
     for table in [
@@ -75,6 +115,7 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
         "challenges",
         "tokens",
         "mailbox",
+        "reports",
     ] {
         assert!(
             database_part
@@ -93,6 +134,11 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
         .find(|line| line.trim_start().starts_with("mailbox "))
         .unwrap();
     assert!(mailbox_line.contains(" 0 rows"), "{mailbox_line}");
+    let reports_line = database_part
+        .lines()
+        .find(|line| line.trim_start().starts_with("reports "))
+        .unwrap();
+    assert!(reports_line.contains(" 0 rows"), "{reports_line}");
     assert!(database_part.contains("The mailbox is empty"));
     for text in DEMO_TEXTS {
         assert!(!database_part.contains(text));
@@ -152,6 +198,23 @@ fn the_demo_in_json_gives_the_steps_and_the_database_views() {
         assert_eq!(keys, ["bytes", "id", "recipient"]);
         assert_eq!(envelope["id"].as_str().unwrap().len(), 32);
     }
+    // While it waited, the relay's view of the report: an id, the reporter
+    // and a size.
+    let waiting = demo["relay_database"]["report_waiting"]["reports"]
+        .as_array()
+        .unwrap();
+    assert_eq!(waiting.len(), 1);
+    let mut keys: Vec<_> = waiting[0].as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, ["bytes", "id", "reporter"]);
+    assert_eq!(waiting[0]["reporter"], "bob/1");
+    assert_eq!(
+        demo["relay_database"]["after_pull"]["reports"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let after = &demo["relay_database"]["at_the_end"];
     assert_eq!(after["mailbox"].as_array().unwrap().len(), 0);
     let mailbox_table = after["tables"]

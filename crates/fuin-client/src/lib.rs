@@ -21,6 +21,10 @@
 //!   reported as [`Event::IdentityChanged`], its messages are held and
 //!   nothing is sent to its user until the app calls
 //!   [`Client::accept_identity_change`].
+//! - [`Client::report`] prepares a report of exactly the messages the user
+//!   selected, for the app to preview; [`Client::submit_report`] seals it to
+//!   the moderation service's key and hands it to the relay's report inbox
+//!   ([`report`], `spec/report.md`).
 //! - [`Client::events`]: everything above as a stream of [`Event`]s.
 //!
 //! The behaviour is specified in `spec/client.md`.
@@ -39,6 +43,10 @@ pub use client::{
 };
 pub use error::ClientError;
 pub use event::{Event, EventStream, EventStreamItem};
+/// Reports: the builder and preview the SDK hands out, and the moderation
+/// key type.
+pub use fuin_report as report;
+pub use fuin_report::{ModerationPublicKey, PreviewMessage, ReportBuilder, ReportPreview};
 /// Receipt bodies (defined with the other wire formats).
 pub use fuin_wire::receipt;
 pub use history::{Conversation, Message, MessageStatus, ReceiptRecord};

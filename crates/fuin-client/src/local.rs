@@ -960,6 +960,29 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A message's body exactly as stored (the history's `text` is lossy
+    /// for bytes that are not UTF-8; a report needs the bytes).
+    pub fn message_body(&self, local_id: i64) -> Result<Option<Zeroizing<Vec<u8>>>, ClientError> {
+        let row: Option<(String, i64, Vec<u8>, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT sender_user, sender_device, message_id, body FROM messages WHERE id = ?1",
+                [local_id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()
+            .map_err(storage("reading a message body"))?;
+        let Some((user, device, id, sealed)) = row else {
+            return Ok(None);
+        };
+        let sender = DeviceAddress::new(user_id(user)?, device_id(device)?);
+        self.open(
+            &Self::body_context(&sender, &message_id(id)?, "body"),
+            &sealed,
+        )
+        .map(Some)
+    }
+
     /// The franking opening stored with a received message.
     #[allow(clippy::type_complexity)]
     pub fn franking(&self, local_id: i64) -> Result<Option<StoredFranking>, ClientError> {

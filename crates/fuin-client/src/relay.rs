@@ -7,7 +7,7 @@ use std::time::Duration;
 use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
     ChallengeResponse, DeviceList, DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload,
-    SendAccepted,
+    ReportAccepted, SendAccepted,
 };
 use fuin_wire::{DeviceAddress, DeviceId, FrameBody, MessageId, UserId};
 use reqwest::{Method, StatusCode};
@@ -227,6 +227,23 @@ impl RelayConnection {
             )
             .await?;
         Self::decode(&bytes, "send")
+    }
+
+    /// Submits a `SealedReport` frame to the report inbox (`POST /v1/reports`).
+    pub async fn submit_report(
+        &self,
+        token: &BearerToken,
+        frame: &[u8],
+    ) -> Result<ReportAccepted, ClientError> {
+        let (_, bytes) = self
+            .call(
+                Method::POST,
+                "/v1/reports",
+                Some(token),
+                Some(frame.to_vec()),
+            )
+            .await?;
+        Self::decode(&bytes, "report")
     }
 
     pub async fn fetch(

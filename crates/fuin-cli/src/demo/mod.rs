@@ -7,13 +7,19 @@
 //! the last shows what the relay's database holds, read from its file.
 //!
 //! The steps are methods of [`Demo`], run in order by [`run`]; later
-//! features (groups, attachments, reports) add steps of their own.
+//! features (groups, attachments) add steps of their own. The report steps
+//! use the moderation tool's own code ([`crate::moderate`]): bob reports one
+//! message, moderation pulls the relay's inbox, opens and verifies the
+//! report, and the audit log records it.
 
 mod relay_view;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use fuin_client::report::{
+    AuditLog, ModerationSecretKey, Moderator, StampKeySet, Verdict, verify_file,
+};
 use fuin_client::{Client, ClientOptions, Message};
 use fuin_relay::api::system_clock;
 use fuin_relay::franking::StampKeys;
@@ -21,6 +27,7 @@ use fuin_relay::store::sqlite::SqliteStore;
 use fuin_relay::{Relay, RelayConfig};
 use fuin_wire::StampKeyId;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use crate::output::{Answer, Failure, Output};
@@ -43,11 +50,19 @@ const ALICE_TO_CAROL: [&str; 2] = [
     "We meet at the station at noon.",
 ];
 const BOB_TO_CAROL: &str = "Bring an umbrella, it may rain.";
+const CAROL_TO_BOB: &str = "Send me your bank password or your photos go online.";
+/// The demo relay's stamp key id.
+const STAMP_KEY_ID: u32 = 1;
 
 /// The relay, served from a task of this process.
 struct DemoRelay {
     url: String,
     database: PathBuf,
+    /// The relay's stamp key: moderation holds a copy to check stamps.
+    stamp_key: zeroize::Zeroizing<[u8; 32]>,
+    /// The moderation tool's credential for the relay's report inbox (the
+    /// relay keeps only its hash).
+    credential: zeroize::Zeroizing<[u8; 32]>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -63,9 +78,12 @@ impl DemoRelay {
         };
         let store =
             SqliteStore::open(&database).map_err(|err| failed("database", err.to_string()))?;
-        let mut key = [0u8; 32];
-        rand::fill(&mut key);
-        let config = RelayConfig::new(StampKeys::new(StampKeyId(1), key));
+        let mut stamp_key = zeroize::Zeroizing::new([0u8; 32]);
+        rand::fill(stamp_key.as_mut());
+        let mut credential = zeroize::Zeroizing::new([0u8; 32]);
+        rand::fill(credential.as_mut());
+        let mut config = RelayConfig::new(StampKeys::new(StampKeyId(STAMP_KEY_ID), *stamp_key));
+        config.moderation_credential_hash = Some(Sha256::digest(credential.as_ref()).into());
         let relay = Relay::new(store, config, system_clock());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -80,6 +98,8 @@ impl DemoRelay {
         Ok(Self {
             url: format!("http://{address}"),
             database,
+            stamp_key,
+            credential,
             stop: Some(stop),
             task,
         })
@@ -150,6 +170,7 @@ impl Transcript {
 /// The demo's relay, devices and transcript.
 struct Demo {
     relay: DemoRelay,
+    dir: PathBuf,
     alice: Client,
     bob_phone: Client,
     bob_laptop: Client,
@@ -206,6 +227,8 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<Answer, Failure> {
     let before = demo.offline_device_waits().await?;
     demo.offline_device_catches_up(before).await?;
     demo.safety_numbers().await?;
+    let (moderator, held) = demo.report_one_message().await?;
+    demo.moderation_opens_the_report(&moderator, held).await?;
     demo.everything_acknowledged().await?;
     demo.transcript().await?;
     demo.relay_database()?;
@@ -231,6 +254,14 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<Answer, Failure> {
             "relay_database": views,
         }),
     })
+}
+
+fn demo_failure(why: String) -> Failure {
+    Failure::new(
+        "demo_relay",
+        format!("the demo failed: {why}"),
+        "run the demo again; if it keeps failing, report it",
+    )
 }
 
 /// Makes `dir` ready: created if missing, refused if it holds anything.
@@ -276,6 +307,7 @@ impl Demo {
         );
         Ok(Self {
             relay,
+            dir: dir.to_owned(),
             alice,
             bob_phone,
             bob_laptop,
@@ -433,6 +465,141 @@ impl Demo {
         Ok(())
     }
 
+    /// carol sends bob something abusive; bob reports that one message.
+    /// Returns moderation's keys (made here; bob's app is given the public
+    /// half).
+    async fn report_one_message(&mut self) -> Result<(Moderator, usize), Failure> {
+        let mut stamp_keys = StampKeySet::new();
+        stamp_keys
+            .insert(StampKeyId(STAMP_KEY_ID), &self.relay.stamp_key, None)
+            .map_err(|err| demo_failure(err.to_string()))?;
+        let moderator = Moderator::new(
+            ModerationSecretKey::generate(&mut rand::rng(), 1),
+            stamp_keys,
+        );
+
+        self.carol.send_text("bob", CAROL_TO_BOB).await?;
+        self.bob_phone.sync(NOW).await?;
+        let received = self.bob_phone.history("carol", 10).await?;
+        let abusive = received
+            .iter()
+            .find(|message| !message.outgoing && message.text == CAROL_TO_BOB)
+            .ok_or_else(|| demo_failure("carol's message did not reach bob's phone".into()))?;
+        let mut held = 0;
+        for conversation in self.bob_phone.conversations().await? {
+            held += self
+                .bob_phone
+                .history(&conversation.peer, 1_000)
+                .await?
+                .len();
+        }
+        let report = self
+            .bob_phone
+            .report("threat and extortion", &[abusive.local_id])
+            .await?;
+        let preview = report.preview();
+        self.out.step(
+            "carol sends bob a threat; bob reports that one message. His phone shows what will leave it:",
+        );
+        self.out.line(format!("bob/1 shows   {}", quoted(abusive)));
+        self.out.line(format!(
+            "preview: reason \"{}\", {} message:",
+            views::printable(&preview.reason),
+            preview.messages.len()
+        ));
+        for message in &preview.messages {
+            self.out.line(format!(
+                "  {}: \"{}\"",
+                message.sender,
+                views::printable(&message.text())
+            ));
+        }
+        self.out.line(format!(
+            "bob/1 holds {held} messages; the report discloses {} of them, sealed to moderation's key.",
+            preview.messages.len()
+        ));
+        let accepted = self
+            .bob_phone
+            .submit_report(&report, &moderator.public_key())
+            .await?;
+        let view = relay_view::read(&self.relay.database)?;
+        self.out.line(format!(
+            "The relay stores it as report {}…: {} row in its reports table, {} bytes it cannot open.",
+            &hex::encode(accepted.report_id.0)[..16],
+            view.reports.len(),
+            view.reports.first().map_or(0, |report| report.bytes)
+        ));
+        self.views.insert("report_waiting".into(), view.json());
+        Ok((moderator, held))
+    }
+
+    /// Moderation pulls the inbox, opens and verifies the report, and the
+    /// audit log records the opening.
+    async fn moderation_opens_the_report(
+        &mut self,
+        moderator: &Moderator,
+        held: usize,
+    ) -> Result<(), Failure> {
+        let moderation_dir = self.dir.join("moderation");
+        let inbox = moderation_dir.join("inbox");
+        let pulled =
+            crate::moderate::inbox::pull(&self.relay.url, &self.relay.credential, &inbox, None)
+                .await?;
+        let audit_path = moderation_dir.join("audit.log");
+        let mut audit =
+            AuditLog::open(&audit_path).map_err(|err| crate::moderate::audit_failure(&err))?;
+        let files: Vec<PathBuf> = pulled.iter().map(|report| report.path.clone()).collect();
+        let (opened, refused) = crate::moderate::open_all(
+            moderator,
+            &mut audit,
+            "moderator-1",
+            &files,
+            crate::moderate::now_ms(),
+        )?;
+        if let Some((path, err)) = refused.first() {
+            return Err(demo_failure(format!(
+                "moderation could not open {}: {err}",
+                path.display()
+            )));
+        }
+        self.out.step(
+            "Moderation pulls the relay's report inbox, opens the report with its key and checks every message:",
+        );
+        for report in &opened {
+            self.out.lines(crate::moderate::report_lines(report));
+            let verified = report
+                .messages
+                .iter()
+                .filter(|message| message.verdict == Verdict::Verified)
+                .count();
+            self.out.line(format!(
+                "{verified} of {} message verified: carol's commitment opens with the key in the report, \
+                 and the relay's stamp shows it was sent by carol/1 to bob/1.",
+                report.messages.len()
+            ));
+            self.out.line(format!(
+                "Only that message was disclosed: moderation saw {} of the {held} messages bob/1 holds.",
+                report.messages.len()
+            ));
+        }
+        let (records, head) =
+            verify_file(&audit_path).map_err(|err| crate::moderate::audit_failure(&err))?;
+        self.out.line(format!(
+            "The audit log holds {} record (who opened which report, when, the outcome); its chain \
+             verifies, head {}:{}…",
+            records.len(),
+            head.records,
+            &hex::encode(head.hash)[..16]
+        ));
+        let view = relay_view::read(&self.relay.database)?;
+        self.out.line(format!(
+            "After the pull the relay's reports table holds {} rows: moderation acknowledged the report.",
+            view.reports.len()
+        ));
+        self.views.insert("after_pull".into(), view.json());
+        Ok(())
+    }
+
     async fn everything_acknowledged(&mut self) -> Result<(), Failure> {
         let devices = [&self.alice, &self.bob_phone, &self.bob_laptop, &self.carol];
         let mut total = 0;
@@ -482,7 +649,7 @@ impl Demo {
             self.out.lines(view.mailbox_lines());
         }
         self.out.line(
-            "Nowhere a message, a receipt or a record of who wrote to whom: only public keys and routing.",
+            "Nowhere a message, a receipt, a report or a record of who wrote to whom: only public keys and routing.",
         );
         self.views.insert("at_the_end".into(), view.json());
         Ok(())

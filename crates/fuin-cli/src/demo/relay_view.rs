@@ -1,7 +1,8 @@
 //! What the relay's SQLite database holds, read directly from its file
 //! (read-only) as an outsider with a copy of it would: how many rows each
-//! table has, and for the mailbox each envelope's id, recipient and size.
-//! It never selects an envelope's record.
+//! table has, for the mailbox each envelope's id, recipient and size, and
+//! for the report inbox each report's id, reporter and size. It never
+//! selects an envelope's record or a report's bytes.
 
 use std::path::Path;
 
@@ -26,15 +27,26 @@ pub struct Envelope {
     pub bytes: u64,
 }
 
+/// One sealed report waiting in the inbox.
+pub struct Report {
+    /// The relay's id for it, in hex.
+    pub id: String,
+    /// The device that submitted it.
+    pub reporter: String,
+    /// The size of the sealed report.
+    pub bytes: u64,
+}
+
 /// The database at one moment.
 pub struct DatabaseView {
     pub tables: Vec<Table>,
     pub mailbox: Vec<Envelope>,
+    pub reports: Vec<Report>,
 }
 
 /// The tables in the order the view lists them, with what each holds; any
 /// other table follows, unexplained.
-const KNOWN_TABLES: [(&str, &str); 6] = [
+const KNOWN_TABLES: [(&str, &str); 9] = [
     (
         "devices",
         "registered devices: address and public identity key",
@@ -50,6 +62,12 @@ const KNOWN_TABLES: [(&str, &str); 6] = [
     ("challenges", "login challenges not yet used or expired"),
     ("tokens", "login tokens, as hashes"),
     ("mailbox", "sealed envelopes waiting for their device"),
+    ("blobs", "sealed attachments"),
+    (
+        "blob_capabilities",
+        "read capabilities of attachments, as hashes",
+    ),
+    ("reports", "sealed reports waiting for moderation"),
 ];
 
 fn failed(err: rusqlite::Error) -> Failure {
@@ -116,7 +134,28 @@ pub fn read(path: &Path) -> Result<DatabaseView, Failure> {
                 .collect::<Result<_, _>>()
         })
         .map_err(failed)?;
-    Ok(DatabaseView { tables, mailbox })
+    let reports = db
+        .prepare("SELECT hex(report_id), user, device, length(report) FROM reports ORDER BY received_at, report_id")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| {
+                    let user: String = row.get(1)?;
+                    let device: i64 = row.get(2)?;
+                    let bytes: i64 = row.get(3)?;
+                    Ok(Report {
+                        id: row.get::<_, String>(0)?.to_lowercase(),
+                        reporter: format!("{user}/{device}"),
+                        bytes: u64::try_from(bytes).unwrap_or(0),
+                    })
+                })?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(failed)?;
+    Ok(DatabaseView {
+        tables,
+        mailbox,
+        reports,
+    })
 }
 
 impl DatabaseView {
@@ -160,6 +199,11 @@ impl DatabaseView {
                 "id": envelope.id,
                 "recipient": envelope.recipient,
                 "bytes": envelope.bytes,
+            })).collect::<Vec<_>>(),
+            "reports": self.reports.iter().map(|report| json!({
+                "id": report.id,
+                "reporter": report.reporter,
+                "bytes": report.bytes,
             })).collect::<Vec<_>>(),
         })
     }

@@ -16,7 +16,7 @@ mod wycheproof_tests;
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of the concatenation of `parts`.
-pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part);

@@ -35,3 +35,12 @@ secret_bytes!(
     /// The output of one X25519 agreement, checked to be contributory.
     pub DhOutput
 );
+
+impl DhOutput {
+    /// The agreed bytes, as key material for a derivation made outside this
+    /// crate (a sealed report's HKDF, `spec/report.md`). They are secret:
+    /// pass them to a KDF, never store or show them.
+    pub fn key_material(&self) -> &[u8; 32] {
+        &self.0
+    }
+}

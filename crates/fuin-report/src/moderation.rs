@@ -1,0 +1,405 @@
+//! The moderation side: open a report, check every message, record the
+//! opening (`spec/report.md` §5-§6).
+//!
+//! [`Moderator::open`] is the only way to open a report, and it appends a
+//! record to the [`AuditLog`] whatever the outcome: a report that cannot be
+//! opened is recorded as refused. Each message gets a [`Verdict`]: verified,
+//! a duplicate (verified, but counted before), or rejected with the reason.
+
+use fuin_seal::ConversationId;
+use fuin_seal::primitives::franking::{self, FrankedMessage, verify_hmac_sha256};
+use fuin_wire::relay::{InboxReport, ReportBatch, ReportId};
+use fuin_wire::{
+    ClientMessageId, ContentType, DeviceAddress, FrameBody, FrankingCommitment, MessageId, Opaque,
+    PublicIdentity, StampKeyId, UserId, franking_stamp_input,
+};
+
+use crate::audit::{AuditEntry, AuditLog, AuditOutcome, AuditRecord, CountedMessage};
+use crate::sealing::open_sealed;
+use crate::{
+    ModerationPublicKey, ModerationSecretKey, ReportContent, ReportError, ReportedMessage,
+    StampKeySet,
+};
+
+/// Why a reported message failed verification. In the order the checks are
+/// made; the first that fails is the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The relay delivered it to another device than the one that reported
+    /// it (the stamped recipient is not the relay-attested reporter).
+    NotAddressedToReporter,
+    /// Its sender is neither the reported conversation's other user nor the
+    /// reporter's own user.
+    NotInConversation,
+    /// Its franking key is not 32 bytes long.
+    FrankingKeyLength {
+        /// The length given.
+        len: usize,
+    },
+    /// The franking key does not open the commitment for this sender,
+    /// conversation, message id, content type and body: the content is not
+    /// what the sender committed to.
+    CommitmentMismatch,
+    /// The stamp names a relay key moderation does not hold.
+    UnknownStampKey {
+        /// The key id.
+        id: u32,
+    },
+    /// The stamp's relay key had expired when the relay received the report.
+    ExpiredStampKey {
+        /// The key id.
+        id: u32,
+    },
+    /// The relay did not stamp this commitment for this sender, recipient,
+    /// time and message id under this key.
+    StampMismatch,
+}
+
+impl Rejection {
+    /// A stable code, for output and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotAddressedToReporter => "not_addressed_to_reporter",
+            Self::NotInConversation => "not_in_conversation",
+            Self::FrankingKeyLength { .. } => "franking_key_length",
+            Self::CommitmentMismatch => "commitment_mismatch",
+            Self::UnknownStampKey { .. } => "unknown_stamp_key",
+            Self::ExpiredStampKey { .. } => "expired_stamp_key",
+            Self::StampMismatch => "stamp_mismatch",
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotAddressedToReporter => {
+                f.write_str("it was not delivered to the device that reports it")
+            }
+            Self::NotInConversation => {
+                f.write_str("its sender is not in the reported conversation")
+            }
+            Self::FrankingKeyLength { len } => {
+                write!(f, "its franking key is {len} bytes, not 32")
+            }
+            Self::CommitmentMismatch => {
+                f.write_str("its content is not what the sender committed to")
+            }
+            Self::UnknownStampKey { id } => write!(f, "its stamp names an unknown relay key {id}"),
+            Self::ExpiredStampKey { id } => write!(f, "its stamp's relay key {id} has expired"),
+            Self::StampMismatch => f.write_str("the relay did not stamp it so"),
+        }
+    }
+}
+
+/// What moderation concludes about one reported message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Sent by its sender to the reporter, as reported; counted.
+    Verified,
+    /// Verified, but this reporter's user reported it before (in an earlier
+    /// opening or earlier in this report); not counted again.
+    Duplicate,
+    /// Not verified.
+    Rejected(Rejection),
+}
+
+impl Verdict {
+    /// Whether the message is shown to have been sent as reported.
+    pub fn is_verified(&self) -> bool {
+        matches!(self, Self::Verified | Self::Duplicate)
+    }
+}
+
+/// One reported message, checked. For a rejected message every field is
+/// only the reporter's claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedMessage {
+    /// The sending device.
+    pub sender: DeviceAddress<'static>,
+    /// The receiving device.
+    pub recipient: DeviceAddress<'static>,
+    /// The sender's message id.
+    pub message_id: ClientMessageId,
+    /// What the body is.
+    pub content_type: ContentType,
+    /// The body (`Debug` shows only its length, so that a log of the tool
+    /// never holds reported content).
+    pub body: Opaque<'static>,
+    /// The franking commitment.
+    pub commitment: FrankingCommitment,
+    /// When the relay accepted it.
+    pub server_time_ms: u64,
+    /// The relay's id for the delivery.
+    pub server_message_id: MessageId,
+    /// The relay key of the stamp.
+    pub stamp_key_id: StampKeyId,
+    /// The conclusion.
+    pub verdict: Verdict,
+}
+
+impl CheckedMessage {
+    /// The body as text (invalid UTF-8 shown with replacement characters).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(self.body.as_bytes()).into_owned()
+    }
+}
+
+/// An opened report with a verdict on every message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedReport {
+    /// The relay's id of the report.
+    pub report_id: ReportId,
+    /// The reporting device, as the relay authenticated it (and as the
+    /// report itself says: they must agree).
+    pub reporter: DeviceAddress<'static>,
+    /// The reporting device's identity, as the report says.
+    pub reporter_identity: PublicIdentity,
+    /// The other user of the reported conversation.
+    pub conversation_with: UserId<'static>,
+    /// The reporter's reason.
+    pub reason: String,
+    /// When the reporter's device made it (its clock; not checked).
+    pub created_at_ms: u64,
+    /// When the relay received it (its clock).
+    pub received_at_ms: u64,
+    /// The messages, in the report's order.
+    pub messages: Vec<CheckedMessage>,
+    /// The audit record of this opening.
+    pub audit_record: AuditRecord,
+}
+
+/// The moderation tool's keys: its secret key (reports are sealed to its
+/// public half) and its copy of the relay's stamp keys.
+#[derive(Debug)]
+pub struct Moderator {
+    key: ModerationSecretKey,
+    stamp_keys: StampKeySet,
+}
+
+impl Moderator {
+    /// A moderator with these keys.
+    pub fn new(key: ModerationSecretKey, stamp_keys: StampKeySet) -> Self {
+        Self { key, stamp_keys }
+    }
+
+    /// The public key reports are to be sealed to.
+    pub fn public_key(&self) -> ModerationPublicKey {
+        self.key.public_key()
+    }
+
+    /// Opens `report` as pulled from the relay's inbox, checks every
+    /// message, and appends the opening to `audit` as done by `moderator`
+    /// at `now_ms`. The record is written (and synced) before the report is
+    /// returned; if it cannot be written, the report is not returned.
+    ///
+    /// Refused as a whole (and recorded as refused): a report sealed to
+    /// another key id ([`ReportError::UnknownModerationKey`]), with a
+    /// small-order ephemeral key, that does not open
+    /// ([`ReportError::DecryptionFailed`]: wrong key, tampering), whose
+    /// plaintext is malformed, or that claims another reporter than the
+    /// device the relay authenticated ([`ReportError::ReporterMismatch`]).
+    pub fn open(
+        &self,
+        audit: &mut AuditLog,
+        moderator: &str,
+        report: &InboxReport<'_>,
+        now_ms: u64,
+    ) -> Result<VerifiedReport, ReportError> {
+        crate::audit::check_moderator(moderator)?;
+        match self.check(audit, report) {
+            Ok((content, messages)) => {
+                let count = |kind: fn(&Verdict) -> bool| {
+                    u32::try_from(messages.iter().filter(|m| kind(&m.verdict)).count())
+                        .unwrap_or(u32::MAX)
+                };
+                let counted = messages
+                    .iter()
+                    .filter(|m| m.verdict == Verdict::Verified)
+                    .map(|m| CountedMessage {
+                        reporter: report.reporter.user.clone().into_owned(),
+                        commitment: m.commitment,
+                    })
+                    .collect();
+                let outcome = AuditOutcome::Opened {
+                    verified: count(|v| *v == Verdict::Verified),
+                    duplicates: count(|v| *v == Verdict::Duplicate),
+                    rejected: count(|v| matches!(v, Verdict::Rejected(_))),
+                };
+                let audit_record = audit.append(
+                    moderator,
+                    AuditEntry {
+                        report_id: report.report_id,
+                        reporter: &report.reporter,
+                        outcome,
+                        counted,
+                    },
+                    now_ms,
+                )?;
+                Ok(VerifiedReport {
+                    report_id: report.report_id,
+                    reporter: report.reporter.clone().into_owned(),
+                    reporter_identity: content.reporter_identity,
+                    conversation_with: content.peer.into_owned(),
+                    reason: content.reason.into_owned(),
+                    created_at_ms: content.created_at_ms,
+                    received_at_ms: report.received_at_ms,
+                    messages,
+                    audit_record,
+                })
+            }
+            Err(err) => {
+                audit.append(
+                    moderator,
+                    AuditEntry {
+                        report_id: report.report_id,
+                        reporter: &report.reporter,
+                        outcome: AuditOutcome::Refused {
+                            reason: err.code().to_owned(),
+                        },
+                        counted: Vec::new(),
+                    },
+                    now_ms,
+                )?;
+                Err(err)
+            }
+        }
+    }
+
+    /// [`Moderator::open`] for a report stored as `fuin moderate pull`
+    /// stores it: a `ReportBatch` frame (wire tag 23) holding that one
+    /// report. Bytes that are not such a frame are refused before any
+    /// opening, and are not recorded (there is no report to name).
+    pub fn open_stored(
+        &self,
+        audit: &mut AuditLog,
+        moderator: &str,
+        stored: &[u8],
+        now_ms: u64,
+    ) -> Result<VerifiedReport, ReportError> {
+        let batch = ReportBatch::from_bytes(stored).map_err(ReportError::Wire)?;
+        match batch.reports.as_slice() {
+            [report] => self.open(audit, moderator, report, now_ms),
+            _ => Err(ReportError::Malformed {
+                reason: "a stored report holds exactly one report",
+            }),
+        }
+    }
+
+    /// Opens and checks, without recording.
+    fn check(
+        &self,
+        audit: &AuditLog,
+        report: &InboxReport<'_>,
+    ) -> Result<(ReportContent<'static>, Vec<CheckedMessage>), ReportError> {
+        let plaintext = open_sealed(&self.key, &report.report)?;
+        let content = ReportContent::from_bytes(&plaintext)?;
+        if content.reporter != report.reporter {
+            return Err(ReportError::ReporterMismatch);
+        }
+        let conversation = ConversationId::direct(&report.reporter.user, &content.peer);
+        let mut counted_here = std::collections::HashSet::new();
+        let messages = content
+            .messages
+            .iter()
+            .map(|message| {
+                let verdict = match self.check_message(
+                    message,
+                    &report.reporter,
+                    &content.peer,
+                    &conversation,
+                    report.received_at_ms,
+                ) {
+                    Err(rejection) => Verdict::Rejected(rejection),
+                    Ok(()) => {
+                        let key = CountedMessage {
+                            reporter: report.reporter.user.clone().into_owned(),
+                            commitment: message.commitment,
+                        };
+                        if audit.was_counted(&key) || !counted_here.insert(key) {
+                            Verdict::Duplicate
+                        } else {
+                            Verdict::Verified
+                        }
+                    }
+                };
+                CheckedMessage {
+                    sender: message.sender.clone().into_owned(),
+                    recipient: message.recipient.clone().into_owned(),
+                    message_id: message.message_id,
+                    content_type: message.content_type,
+                    body: message.body.clone().into_owned(),
+                    commitment: message.commitment,
+                    server_time_ms: message.server_time_ms,
+                    server_message_id: message.server_message_id,
+                    stamp_key_id: message.stamp_key_id,
+                    verdict,
+                }
+            })
+            .collect();
+        // The messages were copied out; the content keeps no franking keys.
+        let ReportContent {
+            reporter,
+            reporter_identity,
+            peer,
+            reason,
+            created_at_ms,
+            ..
+        } = content;
+        let header = ReportContent {
+            reporter,
+            reporter_identity,
+            peer,
+            reason,
+            created_at_ms,
+            messages: Vec::new(),
+        };
+        Ok((header.into_owned(), messages))
+    }
+
+    /// The checks of one message, in order (`spec/report.md` §6).
+    fn check_message(
+        &self,
+        message: &ReportedMessage<'_>,
+        reporter: &DeviceAddress<'_>,
+        peer: &UserId<'_>,
+        conversation: &ConversationId,
+        received_at_ms: u64,
+    ) -> Result<(), Rejection> {
+        if message.recipient != *reporter {
+            return Err(Rejection::NotAddressedToReporter);
+        }
+        if message.sender.user != *peer && message.sender.user != reporter.user {
+            return Err(Rejection::NotInConversation);
+        }
+        let key = message.franking_key.as_bytes();
+        if key.len() != franking::FRANKING_KEY_LEN {
+            return Err(Rejection::FrankingKeyLength { len: key.len() });
+        }
+        let franked = FrankedMessage {
+            sender: &message.sender,
+            conversation,
+            message_id: &message.message_id,
+            content_type: message.content_type,
+            body: message.body.as_bytes(),
+        };
+        franking::verify(key, &franked, &message.commitment)
+            .map_err(|_| Rejection::CommitmentMismatch)?;
+        let stamp_key = self
+            .stamp_keys
+            .usable(message.stamp_key_id, received_at_ms)?;
+        let input = franking_stamp_input(
+            &message.commitment,
+            &message.sender,
+            &message.recipient,
+            message.server_time_ms,
+            &message.server_message_id,
+            message.stamp_key_id,
+        );
+        if !verify_hmac_sha256(stamp_key, &input, &message.stamp.0) {
+            return Err(Rejection::StampMismatch);
+        }
+        Ok(())
+    }
+}

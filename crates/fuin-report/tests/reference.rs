@@ -1,0 +1,260 @@
+//! The report vector (`test-vectors/report/sealed_report.json`) checked two
+//! ways: by a second implementation of spec/report.md §4 and §6 written here
+//! directly on the crypto crates (x25519-dalek, hkdf, aes-gcm, hmac, sha2),
+//! and by fuin-report itself, which must reproduce the sealed frame from the
+//! same ephemeral key and open and verify it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::convert::Infallible;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use fuin_report::{
+    AuditLog, ModerationSecretKey, Moderator, ReportBuilder, ReportContent, StampKeySet, Verdict,
+};
+use fuin_wire::relay::{InboxReport, ReportId};
+use fuin_wire::{DeviceAddress, DeviceId, FrameBody, SealedReport, StampKeyId, UserId};
+use hmac::Mac;
+use rand_core::{TryCryptoRng, TryRng};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn vector() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../test-vectors/report/sealed_report.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn bytes(value: &Value) -> Vec<u8> {
+    hex::decode(value.as_str().unwrap()).unwrap()
+}
+
+fn array32(value: &Value) -> [u8; 32] {
+    bytes(value).try_into().unwrap()
+}
+
+/// `framed(f1, f2, ...)`: each field as a 4-byte big-endian length and its bytes.
+fn framed(fields: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for field in fields {
+        out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        out.extend_from_slice(field);
+    }
+    out
+}
+
+fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = <hmac::Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key).unwrap();
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+fn varint(mut n: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+#[test]
+fn the_sealed_report_vector_matches_a_second_implementation() {
+    let v = vector();
+    let key_id = v["moderation_key_id"].as_u64().unwrap() as u32;
+    let m = x25519_dalek::StaticSecret::from(array32(&v["moderation_secret_key"]));
+    let e = x25519_dalek::StaticSecret::from(array32(&v["ephemeral_secret_key"]));
+    let m_pub = x25519_dalek::PublicKey::from(&m);
+    let e_pub = x25519_dalek::PublicKey::from(&e);
+    assert_eq!(m_pub.as_bytes(), &array32(&v["moderation_public_key"]));
+    assert_eq!(e_pub.as_bytes(), &array32(&v["ephemeral_public_key"]));
+
+    // DH, the same from both sides, and not all zeros.
+    let shared = e.diffie_hellman(&m_pub);
+    assert_eq!(shared.as_bytes(), m.diffie_hellman(&e_pub).as_bytes());
+    assert_ne!(shared.as_bytes(), &[0; 32]);
+    assert_eq!(shared.as_bytes(), &array32(&v["shared_secret"]));
+
+    let salt = framed(&[
+        b"fuin/v1/report-transcript",
+        &key_id.to_be_bytes(),
+        e_pub.as_bytes(),
+        m_pub.as_bytes(),
+    ]);
+    assert_eq!(salt, bytes(&v["hkdf_salt"]));
+    let aad = framed(&[
+        b"fuin/v1/report-ad",
+        &key_id.to_be_bytes(),
+        e_pub.as_bytes(),
+    ]);
+    assert_eq!(aad, bytes(&v["associated_data"]));
+
+    let mut okm = [0u8; 76];
+    hkdf::Hkdf::<Sha256>::new(Some(&salt), shared.as_bytes())
+        .expand(b"fuin/v1/report-keys", &mut okm)
+        .unwrap();
+    assert_eq!(okm[..32], bytes(&v["aead_key"])[..]);
+    assert_eq!(okm[32..44], bytes(&v["nonce"])[..]);
+    assert_eq!(okm[44..], bytes(&v["key_commitment"])[..]);
+
+    let plaintext = bytes(&v["plaintext"]);
+    let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::try_from(&okm[..32]).unwrap());
+    let gcm = cipher
+        .encrypt(
+            &Nonce::try_from(&okm[32..44]).unwrap(),
+            Payload {
+                msg: &plaintext,
+                aad: &aad,
+            },
+        )
+        .unwrap();
+    let mut ciphertext = okm[44..].to_vec();
+    ciphertext.extend_from_slice(&gcm);
+
+    // The frame: version 1, tag 5, key id, ephemeral key, ciphertext.
+    let mut frame = vec![1u8, 5];
+    varint(u64::from(key_id), &mut frame);
+    frame.extend_from_slice(e_pub.as_bytes());
+    varint(ciphertext.len() as u64, &mut frame);
+    frame.extend_from_slice(&ciphertext);
+    assert_eq!(frame, bytes(&v["sealed_report_frame"]));
+}
+
+#[test]
+fn the_franking_values_of_the_vector_match_a_second_implementation() {
+    let v = vector();
+    let message = &v["message"];
+    let text = |name: &str| message[name].as_str().unwrap().as_bytes().to_vec();
+    let u32_of = |name: &str| message[name].as_u64().unwrap() as u32;
+    let (sender, recipient) = (text("sender_user"), text("recipient_user"));
+    let (lesser, greater) = if sender <= recipient {
+        (&sender, &recipient)
+    } else {
+        (&recipient, &sender)
+    };
+    let conversation: [u8; 32] =
+        Sha256::digest(framed(&[b"fuin/v1/direct-conversation", lesser, greater])).into();
+    assert_eq!(conversation, array32(&message["conversation_id"]));
+
+    let commitment = hmac(
+        &bytes(&message["franking_key"]),
+        &framed(&[
+            b"fuin/v1/franking-commitment",
+            &sender,
+            &u32_of("sender_device").to_be_bytes(),
+            &conversation,
+            &bytes(&message["message_id"]),
+            &u32_of("content_type").to_be_bytes(),
+            &bytes(&message["body"]),
+        ]),
+    );
+    assert_eq!(commitment, array32(&message["commitment"]));
+
+    let stamp_input = framed(&[
+        b"fuin/v1/franking-stamp",
+        &commitment,
+        &sender,
+        &u32_of("sender_device").to_be_bytes(),
+        &recipient,
+        &u32_of("recipient_device").to_be_bytes(),
+        &message["server_time_ms"].as_u64().unwrap().to_be_bytes(),
+        &bytes(&message["server_message_id"]),
+        &u32_of("stamp_key_id").to_be_bytes(),
+    ]);
+    assert_eq!(stamp_input, bytes(&message["stamp_input"]));
+    assert_eq!(
+        hmac(&bytes(&message["stamp_key"]), &stamp_input),
+        array32(&message["stamp"])
+    );
+}
+
+/// Hands out fixed bytes: the vector's ephemeral secret.
+struct FixedBytes(Vec<u8>);
+
+impl TryRng for FixedBytes {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        assert!(
+            self.0.len() >= dst.len(),
+            "asked for more than the vector holds"
+        );
+        let taken: Vec<u8> = self.0.drain(..dst.len()).collect();
+        dst.copy_from_slice(&taken);
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for FixedBytes {}
+
+#[test]
+fn fuin_report_reproduces_and_verifies_the_vector() {
+    let v = vector();
+    let plaintext = bytes(&v["plaintext"]);
+    let content = ReportContent::from_bytes(&plaintext).unwrap();
+    let message = &content.messages[0];
+    assert_eq!(message.commitment.0, array32(&v["message"]["commitment"]));
+    assert_eq!(message.stamp.0, array32(&v["message"]["stamp"]));
+
+    // Sealing the same plaintext with the same ephemeral key gives the frame.
+    let builder = ReportBuilder::new(
+        content.reporter.clone().into_owned(),
+        content.reporter_identity.clone(),
+        content.peer.clone().into_owned(),
+        &content.reason,
+        content.created_at_ms,
+        content
+            .messages
+            .iter()
+            .cloned()
+            .map(|m| m.into_owned())
+            .collect(),
+    )
+    .unwrap();
+    assert_eq!(builder.content().to_bytes().unwrap().as_slice(), plaintext);
+    let mut secret_file = b"FUINMSK1".to_vec();
+    secret_file.extend_from_slice(&7u32.to_be_bytes());
+    secret_file.extend_from_slice(&bytes(&v["moderation_secret_key"]));
+    let secret = ModerationSecretKey::from_bytes(&secret_file).unwrap();
+    let frame = builder
+        .seal(
+            &mut FixedBytes(bytes(&v["ephemeral_secret_key"])),
+            &secret.public_key(),
+        )
+        .unwrap();
+    assert_eq!(frame, bytes(&v["sealed_report_frame"]));
+
+    // And moderation opens and verifies it.
+    let mut stamp_keys = StampKeySet::new();
+    stamp_keys
+        .insert(
+            StampKeyId(v["message"]["stamp_key_id"].as_u64().unwrap() as u32),
+            &array32(&v["message"]["stamp_key"]),
+            None,
+        )
+        .unwrap();
+    let inbox = InboxReport {
+        report_id: ReportId([1; 16]),
+        reporter: DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(1)),
+        received_at_ms: v["received_at_ms"].as_u64().unwrap(),
+        report: SealedReport::from_bytes(&frame).unwrap(),
+    };
+    let report = Moderator::new(secret, stamp_keys)
+        .open(&mut AuditLog::in_memory(), "mo", &inbox, 0)
+        .unwrap();
+    assert_eq!(report.messages[0].verdict, Verdict::Verified);
+}
