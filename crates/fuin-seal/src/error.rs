@@ -89,6 +89,8 @@ pub enum SealError {
         /// The length asked for.
         len: usize,
     },
+    /// An attachment could not be sealed or opened; the inner error says why.
+    Attachment(crate::attachment::AttachmentError),
 }
 
 impl fmt::Display for SealError {
@@ -132,6 +134,7 @@ impl fmt::Display for SealError {
             Self::KdfOutputTooLong { len } => {
                 write!(f, "{len} bytes asked of HKDF-SHA256, more than it can give")
             }
+            Self::Attachment(err) => write!(f, "attachment: {err}"),
         }
     }
 }
@@ -141,5 +144,11 @@ impl std::error::Error for SealError {}
 impl From<WireError> for SealError {
     fn from(err: WireError) -> Self {
         Self::Wire(err)
+    }
+}
+
+impl From<crate::attachment::AttachmentError> for SealError {
+    fn from(err: crate::attachment::AttachmentError) -> Self {
+        Self::Attachment(err)
     }
 }

@@ -59,6 +59,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod attachment;
 mod conversation;
 mod error;
 mod identity;

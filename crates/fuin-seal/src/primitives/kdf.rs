@@ -32,11 +32,16 @@ pub enum Label {
     StateEncryption,
     /// Hash label of a safety number half.
     SafetyNumber,
+    /// Hash label of an attachment's context id.
+    AttachmentContext,
+    /// HKDF info: an attachment key and context id to AEAD key, nonce
+    /// prefix and commitment.
+    AttachmentKeys,
 }
 
 impl Label {
     /// Every label, for the spec table and its test.
-    pub const ALL: [Label; 12] = [
+    pub const ALL: [Label; 14] = [
         Self::IdentitySignature,
         Self::SignedPrekeySignature,
         Self::Handshake,
@@ -49,6 +54,8 @@ impl Label {
         Self::DirectConversation,
         Self::StateEncryption,
         Self::SafetyNumber,
+        Self::AttachmentContext,
+        Self::AttachmentKeys,
     ];
 
     /// The label's bytes.
@@ -66,6 +73,8 @@ impl Label {
             Self::DirectConversation => b"fuin/v1/direct-conversation",
             Self::StateEncryption => b"fuin/v1/state-encryption",
             Self::SafetyNumber => b"fuin/v1/safety-number",
+            Self::AttachmentContext => b"fuin/v1/attachment-context",
+            Self::AttachmentKeys => b"fuin/v1/attachment-keys",
         }
     }
 }
