@@ -7,15 +7,20 @@
 //!
 //! - [`primitives`]: the only module that touches the crypto crates: X25519
 //!   that refuses small-order keys, HKDF with one label table, a
-//!   key-committing AES-256-GCM, Ed25519 under labels, franking commitments.
+//!   key-committing AES-256-GCM, Ed25519 under labels, franking commitments,
+//!   the chunk AEAD of attachments.
 //! - [`DeviceIdentity`] and [`PrekeyStore`]: a device's keys and its public
 //!   [`PrekeyBundle`](fuin_wire::PrekeyBundle).
 //! - [`Session`]: the X3DH-style handshake and the Double Ratchet, sealing
 //!   [`Outgoing`] messages into routing envelopes and opening delivered
 //!   records into [`Opened`] messages.
 //! - [`safety_number`]: the fingerprint two users compare out of band.
+//! - [`attachment`]: objects sealed in context-bound chunks for the relay's
+//!   blob store, streaming in bounded memory or on all cores, and the
+//!   reference a message carries to share one (`spec/attachments.md`).
 //!
-//! The computations are specified in `spec/protocol.md`.
+//! The computations are specified in `spec/protocol.md` and
+//! `spec/attachments.md`.
 //!
 //! ```
 //! use fuin_seal::{DeviceIdentity, Outgoing, PrekeyStore, Session, VerifiedBundle};

@@ -12,9 +12,9 @@ use fuin_wire::BlobId;
 use fuin_wire::DeviceAddress;
 use fuin_wire::attachment::{AttachmentKey, MediaType, ObjectId, SealedObjectRef};
 
-use super::MAX_WINDOW_CHUNKS;
 use super::format::{HEADER_LEN, Header, Layout, MAX_CHUNKS};
 use super::{AttachmentError, ChunkSize, ObjectContext};
+use super::{DEFAULT_WINDOW_CHUNKS, MAX_WINDOW_CHUNKS};
 use crate::ConversationId;
 use crate::primitives::chunked::{BlobHasher, ObjectKeys, TAG_LEN};
 
@@ -124,13 +124,16 @@ impl ObjectSealer {
         self.parallel_writer(output, window_chunks).seal_from(input)
     }
 
-    /// Seals a plaintext held in memory, on this thread.
+    /// Seals a plaintext held in memory, on this thread (a window of
+    /// chunks at a time, each hashed while it is still in cache).
     pub fn seal(self, plaintext: &[u8]) -> Result<(Vec<u8>, SealedObject), AttachmentError> {
-        self.seal_in_memory(plaintext, usize::MAX, false)
+        self.seal_in_memory(plaintext, DEFAULT_WINDOW_CHUNKS, false)
     }
 
     /// Seals a plaintext held in memory on all cores, `window_chunks` chunks
-    /// at a time, hashing each window while the next one is sealed.
+    /// at a time (fewer for small objects, so that there are at least four
+    /// windows), hashing each window while the next one is sealed. The bytes
+    /// are the same as [`seal`](Self::seal)'s.
     pub fn seal_parallel(
         self,
         plaintext: &[u8],
@@ -156,7 +159,14 @@ impl ObjectSealer {
 
         let chunk = self.chunk_size.bytes();
         let unit = self.chunk_size.sealed_bytes();
-        let window_chunks = window_chunks.min(usize::try_from(layout.chunks).unwrap_or(usize::MAX));
+        let chunks = usize::try_from(layout.chunks).unwrap_or(usize::MAX);
+        // In parallel, at least four windows where the object allows, so
+        // that hashing one window overlaps with sealing the next.
+        let window_chunks = if parallel {
+            window_chunks.min(chunks.div_ceil(4)).max(1)
+        } else {
+            window_chunks.min(chunks)
+        };
         let window_sealed = window_chunks.saturating_mul(unit);
         let window_plain = window_chunks.saturating_mul(chunk);
         let mut previous: Option<&[u8]> = None;
