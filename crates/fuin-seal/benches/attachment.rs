@@ -4,18 +4,20 @@
 //! - `seal/N`, `open/N` (N = 1 MiB and 64 MiB, in memory): fuin on one core
 //!   (`fuin`) and on all cores (`fuin_parallel`, windows of 16 chunks),
 //!   against bare AES-256-GCM over the same 64 KiB chunks (`bare_gcm`), the
-//!   same plus the SHA-256 of the output that a blob id needs
-//!   (`bare_gcm_sha256`), and bare GCM on all cores (`bare_gcm_parallel`,
-//!   the scaling the machine gives at all).
+//!   same plus the SHA-256 of the sealed bytes that a blob id needs, each
+//!   chunk hashed right after it is sealed (`bare_gcm_sha256`: the floor of
+//!   the work), and bare GCM on all cores (`bare_gcm_parallel`, the scaling
+//!   the machine gives at all).
 //! - `stream/1GiB`: a 1 GiB object streamed from a generator, never held in
 //!   memory: sealing into a sink (`seal_*`), and sealing piped straight into
 //!   an opener (`seal_open_*`), fuin on one core and on all cores against
-//!   bare GCM doing the same chunk by chunk.
-//! - Peak memory, measured before the timings: the rise of the process's
-//!   peak resident set (`VmHWM` in `/proc/self/status`, reset through
-//!   `/proc/self/clear_refs`) while 1 MiB, 64 MiB and 1 GiB objects are
-//!   sealed and opened streaming. The library forbids `unsafe`, and a
-//!   counting global allocator would need it, so the kernel's count is used.
+//!   bare GCM doing the same chunk by chunk, without and with the SHA-256.
+//! - Peak memory, measured before the timings: 1 MiB, 64 MiB and 1 GiB
+//!   objects sealed, and sealed and piped into an opener, streaming, each in
+//!   a fresh process (this binary run again), whose peak resident set
+//!   (`VmHWM` in `/proc/self/status`) is compared with that of a process
+//!   that does nothing. The library forbids `unsafe`, and a counting global
+//!   allocator would need it, so the kernel's count is used.
 //!
 //! Run with `cargo bench -p fuin-seal --bench attachment` (about 5
 //! minutes). Without `--bench` (as `cargo test --benches` runs it) only a
@@ -23,6 +25,7 @@
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
+    clippy::panic,
     clippy::print_stdout,
     missing_docs
 )]
@@ -111,8 +114,15 @@ fn nonce(index: usize, last: bool) -> Nonce<aes_gcm::aead::consts::U12> {
 }
 
 /// Bare AES-256-GCM over `input` in 64 KiB chunks into a fresh output of
-/// the same layout as a sealed object's body (ciphertext, then tag).
-fn bare_seal(cipher: &Aes256Gcm, input: &[u8], parallel: bool) -> Vec<u8> {
+/// the same layout as a sealed object's body (ciphertext, then tag). With
+/// `hasher`, each sealed chunk is hashed right after it is sealed, while it
+/// is in cache: the floor of what a sealed object needs.
+fn bare_seal(
+    cipher: &Aes256Gcm,
+    input: &[u8],
+    parallel: bool,
+    hasher: Option<&mut Sha256>,
+) -> Vec<u8> {
     let chunks = input.len().div_ceil(CHUNK).max(1);
     let mut out = vec![0u8; input.len() + chunks * TAG];
     let seal = |(index, (piece, plain)): (usize, (&mut [u8], &[u8]))| {
@@ -129,15 +139,27 @@ fn bare_seal(cipher: &Aes256Gcm, input: &[u8], parallel: bool) -> Vec<u8> {
             .enumerate()
             .for_each(seal);
     } else {
-        out.chunks_mut(CHUNK + TAG)
+        let mut hasher = hasher;
+        for (index, (piece, plain)) in out
+            .chunks_mut(CHUNK + TAG)
             .zip(input.chunks(CHUNK))
             .enumerate()
-            .for_each(seal);
+        {
+            seal((index, (&mut *piece, plain)));
+            if let Some(hasher) = hasher.as_deref_mut() {
+                hasher.update(&*piece);
+            }
+        }
     }
     out
 }
 
-fn bare_open(cipher: &Aes256Gcm, sealed: &[u8], parallel: bool) -> Vec<u8> {
+fn bare_open(
+    cipher: &Aes256Gcm,
+    sealed: &[u8],
+    parallel: bool,
+    hasher: Option<&mut Sha256>,
+) -> Vec<u8> {
     let chunks = sealed.len().div_ceil(CHUNK + TAG);
     let mut out = vec![0u8; sealed.len() - chunks * TAG];
     let open = |(index, (piece, plain)): (usize, (&[u8], &mut [u8]))| {
@@ -159,11 +181,17 @@ fn bare_open(cipher: &Aes256Gcm, sealed: &[u8], parallel: bool) -> Vec<u8> {
             .enumerate()
             .for_each(open);
     } else {
-        sealed
+        let mut hasher = hasher;
+        for (index, (piece, plain)) in sealed
             .chunks(CHUNK + TAG)
             .zip(out.chunks_mut(CHUNK))
             .enumerate()
-            .for_each(open);
+        {
+            if let Some(hasher) = hasher.as_deref_mut() {
+                hasher.update(piece);
+            }
+            open((index, (piece, plain)));
+        }
     }
     out
 }
@@ -175,19 +203,20 @@ fn in_memory(c: &mut Criterion, sizes: &[usize]) {
         let id = format!("{}MiB", len / MIB);
         let mut group = c.benchmark_group("seal");
         group.throughput(Throughput::Bytes(len as u64));
-        group.sample_size(if len > 8 * MIB { 15 } else { 40 });
+        group.sample_size(if len > 8 * MIB { 10 } else { 30 });
         group.bench_function(BenchmarkId::new("bare_gcm", &id), |b| {
-            b.iter_with_large_drop(|| bare_seal(&cipher, black_box(&data), false))
+            b.iter_with_large_drop(|| bare_seal(&cipher, black_box(&data), false, None))
         });
         group.bench_function(BenchmarkId::new("bare_gcm_sha256", &id), |b| {
             b.iter_with_large_drop(|| {
-                let out = bare_seal(&cipher, black_box(&data), false);
-                let digest: [u8; 32] = Sha256::digest(&out).into();
+                let mut hasher = Sha256::new();
+                let out = bare_seal(&cipher, black_box(&data), false, Some(&mut hasher));
+                let digest: [u8; 32] = hasher.finalize().into();
                 (out, digest)
             })
         });
         group.bench_function(BenchmarkId::new("bare_gcm_parallel", &id), |b| {
-            b.iter_with_large_drop(|| bare_seal(&cipher, black_box(&data), true))
+            b.iter_with_large_drop(|| bare_seal(&cipher, black_box(&data), true, None))
         });
         group.bench_function(BenchmarkId::new("fuin", &id), |b| {
             b.iter_with_large_drop(|| sealer(1).seal(black_box(&data)).unwrap())
@@ -201,23 +230,25 @@ fn in_memory(c: &mut Criterion, sizes: &[usize]) {
         });
         group.finish();
 
-        let bare_sealed = bare_seal(&cipher, &data, false);
+        let bare_sealed = bare_seal(&cipher, &data, false, None);
         let (sealed, object) = sealer(1).seal(&data).unwrap();
         let opener = || ObjectOpener::new(&object.object, &object.context);
         let mut group = c.benchmark_group("open");
         group.throughput(Throughput::Bytes(len as u64));
-        group.sample_size(if len > 8 * MIB { 15 } else { 40 });
+        group.sample_size(if len > 8 * MIB { 10 } else { 30 });
         group.bench_function(BenchmarkId::new("bare_gcm", &id), |b| {
-            b.iter_with_large_drop(|| bare_open(&cipher, black_box(&bare_sealed), false))
+            b.iter_with_large_drop(|| bare_open(&cipher, black_box(&bare_sealed), false, None))
         });
         group.bench_function(BenchmarkId::new("bare_gcm_sha256", &id), |b| {
             b.iter_with_large_drop(|| {
-                let digest: [u8; 32] = Sha256::digest(black_box(&bare_sealed)).into();
-                (bare_open(&cipher, &bare_sealed, false), digest)
+                let mut hasher = Sha256::new();
+                let out = bare_open(&cipher, black_box(&bare_sealed), false, Some(&mut hasher));
+                let digest: [u8; 32] = hasher.finalize().into();
+                (out, digest)
             })
         });
         group.bench_function(BenchmarkId::new("bare_gcm_parallel", &id), |b| {
-            b.iter_with_large_drop(|| bare_open(&cipher, black_box(&bare_sealed), true))
+            b.iter_with_large_drop(|| bare_open(&cipher, black_box(&bare_sealed), true, None))
         });
         group.bench_function(BenchmarkId::new("fuin", &id), |b| {
             b.iter_with_large_drop(|| opener().open(black_box(&sealed)).unwrap())
@@ -234,8 +265,12 @@ fn in_memory(c: &mut Criterion, sizes: &[usize]) {
 }
 
 /// Bare GCM over a generated stream, chunk by chunk into `out`; with
-/// `open`, each chunk is opened again right after it was sealed.
-fn bare_stream(cipher: &Aes256Gcm, len: u64, open: bool, mut out: impl Write) {
+/// `open`, each chunk is opened again right after it was sealed; with
+/// `hash`, each sealed chunk is hashed (twice with `open`: by the sender and
+/// by the recipient).
+fn bare_stream(cipher: &Aes256Gcm, len: u64, open: bool, hash: bool, mut out: impl Write) {
+    let mut sender_hash = Sha256::new();
+    let mut recipient_hash = Sha256::new();
     let mut input = Generator::new(len);
     let mut buffer = vec![0u8; CHUNK + TAG];
     let chunks = usize::try_from(len).unwrap().div_ceil(CHUNK).max(1);
@@ -254,13 +289,21 @@ fn bare_stream(cipher: &Aes256Gcm, len: u64, open: bool, mut out: impl Write) {
             .encrypt_inout_detached(&nonce(index, last), &AAD, data.into())
             .unwrap();
         tag_slot[..TAG].copy_from_slice(&tag);
+        if hash {
+            sender_hash.update(&buffer[..filled + TAG]);
+            if open {
+                recipient_hash.update(&buffer[..filled + TAG]);
+            }
+        }
+        out.write_all(&buffer[..filled + TAG]).unwrap();
         if open {
+            let data = &mut buffer[..filled];
             cipher
                 .decrypt_inout_detached(&nonce(index, last), &AAD, data.into(), &tag)
                 .unwrap();
         }
-        out.write_all(&buffer[..filled + TAG]).unwrap();
     }
+    black_box((sender_hash.finalize(), recipient_hash.finalize()));
 }
 
 /// The reference of the object `sealer(seed)` makes of a generated
@@ -305,7 +348,10 @@ fn streamed(c: &mut Criterion, len: u64, name: &str) {
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(10));
     group.bench_function(BenchmarkId::new("seal_bare_gcm", name), |b| {
-        b.iter(|| bare_stream(&cipher, len, false, std::io::sink()))
+        b.iter(|| bare_stream(&cipher, len, false, false, std::io::sink()))
+    });
+    group.bench_function(BenchmarkId::new("seal_bare_gcm_sha256", name), |b| {
+        b.iter(|| bare_stream(&cipher, len, false, true, std::io::sink()))
     });
     group.bench_function(BenchmarkId::new("seal_fuin", name), |b| {
         b.iter(|| {
@@ -322,7 +368,10 @@ fn streamed(c: &mut Criterion, len: u64, name: &str) {
         })
     });
     group.bench_function(BenchmarkId::new("seal_open_bare_gcm", name), |b| {
-        b.iter(|| bare_stream(&cipher, len, true, std::io::sink()))
+        b.iter(|| bare_stream(&cipher, len, true, false, std::io::sink()))
+    });
+    group.bench_function(BenchmarkId::new("seal_open_bare_gcm_sha256", name), |b| {
+        b.iter(|| bare_stream(&cipher, len, true, true, std::io::sink()))
     });
     group.bench_function(BenchmarkId::new("seal_open_fuin", name), |b| {
         b.iter(|| seal_open_stream(2, len, &object, None))
@@ -333,40 +382,24 @@ fn streamed(c: &mut Criterion, len: u64, name: &str) {
     group.finish();
 }
 
-fn status_kib(field: &str) -> Option<u64> {
+fn peak_resident_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with(field))?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The rise of the peak resident set, in KiB, while `work` runs.
-fn peak_rise_kib(work: impl FnOnce()) -> Option<u64> {
-    std::fs::write("/proc/self/clear_refs", "5").ok()?;
-    let before = status_kib("VmRSS:")?;
-    work();
-    let peak = status_kib("VmHWM:")?;
-    Some(peak.saturating_sub(before))
-}
+const PROBE_VARIABLE: &str = "FUIN_ATTACHMENT_MEMORY_PROBE";
+const PROBES: [&str; 4] = ["seal", "seal_open", "seal_parallel", "seal_open_parallel"];
 
-fn memory_probe(sizes: &[u64]) {
-    // Start rayon's threads first, so that their stacks are not counted
-    // against the first measurement.
-    (0..64).into_par_iter().for_each(|i| {
-        black_box(i);
-    });
-    println!("peak resident set rise while sealing and opening streamed objects (KiB):");
-    println!(
-        "| object | seal, one core | seal → open, one core | seal, all cores | seal → open, all cores |"
-    );
-    println!("| ---: | ---: | ---: | ---: | ---: |");
-    for &len in sizes {
-        let object = streamed_object(3, len);
-        let show = |kib: Option<u64>| kib.map_or("n/a".to_owned(), |kib| kib.to_string());
-        let seal = peak_rise_kib(|| {
+/// In a child process: runs one probe on a `len`-byte streamed object and
+/// prints the process's peak resident set.
+fn run_probe(probe: &str, len: u64) {
+    match probe {
+        "idle" => {}
+        "seal" => {
             black_box(streamed_object(3, len));
-        });
-        let seal_open = peak_rise_kib(|| seal_open_stream(3, len, &object, None));
-        let seal_parallel = peak_rise_kib(|| {
+        }
+        "seal_parallel" => {
             black_box(
                 sealer(3)
                     .seal_stream_parallel(
@@ -376,21 +409,62 @@ fn memory_probe(sizes: &[u64]) {
                     )
                     .unwrap(),
             );
-        });
-        let seal_open_parallel =
-            peak_rise_kib(|| seal_open_stream(3, len, &object, Some(DEFAULT_WINDOW_CHUNKS)));
-        println!(
-            "| {} MiB | {} | {} | {} | {} |",
-            len >> 20,
-            show(seal),
-            show(seal_open),
-            show(seal_parallel),
-            show(seal_open_parallel)
-        );
+        }
+        "seal_open" => seal_open_stream(3, len, &streamed_object(3, len), None),
+        "seal_open_parallel" => seal_open_stream(
+            3,
+            len,
+            &streamed_object(3, len),
+            Some(DEFAULT_WINDOW_CHUNKS),
+        ),
+        other => panic!("unknown probe {other}"),
+    }
+    println!("peak_kib={}", peak_resident_kib().unwrap_or(0));
+}
+
+/// The peak resident set of a fresh process that ran `probe`, in KiB.
+fn probe_in_child(probe: &str, len: u64) -> Option<u64> {
+    let output = std::process::Command::new(std::env::current_exe().ok()?)
+        .env(PROBE_VARIABLE, format!("{probe}:{len}"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let line = text.lines().find(|line| line.starts_with("peak_kib="))?;
+    line["peak_kib=".len()..].parse().ok()
+}
+
+/// Peak memory of streaming: each probe runs in a fresh process, whose peak
+/// resident set is compared with that of a process that did nothing.
+fn memory_probe(sizes: &[u64]) {
+    let Some(idle) = probe_in_child("idle", 0) else {
+        println!("peak memory: not measurable here (no /proc/self/status)");
+        return;
+    };
+    println!(
+        "peak resident set of a fresh process, above one that does nothing ({idle} KiB), in KiB:"
+    );
+    println!(
+        "| object | seal, one core | seal → open, one core | seal, all cores | seal → open, all cores |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    for &len in sizes {
+        let cells: Vec<String> = PROBES
+            .iter()
+            .map(|probe| {
+                probe_in_child(probe, len)
+                    .map_or("n/a".to_owned(), |kib| kib.saturating_sub(idle).to_string())
+            })
+            .collect();
+        println!("| {} MiB | {} |", len >> 20, cells.join(" | "));
     }
 }
 
 fn main() {
+    if let Ok(probe) = std::env::var(PROBE_VARIABLE) {
+        let (probe, len) = probe.split_once(':').unwrap();
+        run_probe(probe, len.parse().unwrap());
+        return;
+    }
     let full = std::env::args().any(|arg| arg == "--bench");
     let gib = 1u64 << 30;
     if full {
