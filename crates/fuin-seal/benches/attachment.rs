@@ -19,6 +19,10 @@
 //!   that does nothing. The library forbids `unsafe`, and a counting global
 //!   allocator would need it, so the kernel's count is used.
 //!
+//! - Scaling by alternation: 256 MiB on one core and on all cores back to
+//!   back, seven times, the median ratio printed (a shared machine's load
+//!   then hits both sides alike).
+//!
 //! Run with `cargo bench -p fuin-seal --bench attachment` (about 5
 //! minutes). Without `--bench` (as `cargo test --benches` runs it) only a
 //! quick pass runs.
@@ -459,6 +463,96 @@ fn memory_probe(sizes: &[u64]) {
     }
 }
 
+/// Scaling measured by alternation: each round runs one core and all cores
+/// back to back, so that load from other tenants of a shared machine hits
+/// both alike; the median of the per-round ratios is printed.
+fn interleaved_scaling(len: u64, rounds: usize) {
+    use std::time::Instant;
+    let time = |work: &mut dyn FnMut()| {
+        let start = Instant::now();
+        work();
+        start.elapsed().as_secs_f64()
+    };
+    let cipher = gcm();
+    let data = plaintext(usize::try_from(len).unwrap());
+    // Sealed into one buffer, written once before: no page faults timed.
+    let mut out = bare_seal(&cipher, &data, false, None);
+    let mut bare = |parallel: bool| {
+        let seal = |(index, (piece, plain)): (usize, (&mut [u8], &[u8]))| {
+            let (body, tag_slot) = piece.split_at_mut(plain.len());
+            let buffer = InOutBuf::new(plain, body).unwrap();
+            let tag = cipher
+                .encrypt_inout_detached(&nonce(index, false), &AAD, buffer)
+                .unwrap();
+            tag_slot.copy_from_slice(&tag);
+        };
+        if parallel {
+            out.par_chunks_mut(CHUNK + TAG)
+                .zip(data.par_chunks(CHUNK))
+                .enumerate()
+                .for_each(seal);
+        } else {
+            out.chunks_mut(CHUNK + TAG)
+                .zip(data.chunks(CHUNK))
+                .enumerate()
+                .for_each(seal);
+        }
+    };
+    let object = streamed_object(4, len);
+    let mut ratios: [Vec<f64>; 3] = Default::default();
+    for _ in 0..rounds {
+        let pairs: [(f64, f64); 3] = [
+            (time(&mut || bare(false)), time(&mut || bare(true))),
+            (
+                time(&mut || {
+                    sealer(4)
+                        .seal_stream(Generator::new(len), std::io::sink())
+                        .unwrap();
+                }),
+                time(&mut || {
+                    sealer(4)
+                        .seal_stream_parallel(
+                            Generator::new(len),
+                            std::io::sink(),
+                            DEFAULT_WINDOW_CHUNKS,
+                        )
+                        .unwrap();
+                }),
+            ),
+            (
+                time(&mut || seal_open_stream(4, len, &object, None)),
+                time(&mut || seal_open_stream(4, len, &object, Some(DEFAULT_WINDOW_CHUNKS))),
+            ),
+        ];
+        for (ratio, (one, all)) in ratios.iter_mut().zip(pairs) {
+            ratio.push(one / all);
+        }
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!(
+        "all cores / one core, median of {rounds} alternating rounds of {} MiB:",
+        len >> 20
+    );
+    for (name, values) in [
+        "bare GCM, in a buffer",
+        "fuin seal, streamed",
+        "fuin seal → open, streamed",
+    ]
+    .iter()
+    .zip(ratios.iter_mut())
+    {
+        let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = values.iter().copied().fold(0.0, f64::max);
+        println!(
+            "  {name}: {:.2}x (range {low:.2}-{high:.2})",
+            median(values)
+        );
+    }
+}
+
 fn main() {
     if let Ok(probe) = std::env::var(PROBE_VARIABLE) {
         let (probe, len) = probe.split_once(':').unwrap();
@@ -469,8 +563,10 @@ fn main() {
     let gib = 1u64 << 30;
     if full {
         memory_probe(&[MIB as u64, 64 * MIB as u64, gib]);
+        interleaved_scaling(256 * MIB as u64, 7);
     } else {
         memory_probe(&[MIB as u64]);
+        interleaved_scaling(4 * MIB as u64, 1);
     }
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
