@@ -131,6 +131,8 @@ pub enum SealError {
         /// What was wrong.
         reason: &'static str,
     },
+    /// An attachment could not be sealed or opened; the inner error says why.
+    Attachment(crate::attachment::AttachmentError),
 }
 
 impl fmt::Display for SealError {
@@ -189,6 +191,7 @@ impl fmt::Display for SealError {
                 f.write_str("another change has already ended the epoch this one names")
             }
             Self::InvalidWelcome { reason } => write!(f, "invalid group welcome: {reason}"),
+            Self::Attachment(err) => write!(f, "attachment: {err}"),
         }
     }
 }
@@ -198,5 +201,11 @@ impl std::error::Error for SealError {}
 impl From<WireError> for SealError {
     fn from(err: WireError) -> Self {
         Self::Wire(err)
+    }
+}
+
+impl From<crate::attachment::AttachmentError> for SealError {
+    fn from(err: crate::attachment::AttachmentError) -> Self {
+        Self::Attachment(err)
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! - [`primitives`]: the only module that touches the crypto crates: X25519
 //!   that refuses small-order keys, HKDF with one label table, a
-//!   key-committing AES-256-GCM, Ed25519 under labels, franking commitments.
+//!   key-committing AES-256-GCM, Ed25519 under labels, franking commitments,
+//!   the chunk AEAD of attachments.
 //! - [`DeviceIdentity`] and [`PrekeyStore`]: a device's keys and its public
 //!   [`PrekeyBundle`](fuin_wire::PrekeyBundle).
 //! - [`Session`]: the X3DH-style handshake and the Double Ratchet, sealing
@@ -19,8 +20,12 @@
 //!   epochs and split-view detection, sealed once for every member.
 //! - [`identifiers`]: identifiers for outside audiences, per audience and
 //!   per user unless a group consented to a shared one.
+//! - [`attachment`]: objects sealed in context-bound chunks for the relay's
+//!   blob store, streaming in bounded memory or on all cores, and the
+//!   reference a message carries to share one (`spec/attachments.md`).
 //!
-//! The computations are specified in `spec/protocol.md`.
+//! The computations are specified in `spec/protocol.md` and
+//! `spec/attachments.md`.
 //!
 //! ```
 //! use fuin_seal::{DeviceIdentity, Outgoing, PrekeyStore, Session, VerifiedBundle};
@@ -64,6 +69,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod attachment;
 mod conversation;
 mod error;
 pub mod group;

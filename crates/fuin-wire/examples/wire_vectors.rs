@@ -758,4 +758,66 @@ fn main() {
     let path = dir.join("relay_auth_input.json");
     std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
     println!("wrote {}", path.display());
+
+    write_attachment_references(&dir);
+}
+
+/// Samples of the attachment reference body (spec/wire.md §8), which
+/// travels inside sealed messages rather than as a frame.
+fn write_attachment_references(dir: &std::path::Path) {
+    use fuin_wire::attachment::*;
+    let object = |start: u8, sealed_len: u64| SealedObjectRef {
+        object_id: ObjectId(pattern(start)),
+        key: AttachmentKey(pattern(start.wrapping_add(0x10))),
+        blob_id: BlobId(pattern(start.wrapping_add(0x30))),
+        sealed_len,
+    };
+    let samples = [
+        (
+            "a file without thumbnail or name",
+            AttachmentReference {
+                owner: address("alice", 1),
+                conversation: ConversationDigest(pattern(0x90)),
+                content_type: MediaType::new("application/pdf").unwrap(),
+                object: object(0x00, 85),
+                thumbnail: None,
+                file_name: None,
+            },
+        ),
+        (
+            "a photo with a thumbnail and a non-ASCII name, sizes needing several varint bytes",
+            AttachmentReference {
+                owner: DeviceAddress::new(UserId::new("小林").unwrap(), DeviceId(300)),
+                conversation: ConversationDigest(pattern(0x90)),
+                content_type: MediaType::new("image/jpeg").unwrap(),
+                object: object(0x40, 3_000_000),
+                thumbnail: Some(ThumbnailReference {
+                    content_type: MediaType::new("image/webp").unwrap(),
+                    object: object(0x80, 12_345),
+                }),
+                file_name: Some(FileName::new("海.jpg").unwrap()),
+            },
+        ),
+    ];
+    let vectors: Vec<_> = samples
+        .iter()
+        .map(|(name, reference)| {
+            json!({
+                "name": name,
+                "reference": serde_json::to_value(reference).unwrap(),
+                "encoded": hex::encode(reference.to_bytes().unwrap()),
+            })
+        })
+        .collect();
+    let file = json!({
+        "description": format!(
+            "Golden encodings of the attachment reference body (spec/wire.md §8): version byte \
+             {REFERENCE_VERSION}, then the postcard encoding. Not a frame: it is the body of a \
+             message inside the sealed content. Keys here are byte patterns, not secrets."
+        ),
+        "vectors": vectors,
+    });
+    let path = dir.join("attachment_reference.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
+    println!("wrote {}", path.display());
 }

@@ -44,3 +44,26 @@ pub fn receipt_violation(data: &[u8]) -> Option<String> {
         Err(err) => Some(format!("a decoded receipt does not encode: {err}")),
     }
 }
+
+/// For bytes that decode as an attachment reference body: the body encodes
+/// to the same bytes (the encoding is canonical) and decodes back to itself.
+/// Returns a description of the first violation; bytes that do not decode
+/// are fine.
+pub fn attachment_reference_violation(data: &[u8]) -> Option<String> {
+    use crate::attachment::AttachmentReference;
+    let Ok(reference) = AttachmentReference::from_bytes(data) else {
+        return None;
+    };
+    let encoded = match reference.to_bytes() {
+        Ok(encoded) => encoded,
+        Err(err) => return Some(format!("a decoded reference does not encode: {err}")),
+    };
+    if encoded.as_slice() != data {
+        return Some("re-encoding a reference gives different bytes".to_owned());
+    }
+    match AttachmentReference::from_bytes(&encoded) {
+        Ok(again) if again == reference => None,
+        Ok(_) => Some("re-decoding a reference gives a different value".to_owned()),
+        Err(err) => Some(format!("a re-encoded reference does not decode: {err}")),
+    }
+}

@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 mod address;
+pub mod attachment;
 mod blob;
 mod bounded;
 mod bytes;

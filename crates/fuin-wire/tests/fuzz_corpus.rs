@@ -66,3 +66,18 @@ fn receipt_body_corpus_holds_the_round_trip_property() {
     // The seeds include valid receipts.
     assert!(decoded > 0, "no corpus input decodes");
 }
+
+#[test]
+fn attachment_reference_corpus_holds_the_round_trip_property() {
+    let files = corpus("attachment_reference");
+    let mut decoded = 0;
+    for (path, bytes) in &files {
+        if let Some(violation) = fuin_wire::fuzzing::attachment_reference_violation(bytes) {
+            panic!("{}: {violation}", path.display());
+        }
+        decoded +=
+            usize::from(fuin_wire::attachment::AttachmentReference::from_bytes(bytes).is_ok());
+    }
+    // The seeds include the golden references.
+    assert!(decoded >= 2, "the golden references do not decode");
+}

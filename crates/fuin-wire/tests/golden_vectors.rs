@@ -556,3 +556,84 @@ fn decoding_borrows_the_sealed_body_instead_of_copying_it() {
     assert!(input.contains(&body.as_ptr()), "body points into the input");
     assert!(envelope.recipient.user.as_str().as_ptr() >= input.start);
 }
+
+/// The attachment reference body of `spec/wire.md` §8, written without the
+/// codec.
+mod spec_reference_encoder {
+    use serde_json::Value;
+
+    fn fixed(out: &mut Vec<u8>, hex_text: &Value, len: usize) {
+        let bytes = hex::decode(hex_text.as_str().unwrap()).unwrap();
+        assert_eq!(bytes.len(), len);
+        out.extend_from_slice(&bytes);
+    }
+
+    fn text(out: &mut Vec<u8>, value: &Value) {
+        let text = value.as_str().unwrap();
+        super::spec_encoder::varint(out, text.len() as u64);
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    fn object(out: &mut Vec<u8>, object: &Value) {
+        fixed(out, &object["object_id"], 16);
+        fixed(out, &object["key"], 32);
+        fixed(out, &object["blob_id"], 32);
+        super::spec_encoder::varint(out, object["sealed_len"].as_u64().unwrap());
+    }
+
+    pub fn reference(reference: &Value) -> Vec<u8> {
+        let mut out = vec![1];
+        text(&mut out, &reference["owner"]["user"]);
+        super::spec_encoder::varint(&mut out, reference["owner"]["device"].as_u64().unwrap());
+        fixed(&mut out, &reference["conversation"], 32);
+        text(&mut out, &reference["content_type"]);
+        object(&mut out, &reference["object"]);
+        match &reference["thumbnail"] {
+            Value::Null => out.push(0),
+            thumbnail => {
+                out.push(1);
+                text(&mut out, &thumbnail["content_type"]);
+                object(&mut out, &thumbnail["object"]);
+            }
+        }
+        match &reference["file_name"] {
+            Value::Null => out.push(0),
+            name => {
+                out.push(1);
+                text(&mut out, name);
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn attachment_reference_vectors_match_the_codec_and_the_spec() {
+    use fuin_wire::attachment::AttachmentReference;
+    let file = load("attachment_reference.json");
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 2);
+    for vector in vectors {
+        let name = vector["name"].as_str().unwrap();
+        let encoded = hex::decode(vector["encoded"].as_str().unwrap()).unwrap();
+        let json = vector["reference"].to_string();
+        let reference = serde_json::from_str::<AttachmentReference>(&json)
+            .unwrap()
+            .into_owned();
+        assert_eq!(
+            reference.to_bytes().unwrap().as_slice(),
+            encoded,
+            "{name}: codec encoding"
+        );
+        assert_eq!(
+            spec_reference_encoder::reference(&vector["reference"]),
+            encoded,
+            "{name}: spec encoding"
+        );
+        assert_eq!(
+            AttachmentReference::from_bytes(&encoded).unwrap(),
+            reference,
+            "{name}: decoding"
+        );
+    }
+}

@@ -66,11 +66,16 @@ pub enum Label {
     ReportAssociatedData,
     /// First framed field of a moderation audit record's hash input.
     AuditRecord,
+    /// Hash label of an attachment's context id.
+    AttachmentContext,
+    /// HKDF info: an attachment key and context id to AEAD key, nonce
+    /// prefix and commitment.
+    AttachmentKeys,
 }
 
 impl Label {
     /// Every label, for the spec table and its test.
-    pub const ALL: [Label; 29] = [
+    pub const ALL: [Label; 31] = [
         Self::IdentitySignature,
         Self::SignedPrekeySignature,
         Self::Handshake,
@@ -100,6 +105,8 @@ impl Label {
         Self::ReportTranscript,
         Self::ReportAssociatedData,
         Self::AuditRecord,
+        Self::AttachmentContext,
+        Self::AttachmentKeys,
     ];
 
     /// The label's bytes.
@@ -134,6 +141,8 @@ impl Label {
             Self::ReportTranscript => b"fuin/v1/report-transcript",
             Self::ReportAssociatedData => b"fuin/v1/report-ad",
             Self::AuditRecord => b"fuin/v1/audit-record",
+            Self::AttachmentContext => b"fuin/v1/attachment-context",
+            Self::AttachmentKeys => b"fuin/v1/attachment-keys",
         }
     }
 }

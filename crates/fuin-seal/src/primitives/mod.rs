@@ -3,6 +3,7 @@
 //! uses the functions and secret types defined here.
 
 pub mod aead;
+pub mod chunked;
 pub mod framing;
 pub mod franking;
 pub mod kdf;

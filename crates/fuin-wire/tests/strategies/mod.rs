@@ -586,3 +586,66 @@ pub fn frame() -> impl Strategy<Value = Frame<'static>> {
         group_send().prop_map(Frame::GroupSend),
     ]
 }
+
+pub fn media_type() -> impl Strategy<Value = attachment::MediaType<'static>> {
+    prop_oneof![
+        Just("image/jpeg".to_owned()),
+        "[a-z0-9][a-z0-9!#$&^_.+-]{0,20}/[a-z0-9][a-z0-9!#$&^_.+-]{0,20}",
+        // At the length limit.
+        Just(format!(
+            "a/{}",
+            "b".repeat(attachment::MAX_MEDIA_TYPE_LEN - 2)
+        )),
+    ]
+    .prop_map(|text| attachment::MediaType::new(text).expect("strategy yields valid media types"))
+}
+
+pub fn file_name() -> impl Strategy<Value = attachment::FileName<'static>> {
+    prop_oneof![
+        "[^/\\\\\\p{Cc}]{1,40}",
+        Just("x".repeat(attachment::MAX_FILE_NAME_LEN)),
+    ]
+    .prop_filter("a valid name", |name: &String| {
+        name.len() <= attachment::MAX_FILE_NAME_LEN && name != "." && name != ".."
+    })
+    .prop_map(|name| attachment::FileName::new(name).expect("strategy yields valid names"))
+}
+
+pub fn sealed_object_ref() -> impl Strategy<Value = attachment::SealedObjectRef> {
+    (bytes::<16>(), bytes::<32>(), bytes::<32>(), any::<u64>()).prop_map(
+        |(object_id, key, blob_id, sealed_len)| attachment::SealedObjectRef {
+            object_id: attachment::ObjectId(object_id),
+            key: attachment::AttachmentKey(key),
+            blob_id: BlobId(blob_id),
+            sealed_len,
+        },
+    )
+}
+
+pub fn attachment_reference() -> impl Strategy<Value = attachment::AttachmentReference<'static>> {
+    (
+        address(),
+        bytes::<32>(),
+        media_type(),
+        sealed_object_ref(),
+        proptest::option::of((media_type(), sealed_object_ref())),
+        proptest::option::of(file_name()),
+    )
+        .prop_map(
+            |(owner, conversation, content_type, object, thumbnail, file_name)| {
+                attachment::AttachmentReference {
+                    owner,
+                    conversation: attachment::ConversationDigest(conversation),
+                    content_type,
+                    object,
+                    thumbnail: thumbnail.map(|(content_type, object)| {
+                        attachment::ThumbnailReference {
+                            content_type,
+                            object,
+                        }
+                    }),
+                    file_name,
+                }
+            },
+        )
+}

@@ -1,0 +1,233 @@
+//! The AEAD of attachment chunks and the hash that names a sealed object.
+//!
+//! One HKDF call turns an object's random key, its context id and its chunk
+//! size into an AES-256-GCM key, a 7-byte nonce prefix and a 32-byte key
+//! commitment (`spec/attachments.md` §3). Each chunk is then sealed with the
+//! nonce `prefix || BE32(index) || last`, so a chunk opens only at its own
+//! position and only as final if it was sealed as final. The commitment is
+//! compared in constant time before any chunk is opened, which is what makes
+//! the construction key-committing.
+
+use aes_gcm::aead::inout::InOutBuf;
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::kdf::{self, Label};
+
+/// Bytes of the per-object nonce prefix.
+pub const NONCE_PREFIX_LEN: usize = 7;
+/// Bytes of a key commitment.
+pub const COMMITMENT_LEN: usize = 32;
+/// Bytes of the GCM tag after every chunk.
+pub const TAG_LEN: usize = 16;
+
+const KEY_LEN: usize = 32;
+const DERIVED_LEN: usize = KEY_LEN + NONCE_PREFIX_LEN + COMMITMENT_LEN;
+
+/// A chunk did not authenticate under the keys, index and flag it was
+/// opened with. Its output buffer is left untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkRejected;
+
+/// The keys of one sealed object: the GCM key (expanded), the nonce prefix
+/// and the key commitment. The expanded key is wiped on drop; `Debug` shows
+/// nothing.
+pub struct ObjectKeys {
+    cipher: Aes256Gcm,
+    nonce_prefix: [u8; NONCE_PREFIX_LEN],
+    commitment: [u8; COMMITMENT_LEN],
+}
+
+impl ObjectKeys {
+    /// `derive("fuin/v1/attachment-keys", absent salt, object_key,
+    /// context_id || BE32(chunk_size), 71)`, split into the GCM key (32),
+    /// the nonce prefix (7) and the commitment (32).
+    pub fn derive(object_key: &[u8; 32], context_id: &[u8; 32], chunk_size: u32) -> Self {
+        let mut info_context = [0u8; 36];
+        info_context[..32].copy_from_slice(context_id);
+        info_context[32..].copy_from_slice(&chunk_size.to_be_bytes());
+        let derived =
+            kdf::derive::<DERIVED_LEN>(Label::AttachmentKeys, None, object_key, &info_context);
+        let mut key = Key::<Aes256Gcm>::default();
+        key.copy_from_slice(&derived[..KEY_LEN]);
+        let cipher = Aes256Gcm::new(&key);
+        zeroize::Zeroize::zeroize(key.as_mut_slice());
+        let mut nonce_prefix = [0u8; NONCE_PREFIX_LEN];
+        nonce_prefix.copy_from_slice(&derived[KEY_LEN..KEY_LEN + NONCE_PREFIX_LEN]);
+        let mut commitment = [0u8; COMMITMENT_LEN];
+        commitment.copy_from_slice(&derived[KEY_LEN + NONCE_PREFIX_LEN..]);
+        Self {
+            cipher,
+            nonce_prefix,
+            commitment,
+        }
+    }
+
+    /// The key commitment, which the sealed object's header carries.
+    pub fn commitment(&self) -> &[u8; COMMITMENT_LEN] {
+        &self.commitment
+    }
+
+    /// Whether `candidate` is this object's commitment, compared in
+    /// constant time.
+    pub fn commitment_matches(&self, candidate: &[u8]) -> bool {
+        bool::from(self.commitment.as_slice().ct_eq(candidate))
+    }
+
+    /// The nonce of chunk `index`: `prefix (7) || BE32(index) || last (1)`.
+    pub fn nonce(&self, index: u32, last: bool) -> [u8; 12] {
+        let mut nonce = [0u8; 12];
+        nonce[..NONCE_PREFIX_LEN].copy_from_slice(&self.nonce_prefix);
+        nonce[NONCE_PREFIX_LEN..11].copy_from_slice(&index.to_be_bytes());
+        nonce[11] = u8::from(last);
+        nonce
+    }
+
+    /// Seals chunk `index` from `input` into `output` (of the same length)
+    /// and returns its tag.
+    ///
+    /// GCM refuses only inputs over 64 GiB; chunks are at most 1 MiB, so that
+    /// cannot happen. Were it to, the tag would be all zeros and the chunk
+    /// would fail to open: a safe failure, never a wrong plaintext.
+    pub fn seal_chunk(
+        &self,
+        index: u32,
+        last: bool,
+        aad: &[u8],
+        input: &[u8],
+        output: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        let nonce = Nonce::from(self.nonce(index, last));
+        let Ok(buffer) = InOutBuf::new(input, output) else {
+            return [0; TAG_LEN];
+        };
+        self.cipher
+            .encrypt_inout_detached(&nonce, aad, buffer)
+            .map(Into::into)
+            .unwrap_or_default()
+    }
+
+    /// Seals chunk `index` in place and returns its tag (see
+    /// [`seal_chunk`](Self::seal_chunk)).
+    pub fn seal_chunk_in_place(
+        &self,
+        index: u32,
+        last: bool,
+        aad: &[u8],
+        buffer: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        let nonce = Nonce::from(self.nonce(index, last));
+        self.cipher
+            .encrypt_inout_detached(&nonce, aad, buffer.into())
+            .map(Into::into)
+            .unwrap_or_default()
+    }
+
+    /// Opens chunk `index` from `input` into `output` (of the same length).
+    /// The tag is checked before anything is decrypted: on failure `output`
+    /// holds no plaintext.
+    pub fn open_chunk(
+        &self,
+        index: u32,
+        last: bool,
+        aad: &[u8],
+        input: &[u8],
+        tag: &[u8; TAG_LEN],
+        output: &mut [u8],
+    ) -> Result<(), ChunkRejected> {
+        let nonce = Nonce::from(self.nonce(index, last));
+        let buffer = InOutBuf::new(input, output).map_err(|_| ChunkRejected)?;
+        self.cipher
+            .decrypt_inout_detached(&nonce, aad, buffer, &Tag::from(*tag))
+            .map_err(|_| ChunkRejected)
+    }
+}
+
+impl std::fmt::Debug for ObjectKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ObjectKeys(<redacted>)")
+    }
+}
+
+impl Drop for ObjectKeys {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.nonce_prefix);
+    }
+}
+
+/// SHA-256 over a sealed object as it is produced or received: the object's
+/// id in the relay's blob store.
+#[derive(Clone, Default)]
+pub struct BlobHasher(Sha256);
+
+impl BlobHasher {
+    /// Starts an empty hash.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The hash of everything added.
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+impl std::fmt::Debug for BlobHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlobHasher")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_opens_only_at_its_index_and_flag() {
+        let keys = ObjectKeys::derive(&[1; 32], &[2; 32], 64);
+        let mut sealed = [0u8; 5];
+        let tag = keys.seal_chunk(3, false, b"ad", b"hello", &mut sealed);
+        let mut out = [0u8; 5];
+        assert_eq!(
+            keys.open_chunk(3, false, b"ad", &sealed, &tag, &mut out),
+            Ok(())
+        );
+        assert_eq!(&out, b"hello");
+        for (index, last, aad) in [(3, true, &b"ad"[..]), (4, false, b"ad"), (3, false, b"da")] {
+            let mut out = [0u8; 5];
+            assert_eq!(
+                keys.open_chunk(index, last, aad, &sealed, &tag, &mut out),
+                Err(ChunkRejected)
+            );
+            assert_eq!(out, [0; 5], "no plaintext on failure");
+        }
+        let mut in_place = *b"hello";
+        assert_eq!(
+            keys.seal_chunk_in_place(3, false, b"ad", &mut in_place),
+            tag
+        );
+        assert_eq!(in_place, sealed);
+    }
+
+    #[test]
+    fn keys_depend_on_the_key_the_context_and_the_chunk_size() {
+        let base = ObjectKeys::derive(&[1; 32], &[2; 32], 64);
+        for other in [
+            ObjectKeys::derive(&[9; 32], &[2; 32], 64),
+            ObjectKeys::derive(&[1; 32], &[9; 32], 64),
+            ObjectKeys::derive(&[1; 32], &[2; 32], 65),
+        ] {
+            assert!(!other.commitment_matches(base.commitment()));
+            assert_ne!(other.nonce(0, false), base.nonce(0, false));
+        }
+        assert!(base.commitment_matches(base.commitment()));
+        assert_eq!(format!("{base:?}"), "ObjectKeys(<redacted>)");
+    }
+}
