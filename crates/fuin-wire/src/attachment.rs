@@ -422,9 +422,11 @@ impl<'a> AttachmentShare<'a> {
         }
         share.validate()?;
         let canonical =
-            Zeroizing::new(postcard::to_stdvec(&share).map_err(|_| WireError::Malformed {
-                reason: "value cannot be encoded",
-            })?);
+            Zeroizing::new(
+                postcard::to_stdvec(&share).map_err(|_| WireError::Malformed {
+                    reason: "value cannot be encoded",
+                })?,
+            );
         if canonical.as_slice() != body {
             return Err(WireError::NonCanonical);
         }

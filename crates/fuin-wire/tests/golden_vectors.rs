@@ -660,8 +660,12 @@ fn attachment_share_vectors_match_the_codec_and_the_spec() {
         // The spec's encoding: the reference body without its version byte,
         // the capability, then the optional thumbnail capability.
         let mut spec = vec![1];
-        spec.extend_from_slice(&spec_reference_encoder::reference(&vector["share"]["reference"])[1..]);
-        spec.extend_from_slice(&hex::decode(vector["share"]["capability"].as_str().unwrap()).unwrap());
+        spec.extend_from_slice(
+            &spec_reference_encoder::reference(&vector["share"]["reference"])[1..],
+        );
+        spec.extend_from_slice(
+            &hex::decode(vector["share"]["capability"].as_str().unwrap()).unwrap(),
+        );
         match &vector["share"]["thumbnail_capability"] {
             serde_json::Value::Null => spec.push(0),
             capability => {
