@@ -705,6 +705,44 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Downloads the raw sealed blob `blob_id` with `capability` into
+    /// `out`, streamed, and returns its length. Nothing is checked: this is
+    /// for a tool that checks the blob itself, such as moderation
+    /// re-fetching a reported attachment
+    /// ([`report::attachment::check_reported_blob`](crate::report::attachment::check_reported_blob)).
+    /// At most `max_len` bytes are accepted.
+    pub async fn fetch_blob(
+        &self,
+        blob_id: &BlobId,
+        capability: &fuin_wire::relay::BlobCapability,
+        max_len: u64,
+        mut out: impl Write,
+    ) -> Result<u64, ClientError> {
+        self.ensure_registered().await?;
+        let relay = self.relay();
+        let mut response = self
+            .authed(|token| async move { relay.get_blob(&token, blob_id, capability).await })
+            .await?;
+        let mut written = 0u64;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| ClientError::Unreachable(format!("downloading the blob: {err}")))?
+        {
+            written += chunk.len() as u64;
+            if written > max_len {
+                return Err(ClientError::RelayMisbehaved(format!(
+                    "the blob is longer than {max_len} bytes"
+                )));
+            }
+            out.write_all(&chunk)
+                .map_err(|err| ClientError::File(format!("writing the blob: {err}")))?;
+        }
+        Ok(written)
+    }
+}
+
 /// A share ready to send, and what the sender shows of it.
 struct UploadedShare {
     share: AttachmentShare<'static>,
