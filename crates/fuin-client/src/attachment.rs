@@ -180,6 +180,13 @@ pub(crate) fn check_incoming(
     })
 }
 
+/// A one-line description of an attachment share (a message body of
+/// content type `Attachment`): its name, media type and sealed size, as the
+/// history and a report preview show it.
+pub fn describe_attachment(body: &[u8]) -> String {
+    describe(body)
+}
+
 /// The history's one-line description of a stored share.
 pub(crate) fn describe(body: &[u8]) -> String {
     match AttachmentShare::from_bytes(body) {

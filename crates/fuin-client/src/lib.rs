@@ -46,7 +46,7 @@ mod relay;
 
 pub use attachment::{
     AttachmentInfo, FetchedFile, FetchedThumbnail, MAX_THUMBNAIL_SIDE, SendFileOptions, SentFile,
-    ThumbnailInfo,
+    ThumbnailInfo, describe_attachment,
 };
 pub use client::{
     Client, ClientOptions, DeviceSafetyNumber, SentMessage, Step, StepHook, SyncReport,
