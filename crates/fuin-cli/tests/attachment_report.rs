@@ -80,6 +80,10 @@ fn moderation_refetches_a_reported_attachment_and_detects_a_changed_blob() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The preview names the attachment, not the raw share (which holds keys).
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(shown.contains("[threat.txt: text/plain, "), "{shown}");
 
     let inbox = moderation.path().join("inbox");
     let (ok, pulled) = run_json(&[
