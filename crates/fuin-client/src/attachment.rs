@@ -766,3 +766,58 @@ fn check_receipt(receipt: &BlobReceipt, blob_id: &BlobId) -> Result<(), ClientEr
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use fuin_wire::attachment::{AttachmentKey, AttachmentReference, ObjectId, SealedObjectRef};
+    use fuin_wire::relay::BlobCapability;
+    use fuin_wire::{DeviceId, attachment::ConversationDigest};
+
+    fn share(owner: &str, conversation: ConversationId) -> Vec<u8> {
+        AttachmentShare {
+            reference: AttachmentReference {
+                owner: DeviceAddress::new(UserId::new(owner.to_owned()).unwrap(), DeviceId(1)),
+                conversation: ConversationDigest(conversation.0),
+                content_type: MediaType::new("image/png").unwrap(),
+                object: SealedObjectRef {
+                    object_id: ObjectId([1; 16]),
+                    key: AttachmentKey([2; 32]),
+                    blob_id: BlobId([3; 32]),
+                    sealed_len: 85,
+                },
+                thumbnail: None,
+                file_name: Some(FileName::new("a.png").unwrap()),
+            },
+            capability: BlobCapability([4; 32]),
+            thumbnail_capability: None,
+        }
+        .to_bytes()
+        .unwrap()
+        .to_vec()
+    }
+
+    #[test]
+    fn a_received_share_must_fit_its_message() {
+        let alice = DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(1));
+        let bob = UserId::new("bob").unwrap();
+        let carol = UserId::new("carol").unwrap();
+        let ours = ConversationId::direct(&alice.user, &bob);
+        let theirs = ConversationId::direct(&carol, &bob);
+        assert_eq!(check_incoming(&share("alice", ours), &alice, &ours), Ok(()));
+        // carol's reference relayed by alice, or one of another conversation.
+        assert!(check_incoming(&share("carol", ours), &alice, &ours).is_err());
+        assert!(check_incoming(&share("alice", theirs), &alice, &ours).is_err());
+        assert!(check_incoming(b"\x01garbage", &alice, &ours).is_err());
+    }
+
+    #[test]
+    fn the_description_names_the_file_and_never_the_key() {
+        let alice = UserId::new("alice").unwrap();
+        let bob = UserId::new("bob").unwrap();
+        let text = describe(&share("alice", ConversationId::direct(&alice, &bob)));
+        assert_eq!(text, "[a.png: image/png, 85 bytes sealed]");
+        assert_eq!(describe(b"nope"), "[an unreadable attachment]");
+    }
+}
