@@ -303,3 +303,34 @@ async fn a_truncated_blob_in_the_store_gives_a_clear_error_and_writes_nothing() 
     assert_eq!(fetched.sha256, sha256_hex(&content));
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_large_enough_for_the_parallel_sealer_round_trips() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let files = tempfile::tempdir().unwrap();
+    let data = files.path().join("video.mp4");
+    // 6 MiB and a bit, so the last chunk is partial: sealed on all cores.
+    let len: usize = 6 * 1024 * 1024 + 12_345;
+    let content: Vec<u8> = (0..len as u64)
+        .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8)
+        .collect();
+    std::fs::write(&data, &content).unwrap();
+    let sent = alice
+        .send_file("bob", &data, &SendFileOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(sent.attachment.content_type, "video/mp4");
+    let chunks = len.div_ceil(64 * 1024) as u64;
+    assert_eq!(sent.attachment.sealed_len, 69 + len as u64 + 16 * chunks);
+    bob.sync(NO_WAIT).await.unwrap();
+    let local = last_attachment(&bob, "alice").await;
+    let out = files.path().join("received.mp4");
+    let fetched = bob.fetch_attachment(local, &out).await.unwrap();
+    assert_eq!(fetched.size, len as u64);
+    assert_eq!(fetched.sha256, sha256_hex(&content));
+    assert!(std::fs::read(&out).unwrap() == content);
+    relay.stop().await;
+}
