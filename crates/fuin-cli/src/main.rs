@@ -30,6 +30,7 @@
 
 mod commands;
 mod demo;
+mod files;
 mod moderate;
 mod output;
 mod report;
@@ -135,6 +136,10 @@ enum Command {
         /// The device, as USER/NUMBER.
         device: String,
     },
+    /// Send a file: sealed on this device (with a thumbnail for images), shared end to end.
+    SendFile(files::SendFileArgs),
+    /// Download, check and write out a received attachment (or its thumbnail).
+    Fetch(files::FetchArgs),
     /// Report received messages to moderation (shows them and asks first).
     Report(report::ReportArgs),
     /// The moderation tool: keys, the relay's report inbox, opening reports, the audit log.
@@ -202,6 +207,8 @@ async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
         Command::AcceptIdentity { store, device } => {
             commands::accept_identity(&store, &device).await
         }
+        Command::SendFile(args) => files::send_file(args).await,
+        Command::Fetch(args) => files::fetch(args).await,
         Command::Report(args) => report::run(args, out).await,
         Command::Moderate { command } => moderate::run(command).await,
     }

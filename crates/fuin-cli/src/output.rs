@@ -96,6 +96,12 @@ impl From<ClientError> for Failure {
             ClientError::Storage(_) => Self::new("storage", message, hint),
             ClientError::KeyFile(_) => Self::new("key_file", message, hint),
             ClientError::Protocol(_) => Self::new("protocol", message, hint),
+            ClientError::Attachment(kind) => {
+                let kind = format!("{kind:?}");
+                let kind = kind.split([' ', '{']).next().unwrap_or_default().to_owned();
+                Self::new("attachment", message, hint).with("kind", json!(kind))
+            }
+            ClientError::File(_) => Self::new("file", message, hint),
             _ => Self::new("client", message, hint),
         }
     }

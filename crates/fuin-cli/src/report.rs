@@ -55,7 +55,13 @@ fn preview_lines(preview: &ReportPreview) -> Vec<String> {
             i + 1,
             views::clock(message.server_time_ms),
             message.sender,
-            views::printable(&message.text())
+            views::printable(
+                &if message.content_type == fuin_wire::ContentType::Attachment {
+                    fuin_client::describe_attachment(&message.body)
+                } else {
+                    message.text()
+                }
+            )
         ));
     }
     lines.push(

@@ -71,6 +71,60 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
         )
     );
 
+    // The photo: bob's phone wrote exactly the file alice's sent, with a
+    // thumbnail at most 160 pixels on a side; the relay holds none of it.
+    let photo = std::fs::read(kept.join("alice-photo.png")).unwrap();
+    let received = std::fs::read(kept.join("bob-received-photo.png")).unwrap();
+    assert!(photo.len() > 64 * 1024, "the photo spans several chunks");
+    assert_eq!(received, photo);
+    let photo_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&photo));
+    let sent_line = devices_part
+        .lines()
+        .find(|line| line.contains("alice/1 → bob: alice-photo.png"))
+        .unwrap_or_else(|| panic!("no photo sent:\n{devices_part}"));
+    assert!(
+        sent_line.contains(&format!(
+            "{} bytes, SHA-256 {}…",
+            photo.len(),
+            &photo_hash[..16]
+        )),
+        "{sent_line}"
+    );
+    assert!(
+        devices_part.contains(&format!(
+            "bob/1 wrote {} bytes to bob-received-photo.png, SHA-256 {}…",
+            photo.len(),
+            &photo_hash[..16]
+        )),
+        "{devices_part}"
+    );
+    assert!(
+        devices_part.contains("Sizes and hashes match"),
+        "{devices_part}"
+    );
+    assert!(
+        devices_part.contains("none holds the photo's bytes"),
+        "{devices_part}"
+    );
+    let thumbnail_line = devices_part
+        .lines()
+        .find(|line| line.contains("bob/1 opened the thumbnail: "))
+        .unwrap_or_else(|| panic!("no thumbnail opened:\n{devices_part}"));
+    let dimensions = thumbnail_line
+        .split("thumbnail: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap();
+    let (width, height) = dimensions.split_once('×').unwrap();
+    let (width, height): (u32, u32) = (width.parse().unwrap(), height.parse().unwrap());
+    // The photo is 480 × 320: its thumbnail is 160 wide and keeps the shape.
+    assert_eq!(width, 160, "{thumbnail_line}");
+    assert!((105..=108).contains(&height), "{thumbnail_line}");
+    assert!(
+        thumbnail_line.ends_with("the one alice made"),
+        "{thumbnail_line}"
+    );
+
     // The report: bob's preview holds the one message, the relay holds it
     // sealed until moderation pulls it, and moderation verifies it.
     let (_, report_part) = devices_part
@@ -158,6 +212,11 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
     assert!(relay_files.iter().any(|path| path.ends_with("relay.db")));
     for path in &relay_files {
         let bytes = std::fs::read(path).unwrap();
+        assert!(
+            !bytes.windows(64).any(|window| window == &photo[4096..4160]),
+            "the photo is in {}",
+            path.display()
+        );
         for text in DEMO_TEXTS {
             assert!(
                 !bytes

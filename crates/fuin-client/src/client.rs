@@ -487,7 +487,7 @@ impl Client {
 
     /// Runs `call` with a token; once more with a fresh login if the relay
     /// says the token is no longer valid.
-    async fn authed<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
+    pub(crate) async fn authed<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
     where
         F: Fn(BearerToken) -> Fut,
         Fut: std::future::Future<Output = Result<T, ClientError>>,
@@ -504,7 +504,7 @@ impl Client {
     }
 
     /// Registers the device and publishes its first prekeys, once.
-    async fn ensure_registered(&self) -> Result<(), ClientError> {
+    pub(crate) async fn ensure_registered(&self) -> Result<(), ClientError> {
         let mut state = self.inner.state.lock().await;
         if state.store.reader().u64("registered")? == Some(1) {
             return Ok(());
@@ -739,6 +739,41 @@ impl Client {
             &[],
         )
         .await
+    }
+
+    /// Sends `body` of `content_type` to `user` as a message of the
+    /// history (for content types besides text, such as attachment shares).
+    pub(crate) async fn send_in_history(
+        &self,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        body: &[u8],
+    ) -> Result<SentMessage, ClientError> {
+        self.ensure_registered().await?;
+        let mut state = self.inner.state.lock().await;
+        self.send_content(&mut state, peer, content_type, body, true, &[])
+            .await
+    }
+
+    /// The relay connection.
+    pub(crate) fn relay(&self) -> &RelayConnection {
+        &self.inner.relay
+    }
+
+    /// A stored message and its body, byte for byte.
+    pub(crate) async fn message_with_body(
+        &self,
+        local_id: i64,
+    ) -> Result<Option<(Message, zeroize::Zeroizing<Vec<u8>>)>, ClientError> {
+        let state = self.inner.state.lock().await;
+        let db = state.store.reader();
+        let Some(message) = db.message(local_id)? else {
+            return Ok(None);
+        };
+        let Some(body) = db.message_body(local_id)? else {
+            return Ok(None);
+        };
+        Ok(Some((message, body)))
     }
 
     /// Sends a receipt to `user` (and this user's other devices). Apps
@@ -1298,7 +1333,24 @@ impl Client {
         }
         let content = &opened.content;
         match content.content_type {
-            ContentType::Text => {
+            ContentType::Text | ContentType::Attachment => {
+                if content.content_type == ContentType::Attachment {
+                    // A share whose reference does not fit this message (its
+                    // owner is not the sending device, or it names another
+                    // conversation) is not this message's attachment.
+                    if let Err(reason) = crate::attachment::check_incoming(
+                        content.body.as_bytes(),
+                        &opened.sender,
+                        &opened.conversation,
+                    ) {
+                        events.push(Event::MessageDropped {
+                            from: opened.sender.clone(),
+                            reason,
+                        });
+                        report.dropped += 1;
+                        return Ok(());
+                    }
+                }
                 let franking = StoredFranking {
                     franking_key: opened.franking.franking_key.clone(),
                     commitment: opened.franking.commitment,
@@ -1315,7 +1367,7 @@ impl Client {
                     sender: &opened.sender,
                     message_id: content.message_id,
                     outgoing: from_own_device,
-                    content_type: ContentType::Text,
+                    content_type: content.content_type,
                     body: content.body.as_bytes(),
                     sent_at_ms: content.sent_at_ms,
                     sequence: content.sequence,

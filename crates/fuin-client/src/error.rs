@@ -47,6 +47,13 @@ pub enum ClientError {
     KeyFile(String),
     /// A protocol operation failed.
     Protocol(SealError),
+    /// A sealed attachment did not open, or could not be sealed: the error
+    /// names the kind of failure (for a blob swapped for another object's,
+    /// `ContextMismatch`). Nothing of it was shown or written out.
+    Attachment(fuin_seal::attachment::AttachmentError),
+    /// A local file could not be read or written. The message names the
+    /// operation and the I/O error, never file contents.
+    File(String),
 }
 
 impl ClientError {
@@ -76,6 +83,10 @@ impl ClientError {
             Self::Storage(_) => "the local store is damaged or in use by another program",
             Self::KeyFile(_) => "the storage key file must be beside the store, readable, 32 bytes",
             Self::Protocol(_) => "a protocol check failed",
+            Self::Attachment(_) => {
+                "the attachment is not the one the message shared; do not trust it"
+            }
+            Self::File(_) => "check the file's path and permissions",
         }
     }
 }
@@ -102,6 +113,8 @@ impl fmt::Display for ClientError {
             Self::Storage(why) => write!(f, "local storage failed: {why}"),
             Self::KeyFile(why) => write!(f, "storage key file: {why}"),
             Self::Protocol(err) => write!(f, "protocol error: {err}"),
+            Self::Attachment(err) => write!(f, "attachment: {err}"),
+            Self::File(why) => write!(f, "file: {why}"),
         }
     }
 }
@@ -111,6 +124,12 @@ impl std::error::Error for ClientError {}
 impl From<SealError> for ClientError {
     fn from(err: SealError) -> Self {
         Self::Protocol(err)
+    }
+}
+
+impl From<fuin_seal::attachment::AttachmentError> for ClientError {
+    fn from(err: fuin_seal::attachment::AttachmentError) -> Self {
+        Self::Attachment(err)
     }
 }
 

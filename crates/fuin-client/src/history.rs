@@ -79,7 +79,9 @@ pub struct Message {
     pub outgoing: bool,
     /// The content type.
     pub content_type: ContentType,
-    /// The text (invalid UTF-8 is shown with replacement characters).
+    /// The text (invalid UTF-8 is shown with replacement characters). For
+    /// an attachment, a one-line description (name, media type, size);
+    /// [`Client::attachment`](crate::Client::attachment) gives the details.
     pub text: String,
     /// The sender's clock when it sealed the message.
     pub sent_at_ms: u64,

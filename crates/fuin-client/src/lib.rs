@@ -25,11 +25,17 @@
 //!   selected, for the app to preview; [`Client::submit_report`] seals it to
 //!   the moderation service's key and hands it to the relay's report inbox
 //!   ([`report`], `spec/report.md`).
+//! - [`Client::send_file`] seals a file on the device (streamed, in bounded
+//!   memory) with a thumbnail made on the device for images, uploads the
+//!   sealed blobs to the relay and shares them in an end-to-end message;
+//!   [`Client::fetch_attachment`] downloads, checks and opens one, writing
+//!   the plaintext out only once all of it verified (`spec/attachments.md`).
 //! - [`Client::events`]: everything above as a stream of [`Event`]s.
 //!
 //! The behaviour is specified in `spec/client.md`.
 #![forbid(unsafe_code)]
 
+mod attachment;
 mod client;
 mod error;
 mod event;
@@ -38,6 +44,10 @@ pub mod keyfile;
 mod local;
 mod relay;
 
+pub use attachment::{
+    AttachmentInfo, FetchedFile, FetchedThumbnail, MAX_THUMBNAIL_SIDE, SendFileOptions, SentFile,
+    ThumbnailInfo, describe_attachment,
+};
 pub use client::{
     Client, ClientOptions, DeviceSafetyNumber, SentMessage, Step, StepHook, SyncReport,
 };

@@ -887,6 +887,7 @@ impl<'a> Reader<'a> {
         let content_type = match row.get::<_, i64>(6).map_err(get)? {
             0 => ContentType::Text,
             1 => ContentType::Receipt,
+            5 => ContentType::Attachment,
             _ => {
                 return Err(ClientError::Storage(
                     "a stored content type is unknown".into(),
@@ -899,8 +900,12 @@ impl<'a> Reader<'a> {
             sender,
             id,
             outgoing: row.get(5).map_err(get)?,
+            text: if content_type == ContentType::Attachment {
+                crate::attachment::describe(&body)
+            } else {
+                String::from_utf8_lossy(&body).into_owned()
+            },
             content_type,
-            text: String::from_utf8_lossy(&body).into_owned(),
             sent_at_ms: from_sql_u64(row.get(8).map_err(get)?),
             sequence: from_sql_u64(row.get(9).map_err(get)?),
             server_time_ms: row

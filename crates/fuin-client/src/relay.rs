@@ -275,6 +275,73 @@ impl RelayConnection {
         }
         Ok(())
     }
+
+    /// Uploads a blob (`PUT /v1/blobs/{blob_id}`, relay-api.md §4.12); the
+    /// body is the blob's raw bytes, streamed from `body`.
+    pub async fn put_blob(
+        &self,
+        token: &BearerToken,
+        blob_id: &fuin_wire::BlobId,
+        body: reqwest::Body,
+        len: u64,
+    ) -> Result<fuin_wire::relay::BlobReceipt, ClientError> {
+        let value = Zeroizing::new(format!("Bearer {}", hex::encode(token.0)));
+        let response = self
+            .http
+            .put(format!("{}/v1/blobs/{}", self.base, hex::encode(blob_id.0)))
+            .header(reqwest::header::AUTHORIZATION, value.as_str())
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .body(body)
+            .send()
+            .await
+            .map_err(|err| ClientError::Unreachable(describe(&err)))?;
+        let bytes = Self::success(response).await?.bytes().await;
+        let bytes = bytes.map_err(|err| ClientError::Unreachable(describe(&err)))?;
+        Self::decode(&bytes, "blob upload")
+    }
+
+    /// Starts downloading a blob (`GET /v1/blobs/{blob_id}`, relay-api.md
+    /// §4.13) with its capability; the caller reads the body chunk by chunk.
+    pub async fn get_blob(
+        &self,
+        token: &BearerToken,
+        blob_id: &fuin_wire::BlobId,
+        capability: &fuin_wire::relay::BlobCapability,
+    ) -> Result<reqwest::Response, ClientError> {
+        let value = Zeroizing::new(format!("Bearer {}", hex::encode(token.0)));
+        let capability = Zeroizing::new(hex::encode(capability.0));
+        let response = self
+            .http
+            .get(format!("{}/v1/blobs/{}", self.base, hex::encode(blob_id.0)))
+            .header(reqwest::header::AUTHORIZATION, value.as_str())
+            .header("Fuin-Blob-Capability", capability.as_str())
+            .send()
+            .await
+            .map_err(|err| ClientError::Unreachable(describe(&err)))?;
+        Self::success(response).await
+    }
+
+    /// The response if it is a success, else the relay's error.
+    async fn success(response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        let (code, message) = match serde_json::from_slice::<RelayErrorBody>(&bytes) {
+            Ok(body) => (body.code, body.message),
+            Err(_) => (
+                "unknown".to_owned(),
+                format!("HTTP {status} without a relay error body"),
+            ),
+        };
+        Err(ClientError::Relay {
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
 }
 
 /// An error of the HTTP client in words, without the URL's query (which

@@ -56,6 +56,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod attachment;
 mod audit;
 mod content;
 mod device;

@@ -662,6 +662,10 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
                 b"welcome-frame",
             )),
         ),
+        (
+            "message content sharing an attachment",
+            Frame::MessageContent(message_content(ContentType::Attachment, 3, b"share-body")),
+        ),
     ]
     .into_iter()
     .chain(relay_samples())
@@ -818,6 +822,47 @@ fn write_attachment_references(dir: &std::path::Path) {
         "vectors": vectors,
     });
     let path = dir.join("attachment_reference.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
+    println!("wrote {}", path.display());
+
+    let shares = [
+        (
+            "a share without thumbnail",
+            AttachmentShare {
+                reference: samples[0].1.clone(),
+                capability: fuin_wire::relay::BlobCapability(pattern(0xc0)),
+                thumbnail_capability: None,
+            },
+        ),
+        (
+            "a share with a thumbnail",
+            AttachmentShare {
+                reference: samples[1].1.clone(),
+                capability: fuin_wire::relay::BlobCapability(pattern(0xc0)),
+                thumbnail_capability: Some(fuin_wire::relay::BlobCapability(pattern(0xe0))),
+            },
+        ),
+    ];
+    let vectors: Vec<_> = shares
+        .iter()
+        .map(|(name, share)| {
+            json!({
+                "name": name,
+                "share": serde_json::to_value(share).unwrap(),
+                "encoded": hex::encode(share.to_bytes().unwrap()),
+            })
+        })
+        .collect();
+    let file = json!({
+        "description": format!(
+            "Golden encodings of the attachment share body (spec/wire.md §8.2): version byte \
+             {SHARE_VERSION}, then the postcard encoding of the reference (without its own \
+             version byte) and the capabilities. The body of a message of content type \
+             Attachment. Keys and capabilities here are byte patterns, not secrets."
+        ),
+        "vectors": vectors,
+    });
+    let path = dir.join("attachment_share.json");
     std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
     println!("wrote {}", path.display());
 }

@@ -357,6 +357,103 @@ impl<'a> AttachmentReference<'a> {
     }
 }
 
+/// The version byte of an attachment share body.
+pub const SHARE_VERSION: u8 = 1;
+
+/// The longest encoded share body, version byte included: a reference at
+/// its limit and two capabilities.
+pub const MAX_SHARE_LEN: usize = MAX_REFERENCE_LEN + 2 + 2 * 32;
+
+/// The body of a message of content type
+/// [`Attachment`](crate::ContentType::Attachment): the reference to the
+/// sealed object and the relay capabilities (`spec/relay-api.md` §4.13)
+/// that let the recipients download its blob and its thumbnail's.
+///
+/// Encoded as one version byte (1) and the postcard encoding of the fields
+/// in order (`spec/wire.md` §8.2). A share has a thumbnail capability if and
+/// only if its reference has a thumbnail. The bytes hold keys and
+/// capabilities: they travel only inside sealed messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentShare<'a> {
+    /// The reference, as [`AttachmentReference`] (without its own version
+    /// byte).
+    #[serde(borrow)]
+    pub reference: AttachmentReference<'a>,
+    /// The capability to download the object's blob.
+    pub capability: crate::relay::BlobCapability,
+    /// The capability to download the thumbnail's blob.
+    pub thumbnail_capability: Option<crate::relay::BlobCapability>,
+}
+
+impl<'a> AttachmentShare<'a> {
+    /// Encodes the body; refuses values that break a field rule.
+    pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>, WireError> {
+        self.validate()?;
+        let mut out = Zeroizing::new(Vec::with_capacity(320));
+        out.push(SHARE_VERSION);
+        let encoded =
+            Zeroizing::new(postcard::to_stdvec(self).map_err(|_| WireError::Malformed {
+                reason: "value cannot be encoded",
+            })?);
+        out.extend_from_slice(&encoded);
+        Ok(out)
+    }
+
+    /// Decodes a body, checking in order: the length limit, the version,
+    /// the encoding, trailing bytes, every field rule (those of the
+    /// reference, and a thumbnail capability exactly when there is a
+    /// thumbnail), and that the input is the canonical encoding.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, WireError> {
+        if bytes.len() > MAX_SHARE_LEN {
+            return Err(WireError::LimitExceeded {
+                field: "attachment_share",
+                len: bytes.len(),
+                max: MAX_SHARE_LEN,
+            });
+        }
+        let (&version, body) = bytes.split_first().ok_or(WireError::Truncated)?;
+        if version != SHARE_VERSION {
+            return Err(WireError::UnknownVersion { version });
+        }
+        let (share, rest): (Self, _) =
+            postcard::take_from_bytes(body).map_err(WireError::from_postcard)?;
+        if !rest.is_empty() {
+            return Err(WireError::TrailingBytes { count: rest.len() });
+        }
+        share.validate()?;
+        let canonical =
+            Zeroizing::new(
+                postcard::to_stdvec(&share).map_err(|_| WireError::Malformed {
+                    reason: "value cannot be encoded",
+                })?,
+            );
+        if canonical.as_slice() != body {
+            return Err(WireError::NonCanonical);
+        }
+        Ok(share)
+    }
+
+    /// Copies borrowed parts, detaching the share from the input.
+    pub fn into_owned(self) -> AttachmentShare<'static> {
+        AttachmentShare {
+            reference: self.reference.into_owned(),
+            capability: self.capability,
+            thumbnail_capability: self.thumbnail_capability,
+        }
+    }
+
+    fn validate(&self) -> Result<(), WireError> {
+        self.reference.validate()?;
+        if self.reference.thumbnail.is_some() != self.thumbnail_capability.is_some() {
+            return Err(WireError::InvalidField {
+                field: "thumbnail_capability",
+                reason: "present without a thumbnail, or missing for one",
+            });
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -67,3 +67,25 @@ pub fn attachment_reference_violation(data: &[u8]) -> Option<String> {
         Err(err) => Some(format!("a re-encoded reference does not decode: {err}")),
     }
 }
+
+/// For bytes that decode as an attachment share body: the body encodes to
+/// the same bytes and decodes back to itself. Returns a description of the
+/// first violation; bytes that do not decode are fine.
+pub fn attachment_share_violation(data: &[u8]) -> Option<String> {
+    use crate::attachment::AttachmentShare;
+    let Ok(share) = AttachmentShare::from_bytes(data) else {
+        return None;
+    };
+    let encoded = match share.to_bytes() {
+        Ok(encoded) => encoded,
+        Err(err) => return Some(format!("a decoded share does not encode: {err}")),
+    };
+    if encoded.as_slice() != data {
+        return Some("re-encoding a share gives different bytes".to_owned());
+    }
+    match AttachmentShare::from_bytes(&encoded) {
+        Ok(again) if again == share => None,
+        Ok(_) => Some("re-decoding a share gives a different value".to_owned()),
+        Err(err) => Some(format!("a re-encoded share does not decode: {err}")),
+    }
+}

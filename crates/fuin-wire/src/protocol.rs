@@ -114,6 +114,10 @@ pub enum ContentType {
     /// A signed control message, in a group message: the body is a
     /// [`GroupControl`](crate::GroupControl) frame.
     GroupControl,
+    /// A shared attachment: the body is an
+    /// [`AttachmentShare`](crate::attachment::AttachmentShare) (the
+    /// reference to a sealed object and the capabilities to download it).
+    Attachment,
 }
 
 impl ContentType {
@@ -125,6 +129,7 @@ impl ContentType {
             Self::SenderKeyDistribution => 2,
             Self::GroupWelcome => 3,
             Self::GroupControl => 4,
+            Self::Attachment => 5,
         }
     }
 }

@@ -293,6 +293,7 @@ fn unknown_content_type_is_malformed() {
         (2u8, ContentType::SenderKeyDistribution),
         (3, ContentType::GroupWelcome),
         (4, ContentType::GroupControl),
+        (5, ContentType::Attachment),
     ] {
         bytes[2] = code;
         let decoded = Frame::decode(&bytes);
@@ -301,7 +302,7 @@ fn unknown_content_type_is_malformed() {
             "content type {code}"
         );
     }
-    for unknown in [5u8, 0x7f] {
+    for unknown in [6u8, 0x7f] {
         bytes[2] = unknown;
         assert_eq!(
             Frame::decode(&bytes),

@@ -81,3 +81,16 @@ fn attachment_reference_corpus_holds_the_round_trip_property() {
     // The seeds include the golden references.
     assert!(decoded >= 2, "the golden references do not decode");
 }
+
+#[test]
+fn attachment_share_corpus_holds_the_round_trip_property() {
+    let files = corpus("attachment_share");
+    let mut decoded = 0;
+    for (path, bytes) in &files {
+        if let Some(violation) = fuin_wire::fuzzing::attachment_share_violation(bytes) {
+            panic!("{}: {violation}", path.display());
+        }
+        decoded += usize::from(fuin_wire::attachment::AttachmentShare::from_bytes(bytes).is_ok());
+    }
+    assert!(decoded >= 2, "the corpus holds valid shares");
+}

@@ -179,6 +179,7 @@ mod spec_encoder {
             "SenderKeyDistribution" => 2,
             "GroupWelcome" => 3,
             "GroupControl" => 4,
+            "Attachment" => 5,
             other => panic!("content type {other} is not in spec/wire.md"),
         };
         varint(out, code);
@@ -633,6 +634,49 @@ fn attachment_reference_vectors_match_the_codec_and_the_spec() {
         assert_eq!(
             AttachmentReference::from_bytes(&encoded).unwrap(),
             reference,
+            "{name}: decoding"
+        );
+    }
+}
+
+#[test]
+fn attachment_share_vectors_match_the_codec_and_the_spec() {
+    use fuin_wire::attachment::AttachmentShare;
+    let file = load("attachment_share.json");
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 2);
+    for vector in vectors {
+        let name = vector["name"].as_str().unwrap();
+        let encoded = hex::decode(vector["encoded"].as_str().unwrap()).unwrap();
+        let json = vector["share"].to_string();
+        let share = serde_json::from_str::<AttachmentShare>(&json)
+            .unwrap()
+            .into_owned();
+        assert_eq!(
+            share.to_bytes().unwrap().as_slice(),
+            encoded,
+            "{name}: codec encoding"
+        );
+        // The spec's encoding: the reference body without its version byte,
+        // the capability, then the optional thumbnail capability.
+        let mut spec = vec![1];
+        spec.extend_from_slice(
+            &spec_reference_encoder::reference(&vector["share"]["reference"])[1..],
+        );
+        spec.extend_from_slice(
+            &hex::decode(vector["share"]["capability"].as_str().unwrap()).unwrap(),
+        );
+        match &vector["share"]["thumbnail_capability"] {
+            serde_json::Value::Null => spec.push(0),
+            capability => {
+                spec.push(1);
+                spec.extend_from_slice(&hex::decode(capability.as_str().unwrap()).unwrap());
+            }
+        }
+        assert_eq!(spec, encoded, "{name}: spec encoding");
+        assert_eq!(
+            AttachmentShare::from_bytes(&encoded).unwrap(),
+            share,
             "{name}: decoding"
         );
     }

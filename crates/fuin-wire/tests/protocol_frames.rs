@@ -130,6 +130,7 @@ fn content_type_code_is_its_wire_index() {
         ContentType::SenderKeyDistribution,
         ContentType::GroupWelcome,
         ContentType::GroupControl,
+        ContentType::Attachment,
     ] {
         let mut content = content(b"x".to_vec());
         content.content_type = content_type;

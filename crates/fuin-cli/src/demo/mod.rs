@@ -12,6 +12,7 @@
 //! message, moderation pulls the relay's inbox, opens and verifies the
 //! report, and the audit log records it.
 
+mod attachment;
 mod relay_view;
 
 use std::path::{Path, PathBuf};
@@ -227,6 +228,7 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<Answer, Failure> {
     let before = demo.offline_device_waits().await?;
     demo.offline_device_catches_up(before).await?;
     demo.safety_numbers().await?;
+    demo.share_a_photo().await?;
     let (moderator, held) = demo.report_one_message().await?;
     demo.moderation_opens_the_report(&moderator, held).await?;
     demo.everything_acknowledged().await?;

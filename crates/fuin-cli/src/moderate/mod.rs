@@ -2,6 +2,7 @@
 //! sealed reports from a relay's inbox, opens and verifies them (recording
 //! every opening in the audit log), and verifies the audit log.
 
+mod attachments;
 pub mod files;
 pub mod inbox;
 
@@ -63,6 +64,11 @@ pub enum ModerateCommand {
         /// Stored reports (from fuin moderate pull).
         #[arg(required = true, value_name = "REPORT")]
         reports: Vec<PathBuf>,
+        /// Re-fetch each verified attachment from the relay with this device
+        /// store (moderation's own device, made with fuin init) and check it
+        /// is the exact ciphertext its sender committed to.
+        #[arg(long, value_name = "STORE")]
+        fetch_attachments: Option<PathBuf>,
     },
     /// The audit log.
     Audit {
@@ -110,7 +116,18 @@ pub async fn run(command: ModerateCommand) -> Result<Answer, Failure> {
             audit_log,
             moderator,
             reports,
-        } => open(&key, &stamp_keys, &audit_log, &moderator, &reports),
+            fetch_attachments,
+        } => {
+            open(
+                &key,
+                &stamp_keys,
+                &audit_log,
+                &moderator,
+                &reports,
+                fetch_attachments.as_deref(),
+            )
+            .await
+        }
         ModerateCommand::Audit {
             command: AuditCommand::Verify { audit_log, anchor },
         } => audit_verify(&audit_log, anchor.as_deref()),
@@ -313,7 +330,13 @@ pub fn report_lines(report: &VerifiedReport) -> Vec<String> {
             verdict_text(&message.verdict),
             message.sender,
             views::clock(message.server_time_ms),
-            views::printable(&format!("\"{}\"", message.text()))
+            views::printable(
+                &if message.content_type == fuin_wire::ContentType::Attachment {
+                    attachments::message_text(message)
+                } else {
+                    format!("\"{}\"", message.text())
+                }
+            )
         ));
     }
     lines.push(format!(
@@ -339,7 +362,7 @@ pub fn report_json(report: &VerifiedReport) -> Value {
             "sender": message.sender.to_string(),
             "recipient": message.recipient.to_string(),
             "message_id": hex::encode(message.message_id.0),
-            "text": message.text(),
+            "text": attachments::message_text(message),
             "server_time_ms": message.server_time_ms,
             "server_message_id": hex::encode(message.server_message_id.0),
             "stamp_key_id": message.stamp_key_id.0,
@@ -349,20 +372,31 @@ pub fn report_json(report: &VerifiedReport) -> Value {
     })
 }
 
-fn open(
+async fn open(
     key: &Path,
     stamp_keys: &Path,
     audit_log: &Path,
     name: &str,
     reports: &[PathBuf],
+    fetch_attachments: Option<&Path>,
 ) -> Result<Answer, Failure> {
     let moderator = Moderator::new(files::secret_key(key)?, files::stamp_keys(stamp_keys)?);
     let mut audit = AuditLog::open(audit_log).map_err(|err| audit_failure(&err))?;
     let (opened, refused) = open_all(&moderator, &mut audit, name, reports, now_ms())?;
     let head = audit.head();
     let mut lines = Vec::new();
+    let mut checked = Vec::new();
+    let device = match fetch_attachments {
+        Some(store) => Some(attachments::device(store).await?),
+        None => None,
+    };
     for report in &opened {
         lines.extend(report_lines(report));
+        if let Some(device) = &device {
+            let (more, found) = attachments::check(device, report).await?;
+            lines.extend(more);
+            checked.extend(found);
+        }
     }
     for (path, err) in &refused {
         lines.push(format!("{}: REFUSED: {err}", path.display()));
@@ -382,6 +416,7 @@ fn open(
             "message": err.to_string(),
         })).collect::<Vec<_>>(),
         "audit_head": {"records": head.records, "hash": hex::encode(head.hash)},
+        "attachments": checked,
     });
     if refused.is_empty() {
         Ok(Answer {

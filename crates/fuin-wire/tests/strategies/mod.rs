@@ -226,6 +226,7 @@ pub fn content_type() -> impl Strategy<Value = ContentType> {
         Just(ContentType::SenderKeyDistribution),
         Just(ContentType::GroupWelcome),
         Just(ContentType::GroupControl),
+        Just(ContentType::Attachment),
     ]
 }
 

@@ -1,0 +1,165 @@
+//! A reported attachment with `fuin` processes: `fuin moderate open
+//! --fetch-attachments` re-fetches the blob from the relay and verifies it
+//! is the ciphertext the sender committed to, with the plaintext hash the
+//! reporter saw; a blob changed at the relay after sending is detected.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::ffi::OsStr;
+
+use common::{RelayProcess, Stores, fuin, json};
+use serde_json::Value;
+
+fn run_json(args: &[&OsStr]) -> (bool, Value) {
+    let output = fuin().arg("--json").args(args).output().unwrap();
+    let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "not JSON: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.success(), value)
+}
+
+fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
+    s.as_ref()
+}
+
+#[test]
+fn moderation_refetches_a_reported_attachment_and_detects_a_changed_blob() {
+    let moderation = tempfile::tempdir().unwrap();
+    let keys = moderation.path().join("keys");
+    let (ok, made) = run_json(&[os("moderate"), os("keygen"), os("--out"), keys.as_os_str()]);
+    assert!(ok, "{made}");
+    let hash = made["credential_hash"].as_str().unwrap().to_owned();
+    let relay = RelayProcess::start_with(
+        tempfile::tempdir().unwrap(),
+        &[os("--moderation-credential-hash"), os(&hash)],
+        "http",
+    );
+    let stamp_keys = moderation.path().join("stamp-keys.json");
+    std::fs::write(
+        &stamp_keys,
+        format!(
+            r#"{{"stamp_keys": [{{"id": 1, "file": "{}", "not_after_ms": null}}]}}"#,
+            relay.dir.path().join("relay.db.stamp-key").display()
+        ),
+    )
+    .unwrap();
+
+    let stores = Stores::new();
+    let alice = stores.init(&relay.url, "alice", "alice", 1);
+    let bob = stores.init(&relay.url, "bob", "bob", 1);
+    let moderation_device = stores.init(&relay.url, "moderation", "moderation", 1);
+    let files = tempfile::tempdir().unwrap();
+    let threat = files.path().join("threat.txt");
+    let content = "I know where you live. ".repeat(5000);
+    std::fs::write(&threat, &content).unwrap();
+    let sent = json("send-file", &alice, &["bob", threat.to_str().unwrap()]);
+
+    json("sync", &bob, &[]);
+    let history = json("history", &bob, &["alice"]);
+    let id = history["messages"][0]["local_id"].to_string();
+    let seen = json(
+        "fetch",
+        &bob,
+        &[&id, files.path().join("seen.txt").to_str().unwrap()],
+    );
+    let output = fuin()
+        .args(["report", "--store"])
+        .arg(&bob)
+        .args(["--message", &id, "--reason", "threats", "--moderation-key"])
+        .arg(keys.join("moderation.pub"))
+        .arg("--yes")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The preview names the attachment, not the raw share (which holds keys).
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(shown.contains("[threat.txt: text/plain, "), "{shown}");
+
+    let inbox = moderation.path().join("inbox");
+    let (ok, pulled) = run_json(&[
+        os("moderate"),
+        os("pull"),
+        os("--relay"),
+        os(&relay.url),
+        os("--credential-file"),
+        keys.join("inbox.credential").as_os_str(),
+        os("--inbox"),
+        inbox.as_os_str(),
+    ]);
+    assert!(ok, "{pulled}");
+    let report = pulled["reports"][0]["file"].as_str().unwrap().to_owned();
+    let open = || {
+        run_json(&[
+            os("moderate"),
+            os("open"),
+            os("--key"),
+            keys.join("moderation.key").as_os_str(),
+            os("--stamp-keys"),
+            stamp_keys.as_os_str(),
+            os("--audit-log"),
+            moderation.path().join("audit.log").as_os_str(),
+            os("--moderator"),
+            os("mo"),
+            os("--fetch-attachments"),
+            moderation_device.as_os_str(),
+            os(&report),
+        ])
+    };
+    let (ok, opened) = open();
+    assert!(ok, "{opened}");
+    let message = &opened["reports"][0]["messages"][0];
+    assert_eq!(message["verdict"], "verified");
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[attachment threat.txt: text/plain, blob "),
+        "{message}"
+    );
+    let checked = &opened["attachments"][0];
+    assert_eq!(checked["verified"], true, "{opened}");
+    assert_eq!(checked["blob_id"], sent["blob_id"]);
+    assert_eq!(checked["plaintext_sha256"], seen["sha256"]);
+    assert_eq!(checked["plaintext_len"], content.len() as u64);
+
+    // The stored blob changes after sending: its last byte flips.
+    let db = rusqlite::Connection::open(relay.database()).unwrap();
+    let blob_id = hex::decode(sent["blob_id"].as_str().unwrap()).unwrap();
+    let mut blob: Vec<u8> = db
+        .query_row(
+            "SELECT content FROM blobs WHERE blob_id = ?1",
+            [&blob_id],
+            |row| row.get(0),
+        )
+        .unwrap();
+    *blob.last_mut().unwrap() ^= 1;
+    db.execute(
+        "UPDATE blobs SET content = ?1 WHERE blob_id = ?2",
+        rusqlite::params![blob, blob_id],
+    )
+    .unwrap();
+    let (ok, opened) = open();
+    assert!(ok, "{opened}");
+    // The message itself still verifies (its commitment names the blob);
+    // the blob does not.
+    assert_eq!(opened["reports"][0]["messages"][0]["verdict"], "duplicate");
+    let checked = &opened["attachments"][0];
+    assert_eq!(checked["verified"], false, "{opened}");
+    assert!(
+        checked["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not authenticate"),
+        "{checked}"
+    );
+}

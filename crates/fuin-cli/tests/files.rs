@@ -1,0 +1,110 @@
+//! `fuin send-file` and `fuin fetch` through a `fuin relay` process: a file
+//! and an image's thumbnail arrive intact; a blob swapped in the relay's
+//! database is refused with a clear error and no file appears.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{RelayProcess, Stores, fuin, json};
+use sha2::{Digest, Sha256};
+
+/// The local id of the newest attachment in `history --json` output.
+fn attachment_id(history: &serde_json::Value) -> String {
+    let message = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| {
+            m["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("[photo.png: image/png")
+        })
+        .unwrap_or_else(|| panic!("no attachment in {history}"));
+    format!("#{}", message["local_id"])
+}
+
+#[test]
+fn a_file_and_a_thumbnail_are_sent_fetched_and_checked() {
+    let relay = RelayProcess::start();
+    let stores = Stores::new();
+    let alice = stores.init(&relay.url, "alice", "alice", 1);
+    let bob = stores.init(&relay.url, "bob", "bob", 1);
+    let files = tempfile::tempdir().unwrap();
+
+    // A PNG of 200 × 100 pixels, large enough for several chunks.
+    let mut state = 12345u32;
+    let image = image::RgbImage::from_fn(200, 100, |_, _| {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let [_, r, g, b] = state.to_be_bytes();
+        image::Rgb([r, g, b])
+    });
+    let photo = files.path().join("photo.png");
+    image.save(&photo).unwrap();
+    let original = std::fs::read(&photo).unwrap();
+    let original_hash = hex::encode(Sha256::digest(&original));
+
+    let sent = json("send-file", &alice, &["bob", photo.to_str().unwrap()]);
+    assert_eq!(sent["status"], "sent");
+    assert_eq!(sent["content_type"], "image/png");
+    assert_eq!(sent["file_name"], "photo.png");
+    assert_eq!(sent["size"], original.len() as u64);
+    assert_eq!(sent["sha256"], original_hash);
+    assert_eq!(sent["thumbnail"]["width"], 160);
+    assert_eq!(sent["thumbnail"]["height"], 80);
+
+    json("sync", &bob, &[]);
+    let history = json("history", &bob, &["alice"]);
+    let id = attachment_id(&history);
+    let out = files.path().join("received.png");
+    let fetched = json("fetch", &bob, &[&id, out.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&out).unwrap(), original);
+    assert_eq!(fetched["sha256"], original_hash);
+    assert_eq!(fetched["blob_id"], sent["blob_id"]);
+
+    let thumb = files.path().join("thumb.png");
+    let fetched = json(
+        "fetch",
+        &bob,
+        &[&id, thumb.to_str().unwrap(), "--thumbnail"],
+    );
+    assert_eq!(fetched["width"], 160);
+    let decoded = image::open(&thumb).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (160, 80));
+
+    // The relay's store hands bob another blob under this id: refused, and
+    // no file appears.
+    let db = rusqlite::Connection::open(relay.database()).unwrap();
+    let main = hex::decode(sent["blob_id"].as_str().unwrap()).unwrap();
+    let other = hex::decode(sent["thumbnail"]["blob_id"].as_str().unwrap()).unwrap();
+    db.execute(
+        "UPDATE blobs SET content = (SELECT content FROM blobs WHERE blob_id = ?1) WHERE blob_id = ?2",
+        rusqlite::params![other, main],
+    )
+    .unwrap();
+    let again = files.path().join("again.png");
+    let output = fuin()
+        .args(["--json", "fetch", "--store"])
+        .arg(&bob)
+        .args([id.as_str(), again.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["error"]["code"], "attachment", "{answer}");
+    assert_eq!(answer["error"]["kind"], "ContextMismatch", "{answer}");
+    assert!(!again.exists());
+
+    // Without --json: one line on stderr saying what failed.
+    let output = fuin()
+        .args(["fetch", "--store"])
+        .arg(&bob)
+        .args([id.as_str(), again.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("sealed for another owner"), "{stderr}");
+    assert!(!again.exists());
+}
