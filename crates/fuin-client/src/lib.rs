@@ -25,6 +25,9 @@
 //!   selected, for the app to preview; [`Client::submit_report`] seals it to
 //!   the moderation service's key and hands it to the relay's report inbox
 //!   ([`report`], `spec/report.md`).
+//! - Groups ([`Client::create_group`], [`Client::send_group_text`],
+//!   [`Client::group_history`], ...): sender keys over the 1:1 sessions,
+//!   one fan-out per message (`spec/client.md` §11).
 //! - [`Client::events`]: everything above as a stream of [`Event`]s.
 //!
 //! The behaviour is specified in `spec/client.md`.
@@ -33,6 +36,7 @@
 mod client;
 mod error;
 mod event;
+mod group;
 mod history;
 pub mod keyfile;
 mod local;
@@ -49,5 +53,6 @@ pub use fuin_report as report;
 pub use fuin_report::{ModerationPublicKey, PreviewMessage, ReportBuilder, ReportPreview};
 /// Receipt bodies (defined with the other wire formats).
 pub use fuin_wire::receipt;
+pub use group::{GroupChange, GroupEntry, GroupInfo, GroupStatus};
 pub use history::{Conversation, Message, MessageStatus, ReceiptRecord};
 pub use local::StoredFranking;
