@@ -10,8 +10,10 @@
 //! features (groups, attachments) add steps of their own. The report steps
 //! use the moderation tool's own code ([`crate::moderate`]): bob reports one
 //! message, moderation pulls the relay's inbox, opens and verifies the
-//! report, and the audit log records it.
+//! report, and the audit log records it. The group steps ([`group`]) run a
+//! group conversation with a member removed midway.
 
+mod group;
 mod relay_view;
 
 use std::path::{Path, PathBuf};
@@ -229,6 +231,7 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<Answer, Failure> {
     demo.safety_numbers().await?;
     let (moderator, held) = demo.report_one_message().await?;
     demo.moderation_opens_the_report(&moderator, held).await?;
+    demo.group_conversation().await?;
     demo.everything_acknowledged().await?;
     demo.transcript().await?;
     demo.relay_database()?;
