@@ -8,6 +8,8 @@
 //! - `fuin init`, `send`, `sync`, `history`, `conversations`, `read`,
 //!   `safety-number` and `accept-identity` are a client, one device per
 //!   store, enough to chat between two terminals ([`commands`]).
+//! - `fuin group create | add | remove | leave | send | list | history`
+//!   are group conversations ([`group`]).
 //! - `fuin report` reports received messages to moderation, after showing
 //!   exactly what will leave the device ([`report`]).
 //! - `fuin moderate keygen | pull | open | audit verify` is the moderation
@@ -30,6 +32,7 @@
 
 mod commands;
 mod demo;
+mod group;
 mod moderate;
 mod output;
 mod report;
@@ -135,6 +138,11 @@ enum Command {
         /// The device, as USER/NUMBER.
         device: String,
     },
+    /// Group conversations: create, add, remove, leave, send, list, history.
+    Group {
+        #[command(subcommand)]
+        command: group::GroupCommand,
+    },
     /// Report received messages to moderation (shows them and asks first).
     Report(report::ReportArgs),
     /// The moderation tool: keys, the relay's report inbox, opening reports, the audit log.
@@ -202,6 +210,7 @@ async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
         Command::AcceptIdentity { store, device } => {
             commands::accept_identity(&store, &device).await
         }
+        Command::Group { command } => group::run(command).await,
         Command::Report(args) => report::run(args, out).await,
         Command::Moderate { command } => moderate::run(command).await,
     }
