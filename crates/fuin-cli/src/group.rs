@@ -327,3 +327,91 @@ pub async fn run(command: GroupCommand) -> Result<Answer, Failure> {
         }
     }
 }
+
+/// `fuin report --group GROUP`: a report of group messages, previewed and
+/// confirmed like a 1:1 report.
+pub async fn report(
+    client: &Client,
+    args: &crate::report::ReportArgs,
+    group: &str,
+    moderation_key: &fuin_client::ModerationPublicKey,
+    out: crate::output::Output,
+) -> Result<Answer, Failure> {
+    let id = resolve(client, group).await?;
+    let builder = client.report_group(&args.reason, &args.messages).await?;
+    if hex::encode(builder.content().group_id.0) != id {
+        return Err(Failure::new(
+            "invalid_argument",
+            "those messages are not of that group".to_owned(),
+            "fuin group history shows each message's #ID",
+        ));
+    }
+    let preview = builder.preview();
+    let mut lines = vec![
+        format!(
+            "This report goes to moderation, sealed so that only moderation can open it:\n\
+             \x20 from {}, about the group {}\n\
+             \x20 reason: {}",
+            preview.reporter,
+            id,
+            views::printable(&preview.reason)
+        ),
+        format!(
+            "  {} message{}:",
+            preview.messages.len(),
+            views::plural(preview.messages.len() as u64)
+        ),
+    ];
+    for (i, message) in preview.messages.iter().enumerate() {
+        lines.push(format!(
+            "    {}. [{}] {}: {}",
+            i + 1,
+            views::clock(message.server_time_ms),
+            message.sender,
+            views::printable(&message.text())
+        ));
+    }
+    lines.push(
+        "  With each message go its franking key, its ids, the relay's stamp and the sealed \
+         group message with its sender-key signature, so that moderation can check it was \
+         sent as shown. Nothing else from this device is included."
+            .into(),
+    );
+    let preview_json = json!({
+        "reporter": preview.reporter.to_string(),
+        "group": id,
+        "reason": preview.reason,
+        "messages": preview.messages.iter().map(|message| json!({
+            "sender": message.sender.to_string(),
+            "text": message.text(),
+            "server_time_ms": message.server_time_ms,
+        })).collect::<Vec<_>>(),
+    });
+    if out.json {
+        if !args.yes {
+            crate::output::stderr_line(&lines.join("\n"));
+        }
+    } else {
+        crate::output::stdout_line(&lines.join("\n"));
+    }
+    if !args.yes && !crate::report::confirmed() {
+        return Ok(Answer {
+            text: "Not sent: nothing left the device.".into(),
+            json: json!({ "sent": false, "preview": preview_json }),
+        });
+    }
+    let accepted = client.submit_group_report(&builder, moderation_key).await?;
+    Ok(Answer {
+        text: format!(
+            "Sent: the relay holds it sealed as report {} (received at {} UTC).",
+            hex::encode(accepted.report_id.0),
+            views::clock(accepted.received_at_ms)
+        ),
+        json: json!({
+            "sent": true,
+            "report_id": hex::encode(accepted.report_id.0),
+            "received_at_ms": accepted.received_at_ms,
+            "preview": preview_json,
+        }),
+    })
+}

@@ -24,6 +24,9 @@ use fuin_wire::{
 };
 use rusqlite::{OptionalExtension, params};
 
+use fuin_report::{FrankingKeyBytes, GroupReportBuilder, GroupReportedMessage, ReportedMessage};
+use fuin_wire::Opaque;
+
 use crate::client::{Client, State, commit, now_ms, user_id};
 use crate::event::Event;
 use crate::history::MessageStatus;
@@ -50,6 +53,7 @@ CREATE TABLE IF NOT EXISTS group_messages (
     server_time_ms INTEGER,
     status         INTEGER NOT NULL,
     franking       BLOB,
+    report_extra   BLOB,
     received_at_ms INTEGER NOT NULL,
     UNIQUE (group_id, sender_user, sender_device, message_id)
 );
@@ -149,6 +153,36 @@ pub struct GroupEntry {
     pub sent_at_ms: u64,
     /// `Queued`, `Sent` or `Failed` for outgoing, `Unread` for received.
     pub status: MessageStatus,
+}
+
+/// What a group report needs besides the franking opening: the sealed
+/// `GroupMessage` frame as delivered, the epoch's membership hash and the
+/// sender chain's signing key.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct ReportExtra {
+    sealed_body: Vec<u8>,
+    membership_hash: [u8; 32],
+    chain_signing_key: [u8; 32],
+}
+
+impl ReportExtra {
+    fn encode(&self) -> Result<Vec<u8>, ClientError> {
+        postcard::to_allocvec(self)
+            .map_err(|_| ClientError::Storage("encoding a group report's parts".into()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, ClientError> {
+        postcard::from_bytes(bytes)
+            .map_err(|_| ClientError::Storage("a stored group report's parts".into()))
+    }
+}
+
+/// A stored group text, for a report.
+struct ReportSource {
+    group: GroupId,
+    message_id: Vec<u8>,
+    body: Vec<u8>,
+    opened: Option<(StoredFranking, ReportExtra)>,
 }
 
 fn sql(value: u64) -> i64 {
@@ -318,18 +352,24 @@ impl Groups<'_> {
         sent_at_ms: u64,
         server_time_ms: Option<u64>,
         status: MessageStatus,
-        franking: Option<&StoredFranking>,
+        franking: Option<(&StoredFranking, &ReportExtra)>,
         now: u64,
     ) -> Result<Option<i64>, ClientError> {
         let sealed_body = self
             .db
             .seal(&Self::body_context(id, sender, message_id, "body"), body);
-        let sealed_franking = match franking {
-            Some(franking) => Some(self.db.seal(
-                &Self::body_context(id, sender, message_id, "franking"),
-                &franking.encode()?,
-            )),
-            None => None,
+        let (sealed_franking, sealed_extra) = match franking {
+            Some((franking, extra)) => (
+                Some(self.db.seal(
+                    &Self::body_context(id, sender, message_id, "franking"),
+                    &franking.encode()?,
+                )),
+                Some(self.db.seal(
+                    &Self::body_context(id, sender, message_id, "report"),
+                    &extra.encode()?,
+                )),
+            ),
+            None => (None, None),
         };
         let inserted = self
             .db
@@ -337,8 +377,8 @@ impl Groups<'_> {
             .execute(
                 "INSERT OR IGNORE INTO group_messages (group_id, sender_user, sender_device,
                     message_id, outgoing, epoch, body, sent_at_ms, server_time_ms, status,
-                    franking, received_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    franking, report_extra, received_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     id.as_bytes(),
                     sender.user.as_str(),
@@ -351,6 +391,7 @@ impl Groups<'_> {
                     server_time_ms.map(sql),
                     status_code(status),
                     sealed_franking,
+                    sealed_extra,
                     sql(now),
                 ],
             )
@@ -431,16 +472,23 @@ impl Groups<'_> {
         Ok(out)
     }
 
-    fn franking(
-        &self,
-        local_id: i64,
-    ) -> Result<Option<(GroupId, StoredFranking, Vec<u8>)>, ClientError> {
-        type Row = (Vec<u8>, String, i64, Vec<u8>, Option<Vec<u8>>, Vec<u8>);
+    /// What a report of a received group text needs.
+    fn reported(&self, local_id: i64) -> Result<Option<ReportSource>, ClientError> {
+        type Row = (
+            Vec<u8>,
+            String,
+            i64,
+            Vec<u8>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Vec<u8>,
+        );
         let row: Option<Row> = self
             .db
             .conn
             .query_row(
-                "SELECT group_id, sender_user, sender_device, message_id, franking, body
+                "SELECT group_id, sender_user, sender_device, message_id, franking,
+                        report_extra, body
                  FROM group_messages WHERE local_id = ?1",
                 params![local_id],
                 |row| {
@@ -451,35 +499,41 @@ impl Groups<'_> {
                         row.get(3)?,
                         row.get(4)?,
                         row.get(5)?,
+                        row.get(6)?,
                     ))
                 },
             )
             .optional()
             .map_err(storage("reading a group message"))?;
-        let Some((group, user, device, message_id, Some(franking), body)) = row else {
+        let Some((group, user, device, message_id, franking, extra, body)) = row else {
             return Ok(None);
         };
-        let Ok(group) = <[u8; 32]>::try_from(group.as_slice()) else {
-            return Ok(None);
-        };
-        let group = GroupId(group);
+        let group = GroupId(
+            <[u8; 32]>::try_from(group.as_slice())
+                .map_err(|_| ClientError::Storage("a group message names no group".into()))?,
+        );
         let sender = DeviceAddress::new(
             user_id(&user)?,
             DeviceId(u32::try_from(device).unwrap_or(0)),
         );
-        let bytes = self.db.open(
-            &Self::body_context(&group, &sender, &message_id, "franking"),
-            &franking,
-        )?;
-        let body = self.db.open(
-            &Self::body_context(&group, &sender, &message_id, "body"),
-            &body,
-        )?;
-        Ok(Some((
+        let context = |part| Self::body_context(&group, &sender, &message_id, part);
+        let body = self.db.open(&context("body"), &body)?.to_vec();
+        let (Some(franking), Some(extra)) = (franking, extra) else {
+            return Ok(Some(ReportSource {
+                group,
+                message_id,
+                body,
+                opened: None,
+            }));
+        };
+        let franking = StoredFranking::decode(&self.db.open(&context("franking"), &franking)?)?;
+        let extra = ReportExtra::decode(&self.db.open(&context("report"), &extra)?)?;
+        Ok(Some(ReportSource {
             group,
-            StoredFranking::decode(&bytes)?,
-            body.to_vec(),
-        )))
+            message_id,
+            body,
+            opened: Some((franking, extra)),
+        }))
     }
 
     fn held_context(id: &GroupId, tag: &[u8]) -> String {
@@ -1003,17 +1057,98 @@ impl Client {
         self.group_history_in(&state, &id, limit)
     }
 
-    /// What a report of a received group text needs: the franking opening,
-    /// the body as stored, and the group.
-    pub async fn group_franking_opening(
+    /// Builds a report of exactly the listed received group texts (all of
+    /// one group, at most 25, none twice) for the app to preview
+    /// (`spec/client.md` §11, `spec/report.md` §12). Nothing is sent.
+    pub async fn report_group(
         &self,
-        local_id: i64,
-    ) -> Result<Option<(GroupId, StoredFranking, Vec<u8>)>, ClientError> {
-        let state = self.inner.state.lock().await;
-        Groups {
-            db: state.store.reader(),
+        reason: &str,
+        local_ids: &[i64],
+    ) -> Result<GroupReportBuilder, ClientError> {
+        if local_ids.is_empty() {
+            return Err(ClientError::InvalidArgument(
+                "select at least one message to report".into(),
+            ));
         }
-        .franking(local_id)
+        let mut group: Option<GroupId> = None;
+        let mut messages = Vec::with_capacity(local_ids.len());
+        {
+            let state = self.inner.state.lock().await;
+            let groups = Groups {
+                db: state.store.reader(),
+            };
+            for &local_id in local_ids {
+                let source = groups.reported(local_id)?.ok_or_else(|| {
+                    ClientError::InvalidArgument(format!("there is no group message {local_id}"))
+                })?;
+                let Some((franking, extra)) = source.opened else {
+                    return Err(ClientError::InvalidArgument(format!(
+                        "group message {local_id} was sent by this device; only received \
+                         messages can be reported"
+                    )));
+                };
+                match group {
+                    Some(group) if group != source.group => {
+                        return Err(ClientError::InvalidArgument(
+                            "the messages of one report must be from one group".into(),
+                        ));
+                    }
+                    _ => group = Some(source.group),
+                }
+                let message_id = <[u8; 16]>::try_from(source.message_id.as_slice())
+                    .map_err(|_| ClientError::Storage("a stored message id".into()))?;
+                messages.push(GroupReportedMessage {
+                    message: ReportedMessage {
+                        sender: franking.sender.clone(),
+                        recipient: franking.recipient.clone(),
+                        message_id: fuin_wire::ClientMessageId(message_id),
+                        content_type: ContentType::Text,
+                        body: Opaque::from(source.body),
+                        franking_key: FrankingKeyBytes::new(&franking.franking_key.0),
+                        commitment: franking.commitment,
+                        stamp: franking.stamp,
+                        stamp_key_id: franking.stamp_key_id,
+                        server_time_ms: franking.server_time_ms,
+                        server_message_id: franking.server_message_id,
+                    },
+                    sealed_body: Opaque::from(extra.sealed_body),
+                    membership_hash: fuin_wire::MembershipHash(extra.membership_hash),
+                    chain_signing_key: fuin_wire::Ed25519PublicKey(extra.chain_signing_key),
+                });
+            }
+        }
+        let group = group.ok_or_else(|| ClientError::InvalidArgument("no message".into()))?;
+        GroupReportBuilder::new(
+            self.inner.address.clone(),
+            self.inner.identity.public().clone(),
+            group,
+            reason,
+            now_ms(),
+            messages,
+        )
+        .map_err(|err| ClientError::InvalidArgument(err.to_string()))
+    }
+
+    /// Seals a group report made on this device to the moderation
+    /// service's key and submits it to the relay's report inbox.
+    pub async fn submit_group_report(
+        &self,
+        report: &GroupReportBuilder,
+        moderation_key: &fuin_report::ModerationPublicKey,
+    ) -> Result<fuin_wire::relay::ReportAccepted, ClientError> {
+        if report.content().reporter != self.inner.address {
+            return Err(ClientError::InvalidArgument(
+                "the report was made on another device".into(),
+            ));
+        }
+        let frame = report
+            .seal(&mut rand::rng(), moderation_key)
+            .map_err(|err| ClientError::InvalidArgument(err.to_string()))?;
+        self.ensure_registered().await?;
+        let relay = &self.inner.relay;
+        let frame = &frame;
+        self.authed(|token| async move { relay.submit_report(&token, frame).await })
+            .await
     }
 
     fn group_history_in(
@@ -1487,6 +1622,11 @@ impl Client {
                     sender: opened.franking.sender.clone(),
                     recipient: opened.franking.recipient.clone(),
                 };
+                let extra = ReportExtra {
+                    sealed_body: record.envelope.sealed_body.as_bytes().to_vec(),
+                    membership_hash: opened.membership_hash.0,
+                    chain_signing_key: opened.sender_signing_key.0,
+                };
                 groups.save(&state, now)?;
                 let inserted = groups.insert_message(
                     id,
@@ -1498,7 +1638,7 @@ impl Client {
                     opened.content.sent_at_ms,
                     Some(opened.franking.server_time_ms),
                     MessageStatus::Unread,
-                    Some(&franking),
+                    Some((&franking, &extra)),
                     now,
                 )?;
                 if let Some(local_id) = inserted {

@@ -309,3 +309,84 @@ async fn group_state_and_history_survive_reopening_the_store() {
     assert_eq!(texts(&bob, &id).await, ["before", "after reopening"]);
     assert_eq!(texts(&alice, &id).await, ["before", "after reopening"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_received_group_message_is_reported_and_moderation_verifies_it() {
+    use fuin_client::report::{AuditLog, ModerationSecretKey, Moderator, StampKeySet, Verdict};
+    use fuin_wire::StampKeyId;
+    use fuin_wire::relay::ReportBatch;
+
+    const CREDENTIAL: [u8; 32] = [0x6d; 32];
+    let relay = TestRelay::start_with(|config| {
+        config.moderation_credential_hash = Some(fuin_seal::primitives::sha256(&[&CREDENTIAL]));
+    })
+    .await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let carol = devices.create(&relay, "carol", 1).await;
+    let id = alice.create_group(&["bob", "carol"]).await.unwrap().id;
+    for member in [&bob, &carol, &alice] {
+        member.sync(NO_WAIT).await.unwrap();
+    }
+    alice
+        .send_group_text(&id, "hand it over or else")
+        .await
+        .unwrap();
+    alice.send_group_text(&id, "just kidding").await.unwrap();
+    bob.sync(NO_WAIT).await.unwrap();
+    let history = bob.group_history(&id, 10).await.unwrap();
+    assert_eq!(history.len(), 2);
+
+    // A message this device sent cannot be reported.
+    let own = alice.group_history(&id, 10).await.unwrap();
+    assert!(alice.report_group("x", &[own[0].local_id]).await.is_err());
+
+    let builder = bob
+        .report_group("threat", &[history[0].local_id])
+        .await
+        .unwrap();
+    let preview = builder.preview();
+    assert_eq!(preview.messages.len(), 1);
+    assert_eq!(preview.messages[0].text(), "hand it over or else");
+    let mut stamp_keys = StampKeySet::new();
+    stamp_keys.insert(StampKeyId(1), &[9; 32], None).unwrap();
+    let moderator = Moderator::new(
+        ModerationSecretKey::generate(&mut rand::rng(), 1),
+        stamp_keys,
+    );
+    bob.submit_group_report(&builder, &moderator.public_key())
+        .await
+        .unwrap();
+
+    let bytes = reqwest::Client::new()
+        .get(format!("{}/v1/moderation/reports", relay.url))
+        .header(
+            "authorization",
+            format!("Moderation {}", hex::encode(CREDENTIAL)),
+        )
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let batch = ReportBatch::from_bytes(&bytes).unwrap();
+    assert_eq!(batch.reports.len(), 1);
+    let report = moderator
+        .open(
+            &mut AuditLog::in_memory(),
+            "moderator",
+            &batch.reports.as_slice()[0],
+            now(),
+        )
+        .unwrap();
+    assert_eq!(report.reporter, *bob.address());
+    assert_eq!(hex::encode(report.group.unwrap().0), id);
+    assert_eq!(report.messages.len(), 1);
+    assert_eq!(report.messages[0].verdict, Verdict::Verified);
+    assert_eq!(report.messages[0].sender, *alice.address());
+    assert_eq!(report.messages[0].text(), "hand it over or else");
+}
