@@ -83,6 +83,9 @@ CREATE TABLE IF NOT EXISTS group_outbox (
 
 /// The most deliveries held for one group; beyond, new ones are dropped.
 const MAX_HELD_PER_GROUP: i64 = 2048;
+/// The most deliveries held in all, so that deliveries naming made-up
+/// groups cannot make the store grow without end.
+const MAX_HELD_TOTAL: i64 = 8192;
 
 /// Held kinds.
 const HELD_MESSAGE: i64 = 0;
@@ -553,16 +556,16 @@ impl Groups<'_> {
         payload: &[u8],
         now: u64,
     ) -> Result<bool, ClientError> {
-        let count: i64 = self
+        let (count, total): (i64, i64) = self
             .db
             .conn
             .query_row(
-                "SELECT COUNT(*) FROM group_held WHERE group_id = ?1",
+                "SELECT COALESCE(SUM(group_id = ?1), 0), COUNT(*) FROM group_held",
                 params![id.as_bytes()],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .map_err(storage("counting held group deliveries"))?;
-        if count >= MAX_HELD_PER_GROUP {
+        if count >= MAX_HELD_PER_GROUP || total >= MAX_HELD_TOTAL {
             return Ok(false);
         }
         let tag = random_tag();
