@@ -440,7 +440,7 @@ impl Client {
         let _ = self.inner.events.send(event);
     }
 
-    fn step(&self, step: Step) {
+    pub(crate) fn step(&self, step: Step) {
         if let Some(hook) = &self.inner.options.on_step {
             hook(step);
         }

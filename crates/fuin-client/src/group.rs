@@ -1022,6 +1022,7 @@ impl Client {
             commit(tx)?;
             local_id
         };
+        self.step(crate::Step::Queued);
         self.flush_group_outbox_lenient(&mut state).await?;
         let status = match local_id {
             Some(local) => self
@@ -1289,7 +1290,12 @@ impl Client {
                     .map(|_| None)
             };
             let status = match outcome {
-                Ok(time) => Some((MessageStatus::Sent, time)),
+                Ok(time) => {
+                    if kind == OUT_FAN_OUT {
+                        self.step(crate::Step::Posted);
+                    }
+                    Some((MessageStatus::Sent, time))
+                }
                 Err(err) if err.is_transient() => return Err(err),
                 // Refused for good (a 4xx, an identity change, a user gone):
                 // the send is dropped, its message marked failed.
