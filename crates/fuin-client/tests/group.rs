@@ -390,3 +390,76 @@ async fn a_received_group_message_is_reported_and_moderation_verifies_it() {
     assert_eq!(report.messages[0].sender, *alice.address());
     assert_eq!(report.messages[0].text(), "hand it over or else");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_messages_forged_relabelled_or_replayed_by_the_relay_are_dropped_with_a_reason() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let carol = devices.create(&relay, "carol", 1).await;
+    let id = alice.create_group(&["bob", "carol"]).await.unwrap().id;
+    for member in [&bob, &carol, &alice, &bob] {
+        member.sync(NO_WAIT).await.unwrap();
+    }
+    alice.send_group_text(&id, "genuine").await.unwrap();
+    let store = relay.relay.store();
+    let stored = mailbox(&relay, bob.address())
+        .await
+        .into_iter()
+        .rfind(group_message)
+        .unwrap();
+    let original = DeliveredRecord::from_bytes(&stored.record)
+        .unwrap()
+        .into_owned();
+    // The relay's variants of alice's message: presented as carol's, and
+    // with one byte of its sealed body changed. Then the genuine one, and
+    // a replay of it.
+    let mut as_carol = original.clone();
+    as_carol.sender = carol.address().clone();
+    let mut flipped = original.clone();
+    let mut body = flipped.envelope.sealed_body.as_bytes().to_vec();
+    let middle = body.len() / 2;
+    body[middle] ^= 0x40;
+    flipped.envelope.sealed_body = fuin_wire::Opaque::from(body);
+    assert_eq!(
+        store
+            .acknowledge(bob.address(), &[stored.message_id])
+            .await
+            .unwrap(),
+        1
+    );
+    for mut record in [as_carol, flipped, original.clone(), original] {
+        let message_id = fuin_wire::MessageId(rand::random());
+        record.server_message_id = message_id;
+        store
+            .deliver(vec![NewDelivery {
+                message_id,
+                recipient: bob.address().clone(),
+                record: record.to_bytes().unwrap(),
+                expires_at_ms: now() + 60_000,
+            }])
+            .await
+            .unwrap();
+    }
+    let mut events = bob.events();
+    bob.sync(NO_WAIT).await.unwrap();
+    let saw = drain(&mut events);
+    let dropped: Vec<&str> = saw
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageDropped { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped.len(), 3, "{saw:?}");
+    assert!(dropped[0].contains(&id) && dropped[0].contains("signature does not verify"));
+    assert!(
+        !dropped[1].is_empty() && dropped[1].contains(&id),
+        "{dropped:?}"
+    );
+    assert!(dropped[2].contains("already opened"), "{dropped:?}");
+    assert_eq!(texts(&bob, &id).await, ["genuine"]);
+    let shown = bob.group_history(&id, 10).await.unwrap();
+    assert_eq!(shown[0].sender, *alice.address());
+}
