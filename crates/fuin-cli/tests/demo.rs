@@ -96,6 +96,16 @@ fn check_group_steps(devices_part: &str) {
         carol_part.contains("carol/1 trying to write to the group: refused: "),
         "{carol_part}"
     );
+    // The relay handed her a copy of the new epoch's message anyway: her
+    // device refused it (and the block above shows it did not store it).
+    let leak = carol_part
+        .lines()
+        .find(|line| line.contains("The relay tried anyway"))
+        .unwrap_or_else(|| panic!("no leak line:\n{carol_part}"));
+    assert!(
+        leak.contains("carol/1 refused it: group ") && leak.contains("not a member"),
+        "{leak}"
+    );
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! talk in a group; alice removes carol midway; carol's device shows that
 //! it receives nothing of what follows, while the others go on.
 
-use fuin_client::{Client, GroupEntry, GroupStatus};
+use fuin_client::{Client, Event, EventStreamItem, GroupEntry, GroupStatus};
+use fuin_relay::store::{NewDelivery, Store};
+use fuin_wire::{ContentKind, DeliveredRecord, FrameBody, MessageId};
 
 use super::{Demo, NOW};
 use crate::output::Failure;
@@ -117,6 +119,7 @@ impl Demo {
         self.group_sync().await?;
 
         let sent = self.alice.send_group_text(&id, GROUP_AFTER[0]).await?;
+        let leaked = self.leak_to_carol().await?;
         self.bob_laptop.send_group_text(&id, GROUP_AFTER[1]).await?;
         self.group_sync().await?;
         self.out.step(
@@ -150,6 +153,71 @@ impl Demo {
         };
         self.out
             .line(format!("carol/1 trying to write to the group: {refused}"));
+        self.out.line(format!(
+            "The relay tried anyway: it handed carol/1 a copy of alice's new message, addressed to her. {leaked}"
+        ));
         Ok(())
+    }
+
+    /// The relay misbehaves once: it copies bob's phone's delivery of the
+    /// newest group message into carol's mailbox, addressed and stamped for
+    /// her. Carol's device syncs; what it did with the copy.
+    async fn leak_to_carol(&mut self) -> Result<String, Failure> {
+        let failed = |why: String| {
+            Failure::new(
+                "demo_relay",
+                format!("the demo failed: {why}"),
+                "run the demo again; if it keeps failing, report it",
+            )
+        };
+        let store = self.relay.relay.store();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as u64);
+        let bob = self.bob_phone.address().clone();
+        let carol = self.carol.address().clone();
+        let waiting = store
+            .fetch(&bob, 100, now)
+            .await
+            .map_err(|err| failed(err.to_string()))?;
+        let Some(mut record) = waiting
+            .iter()
+            .filter_map(|stored| DeliveredRecord::from_bytes(&stored.record).ok())
+            .rfind(|record| record.envelope.content_kind == ContentKind::GroupMessage)
+            .map(DeliveredRecord::into_owned)
+        else {
+            return Err(failed("no group message waits for bob/1".into()));
+        };
+        let mut id = [0u8; 16];
+        rand::fill(&mut id);
+        record.envelope.recipient = carol.clone();
+        record.server_message_id = MessageId(id);
+        let bytes = record.to_bytes().map_err(|err| failed(err.to_string()))?;
+        store
+            .deliver(vec![NewDelivery {
+                message_id: MessageId(id),
+                recipient: carol,
+                record: bytes,
+                expires_at_ms: now + 60_000,
+            }])
+            .await
+            .map_err(|err| failed(err.to_string()))?;
+        let mut events = self.carol.events();
+        self.carol.sync(NOW).await?;
+        let mut outcome = "carol/1 showed it (it should not have)".to_owned();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            let next = events.next();
+            let next = std::pin::pin!(next);
+            match next.poll(&mut cx) {
+                std::task::Poll::Ready(Some(EventStreamItem::Event(Event::MessageDropped {
+                    reason,
+                    ..
+                }))) => outcome = format!("carol/1 refused it: {reason}"),
+                std::task::Poll::Ready(Some(_)) => {}
+                _ => break,
+            }
+        }
+        Ok(outcome)
     }
 }

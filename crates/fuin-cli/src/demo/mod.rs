@@ -67,6 +67,8 @@ struct DemoRelay {
     credential: zeroize::Zeroizing<[u8; 32]>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The relay itself, for the step where it misbehaves on purpose.
+    relay: std::sync::Arc<Relay<SqliteStore>>,
 }
 
 impl DemoRelay {
@@ -94,7 +96,8 @@ impl DemoRelay {
             .local_addr()
             .map_err(|err| failed("listening", err.to_string()))?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(fuin_relay::serve(listener, relay, async {
+        let served = relay.clone();
+        let task = tokio::spawn(fuin_relay::serve(listener, served, async {
             let _ = stopped.await;
         }));
         Ok(Self {
@@ -104,6 +107,7 @@ impl DemoRelay {
             credential,
             stop: Some(stop),
             task,
+            relay,
         })
     }
 
