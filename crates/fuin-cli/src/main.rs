@@ -8,6 +8,8 @@
 //! - `fuin init`, `send`, `sync`, `history`, `conversations`, `read`,
 //!   `safety-number` and `accept-identity` are a client, one device per
 //!   store, enough to chat between two terminals ([`commands`]).
+//! - `fuin group create | add | remove | leave | send | list | history`
+//!   are group conversations ([`group`]).
 //! - `fuin report` reports received messages to moderation, after showing
 //!   exactly what will leave the device ([`report`]).
 //! - `fuin moderate keygen | pull | open | audit verify` is the moderation
@@ -31,6 +33,7 @@
 mod commands;
 mod demo;
 mod files;
+mod group;
 mod moderate;
 mod output;
 mod report;
@@ -140,6 +143,11 @@ enum Command {
     SendFile(files::SendFileArgs),
     /// Download, check and write out a received attachment (or its thumbnail).
     Fetch(files::FetchArgs),
+    /// Group conversations: create, add, remove, leave, send, list, history.
+    Group {
+        #[command(subcommand)]
+        command: group::GroupCommand,
+    },
     /// Report received messages to moderation (shows them and asks first).
     Report(report::ReportArgs),
     /// The moderation tool: keys, the relay's report inbox, opening reports, the audit log.
@@ -209,6 +217,7 @@ async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
         }
         Command::SendFile(args) => files::send_file(args).await,
         Command::Fetch(args) => files::fetch(args).await,
+        Command::Group { command } => group::run(command).await,
         Command::Report(args) => report::run(args, out).await,
         Command::Moderate { command } => moderate::run(command).await,
     }

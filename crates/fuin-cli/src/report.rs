@@ -31,6 +31,10 @@ pub struct ReportArgs {
     /// Send without asking (the preview is still printed).
     #[arg(long)]
     pub yes: bool,
+    /// Report messages of this group (its id or a unique prefix); the ids
+    /// are then those `fuin group history` shows.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
 }
 
 fn preview_lines(preview: &ReportPreview) -> Vec<String> {
@@ -86,7 +90,7 @@ fn preview_json(preview: &ReportPreview) -> Value {
 }
 
 /// Asks on stderr, reads one line of stdin: yes only for `y` or `yes`.
-fn confirmed() -> bool {
+pub(crate) fn confirmed() -> bool {
     stderr_line("Send this report? [y/N]");
     let mut answer = String::new();
     match std::io::stdin().lock().read_line(&mut answer) {
@@ -99,6 +103,9 @@ fn confirmed() -> bool {
 pub async fn run(args: ReportArgs, out: Output) -> Result<Answer, Failure> {
     let moderation_key = files::public_key(&args.moderation_key)?;
     let client = open_store(&args.store).await?;
+    if let Some(group) = &args.group {
+        return crate::group::report(&client, &args, group, &moderation_key, out).await;
+    }
     let report = client.report(&args.reason, &args.messages).await?;
     let preview = report.preview();
     let lines = preview_lines(&preview);

@@ -168,7 +168,7 @@ pub fn event_line(event: &Event) -> Option<String> {
             device.user
         ),
         Event::NewDevice { device } => format!("new device {device} (trusted on first use)"),
-        _ => return None,
+        other => return crate::group::event_line(other),
     })
 }
 
@@ -208,7 +208,7 @@ pub fn event_json(event: &Event) -> Option<Value> {
             "event": "prekeys_replenished",
             "count": count,
         }),
-        _ => return None,
+        other => return crate::group::event_json(other),
     })
 }
 

@@ -23,6 +23,91 @@ const REPORTED: &str = "Send me your bank password or your photos go online.";
 
 const DATABASE_HEADING: &str = "What the relay's database holds now";
 
+/// What is said in the demo's group before carol is removed, and after.
+const GROUP_BEFORE: [&str; 3] = [
+    "Group lunch on Friday, who is in?",
+    "Count me in.",
+    "Me too, from my phone.",
+];
+const GROUP_AFTER: [&str; 2] = [
+    "Carol is out of the group now; Saturday instead?",
+    "Saturday works, from my laptop.",
+];
+
+/// The lines of `part` under the heading line that contains `heading`, up
+/// to the next line at the same or a lesser indentation.
+fn block<'a>(part: &'a str, heading: &str) -> Vec<&'a str> {
+    let mut lines = part.lines().skip_while(|line| !line.contains(heading));
+    let Some(first) = lines.next() else {
+        panic!("no {heading:?} in:\n{part}");
+    };
+    let indent = first.len() - first.trim_start().len();
+    lines
+        .take_while(|line| line.len() - line.trim_start().len() > indent)
+        .collect()
+}
+
+/// Checks the group steps: everyone reads the messages of epoch 0; after
+/// carol's removal alice and bob read the new ones and carol's device holds
+/// exactly what it had, is marked removed, and may not write.
+fn check_group_steps(devices_part: &str) {
+    let (_, group_part) = devices_part
+        .split_once("alice makes a group with bob and carol")
+        .unwrap_or_else(|| panic!("no group step:\n{devices_part}"));
+    assert!(
+        group_part.contains("members alice/1, bob/1, bob/2, carol/1"),
+        "{group_part}"
+    );
+    assert!(group_part.contains("(one ciphertext for 3 devices, sent)"));
+    assert!(group_part.contains("epoch 1, members alice/1, bob/1, bob/2\n"));
+    let (before_removal, after_removal) = group_part
+        .split_once("alice removes carol")
+        .unwrap_or_else(|| panic!("no removal step:\n{group_part}"));
+    let carol_before = block(before_removal, "carol/1 holds 3 group messages");
+    assert_eq!(carol_before.len(), 3, "{before_removal}");
+    for (line, text) in carol_before.iter().zip(GROUP_BEFORE) {
+        assert!(line.contains(text) && line.ends_with("(epoch 0)"), "{line}");
+    }
+    assert!(after_removal.contains("(one ciphertext for 2 devices)"));
+    for reader in [
+        "alice/1 holds 5 group messages",
+        "bob/1 holds 5 group messages",
+    ] {
+        let lines = block(after_removal, reader);
+        assert_eq!(lines.len(), 5, "{after_removal}");
+        for (line, text) in lines.iter().zip(GROUP_BEFORE.iter().chain(&GROUP_AFTER)) {
+            assert!(line.contains(text), "{line}");
+        }
+        assert!(lines[3].ends_with("(epoch 1)") && lines[4].ends_with("(epoch 1)"));
+    }
+    let (_, carol_part) = after_removal
+        .split_once("carol's device after the change")
+        .unwrap_or_else(|| panic!("no step for carol's device:\n{after_removal}"));
+    let carol_part = carol_part
+        .split_once("\n\n")
+        .map_or(carol_part, |(step, _)| step);
+    assert!(carol_part.contains("carol/1 sees herself as removed from the group"));
+    let carol_after = block(carol_part, "carol/1 holds 3 group messages");
+    assert_eq!(carol_after, carol_before, "{carol_part}");
+    for text in GROUP_AFTER {
+        assert!(!carol_part.contains(text), "{carol_part}");
+    }
+    assert!(
+        carol_part.contains("carol/1 trying to write to the group: refused: "),
+        "{carol_part}"
+    );
+    // The relay handed her a copy of the new epoch's message anyway: her
+    // device refused it (and the block above shows it did not store it).
+    let leak = carol_part
+        .lines()
+        .find(|line| line.contains("The relay tried anyway"))
+        .unwrap_or_else(|| panic!("no leak line:\n{carol_part}"));
+    assert!(
+        leak.contains("carol/1 refused it: group ") && leak.contains("not a member"),
+        "{leak}"
+    );
+}
+
 #[test]
 fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,6 +136,7 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
     assert!(devices_part.contains("alice/1 shows her message as delivered (receipt from bob/1)"));
     assert!(devices_part.contains("bob/2 shows   bob/1 (you): \"Sure, see you at noon.\""));
     assert!(devices_part.contains("They are equal"), "{stdout}");
+    check_group_steps(devices_part);
     // Before carol's catch-up the relay holds her three envelopes, shown by
     // id, recipient and size only; afterwards none.
     assert!(
@@ -194,7 +280,7 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
         .unwrap();
     assert!(reports_line.contains(" 0 rows"), "{reports_line}");
     assert!(database_part.contains("The mailbox is empty"));
-    for text in DEMO_TEXTS {
+    for text in DEMO_TEXTS.iter().chain(&GROUP_BEFORE).chain(&GROUP_AFTER) {
         assert!(!database_part.contains(text));
     }
 
@@ -217,7 +303,7 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
             "the photo is in {}",
             path.display()
         );
-        for text in DEMO_TEXTS {
+        for text in DEMO_TEXTS.iter().chain(&GROUP_BEFORE).chain(&GROUP_AFTER) {
             assert!(
                 !bytes
                     .windows(text.len())

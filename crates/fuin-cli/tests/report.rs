@@ -389,3 +389,58 @@ fn moderation_files_are_checked() {
             .contains("--moderation-credential-hash")
     );
 }
+
+#[test]
+fn a_group_report_goes_to_moderation_and_verifies_with_the_chain_signature() {
+    let setup = Setup::new();
+    let stores = Stores::new();
+    let alice = stores.init(&setup.relay.url, "alice", "alice", 1);
+    let bob = stores.init(&setup.relay.url, "bob", "bob", 1);
+    let carol = stores.init(&setup.relay.url, "carol", "carol", 1);
+    let run = |args: &[&str]| {
+        let (ok, value) = run_json(&args.iter().map(os).collect::<Vec<_>>());
+        assert!(ok, "{value}");
+        value
+    };
+    let alice_s = alice.to_str().unwrap();
+    let bob_s = bob.to_str().unwrap();
+    let created = run(&["group", "create", "--store", alice_s, "bob", "carol"]);
+    let id = created["group"].as_str().unwrap().to_owned();
+    json("sync", &bob, &[]);
+    json("sync", &carol, &[]);
+    json("sync", &alice, &[]);
+    run(&["group", "send", "--store", alice_s, &id, "pay up or else"]);
+    json("sync", &bob, &[]);
+    let history = run(&["group", "history", "--store", bob_s, &id]);
+    let message = local_id_of(&history, "pay up or else");
+
+    let sent = run(&[
+        "report",
+        "--store",
+        bob_s,
+        "--group",
+        &id[..10],
+        "--message",
+        &message,
+        "--reason",
+        "threats",
+        "--moderation-key",
+        setup.keys("moderation.pub").to_str().unwrap(),
+        "--yes",
+    ]);
+    assert_eq!(sent["sent"], true, "{sent}");
+    assert_eq!(sent["preview"]["group"], id.as_str());
+    assert_eq!(sent["preview"]["messages"][0]["text"], "pay up or else");
+
+    let pulled = setup.pull();
+    let reports = pulled["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 1, "{pulled}");
+    let file = PathBuf::from(reports[0]["file"].as_str().unwrap());
+    let (ok, opened) = setup.open(&[&file]);
+    assert!(ok, "{opened}");
+    let report = &opened["reports"][0];
+    assert_eq!(report["group"], id.as_str(), "{opened}");
+    assert_eq!(report["reporter"], "bob/1");
+    assert_eq!(report["messages"][0]["verdict"], "verified", "{opened}");
+    assert_eq!(report["messages"][0]["sender"], "alice/1");
+}

@@ -145,25 +145,25 @@ pub struct DeviceSafetyNumber {
     pub change_pending: bool,
 }
 
-struct State {
-    store: LocalStore,
+pub(crate) struct State {
+    pub(crate) store: LocalStore,
     prekeys: PrekeyStore,
 }
 
-struct Inner {
-    address: DeviceAddress<'static>,
-    identity: DeviceIdentity,
-    relay: RelayConnection,
+pub(crate) struct Inner {
+    pub(crate) address: DeviceAddress<'static>,
+    pub(crate) identity: DeviceIdentity,
+    pub(crate) relay: RelayConnection,
     options: ClientOptions,
     events: broadcast::Sender<Event>,
-    state: Mutex<State>,
+    pub(crate) state: Mutex<State>,
     token: std::sync::Mutex<Option<BearerToken>>,
 }
 
 /// One device of a user. Cheap to clone: clones share the device.
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Client {
@@ -175,7 +175,7 @@ impl std::fmt::Debug for Client {
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {
@@ -183,7 +183,7 @@ fn now_ms() -> u64 {
         })
 }
 
-fn user_id(user: &str) -> Result<UserId<'static>, ClientError> {
+pub(crate) fn user_id(user: &str) -> Result<UserId<'static>, ClientError> {
     UserId::new(user.to_owned())
         .map_err(|err| ClientError::InvalidArgument(format!("user id {user:?}: {err}")))
 }
@@ -197,7 +197,7 @@ fn report_error(err: ReportError) -> ClientError {
     })
 }
 
-fn commit(tx: rusqlite::Transaction<'_>) -> Result<(), ClientError> {
+pub(crate) fn commit(tx: rusqlite::Transaction<'_>) -> Result<(), ClientError> {
     tx.commit()
         .map_err(|err| ClientError::Storage(format!("committing: {err}")))
 }
@@ -435,12 +435,12 @@ impl Client {
         EventStream::new(self.inner.events.subscribe())
     }
 
-    fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, event: Event) {
         // No subscriber is not an error.
         let _ = self.inner.events.send(event);
     }
 
-    fn step(&self, step: Step) {
+    pub(crate) fn step(&self, step: Step) {
         if let Some(hook) = &self.inner.options.on_step {
             hook(step);
         }
@@ -589,7 +589,7 @@ impl Client {
     /// this device trusts: a new device is trusted on first use (and
     /// reported unless it is the first of its user), a changed identity is
     /// recorded and reported, and the send refused.
-    async fn resolve_devices(
+    pub(crate) async fn resolve_devices(
         &self,
         state: &mut State,
         user: &UserId<'static>,
@@ -829,15 +829,56 @@ impl Client {
         in_history: bool,
         clear_owed: &[i64],
     ) -> Result<SentMessage, ClientError> {
+        self.send_content_filtered(
+            state,
+            peer,
+            content_type,
+            body,
+            in_history,
+            clear_owed,
+            None,
+        )
+        .await
+    }
+
+    /// Seals `body` for the listed devices of `peer` only (group keys and
+    /// welcomes go to member devices, not to every device of a user); not
+    /// kept in the history.
+    pub(crate) async fn send_content_to(
+        &self,
+        state: &mut State,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        body: &[u8],
+        only: &[DeviceAddress<'static>],
+    ) -> Result<SentMessage, ClientError> {
+        self.send_content_filtered(state, peer, content_type, body, false, &[], Some(only))
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_content_filtered(
+        &self,
+        state: &mut State,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        body: &[u8],
+        in_history: bool,
+        clear_owed: &[i64],
+        only: Option<&[DeviceAddress<'static>]>,
+    ) -> Result<SentMessage, ClientError> {
         // Older queued sends go first, so the peer gets them in order.
         let flushed = self.flush_outbox(state).await;
         let mut targets = self.resolve_devices(state, peer).await?;
+        if let Some(only) = only {
+            targets.retain(|(address, _)| only.contains(address));
+        }
         if targets.is_empty() {
             return Err(ClientError::UnknownUser {
                 user: peer.as_str().to_owned(),
             });
         }
-        if *peer != self.inner.address.user {
+        if *peer != self.inner.address.user && only.is_none() {
             let own = self.inner.address.user.clone();
             targets.extend(self.resolve_devices(state, &own).await?);
         }
@@ -1095,6 +1136,7 @@ impl Client {
                 report.acknowledged += unconfirmed.len();
             }
             let _ = self.flush_outbox(&mut state).await;
+            self.flush_group_outbox_lenient(&mut state).await?;
         }
         let relay = &self.inner.relay;
         let mut wait = wait;
@@ -1132,6 +1174,7 @@ impl Client {
             }
         }
         let mut state = self.inner.state.lock().await;
+        self.flush_group_outbox_lenient(&mut state).await?;
         self.rotate_signed_prekey_if_due(&mut state).await?;
         match self.send_owed_receipts(&mut state).await {
             Ok(()) => {}
@@ -1178,6 +1221,30 @@ impl Client {
                 report.dropped += 1;
                 continue;
             };
+            if record.envelope.content_kind == ContentKind::GroupMessage {
+                if record.envelope.recipient != self.inner.address
+                    || record.sender == self.inner.address
+                {
+                    report.dropped += 1;
+                    events.push(Event::MessageDropped {
+                        from: record.sender.clone().into_owned(),
+                        reason: "a group delivery for another device, or from this one".into(),
+                    });
+                } else {
+                    let mut work = crate::group::GroupWork {
+                        events: &mut events,
+                        messages: 0,
+                        dropped: 0,
+                    };
+                    self.receive_group_record(db, &record, now, &mut work)?;
+                    report.messages += work.messages;
+                    report.dropped += work.dropped;
+                }
+                if !released {
+                    db.mark_processed(&id, now)?;
+                }
+                continue;
+            }
             let outcome = self.open_record(
                 db,
                 &mut sessions,
@@ -1455,6 +1522,23 @@ impl Client {
                         }
                     }
                 }
+            }
+            ContentType::SenderKeyDistribution | ContentType::GroupWelcome => {
+                let mut work = crate::group::GroupWork {
+                    events,
+                    messages: 0,
+                    dropped: 0,
+                };
+                self.receive_group_direct(
+                    db,
+                    &opened.sender,
+                    content.content_type,
+                    content.body.as_bytes(),
+                    now,
+                    &mut work,
+                )?;
+                report.messages += work.messages;
+                report.dropped += work.dropped;
             }
             _ => {
                 report.dropped += 1;

@@ -63,6 +63,26 @@ pub enum Event {
         /// The device.
         device: DeviceAddress<'static>,
     },
+    /// A group text was stored.
+    GroupMessageReceived {
+        /// The group id, 64 hex digits.
+        group: String,
+        /// The message's local id (in the group history).
+        local_id: i64,
+        /// The sending device.
+        from: DeviceAddress<'static>,
+    },
+    /// A group's membership changed, or this device joined one.
+    GroupChanged {
+        /// The group id, 64 hex digits.
+        group: String,
+        /// The epoch this device is in now.
+        epoch: u64,
+        /// The member that made the change (or welcomed this device).
+        by: DeviceAddress<'static>,
+        /// What changed.
+        change: crate::group::GroupChange,
+    },
     /// The device published fresh one-time prekeys.
     PrekeysReplenished {
         /// How many.

@@ -30,6 +30,9 @@
 //!   sealed blobs to the relay and shares them in an end-to-end message;
 //!   [`Client::fetch_attachment`] downloads, checks and opens one, writing
 //!   the plaintext out only once all of it verified (`spec/attachments.md`).
+//! - Groups ([`Client::create_group`], [`Client::send_group_text`],
+//!   [`Client::group_history`], ...): sender keys over the 1:1 sessions,
+//!   one fan-out per message (`spec/client.md` §12).
 //! - [`Client::events`]: everything above as a stream of [`Event`]s.
 //!
 //! The behaviour is specified in `spec/client.md`.
@@ -39,6 +42,7 @@ mod attachment;
 mod client;
 mod error;
 mod event;
+mod group;
 mod history;
 pub mod keyfile;
 mod local;
@@ -59,5 +63,6 @@ pub use fuin_report as report;
 pub use fuin_report::{ModerationPublicKey, PreviewMessage, ReportBuilder, ReportPreview};
 /// Receipt bodies (defined with the other wire formats).
 pub use fuin_wire::receipt;
+pub use group::{GroupChange, GroupEntry, GroupInfo, GroupStatus};
 pub use history::{Conversation, Message, MessageStatus, ReceiptRecord};
 pub use local::StoredFranking;

@@ -154,7 +154,7 @@ struct FrankingRow<'a> {
 }
 
 impl StoredFranking {
-    fn encode(&self) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    pub(crate) fn encode(&self) -> Result<Zeroizing<Vec<u8>>, ClientError> {
         let row = FrankingRow {
             franking_key: self.franking_key.clone(),
             commitment: self.commitment,
@@ -170,7 +170,7 @@ impl StoredFranking {
             .map_err(|_| ClientError::Storage("a franking opening could not be encoded".into()))
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, ClientError> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, ClientError> {
         let row: FrankingRow<'_> = postcard::from_bytes(bytes)
             .map_err(|_| ClientError::Storage("a franking opening is malformed".into()))?;
         Ok(Self {
@@ -273,6 +273,8 @@ impl LocalStore {
         let conn = Self::connect(path)?;
         conn.execute_batch(SCHEMA)
             .map_err(storage("creating the schema"))?;
+        conn.execute_batch(crate::group::GROUP_SCHEMA)
+            .map_err(storage("creating the group tables"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(storage("writing the schema version"))?;
         Ok(Self { conn, key })
@@ -295,6 +297,9 @@ impl LocalStore {
                 "the store has schema version {version}; this client reads {SCHEMA_VERSION}"
             )));
         }
+        // Stores made before groups gain their tables.
+        conn.execute_batch(crate::group::GROUP_SCHEMA)
+            .map_err(storage("creating the group tables"))?;
         Ok(Self { conn, key })
     }
 
@@ -348,11 +353,15 @@ impl<'a> Reader<'a> {
         Self { conn: tx, key }
     }
 
-    fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {
+    pub(crate) fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {
         seal_with_storage_key(&mut rand::rng(), self.key, context.as_bytes(), plaintext)
     }
 
-    fn open(&self, context: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    pub(crate) fn open(
+        &self,
+        context: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
         open_with_storage_key(self.key, context.as_bytes(), sealed).map_err(|_| {
             ClientError::Storage(format!(
                 "a stored value ({}) does not open with the storage key",

@@ -229,6 +229,24 @@ impl RelayConnection {
         Self::decode(&bytes, "send")
     }
 
+    /// Posts a `GroupSend` frame for the relay to fan out
+    /// (`POST /v1/groups/messages`).
+    pub async fn group_send(
+        &self,
+        token: &BearerToken,
+        frame: &[u8],
+    ) -> Result<SendAccepted, ClientError> {
+        let (_, bytes) = self
+            .call(
+                Method::POST,
+                "/v1/groups/messages",
+                Some(token),
+                Some(frame.to_vec()),
+            )
+            .await?;
+        Self::decode(&bytes, "group send")
+    }
+
     /// Submits a `SealedReport` frame to the report inbox (`POST /v1/reports`).
     pub async fn submit_report(
         &self,

@@ -162,3 +162,34 @@ async fn an_address_taken_by_another_identity_is_refused_and_leaves_no_files() {
     assert!(!fuin_client::keyfile::key_path(&path).exists());
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_texts_are_not_in_the_store_in_the_clear() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let id = alice.create_group(&["bob"]).await.unwrap().id;
+    bob.sync(NO_WAIT).await.unwrap();
+    alice.sync(NO_WAIT).await.unwrap();
+    let texts = [
+        "a group secret nobody should find on disk",
+        "another group line, also sealed at rest",
+    ];
+    alice.send_group_text(&id, texts[0]).await.unwrap();
+    bob.sync(NO_WAIT).await.unwrap();
+    bob.send_group_text(&id, texts[1]).await.unwrap();
+    alice.sync(NO_WAIT).await.unwrap();
+    assert_eq!(alice.group_history(&id, 10).await.unwrap().len(), 2);
+    assert_eq!(bob.group_history(&id, 10).await.unwrap().len(), 2);
+    for path in [devices.path("alice", 1), devices.path("bob", 1)] {
+        let bytes = store_bytes(&path);
+        for text in texts {
+            assert!(
+                !contains(&bytes, text.as_bytes()),
+                "{text:?} in {}",
+                path.display()
+            );
+        }
+    }
+}

@@ -152,3 +152,88 @@ async fn a_message_sealed_while_the_relay_became_unreachable_is_queued_then_sent
     );
     relay.stop().await;
 }
+
+/// Alice's device stops at `step` while sending a group text; reopened, it
+/// posts what was queued, and bob shows the text once.
+async fn group_send_with_a_crash_at(step: Step) {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let id = alice.create_group(&["bob"]).await.unwrap().id;
+    bob.sync(NO_WAIT).await.unwrap();
+    alice.sync(NO_WAIT).await.unwrap();
+    alice.send_group_text(&id, "first").await.unwrap();
+    drop(alice);
+
+    let path = devices.path("alice", 1);
+    let crashing = Client::open(&path, crashing_at(step)).await.unwrap();
+    let group = id.clone();
+    let crashed =
+        tokio::spawn(async move { crashing.send_group_text(&group, "second").await }).await;
+    assert!(crashed.is_err(), "the send should have crashed at {step:?}");
+
+    let alice = Client::open(&path, ClientOptions::default()).await.unwrap();
+    alice.sync(NO_WAIT).await.unwrap();
+    let mine = alice.group_history(&id, 10).await.unwrap();
+    let texts: Vec<_> = mine.iter().map(|entry| entry.text.clone()).collect();
+    assert_eq!(texts, ["first", "second"]);
+    assert_eq!(mine[1].status, MessageStatus::Sent);
+    bob.sync(NO_WAIT).await.unwrap();
+    let theirs: Vec<_> = bob
+        .group_history(&id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.text)
+        .collect();
+    assert_eq!(theirs, ["first", "second"]);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_send_that_crashes_before_posting_is_posted_later() {
+    group_send_with_a_crash_at(Step::Queued).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_send_that_crashes_after_posting_is_shown_once() {
+    group_send_with_a_crash_at(Step::Posted).await;
+}
+
+/// Bob's device stops at `step` while syncing group messages; reopened, it
+/// shows each once.
+async fn group_receive_with_a_crash_at(step: Step) {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let id = alice.create_group(&["bob"]).await.unwrap().id;
+    drop(bob);
+    let expected: Vec<String> = (0..40).map(|i| format!("g{i}")).collect();
+    for text in &expected {
+        alice.send_group_text(&id, text).await.unwrap();
+    }
+    let path = devices.path("bob", 1);
+    let bob = Client::open(&path, crashing_at(step)).await.unwrap();
+    let crashed = tokio::spawn(async move { bob.sync(NO_WAIT).await }).await;
+    assert!(crashed.is_err(), "the sync should have crashed at {step:?}");
+    let bob = Client::open(&path, ClientOptions::default()).await.unwrap();
+    bob.sync(NO_WAIT).await.unwrap();
+    let shown: Vec<_> = bob
+        .group_history(&id, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.text)
+        .collect();
+    assert_eq!(shown, expected);
+    assert_eq!(bob.sync(NO_WAIT).await.unwrap().acknowledged, 0);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_while_receiving_group_messages_loses_nothing() {
+    group_receive_with_a_crash_at(Step::Fetched).await;
+    group_receive_with_a_crash_at(Step::Stored).await;
+}

@@ -38,6 +38,7 @@ use fuin_wire::{
 };
 
 mod blobs;
+mod group;
 mod reports;
 
 /// The media type of every frame body.
@@ -260,6 +261,7 @@ pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
         .route("/v1/users/{user}/bundles", get(bundles::<S>))
         .route("/v1/users/{user}/devices", get(devices::<S>))
         .route("/v1/messages", post(send::<S>))
+        .route("/v1/groups/messages", post(group::send::<S>))
         .route("/v1/mailbox", get(fetch::<S>))
         .route("/v1/mailbox/ack", post(acknowledge::<S>))
         .route("/v1/mailbox/stream", get(stream::<S>))
@@ -591,7 +593,19 @@ async fn send<S: Store>(
             "a send carries at least one envelope",
         ));
     }
-    for envelope in batch.envelopes.as_slice() {
+    deliver_stamped(&relay, &sender, batch.envelopes.into_vec()).await
+}
+
+/// What a send and a group fan-out share: checks that every recipient is
+/// registered, stamps one `Delivered` record per envelope (one clock reading
+/// for all), stores them all in one write under the mailbox quota, wakes the
+/// recipients' waiters once it is durable, and answers `SendAccepted`.
+async fn deliver_stamped<S: Store>(
+    relay: &Relay<S>,
+    sender: &DeviceAddress<'static>,
+    envelopes: Vec<fuin_wire::RoutingEnvelope<'_>>,
+) -> Result<Response, ApiError> {
+    for envelope in &envelopes {
         if relay
             .store
             .device_identity(&envelope.recipient)
@@ -607,9 +621,9 @@ async fn send<S: Store>(
     }
     let server_time_ms = relay.now();
     let expires_at_ms = later(server_time_ms, relay.config.envelope_lifetime);
-    let mut deliveries = Vec::with_capacity(batch.envelopes.len());
-    let mut message_ids = Vec::with_capacity(batch.envelopes.len());
-    for envelope in batch.envelopes.into_vec() {
+    let mut deliveries = Vec::with_capacity(envelopes.len());
+    let mut message_ids = Vec::with_capacity(envelopes.len());
+    for envelope in envelopes {
         let message_id = MessageId(random());
         let recipient = envelope.recipient.clone().into_owned();
         let mut record = DeliveredRecord {

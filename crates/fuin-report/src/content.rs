@@ -189,7 +189,7 @@ impl ReportedMessage<'_> {
         }
     }
 
-    fn validate(&self) -> Result<(), ReportError> {
+    pub(crate) fn validate(&self) -> Result<(), ReportError> {
         check_address(&self.sender)?;
         check_address(&self.recipient)?;
         check_len("body", self.body.len(), MAX_CONTENT_BODY_LEN)?;
@@ -373,7 +373,7 @@ pub(crate) fn check_reason(reason: &str) -> Result<(), ReportError> {
     Ok(())
 }
 
-fn check_len(field: &'static str, len: usize, max: usize) -> Result<(), ReportError> {
+pub(crate) fn check_len(field: &'static str, len: usize, max: usize) -> Result<(), ReportError> {
     if len > max {
         return Err(ReportError::LimitExceeded { field, len, max });
     }
@@ -386,7 +386,7 @@ fn check_user(user: &UserId<'_>) -> Result<(), ReportError> {
         .map_err(ReportError::Wire)
 }
 
-fn check_address(address: &DeviceAddress<'_>) -> Result<(), ReportError> {
+pub(crate) fn check_address(address: &DeviceAddress<'_>) -> Result<(), ReportError> {
     check_user(&address.user)
 }
 

@@ -20,6 +20,13 @@ use crate::{
 /// Returns a description of the first violation; bytes that do not decode
 /// are fine.
 pub fn content_violation(data: &[u8]) -> Option<String> {
+    if let Ok(content) = crate::GroupReportContent::from_bytes(data) {
+        return match content.to_bytes() {
+            Ok(encoded) if encoded.as_slice() == data => None,
+            Ok(_) => Some("re-encoding a group report gives different bytes".to_owned()),
+            Err(err) => Some(format!("a decoded group report does not encode: {err}")),
+        };
+    }
     let Ok(content) = ReportContent::from_bytes(data) else {
         return None;
     };

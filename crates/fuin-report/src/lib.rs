@@ -61,6 +61,7 @@ mod audit;
 mod content;
 mod device;
 mod error;
+mod group;
 mod keys;
 mod moderation;
 pub mod sealing;
@@ -75,6 +76,10 @@ pub use content::{
 };
 pub use device::{PreviewMessage, ReportBuilder, ReportPreview};
 pub use error::ReportError;
+pub use group::{
+    GROUP_REPORT_VERSION, GroupReportBuilder, GroupReportContent, GroupReportPreview,
+    GroupReportedMessage, MAX_GROUP_REPORTED_MESSAGES, seal_group_content,
+};
 pub use keys::{ModerationPublicKey, ModerationSecretKey, SECRET_KEY_FILE_LEN, StampKeySet};
 pub use moderation::{CheckedMessage, Moderator, Rejection, Verdict, VerifiedReport};
 

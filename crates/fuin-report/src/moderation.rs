@@ -15,6 +15,18 @@ use fuin_wire::{
 };
 
 use crate::audit::{AuditEntry, AuditLog, AuditOutcome, AuditRecord, CountedMessage};
+use crate::group::{GROUP_REPORT_VERSION, GroupReportContent, GroupReportedMessage};
+use fuin_seal::group::verify_group_message_signature;
+use fuin_wire::{GroupId, GroupMessage};
+
+/// What a verified report says besides its messages.
+struct Header {
+    reporter_identity: PublicIdentity,
+    peer: UserId<'static>,
+    group: Option<GroupId>,
+    reason: String,
+    created_at_ms: u64,
+}
 use crate::sealing::open_sealed;
 use crate::{
     ModerationPublicKey, ModerationSecretKey, ReportContent, ReportError, ReportedMessage,
@@ -54,6 +66,12 @@ pub enum Rejection {
     /// The relay did not stamp this commitment for this sender, recipient,
     /// time and message id under this key.
     StampMismatch,
+    /// In a group report: the sealed body is not a group message of the
+    /// reported group.
+    NotInGroup,
+    /// In a group report: the sender chain's signature does not verify over
+    /// the sealed body, the sender, the commitment and the membership hash.
+    ChainSignatureMismatch,
 }
 
 impl Rejection {
@@ -67,6 +85,8 @@ impl Rejection {
             Self::UnknownStampKey { .. } => "unknown_stamp_key",
             Self::ExpiredStampKey { .. } => "expired_stamp_key",
             Self::StampMismatch => "stamp_mismatch",
+            Self::NotInGroup => "not_in_group",
+            Self::ChainSignatureMismatch => "chain_signature_mismatch",
         }
     }
 }
@@ -89,6 +109,10 @@ impl std::fmt::Display for Rejection {
             Self::UnknownStampKey { id } => write!(f, "its stamp names an unknown relay key {id}"),
             Self::ExpiredStampKey { id } => write!(f, "its stamp's relay key {id} has expired"),
             Self::StampMismatch => f.write_str("the relay did not stamp it so"),
+            Self::NotInGroup => f.write_str("it is not a message of the reported group"),
+            Self::ChainSignatureMismatch => {
+                f.write_str("its sender chain's signature does not verify")
+            }
         }
     }
 }
@@ -156,8 +180,11 @@ pub struct VerifiedReport {
     pub reporter: DeviceAddress<'static>,
     /// The reporting device's identity, as the report says.
     pub reporter_identity: PublicIdentity,
-    /// The other user of the reported conversation.
+    /// The other user of the reported conversation; for a group report,
+    /// the reporter's own user (the group is in `group`).
     pub conversation_with: UserId<'static>,
+    /// The reported group, for a group report (`spec/report.md` §12).
+    pub group: Option<GroupId>,
     /// The reporter's reason.
     pub reason: String,
     /// When the reporter's device made it (its clock; not checked).
@@ -241,8 +268,9 @@ impl Moderator {
                     report_id: report.report_id,
                     reporter: report.reporter.clone().into_owned(),
                     reporter_identity: content.reporter_identity,
-                    conversation_with: content.peer.into_owned(),
-                    reason: content.reason.into_owned(),
+                    conversation_with: content.peer,
+                    group: content.group,
+                    reason: content.reason,
                     created_at_ms: content.created_at_ms,
                     received_at_ms: report.received_at_ms,
                     messages,
@@ -292,8 +320,11 @@ impl Moderator {
         &self,
         audit: &AuditLog,
         report: &InboxReport<'_>,
-    ) -> Result<(ReportContent<'static>, Vec<CheckedMessage>), ReportError> {
+    ) -> Result<(Header, Vec<CheckedMessage>), ReportError> {
         let plaintext = open_sealed(&self.key, &report.report)?;
+        if plaintext.first() == Some(&GROUP_REPORT_VERSION) {
+            return self.check_group(audit, report, &plaintext);
+        }
         let content = ReportContent::from_bytes(&plaintext)?;
         if content.reporter != report.reporter {
             return Err(ReportError::ReporterMismatch);
@@ -347,15 +378,108 @@ impl Moderator {
             created_at_ms,
             ..
         } = content;
-        let header = ReportContent {
-            reporter,
+        drop(reporter);
+        let header = Header {
             reporter_identity,
-            peer,
-            reason,
+            peer: peer.into_owned(),
+            group: None,
+            reason: reason.into_owned(),
             created_at_ms,
-            messages: Vec::new(),
         };
-        Ok((header.into_owned(), messages))
+        Ok((header, messages))
+    }
+
+    /// [`Moderator::check`] for a group report (`spec/report.md` §12).
+    fn check_group(
+        &self,
+        audit: &AuditLog,
+        report: &InboxReport<'_>,
+        plaintext: &[u8],
+    ) -> Result<(Header, Vec<CheckedMessage>), ReportError> {
+        let content = GroupReportContent::from_bytes(plaintext)?;
+        if content.reporter != report.reporter {
+            return Err(ReportError::ReporterMismatch);
+        }
+        let conversation = ConversationId::group(&content.group_id);
+        let mut counted_here = std::collections::HashSet::new();
+        let messages = content
+            .messages
+            .iter()
+            .map(|reported| {
+                let message = &reported.message;
+                let verdict = match self.check_group_message(
+                    reported,
+                    &report.reporter,
+                    &content.group_id,
+                    &conversation,
+                    report.received_at_ms,
+                ) {
+                    Err(rejection) => Verdict::Rejected(rejection),
+                    Ok(()) => {
+                        let key = CountedMessage {
+                            reporter: report.reporter.user.clone().into_owned(),
+                            commitment: message.commitment,
+                        };
+                        if audit.was_counted(&key) || !counted_here.insert(key) {
+                            Verdict::Duplicate
+                        } else {
+                            Verdict::Verified
+                        }
+                    }
+                };
+                CheckedMessage {
+                    sender: message.sender.clone().into_owned(),
+                    recipient: message.recipient.clone().into_owned(),
+                    message_id: message.message_id,
+                    content_type: message.content_type,
+                    body: message.body.clone().into_owned(),
+                    commitment: message.commitment,
+                    server_time_ms: message.server_time_ms,
+                    server_message_id: message.server_message_id,
+                    stamp_key_id: message.stamp_key_id,
+                    verdict,
+                }
+            })
+            .collect();
+        let header = Header {
+            reporter_identity: content.reporter_identity.clone(),
+            peer: report.reporter.user.clone().into_owned(),
+            group: Some(content.group_id),
+            reason: content.reason.to_string(),
+            created_at_ms: content.created_at_ms,
+        };
+        Ok((header, messages))
+    }
+
+    /// The checks of one group message, in order (`spec/report.md` §12):
+    /// the recipient, the group, then those of a 1:1 message on the group's
+    /// conversation id, then the chain signature.
+    fn check_group_message(
+        &self,
+        reported: &GroupReportedMessage<'_>,
+        reporter: &DeviceAddress<'_>,
+        group_id: &GroupId,
+        conversation: &ConversationId,
+        received_at_ms: u64,
+    ) -> Result<(), Rejection> {
+        let message = &reported.message;
+        if message.recipient != *reporter {
+            return Err(Rejection::NotAddressedToReporter);
+        }
+        let in_group = GroupMessage::from_bytes(reported.sealed_body.as_bytes())
+            .is_ok_and(|frame| frame.group_id == *group_id);
+        if !in_group {
+            return Err(Rejection::NotInGroup);
+        }
+        self.check_franking(message, conversation, received_at_ms)?;
+        verify_group_message_signature(
+            reported.sealed_body.as_bytes(),
+            &message.sender,
+            &message.commitment,
+            &reported.membership_hash,
+            &reported.chain_signing_key,
+        )
+        .map_err(|_| Rejection::ChainSignatureMismatch)
     }
 
     /// The checks of one message, in order (`spec/report.md` §6).
@@ -373,6 +497,17 @@ impl Moderator {
         if message.sender.user != *peer && message.sender.user != reporter.user {
             return Err(Rejection::NotInConversation);
         }
+        self.check_franking(message, conversation, received_at_ms)
+    }
+
+    /// Checks 3 to 6: the franking key, the commitment on `conversation`,
+    /// the stamp key and the stamp.
+    fn check_franking(
+        &self,
+        message: &ReportedMessage<'_>,
+        conversation: &ConversationId,
+        received_at_ms: u64,
+    ) -> Result<(), Rejection> {
         let key = message.franking_key.as_bytes();
         if key.len() != franking::FRANKING_KEY_LEN {
             return Err(Rejection::FrankingKeyLength { len: key.len() });

@@ -10,9 +10,11 @@
 //! features (groups, attachments) add steps of their own. The report steps
 //! use the moderation tool's own code ([`crate::moderate`]): bob reports one
 //! message, moderation pulls the relay's inbox, opens and verifies the
-//! report, and the audit log records it.
+//! report, and the audit log records it. The group steps ([`group`]) run a
+//! group conversation with a member removed midway.
 
 mod attachment;
+mod group;
 mod relay_view;
 
 use std::path::{Path, PathBuf};
@@ -66,6 +68,8 @@ struct DemoRelay {
     credential: zeroize::Zeroizing<[u8; 32]>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The relay itself, for the step where it misbehaves on purpose.
+    relay: std::sync::Arc<Relay<SqliteStore>>,
 }
 
 impl DemoRelay {
@@ -93,7 +97,8 @@ impl DemoRelay {
             .local_addr()
             .map_err(|err| failed("listening", err.to_string()))?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(fuin_relay::serve(listener, relay, async {
+        let served = relay.clone();
+        let task = tokio::spawn(fuin_relay::serve(listener, served, async {
             let _ = stopped.await;
         }));
         Ok(Self {
@@ -103,6 +108,7 @@ impl DemoRelay {
             credential,
             stop: Some(stop),
             task,
+            relay,
         })
     }
 
@@ -231,6 +237,7 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<Answer, Failure> {
     demo.share_a_photo().await?;
     let (moderator, held) = demo.report_one_message().await?;
     demo.moderation_opens_the_report(&moderator, held).await?;
+    demo.group_conversation().await?;
     demo.everything_acknowledged().await?;
     demo.transcript().await?;
     demo.relay_database()?;

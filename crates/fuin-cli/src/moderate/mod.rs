@@ -313,13 +313,16 @@ fn verdict_code(verdict: &Verdict) -> &'static str {
 
 /// A verified report as lines for people.
 pub fn report_lines(report: &VerifiedReport) -> Vec<String> {
+    let about = match &report.group {
+        Some(group) => format!("about the group {}", hex::encode(group.0)),
+        None => format!("about the conversation with {}", report.conversation_with),
+    };
     let mut lines = vec![
         format!(
-            "report {} from {} (received {} UTC), about the conversation with {}",
+            "report {} from {} (received {} UTC), {about}",
             hex::encode(report.report_id.0),
             report.reporter,
             views::clock(report.received_at_ms),
-            report.conversation_with
         ),
         format!("  reason: {}", views::printable(&report.reason)),
     ];
@@ -353,6 +356,7 @@ pub fn report_json(report: &VerifiedReport) -> Value {
         "report_id": hex::encode(report.report_id.0),
         "reporter": report.reporter.to_string(),
         "conversation_with": report.conversation_with.as_str(),
+        "group": report.group.map(|group| hex::encode(group.0)),
         "reason": report.reason,
         "created_at_ms": report.created_at_ms,
         "received_at_ms": report.received_at_ms,

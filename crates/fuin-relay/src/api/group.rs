@@ -1,0 +1,47 @@
+//! The group fan-out (`POST /v1/groups/messages`, `spec/relay-api.md`
+//! §4.8a): one group message sealed once by its sender, stored for every
+//! recipient the sender names, each copy with its own franking stamp.
+//!
+//! The relay learns the recipients and nothing else of the group: the
+//! membership, the epoch and the content type are inside the sealed body,
+//! which it carries as opaque bytes like any other.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{Relay, authenticate, body_bytes, deliver_stamped};
+use crate::error::ApiError;
+use crate::store::Store;
+use fuin_wire::{FrameBody, GroupSend};
+
+/// `POST /v1/groups/messages`: a `GroupSend` from the authenticated device,
+/// fanned out as one `Delivered` record per recipient, all stored in one
+/// write, answered after it is durable.
+pub(super) async fn send<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let sender = authenticate(&relay, &headers).await?;
+    let body = body_bytes(body)?;
+    let send = GroupSend::from_bytes(&body)?;
+    if send.recipients.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_send",
+            "a group send names at least one recipient",
+        ));
+    }
+    let envelopes = send
+        .recipients
+        .as_slice()
+        .iter()
+        .map(|recipient| send.envelope_for(recipient))
+        .collect();
+    deliver_stamped(&relay, &sender, envelopes).await
+}
