@@ -1,10 +1,11 @@
-//! `fuin send-file` and `fuin fetch`: attachments from a terminal. The file
-//! is sealed on this device (with a thumbnail for images) and shared end to
-//! end; fetching checks the blob completely before the file appears.
+//! `fuin send-file` and `fuin fetch` (and `fuin group send-file` / `fuin
+//! group fetch`): attachments from a terminal, to a user or a group. The
+//! file is sealed on this device (with a thumbnail for images) and shared
+//! end to end; fetching checks the blob completely before the file appears.
 
 use std::path::PathBuf;
 
-use fuin_client::SendFileOptions;
+use fuin_client::{Client, ClientError, FetchedFile, FetchedThumbnail, SendFileOptions, SentFile};
 use serde_json::json;
 
 use crate::commands::{StoreArgs, open_store};
@@ -30,13 +31,33 @@ pub struct SendFileArgs {
     pub no_thumbnail: bool,
 }
 
-/// `fuin fetch`'s options.
+/// `fuin group send-file`'s options.
+#[derive(clap::Args)]
+pub struct GroupSendFileArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The group (its id or a unique prefix).
+    pub group: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Its media type (guessed from the extension otherwise).
+    #[arg(long, value_name = "TYPE/SUBTYPE")]
+    pub content_type: Option<String>,
+    /// The name the members see (the file's own name otherwise).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Do not make a thumbnail of an image.
+    #[arg(long)]
+    pub no_thumbnail: bool,
+}
+
+/// `fuin fetch`'s and `fuin group fetch`'s options.
 #[derive(clap::Args)]
 pub struct FetchArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The attachment message, by its local id (the #ID `fuin history`
-    /// shows).
+    /// The attachment message, by its local id (the #ID `fuin history`,
+    /// or for `fuin group fetch` `fuin group history`, shows).
     pub message: String,
     /// Where to write the file (must not exist).
     pub out: PathBuf,
@@ -55,42 +76,65 @@ pub async fn send_file(args: SendFileArgs) -> Result<Answer, Failure> {
         chunk_size: None,
     };
     let sent = client.send_file(&args.user, &args.path, &options).await?;
+    Ok(sent_answer(&sent, &args.user, json!({ "to": args.user })))
+}
+
+/// `fuin group send-file`: seals, uploads and shares a file with a group.
+pub async fn group_send_file(args: GroupSendFileArgs) -> Result<Answer, Failure> {
+    let client = open_store(&args.store).await?;
+    let group = crate::group::resolve(&client, &args.group).await?;
+    let options = SendFileOptions {
+        content_type: args.content_type,
+        file_name: args.name,
+        thumbnail: !args.no_thumbnail,
+        chunk_size: None,
+    };
+    let sent = client.send_group_file(&group, &args.path, &options).await?;
+    let to = format!("group {}", group.get(..12).unwrap_or(&group));
+    Ok(sent_answer(&sent, &to, json!({ "group": group })))
+}
+
+/// What `send-file` says: `to` names the recipients in the text, `base`
+/// holds the JSON fields that name them.
+fn sent_answer(sent: &SentFile, to: &str, mut base: serde_json::Value) -> Answer {
     let attachment = &sent.attachment;
     let thumbnail = match (&attachment.thumbnail, sent.thumbnail_dimensions) {
         (Some(_), Some((width, height))) => format!(", with a {width}×{height} thumbnail"),
         _ => String::new(),
     };
-    Ok(Answer {
+    let fields = json!({
+        "local_id": sent.message.local_id,
+        "status": sent.message.status.as_str(),
+        "devices": sent.message.devices,
+        "content_type": attachment.content_type,
+        "file_name": attachment.file_name,
+        "size": sent.size,
+        "sha256": sent.sha256,
+        "blob_id": attachment.blob_id,
+        "sealed_len": attachment.sealed_len,
+        "thumbnail": attachment.thumbnail.as_ref().map(|t| json!({
+            "content_type": t.content_type,
+            "blob_id": t.blob_id,
+            "sealed_len": t.sealed_len,
+            "width": sent.thumbnail_dimensions.map(|d| d.0),
+            "height": sent.thumbnail_dimensions.map(|d| d.1),
+        })),
+    });
+    if let (Some(base), serde_json::Value::Object(fields)) = (base.as_object_mut(), fields) {
+        base.extend(fields);
+    }
+    Answer {
         text: format!(
-            "sent {} to {} ({}, {} bytes, SHA-256 {}){thumbnail}; message #{}, {}",
+            "sent {} to {to} ({}, {} bytes, SHA-256 {}){thumbnail}; message #{}, {}",
             attachment.file_name.as_deref().unwrap_or("the file"),
-            args.user,
             attachment.content_type,
             sent.size,
             sent.sha256,
             sent.message.local_id,
             sent.message.status.as_str()
         ),
-        json: json!({
-            "to": args.user,
-            "local_id": sent.message.local_id,
-            "status": sent.message.status.as_str(),
-            "devices": sent.message.devices,
-            "content_type": attachment.content_type,
-            "file_name": attachment.file_name,
-            "size": sent.size,
-            "sha256": sent.sha256,
-            "blob_id": attachment.blob_id,
-            "sealed_len": attachment.sealed_len,
-            "thumbnail": attachment.thumbnail.as_ref().map(|t| json!({
-                "content_type": t.content_type,
-                "blob_id": t.blob_id,
-                "sealed_len": t.sealed_len,
-                "width": sent.thumbnail_dimensions.map(|d| d.0),
-                "height": sent.thumbnail_dimensions.map(|d| d.1),
-            })),
-        }),
-    })
+        json: base,
+    }
 }
 
 fn local_id(text: &str) -> Result<i64, Failure> {
@@ -106,6 +150,40 @@ fn local_id(text: &str) -> Result<i64, Failure> {
 /// `fuin fetch`: downloads, checks and writes out an attachment (or its
 /// thumbnail).
 pub async fn fetch(args: FetchArgs) -> Result<Answer, Failure> {
+    fetch_in(args, false).await
+}
+
+/// `fuin group fetch`: the same for an attachment of a group's history.
+pub async fn group_fetch(args: FetchArgs) -> Result<Answer, Failure> {
+    fetch_in(args, true).await
+}
+
+async fn thumbnail_of(
+    client: &Client,
+    id: i64,
+    group: bool,
+) -> Result<Option<FetchedThumbnail>, ClientError> {
+    if group {
+        client.fetch_group_thumbnail(id).await
+    } else {
+        client.fetch_thumbnail(id).await
+    }
+}
+
+async fn file_of(
+    client: &Client,
+    id: i64,
+    out: &std::path::Path,
+    group: bool,
+) -> Result<FetchedFile, ClientError> {
+    if group {
+        client.fetch_group_attachment(id, out).await
+    } else {
+        client.fetch_attachment(id, out).await
+    }
+}
+
+async fn fetch_in(args: FetchArgs, group: bool) -> Result<Answer, Failure> {
     let id = local_id(&args.message)?;
     let client = open_store(&args.store).await?;
     if args.thumbnail {
@@ -116,7 +194,7 @@ pub async fn fetch(args: FetchArgs) -> Result<Answer, Failure> {
                 "name a new file",
             ));
         }
-        let Some(thumbnail) = client.fetch_thumbnail(id).await? else {
+        let Some(thumbnail) = thumbnail_of(&client, id, group).await? else {
             return Err(Failure::new(
                 "no_thumbnail",
                 format!("message #{id} has no thumbnail"),
@@ -153,7 +231,7 @@ pub async fn fetch(args: FetchArgs) -> Result<Answer, Failure> {
             }),
         });
     }
-    let fetched = client.fetch_attachment(id, &args.out).await?;
+    let fetched = file_of(&client, id, &args.out, group).await?;
     Ok(Answer {
         text: format!(
             "wrote {} to {} ({}, {} bytes, SHA-256 {}, verified)",

@@ -57,6 +57,11 @@ pub enum GroupCommand {
         /// What to say.
         text: String,
     },
+    /// Seal a file on this device and share it with a group (with a
+    /// thumbnail for PNG and JPEG images).
+    SendFile(crate::files::GroupSendFileArgs),
+    /// Download, check and write out an attachment of a group's history.
+    Fetch(crate::files::FetchArgs),
     /// List this device's groups.
     List {
         #[command(flatten)]
@@ -109,6 +114,7 @@ fn entry_json(entry: &GroupEntry) -> Value {
         "sender": entry.sender.to_string(),
         "outgoing": entry.outgoing,
         "epoch": entry.epoch,
+        "attachment": entry.content_type == fuin_wire::ContentType::Attachment,
         "text": entry.text,
         "sent_at_ms": entry.sent_at_ms,
         "status": entry.status.as_str(),
@@ -207,7 +213,7 @@ pub fn event_json(event: &Event) -> Option<Value> {
 
 /// The full id of the group `name` names: the id itself, or the one group
 /// of this device whose id starts with it.
-async fn resolve(client: &Client, name: &str) -> Result<String, Failure> {
+pub(crate) async fn resolve(client: &Client, name: &str) -> Result<String, Failure> {
     let name = name.trim().to_ascii_lowercase();
     let groups = client.groups().await?;
     let matching: Vec<&GroupInfo> = groups
@@ -292,6 +298,8 @@ pub async fn run(command: GroupCommand) -> Result<Answer, Failure> {
                 }),
             })
         }
+        GroupCommand::SendFile(args) => crate::files::group_send_file(args).await,
+        GroupCommand::Fetch(args) => crate::files::group_fetch(args).await,
         GroupCommand::List { store } => {
             let client = open_store(&store).await?;
             let groups = client.groups().await?;

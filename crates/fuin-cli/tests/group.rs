@@ -144,3 +144,73 @@ fn three_users_talk_in_a_group_and_a_removed_one_reads_nothing_after() {
         "{text}"
     );
 }
+
+#[test]
+fn a_file_shared_in_a_group_is_fetched_and_checked_by_every_member() {
+    use sha2::Digest;
+    let relay = RelayProcess::start();
+    let stores = Stores::new();
+    let alice = stores.init(&relay.url, "alice", "alice", 1);
+    let bob = stores.init(&relay.url, "bob", "bob", 1);
+    let carol = stores.init(&relay.url, "carol", "carol", 1);
+    let id = group("create", &alice, &["bob", "carol"])["group"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for store in [&bob, &carol, &alice, &bob, &carol] {
+        json("sync", store, &[]);
+    }
+    let files = tempfile::tempdir().unwrap();
+    let mut state = 777u32;
+    let image = image::RgbImage::from_fn(120, 60, |_, _| {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let [_, r, g, b] = state.to_be_bytes();
+        image::Rgb([r, g, b])
+    });
+    let photo = files.path().join("lunch.png");
+    image.save(&photo).unwrap();
+    let original = std::fs::read(&photo).unwrap();
+    let hash = hex::encode(sha2::Sha256::digest(&original));
+
+    let sent = group("send-file", &alice, &[&id[..10], photo.to_str().unwrap()]);
+    assert_eq!(sent["group"], id);
+    assert_eq!(sent["devices"], 2);
+    assert_eq!(sent["status"], "sent");
+    assert_eq!(sent["sha256"], hash);
+    // Fitted to 160 on its longer side, keeping the 2:1 shape.
+    assert_eq!(sent["thumbnail"]["width"], 160);
+    assert_eq!(sent["thumbnail"]["height"], 80);
+    for (n, store) in [&bob, &carol].into_iter().enumerate() {
+        json("sync", store, &[]);
+        let history = group("history", store, &[&id]);
+        let entry = history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["attachment"] == true)
+            .expect("the share is in the history")
+            .clone();
+        assert!(
+            entry["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("[lunch.png: image/png"),
+            "{entry}"
+        );
+        let local = entry["local_id"].to_string();
+        let out = files.path().join(format!("got-{n}.png"));
+        let fetched = group("fetch", store, &[&local, out.to_str().unwrap()]);
+        assert_eq!(std::fs::read(&out).unwrap(), original);
+        assert_eq!(fetched["sha256"], hash);
+        assert_eq!(fetched["blob_id"], sent["blob_id"]);
+        let thumb = files.path().join(format!("thumb-{n}.png"));
+        let fetched = group(
+            "fetch",
+            store,
+            &[&local, thumb.to_str().unwrap(), "--thumbnail"],
+        );
+        assert_eq!(fetched["width"], 160);
+        let decoded = image::open(&thumb).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (160, 80));
+    }
+}

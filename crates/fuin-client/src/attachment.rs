@@ -18,7 +18,9 @@
 //! removed and nothing is written out.
 //!
 //! The conversation is an argument of the sealing and checking steps, not a
-//! property of a user: a group conversation id plugs into the same steps.
+//! property of a user: a group's attachments are sealed and checked with
+//! the group's conversation id (`ConversationId::group`) and shared in a
+//! group message, whose body every member device opens.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -601,7 +603,12 @@ impl Client {
         out: &Path,
     ) -> Result<FetchedFile, ClientError> {
         let (_, body) = self.stored_share(local_id).await?;
-        let share = AttachmentShare::from_bytes(&body)?;
+        self.fetch_checked(&body, out).await
+    }
+
+    /// Fetches the object of a share already checked against its message.
+    async fn fetch_checked(&self, body: &[u8], out: &Path) -> Result<FetchedFile, ClientError> {
+        let share = AttachmentShare::from_bytes(body)?;
         if std::fs::symlink_metadata(out).is_ok() {
             return Err(ClientError::InvalidArgument(format!(
                 "{} exists already",
@@ -663,7 +670,15 @@ impl Client {
         local_id: i64,
     ) -> Result<Option<FetchedThumbnail>, ClientError> {
         let (_, body) = self.stored_share(local_id).await?;
-        let share = AttachmentShare::from_bytes(&body)?;
+        self.thumbnail_checked(&body).await
+    }
+
+    /// Fetches the thumbnail of a share already checked against its message.
+    async fn thumbnail_checked(
+        &self,
+        body: &[u8],
+    ) -> Result<Option<FetchedThumbnail>, ClientError> {
+        let share = AttachmentShare::from_bytes(body)?;
         let (Some(thumbnail), Some(capability)) =
             (&share.reference.thumbnail, &share.thumbnail_capability)
         else {
@@ -713,6 +728,89 @@ impl Client {
 }
 
 impl Client {
+    /// Seals the file at `path` on this device and shares it with the
+    /// group `group` (its id or a unique prefix is resolved by the caller;
+    /// here the 64 hex digits): sealed for the group's conversation id,
+    /// uploaded like [`Client::send_file`], then shared in one group
+    /// message of content type `Attachment` fanned out to every other
+    /// member device of the current epoch. The share carries the blob
+    /// capabilities, so every member that opens the message can download
+    /// the blobs, and no one else learns them.
+    pub async fn send_group_file(
+        &self,
+        group: &str,
+        path: &Path,
+        options: &SendFileOptions,
+    ) -> Result<SentFile, ClientError> {
+        let id = crate::group::parse_group_id(group)?;
+        // Refused before anything is sealed or uploaded.
+        self.check_group_member(&id).await?;
+        let share = self
+            .seal_and_upload(ConversationId::group(&id), path, options)
+            .await?;
+        let body = share.share.to_bytes()?;
+        let message = self
+            .send_group_content(&id, ContentType::Attachment, &body)
+            .await?;
+        Ok(SentFile {
+            message,
+            attachment: info(&share.share),
+            size: share.size,
+            sha256: hex::encode(share.sha256),
+            thumbnail_dimensions: share.thumbnail_dimensions,
+        })
+    }
+
+    /// The share a stored group attachment message carries, checked
+    /// against the message: the reference's owner is the device that sent
+    /// it, its conversation the group's.
+    async fn stored_group_share(&self, local_id: i64) -> Result<Vec<u8>, ClientError> {
+        let source = self.group_message_source(local_id).await?.ok_or_else(|| {
+            ClientError::InvalidArgument(format!("there is no group message {local_id}"))
+        })?;
+        if source.content_type != ContentType::Attachment {
+            return Err(ClientError::InvalidArgument(format!(
+                "group message {local_id} is not an attachment"
+            )));
+        }
+        let share = AttachmentShare::from_bytes(&source.body)?;
+        check_reference_fits_message(
+            &share.reference,
+            &source.sender,
+            &ConversationId::group(&source.group),
+        )?;
+        Ok(source.body)
+    }
+
+    /// What the group attachment message `local_id` shares (nothing is
+    /// downloaded).
+    pub async fn group_attachment(&self, local_id: i64) -> Result<AttachmentInfo, ClientError> {
+        let body = self.stored_group_share(local_id).await?;
+        Ok(info(&AttachmentShare::from_bytes(&body)?))
+    }
+
+    /// [`Client::fetch_attachment`] for the group attachment message
+    /// `local_id` (a local id of [`Client::group_history`]): the same
+    /// checks, with the group's conversation id.
+    pub async fn fetch_group_attachment(
+        &self,
+        local_id: i64,
+        out: &Path,
+    ) -> Result<FetchedFile, ClientError> {
+        let body = self.stored_group_share(local_id).await?;
+        self.fetch_checked(&body, out).await
+    }
+
+    /// [`Client::fetch_thumbnail`] for the group attachment message
+    /// `local_id`.
+    pub async fn fetch_group_thumbnail(
+        &self,
+        local_id: i64,
+    ) -> Result<Option<FetchedThumbnail>, ClientError> {
+        let body = self.stored_group_share(local_id).await?;
+        self.thumbnail_checked(&body).await
+    }
+
     /// Downloads the raw sealed blob `blob_id` with `capability` into
     /// `out`, streamed, and returns its length. Nothing is checked: this is
     /// for a tool that checks the blob itself, such as moderation
@@ -810,6 +908,21 @@ mod tests {
         assert!(check_incoming(&share("carol", ours), &alice, &ours).is_err());
         assert!(check_incoming(&share("alice", theirs), &alice, &ours).is_err());
         assert!(check_incoming(b"\x01garbage", &alice, &ours).is_err());
+    }
+
+    #[test]
+    fn a_group_share_must_name_its_group() {
+        let alice = DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(1));
+        let bob = UserId::new("bob").unwrap();
+        let ours = ConversationId::group(&fuin_wire::GroupId([7; 32]));
+        let other = ConversationId::group(&fuin_wire::GroupId([8; 32]));
+        let direct = ConversationId::direct(&alice.user, &bob);
+        assert_eq!(check_incoming(&share("alice", ours), &alice, &ours), Ok(()));
+        // A share of a 1:1 conversation or of another group, sent in this
+        // group by its own owner, is not this group's attachment.
+        assert!(check_incoming(&share("alice", direct), &alice, &ours).is_err());
+        assert!(check_incoming(&share("alice", other), &alice, &ours).is_err());
+        assert!(check_incoming(&share("alice", ours), &alice, &direct).is_err());
     }
 
     #[test]

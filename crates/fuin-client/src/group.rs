@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS group_messages (
     franking       BLOB,
     report_extra   BLOB,
     received_at_ms INTEGER NOT NULL,
+    content_type   INTEGER NOT NULL DEFAULT 0,
     UNIQUE (group_id, sender_user, sender_device, message_id)
 );
 CREATE TABLE IF NOT EXISTS group_held (
@@ -80,6 +81,48 @@ CREATE TABLE IF NOT EXISTS group_outbox (
     at_ms          INTEGER NOT NULL
 );
 ";
+
+/// Brings the group tables of a store made by an earlier client up to date:
+/// `group_messages` gained the content type (0, text, for rows before it).
+pub(crate) fn upgrade_group_schema(conn: &rusqlite::Connection) -> Result<(), ClientError> {
+    let has_content_type: bool = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('group_messages') WHERE name = 'content_type'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .map_err(storage("reading the group tables"))?
+        > 0;
+    if !has_content_type {
+        conn.execute_batch(
+            "ALTER TABLE group_messages ADD COLUMN content_type INTEGER NOT NULL DEFAULT 0",
+        )
+        .map_err(storage("upgrading the group tables"))?;
+    }
+    Ok(())
+}
+
+/// The content types a group history holds, by their wire code.
+fn history_content_type(code: i64) -> Result<ContentType, ClientError> {
+    match code {
+        0 => Ok(ContentType::Text),
+        5 => Ok(ContentType::Attachment),
+        _ => Err(ClientError::Storage(
+            "a group message of an unknown content type".into(),
+        )),
+    }
+}
+
+/// The part of a group message's storage context that holds its body: a
+/// share is sealed under another context than a text, so that changing
+/// the stored content type makes the row unreadable, not misread.
+fn body_part(content_type: ContentType) -> &'static str {
+    if content_type == ContentType::Attachment {
+        "attachment"
+    } else {
+        "body"
+    }
+}
 
 /// The most deliveries held for one group; beyond, new ones are dropped.
 const MAX_HELD_PER_GROUP: i64 = 2048;
@@ -137,7 +180,7 @@ pub enum GroupChange {
     ConsentShared,
 }
 
-/// One text of a group's history.
+/// One message (a text or an attachment) of a group's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupEntry {
     /// The local id.
@@ -150,7 +193,10 @@ pub struct GroupEntry {
     pub outgoing: bool,
     /// The epoch it was sent in.
     pub epoch: u64,
-    /// The text (lossy for invalid UTF-8).
+    /// `Text` or `Attachment`.
+    pub content_type: ContentType,
+    /// The text (lossy for invalid UTF-8), or for an attachment a one-line
+    /// description (its name, media type and sealed size).
     pub text: String,
     /// The sender's clock, ms since the Unix epoch.
     pub sent_at_ms: u64,
@@ -180,11 +226,13 @@ impl ReportExtra {
     }
 }
 
-/// A stored group text, for a report.
-struct ReportSource {
-    group: GroupId,
+/// A stored group message, for a report or an attachment fetch.
+pub(crate) struct ReportSource {
+    pub(crate) group: GroupId,
+    pub(crate) sender: DeviceAddress<'static>,
+    pub(crate) content_type: ContentType,
     message_id: Vec<u8>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     opened: Option<(StoredFranking, ReportExtra)>,
 }
 
@@ -351,6 +399,7 @@ impl Groups<'_> {
         message_id: &[u8; 16],
         outgoing: bool,
         epoch: u64,
+        content_type: ContentType,
         body: &[u8],
         sent_at_ms: u64,
         server_time_ms: Option<u64>,
@@ -358,9 +407,10 @@ impl Groups<'_> {
         franking: Option<(&StoredFranking, &ReportExtra)>,
         now: u64,
     ) -> Result<Option<i64>, ClientError> {
-        let sealed_body = self
-            .db
-            .seal(&Self::body_context(id, sender, message_id, "body"), body);
+        let sealed_body = self.db.seal(
+            &Self::body_context(id, sender, message_id, body_part(content_type)),
+            body,
+        );
         let (sealed_franking, sealed_extra) = match franking {
             Some((franking, extra)) => (
                 Some(self.db.seal(
@@ -380,8 +430,8 @@ impl Groups<'_> {
             .execute(
                 "INSERT OR IGNORE INTO group_messages (group_id, sender_user, sender_device,
                     message_id, outgoing, epoch, body, sent_at_ms, server_time_ms, status,
-                    franking, report_extra, received_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    franking, report_extra, received_at_ms, content_type)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     id.as_bytes(),
                     sender.user.as_str(),
@@ -396,6 +446,7 @@ impl Groups<'_> {
                     sealed_franking,
                     sealed_extra,
                     sql(now),
+                    i64::from(content_type.code()),
                 ],
             )
             .map_err(storage("storing a group message"))?;
@@ -425,12 +476,12 @@ impl Groups<'_> {
             .conn
             .prepare(
                 "SELECT local_id, sender_user, sender_device, message_id, outgoing, epoch, body,
-                        sent_at_ms, status
+                        sent_at_ms, status, content_type
                  FROM group_messages WHERE group_id = ?1
                  ORDER BY sent_at_ms DESC, local_id DESC LIMIT ?2",
             )
             .map_err(storage("reading group history"))?;
-        type Row = (i64, String, i64, Vec<u8>, i64, i64, Vec<u8>, i64, i64);
+        type Row = (i64, String, i64, Vec<u8>, i64, i64, Vec<u8>, i64, i64, i64);
         let rows: Vec<Row> = statement
             .query_map(
                 params![id.as_bytes(), i64::try_from(limit).unwrap_or(i64::MAX)],
@@ -445,6 +496,7 @@ impl Groups<'_> {
                         row.get(6)?,
                         row.get(7)?,
                         row.get(8)?,
+                        row.get(9)?,
                     ))
                 },
             )
@@ -452,21 +504,31 @@ impl Groups<'_> {
             .collect::<Result<_, _>>()
             .map_err(storage("reading group history"))?;
         let mut out = Vec::with_capacity(rows.len());
-        for (local_id, user, device, message_id, outgoing, epoch, body, sent_at, status) in rows {
+        for (local_id, user, device, message_id, outgoing, epoch, body, sent_at, status, kind) in
+            rows
+        {
+            let content_type = history_content_type(kind)?;
             let sender = DeviceAddress::new(
                 user_id(&user)?,
                 DeviceId(u32::try_from(device).unwrap_or(0)),
             );
-            let text = self
-                .db
-                .open(&Self::body_context(id, &sender, &message_id, "body"), &body)?;
+            let body = self.db.open(
+                &Self::body_context(id, &sender, &message_id, body_part(content_type)),
+                &body,
+            )?;
+            let text = if content_type == ContentType::Attachment {
+                crate::attachment::describe(&body)
+            } else {
+                String::from_utf8_lossy(&body).into_owned()
+            };
             out.push(GroupEntry {
                 local_id,
                 group: group_hex(id),
                 sender,
                 outgoing: outgoing != 0,
                 epoch: unsql(epoch),
-                text: String::from_utf8_lossy(&text).into_owned(),
+                content_type,
+                text,
                 sent_at_ms: unsql(sent_at),
                 status: status_of(status),
             });
@@ -475,8 +537,9 @@ impl Groups<'_> {
         Ok(out)
     }
 
-    /// What a report of a received group text needs.
-    fn reported(&self, local_id: i64) -> Result<Option<ReportSource>, ClientError> {
+    /// A stored group message: what a report of it needs, or the share
+    /// of an attachment.
+    pub(crate) fn reported(&self, local_id: i64) -> Result<Option<ReportSource>, ClientError> {
         type Row = (
             Vec<u8>,
             String,
@@ -485,13 +548,14 @@ impl Groups<'_> {
             Option<Vec<u8>>,
             Option<Vec<u8>>,
             Vec<u8>,
+            i64,
         );
         let row: Option<Row> = self
             .db
             .conn
             .query_row(
                 "SELECT group_id, sender_user, sender_device, message_id, franking,
-                        report_extra, body
+                        report_extra, body, content_type
                  FROM group_messages WHERE local_id = ?1",
                 params![local_id],
                 |row| {
@@ -503,12 +567,13 @@ impl Groups<'_> {
                         row.get(4)?,
                         row.get(5)?,
                         row.get(6)?,
+                        row.get(7)?,
                     ))
                 },
             )
             .optional()
             .map_err(storage("reading a group message"))?;
-        let Some((group, user, device, message_id, franking, extra, body)) = row else {
+        let Some((group, user, device, message_id, franking, extra, body, kind)) = row else {
             return Ok(None);
         };
         let group = GroupId(
@@ -519,11 +584,17 @@ impl Groups<'_> {
             user_id(&user)?,
             DeviceId(u32::try_from(device).unwrap_or(0)),
         );
+        let content_type = history_content_type(kind)?;
         let context = |part| Self::body_context(&group, &sender, &message_id, part);
-        let body = self.db.open(&context("body"), &body)?.to_vec();
+        let body = self
+            .db
+            .open(&context(body_part(content_type)), &body)?
+            .to_vec();
         let (Some(franking), Some(extra)) = (franking, extra) else {
             return Ok(Some(ReportSource {
                 group,
+                sender,
+                content_type,
                 message_id,
                 body,
                 opened: None,
@@ -533,6 +604,8 @@ impl Groups<'_> {
         let extra = ReportExtra::decode(&self.db.open(&context("report"), &extra)?)?;
         Ok(Some(ReportSource {
             group,
+            sender,
+            content_type,
             message_id,
             body,
             opened: Some((franking, extra)),
@@ -987,11 +1060,38 @@ impl Client {
             return Err(ClientError::InvalidArgument("a message needs text".into()));
         }
         let id = parse_group_id(group)?;
+        self.send_group_content(&id, ContentType::Text, text.as_bytes())
+            .await
+    }
+
+    /// Whether this device may send in the group now (it holds it and is
+    /// a member of its current epoch).
+    pub(crate) async fn check_group_member(&self, id: &GroupId) -> Result<(), ClientError> {
+        let state = self.inner.state.lock().await;
+        let current = self.group_state(&state, id)?;
+        if info(&current).status != GroupStatus::Member {
+            return Err(ClientError::InvalidArgument(format!(
+                "this device is no longer a member of group {}",
+                group_hex(id)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Seals `body` of `content_type` (`Text` or `Attachment`) for the
+    /// group's current epoch, stores it in the history and fans it out.
+    pub(crate) async fn send_group_content(
+        &self,
+        id: &GroupId,
+        content_type: ContentType,
+        body: &[u8],
+    ) -> Result<SentMessage, ClientError> {
+        let id = *id;
         self.ensure_registered().await?;
         let mut state = self.inner.state.lock().await;
         let mut current = self.group_state(&state, &id)?;
         let now = now_ms();
-        let sealed = current.seal(&mut rand::rng(), ContentType::Text, text.as_bytes(), now)?;
+        let sealed = current.seal(&mut rand::rng(), content_type, body, now)?;
         let recipients: Vec<_> = current.recipients().cloned().collect();
         let devices = recipients.len();
         let frame = sealed.send_frame(recipients).to_bytes()?;
@@ -1007,7 +1107,8 @@ impl Client {
                 sealed.message_id.as_bytes(),
                 true,
                 sealed.epoch,
-                text.as_bytes(),
+                content_type,
+                body,
                 now,
                 None,
                 MessageStatus::Queued,
@@ -1106,7 +1207,7 @@ impl Client {
                         sender: franking.sender.clone(),
                         recipient: franking.recipient.clone(),
                         message_id: fuin_wire::ClientMessageId(message_id),
-                        content_type: ContentType::Text,
+                        content_type: source.content_type,
                         body: Opaque::from(source.body),
                         franking_key: FrankingKeyBytes::new(&franking.franking_key.0),
                         commitment: franking.commitment,
@@ -1153,6 +1254,18 @@ impl Client {
         let frame = &frame;
         self.authed(|token| async move { relay.submit_report(&token, frame).await })
             .await
+    }
+
+    /// The stored group message `local_id`, if there is one.
+    pub(crate) async fn group_message_source(
+        &self,
+        local_id: i64,
+    ) -> Result<Option<ReportSource>, ClientError> {
+        let state = self.inner.state.lock().await;
+        Groups {
+            db: state.store.reader(),
+        }
+        .reported(local_id)
     }
 
     fn group_history_in(
@@ -1620,7 +1733,25 @@ impl Client {
             });
         }
         match opened.content.content_type {
-            ContentType::Text => {
+            ContentType::Text | ContentType::Attachment => {
+                if opened.content.content_type == ContentType::Attachment {
+                    // A share whose reference does not fit this message (its
+                    // owner is not the sending device, or it names another
+                    // conversation than this group) is not this message's.
+                    if let Err(reason) = crate::attachment::check_incoming(
+                        opened.content.body.as_bytes(),
+                        &from,
+                        &fuin_seal::ConversationId::group(id),
+                    ) {
+                        groups.save(&state, now)?;
+                        work.dropped += 1;
+                        work.events.push(Event::MessageDropped {
+                            from: from.clone(),
+                            reason: format!("group {}: {reason}", group_hex(id)),
+                        });
+                        return Ok(Handled::Done);
+                    }
+                }
                 let franking = StoredFranking {
                     franking_key: opened.franking.franking_key.clone(),
                     commitment: opened.franking.commitment,
@@ -1643,6 +1774,7 @@ impl Client {
                     opened.content.message_id.as_bytes(),
                     from.user == self.inner.address.user,
                     opened.epoch,
+                    opened.content.content_type,
                     opened.content.body.as_bytes(),
                     opened.content.sent_at_ms,
                     Some(opened.franking.server_time_ms),
@@ -1708,5 +1840,36 @@ impl Client {
                 Ok(Handled::Done)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_store_from_before_group_attachments_gains_the_content_type() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let old = GROUP_SCHEMA.replace("    content_type   INTEGER NOT NULL DEFAULT 0,\n", "");
+        assert_ne!(old, GROUP_SCHEMA, "the old schema lacks the column");
+        conn.execute_batch(&old).unwrap();
+        conn.execute(
+            "INSERT INTO group_messages (group_id, sender_user, sender_device, message_id,
+                outgoing, epoch, body, sent_at_ms, status, received_at_ms)
+             VALUES (x'00', 'alice', 1, x'01', 0, 0, x'02', 0, 0, 0)",
+            [],
+        )
+        .unwrap();
+        upgrade_group_schema(&conn).unwrap();
+        // Twice is harmless.
+        upgrade_group_schema(&conn).unwrap();
+        let kind: i64 = conn
+            .query_row("SELECT content_type FROM group_messages", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(history_content_type(kind).unwrap(), ContentType::Text);
+        assert!(history_content_type(4).is_err());
     }
 }

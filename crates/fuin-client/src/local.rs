@@ -300,6 +300,7 @@ impl LocalStore {
         // Stores made before groups gain their tables.
         conn.execute_batch(crate::group::GROUP_SCHEMA)
             .map_err(storage("creating the group tables"))?;
+        crate::group::upgrade_group_schema(&conn)?;
         Ok(Self { conn, key })
     }
 

@@ -457,7 +457,8 @@ impl GroupState {
         welcome::pages(&self.current.membership, self.consent.as_ref())
     }
 
-    /// Seals a message of `content_type` (`Text` or `Receipt`) for every
+    /// Seals a message of `content_type` (`Text`, `Attachment` or
+    /// `Receipt`) for every
     /// member, at time `now_ms`. The cost does not depend on the group's
     /// size; fan the result out to [`GroupState::recipients`].
     pub fn seal<R: CryptoRng + ?Sized>(
@@ -467,9 +468,12 @@ impl GroupState {
         body: &[u8],
         now_ms: u64,
     ) -> Result<GroupSealed, SealError> {
-        if !matches!(content_type, ContentType::Text | ContentType::Receipt) {
+        if !matches!(
+            content_type,
+            ContentType::Text | ContentType::Attachment | ContentType::Receipt
+        ) {
             return Err(SealError::ApiMisuse {
-                reason: "a group message carries text or a receipt; control messages are made by change",
+                reason: "a group message carries text, an attachment share or a receipt; control messages are made by change",
             });
         }
         self.seal_content(rng, content_type, body, now_ms)
@@ -667,7 +671,10 @@ impl GroupState {
         let content = GroupContent::from_bytes(&plaintext)?;
         if !matches!(
             content.content_type,
-            ContentType::Text | ContentType::Receipt | ContentType::GroupControl
+            ContentType::Text
+                | ContentType::Attachment
+                | ContentType::Receipt
+                | ContentType::GroupControl
         ) {
             // Sender keys and welcomes travel over 1:1 sessions only.
             return Err(SealError::ConversationMismatch);

@@ -1,0 +1,324 @@
+//! Attachments in groups through a real relay on loopback: a member shares
+//! a photo with its thumbnail and every other member device fetches the
+//! same bytes; a group blob swapped in the relay's store for the same
+//! sender's blob of a 1:1 conversation or of another group is refused with
+//! a context mismatch; a removed member never gets the share of the next
+//! epoch, not even from a relay that hands it a copy.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Devices, NO_WAIT, TestRelay, drain};
+use fuin_client::{Client, ClientError, Event, SendFileOptions};
+use fuin_relay::store::{NewDelivery, Store};
+use fuin_seal::attachment::AttachmentError;
+use fuin_wire::{ContentKind, ContentType, DeliveredRecord, FrameBody};
+use sha2::{Digest, Sha256};
+
+/// A PNG of pseudo-random colours (so that it does not compress to a few
+/// bytes), seeded by `seed`.
+fn noisy_png(dir: &Path, name: &str, width: u32, height: u32, seed: u32) -> PathBuf {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    let image = image::RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let [r, g, b, _] = state.to_le_bytes();
+        image::Rgb([r, g, b])
+    });
+    let path = dir.join(name);
+    image
+        .save_with_format(&path, image::ImageFormat::Png)
+        .unwrap();
+    path
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn stored_blob(relay: &TestRelay, blob_id: &str) -> Vec<u8> {
+    let db = rusqlite::Connection::open(relay.database()).unwrap();
+    db.query_row(
+        "SELECT content FROM blobs WHERE blob_id = ?1",
+        [hex::decode(blob_id).unwrap()],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+fn replace_blob(relay: &TestRelay, blob_id: &str, content: &[u8]) {
+    let db = rusqlite::Connection::open(relay.database()).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE blobs SET content = ?1 WHERE blob_id = ?2",
+            rusqlite::params![content, hex::decode(blob_id).unwrap()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1, "the blob is in the relay's store");
+}
+
+/// The local id of the newest attachment of a group's history.
+async fn last_group_attachment(client: &Client, group: &str) -> Option<i64> {
+    client
+        .group_history(group, 100)
+        .await
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|entry| entry.content_type == ContentType::Attachment)
+        .map(|entry| entry.local_id)
+}
+
+/// Creates a group of `owner` with `users`, and lets everyone join and
+/// hand out sender keys.
+async fn group_of(owner: &Client, users: &[&str], everyone: &[&Client]) -> String {
+    let id = owner.create_group(users).await.unwrap().id;
+    for _ in 0..2 {
+        for member in everyone {
+            member.sync(NO_WAIT).await.unwrap();
+        }
+    }
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_photo_and_its_thumbnail_reach_every_member_device_intact() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let bob_phone = devices.create(&relay, "bob", 2).await;
+    let carol = devices.create(&relay, "carol", 1).await;
+    let everyone = [&alice, &bob, &bob_phone, &carol];
+    let id = group_of(&alice, &["bob", "carol"], &everyone).await;
+
+    let files = tempfile::tempdir().unwrap();
+    let photo = noisy_png(files.path(), "party.png", 240, 180, 11);
+    let original = std::fs::read(&photo).unwrap();
+    let options = SendFileOptions {
+        chunk_size: Some(16 * 1024),
+        ..SendFileOptions::default()
+    };
+    let sent = alice.send_group_file(&id, &photo, &options).await.unwrap();
+    // One fan-out to the three other member devices.
+    assert_eq!(sent.message.devices, 3);
+    assert_eq!(sent.sha256, sha256_hex(&original));
+    let thumbnail = sent.attachment.thumbnail.clone().expect("a thumbnail");
+    // The relay holds ciphertext only.
+    let stored = stored_blob(&relay, &sent.attachment.blob_id);
+    assert_eq!(sha256_hex(&stored), sent.attachment.blob_id);
+    assert!(!stored.windows(64).any(|w| original[2000..2064] == *w));
+
+    let own = alice.group_history(&id, 10).await.unwrap();
+    let mine = own.last().unwrap();
+    assert_eq!(mine.content_type, ContentType::Attachment);
+    assert!(mine.text.contains("party.png"), "{}", mine.text);
+    let info = alice.group_attachment(mine.local_id).await.unwrap();
+    assert_eq!(info, sent.attachment);
+
+    for (n, member) in [&bob, &bob_phone, &carol].into_iter().enumerate() {
+        member.sync(NO_WAIT).await.unwrap();
+        let local = last_group_attachment(member, &id)
+            .await
+            .expect("the share arrived");
+        let info = member.group_attachment(local).await.unwrap();
+        assert_eq!(info, sent.attachment);
+        assert_eq!(info.owner, *alice.address());
+        let out = files.path().join(format!("got-{n}.png"));
+        let fetched = member.fetch_group_attachment(local, &out).await.unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), original);
+        assert_eq!(fetched.sha256, sha256_hex(&original));
+        assert_eq!(fetched.blob_id, sent.attachment.blob_id);
+        let preview = member
+            .fetch_group_thumbnail(local)
+            .await
+            .unwrap()
+            .expect("a thumbnail");
+        assert_eq!(preview.content_type, thumbnail.content_type);
+        assert_eq!(Some(preview.dimensions), sent.thumbnail_dimensions);
+        let decoded = image::load_from_memory(&preview.bytes).unwrap();
+        assert_eq!(decoded.width(), fuin_client::MAX_THUMBNAIL_SIDE);
+        // A group local id is not a 1:1 one: the 1:1 fetch does not take it
+        // for the attachment.
+        assert!(member.attachment(local).await.is_err());
+    }
+    // The sender can fetch its own share too.
+    let out = files.path().join("own.png");
+    alice
+        .fetch_group_attachment(mine.local_id, &out)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), original);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_blob_swapped_for_a_direct_or_another_groups_blob_is_a_context_mismatch() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let carol = devices.create(&relay, "carol", 1).await;
+    let everyone = [&alice, &bob, &carol];
+    let first = group_of(&alice, &["bob", "carol"], &everyone).await;
+    let second = group_of(&alice, &["bob"], &everyone).await;
+    assert_ne!(first, second);
+
+    let files = tempfile::tempdir().unwrap();
+    let options = SendFileOptions::default();
+    // Three photos by the same sender: in the first group, to Bob alone,
+    // and in the second group.
+    let in_group = noisy_png(files.path(), "group.png", 120, 90, 1);
+    let direct = noisy_png(files.path(), "direct.png", 120, 90, 2);
+    let other = noisy_png(files.path(), "other.png", 120, 90, 3);
+    let sent_group = alice
+        .send_group_file(&first, &in_group, &options)
+        .await
+        .unwrap();
+    let sent_direct = alice.send_file("bob", &direct, &options).await.unwrap();
+    let sent_other = alice
+        .send_group_file(&second, &other, &options)
+        .await
+        .unwrap();
+    bob.sync(NO_WAIT).await.unwrap();
+    carol.sync(NO_WAIT).await.unwrap();
+    let bobs = last_group_attachment(&bob, &first).await.unwrap();
+    let carols = last_group_attachment(&carol, &first).await.unwrap();
+
+    // The relay's store puts the 1:1 photo, then the second group's, in
+    // place of the group's photo and thumbnail.
+    let group_blob = sent_group.attachment.blob_id.clone();
+    let group_thumb = sent_group.attachment.thumbnail.clone().unwrap().blob_id;
+    for swapped in [&sent_direct, &sent_other] {
+        let thumb = swapped.attachment.thumbnail.clone().unwrap().blob_id;
+        replace_blob(
+            &relay,
+            &group_blob,
+            &stored_blob(&relay, &swapped.attachment.blob_id),
+        );
+        replace_blob(&relay, &group_thumb, &stored_blob(&relay, &thumb));
+        for (n, (member, local)) in [(&bob, bobs), (&carol, carols)].into_iter().enumerate() {
+            let out = files.path().join(format!("swapped-{n}.png"));
+            let err = member
+                .fetch_group_attachment(local, &out)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ClientError::Attachment(AttachmentError::ContextMismatch)
+                ),
+                "{err:?}"
+            );
+            assert!(!out.exists(), "nothing written out");
+            let err = member.fetch_group_thumbnail(local).await.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ClientError::Attachment(AttachmentError::ContextMismatch)
+                ),
+                "{err:?}"
+            );
+        }
+    }
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_member_never_gets_the_share_of_the_next_epoch() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let carol = devices.create(&relay, "carol", 1).await;
+    let everyone = [&alice, &bob, &carol];
+    let id = group_of(&alice, &["bob", "carol"], &everyone).await;
+    let files = tempfile::tempdir().unwrap();
+
+    // Before the removal Carol gets the photo.
+    let before = noisy_png(files.path(), "before.png", 64, 64, 5);
+    alice
+        .send_group_file(&id, &before, &SendFileOptions::default())
+        .await
+        .unwrap();
+    carol.sync(NO_WAIT).await.unwrap();
+    assert!(last_group_attachment(&carol, &id).await.is_some());
+
+    alice.remove_group_members(&id, &["carol"]).await.unwrap();
+    for member in everyone {
+        member.sync(NO_WAIT).await.unwrap();
+    }
+    // Carol can no longer send a file there, and nothing is uploaded.
+    let err = carol
+        .send_group_file(&id, &before, &SendFileOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::InvalidArgument(_)), "{err:?}");
+    bob.sync(NO_WAIT).await.unwrap();
+    let mut carol_events = carol.events();
+
+    let after = noisy_png(files.path(), "after.png", 64, 64, 6);
+    let sent = alice
+        .send_group_file(&id, &after, &SendFileOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(sent.message.devices, 1, "only Bob is left");
+    // What the relay stored for Bob, kept by a relay that hands Carol a
+    // copy of the share's group message anyway.
+    let stored = relay
+        .relay
+        .store()
+        .fetch(bob.address(), 100, now())
+        .await
+        .unwrap();
+    let mut record = stored
+        .iter()
+        .map(|s| DeliveredRecord::from_bytes(&s.record).unwrap().into_owned())
+        .rfind(|r| r.envelope.content_kind == ContentKind::GroupMessage)
+        .expect("the share's group message");
+    bob.sync(NO_WAIT).await.unwrap();
+    let bobs = last_group_attachment(&bob, &id).await.unwrap();
+    bob.fetch_group_attachment(bobs, &files.path().join("bob.png"))
+        .await
+        .unwrap();
+
+    record.envelope.recipient = carol.address().clone();
+    let message_id = fuin_wire::MessageId(rand::random());
+    record.server_message_id = message_id;
+    relay
+        .relay
+        .store()
+        .deliver(vec![NewDelivery {
+            message_id,
+            recipient: carol.address().clone(),
+            record: record.to_bytes().unwrap(),
+            expires_at_ms: now() + 60_000,
+        }])
+        .await
+        .unwrap();
+    carol.sync(NO_WAIT).await.unwrap();
+    let history = carol.group_history(&id, 100).await.unwrap();
+    let shares: Vec<_> = history
+        .iter()
+        .filter(|entry| entry.content_type == ContentType::Attachment)
+        .collect();
+    assert_eq!(shares.len(), 1, "only the photo from before the removal");
+    assert!(shares[0].text.contains("before.png"));
+    assert!(
+        drain(&mut carol_events).iter().any(
+            |e| matches!(e, Event::MessageDropped { reason, .. } if reason.contains("member"))
+        ),
+        "the copy is dropped with a reason"
+    );
+    relay.stop().await;
+}
