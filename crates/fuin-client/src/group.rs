@@ -1280,7 +1280,11 @@ impl Client {
         .history(id, limit)
     }
 
-    fn group_state(&self, state: &State, id: &GroupId) -> Result<GroupState, ClientError> {
+    pub(crate) fn group_state(
+        &self,
+        state: &State,
+        id: &GroupId,
+    ) -> Result<GroupState, ClientError> {
         Groups {
             db: state.store.reader(),
         }
@@ -1312,7 +1316,7 @@ impl Client {
         Ok(members)
     }
 
-    async fn change_group(
+    pub(crate) async fn change_group(
         &self,
         state: &mut State,
         id: &GroupId,

@@ -33,6 +33,9 @@
 //! - Groups ([`Client::create_group`], [`Client::send_group_text`],
 //!   [`Client::group_history`], ...): sender keys over the 1:1 sessions,
 //!   one fan-out per message (`spec/client.md` §12).
+//! - Per-audience identifiers ([`Client::audience_identifier`],
+//!   [`Client::group_shared_identifier`]): what this user hands a mini-app
+//!   or bot, unlinkable across users and audiences (`spec/identifiers.md`).
 //! - [`Client::events`]: everything above as a stream of [`Event`]s.
 //!
 //! The behaviour is specified in `spec/client.md`.
@@ -44,6 +47,7 @@ mod error;
 mod event;
 mod group;
 mod history;
+mod identifiers;
 pub mod keyfile;
 mod local;
 mod relay;
@@ -65,4 +69,5 @@ pub use fuin_report::{ModerationPublicKey, PreviewMessage, ReportBuilder, Report
 pub use fuin_wire::receipt;
 pub use group::{GroupChange, GroupEntry, GroupInfo, GroupStatus};
 pub use history::{Conversation, Message, MessageStatus, ReceiptRecord};
+pub use identifiers::AudienceConversation;
 pub use local::StoredFranking;
