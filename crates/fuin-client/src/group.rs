@@ -1162,7 +1162,8 @@ impl Client {
         self.group_history_in(&state, &id, limit)
     }
 
-    /// Builds a report of exactly the listed received group texts (all of
+    /// Builds a report of exactly the listed received group messages (texts
+    /// or attachment shares, all of
     /// one group, at most 25, none twice) for the app to preview
     /// (`spec/client.md` §12, `spec/report.md` §12). Nothing is sent.
     pub async fn report_group(

@@ -322,3 +322,68 @@ async fn a_removed_member_never_gets_the_share_of_the_next_epoch() {
     );
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_attachment_is_reported_and_its_franking_verifies() {
+    use fuin_client::report::{AuditLog, ModerationSecretKey, Moderator, StampKeySet, Verdict};
+    use fuin_wire::StampKeyId;
+    use fuin_wire::relay::ReportBatch;
+
+    const CREDENTIAL: [u8; 32] = [0x6d; 32];
+    let relay = TestRelay::start_with(|config| {
+        config.moderation_credential_hash = Some(fuin_seal::primitives::sha256(&[&CREDENTIAL]));
+    })
+    .await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let id = group_of(&alice, &["bob"], &[&alice, &bob]).await;
+    let files = tempfile::tempdir().unwrap();
+    let photo = noisy_png(files.path(), "bad.png", 64, 64, 9);
+    alice
+        .send_group_file(&id, &photo, &SendFileOptions::default())
+        .await
+        .unwrap();
+    bob.sync(NO_WAIT).await.unwrap();
+    let local = last_group_attachment(&bob, &id).await.unwrap();
+    let builder = bob.report_group("abuse", &[local]).await.unwrap();
+    let mut stamp_keys = StampKeySet::new();
+    stamp_keys.insert(StampKeyId(1), &[9; 32], None).unwrap();
+    let moderator = Moderator::new(
+        ModerationSecretKey::generate(&mut rand::rng(), 1),
+        stamp_keys,
+    );
+    bob.submit_group_report(&builder, &moderator.public_key())
+        .await
+        .unwrap();
+    let bytes = reqwest::Client::new()
+        .get(format!("{}/v1/moderation/reports", relay.url))
+        .header(
+            "authorization",
+            format!("Moderation {}", hex::encode(CREDENTIAL)),
+        )
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let batch = ReportBatch::from_bytes(&bytes).unwrap();
+    let report = moderator
+        .open(
+            &mut AuditLog::in_memory(),
+            "moderator",
+            &batch.reports.as_slice()[0],
+            now(),
+        )
+        .unwrap();
+    assert_eq!(hex::encode(report.group.unwrap().0), id);
+    // The commitment covers the content type: the share is reported as an
+    // attachment, and verifies.
+    assert_eq!(report.messages[0].verdict, Verdict::Verified);
+    assert_eq!(report.messages[0].content_type, ContentType::Attachment);
+    assert_eq!(report.messages[0].sender, *alice.address());
+    relay.stop().await;
+}
