@@ -62,6 +62,14 @@ pub enum GroupCommand {
     SendFile(crate::files::GroupSendFileArgs),
     /// Download, check and write out an attachment of a group's history.
     Fetch(crate::files::FetchArgs),
+    /// Share a new audience consent: from then on every member gives
+    /// outside audiences one shared identifier for the group (a new epoch).
+    ShareConsent {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The group (its id or a unique prefix).
+        group: String,
+    },
     /// List this device's groups.
     List {
         #[command(flatten)]
@@ -300,6 +308,12 @@ pub async fn run(command: GroupCommand) -> Result<Answer, Failure> {
         }
         GroupCommand::SendFile(args) => crate::files::group_send_file(args).await,
         GroupCommand::Fetch(args) => crate::files::group_fetch(args).await,
+        GroupCommand::ShareConsent { store, group } => {
+            let client = open_store(&store).await?;
+            let id = resolve(&client, &group).await?;
+            let info = client.share_group_consent(&id).await?;
+            Ok(changed(&info, "consent shared"))
+        }
         GroupCommand::List { store } => {
             let client = open_store(&store).await?;
             let groups = client.groups().await?;

@@ -34,6 +34,7 @@ mod commands;
 mod demo;
 mod files;
 mod group;
+mod identifier;
 mod moderate;
 mod output;
 mod report;
@@ -148,6 +149,10 @@ enum Command {
         #[command(subcommand)]
         command: group::GroupCommand,
     },
+    /// The identifier to hand an outside audience (a mini-app, a bot): for
+    /// yourself, or for a conversation (per audience and per user), or a
+    /// group's shared one (only once a member shared a consent).
+    Identifier(identifier::IdentifierArgs),
     /// Report received messages to moderation (shows them and asks first).
     Report(report::ReportArgs),
     /// The moderation tool: keys, the relay's report inbox, opening reports, the audit log.
@@ -218,6 +223,7 @@ async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
         Command::SendFile(args) => files::send_file(args).await,
         Command::Fetch(args) => files::fetch(args).await,
         Command::Group { command } => group::run(command).await,
+        Command::Identifier(args) => identifier::run(args).await,
         Command::Report(args) => report::run(args, out).await,
         Command::Moderate { command } => moderate::run(command).await,
     }

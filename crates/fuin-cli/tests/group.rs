@@ -214,3 +214,54 @@ fn a_file_shared_in_a_group_is_fetched_and_checked_by_every_member() {
         assert_eq!((decoded.width(), decoded.height()), (160, 80));
     }
 }
+
+#[test]
+fn members_give_an_audience_their_own_identifiers_until_the_group_shares_a_consent() {
+    let relay = RelayProcess::start();
+    let stores = Stores::new();
+    let alice = stores.init(&relay.url, "alice", "alice", 1);
+    let bob = stores.init(&relay.url, "bob", "bob", 1);
+    let id = group("create", &alice, &["bob"])["group"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for store in [&bob, &alice, &bob] {
+        json("sync", store, &[]);
+    }
+    let own = |store: &std::path::Path, audience: &str| {
+        json("identifier", store, &[audience, "--group", &id])["identifier"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let alices = own(&alice, "poll-app");
+    assert_eq!(alices.len(), 64);
+    assert_ne!(alices, own(&bob, "poll-app"));
+    assert_ne!(alices, own(&alice, "weather-bot"));
+    assert_eq!(alices, own(&alice, "poll-app"));
+    let shared = |store: &std::path::Path| {
+        json(
+            "identifier",
+            store,
+            &["poll-app", "--group", &id, "--shared"],
+        )["identifier"]
+            .clone()
+    };
+    assert_eq!(shared(&alice), serde_json::Value::Null);
+
+    let changed = group("share-consent", &bob, &[&id]);
+    assert_eq!(changed["epoch"], 1);
+    let synced = json("sync", &alice, &[]);
+    assert!(
+        synced["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "group_changed" && e["change"] == "consent_shared"),
+        "{synced}"
+    );
+    let value = shared(&alice);
+    assert_eq!(value.as_str().unwrap().len(), 64);
+    assert_eq!(value, shared(&bob));
+    assert_ne!(value.as_str().unwrap(), alices);
+}
