@@ -364,10 +364,16 @@ fn seal_file(
     })
 }
 
+/// A thumbnail's PNG bytes and its dimensions.
+type MadeThumbnail = (Zeroizing<Vec<u8>>, (u32, u32));
+
 /// A PNG thumbnail of the image at `source`, at most
 /// [`MAX_THUMBNAIL_SIDE`] on its longer side, and its dimensions; `None`
-/// if the file is not an image this device reads (blocking).
-fn make_thumbnail(source: &Path) -> Option<(Vec<u8>, (u32, u32))> {
+/// if the file is not an image this device reads (blocking). The decoded
+/// pixels are zeroed before they are freed, and the PNG is returned in a
+/// buffer that zeroes itself (written into capacity reserved up front, so
+/// the encoder's growth leaves no copies behind in the usual case).
+fn make_thumbnail(source: &Path) -> Option<MadeThumbnail> {
     let len = std::fs::metadata(source).ok()?.len();
     if len > MAX_THUMBNAIL_SOURCE {
         return None;
@@ -383,11 +389,17 @@ fn make_thumbnail(source: &Path) -> Option<(Vec<u8>, (u32, u32))> {
     reader.limits(limits);
     let image = reader.decode().ok()?;
     let thumbnail = image.thumbnail(MAX_THUMBNAIL_SIDE, MAX_THUMBNAIL_SIDE);
+    drop(Zeroizing::new(image.into_bytes()));
     let dimensions = (thumbnail.width(), thumbnail.height());
-    let mut png = Vec::new();
-    thumbnail
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .ok()?;
+    // An uncompressed RGBA image of that size, with room for the PNG framing.
+    let room = (dimensions.0 as usize * dimensions.1 as usize + dimensions.1 as usize) * 4 + 4096;
+    let mut png = Zeroizing::new(Vec::with_capacity(room));
+    let written = thumbnail.write_to(
+        &mut std::io::Cursor::new(&mut *png),
+        image::ImageFormat::Png,
+    );
+    drop(Zeroizing::new(thumbnail.into_bytes()));
+    written.ok()?;
     Some((png, dimensions))
 }
 
