@@ -1,7 +1,8 @@
 //! A reported attachment with `fuin` processes: `fuin moderate open
 //! --fetch-attachments` re-fetches the blob from the relay and verifies it
 //! is the ciphertext the sender committed to, with the plaintext hash the
-//! reporter saw; a blob changed at the relay after sending is detected.
+//! reporter saw, and the thumbnail as well; a blob changed at the relay
+//! after sending is detected.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -58,10 +59,30 @@ fn moderation_refetches_a_reported_attachment_and_detects_a_changed_blob() {
     let content = "I know where you live. ".repeat(5000);
     std::fs::write(&threat, &content).unwrap();
     let sent = json("send-file", &alice, &["bob", threat.to_str().unwrap()]);
+    // And a photo, which has a thumbnail of its own to check.
+    let mut state = 777u32;
+    let image = image::RgbImage::from_fn(200, 100, |_, _| {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let [_, r, g, b] = state.to_be_bytes();
+        image::Rgb([r, g, b])
+    });
+    let photo = files.path().join("photo.png");
+    image.save(&photo).unwrap();
+    let sent_photo = json("send-file", &alice, &["bob", photo.to_str().unwrap()]);
 
     json("sync", &bob, &[]);
     let history = json("history", &bob, &["alice"]);
-    let id = history["messages"][0]["local_id"].to_string();
+    let local_id = |name: &str| {
+        history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["text"].as_str().unwrap().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {history}"))["local_id"]
+            .to_string()
+    };
+    let id = local_id("[threat.txt");
+    let photo_id = local_id("[photo.png");
     let seen = json(
         "fetch",
         &bob,
@@ -70,7 +91,8 @@ fn moderation_refetches_a_reported_attachment_and_detects_a_changed_blob() {
     let output = fuin()
         .args(["report", "--store"])
         .arg(&bob)
-        .args(["--message", &id, "--reason", "threats", "--moderation-key"])
+        .args(["--message", &id, "--message", &photo_id])
+        .args(["--reason", "threats", "--moderation-key"])
         .arg(keys.join("moderation.pub"))
         .arg("--yes")
         .output()
@@ -131,6 +153,21 @@ fn moderation_refetches_a_reported_attachment_and_detects_a_changed_blob() {
     assert_eq!(checked["blob_id"], sent["blob_id"]);
     assert_eq!(checked["plaintext_sha256"], seen["sha256"]);
     assert_eq!(checked["plaintext_len"], content.len() as u64);
+    assert_eq!(checked["part"], "attachment");
+    // The photo, then its thumbnail, each re-fetched and verified.
+    let photo_checked = &opened["attachments"][1];
+    assert_eq!(photo_checked["part"], "attachment", "{opened}");
+    assert_eq!(photo_checked["verified"], true, "{opened}");
+    assert_eq!(photo_checked["blob_id"], sent_photo["blob_id"]);
+    assert_eq!(photo_checked["plaintext_sha256"], sent_photo["sha256"]);
+    let thumbnail_checked = &opened["attachments"][2];
+    assert_eq!(thumbnail_checked["part"], "thumbnail", "{opened}");
+    assert_eq!(thumbnail_checked["verified"], true, "{opened}");
+    assert_eq!(
+        thumbnail_checked["blob_id"],
+        sent_photo["thumbnail"]["blob_id"]
+    );
+    assert_eq!(opened["attachments"].as_array().unwrap().len(), 3);
 
     // The stored blob changes after sending: its last byte flips.
     let db = rusqlite::Connection::open(relay.database()).unwrap();
@@ -155,6 +192,9 @@ fn moderation_refetches_a_reported_attachment_and_detects_a_changed_blob() {
     assert_eq!(opened["reports"][0]["messages"][0]["verdict"], "duplicate");
     let checked = &opened["attachments"][0];
     assert_eq!(checked["verified"], false, "{opened}");
+    // The photo was not touched: still verified.
+    assert_eq!(opened["attachments"][1]["verified"], true, "{opened}");
+    assert_eq!(opened["attachments"][2]["verified"], true, "{opened}");
     assert!(
         checked["error"]
             .as_str()

@@ -508,10 +508,7 @@ impl Groups<'_> {
             rows
         {
             let content_type = history_content_type(kind)?;
-            let sender = DeviceAddress::new(
-                user_id(&user)?,
-                DeviceId(u32::try_from(device).unwrap_or(0)),
-            );
+            let sender = DeviceAddress::new(user_id(&user)?, crate::local::device_id(device)?);
             let body = self.db.open(
                 &Self::body_context(id, &sender, &message_id, body_part(content_type)),
                 &body,
@@ -580,10 +577,7 @@ impl Groups<'_> {
             <[u8; 32]>::try_from(group.as_slice())
                 .map_err(|_| ClientError::Storage("a group message names no group".into()))?,
         );
-        let sender = DeviceAddress::new(
-            user_id(&user)?,
-            DeviceId(u32::try_from(device).unwrap_or(0)),
-        );
+        let sender = DeviceAddress::new(user_id(&user)?, crate::local::device_id(device)?);
         let content_type = history_content_type(kind)?;
         let context = |part| Self::body_context(&group, &sender, &message_id, part);
         let body = self
@@ -693,10 +687,7 @@ impl Groups<'_> {
             .map_err(storage("reading held group deliveries"))?;
         let mut out = Vec::with_capacity(rows.len());
         for (row, kind, tag, user, device, payload) in rows {
-            let sender = DeviceAddress::new(
-                user_id(&user)?,
-                DeviceId(u32::try_from(device).unwrap_or(0)),
-            );
+            let sender = DeviceAddress::new(user_id(&user)?, crate::local::device_id(device)?);
             let payload = self.db.open(&Self::held_context(id, &tag), &payload)?;
             out.push((row, kind, sender, payload.to_vec()));
         }

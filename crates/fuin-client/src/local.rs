@@ -249,7 +249,7 @@ fn user_id(value: String) -> Result<UserId<'static>, ClientError> {
     UserId::new(value).map_err(|_| ClientError::Storage("a stored user id is invalid".into()))
 }
 
-fn device_id(value: i64) -> Result<DeviceId, ClientError> {
+pub(crate) fn device_id(value: i64) -> Result<DeviceId, ClientError> {
     u32::try_from(value)
         .map(DeviceId)
         .map_err(|_| ClientError::Storage("a stored device id is out of range".into()))

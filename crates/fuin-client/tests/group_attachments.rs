@@ -325,6 +325,9 @@ async fn a_removed_member_never_gets_the_share_of_the_next_epoch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_attachment_is_reported_and_its_franking_verifies() {
+    use fuin_client::report::attachment::{
+        AttachmentCheckError, check_reported_blob, check_reported_thumbnail, reported_share,
+    };
     use fuin_client::report::{AuditLog, ModerationSecretKey, Moderator, StampKeySet, Verdict};
     use fuin_wire::StampKeyId;
     use fuin_wire::relay::ReportBatch;
@@ -339,13 +342,18 @@ async fn a_group_attachment_is_reported_and_its_franking_verifies() {
     let bob = devices.create(&relay, "bob", 1).await;
     let id = group_of(&alice, &["bob"], &[&alice, &bob]).await;
     let files = tempfile::tempdir().unwrap();
-    let photo = noisy_png(files.path(), "bad.png", 64, 64, 9);
-    alice
+    let photo = noisy_png(files.path(), "bad.png", 300, 200, 9);
+    let sent = alice
         .send_group_file(&id, &photo, &SendFileOptions::default())
         .await
         .unwrap();
     bob.sync(NO_WAIT).await.unwrap();
     let local = last_group_attachment(&bob, &id).await.unwrap();
+    let seen = bob
+        .fetch_group_attachment(local, &files.path().join("seen.png"))
+        .await
+        .unwrap();
+    let preview = bob.fetch_group_thumbnail(local).await.unwrap().unwrap();
     let builder = bob.report_group("abuse", &[local]).await.unwrap();
     let mut stamp_keys = StampKeySet::new();
     stamp_keys.insert(StampKeyId(1), &[9; 32], None).unwrap();
@@ -385,5 +393,76 @@ async fn a_group_attachment_is_reported_and_its_franking_verifies() {
     assert_eq!(report.messages[0].verdict, Verdict::Verified);
     assert_eq!(report.messages[0].content_type, ContentType::Attachment);
     assert_eq!(report.messages[0].sender, *alice.address());
+
+    // Moderation re-fetches the photo and its thumbnail with a device of its
+    // own: both are the ciphertexts alice committed to, in the group's
+    // conversation, and open to what bob was shown.
+    let moderation = devices.create(&relay, "moderation", 1).await;
+    let share = reported_share(&report, &report.messages[0]).unwrap();
+    let thumbnail = share.reference.thumbnail.as_ref().unwrap();
+    let photo_id = share.reference.object.blob_id;
+    let thumbnail_id = thumbnail.object.blob_id;
+    let fetch = |blob_id, capability| {
+        let moderation = &moderation;
+        async move {
+            let mut blob = Vec::new();
+            moderation
+                .fetch_blob(&blob_id, capability, 1 << 26, &mut blob)
+                .await
+                .unwrap();
+            blob
+        }
+    };
+    let blob = fetch(photo_id, &share.capability).await;
+    let checked = check_reported_blob(&share, &blob[..]).unwrap();
+    assert_eq!(hex::encode(checked.blob_id.0), sent.attachment.blob_id);
+    assert_eq!(hex::encode(checked.plaintext_sha256), seen.sha256);
+    let thumbnail_capability = share.thumbnail_capability.as_ref().unwrap();
+    let thumbnail_blob = fetch(thumbnail_id, thumbnail_capability).await;
+    let checked = check_reported_thumbnail(&share, &thumbnail_blob[..]).unwrap();
+    assert_eq!(checked.blob_id, thumbnail_id);
+    assert_eq!(
+        hex::encode(checked.plaintext_sha256),
+        sha256_hex(&preview.bytes)
+    );
+    assert_eq!(checked.content_type, preview.content_type);
+    // The thumbnail is not the photo, nor the photo the thumbnail.
+    assert_eq!(
+        check_reported_thumbnail(&share, &blob[..]),
+        Err(AttachmentCheckError::Blob(AttachmentError::ContextMismatch))
+    );
+    assert_eq!(
+        check_reported_blob(&share, &thumbnail_blob[..]),
+        Err(AttachmentCheckError::Blob(AttachmentError::ContextMismatch))
+    );
+
+    // The relay's stored thumbnail is replaced by another of alice's group
+    // thumbnails: moderation sees it is not the one bob was shown.
+    let other = noisy_png(files.path(), "other.png", 300, 200, 10);
+    let other = alice
+        .send_group_file(&id, &other, &SendFileOptions::default())
+        .await
+        .unwrap();
+    let other_thumbnail = other.attachment.thumbnail.unwrap().blob_id;
+    let original = stored_blob(&relay, &hex::encode(thumbnail_id.0));
+    replace_blob(
+        &relay,
+        &hex::encode(thumbnail_id.0),
+        &stored_blob(&relay, &other_thumbnail),
+    );
+    let swapped = fetch(thumbnail_id, thumbnail_capability).await;
+    assert_ne!(swapped, original);
+    assert_eq!(
+        check_reported_thumbnail(&share, &swapped[..]),
+        Err(AttachmentCheckError::Blob(AttachmentError::ContextMismatch))
+    );
+
+    // Checked as if it were a one-to-one report, the reference does not fit.
+    let mut direct = report.clone();
+    direct.group = None;
+    assert_eq!(
+        reported_share(&direct, &direct.messages[0]).err(),
+        Some(AttachmentCheckError::ReferenceMismatch)
+    );
     relay.stop().await;
 }

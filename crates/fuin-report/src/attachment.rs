@@ -7,7 +7,9 @@
 //! SHA-256 is the blob id the sender committed to. So a blob that was
 //! swapped or re-sealed after the message was sent is detected, and the
 //! plaintext hash moderation computes is that of the one plaintext the
-//! reporter could have opened (`spec/report.md` §6.1).
+//! reporter could have opened (`spec/report.md` §6.1). The thumbnail is
+//! checked the same way, against its own context. For a group report the
+//! reference must name the group's conversation.
 
 use std::io::{Read, Write};
 
@@ -33,6 +35,8 @@ pub enum AttachmentCheckError {
     /// The reference names another owner than the message's verified sender,
     /// or another conversation than the report's.
     ReferenceMismatch,
+    /// A thumbnail was asked for, but the reference has none.
+    NoThumbnail,
     /// The blob did not open as the referenced object: the kind says why
     /// (`HashMismatch` for a ciphertext other than the one committed to,
     /// `ContextMismatch` for another object's blob, ...).
@@ -45,6 +49,7 @@ impl std::fmt::Display for AttachmentCheckError {
             Self::NotAnAttachment => f.write_str("the message is not an attachment"),
             Self::MessageNotVerified => f.write_str("the message did not verify"),
             Self::UnreadableShare(err) => write!(f, "the attachment share is unreadable: {err}"),
+            Self::NoThumbnail => f.write_str("the attachment has no thumbnail"),
             Self::ReferenceMismatch => f.write_str(
                 "the attachment's reference names another owner or conversation than its message",
             ),
@@ -74,8 +79,10 @@ pub struct ReportedAttachment {
 
 /// The share a verified attachment message of `report` carries, checked
 /// against the message: its owner is the message's sender and its
-/// conversation the report's one-to-one conversation. The share holds the
-/// capability with which to fetch the blob (`share.capability`).
+/// conversation the report's conversation (the group's, for a group report;
+/// else the one-to-one conversation of reporter and `conversation_with`).
+/// The share holds the capabilities with which to fetch the blob
+/// (`share.capability`) and its thumbnail (`share.thumbnail_capability`).
 pub fn reported_share<'m>(
     report: &VerifiedReport,
     message: &'m CheckedMessage,
@@ -88,7 +95,10 @@ pub fn reported_share<'m>(
     }
     let share = AttachmentShare::from_bytes(message.body.as_bytes())
         .map_err(AttachmentCheckError::UnreadableShare)?;
-    let conversation = ConversationId::direct(&report.reporter.user, &report.conversation_with);
+    let conversation = match &report.group {
+        Some(group) => ConversationId::group(group),
+        None => ConversationId::direct(&report.reporter.user, &report.conversation_with),
+    };
     check_reference_fits_message(&share.reference, &message.sender, &conversation)
         .map_err(|_| AttachmentCheckError::ReferenceMismatch)?;
     Ok(share)
@@ -117,18 +127,59 @@ pub fn check_reported_blob(
     blob: impl Read,
 ) -> Result<ReportedAttachment, AttachmentCheckError> {
     let reference = &share.reference;
-    let mut sink = HashingSink {
-        hasher: Sha256::new(),
-    };
-    let opened = ObjectOpener::for_reference(reference)
-        .open_stream(blob, &mut sink)
-        .map_err(AttachmentCheckError::Blob)?;
+    let (blob_id, plaintext_len, plaintext_sha256) =
+        open_hashing(ObjectOpener::for_reference(reference), blob)?;
     Ok(ReportedAttachment {
         content_type: reference.content_type.as_str().to_owned(),
         file_name: reference.file_name.as_ref().map(|n| n.as_str().to_owned()),
-        blob_id: opened.blob_id,
+        blob_id,
         sealed_len: reference.object.sealed_len,
-        plaintext_len: opened.plaintext_len,
-        plaintext_sha256: sink.hasher.finalize().into(),
+        plaintext_len,
+        plaintext_sha256,
     })
+}
+
+/// Opens the blob `blob` yields as the thumbnail `share` references, as
+/// [`check_reported_blob`] does for the object itself: the thumbnail the
+/// reporter was shown is the one its sender committed to, or the error
+/// says why not. `NoThumbnail` when the reference has none.
+pub fn check_reported_thumbnail(
+    share: &AttachmentShare<'_>,
+    blob: impl Read,
+) -> Result<ReportedAttachment, AttachmentCheckError> {
+    let reference = &share.reference;
+    let (Some(thumbnail), Some(opener)) = (
+        reference.thumbnail.as_ref(),
+        ObjectOpener::for_thumbnail(reference),
+    ) else {
+        return Err(AttachmentCheckError::NoThumbnail);
+    };
+    let (blob_id, plaintext_len, plaintext_sha256) = open_hashing(opener, blob)?;
+    Ok(ReportedAttachment {
+        content_type: thumbnail.content_type.as_str().to_owned(),
+        file_name: None,
+        blob_id,
+        sealed_len: thumbnail.object.sealed_len,
+        plaintext_len,
+        plaintext_sha256,
+    })
+}
+
+/// Opens `blob` with `opener` in bounded memory: the blob id checked, the
+/// plaintext's length and SHA-256; none of the plaintext is kept.
+fn open_hashing(
+    opener: ObjectOpener,
+    blob: impl Read,
+) -> Result<(BlobId, u64, [u8; 32]), AttachmentCheckError> {
+    let mut sink = HashingSink {
+        hasher: Sha256::new(),
+    };
+    let opened = opener
+        .open_stream(blob, &mut sink)
+        .map_err(AttachmentCheckError::Blob)?;
+    Ok((
+        opened.blob_id,
+        opened.plaintext_len,
+        sink.hasher.finalize().into(),
+    ))
 }

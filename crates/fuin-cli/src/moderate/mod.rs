@@ -64,9 +64,10 @@ pub enum ModerateCommand {
         /// Stored reports (from fuin moderate pull).
         #[arg(required = true, value_name = "REPORT")]
         reports: Vec<PathBuf>,
-        /// Re-fetch each verified attachment from the relay with this device
-        /// store (moderation's own device, made with fuin init) and check it
-        /// is the exact ciphertext its sender committed to.
+        /// Re-fetch each verified attachment and its thumbnail from the relay
+        /// with this device store (moderation's own device, made with fuin
+        /// init) and check each is the exact ciphertext its sender committed
+        /// to.
         #[arg(long, value_name = "STORE")]
         fetch_attachments: Option<PathBuf>,
     },
