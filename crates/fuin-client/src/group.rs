@@ -1547,7 +1547,12 @@ impl Client {
         });
     }
 
-    /// Tries the group's held deliveries again until none makes progress.
+    /// Tries the group's held deliveries again until a pass over them makes
+    /// no progress. One pass goes on after a delivery is handled (so the
+    /// messages waiting for one distribution all open in that pass), and the
+    /// passes are as many as the held deliveries' chain of dependencies is
+    /// deep (a distribution, then the epochs), not one per delivery; only a
+    /// join re-reads the list at once, as it consumes every welcome page.
     fn retry_held(
         &self,
         db: Reader<'_>,
@@ -1575,11 +1580,11 @@ impl Client {
                                 groups.release(other)?;
                             }
                         }
-                    } else {
-                        groups.release(row)?;
+                        progressed = true;
+                        break;
                     }
+                    groups.release(row)?;
                     progressed = true;
-                    break;
                 }
             }
             if !progressed {
