@@ -9,7 +9,7 @@ mod common;
 
 use std::ffi::OsStr;
 
-use common::{RelayProcess, Stores, fuin, json};
+use common::{RelayProcess, Stores, fuin, json, noisy_png};
 use serde_json::Value;
 
 fn run_json(args: &[&OsStr]) -> (bool, Value) {
@@ -60,14 +60,8 @@ fn moderation_refetches_a_reported_attachment_and_detects_a_changed_blob() {
     std::fs::write(&threat, &content).unwrap();
     let sent = json("send-file", &alice, &["bob", threat.to_str().unwrap()]);
     // And a photo, which has a thumbnail of its own to check.
-    let mut state = 777u32;
-    let image = image::RgbImage::from_fn(200, 100, |_, _| {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        let [_, r, g, b] = state.to_be_bytes();
-        image::Rgb([r, g, b])
-    });
     let photo = files.path().join("photo.png");
-    image.save(&photo).unwrap();
+    noisy_png(&photo, 200, 100, 777);
     let sent_photo = json("send-file", &alice, &["bob", photo.to_str().unwrap()]);
 
     json("sync", &bob, &[]);

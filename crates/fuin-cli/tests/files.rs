@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{RelayProcess, Stores, fuin, json};
+use common::{RelayProcess, Stores, fuin, json, noisy_png};
 use sha2::{Digest, Sha256};
 
 /// The local id of the newest attachment in `history --json` output.
@@ -34,14 +34,8 @@ fn a_file_and_a_thumbnail_are_sent_fetched_and_checked() {
     let files = tempfile::tempdir().unwrap();
 
     // A PNG of 200 × 100 pixels, large enough for several chunks.
-    let mut state = 12345u32;
-    let image = image::RgbImage::from_fn(200, 100, |_, _| {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        let [_, r, g, b] = state.to_be_bytes();
-        image::Rgb([r, g, b])
-    });
     let photo = files.path().join("photo.png");
-    image.save(&photo).unwrap();
+    noisy_png(&photo, 200, 100, 12345);
     let original = std::fs::read(&photo).unwrap();
     let original_hash = hex::encode(Sha256::digest(&original));
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{RelayProcess, Stores, fuin, json};
+use common::{RelayProcess, Stores, fuin, json, noisy_png};
 
 fn group_texts(history: &serde_json::Value) -> Vec<String> {
     history["messages"]
@@ -161,14 +161,8 @@ fn a_file_shared_in_a_group_is_fetched_and_checked_by_every_member() {
         json("sync", store, &[]);
     }
     let files = tempfile::tempdir().unwrap();
-    let mut state = 777u32;
-    let image = image::RgbImage::from_fn(120, 60, |_, _| {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        let [_, r, g, b] = state.to_be_bytes();
-        image::Rgb([r, g, b])
-    });
     let photo = files.path().join("lunch.png");
-    image.save(&photo).unwrap();
+    noisy_png(&photo, 120, 60, 777);
     let original = std::fs::read(&photo).unwrap();
     let hash = hex::encode(sha2::Sha256::digest(&original));
 

@@ -146,3 +146,15 @@ pub fn texts(history: &Value) -> Vec<String> {
         .map(|message| message["text"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// Writes a PNG of `width` × `height` pseudo-random pixels (seeded by
+/// `seed`, so that it does not compress to a few bytes) to `path`.
+pub fn noisy_png(path: &Path, width: u32, height: u32, seed: u32) {
+    let mut state = seed;
+    let image = image::RgbImage::from_fn(width, height, |_, _| {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let [_, r, g, b] = state.to_be_bytes();
+        image::Rgb([r, g, b])
+    });
+    image.save(path).unwrap();
+}
