@@ -9,71 +9,18 @@ mod common;
 
 use std::convert::Infallible;
 
+use common::media::{replace_blob, stored_blob};
+use common::moderation::{moderated_relay, moderator, pull};
 use common::{Devices, NO_WAIT, TestRelay};
 use fuin_client::report::attachment::{AttachmentCheckError, check_reported_blob, reported_share};
-use fuin_client::report::{AuditLog, ModerationSecretKey, Moderator, StampKeySet, Verdict};
+use fuin_client::report::{AuditLog, Verdict};
 use fuin_client::{Client, SendFileOptions};
 use fuin_seal::ConversationId;
 use fuin_seal::attachment::{AttachmentError, ChunkSize, ObjectSealer};
 use fuin_wire::attachment::MediaType;
-use fuin_wire::relay::{ReportAcknowledgement, ReportBatch};
-use fuin_wire::{ContentType, FrameBody, StampKeyId, UserId};
+use fuin_wire::{ContentType, UserId};
 use rand::{TryCryptoRng, TryRng};
 use sha2::{Digest, Sha256};
-
-const CREDENTIAL: [u8; 32] = [0x6d; 32];
-
-async fn moderated_relay() -> TestRelay {
-    TestRelay::start_with(|config| {
-        config.moderation_credential_hash = Some(fuin_seal::primitives::sha256(&[&CREDENTIAL]));
-    })
-    .await
-}
-
-fn moderator() -> Moderator {
-    let mut stamp_keys = StampKeySet::new();
-    stamp_keys.insert(StampKeyId(1), &[9; 32], None).unwrap();
-    Moderator::new(
-        ModerationSecretKey::generate(&mut rand::rng(), 1),
-        stamp_keys,
-    )
-}
-
-/// Pulls and acknowledges every waiting report.
-async fn pull(relay: &TestRelay) -> ReportBatch<'static> {
-    let http = reqwest::Client::new();
-    let auth = format!("Moderation {}", hex::encode(CREDENTIAL));
-    let bytes = http
-        .get(format!("{}/v1/moderation/reports", relay.url))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let batch = ReportBatch::from_bytes(&bytes).unwrap().into_owned();
-    let ack = ReportAcknowledgement {
-        report_ids: batch
-            .reports
-            .as_slice()
-            .iter()
-            .map(|report| report.report_id)
-            .collect::<Vec<_>>()
-            .into(),
-    };
-    http.post(format!("{}/v1/moderation/reports/ack", relay.url))
-        .header("authorization", &auth)
-        .body(ack.to_bytes().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
-    batch
-}
 
 /// Hands out fixed bytes: lets the test seal with a key it already knows,
 /// as a sender holding the key can.
@@ -99,27 +46,6 @@ impl TryRng for FixedBytes {
 }
 
 impl TryCryptoRng for FixedBytes {}
-
-fn replace_blob(relay: &TestRelay, blob_id: &[u8; 32], content: &[u8]) {
-    let db = rusqlite::Connection::open(relay.database()).unwrap();
-    let changed = db
-        .execute(
-            "UPDATE blobs SET content = ?1 WHERE blob_id = ?2",
-            rusqlite::params![content, blob_id.as_slice()],
-        )
-        .unwrap();
-    assert_eq!(changed, 1);
-}
-
-fn stored_blob(relay: &TestRelay, blob_id: &[u8; 32]) -> Vec<u8> {
-    let db = rusqlite::Connection::open(relay.database()).unwrap();
-    db.query_row(
-        "SELECT content FROM blobs WHERE blob_id = ?1",
-        [blob_id.as_slice()],
-        |row| row.get(0),
-    )
-    .unwrap()
-}
 
 /// Moderation's own device, used only to fetch reported blobs.
 async fn moderation_device(devices: &Devices, relay: &TestRelay) -> Client {
@@ -219,8 +145,8 @@ async fn a_reported_attachment_verifies_and_a_blob_resealed_after_sending_is_det
     assert_eq!(object.object.key, share.reference.object.key);
     assert_eq!(object.object.sealed_len, share.reference.object.sealed_len);
     assert_ne!(object.object.blob_id, blob_id);
-    let original = stored_blob(&relay, &blob_id.0);
-    replace_blob(&relay, &blob_id.0, &resealed);
+    let original = stored_blob(&relay, &hex::encode(blob_id.0));
+    replace_blob(&relay, &hex::encode(blob_id.0), &resealed);
 
     let mut blob = Vec::new();
     moderation
@@ -236,7 +162,7 @@ async fn a_reported_attachment_verifies_and_a_blob_resealed_after_sending_is_det
     // Another object's blob in its place: refused as well.
     let mut other = original.clone();
     other[5..37].copy_from_slice(&[0x42; 32]);
-    replace_blob(&relay, &blob_id.0, &other);
+    replace_blob(&relay, &hex::encode(blob_id.0), &other);
     let mut blob = Vec::new();
     moderation
         .fetch_blob(&blob_id, &share.capability, 1 << 26, &mut blob)
@@ -248,7 +174,7 @@ async fn a_reported_attachment_verifies_and_a_blob_resealed_after_sending_is_det
     );
 
     // Put back, it verifies again.
-    replace_blob(&relay, &blob_id.0, &original);
+    replace_blob(&relay, &hex::encode(blob_id.0), &original);
     let mut blob = Vec::new();
     moderation
         .fetch_blob(&blob_id, &share.capability, 1 << 26, &mut blob)

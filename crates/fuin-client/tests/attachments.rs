@@ -8,52 +8,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::media::{noisy_png, replace_blob, sha256_hex, stored_blob};
 use common::{Devices, NO_WAIT, TestRelay};
 use fuin_client::{Client, ClientError, SendFileOptions};
 use fuin_seal::attachment::AttachmentError;
 use fuin_wire::ContentType;
-use sha2::{Digest, Sha256};
-
-/// A PNG of `width` × `height` pixels of pseudo-random colours (so that it
-/// does not compress to a few bytes), seeded by `seed`.
-fn noisy_png(dir: &Path, name: &str, width: u32, height: u32, seed: u32) -> PathBuf {
-    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    let image = image::RgbImage::from_fn(width, height, |_, _| {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let [r, g, b, _] = state.to_le_bytes();
-        image::Rgb([r, g, b])
-    });
-    let path = dir.join(name);
-    image
-        .save_with_format(&path, image::ImageFormat::Png)
-        .unwrap();
-    path
-}
-
-/// The relay's stored bytes of a blob, by its hex id.
-fn stored_blob(relay: &TestRelay, blob_id: &str) -> Vec<u8> {
-    let db = rusqlite::Connection::open(relay.database()).unwrap();
-    db.query_row(
-        "SELECT content FROM blobs WHERE blob_id = ?1",
-        [hex::decode(blob_id).unwrap()],
-        |row| row.get(0),
-    )
-    .unwrap()
-}
-
-/// Replaces the relay's stored bytes of a blob, as a faulty batch job would.
-fn replace_blob(relay: &TestRelay, blob_id: &str, content: &[u8]) {
-    let db = rusqlite::Connection::open(relay.database()).unwrap();
-    let changed = db
-        .execute(
-            "UPDATE blobs SET content = ?1 WHERE blob_id = ?2",
-            rusqlite::params![content, hex::decode(blob_id).unwrap()],
-        )
-        .unwrap();
-    assert_eq!(changed, 1, "the blob is in the relay's store");
-}
 
 /// The local id of the newest attachment message in `client`'s
 /// conversation with `peer`.
@@ -65,10 +24,6 @@ async fn last_attachment(client: &Client, peer: &str) -> i64 {
         .find(|m| m.content_type == ContentType::Attachment)
         .expect("an attachment in the history");
     message.local_id
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 fn entries(dir: &Path) -> Vec<PathBuf> {

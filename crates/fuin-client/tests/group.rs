@@ -312,15 +312,10 @@ async fn group_state_and_history_survive_reopening_the_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_received_group_message_is_reported_and_moderation_verifies_it() {
-    use fuin_client::report::{AuditLog, ModerationSecretKey, Moderator, StampKeySet, Verdict};
-    use fuin_wire::StampKeyId;
-    use fuin_wire::relay::ReportBatch;
+    use common::moderation::{moderated_relay, moderator, pull};
+    use fuin_client::report::{AuditLog, Verdict};
 
-    const CREDENTIAL: [u8; 32] = [0x6d; 32];
-    let relay = TestRelay::start_with(|config| {
-        config.moderation_credential_hash = Some(fuin_seal::primitives::sha256(&[&CREDENTIAL]));
-    })
-    .await;
+    let relay = moderated_relay().await;
     let devices = Devices::new();
     let alice = devices.create(&relay, "alice", 1).await;
     let bob = devices.create(&relay, "bob", 1).await;
@@ -349,31 +344,12 @@ async fn a_received_group_message_is_reported_and_moderation_verifies_it() {
     let preview = builder.preview();
     assert_eq!(preview.messages.len(), 1);
     assert_eq!(preview.messages[0].text(), "hand it over or else");
-    let mut stamp_keys = StampKeySet::new();
-    stamp_keys.insert(StampKeyId(1), &[9; 32], None).unwrap();
-    let moderator = Moderator::new(
-        ModerationSecretKey::generate(&mut rand::rng(), 1),
-        stamp_keys,
-    );
+    let moderator = moderator();
     bob.submit_group_report(&builder, &moderator.public_key())
         .await
         .unwrap();
 
-    let bytes = reqwest::Client::new()
-        .get(format!("{}/v1/moderation/reports", relay.url))
-        .header(
-            "authorization",
-            format!("Moderation {}", hex::encode(CREDENTIAL)),
-        )
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let batch = ReportBatch::from_bytes(&bytes).unwrap();
+    let batch = pull(&relay).await;
     assert_eq!(batch.reports.len(), 1);
     let report = moderator
         .open(

@@ -8,63 +8,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
+use common::media::{noisy_png, replace_blob, sha256_hex, stored_blob};
+use common::moderation::{moderated_relay, moderator, pull};
 use common::{Devices, NO_WAIT, TestRelay, drain};
 use fuin_client::{Client, ClientError, Event, SendFileOptions};
 use fuin_relay::store::{NewDelivery, Store};
 use fuin_seal::attachment::AttachmentError;
 use fuin_wire::{ContentKind, ContentType, DeliveredRecord, FrameBody};
-use sha2::{Digest, Sha256};
-
-/// A PNG of pseudo-random colours (so that it does not compress to a few
-/// bytes), seeded by `seed`.
-fn noisy_png(dir: &Path, name: &str, width: u32, height: u32, seed: u32) -> PathBuf {
-    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    let image = image::RgbImage::from_fn(width, height, |_, _| {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let [r, g, b, _] = state.to_le_bytes();
-        image::Rgb([r, g, b])
-    });
-    let path = dir.join(name);
-    image
-        .save_with_format(&path, image::ImageFormat::Png)
-        .unwrap();
-    path
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
-}
-
-fn stored_blob(relay: &TestRelay, blob_id: &str) -> Vec<u8> {
-    let db = rusqlite::Connection::open(relay.database()).unwrap();
-    db.query_row(
-        "SELECT content FROM blobs WHERE blob_id = ?1",
-        [hex::decode(blob_id).unwrap()],
-        |row| row.get(0),
-    )
-    .unwrap()
-}
-
-fn replace_blob(relay: &TestRelay, blob_id: &str, content: &[u8]) {
-    let db = rusqlite::Connection::open(relay.database()).unwrap();
-    let changed = db
-        .execute(
-            "UPDATE blobs SET content = ?1 WHERE blob_id = ?2",
-            rusqlite::params![content, hex::decode(blob_id).unwrap()],
-        )
-        .unwrap();
-    assert_eq!(changed, 1, "the blob is in the relay's store");
 }
 
 /// The local id of the newest attachment of a group's history.
@@ -328,15 +284,9 @@ async fn a_group_attachment_is_reported_and_its_franking_verifies() {
     use fuin_client::report::attachment::{
         AttachmentCheckError, check_reported_blob, check_reported_thumbnail, reported_share,
     };
-    use fuin_client::report::{AuditLog, ModerationSecretKey, Moderator, StampKeySet, Verdict};
-    use fuin_wire::StampKeyId;
-    use fuin_wire::relay::ReportBatch;
+    use fuin_client::report::{AuditLog, Verdict};
 
-    const CREDENTIAL: [u8; 32] = [0x6d; 32];
-    let relay = TestRelay::start_with(|config| {
-        config.moderation_credential_hash = Some(fuin_seal::primitives::sha256(&[&CREDENTIAL]));
-    })
-    .await;
+    let relay = moderated_relay().await;
     let devices = Devices::new();
     let alice = devices.create(&relay, "alice", 1).await;
     let bob = devices.create(&relay, "bob", 1).await;
@@ -355,30 +305,11 @@ async fn a_group_attachment_is_reported_and_its_franking_verifies() {
         .unwrap();
     let preview = bob.fetch_group_thumbnail(local).await.unwrap().unwrap();
     let builder = bob.report_group("abuse", &[local]).await.unwrap();
-    let mut stamp_keys = StampKeySet::new();
-    stamp_keys.insert(StampKeyId(1), &[9; 32], None).unwrap();
-    let moderator = Moderator::new(
-        ModerationSecretKey::generate(&mut rand::rng(), 1),
-        stamp_keys,
-    );
+    let moderator = moderator();
     bob.submit_group_report(&builder, &moderator.public_key())
         .await
         .unwrap();
-    let bytes = reqwest::Client::new()
-        .get(format!("{}/v1/moderation/reports", relay.url))
-        .header(
-            "authorization",
-            format!("Moderation {}", hex::encode(CREDENTIAL)),
-        )
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let batch = ReportBatch::from_bytes(&bytes).unwrap();
+    let batch = pull(&relay).await;
     let report = moderator
         .open(
             &mut AuditLog::in_memory(),

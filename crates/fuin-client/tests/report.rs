@@ -6,65 +6,10 @@
 
 mod common;
 
-use common::{Devices, NO_WAIT, TestRelay};
-use fuin_client::report::{AuditLog, ModerationSecretKey, Moderator, StampKeySet, Verdict};
+use common::moderation::{moderated_relay, moderator, pull};
+use common::{Devices, NO_WAIT};
+use fuin_client::report::{AuditLog, Verdict};
 use fuin_client::{Client, ClientError};
-use fuin_wire::relay::{ReportAcknowledgement, ReportBatch};
-use fuin_wire::{FrameBody, StampKeyId};
-
-/// The moderation tool's credential for the relay's inbox.
-const CREDENTIAL: [u8; 32] = [0x6d; 32];
-
-async fn moderated_relay() -> TestRelay {
-    TestRelay::start_with(|config| {
-        config.moderation_credential_hash = Some(fuin_seal::primitives::sha256(&[&CREDENTIAL]));
-    })
-    .await
-}
-
-/// Moderation's keys: its own, and the test relay's stamp key (id 1, nines).
-fn moderator() -> Moderator {
-    let mut stamp_keys = StampKeySet::new();
-    stamp_keys.insert(StampKeyId(1), &[9; 32], None).unwrap();
-    let mut rng = rand::rng();
-    Moderator::new(ModerationSecretKey::generate(&mut rng, 1), stamp_keys)
-}
-
-/// Pulls every waiting report from the inbox and acknowledges them.
-async fn pull(relay: &TestRelay) -> ReportBatch<'static> {
-    let http = reqwest::Client::new();
-    let auth = format!("Moderation {}", hex::encode(CREDENTIAL));
-    let bytes = http
-        .get(format!("{}/v1/moderation/reports", relay.url))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let batch = ReportBatch::from_bytes(&bytes).unwrap().into_owned();
-    let ack = ReportAcknowledgement {
-        report_ids: batch
-            .reports
-            .as_slice()
-            .iter()
-            .map(|report| report.report_id)
-            .collect::<Vec<_>>()
-            .into(),
-    };
-    http.post(format!("{}/v1/moderation/reports/ack", relay.url))
-        .header("authorization", &auth)
-        .body(ack.to_bytes().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
-    batch
-}
 
 async fn received_ids(client: &Client, peer: &str) -> Vec<(i64, String)> {
     client

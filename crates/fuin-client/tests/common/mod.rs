@@ -14,6 +14,9 @@ use fuin_relay::{Relay, RelayConfig};
 use fuin_wire::StampKeyId;
 use tokio::sync::oneshot;
 
+pub mod media;
+pub mod moderation;
+
 /// A running relay; stops when dropped.
 pub struct TestRelay {
     pub url: String,
