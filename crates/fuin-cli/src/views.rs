@@ -168,6 +168,10 @@ pub fn event_line(event: &Event) -> Option<String> {
             device.user
         ),
         Event::NewDevice { device } => format!("new device {device} (trusted on first use)"),
+        Event::IdentifierSecretChanged { from } => format!(
+            "this device now uses the identifier secret of {from}: identifiers it gave apps \
+             before have changed"
+        ),
         other => return crate::group::event_line(other),
     })
 }
@@ -208,6 +212,10 @@ pub fn event_json(event: &Event) -> Option<Value> {
             "event": "prekeys_replenished",
             "count": count,
         }),
+        Event::IdentifierSecretChanged { from } => json!({
+            "event": "identifier_secret_changed",
+            "from": from.to_string(),
+        }),
         other => return crate::group::event_json(other),
     })
 }
@@ -225,6 +233,23 @@ mod tests {
     fn clock_shows_the_utc_time_of_day() {
         assert_eq!(clock(0), "00:00:00");
         assert_eq!(clock(((26 * 60 + 2) * 60 + 3) * 1000 + 999), "02:02:03");
+    }
+
+    #[test]
+    fn a_changed_identifier_secret_is_shown_and_in_json() {
+        let from = fuin_wire::DeviceAddress::new(
+            fuin_wire::UserId::new("alice".to_owned()).unwrap(),
+            fuin_wire::DeviceId(1),
+        );
+        let event = Event::IdentifierSecretChanged { from };
+        let line = event_line(&event).unwrap();
+        assert!(
+            line.contains("alice/1") && line.contains("changed"),
+            "{line}"
+        );
+        let json = event_json(&event).unwrap();
+        assert_eq!(json["event"], "identifier_secret_changed");
+        assert_eq!(json["from"], "alice/1");
     }
 
     #[test]

@@ -730,15 +730,25 @@ impl Client {
         let peer = user_id(user)?;
         self.ensure_registered().await?;
         let mut state = self.inner.state.lock().await;
-        self.send_content(
-            &mut state,
-            &peer,
-            ContentType::Text,
-            text.as_bytes(),
-            true,
-            &[],
-        )
-        .await
+        let sent = self
+            .send_content(
+                &mut state,
+                &peer,
+                ContentType::Text,
+                text.as_bytes(),
+                true,
+                &[],
+            )
+            .await?;
+        self.offer_identifier_secret_after_send(&mut state).await;
+        Ok(sent)
+    }
+
+    /// A send just fetched this user's device list and trusted any new
+    /// device: one that lacks the identifier secret gets it now. Its failure
+    /// is not the send's; the next sync tries again.
+    async fn offer_identifier_secret_after_send(&self, state: &mut State) {
+        let _ = self.share_identifier_secret(state, false).await;
     }
 
     /// Sends `body` of `content_type` to `user` as a message of the
@@ -751,8 +761,11 @@ impl Client {
     ) -> Result<SentMessage, ClientError> {
         self.ensure_registered().await?;
         let mut state = self.inner.state.lock().await;
-        self.send_content(&mut state, peer, content_type, body, true, &[])
-            .await
+        let sent = self
+            .send_content(&mut state, peer, content_type, body, true, &[])
+            .await?;
+        self.offer_identifier_secret_after_send(&mut state).await;
+        Ok(sent)
     }
 
     /// The relay connection.
@@ -789,7 +802,27 @@ impl Client {
         let body = receipt.to_bytes()?;
         self.ensure_registered().await?;
         let mut state = self.inner.state.lock().await;
-        self.send_content(&mut state, &peer, ContentType::Receipt, &body, false, &[])
+        let sent = self
+            .send_content(&mut state, &peer, ContentType::Receipt, &body, false, &[])
+            .await?;
+        self.offer_identifier_secret_after_send(&mut state).await;
+        Ok(sent)
+    }
+
+    /// Sends `body` as a message of any `content_type` to `user` (and this
+    /// user's other devices), outside the history. For tests that play a
+    /// misbehaving peer; apps have no use for it.
+    #[doc(hidden)]
+    pub async fn send_raw_content_for_testing(
+        &self,
+        user: &str,
+        content_type: ContentType,
+        body: &[u8],
+    ) -> Result<SentMessage, ClientError> {
+        let peer = user_id(user)?;
+        self.ensure_registered().await?;
+        let mut state = self.inner.state.lock().await;
+        self.send_content(&mut state, &peer, content_type, body, false, &[])
             .await
     }
 
@@ -1122,8 +1155,9 @@ impl Client {
 
     /// Fetches, opens, stores and acknowledges everything waiting at the
     /// relay, waiting up to `wait` for the first delivery if there is none;
-    /// then sends the receipts owed and replenishes prekeys when the relay
-    /// says the pool is low.
+    /// then sends the receipts owed, replenishes prekeys when the relay
+    /// says the pool is low, and offers the identifier secret to this
+    /// user's devices known to lack it (`spec/client.md` §13).
     pub async fn sync(&self, wait: Duration) -> Result<SyncReport, ClientError> {
         self.ensure_registered().await?;
         let mut report = SyncReport::default();
@@ -1181,6 +1215,10 @@ impl Client {
             Err(err) if err.is_transient() => {}
             Err(err) => return Err(err),
         }
+        // A device of this user met since (or one whose secret lost) gets
+        // this device's identifier secret; asks the relay nothing otherwise.
+        // A failure is retried at the next sync.
+        let _ = self.share_identifier_secret(&mut state, false).await;
         Ok(report)
     }
 
@@ -1521,6 +1559,17 @@ impl Client {
                             });
                         }
                     }
+                }
+            }
+            ContentType::IdentifierSecret => {
+                // Never stored in the history, never shown, never reported.
+                if !self.receive_identifier_share(
+                    db,
+                    &opened.sender,
+                    content.body.as_bytes(),
+                    events,
+                )? {
+                    report.dropped += 1;
                 }
             }
             ContentType::SenderKeyDistribution | ContentType::GroupWelcome => {

@@ -88,6 +88,14 @@ pub enum Event {
         /// How many.
         count: usize,
     },
+    /// This device replaced its identifier secret with the older one
+    /// another device of this user holds (`spec/identifiers.md` §2.1):
+    /// every user and conversation identifier it handed out before differs
+    /// from the ones it gives from now on.
+    IdentifierSecretChanged {
+        /// The device of this user whose secret it adopted.
+        from: DeviceAddress<'static>,
+    },
 }
 
 /// The client's events as a [`futures_core::Stream`]. A subscriber that

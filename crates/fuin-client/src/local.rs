@@ -275,6 +275,8 @@ impl LocalStore {
             .map_err(storage("creating the schema"))?;
         conn.execute_batch(crate::group::GROUP_SCHEMA)
             .map_err(storage("creating the group tables"))?;
+        conn.execute_batch(crate::identifiers::IDENTIFIER_SCHEMA)
+            .map_err(storage("creating the identifier tables"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(storage("writing the schema version"))?;
         Ok(Self { conn, key })
@@ -301,6 +303,9 @@ impl LocalStore {
         conn.execute_batch(crate::group::GROUP_SCHEMA)
             .map_err(storage("creating the group tables"))?;
         crate::group::upgrade_group_schema(&conn)?;
+        // Stores made before the identifier secret was shared gain its table.
+        conn.execute_batch(crate::identifiers::IDENTIFIER_SCHEMA)
+            .map_err(storage("creating the identifier tables"))?;
         Ok(Self { conn, key })
     }
 

@@ -2,13 +2,25 @@
 //! of one group give an audience unrelated identifiers, one member gives
 //! two audiences unrelated ones, they survive reopening the store, and the
 //! shared identifier exists only once a member shared a consent, then is
-//! the same for every member (a newcomer too).
+//! the same for every member (a newcomer too). One user's devices share
+//! one identifier secret: they give an audience the same values once they
+//! synced, a device added later gets the existing secret, two devices that
+//! each drew one converge on the older, and no other user can plant one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use common::{Devices, NO_WAIT, TestRelay, drain};
-use fuin_client::{AudienceConversation, Client, ClientError, Event, GroupChange};
+use fuin_client::{
+    AudienceConversation, Client, ClientError, ClientOptions, Event, GroupChange, Step,
+};
+use fuin_wire::ContentType;
+use fuin_wire::identifier::{IdentifierSecretBytes, IdentifierSecretShare};
+use fuin_wire::{DeviceAddress, DeviceId, UserId};
 
 async fn sync_all(clients: &[&Client]) {
     for _ in 0..2 {
@@ -171,5 +183,275 @@ async fn identifiers_are_per_user_and_per_audience_and_shared_only_with_consent(
             Some(renewed.clone())
         );
     }
+    relay.stop().await;
+}
+
+/// What a device hands the audience `poll-app`: its user identifier and
+/// its conversation identifier for the 1:1 conversation with Bob.
+async fn identifiers(client: &Client) -> (String, String) {
+    let user = client.audience_user_identifier("poll-app").await.unwrap();
+    let direct = client
+        .audience_identifier("poll-app", &AudienceConversation::Direct("bob".into()))
+        .await
+        .unwrap();
+    (user, direct)
+}
+
+fn secret_changes(events: &[Event]) -> Vec<DeviceAddress<'static>> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::IdentifierSecretChanged { from } => Some(from.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn address(user: &str, device: u32) -> DeviceAddress<'static> {
+    DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(device))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_of_one_user_give_an_audience_the_same_identifiers() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let phone = devices.create(&relay, "alice", 1).await;
+    let laptop = devices.create(&relay, "alice", 2).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let mut laptop_events = laptop.events();
+
+    // The phone draws the secret and sends it to the laptop.
+    let phones = identifiers(&phone).await;
+    let report = laptop.sync(NO_WAIT).await.unwrap();
+    assert_eq!(report.messages, 0, "the secret is not a message");
+    assert_eq!(report.dropped, 0);
+    let laptops = identifiers(&laptop).await;
+    assert_eq!(laptops, phones, "one user, one audience: one value");
+    // It is still per user: Bob gives the audience other values.
+    assert_ne!(identifiers(&bob).await, phones);
+    // The laptop had no secret, so nothing it handed out changed.
+    let events = drain(&mut laptop_events);
+    assert!(secret_changes(&events).is_empty(), "{events:?}");
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            Event::MessageReceived { .. } | Event::MessageDropped { .. }
+        )),
+        "{events:?}"
+    );
+    // Never in the history, so nothing to show or to report.
+    assert!(laptop.conversations().await.unwrap().is_empty());
+    assert!(laptop.history("alice", 10).await.unwrap().is_empty());
+
+    // Stable on both, across reopening, and after more syncs.
+    for client in [&phone, &laptop] {
+        client.sync(NO_WAIT).await.unwrap();
+    }
+    drop(laptop);
+    let laptop = Client::open(devices.path("alice", 2), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(identifiers(&laptop).await, phones);
+    assert_eq!(identifiers(&phone).await, phones);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_added_later_gets_the_existing_secret() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let phone = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let phones = identifiers(&phone).await;
+
+    // A laptop joins and writes to Bob; the phone meets it through the copy
+    // it receives, and hands it the secret at the end of that sync.
+    let laptop = devices.create(&relay, "alice", 2).await;
+    let mut laptop_events = laptop.events();
+    laptop.send_text("bob", "from the laptop").await.unwrap();
+    phone.sync(NO_WAIT).await.unwrap();
+    laptop.sync(NO_WAIT).await.unwrap();
+    assert_eq!(identifiers(&laptop).await, phones);
+    assert!(secret_changes(&drain(&mut laptop_events)).is_empty());
+
+    // A tablet joins; the phone meets it when it sends (its own device list
+    // is fetched for every send) and hands it the secret then.
+    let tablet = devices.create(&relay, "alice", 3).await;
+    phone.send_text("bob", "from the phone").await.unwrap();
+    tablet.sync(NO_WAIT).await.unwrap();
+    assert_eq!(identifiers(&tablet).await, phones);
+    bob.sync(NO_WAIT).await.unwrap();
+    assert_eq!(bob.history("alice", 10).await.unwrap().len(), 2);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_that_each_drew_a_secret_converge_on_the_older() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let phone = devices.create(&relay, "alice", 1).await;
+    // The phone draws while it is alone: nobody gets its secret yet.
+    let phones = identifiers(&phone).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    // The laptop joins, draws its own (newer) one and offers it.
+    let laptop = devices.create(&relay, "alice", 2).await;
+    let mut phone_events = phone.events();
+    let mut laptop_events = laptop.events();
+    let laptops_before = identifiers(&laptop).await;
+    assert_ne!(laptops_before, phones, "two secrets, drawn apart");
+
+    // The phone keeps its older one and sends it back...
+    phone.sync(NO_WAIT).await.unwrap();
+    assert_eq!(identifiers(&phone).await, phones);
+    assert!(secret_changes(&drain(&mut phone_events)).is_empty());
+    // ...and the laptop adopts it and says so.
+    laptop.sync(NO_WAIT).await.unwrap();
+    assert_eq!(identifiers(&laptop).await, phones);
+    assert_eq!(
+        secret_changes(&drain(&mut laptop_events)),
+        vec![address("alice", 1)]
+    );
+    // Settled: more syncs change nothing on either side.
+    for _ in 0..2 {
+        for client in [&phone, &laptop] {
+            client.sync(NO_WAIT).await.unwrap();
+        }
+    }
+    assert_eq!(identifiers(&phone).await, phones);
+    assert_eq!(identifiers(&laptop).await, phones);
+    assert!(secret_changes(&drain(&mut phone_events)).is_empty());
+    assert!(secret_changes(&drain(&mut laptop_events)).is_empty());
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_drawn_while_both_devices_were_offline_converge() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let phone = devices.create(&relay, "alice", 1).await;
+    let laptop = devices.create(&relay, "alice", 2).await;
+    let mut phone_events = phone.events();
+    let mut laptop_events = laptop.events();
+    // Both draw before either syncs, so each one's offer crosses the other's.
+    let laptops = identifiers(&laptop).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let phones_before = identifiers(&phone).await;
+    assert_ne!(laptops, phones_before);
+    for _ in 0..2 {
+        for client in [&phone, &laptop] {
+            client.sync(NO_WAIT).await.unwrap();
+        }
+    }
+    // The laptop's is older: the phone is the one that changed.
+    assert_eq!(identifiers(&phone).await, laptops);
+    assert_eq!(identifiers(&laptop).await, laptops);
+    assert_eq!(
+        secret_changes(&drain(&mut phone_events)),
+        vec![address("alice", 2)]
+    );
+    assert!(secret_changes(&drain(&mut laptop_events)).is_empty());
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identifier_secret_from_another_user_is_dropped() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let mallory = devices.create(&relay, "mallory", 1).await;
+    let alices = identifiers(&alice).await;
+    let mut alice_events = alice.events();
+
+    // Mallory offers a secret older than any, claiming to be Alice's own
+    // device 1: it would win if it were accepted.
+    let planted = IdentifierSecretShare {
+        secret: IdentifierSecretBytes([7; 32]),
+        drawn_at_ms: 0,
+        origin_device: DeviceId(1),
+    };
+    mallory
+        .send_raw_content_for_testing(
+            "alice",
+            ContentType::IdentifierSecret,
+            &planted.to_bytes().unwrap(),
+        )
+        .await
+        .unwrap();
+    let report = alice.sync(NO_WAIT).await.unwrap();
+    assert_eq!(report.dropped, 1);
+    assert_eq!(report.messages, 0);
+    let events = drain(&mut alice_events);
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::MessageDropped { from, reason }
+                if *from == address("mallory", 1) && reason.contains("another user")
+        )),
+        "{events:?}"
+    );
+    assert!(secret_changes(&events).is_empty());
+    assert_eq!(identifiers(&alice).await, alices, "nothing changed");
+    assert!(alice.conversations().await.unwrap().is_empty());
+
+    // Garbage from one of Alice's own devices is dropped too.
+    let laptop = devices.create(&relay, "alice", 2).await;
+    alice.sync(NO_WAIT).await.unwrap();
+    laptop.sync(NO_WAIT).await.unwrap();
+    laptop
+        .send_raw_content_for_testing("alice", ContentType::IdentifierSecret, b"\x01short")
+        .await
+        .unwrap();
+    let report = alice.sync(NO_WAIT).await.unwrap();
+    assert_eq!(report.dropped, 1);
+    assert!(drain(&mut alice_events).iter().any(|e| matches!(
+        e,
+        Event::MessageDropped { reason, .. } if reason.contains("unreadable")
+    )));
+    assert_eq!(identifiers(&alice).await, alices);
+    relay.stop().await;
+}
+
+fn crashing_at(step: Step) -> ClientOptions {
+    let armed = Arc::new(AtomicBool::new(true));
+    ClientOptions {
+        on_step: Some(Arc::new(move |at| {
+            if at == step && armed.swap(false, Ordering::SeqCst) {
+                panic!("simulated crash at {at:?}");
+            }
+        })),
+        ..ClientOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_received_secret_is_adopted_exactly_when_its_delivery_is_stored() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let phone = devices.create(&relay, "alice", 1).await;
+    let laptop = devices.create(&relay, "alice", 2).await;
+    drop(laptop);
+    let phones = identifiers(&phone).await;
+    let path = devices.path("alice", 2);
+
+    // A crash before the commit: nothing adopted, the delivery comes again.
+    let laptop = Client::open(&path, crashing_at(Step::Fetched))
+        .await
+        .unwrap();
+    let crashed = tokio::spawn(async move { laptop.sync(NO_WAIT).await }).await;
+    assert!(crashed.is_err(), "the sync should have crashed");
+    // A crash after the commit, before the acknowledgement: adopted, and
+    // so already in use when the device comes back, before any sync.
+    let laptop = Client::open(&path, crashing_at(Step::Stored))
+        .await
+        .unwrap();
+    let crashed = tokio::spawn(async move { laptop.sync(NO_WAIT).await }).await;
+    assert!(crashed.is_err(), "the sync should have crashed");
+    let laptop = Client::open(&path, ClientOptions::default()).await.unwrap();
+    assert_eq!(identifiers(&laptop).await, phones);
+    // The stored delivery is acknowledged without being opened again.
+    let report = laptop.sync(NO_WAIT).await.unwrap();
+    assert_eq!((report.dropped, report.acknowledged), (0, 1));
+    assert_eq!(identifiers(&laptop).await, phones);
     relay.stop().await;
 }

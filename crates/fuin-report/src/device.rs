@@ -80,6 +80,10 @@ impl ReportBuilder {
             if !seen.insert((message.sender.clone(), message.message_id)) {
                 return Err(ReportError::ListedTwice { index });
             }
+            // The user's identifier secret never leaves the user's devices.
+            if message.content_type == ContentType::IdentifierSecret {
+                return Err(ReportError::NotReportable { index });
+            }
         }
         let content = ReportContent {
             reporter,

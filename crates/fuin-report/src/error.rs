@@ -43,6 +43,12 @@ pub enum ReportError {
         /// The index of the second listing.
         index: usize,
     },
+    /// A selected message is of a content type that is never reported (an
+    /// identifier secret between one user's own devices).
+    NotReportable {
+        /// Its index.
+        index: usize,
+    },
     /// An X25519 key of small order: moderation's public key, or a sealed
     /// report's ephemeral key.
     WeakPublicKey,
@@ -104,6 +110,7 @@ impl ReportError {
             Self::NotAddressedToReporter { .. } => "not_addressed_to_reporter",
             Self::NotInConversation { .. } => "not_in_conversation",
             Self::ListedTwice { .. } => "listed_twice",
+            Self::NotReportable { .. } => "not_reportable",
             Self::WeakPublicKey => "weak_public_key",
             Self::InvalidKey { .. } => "invalid_key",
             Self::DuplicateStampKeyId { .. } => "duplicate_stamp_key_id",
@@ -141,6 +148,11 @@ impl fmt::Display for ReportError {
             Self::ListedTwice { index } => {
                 write!(f, "message {} of the report is listed twice", index + 1)
             }
+            Self::NotReportable { index } => write!(
+                f,
+                "message {} of the report is of a kind that is never reported",
+                index + 1
+            ),
             Self::WeakPublicKey => f.write_str("an X25519 key has small order"),
             Self::InvalidKey { reason } => write!(f, "the key is not usable: {reason}"),
             Self::DuplicateStampKeyId { id } => write!(f, "stamp key id {id} is given twice"),

@@ -9,7 +9,7 @@ use common::*;
 use fuin_report::{
     AuditLog, MAX_REPORTED_MESSAGES, ReportBuilder, ReportContent, ReportError, Verdict,
 };
-use fuin_wire::{FrameBody, SealedReport, UserId};
+use fuin_wire::{ContentType, FrameBody, SealedReport, UserId};
 
 fn builder(
     messages: Vec<fuin_report::ReportedMessage<'static>>,
@@ -108,6 +108,12 @@ fn the_selection_is_explicit_checked_and_capped() {
     assert_eq!(
         builder(vec![message.clone(), message.clone()]).unwrap_err(),
         ReportError::ListedTwice { index: 1 }
+    );
+    let mut secret_share = message.clone();
+    secret_share.content_type = ContentType::IdentifierSecret;
+    assert_eq!(
+        builder(vec![secret_share]).unwrap_err(),
+        ReportError::NotReportable { index: 0 }
     );
     let to_alice = world.send(&carol, &address("alice", 1), b"x").reported();
     assert_eq!(

@@ -89,3 +89,28 @@ pub fn attachment_share_violation(data: &[u8]) -> Option<String> {
         Err(err) => Some(format!("a re-encoded share does not decode: {err}")),
     }
 }
+
+/// For bytes that decode as an identifier secret share: the share encodes
+/// to the same bytes (the encoding is canonical) and decodes back to itself.
+/// Returns a description of the first violation; bytes that do not decode
+/// are fine.
+pub fn identifier_share_violation(data: &[u8]) -> Option<String> {
+    use crate::identifier::IdentifierSecretShare;
+    let Ok(share) = IdentifierSecretShare::from_bytes(data) else {
+        return None;
+    };
+    let encoded = match share.to_bytes() {
+        Ok(encoded) => encoded,
+        Err(err) => return Some(format!("a decoded share does not encode: {err}")),
+    };
+    if encoded.as_slice() != data {
+        return Some("re-encoding an identifier share gives different bytes".to_owned());
+    }
+    match IdentifierSecretShare::from_bytes(&encoded) {
+        Ok(again) if again == share => None,
+        Ok(_) => Some("re-decoding an identifier share gives a different value".to_owned()),
+        Err(err) => Some(format!(
+            "a re-encoded identifier share does not decode: {err}"
+        )),
+    }
+}

@@ -48,6 +48,7 @@ mod error;
 mod frame;
 mod franking;
 pub mod group;
+pub mod identifier;
 mod keys;
 pub mod limits;
 mod protocol;

@@ -118,6 +118,11 @@ pub enum ContentType {
     /// [`AttachmentShare`](crate::attachment::AttachmentShare) (the
     /// reference to a sealed object and the capabilities to download it).
     Attachment,
+    /// The user's identifier secret, from one of the user's devices to
+    /// another, over a one-to-one session: the body is an
+    /// [`IdentifierSecretShare`](crate::identifier::IdentifierSecretShare).
+    /// Never shown, never stored in a history, never reportable.
+    IdentifierSecret,
 }
 
 impl ContentType {
@@ -130,6 +135,7 @@ impl ContentType {
             Self::GroupWelcome => 3,
             Self::GroupControl => 4,
             Self::Attachment => 5,
+            Self::IdentifierSecret => 6,
         }
     }
 }

@@ -294,6 +294,7 @@ fn unknown_content_type_is_malformed() {
         (3, ContentType::GroupWelcome),
         (4, ContentType::GroupControl),
         (5, ContentType::Attachment),
+        (6, ContentType::IdentifierSecret),
     ] {
         bytes[2] = code;
         let decoded = Frame::decode(&bytes);
@@ -302,7 +303,7 @@ fn unknown_content_type_is_malformed() {
             "content type {code}"
         );
     }
-    for unknown in [6u8, 0x7f] {
+    for unknown in [7u8, 0x7f] {
         bytes[2] = unknown;
         assert_eq!(
             Frame::decode(&bytes),

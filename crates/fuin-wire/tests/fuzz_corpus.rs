@@ -94,3 +94,18 @@ fn attachment_share_corpus_holds_the_round_trip_property() {
     }
     assert!(decoded >= 2, "the corpus holds valid shares");
 }
+
+#[test]
+fn identifier_share_corpus_holds_the_round_trip_property() {
+    let files = corpus("identifier_share");
+    let mut decoded = 0;
+    for (path, bytes) in &files {
+        if let Some(violation) = fuin_wire::fuzzing::identifier_share_violation(bytes) {
+            panic!("{}: {violation}", path.display());
+        }
+        decoded +=
+            usize::from(fuin_wire::identifier::IdentifierSecretShare::from_bytes(bytes).is_ok());
+    }
+    // The seeds include valid shares (the smallest and the largest).
+    assert!(decoded >= 2, "the corpus holds valid shares");
+}
