@@ -18,7 +18,7 @@ use fuin_wire::attachment::{AttachmentKey, AttachmentReference, SealedObjectRef}
 
 use super::format::{HEADER_LEN, Header, Layout};
 use super::seal::{clamp_window, read_some};
-use super::{AttachmentError, DEFAULT_WINDOW_CHUNKS, ObjectContext};
+use super::{AttachmentError, ObjectContext};
 use crate::primitives::chunked::{BlobHasher, ObjectKeys, TAG_LEN};
 
 /// What is needed to open one object: its key, its expected context id,
@@ -119,11 +119,11 @@ impl ObjectOpener {
         self.parallel_writer(output, window_chunks).open_from(input)
     }
 
-    /// Opens a sealed object held in memory, on this thread (a window of
-    /// chunks at a time). The plaintext is returned only if the whole object
-    /// verified.
+    /// Opens a sealed object held in memory, on this thread: each chunk is
+    /// hashed and then opened while it is in cache. The plaintext is
+    /// returned only if the whole object verified.
     pub fn open(self, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, AttachmentError> {
-        self.open_in_memory(sealed, DEFAULT_WINDOW_CHUNKS, false)
+        self.open_in_memory(sealed, 1, false)
     }
 
     /// Opens a sealed object held in memory on all cores, `window_chunks`

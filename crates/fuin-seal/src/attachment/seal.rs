@@ -12,9 +12,9 @@ use fuin_wire::BlobId;
 use fuin_wire::DeviceAddress;
 use fuin_wire::attachment::{AttachmentKey, MediaType, ObjectId, SealedObjectRef};
 
+use super::MAX_WINDOW_CHUNKS;
 use super::format::{HEADER_LEN, Header, Layout, MAX_CHUNKS};
 use super::{AttachmentError, ChunkSize, ObjectContext};
-use super::{DEFAULT_WINDOW_CHUNKS, MAX_WINDOW_CHUNKS};
 use crate::ConversationId;
 use crate::primitives::chunked::{BlobHasher, ObjectKeys, TAG_LEN};
 
@@ -124,10 +124,10 @@ impl ObjectSealer {
         self.parallel_writer(output, window_chunks).seal_from(input)
     }
 
-    /// Seals a plaintext held in memory, on this thread (a window of
-    /// chunks at a time, each hashed while it is still in cache).
+    /// Seals a plaintext held in memory, on this thread: each chunk is
+    /// hashed right after it is sealed, while it is still in cache.
     pub fn seal(self, plaintext: &[u8]) -> Result<(Vec<u8>, SealedObject), AttachmentError> {
-        self.seal_in_memory(plaintext, DEFAULT_WINDOW_CHUNKS, false)
+        self.seal_in_memory(plaintext, 1, false)
     }
 
     /// Seals a plaintext held in memory on all cores, `window_chunks` chunks
