@@ -764,6 +764,59 @@ fn main() {
     println!("wrote {}", path.display());
 
     write_attachment_references(&dir);
+    write_identifier_shares(&dir);
+}
+
+/// Samples of the identifier secret share body (spec/wire.md §8.3), the
+/// body of a message of content type `IdentifierSecret`.
+fn write_identifier_shares(dir: &std::path::Path) {
+    use fuin_wire::identifier::{IdentifierSecretBytes, IdentifierSecretShare};
+    let shares = [
+        (
+            "drawn at time 0 by device 0",
+            IdentifierSecretShare {
+                secret: IdentifierSecretBytes(pattern(0x00)),
+                drawn_at_ms: 0,
+                origin_device: DeviceId(0),
+            },
+        ),
+        (
+            "a share drawn on 2026-12-02 by device 2",
+            IdentifierSecretShare {
+                secret: IdentifierSecretBytes(pattern(0x40)),
+                drawn_at_ms: 1_796_191_200_000,
+                origin_device: DeviceId(2),
+            },
+        ),
+        (
+            "the longest share (48 bytes): every varint at its longest",
+            IdentifierSecretShare {
+                secret: IdentifierSecretBytes([0xff; 32]),
+                drawn_at_ms: u64::MAX,
+                origin_device: DeviceId(u32::MAX),
+            },
+        ),
+    ];
+    let vectors: Vec<_> = shares
+        .iter()
+        .map(|(name, share)| {
+            json!({
+                "name": name,
+                "share": serde_json::to_value(share).unwrap(),
+                "encoded": hex::encode(share.to_bytes().unwrap()),
+            })
+        })
+        .collect();
+    let file = json!({
+        "description": "Golden encodings of the identifier secret share body (spec/wire.md \
+                        §8.3): version byte 1, the 32 secret bytes, drawn_at_ms and \
+                        origin_device as varints. The body of a message of content type \
+                        IdentifierSecret. The secrets here are byte patterns, not secrets.",
+        "vectors": vectors,
+    });
+    let path = dir.join("identifier_share.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
+    println!("wrote {}", path.display());
 }
 
 /// Samples of the attachment reference body (spec/wire.md §8), which

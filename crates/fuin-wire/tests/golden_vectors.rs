@@ -681,3 +681,33 @@ fn attachment_share_vectors_match_the_codec_and_the_spec() {
         );
     }
 }
+
+#[test]
+fn identifier_share_vectors_match_the_codec_and_the_spec() {
+    use fuin_wire::identifier::IdentifierSecretShare;
+    let file = load("identifier_share.json");
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 3);
+    for vector in vectors {
+        let name = vector["name"].as_str().unwrap();
+        let encoded = hex::decode(vector["encoded"].as_str().unwrap()).unwrap();
+        let fields = &vector["share"];
+        let share: IdentifierSecretShare = serde_json::from_value(fields.clone()).unwrap();
+        assert_eq!(
+            share.to_bytes().unwrap().as_slice(),
+            encoded,
+            "{name}: codec encoding"
+        );
+        // The spec's encoding: version 1, the secret, two varints.
+        let mut spec = vec![1];
+        spec.extend_from_slice(&hex::decode(fields["secret"].as_str().unwrap()).unwrap());
+        spec_encoder::varint(&mut spec, fields["drawn_at_ms"].as_u64().unwrap());
+        spec_encoder::varint(&mut spec, fields["origin_device"].as_u64().unwrap());
+        assert_eq!(spec, encoded, "{name}: spec encoding");
+        assert_eq!(
+            IdentifierSecretShare::from_bytes(&encoded).unwrap(),
+            share,
+            "{name}: decoding"
+        );
+    }
+}
