@@ -183,6 +183,17 @@ pub(crate) fn now_ms() -> u64 {
         })
 }
 
+/// Which devices of the peer a 1:1 send seals for.
+enum Targets<'a> {
+    /// Every device the relay lists for the peer, and this user's other
+    /// devices (the whole conversation on every device).
+    All,
+    /// Only these of the peer's listed devices.
+    Only(&'a [DeviceAddress<'static>]),
+    /// Exactly these, resolved by the caller just before.
+    Resolved(Vec<(DeviceAddress<'static>, PublicIdentity)>),
+}
+
 pub(crate) fn user_id(user: &str) -> Result<UserId<'static>, ClientError> {
     UserId::new(user.to_owned())
         .map_err(|err| ClientError::InvalidArgument(format!("user id {user:?}: {err}")))
@@ -869,7 +880,7 @@ impl Client {
             body,
             in_history,
             clear_owed,
-            None,
+            Targets::All,
         )
         .await
     }
@@ -885,8 +896,39 @@ impl Client {
         body: &[u8],
         only: &[DeviceAddress<'static>],
     ) -> Result<SentMessage, ClientError> {
-        self.send_content_filtered(state, peer, content_type, body, false, &[], Some(only))
-            .await
+        self.send_content_filtered(
+            state,
+            peer,
+            content_type,
+            body,
+            false,
+            &[],
+            Targets::Only(only),
+        )
+        .await
+    }
+
+    /// Seals `body` for exactly `targets`, devices of `peer` that the
+    /// caller has just resolved (with [`Client::resolve_devices`], so their
+    /// identities are the trusted ones); not kept in the history.
+    pub(crate) async fn send_content_resolved(
+        &self,
+        state: &mut State,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        body: &[u8],
+        targets: Vec<(DeviceAddress<'static>, PublicIdentity)>,
+    ) -> Result<SentMessage, ClientError> {
+        self.send_content_filtered(
+            state,
+            peer,
+            content_type,
+            body,
+            false,
+            &[],
+            Targets::Resolved(targets),
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -898,20 +940,26 @@ impl Client {
         body: &[u8],
         in_history: bool,
         clear_owed: &[i64],
-        only: Option<&[DeviceAddress<'static>]>,
+        only: Targets<'_>,
     ) -> Result<SentMessage, ClientError> {
         // Older queued sends go first, so the peer gets them in order.
         let flushed = self.flush_outbox(state).await;
-        let mut targets = self.resolve_devices(state, peer).await?;
-        if let Some(only) = only {
-            targets.retain(|(address, _)| only.contains(address));
-        }
+        let all = matches!(only, Targets::All);
+        let mut targets = match only {
+            Targets::All => self.resolve_devices(state, peer).await?,
+            Targets::Only(only) => {
+                let mut targets = self.resolve_devices(state, peer).await?;
+                targets.retain(|(address, _)| only.contains(address));
+                targets
+            }
+            Targets::Resolved(targets) => targets,
+        };
         if targets.is_empty() {
             return Err(ClientError::UnknownUser {
                 user: peer.as_str().to_owned(),
             });
         }
-        if *peer != self.inner.address.user && only.is_none() {
+        if *peer != self.inner.address.user && all {
             let own = self.inner.address.user.clone();
             targets.extend(self.resolve_devices(state, &own).await?);
         }

@@ -233,21 +233,24 @@ impl Client {
             }
             commit(tx)?;
         }
-        let listed: Vec<DeviceId> = listed.iter().map(|(address, _)| address.device).collect();
-        let targets: Vec<DeviceAddress<'static>> = lacking(state, &listed)?
+        let listed_devices: Vec<DeviceId> =
+            listed.iter().map(|(address, _)| address.device).collect();
+        let wanted = lacking(state, &listed_devices)?;
+        let targets: Vec<_> = listed
             .into_iter()
-            .map(|device| DeviceAddress::new(own.clone(), device))
+            .filter(|(address, _)| wanted.contains(&address.device))
             .collect();
         if targets.is_empty() {
             return Ok(());
         }
         let body = share.to_bytes()?;
-        self.send_content_to(state, &own, ContentType::IdentifierSecret, &body, &targets)
+        // The list was fetched just above: the send does not fetch it again.
+        self.send_content_resolved(state, &own, ContentType::IdentifierSecret, &body, targets)
             .await?;
         let (tx, key) = state.store.transaction()?;
         let db = Reader::of(&tx, key);
-        for target in &targets {
-            mark_holder(db, target.device, &share)?;
+        for device in &wanted {
+            mark_holder(db, *device, &share)?;
         }
         commit(tx)
     }
