@@ -133,6 +133,24 @@ pub enum SealError {
     },
     /// An attachment could not be sealed or opened; the inner error says why.
     Attachment(crate::attachment::AttachmentError),
+    /// A device list is signed by another account key than the one trusted
+    /// for its user: the user's account key changed, or someone forged the
+    /// list. The caller must show the user the new safety number and wait
+    /// for a decision; it is never accepted silently.
+    AccountKeyMismatch,
+    /// A device list is older than the newest one already seen of its user
+    /// (a rollback, which could bring back a removed device).
+    DeviceListRollback {
+        /// The version offered.
+        version: u64,
+        /// The newest version seen.
+        newest: u64,
+    },
+    /// A device list cannot be a user's list of devices.
+    InvalidDeviceList {
+        /// What was wrong.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for SealError {
@@ -192,6 +210,14 @@ impl fmt::Display for SealError {
             }
             Self::InvalidWelcome { reason } => write!(f, "invalid group welcome: {reason}"),
             Self::Attachment(err) => write!(f, "attachment: {err}"),
+            Self::AccountKeyMismatch => {
+                f.write_str("device list is signed by another account key than the trusted one")
+            }
+            Self::DeviceListRollback { version, newest } => write!(
+                f,
+                "device list version {version} is older than version {newest}, already seen"
+            ),
+            Self::InvalidDeviceList { reason } => write!(f, "invalid device list: {reason}"),
         }
     }
 }

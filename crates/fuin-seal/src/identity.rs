@@ -45,14 +45,17 @@ impl DeviceIdentity {
 
     /// Signs a relay's login challenge for this device at `address`
     /// (`spec/relay-api.md` §2.2). The signed input names the relay
-    /// authentication label, the address and the nonce, so the signature
-    /// serves no other purpose and no other device.
+    /// authentication label, the relay's origin (as the device was set up
+    /// with it, `fuin_wire::relay::relay_origin`), the address and the
+    /// nonce, so the signature serves no other purpose, no other device and
+    /// no other relay.
     pub fn sign_relay_challenge(
         &self,
+        origin: &str,
         address: &fuin_wire::DeviceAddress<'_>,
         nonce: &fuin_wire::relay::Nonce,
     ) -> fuin_wire::Ed25519Signature {
-        self.signing.sign_relay_auth(address, nonce)
+        self.signing.sign_relay_auth(origin, address, nonce)
     }
 
     pub(crate) fn signing(&self) -> &SigningSecret {

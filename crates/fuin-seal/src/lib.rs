@@ -15,6 +15,9 @@
 //! - [`Session`]: the X3DH-style handshake and the Double Ratchet, sealing
 //!   [`Outgoing`] messages into routing envelopes and opening delivered
 //!   records into [`Opened`] messages.
+//! - [`account`]: a user's account key and the device list it signs; a
+//!   device seals only to devices a verified list names. [`link`]: the
+//!   link code and the sealed exchange through which a device joins.
 //! - [`safety_number`]: the fingerprint two users compare out of band.
 //! - [`group`]: group conversations: signed sender chains, membership
 //!   epochs and split-view detection, sealed once for every member.
@@ -69,12 +72,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod attachment;
 mod conversation;
 mod error;
 pub mod group;
 pub mod identifiers;
 mod identity;
+pub mod link;
 mod prekeys;
 pub mod primitives;
 mod ratchet;
@@ -82,6 +87,7 @@ pub mod safety_number;
 mod session;
 pub mod state;
 
+pub use account::{AccountKey, VerifiedDeviceList};
 pub use conversation::ConversationId;
 pub use error::SealError;
 pub use identity::{DeviceIdentity, TrustedIdentity};

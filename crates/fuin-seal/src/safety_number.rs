@@ -1,4 +1,5 @@
-//! Safety numbers: a fingerprint of two devices' identities that their users
+//! Safety numbers: a fingerprint of two users' account keys (or, for one
+//! device pair, of two devices' identities) that their users
 //! compare out of band (read aloud, or side by side). Both sides compute the
 //! same number whatever the order of the arguments.
 //!
@@ -13,7 +14,7 @@
 use crate::primitives::framing::Framer;
 use crate::primitives::kdf::Label;
 use crate::primitives::sha256;
-use fuin_wire::{PublicIdentity, UserId};
+use fuin_wire::{Ed25519PublicKey, PublicIdentity, UserId};
 
 /// Rounds of SHA-256 per half.
 pub const ITERATIONS: u32 = 5200;
@@ -31,6 +32,25 @@ impl SafetyNumber {
         let (first, second) = if key(a) <= key(b) { (a, b) } else { (b, a) };
         let mut digits = half(first.0, first.1);
         digits.push_str(&half(second.0, second.1));
+        Self(digits)
+    }
+
+    /// Computes the number two users compare (`spec/accounts.md` §7): from
+    /// their account keys, so it stays the same when either links or removes
+    /// a device. Each half is `h_0 = SHA-256(framed("fuin/v1/account-safety-number",
+    /// user id, account key))`, then `h_{i+1} = SHA-256(h_i || account key)`
+    /// for [`ITERATIONS`] rounds in all, written as 30 digits as for devices;
+    /// the half of the lesser `(user id, account key)` comes first.
+    pub fn for_accounts(
+        a: (&UserId<'_>, &Ed25519PublicKey),
+        b: (&UserId<'_>, &Ed25519PublicKey),
+    ) -> Self {
+        let key = |(user, account): (&UserId<'_>, &Ed25519PublicKey)| {
+            (user.as_str().to_owned(), account.0)
+        };
+        let (first, second) = if key(a) <= key(b) { (a, b) } else { (b, a) };
+        let mut digits = account_half(first.0, first.1);
+        digits.push_str(&account_half(second.0, second.1));
         Self(digits)
     }
 
@@ -69,6 +89,22 @@ fn half(user: &UserId<'_>, identity: &PublicIdentity) -> String {
             identity.agreement_key.as_bytes(),
         ]);
     }
+    digits_of(&hash)
+}
+
+fn account_half(user: &UserId<'_>, account_key: &Ed25519PublicKey) -> String {
+    let framed = Framer::new(Label::AccountSafetyNumber.as_bytes())
+        .field(user.as_str().as_bytes())
+        .field(account_key.as_bytes())
+        .finish();
+    let mut hash = sha256(&[&framed]);
+    for _ in 1..ITERATIONS {
+        hash = sha256(&[&hash, account_key.as_bytes()]);
+    }
+    digits_of(&hash)
+}
+
+fn digits_of(hash: &[u8; 32]) -> String {
     hash[..30]
         .chunks(5)
         .map(|chunk| {

@@ -62,6 +62,48 @@ macro_rules! fixed_bytes {
 }
 pub(crate) use fixed_bytes;
 
+/// Defines a 32-byte secret carried in a frame: `Debug` shows no bytes, the
+/// bytes are wiped on drop, and equality is decided without an early exit.
+macro_rules! secret_field {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, ::zeroize::Zeroize, ::zeroize::ZeroizeOnDrop)]
+        pub struct $name(pub [u8; 32]);
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                let difference = self
+                    .0
+                    .iter()
+                    .zip(other.0.iter())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+                std::hint::black_box(difference) == 0
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                $crate::bytes::serialize_fixed(&self.0, serializer)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $crate::bytes::deserialize_fixed(deserializer).map(Self)
+            }
+        }
+    };
+}
+pub(crate) use secret_field;
+
 pub(crate) fn serialize_fixed<S: Serializer, const N: usize>(
     bytes: &[u8; N],
     serializer: S,

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::{AccountRegistration, LinkGrant, LinkMessage, LinkRequest, SignedDeviceList};
 use crate::limits::MAX_FRAME_LEN;
 use crate::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BlobReceipt, BundleSet, ChallengeRequest,
@@ -93,6 +94,16 @@ pub enum Frame<'a> {
     GroupWelcome(#[serde(borrow)] GroupWelcome<'a>),
     /// Tag 31: one group message for the relay to fan out.
     GroupSend(#[serde(borrow)] GroupSend<'a>),
+    /// Tag 32: a user's device list, signed by the account key.
+    SignedDeviceList(#[serde(borrow)] SignedDeviceList<'a>),
+    /// Tag 33: create an account with its first device list.
+    AccountRegistration(#[serde(borrow)] AccountRegistration<'a>),
+    /// Tag 34: one sealed message of a link exchange.
+    LinkMessage(#[serde(borrow)] LinkMessage<'a>),
+    /// Tag 35: a new device asks to be linked (inside a link message).
+    LinkRequest(#[serde(borrow)] LinkRequest<'a>),
+    /// Tag 36: an existing device links a new one (inside a link message).
+    LinkGrant(#[serde(borrow)] LinkGrant<'a>),
 }
 
 /// The kind of a [`Frame`], without its body. Its discriminant is the wire tag.
@@ -163,11 +174,21 @@ pub enum FrameKind {
     GroupWelcome = 30,
     /// See [`Frame::GroupSend`].
     GroupSend = 31,
+    /// See [`Frame::SignedDeviceList`].
+    SignedDeviceList = 32,
+    /// See [`Frame::AccountRegistration`].
+    AccountRegistration = 33,
+    /// See [`Frame::LinkMessage`].
+    LinkMessage = 34,
+    /// See [`Frame::LinkRequest`].
+    LinkRequest = 35,
+    /// See [`Frame::LinkGrant`].
+    LinkGrant = 36,
 }
 
 impl FrameKind {
     /// Every kind, in tag order.
-    pub const ALL: [FrameKind; 32] = [
+    pub const ALL: [FrameKind; 37] = [
         Self::Identity,
         Self::PrekeyBundle,
         Self::Envelope,
@@ -200,6 +221,11 @@ impl FrameKind {
         Self::GroupControl,
         Self::GroupWelcome,
         Self::GroupSend,
+        Self::SignedDeviceList,
+        Self::AccountRegistration,
+        Self::LinkMessage,
+        Self::LinkRequest,
+        Self::LinkGrant,
     ];
 
     /// The wire tag of this kind.
@@ -247,6 +273,11 @@ impl FrameKind {
             Self::GroupControl => "group_control",
             Self::GroupWelcome => "group_welcome",
             Self::GroupSend => "group_send",
+            Self::SignedDeviceList => "signed_device_list",
+            Self::AccountRegistration => "account_registration",
+            Self::LinkMessage => "link_message",
+            Self::LinkRequest => "link_request",
+            Self::LinkGrant => "link_grant",
         }
     }
 }
@@ -336,6 +367,11 @@ impl<'a> Frame<'a> {
             Self::GroupControl(_) => FrameKind::GroupControl,
             Self::GroupWelcome(_) => FrameKind::GroupWelcome,
             Self::GroupSend(_) => FrameKind::GroupSend,
+            Self::SignedDeviceList(_) => FrameKind::SignedDeviceList,
+            Self::AccountRegistration(_) => FrameKind::AccountRegistration,
+            Self::LinkMessage(_) => FrameKind::LinkMessage,
+            Self::LinkRequest(_) => FrameKind::LinkRequest,
+            Self::LinkGrant(_) => FrameKind::LinkGrant,
         }
     }
 
@@ -374,6 +410,11 @@ impl<'a> Frame<'a> {
             Self::GroupControl(body) => Frame::GroupControl(body.into_owned()),
             Self::GroupWelcome(body) => Frame::GroupWelcome(body.into_owned()),
             Self::GroupSend(body) => Frame::GroupSend(body.into_owned()),
+            Self::SignedDeviceList(body) => Frame::SignedDeviceList(body.into_owned()),
+            Self::AccountRegistration(body) => Frame::AccountRegistration(body.into_owned()),
+            Self::LinkMessage(body) => Frame::LinkMessage(body.into_owned()),
+            Self::LinkRequest(body) => Frame::LinkRequest(body.into_owned()),
+            Self::LinkGrant(body) => Frame::LinkGrant(body.into_owned()),
         }
     }
 
@@ -409,6 +450,11 @@ impl<'a> Frame<'a> {
             Self::GroupControl(body) => body.validate(),
             Self::GroupWelcome(body) => body.validate(),
             Self::GroupSend(body) => body.validate(),
+            Self::SignedDeviceList(body) => body.validate(),
+            Self::AccountRegistration(body) => body.validate(),
+            Self::LinkMessage(body) => body.validate(),
+            Self::LinkRequest(body) => body.validate(),
+            Self::LinkGrant(body) => body.validate(),
         }
     }
 }
@@ -563,3 +609,16 @@ frame_body!(GroupContent<'a>, GroupContent, GroupContent::validate);
 frame_body!(GroupControl<'a>, GroupControl, GroupControl::validate);
 frame_body!(GroupWelcome<'a>, GroupWelcome, GroupWelcome::validate);
 frame_body!(GroupSend<'a>, GroupSend, GroupSend::validate);
+frame_body!(
+    SignedDeviceList<'a>,
+    SignedDeviceList,
+    SignedDeviceList::validate
+);
+frame_body!(
+    AccountRegistration<'a>,
+    AccountRegistration,
+    AccountRegistration::validate
+);
+frame_body!(LinkMessage<'a>, LinkMessage, LinkMessage::validate);
+frame_body!(LinkRequest<'a>, LinkRequest, LinkRequest::validate);
+frame_body!(LinkGrant<'a>, LinkGrant, LinkGrant::validate);

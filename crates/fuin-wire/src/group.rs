@@ -6,13 +6,10 @@
 //! How the keys are made, what is signed and what a receiver checks is in
 //! `spec/groups.md`; the byte layout of every frame is in `spec/wire.md`.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::bounded::BoundedVec;
-use crate::bytes::fixed_bytes;
+use crate::bytes::{fixed_bytes, secret_field};
 use crate::limits::{MAX_CONTENT_BODY_LEN, MAX_SEALED_BODY_LEN};
 use crate::{
     ClientMessageId, ContentType, DeviceAddress, Ed25519PublicKey, Ed25519Signature,
@@ -48,35 +45,6 @@ fixed_bytes!(
     32
 );
 
-/// Defines a 32-byte secret carried in a frame: `Debug` shows no bytes, the
-/// bytes are wiped on drop, and equality is decided without an early exit.
-macro_rules! secret_field {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-        pub struct $name(#[serde(with = "secret_bytes")] pub [u8; 32]);
-
-        impl PartialEq for $name {
-            fn eq(&self, other: &Self) -> bool {
-                let difference = self
-                    .0
-                    .iter()
-                    .zip(other.0.iter())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-                std::hint::black_box(difference) == 0
-            }
-        }
-
-        impl Eq for $name {}
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($name), "(<redacted>)"))
-            }
-        }
-    };
-}
-
 secret_field!(
     /// The key of a sender chain at the iteration a distribution names: whoever
     /// holds it can read the chain's messages from there on.
@@ -89,18 +57,6 @@ secret_field!(
     /// identifier for the group towards an outside audience.
     GroupConsent
 );
-
-mod secret_bytes {
-    use serde::{Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        crate::bytes::serialize_fixed(bytes, s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
-        crate::bytes::deserialize_fixed(d)
-    }
-}
 
 /// One member device of a group: its address and the identity the group
 /// knows it by.

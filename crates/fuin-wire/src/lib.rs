@@ -38,6 +38,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod account;
 mod address;
 pub mod attachment;
 mod blob;

@@ -275,21 +275,52 @@ impl DeviceList {
 pub const RELAY_AUTH_LABEL: &[u8] = b"fuin/v1/relay-auth";
 
 /// The string a device's identity key signs to answer a challenge: each field
-/// as a 4-byte big-endian length and its bytes: the label, the user id, the
-/// device id (4 bytes, big-endian), the nonce.
-pub fn relay_auth_input(address: &DeviceAddress<'_>, nonce: &Nonce) -> Vec<u8> {
-    let fields: [&[u8]; 4] = [
+/// as a 4-byte big-endian length and its bytes: the label, the relay's
+/// origin (the URL the device was set up with, as
+/// [`relay_origin`] normalizes it), the user id, the device id (4 bytes,
+/// big-endian), the nonce. Binding the origin means a challenge one relay
+/// relays from another cannot be answered for it.
+pub fn relay_auth_input(origin: &str, address: &DeviceAddress<'_>, nonce: &Nonce) -> Vec<u8> {
+    let fields: [&[u8]; 5] = [
         RELAY_AUTH_LABEL,
+        origin.as_bytes(),
         address.user.as_str().as_bytes(),
         &address.device.0.to_be_bytes(),
         nonce.as_bytes(),
     ];
     let mut out = Vec::with_capacity(fields.iter().map(|f| 4 + f.len()).sum());
     for field in fields {
-        out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        // Each field is bounded far below 4 GiB (a label, a URL, a user id of
+        // at most 64 bytes, 4 and 32 bytes); saturating keeps the cast honest.
+        let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(field);
     }
     out
+}
+
+/// A relay's origin as devices and the relay write it in
+/// [`relay_auth_input`]: the scheme and authority of its URL, in lowercase,
+/// with no path, no trailing slash and no default port (`http://host:80`
+/// and `https://host:443` lose their port). Returns `None` for a URL that is
+/// not `http://` or `https://` with a host.
+pub fn relay_origin(url: &str) -> Option<String> {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    let (scheme, rest, default_port) = if let Some(rest) = lower.strip_prefix("https://") {
+        ("https", rest, ":443")
+    } else if let Some(rest) = lower.strip_prefix("http://") {
+        ("http", rest, ":80")
+    } else {
+        return None;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    let authority = authority.strip_suffix(default_port).unwrap_or(authority);
+    if authority.is_empty() || authority.starts_with(':') {
+        return None;
+    }
+    Some(format!("{scheme}://{authority}"))
 }
 
 impl DeviceRegistration<'_> {

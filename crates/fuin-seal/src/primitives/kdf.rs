@@ -71,11 +71,25 @@ pub enum Label {
     /// HKDF info: an attachment key and context id to AEAD key, nonce
     /// prefix and commitment.
     AttachmentKeys,
+    /// Signature context: an account key signs a device list.
+    DeviceListSignature,
+    /// Hash label of a safety number half computed from an account key.
+    AccountSafetyNumber,
+    /// Hash label of an identity's fingerprint in a link code.
+    LinkFingerprint,
+    /// HKDF info: a link code's secret to its channel id and two keys.
+    LinkKeys,
+    /// HKDF info: a link key and salt to AEAD key, nonce and commitment.
+    LinkSeal,
+    /// First framed field of a link request's associated data.
+    LinkRequestAssociatedData,
+    /// First framed field of a link grant's associated data.
+    LinkGrantAssociatedData,
 }
 
 impl Label {
     /// Every label, for the spec table and its test.
-    pub const ALL: [Label; 31] = [
+    pub const ALL: [Label; 38] = [
         Self::IdentitySignature,
         Self::SignedPrekeySignature,
         Self::Handshake,
@@ -107,6 +121,13 @@ impl Label {
         Self::AuditRecord,
         Self::AttachmentContext,
         Self::AttachmentKeys,
+        Self::DeviceListSignature,
+        Self::AccountSafetyNumber,
+        Self::LinkFingerprint,
+        Self::LinkKeys,
+        Self::LinkSeal,
+        Self::LinkRequestAssociatedData,
+        Self::LinkGrantAssociatedData,
     ];
 
     /// The label's bytes.
@@ -143,6 +164,13 @@ impl Label {
             Self::AuditRecord => b"fuin/v1/audit-record",
             Self::AttachmentContext => b"fuin/v1/attachment-context",
             Self::AttachmentKeys => b"fuin/v1/attachment-keys",
+            Self::DeviceListSignature => b"fuin/v1/device-list",
+            Self::AccountSafetyNumber => b"fuin/v1/account-safety-number",
+            Self::LinkFingerprint => b"fuin/v1/link-fingerprint",
+            Self::LinkKeys => b"fuin/v1/link-keys",
+            Self::LinkSeal => b"fuin/v1/link-seal",
+            Self::LinkRequestAssociatedData => b"fuin/v1/link-request",
+            Self::LinkGrantAssociatedData => b"fuin/v1/link-grant",
         }
     }
 }

@@ -46,10 +46,11 @@ impl SigningSecret {
     /// for any `label || message` this key signs.
     pub fn sign_relay_auth(
         &self,
+        origin: &str,
         address: &fuin_wire::DeviceAddress<'_>,
         nonce: &fuin_wire::relay::Nonce,
     ) -> Ed25519Signature {
-        let input = fuin_wire::relay::relay_auth_input(address, nonce);
+        let input = fuin_wire::relay::relay_auth_input(origin, address, nonce);
         Ed25519Signature(self.0.sign(&input).to_bytes())
     }
 }
