@@ -13,6 +13,7 @@ use fuin_wire::relay::{
     ChallengeRequest, ChallengeResponse, DeviceList, DeviceRegistration, InboxReport, ListedDevice,
     MAX_ACKNOWLEDGED, MailboxBatch, Nonce, PrekeyCount, PrekeyUpload, ReportAccepted,
     ReportAcknowledgement, ReportBatch, ReportId, SendAccepted, SendBatch, relay_auth_input,
+    relay_origin,
 };
 use fuin_wire::*;
 use serde_json::json;
@@ -255,6 +256,125 @@ fn group_control(action: GroupAction<'static>) -> GroupControl<'static> {
 }
 
 /// Samples of the group frames (tags 26-31).
+/// The account frames (tags 32-36). Keys, signatures and secrets are byte
+/// patterns, not real keys: the wire format checks none of them.
+fn account_samples() -> Vec<(&'static str, Frame<'static>)> {
+    use fuin_wire::account::*;
+    let identity_at = |start: u8| PublicIdentity {
+        signing_key: Ed25519PublicKey(pattern(start)),
+        agreement_key: X25519PublicKey(pattern(start.wrapping_add(0x20))),
+        signature: Ed25519Signature(pattern(start.wrapping_add(0x40))),
+    };
+    let device = |id: u32, start: u8, name: &'static str, added_at_ms: u64| AccountDevice {
+        device: DeviceId(id),
+        identity: identity_at(start),
+        name: DeviceName::new(name).unwrap(),
+        added_at_ms,
+    };
+    let first = SignedDeviceList {
+        content: DeviceListContent {
+            user: UserId::new("alice").unwrap(),
+            account_key: Ed25519PublicKey(pattern(0xa0)),
+            version: 1,
+            created_at_ms: 1_795_000_000_000,
+            devices: vec![device(1, 0x10, "phone", 1_795_000_000_000)].into(),
+        },
+        signature: Ed25519Signature(pattern(0xc0)),
+    };
+    let wide = SignedDeviceList {
+        content: DeviceListContent {
+            user: UserId::new("小林").unwrap(),
+            account_key: Ed25519PublicKey(pattern(0xa0)),
+            version: 300,
+            created_at_ms: 1_795_000_120_000,
+            devices: vec![
+                device(1, 0x10, "téléphone", 1_795_000_000_000),
+                device(2, 0x30, "laptop", 1_795_000_060_000),
+                device(300, 0x50, "ノートパソコン", 1_795_000_120_000),
+            ]
+            .into(),
+        },
+        signature: Ed25519Signature(pattern(0xc0)),
+    };
+    let linked = SignedDeviceList {
+        content: DeviceListContent {
+            user: UserId::new("alice").unwrap(),
+            account_key: Ed25519PublicKey(pattern(0xa0)),
+            version: 2,
+            created_at_ms: 1_795_000_060_000,
+            devices: vec![
+                device(1, 0x10, "phone", 1_795_000_000_000),
+                device(2, 0x30, "laptop", 1_795_000_060_000),
+            ]
+            .into(),
+        },
+        signature: Ed25519Signature(pattern(0xc0)),
+    };
+    let sealed = |len: usize| -> Vec<u8> { (0..len).map(|i| i as u8).collect() };
+    vec![
+        (
+            "a list of one device, version 1",
+            Frame::SignedDeviceList(first.clone()),
+        ),
+        (
+            "a list of three devices with non-ASCII names, device id and version needing two-byte varints",
+            Frame::SignedDeviceList(wide),
+        ),
+        (
+            "an empty list (well formed on the wire; no signer makes one, no verifier takes one)",
+            Frame::SignedDeviceList(SignedDeviceList {
+                content: DeviceListContent {
+                    devices: BoundedVec::default(),
+                    ..first.content.clone()
+                },
+                signature: Ed25519Signature(pattern(0xc0)),
+            }),
+        ),
+        (
+            "an account registration without an invite code",
+            Frame::AccountRegistration(AccountRegistration {
+                device_list: first.clone(),
+                invite: None,
+            }),
+        ),
+        (
+            "an account registration with an invite code",
+            Frame::AccountRegistration(AccountRegistration {
+                device_list: first,
+                invite: Some(InviteCode(pattern(0xe0))),
+            }),
+        ),
+        (
+            "a link message of 80 sealed bytes (a salt and the AEAD overhead, empty plaintext)",
+            Frame::LinkMessage(LinkMessage {
+                sealed: sealed(80).into(),
+            }),
+        ),
+        (
+            "a link message of 300 sealed bytes, length needing a two-byte varint",
+            Frame::LinkMessage(LinkMessage {
+                sealed: sealed(300).into(),
+            }),
+        ),
+        (
+            "a link request",
+            Frame::LinkRequest(LinkRequest {
+                identity: identity_at(0x30),
+                name: DeviceName::new("laptop").unwrap(),
+                created_at_ms: 1_795_000_030_000,
+            }),
+        ),
+        (
+            "a link grant (the account secret is a byte pattern)",
+            Frame::LinkGrant(LinkGrant {
+                address: address("alice", 2),
+                account_secret: AccountSecret(pattern(0x80)),
+                device_list: linked,
+            }),
+        ),
+    ]
+}
+
 fn group_samples() -> Vec<(&'static str, Frame<'static>)> {
     let distribution = |iteration| SenderKeyDistribution {
         group_id: GroupId(pattern(0x10)),
@@ -671,6 +791,7 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
     .chain(relay_samples())
     .chain(inbox_samples())
     .chain(group_samples())
+    .chain(account_samples())
     .collect()
 }
 
@@ -738,25 +859,41 @@ fn main() {
     println!("wrote {}", path.display());
 
     let vectors: Vec<_> = [
-        (address("alice", 1), Nonce(pattern(0x80))),
+        (
+            "https://relay.example",
+            address("alice", 1),
+            Nonce(pattern(0x80)),
+        ),
         // Multi-byte UTF-8 and a device id above one byte.
         (
+            "HTTPS://Relay.Example:443/",
             DeviceAddress::new(UserId::new("小林").unwrap(), DeviceId(300)),
             Nonce(pattern(0x00)),
         ),
+        // An origin with a port that is not the scheme's default.
+        (
+            "http://127.0.0.1:8080",
+            address("bob", 2),
+            Nonce(pattern(0x40)),
+        ),
     ]
     .into_iter()
-    .map(|(address, nonce)| {
+    .map(|(url, address, nonce)| {
+        let origin = relay_origin(url).unwrap();
         json!({
+            "url": url,
+            "origin": origin,
             "address": {"user": address.user.as_str(), "device": address.device.0},
             "nonce": hex::encode(nonce.0),
-            "input": hex::encode(relay_auth_input(&address, &nonce)),
+            "input": hex::encode(relay_auth_input(&origin, &address, &nonce)),
         })
     })
     .collect();
     let file = json!({
         "description": "The string a device signs to answer an authentication challenge \
-                        (spec/wire.md, \"Relay authentication input\").",
+                        (spec/wire.md, \"Relay authentication input\"): the label, the \
+                        relay's origin (`url` as relay_origin normalises it), the user id, the \
+                        device id and the nonce.",
         "vectors": vectors,
     });
     let path = dir.join("relay_auth_input.json");

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fuin_wire::relay::{Nonce, relay_auth_input};
+use fuin_wire::relay::{Nonce, relay_auth_input, relay_origin};
 use fuin_wire::{
     DeviceAddress, DeviceId, Frame, FrameKind, FrankingCommitment, MessageId, StampKeyId, UserId,
     franking_stamp_input,
@@ -225,6 +225,25 @@ mod spec_encoder {
         }
     }
 
+    /// `AccountDevice`: id, identity body, name (text), added_at_ms.
+    fn account_device(out: &mut Vec<u8>, device: &Value) {
+        uint(out, &device["device"]);
+        identity(out, &device["identity"]);
+        length_prefixed(out, device["name"].as_str().unwrap().as_bytes());
+        uint(out, &device["added_at_ms"]);
+    }
+
+    /// The `SignedDeviceList` body: the content's fields, then the signature.
+    fn signed_device_list(out: &mut Vec<u8>, signed: &Value) {
+        let content = &signed["content"];
+        length_prefixed(out, content["user"].as_str().unwrap().as_bytes());
+        fixed(out, &content["account_key"], 32);
+        uint(out, &content["version"]);
+        uint(out, &content["created_at_ms"]);
+        list(out, &content["devices"], account_device);
+        fixed(out, &signed["signature"], 64);
+    }
+
     /// The whole frame: version 1, tag, body.
     pub fn frame(frame: &Value) -> Vec<u8> {
         let (name, body) = frame.as_object().unwrap().iter().next().unwrap();
@@ -423,6 +442,31 @@ mod spec_encoder {
                 fixed(&mut out, &body["franking_commitment"], 32);
                 opaque(&mut out, &body["sealed_body"]);
             }
+            "SignedDeviceList" => {
+                varint(&mut out, 32);
+                signed_device_list(&mut out, body);
+            }
+            "AccountRegistration" => {
+                varint(&mut out, 33);
+                signed_device_list(&mut out, &body["device_list"]);
+                option_fixed(&mut out, &body["invite"]);
+            }
+            "LinkMessage" => {
+                varint(&mut out, 34);
+                opaque(&mut out, &body["sealed"]);
+            }
+            "LinkRequest" => {
+                varint(&mut out, 35);
+                identity(&mut out, &body["identity"]);
+                length_prefixed(&mut out, body["name"].as_str().unwrap().as_bytes());
+                uint(&mut out, &body["created_at_ms"]);
+            }
+            "LinkGrant" => {
+                varint(&mut out, 36);
+                address(&mut out, &body["address"]);
+                fixed(&mut out, &body["account_secret"], 32);
+                signed_device_list(&mut out, &body["device_list"]);
+            }
             other => panic!("frame {other} is not in spec/wire.md"),
         }
         out
@@ -524,15 +568,22 @@ fn relay_auth_input_matches_the_spec() {
         let device = vector["address"]["device"].as_u64().unwrap() as u32;
         let nonce = hex::decode(vector["nonce"].as_str().unwrap()).unwrap();
         let expected = hex::decode(vector["input"].as_str().unwrap()).unwrap();
+        let origin = vector["origin"].as_str().unwrap();
+        assert_eq!(
+            relay_origin(vector["url"].as_str().unwrap()).as_deref(),
+            Some(origin),
+            "origin"
+        );
 
         let address = DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(device));
-        let codec = relay_auth_input(&address, &Nonce(nonce.clone().try_into().unwrap()));
+        let codec = relay_auth_input(origin, &address, &Nonce(nonce.clone().try_into().unwrap()));
         assert_eq!(codec, expected, "codec");
 
         // spec/wire.md: each field as a 4-byte big-endian length and its bytes.
         let mut spec = Vec::new();
         for field in [
             b"fuin/v1/relay-auth".as_slice(),
+            origin.as_bytes(),
             user.as_bytes(),
             &device.to_be_bytes(),
             &nonce,

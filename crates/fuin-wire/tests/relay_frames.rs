@@ -160,3 +160,79 @@ fn a_report_inside_a_batch_is_held_to_its_own_limits() {
         })
     );
 }
+
+#[test]
+fn relay_origins_are_normalised_as_the_spec_says() {
+    use fuin_wire::relay::relay_origin;
+    let cases: &[(&str, Option<&str>)] = &[
+        // Already an origin.
+        ("https://relay.example", Some("https://relay.example")),
+        ("http://127.0.0.1:8080", Some("http://127.0.0.1:8080")),
+        // Lowercased, scheme and host.
+        ("HTTPS://Relay.EXAMPLE", Some("https://relay.example")),
+        (
+            "Http://Relay.Example:8080",
+            Some("http://relay.example:8080"),
+        ),
+        // Default ports dropped, other ports kept.
+        ("https://relay.example:443", Some("https://relay.example")),
+        ("http://relay.example:80", Some("http://relay.example")),
+        ("http://relay.example:443", Some("http://relay.example:443")),
+        ("https://relay.example:80", Some("https://relay.example:80")),
+        (
+            "https://relay.example:8443",
+            Some("https://relay.example:8443"),
+        ),
+        (
+            "http://relay.example:8080",
+            Some("http://relay.example:8080"),
+        ),
+        // Path, trailing slash, query and fragment dropped.
+        ("https://relay.example/", Some("https://relay.example")),
+        (
+            "https://relay.example/v1/devices",
+            Some("https://relay.example"),
+        ),
+        (
+            "https://relay.example:443/v1/",
+            Some("https://relay.example"),
+        ),
+        ("https://relay.example?x=1", Some("https://relay.example")),
+        ("https://relay.example#top", Some("https://relay.example")),
+        // User info dropped.
+        (
+            "https://user:secret@relay.example/",
+            Some("https://relay.example"),
+        ),
+        (
+            "http://user@relay.example:8080",
+            Some("http://relay.example:8080"),
+        ),
+        // White space around the URL dropped.
+        ("  https://relay.example/ \n", Some("https://relay.example")),
+        // IPv6 literal.
+        ("http://[::1]:80/", Some("http://[::1]")),
+        ("http://[::1]:8080", Some("http://[::1]:8080")),
+        // Not http or https, or no host: no origin.
+        ("ws://relay.example", None),
+        ("wss://relay.example", None),
+        ("ftp://relay.example", None),
+        ("file:///etc/passwd", None),
+        ("relay.example", None),
+        ("//relay.example", None),
+        ("https://", None),
+        ("https:///path", None),
+        ("https://:443", None),
+        ("https://user@", None),
+        ("", None),
+    ];
+    for (url, origin) in cases {
+        assert_eq!(relay_origin(url).as_deref(), *origin, "{url:?}");
+    }
+    // Idempotent: an origin normalises to itself.
+    for (_, origin) in cases {
+        if let Some(origin) = origin {
+            assert_eq!(relay_origin(origin).as_deref(), Some(*origin), "{origin}");
+        }
+    }
+}
