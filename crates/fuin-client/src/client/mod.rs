@@ -1,0 +1,411 @@
+//! The client: one device of one user, its local store and its relay.
+//!
+//! Every operation that changes state runs under one lock, so sending and
+//! syncing from several tasks is safe; the long poll of [`Client::sync`]
+//! waits outside it. Each operation's local writes happen in one SQLite
+//! transaction, ordered so that a crash at any point loses nothing and
+//! shows nothing twice:
+//!
+//! - **Sending** seals the message for every device, then stores the
+//!   advanced sessions, the message (status `Queued`) and the sealed batch
+//!   in the outbox in one transaction, and only then posts the batch. A
+//!   crash before the post leaves the batch queued; it goes out with the
+//!   next send or sync. A crash after the relay accepted it but before the
+//!   outbox was cleared sends it again: the recipients' sessions refuse the
+//!   second copy (its message keys are gone), so it is not shown twice.
+//! - **Receiving** opens a fetched batch, then stores the advanced
+//!   sessions, the messages and the ids of the processed deliveries in one
+//!   transaction, and only then acknowledges them at the relay. A crash
+//!   before the commit leaves the sessions as they were, so the deliveries
+//!   open again on the next fetch; a crash after it finds the deliveries
+//!   marked processed: they are acknowledged without being opened again.
+//!
+//! SQLite calls are short and run on the calling task.
+
+mod auth;
+mod prekeys;
+mod receipts;
+mod report;
+mod send;
+mod session_cache;
+mod sync;
+mod trust;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fuin_seal::state::StorageKey;
+use fuin_seal::{DeviceIdentity, PrekeyStore};
+use fuin_wire::relay::BearerToken;
+use fuin_wire::{DeviceAddress, DeviceId, PublicIdentity, UserId};
+use tokio::sync::{Mutex, broadcast};
+
+use crate::event::{Event, EventStream};
+use crate::history::{Conversation, Message, MessageStatus, ReceiptRecord};
+use crate::local::{LocalStore, Reader};
+use crate::receipt::ReceiptKind;
+use crate::relay::RelayConnection;
+use crate::{ClientError, keyfile};
+
+/// A step of sending or syncing, reported to [`ClientOptions::on_step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Step {
+    /// A send was sealed and queued in the local store, not yet posted.
+    Queued,
+    /// The relay accepted a queued send; the outbox is not yet cleared.
+    Posted,
+    /// A batch of deliveries arrived from the relay; nothing is stored yet.
+    Fetched,
+    /// The batch's messages are stored; the relay has not been told yet.
+    Stored,
+    /// The relay was told to delete the batch.
+    Acknowledged,
+}
+
+/// Called at each [`Step`]; for instrumentation and crash tests.
+pub type StepHook = Arc<dyn Fn(Step) + Send + Sync>;
+
+/// How a client behaves.
+#[derive(Clone, Default)]
+pub struct ClientOptions {
+    /// Do not send delivery receipts automatically when messages arrive.
+    pub no_delivery_receipts: bool,
+    /// A PEM certificate to trust for the relay's TLS, besides the
+    /// platform's roots (for a relay with a self-signed certificate).
+    pub relay_certificate: Option<Vec<u8>>,
+    /// Called at each step of sending and syncing.
+    pub on_step: Option<StepHook>,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("no_delivery_receipts", &self.no_delivery_receipts)
+            .field("relay_certificate", &self.relay_certificate.is_some())
+            .field("on_step", &self.on_step.is_some())
+            .finish()
+    }
+}
+
+/// The outcome of a send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The message's local id.
+    pub local_id: i64,
+    /// `Sent` if the relay accepted it, `Queued` if the relay could not be
+    /// reached (it is retried by the next send or sync).
+    pub status: MessageStatus,
+    /// How many devices it was sealed for (the peer's and this user's
+    /// other devices).
+    pub devices: usize,
+}
+
+/// What one [`Client::sync`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Messages stored (text, from peers or this user's other devices).
+    pub messages: usize,
+    /// Receipts applied.
+    pub receipts: usize,
+    /// Deliveries dropped because they failed a check.
+    pub dropped: usize,
+    /// Deliveries held back because their device's identity changed.
+    pub held: usize,
+    /// Deliveries acknowledged at the relay.
+    pub acknowledged: usize,
+}
+
+/// A device's safety number with this device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSafetyNumber {
+    /// The peer device.
+    pub device: DeviceAddress<'static>,
+    /// The 60-digit number, in groups of five.
+    pub number: String,
+    /// Whether the device presented a new identity not yet accepted; the
+    /// number is then that of the trusted (old) identity.
+    pub change_pending: bool,
+}
+
+pub(crate) struct State {
+    pub(crate) store: LocalStore,
+    prekeys: PrekeyStore,
+}
+
+pub(crate) struct Inner {
+    pub(crate) address: DeviceAddress<'static>,
+    pub(crate) identity: DeviceIdentity,
+    pub(crate) relay: RelayConnection,
+    options: ClientOptions,
+    events: broadcast::Sender<Event>,
+    pub(crate) state: Mutex<State>,
+    token: std::sync::Mutex<Option<BearerToken>>,
+}
+
+/// One device of a user. Cheap to clone: clones share the device.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.inner.address)
+            .field("relay", &self.inner.relay.base())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+pub(crate) fn user_id(user: &str) -> Result<UserId<'static>, ClientError> {
+    UserId::new(user.to_owned())
+        .map_err(|err| ClientError::InvalidArgument(format!("user id {user:?}: {err}")))
+}
+
+pub(crate) fn commit(tx: rusqlite::Transaction<'_>) -> Result<(), ClientError> {
+    tx.commit()
+        .map_err(|err| ClientError::Storage(format!("committing: {err}")))
+}
+
+impl Client {
+    /// Creates a new device `user/device` with its store at `store_path`
+    /// (and its storage key beside it, `store_path` + `.key`, mode 0600),
+    /// registers it at the relay and publishes its prekeys.
+    ///
+    /// If the relay cannot be reached, the device is created locally and
+    /// registers on first use; if the relay refuses the registration (the
+    /// address is taken), the local files are removed again.
+    pub async fn create(
+        store_path: impl AsRef<std::path::Path>,
+        relay_url: &str,
+        user: &str,
+        device: u32,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let store_path = store_path.as_ref();
+        let address = DeviceAddress::new(user_id(user)?, DeviceId(device));
+        let relay = RelayConnection::new(relay_url, options.relay_certificate.as_deref())?;
+        let key_path = keyfile::key_path(store_path);
+        if key_path.exists() {
+            return Err(ClientError::KeyFile(format!(
+                "{} already exists; open the store instead",
+                key_path.display()
+            )));
+        }
+        let key = StorageKey::generate(&mut rand::rng());
+        let mut store = LocalStore::create(store_path, key.clone())?;
+        if let Err(err) = keyfile::create(&key_path, &key) {
+            remove_store_files(store_path);
+            return Err(err);
+        }
+        let identity = DeviceIdentity::generate(&mut rand::rng());
+        let mut prekeys = PrekeyStore::new();
+        prekeys.rotate_signed_prekey(&identity, &mut rand::rng());
+        {
+            let (tx, key) = store.transaction()?;
+            let db = Reader::of(&tx, key);
+            db.put_plain("user", address.user.as_str().as_bytes())?;
+            db.put_u64("device", u64::from(address.device.0))?;
+            db.put_plain("relay", relay.base().as_bytes())?;
+            db.put_identity(&identity)?;
+            db.put_prekeys(&prekeys)?;
+            db.put_u64("signed_prekey_at", now_ms())?;
+            db.put_u64("registered", 0)?;
+            commit(tx)?;
+        }
+        let client = Self::from_parts(address, identity, relay, options, store, prekeys);
+        match client.ensure_registered().await {
+            Ok(()) => Ok(client),
+            Err(err @ ClientError::Relay { status, .. }) if (400..500).contains(&status) => {
+                drop(client);
+                remove_store_files(store_path);
+                Err(err)
+            }
+            Err(err) if err.is_transient() => Ok(client),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Opens an existing device's store, with the key file beside it.
+    pub async fn open(
+        store_path: impl AsRef<std::path::Path>,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let store_path = store_path.as_ref();
+        let key = keyfile::load(&keyfile::key_path(store_path))?;
+        Self::open_with_key(store_path, key, options).await
+    }
+
+    /// Opens an existing device's store with a storage key the app keeps
+    /// elsewhere (a platform keystore).
+    pub async fn open_with_key(
+        store_path: impl AsRef<std::path::Path>,
+        key: StorageKey,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let store = LocalStore::open(store_path.as_ref(), key)?;
+        let db = store.reader();
+        let user = db
+            .plain("user")?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| ClientError::Storage("the store names no user".into()))?;
+        let device = db
+            .u64("device")?
+            .and_then(|d| u32::try_from(d).ok())
+            .ok_or_else(|| ClientError::Storage("the store names no device".into()))?;
+        let relay_url = db
+            .plain("relay")?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| ClientError::Storage("the store names no relay".into()))?;
+        let identity = db.identity()?;
+        let prekeys = db.prekeys()?;
+        let address = DeviceAddress::new(user_id(&user)?, DeviceId(device));
+        let relay = RelayConnection::new(&relay_url, options.relay_certificate.as_deref())?;
+        Ok(Self::from_parts(
+            address, identity, relay, options, store, prekeys,
+        ))
+    }
+
+    fn from_parts(
+        address: DeviceAddress<'static>,
+        identity: DeviceIdentity,
+        relay: RelayConnection,
+        options: ClientOptions,
+        store: LocalStore,
+        prekeys: PrekeyStore,
+    ) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        Self {
+            inner: Arc::new(Inner {
+                address,
+                identity,
+                relay,
+                options,
+                events,
+                state: Mutex::new(State { store, prekeys }),
+                token: std::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// This device's address.
+    pub fn address(&self) -> &DeviceAddress<'static> {
+        &self.inner.address
+    }
+
+    /// This device's public identity.
+    pub fn identity(&self) -> &PublicIdentity {
+        self.inner.identity.public()
+    }
+
+    /// The relay's address.
+    pub fn relay_url(&self) -> &str {
+        self.inner.relay.base()
+    }
+
+    /// Subscribes to the client's events from now on.
+    pub fn events(&self) -> EventStream {
+        EventStream::new(self.inner.events.subscribe())
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        // No subscriber is not an error.
+        let _ = self.inner.events.send(event);
+    }
+
+    pub(crate) fn step(&self, step: Step) {
+        if let Some(hook) = &self.inner.options.on_step {
+            hook(step);
+        }
+    }
+
+    /// The relay connection.
+    pub(crate) fn relay(&self) -> &RelayConnection {
+        &self.inner.relay
+    }
+
+    /// A stored message and its body, byte for byte.
+    pub(crate) async fn message_with_body(
+        &self,
+        local_id: i64,
+    ) -> Result<Option<(Message, zeroize::Zeroizing<Vec<u8>>)>, ClientError> {
+        let state = self.inner.state.lock().await;
+        let db = state.store.reader();
+        let Some(message) = db.message(local_id)? else {
+            return Ok(None);
+        };
+        let Some(body) = db.message_body(local_id)? else {
+            return Ok(None);
+        };
+        Ok(Some((message, body)))
+    }
+
+    /// Conversations, the most recent first.
+    pub async fn conversations(&self) -> Result<Vec<Conversation>, ClientError> {
+        let state = self.inner.state.lock().await;
+        Ok(state
+            .store
+            .reader()
+            .conversations()?
+            .into_iter()
+            .map(|(peer, messages, unread, last_message_ms)| Conversation {
+                peer,
+                messages,
+                unread,
+                last_message_ms,
+            })
+            .collect())
+    }
+
+    /// The last `limit` messages of the conversation with `user`, in the
+    /// order their senders sent them.
+    pub async fn history(&self, user: &str, limit: usize) -> Result<Vec<Message>, ClientError> {
+        let peer = user_id(user)?;
+        let state = self.inner.state.lock().await;
+        state.store.reader().history(&peer, limit)
+    }
+
+    /// One message by its local id.
+    pub async fn message(&self, local_id: i64) -> Result<Option<Message>, ClientError> {
+        let state = self.inner.state.lock().await;
+        state.store.reader().message(local_id)
+    }
+
+    /// The receipts an outgoing message received.
+    pub async fn receipts(&self, local_id: i64) -> Result<Vec<ReceiptRecord>, ClientError> {
+        let state = self.inner.state.lock().await;
+        Ok(state
+            .store
+            .reader()
+            .receipts(local_id)?
+            .into_iter()
+            .map(|(by, kind, at_ms)| ReceiptRecord {
+                by,
+                kind: if kind == 1 {
+                    ReceiptKind::Read
+                } else {
+                    ReceiptKind::Delivered
+                },
+                at_ms,
+            })
+            .collect())
+    }
+}
+
+/// Removes a store that was just created, with its log and key file.
+fn remove_store_files(store: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm", ".key"] {
+        let mut path = store.as_os_str().to_owned();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+}

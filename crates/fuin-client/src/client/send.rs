@@ -1,0 +1,381 @@
+//! Sending 1:1 messages: sealing for every device, the outbox and posting.
+
+use fuin_seal::{Outgoing, SealError, Session, VerifiedBundle};
+use fuin_wire::relay::SendBatch;
+use fuin_wire::{ContentType, DeviceAddress, FrameBody, PublicIdentity, UserId};
+
+use crate::ClientError;
+use crate::history::MessageStatus;
+use crate::local::{NewMessage, Reader};
+
+use super::session_cache::SessionCache;
+use super::{Client, SentMessage, State, Step, commit, now_ms, user_id};
+
+/// Which devices of the peer a 1:1 send seals for.
+enum Targets<'a> {
+    /// Every device the relay lists for the peer, and this user's other
+    /// devices (the whole conversation on every device).
+    All,
+    /// Only these of the peer's listed devices.
+    Only(&'a [DeviceAddress<'static>]),
+    /// Exactly these, resolved by the caller just before.
+    Resolved(Vec<(DeviceAddress<'static>, PublicIdentity)>),
+}
+
+impl Client {
+    /// Sends a text message to `user`: sealed for each of the user's
+    /// devices and this user's other devices, stored in the history, and
+    /// handed to the relay.
+    pub async fn send_text(&self, user: &str, text: &str) -> Result<SentMessage, ClientError> {
+        if text.is_empty() {
+            return Err(ClientError::InvalidArgument("a message needs text".into()));
+        }
+        let peer = user_id(user)?;
+        self.ensure_registered().await?;
+        let mut state = self.inner.state.lock().await;
+        let sent = self
+            .send_content(
+                &mut state,
+                &peer,
+                ContentType::Text,
+                text.as_bytes(),
+                true,
+                &[],
+            )
+            .await?;
+        self.offer_identifier_secret_after_send(&mut state).await;
+        Ok(sent)
+    }
+
+    /// A send just fetched this user's device list and trusted any new
+    /// device: one that lacks the identifier secret gets it now. Its failure
+    /// is not the send's; the next sync tries again.
+    pub(super) async fn offer_identifier_secret_after_send(&self, state: &mut State) {
+        let _ = self.share_identifier_secret(state, false).await;
+    }
+
+    /// Sends `body` of `content_type` to `user` as a message of the
+    /// history (for content types besides text, such as attachment shares).
+    pub(crate) async fn send_in_history(
+        &self,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        body: &[u8],
+    ) -> Result<SentMessage, ClientError> {
+        self.ensure_registered().await?;
+        let mut state = self.inner.state.lock().await;
+        let sent = self
+            .send_content(&mut state, peer, content_type, body, true, &[])
+            .await?;
+        self.offer_identifier_secret_after_send(&mut state).await;
+        Ok(sent)
+    }
+
+    /// Sends `body` as a message of any `content_type` to `user` (and this
+    /// user's other devices), outside the history. For tests that play a
+    /// misbehaving peer; apps have no use for it.
+    #[doc(hidden)]
+    pub async fn send_raw_content_for_testing(
+        &self,
+        user: &str,
+        content_type: ContentType,
+        body: &[u8],
+    ) -> Result<SentMessage, ClientError> {
+        let peer = user_id(user)?;
+        self.ensure_registered().await?;
+        let mut state = self.inner.state.lock().await;
+        self.send_content(&mut state, &peer, content_type, body, false, &[])
+            .await
+    }
+
+    /// Seals `body` for every device of `peer` and this user's other
+    /// devices, queues it, and posts it. `clear_owed` names messages whose
+    /// owed receipt this send is.
+    pub(super) async fn send_content(
+        &self,
+        state: &mut State,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        body: &[u8],
+        in_history: bool,
+        clear_owed: &[i64],
+    ) -> Result<SentMessage, ClientError> {
+        self.send_content_filtered(
+            state,
+            peer,
+            content_type,
+            body,
+            in_history,
+            clear_owed,
+            Targets::All,
+        )
+        .await
+    }
+
+    /// Seals `body` for the listed devices of `peer` only (group keys and
+    /// welcomes go to member devices, not to every device of a user); not
+    /// kept in the history.
+    pub(crate) async fn send_content_to(
+        &self,
+        state: &mut State,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        body: &[u8],
+        only: &[DeviceAddress<'static>],
+    ) -> Result<SentMessage, ClientError> {
+        self.send_content_filtered(
+            state,
+            peer,
+            content_type,
+            body,
+            false,
+            &[],
+            Targets::Only(only),
+        )
+        .await
+    }
+
+    /// Seals `body` for exactly `targets`, devices of `peer` that the
+    /// caller has just resolved (with [`Client::resolve_devices`], so their
+    /// identities are the trusted ones); not kept in the history.
+    pub(crate) async fn send_content_resolved(
+        &self,
+        state: &mut State,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        body: &[u8],
+        targets: Vec<(DeviceAddress<'static>, PublicIdentity)>,
+    ) -> Result<SentMessage, ClientError> {
+        self.send_content_filtered(
+            state,
+            peer,
+            content_type,
+            body,
+            false,
+            &[],
+            Targets::Resolved(targets),
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_content_filtered(
+        &self,
+        state: &mut State,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        body: &[u8],
+        in_history: bool,
+        clear_owed: &[i64],
+        only: Targets<'_>,
+    ) -> Result<SentMessage, ClientError> {
+        // Older queued sends go first, so the peer gets them in order.
+        let flushed = self.flush_outbox(state).await;
+        let all = matches!(only, Targets::All);
+        let mut targets = match only {
+            Targets::All => self.resolve_devices(state, peer).await?,
+            Targets::Only(only) => {
+                let mut targets = self.resolve_devices(state, peer).await?;
+                targets.retain(|(address, _)| only.contains(address));
+                targets
+            }
+            Targets::Resolved(targets) => targets,
+        };
+        if targets.is_empty() {
+            return Err(ClientError::UnknownUser {
+                user: peer.as_str().to_owned(),
+            });
+        }
+        if *peer != self.inner.address.user && all {
+            let own = self.inner.address.user.clone();
+            targets.extend(self.resolve_devices(state, &own).await?);
+        }
+        // The thread-local generator is not `Send`: it is taken afresh at
+        // each use so that no future holds it across an await.
+        let now = now_ms();
+        let now_sql = i64::try_from(now).unwrap_or(i64::MAX);
+
+        // Sessions: use the most recent one that can send, or start one.
+        let mut sessions = SessionCache::default();
+        let mut envelopes = Vec::with_capacity(targets.len());
+        let outgoing = Outgoing::new(
+            &mut rand::rng(),
+            &self.inner.address,
+            peer.clone(),
+            content_type,
+            body,
+        )?;
+        let mut need_bundle = Vec::new();
+        {
+            let db = state.store.reader();
+            for (address, _) in &targets {
+                let slots = sessions.load(db, address)?;
+                if !slots.iter().any(|slot| slot.session.can_send()) {
+                    need_bundle.push(address.clone());
+                }
+            }
+        }
+        for address in need_bundle {
+            let trusted = targets
+                .iter()
+                .find(|(a, _)| *a == address)
+                .map(|(_, identity)| identity.clone());
+            let relay = &self.inner.relay;
+            let user = address.user.clone();
+            let device = address.device;
+            let bundles = match self
+                .authed(|token| {
+                    let user = &user;
+                    async move { relay.bundle(&token, user, device).await }
+                })
+                .await
+            {
+                Ok(bundles) => bundles,
+                // A device that has not published prekeys cannot be reached yet.
+                Err(ClientError::Relay { status: 404, .. }) => continue,
+                Err(err) => return Err(err),
+            };
+            let Some(bundle) = bundles
+                .bundles
+                .as_slice()
+                .iter()
+                .find(|b| b.address == address)
+            else {
+                continue;
+            };
+            let verified = match VerifiedBundle::verify(bundle, &address, trusted.as_ref()) {
+                Ok(verified) => verified,
+                Err(SealError::IdentityMismatch) => {
+                    return Err(ClientError::IdentityChanged {
+                        device: address.to_string(),
+                    });
+                }
+                Err(err) => return Err(err.into()),
+            };
+            let session = Session::initiate(
+                &mut rand::rng(),
+                &self.inner.identity,
+                self.inner.address.clone(),
+                &verified,
+            )?;
+            sessions.add(state.store.reader(), &address, session, now_sql)?;
+        }
+        for (address, _) in &targets {
+            let slots = sessions.load(state.store.reader(), address)?;
+            let Some(index) = slots.iter().position(|slot| slot.session.can_send()) else {
+                continue;
+            };
+            let sealed = slots[index]
+                .session
+                .seal(&mut rand::rng(), &outgoing, now)?;
+            envelopes.push(sealed.envelope);
+            sessions.touch(address, index, now_sql);
+        }
+        if envelopes.is_empty() {
+            return Err(ClientError::UnknownUser {
+                user: peer.as_str().to_owned(),
+            });
+        }
+        let devices = envelopes.len();
+        let batch = SendBatch {
+            envelopes: envelopes.into(),
+        }
+        .to_bytes()?;
+
+        let (outbox_id, local_id) = {
+            let (tx, key) = state.store.transaction()?;
+            let db = Reader::of(&tx, key);
+            sessions.write(db)?;
+            let local_id = if in_history {
+                db.insert_message(&NewMessage {
+                    conversation: peer,
+                    sender: &self.inner.address,
+                    message_id: outgoing.message_id(),
+                    outgoing: true,
+                    content_type,
+                    body,
+                    sent_at_ms: now,
+                    sequence: 0,
+                    server_time_ms: None,
+                    status: MessageStatus::Queued,
+                    franking: None,
+                    received_at_ms: now,
+                    receipt_owed: 0,
+                })?
+            } else {
+                None
+            };
+            for local in clear_owed {
+                db.set_receipt_owed(*local, 0)?;
+            }
+            let outbox_id = db.enqueue(local_id, &batch, now)?;
+            commit(tx)?;
+            (outbox_id, local_id)
+        };
+        self.step(Step::Queued);
+
+        let status = match flushed {
+            // Something older is stuck: keep the order, leave this queued.
+            Err(err) if err.is_transient() => MessageStatus::Queued,
+            _ => self.post_queued(state, outbox_id, local_id, &batch).await?,
+        };
+        Ok(SentMessage {
+            local_id: local_id.unwrap_or(0),
+            status,
+            devices,
+        })
+    }
+
+    /// Posts one queued batch; the new status of its message.
+    async fn post_queued(
+        &self,
+        state: &mut State,
+        outbox_id: i64,
+        local_id: Option<i64>,
+        batch: &[u8],
+    ) -> Result<MessageStatus, ClientError> {
+        let relay = &self.inner.relay;
+        let result = self
+            .authed(|token| async move { relay.send(&token, batch).await })
+            .await;
+        let (status, server_time) = match result {
+            Ok(accepted) => {
+                self.step(Step::Posted);
+                (MessageStatus::Sent, Some(accepted.server_time_ms))
+            }
+            Err(err) if err.is_transient() => return Ok(MessageStatus::Queued),
+            Err(ClientError::Relay { status, .. }) if (400..500).contains(&status) => {
+                (MessageStatus::Failed, None)
+            }
+            Err(err) => return Err(err),
+        };
+        let (tx, key) = state.store.transaction()?;
+        let db = Reader::of(&tx, key);
+        if let Some(local) = local_id {
+            db.set_status(local, status, server_time)?;
+        }
+        db.dequeue(outbox_id)?;
+        commit(tx)?;
+        Ok(status)
+    }
+
+    /// Posts every queued batch in order; stops at the first that cannot
+    /// be posted now.
+    pub(super) async fn flush_outbox(&self, state: &mut State) -> Result<(), ClientError> {
+        let queued = state.store.reader().outbox()?;
+        for (id, local, batch) in queued {
+            if self.post_queued(state, id, local, &batch).await? == MessageStatus::Queued {
+                return Err(ClientError::Unreachable(
+                    "queued messages are waiting for the relay".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Messages sealed but not yet accepted by the relay.
+    pub async fn queued(&self) -> Result<usize, ClientError> {
+        let state = self.inner.state.lock().await;
+        Ok(state.store.reader().outbox()?.len())
+    }
+}

@@ -1,0 +1,475 @@
+//! Receiving: fetching, opening, storing and acknowledging deliveries.
+
+use std::time::Duration;
+
+use fuin_seal::{Opened, PrekeyStore, SealError, Session};
+use fuin_wire::{
+    ContentKind, ContentType, DeliveredRecord, DeviceAddress, FrameBody, MessageId, PrekeyMessage,
+};
+
+use crate::ClientError;
+use crate::event::Event;
+use crate::history::MessageStatus;
+use crate::local::{NewMessage, Reader, StoredFranking};
+use crate::receipt::{ReceiptBody, ReceiptKind};
+
+use super::prekeys::{MAX_LOCAL_ONE_TIME_PREKEYS, PREKEY_BATCH};
+use super::session_cache::SessionCache;
+use super::{Client, State, Step, SyncReport, commit, now_ms};
+
+/// What opening one delivery came to.
+enum Outcome {
+    Opened(Box<Opened>),
+    /// Held until the app accepts the sender device's new identity.
+    Held,
+    Dropped(String),
+}
+
+impl Client {
+    /// Fetches, opens, stores and acknowledges everything waiting at the
+    /// relay, waiting up to `wait` for the first delivery if there is none;
+    /// then sends the receipts owed, replenishes prekeys when the relay
+    /// says the pool is low, and offers the identifier secret to this
+    /// user's devices known to lack it (`spec/client.md` §13).
+    pub async fn sync(&self, wait: Duration) -> Result<SyncReport, ClientError> {
+        self.ensure_registered().await?;
+        let mut report = SyncReport::default();
+        {
+            let mut state = self.inner.state.lock().await;
+            // Confirm what an earlier run stored but could not acknowledge.
+            let unconfirmed = state.store.reader().unconfirmed()?;
+            if !unconfirmed.is_empty() {
+                self.acknowledge(&mut state, &unconfirmed).await?;
+                report.acknowledged += unconfirmed.len();
+            }
+            let _ = self.flush_outbox(&mut state).await;
+            self.flush_group_outbox_lenient(&mut state).await?;
+        }
+        let relay = &self.inner.relay;
+        let mut wait = wait;
+        loop {
+            let batch = self
+                .authed(|token| async move { relay.fetch(&token, wait).await })
+                .await?;
+            wait = Duration::ZERO;
+            if batch.records.is_empty() {
+                break;
+            }
+            self.step(Step::Fetched);
+            let mut state = self.inner.state.lock().await;
+            let records: Vec<_> = batch
+                .records
+                .into_vec()
+                .into_iter()
+                .map(|record| (record.server_message_id, Some(record)))
+                .collect();
+            let ids: Vec<MessageId> = records.iter().map(|(id, _)| *id).collect();
+            let part = self.process(&mut state, records, false)?;
+            self.step(Step::Stored);
+            self.acknowledge(&mut state, &ids).await?;
+            self.step(Step::Acknowledged);
+            report.messages += part.messages;
+            report.receipts += part.receipts;
+            report.dropped += part.dropped;
+            report.held += part.held;
+            report.acknowledged += ids.len();
+            if batch.prekeys_low
+                && state.prekeys.one_time_count() + PREKEY_BATCH <= MAX_LOCAL_ONE_TIME_PREKEYS
+            {
+                let count = self.publish_one_time_prekeys(&mut state, None).await?;
+                self.emit(Event::PrekeysReplenished { count });
+            }
+        }
+        let mut state = self.inner.state.lock().await;
+        self.flush_group_outbox_lenient(&mut state).await?;
+        self.rotate_signed_prekey_if_due(&mut state).await?;
+        match self.send_owed_receipts(&mut state).await {
+            Ok(()) => {}
+            Err(err) if err.is_transient() => {}
+            Err(err) => return Err(err),
+        }
+        // A device of this user met since (or one whose secret lost) gets
+        // this device's identifier secret; asks the relay nothing otherwise.
+        // A failure is retried at the next sync.
+        let _ = self.share_identifier_secret(&mut state, false).await;
+        Ok(report)
+    }
+
+    async fn acknowledge(&self, state: &mut State, ids: &[MessageId]) -> Result<(), ClientError> {
+        let relay = &self.inner.relay;
+        self.authed(|token| async move { relay.acknowledge(&token, ids).await })
+            .await?;
+        let (tx, key) = state.store.transaction()?;
+        Reader::of(&tx, key).forget_processed(ids)?;
+        commit(tx)
+    }
+
+    /// Opens and stores deliveries in one transaction. `None` stands for a
+    /// stored delivery that no longer decodes (it is dropped). With
+    /// `released`, the deliveries come from the quarantine and are removed
+    /// from it.
+    pub(super) fn process(
+        &self,
+        state: &mut State,
+        records: Vec<(MessageId, Option<DeliveredRecord<'static>>)>,
+        released: bool,
+    ) -> Result<SyncReport, ClientError> {
+        let now = now_ms();
+        let now_sql = i64::try_from(now).unwrap_or(i64::MAX);
+        let mut report = SyncReport::default();
+        let mut events = Vec::new();
+        let mut sessions = SessionCache::default();
+        let mut prekeys = state.prekeys.clone();
+        let (tx, key) = state.store.transaction()?;
+        let db = Reader::of(&tx, key);
+        for (id, record) in records {
+            if released {
+                db.release_quarantined(&id)?;
+            } else if db.was_processed(&id)? {
+                continue;
+            }
+            let Some(record) = record else {
+                report.dropped += 1;
+                continue;
+            };
+            if record.envelope.content_kind == ContentKind::GroupMessage {
+                if record.envelope.recipient != self.inner.address
+                    || record.sender == self.inner.address
+                {
+                    report.dropped += 1;
+                    events.push(Event::MessageDropped {
+                        from: record.sender.clone().into_owned(),
+                        reason: "a group delivery for another device, or from this one".into(),
+                    });
+                } else {
+                    let mut work = crate::group::GroupWork {
+                        events: &mut events,
+                        messages: 0,
+                        dropped: 0,
+                    };
+                    self.receive_group_record(db, &record, now, &mut work)?;
+                    report.messages += work.messages;
+                    report.dropped += work.dropped;
+                }
+                if !released {
+                    db.mark_processed(&id, now)?;
+                }
+                continue;
+            }
+            let outcome = self.open_record(
+                db,
+                &mut sessions,
+                &mut prekeys,
+                &record,
+                now_sql,
+                &mut events,
+            )?;
+            match outcome {
+                Outcome::Opened(opened) => {
+                    self.store_opened(db, &opened, now, &mut report, &mut events)?;
+                }
+                Outcome::Held => {
+                    db.quarantine(&id, &record.sender, &record.to_bytes()?, now)?;
+                    report.held += 1;
+                }
+                Outcome::Dropped(reason) => {
+                    report.dropped += 1;
+                    events.push(Event::MessageDropped {
+                        from: record.sender.clone().into_owned(),
+                        reason,
+                    });
+                }
+            }
+            if !released {
+                db.mark_processed(&id, now)?;
+            }
+        }
+        sessions.write(db)?;
+        db.put_prekeys(&prekeys)?;
+        commit(tx)?;
+        state.prekeys = prekeys;
+        for event in events {
+            self.emit(event);
+        }
+        Ok(report)
+    }
+
+    /// Opens one delivery with the sessions of its sender device, or starts
+    /// a responder session for a new handshake.
+    fn open_record(
+        &self,
+        db: Reader<'_>,
+        sessions: &mut SessionCache,
+        prekeys: &mut PrekeyStore,
+        record: &DeliveredRecord<'_>,
+        now: i64,
+        events: &mut Vec<Event>,
+    ) -> Result<Outcome, ClientError> {
+        let sender = record.sender.clone().into_owned();
+        let now_ms = u64::try_from(now).unwrap_or(0);
+        if sender == self.inner.address {
+            return Ok(Outcome::Dropped(
+                "the relay names this device as sender".into(),
+            ));
+        }
+        if record.envelope.recipient != self.inner.address {
+            return Ok(Outcome::Dropped("addressed to another device".into()));
+        }
+        let peer = db.peer(&sender)?;
+        // An established session first, most recently used first.
+        let slots = sessions.load(db, &sender)?;
+        let mut last_error = None;
+        for (index, slot) in slots.iter_mut().enumerate() {
+            match slot.session.open(record, now_ms) {
+                Ok(opened) => {
+                    sessions.touch(&sender, index, now);
+                    return Ok(Outcome::Opened(Box::new(opened)));
+                }
+                Err(err) => {
+                    last_error.get_or_insert(err);
+                }
+            }
+        }
+        if record.envelope.content_kind != ContentKind::PrekeyMessage {
+            return Ok(Outcome::Dropped(match last_error {
+                Some(err) => err.to_string(),
+                None => "no session with the sending device".into(),
+            }));
+        }
+        // A new handshake from the sender.
+        let initiator = match PrekeyMessage::from_bytes(record.envelope.sealed_body.as_bytes()) {
+            Ok(message) => message.initiator,
+            Err(err) => return Ok(Outcome::Dropped(SealError::from(err).to_string())),
+        };
+        if let Some(peer) = &peer
+            && peer.identity != initiator
+        {
+            // Another identity for a known device. Only a handshake that
+            // really opens under it (which binds the sender's address) is
+            // worth the user's attention; anything else is a forgery or a
+            // relabelled delivery, and is dropped.
+            let mut scratch = prekeys.clone();
+            if let Err(err) = Session::respond(
+                &self.inner.identity,
+                self.inner.address.clone(),
+                &mut scratch,
+                None,
+                record,
+                now_ms,
+            ) {
+                return Ok(Outcome::Dropped(err.to_string()));
+            }
+            if peer.pending.as_ref() != Some(&initiator) {
+                db.set_pending_identity(&sender, &initiator)?;
+                events.push(Event::IdentityChanged {
+                    device: sender.clone(),
+                });
+            }
+            return Ok(Outcome::Held);
+        }
+        match Session::respond(
+            &self.inner.identity,
+            self.inner.address.clone(),
+            prekeys,
+            peer.as_ref().map(|p| &p.identity),
+            record,
+            now_ms,
+        ) {
+            Ok((session, opened)) => {
+                if peer.is_none() {
+                    let known = db.peers_of(&sender.user)?;
+                    db.trust_new_peer(&sender, &initiator, now_ms)?;
+                    if sender.user == self.inner.address.user || !known.is_empty() {
+                        events.push(Event::NewDevice {
+                            device: sender.clone(),
+                        });
+                    }
+                }
+                sessions.add(db, &sender, session, now)?;
+                Ok(Outcome::Opened(Box::new(opened)))
+            }
+            Err(err) => Ok(Outcome::Dropped(err.to_string())),
+        }
+    }
+
+    /// Stores an opened message, or applies an opened receipt.
+    fn store_opened(
+        &self,
+        db: Reader<'_>,
+        opened: &Opened,
+        now: u64,
+        report: &mut SyncReport,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ClientError> {
+        let own_user = &self.inner.address.user;
+        let from_own_device = opened.sender.user == *own_user;
+        if let Some(missing) = &opened.gap.missing {
+            events.push(Event::MessagesMissing {
+                from: opened.sender.clone(),
+                sequences: missing.clone(),
+            });
+        }
+        let content = &opened.content;
+        match content.content_type {
+            ContentType::Text | ContentType::Attachment => {
+                if content.content_type == ContentType::Attachment {
+                    // A share whose reference does not fit this message (its
+                    // owner is not the sending device, or it names another
+                    // conversation) is not this message's attachment.
+                    if let Err(reason) = crate::attachment::check_incoming(
+                        content.body.as_bytes(),
+                        &opened.sender,
+                        &opened.conversation,
+                    ) {
+                        events.push(Event::MessageDropped {
+                            from: opened.sender.clone(),
+                            reason,
+                        });
+                        report.dropped += 1;
+                        return Ok(());
+                    }
+                }
+                let franking = StoredFranking {
+                    franking_key: opened.franking.franking_key.clone(),
+                    commitment: opened.franking.commitment,
+                    stamp: opened.franking.stamp,
+                    stamp_key_id: opened.franking.stamp_key_id,
+                    server_time_ms: opened.franking.server_time_ms,
+                    server_message_id: opened.franking.server_message_id,
+                    sender: opened.franking.sender.clone(),
+                    recipient: opened.franking.recipient.clone(),
+                };
+                let owed = i64::from(!from_own_device && !self.inner.options.no_delivery_receipts);
+                let inserted = db.insert_message(&NewMessage {
+                    conversation: &opened.conversation_with,
+                    sender: &opened.sender,
+                    message_id: content.message_id,
+                    outgoing: from_own_device,
+                    content_type: content.content_type,
+                    body: content.body.as_bytes(),
+                    sent_at_ms: content.sent_at_ms,
+                    sequence: content.sequence,
+                    server_time_ms: Some(opened.franking.server_time_ms),
+                    status: if from_own_device {
+                        MessageStatus::Sent
+                    } else {
+                        MessageStatus::Unread
+                    },
+                    franking: Some(&franking),
+                    received_at_ms: now,
+                    receipt_owed: owed,
+                })?;
+                if let Some(local_id) = inserted {
+                    report.messages += 1;
+                    events.push(Event::MessageReceived {
+                        conversation: opened.conversation_with.as_str().to_owned(),
+                        local_id,
+                        from: opened.sender.clone(),
+                    });
+                }
+            }
+            ContentType::Receipt => {
+                let Ok(receipt) = ReceiptBody::from_bytes(content.body.as_bytes()) else {
+                    events.push(Event::MessageDropped {
+                        from: opened.sender.clone(),
+                        reason: "an unreadable receipt".into(),
+                    });
+                    report.dropped += 1;
+                    return Ok(());
+                };
+                report.receipts += 1;
+                let conversation = &opened.conversation_with;
+                for reference in &receipt.messages {
+                    if from_own_device {
+                        // This user read the peer's message on another device.
+                        let sender =
+                            DeviceAddress::new(conversation.clone(), reference.sender_device);
+                        if receipt.kind != ReceiptKind::Read {
+                            continue;
+                        }
+                        if let Some((local, MessageStatus::Unread)) =
+                            db.find_message(conversation, &sender, &reference.message_id)?
+                        {
+                            db.set_status(local, MessageStatus::Read, None)?;
+                            db.set_receipt_owed(local, 0)?;
+                            events.push(Event::StatusChanged {
+                                conversation: conversation.as_str().to_owned(),
+                                message: reference.message_id,
+                                status: MessageStatus::Read,
+                            });
+                        }
+                    } else {
+                        // The peer confirms one of this user's messages; a
+                        // receipt naming anything else is ignored.
+                        let sender = DeviceAddress::new(own_user.clone(), reference.sender_device);
+                        let Some((local, status)) =
+                            db.find_message(conversation, &sender, &reference.message_id)?
+                        else {
+                            continue;
+                        };
+                        let kind = match receipt.kind {
+                            ReceiptKind::Delivered => 0,
+                            ReceiptKind::Read => 1,
+                        };
+                        db.add_receipt(local, &opened.sender, kind, now)?;
+                        let new = match receipt.kind {
+                            ReceiptKind::Delivered => MessageStatus::Delivered,
+                            ReceiptKind::Read => MessageStatus::Read,
+                        };
+                        let rank = |s: MessageStatus| match s {
+                            MessageStatus::Queued | MessageStatus::Failed => 0,
+                            MessageStatus::Sent => 1,
+                            MessageStatus::Delivered => 2,
+                            MessageStatus::Read => 3,
+                            MessageStatus::Unread => 0,
+                        };
+                        if rank(new) > rank(status) {
+                            db.set_status(local, new, None)?;
+                            events.push(Event::StatusChanged {
+                                conversation: conversation.as_str().to_owned(),
+                                message: reference.message_id,
+                                status: new,
+                            });
+                        }
+                    }
+                }
+            }
+            ContentType::IdentifierSecret => {
+                // Never stored in the history, never shown, never reported.
+                if !self.receive_identifier_share(
+                    db,
+                    &opened.sender,
+                    content.body.as_bytes(),
+                    events,
+                )? {
+                    report.dropped += 1;
+                }
+            }
+            ContentType::SenderKeyDistribution | ContentType::GroupWelcome => {
+                let mut work = crate::group::GroupWork {
+                    events,
+                    messages: 0,
+                    dropped: 0,
+                };
+                self.receive_group_direct(
+                    db,
+                    &opened.sender,
+                    content.content_type,
+                    content.body.as_bytes(),
+                    now,
+                    &mut work,
+                )?;
+                report.messages += work.messages;
+                report.dropped += work.dropped;
+            }
+            _ => {
+                report.dropped += 1;
+                events.push(Event::MessageDropped {
+                    from: opened.sender.clone(),
+                    reason: "a content type this client does not know".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
