@@ -30,7 +30,7 @@ use fuin_wire::Opaque;
 use crate::client::{Client, State, commit, now_ms, user_id};
 use crate::event::Event;
 use crate::history::MessageStatus;
-use crate::local::{Reader, StoredFranking};
+use crate::store::{Reader, StoredFranking};
 use crate::{ClientError, SentMessage};
 
 /// The tables of groups, created in every store (new or opened).
@@ -508,7 +508,7 @@ impl Groups<'_> {
             rows
         {
             let content_type = history_content_type(kind)?;
-            let sender = DeviceAddress::new(user_id(&user)?, crate::local::device_id(device)?);
+            let sender = DeviceAddress::new(user_id(&user)?, crate::store::device_id(device)?);
             let body = self.db.open(
                 &Self::body_context(id, &sender, &message_id, body_part(content_type)),
                 &body,
@@ -577,7 +577,7 @@ impl Groups<'_> {
             <[u8; 32]>::try_from(group.as_slice())
                 .map_err(|_| ClientError::Storage("a group message names no group".into()))?,
         );
-        let sender = DeviceAddress::new(user_id(&user)?, crate::local::device_id(device)?);
+        let sender = DeviceAddress::new(user_id(&user)?, crate::store::device_id(device)?);
         let content_type = history_content_type(kind)?;
         let context = |part| Self::body_context(&group, &sender, &message_id, part);
         let body = self
@@ -687,7 +687,7 @@ impl Groups<'_> {
             .map_err(storage("reading held group deliveries"))?;
         let mut out = Vec::with_capacity(rows.len());
         for (row, kind, tag, user, device, payload) in rows {
-            let sender = DeviceAddress::new(user_id(&user)?, crate::local::device_id(device)?);
+            let sender = DeviceAddress::new(user_id(&user)?, crate::store::device_id(device)?);
             let payload = self.db.open(&Self::held_context(id, &tag), &payload)?;
             out.push((row, kind, sender, payload.to_vec()));
         }

@@ -22,7 +22,7 @@ use rusqlite::{OptionalExtension, params};
 use crate::client::{State, commit, now_ms};
 use crate::event::Event;
 use crate::group::{GroupInfo, parse_group_id};
-use crate::local::Reader;
+use crate::store::Reader;
 use crate::{Client, ClientError};
 
 /// The name of the identifier secret (with when and where it was drawn) in

@@ -49,8 +49,8 @@ mod group;
 mod history;
 mod identifiers;
 pub mod keyfile;
-mod local;
 mod relay;
+mod store;
 
 pub use attachment::{
     AttachmentInfo, FetchedFile, FetchedThumbnail, MAX_THUMBNAIL_SIDE, SendFileOptions, SentFile,
@@ -70,4 +70,4 @@ pub use fuin_wire::receipt;
 pub use group::{GroupChange, GroupEntry, GroupInfo, GroupStatus};
 pub use history::{Conversation, Message, MessageStatus, ReceiptRecord};
 pub use identifiers::AudienceConversation;
-pub use local::StoredFranking;
+pub use store::StoredFranking;

@@ -3,8 +3,8 @@
 use fuin_wire::relay::{BearerToken, ChallengeResponse, DeviceRegistration};
 
 use crate::ClientError;
-use crate::local::Reader;
 use crate::relay::Registered;
+use crate::store::Reader;
 
 use super::{Client, commit};
 

@@ -42,9 +42,9 @@ use tokio::sync::{Mutex, broadcast};
 
 use crate::event::{Event, EventStream};
 use crate::history::{Conversation, Message, MessageStatus, ReceiptRecord};
-use crate::local::{LocalStore, Reader};
 use crate::receipt::ReceiptKind;
 use crate::relay::RelayConnection;
+use crate::store::{LocalStore, Reader};
 use crate::{ClientError, keyfile};
 
 /// A step of sending or syncing, reported to [`ClientOptions::on_step`].

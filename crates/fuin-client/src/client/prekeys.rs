@@ -3,7 +3,7 @@
 use fuin_wire::relay::PrekeyUpload;
 
 use crate::ClientError;
-use crate::local::Reader;
+use crate::store::Reader;
 
 use super::{Client, State, commit, now_ms};
 

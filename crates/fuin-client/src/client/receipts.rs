@@ -6,8 +6,8 @@ use fuin_wire::ContentType;
 
 use crate::ClientError;
 use crate::history::MessageStatus;
-use crate::local::Reader;
 use crate::receipt::{MAX_RECEIPT_MESSAGES, ReceiptBody, ReceiptKind, ReceiptRef};
+use crate::store::Reader;
 
 use super::{Client, SentMessage, State, commit, user_id};
 

@@ -7,7 +7,7 @@ use fuin_wire::Opaque;
 use fuin_wire::relay::ReportAccepted;
 
 use crate::ClientError;
-use crate::local::StoredFranking;
+use crate::store::StoredFranking;
 
 use super::{Client, now_ms, user_id};
 

@@ -6,7 +6,7 @@ use fuin_wire::{ContentType, DeviceAddress, FrameBody, PublicIdentity, UserId};
 
 use crate::ClientError;
 use crate::history::MessageStatus;
-use crate::local::{NewMessage, Reader};
+use crate::store::{NewMessage, Reader};
 
 use super::session_cache::SessionCache;
 use super::{Client, SentMessage, State, Step, commit, now_ms, user_id};

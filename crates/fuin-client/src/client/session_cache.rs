@@ -6,7 +6,7 @@ use fuin_seal::Session;
 use fuin_wire::DeviceAddress;
 
 use crate::ClientError;
-use crate::local::{Reader, SessionSlot};
+use crate::store::{Reader, SessionSlot};
 
 /// Sessions kept per peer device: the newest and the ones before it, so
 /// that two devices that started sessions with each other at once still

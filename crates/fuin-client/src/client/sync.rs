@@ -10,8 +10,8 @@ use fuin_wire::{
 use crate::ClientError;
 use crate::event::Event;
 use crate::history::MessageStatus;
-use crate::local::{NewMessage, Reader, StoredFranking};
 use crate::receipt::{ReceiptBody, ReceiptKind};
+use crate::store::{NewMessage, Reader, StoredFranking};
 
 use super::prekeys::{MAX_LOCAL_ONE_TIME_PREKEYS, PREKEY_BATCH};
 use super::session_cache::SessionCache;

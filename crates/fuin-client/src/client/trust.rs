@@ -5,7 +5,7 @@ use fuin_wire::{DeliveredRecord, DeviceAddress, FrameBody, PublicIdentity, UserI
 
 use crate::ClientError;
 use crate::event::Event;
-use crate::local::Reader;
+use crate::store::Reader;
 
 use super::{Client, DeviceSafetyNumber, State, commit, now_ms, user_id};
 

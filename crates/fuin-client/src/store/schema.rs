@@ -1,0 +1,72 @@
+//! The schema of the local store and its version (`PRAGMA user_version`).
+
+/// The schema version kept in `PRAGMA user_version`.
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE peers (
+    user             TEXT NOT NULL,
+    device           INTEGER NOT NULL,
+    identity         BLOB NOT NULL,
+    pending_identity BLOB,
+    first_seen_ms    INTEGER NOT NULL,
+    PRIMARY KEY (user, device)
+);
+CREATE TABLE sessions (
+    user      TEXT NOT NULL,
+    device    INTEGER NOT NULL,
+    slot      INTEGER NOT NULL,
+    state     BLOB NOT NULL,
+    last_used INTEGER NOT NULL,
+    PRIMARY KEY (user, device, slot)
+);
+CREATE TABLE messages (
+    id             INTEGER PRIMARY KEY,
+    conversation   TEXT NOT NULL,
+    sender_user    TEXT NOT NULL,
+    sender_device  INTEGER NOT NULL,
+    message_id     BLOB NOT NULL,
+    outgoing       INTEGER NOT NULL,
+    content_type   INTEGER NOT NULL,
+    body           BLOB NOT NULL,
+    sent_at_ms     INTEGER NOT NULL,
+    sequence       INTEGER NOT NULL,
+    server_time_ms INTEGER,
+    status         INTEGER NOT NULL,
+    franking       BLOB,
+    received_at_ms INTEGER NOT NULL,
+    receipt_owed   INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (sender_user, sender_device, message_id)
+);
+CREATE INDEX messages_by_conversation ON messages (conversation, sent_at_ms, sequence);
+CREATE INDEX messages_owing_receipts ON messages (receipt_owed) WHERE receipt_owed != 0;
+CREATE TABLE receipts (
+    message   INTEGER NOT NULL REFERENCES messages (id),
+    user      TEXT NOT NULL,
+    device    INTEGER NOT NULL,
+    kind      INTEGER NOT NULL,
+    at_ms     INTEGER NOT NULL,
+    PRIMARY KEY (message, user, device, kind)
+);
+CREATE TABLE processed (
+    server_message_id BLOB PRIMARY KEY,
+    at_ms             INTEGER NOT NULL
+);
+CREATE TABLE outbox (
+    id         INTEGER PRIMARY KEY,
+    message    INTEGER REFERENCES messages (id),
+    batch      BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE quarantine (
+    server_message_id BLOB PRIMARY KEY,
+    sender_user       TEXT NOT NULL,
+    sender_device     INTEGER NOT NULL,
+    record            BLOB NOT NULL,
+    at_ms             INTEGER NOT NULL
+);
+";
