@@ -25,13 +25,13 @@ pub enum ClientError {
     Unreachable(String),
     /// The relay's answer was not the frame the API promises.
     RelayMisbehaved(String),
-    /// A device of this user presented another identity than the one trusted
-    /// for it. Nothing is sent to the user, and nothing from that device is
-    /// shown, until the app calls
+    /// The user's account key is not the one trusted for them (their device
+    /// list is signed by another key). Nothing is sent to the user, and
+    /// nothing from the new key's devices is shown, until the app calls
     /// [`Client::accept_identity_change`](crate::Client::accept_identity_change).
     IdentityChanged {
-        /// The device, as `user/device`.
-        device: String,
+        /// The user.
+        user: String,
     },
     /// The user has no device with published prekeys at the relay.
     UnknownUser {
@@ -76,7 +76,7 @@ impl ClientError {
             Self::Unreachable(_) => "check that the relay is running and its address is right",
             Self::RelayMisbehaved(_) => "the relay is not a fuin relay, or is faulty",
             Self::IdentityChanged { .. } => {
-                "compare safety numbers with the contact, then accept the new identity"
+                "compare the new safety number with the contact, then accept the new account key"
             }
             Self::UnknownUser { .. } => "check the user id; the user must have registered",
             Self::InvalidArgument(_) => "check the arguments",
@@ -104,9 +104,9 @@ impl fmt::Display for ClientError {
             ),
             Self::Unreachable(why) => write!(f, "the relay could not be reached: {why}"),
             Self::RelayMisbehaved(why) => write!(f, "the relay answered wrongly: {why}"),
-            Self::IdentityChanged { device } => write!(
+            Self::IdentityChanged { user } => write!(
                 f,
-                "device {device} presented a new identity; it must be accepted before messages flow"
+                "the account key of {user} changed; it must be accepted before messages flow"
             ),
             Self::UnknownUser { user } => write!(f, "user {user:?} has no device at the relay"),
             Self::InvalidArgument(why) => write!(f, "invalid argument: {why}"),

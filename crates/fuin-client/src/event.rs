@@ -51,17 +51,35 @@ pub enum Event {
         /// Why, in words (never message content).
         reason: String,
     },
-    /// A known device presented a different identity. Its messages wait,
-    /// and nothing is sent to its user, until the app accepts the change.
+    /// The user's account key changed: the relay serves a device list
+    /// signed by another key than the one trusted. The new key's devices'
+    /// messages wait, and nothing is sent to the user, until the app accepts
+    /// the change ([`Client::accept_identity_change`](crate::Client::accept_identity_change))
+    /// after the users compared the new safety number.
     IdentityChanged {
-        /// The device.
-        device: DeviceAddress<'static>,
+        /// The user.
+        user: String,
     },
-    /// A user (perhaps this one) has a device this device had not seen
-    /// before. Its identity is trusted on first use.
-    NewDevice {
-        /// The device.
-        device: DeviceAddress<'static>,
+    /// A user's signed device list changed: devices were linked or
+    /// removed. Shown to the user wherever the conversation is shown
+    /// ("bob linked a new device: laptop").
+    DevicesChanged {
+        /// The user (perhaps this device's own).
+        user: String,
+        /// Devices the new list adds.
+        added: Vec<crate::account::LinkedDevice>,
+        /// Devices the new list no longer names.
+        removed: Vec<DeviceAddress<'static>>,
+    },
+    /// The relay served a device list of `user` that does not verify (a
+    /// device added or changed by someone without the account key, an older
+    /// list than one already seen, ...). It was refused; the newest list
+    /// that verified is used instead.
+    DeviceListRejected {
+        /// The user.
+        user: String,
+        /// Why, in words.
+        reason: String,
     },
     /// A group text was stored.
     GroupMessageReceived {

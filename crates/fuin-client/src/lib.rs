@@ -17,9 +17,15 @@
 //!   Receipts are end-to-end messages ([`receipt`]).
 //! - [`Client::conversations`], [`Client::history`]: what the app shows,
 //!   ordered by the senders' clocks and counters, never the relay's.
-//! - [`Client::safety_numbers`]; a device that presents a new identity is
-//!   reported as [`Event::IdentityChanged`], its messages are held and
-//!   nothing is sent to its user until the app calls
+//! - Accounts (`spec/accounts.md`): a user's devices are those a list
+//!   signed by the user's account key names; messages are sealed to them
+//!   only, whatever the relay says. [`Client::begin_link`] and
+//!   [`Client::approve_link`] link a new device with a link code,
+//!   [`Client::remove_device`] removes one, [`Client::devices`] lists them;
+//!   a contact's linked or removed device is [`Event::DevicesChanged`].
+//! - [`Client::safety_number`], from the two users' account keys; an account
+//!   key change is [`Event::IdentityChanged`]: the new key's messages are
+//!   held and nothing is sent to its user until the app calls
 //!   [`Client::accept_identity_change`].
 //! - [`Client::report`] prepares a report of exactly the messages the user
 //!   selected, for the app to preview; [`Client::submit_report`] seals it to
@@ -41,6 +47,7 @@
 //! The behaviour is specified in `spec/client.md`.
 #![forbid(unsafe_code)]
 
+mod account;
 mod attachment;
 mod client;
 mod error;
@@ -52,13 +59,12 @@ pub mod keyfile;
 mod relay;
 mod store;
 
+pub use account::{LinkedDevice, PendingLink, SafetyNumbers};
 pub use attachment::{
     AttachmentInfo, FetchedFile, FetchedThumbnail, MAX_THUMBNAIL_SIDE, SendFileOptions, SentFile,
     ThumbnailInfo, describe_attachment,
 };
-pub use client::{
-    Client, ClientOptions, DeviceSafetyNumber, SentMessage, Step, StepHook, SyncReport,
-};
+pub use client::{Client, ClientOptions, SentMessage, Step, StepHook, SyncReport};
 pub use error::ClientError;
 pub use event::{Event, EventStream, EventStreamItem};
 /// Reports: the builder and preview the SDK hands out, and the moderation

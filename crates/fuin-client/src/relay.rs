@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use fuin_wire::account::{AccountRegistration, LinkMessage, SignedDeviceList};
 use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
-    ChallengeResponse, DeviceList, DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload,
-    ReportAccepted, SendAccepted,
+    ChallengeResponse, MailboxBatch, PrekeyCount, PrekeyUpload, ReportAccepted, SendAccepted,
 };
 use fuin_wire::{DeviceAddress, DeviceId, FrameBody, MessageId, UserId};
 use reqwest::{Method, StatusCode};
@@ -22,19 +22,13 @@ const FRAME_MEDIA_TYPE: &str = "application/x-fuin-frame";
 pub(crate) struct RelayConnection {
     http: reqwest::Client,
     base: String,
+    origin: String,
 }
 
 #[derive(serde::Deserialize)]
 struct RelayErrorBody {
     code: String,
     message: String,
-}
-
-/// The answer to a registration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Registered {
-    Created,
-    Already,
 }
 
 impl RelayConnection {
@@ -59,10 +53,20 @@ impl RelayConnection {
             })?;
             builder = builder.add_root_certificate(certificate);
         }
+        let origin = fuin_wire::relay::relay_origin(&base).ok_or_else(|| {
+            ClientError::InvalidArgument(format!("the relay address {base:?} names no host"))
+        })?;
         let http = builder
             .build()
             .map_err(|err| ClientError::Unreachable(format!("HTTP client: {err}")))?;
-        Ok(Self { http, base })
+        Ok(Self { http, base, origin })
+    }
+
+    /// The relay's origin as a login signature binds it
+    /// (`relay-api.md` §2.2): scheme and authority of the address the
+    /// device was set up with.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// The relay's address as given.
@@ -118,25 +122,6 @@ impl RelayConnection {
             .map_err(|err| ClientError::RelayMisbehaved(format!("{what} answer: {err}")))
     }
 
-    pub async fn register(
-        &self,
-        registration: &DeviceRegistration<'_>,
-    ) -> Result<Registered, ClientError> {
-        let (status, _) = self
-            .call(
-                Method::POST,
-                "/v1/devices",
-                None,
-                Some(registration.to_bytes()?),
-            )
-            .await?;
-        Ok(if status == StatusCode::CREATED {
-            Registered::Created
-        } else {
-            Registered::Already
-        })
-    }
-
     pub async fn challenge(
         &self,
         address: &DeviceAddress<'_>,
@@ -183,17 +168,88 @@ impl RelayConnection {
         Self::decode(&bytes, "prekey upload")
     }
 
-    pub async fn devices(
+    /// Creates an account with its first device list (`POST /v1/accounts`).
+    pub async fn create_account(
+        &self,
+        registration: &AccountRegistration<'_>,
+    ) -> Result<(), ClientError> {
+        self.call(
+            Method::POST,
+            "/v1/accounts",
+            None,
+            Some(registration.to_bytes()?),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The newest device list the relay accepted for `user`
+    /// (`GET /v1/users/{user}/devices`), not yet verified.
+    pub async fn device_list(
         &self,
         token: &BearerToken,
         user: &UserId<'_>,
-    ) -> Result<DeviceList, ClientError> {
+    ) -> Result<SignedDeviceList<'static>, ClientError> {
         let path = format!("/v1/users/{}/devices", percent_encode(user.as_str()));
         match self.call(Method::GET, &path, Some(token), None).await {
-            Ok((_, bytes)) => Self::decode::<DeviceList>(&bytes, "device list"),
+            Ok((_, bytes)) => {
+                Ok(Self::decode::<SignedDeviceList<'_>>(&bytes, "device list")?.into_owned())
+            }
             Err(ClientError::Relay { status: 404, .. }) => Err(ClientError::UnknownUser {
                 user: user.as_str().to_owned(),
             }),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Publishes a newer list of this device's user (`PUT /v1/account/devices`).
+    pub async fn publish_device_list(
+        &self,
+        token: &BearerToken,
+        list: &SignedDeviceList<'_>,
+    ) -> Result<(), ClientError> {
+        self.call(
+            Method::PUT,
+            "/v1/account/devices",
+            Some(token),
+            Some(list.to_bytes()?),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Leaves one sealed message of a link exchange at the rendezvous
+    /// (`PUT /v1/link/{channel}/{slot}`).
+    pub async fn put_link_message(
+        &self,
+        channel: &[u8; 16],
+        slot: &str,
+        message: &LinkMessage<'_>,
+    ) -> Result<(), ClientError> {
+        let path = format!("/v1/link/{}/{slot}", hex::encode(channel));
+        self.call(Method::PUT, &path, None, Some(message.to_bytes()?))
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the message waiting in a rendezvous slot, waiting up to `wait`
+    /// for one (`GET /v1/link/{channel}/{slot}`); `None` if none came.
+    pub async fn take_link_message(
+        &self,
+        channel: &[u8; 16],
+        slot: &str,
+        wait: Duration,
+    ) -> Result<Option<LinkMessage<'static>>, ClientError> {
+        let path = format!(
+            "/v1/link/{}/{slot}?wait_ms={}",
+            hex::encode(channel),
+            wait.as_millis()
+        );
+        match self.call(Method::GET, &path, None, None).await {
+            Ok((_, bytes)) => Ok(Some(
+                Self::decode::<LinkMessage<'_>>(&bytes, "link message")?.into_owned(),
+            )),
+            Err(ClientError::Relay { status: 404, .. }) => Ok(None),
             Err(err) => Err(err),
         }
     }

@@ -1,12 +1,12 @@
 //! The relay session: registration, login and bearer tokens.
 
-use fuin_wire::relay::{BearerToken, ChallengeResponse, DeviceRegistration};
+use fuin_wire::account::AccountRegistration;
+use fuin_wire::relay::{BearerToken, ChallengeResponse};
 
 use crate::ClientError;
-use crate::relay::Registered;
 use crate::store::Reader;
 
-use super::{Client, commit};
+use super::{AccountState, Client, commit};
 
 impl Client {
     fn cached_token(&self) -> Option<BearerToken> {
@@ -32,10 +32,11 @@ impl Client {
         }
         let relay = &self.inner.relay;
         let challenge = relay.challenge(&self.inner.address).await?;
-        let signature = self
-            .inner
-            .identity
-            .sign_relay_challenge(&self.inner.address, &challenge.nonce);
+        let signature = self.inner.identity.sign_relay_challenge(
+            relay.origin(),
+            &self.inner.address,
+            &challenge.nonce,
+        );
         let answer = ChallengeResponse {
             address: self.inner.address.clone(),
             nonce: challenge.nonce,
@@ -64,18 +65,57 @@ impl Client {
         }
     }
 
-    /// Registers the device and publishes its first prekeys, once.
+    /// Brings the device's account to the relay and publishes its first
+    /// prekeys, once: a first device creates the account with its list
+    /// (`POST /v1/accounts`); a store made before accounts publishes its
+    /// first list; a linked device was registered by the device that
+    /// linked it.
     pub(crate) async fn ensure_registered(&self) -> Result<(), ClientError> {
         let mut state = self.inner.state.lock().await;
         if state.store.reader().u64("registered")? == Some(1) {
             return Ok(());
         }
-        let registration = DeviceRegistration {
-            address: self.inner.address.clone(),
-            identity: self.inner.identity.public().clone(),
-        };
-        match self.inner.relay.register(&registration).await? {
-            Registered::Created | Registered::Already => {}
+        let account = AccountState::of(state.store.reader())?;
+        let list = self.own_list(state.store.reader())?;
+        match account {
+            AccountState::Create => {
+                let registration = AccountRegistration {
+                    device_list: list.list().clone(),
+                    invite: self.inner.options.invite.clone(),
+                };
+                match self.inner.relay.create_account(&registration).await {
+                    Ok(()) => {}
+                    // Created by an earlier run that stopped before it
+                    // could note it: then this device can log in.
+                    Err(err @ ClientError::Relay { status: 409, .. }) => {
+                        if self.token().await.is_err() {
+                            return Err(err);
+                        }
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+            AccountState::Upgrade => {
+                let relay = &self.inner.relay;
+                let signed = list.list();
+                match self
+                    .authed(|token| async move { relay.publish_device_list(&token, signed).await })
+                    .await
+                {
+                    Ok(()) => {}
+                    // Published by an earlier run.
+                    Err(ClientError::Relay {
+                        status: 409, code, ..
+                    }) if code == "stale_device_list" => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            AccountState::Ready => {}
+        }
+        {
+            let (tx, key) = state.store.transaction()?;
+            AccountState::Ready.put(Reader::of(&tx, key))?;
+            commit(tx)?;
         }
         let state = &mut *state;
         let signed = state.prekeys.current_signed_prekey().cloned();

@@ -35,7 +35,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use fuin_seal::state::StorageKey;
-use fuin_seal::{DeviceIdentity, PrekeyStore};
+use fuin_seal::{AccountKey, DeviceIdentity, PrekeyStore, VerifiedDeviceList};
+use fuin_wire::account::{AccountDevice, DeviceListContent, InviteCode};
 use fuin_wire::relay::BearerToken;
 use fuin_wire::{DeviceAddress, DeviceId, PublicIdentity, UserId};
 use tokio::sync::{Mutex, broadcast};
@@ -76,6 +77,12 @@ pub struct ClientOptions {
     pub relay_certificate: Option<Vec<u8>>,
     /// Called at each step of sending and syncing.
     pub on_step: Option<StepHook>,
+    /// The name of a new device, shown to the user's contacts when its
+    /// account's list names it (`device N` when absent).
+    pub device_name: Option<String>,
+    /// An operator's invitation, for a relay that creates accounts by
+    /// invitation only (`--registration invite`).
+    pub invite: Option<InviteCode>,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -84,6 +91,8 @@ impl std::fmt::Debug for ClientOptions {
             .field("no_delivery_receipts", &self.no_delivery_receipts)
             .field("relay_certificate", &self.relay_certificate.is_some())
             .field("on_step", &self.on_step.is_some())
+            .field("device_name", &self.device_name)
+            .field("invite", &self.invite.is_some())
             .finish()
     }
 }
@@ -114,18 +123,6 @@ pub struct SyncReport {
     pub held: usize,
     /// Deliveries acknowledged at the relay.
     pub acknowledged: usize,
-}
-
-/// A device's safety number with this device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceSafetyNumber {
-    /// The peer device.
-    pub device: DeviceAddress<'static>,
-    /// The 60-digit number, in groups of five.
-    pub number: String,
-    /// Whether the device presented a new identity not yet accepted; the
-    /// number is then that of the trusted (old) identity.
-    pub change_pending: bool,
 }
 
 pub(crate) struct State {
@@ -177,13 +174,17 @@ pub(crate) fn commit(tx: rusqlite::Transaction<'_>) -> Result<(), ClientError> {
 }
 
 impl Client {
-    /// Creates a new device `user/device` with its store at `store_path`
-    /// (and its storage key beside it, `store_path` + `.key`, mode 0600),
-    /// registers it at the relay and publishes its prekeys.
+    /// Creates the first device `user/device` of a new account, with its
+    /// store at `store_path` (and its storage key beside it, `store_path` +
+    /// `.key`, mode 0600): draws the account key and the device's identity,
+    /// signs the account's first device list, creates the account at the
+    /// relay and publishes the device's prekeys. Further devices of the user
+    /// join by linking ([`Client::begin_link`]), never by `create`.
     ///
     /// If the relay cannot be reached, the device is created locally and
-    /// registers on first use; if the relay refuses the registration (the
-    /// address is taken), the local files are removed again.
+    /// creates the account on first use; if the relay refuses it (the user
+    /// has an account, or an invitation is needed), the local files are
+    /// removed again.
     pub async fn create(
         store_path: impl AsRef<std::path::Path>,
         relay_url: &str,
@@ -194,6 +195,47 @@ impl Client {
         let store_path = store_path.as_ref();
         let address = DeviceAddress::new(user_id(user)?, DeviceId(device));
         let relay = RelayConnection::new(relay_url, options.relay_certificate.as_deref())?;
+        let name = crate::account::device_name(options.device_name.as_deref(), address.device)?;
+        let identity = DeviceIdentity::generate(&mut rand::rng());
+        let account = AccountKey::generate(&mut rand::rng());
+        let list = first_list(&account, &address, &identity, name)?;
+        let secret = account.to_secret();
+        let client = Self::create_store(
+            store_path,
+            address,
+            relay,
+            options,
+            identity,
+            AccountState::Create,
+            |db| {
+                db.put_secret(crate::account::ACCOUNT_KEY, &secret.0)?;
+                db.put_trusted_list(&list, now_ms())
+            },
+        )?;
+        match client.ensure_registered().await {
+            Ok(()) => Ok(client),
+            Err(err @ ClientError::Relay { status, .. }) if (400..500).contains(&status) => {
+                drop(client);
+                remove_store_files(store_path);
+                Err(err)
+            }
+            Err(err) if err.is_transient() => Ok(client),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Makes a new store for `address` at `store_path` with its key file,
+    /// the device's identity and first prekeys, and what `write` adds (the
+    /// account), in one transaction; removes the files again on failure.
+    pub(crate) fn create_store(
+        store_path: &std::path::Path,
+        address: DeviceAddress<'static>,
+        relay: RelayConnection,
+        options: ClientOptions,
+        identity: DeviceIdentity,
+        account: AccountState,
+        write: impl FnOnce(Reader<'_>) -> Result<(), ClientError>,
+    ) -> Result<Self, ClientError> {
         let key_path = keyfile::key_path(store_path);
         if key_path.exists() {
             return Err(ClientError::KeyFile(format!(
@@ -207,10 +249,9 @@ impl Client {
             remove_store_files(store_path);
             return Err(err);
         }
-        let identity = DeviceIdentity::generate(&mut rand::rng());
         let mut prekeys = PrekeyStore::new();
         prekeys.rotate_signed_prekey(&identity, &mut rand::rng());
-        {
+        let written = (|| {
             let (tx, key) = store.transaction()?;
             let db = Reader::of(&tx, key);
             db.put_plain("user", address.user.as_str().as_bytes())?;
@@ -220,19 +261,18 @@ impl Client {
             db.put_prekeys(&prekeys)?;
             db.put_u64("signed_prekey_at", now_ms())?;
             db.put_u64("registered", 0)?;
-            commit(tx)?;
+            account.put(db)?;
+            write(db)?;
+            commit(tx)
+        })();
+        if let Err(err) = written {
+            drop(store);
+            remove_store_files(store_path);
+            return Err(err);
         }
-        let client = Self::from_parts(address, identity, relay, options, store, prekeys);
-        match client.ensure_registered().await {
-            Ok(()) => Ok(client),
-            Err(err @ ClientError::Relay { status, .. }) if (400..500).contains(&status) => {
-                drop(client);
-                remove_store_files(store_path);
-                Err(err)
-            }
-            Err(err) if err.is_transient() => Ok(client),
-            Err(err) => Err(err),
-        }
+        Ok(Self::from_parts(
+            address, identity, relay, options, store, prekeys,
+        ))
     }
 
     /// Opens an existing device's store, with the key file beside it.
@@ -269,6 +309,14 @@ impl Client {
         let identity = db.identity()?;
         let prekeys = db.prekeys()?;
         let address = DeviceAddress::new(user_id(&user)?, DeviceId(device));
+        let mut store = store;
+        if store
+            .reader()
+            .secret(crate::account::ACCOUNT_KEY)?
+            .is_none()
+        {
+            upgrade_to_account(&mut store, &address, &identity)?;
+        }
         let relay = RelayConnection::new(&relay_url, options.relay_certificate.as_deref())?;
         Ok(Self::from_parts(
             address, identity, relay, options, store, prekeys,
@@ -408,4 +456,88 @@ fn remove_store_files(store: &std::path::Path) {
         path.push(suffix);
         let _ = std::fs::remove_file(path);
     }
+}
+
+/// Where a device's account stands at the relay (meta `account_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccountState {
+    /// The device made the account; the relay does not have it yet.
+    Create,
+    /// The relay has the account and a list naming this device.
+    Ready,
+    /// A store made before accounts: its first list is not published yet.
+    Upgrade,
+}
+
+impl AccountState {
+    pub(crate) fn of(db: Reader<'_>) -> Result<Self, ClientError> {
+        match db.u64("account_state")? {
+            Some(0) => Ok(Self::Create),
+            Some(1) | None => Ok(Self::Ready),
+            Some(2) => Ok(Self::Upgrade),
+            Some(_) => Err(ClientError::Storage(
+                "the stored account state is unknown".into(),
+            )),
+        }
+    }
+
+    pub(crate) fn put(self, db: Reader<'_>) -> Result<(), ClientError> {
+        let value = match self {
+            Self::Create => 0,
+            Self::Ready => 1,
+            Self::Upgrade => 2,
+        };
+        db.put_u64("account_state", value)
+    }
+}
+
+/// The first list of a new account: version 1, naming `address` alone.
+fn first_list(
+    account: &AccountKey,
+    address: &DeviceAddress<'static>,
+    identity: &DeviceIdentity,
+    name: fuin_wire::account::DeviceName<'static>,
+) -> Result<VerifiedDeviceList, ClientError> {
+    let now = now_ms();
+    let content = DeviceListContent {
+        user: address.user.clone(),
+        account_key: account.public_key(),
+        version: 1,
+        created_at_ms: now,
+        devices: vec![AccountDevice {
+            device: address.device,
+            identity: identity.public().clone(),
+            name,
+            added_at_ms: now,
+        }]
+        .into(),
+    };
+    let signed = account.sign_device_list(content)?;
+    Ok(VerifiedDeviceList::verify(
+        &signed,
+        &address.user,
+        Some(&account.public_key()),
+        None,
+    )?)
+}
+
+/// A store made before accounts becomes the first device of a new account
+/// (`spec/accounts.md` §4): an account key and a first list naming this
+/// device, published at the next connection (the relay accepts a first list
+/// from a device it registered before accounts).
+fn upgrade_to_account(
+    store: &mut LocalStore,
+    address: &DeviceAddress<'static>,
+    identity: &DeviceIdentity,
+) -> Result<(), ClientError> {
+    let account = AccountKey::generate(&mut rand::rng());
+    let name = crate::account::device_name(None, address.device)?;
+    let list = first_list(&account, address, identity, name)?;
+    let (tx, key) = store.transaction()?;
+    let db = Reader::of(&tx, key);
+    db.put_secret(crate::account::ACCOUNT_KEY, &account.to_secret().0)?;
+    db.put_trusted_list(&list, now_ms())?;
+    AccountState::Upgrade.put(db)?;
+    db.put_u64("registered", 0)?;
+    commit(tx)
 }

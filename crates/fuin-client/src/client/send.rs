@@ -245,10 +245,12 @@ impl Client {
             };
             let verified = match VerifiedBundle::verify(bundle, &address, trusted.as_ref()) {
                 Ok(verified) => verified,
+                // The identity comes from the user's signed list; a bundle
+                // with another one is the relay's doing.
                 Err(SealError::IdentityMismatch) => {
-                    return Err(ClientError::IdentityChanged {
-                        device: address.to_string(),
-                    });
+                    return Err(ClientError::RelayMisbehaved(format!(
+                        "the bundle of {address} names another identity than its user's device list"
+                    )));
                 }
                 Err(err) => return Err(err.into()),
             };

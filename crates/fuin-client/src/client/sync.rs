@@ -5,6 +5,7 @@ use std::time::Duration;
 use fuin_seal::{Opened, PrekeyStore, SealError, Session};
 use fuin_wire::{
     ContentKind, ContentType, DeliveredRecord, DeviceAddress, FrameBody, MessageId, PrekeyMessage,
+    UserId,
 };
 
 use crate::ClientError;
@@ -24,6 +25,9 @@ enum Outcome {
     Held,
     Dropped(String),
 }
+
+/// Why a delivery from a device no list names is dropped.
+const NOT_LISTED: &str = "the sender device is not in its user's device list";
 
 impl Client {
     /// Fetches, opens, stores and acknowledges everything waiting at the
@@ -64,6 +68,7 @@ impl Client {
                 .map(|record| (record.server_message_id, Some(record)))
                 .collect();
             let ids: Vec<MessageId> = records.iter().map(|(id, _)| *id).collect();
+            self.refresh_senders_lists(&mut state, &records).await;
             let part = self.process(&mut state, records, false)?;
             self.step(Step::Stored);
             self.acknowledge(&mut state, &ids).await?;
@@ -108,7 +113,7 @@ impl Client {
     /// stored delivery that no longer decodes (it is dropped). With
     /// `released`, the deliveries come from the quarantine and are removed
     /// from it.
-    pub(super) fn process(
+    pub(crate) fn process(
         &self,
         state: &mut State,
         records: Vec<(MessageId, Option<DeliveredRecord<'static>>)>,
@@ -156,14 +161,7 @@ impl Client {
                 }
                 continue;
             }
-            let outcome = self.open_record(
-                db,
-                &mut sessions,
-                &mut prekeys,
-                &record,
-                now_sql,
-                &mut events,
-            )?;
+            let outcome = self.open_record(db, &mut sessions, &mut prekeys, &record, now_sql)?;
             match outcome {
                 Outcome::Opened(opened) => {
                     self.store_opened(db, &opened, now, &mut report, &mut events)?;
@@ -203,7 +201,6 @@ impl Client {
         prekeys: &mut PrekeyStore,
         record: &DeliveredRecord<'_>,
         now: i64,
-        events: &mut Vec<Event>,
     ) -> Result<Outcome, ClientError> {
         let sender = record.sender.clone().into_owned();
         let now_ms = u64::try_from(now).unwrap_or(0);
@@ -215,80 +212,108 @@ impl Client {
         if record.envelope.recipient != self.inner.address {
             return Ok(Outcome::Dropped("addressed to another device".into()));
         }
+        // Only a device the newest verified list of its user names, with the
+        // identity the list gives it, is heard (spec/accounts.md §8.3).
         let peer = db.peer(&sender)?;
-        // An established session first, most recently used first.
-        let slots = sessions.load(db, &sender)?;
-        let mut last_error = None;
-        for (index, slot) in slots.iter_mut().enumerate() {
-            match slot.session.open(record, now_ms) {
-                Ok(opened) => {
-                    sessions.touch(&sender, index, now);
-                    return Ok(Outcome::Opened(Box::new(opened)));
+        if peer.is_some() {
+            // An established session first, most recently used first.
+            let slots = sessions.load(db, &sender)?;
+            let mut last_error = None;
+            for (index, slot) in slots.iter_mut().enumerate() {
+                match slot.session.open(record, now_ms) {
+                    Ok(opened) => {
+                        sessions.touch(&sender, index, now);
+                        return Ok(Outcome::Opened(Box::new(opened)));
+                    }
+                    Err(err) => {
+                        last_error.get_or_insert(err);
+                    }
                 }
-                Err(err) => {
-                    last_error.get_or_insert(err);
-                }
+            }
+            if record.envelope.content_kind != ContentKind::PrekeyMessage {
+                return Ok(Outcome::Dropped(match last_error {
+                    Some(err) => err.to_string(),
+                    None => "no session with the sending device".into(),
+                }));
             }
         }
         if record.envelope.content_kind != ContentKind::PrekeyMessage {
-            return Ok(Outcome::Dropped(match last_error {
-                Some(err) => err.to_string(),
-                None => "no session with the sending device".into(),
-            }));
+            return Ok(Outcome::Dropped(NOT_LISTED.into()));
         }
         // A new handshake from the sender.
         let initiator = match PrekeyMessage::from_bytes(record.envelope.sealed_body.as_bytes()) {
             Ok(message) => message.initiator,
             Err(err) => return Ok(Outcome::Dropped(SealError::from(err).to_string())),
         };
-        if let Some(peer) = &peer
-            && peer.identity != initiator
-        {
-            // Another identity for a known device. Only a handshake that
-            // really opens under it (which binds the sender's address) is
-            // worth the user's attention; anything else is a forgery or a
-            // relabelled delivery, and is dropped.
-            let mut scratch = prekeys.clone();
-            if let Err(err) = Session::respond(
-                &self.inner.identity,
-                self.inner.address.clone(),
-                &mut scratch,
-                None,
-                record,
-                now_ms,
-            ) {
-                return Ok(Outcome::Dropped(err.to_string()));
+        match &peer {
+            Some(peer) if peer.identity == initiator => {}
+            _ => {
+                // Not the device the trusted list names. If the user's new
+                // account key (a change waiting for the user) lists it, and
+                // the handshake really opens under it (which binds the
+                // sender's address), it is held for the user's decision;
+                // anything else is a forgery, a ghost or a removed device.
+                let pending = db
+                    .account(&sender.user)?
+                    .and_then(|account| account.pending)
+                    .is_some_and(|list| list.identity_of(sender.device) == Some(&initiator));
+                if !pending {
+                    return Ok(Outcome::Dropped(if peer.is_some() {
+                        "the handshake's identity is not the one the sender's device list gives it"
+                            .into()
+                    } else {
+                        NOT_LISTED.into()
+                    }));
+                }
+                let mut scratch = prekeys.clone();
+                if let Err(err) = Session::respond(
+                    &self.inner.identity,
+                    self.inner.address.clone(),
+                    &mut scratch,
+                    Some(&initiator),
+                    record,
+                    now_ms,
+                ) {
+                    return Ok(Outcome::Dropped(err.to_string()));
+                }
+                return Ok(Outcome::Held);
             }
-            if peer.pending.as_ref() != Some(&initiator) {
-                db.set_pending_identity(&sender, &initiator)?;
-                events.push(Event::IdentityChanged {
-                    device: sender.clone(),
-                });
-            }
-            return Ok(Outcome::Held);
         }
         match Session::respond(
             &self.inner.identity,
             self.inner.address.clone(),
             prekeys,
-            peer.as_ref().map(|p| &p.identity),
+            Some(&initiator),
             record,
             now_ms,
         ) {
             Ok((session, opened)) => {
-                if peer.is_none() {
-                    let known = db.peers_of(&sender.user)?;
-                    db.trust_new_peer(&sender, &initiator, now_ms)?;
-                    if sender.user == self.inner.address.user || !known.is_empty() {
-                        events.push(Event::NewDevice {
-                            device: sender.clone(),
-                        });
-                    }
-                }
                 sessions.add(db, &sender, session, now)?;
                 Ok(Outcome::Opened(Box::new(opened)))
             }
             Err(err) => Ok(Outcome::Dropped(err.to_string())),
+        }
+    }
+
+    /// Brings the device lists of the users who sent `records` up to date
+    /// before they are opened, so that a device linked a moment ago is
+    /// heard and a removed one is not. Failures leave the lists held as
+    /// they are (what is not listed is then dropped or held, never opened).
+    async fn refresh_senders_lists(
+        &self,
+        state: &mut State,
+        records: &[(MessageId, Option<DeliveredRecord<'static>>)],
+    ) {
+        let mut users: Vec<UserId<'static>> = records
+            .iter()
+            .filter_map(|(_, record)| record.as_ref())
+            .filter(|record| record.envelope.content_kind != ContentKind::GroupMessage)
+            .map(|record| record.sender.user.clone().into_owned())
+            .collect();
+        users.sort();
+        users.dedup();
+        for user in &users {
+            let _ = self.refresh_device_list(state, user).await;
         }
     }
 

@@ -215,6 +215,10 @@ impl LocalStore {
             .map_err(storage("creating the group tables"))?;
         conn.execute_batch(crate::identifiers::IDENTIFIER_SCHEMA)
             .map_err(storage("creating the identifier tables"))?;
+        // Stores made before accounts gain their table (and are made the
+        // first device of a new account when opened, `Client::open`).
+        conn.execute_batch(crate::account::ACCOUNT_SCHEMA)
+            .map_err(storage("creating the account tables"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(storage("writing the schema version"))?;
         Ok(Self { conn, key })
@@ -244,6 +248,10 @@ impl LocalStore {
         // Stores made before the identifier secret was shared gain its table.
         conn.execute_batch(crate::identifiers::IDENTIFIER_SCHEMA)
             .map_err(storage("creating the identifier tables"))?;
+        // Stores made before accounts gain their table (and are made the
+        // first device of a new account when opened, `Client::open`).
+        conn.execute_batch(crate::account::ACCOUNT_SCHEMA)
+            .map_err(storage("creating the account tables"))?;
         Ok(Self { conn, key })
     }
 

@@ -40,10 +40,11 @@ impl TestRelay {
         config.request_burst = 100_000;
         config.anonymous_requests_per_second = 100_000;
         config.anonymous_request_burst = 100_000;
-        adjust(&mut config);
-        let relay = Relay::new(store, config, system_clock());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        config.origins = vec![url.clone()];
+        adjust(&mut config);
+        let relay = Relay::new(store, config, system_clock());
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = relay.clone();
         let task = tokio::spawn(async move {
@@ -102,6 +103,32 @@ impl Devices {
         )
         .await
         .unwrap()
+    }
+
+    /// Links a new device of `user` (its store named as device `label`)
+    /// through `existing`, with the link code passed between the two as a
+    /// user would type it.
+    pub async fn link(
+        &self,
+        relay: &TestRelay,
+        existing: &Client,
+        user: &str,
+        label: u32,
+        name: &str,
+    ) -> Client {
+        let pending = Client::begin_link(
+            self.path(user, label),
+            &relay.url,
+            Some(user),
+            name,
+            ClientOptions::default(),
+        )
+        .await
+        .unwrap();
+        let code = pending.code_digits().to_string();
+        let finishing = tokio::spawn(pending.finish(Duration::from_secs(60)));
+        existing.approve_link(&code).await.unwrap();
+        finishing.await.unwrap().unwrap()
     }
 }
 
