@@ -61,9 +61,10 @@ async fn client_run(messages: usize) -> Run {
     // Out of the way, as the load tool does for its in-process relay.
     config.requests_per_second = 1_000_000;
     config.request_burst = 1_000_000;
-    let relay = Relay::new(store, config, system_clock());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    config.origins = vec![url.clone()];
+    let relay = Relay::new(store, config, system_clock());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(fuin_relay::serve(listener, relay, async {
         let _ = stopped.await;

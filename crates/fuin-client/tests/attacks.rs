@@ -1,6 +1,7 @@
 //! Attacks on the client, each performed against a real relay on loopback:
 //! a relay that forges, replays or re-labels deliveries, a user forging
-//! receipts, and key substitution in the relay's directory.
+//! receipts. Key substitution in the relay's directory (account keys and
+//! device lists) is attacked in `tests/accounts.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -175,85 +176,3 @@ async fn a_relay_relabelling_a_delivery_to_another_sender_or_recipient_is_caught
     relay.stop().await;
 }
 
-/// Replaces `user`'s registration at the relay: the relay forgets the user,
-/// so that a new device can register the same address with a new identity
-/// (a reinstall, or the relay substituting keys).
-fn forget_user_at_relay(relay: &TestRelay, user: &str) {
-    let db = rusqlite::Connection::open(relay.database()).unwrap();
-    db.pragma_update(None, "foreign_keys", "ON").unwrap();
-    db.execute("DELETE FROM devices WHERE user = ?1", [user])
-        .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_substituted_identity_is_surfaced_and_nothing_flows_until_accepted() {
-    let relay = TestRelay::start().await;
-    let devices = Devices::new();
-    let alice = devices.create(&relay, "alice", 1).await;
-    let bob = devices.create(&relay, "bob", 1).await;
-    alice.send_text("bob", "before").await.unwrap();
-    bob.sync(NO_WAIT).await.unwrap();
-    let numbers_before = alice.safety_numbers("bob").await.unwrap();
-    assert_eq!(numbers_before.len(), 1);
-    assert!(!numbers_before[0].change_pending);
-
-    // A new identity for bob/1 appears in the directory.
-    forget_user_at_relay(&relay, "bob");
-    let other = Devices::new();
-    let new_bob = other.create(&relay, "bob", 1).await;
-    let mut events = alice.events();
-
-    let err = alice.send_text("bob", "to whom?").await.unwrap_err();
-    assert_eq!(
-        err,
-        ClientError::IdentityChanged {
-            device: "bob/1".into()
-        }
-    );
-    assert!(
-        drain(&mut events).iter().any(
-            |e| matches!(e, Event::IdentityChanged { device } if device.to_string() == "bob/1")
-        )
-    );
-    assert_eq!(
-        alice.pending_identity_changes().await.unwrap(),
-        vec![DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(1))]
-    );
-    // The safety number shown is still the trusted one, flagged.
-    let numbers = alice.safety_numbers("bob").await.unwrap();
-    assert_eq!(numbers[0].number, numbers_before[0].number);
-    assert!(numbers[0].change_pending);
-
-    // What the new identity sends is held, not shown.
-    new_bob
-        .send_text("alice", "it is me, really")
-        .await
-        .unwrap();
-    let report = alice.sync(NO_WAIT).await.unwrap();
-    assert_eq!((report.messages, report.held), (0, 1));
-    assert_eq!(alice.history("bob", 10).await.unwrap().len(), 1);
-
-    // Accepting shows it, and messages flow to the new identity.
-    assert_eq!(
-        alice
-            .accept_identity_change(&new_bob.address().clone())
-            .await
-            .unwrap(),
-        1
-    );
-    let history = alice.history("bob", 10).await.unwrap();
-    assert_eq!(history.len(), 2);
-    assert_eq!(history[1].text, "it is me, really");
-    let numbers = alice.safety_numbers("bob").await.unwrap();
-    assert_ne!(numbers[0].number, numbers_before[0].number);
-    assert!(!numbers[0].change_pending);
-    alice.send_text("bob", "welcome back").await.unwrap();
-    new_bob.sync(NO_WAIT).await.unwrap();
-    let seen = new_bob.history("alice", 10).await.unwrap();
-    assert_eq!(seen.last().unwrap().text, "welcome back");
-    // The old device never learns of it.
-    bob.sync(NO_WAIT).await.ok();
-    assert_eq!(bob.history("alice", 10).await.unwrap().len(), 1);
-    let _ = ClientMessageId([0; 16]);
-    relay.stop().await;
-}

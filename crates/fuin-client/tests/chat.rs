@@ -87,7 +87,7 @@ async fn every_device_of_both_users_sees_the_whole_conversation() {
     let devices = Devices::new();
     let alice = devices.create(&relay, "alice", 1).await;
     let bob_phone = devices.create(&relay, "bob", 1).await;
-    let bob_laptop = devices.create(&relay, "bob", 2).await;
+    let bob_laptop = devices.link(&relay, &bob_phone, "bob", 2, "laptop").await;
     let mut laptop_events = bob_laptop.events();
 
     let sent = alice
@@ -117,11 +117,13 @@ async fn every_device_of_both_users_sees_the_whole_conversation() {
     assert_eq!(laptop_view.len(), 2);
     assert!(laptop_view[1].outgoing);
     assert_eq!(laptop_view[1].text, "answered from the phone");
+    // The laptop knew the phone from the list it was linked with.
     let events = drain(&mut laptop_events);
     assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::NewDevice { device } if device == bob_phone.address())),
+        !events.iter().any(|e| matches!(
+            e,
+            Event::DeviceListRejected { .. } | Event::MessageDropped { .. }
+        )),
         "{events:?}"
     );
 
@@ -132,9 +134,18 @@ async fn every_device_of_both_users_sees_the_whole_conversation() {
     assert_eq!(laptop_view[0].status, MessageStatus::Read);
 
     // A device added later gets what is sent from then on.
-    let bob_tablet = devices.create(&relay, "bob", 3).await;
+    let bob_tablet = devices.link(&relay, &bob_phone, "bob", 3, "tablet").await;
+    let mut alice_events = alice.events();
     let sent = alice.send_text("bob", "after the tablet").await.unwrap();
     assert_eq!(sent.devices, 3);
+    let events = drain(&mut alice_events);
+    assert!(
+        events.iter().any(|e| matches!(e,
+            Event::DevicesChanged { user, added, removed }
+                if user == "bob" && removed.is_empty()
+                    && added.iter().map(|d| d.name.as_str()).collect::<Vec<_>>() == ["tablet"])),
+        "{events:?}"
+    );
     bob_tablet.sync(NO_WAIT).await.unwrap();
     let tablet_view = bob_tablet.history("alice", 10).await.unwrap();
     assert_eq!(tablet_view.len(), 1);

@@ -112,8 +112,10 @@ async fn a_crash_after_the_relay_accepted_shows_nothing_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sealed_while_the_relay_became_unreachable_is_queued_then_sent() {
-    let relay = TestRelay::start().await;
-    let proxy = CutProxy::start(&relay.url).await;
+    let listener = CutProxy::bind().await;
+    let proxy_url = listener.url.clone();
+    let relay = TestRelay::start_with(|config| config.origins.push(proxy_url)).await;
+    let proxy = listener.forward(&relay.url);
     let devices = Devices::new();
     let cut = Arc::new(proxy.cutter());
     let hook_cut = cut.clone();

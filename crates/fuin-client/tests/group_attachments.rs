@@ -53,7 +53,7 @@ async fn a_group_photo_and_its_thumbnail_reach_every_member_device_intact() {
     let devices = Devices::new();
     let alice = devices.create(&relay, "alice", 1).await;
     let bob = devices.create(&relay, "bob", 1).await;
-    let bob_phone = devices.create(&relay, "bob", 2).await;
+    let bob_phone = devices.link(&relay, &bob, "bob", 2, "laptop").await;
     let carol = devices.create(&relay, "carol", 1).await;
     let everyone = [&alice, &bob, &bob_phone, &carol];
     let id = group_of(&alice, &["bob", "carol"], &everyone).await;

@@ -216,7 +216,7 @@ async fn two_devices_of_one_user_give_an_audience_the_same_identifiers() {
     let relay = TestRelay::start().await;
     let devices = Devices::new();
     let phone = devices.create(&relay, "alice", 1).await;
-    let laptop = devices.create(&relay, "alice", 2).await;
+    let laptop = devices.link(&relay, &phone, "alice", 2, "laptop").await;
     let bob = devices.create(&relay, "bob", 1).await;
     let mut laptop_events = laptop.events();
 
@@ -266,7 +266,7 @@ async fn a_device_added_later_gets_the_existing_secret() {
 
     // A laptop joins and writes to Bob; the phone meets it through the copy
     // it receives, and hands it the secret at the end of that sync.
-    let laptop = devices.create(&relay, "alice", 2).await;
+    let laptop = devices.link(&relay, &phone, "alice", 2, "laptop").await;
     let mut laptop_events = laptop.events();
     laptop.send_text("bob", "from the laptop").await.unwrap();
     phone.sync(NO_WAIT).await.unwrap();
@@ -276,7 +276,7 @@ async fn a_device_added_later_gets_the_existing_secret() {
 
     // A tablet joins; the phone meets it when it sends (its own device list
     // is fetched for every send) and hands it the secret then.
-    let tablet = devices.create(&relay, "alice", 3).await;
+    let tablet = devices.link(&relay, &phone, "alice", 3, "tablet").await;
     phone.send_text("bob", "from the phone").await.unwrap();
     tablet.sync(NO_WAIT).await.unwrap();
     assert_eq!(identifiers(&tablet).await, phones);
@@ -295,7 +295,7 @@ async fn two_devices_that_each_drew_a_secret_converge_on_the_older() {
     tokio::time::sleep(Duration::from_millis(5)).await;
 
     // The laptop joins, draws its own (newer) one and offers it.
-    let laptop = devices.create(&relay, "alice", 2).await;
+    let laptop = devices.link(&relay, &phone, "alice", 2, "laptop").await;
     let mut phone_events = phone.events();
     let mut laptop_events = laptop.events();
     let laptops_before = identifiers(&laptop).await;
@@ -330,7 +330,7 @@ async fn secrets_drawn_while_both_devices_were_offline_converge() {
     let relay = TestRelay::start().await;
     let devices = Devices::new();
     let phone = devices.create(&relay, "alice", 1).await;
-    let laptop = devices.create(&relay, "alice", 2).await;
+    let laptop = devices.link(&relay, &phone, "alice", 2, "laptop").await;
     let mut phone_events = phone.events();
     let mut laptop_events = laptop.events();
     // Both draw before either syncs, so each one's offer crosses the other's.
@@ -395,7 +395,7 @@ async fn an_identifier_secret_from_another_user_is_dropped() {
     assert!(alice.conversations().await.unwrap().is_empty());
 
     // Garbage from one of Alice's own devices is dropped too.
-    let laptop = devices.create(&relay, "alice", 2).await;
+    let laptop = devices.link(&relay, &alice, "alice", 2, "laptop").await;
     alice.sync(NO_WAIT).await.unwrap();
     laptop.sync(NO_WAIT).await.unwrap();
     laptop
@@ -429,7 +429,7 @@ async fn a_received_secret_is_adopted_exactly_when_its_delivery_is_stored() {
     let relay = TestRelay::start().await;
     let devices = Devices::new();
     let phone = devices.create(&relay, "alice", 1).await;
-    let laptop = devices.create(&relay, "alice", 2).await;
+    let laptop = devices.link(&relay, &phone, "alice", 2, "laptop").await;
     drop(laptop);
     let phones = identifiers(&phone).await;
     let path = devices.path("alice", 2);

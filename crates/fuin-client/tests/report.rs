@@ -34,7 +34,7 @@ async fn a_reported_message_reaches_moderation_verified_and_alone() {
     let devices = Devices::new();
     let alice = devices.create(&relay, "alice", 1).await;
     let bob = devices.create(&relay, "bob", 1).await;
-    let bob_laptop = devices.create(&relay, "bob", 2).await;
+    let bob_laptop = devices.link(&relay, &bob, "bob", 2, "laptop").await;
     let texts = [
         "lunch at noon?",
         "you had better watch your back",

@@ -165,11 +165,27 @@ pub struct CutProxy {
     cut: tokio::sync::watch::Sender<bool>,
 }
 
+/// A proxy's listening socket, bound before the relay starts so that the
+/// relay can be told to accept logins made for the proxy's origin.
+pub struct ProxyListener {
+    pub url: String,
+    listener: tokio::net::TcpListener,
+}
+
 impl CutProxy {
-    pub async fn start(target: &str) -> Self {
-        let target = target.trim_start_matches("http://").to_owned();
+    /// Binds the proxy's port; [`ProxyListener::forward`] starts it.
+    pub async fn bind() -> ProxyListener {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        ProxyListener { url, listener }
+    }
+}
+
+impl ProxyListener {
+    /// Forwards every connection to `target` (a relay's URL).
+    pub fn forward(self, target: &str) -> CutProxy {
+        let target = target.trim_start_matches("http://").to_owned();
+        let ProxyListener { url, listener } = self;
         let (cut, watch) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             loop {
@@ -192,9 +208,11 @@ impl CutProxy {
                 });
             }
         });
-        Self { url, cut }
+        CutProxy { url, cut }
     }
+}
 
+impl CutProxy {
     /// A handle that cuts the proxy from synchronous code (a step hook).
     pub fn cutter(&self) -> impl Fn(bool) + Send + Sync + 'static {
         let cut = self.cut.clone();
