@@ -44,7 +44,7 @@ impl PostgresStore {
             .query_opt(&select, &[&user, &device])
             .await
             .op(OP)?
-            // Devices are never deleted, so the row is there.
+            // Deleted meanwhile by a newer device list: a refused write.
             .ok_or_else(|| backend(OP))?
             .try_get(0)
             .op(OP)?;
@@ -96,7 +96,7 @@ impl PostgresStore {
 
 const IDENTITY_LEN: usize = Ed25519PublicKey::LEN + X25519PublicKey::LEN + Ed25519Signature::LEN;
 
-fn identity_bytes(identity: &PublicIdentity) -> Vec<u8> {
+pub(super) fn identity_bytes(identity: &PublicIdentity) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(IDENTITY_LEN);
     bytes.extend_from_slice(&identity.signing_key.0);
     bytes.extend_from_slice(&identity.agreement_key.0);

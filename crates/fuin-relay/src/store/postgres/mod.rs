@@ -112,13 +112,16 @@ use fuin_wire::{
 use tokio_postgres::{Config, NoTls, Row};
 
 use super::{
-    MailboxTag, NewBlob, NewDelivery, NewReport, Registration, RemoteWaker, Store, StoreError,
-    StoredDelivery, StoredReport, TakenBundle,
+    LinkSlot, MailboxTag, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration,
+    RemoteWaker, Store, StoreError, StoredAccount, StoredDelivery, StoredReport, TakenBundle,
 };
 
+mod accounts;
 mod auth;
 mod blobs;
 mod devices;
+mod invites;
+mod links;
 mod locks;
 mod mailbox;
 mod notify;
@@ -254,6 +257,65 @@ impl PostgresStore {
 }
 
 impl Store for PostgresStore {
+    async fn create_account(
+        &self,
+        list: NewDeviceList,
+        invite_hash: Option<[u8; 32]>,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        PostgresStore::create_account(self, list, invite_hash, now_ms).await
+    }
+
+    async fn account(&self, user: &UserId<'_>) -> Result<Option<StoredAccount>, StoreError> {
+        PostgresStore::account(self, user).await
+    }
+
+    async fn replace_device_list(
+        &self,
+        list: NewDeviceList,
+        now_ms: u64,
+    ) -> Result<Vec<DeviceId>, StoreError> {
+        PostgresStore::replace_device_list(self, list, now_ms).await
+    }
+
+    async fn add_invites(&self, code_hashes: &[[u8; 32]]) -> Result<(), StoreError> {
+        PostgresStore::add_invites(self, code_hashes).await
+    }
+
+    async fn invite_unspent(&self, code_hash: [u8; 32]) -> Result<bool, StoreError> {
+        PostgresStore::invite_unspent(self, code_hash).await
+    }
+
+    async fn put_link_message(
+        &self,
+        channel: [u8; 16],
+        slot: LinkSlot,
+        message: Vec<u8>,
+        expires_at_ms: u64,
+        max_waiting: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        PostgresStore::put_link_message(
+            self,
+            channel,
+            slot,
+            message,
+            expires_at_ms,
+            max_waiting,
+            now_ms,
+        )
+        .await
+    }
+
+    async fn take_link_message(
+        &self,
+        channel: [u8; 16],
+        slot: LinkSlot,
+        now_ms: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        PostgresStore::take_link_message(self, channel, slot, now_ms).await
+    }
+
     async fn register_device(
         &self,
         address: &DeviceAddress<'_>,
@@ -394,6 +456,7 @@ impl Store for PostgresStore {
             "DELETE FROM blob_capabilities WHERE expires_at <= $1",
             "DELETE FROM blobs WHERE expires_at <= $1",
             "DELETE FROM reports WHERE expires_at <= $1",
+            "DELETE FROM link_messages WHERE expires_at <= $1",
         ]
         .into_iter()
         .enumerate()

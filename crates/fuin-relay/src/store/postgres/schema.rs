@@ -8,8 +8,9 @@ use super::{Op, backend_at};
 use crate::store::StoreError;
 
 /// The schema version kept in `fuin_schema`. Version 2 added the blob and
-/// report tables; a version 1 database gains them when a relay connects.
-const SCHEMA_VERSION: i64 = 2;
+/// report tables, version 3 accounts, invites and link messages; an older
+/// database gains them when a relay connects.
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS fuin_schema (
@@ -90,6 +91,23 @@ CREATE TABLE IF NOT EXISTS reports (
 );
 CREATE INDEX IF NOT EXISTS reports_order ON reports (received_at, report_id);
 CREATE INDEX IF NOT EXISTS reports_expiry ON reports (expires_at);
+CREATE TABLE IF NOT EXISTS accounts (
+    user_id     TEXT   NOT NULL PRIMARY KEY,
+    account_key BYTEA  NOT NULL,
+    version     BIGINT NOT NULL,
+    list        BYTEA  NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invites (
+    code_hash BYTEA NOT NULL PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS link_messages (
+    channel    BYTEA    NOT NULL,
+    slot       SMALLINT NOT NULL,
+    message    BYTEA    NOT NULL,
+    expires_at BIGINT   NOT NULL,
+    PRIMARY KEY (channel, slot)
+);
+CREATE INDEX IF NOT EXISTS link_messages_expiry ON link_messages (expires_at);
 ";
 
 /// Creates what is missing, under the schema lock, checks that the database

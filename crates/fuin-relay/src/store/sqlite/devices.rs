@@ -90,7 +90,7 @@ impl SqliteStore {
 
 const IDENTITY_LEN: usize = Ed25519PublicKey::LEN + X25519PublicKey::LEN + Ed25519Signature::LEN;
 
-fn identity_bytes(identity: &PublicIdentity) -> Vec<u8> {
+pub(super) fn identity_bytes(identity: &PublicIdentity) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(IDENTITY_LEN);
     bytes.extend_from_slice(&identity.signing_key.0);
     bytes.extend_from_slice(&identity.agreement_key.0);
@@ -124,4 +124,22 @@ pub(super) fn device_exists(
         .op(name)?
         .exists(params![user, device])
         .op(name)
+}
+
+/// Adds a device row (the caller has checked that the address is free).
+pub(super) fn insert_device(
+    conn: &Connection,
+    user: &str,
+    device: i64,
+    identity: &[u8],
+    now: i64,
+    name: &'static str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO devices (user, device, identity, registered_at) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .op(name)?
+    .execute(params![user, device, identity, now])
+    .op(name)?;
+    Ok(())
 }

@@ -42,7 +42,15 @@
 //!                  blob_id references blobs (deleted with it)
 //! reports          (report_id, user, device, received_at, expires_at, report)
 //!                  PK report_id, index (received_at, report_id)
+//! accounts         (user, account_key, version, list)        PK user: the newest accepted list
+//! invites          (code_hash)                               PK code_hash: unspent invites
+//! link_messages    (channel, slot, message, expires_at)      PK (channel, slot)
 //! ```
+//!
+//! `devices` holds exactly the devices named by the user's row in
+//! `accounts` (its `list` is the `SignedDeviceList` frame as accepted):
+//! [`Store::replace_device_list`] changes both in one write. A user with
+//! devices and no `accounts` row comes from a database of schema version 2.
 //!
 //! Keys are stored as raw bytes in their own columns rather than as encoded
 //! frames, so the schema does not depend on the wire codec's version: an
@@ -121,14 +129,17 @@ use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
-    NewBlob, NewDelivery, NewReport, Registration, Store, StoreError, StoredDelivery, StoredReport,
-    TakenBundle,
+    LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store, StoreError,
+    StoredAccount, StoredDelivery, StoredReport, TakenBundle,
 };
 use writer::{QUEUE_DEPTH, Request, writer_loop};
 
+mod accounts;
 mod auth;
 mod blobs;
 mod devices;
+mod invites;
+mod links;
 mod mailbox;
 mod prekeys;
 mod reports;
@@ -273,6 +284,65 @@ impl Drop for SqliteStore {
 }
 
 impl Store for SqliteStore {
+    async fn create_account(
+        &self,
+        list: NewDeviceList,
+        invite_hash: Option<[u8; 32]>,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        SqliteStore::create_account(self, list, invite_hash, now_ms).await
+    }
+
+    async fn account(&self, user: &UserId<'_>) -> Result<Option<StoredAccount>, StoreError> {
+        SqliteStore::account(self, user).await
+    }
+
+    async fn replace_device_list(
+        &self,
+        list: NewDeviceList,
+        now_ms: u64,
+    ) -> Result<Vec<DeviceId>, StoreError> {
+        SqliteStore::replace_device_list(self, list, now_ms).await
+    }
+
+    async fn add_invites(&self, code_hashes: &[[u8; 32]]) -> Result<(), StoreError> {
+        SqliteStore::add_invites(self, code_hashes).await
+    }
+
+    async fn invite_unspent(&self, code_hash: [u8; 32]) -> Result<bool, StoreError> {
+        SqliteStore::invite_unspent(self, code_hash).await
+    }
+
+    async fn put_link_message(
+        &self,
+        channel: [u8; 16],
+        slot: LinkSlot,
+        message: Vec<u8>,
+        expires_at_ms: u64,
+        max_waiting: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        SqliteStore::put_link_message(
+            self,
+            channel,
+            slot,
+            message,
+            expires_at_ms,
+            max_waiting,
+            now_ms,
+        )
+        .await
+    }
+
+    async fn take_link_message(
+        &self,
+        channel: [u8; 16],
+        slot: LinkSlot,
+        now_ms: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        SqliteStore::take_link_message(self, channel, slot, now_ms).await
+    }
+
     fn checkpoint(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
         SqliteStore::checkpoint(self)
     }
@@ -425,6 +495,7 @@ impl Store for SqliteStore {
                 "DELETE FROM blob_capabilities WHERE expires_at <= ?1",
                 "DELETE FROM blobs WHERE expires_at <= ?1",
                 "DELETE FROM reports WHERE expires_at <= ?1",
+                "DELETE FROM link_messages WHERE expires_at <= ?1",
             ] {
                 conn.prepare_cached(sql)
                     .op(OP)?

@@ -6,8 +6,10 @@ use super::{Op, backend_at};
 use crate::store::StoreError;
 
 /// The schema version kept in `PRAGMA user_version`. Version 2 added the
-/// blob and report tables; a version 1 database gains them on opening.
-const SCHEMA_VERSION: i64 = 2;
+/// blob and report tables, version 3 accounts, invites and link messages;
+/// an older database gains them on opening (its devices stay registered,
+/// without a list, until their user publishes one).
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices (
@@ -85,6 +87,23 @@ CREATE TABLE IF NOT EXISTS reports (
 );
 CREATE INDEX IF NOT EXISTS reports_order ON reports (received_at, report_id);
 CREATE INDEX IF NOT EXISTS reports_expiry ON reports (expires_at);
+CREATE TABLE IF NOT EXISTS accounts (
+    user        TEXT    NOT NULL PRIMARY KEY,
+    account_key BLOB    NOT NULL,
+    version     INTEGER NOT NULL,
+    list        BLOB    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invites (
+    code_hash BLOB NOT NULL PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS link_messages (
+    channel    BLOB    NOT NULL,
+    slot       INTEGER NOT NULL,
+    message    BLOB    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (channel, slot)
+);
+CREATE INDEX IF NOT EXISTS link_messages_expiry ON link_messages (expires_at);
 ";
 
 /// Checks that the database is not from a newer relay, then creates what
