@@ -169,12 +169,19 @@ async fn a_stranger_cannot_register_a_free_device_number_of_a_user() {
         .unwrap();
     assert_eq!(answer.status(), 403);
 
-    // Even a relay that accepted the stranger's device gets it nothing.
+    // Even a relay that accepted the stranger's device gets it nothing: a
+    // contact who knows bob's list seals to bob/1 only, and a first contact
+    // refuses the list outright.
+    alice.send_text("bob", "first").await.unwrap();
     add_ghost(&relay, "bob", 3);
     alice.send_text("bob", "hi").await.unwrap();
+    let carol = devices.create(&relay, "carol", 1).await;
+    let err = carol.send_text("bob", "hello?").await.unwrap_err();
+    assert!(matches!(err, ClientError::RelayMisbehaved(_)), "{err:?}");
     assert_eq!(waiting_for(&relay, "bob", 3), 0);
     bob.sync(NO_WAIT).await.unwrap();
-    assert_eq!(bob.history("alice", 10).await.unwrap().len(), 1);
+    assert_eq!(bob.history("alice", 10).await.unwrap().len(), 2);
+    assert!(bob.history("carol", 10).await.unwrap().is_empty());
     relay.stop().await;
 }
 

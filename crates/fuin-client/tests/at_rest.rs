@@ -145,7 +145,7 @@ async fn a_store_does_not_open_without_its_key_or_with_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_address_taken_by_another_identity_is_refused_and_leaves_no_files() {
+async fn a_user_id_taken_by_another_account_is_refused_and_leaves_no_files() {
     let relay = TestRelay::start().await;
     let devices = Devices::new();
     devices.create(&relay, "alice", 1).await;
@@ -155,7 +155,7 @@ async fn an_address_taken_by_another_identity_is_refused_and_leaves_no_files() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, ClientError::Relay { status: 409, code, .. } if code == "identity_conflict"),
+        matches!(&err, ClientError::Relay { status: 409, code, .. } if code == "account_exists"),
         "{err}"
     );
     assert!(!path.exists());
