@@ -37,6 +37,8 @@ pub struct Harness {
     pub app: Router,
     time: Arc<AtomicU64>,
     pub dir: tempfile::TempDir,
+    /// The origin logins are signed for: the first configured one.
+    pub origin: String,
 }
 
 pub struct Device {
@@ -81,7 +83,16 @@ impl Harness {
     }
 
     pub fn with(config: RelayConfig) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::in_dir(tempfile::tempdir().unwrap(), config)
+    }
+
+    /// A relay on `dir/relay.db`, which may hold a database already.
+    pub fn in_dir(dir: tempfile::TempDir, config: RelayConfig) -> Self {
+        let origin = config
+            .origins
+            .first()
+            .and_then(|origin| relay_origin(origin))
+            .unwrap_or_else(|| lists::TEST_ORIGIN.to_owned());
         let store = SqliteStore::open(&dir.path().join("relay.db")).unwrap();
         let time = Arc::new(AtomicU64::new(START));
         let clock_time = time.clone();
@@ -92,6 +103,7 @@ impl Harness {
             relay,
             time,
             dir,
+            origin,
         }
     }
 
@@ -225,12 +237,8 @@ impl Harness {
             address: address.clone(),
             nonce: challenge.nonce,
             signature: Ed25519Signature(
-                key.sign(&relay_auth_input(
-                    lists::TEST_ORIGIN,
-                    address,
-                    &challenge.nonce,
-                ))
-                .to_bytes(),
+                key.sign(&relay_auth_input(&self.origin, address, &challenge.nonce))
+                    .to_bytes(),
             ),
         };
         let answer = self
