@@ -254,6 +254,21 @@ impl RelayConnection {
         }
     }
 
+    /// Whether `user/device` has published prekeys (a bundle fetch: it
+    /// spends one of the device's one-time prekeys when it has).
+    pub async fn has_bundle(
+        &self,
+        token: &BearerToken,
+        user: &UserId<'_>,
+        device: DeviceId,
+    ) -> Result<bool, ClientError> {
+        match self.bundle(token, user, device).await {
+            Ok(_) => Ok(true),
+            Err(ClientError::Relay { status: 404, .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
     pub async fn bundle(
         &self,
         token: &BearerToken,

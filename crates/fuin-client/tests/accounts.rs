@@ -568,3 +568,75 @@ fn now_ms() -> u64 {
     )
     .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_follow_device_lists() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let group = alice.create_group(&["bob"]).await.unwrap();
+    bob.sync(NO_WAIT).await.unwrap();
+    alice.sync(NO_WAIT).await.unwrap();
+
+    // Bob's phone links a laptop and adds it to the group: a new epoch
+    // whose sender keys reach the laptop.
+    let laptop = devices.link(&relay, &bob, "bob", 2, "laptop").await;
+    let members = |info: &fuin_client::GroupInfo| {
+        info.members
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+    let after_link = bob
+        .groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|info| info.id == group.id)
+        .unwrap();
+    assert_eq!(members(&after_link), ["alice/1", "bob/1", "bob/2"]);
+    laptop.sync(NO_WAIT).await.unwrap();
+    alice.sync(NO_WAIT).await.unwrap();
+    bob.sync(NO_WAIT).await.unwrap();
+    laptop.sync(NO_WAIT).await.unwrap();
+    alice
+        .send_group_text(&group.id, "hello all three")
+        .await
+        .unwrap();
+    laptop.sync(NO_WAIT).await.unwrap();
+    let seen = laptop.group_history(&group.id, 10).await.unwrap();
+    assert_eq!(seen.last().unwrap().text, "hello all three");
+
+    // Removing the laptop starts an epoch without it.
+    let epoch = after_link.epoch;
+    bob.remove_device(2).await.unwrap();
+    let after_removal = bob
+        .groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|info| info.id == group.id)
+        .unwrap();
+    assert!(after_removal.epoch > epoch);
+    assert_eq!(members(&after_removal), ["alice/1", "bob/1"]);
+    alice.sync(NO_WAIT).await.unwrap();
+    let alice_view = alice.groups().await.unwrap();
+    assert_eq!(alice_view[0].epoch, after_removal.epoch);
+    assert_eq!(members(&alice_view[0]), ["alice/1", "bob/1"]);
+    alice
+        .send_group_text(&group.id, "laptop gone")
+        .await
+        .unwrap();
+    bob.sync(NO_WAIT).await.unwrap();
+    assert_eq!(
+        bob.group_history(&group.id, 10)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .text,
+        "laptop gone"
+    );
+    relay.stop().await;
+}

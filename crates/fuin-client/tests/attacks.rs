@@ -8,11 +8,11 @@ mod common;
 
 use common::{Devices, NO_WAIT, TestRelay, drain};
 use fuin_client::receipt::{ReceiptBody, ReceiptKind, ReceiptRef};
-use fuin_client::{ClientError, Event, MessageStatus};
+use fuin_client::{Event, MessageStatus};
 use fuin_relay::store::{NewDelivery, Store};
 use fuin_wire::{
-    ClientMessageId, ContentKind, DeliveredRecord, DeviceAddress, DeviceId, FrameBody,
-    FrankingCommitment, FrankingStamp, MessageId, Opaque, RoutingEnvelope, StampKeyId, UserId,
+    ContentKind, DeliveredRecord, DeviceId, FrameBody, FrankingCommitment, FrankingStamp,
+    MessageId, Opaque, RoutingEnvelope, StampKeyId,
 };
 
 /// The encoded records waiting in `user`'s mailboxes at the relay.
@@ -175,4 +175,3 @@ async fn a_relay_relabelling_a_delivery_to_another_sender_or_recipient_is_caught
     assert!(carol.history("alice", 10).await.unwrap().is_empty());
     relay.stop().await;
 }
-

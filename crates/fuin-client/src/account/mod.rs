@@ -63,6 +63,10 @@ pub struct SafetyNumbers {
     pub pending: Option<String>,
 }
 
+/// How long linking waits for the new device's prekeys before adding it to
+/// this device's groups.
+const GROUP_JOIN_WAIT: Duration = Duration::from_secs(20);
+
 /// The meta name of this device's copy of the account key (encrypted).
 pub(crate) const ACCOUNT_KEY: &str = "account_key";
 
@@ -268,6 +272,15 @@ impl Client {
                 },
             )
             .await?;
+        // Groups follow the list: once the new device has published its
+        // prekeys (it does so as soon as it has the grant), it is added to
+        // this device's groups. A device that does not come online in time
+        // is added by hand later. The link stands either way.
+        if self.wait_for_prekeys(&address, GROUP_JOIN_WAIT).await {
+            let _ = self
+                .follow_own_devices_in_groups(&mut state, &list, &new)
+                .await;
+        }
         Ok(LinkedDevice {
             address,
             name: request.name.as_str().to_owned(),
@@ -301,9 +314,40 @@ impl Client {
                 "this account has no device {device}"
             )));
         }
-        self.publish_list(&mut state, &account, &list, devices)
+        let new = self
+            .publish_list(&mut state, &account, &list, devices)
             .await?;
+        // Groups follow the list: the removed device leaves this device's
+        // groups (a new epoch without it). The removal stands either way.
+        let _ = self
+            .follow_own_devices_in_groups(&mut state, &list, &new)
+            .await;
         Ok(())
+    }
+
+    /// Waits up to `wait` for `device` to publish its prekeys (so that
+    /// sessions with it can start); whether it did.
+    async fn wait_for_prekeys(&self, device: &DeviceAddress<'static>, wait: Duration) -> bool {
+        let relay = &self.inner.relay;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let found = self
+                .authed(|token| async move {
+                    relay.has_bundle(&token, &device.user, device.device).await
+                })
+                .await;
+            match found {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(_) => return false,
+            }
+            if tokio::time::Instant::now() + pause > deadline {
+                return false;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
     }
 
     /// The account key and the newest list of this user, asking the relay

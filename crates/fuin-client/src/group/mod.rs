@@ -14,6 +14,7 @@
 //!   changes. Anything else that fails is dropped with an
 //!   [`Event::MessageDropped`] naming the group and the reason.
 
+mod devices;
 mod outbox;
 mod receive;
 mod report;
@@ -373,11 +374,9 @@ impl Client {
                 db: Reader::of(&tx, key),
             };
             groups.save(&current, now)?;
-            if !sent.recipients.is_empty() {
-                let frame = sent
-                    .message
-                    .send_frame(sent.recipients.clone())
-                    .to_bytes()?;
+            let recipients = devices::listed_recipients(groups.db, sent.recipients.iter())?;
+            if !recipients.is_empty() {
+                let frame = sent.message.send_frame(recipients).to_bytes()?;
                 groups.enqueue_fan_out(id, &frame, None, now)?;
             }
             for page in &sent.welcome {

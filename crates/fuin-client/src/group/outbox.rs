@@ -25,7 +25,8 @@ impl Client {
         let mut current = self.group_state(&state, &id)?;
         let now = now_ms();
         let sealed = current.seal(&mut rand::rng(), content_type, body, now)?;
-        let recipients: Vec<_> = current.recipients().cloned().collect();
+        let recipients =
+            super::devices::listed_recipients(state.store.reader(), current.recipients())?;
         let devices = recipients.len();
         let frame = sealed.send_frame(recipients).to_bytes()?;
         let local_id = {
