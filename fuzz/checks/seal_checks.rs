@@ -483,3 +483,36 @@ fn tamper(fixture: &SessionFixture, which: usize, position: u16, mask: u8) -> Re
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------
+// link_code
+
+/// Reads `data` (as UTF-8, lossily) as a link code, the text a user types
+/// or a QR code carries: it must return, never panic, and a code it accepts
+/// must read back the same from both of the forms it is written in. Then
+/// opens `data` as a sealed link message under a fixed code: that must
+/// return too. Returns whether `data` was a code.
+pub fn link_code(data: &[u8]) -> Result<bool, String> {
+    use fuin_seal::link::{LinkCode, LinkDirection};
+    let text = String::from_utf8_lossy(data);
+    let parsed = match LinkCode::parse(&text) {
+        Ok(code) => {
+            for written in [code.digits(), code.text()] {
+                match LinkCode::parse(&written) {
+                    Ok(again) if again == code => {}
+                    Ok(_) => return Err("a code reads back as another code".into()),
+                    Err(err) => return Err(format!("a written code does not read back: {err}")),
+                }
+            }
+            true
+        }
+        Err(_) => false,
+    };
+    let keys = LinkCode::from_parts([7; 16], [9; 8]).keys();
+    for direction in [LinkDirection::Request, LinkDirection::Grant] {
+        if keys.open(direction, data).is_ok() {
+            return Err("arbitrary bytes opened as a sealed link message".into());
+        }
+    }
+    Ok(parsed)
+}

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Replays every checked-in corpus file of the fuin-seal fuzz targets
-//! (`saved_state`, `storage_open`, `session_open`) through the same checks
+//! (`saved_state`, `storage_open`, `session_open`, `link_code`) through the same checks
 //! the targets make, so a crash found once stays fixed without running the
 //! fuzzer. The checks live in `fuzz/checks/seal_checks.rs`, which the targets
 //! include too; a missing or empty corpus folder fails, never skips.
@@ -106,4 +106,18 @@ fn every_byte_of_a_genuine_envelope_is_authenticated() {
             }
         }
     }
+}
+
+#[test]
+fn link_code_corpus_returns_and_reads_back() {
+    let mut codes = 0;
+    for (path, bytes) in corpus("link_code") {
+        match seal_checks::link_code(&bytes) {
+            Ok(true) => codes += 1,
+            Ok(false) => {}
+            Err(violation) => panic!("{}: {violation}", path.display()),
+        }
+    }
+    // The seeds include codes in both forms, with and without separators.
+    assert!(codes >= 4, "only {codes} corpus inputs read as codes");
 }
