@@ -105,7 +105,17 @@ impl Client {
                 }
             };
         };
+        // The common case: nothing changed since the last look.
+        if served == held.trusted.list() {
+            return match held.pending {
+                None => Ok(held.trusted),
+                Some(_) => Err(ClientError::IdentityChanged {
+                    user: user.as_str().to_owned(),
+                }),
+            };
+        }
         let trusted_key = *held.trusted.account_key();
+        let mut pending = held.pending.is_some();
         match VerifiedDeviceList::verify(
             served,
             user,
@@ -156,6 +166,7 @@ impl Client {
                         if newer {
                             db.put_pending_list(&list)?;
                         }
+                        pending = true;
                         if !known {
                             events.push(Event::IdentityChanged {
                                 user: user.as_str().to_owned(),
@@ -167,7 +178,7 @@ impl Client {
             }
             Err(err) => rejected(events, err.to_string()),
         }
-        if held.pending.is_some() || db.account(user)?.is_some_and(|a| a.pending.is_some()) {
+        if pending {
             return Err(ClientError::IdentityChanged {
                 user: user.as_str().to_owned(),
             });
