@@ -640,3 +640,53 @@ async fn groups_follow_device_lists() {
     );
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_and_a_relay_from_before_accounts_upgrade_in_place() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let path = devices.path("alice", 1);
+    drop(alice);
+    // What the previous version left: a store without an account key or
+    // lists, and a relay that registered alice/1 without an account.
+    let store = rusqlite::Connection::open(&path).unwrap();
+    store
+        .execute_batch(
+            "DELETE FROM meta WHERE name IN ('account_key', 'account_state');
+             DROP TABLE accounts;",
+        )
+        .unwrap();
+    drop(store);
+    relay_db(&relay)
+        .execute("DELETE FROM accounts WHERE user = 'alice'", [])
+        .unwrap();
+
+    // Opened by this version, the device becomes the first device of a new
+    // account, whose list it publishes; then it chats as before.
+    let alice = Client::open(&path, ClientOptions::default()).await.unwrap();
+    let bob = devices.create(&relay, "bob", 1).await;
+    alice.send_text("bob", "after the upgrade").await.unwrap();
+    bob.sync(NO_WAIT).await.unwrap();
+    assert_eq!(
+        bob.history("alice", 10).await.unwrap()[0].text,
+        "after the upgrade"
+    );
+    let list = SignedDeviceList::from_bytes(&served_list(&relay, "alice"))
+        .unwrap()
+        .into_owned();
+    assert_eq!(list.content.version, 1);
+    assert_eq!(
+        list.content.device(DeviceId(1)).unwrap().identity,
+        *alice.identity()
+    );
+    assert_eq!(alice.devices().await.unwrap().len(), 1);
+    // Reopened again, nothing changes.
+    drop(alice);
+    let alice = Client::open(&path, ClientOptions::default()).await.unwrap();
+    bob.send_text("alice", "welcome").await.unwrap();
+    alice.sync(NO_WAIT).await.unwrap();
+    assert_eq!(alice.history("bob", 10).await.unwrap().len(), 2);
+    assert_eq!(served_list(&relay, "alice"), list.to_bytes().unwrap());
+    relay.stop().await;
+}
