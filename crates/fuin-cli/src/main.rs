@@ -232,6 +232,20 @@ async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
 /// `fuin relay`: prints the same first line as `fuin-relay` (or, with
 /// `--json`, `{"listening": ADDR}`), then serves until SIGTERM or Ctrl-C.
 async fn relay(args: fuin_relay::cli::RelayArgs, out: Output) -> Result<Answer, Failure> {
+    if let Some(invite) = args.invite() {
+        // `fuin relay invite`: the codes, one a line (or `{"invites": [...]}`).
+        let codes = fuin_relay::cli::make_invites(invite).await.map_err(|err| {
+            Failure::new(
+                err.code(),
+                err.to_string(),
+                "see fuin relay invite --help and spec/relay-api.md §9",
+            )
+        })?;
+        return Ok(Answer {
+            text: codes.join("\n"),
+            json: json!({ "invites": codes }),
+        });
+    }
     fuin_relay::cli::run(args, |address| {
         if out.json {
             output::stdout_line(&json!({ "listening": address.to_string() }).to_string());

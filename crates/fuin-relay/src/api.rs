@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -24,21 +24,23 @@ use tokio::sync::{Notify, Semaphore, watch};
 use crate::config::RelayConfig;
 use crate::error::ApiError;
 use crate::rate::RateLimiter;
-use crate::store::{NewDelivery, Registration, Store};
+use crate::store::{MailboxTag, NewDelivery, Store};
 use crate::waiters::Waiters;
 use fuin_wire::limits::MAX_FRAME_LEN;
 use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BundleSet, ChallengeRequest,
-    ChallengeResponse, DeviceList, DeviceRegistration, ListedDevice, MAX_DEVICES_PER_USER,
-    MAX_RECORDS_PER_BATCH, MailboxBatch, Nonce, PrekeyCount, PrekeyUpload, SendAccepted, SendBatch,
-    relay_auth_input,
+    ChallengeResponse, MAX_RECORDS_PER_BATCH, MailboxBatch, Nonce, PrekeyCount, PrekeyUpload,
+    SendAccepted, SendBatch, relay_auth_input, relay_origin,
 };
 use fuin_wire::{
-    DeliveredRecord, DeviceAddress, FrameBody, FrankingStamp, MessageId, PrekeyBundle, UserId,
+    DeliveredRecord, DeviceAddress, FrameBody, FrankingStamp, MessageId, PrekeyBundle,
+    PublicIdentity, UserId,
 };
 
+mod accounts;
 mod blobs;
 mod group;
+mod links;
 mod reports;
 
 /// The media type of every frame body.
@@ -63,6 +65,11 @@ pub struct Relay<S> {
     config: RelayConfig,
     clock: Clock,
     wakeups: Arc<Waiters>,
+    /// Streams and long polls of devices, by mailbox tag, to end when a
+    /// newer device list removes their device.
+    evictions: Waiters,
+    /// Takes waiting at the link rendezvous, by channel and slot.
+    link_waiters: Waiters,
     /// Per authenticated device.
     device_limits: RateLimiter<(String, u32)>,
     /// Per client address, for the endpoints without a token.
@@ -73,6 +80,9 @@ pub struct Relay<S> {
     streams: watch::Sender<usize>,
     /// One permit per blob upload or download in flight.
     blob_transfers: Arc<Semaphore>,
+    /// The origins a login signature may name (normalised); see
+    /// [`RelayConfig::origins`].
+    origins: RwLock<Vec<String>>,
 }
 
 impl<S: Store> Relay<S> {
@@ -91,6 +101,7 @@ impl<S: Store> Relay<S> {
         );
         let blob_transfers = Arc::new(Semaphore::new(config.max_blob_transfers.max(1)));
         let wakeups = Arc::new(Waiters::default());
+        let origins = RwLock::new(normalise_origins(&config.origins));
         let remote = wakeups.clone();
         store.set_remote_waker(Arc::new(move |wakeup| remote.wake(wakeup)));
         Arc::new(Self {
@@ -98,12 +109,37 @@ impl<S: Store> Relay<S> {
             config,
             clock,
             wakeups,
+            evictions: Waiters::default(),
+            link_waiters: Waiters::default(),
             device_limits,
             anonymous_limits,
             shutdown: watch::Sender::new(false),
             streams: watch::Sender::new(0),
             blob_transfers,
+            origins,
         })
+    }
+
+    /// The origins a login signature may name.
+    pub fn origins(&self) -> Vec<String> {
+        self.origins
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the relay's origin to `origin` if none was configured: what
+    /// [`crate::serve_with`] does with the address it serves on. Returns
+    /// whether it was set.
+    pub fn default_origin(&self, origin: &str) -> bool {
+        let mut origins = self.origins.write().unwrap_or_else(PoisonError::into_inner);
+        match relay_origin(origin) {
+            Some(origin) if origins.is_empty() => {
+                origins.push(origin);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes one request from `device`'s token bucket, or refuses with 429.
@@ -199,6 +235,31 @@ impl<S: Store> Relay<S> {
         ));
     }
 
+    /// Ends the streams and long polls of `address`, a device a newer list
+    /// removed (each checks that its device is gone before it ends).
+    fn evict(&self, address: &DeviceAddress<'_>) {
+        self.evictions
+            .wake(crate::store::Wakeup::Mailbox(MailboxTag::of(address)));
+        self.notify_mailbox(address);
+    }
+
+    /// The handle a stream or long poll of `address` waits on for its
+    /// device's removal.
+    fn eviction(&self, address: &DeviceAddress<'_>) -> Arc<Notify> {
+        self.evictions.handle(MailboxTag::of(address))
+    }
+
+    /// Whether `address` is still registered with `identity`: a device a
+    /// newer list removed (or gave another identity) is not.
+    async fn still_registered(
+        &self,
+        address: &DeviceAddress<'_>,
+        identity: Option<&PublicIdentity>,
+    ) -> Result<bool, crate::store::StoreError> {
+        let current = self.store.device_identity(address).await?;
+        Ok(current.is_some() && current.as_ref() == identity)
+    }
+
     /// Deletes expired envelopes, challenges, tokens, blobs and reports, then
     /// makes the deletions (and the acknowledgements since the last sweep)
     /// final on disk. Also forgets rate buckets that have refilled and
@@ -208,10 +269,22 @@ impl<S: Store> Relay<S> {
         self.device_limits.prune(now);
         self.anonymous_limits.prune(now);
         self.wakeups.prune();
+        self.evictions.prune();
+        self.link_waiters.prune();
         let expired = self.store.expire(now).await?;
         self.store.checkpoint().await?;
         Ok(expired)
     }
+}
+
+/// Each origin normalised; those that are not an origin are left out.
+fn normalise_origins(origins: &[String]) -> Vec<String> {
+    let mut normalised: Vec<String> = origins
+        .iter()
+        .filter_map(|origin| relay_origin(origin))
+        .collect();
+    normalised.dedup();
+    normalised
 }
 
 /// The key of a client address's rate bucket: an IPv4 address, or the
@@ -249,7 +322,21 @@ async fn limit_anonymous<S: Store>(
 pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
     let limited = || middleware::from_fn_with_state(relay.clone(), limit_anonymous::<S>);
     Router::new()
-        .route("/v1/devices", post(register::<S>).route_layer(limited()))
+        .route(
+            "/v1/accounts",
+            post(accounts::create::<S>).route_layer(limited()),
+        )
+        .route(
+            "/v1/devices",
+            post(accounts::register::<S>).route_layer(limited()),
+        )
+        .route("/v1/account/devices", put(accounts::publish::<S>))
+        .route(
+            "/v1/link/{channel}/{slot}",
+            put(links::leave::<S>)
+                .get(links::take::<S>)
+                .route_layer(limited()),
+        )
         .route(
             "/v1/auth/challenge",
             post(challenge::<S>).route_layer(limited()),
@@ -259,7 +346,7 @@ pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
         .route("/v1/prekeys", put(publish_prekeys::<S>))
         .route("/v1/prekeys/count", get(get_prekey_count::<S>))
         .route("/v1/users/{user}/bundles", get(bundles::<S>))
-        .route("/v1/users/{user}/devices", get(devices::<S>))
+        .route("/v1/users/{user}/devices", get(accounts::list::<S>))
         .route("/v1/messages", post(send::<S>))
         .route("/v1/groups/messages", post(group::send::<S>))
         .route("/v1/mailbox", get(fetch::<S>))
@@ -351,31 +438,6 @@ async fn authenticate<S: Store>(
     Ok(device)
 }
 
-async fn register<S: Store>(
-    State(relay): State<Arc<Relay<S>>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let body = body_bytes(body)?;
-    let registration = DeviceRegistration::from_bytes(&body)?;
-    let devices = relay.store.user_devices(&registration.address.user).await?;
-    if !devices.contains(&registration.address.device) && devices.len() >= MAX_DEVICES_PER_USER {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "too_many_devices",
-            format!("a user may have at most {MAX_DEVICES_PER_USER} devices"),
-        ));
-    }
-    let outcome = relay
-        .store
-        .register_device(&registration.address, &registration.identity, relay.now())
-        .await?;
-    let status = match outcome {
-        Registration::Created => StatusCode::CREATED,
-        Registration::AlreadyRegistered => StatusCode::OK,
-    };
-    Ok(status.into_response())
-}
-
 async fn challenge<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
     body: Result<Bytes, BytesRejection>,
@@ -430,11 +492,19 @@ async fn token<S: Store>(
         return Err(refused());
     };
     let key = VerifyingKey::from_bytes(&identity.signing_key.0).map_err(|_| refused())?;
-    key.verify_strict(
-        &relay_auth_input(&response.address, &response.nonce),
-        &Signature::from_bytes(&response.signature.0),
-    )
-    .map_err(|_| refused())?;
+    let signature = Signature::from_bytes(&response.signature.0);
+    // The input binds the relay's origin, so an answer to a challenge that
+    // another relay passed on (signed for that relay's origin) fails here.
+    let signed_for_this_relay = relay.origins().iter().any(|origin| {
+        key.verify_strict(
+            &relay_auth_input(origin, &response.address, &response.nonce),
+            &signature,
+        )
+        .is_ok()
+    });
+    if !signed_for_this_relay {
+        return Err(refused());
+    }
     let token = BearerToken(random());
     let expires_at_ms = later(relay.now(), relay.config.token_lifetime);
     relay
@@ -550,34 +620,6 @@ async fn bundles<S: Store>(
     })
 }
 
-/// `GET /v1/users/{user}/devices`: the user's registered devices and their
-/// identities, handing out no prekeys.
-async fn devices<S: Store>(
-    State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
-    Path(user): Path<String>,
-) -> Result<Response, ApiError> {
-    authenticate(&relay, &headers).await?;
-    let user = path_user(user)?;
-    let mut devices = Vec::new();
-    for device in relay.store.user_devices(&user).await? {
-        let address = DeviceAddress::new(user.clone(), device);
-        if let Some(identity) = relay.store.device_identity(&address).await? {
-            devices.push(ListedDevice { device, identity });
-        }
-    }
-    if devices.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_user",
-            "the user has no registered device",
-        ));
-    }
-    encode(&DeviceList {
-        devices: devices.into(),
-    })
-}
-
 async fn send<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
     headers: HeaderMap,
@@ -680,6 +722,13 @@ async fn fetch<S: Store>(
     let deadline = tokio::time::Instant::now() + wait;
     let wakeup = relay.wakeup(&device);
     let mut shutdown = relay.shutdown.subscribe();
+    // Registered before the device's identity is read: a removal after the
+    // read wakes it, one before makes the check fail.
+    let eviction = relay.eviction(&device);
+    let evicted = eviction.notified();
+    tokio::pin!(evicted);
+    evicted.as_mut().enable();
+    let identity = relay.store.device_identity(&device).await?;
     let stored = loop {
         // Register for a wakeup before looking, so none is missed between.
         let notified = wakeup.notified();
@@ -696,6 +745,14 @@ async fn fetch<S: Store>(
         tokio::select! {
             _ = tokio::time::timeout_at(deadline, notified) => {}
             () = shutting_down(&mut shutdown) => {}
+            () = &mut evicted => {
+                if !relay.still_registered(&device, identity.as_ref()).await? {
+                    // Its tokens and mailbox are gone with it.
+                    return Err(ApiError::unauthorized());
+                }
+                evicted.set(eviction.notified());
+                evicted.as_mut().enable();
+            }
         }
     };
     let mut records = Vec::with_capacity(stored.len());
@@ -779,6 +836,18 @@ async fn push_mailbox<S: Store>(
     let wakeup = relay.wakeup(&device);
     let mut shutdown = relay.shutdown.subscribe();
     let mut pushed: HashSet<MessageId> = HashSet::new();
+    // Registered before the identity is read, so a removal of the device by
+    // a newer list, before or after the read, ends the stream.
+    let eviction = relay.eviction(&device);
+    let evicted = eviction.notified();
+    tokio::pin!(evicted);
+    evicted.as_mut().enable();
+    let Ok(identity) = relay.store.device_identity(&device).await else {
+        return close(socket, "storage_unavailable").await;
+    };
+    if identity.is_none() {
+        return close(socket, "device_removed").await;
+    }
     loop {
         if relay.is_shutting_down() {
             return going_away(socket, relay.config.shutdown_grace).await;
@@ -819,6 +888,16 @@ async fn push_mailbox<S: Store>(
         tokio::select! {
             _ = &mut notified => {}
             () = shutting_down(&mut shutdown) => {}
+            () = &mut evicted => {
+                match relay.still_registered(&device, identity.as_ref()).await {
+                    Ok(true) => {
+                        evicted.set(eviction.notified());
+                        evicted.as_mut().enable();
+                    }
+                    Ok(false) => return close(socket, "device_removed").await,
+                    Err(_) => return close(socket, "storage_unavailable").await,
+                }
+            }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Binary(bytes))) => {
                     let Ok(ack) = Acknowledgement::from_bytes(&bytes) else {

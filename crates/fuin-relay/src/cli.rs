@@ -17,13 +17,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fuin_wire::StampKeyId;
+use fuin_wire::relay::relay_origin;
+use sha2::Digest;
 use zeroize::Zeroize;
 
 use crate::api::system_clock;
 use crate::franking::StampKeys;
+use crate::store::Store;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
-use crate::{Relay, RelayConfig};
+use crate::{RegistrationPolicy, Relay, RelayConfig};
 
 /// The longest lifetime an option accepts: ten years, in seconds.
 const MAX_LIFETIME_SECS: u64 = 10 * 365 * 24 * 60 * 60;
@@ -32,7 +35,11 @@ const MAX_LIFETIME_SECS: u64 = 10 * 365 * 24 * 60 * 60;
 /// (`spec/relay-api.md` §9 describes each).
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("storage").required(true).args(["data", "postgres"])))]
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct RelayArgs {
+    /// Something else than serving.
+    #[command(subcommand)]
+    command: Option<RelayCommand>,
     /// The SQLite database (created if missing).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -122,6 +129,92 @@ pub struct RelayArgs {
     /// The longest blob (sealed attachment) the relay stores, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     max_blob_len: usize,
+    /// Who may create an account: anyone (`open`), or whoever has an
+    /// invite code made by `invite` (`invite`).
+    #[arg(long, value_enum, default_value_t = Registration::Open)]
+    registration: Registration,
+    /// The URL devices reach this relay at (`https://relay.example`); a
+    /// login must be signed for it. Repeatable. Default: `http://` (with
+    /// TLS `https://`) and the address the relay listens on.
+    #[arg(long = "origin", value_name = "URL", value_parser = parse_origin)]
+    origins: Vec<String>,
+}
+
+/// The relay command's subcommands.
+#[derive(clap::Subcommand)]
+pub enum RelayCommand {
+    /// Make invite codes for `--registration invite`, print each as 64 hex
+    /// digits, and keep only their SHA-256 in the database.
+    Invite(InviteArgs),
+}
+
+/// The options of `invite`.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("storage").required(true).args(["data", "postgres"])))]
+pub struct InviteArgs {
+    /// The SQLite database of the relay (created if missing).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The relay's PostgreSQL database (libpq connection string or URL).
+    #[arg(long)]
+    postgres: Option<String>,
+    /// How many codes to make.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    count: u32,
+}
+
+/// `--registration`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Registration {
+    Open,
+    Invite,
+}
+
+fn parse_origin(text: &str) -> Result<String, String> {
+    relay_origin(text).ok_or_else(|| "expected an http:// or https:// URL with a host".to_owned())
+}
+
+impl RelayArgs {
+    /// The `invite` subcommand's options, if that is what was asked for
+    /// (then [`make_invites`] runs it, and [`run`] refuses).
+    pub fn invite(&self) -> Option<&InviteArgs> {
+        match &self.command {
+            Some(RelayCommand::Invite(args)) => Some(args),
+            None => None,
+        }
+    }
+}
+
+/// Makes `args.count` invite codes of 32 random bytes, stores their SHA-256
+/// in the relay's database in one write, and returns the codes as 64 lowercase
+/// hex digits each: the only copy of them.
+pub async fn make_invites(args: &InviteArgs) -> Result<Vec<String>, RunError> {
+    let count = usize::try_from(args.count).unwrap_or(1);
+    let mut codes = Vec::with_capacity(count);
+    let mut hashes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut code = [0u8; 32];
+        rand::fill(&mut code);
+        hashes.push(<[u8; 32]>::from(sha2::Sha256::digest(code)));
+        codes.push(hex::encode(code));
+        code.zeroize();
+    }
+    let stored = if let Some(conninfo) = &args.postgres {
+        let store = PostgresStore::connect(conninfo).await.map_err(|err| {
+            RunError::Storage(format!("cannot use the PostgreSQL database: {err}"))
+        })?;
+        let stored = store.add_invites(&hashes).await;
+        store.close();
+        stored
+    } else if let Some(data) = &args.data {
+        let store = SqliteStore::open(data)
+            .map_err(|err| RunError::Storage(format!("cannot open {}: {err}", data.display())))?;
+        store.add_invites(&hashes).await
+    } else {
+        return Err(RunError::Storage("give --data or --postgres".into()));
+    };
+    stored.map_err(|err| RunError::Storage(format!("cannot store the invites: {err}")))?;
+    Ok(codes)
 }
 
 fn parse_credential_hash(text: &str) -> Result<[u8; 32], String> {
@@ -219,6 +312,11 @@ fn config(args: &RelayArgs, stamp_keys: StampKeys) -> RelayConfig {
     let mut config = RelayConfig::new(stamp_keys);
     config.moderation_credential_hash = args.moderation_credential_hash;
     config.max_blob_len = args.max_blob_len;
+    config.registration = match args.registration {
+        Registration::Open => RegistrationPolicy::Open,
+        Registration::Invite => RegistrationPolicy::Invite,
+    };
+    config.origins.clone_from(&args.origins);
     let seconds = Duration::from_secs;
     if let Some(secs) = args.challenge_lifetime_secs {
         config.challenge_lifetime = seconds(secs);
@@ -313,6 +411,8 @@ pub enum RunError {
     Storage(String),
     /// Serving failed after the relay had started.
     Serve(std::io::Error),
+    /// [`run`] was given a subcommand (`invite`), which it does not run.
+    NotServing,
 }
 
 impl RunError {
@@ -325,6 +425,7 @@ impl RunError {
             Self::PlainHttpRefused { .. } => "plain_http_refused",
             Self::Storage(_) => "storage",
             Self::Serve(_) => "serve",
+            Self::NotServing => "usage",
         }
     }
 }
@@ -341,6 +442,7 @@ impl fmt::Display for RunError {
                  give --tls-cert and --tls-key, or --insecure-plain-http"
             ),
             Self::Serve(err) => write!(f, "{err}"),
+            Self::NotServing => f.write_str("a subcommand was given; it does not serve"),
         }
     }
 }
@@ -357,6 +459,9 @@ pub fn listening_line(address: SocketAddr) -> String {
 /// listens, and returns when it has shut down (on SIGTERM or Ctrl-C, after
 /// the bounded graceful shutdown of [`crate::serve_with`]).
 pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<(), RunError> {
+    if args.command.is_some() {
+        return Err(RunError::NotServing);
+    }
     let key_path = match (&args.stamp_key_file, &args.data) {
         (Some(path), _) => path.clone(),
         (None, Some(data)) => {
@@ -392,7 +497,14 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
             address: args.listen.clone(),
         });
     }
-    let config = config(&args, stamp_keys);
+    let mut config = config(&args, stamp_keys);
+    if config.origins.is_empty() {
+        // Where it listens, as bound (so `--listen 127.0.0.1:0` works).
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        config
+            .origins
+            .extend(relay_origin(&format!("{scheme}://{address}")));
+    }
     if let Some(conninfo) = &args.postgres {
         let store = PostgresStore::connect(conninfo).await.map_err(|err| {
             RunError::Storage(format!("cannot use the PostgreSQL database: {err}"))

@@ -58,6 +58,31 @@ pub struct RelayConfig {
     /// SHA-256 of the moderation tool's 32-byte credential. Without it the
     /// moderation endpoints do not exist (404).
     pub moderation_credential_hash: Option<[u8; 32]>,
+    /// Who may create an account (`POST /v1/accounts`).
+    pub registration: RegistrationPolicy,
+    /// The relay's origins (`https://relay.example`), normalised by
+    /// [`fuin_wire::relay::relay_origin`]: a login signature is accepted if
+    /// it verifies over the relay authentication input of any of them.
+    /// Left empty, [`crate::serve_with`] sets it to the origin of the
+    /// address it serves on; a relay with no origin accepts no login.
+    pub origins: Vec<String>,
+    /// The most link messages waiting at the rendezvous at once, all
+    /// channels together; beyond it a new one is refused (503
+    /// `link_capacity`).
+    pub max_link_messages: u64,
+    /// How long a link message waits to be taken.
+    pub link_message_lifetime: Duration,
+}
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegistrationPolicy {
+    /// Anyone.
+    #[default]
+    Open,
+    /// Whoever presents an unspent invite code the operator made
+    /// (`fuin-relay invite`); the registration spends it.
+    Invite,
 }
 
 impl RelayConfig {
@@ -84,6 +109,10 @@ impl RelayConfig {
             max_blob_transfers: 8,
             report_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
             moderation_credential_hash: None,
+            registration: RegistrationPolicy::Open,
+            origins: Vec::new(),
+            max_link_messages: 10_000,
+            link_message_lifetime: Duration::from_secs(10 * 60),
         }
     }
 }

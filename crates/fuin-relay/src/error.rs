@@ -79,6 +79,36 @@ impl From<StoreError> for ApiError {
                 "prekey_pool_full",
                 "the upload would take the one-time prekey pool over its limit; nothing was stored",
             ),
+            StoreError::AccountExists => Self::new(
+                StatusCode::CONFLICT,
+                "account_exists",
+                "the user has an account; a new device joins it by linking",
+            ),
+            StoreError::InvalidInvite => Self::new(
+                StatusCode::FORBIDDEN,
+                "invalid_invite",
+                "the invite code is unknown or was used already",
+            ),
+            StoreError::AccountKeyMismatch => Self::new(
+                StatusCode::CONFLICT,
+                "account_key_mismatch",
+                "the list is signed by another account key than the user's",
+            ),
+            StoreError::StaleDeviceList => Self::new(
+                StatusCode::CONFLICT,
+                "stale_device_list",
+                "the list's version is not newer than the user's current list",
+            ),
+            StoreError::LinkSlotTaken => Self::new(
+                StatusCode::CONFLICT,
+                "link_slot_taken",
+                "a link message is already waiting in this slot",
+            ),
+            StoreError::LinkCapacity => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "link_capacity",
+                "the relay holds as many link messages as it may; try again later",
+            ),
             other => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",

@@ -31,6 +31,6 @@ pub mod tls;
 mod waiters;
 
 pub use api::{Relay, router};
-pub use config::RelayConfig;
+pub use config::{RegistrationPolicy, RelayConfig};
 pub use error::ApiError;
 pub use server::{serve, serve_with};

@@ -50,8 +50,10 @@ pub async fn serve<S: Store>(
 }
 
 /// Serves the API on `listener`, over TLS if `tls` is given, until
-/// `shutdown` completes. Then it stops accepting, wakes long polls, closes
-/// streams, lets requests in flight finish for at most the relay's
+/// `shutdown` completes. A relay configured with no origin gets the
+/// origin of the address it listens on (`http://127.0.0.1:8080`, or
+/// `https://…` with TLS) as the one a login must name. Then it stops
+/// accepting, wakes long polls, closes streams, lets requests in flight finish for at most the relay's
 /// `shutdown_grace` and drops what is left, and finally sweeps once more
 /// (which makes deletions final on disk). Every minute meanwhile, expired
 /// envelopes, challenges and tokens are deleted and acknowledged envelopes'
@@ -62,6 +64,10 @@ pub async fn serve_with<S: Store>(
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Ok(address) = listener.local_addr() {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        relay.default_origin(&format!("{scheme}://{address}"));
+    }
     let sweeper = {
         let relay = relay.clone();
         tokio::spawn(async move {

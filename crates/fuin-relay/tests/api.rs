@@ -3,6 +3,8 @@
 //! is refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod lists;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -40,7 +42,8 @@ impl Harness {
         let time = Arc::new(AtomicU64::new(START));
         let clock_time = time.clone();
         let clock: Clock = Arc::new(move || clock_time.load(Ordering::SeqCst));
-        let config = RelayConfig::new(StampKeys::new(StampKeyId(1), [0x5a; 32]));
+        let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), [0x5a; 32]));
+        config.origins = vec![lists::TEST_ORIGIN.to_owned()];
         let relay = Relay::new(store, config, clock);
         Self {
             app: router(relay),
@@ -93,33 +96,48 @@ impl Harness {
         (status, json["code"].as_str().unwrap().to_owned())
     }
 
+    /// Creates `user`'s account with `user/device` as its one device, and
+    /// logs in.
     async fn register(&self, user: &str, device: u32, seed: u8) -> Device {
-        let address = DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(device));
-        let key = SigningKey::from_bytes(&[seed; 32]);
-        let identity = PublicIdentity {
-            signing_key: Ed25519PublicKey(key.verifying_key().to_bytes()),
-            agreement_key: X25519PublicKey([seed; 32]),
-            signature: Ed25519Signature([0; 64]),
-        };
-        let registration = DeviceRegistration {
-            address: address.clone(),
-            identity,
-        };
+        self.register_user(user, &[(device, seed)])
+            .await
+            .pop()
+            .unwrap()
+    }
+
+    /// Creates `user`'s account naming every `(device, seed)`, and logs
+    /// each in.
+    async fn register_user(&self, user: &str, devices: &[(u32, u8)]) -> Vec<Device> {
+        let named: Vec<_> = devices
+            .iter()
+            .map(|(device, seed)| {
+                let key = SigningKey::from_bytes(&[*seed; 32]);
+                (*device, lists::identity(&key, *seed))
+            })
+            .collect();
+        let list = lists::signed_list(&lists::account_key(devices[0].1), user, 1, &named);
         let (status, _) = self
             .call(
                 Method::POST,
-                "/v1/devices",
+                "/v1/accounts",
                 None,
-                registration.to_bytes().unwrap(),
+                lists::registration(&list, None),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED);
-        let token = self.login(&address, &key).await.unwrap();
-        Device {
-            address,
-            key,
-            token,
+        let mut registered = Vec::new();
+        for (device, seed) in devices {
+            let address =
+                DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(*device));
+            let key = SigningKey::from_bytes(&[*seed; 32]);
+            let token = self.login(&address, &key).await.unwrap();
+            registered.push(Device {
+                address,
+                key,
+                token,
+            });
         }
+        registered
     }
 
     async fn challenge(&self, address: &DeviceAddress<'static>) -> AuthChallenge {
@@ -139,7 +157,9 @@ impl Harness {
     }
 
     fn answer(address: &DeviceAddress<'static>, key: &SigningKey, nonce: Nonce) -> Vec<u8> {
-        let signature = key.sign(&relay_auth_input(address, &nonce)).to_bytes();
+        let signature = key
+            .sign(&relay_auth_input(lists::TEST_ORIGIN, address, &nonce))
+            .to_bytes();
         ChallengeResponse {
             address: address.clone(),
             nonce,
@@ -354,8 +374,9 @@ async fn no_endpoint_opens_without_a_valid_token() {
 async fn a_device_reads_and_acknowledges_only_its_own_mailbox() {
     let h = Harness::new();
     let alice = h.register("alice", 1, 1).await;
-    let bob = h.register("bob", 1, 2).await;
-    let bob2 = h.register("bob", 2, 4).await;
+    let [bob, bob2] = <[Device; 2]>::try_from(h.register_user("bob", &[(1, 2), (2, 4)]).await)
+        .ok()
+        .unwrap();
     let (status, body) = h.send(&alice, &bob.address, b"for bob/1").await;
     assert_eq!(status, StatusCode::OK);
     let id = SendAccepted::from_bytes(&body)
@@ -514,25 +535,30 @@ async fn malformed_oversized_and_truncated_bodies_are_refused_and_change_nothing
 }
 
 #[tokio::test]
-async fn registering_a_device_again_with_another_identity_is_a_conflict() {
+async fn registering_a_listed_device_with_another_identity_is_refused() {
     let h = Harness::new();
-    h.register("alice", 1, 1).await;
+    let alice = h.register("alice", 1, 1).await;
     let other_key = SigningKey::from_bytes(&[5; 32]);
     let other = DeviceRegistration {
-        address: DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(1)),
-        identity: PublicIdentity {
-            signing_key: Ed25519PublicKey(other_key.verifying_key().to_bytes()),
-            agreement_key: X25519PublicKey([5; 32]),
-            signature: Ed25519Signature([0; 64]),
-        },
+        address: alice.address.clone(),
+        identity: lists::identity(&other_key, 5),
     };
     let (status, code) = h
         .error_code(Method::POST, "/v1/devices", None, other.to_bytes().unwrap())
         .await;
     assert_eq!(
         (status, code.as_str()),
-        (StatusCode::CONFLICT, "identity_conflict")
+        (StatusCode::FORBIDDEN, "not_in_device_list")
     );
+    // The same identity the list names: nothing to do.
+    let same = DeviceRegistration {
+        address: alice.address.clone(),
+        identity: lists::identity(&alice.key, 1),
+    };
+    let (status, _) = h
+        .call(Method::POST, "/v1/devices", None, same.to_bytes().unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -580,6 +606,7 @@ async fn a_device_over_its_request_rate_is_told_to_slow_down() {
     let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), [0x5a; 32]));
     config.requests_per_second = 2;
     config.request_burst = 5;
+    config.origins = vec![lists::TEST_ORIGIN.to_owned()];
     let h = Harness {
         app: router(Relay::new(store, config, clock)),
         time,
@@ -651,8 +678,10 @@ async fn unknown_endpoints_wrong_methods_and_bad_queries_get_json_errors() {
 async fn a_device_list_names_every_device_and_hands_out_no_prekeys() {
     let h = Harness::new();
     let alice = h.register("alice", 1, 1).await;
-    let bob_phone = h.register("bob", 1, 2).await;
-    let bob_laptop = h.register("bob", 7, 3).await;
+    let [bob_phone, bob_laptop] =
+        <[Device; 2]>::try_from(h.register_user("bob", &[(1, 2), (7, 3)]).await)
+            .ok()
+            .unwrap();
     h.publish(&bob_phone, 3).await;
     h.publish(&bob_laptop, 3).await;
 
@@ -665,11 +694,17 @@ async fn a_device_list_names_every_device_and_hands_out_no_prekeys() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let list = DeviceList::from_bytes(&body).unwrap();
-    let devices: Vec<_> = list.devices.as_slice().iter().map(|d| d.device).collect();
+    let list = fuin_wire::account::SignedDeviceList::from_bytes(&body).unwrap();
+    let devices: Vec<_> = list
+        .content
+        .devices
+        .as_slice()
+        .iter()
+        .map(|d| d.device)
+        .collect();
     assert_eq!(devices, [DeviceId(1), DeviceId(7)]);
     assert_eq!(
-        list.devices.as_slice()[0].identity.signing_key.0,
+        list.content.devices.as_slice()[0].identity.signing_key.0,
         bob_phone.key.verifying_key().to_bytes()
     );
     // No one-time prekey was taken.

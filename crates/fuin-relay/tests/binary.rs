@@ -6,9 +6,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{RelayProcess, request};
-use fuin_wire::relay::DeviceRegistration;
-use fuin_wire::*;
+use common::{RelayProcess, lists, request};
 
 #[test]
 fn the_relay_starts_from_a_database_path_serves_and_stops_on_sigterm() {
@@ -16,20 +14,19 @@ fn the_relay_starts_from_a_database_path_serves_and_stops_on_sigterm() {
     let data = dir.path().join("relay.db");
     let relay = RelayProcess::start(&data);
 
-    let registration = DeviceRegistration {
-        address: DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(1)),
-        identity: PublicIdentity {
-            signing_key: Ed25519PublicKey([1; 32]),
-            agreement_key: X25519PublicKey([2; 32]),
-            signature: Ed25519Signature([3; 64]),
-        },
-    };
+    let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+    let list = lists::signed_list(
+        &lists::account_key(1),
+        "alice",
+        1,
+        &[(1, lists::identity(&key, 1))],
+    );
     let (status, _) = request(
         &relay.address,
         "POST",
-        "/v1/devices",
+        "/v1/accounts",
         None,
-        &registration.to_bytes().unwrap(),
+        &lists::registration(&list, None),
     )
     .unwrap();
     assert_eq!(status, 201);

@@ -96,11 +96,9 @@ fn after_a_realistic_workload_the_database_holds_no_plaintext() {
     let data = dir.path().join("relay.db");
     let relay = RelayProcess::start(&data);
     let address = relay.address.clone();
-    let devices: Vec<_> = [("alice", 1), ("alice", 2), ("bob", 1), ("carol", 1)]
-        .iter()
-        .enumerate()
-        .map(|(i, (user, device))| TestDevice::register(&address, user, *device, i as u8 + 1))
-        .collect();
+    let mut devices = TestDevice::register_user(&address, "alice", &[(1, 1), (2, 2)]);
+    devices.push(TestDevice::register(&address, "bob", 1, 3));
+    devices.push(TestDevice::register(&address, "carol", 1, 4));
 
     // Every message is sealed with a key only this test knows.
     let mut plaintexts = Vec::new();

@@ -5,6 +5,8 @@
 //! nothing; a device fans out only as itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod lists;
+
 use std::io::Write;
 use std::sync::{Arc, Once};
 
@@ -40,7 +42,8 @@ struct Device {
 impl Harness {
     fn new<S: Store>(store: S) -> Self {
         let clock: Clock = Arc::new(|| START);
-        let config = RelayConfig::new(StampKeys::new(StampKeyId(1), STAMP_KEY));
+        let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), STAMP_KEY));
+        config.origins = vec![lists::TEST_ORIGIN.to_owned()];
         Self {
             app: router(Relay::new(store, config, clock)),
         }
@@ -79,25 +82,41 @@ impl Harness {
     }
 
     async fn register(&self, user: &str, device: u32, seed: u8) -> Device {
-        let address = DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(device));
-        let key = SigningKey::from_bytes(&[seed; 32]);
-        let registration = DeviceRegistration {
-            address: address.clone(),
-            identity: PublicIdentity {
-                signing_key: Ed25519PublicKey(key.verifying_key().to_bytes()),
-                agreement_key: X25519PublicKey([seed; 32]),
-                signature: Ed25519Signature([0; 64]),
-            },
-        };
+        self.register_user(user, &[(device, seed)])
+            .await
+            .pop()
+            .unwrap()
+    }
+
+    /// Creates `user`'s account naming every `(device, seed)`; logs each in.
+    async fn register_user(&self, user: &str, devices: &[(u32, u8)]) -> Vec<Device> {
+        let named: Vec<_> = devices
+            .iter()
+            .map(|(device, seed)| {
+                let key = SigningKey::from_bytes(&[*seed; 32]);
+                (*device, lists::identity(&key, *seed))
+            })
+            .collect();
+        let list = lists::signed_list(&lists::account_key(devices[0].1), user, 1, &named);
         let (status, _) = self
             .call(
                 Method::POST,
-                "/v1/devices",
+                "/v1/accounts",
                 None,
-                registration.to_bytes().unwrap(),
+                lists::registration(&list, None),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED);
+        let mut registered = Vec::new();
+        for (device, seed) in devices {
+            registered.push(self.login(user, *device, *seed).await);
+        }
+        registered
+    }
+
+    async fn login(&self, user: &str, device: u32, seed: u8) -> Device {
+        let address = DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(device));
+        let key = SigningKey::from_bytes(&[seed; 32]);
         let request = ChallengeRequest {
             address: address.clone(),
         };
@@ -110,7 +129,9 @@ impl Harness {
             )
             .await;
         let nonce = AuthChallenge::from_bytes(&body).unwrap().nonce;
-        let signature = key.sign(&relay_auth_input(&address, &nonce)).to_bytes();
+        let signature = key
+            .sign(&relay_auth_input(lists::TEST_ORIGIN, &address, &nonce))
+            .to_bytes();
         let response = ChallengeResponse {
             address: address.clone(),
             nonce,
@@ -176,8 +197,9 @@ fn expected_stamp(
 
 async fn fan_out_delivers_one_stamped_record_per_recipient(h: Harness) {
     let alice = h.register("alice", 1, 1).await;
-    let bob = h.register("bob", 1, 2).await;
-    let bob2 = h.register("bob", 2, 3).await;
+    let mut bobs = h.register_user("bob", &[(1, 2), (2, 3)]).await;
+    let bob2 = bobs.pop().unwrap();
+    let bob = bobs.pop().unwrap();
     let carol = h.register("carol", 7, 4).await;
     let body = b"one group ciphertext for everyone".to_vec();
     let send = group_send(&[&bob, &bob2, &carol], &body);

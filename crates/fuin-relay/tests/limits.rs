@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use ed25519_dalek::Signer;
-use fuin_wire::relay::{
-    AuthChallenge, ChallengeRequest, ChallengeResponse, DeviceRegistration, PrekeyCount,
-};
+use fuin_wire::relay::{AuthChallenge, ChallengeRequest, ChallengeResponse, PrekeyCount};
 use fuin_wire::*;
 
 fn start(data: &Path, more: &[&str]) -> RelayProcess {
@@ -22,17 +20,16 @@ fn start(data: &Path, more: &[&str]) -> RelayProcess {
     RelayProcess::start_with(&args)
 }
 
+/// The body of `POST /v1/accounts` for `user` with one device.
 fn registration(user: &str) -> Vec<u8> {
-    DeviceRegistration {
-        address: DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(1)),
-        identity: PublicIdentity {
-            signing_key: Ed25519PublicKey([9; 32]),
-            agreement_key: X25519PublicKey([9; 32]),
-            signature: Ed25519Signature([9; 64]),
-        },
-    }
-    .to_bytes()
-    .unwrap()
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let list = lists::signed_list(
+        &lists::account_key(9),
+        user,
+        1,
+        &[(1, lists::identity(&key, 9))],
+    );
+    lists::registration(&list, None)
 }
 
 fn challenge_request(user: &str) -> Vec<u8> {
@@ -59,17 +56,24 @@ fn requests_without_a_token_are_limited_per_client_address() {
     // Registration and login take three of 127.0.0.1's four; one more is left.
     let alice = TestDevice::register(relay_address, "alice", 1, 1);
     let post = |path: &str, body: &[u8]| request(relay_address, "POST", path, None, body).unwrap();
-    assert_eq!(post("/v1/devices", &registration("bob")).0, 201);
+    assert_eq!(post("/v1/accounts", &registration("bob")).0, 201);
 
     // Then every endpoint without a token says 429, before reading the body.
     for (path, body) in [
-        ("/v1/devices", registration("carol")),
+        ("/v1/accounts", registration("carol")),
+        ("/v1/devices", b"not even a frame".to_vec()),
         ("/v1/auth/challenge", challenge_request("alice")),
         ("/v1/auth/token", b"not even a frame".to_vec()),
     ] {
         let (status, reply) = post(path, &body);
         assert_eq!(status, 429, "{path}");
         assert_eq!(error_code(&reply), "rate_limited", "{path}");
+    }
+    let link = "/v1/link/00112233445566778899aabbccddeeff/request";
+    for method in ["PUT", "GET"] {
+        let (status, reply) = request(relay_address, method, link, None, b"x").unwrap();
+        assert_eq!(status, 429, "{method} {link}");
+        assert_eq!(error_code(&reply), "rate_limited");
     }
     // Endpoints with a token have their own, per-device limit.
     let (status, _) = request(
@@ -99,7 +103,7 @@ fn requests_without_a_token_are_limited_per_client_address() {
         "127.0.0.2",
         relay_address,
         "POST",
-        "/v1/devices",
+        "/v1/accounts",
         None,
         &registration("carol"),
     )
@@ -108,8 +112,8 @@ fn requests_without_a_token_are_limited_per_client_address() {
 
     // At one a second, 127.0.0.1 gets one more after a second.
     std::thread::sleep(Duration::from_millis(1100));
-    assert_eq!(post("/v1/devices", &registration("dave")).0, 201);
-    assert_eq!(post("/v1/devices", &registration("erin")).0, 429);
+    assert_eq!(post("/v1/accounts", &registration("dave")).0, 201);
+    assert_eq!(post("/v1/accounts", &registration("erin")).0, 429);
     assert!(relay.stop("TERM").success());
 }
 
@@ -223,7 +227,11 @@ fn a_challenge_beyond_the_outstanding_bound_replaces_the_oldest() {
             signature: Ed25519Signature(
                 alice
                     .key
-                    .sign(&relay::relay_auth_input(&alice.address, &challenge.nonce))
+                    .sign(&relay::relay_auth_input(
+                        &format!("http://{address}"),
+                        &alice.address,
+                        &challenge.nonce,
+                    ))
                     .to_bytes(),
             ),
         };

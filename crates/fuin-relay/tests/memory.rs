@@ -4,6 +4,8 @@
 //! while someone waits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod lists;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +42,7 @@ impl Node {
         let clock_time = time.clone();
         let clock: Clock = Arc::new(move || clock_time.load(Ordering::SeqCst));
         let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), [0x5a; 32]));
+        config.origins = vec![lists::TEST_ORIGIN.to_owned()];
         adjust(&mut config);
         let relay = Relay::new(store, config, clock);
         Self {
@@ -77,7 +80,7 @@ impl Node {
         self.call(
             from,
             Method::POST,
-            "/v1/devices",
+            "/v1/accounts",
             None,
             registration(user, &key(user)),
         )
@@ -109,7 +112,7 @@ impl Node {
             nonce,
             signature: Ed25519Signature(
                 key(user)
-                    .sign(&relay_auth_input(&address, &nonce))
+                    .sign(&relay_auth_input(lists::TEST_ORIGIN, &address, &nonce))
                     .to_bytes(),
             ),
         };
@@ -172,17 +175,15 @@ fn address(user: &str) -> DeviceAddress<'static> {
     DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(1))
 }
 
+/// The body of `POST /v1/accounts` for `user` with device 1 and `key`.
 fn registration(user: &str, key: &SigningKey) -> Vec<u8> {
-    DeviceRegistration {
-        address: address(user),
-        identity: PublicIdentity {
-            signing_key: Ed25519PublicKey(key.verifying_key().to_bytes()),
-            agreement_key: X25519PublicKey([1; 32]),
-            signature: Ed25519Signature([0; 64]),
-        },
-    }
-    .to_bytes()
-    .unwrap()
+    let list = lists::signed_list(
+        &lists::account_key(1),
+        user,
+        1,
+        &[(1, lists::identity(key, 1))],
+    );
+    lists::registration(&list, None)
 }
 
 /// An address in 127.0.0.0/8, distinct for each `n` below 2^24.

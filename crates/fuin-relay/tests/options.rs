@@ -83,7 +83,11 @@ fn tokens_and_challenges_expire_after_their_configured_lifetimes() {
         signature: Ed25519Signature(
             alice
                 .key
-                .sign(&relay::relay_auth_input(&alice.address, &challenge.nonce))
+                .sign(&relay::relay_auth_input(
+                    &format!("http://{}", relay.address),
+                    &alice.address,
+                    &challenge.nonce,
+                ))
                 .to_bytes(),
         ),
     };

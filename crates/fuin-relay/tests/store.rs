@@ -10,7 +10,8 @@
 use std::sync::Arc;
 
 use fuin_relay::store::{
-    NewBlob, NewDelivery, NewReport, Registration, Store, StoreError, StoredDelivery, StoredReport,
+    LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store, StoreError,
+    StoredDelivery, StoredReport,
 };
 use fuin_wire::relay::ReportId;
 use fuin_wire::{
@@ -1036,6 +1037,216 @@ pub mod suite {
         assert_eq!(store.ack_reports(&[r1.report_id]).await, Ok(1));
         assert_eq!(store.fetch_reports(10, 1 << 20, NOW).await, Ok(vec![]));
     }
+
+    fn device_list(user: &str, key: u8, version: u64, devices: &[(u32, u8)]) -> NewDeviceList {
+        NewDeviceList {
+            user: UserId::new(user.to_owned()).unwrap(),
+            account_key: [key; 32],
+            version,
+            list: format!("{user} list {version}").into_bytes(),
+            devices: devices
+                .iter()
+                .map(|(device, seed)| (DeviceId(*device), identity(*seed)))
+                .collect(),
+        }
+    }
+
+    /// An account registers exactly its list's devices; a newer list adds
+    /// and removes devices, and a removed device (also one whose identity
+    /// changed) loses its tokens, challenges, prekeys and mailbox. Older or
+    /// equal versions and other account keys are refused.
+    pub async fn device_lists_decide_the_registered_devices(store: &impl Store) {
+        let bob = |device| address("bob", device);
+        let first = device_list("bob", 7, 1, &[(1, 1), (2, 2)]);
+        store
+            .create_account(first.clone(), None, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .create_account(device_list("bob", 8, 1, &[(5, 5)]), None, NOW)
+                .await,
+            Err(StoreError::AccountExists)
+        );
+        let user = UserId::new("bob").unwrap();
+        assert_eq!(
+            store.user_devices(&user).await.unwrap(),
+            [DeviceId(1), DeviceId(2)]
+        );
+        let account = store.account(&user).await.unwrap().unwrap();
+        assert_eq!((account.account_key, account.version), ([7; 32], 1));
+        assert_eq!(account.list, first.list);
+
+        // Device 2 has a token, a challenge, prekeys and mail.
+        store.put_token([0x22; 32], &bob(2), LATER).await.unwrap();
+        store
+            .put_challenge(&bob(2), [0x23; 32], LATER)
+            .await
+            .unwrap();
+        store
+            .publish_prekeys(&bob(2), Some(&signed_prekey(1)), &[one_time_prekey(1, 1)])
+            .await
+            .unwrap();
+        store
+            .deliver(vec![delivery(message_id(), &bob(2), b"for bob/2", LATER)])
+            .await
+            .unwrap();
+
+        // Version 2: device 2 with another identity, device 3 added.
+        let second = device_list("bob", 7, 2, &[(1, 1), (2, 9), (3, 3)]);
+        assert_eq!(
+            store.replace_device_list(second.clone(), NOW).await,
+            Ok(vec![DeviceId(2)])
+        );
+        assert_eq!(store.device_identity(&bob(2)).await, Ok(Some(identity(9))));
+        assert_eq!(store.device_identity(&bob(3)).await, Ok(Some(identity(3))));
+        assert_eq!(store.token_owner([0x22; 32], NOW).await, Ok(None));
+        assert_eq!(
+            store.take_challenge(&bob(2), [0x23; 32], NOW).await,
+            Ok(false)
+        );
+        assert_eq!(store.take_bundle(&bob(2)).await, Ok(None));
+        assert_eq!(store.fetch(&bob(2), 10, NOW).await, Ok(vec![]));
+
+        // Version 3 drops device 3.
+        let third = device_list("bob", 7, 3, &[(1, 1), (2, 9)]);
+        assert_eq!(
+            store.replace_device_list(third.clone(), NOW).await,
+            Ok(vec![DeviceId(3)])
+        );
+        assert_eq!(store.device_identity(&bob(3)).await, Ok(None));
+        for refused in [
+            device_list("bob", 7, 3, &[(1, 1), (3, 3)]),
+            device_list("bob", 7, 2, &[(1, 1), (3, 3)]),
+        ] {
+            assert_eq!(
+                store.replace_device_list(refused, NOW).await,
+                Err(StoreError::StaleDeviceList)
+            );
+        }
+        assert_eq!(
+            store
+                .replace_device_list(device_list("bob", 8, 4, &[(1, 1), (3, 3)]), NOW)
+                .await,
+            Err(StoreError::AccountKeyMismatch)
+        );
+        // The refusals changed nothing.
+        assert_eq!(
+            store.user_devices(&user).await.unwrap(),
+            [DeviceId(1), DeviceId(2)]
+        );
+        assert_eq!(
+            store.account(&user).await.unwrap().unwrap().list,
+            third.list
+        );
+    }
+
+    /// An invite is spent by the registration that uses it, once.
+    pub async fn invites_are_spent_once(store: &impl Store) {
+        store.add_invites(&[[1; 32], [2; 32]]).await.unwrap();
+        assert_eq!(store.invite_unspent([1; 32]).await, Ok(true));
+        assert_eq!(store.invite_unspent([3; 32]).await, Ok(false));
+        store
+            .create_account(device_list("alice", 1, 1, &[(1, 1)]), Some([1; 32]), NOW)
+            .await
+            .unwrap();
+        assert_eq!(store.invite_unspent([1; 32]).await, Ok(false));
+        assert_eq!(
+            store
+                .create_account(device_list("bob", 2, 1, &[(1, 2)]), Some([1; 32]), NOW)
+                .await,
+            Err(StoreError::InvalidInvite)
+        );
+        // The refused registration stored nothing.
+        assert_eq!(store.account(&UserId::new("bob").unwrap()).await, Ok(None));
+        assert_eq!(store.device_identity(&address("bob", 1)).await, Ok(None));
+        assert_eq!(store.invite_unspent([2; 32]).await, Ok(true));
+    }
+
+    /// A link message is taken once, holds its slot until then, expires,
+    /// and the number waiting is bounded.
+    pub async fn link_messages_are_taken_once_and_expire(store: &impl Store) {
+        let (request, grant) = (LinkSlot::Request, LinkSlot::Grant);
+        let channel = [0xc1; 16];
+        store
+            .put_link_message(channel, request, b"request".to_vec(), NOW + 600, 10, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .put_link_message(channel, request, b"other".to_vec(), NOW + 600, 10, NOW)
+                .await,
+            Err(StoreError::LinkSlotTaken)
+        );
+        assert_eq!(store.take_link_message(channel, grant, NOW).await, Ok(None));
+        assert_eq!(
+            store.take_link_message(channel, request, NOW).await,
+            Ok(Some(b"request".to_vec()))
+        );
+        assert_eq!(
+            store.take_link_message(channel, request, NOW).await,
+            Ok(None)
+        );
+
+        // Expired: never handed out, its slot free again, swept.
+        store
+            .put_link_message(channel, grant, b"grant".to_vec(), NOW + 600, 10, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.take_link_message(channel, grant, NOW + 600).await,
+            Ok(None)
+        );
+        store
+            .put_link_message(channel, grant, b"again".to_vec(), NOW + 1200, 10, NOW + 600)
+            .await
+            .unwrap();
+        store.expire(NOW + 1200).await.unwrap();
+        assert_eq!(store.take_link_message(channel, grant, NOW).await, Ok(None));
+
+        // At most two waiting.
+        for fill in [1, 2] {
+            store
+                .put_link_message([fill; 16], request, vec![fill], NOW + 600, 2, NOW)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store
+                .put_link_message([3; 16], request, vec![3], NOW + 600, 2, NOW)
+                .await,
+            Err(StoreError::LinkCapacity)
+        );
+        assert_eq!(
+            store.take_link_message([3; 16], request, NOW).await,
+            Ok(None)
+        );
+    }
+
+    /// However many takes race, one gets the message.
+    pub async fn a_link_message_is_taken_once_under_concurrency<S: Store>(store: &Arc<S>) {
+        let channel = [0x5c; 16];
+        store
+            .put_link_message(channel, LinkSlot::Grant, b"grant".to_vec(), LATER, 10, NOW)
+            .await
+            .unwrap();
+        let takes: Vec<_> = (0..16)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .take_link_message(channel, LinkSlot::Grant, NOW)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut taken = Vec::new();
+        for take in takes {
+            taken.extend(take.await.unwrap());
+        }
+        assert_eq!(taken, vec![b"grant".to_vec()]);
+    }
 }
 
 /// Declares one `#[tokio::test]` per suite test, each on a fresh store made
@@ -1097,11 +1308,15 @@ mod sqlite {
             blobs_are_read_only_with_their_own_capability,
             a_blob_uploaded_again_gains_a_capability_and_lives_as_long_as_its_last,
             reports_are_fetched_oldest_first_until_acknowledged_or_expired,
+            device_lists_decide_the_registered_devices,
+            invites_are_spent_once,
+            link_messages_are_taken_once_and_expire,
         ];
         shared: [
             one_time_prekeys_are_handed_out_once_under_concurrency,
             concurrent_deliveries_all_succeed,
             concurrent_deliveries_never_overfill_a_mailbox,
+            a_link_message_is_taken_once_under_concurrency,
         ]
     );
 
@@ -1384,7 +1599,7 @@ mod sqlite {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
     }
 
     /// A blob uploaded twice is one row with two capabilities.
@@ -1614,11 +1829,15 @@ mod postgres {
             blobs_are_read_only_with_their_own_capability,
             a_blob_uploaded_again_gains_a_capability_and_lives_as_long_as_its_last,
             reports_are_fetched_oldest_first_until_acknowledged_or_expired,
+            device_lists_decide_the_registered_devices,
+            invites_are_spent_once,
+            link_messages_are_taken_once_and_expire,
         ];
         shared: [
             one_time_prekeys_are_handed_out_once_under_concurrency,
             concurrent_deliveries_all_succeed,
             concurrent_deliveries_never_overfill_a_mailbox,
+            a_link_message_is_taken_once_under_concurrency,
         ]
     );
 

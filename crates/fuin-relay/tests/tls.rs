@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use common::*;
-use fuin_wire::relay::{AuthChallenge, ChallengeRequest, DeviceRegistration};
+use fuin_wire::relay::{AuthChallenge, ChallengeRequest};
 use fuin_wire::*;
 use rustls::pki_types::{CertificateDer, ServerName};
 
@@ -67,17 +67,16 @@ fn tls_request(
     request_on(stream, address, method, path, None, body)
 }
 
+/// The body of `POST /v1/accounts` for `user` with one device.
 fn registration(user: &str) -> Vec<u8> {
-    DeviceRegistration {
-        address: DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(1)),
-        identity: PublicIdentity {
-            signing_key: Ed25519PublicKey([1; 32]),
-            agreement_key: X25519PublicKey([2; 32]),
-            signature: Ed25519Signature([3; 64]),
-        },
-    }
-    .to_bytes()
-    .unwrap()
+    let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+    let list = lists::signed_list(
+        &lists::account_key(1),
+        user,
+        1,
+        &[(1, lists::identity(&key, 1))],
+    );
+    lists::registration(&list, None)
 }
 
 fn tls_args<'a>(data: &'a Path, cert: &'a Path, key: &'a Path) -> Vec<&'a OsStr> {
@@ -103,7 +102,7 @@ fn with_a_certificate_the_relay_serves_tls_and_nothing_else() {
         &client,
         &relay.address,
         "POST",
-        "/v1/devices",
+        "/v1/accounts",
         &registration("alice"),
     )
     .unwrap();
@@ -127,7 +126,7 @@ fn with_a_certificate_the_relay_serves_tls_and_nothing_else() {
     let plain = request(
         &relay.address,
         "POST",
-        "/v1/devices",
+        "/v1/accounts",
         None,
         &registration("bob"),
     );
@@ -139,21 +138,35 @@ fn with_a_certificate_the_relay_serves_tls_and_nothing_else() {
         &client_config(&other.der),
         &relay.address,
         "POST",
-        "/v1/devices",
+        "/v1/accounts",
         &registration("carol"),
     );
     assert!(refused.is_err(), "an untrusted certificate was accepted");
 
-    // Neither bob nor carol got registered; alice still answers over TLS.
-    let (status, _) = tls_request(
+    // Neither bob nor carol got an account; the relay still answers over TLS.
+    let (status, body) = tls_request(
         &client,
         &relay.address,
         "POST",
-        "/v1/devices",
+        "/v1/accounts",
         &registration("alice"),
     )
     .unwrap();
-    assert_eq!(status, 200);
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (409, "account_exists")
+    );
+    for user in ["bob", "carol"] {
+        let (status, _) = tls_request(
+            &client,
+            &relay.address,
+            "POST",
+            "/v1/accounts",
+            &registration(user),
+        )
+        .unwrap();
+        assert_eq!(status, 201, "{user}");
+    }
     let exit = relay.stop("TERM");
     assert!(exit.success(), "relay exited with {exit}");
 }
@@ -244,7 +257,7 @@ fn plain_http_is_served_on_loopback_only_unless_insisted_on() {
     let (status, _) = request(
         &format!("127.0.0.1:{port}"),
         "POST",
-        "/v1/devices",
+        "/v1/accounts",
         None,
         &registration("alice"),
     )

@@ -46,9 +46,12 @@ use fuin_relay::store::Store;
 use fuin_relay::store::postgres::PostgresStore;
 use fuin_relay::store::sqlite::SqliteStore;
 use fuin_relay::{Relay, RelayConfig};
+use fuin_wire::account::{
+    AccountDevice, AccountRegistration, DeviceListContent, DeviceName, SignedDeviceList,
+};
 use fuin_wire::relay::{
-    Acknowledgement, AuthChallenge, AuthToken, ChallengeRequest, ChallengeResponse,
-    DeviceRegistration, MailboxBatch, SendAccepted, SendBatch, relay_auth_input,
+    Acknowledgement, AuthChallenge, AuthToken, ChallengeRequest, ChallengeResponse, MailboxBatch,
+    SendAccepted, SendBatch, relay_auth_input,
 };
 use fuin_wire::{
     ContentKind, DeliveredRecord, DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature,
@@ -215,22 +218,41 @@ async fn call_anonymous(
     Err(format!("{path}: still rate limited after a minute"))
 }
 
-/// Registers `user`'s device 1 and logs it in.
+/// Creates `user`'s account with device 1 (a list signed by a fresh account
+/// key) and logs the device in.
 async fn enrol(client: &HttpClient, relay: &str, user: String) -> Result<Device, String> {
     let key = SigningKey::from_bytes(&random());
+    let account = SigningKey::from_bytes(&random());
     let user = UserId::new(user).map_err(|err| err.to_string())?;
-    let address = DeviceAddress::new(user, DeviceId(1));
-    let registration = DeviceRegistration {
-        address: address.clone(),
-        identity: PublicIdentity {
-            signing_key: Ed25519PublicKey(key.verifying_key().to_bytes()),
-            agreement_key: X25519PublicKey(random()),
-            signature: Ed25519Signature([0; 64]),
+    let address = DeviceAddress::new(user.clone(), DeviceId(1));
+    let content = DeviceListContent {
+        user,
+        account_key: Ed25519PublicKey(account.verifying_key().to_bytes()),
+        version: 1,
+        created_at_ms: 0,
+        devices: vec![AccountDevice {
+            device: DeviceId(1),
+            identity: PublicIdentity {
+                signing_key: Ed25519PublicKey(key.verifying_key().to_bytes()),
+                agreement_key: X25519PublicKey(random()),
+                signature: Ed25519Signature([0; 64]),
+            },
+            name: DeviceName::new("load").map_err(|err| err.to_string())?,
+            added_at_ms: 0,
+        }]
+        .into(),
+    };
+    let signed = content.signed_string().map_err(|err| err.to_string())?;
+    let registration = AccountRegistration {
+        device_list: SignedDeviceList {
+            signature: Ed25519Signature(account.sign(&signed).to_bytes()),
+            content,
         },
+        invite: None,
     };
     let encoded = registration.to_bytes().map_err(|err| err.to_string())?;
-    let (status, body) = call_anonymous(client, relay, "/v1/devices", encoded).await?;
-    expect_status("/v1/devices", status, &body, &[200, 201])?;
+    let (status, body) = call_anonymous(client, relay, "/v1/accounts", encoded).await?;
+    expect_status("/v1/accounts", status, &body, &[201])?;
 
     let request = ChallengeRequest {
         address: address.clone(),
@@ -244,8 +266,12 @@ async fn enrol(client: &HttpClient, relay: &str, user: String) -> Result<Device,
         address: address.clone(),
         nonce: challenge.nonce,
         signature: Ed25519Signature(
-            key.sign(&relay_auth_input(&address, &challenge.nonce))
-                .to_bytes(),
+            key.sign(&relay_auth_input(
+                &format!("http://{relay}"),
+                &address,
+                &challenge.nonce,
+            ))
+            .to_bytes(),
         ),
     };
     let encoded = answer.to_bytes().map_err(|err| err.to_string())?;

@@ -14,7 +14,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use fuin_relay::cli::{RelayArgs, listening_line, run};
+use fuin_relay::cli::{RelayArgs, listening_line, make_invites, run};
 
 /// The fuin relay: carries sealed envelopes between devices.
 #[derive(Parser)]
@@ -27,6 +27,20 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(invite) = cli.relay.invite() {
+        return match make_invites(invite).await {
+            Ok(codes) => {
+                for code in codes {
+                    println!("{code}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("fuin-relay: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(cli.relay, |address| println!("{}", listening_line(address))).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -35,6 +35,18 @@ pub enum StoreError {
     MailboxFull,
     /// The device's pool holds as many one-time prekeys as it may.
     PrekeyPoolFull,
+    /// The user has an account (or devices from before accounts).
+    AccountExists,
+    /// The invite code is unknown or spent.
+    InvalidInvite,
+    /// The list's account key is not the one on record.
+    AccountKeyMismatch,
+    /// The list's version is not above the current one.
+    StaleDeviceList,
+    /// A link message already waits in the slot.
+    LinkSlotTaken,
+    /// The rendezvous holds as many link messages as it may.
+    LinkCapacity,
     /// The backend failed; the message names the operation, never data.
     Backend(String),
 }
@@ -46,6 +58,12 @@ impl std::fmt::Display for StoreError {
             Self::UnknownDevice => f.write_str("device is not registered"),
             Self::MailboxFull => f.write_str("a recipient's mailbox is full"),
             Self::PrekeyPoolFull => f.write_str("the one-time prekey pool is full"),
+            Self::AccountExists => f.write_str("the user has an account"),
+            Self::InvalidInvite => f.write_str("the invite code is unknown or spent"),
+            Self::AccountKeyMismatch => f.write_str("another account key is on record"),
+            Self::StaleDeviceList => f.write_str("the device list is not newer"),
+            Self::LinkSlotTaken => f.write_str("the link slot holds a message"),
+            Self::LinkCapacity => f.write_str("the link rendezvous is full"),
             Self::Backend(what) => write!(f, "storage failed: {what}"),
         }
     }
@@ -60,6 +78,51 @@ pub enum Registration {
     Created,
     /// The device was registered before with the same identity.
     AlreadyRegistered,
+}
+
+/// A verified signed device list to keep as a user's newest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeviceList {
+    /// Whose list it is.
+    pub user: UserId<'static>,
+    /// The account key that signed it.
+    pub account_key: [u8; 32],
+    /// Its version.
+    pub version: u64,
+    /// The `SignedDeviceList` frame, as accepted; served byte for byte.
+    pub list: Vec<u8>,
+    /// The devices it names, with their identities.
+    pub devices: Vec<(DeviceId, PublicIdentity)>,
+}
+
+/// A user's account as stored: the newest accepted list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccount {
+    /// The account key on record.
+    pub account_key: [u8; 32],
+    /// The newest list's version.
+    pub version: u64,
+    /// The newest list's `SignedDeviceList` frame, as accepted.
+    pub list: Vec<u8>,
+}
+
+/// The two slots of a link channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkSlot {
+    /// The new device's request.
+    Request,
+    /// The existing device's grant.
+    Grant,
+}
+
+impl LinkSlot {
+    /// The slot as stored: 0 for the request, 1 for the grant.
+    pub fn as_u8(self) -> u8 {
+        match self {
+            Self::Request => 0,
+            Self::Grant => 1,
+        }
+    }
 }
 
 /// One envelope to store for its recipient.
@@ -262,7 +325,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Deletes expired envelopes, challenges, tokens, blob capabilities,
-    /// blobs and reports; returns how many envelopes went.
+    /// blobs, reports and link messages; returns how many envelopes went.
     fn expire(&self, now_ms: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Makes deletions final on disk: a backend that keeps old page images
@@ -343,6 +406,74 @@ pub trait Store: Send + Sync + 'static {
         &self,
         report_ids: &[ReportId],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Creates `list.user`'s account with its first list and registers
+    /// every device it names, spending the invite `invite_hash` names (by
+    /// SHA-256) if given, all in one transaction.
+    /// [`StoreError::AccountExists`] if the user has an account or any
+    /// registered device; [`StoreError::InvalidInvite`] if the invite is
+    /// unknown or spent.
+    fn create_account(
+        &self,
+        list: NewDeviceList,
+        invite_hash: Option<[u8; 32]>,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// `user`'s account, if it has one.
+    fn account(
+        &self,
+        user: &UserId<'_>,
+    ) -> impl Future<Output = Result<Option<StoredAccount>, StoreError>> + Send;
+
+    /// Replaces `list.user`'s list, in one transaction: registers the devices
+    /// it adds; for each registered device it does not name (or names with
+    /// another identity) deletes its identity, tokens, challenges, prekeys
+    /// and mailbox; keeps the list. Returns the removed devices. Refused
+    /// with [`StoreError::AccountKeyMismatch`] or
+    /// [`StoreError::StaleDeviceList`] if an account exists with another key
+    /// or a version at least `list.version`. A user without an account (a
+    /// database from before accounts) gets one.
+    fn replace_device_list(
+        &self,
+        list: NewDeviceList,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Vec<DeviceId>, StoreError>> + Send;
+
+    /// Keeps invite codes by their SHA-256, each usable once.
+    fn add_invites(
+        &self,
+        code_hashes: &[[u8; 32]],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether an invite with this SHA-256 exists and is unspent.
+    fn invite_unspent(
+        &self,
+        code_hash: [u8; 32],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Leaves a link message (the frame's bytes) in `channel`'s `slot` until
+    /// `expires_at_ms`. [`StoreError::LinkSlotTaken`] if an unexpired one
+    /// is there; [`StoreError::LinkCapacity`] if `max_waiting` unexpired
+    /// messages are stored (the count and the insert are one atomic step).
+    fn put_link_message(
+        &self,
+        channel: [u8; 16],
+        slot: LinkSlot,
+        message: Vec<u8>,
+        expires_at_ms: u64,
+        max_waiting: u64,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes (deletes and returns) the unexpired message in `channel`'s
+    /// `slot`: however many callers race, at most one gets it.
+    fn take_link_message(
+        &self,
+        channel: [u8; 16],
+        slot: LinkSlot,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
 
     /// The tag the relay files `address`'s waiters under (see [`wake`]). A
     /// backend that sends tags to other nodes returns the tag it sends; the

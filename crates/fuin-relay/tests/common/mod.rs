@@ -2,6 +2,9 @@
 //! for talking to it as a device would.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../lists/mod.rs"]
+pub mod lists;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -254,34 +257,50 @@ pub struct TestDevice {
 }
 
 impl TestDevice {
-    /// Registers `user/device` at the relay and logs in.
+    /// Creates `user`'s account at the relay with `user/device` as its only
+    /// device, and logs in.
     pub fn register(relay: &str, user: &str, device: u32, seed: u8) -> Self {
-        let address = DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(device));
-        let key = SigningKey::from_bytes(&[seed; 32]);
-        let registration = DeviceRegistration {
-            address: address.clone(),
-            identity: PublicIdentity {
-                signing_key: Ed25519PublicKey(key.verifying_key().to_bytes()),
-                agreement_key: X25519PublicKey([seed; 32]),
-                signature: Ed25519Signature([0; 64]),
-            },
-        };
-        let (status, _) = request(
+        Self::register_user(relay, user, &[(device, seed)])
+            .pop()
+            .unwrap()
+    }
+
+    /// Creates `user`'s account at the relay with a list (version 1, the
+    /// account key made from the first seed) naming every `(device, seed)`,
+    /// and logs each in.
+    pub fn register_user(relay: &str, user: &str, devices: &[(u32, u8)]) -> Vec<Self> {
+        let named: Vec<_> = devices
+            .iter()
+            .map(|(device, seed)| {
+                let key = SigningKey::from_bytes(&[*seed; 32]);
+                (*device, lists::identity(&key, *seed))
+            })
+            .collect();
+        let list = lists::signed_list(&lists::account_key(devices[0].1), user, 1, &named);
+        let (status, body) = request(
             relay,
             "POST",
-            "/v1/devices",
+            "/v1/accounts",
             None,
-            &registration.to_bytes().unwrap(),
+            &lists::registration(&list, None),
         )
         .unwrap();
-        assert!(status == 201 || status == 200, "registration: {status}");
-        let mut device = Self {
-            address,
-            key,
-            token: String::new(),
-        };
-        device.login(relay);
-        device
+        assert_eq!(status, 201, "account: {}", String::from_utf8_lossy(&body));
+        devices
+            .iter()
+            .map(|(device, seed)| {
+                let mut registered = Self {
+                    address: DeviceAddress::new(
+                        UserId::new(user.to_owned()).unwrap(),
+                        DeviceId(*device),
+                    ),
+                    key: SigningKey::from_bytes(&[*seed; 32]),
+                    token: String::new(),
+                };
+                registered.login(relay);
+                registered
+            })
+            .collect()
     }
 
     /// Answers a fresh challenge and keeps the token.
@@ -304,7 +323,11 @@ impl TestDevice {
             nonce: challenge.nonce,
             signature: Ed25519Signature(
                 self.key
-                    .sign(&relay_auth_input(&self.address, &challenge.nonce))
+                    .sign(&relay_auth_input(
+                        &format!("http://{relay}"),
+                        &self.address,
+                        &challenge.nonce,
+                    ))
                     .to_bytes(),
             ),
         };

@@ -3,6 +3,9 @@
 //! the blob and report tests (`#[path]`-included, not a test target).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../lists/mod.rs"]
+pub mod lists;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +27,9 @@ pub const START: u64 = 1_795_000_000_000;
 
 /// The defaults every harness starts from.
 pub fn default_config() -> RelayConfig {
-    RelayConfig::new(StampKeys::new(StampKeyId(1), [0x5a; 32]))
+    let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), [0x5a; 32]));
+    config.origins = vec![lists::TEST_ORIGIN.to_owned()];
+    config
 }
 
 pub struct Harness {
@@ -32,6 +37,8 @@ pub struct Harness {
     pub app: Router,
     time: Arc<AtomicU64>,
     pub dir: tempfile::TempDir,
+    /// The origin logins are signed for: the first configured one.
+    pub origin: String,
 }
 
 pub struct Device {
@@ -76,7 +83,16 @@ impl Harness {
     }
 
     pub fn with(config: RelayConfig) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::in_dir(tempfile::tempdir().unwrap(), config)
+    }
+
+    /// A relay on `dir/relay.db`, which may hold a database already.
+    pub fn in_dir(dir: tempfile::TempDir, config: RelayConfig) -> Self {
+        let origin = config
+            .origins
+            .first()
+            .and_then(|origin| relay_origin(origin))
+            .unwrap_or_else(|| lists::TEST_ORIGIN.to_owned());
         let store = SqliteStore::open(&dir.path().join("relay.db")).unwrap();
         let time = Arc::new(AtomicU64::new(START));
         let clock_time = time.clone();
@@ -87,6 +103,7 @@ impl Harness {
             relay,
             time,
             dir,
+            origin,
         }
     }
 
@@ -157,32 +174,48 @@ impl Harness {
         self.send(method, path, &headers, Body::from(body)).await
     }
 
+    /// Creates `user`'s account with one device, `user/device`, and logs it in.
     pub async fn register(&self, user: &str, device: u32, seed: u8) -> Device {
-        let address = DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(device));
-        let key = SigningKey::from_bytes(&[seed; 32]);
-        let registration = DeviceRegistration {
-            address: address.clone(),
-            identity: PublicIdentity {
-                signing_key: Ed25519PublicKey(key.verifying_key().to_bytes()),
-                agreement_key: X25519PublicKey([seed; 32]),
-                signature: Ed25519Signature([0; 64]),
-            },
-        };
+        self.register_user(user, &[(device, seed)])
+            .await
+            .pop()
+            .unwrap()
+    }
+
+    /// Creates `user`'s account with a list (version 1, account key from the
+    /// first seed) naming every `(device, seed)`, and logs each device in.
+    pub async fn register_user(&self, user: &str, devices: &[(u32, u8)]) -> Vec<Device> {
+        let account = lists::account_key(devices[0].1);
+        let named: Vec<_> = devices
+            .iter()
+            .map(|(device, seed)| {
+                let key = SigningKey::from_bytes(&[*seed; 32]);
+                (*device, lists::identity(&key, *seed))
+            })
+            .collect();
+        let list = lists::signed_list(&account, user, 1, &named);
         let answer = self
             .call(
                 Method::POST,
-                "/v1/devices",
+                "/v1/accounts",
                 None,
-                registration.to_bytes().unwrap(),
+                lists::registration(&list, None),
             )
             .await;
         assert_eq!(answer.status, StatusCode::CREATED);
-        let token = self.login(&address, &key).await;
-        Device {
-            address,
-            key,
-            token,
+        let mut registered = Vec::new();
+        for (device, seed) in devices {
+            let address =
+                DeviceAddress::new(UserId::new(user.to_owned()).unwrap(), DeviceId(*device));
+            let key = SigningKey::from_bytes(&[*seed; 32]);
+            let token = self.login(&address, &key).await;
+            registered.push(Device {
+                address,
+                key,
+                token,
+            });
         }
+        registered
     }
 
     /// Answers a fresh challenge; the new token as hex.
@@ -204,7 +237,7 @@ impl Harness {
             address: address.clone(),
             nonce: challenge.nonce,
             signature: Ed25519Signature(
-                key.sign(&relay_auth_input(address, &challenge.nonce))
+                key.sign(&relay_auth_input(&self.origin, address, &challenge.nonce))
                     .to_bytes(),
             ),
         };

@@ -1,0 +1,165 @@
+//! The SQLite store's signed and one-time prekeys.
+
+use fuin_wire::{DeviceAddress, Ed25519Signature, OneTimePrekey, SignedPrekey, X25519PublicKey};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::devices::{device_exists, identity_from_bytes};
+use super::{Op, SqliteStore, fixed, key, prekey_id};
+use crate::store::{StoreError, TakenBundle};
+
+impl SqliteStore {
+    pub(super) async fn publish_prekeys(
+        &self,
+        address: &DeviceAddress<'_>,
+        signed_prekey: Option<&SignedPrekey>,
+        one_time_prekeys: &[OneTimePrekey],
+    ) -> Result<u32, StoreError> {
+        self.publish_prekeys_within_quota(address, signed_prekey, one_time_prekeys, u32::MAX)
+            .await
+    }
+
+    pub(super) async fn publish_prekeys_within_quota(
+        &self,
+        address: &DeviceAddress<'_>,
+        signed_prekey: Option<&SignedPrekey>,
+        one_time_prekeys: &[OneTimePrekey],
+        max_pool: u32,
+    ) -> Result<u32, StoreError> {
+        const OP: &str = "publish_prekeys";
+        let (user, device) = key(address);
+        let signed_prekey = signed_prekey.cloned();
+        let one_time_prekeys = one_time_prekeys.to_vec();
+        self.write(OP, move |conn| {
+            if !device_exists(conn, &user, device, OP)? {
+                return Err(StoreError::UnknownDevice);
+            }
+            let before = count_one_time(conn, &user, device, OP)?;
+            if let Some(signed) = signed_prekey {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO signed_prekeys \
+                     (user, device, id, public_key, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .op(OP)?
+                .execute(params![
+                    user,
+                    device,
+                    signed.id.0,
+                    signed.public_key.0,
+                    signed.signature.0
+                ])
+                .op(OP)?;
+            }
+            let mut insert = conn
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO one_time_prekeys (user, device, id, public_key) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .op(OP)?;
+            for prekey in &one_time_prekeys {
+                insert
+                    .execute(params![user, device, prekey.id.0, prekey.public_key.0])
+                    .op(OP)?;
+            }
+            let after = count_one_time(conn, &user, device, OP)?;
+            // The write's savepoint rolls all of it back.
+            if after > max_pool && after > before {
+                return Err(StoreError::PrekeyPoolFull);
+            }
+            Ok(after)
+        })
+        .await
+    }
+
+    pub(super) async fn take_bundle(
+        &self,
+        address: &DeviceAddress<'_>,
+    ) -> Result<Option<TakenBundle>, StoreError> {
+        const OP: &str = "take_bundle";
+        let (user, device) = key(address);
+        self.write(OP, move |conn| {
+            let identity: Option<Vec<u8>> = conn
+                .prepare_cached("SELECT identity FROM devices WHERE user = ?1 AND device = ?2")
+                .op(OP)?
+                .query_row(params![user, device], |row| row.get(0))
+                .optional()
+                .op(OP)?;
+            let Some(identity) = identity else {
+                return Ok(None);
+            };
+            let identity = identity_from_bytes(&identity, OP)?;
+            let signed: Option<(i64, Vec<u8>, Vec<u8>)> = conn
+                .prepare_cached(
+                    "SELECT id, public_key, signature FROM signed_prekeys \
+                     WHERE user = ?1 AND device = ?2",
+                )
+                .op(OP)?
+                .query_row(params![user, device], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()
+                .op(OP)?;
+            let Some((id, public_key, signature)) = signed else {
+                return Ok(None);
+            };
+            let signed_prekey = SignedPrekey {
+                id: prekey_id(id, OP)?,
+                public_key: X25519PublicKey(fixed(public_key, OP)?),
+                signature: Ed25519Signature(fixed(signature, OP)?),
+            };
+            let one_time: Option<(i64, Vec<u8>)> = conn
+                .prepare_cached(
+                    "SELECT id, public_key FROM one_time_prekeys \
+                     WHERE user = ?1 AND device = ?2 ORDER BY id LIMIT 1",
+                )
+                .op(OP)?
+                .query_row(params![user, device], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+                .op(OP)?;
+            let one_time_prekey = match one_time {
+                None => None,
+                Some((id, public_key)) => {
+                    conn.prepare_cached(
+                        "DELETE FROM one_time_prekeys WHERE user = ?1 AND device = ?2 AND id = ?3",
+                    )
+                    .op(OP)?
+                    .execute(params![user, device, id])
+                    .op(OP)?;
+                    Some(OneTimePrekey {
+                        id: prekey_id(id, OP)?,
+                        public_key: X25519PublicKey(fixed(public_key, OP)?),
+                    })
+                }
+            };
+            Ok(Some(TakenBundle {
+                identity,
+                signed_prekey,
+                one_time_prekey,
+            }))
+        })
+        .await
+    }
+
+    pub(super) async fn one_time_remaining(
+        &self,
+        address: &DeviceAddress<'_>,
+    ) -> Result<u32, StoreError> {
+        const OP: &str = "one_time_remaining";
+        let (user, device) = key(address);
+        self.read(OP, move |conn| count_one_time(conn, &user, device, OP))
+            .await
+    }
+}
+
+fn count_one_time(
+    conn: &Connection,
+    user: &str,
+    device: i64,
+    name: &'static str,
+) -> Result<u32, StoreError> {
+    let count: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM one_time_prekeys WHERE user = ?1 AND device = ?2")
+        .op(name)?
+        .query_row(params![user, device], |row| row.get(0))
+        .op(name)?;
+    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+}
