@@ -67,6 +67,7 @@ impl From<ClientError> for Failure {
         match &err {
             ClientError::Relay { status, code, .. } => {
                 let (status, code) = (*status, code.clone());
+                let hint = relay_hint(&code).unwrap_or(hint);
                 Self::new("relay_refused", message, hint)
                     .with("status", json!(status))
                     .with("relay_code", json!(code))
@@ -79,14 +80,13 @@ impl From<ClientError> for Failure {
             ),
             ClientError::Unreachable(_) => Self::new("unreachable", message, hint),
             ClientError::RelayMisbehaved(_) => Self::new("relay_misbehaved", message, hint),
-            ClientError::IdentityChanged { device } => {
-                let user = device.rsplit_once('/').map_or(device.as_str(), |(u, _)| u);
+            ClientError::IdentityChanged { user } => {
                 let hint = format!(
-                    "compare safety numbers with the contact (fuin safety-number {user}), \
-                     then accept the new identity (fuin accept-identity {device})"
+                    "{user}'s account key changed: compare the new safety number with {user} \
+                     (fuin safety-number {user}), then accept it (fuin accept-identity {user})"
                 );
-                let device = device.clone();
-                Self::new("identity_changed", message, hint).with("device", json!(device))
+                let user = user.clone();
+                Self::new("identity_changed", message, hint).with("user", json!(user))
             }
             ClientError::UnknownUser { user } => {
                 let user = user.clone();
@@ -105,6 +105,39 @@ impl From<ClientError> for Failure {
             _ => Self::new("client", message, hint),
         }
     }
+}
+
+/// What to do about a refusal with the relay's `code`, where the SDK's
+/// general hint would not say (`spec/relay-api.md` §5).
+fn relay_hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "account_exists" => {
+            "this user has an account already: a new device joins it by linking. Run \
+             `fuin link --relay URL --name NAME` on the new device, then \
+             `fuin devices approve CODE` on one of your existing devices"
+        }
+        "invite_required" => {
+            "this relay creates accounts by invitation only: ask its operator for an invite \
+             code (fuin relay invite) and give it with --invite HEX"
+        }
+        "invalid_invite" => {
+            "the invite code is unknown or was used already: check it, or ask the relay's \
+             operator for a new one"
+        }
+        "not_in_device_list" => {
+            "this device is not in its account's device list: it was removed from another \
+             of your devices (or never linked). Link it again with `fuin link` in a new store"
+        }
+        "stale_device_list" => {
+            "another of your devices changed the device list at the same time: run the \
+             command again"
+        }
+        "no_account" => {
+            "the user has no account at this relay: create it with `fuin init`, or check \
+             the user id and the relay's address"
+        }
+        _ => return None,
+    })
 }
 
 /// Prints answers and failures in the form the command line asked for.
