@@ -196,12 +196,24 @@ enum Command {
     },
 }
 
-/// `fuin devices`: the list, or one of its subcommands.
+/// `fuin devices`: the list, or one of its subcommands. The store's
+/// options are global to them, so they may come before or after the
+/// subcommand.
 #[derive(clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
 struct DevicesArgs {
-    #[command(flatten)]
-    store: StoreArgs,
+    /// The device's local store (its storage key file is beside it, PATH.key).
+    #[arg(
+        long,
+        env = "FUIN_STORE",
+        default_value = "./fuin.db",
+        value_name = "PATH",
+        global = true
+    )]
+    store: std::path::PathBuf,
+    /// Trust this PEM certificate for the relay's TLS (a relay with a
+    /// self-signed certificate).
+    #[arg(long, value_name = "PEM", global = true)]
+    relay_cert: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<DevicesCommand>,
 }
@@ -210,8 +222,6 @@ struct DevicesArgs {
 enum DevicesCommand {
     /// Link the new device that shows this code (`fuin link` on it).
     Approve {
-        #[command(flatten)]
-        store: StoreArgs,
         /// The code: its 60 digits (with or without spaces) or its
         /// `fuin-link:` text.
         #[arg(required = true, num_args = 1.., value_name = "CODE")]
@@ -220,8 +230,6 @@ enum DevicesCommand {
     /// Remove a device from the account (a lost or sold one): no one seals
     /// to it any more, and the relay revokes it.
     Remove {
-        #[command(flatten)]
-        store: StoreArgs,
         /// The device's number (or USER/NUMBER), as `fuin devices` lists it.
         device: String,
     },
@@ -285,13 +293,17 @@ async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
             name,
             wait,
         } => commands::link(&store, &relay, user.as_deref(), &name, wait, out).await,
-        Command::Devices(args) => match args.command {
-            None => commands::devices(&args.store).await,
-            Some(DevicesCommand::Approve { store, code }) => commands::approve(&store, &code).await,
-            Some(DevicesCommand::Remove { store, device }) => {
-                commands::remove(&store, &device).await
+        Command::Devices(args) => {
+            let store = StoreArgs {
+                store: args.store,
+                relay_cert: args.relay_cert,
+            };
+            match args.command {
+                None => commands::devices(&store).await,
+                Some(DevicesCommand::Approve { code }) => commands::approve(&store, &code).await,
+                Some(DevicesCommand::Remove { device }) => commands::remove(&store, &device).await,
             }
-        },
+        }
         Command::Send {
             store,
             user,

@@ -128,6 +128,12 @@ fn relay_hint(code: &str) -> Option<&'static str> {
             "this device is not in its account's device list: it was removed from another \
              of your devices (or never linked). Link it again with `fuin link` in a new store"
         }
+        "unknown_device" => {
+            "this device is no longer registered at the relay: it was removed from its \
+             account on another of your devices (fuin devices remove). Its history stays \
+             readable here (fuin history); to use it again, link it anew with `fuin link` \
+             into a new store"
+        }
         "stale_device_list" => {
             "another of your devices changed the device list at the same time: run the \
              command again"
@@ -199,4 +205,48 @@ fn one_line(text: &str) -> String {
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, code: &str) -> Failure {
+        Failure::from(ClientError::Relay {
+            status,
+            code: code.into(),
+            message: "refused".into(),
+        })
+    }
+
+    #[test]
+    fn the_account_codes_have_hints_that_say_what_to_do() {
+        let exists = refused(409, "account_exists");
+        assert_eq!(exists.code, "relay_refused");
+        assert_eq!(exists.details["relay_code"], "account_exists");
+        assert!(
+            exists.hint.contains("fuin link") && exists.hint.contains("fuin devices approve"),
+            "{}",
+            exists.hint
+        );
+        assert!(refused(403, "invite_required").hint.contains("--invite"));
+        assert!(refused(403, "invalid_invite").hint.contains("invite"));
+        assert!(refused(403, "not_in_device_list").hint.contains("removed"));
+        assert!(refused(404, "unknown_device").hint.contains("removed"));
+        assert!(refused(409, "stale_device_list").hint.contains("again"));
+        // Others keep the SDK's hint.
+        assert_eq!(
+            refused(400, "bad_request").hint,
+            "the relay refused the request; see its code"
+        );
+    }
+
+    #[test]
+    fn an_account_key_change_names_the_user_and_the_commands() {
+        let failure = Failure::from(ClientError::IdentityChanged { user: "bob".into() });
+        assert_eq!(failure.code, "identity_changed");
+        assert_eq!(failure.details["user"], "bob");
+        assert!(failure.hint.contains("fuin safety-number bob"));
+        assert!(failure.hint.contains("fuin accept-identity bob"));
+    }
 }

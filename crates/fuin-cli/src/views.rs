@@ -331,6 +331,78 @@ mod tests {
     }
 
     #[test]
+    fn dates_are_shown_in_utc() {
+        assert_eq!(date_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(date_time(1_700_000_000_000), "2023-11-14 22:13 UTC");
+        assert_eq!(date_time(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(clock_minutes(((12 * 60 + 5) * 60 + 59) * 1000), "12:05");
+    }
+
+    #[test]
+    fn list_changes_are_shown_and_in_json() {
+        let user = fuin_wire::UserId::new("bob".to_owned()).unwrap();
+        let laptop = fuin_wire::DeviceAddress::new(user.clone(), fuin_wire::DeviceId(2));
+        let event = Event::DevicesChanged {
+            user: "bob".into(),
+            added: vec![LinkedDevice {
+                address: laptop.clone(),
+                name: "laptop".into(),
+                added_at_ms: 12 * 3_600_000,
+            }],
+            removed: vec![fuin_wire::DeviceAddress::new(user, fuin_wire::DeviceId(3))],
+        };
+        assert_eq!(
+            event_line(&event).unwrap(),
+            "bob linked a new device: laptop (bob/2), 12:00\nbob removed a device: bob/3"
+        );
+        let json = event_json(&event).unwrap();
+        assert_eq!(json["event"], "devices_changed");
+        assert_eq!(json["added"][0]["device"], "bob/2");
+        assert_eq!(json["added"][0]["name"], "laptop");
+        assert_eq!(json["removed"][0], "bob/3");
+
+        let rejected = Event::DeviceListRejected {
+            user: "bob".into(),
+            reason: "signature does not verify".into(),
+        };
+        assert!(event_line(&rejected).unwrap().contains(
+            "the relay served a device list of bob that was refused: signature does not verify"
+        ));
+        assert_eq!(
+            event_json(&rejected).unwrap()["event"],
+            "device_list_rejected"
+        );
+        let changed = Event::IdentityChanged { user: "bob".into() };
+        assert!(event_line(&changed).unwrap().contains(
+            "bob's account key changed: compare the new safety number (fuin safety-number bob) \
+             before accepting it"
+        ));
+        assert_eq!(event_json(&changed).unwrap()["user"], "bob");
+    }
+
+    #[test]
+    fn a_pending_change_shows_the_new_number_labelled_never_the_old_alone() {
+        let settled = SafetyNumbers {
+            number: "11111".into(),
+            pending: None,
+        };
+        assert_eq!(safety_number_lines("bob", &settled), ["bob  11111"]);
+        let pending = SafetyNumbers {
+            number: "11111".into(),
+            pending: Some("22222".into()),
+        };
+        let lines = safety_number_lines("bob", &pending);
+        let new = lines.iter().position(|l| l.contains("22222")).unwrap();
+        let old = lines.iter().position(|l| l.contains("11111")).unwrap();
+        assert!(new < old);
+        assert!(lines[new].contains("NEW, unverified"));
+        assert!(lines[old].contains("previously verified"));
+        let json = safety_number_json("bob", &pending);
+        assert_eq!(json["number"], "11111");
+        assert_eq!(json["pending"], "22222");
+    }
+
+    #[test]
     fn a_changed_identifier_secret_is_shown_and_in_json() {
         let from = fuin_wire::DeviceAddress::new(
             fuin_wire::UserId::new("alice".to_owned()).unwrap(),
