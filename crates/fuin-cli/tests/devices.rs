@@ -289,3 +289,129 @@ fn safety_number_shows_the_new_number_labelled_while_a_key_change_waits() {
         "sent"
     );
 }
+
+/// `init --store STORE --relay URL --user bob [--invite CODE]`.
+fn init_args<'a>(
+    url: &'a str,
+    store: &'a Path,
+    invite: Option<&'a str>,
+) -> Vec<&'a std::ffi::OsStr> {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "init".as_ref(),
+        "--store".as_ref(),
+        store.as_os_str(),
+        "--relay".as_ref(),
+        url.as_ref(),
+        "--user".as_ref(),
+        "bob".as_ref(),
+    ];
+    if let Some(invite) = invite {
+        args.push("--invite".as_ref());
+        args.push(invite.as_ref());
+    }
+    args
+}
+
+/// `fuin --json COMMAND ARGS` expected to fail: its error object.
+fn json_failure(args: &[&std::ffi::OsStr]) -> Value {
+    let output = fuin().arg("--json").args(args).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    serde_json::from_slice::<Value>(&output.stdout).unwrap()["error"].clone()
+}
+
+#[test]
+fn accounts_are_created_once_by_invitation_and_joined_by_linking() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("relay.db");
+    let relay = RelayProcess::start_with(
+        dir,
+        &[
+            std::ffi::OsStr::new("--registration"),
+            std::ffi::OsStr::new("invite"),
+        ],
+        "http",
+    );
+    let stores = Stores::new();
+    let bob = stores.path("bob");
+    let url = relay.url.clone();
+    // Without an invite: refused, and the hint says how to get one.
+    let error = json_failure(&init_args(&url, &bob, None));
+    assert_eq!(error["relay_code"], "invite_required", "{error}");
+    assert!(
+        error["hint"].as_str().unwrap().contains("--invite"),
+        "{error}"
+    );
+    assert!(!bob.exists(), "a refused account leaves no store");
+
+    // The operator makes two codes while the relay runs.
+    let output = fuin()
+        .args(["--json", "relay", "invite", "--count", "2", "--data"])
+        .arg(&database)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let invites: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let invites: Vec<&str> = invites["invites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|code| code.as_str().unwrap())
+        .collect();
+    assert_eq!(invites.len(), 2);
+    let error = json_failure(&init_args(&url, &bob, Some("not hex")));
+    assert_eq!(error["code"], "invalid_argument", "{error}");
+    let output = fuin()
+        .args(init_args(&url, &bob, Some(invites[0])))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+
+    // A spent code is refused.
+    let error = json_failure(&init_args(&url, &stores.path("carol"), Some(invites[0])));
+    assert_eq!(error["relay_code"], "invalid_invite", "{error}");
+
+    // bob again, from another device and with a fresh code: the account
+    // exists; the hint says to link instead.
+    let error = json_failure(&init_args(
+        &url,
+        &stores.path("bob-again"),
+        Some(invites[1]),
+    ));
+    assert_eq!(error["relay_code"], "account_exists", "{error}");
+    let hint = error["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("fuin link") && hint.contains("fuin devices approve"),
+        "{hint}"
+    );
+
+    // A mistyped or unknown link code is refused clearly; no store changes.
+    let error = json_failure(&[
+        "devices".as_ref(),
+        "approve".as_ref(),
+        "--store".as_ref(),
+        bob.as_os_str(),
+        "12345".as_ref(),
+    ]);
+    assert_eq!(error["code"], "invalid_argument", "{error}");
+    assert!(
+        error["hint"].as_str().unwrap().contains("60 digits"),
+        "{error}"
+    );
+    let error = json_failure(&[
+        "devices".as_ref(),
+        "approve".as_ref(),
+        "--store".as_ref(),
+        bob.as_os_str(),
+        "fuin-link:000000000000000000000000000000000000000000000000".as_ref(),
+    ]);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("no device is waiting"),
+        "{error}"
+    );
+    // Linking does not need an invite (the account exists).
+    let (_laptop, address) = stores.link(&relay.url, "bob-laptop", &bob, "laptop");
+    assert_eq!(address, "bob/2");
+}
