@@ -4,11 +4,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fuin_client::{Client, ClientOptions, Event, EventStream, EventStreamItem, Step, StepHook};
+use fuin_client::{
+    Client, ClientError, ClientOptions, Event, EventStream, EventStreamItem, Step, StepHook,
+};
+use fuin_wire::account::InviteCode;
 use fuin_wire::{DeviceAddress, DeviceId, UserId};
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
-use crate::output::{Answer, Failure};
+use crate::output::{Answer, Failure, Output};
 use crate::views;
 
 /// Where the device's store is, and how to reach a TLS relay.
@@ -94,8 +98,9 @@ async fn open(store: &StoreArgs, crash_at: Option<CrashStep>) -> Result<Client, 
         return Err(Failure::new(
             "no_store",
             format!("there is no device store at {}", store.store.display()),
-            "create one with `fuin init --store PATH --relay URL --user NAME`, \
-             or name it with --store or FUIN_STORE",
+            "create one with `fuin init --store PATH --relay URL --user NAME` (a new \
+             account) or `fuin link --store PATH --relay URL --name NAME` (a new device of \
+             your account), or name it with --store or FUIN_STORE",
         ));
     }
     let options = options(store, crash_at)?;
@@ -134,14 +139,38 @@ fn device_address(text: &str) -> Result<DeviceAddress<'static>, Failure> {
     Ok(DeviceAddress::new(user, DeviceId(device)))
 }
 
-/// `fuin init`: creates and registers a new device.
-pub async fn init(
-    store: &StoreArgs,
-    relay: &str,
-    user_name: &str,
-    device: u32,
-) -> Result<Answer, Failure> {
-    let user_name = user(user_name)?;
+/// What `fuin init` takes besides the store: where, who, and how.
+pub struct InitArgs {
+    /// The relay's URL.
+    pub relay: String,
+    /// The new account's user id.
+    pub user: String,
+    /// The first device's number.
+    pub device: u32,
+    /// The device's name (`device N` when absent).
+    pub name: Option<String>,
+    /// The operator's invite code, 64 hex digits.
+    pub invite: Option<String>,
+}
+
+/// Reads an invite code: 64 hex digits (white space around them ignored).
+fn invite_code(text: &str) -> Result<InviteCode, Failure> {
+    let bad = || {
+        Failure::new(
+            "invalid_argument",
+            "the invite code is not 64 hex digits",
+            "give the code exactly as `fuin relay invite` printed it",
+        )
+    };
+    let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| bad())?);
+    let bytes: [u8; 32] = bytes.as_slice().try_into().map_err(|_| bad())?;
+    Ok(InviteCode(bytes))
+}
+
+/// `fuin init`: creates a new account and its first device, and registers
+/// both at the relay.
+pub async fn init(store: &StoreArgs, args: &InitArgs) -> Result<Answer, Failure> {
+    let user_name = user(&args.user)?;
     if store.store.exists() {
         return Err(Failure::new(
             "store_exists",
@@ -149,8 +178,11 @@ pub async fn init(
             "use it as it is, or give another --store for a new device",
         ));
     }
-    let options = options(store, None)?;
-    let client = Client::create(&store.store, relay, &user_name, device, options).await?;
+    let mut options = options(store, None)?;
+    options.device_name = args.name.clone();
+    options.invite = args.invite.as_deref().map(invite_code).transpose()?;
+    let client =
+        Client::create(&store.store, &args.relay, &user_name, args.device, options).await?;
     let address = client.address().to_string();
     // The SDK creates a device whose relay cannot be reached (it registers
     // on first use); a first, empty sync says at once whether it could.
@@ -160,7 +192,8 @@ pub async fn init(
         Err(err) => return Err(err.into()),
     };
     let mut text = format!(
-        "{address} is set up: its keys are in {} (and {}.key), its relay is {}",
+        "{address} is set up, the first device of the account {user_name}: its keys and the \
+         account key are in {} (and {}.key), its relay is {}",
         store.store.display(),
         store.store.display(),
         client.relay_url()
@@ -169,6 +202,12 @@ pub async fn init(
         text.push_str(&format!(
             "\nbut it is not registered yet: {}\n({}; it registers on its first send or sync)",
             failure.message, failure.hint
+        ));
+    } else {
+        text.push_str(&format!(
+            "\nTo add another device (a laptop), run `fuin link --relay {} --name NAME` on it \
+             and approve its code here with `fuin devices approve CODE`.",
+            client.relay_url()
         ));
     }
     Ok(Answer {
@@ -179,6 +218,186 @@ pub async fn init(
             "store": path_text(&store.store),
             "registered": not_registered.is_none(),
         }),
+    })
+}
+
+/// `fuin link`: makes this store a new device of an existing account,
+/// through one of the account's devices that approves the code shown.
+pub async fn link(
+    store: &StoreArgs,
+    relay: &str,
+    expected_user: Option<&str>,
+    name: &str,
+    wait_secs: u64,
+    out: Output,
+) -> Result<Answer, Failure> {
+    let expected_user = expected_user.map(user).transpose()?;
+    if store.store.exists() {
+        return Err(Failure::new(
+            "store_exists",
+            format!("{} already holds a device", store.store.display()),
+            "link into a new store: give another --store",
+        ));
+    }
+    let options = options(store, None)?;
+    let pending =
+        Client::begin_link(&store.store, relay, expected_user.as_deref(), name, options).await?;
+    let digits = pending.code_digits();
+    let text = pending.code_text();
+    let expires_at_ms = pending.expires_at_ms();
+    // The code is shown here and nowhere else: not in the final answer,
+    // not in an error.
+    if out.json {
+        let line = Zeroizing::new(
+            json!({
+                "link_code": digits.as_str(),
+                "link_text": text.as_str(),
+                "expires_at_ms": expires_at_ms,
+            })
+            .to_string(),
+        );
+        crate::output::stdout_line(&line);
+    } else {
+        let mut shown = Zeroizing::new(String::from(
+            "On one of your devices, scan this code or type its digits: \
+             fuin devices approve CODE\n",
+        ));
+        if let Some(qr) = qr_code(&text) {
+            shown.push_str(&qr);
+            shown.push('\n');
+        }
+        shown.push_str("link code: ");
+        shown.push_str(&digits);
+        crate::output::stdout_line(&shown);
+        crate::output::stdout_line(&format!(
+            "It works once, until {}. Waiting for the approval...",
+            views::date_time(expires_at_ms)
+        ));
+    }
+    drop((digits, text));
+    let client = pending
+        .finish(Duration::from_secs(wait_secs))
+        .await
+        .map_err(|err| match err {
+            ClientError::InvalidArgument(_) => {
+                let mut failure = Failure::from(err);
+                failure.hint = "make a new code (run fuin link again) and approve it within \
+                                10 minutes with `fuin devices approve CODE`"
+                    .into();
+                failure
+            }
+            other => other.into(),
+        })?;
+    let address = client.address().to_string();
+    Ok(Answer {
+        text: format!(
+            "{address} is linked: its keys and the account key are in {} (and {}.key), its \
+             relay is {}. It starts with an empty history; {}'s contacts see it in the \
+             account's device list from now on.",
+            store.store.display(),
+            store.store.display(),
+            client.relay_url(),
+            client.address().user
+        ),
+        json: json!({
+            "device": address,
+            "relay": client.relay_url(),
+            "store": path_text(&store.store),
+        }),
+    })
+}
+
+/// `text` as a QR code of unicode half blocks (light modules drawn, for a
+/// dark terminal), with its quiet zone.
+fn qr_code(text: &str) -> Option<Zeroizing<String>> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    Some(Zeroizing::new(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .build(),
+    ))
+}
+
+/// `fuin devices`: this account's devices, as its newest signed list names
+/// them.
+pub async fn devices(store: &StoreArgs) -> Result<Answer, Failure> {
+    let client = open(store, None).await?;
+    let devices = client.devices().await?;
+    let this = client.address();
+    let lines: Vec<String> = devices
+        .iter()
+        .map(|device| views::device_line(device, device.address == *this))
+        .collect();
+    Ok(Answer {
+        text: format!(
+            "{}'s devices (the account's signed list):\n{}",
+            this.user,
+            lines.join("\n")
+        ),
+        json: json!({
+            "user": this.user.as_str(),
+            "devices": devices
+                .iter()
+                .map(|device| views::device_json(device, device.address == *this))
+                .collect::<Vec<_>>(),
+        }),
+    })
+}
+
+/// `fuin devices approve`: links the device that shows `code`.
+pub async fn approve(store: &StoreArgs, code: &[String]) -> Result<Answer, Failure> {
+    let code = Zeroizing::new(code.join(" "));
+    let client = open(store, None).await?;
+    let linked = client.approve_link(&code).await.map_err(|err| {
+        let mut failure = Failure::from(err);
+        if failure.code == "invalid_argument" {
+            failure.hint = "type the code the new device shows (60 digits, spaces optional, \
+                            or its fuin-link: text); a code works once and for 10 minutes"
+                .into();
+        }
+        failure
+    })?;
+    Ok(Answer {
+        text: format!(
+            "linked {} ({}): the account's new device list names it, and your contacts will \
+             see \"{} linked a new device\"",
+            linked.address,
+            views::printable(&linked.name),
+            linked.address.user
+        ),
+        json: json!({
+            "linked": views::device_json(&linked, false),
+        }),
+    })
+}
+
+/// `fuin devices remove`: removes a device from the account.
+pub async fn remove(store: &StoreArgs, device: &str) -> Result<Answer, Failure> {
+    let client = open(store, None).await?;
+    let number = match device.parse::<u32>() {
+        Ok(number) => number,
+        Err(_) => {
+            let address = device_address(device)?;
+            if address.user != client.address().user {
+                return Err(Failure::new(
+                    "invalid_argument",
+                    format!("{address} is not a device of {}", client.address().user),
+                    "fuin devices lists this account's devices",
+                ));
+            }
+            address.device.0
+        }
+    };
+    client.remove_device(number).await?;
+    let address = DeviceAddress::new(client.address().user.clone(), DeviceId(number));
+    Ok(Answer {
+        text: format!(
+            "removed {address}: the account's new device list no longer names it; the relay \
+             revoked it and deleted what waited for it, and no one seals to it any more"
+        ),
+        json: json!({ "removed": address.to_string() }),
     })
 }
 
@@ -195,30 +414,89 @@ pub async fn send(
 ) -> Result<Answer, Failure> {
     let to = user(to)?;
     let client = open(store, crash_at).await?;
-    let sent = client.send_text(&to, text).await?;
-    let status = sent.status.as_str();
-    let text = match sent.status {
-        fuin_client::MessageStatus::Queued => format!(
-            "queued for {to}: the relay could not be reached; it goes out with the next send or sync"
-        ),
-        fuin_client::MessageStatus::Failed => {
-            format!("the relay refused the message to {to} for good")
+    let notices = Notices::watch(&client);
+    let result = client.send_text(&to, text).await;
+    notices.finish(result.map_err(Failure::from).map(|sent| {
+        let status = sent.status.as_str();
+        let text = match sent.status {
+            fuin_client::MessageStatus::Queued => format!(
+                "queued for {to}: the relay could not be reached; it goes out with the next send or sync"
+            ),
+            fuin_client::MessageStatus::Failed => {
+                format!("the relay refused the message to {to} for good")
+            }
+            _ => format!(
+                "sent to {to} (sealed separately for {} device{})",
+                sent.devices,
+                views::plural(sent.devices as u64)
+            ),
+        };
+        Answer {
+            text,
+            json: json!({
+                "to": to,
+                "local_id": sent.local_id,
+                "status": status,
+                "devices": sent.devices,
+            }),
         }
-        _ => format!(
-            "sent to {to} (sealed separately for {} device{})",
-            sent.devices,
-            views::plural(sent.devices as u64)
-        ),
-    };
-    Ok(Answer {
-        text,
-        json: json!({
-            "to": to,
-            "local_id": sent.local_id,
-            "status": status,
-            "devices": sent.devices,
-        }),
-    })
+    }))
+}
+
+/// The events a client reports while a command runs: shown with its answer
+/// (or ahead of its error), so that a list change or a refused list is seen
+/// wherever output is printed.
+pub struct Notices {
+    events: EventStream,
+}
+
+impl Notices {
+    /// Starts collecting `client`'s events.
+    pub fn watch(client: &Client) -> Self {
+        Self {
+            events: client.events(),
+        }
+    }
+
+    /// Adds the events reported so far to `result`: their lines before the
+    /// answer's text and an `events` array in its JSON; for a failure, the
+    /// lines shown ahead of the error and `events` in its details.
+    pub fn finish(mut self, result: Result<Answer, Failure>) -> Result<Answer, Failure> {
+        let mut items = Vec::new();
+        take_ready(&mut self.events, &mut items);
+        let events: Vec<&Event> = items
+            .iter()
+            .filter_map(|item| match item {
+                EventStreamItem::Event(event) => Some(event),
+                EventStreamItem::Lagged(_) => None,
+            })
+            .collect();
+        let lines: Vec<String> = events.iter().filter_map(|e| views::event_line(e)).collect();
+        let json: Vec<Value> = events.iter().filter_map(|e| views::event_json(e)).collect();
+        match result {
+            Ok(mut answer) => {
+                if !lines.is_empty() {
+                    answer.text = format!("{}\n{}", lines.join("\n"), answer.text);
+                }
+                if let Value::Object(map) = &mut answer.json {
+                    map.insert("events".into(), Value::Array(json));
+                }
+                Ok(answer)
+            }
+            Err(mut failure) => {
+                if !lines.is_empty() {
+                    failure.shown = Some(match failure.shown.take() {
+                        Some(shown) => format!("{}\n{shown}", lines.join("\n")),
+                        None => lines.join("\n"),
+                    });
+                }
+                if !json.is_empty() {
+                    failure.details.insert("events".into(), Value::Array(json));
+                }
+                Err(failure)
+            }
+        }
+    }
 }
 
 /// `fuin sync`: fetches and shows what arrived, then acknowledges it.
@@ -288,7 +566,7 @@ pub async fn sync(
 }
 
 /// The events already waiting in the stream, without waiting for more.
-fn take_ready(events: &mut EventStream, into: &mut Vec<EventStreamItem>) {
+pub fn take_ready(events: &mut EventStream, into: &mut Vec<EventStreamItem>) {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     loop {
         let next = events.next();
@@ -304,7 +582,11 @@ fn take_ready(events: &mut EventStream, into: &mut Vec<EventStreamItem>) {
 pub async fn history(store: &StoreArgs, with: &str, limit: usize) -> Result<Answer, Failure> {
     let with = user(with)?;
     let client = open(store, None).await?;
-    let messages = client.history(&with, limit).await?;
+    let notices = Notices::watch(&client);
+    let messages = match client.history(&with, limit).await {
+        Ok(messages) => messages,
+        Err(err) => return notices.finish(Err(err.into())),
+    };
     let text = if messages.is_empty() {
         format!("no messages with {with}")
     } else {
@@ -314,13 +596,13 @@ pub async fn history(store: &StoreArgs, with: &str, limit: usize) -> Result<Answ
             .collect::<Vec<_>>()
             .join("\n")
     };
-    Ok(Answer {
+    notices.finish(Ok(Answer {
         text,
         json: json!({
             "conversation": with,
             "messages": messages.iter().map(views::message_json).collect::<Vec<_>>(),
         }),
-    })
+    }))
 }
 
 /// `fuin conversations`: every conversation, the most recent first.
@@ -344,42 +626,65 @@ pub async fn conversations(store: &StoreArgs) -> Result<Answer, Failure> {
     })
 }
 
-/// `fuin safety-number`: the numbers to compare with a contact.
+/// `fuin safety-number`: the number to compare with a contact, from the
+/// two account keys; while their key change waits, the new number, labelled.
 pub async fn safety_number(store: &StoreArgs, with: &str) -> Result<Answer, Failure> {
     let with = user(with)?;
     let client = open(store, None).await?;
-    let numbers = client.safety_numbers(&with).await?;
+    let numbers = client.safety_number(&with).await?;
     let mut lines = vec![format!(
-        "Compare these with {with}'s (fuin safety-number {} on their device), in person \
-         or over a call: if they are equal, no one is in between.",
+        "Compare this with {with}'s (fuin safety-number {} on their device), in person \
+         or over a call: if they are equal, no one is in between. It stays the same when \
+         either of you links or removes a device.",
         client.address().user
     )];
-    lines.extend(numbers.iter().map(views::safety_number_line));
-    if numbers.is_empty() {
-        lines.push(format!("{with} has no device this device knows of"));
+    lines.extend(views::safety_number_lines(&with, &numbers));
+    Ok(Answer {
+        text: lines.join("\n"),
+        json: views::safety_number_json(&with, &numbers),
+    })
+}
+
+/// `fuin accept-identity`: trusts a contact's new account key (after the
+/// new safety number was compared) and shows the messages held meanwhile.
+pub async fn accept_identity(store: &StoreArgs, with: &str) -> Result<Answer, Failure> {
+    let with = user(with)?;
+    let client = open(store, None).await?;
+    let numbers = client.safety_number(&with).await?;
+    let Some(new_number) = numbers.pending else {
+        return Err(Failure::new(
+            "invalid_argument",
+            format!("{with} has no account key change to accept"),
+            format!("fuin safety-number {with} shows the number this device trusts"),
+        ));
+    };
+    let mut events = client.events();
+    let released = client.accept_identity_change(&with).await?;
+    let mut items = Vec::new();
+    take_ready(&mut events, &mut items);
+    let mut shown = Vec::new();
+    let mut shown_json = Vec::new();
+    for item in &items {
+        if let EventStreamItem::Event(Event::MessageReceived { local_id, .. }) = item
+            && let Some(message) = client.message(*local_id).await?
+        {
+            shown.push(views::message_line(&message));
+            shown_json.push(views::message_json(&message));
+        }
     }
+    let mut lines = vec![format!(
+        "accepted {with}'s new account key, safety number {new_number}: this is now the \
+         verified number; {released} held message{} shown",
+        views::plural(released as u64)
+    )];
+    lines.extend(shown);
     Ok(Answer {
         text: lines.join("\n"),
         json: json!({
             "user": with,
-            "devices": numbers.iter().map(views::safety_number_json).collect::<Vec<_>>(),
-        }),
-    })
-}
-
-/// `fuin accept-identity`: trusts a device's new identity.
-pub async fn accept_identity(store: &StoreArgs, device: &str) -> Result<Answer, Failure> {
-    let device = device_address(device)?;
-    let client = open(store, None).await?;
-    let released = client.accept_identity_change(&device).await?;
-    Ok(Answer {
-        text: format!(
-            "accepted the new identity of {device}; {released} held message{} shown",
-            views::plural(released as u64)
-        ),
-        json: json!({
-            "device": device.to_string(),
+            "number": new_number,
             "released": released,
+            "received": shown_json,
         }),
     })
 }

@@ -75,8 +75,13 @@ pub async fn send_file(args: SendFileArgs) -> Result<Answer, Failure> {
         thumbnail: !args.no_thumbnail,
         chunk_size: None,
     };
-    let sent = client.send_file(&args.user, &args.path, &options).await?;
-    Ok(sent_answer(&sent, &args.user, json!({ "to": args.user })))
+    let notices = crate::commands::Notices::watch(&client);
+    let result = client.send_file(&args.user, &args.path, &options).await;
+    notices.finish(
+        result
+            .map(|sent| sent_answer(&sent, &args.user, json!({ "to": args.user })))
+            .map_err(Failure::from),
+    )
 }
 
 /// `fuin group send-file`: seals, uploads and shares a file with a group.

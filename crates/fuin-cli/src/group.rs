@@ -6,7 +6,7 @@
 use fuin_client::{Client, Event, GroupChange, GroupEntry, GroupInfo, GroupStatus};
 use serde_json::{Value, json};
 
-use crate::commands::{StoreArgs, open_store};
+use crate::commands::{Notices, StoreArgs, open_store};
 use crate::output::{Answer, Failure};
 use crate::views;
 
@@ -250,46 +250,58 @@ fn changed(info: &GroupInfo, what: &str) -> Answer {
     }
 }
 
-/// Runs one group subcommand.
+/// Runs one group subcommand. What the device's client reports meanwhile
+/// (a member's device list changing, a list refused) is shown with it.
 pub async fn run(command: GroupCommand) -> Result<Answer, Failure> {
+    let command = match command {
+        GroupCommand::SendFile(args) => return crate::files::group_send_file(args).await,
+        GroupCommand::Fetch(args) => return crate::files::group_fetch(args).await,
+        other => other,
+    };
+    let store = match &command {
+        GroupCommand::SendFile(args) => &args.store,
+        GroupCommand::Fetch(args) => &args.store,
+        GroupCommand::Create { store, .. }
+        | GroupCommand::Add { store, .. }
+        | GroupCommand::Remove { store, .. }
+        | GroupCommand::Leave { store, .. }
+        | GroupCommand::Send { store, .. }
+        | GroupCommand::ShareConsent { store, .. }
+        | GroupCommand::List { store }
+        | GroupCommand::History { store, .. } => store,
+    };
+    let client = open_store(store).await?;
+    let notices = Notices::watch(&client);
+    let result = run_with(&client, command).await;
+    notices.finish(result)
+}
+
+async fn run_with(client: &Client, command: GroupCommand) -> Result<Answer, Failure> {
     match command {
-        GroupCommand::Create { store, users } => {
-            let client = open_store(&store).await?;
+        GroupCommand::Create { users, .. } => {
             let users: Vec<&str> = users.iter().map(String::as_str).collect();
             let info = client.create_group(&users).await?;
             Ok(changed(&info, "created"))
         }
-        GroupCommand::Add {
-            store,
-            group,
-            users,
-        } => {
-            let client = open_store(&store).await?;
-            let id = resolve(&client, &group).await?;
+        GroupCommand::Add { group, users, .. } => {
+            let id = resolve(client, &group).await?;
             let users: Vec<&str> = users.iter().map(String::as_str).collect();
             let info = client.add_group_members(&id, &users).await?;
             Ok(changed(&info, "added"))
         }
-        GroupCommand::Remove {
-            store,
-            group,
-            users,
-        } => {
-            let client = open_store(&store).await?;
-            let id = resolve(&client, &group).await?;
+        GroupCommand::Remove { group, users, .. } => {
+            let id = resolve(client, &group).await?;
             let users: Vec<&str> = users.iter().map(String::as_str).collect();
             let info = client.remove_group_members(&id, &users).await?;
             Ok(changed(&info, "removed"))
         }
-        GroupCommand::Leave { store, group } => {
-            let client = open_store(&store).await?;
-            let id = resolve(&client, &group).await?;
+        GroupCommand::Leave { group, .. } => {
+            let id = resolve(client, &group).await?;
             let info = client.leave_group(&id).await?;
             Ok(changed(&info, "left"))
         }
-        GroupCommand::Send { store, group, text } => {
-            let client = open_store(&store).await?;
-            let id = resolve(&client, &group).await?;
+        GroupCommand::Send { group, text, .. } => {
+            let id = resolve(client, &group).await?;
             let sent = client.send_group_text(&id, &text).await?;
             Ok(Answer {
                 text: format!(
@@ -306,16 +318,17 @@ pub async fn run(command: GroupCommand) -> Result<Answer, Failure> {
                 }),
             })
         }
-        GroupCommand::SendFile(args) => crate::files::group_send_file(args).await,
-        GroupCommand::Fetch(args) => crate::files::group_fetch(args).await,
-        GroupCommand::ShareConsent { store, group } => {
-            let client = open_store(&store).await?;
-            let id = resolve(&client, &group).await?;
+        GroupCommand::SendFile(_) | GroupCommand::Fetch(_) => Err(Failure::new(
+            "invalid_argument",
+            "not a group command with a store of its own",
+            "see fuin group --help",
+        )),
+        GroupCommand::ShareConsent { group, .. } => {
+            let id = resolve(client, &group).await?;
             let info = client.share_group_consent(&id).await?;
             Ok(changed(&info, "consent shared"))
         }
-        GroupCommand::List { store } => {
-            let client = open_store(&store).await?;
+        GroupCommand::List { .. } => {
             let groups = client.groups().await?;
             let text = if groups.is_empty() {
                 "no groups".to_owned()
@@ -327,13 +340,8 @@ pub async fn run(command: GroupCommand) -> Result<Answer, Failure> {
                 json: json!({ "groups": groups.iter().map(info_json).collect::<Vec<_>>() }),
             })
         }
-        GroupCommand::History {
-            store,
-            group,
-            limit,
-        } => {
-            let client = open_store(&store).await?;
-            let id = resolve(&client, &group).await?;
+        GroupCommand::History { group, limit, .. } => {
+            let id = resolve(client, &group).await?;
             let entries = client.group_history(&id, limit).await?;
             Ok(Answer {
                 text: entries

@@ -5,9 +5,12 @@
 //!   holds ([`demo`]).
 //! - `fuin relay` serves a relay; it takes exactly the options of the
 //!   `fuin-relay` binary and runs the same code ([`fuin_relay::cli`]).
-//! - `fuin init`, `send`, `sync`, `history`, `conversations`, `read`,
-//!   `safety-number` and `accept-identity` are a client, one device per
-//!   store, enough to chat between two terminals ([`commands`]).
+//! - `fuin init`, `link`, `devices`, `send`, `sync`, `history`,
+//!   `conversations`, `read`, `safety-number` and `accept-identity` are a
+//!   client, one device per store, enough to chat between two terminals
+//!   ([`commands`]). `init` creates an account and its first device; `link`
+//!   makes a new device of an account, approved on an existing one with
+//!   `devices approve` (`spec/accounts.md`).
 //! - `fuin group create | add | remove | leave | send | list | history`
 //!   are group conversations ([`group`]).
 //! - `fuin report` reports received messages to moderation, after showing
@@ -20,7 +23,7 @@
 //! `--json`) and exit status 1; a command line that does not parse exits
 //! with 2 (code `usage`). The codes are stable: the SDK's errors are
 //! `relay_refused` (with the relay's `status` and `relay_code`),
-//! `unreachable`, `relay_misbehaved`, `identity_changed` (with `device`),
+//! `unreachable`, `relay_misbehaved`, `identity_changed` (with `user`),
 //! `unknown_user` (with `user`), `invalid_argument`, `storage`, `key_file`
 //! and `protocol`; the command's own are `no_store`, `store_exists`,
 //! `relay_cert`, `demo_dir`, `demo_relay`, `relay_database`, `runtime`, the
@@ -65,20 +68,51 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serve a relay (the options of `fuin-relay`).
     Relay(Box<fuin_relay::cli::RelayArgs>),
-    /// Create a device, register it at a relay and publish its prekeys.
+    /// Create a new account and its first device at a relay (a new device
+    /// of an existing account joins with `fuin link` instead).
     Init {
         #[command(flatten)]
         store: StoreArgs,
         /// The relay's URL, such as http://127.0.0.1:8080.
         #[arg(long)]
         relay: String,
-        /// The user this device belongs to.
+        /// The new account's user id.
         #[arg(long)]
         user: String,
         /// The device's number among the user's devices.
         #[arg(long, default_value_t = 1)]
         device: u32,
+        /// The device's name, shown to your contacts ("phone"; `device N`
+        /// if not given).
+        #[arg(long)]
+        name: Option<String>,
+        /// An invite code from the relay's operator (64 hex digits), for a
+        /// relay that creates accounts by invitation only.
+        #[arg(long, value_name = "HEX", env = "FUIN_INVITE", hide_env_values = true)]
+        invite: Option<String>,
     },
+    /// Make this store a new device of your account: shows a link code (a QR
+    /// code and 60 digits) to approve on one of your devices with `fuin
+    /// devices approve`, and waits for it.
+    Link {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The relay's URL (the one your other devices use).
+        #[arg(long)]
+        relay: String,
+        /// Your user id: a device of any other user cannot approve the code.
+        #[arg(long)]
+        user: Option<String>,
+        /// This device's name, shown to your contacts ("laptop").
+        #[arg(long)]
+        name: String,
+        /// Wait this many seconds for the approval (the code works for 10 minutes).
+        #[arg(long, default_value_t = 600, value_name = "SECS",
+              value_parser = clap::value_parser!(u64).range(1..=600))]
+        wait: u64,
+    },
+    /// List this account's devices; approve a new one's link code; remove one.
+    Devices(DevicesArgs),
     /// Send a text message to a user (all their devices, and your other ones).
     Send {
         #[command(flatten)]
@@ -126,19 +160,19 @@ enum Command {
         /// The other user.
         user: String,
     },
-    /// Show the safety numbers to compare with a user.
+    /// Show the safety number to compare with a user (from your two account keys).
     SafetyNumber {
         #[command(flatten)]
         store: StoreArgs,
         /// The other user.
         user: String,
     },
-    /// Accept a device's new identity, after comparing safety numbers.
+    /// Accept a user's new account key, after comparing the new safety number.
     AcceptIdentity {
         #[command(flatten)]
         store: StoreArgs,
-        /// The device, as USER/NUMBER.
-        device: String,
+        /// The user.
+        user: String,
     },
     /// Send a file: sealed on this device (with a thumbnail for images), shared end to end.
     SendFile(files::SendFileArgs),
@@ -159,6 +193,45 @@ enum Command {
     Moderate {
         #[command(subcommand)]
         command: moderate::ModerateCommand,
+    },
+}
+
+/// `fuin devices`: the list, or one of its subcommands. The store's
+/// options are global to them, so they may come before or after the
+/// subcommand.
+#[derive(clap::Args)]
+struct DevicesArgs {
+    /// The device's local store (its storage key file is beside it, PATH.key).
+    #[arg(
+        long,
+        env = "FUIN_STORE",
+        default_value = "./fuin.db",
+        value_name = "PATH",
+        global = true
+    )]
+    store: std::path::PathBuf,
+    /// Trust this PEM certificate for the relay's TLS (a relay with a
+    /// self-signed certificate).
+    #[arg(long, value_name = "PEM", global = true)]
+    relay_cert: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Option<DevicesCommand>,
+}
+
+#[derive(Subcommand)]
+enum DevicesCommand {
+    /// Link the new device that shows this code (`fuin link` on it).
+    Approve {
+        /// The code: its 60 digits (with or without spaces) or its
+        /// `fuin-link:` text.
+        #[arg(required = true, num_args = 1.., value_name = "CODE")]
+        code: Vec<String>,
+    },
+    /// Remove a device from the account (a lost or sold one): no one seals
+    /// to it any more, and the relay revokes it.
+    Remove {
+        /// The device's number (or USER/NUMBER), as `fuin devices` lists it.
+        device: String,
     },
 }
 
@@ -201,7 +274,36 @@ async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
             relay,
             user,
             device,
-        } => commands::init(&store, &relay, &user, device).await,
+            name,
+            invite,
+        } => {
+            let args = commands::InitArgs {
+                relay,
+                user,
+                device,
+                name,
+                invite,
+            };
+            commands::init(&store, &args).await
+        }
+        Command::Link {
+            store,
+            relay,
+            user,
+            name,
+            wait,
+        } => commands::link(&store, &relay, user.as_deref(), &name, wait, out).await,
+        Command::Devices(args) => {
+            let store = StoreArgs {
+                store: args.store,
+                relay_cert: args.relay_cert,
+            };
+            match args.command {
+                None => commands::devices(&store).await,
+                Some(DevicesCommand::Approve { code }) => commands::approve(&store, &code).await,
+                Some(DevicesCommand::Remove { device }) => commands::remove(&store, &device).await,
+            }
+        }
         Command::Send {
             store,
             user,
@@ -217,9 +319,7 @@ async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
         Command::Conversations { store } => commands::conversations(&store).await,
         Command::Read { store, user } => commands::read(&store, &user).await,
         Command::SafetyNumber { store, user } => commands::safety_number(&store, &user).await,
-        Command::AcceptIdentity { store, device } => {
-            commands::accept_identity(&store, &device).await
-        }
+        Command::AcceptIdentity { store, user } => commands::accept_identity(&store, &user).await,
         Command::SendFile(args) => files::send_file(args).await,
         Command::Fetch(args) => files::fetch(args).await,
         Command::Group { command } => group::run(command).await,

@@ -67,6 +67,7 @@ impl From<ClientError> for Failure {
         match &err {
             ClientError::Relay { status, code, .. } => {
                 let (status, code) = (*status, code.clone());
+                let hint = relay_hint(&code).unwrap_or(hint);
                 Self::new("relay_refused", message, hint)
                     .with("status", json!(status))
                     .with("relay_code", json!(code))
@@ -79,14 +80,13 @@ impl From<ClientError> for Failure {
             ),
             ClientError::Unreachable(_) => Self::new("unreachable", message, hint),
             ClientError::RelayMisbehaved(_) => Self::new("relay_misbehaved", message, hint),
-            ClientError::IdentityChanged { device } => {
-                let user = device.rsplit_once('/').map_or(device.as_str(), |(u, _)| u);
+            ClientError::IdentityChanged { user } => {
                 let hint = format!(
-                    "compare safety numbers with the contact (fuin safety-number {user}), \
-                     then accept the new identity (fuin accept-identity {device})"
+                    "{user}'s account key changed: compare the new safety number with {user} \
+                     (fuin safety-number {user}), then accept it (fuin accept-identity {user})"
                 );
-                let device = device.clone();
-                Self::new("identity_changed", message, hint).with("device", json!(device))
+                let user = user.clone();
+                Self::new("identity_changed", message, hint).with("user", json!(user))
             }
             ClientError::UnknownUser { user } => {
                 let user = user.clone();
@@ -105,6 +105,45 @@ impl From<ClientError> for Failure {
             _ => Self::new("client", message, hint),
         }
     }
+}
+
+/// What to do about a refusal with the relay's `code`, where the SDK's
+/// general hint would not say (`spec/relay-api.md` §5).
+fn relay_hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "account_exists" => {
+            "this user has an account already: a new device joins it by linking. Run \
+             `fuin link --relay URL --name NAME` on the new device, then \
+             `fuin devices approve CODE` on one of your existing devices"
+        }
+        "invite_required" => {
+            "this relay creates accounts by invitation only: ask its operator for an invite \
+             code (fuin relay invite) and give it with --invite HEX"
+        }
+        "invalid_invite" => {
+            "the invite code is unknown or was used already: check it, or ask the relay's \
+             operator for a new one"
+        }
+        "not_in_device_list" => {
+            "this device is not in its account's device list: it was removed from another \
+             of your devices (or never linked). Link it again with `fuin link` in a new store"
+        }
+        "unknown_device" => {
+            "this device is no longer registered at the relay: it was removed from its \
+             account on another of your devices (fuin devices remove). Its history stays \
+             readable here (fuin history); to use it again, link it anew with `fuin link` \
+             into a new store"
+        }
+        "stale_device_list" => {
+            "another of your devices changed the device list at the same time: run the \
+             command again"
+        }
+        "no_account" => {
+            "the user has no account at this relay: create it with `fuin init`, or check \
+             the user id and the relay's address"
+        }
+        _ => return None,
+    })
 }
 
 /// Prints answers and failures in the form the command line asked for.
@@ -166,4 +205,48 @@ fn one_line(text: &str) -> String {
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, code: &str) -> Failure {
+        Failure::from(ClientError::Relay {
+            status,
+            code: code.into(),
+            message: "refused".into(),
+        })
+    }
+
+    #[test]
+    fn the_account_codes_have_hints_that_say_what_to_do() {
+        let exists = refused(409, "account_exists");
+        assert_eq!(exists.code, "relay_refused");
+        assert_eq!(exists.details["relay_code"], "account_exists");
+        assert!(
+            exists.hint.contains("fuin link") && exists.hint.contains("fuin devices approve"),
+            "{}",
+            exists.hint
+        );
+        assert!(refused(403, "invite_required").hint.contains("--invite"));
+        assert!(refused(403, "invalid_invite").hint.contains("invite"));
+        assert!(refused(403, "not_in_device_list").hint.contains("removed"));
+        assert!(refused(404, "unknown_device").hint.contains("removed"));
+        assert!(refused(409, "stale_device_list").hint.contains("again"));
+        // Others keep the SDK's hint.
+        assert_eq!(
+            refused(400, "bad_request").hint,
+            "the relay refused the request; see its code"
+        );
+    }
+
+    #[test]
+    fn an_account_key_change_names_the_user_and_the_commands() {
+        let failure = Failure::from(ClientError::IdentityChanged { user: "bob".into() });
+        assert_eq!(failure.code, "identity_changed");
+        assert_eq!(failure.details["user"], "bob");
+        assert!(failure.hint.contains("fuin safety-number bob"));
+        assert!(failure.hint.contains("fuin accept-identity bob"));
+    }
 }

@@ -1,6 +1,6 @@
 //! How the SDK's values look on a terminal and in JSON.
 
-use fuin_client::{Conversation, DeviceSafetyNumber, Event, Message, SyncReport};
+use fuin_client::{Conversation, Event, LinkedDevice, Message, SafetyNumbers, SyncReport};
 use serde_json::{Value, json};
 
 /// A time of day (UTC) from milliseconds since the Unix epoch: `HH:MM:SS`.
@@ -84,25 +84,76 @@ pub fn conversation_json(conversation: &Conversation) -> Value {
     })
 }
 
-/// One safety number as a line.
-pub fn safety_number_line(number: &DeviceSafetyNumber) -> String {
-    let mut line = format!("{}  {}", number.device, number.number);
-    if number.change_pending {
-        line.push_str(&format!(
-            "  (this device presented a new identity; the number is the old one's: \
-             fuin accept-identity {} once you have checked)",
-            number.device
-        ));
-    }
-    line
+/// The hours and minutes (UTC) of a time in ms since the Unix epoch: `HH:MM`.
+pub fn clock_minutes(ms: u64) -> String {
+    clock(ms)[..5].to_owned()
 }
 
-/// One safety number as JSON.
-pub fn safety_number_json(number: &DeviceSafetyNumber) -> Value {
+/// A date and time (UTC) from ms since the Unix epoch: `2025-01-31 12:03 UTC`.
+pub fn date_time(ms: u64) -> String {
+    let days = ms / 86_400_000;
+    // Days to a civil date (Howard Hinnant's algorithm, for dates after 1970).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {} UTC", clock_minutes(ms))
+}
+
+/// The safety number with `user`, as lines: while an account key change is
+/// pending, the **new** number (unverified) beside the old one, never the
+/// old one alone.
+pub fn safety_number_lines(user: &str, numbers: &SafetyNumbers) -> Vec<String> {
+    match &numbers.pending {
+        None => vec![format!("{user}  {}", numbers.number)],
+        Some(new) => vec![
+            format!(
+                "! {user}'s account key changed. Compare the NEW number with {user} before \
+                 accepting it (fuin accept-identity {user}):"
+            ),
+            format!("{user}  {new}  NEW, unverified"),
+            format!(
+                "{user}  {}  previously verified (the old key)",
+                numbers.number
+            ),
+        ],
+    }
+}
+
+/// The safety number as JSON: `{"user", "number", "pending"}` (`pending`
+/// is the new key's number while a change waits, else null).
+pub fn safety_number_json(user: &str, numbers: &SafetyNumbers) -> Value {
     json!({
-        "device": number.device.to_string(),
-        "safety_number": number.number,
-        "change_pending": number.change_pending,
+        "user": user,
+        "number": numbers.number,
+        "pending": numbers.pending,
+    })
+}
+
+/// One device of an account as a line: address, name, when it was linked,
+/// and whether it is this one.
+pub fn device_line(device: &LinkedDevice, this: bool) -> String {
+    format!(
+        "{:<10} {:<20} linked {}{}",
+        device.address.to_string(),
+        printable(&device.name),
+        date_time(device.added_at_ms),
+        if this { "  (this device)" } else { "" }
+    )
+}
+
+/// One device of an account as JSON.
+pub fn device_json(device: &LinkedDevice, this: bool) -> Value {
+    json!({
+        "device": device.address.to_string(),
+        "name": device.name,
+        "added_at_ms": device.added_at_ms,
+        "this_device": this,
     })
 }
 
@@ -162,12 +213,41 @@ pub fn event_line(event: &Event) -> Option<String> {
         Event::MessageDropped { from, reason } => {
             format!("! a delivery from {from} was dropped: {reason}")
         }
-        Event::IdentityChanged { device } => format!(
-            "! {device} presented a new identity: its messages wait until you compare \
-             safety numbers (fuin safety-number {}) and run fuin accept-identity {device}",
-            device.user
+        Event::IdentityChanged { user } => format!(
+            "! {user}'s account key changed: compare the new safety number \
+             (fuin safety-number {user}) before accepting it (fuin accept-identity {user}); \
+             until then nothing is sent to {user} and their new devices' messages wait"
         ),
-        Event::NewDevice { device } => format!("new device {device} (trusted on first use)"),
+        Event::DevicesChanged {
+            user,
+            added,
+            removed,
+        } => {
+            let mut lines: Vec<String> = added
+                .iter()
+                .map(|device| {
+                    format!(
+                        "{user} linked a new device: {} ({}), {}",
+                        printable(&device.name),
+                        device.address,
+                        clock_minutes(device.added_at_ms)
+                    )
+                })
+                .collect();
+            lines.extend(
+                removed
+                    .iter()
+                    .map(|device| format!("{user} removed a device: {device}")),
+            );
+            if lines.is_empty() {
+                return None;
+            }
+            lines.join("\n")
+        }
+        Event::DeviceListRejected { user, reason } => format!(
+            "! the relay served a device list of {user} that was refused: {}",
+            printable(reason)
+        ),
         Event::IdentifierSecretChanged { from } => format!(
             "this device now uses the identifier secret of {from}: identifiers it gave apps \
              before have changed"
@@ -200,13 +280,28 @@ pub fn event_json(event: &Event) -> Option<Value> {
             "from": from.to_string(),
             "reason": reason,
         }),
-        Event::IdentityChanged { device } => json!({
+        Event::IdentityChanged { user } => json!({
             "event": "identity_changed",
-            "device": device.to_string(),
+            "user": user,
         }),
-        Event::NewDevice { device } => json!({
-            "event": "new_device",
-            "device": device.to_string(),
+        Event::DevicesChanged {
+            user,
+            added,
+            removed,
+        } => json!({
+            "event": "devices_changed",
+            "user": user,
+            "added": added.iter().map(|device| json!({
+                "device": device.address.to_string(),
+                "name": device.name,
+                "added_at_ms": device.added_at_ms,
+            })).collect::<Vec<_>>(),
+            "removed": removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }),
+        Event::DeviceListRejected { user, reason } => json!({
+            "event": "device_list_rejected",
+            "user": user,
+            "reason": reason,
         }),
         Event::PrekeysReplenished { count } => json!({
             "event": "prekeys_replenished",
@@ -233,6 +328,78 @@ mod tests {
     fn clock_shows_the_utc_time_of_day() {
         assert_eq!(clock(0), "00:00:00");
         assert_eq!(clock(((26 * 60 + 2) * 60 + 3) * 1000 + 999), "02:02:03");
+    }
+
+    #[test]
+    fn dates_are_shown_in_utc() {
+        assert_eq!(date_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(date_time(1_700_000_000_000), "2023-11-14 22:13 UTC");
+        assert_eq!(date_time(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(clock_minutes(((12 * 60 + 5) * 60 + 59) * 1000), "12:05");
+    }
+
+    #[test]
+    fn list_changes_are_shown_and_in_json() {
+        let user = fuin_wire::UserId::new("bob".to_owned()).unwrap();
+        let laptop = fuin_wire::DeviceAddress::new(user.clone(), fuin_wire::DeviceId(2));
+        let event = Event::DevicesChanged {
+            user: "bob".into(),
+            added: vec![LinkedDevice {
+                address: laptop.clone(),
+                name: "laptop".into(),
+                added_at_ms: 12 * 3_600_000,
+            }],
+            removed: vec![fuin_wire::DeviceAddress::new(user, fuin_wire::DeviceId(3))],
+        };
+        assert_eq!(
+            event_line(&event).unwrap(),
+            "bob linked a new device: laptop (bob/2), 12:00\nbob removed a device: bob/3"
+        );
+        let json = event_json(&event).unwrap();
+        assert_eq!(json["event"], "devices_changed");
+        assert_eq!(json["added"][0]["device"], "bob/2");
+        assert_eq!(json["added"][0]["name"], "laptop");
+        assert_eq!(json["removed"][0], "bob/3");
+
+        let rejected = Event::DeviceListRejected {
+            user: "bob".into(),
+            reason: "signature does not verify".into(),
+        };
+        assert!(event_line(&rejected).unwrap().contains(
+            "the relay served a device list of bob that was refused: signature does not verify"
+        ));
+        assert_eq!(
+            event_json(&rejected).unwrap()["event"],
+            "device_list_rejected"
+        );
+        let changed = Event::IdentityChanged { user: "bob".into() };
+        assert!(event_line(&changed).unwrap().contains(
+            "bob's account key changed: compare the new safety number (fuin safety-number bob) \
+             before accepting it"
+        ));
+        assert_eq!(event_json(&changed).unwrap()["user"], "bob");
+    }
+
+    #[test]
+    fn a_pending_change_shows_the_new_number_labelled_never_the_old_alone() {
+        let settled = SafetyNumbers {
+            number: "11111".into(),
+            pending: None,
+        };
+        assert_eq!(safety_number_lines("bob", &settled), ["bob  11111"]);
+        let pending = SafetyNumbers {
+            number: "11111".into(),
+            pending: Some("22222".into()),
+        };
+        let lines = safety_number_lines("bob", &pending);
+        let new = lines.iter().position(|l| l.contains("22222")).unwrap();
+        let old = lines.iter().position(|l| l.contains("11111")).unwrap();
+        assert!(new < old);
+        assert!(lines[new].contains("NEW, unverified"));
+        assert!(lines[old].contains("previously verified"));
+        let json = safety_number_json("bob", &pending);
+        assert_eq!(json["number"], "11111");
+        assert_eq!(json["pending"], "22222");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Chatting with `fuin` processes through a `fuin relay` process: both
-//! directions with receipts, a user with two devices, and an identity change
-//! that must be accepted before messages flow again.
+//! directions with receipts, a user with two devices (the second linked
+//! with a link code), and an account key change that must be accepted
+//! before messages flow again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use common::{RelayProcess, Stores, fuin, json, texts};
+use common::{RelayProcess, Stores, drop_account, fuin, json, texts};
 
 #[test]
 fn two_users_chat_both_ways_and_receipts_come_back() {
@@ -76,22 +77,16 @@ fn two_users_chat_both_ways_and_receipts_come_back() {
     );
     assert!(lines[1].contains("bob/1: hi alice (unread)"), "{text}");
 
-    // Both sides compute the same safety number.
-    let number = |store, peer: &str, device: &str| {
+    // Both sides compute the same safety number, from the account keys.
+    let number = |store, peer: &str| {
         let numbers = json("safety-number", store, &[peer]);
-        let found = numbers["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["device"] == device)
-            .unwrap()
-            .clone();
-        assert_eq!(found["change_pending"], false);
-        found["safety_number"].as_str().unwrap().to_owned()
+        assert_eq!(numbers["user"], peer);
+        assert!(numbers["pending"].is_null(), "{numbers}");
+        numbers["number"].as_str().unwrap().to_owned()
     };
-    let seen_by_alice = number(&alice, "bob", "bob/1");
+    let seen_by_alice = number(&alice, "bob");
     assert_eq!(seen_by_alice.len(), 60 + 11);
-    assert_eq!(seen_by_alice, number(&bob, "alice", "alice/1"));
+    assert_eq!(seen_by_alice, number(&bob, "alice"));
 }
 
 #[test]
@@ -100,7 +95,8 @@ fn both_devices_of_a_user_see_the_whole_conversation() {
     let stores = Stores::new();
     let alice = stores.init(&relay.url, "alice", "alice", 1);
     let phone = stores.init(&relay.url, "bob-phone", "bob", 1);
-    let laptop = stores.init(&relay.url, "bob-laptop", "bob", 2);
+    let (laptop, address) = stores.link(&relay.url, "bob-laptop", &phone, "laptop");
+    assert_eq!(address, "bob/2");
 
     let sent = json("send", &alice, &["bob", "to both of bob's devices"]);
     assert_eq!(sent["devices"], 2);
@@ -131,33 +127,23 @@ fn both_devices_of_a_user_see_the_whole_conversation() {
 }
 
 #[test]
-fn a_changed_identity_is_refused_until_accepted() {
+fn a_changed_account_key_is_refused_until_accepted() {
     let relay = RelayProcess::start();
     let stores = Stores::new();
     let alice = stores.init(&relay.url, "alice", "alice", 1);
     let bob = stores.init(&relay.url, "bob", "bob", 1);
     json("send", &alice, &["bob", "before"]);
     json("sync", &bob, &[]);
-    let number_before = json("safety-number", &alice, &["bob"])["devices"][0]["safety_number"]
+    let number_before = json("safety-number", &alice, &["bob"])["number"]
         .as_str()
         .unwrap()
         .to_owned();
 
-    // bob/1 is removed from the relay's directory (as if the relay's
-    // operator, or someone who broke in, did it) and registered again with
-    // new keys: a new phone, or an impostor.
-    {
-        let db = rusqlite::Connection::open(relay.database()).unwrap();
-        db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-        db.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        let removed = db
-            .execute("DELETE FROM devices WHERE user = 'bob' AND device = 1", [])
-            .unwrap();
-        assert_eq!(removed, 1);
-    }
+    drop_account(&relay, "bob");
     let new_bob = stores.init(&relay.url, "new-bob", "bob", 1);
 
-    // alice's send is refused, with a clear line and a hint.
+    // alice's send is refused, with a clear line and a hint; the change is
+    // shown ahead of the error.
     let output = fuin()
         .args(["send", "--store"])
         .arg(&alice)
@@ -169,14 +155,19 @@ fn a_changed_identity_is_refused_until_accepted() {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(
-        lines[0].starts_with("error: ") && lines[0].contains("bob/1 presented a new identity"),
+        lines[0].starts_with("error: ") && lines[0].contains("the account key of bob changed"),
         "{stderr}"
     );
     assert!(
         lines[1].starts_with("hint: ")
             && lines[1].contains("fuin safety-number bob")
-            && lines[1].contains("fuin accept-identity bob/1"),
+            && lines[1].contains("fuin accept-identity bob"),
         "{stderr}"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("bob's account key changed: compare the new safety number"),
+        "{stdout}"
     );
     // The same in JSON.
     let output = fuin()
@@ -188,25 +179,29 @@ fn a_changed_identity_is_refused_until_accepted() {
     assert_eq!(output.status.code(), Some(1));
     let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(error["error"]["code"], "identity_changed");
-    assert_eq!(error["error"]["device"], "bob/1");
+    assert_eq!(error["error"]["user"], "bob");
     assert!(error["error"]["hint"].as_str().unwrap().contains("accept"));
-    // Nothing was sent, and the change is shown with the safety numbers.
+    // Nothing was sent, and the new number waits beside the old one.
     assert_eq!(texts(&json("history", &alice, &["bob"])), ["before"]);
     let numbers = json("safety-number", &alice, &["bob"]);
-    assert_eq!(numbers["devices"][0]["change_pending"], true);
-
-    let accepted = json("accept-identity", &alice, &["bob/1"]);
-    assert_eq!(accepted["device"], "bob/1");
-    let numbers = json("safety-number", &alice, &["bob"]);
-    assert_eq!(numbers["devices"][0]["change_pending"], false);
-    assert_ne!(
-        numbers["devices"][0]["safety_number"],
-        number_before.as_str()
+    assert_eq!(numbers["number"], number_before.as_str());
+    let new_number = numbers["pending"].as_str().unwrap().to_owned();
+    assert_ne!(new_number, number_before);
+    assert_eq!(
+        json("sync", &alice, &[])["pending_identity_changes"][0],
+        "bob"
     );
+
+    let accepted = json("accept-identity", &alice, &["bob"]);
+    assert_eq!(accepted["user"], "bob");
+    assert_eq!(accepted["number"], new_number.as_str());
+    let numbers = json("safety-number", &alice, &["bob"]);
+    assert!(numbers["pending"].is_null(), "{numbers}");
+    assert_eq!(numbers["number"], new_number.as_str());
     // The new number is the one the new device computes.
     assert_eq!(
-        numbers["devices"][0]["safety_number"],
-        json("safety-number", &new_bob, &["alice"])["devices"][0]["safety_number"]
+        numbers["number"],
+        json("safety-number", &new_bob, &["alice"])["number"]
     );
 
     let sent = json("send", &alice, &["bob", "welcome back"]);
@@ -220,7 +215,7 @@ fn a_changed_identity_is_refused_until_accepted() {
     let output = fuin()
         .args(["--json", "accept-identity", "--store"])
         .arg(&alice)
-        .arg("bob/1")
+        .arg("bob")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));

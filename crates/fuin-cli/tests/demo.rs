@@ -1,7 +1,9 @@
 //! `fuin demo` runs to the end and shows, from the relay's own database,
 //! that the relay holds only sealed envelopes, and nothing once they are
-//! acknowledged; and that a report discloses the one message reported,
-//! verified by moderation and recorded in its audit log.
+//! acknowledged; that bob's laptop is linked with a link code the relay
+//! sees only sealed; that a ghost device the relay slips into bob's list
+//! is refused and gets nothing; and that a report discloses the one
+//! message reported, verified by moderation and recorded in its audit log.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -9,14 +11,18 @@ mod common;
 use common::fuin;
 
 /// What the demo's users say (the demo's source has the same sentences).
-const DEMO_TEXTS: [&str; 6] = [
+const DEMO_TEXTS: [&str; 7] = [
     "Hi Bob! Lunch tomorrow at noon?",
+    GHOST_STEP_TEXT,
     "Sure, see you at noon.",
     "Carol, are you coming to lunch too?",
     "We meet at the station at noon.",
     "Bring an umbrella, it may rain.",
     REPORTED,
 ];
+
+/// What alice says to bob after the relay edited his device list.
+const GHOST_STEP_TEXT: &str = "Did the photo arrive on both of your devices?";
 
 /// The message bob reports.
 const REPORTED: &str = "Send me your bank password or your photos go online.";
@@ -45,6 +51,80 @@ fn block<'a>(part: &'a str, heading: &str) -> Vec<&'a str> {
     lines
         .take_while(|line| line.len() - line.trim_start().len() > indent)
         .collect()
+}
+
+/// Checks the link step: the laptop shows a code of 60 digits, bob's phone
+/// approves it, and the relay held only sealed bytes, none of them after.
+fn check_link_step(devices_part: &str) {
+    let (_, link_part) = devices_part
+        .split_once("bob links his laptop to his account")
+        .unwrap_or_else(|| panic!("no link step:\n{devices_part}"));
+    let link_part = link_part
+        .split_once("\n\n")
+        .map_or(link_part, |(step, _)| step);
+    let code = link_part
+        .lines()
+        .find_map(|line| {
+            line.trim_start()
+                .strip_prefix("bob's laptop shows   link code ")
+        })
+        .unwrap_or_else(|| panic!("no code shown:\n{link_part}"));
+    assert_eq!(code.len(), 71, "{code}");
+    assert_eq!(code.split(' ').count(), 12, "{code}");
+    assert!(
+        code.bytes().all(|b| b == b' ' || b.is_ascii_digit()),
+        "{code}"
+    );
+    assert!(
+        link_part.contains("The relay holds the laptop's request: channel "),
+        "{link_part}"
+    );
+    assert!(
+        link_part.contains("bob/1 phone, bob/2 laptop"),
+        "{link_part}"
+    );
+    assert!(
+        link_part.contains("The laptop is bob/2 (\"laptop\"). The relay saw only sealed bytes (")
+            && link_part.contains("and now holds 0 of them."),
+        "{link_part}"
+    );
+}
+
+/// Checks the ghost step: the relay adds bob/3 to bob's list; alice's device
+/// refuses the list and seals nothing to bob/3; bob's phone reads alice.
+fn check_ghost_step(devices_part: &str) {
+    let (_, ghost_part) = devices_part
+        .split_once("The relay tries to slip a ghost device into bob's account")
+        .unwrap_or_else(|| panic!("no ghost step:\n{devices_part}"));
+    let ghost_part = ghost_part
+        .split_once("\n\n")
+        .map_or(ghost_part, |(step, _)| step);
+    assert!(
+        ghost_part.contains("naming bob/1, bob/2 and bob/3; its devices table has a row for bob/3"),
+        "{ghost_part}"
+    );
+    assert!(
+        ghost_part.contains(&format!(
+            "alice/1 → bob: \"{GHOST_STEP_TEXT}\"  (sealed for 2 devices, sent)"
+        )),
+        "{ghost_part}"
+    );
+    assert!(
+        ghost_part.contains(
+            "alice/1 refused it: the relay served a device list of bob that was refused: "
+        ),
+        "{ghost_part}"
+    );
+    assert!(
+        ghost_part.contains(
+            "The relay's mailbox holds 0 envelopes for bob/3, 1 for bob/1 and 1 for bob/2"
+        ),
+        "{ghost_part}"
+    );
+    assert!(
+        ghost_part.contains(&format!("bob/1 shows   alice/1: \"{GHOST_STEP_TEXT}\"")),
+        "{ghost_part}"
+    );
 }
 
 /// Checks the group steps: everyone reads the messages of epoch 0; after
@@ -136,7 +216,9 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
     assert!(devices_part.contains("alice/1 shows her message as delivered (receipt from bob/1)"));
     assert!(devices_part.contains("bob/2 shows   bob/1 (you): \"Sure, see you at noon.\""));
     assert!(devices_part.contains("They are equal"), "{stdout}");
+    check_link_step(devices_part);
     check_group_steps(devices_part);
+    check_ghost_step(devices_part);
     // Before carol's catch-up the relay holds her three envelopes, shown by
     // id, recipient and size only; afterwards none.
     assert!(
@@ -249,6 +331,7 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
     // The database section: each table with its row count, an empty mailbox,
     // and not one word of the conversation.
     for table in [
+        "accounts",
         "devices",
         "signed_prekeys",
         "one_time_prekeys",
@@ -268,7 +351,9 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
         .lines()
         .find(|line| line.trim_start().starts_with("devices "))
         .unwrap();
-    assert!(devices_line.contains(" 4 rows"), "{devices_line}");
+    // alice/1, bob/1, bob/2, carol/1, and the ghost bob/3 the relay
+    // registered for itself (it stays there, and gets nothing).
+    assert!(devices_line.contains(" 5 rows"), "{devices_line}");
     let mailbox_line = database_part
         .lines()
         .find(|line| line.trim_start().starts_with("mailbox "))
@@ -359,6 +444,17 @@ fn the_demo_in_json_gives_the_steps_and_the_database_views() {
             .unwrap()
             .len(),
         0
+    );
+    // After the ghost step, nothing in the mailbox is for the ghost.
+    let after_ghost = demo["relay_database"]["after_ghost"]["mailbox"]
+        .as_array()
+        .unwrap();
+    assert!(!after_ghost.is_empty());
+    assert!(
+        after_ghost
+            .iter()
+            .all(|envelope| envelope["recipient"] != "bob/3"),
+        "{after_ghost:?}"
     );
     let after = &demo["relay_database"]["at_the_end"];
     assert_eq!(after["mailbox"].as_array().unwrap().len(), 0);

@@ -117,7 +117,10 @@ fn a_missing_store_says_how_to_make_one() {
         vec!["conversations"],
         vec!["read", "bob"],
         vec!["safety-number", "bob"],
-        vec!["accept-identity", "bob/1"],
+        vec!["accept-identity", "bob"],
+        vec!["devices"],
+        vec!["devices", "approve", "12345"],
+        vec!["devices", "remove", "2"],
     ] {
         let output = fuin()
             .arg(command[0])
@@ -178,13 +181,13 @@ fn bad_arguments_are_refused_clearly() {
     let output = fuin()
         .args(["--json", "accept-identity", "--store"])
         .arg(&store)
-        .arg("bob")
+        .arg("bad\u{7}user")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let error = json_error(&output);
     assert_eq!(error["code"], "invalid_argument");
-    assert!(error["hint"].as_str().unwrap().contains("USER/NUMBER"));
+    assert!(error["hint"].as_str().unwrap().contains("user id"));
 
     let output = fuin()
         .args(["--json", "send", "--store"])

@@ -12,7 +12,9 @@ use common::{RelayProcess, Stores, fuin, json, texts};
 #[test]
 fn a_self_signed_relay_is_trusted_only_with_relay_cert() {
     let dir = tempfile::tempdir().unwrap();
-    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    // The certificate names the address the relay listens on, which is
+    // also the relay's origin (a login is signed for the origin).
+    let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
     let cert = dir.path().join("relay.crt");
     let key = dir.path().join("relay.key");
     std::fs::write(&cert, generated.cert.pem()).unwrap();
@@ -28,8 +30,7 @@ fn a_self_signed_relay_is_trusted_only_with_relay_cert() {
         ],
         "https",
     );
-    // The certificate names localhost; the relay listens on 127.0.0.1.
-    let url = relay.url.replace("127.0.0.1", "localhost");
+    let url = relay.url.clone();
 
     let stores = Stores::new();
     let init = |name: &str, user: &str| {

@@ -13,6 +13,7 @@
 //! report, and the audit log records it. The group steps ([`group`]) run a
 //! group conversation with a member removed midway.
 
+mod accounts;
 mod attachment;
 mod group;
 mod relay_view;
@@ -238,6 +239,7 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<Answer, Failure> {
     let (moderator, held) = demo.report_one_message().await?;
     demo.moderation_opens_the_report(&moderator, held).await?;
     demo.group_conversation().await?;
+    demo.ghost_device().await?;
     demo.everything_acknowledged().await?;
     demo.transcript().await?;
     demo.relay_database()?;
@@ -299,21 +301,27 @@ impl Demo {
         ));
         out.line("It will only ever see sealed envelopes, public keys and routing.");
 
-        let create = |user: &'static str, device: u32| {
-            let path = dir.join(format!("{user}-{device}.db"));
+        let create = |user: &'static str, name: &'static str| {
+            let path = dir.join(format!("{user}-1.db"));
             let url = relay.url.clone();
-            async move { Client::create(path, &url, user, device, ClientOptions::default()).await }
+            let options = ClientOptions {
+                device_name: Some(name.to_owned()),
+                ..ClientOptions::default()
+            };
+            async move { Client::create(path, &url, user, 1, options).await }
         };
-        let alice = create("alice", 1).await?;
-        let bob_phone = create("bob", 1).await?;
-        let bob_laptop = create("bob", 2).await?;
-        let carol = create("carol", 1).await?;
+        let alice = create("alice", "phone").await?;
+        let bob_phone = create("bob", "phone").await?;
+        let carol = create("carol", "phone").await?;
         out.step(
-            "Four devices are set up: alice/1, bob/1 (bob's phone), bob/2 (his laptop), carol/1.",
+            "alice, bob and carol each create an account on their phone: alice/1, bob/1, carol/1.",
         );
         out.line(
-            "Each makes its own identity keys, registers the public half and publishes prekeys.",
+            "Each phone makes the user's account key and its own identity keys, registers a \
+             device list signed by the account key, and publishes prekeys.",
         );
+        let bob_laptop =
+            accounts::link_laptop(dir, &relay.url, &relay.database, &bob_phone, &mut out).await?;
         Ok(Self {
             relay,
             dir: dir.to_owned(),
@@ -448,28 +456,25 @@ impl Demo {
     }
 
     async fn safety_numbers(&mut self) -> Result<(), Failure> {
-        let find = |numbers: Vec<fuin_client::DeviceSafetyNumber>, device: &str| {
-            numbers
-                .into_iter()
-                .find(|number| number.device.to_string() == device)
-                .map(|number| number.number)
-                .unwrap_or_default()
-        };
-        let seen_by_alice = find(self.alice.safety_numbers("bob").await?, "bob/1");
-        let seen_by_bob = find(self.bob_phone.safety_numbers("alice").await?, "alice/1");
+        let seen_by_alice = self.alice.safety_number("bob").await?.number;
+        let seen_by_bob = self.bob_phone.safety_number("alice").await?.number;
         self.out.step(
             "alice and bob compare safety numbers (in person, or over a call) to rule out a relay in between.",
         );
         self.out
-            .line(format!("alice/1 has for bob/1:   {seen_by_alice}"));
+            .line(format!("alice/1 has for bob:   {seen_by_alice}"));
         self.out
-            .line(format!("bob/1 has for alice/1:   {seen_by_bob}"));
+            .line(format!("bob/1 has for alice:   {seen_by_bob}"));
         self.out.line(
             if seen_by_alice == seen_by_bob && !seen_by_alice.is_empty() {
                 "They are equal: each holds the other's real keys."
             } else {
                 "They DIFFER: someone substituted keys."
             },
+        );
+        self.out.line(
+            "They come from the two account keys, so bob's laptop did not change them, and no \
+             device linked or removed later will.",
         );
         Ok(())
     }

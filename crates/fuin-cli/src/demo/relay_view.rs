@@ -46,7 +46,11 @@ pub struct DatabaseView {
 
 /// The tables in the order the view lists them, with what each holds; any
 /// other table follows, unexplained.
-const KNOWN_TABLES: [(&str, &str); 9] = [
+const KNOWN_TABLES: [(&str, &str); 12] = [
+    (
+        "accounts",
+        "each user's device list, signed by the user's account key",
+    ),
     (
         "devices",
         "registered devices: address and public identity key",
@@ -68,6 +72,11 @@ const KNOWN_TABLES: [(&str, &str); 9] = [
         "read capabilities of attachments, as hashes",
     ),
     ("reports", "sealed reports waiting for moderation"),
+    ("invites", "unspent invite codes, as hashes"),
+    (
+        "link_messages",
+        "sealed link requests and grants, each taken once",
+    ),
 ];
 
 fn failed(err: rusqlite::Error) -> Failure {
@@ -156,6 +165,43 @@ pub fn read(path: &Path) -> Result<DatabaseView, Failure> {
         mailbox,
         reports,
     })
+}
+
+/// One sealed message of a link exchange waiting at the relay.
+pub struct LinkMessage {
+    /// The rendezvous channel (derived from the code), in hex.
+    pub channel: String,
+    /// `request` or `grant`.
+    pub slot: &'static str,
+    /// The size of the sealed message.
+    pub bytes: u64,
+}
+
+/// The link exchange messages the relay holds (channel, slot and size:
+/// the bytes themselves are sealed under keys from the link code).
+pub fn link_messages(path: &Path) -> Result<Vec<LinkMessage>, Failure> {
+    let db = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(failed)?;
+    db.prepare(
+        "SELECT hex(channel), slot, length(message) FROM link_messages ORDER BY channel, slot",
+    )
+    .and_then(|mut statement| {
+        statement
+            .query_map([], |row| {
+                let bytes: i64 = row.get(2)?;
+                let slot: i64 = row.get(1)?;
+                Ok(LinkMessage {
+                    channel: row.get::<_, String>(0)?.to_lowercase(),
+                    slot: if slot == 0 { "request" } else { "grant" },
+                    bytes: u64::try_from(bytes).unwrap_or(0),
+                })
+            })?
+            .collect::<Result<_, _>>()
+    })
+    .map_err(failed)
 }
 
 impl DatabaseView {

@@ -87,6 +87,25 @@ impl Drop for RelayProcess {
     }
 }
 
+/// Takes `user`'s account away at the relay (as its operator, or someone
+/// who broke in, could) so that a new account of the same user id can be
+/// created: a new phone with a new account key, or an impostor.
+pub fn drop_account(relay: &RelayProcess, user: &str) {
+    let db = rusqlite::Connection::open(relay.database()).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+    assert_eq!(
+        db.execute("DELETE FROM accounts WHERE user = ?1", [user])
+            .unwrap(),
+        1
+    );
+    assert!(
+        db.execute("DELETE FROM devices WHERE user = ?1", [user])
+            .unwrap()
+            >= 1
+    );
+}
+
 /// Device stores, each in a temporary directory of the test.
 pub struct Stores {
     pub dir: tempfile::TempDir,
@@ -101,6 +120,33 @@ impl Stores {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(format!("{name}.db"))
+    }
+
+    /// Links a new device of the user of `existing` in a store named
+    /// `name`: `fuin --json link` in a child process, its code read from
+    /// its first line, `fuin devices approve` on `existing`. Returns the
+    /// new store and the device's address.
+    pub fn link(
+        &self,
+        relay_url: &str,
+        name: &str,
+        existing: &Path,
+        device_name: &str,
+    ) -> (PathBuf, String) {
+        let store = self.path(name);
+        let mut child = LinkProcess::start(relay_url, &store, device_name, true);
+        let first: Value = serde_json::from_str(&child.line()).unwrap();
+        let code = first["link_code"].as_str().unwrap().to_owned();
+        assert!(
+            first["link_text"]
+                .as_str()
+                .unwrap()
+                .starts_with("fuin-link:")
+        );
+        json("devices", existing, &["approve", &code]);
+        let done: Value = serde_json::from_str(&child.line()).unwrap();
+        assert!(child.wait().success(), "{done}");
+        (store, done["device"].as_str().unwrap().to_owned())
     }
 
     /// `fuin init` for `user/device`, in a store named `name`.
@@ -157,4 +203,73 @@ pub fn noisy_png(path: &Path, width: u32, height: u32, seed: u32) {
         image::Rgb([r, g, b])
     });
     image.save(path).unwrap();
+}
+
+/// A `fuin link` process waiting for its code's approval; killed when
+/// dropped.
+pub struct LinkProcess {
+    pub child: Child,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl LinkProcess {
+    /// Starts `fuin link` (with `--json` if `json`) into `store`.
+    pub fn start(relay_url: &str, store: &Path, device_name: &str, json: bool) -> Self {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fuin"));
+        command.env_remove("FUIN_STORE");
+        if json {
+            command.arg("--json");
+        }
+        let mut child = command
+            .arg("link")
+            .arg("--store")
+            .arg(store)
+            .args(["--relay", relay_url, "--name", device_name])
+            .args(["--wait", "120"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Self { child, stdout }
+    }
+
+    /// The next line of its stdout (waits for it).
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        let read = self.stdout.read_line(&mut line).unwrap();
+        assert!(read > 0, "fuin link ended without a line");
+        line.trim_end().to_owned()
+    }
+
+    /// Reads lines until one starts with `prefix`; returns the rest of it.
+    pub fn line_starting(&mut self, prefix: &str) -> String {
+        for _ in 0..200 {
+            let line = self.line();
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+        }
+        panic!("no line starting with {prefix:?}");
+    }
+
+    /// The rest of its stdout, once it ends, and its status.
+    pub fn finish(mut self) -> (String, std::process::ExitStatus) {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).unwrap();
+        let status = self.child.wait().unwrap();
+        (rest, status)
+    }
+
+    /// Waits for it to end.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for LinkProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
