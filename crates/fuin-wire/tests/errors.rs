@@ -1472,3 +1472,372 @@ fn send_batch_over_the_frame_limit_is_refused_on_encode() {
     assert_eq!(SendBatch::from_bytes(&bytes), Ok(batch));
     assert_eq!(MAX_FRAME_LEN - bytes.len(), 33_789);
 }
+
+// ---------------------------------------------------------------------------
+// Varint widths, check order and error names (spec/wire.md §2, §3, §7, §8).
+
+/// Hand-built envelope frame with its varints given as raw bytes: device
+/// id, content kind and the sealed body's length (user id "bob").
+fn raw_envelope_varints(device: &[u8], kind: &[u8], body_len: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut out = vec![WIRE_VERSION, 2, 3];
+    out.extend_from_slice(b"bob");
+    out.extend_from_slice(device);
+    out.extend_from_slice(kind);
+    out.extend_from_slice(&[7; 32]);
+    out.extend_from_slice(body_len);
+    out.extend_from_slice(body);
+    out
+}
+
+fn decode_unit(bytes: &[u8]) -> Result<(), WireError> {
+    Frame::decode(bytes).map(|_| ())
+}
+
+const BAD_VARINT: WireError = WireError::Malformed {
+    reason: "bad varint",
+};
+
+#[test]
+fn raw_envelope_varints_matches_the_codec() {
+    assert_eq!(
+        raw_envelope_varints(&[1], &[0], &[3], b"abc"),
+        envelope("bob", b"abc".to_vec()).to_bytes().unwrap()
+    );
+}
+
+/// wire.md §2: `u32` values and enum indices are varints of at most 5
+/// bytes. Over-long within 5 bytes decodes and is `NonCanonical` (step 8);
+/// a 6th byte, or a 5th byte above 0x0f, is `Malformed` (step 5).
+#[test]
+fn u32_varints_and_enum_indices_take_at_most_five_bytes() {
+    let device = |bytes: &[u8]| decode_unit(&raw_envelope_varints(bytes, &[0], &[0], b""));
+    assert_eq!(device(&[0xff, 0xff, 0xff, 0xff, 0x0f]), Ok(()), "u32::MAX");
+    assert_eq!(
+        device(&[0x81, 0x80, 0x80, 0x80, 0x00]),
+        Err(WireError::NonCanonical)
+    );
+    assert_eq!(
+        device(&[0x81, 0x80, 0x80, 0x80, 0x80, 0x00]),
+        Err(BAD_VARINT)
+    );
+    assert_eq!(
+        device(&[0x80, 0x80, 0x80, 0x80, 0x10]),
+        Err(BAD_VARINT),
+        "2^32"
+    );
+
+    // The content kind, an enum index: `Message` (0) written long.
+    let kind = |bytes: &[u8]| decode_unit(&raw_envelope_varints(&[1], bytes, &[0], b""));
+    assert_eq!(kind(&[0x80, 0x00]), Err(WireError::NonCanonical));
+    assert_eq!(
+        kind(&[0x80, 0x80, 0x80, 0x80, 0x00]),
+        Err(WireError::NonCanonical)
+    );
+    assert_eq!(kind(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00]), Err(BAD_VARINT));
+    // A well-formed index no variant has.
+    assert_eq!(
+        kind(&[0xff, 0xff, 0xff, 0xff, 0x0f]),
+        Err(WireError::Malformed {
+            reason: "value outside the set its field allows"
+        })
+    );
+}
+
+/// wire.md §2: lengths and list counts are varints of at most 10 bytes
+/// (`u64` wide). A claim of 2^32 or more is read, and the input then runs
+/// out: `Truncated`, not `Malformed`. Over-long within 10 bytes is
+/// `NonCanonical`; an 11th byte, or a 10th byte above 0x01, is `Malformed`.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn lengths_and_counts_are_u64_varints() {
+    let body =
+        |len: &[u8], bytes: &[u8]| decode_unit(&raw_envelope_varints(&[1], &[0], len, bytes));
+    assert_eq!(body(&varint(1 << 32), b"abc"), Err(WireError::Truncated));
+    assert_eq!(body(&varint(1 << 63), b"abc"), Err(WireError::Truncated));
+    assert_eq!(body(&varint(u64::MAX), b"abc"), Err(WireError::Truncated));
+    // 3, written in 10 and in 11 bytes.
+    let mut ten = vec![0x83];
+    ten.extend([0x80; 8]);
+    ten.push(0x00);
+    assert_eq!(ten.len(), 10);
+    assert_eq!(body(&ten, b"abc"), Err(WireError::NonCanonical));
+    let mut eleven = ten.clone();
+    eleven.splice(9..9, [0x80]);
+    assert_eq!(body(&eleven, b"abc"), Err(BAD_VARINT));
+    // A 10th byte of 0x02 would need a 65th bit.
+    let mut too_wide = ten.clone();
+    too_wide[8] = 0x80;
+    too_wide[9] = 0x02;
+    assert_eq!(body(&too_wide, b"abc"), Err(BAD_VARINT));
+
+    // A list count claiming 2^32 or 2^64 - 1 elements: Truncated too.
+    for case in list_cases() {
+        for claim in [1 << 32, u64::MAX] {
+            let mut bytes = case.encode(0);
+            let at = case.count_at();
+            bytes.truncate(at);
+            bytes.extend(varint(claim));
+            assert_eq!(
+                decode_unit(&bytes),
+                Err(WireError::Truncated),
+                "{} claiming {claim}",
+                case.field
+            );
+        }
+    }
+}
+
+/// wire.md §6, §7: elements past a list's maximum are decoded, but the
+/// frame is checked for trailing bytes (step 6) before any limit (step 7).
+#[test]
+fn trailing_bytes_are_reported_before_a_list_over_its_maximum() {
+    for case in list_cases() {
+        let mut over = case.with_count(case.max as u64 + 1, case.max, &case.element());
+        over.push(0);
+        assert_eq!(
+            decode_unit(&over),
+            Err(WireError::TrailingBytes { count: 1 }),
+            "{}",
+            case.field
+        );
+    }
+}
+
+/// Hand-built `GroupSend` frame: `recipients` copies of `user`/1, then a
+/// sealed body of `body_len` bytes.
+fn raw_group_send(recipients: usize, user: &[u8], body_len: usize) -> Vec<u8> {
+    let mut out = vec![WIRE_VERSION, 31];
+    out.extend(varint(recipients as u64));
+    for _ in 0..recipients {
+        out.push(user.len() as u8);
+        out.extend_from_slice(user);
+        out.push(1);
+    }
+    out.extend_from_slice(&[7; 32]);
+    out.extend(varint(body_len as u64));
+    out.extend(std::iter::repeat_n(0x42, body_len));
+    out
+}
+
+/// Hand-built `SignedDeviceList` frame naming `devices` as (device id, name).
+fn raw_device_list(user: &[u8], devices: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut out = vec![WIRE_VERSION, 32, user.len() as u8];
+    out.extend_from_slice(user);
+    out.extend_from_slice(&[1; 32]);
+    out.extend([1, 0]); // version, created_at_ms
+    out.extend(varint(devices.len() as u64));
+    for (device, name) in devices {
+        out.push(*device);
+        out.extend_from_slice(&[2; 32]);
+        out.extend_from_slice(&[3; 32]);
+        out.extend_from_slice(&[4; 64]);
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        out.push(0); // added_at_ms
+    }
+    out.extend_from_slice(&[5; 64]);
+    out
+}
+
+/// wire.md §7 step 7: field rules are checked in the order the fields
+/// appear, depth first, a list's count before its elements, and the first
+/// broken rule is the error. In a `SignedDeviceList` each device's name is
+/// checked before its place in the ascending order.
+#[test]
+fn the_first_broken_field_rule_in_wire_order_is_reported() {
+    let too_big = MAX_SEALED_BODY_LEN + 1;
+    assert!(decode_unit(&raw_group_send(2, b"bob", 3)).is_ok());
+    assert_eq!(
+        decode_unit(&raw_group_send(MAX_GROUP_MEMBERS + 1, b"", too_big)),
+        Err(WireError::LimitExceeded {
+            field: "recipients",
+            len: MAX_GROUP_MEMBERS + 1,
+            max: MAX_GROUP_MEMBERS
+        })
+    );
+    assert_eq!(
+        decode_unit(&raw_group_send(2, b"", too_big)),
+        Err(WireError::InvalidField {
+            field: "user_id",
+            reason: "is empty"
+        })
+    );
+    assert_eq!(
+        decode_unit(&raw_group_send(2, b"bob", too_big)),
+        Err(WireError::LimitExceeded {
+            field: "sealed_body",
+            len: too_big,
+            max: MAX_SEALED_BODY_LEN
+        })
+    );
+
+    assert!(decode_unit(&raw_device_list(b"alice", &[(1, b"a"), (2, b"b")])).is_ok());
+    let out_of_order = WireError::InvalidField {
+        field: "devices",
+        reason: "not in strictly ascending device order",
+    };
+    assert_eq!(
+        decode_unit(&raw_device_list(b"alice", &[(2, b"a"), (1, b"b")])),
+        Err(out_of_order.clone())
+    );
+    // Device 1 is out of order and has an empty name: the name is reported.
+    assert_eq!(
+        decode_unit(&raw_device_list(b"alice", &[(2, b"a"), (1, b"")])),
+        Err(WireError::InvalidField {
+            field: "device_name",
+            reason: "is empty"
+        })
+    );
+    // An out-of-order device before a bad name in a later device.
+    assert_eq!(
+        decode_unit(&raw_device_list(
+            b"alice",
+            &[(2, b"a"), (1, b"b"), (3, b"")]
+        )),
+        Err(out_of_order)
+    );
+    // The user id comes first of all.
+    assert_eq!(
+        decode_unit(&raw_device_list(b"", &[(2, b"a"), (1, b"")])),
+        Err(WireError::InvalidField {
+            field: "user_id",
+            reason: "is empty"
+        })
+    );
+}
+
+/// wire.md §3: the rules of `UserId`, `DeviceName`, `MediaType` and
+/// `FileName`, each with its error: too long is `LimitExceeded`, every other
+/// broken rule (empty, too short, a forbidden character) `InvalidField`.
+#[test]
+fn text_field_rules_have_named_errors() {
+    use fuin_wire::account::DeviceName;
+    use fuin_wire::attachment::{FileName, MediaType};
+    let invalid = |field, reason| Err::<(), _>(WireError::InvalidField { field, reason });
+    fn unit<T>(result: Result<T, WireError>) -> Result<(), WireError> {
+        result.map(|_| ())
+    }
+    assert_eq!(unit(UserId::new("")), invalid("user_id", "is empty"));
+    assert_eq!(
+        unit(UserId::new("a\u{7f}")),
+        invalid("user_id", "contains a control character")
+    );
+    assert_eq!(
+        unit(UserId::new("a".repeat(65))),
+        Err(WireError::LimitExceeded {
+            field: "user_id",
+            len: 65,
+            max: 64
+        })
+    );
+    assert_eq!(
+        unit(DeviceName::new("")),
+        invalid("device_name", "is empty")
+    );
+
+    let no_slash = "has no `/`";
+    let bad_start = "a side of the `/` does not start with a lowercase letter or digit";
+    assert_eq!(unit(MediaType::new("")), invalid("content_type", no_slash));
+    assert_eq!(
+        unit(MediaType::new("ab")),
+        invalid("content_type", no_slash)
+    );
+    assert_eq!(
+        unit(MediaType::new("a/")),
+        invalid("content_type", bad_start)
+    );
+    assert_eq!(
+        unit(MediaType::new("/b")),
+        invalid("content_type", bad_start)
+    );
+    assert_eq!(unit(MediaType::new("a/b")), Ok(()), "3 bytes, the shortest");
+    assert_eq!(
+        unit(MediaType::new("a/b/c")),
+        invalid(
+            "content_type",
+            "contains a character outside lowercase letters, digits and !#$&^_.+-"
+        )
+    );
+    let long = format!("a/{}", "b".repeat(126));
+    assert_eq!(
+        unit(MediaType::new(long.clone())),
+        Err(WireError::LimitExceeded {
+            field: "content_type",
+            len: 128,
+            max: 127
+        })
+    );
+    // The length is checked before the form.
+    assert_eq!(
+        unit(MediaType::new("B".repeat(128))),
+        Err(WireError::LimitExceeded {
+            field: "content_type",
+            len: 128,
+            max: 127
+        })
+    );
+
+    assert_eq!(unit(FileName::new("")), invalid("file_name", "is empty"));
+    assert_eq!(
+        unit(FileName::new("x".repeat(256))),
+        Err(WireError::LimitExceeded {
+            field: "file_name",
+            len: 256,
+            max: 255
+        })
+    );
+    assert_eq!(
+        unit(FileName::new("a\nb")),
+        invalid("file_name", "contains a control character")
+    );
+    assert_eq!(
+        unit(FileName::new("a\\b")),
+        invalid("file_name", "contains a path separator")
+    );
+    assert_eq!(
+        unit(FileName::new("..")),
+        invalid("file_name", "names a directory")
+    );
+}
+
+/// wire.md §8: a receipt body's errors, in the order they are checked. A
+/// body that ends early is `Malformed` (the receipt has no `Truncated`).
+#[test]
+fn receipt_body_errors_are_named_in_order() {
+    use fuin_wire::receipt::{ReceiptBody, ReceiptError};
+    // Version 1, Read, one reference: device 1, id 7 x 16.
+    let mut good = vec![1u8, 1, 1, 1];
+    good.extend([7; 16]);
+    assert!(ReceiptBody::from_bytes(&good).is_ok());
+    assert_eq!(ReceiptBody::from_bytes(&[]), Err(ReceiptError::Empty));
+    assert_eq!(
+        ReceiptBody::from_bytes(&[2]),
+        Err(ReceiptError::UnknownVersion(2))
+    );
+    assert_eq!(
+        ReceiptBody::from_bytes(&good[..good.len() - 1]),
+        Err(ReceiptError::Malformed)
+    );
+    let mut unknown_kind = good.clone();
+    unknown_kind[1] = 2;
+    assert_eq!(
+        ReceiptBody::from_bytes(&unknown_kind),
+        Err(ReceiptError::Malformed)
+    );
+    // Trailing bytes are found before an empty list.
+    assert_eq!(
+        ReceiptBody::from_bytes(&[1, 1, 0, 0]),
+        Err(ReceiptError::TrailingBytes)
+    );
+    assert_eq!(
+        ReceiptBody::from_bytes(&[1, 1, 0]),
+        Err(ReceiptError::BadCount(0))
+    );
+    // The kind written as 0x81 0x00.
+    let mut overlong = vec![1u8, 0x81, 0x00, 1, 1];
+    overlong.extend([7; 16]);
+    assert_eq!(
+        ReceiptBody::from_bytes(&overlong),
+        Err(ReceiptError::NonCanonical)
+    );
+}
