@@ -9,7 +9,11 @@
 use fuin_seal::VerifiedDeviceList;
 use fuin_wire::account::SignedDeviceList;
 use fuin_wire::{DeviceAddress, DeviceId, FrameBody, UserId};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
 
 use crate::ClientError;
 use crate::store::{Reader, device_id, identity_bytes};
@@ -37,16 +41,41 @@ pub(crate) struct AccountRecord {
     pub pending: Option<VerifiedDeviceList>,
 }
 
-fn decode_list(
-    user: &UserId<'_>,
-    bytes: &[u8],
-    trusted_key: Option<&fuin_wire::Ed25519PublicKey>,
-) -> Result<VerifiedDeviceList, ClientError> {
+/// Lists verified since the process started, by the SHA-256 of their user
+/// and frame bytes: verifying is a pure function of those, and a stored list
+/// is read on every send, so it is verified once, not on every read. Cleared
+/// whole when it reaches [`VERIFIED_CACHE_LEN`] entries.
+static VERIFIED: Mutex<Option<HashMap<[u8; 32], VerifiedDeviceList>>> = Mutex::new(None);
+const VERIFIED_CACHE_LEN: usize = 1024;
+
+fn decode_list(user: &UserId<'_>, bytes: &[u8]) -> Result<VerifiedDeviceList, ClientError> {
+    let mut hasher = Sha256::new();
+    hasher.update((user.as_str().len() as u64).to_be_bytes());
+    hasher.update(user.as_str().as_bytes());
+    hasher.update(bytes);
+    let id: [u8; 32] = hasher.finalize().into();
+    let cached = VERIFIED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+        .and_then(|cache| cache.get(&id).cloned());
+    if let Some(list) = cached {
+        return Ok(list);
+    }
     let corrupt = || ClientError::Storage(format!("the stored device list of {user} is corrupt"));
     let list = SignedDeviceList::from_bytes(bytes).map_err(|_| corrupt())?;
-    // Checked again on every load: a row swapped in the file does not pass
-    // for the user's list.
-    VerifiedDeviceList::verify(&list, user, trusted_key, None).map_err(|_| corrupt())
+    // Checked again when read: a row damaged or swapped in the file does not
+    // pass for a list of this user.
+    let list = VerifiedDeviceList::verify(&list, user, None, None).map_err(|_| corrupt())?;
+    let mut cache = VERIFIED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if cache.len() >= VERIFIED_CACHE_LEN {
+        cache.clear();
+    }
+    cache.insert(id, list.clone());
+    Ok(list)
 }
 
 impl Reader<'_> {
@@ -64,10 +93,8 @@ impl Reader<'_> {
         let Some((list, pending)) = row else {
             return Ok(None);
         };
-        let trusted = decode_list(user, &list, None)?;
-        let pending = pending
-            .map(|bytes| decode_list(user, &bytes, None))
-            .transpose()?;
+        let trusted = decode_list(user, &list)?;
+        let pending = pending.map(|bytes| decode_list(user, &bytes)).transpose()?;
         Ok(Some(AccountRecord { trusted, pending }))
     }
 
