@@ -61,10 +61,7 @@ fn add_ghost(relay: &TestRelay, user: &str, device: u32) -> DeviceIdentity {
     });
     list.content.devices = devices.into();
     serve_list(relay, user, &list.to_bytes().unwrap());
-    let mut identity = Vec::new();
-    identity.extend_from_slice(&ghost.public().signing_key.0);
-    identity.extend_from_slice(&ghost.public().agreement_key.0);
-    identity.extend_from_slice(&ghost.public().signature.0);
+    let identity = identity_row(ghost.public());
     relay_db(relay)
         .execute(
             "INSERT INTO devices (user, device, identity, registered_at) VALUES (?1, ?2, ?3, 0)",
@@ -109,10 +106,7 @@ async fn a_ghost_device_the_relay_lists_for_a_contact_is_sealed_nothing() {
     let seen = drain(&mut events);
     assert_eq!(rejected_lists(&seen, "bob"), 1, "{seen:?}");
     bob.sync(NO_WAIT).await.unwrap();
-    assert_eq!(
-        bob.history("alice", 10).await.unwrap().last().unwrap().text,
-        "for bob only"
-    );
+    assert_eq!(last_text(&bob, "alice").await, "for bob only");
     relay.stop().await;
 }
 
@@ -203,10 +197,7 @@ async fn an_older_device_list_with_a_removed_device_is_refused() {
     serve_list(&relay, "bob", &with_laptop);
     let old = SignedDeviceList::from_bytes(&with_laptop).unwrap();
     let identity = &old.content.device(DeviceId(2)).unwrap().identity;
-    let mut bytes = Vec::new();
-    bytes.extend_from_slice(&identity.signing_key.0);
-    bytes.extend_from_slice(&identity.agreement_key.0);
-    bytes.extend_from_slice(&identity.signature.0);
+    let bytes = identity_row(identity);
     relay_db(&relay)
         .execute(
             "INSERT OR REPLACE INTO devices (user, device, identity, registered_at)
@@ -367,16 +358,7 @@ async fn a_substituted_account_key_blocks_sending_and_shows_the_new_number() {
     assert_eq!(alice.safety_number("bob").await.unwrap().number, new_number);
     alice.send_text("bob", "welcome back").await.unwrap();
     mallory.sync(NO_WAIT).await.unwrap();
-    assert_eq!(
-        mallory
-            .history("alice", 10)
-            .await
-            .unwrap()
-            .last()
-            .unwrap()
-            .text,
-        "welcome back"
-    );
+    assert_eq!(last_text(&mallory, "alice").await, "welcome back");
     relay.stop().await;
 }
 
@@ -432,25 +414,7 @@ async fn wrong_reused_and_expired_link_codes_fail_with_a_clear_error() {
         created_at_ms: now_ms() - 11 * 60 * 1000,
     };
     let keys = code.keys();
-    let message = LinkMessage {
-        sealed: keys
-            .seal(
-                &mut rand::rng(),
-                LinkDirection::Request,
-                &request.to_bytes().unwrap(),
-            )
-            .into(),
-    };
-    let answer = reqwest::Client::new()
-        .put(format!(
-            "{}/v1/link/{}/request",
-            relay.url,
-            hex::encode(keys.channel())
-        ))
-        .body(message.to_bytes().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let answer = leave_request(&relay, &keys, &request).await;
     assert_eq!(answer.status(), 204);
     let err = bob.approve_link(&code.digits()).await.unwrap_err();
     assert!(
@@ -468,25 +432,7 @@ async fn wrong_reused_and_expired_link_codes_fail_with_a_clear_error() {
         name: DeviceName::new("swapped").unwrap(),
         created_at_ms: now_ms(),
     };
-    let message = LinkMessage {
-        sealed: keys
-            .seal(
-                &mut rand::rng(),
-                LinkDirection::Request,
-                &request.to_bytes().unwrap(),
-            )
-            .into(),
-    };
-    reqwest::Client::new()
-        .put(format!(
-            "{}/v1/link/{}/request",
-            relay.url,
-            hex::encode(keys.channel())
-        ))
-        .body(message.to_bytes().unwrap())
-        .send()
-        .await
-        .unwrap();
+    leave_request(&relay, &keys, &request).await;
     let err = bob.approve_link(&shown.digits()).await.unwrap_err();
     assert!(
         matches!(&err, ClientError::InvalidArgument(why) if why.contains("does not match")),
@@ -535,28 +481,63 @@ async fn a_linked_device_sees_the_conversation_and_contacts_are_told() {
     // The safety number does not change with a linked device.
     assert_eq!(alice.safety_number("bob").await.unwrap(), number);
     laptop.sync(NO_WAIT).await.unwrap();
-    assert_eq!(
-        laptop
-            .history("alice", 10)
-            .await
-            .unwrap()
-            .last()
-            .unwrap()
-            .text,
-        "to both of bob's"
-    );
+    assert_eq!(last_text(&laptop, "alice").await, "to both of bob's");
     laptop.send_text("alice", "from the laptop").await.unwrap();
     alice.sync(NO_WAIT).await.unwrap();
     bob.sync(NO_WAIT).await.unwrap();
-    assert_eq!(
-        alice.history("bob", 10).await.unwrap().last().unwrap().text,
-        "from the laptop"
-    );
-    assert_eq!(
-        bob.history("alice", 10).await.unwrap().last().unwrap().text,
-        "from the laptop"
-    );
+    assert_eq!(last_text(&alice, "bob").await, "from the laptop");
+    assert_eq!(last_text(&bob, "alice").await, "from the laptop");
     relay.stop().await;
+}
+
+/// The text of the last message of `client`'s conversation with `with`.
+async fn last_text(client: &Client, with: &str) -> String {
+    client
+        .history(with, 10)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .text
+        .clone()
+}
+
+/// An identity as the relay's `devices` table stores it.
+fn identity_row(identity: &fuin_wire::PublicIdentity) -> Vec<u8> {
+    [
+        identity.signing_key.0.as_slice(),
+        &identity.agreement_key.0,
+        &identity.signature.0,
+    ]
+    .concat()
+}
+
+/// Leaves `request`, sealed under `keys`, at the relay's rendezvous as a new
+/// device would.
+async fn leave_request(
+    relay: &TestRelay,
+    keys: &fuin_seal::link::LinkKeys,
+    request: &LinkRequest<'_>,
+) -> reqwest::Response {
+    let message = LinkMessage {
+        sealed: keys
+            .seal(
+                &mut rand::rng(),
+                LinkDirection::Request,
+                &request.to_bytes().unwrap(),
+            )
+            .into(),
+    };
+    reqwest::Client::new()
+        .put(format!(
+            "{}/v1/link/{}/request",
+            relay.url,
+            hex::encode(keys.channel())
+        ))
+        .body(message.to_bytes().unwrap())
+        .send()
+        .await
+        .unwrap()
 }
 
 fn now_ms() -> u64 {
