@@ -276,7 +276,10 @@ impl Client {
         // prekeys (it does so as soon as it has the grant), it is added to
         // this device's groups. A device that does not come online in time
         // is added by hand later. The link stands either way.
+        // Other operations of this device go on meanwhile.
+        drop(state);
         if self.wait_for_prekeys(&address, GROUP_JOIN_WAIT).await {
+            let mut state = self.inner.state.lock().await;
             let _ = self
                 .follow_own_devices_in_groups(&mut state, &list, &new)
                 .await;
