@@ -252,6 +252,9 @@ pub fn event_line(event: &Event) -> Option<String> {
             "this device now uses the identifier secret of {from}: identifiers it gave apps \
              before have changed"
         ),
+        Event::GroupDevicesNotUpdated { group, reason } => format!(
+            "group {group}: the linked or removed device could not be added or removed              ({reason}); use fuin group add or fuin group remove"
+        ),
         other => return crate::group::event_line(other),
     })
 }
@@ -311,6 +314,11 @@ pub fn event_json(event: &Event) -> Option<Value> {
             "event": "identifier_secret_changed",
             "from": from.to_string(),
         }),
+        Event::GroupDevicesNotUpdated { group, reason } => json!({
+            "event": "group_devices_not_updated",
+            "group": group,
+            "reason": reason,
+        }),
         other => return crate::group::event_json(other),
     })
 }
@@ -336,6 +344,20 @@ mod tests {
         assert_eq!(date_time(1_700_000_000_000), "2023-11-14 22:13 UTC");
         assert_eq!(date_time(951_782_400_000), "2000-02-29 00:00 UTC");
         assert_eq!(clock_minutes(((12 * 60 + 5) * 60 + 59) * 1000), "12:05");
+    }
+
+    #[test]
+    fn a_group_that_did_not_follow_a_device_change_is_shown_and_in_json() {
+        let event = Event::GroupDevicesNotUpdated {
+            group: "ab".repeat(32),
+            reason: "the relay refused the request".into(),
+        };
+        let line = event_line(&event).unwrap();
+        assert!(line.contains(&"ab".repeat(32)), "{line}");
+        assert!(line.contains("fuin group add"), "{line}");
+        let json = event_json(&event).unwrap();
+        assert_eq!(json["event"], "group_devices_not_updated");
+        assert_eq!(json["reason"], "the relay refused the request");
     }
 
     #[test]

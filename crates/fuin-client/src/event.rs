@@ -71,6 +71,15 @@ pub enum Event {
         /// Devices the new list no longer names.
         removed: Vec<DeviceAddress<'static>>,
     },
+    /// A device this device linked or removed could not be added to or
+    /// removed from one of its groups (the link or removal itself stands).
+    /// A member can make the change by hand.
+    GroupDevicesNotUpdated {
+        /// The group id, 64 hex digits.
+        group: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// The relay served a device list of `user` that does not verify (a
     /// device added or changed by someone without the account key, an older
     /// list than one already seen, ...). It was refused; the newest list

@@ -274,8 +274,9 @@ impl Client {
             .await?;
         // Groups follow the list: once the new device has published its
         // prekeys (it does so as soon as it has the grant), it is added to
-        // this device's groups. A device that does not come online in time
-        // is added by hand later. The link stands either way.
+        // this device's groups; a group that fails is reported as an event.
+        // A device that does not come online in time is added by hand later.
+        // The link stands either way.
         // Other operations of this device go on meanwhile.
         drop(state);
         if self.wait_for_prekeys(&address, GROUP_JOIN_WAIT).await {
@@ -321,7 +322,8 @@ impl Client {
             .publish_list(&mut state, &account, &list, devices)
             .await?;
         // Groups follow the list: the removed device leaves this device's
-        // groups (a new epoch without it). The removal stands either way.
+        // groups (a new epoch without it); a group that fails is reported as
+        // an event. The removal stands either way.
         let _ = self
             .follow_own_devices_in_groups(&mut state, &list, &new)
             .await;

@@ -10,11 +10,13 @@ use fuin_wire::GroupMember;
 use super::store::Groups;
 use crate::ClientError;
 use crate::client::{Client, State};
+use crate::event::Event;
 
 impl Client {
     /// Applies the change from `old` to `new` (this user's lists) to every
-    /// group this device is a member of. Returns how many groups changed;
-    /// the first failure stops and is returned (the list change stands).
+    /// group this device is a member of. Returns how many group changes were
+    /// made; one that fails is reported as
+    /// [`Event::GroupDevicesNotUpdated`] and the others go on.
     pub(crate) async fn follow_own_devices_in_groups(
         &self,
         state: &mut State,
@@ -52,15 +54,23 @@ impl Client {
                         })
                 })
                 .collect();
+            let mut requests = Vec::new();
             if !leaving.is_empty() {
-                self.change_group(state, &id, ChangeRequest::Remove(leaving))
-                    .await?;
-                changed += 1;
+                requests.push(ChangeRequest::Remove(leaving));
             }
             if !joining.is_empty() {
-                self.change_group(state, &id, ChangeRequest::Add(joining))
-                    .await?;
-                changed += 1;
+                requests.push(ChangeRequest::Add(joining));
+            }
+            for request in requests {
+                match self.change_group(state, &id, request).await {
+                    Ok(_) => changed += 1,
+                    // The list change stands; the user is told, and a member
+                    // can make the change by hand.
+                    Err(err) => self.emit(Event::GroupDevicesNotUpdated {
+                        group: hex::encode(id.0),
+                        reason: err.to_string(),
+                    }),
+                }
             }
         }
         Ok(changed)
