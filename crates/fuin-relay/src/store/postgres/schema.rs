@@ -120,8 +120,30 @@ pub(super) async fn migrate(client: &mut Object) -> Result<WakeKey, StoreError> 
         .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .await
         .op(OP)?;
-    transaction.batch_execute(SCHEMA).await.op(OP)?;
-    transaction.batch_execute(notify::KEY_SCHEMA).await.op(OP)?;
+    // A database already at this version gets no DDL at all: even a
+    // `CREATE INDEX IF NOT EXISTS` locks its table, which deadlocks with the
+    // expiry sweep of a relay that started a moment earlier.
+    let current: Option<i64> = match transaction
+        .query_opt("SELECT to_regclass('fuin_schema') IS NOT NULL", &[])
+        .await
+        .op(OP)?
+        .map(|row| row.try_get::<_, bool>(0))
+        .transpose()
+        .op(OP)?
+    {
+        Some(true) => transaction
+            .query_opt("SELECT version FROM fuin_schema", &[])
+            .await
+            .op(OP)?
+            .map(|row| row.try_get(0))
+            .transpose()
+            .op(OP)?,
+        _ => None,
+    };
+    if current != Some(SCHEMA_VERSION) {
+        transaction.batch_execute(SCHEMA).await.op(OP)?;
+        transaction.batch_execute(notify::KEY_SCHEMA).await.op(OP)?;
+    }
     let wake_key = notify::wake_key(&transaction).await?;
     transaction
         .execute(
