@@ -76,11 +76,15 @@ impl Client {
         let seed = db
             .secret(ACCOUNT_KEY)?
             .ok_or_else(|| ClientError::Storage("the store holds no account key".into()))?;
-        let seed: [u8; 32] = seed
-            .as_slice()
-            .try_into()
-            .map_err(|_| ClientError::Storage("the stored account key is malformed".into()))?;
-        Ok(AccountKey::from_secret(&AccountSecret(seed)))
+        if seed.len() != 32 {
+            return Err(ClientError::Storage(
+                "the stored account key is malformed".into(),
+            ));
+        }
+        // The seed is copied only into values wiped on drop.
+        let mut secret = AccountSecret([0; 32]);
+        secret.0.copy_from_slice(&seed);
+        Ok(AccountKey::from_secret(&secret))
     }
 
     /// This user's newest list, as this device holds it.
