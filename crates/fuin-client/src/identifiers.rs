@@ -170,6 +170,11 @@ impl Client {
         {
             let (tx, key) = state.store.transaction()?;
             let db = Reader::of(&tx, key);
+            // Another process on the store may have drawn one meanwhile:
+            // that one stays (identifiers already handed out depend on it).
+            if let Some(share) = stored_share(db)? {
+                return Ok(IdentifierSecret::from_secret_bytes(*share.secret.expose()));
+            }
             put_share(db, &share)?;
             tx.execute("DELETE FROM meta WHERE name = ?1", [LEGACY_SECRET_NAME])
                 .map_err(storage("removing the old identifier secret"))?;

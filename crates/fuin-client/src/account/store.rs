@@ -5,6 +5,10 @@
 //! The `peers` table mirrors the trusted list: exactly the devices it names,
 //! with the identities it gives them, so that the 1:1 code keeps asking
 //! `peers` which identity a device has.
+//!
+//! Both tables decide trust, so every row carries a trust tag made with the
+//! storage key (`crate::store::tags`), checked on every read: a row edited,
+//! swapped or moved in the file is refused, never trusted or fetched over.
 
 use fuin_seal::VerifiedDeviceList;
 use fuin_wire::account::SignedDeviceList;
@@ -16,7 +20,8 @@ use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::ClientError;
-use crate::store::{Reader, device_id, identity_bytes};
+use crate::store::tags::Field;
+use crate::store::{Reader, device_id};
 
 /// Created on every open, so stores made before accounts gain it.
 pub(crate) const ACCOUNT_SCHEMA: &str = "
@@ -25,7 +30,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     list          BLOB NOT NULL,
     version       INTEGER NOT NULL,
     pending_list  BLOB,
-    first_seen_ms INTEGER NOT NULL
+    first_seen_ms INTEGER NOT NULL,
+    tag           BLOB
 );
 ";
 
@@ -78,22 +84,90 @@ fn decode_list(user: &UserId<'_>, bytes: &[u8]) -> Result<VerifiedDeviceList, Cl
     Ok(list)
 }
 
+fn account_fields<'a>(
+    user: &'a str,
+    list: &'a [u8],
+    version: i64,
+    pending: Option<&'a [u8]>,
+) -> [Field<'a>; 4] {
+    [
+        Field::Text(user),
+        Field::Bytes(list),
+        Field::Int(version),
+        Field::Optional(pending),
+    ]
+}
+
+/// The stored columns of one `accounts` row.
+type AccountRow = (Vec<u8>, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
 impl Reader<'_> {
-    /// The account this device holds for `user`, if any.
-    pub fn account(&self, user: &UserId<'_>) -> Result<Option<AccountRecord>, ClientError> {
-        let row: Option<(Vec<u8>, Option<Vec<u8>>)> = self
+    /// The row of `user`, its trust tag checked.
+    fn account_row(&self, user: &UserId<'_>) -> Result<Option<AccountRow>, ClientError> {
+        let row: Option<AccountRow> = self
             .conn
             .query_row(
-                "SELECT list, pending_list FROM accounts WHERE user = ?1",
+                "SELECT list, version, pending_list, tag FROM accounts WHERE user = ?1",
                 [user.as_str()],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
             .optional()
             .map_err(storage("reading an account"))?;
-        let Some((list, pending)) = row else {
+        if let Some((list, version, pending, tag)) = &row {
+            self.check_trust_tag(
+                "accounts",
+                &account_fields(user.as_str(), list, *version, pending.as_deref()),
+                tag.as_deref(),
+                &format!("account and device list of {user}"),
+            )?;
+        }
+        Ok(row)
+    }
+
+    /// Writes the row of `user` with its trust tag.
+    fn put_account_row(
+        &self,
+        user: &UserId<'_>,
+        list: &[u8],
+        version: i64,
+        pending: Option<&[u8]>,
+        now_ms: u64,
+    ) -> Result<(), ClientError> {
+        let tag = self.trust_tag(
+            "accounts",
+            &account_fields(user.as_str(), list, version, pending),
+        );
+        self.conn
+            .execute(
+                "INSERT INTO accounts (user, list, version, pending_list, first_seen_ms, tag)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (user) DO UPDATE SET list = excluded.list,
+                     version = excluded.version, pending_list = excluded.pending_list,
+                     tag = excluded.tag",
+                params![
+                    user.as_str(),
+                    list,
+                    version,
+                    pending,
+                    i64::try_from(now_ms).unwrap_or(i64::MAX),
+                    tag
+                ],
+            )
+            .map_err(storage("storing a device list"))?;
+        Ok(())
+    }
+
+    /// The account this device holds for `user`, if any.
+    pub fn account(&self, user: &UserId<'_>) -> Result<Option<AccountRecord>, ClientError> {
+        let Some((list, version, pending, _)) = self.account_row(user)? else {
             return Ok(None);
         };
         let trusted = decode_list(user, &list)?;
+        if i64::try_from(trusted.version()).ok() != Some(version) {
+            return Err(ClientError::Storage(format!(
+                "the stored device list of {user} does not have its recorded version"
+            )));
+        }
         let pending = pending.map(|bytes| decode_list(user, &bytes)).transpose()?;
         Ok(Some(AccountRecord { trusted, pending }))
     }
@@ -110,20 +184,13 @@ impl Reader<'_> {
         let content = &list.list().content;
         let user = &content.user;
         let bytes = list.list().to_bytes()?;
-        self.conn
-            .execute(
-                "INSERT INTO accounts (user, list, version, pending_list, first_seen_ms)
-                 VALUES (?1, ?2, ?3, NULL, ?4)
-                 ON CONFLICT (user) DO UPDATE SET list = excluded.list,
-                     version = excluded.version, pending_list = NULL",
-                params![
-                    user.as_str(),
-                    bytes,
-                    i64::try_from(content.version).unwrap_or(i64::MAX),
-                    i64::try_from(now_ms).unwrap_or(i64::MAX)
-                ],
-            )
-            .map_err(storage("storing a device list"))?;
+        self.put_account_row(
+            user,
+            &bytes,
+            i64::try_from(content.version).unwrap_or(i64::MAX),
+            None,
+            now_ms,
+        )?;
         let known = self.peers_of(user)?;
         for (device, record) in &known {
             let address = DeviceAddress::new(user.clone(), *device);
@@ -131,28 +198,13 @@ impl Reader<'_> {
                 Some(identity) if *identity == record.identity => {}
                 _ => {
                     self.delete_sessions(&address)?;
-                    self.conn
-                        .execute(
-                            "DELETE FROM peers WHERE user = ?1 AND device = ?2",
-                            params![user.as_str(), i64::from(device.0)],
-                        )
-                        .map_err(storage("forgetting a peer"))?;
+                    self.delete_peer(&address)?;
                 }
             }
         }
         for entry in content.devices.as_slice() {
-            self.conn
-                .execute(
-                    "INSERT INTO peers (user, device, identity, pending_identity, first_seen_ms)
-                     VALUES (?1, ?2, ?3, NULL, ?4) ON CONFLICT (user, device) DO NOTHING",
-                    params![
-                        user.as_str(),
-                        i64::from(entry.device.0),
-                        identity_bytes(&entry.identity),
-                        i64::try_from(now_ms).unwrap_or(i64::MAX)
-                    ],
-                )
-                .map_err(storage("trusting a listed device"))?;
+            let address = DeviceAddress::new(user.clone(), entry.device);
+            self.insert_peer(&address, &entry.identity, now_ms)?;
         }
         Ok(())
     }
@@ -160,14 +212,12 @@ impl Reader<'_> {
     /// Records a list signed by another account key than the trusted one,
     /// for the user to accept or not.
     pub fn put_pending_list(&self, list: &VerifiedDeviceList) -> Result<(), ClientError> {
-        let content = &list.list().content;
-        self.conn
-            .execute(
-                "UPDATE accounts SET pending_list = ?2 WHERE user = ?1",
-                params![content.user.as_str(), list.list().to_bytes()?],
-            )
-            .map_err(storage("recording an account key change"))?;
-        Ok(())
+        let user = &list.list().content.user;
+        // Only a user with a trusted account can have a change pending.
+        let Some((trusted, version, _, _)) = self.account_row(user)? else {
+            return Ok(());
+        };
+        self.put_account_row(user, &trusted, version, Some(&list.list().to_bytes()?), 0)
     }
 
     /// Users whose account key change waits for the user's decision.
@@ -184,12 +234,45 @@ impl Reader<'_> {
         let mut out = Vec::new();
         for row in rows {
             let user = row.map_err(storage("reading accounts"))?;
-            out.push(
-                UserId::new(user)
-                    .map_err(|_| ClientError::Storage("a stored user id is invalid".into()))?,
-            );
+            let user = UserId::new(user)
+                .map_err(|_| ClientError::Storage("a stored user id is invalid".into()))?;
+            // The row's tag is checked: a pending change put in by editing
+            // the file is refused, not shown.
+            self.account_row(&user)?;
+            out.push(user);
         }
         Ok(out)
+    }
+
+    /// Tags every `accounts` row as it stands (the migration from schema
+    /// version 1, whose rows had no tag).
+    pub(crate) fn tag_all_accounts(&self) -> Result<(), ClientError> {
+        let rows: Vec<(String, AccountRow)> = {
+            let mut statement = self
+                .conn
+                .prepare("SELECT user, list, version, pending_list FROM accounts")
+                .map_err(storage("reading accounts"))?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?, None)))
+                })
+                .map_err(storage("reading accounts"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(storage("reading accounts"))?
+        };
+        for (user, (list, version, pending, _)) in rows {
+            let tag = self.trust_tag(
+                "accounts",
+                &account_fields(&user, &list, version, pending.as_deref()),
+            );
+            self.conn
+                .execute(
+                    "UPDATE accounts SET tag = ?2 WHERE user = ?1",
+                    params![user, tag],
+                )
+                .map_err(storage("tagging an account"))?;
+        }
+        Ok(())
     }
 
     /// Devices with deliveries held in quarantine, of `user`.

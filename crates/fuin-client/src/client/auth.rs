@@ -118,7 +118,12 @@ impl Client {
             commit(tx)?;
         }
         let state = &mut *state;
-        let signed = state.prekeys.current_signed_prekey().cloned();
+        let signed = state
+            .store
+            .reader()
+            .prekeys()?
+            .current_signed_prekey()
+            .cloned();
         self.publish_one_time_prekeys(state, signed).await?;
         let (tx, key) = state.store.transaction()?;
         Reader::of(&tx, key).put_u64("registered", 1)?;

@@ -6,19 +6,28 @@
 //! transaction, ordered so that a crash at any point loses nothing and
 //! shows nothing twice:
 //!
-//! - **Sending** seals the message for every device, then stores the
-//!   advanced sessions, the message (status `Queued`) and the sealed batch
-//!   in the outbox in one transaction, and only then posts the batch. A
+//! - **Sending** fetches what it needs from the relay first, then in one
+//!   transaction loads the sessions, seals the message for every device,
+//!   and stores the advanced sessions, the message (status `Queued`) and
+//!   the sealed batch in the outbox, and only then posts the batch. A
 //!   crash before the post leaves the batch queued; it goes out with the
 //!   next send or sync. A crash after the relay accepted it but before the
 //!   outbox was cleared sends it again: the recipients' sessions refuse the
 //!   second copy (its message keys are gone), so it is not shown twice.
-//! - **Receiving** opens a fetched batch, then stores the advanced
-//!   sessions, the messages and the ids of the processed deliveries in one
+//! - **Receiving** opens a fetched batch and stores the advanced sessions,
+//!   the messages and the ids of the processed deliveries in one
 //!   transaction, and only then acknowledges them at the relay. A crash
 //!   before the commit leaves the sessions as they were, so the deliveries
 //!   open again on the next fetch; a crash after it finds the deliveries
 //!   marked processed: they are acknowledged without being opened again.
+//!
+//! Every transaction is `BEGIN IMMEDIATE` and reads the state it changes
+//! inside itself (sessions, prekeys, group sender state), never from an
+//! earlier read or a copy held in memory: another process on the same store
+//! (an app and its notification extension, two `fuin` commands) may have
+//! changed it in between. Network I/O happens outside transactions: what a
+//! step needs from the relay (bundles, device lists) is fetched first. A
+//! message key is committed as used before its ciphertext leaves the device.
 //!
 //! SQLite calls are short and run on the calling task.
 
@@ -125,9 +134,10 @@ pub struct SyncReport {
     pub acknowledged: usize,
 }
 
+/// The device's state: its store. Nothing read from it is kept between
+/// operations (another process may change it).
 pub(crate) struct State {
     pub(crate) store: LocalStore,
-    prekeys: PrekeyStore,
 }
 
 pub(crate) struct Inner {
@@ -251,6 +261,10 @@ impl Client {
         }
         let mut prekeys = PrekeyStore::new();
         prekeys.rotate_signed_prekey(&identity, &mut rand::rng());
+        let signed_prekey_id = prekeys
+            .current_signed_prekey()
+            .map(|signed| signed.id.0)
+            .ok_or_else(|| ClientError::Storage("no signed prekey was made".into()))?;
         let written = (|| {
             let (tx, key) = store.transaction()?;
             let db = Reader::of(&tx, key);
@@ -259,6 +273,7 @@ impl Client {
             db.put_plain("relay", relay.base().as_bytes())?;
             db.put_identity(&identity)?;
             db.put_prekeys(&prekeys)?;
+            db.note_signed_prekey(signed_prekey_id, now_ms())?;
             db.put_u64("signed_prekey_at", now_ms())?;
             db.put_u64("registered", 0)?;
             account.put(db)?;
@@ -270,9 +285,7 @@ impl Client {
             remove_store_files(store_path);
             return Err(err);
         }
-        Ok(Self::from_parts(
-            address, identity, relay, options, store, prekeys,
-        ))
+        Ok(Self::from_parts(address, identity, relay, options, store))
     }
 
     /// Opens an existing device's store, with the key file beside it.
@@ -307,7 +320,8 @@ impl Client {
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or_else(|| ClientError::Storage("the store names no relay".into()))?;
         let identity = db.identity()?;
-        let prekeys = db.prekeys()?;
+        // Checked here so that a damaged store fails at open.
+        db.prekeys()?;
         let address = DeviceAddress::new(user_id(&user)?, DeviceId(device));
         let mut store = store;
         if store
@@ -318,9 +332,7 @@ impl Client {
             upgrade_to_account(&mut store, &address, &identity)?;
         }
         let relay = RelayConnection::new(&relay_url, options.relay_certificate.as_deref())?;
-        Ok(Self::from_parts(
-            address, identity, relay, options, store, prekeys,
-        ))
+        Ok(Self::from_parts(address, identity, relay, options, store))
     }
 
     fn from_parts(
@@ -329,7 +341,6 @@ impl Client {
         relay: RelayConnection,
         options: ClientOptions,
         store: LocalStore,
-        prekeys: PrekeyStore,
     ) -> Self {
         let (events, _) = broadcast::channel(1024);
         Self {
@@ -339,7 +350,7 @@ impl Client {
                 relay,
                 options,
                 events,
-                state: Mutex::new(State { store, prekeys }),
+                state: Mutex::new(State { store }),
                 token: std::sync::Mutex::new(None),
             }),
         }

@@ -27,15 +27,18 @@ impl Client {
         state: &mut State,
         signed_prekey: Option<fuin_wire::SignedPrekey>,
     ) -> Result<usize, ClientError> {
-        let one_time = state
-            .prekeys
-            .generate_one_time_prekeys(PREKEY_BATCH, &mut rand::rng());
-        // The secrets are on disk before their public halves leave.
-        {
+        // The secrets are on disk before their public halves leave; the
+        // store is read and written in one transaction, so prekeys another
+        // process consumed meanwhile stay consumed.
+        let one_time = {
             let (tx, key) = state.store.transaction()?;
-            Reader::of(&tx, key).put_prekeys(&state.prekeys)?;
+            let db = Reader::of(&tx, key);
+            let mut prekeys = db.prekeys()?;
+            let one_time = prekeys.generate_one_time_prekeys(PREKEY_BATCH, &mut rand::rng());
+            db.put_prekeys(&prekeys)?;
             commit(tx)?;
-        }
+            one_time
+        };
         let upload = PrekeyUpload {
             signed_prekey,
             one_time_prekeys: one_time.into(),
@@ -54,21 +57,23 @@ impl Client {
         &self,
         state: &mut State,
     ) -> Result<(), ClientError> {
-        let last = state.store.reader().u64("signed_prekey_at")?.unwrap_or(0);
         let now = now_ms();
-        if now.saturating_sub(last) < SIGNED_PREKEY_LIFETIME_MS {
-            return Ok(());
-        }
-        let signed = state
-            .prekeys
-            .rotate_signed_prekey(&self.inner.identity, &mut rand::rng());
-        {
+        let signed = {
             let (tx, key) = state.store.transaction()?;
             let db = Reader::of(&tx, key);
-            db.put_prekeys(&state.prekeys)?;
+            // Read in the transaction: two processes do not both rotate.
+            let last = db.u64("signed_prekey_at")?.unwrap_or(0);
+            if now.saturating_sub(last) < SIGNED_PREKEY_LIFETIME_MS {
+                return Ok(());
+            }
+            let mut prekeys = db.prekeys()?;
+            let signed = prekeys.rotate_signed_prekey(&self.inner.identity, &mut rand::rng());
+            db.put_prekeys(&prekeys)?;
+            db.note_signed_prekey(signed.id.0, now)?;
             db.put_u64("signed_prekey_at", now)?;
             commit(tx)?;
-        }
+            signed
+        };
         let upload = PrekeyUpload {
             signed_prekey: Some(signed),
             one_time_prekeys: Vec::new().into(),

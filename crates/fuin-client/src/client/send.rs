@@ -73,7 +73,9 @@ impl Client {
 
     /// Sends `body` as a message of any `content_type` to `user` (and this
     /// user's other devices), outside the history. For tests that play a
-    /// misbehaving peer; apps have no use for it.
+    /// misbehaving peer; apps have no use for it, and only builds with the
+    /// `testing` feature (this crate's own tests) have it.
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub async fn send_raw_content_for_testing(
         &self,
@@ -194,10 +196,6 @@ impl Client {
         // each use so that no future holds it across an await.
         let now = now_ms();
         let now_sql = i64::try_from(now).unwrap_or(i64::MAX);
-
-        // Sessions: use the most recent one that can send, or start one.
-        let mut sessions = SessionCache::default();
-        let mut envelopes = Vec::with_capacity(targets.len());
         let outgoing = Outgoing::new(
             &mut rand::rng(),
             &self.inner.address,
@@ -205,88 +203,66 @@ impl Client {
             content_type,
             body,
         )?;
-        let mut need_bundle = Vec::new();
-        {
-            let db = state.store.reader();
-            for (address, _) in &targets {
-                let slots = sessions.load(db, address)?;
-                if !slots.iter().any(|slot| slot.session.can_send()) {
-                    need_bundle.push(address.clone());
-                }
+
+        // The relay first: bundles for the devices with no session that can
+        // send, as a look at the store shows now. Whether one is still
+        // needed is decided again in the transaction below.
+        let mut bundles = Vec::new();
+        for (address, trusted) in &targets {
+            let can_send = state
+                .store
+                .reader()
+                .sessions(address)?
+                .iter()
+                .any(|slot| slot.session.can_send());
+            if !can_send && let Some(bundle) = self.fetch_bundle(address, trusted).await? {
+                bundles.push((address.clone(), bundle));
             }
         }
-        for address in need_bundle {
-            let trusted = targets
-                .iter()
-                .find(|(a, _)| *a == address)
-                .map(|(_, identity)| identity.clone());
-            let relay = &self.inner.relay;
-            let user = address.user.clone();
-            let device = address.device;
-            let bundles = match self
-                .authed(|token| {
-                    let user = &user;
-                    async move { relay.bundle(&token, user, device).await }
-                })
-                .await
-            {
-                Ok(bundles) => bundles,
-                // A device that has not published prekeys cannot be reached yet.
-                Err(ClientError::Relay { status: 404, .. }) => continue,
-                Err(err) => return Err(err),
-            };
-            let Some(bundle) = bundles
-                .bundles
-                .as_slice()
-                .iter()
-                .find(|b| b.address == address)
-            else {
-                continue;
-            };
-            let verified = match VerifiedBundle::verify(bundle, &address, trusted.as_ref()) {
-                Ok(verified) => verified,
-                // The identity comes from the user's signed list; a bundle
-                // with another one is the relay's doing.
-                Err(SealError::IdentityMismatch) => {
-                    return Err(ClientError::RelayMisbehaved(format!(
-                        "the bundle of {address} names another identity than its user's device list"
-                    )));
-                }
-                Err(err) => return Err(err.into()),
-            };
-            let session = Session::initiate(
-                &mut rand::rng(),
-                &self.inner.identity,
-                self.inner.address.clone(),
-                &verified,
-            )?;
-            sessions.add(state.store.reader(), &address, session, now_sql)?;
-        }
-        for (address, _) in &targets {
-            let slots = sessions.load(state.store.reader(), address)?;
-            let Some(index) = slots.iter().position(|slot| slot.session.can_send()) else {
-                continue;
-            };
-            let sealed = slots[index]
-                .session
-                .seal(&mut rand::rng(), &outgoing, now)?;
-            envelopes.push(sealed.envelope);
-            sessions.touch(address, index, now_sql);
-        }
-        if envelopes.is_empty() {
-            return Err(ClientError::UnknownUser {
-                user: peer.as_str().to_owned(),
-            });
-        }
-        let devices = envelopes.len();
-        let batch = SendBatch {
-            envelopes: envelopes.into(),
-        }
-        .to_bytes()?;
 
-        let (outbox_id, local_id) = {
+        // Then one transaction: the sessions as they are now (another
+        // process may have sealed with them since), a session started from a
+        // fetched bundle only where none can send, the sealing, and the
+        // advanced sessions, the message and the sealed batch written. The
+        // message keys used are committed before the batch is posted.
+        let (outbox_id, local_id, batch, devices) = {
             let (tx, key) = state.store.transaction()?;
             let db = Reader::of(&tx, key);
+            let mut sessions = SessionCache::default();
+            let mut envelopes = Vec::with_capacity(targets.len());
+            for (address, _) in &targets {
+                let slots = sessions.load(db, address)?;
+                if !slots.iter().any(|slot| slot.session.can_send())
+                    && let Some((_, verified)) = bundles.iter().find(|(a, _)| a == address)
+                {
+                    let session = Session::initiate(
+                        &mut rand::rng(),
+                        &self.inner.identity,
+                        self.inner.address.clone(),
+                        verified,
+                    )?;
+                    sessions.add(db, address, session, now_sql)?;
+                }
+                let slots = sessions.load(db, address)?;
+                let Some(index) = slots.iter().position(|slot| slot.session.can_send()) else {
+                    continue;
+                };
+                let sealed = slots[index]
+                    .session
+                    .seal(&mut rand::rng(), &outgoing, now)?;
+                envelopes.push(sealed.envelope);
+                sessions.touch(address, index, now_sql);
+            }
+            if envelopes.is_empty() {
+                return Err(ClientError::UnknownUser {
+                    user: peer.as_str().to_owned(),
+                });
+            }
+            let devices = envelopes.len();
+            let batch = SendBatch {
+                envelopes: envelopes.into(),
+            }
+            .to_bytes()?;
             sessions.write(db)?;
             let local_id = if in_history {
                 db.insert_message(&NewMessage {
@@ -312,7 +288,7 @@ impl Client {
             }
             let outbox_id = db.enqueue(local_id, &batch, now)?;
             commit(tx)?;
-            (outbox_id, local_id)
+            (outbox_id, local_id, batch, devices)
         };
         self.step(Step::Queued);
 
@@ -326,6 +302,47 @@ impl Client {
             status,
             devices,
         })
+    }
+
+    /// Fetches and verifies a bundle of `address`, whose identity the
+    /// user's list gives as `trusted`; `None` if the device has published
+    /// no prekeys (it cannot be reached yet).
+    async fn fetch_bundle(
+        &self,
+        address: &DeviceAddress<'static>,
+        trusted: &PublicIdentity,
+    ) -> Result<Option<VerifiedBundle>, ClientError> {
+        let relay = &self.inner.relay;
+        let user = address.user.clone();
+        let device = address.device;
+        let bundles = match self
+            .authed(|token| {
+                let user = &user;
+                async move { relay.bundle(&token, user, device).await }
+            })
+            .await
+        {
+            Ok(bundles) => bundles,
+            Err(ClientError::Relay { status: 404, .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let Some(bundle) = bundles
+            .bundles
+            .as_slice()
+            .iter()
+            .find(|b| b.address == *address)
+        else {
+            return Ok(None);
+        };
+        match VerifiedBundle::verify(bundle, address, Some(trusted)) {
+            Ok(verified) => Ok(Some(verified)),
+            // The identity comes from the user's signed list; a bundle
+            // with another one is the relay's doing.
+            Err(SealError::IdentityMismatch) => Err(ClientError::RelayMisbehaved(format!(
+                "the bundle of {address} names another identity than its user's device list"
+            ))),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Posts one queued batch; the new status of its message.

@@ -79,7 +79,8 @@ impl Client {
             report.held += part.held;
             report.acknowledged += ids.len();
             if batch.prekeys_low
-                && state.prekeys.one_time_count() + PREKEY_BATCH <= MAX_LOCAL_ONE_TIME_PREKEYS
+                && state.store.reader().prekeys()?.one_time_count() + PREKEY_BATCH
+                    <= MAX_LOCAL_ONE_TIME_PREKEYS
             {
                 let count = self.publish_one_time_prekeys(&mut state, None).await?;
                 self.emit(Event::PrekeysReplenished { count });
@@ -124,9 +125,11 @@ impl Client {
         let mut report = SyncReport::default();
         let mut events = Vec::new();
         let mut sessions = SessionCache::default();
-        let mut prekeys = state.prekeys.clone();
+        // Sessions and prekeys are read inside the transaction that writes
+        // them back: another process on the store may have changed them.
         let (tx, key) = state.store.transaction()?;
         let db = Reader::of(&tx, key);
+        let mut prekeys = db.prekeys()?;
         for (id, record) in records {
             if released {
                 db.release_quarantined(&id)?;
@@ -185,7 +188,6 @@ impl Client {
         sessions.write(db)?;
         db.put_prekeys(&prekeys)?;
         commit(tx)?;
-        state.prekeys = prekeys;
         for event in events {
             self.emit(event);
         }
@@ -215,36 +217,51 @@ impl Client {
         // Only a device the newest verified list of its user names, with the
         // identity the list gives it, is heard (spec/accounts.md §8.3).
         let peer = db.peer(&sender)?;
+        let is_prekey = record.envelope.content_kind == ContentKind::PrekeyMessage;
         if peer.is_some() {
-            // An established session first, most recently used first.
+            // The established sessions first, most recently used first
+            // (spec/protocol.md §6.6). Only `SessionMismatch` ("another
+            // session's handshake") lets a record go on to start a new
+            // session; any other failure drops it, so a replayed first
+            // message (its key already used) never starts one.
             let slots = sessions.load(db, &sender)?;
-            let mut last_error = None;
+            let mut refused = None;
             for (index, slot) in slots.iter_mut().enumerate() {
                 match slot.session.open(record, now_ms) {
                     Ok(opened) => {
                         sessions.touch(&sender, index, now);
                         return Ok(Outcome::Opened(Box::new(opened)));
                     }
+                    Err(SealError::SessionMismatch) => {}
                     Err(err) => {
-                        last_error.get_or_insert(err);
+                        refused.get_or_insert(err);
                     }
                 }
             }
-            if record.envelope.content_kind != ContentKind::PrekeyMessage {
-                return Ok(Outcome::Dropped(match last_error {
-                    Some(err) => err.to_string(),
-                    None => "no session with the sending device".into(),
-                }));
+            if let Some(err) = refused {
+                return Ok(Outcome::Dropped(err.to_string()));
+            }
+            if !is_prekey {
+                return Ok(Outcome::Dropped(
+                    "no session with the sending device".into(),
+                ));
             }
         }
-        if record.envelope.content_kind != ContentKind::PrekeyMessage {
+        if !is_prekey {
             return Ok(Outcome::Dropped(NOT_LISTED.into()));
         }
         // A new handshake from the sender.
-        let initiator = match PrekeyMessage::from_bytes(record.envelope.sealed_body.as_bytes()) {
-            Ok(message) => message.initiator,
+        let handshake = match PrekeyMessage::from_bytes(record.envelope.sealed_body.as_bytes()) {
+            Ok(message) => message,
             Err(err) => return Ok(Outcome::Dropped(SealError::from(err).to_string())),
         };
+        // A handshake answered before is a replay (a first message sent
+        // without a one-time prekey consumes nothing that would make it
+        // fail): it never starts, replaces or evicts a session.
+        if db.handshake_answered(handshake.signed_prekey_id.0, &handshake.base_key)? {
+            return Ok(Outcome::Dropped(SealError::DuplicateMessage.to_string()));
+        }
+        let initiator = handshake.initiator.clone();
         match &peer {
             Some(peer) if peer.identity == initiator => {}
             _ => {
@@ -289,6 +306,12 @@ impl Client {
         ) {
             Ok((session, opened)) => {
                 sessions.add(db, &sender, session, now)?;
+                // In the transaction that stores the session.
+                db.record_answered_handshake(
+                    handshake.signed_prekey_id.0,
+                    &handshake.base_key,
+                    now_ms,
+                )?;
                 Ok(Outcome::Opened(Box::new(opened)))
             }
             Err(err) => Ok(Outcome::Dropped(err.to_string())),

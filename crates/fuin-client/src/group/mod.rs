@@ -365,14 +365,17 @@ impl Client {
         id: &GroupId,
         request: ChangeRequest,
     ) -> Result<GroupInfo, ClientError> {
-        let mut current = self.group_state(state, id)?;
         let now = now_ms();
-        let sent = current.change(&mut rand::rng(), request, now)?;
-        {
+        let current = {
+            // Read, changed and written in one transaction (spec/client.md §1.1).
             let (tx, key) = state.store.transaction()?;
             let groups = Groups {
                 db: Reader::of(&tx, key),
             };
+            let mut current = groups.load(id)?.ok_or_else(|| {
+                ClientError::InvalidArgument(format!("no group {}", group_hex(id)))
+            })?;
+            let sent = current.change(&mut rand::rng(), request, now)?;
             groups.save(&current, now)?;
             let recipients = devices::listed_recipients(groups.db, sent.recipients.iter())?;
             if !recipients.is_empty() {
@@ -398,7 +401,8 @@ impl Client {
                 )?;
             }
             commit(tx)?;
-        }
+            current
+        };
         self.flush_group_outbox_lenient(state).await?;
         Ok(info(&current))
     }

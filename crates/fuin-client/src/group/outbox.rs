@@ -22,18 +22,22 @@ impl Client {
         let id = *id;
         self.ensure_registered().await?;
         let mut state = self.inner.state.lock().await;
-        let mut current = self.group_state(&state, &id)?;
         let now = now_ms();
-        let sealed = current.seal(&mut rand::rng(), content_type, body, now)?;
-        let recipients =
-            super::devices::listed_recipients(state.store.reader(), current.recipients())?;
-        let devices = recipients.len();
-        let frame = sealed.send_frame(recipients).to_bytes()?;
-        let local_id = {
+        // The sender state is read, advanced and written back in one
+        // transaction: another process on the store may have sealed with it
+        // since this one last looked, and a chain key is used once.
+        let (local_id, devices) = {
             let (tx, key) = state.store.transaction()?;
             let groups = Groups {
                 db: Reader::of(&tx, key),
             };
+            let mut current = groups.load(&id)?.ok_or_else(|| {
+                ClientError::InvalidArgument(format!("no group {}", hex::encode(id.as_bytes())))
+            })?;
+            let sealed = current.seal(&mut rand::rng(), content_type, body, now)?;
+            let recipients = super::devices::listed_recipients(groups.db, current.recipients())?;
+            let devices = recipients.len();
+            let frame = sealed.send_frame(recipients).to_bytes()?;
             groups.save(&current, now)?;
             let local_id = groups.insert_message(
                 &id,
@@ -55,7 +59,7 @@ impl Client {
                 groups.set_status(local, MessageStatus::Sent, None)?;
             }
             commit(tx)?;
-            local_id
+            (local_id, devices)
         };
         self.step(crate::Step::Queued);
         self.flush_group_outbox_lenient(&mut state).await?;

@@ -10,15 +10,22 @@
 //! (who, when, status) stays in the clear so it can be indexed; it is what
 //! the device shows in its conversation list anyway.
 //!
+//! Rows that decide trust (`peers`, `accounts`) stay in the clear to be
+//! looked up, with a trust tag made with the storage key ([`tags`]).
+//!
 //! The database runs in WAL mode with `synchronous = FULL`: a transaction
-//! that returned is on disk.
+//! that returned is on disk. Every state change is one `BEGIN IMMEDIATE`
+//! transaction that reads and writes its state ([`LocalStore::transaction`]),
+//! so several processes on one store serialise (`spec/client.md` §1.1).
 
+mod handshakes;
 mod messages;
 mod meta;
 mod peers;
 mod queues;
 mod schema;
 mod sessions;
+pub(crate) mod tags;
 
 use std::path::Path;
 
@@ -36,7 +43,7 @@ use zeroize::Zeroizing;
 use crate::ClientError;
 use crate::history::MessageStatus;
 
-use self::schema::{SCHEMA, SCHEMA_VERSION};
+use self::schema::{SCHEMA, SCHEMA_V2_TABLES, SCHEMA_VERSION};
 
 /// A peer device's identity as this device trusts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +149,9 @@ pub(crate) struct NewMessage<'a> {
     pub receipt_owed: i64,
 }
 
+/// How long a transaction waits for another process's to finish.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The local store.
 pub(crate) struct LocalStore {
     conn: Connection,
@@ -211,6 +221,8 @@ impl LocalStore {
         let conn = Self::connect(path)?;
         conn.execute_batch(SCHEMA)
             .map_err(storage("creating the schema"))?;
+        conn.execute_batch(SCHEMA_V2_TABLES)
+            .map_err(storage("creating the schema"))?;
         conn.execute_batch(crate::group::GROUP_SCHEMA)
             .map_err(storage("creating the group tables"))?;
         conn.execute_batch(crate::identifiers::IDENTIFIER_SCHEMA)
@@ -232,14 +244,18 @@ impl LocalStore {
                 path.display()
             )));
         }
-        let conn = Self::connect(path)?;
+        let mut conn = Self::connect(path)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(storage("reading the schema version"))?;
-        if version != SCHEMA_VERSION {
-            return Err(ClientError::Storage(format!(
-                "the store has schema version {version}; this client reads {SCHEMA_VERSION}"
-            )));
+        match version {
+            SCHEMA_VERSION => {}
+            1 => Self::migrate_from_v1(&mut conn, &key)?,
+            _ => {
+                return Err(ClientError::Storage(format!(
+                    "the store has schema version {version}; this client reads {SCHEMA_VERSION}"
+                )));
+            }
         }
         // Stores made before groups gain their tables.
         conn.execute_batch(crate::group::GROUP_SCHEMA)
@@ -269,9 +285,58 @@ impl LocalStore {
             .map_err(storage("enabling foreign keys"))?;
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(storage("enabling secure delete"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
+        // Another process on the store (an app and its notification
+        // extension) holds the write lock for one short transaction at a
+        // time; waiting is how the two serialise, so the wait is long.
+        conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(storage("setting the busy timeout"))?;
         Ok(conn)
+    }
+
+    /// Schema version 1 to 2, in one transaction (another process may open
+    /// the store at once: the one that migrates second finds version 2):
+    /// the answered handshakes and the signed prekey ledger (with the
+    /// current signed prekey), and a trust tag for every `peers` and
+    /// `accounts` row. The rows are tagged as they stand: what the file
+    /// held before the migration is trusted as it was.
+    fn migrate_from_v1(conn: &mut Connection, key: &StorageKey) -> Result<(), ClientError> {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(storage("starting the migration"))?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(storage("reading the schema version"))?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        tx.execute_batch(SCHEMA_V2_TABLES)
+            .map_err(storage("migrating the store"))?;
+        tx.execute_batch(crate::account::ACCOUNT_SCHEMA)
+            .map_err(storage("migrating the store"))?;
+        for table in ["peers", "accounts"] {
+            let has_tag: i64 = tx
+                .query_row(
+                    &format!(
+                        "SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = 'tag'"
+                    ),
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(storage("migrating the store"))?;
+            if has_tag == 0 {
+                tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN tag BLOB"))
+                    .map_err(storage("migrating the store"))?;
+            }
+        }
+        let db = Reader::of(&tx, key);
+        db.tag_all_peers()?;
+        db.tag_all_accounts()?;
+        if let Some(current) = db.prekeys()?.current_signed_prekey() {
+            db.note_signed_prekey(current.id.0, crate::client::now_ms())?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(storage("writing the schema version"))?;
+        tx.commit().map_err(storage("committing the migration"))
     }
 
     /// Starts a write transaction. Dropping it without commit rolls back.

@@ -1,7 +1,9 @@
 //! The schema of the local store and its version (`PRAGMA user_version`).
 
-/// The schema version kept in `PRAGMA user_version`.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+/// The schema version kept in `PRAGMA user_version`: 2 added the answered
+/// handshakes, the signed prekey ledger and the trust tags of `peers` and
+/// `accounts` (`spec/client.md` §1.4).
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE meta (
@@ -14,6 +16,7 @@ CREATE TABLE peers (
     identity         BLOB NOT NULL,
     pending_identity BLOB,
     first_seen_ms    INTEGER NOT NULL,
+    tag              BLOB,
     PRIMARY KEY (user, device)
 );
 CREATE TABLE sessions (
@@ -68,5 +71,20 @@ CREATE TABLE quarantine (
     sender_device     INTEGER NOT NULL,
     record            BLOB NOT NULL,
     at_ms             INTEGER NOT NULL
+);
+";
+
+/// The tables schema version 2 added: made with [`SCHEMA`] in a new store,
+/// and by the migration from version 1.
+pub(super) const SCHEMA_V2_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS answered_handshakes (
+    signed_prekey_id INTEGER NOT NULL,
+    base_key         BLOB NOT NULL,
+    at_ms            INTEGER NOT NULL,
+    PRIMARY KEY (signed_prekey_id, base_key)
+);
+CREATE TABLE IF NOT EXISTS signed_prekey_ids (
+    id    INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL
 );
 ";
