@@ -96,3 +96,39 @@ impl Reader<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::LocalStore;
+    use fuin_seal::state::StorageKey;
+
+    #[test]
+    fn answered_handshakes_live_as_long_as_their_signed_prekey() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = StorageKey::generate(&mut rand::rng());
+        let mut store = LocalStore::create(&dir.path().join("store.db"), key).unwrap();
+        let (tx, key) = store.transaction().unwrap();
+        let db = Reader::of(&tx, key);
+        let first = X25519PublicKey([7; 32]);
+        let second = X25519PublicKey([8; 32]);
+        db.note_signed_prekey(1, 0).unwrap();
+        db.record_answered_handshake(1, &first, 0).unwrap();
+        assert!(db.handshake_answered(1, &first).unwrap());
+        // Another base key, or the same one under another signed prekey, is
+        // another handshake.
+        assert!(!db.handshake_answered(1, &second).unwrap());
+        assert!(!db.handshake_answered(2, &first).unwrap());
+
+        db.note_signed_prekey(5, 0).unwrap();
+        db.record_answered_handshake(5, &second, 0).unwrap();
+        db.note_signed_prekey(9, 0).unwrap();
+        // Prekey 1 is still one of the three kept.
+        assert!(db.handshake_answered(1, &first).unwrap());
+        db.note_signed_prekey(12, 0).unwrap();
+        // Making the fourth retired prekey 1, and its handshakes with it.
+        assert!(!db.handshake_answered(1, &first).unwrap());
+        assert!(db.handshake_answered(5, &second).unwrap());
+    }
+}
