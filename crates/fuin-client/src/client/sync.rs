@@ -132,7 +132,10 @@ impl Client {
         let mut prekeys = db.prekeys()?;
         for (id, record) in records {
             if released {
-                db.release_quarantined(&id)?;
+                // Released by another process since it was read: opened there.
+                if !db.release_quarantined(&id)? {
+                    continue;
+                }
             } else if db.was_processed(&id)? {
                 continue;
             }

@@ -125,14 +125,17 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    pub fn release_quarantined(&self, id: &MessageId) -> Result<(), ClientError> {
-        self.conn
+    /// Removes a held delivery; whether it was still held (another process
+    /// on the store may have released it first).
+    pub fn release_quarantined(&self, id: &MessageId) -> Result<bool, ClientError> {
+        let removed = self
+            .conn
             .execute(
                 "DELETE FROM quarantine WHERE server_message_id = ?1",
                 [id.0.as_slice()],
             )
             .map_err(storage("releasing a quarantined delivery"))?;
-        Ok(())
+        Ok(removed > 0)
     }
 
     pub fn enqueue(
