@@ -273,6 +273,12 @@ impl LocalStore {
 
     fn connect(path: &Path) -> Result<Connection, ClientError> {
         let conn = Connection::open(path).map_err(storage("opening the store"))?;
+        // Another process on the store (an app and its notification
+        // extension) holds the write lock for one short transaction at a
+        // time; waiting is how the two serialise, so the wait is long. Set
+        // first, so that the pragmas below wait too.
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(storage("setting the busy timeout"))?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(storage("enabling WAL"))?;
@@ -285,11 +291,6 @@ impl LocalStore {
             .map_err(storage("enabling foreign keys"))?;
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(storage("enabling secure delete"))?;
-        // Another process on the store (an app and its notification
-        // extension) holds the write lock for one short transaction at a
-        // time; waiting is how the two serialise, so the wait is long.
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(storage("setting the busy timeout"))?;
         Ok(conn)
     }
 
