@@ -1,6 +1,9 @@
 //! Two relay processes on one PostgreSQL database: a message sent through
 //! one is delivered through the other, stamped with the key they share, and
-//! wakes a long poll or a push stream waiting on the other at once.
+//! wakes a long poll or a push stream waiting on the other at once. In the
+//! wake-up tests the waiting node runs inside the test process (sharing only
+//! the database and the key with the other), so that the test sends only once
+//! it sees the waiter wait.
 //!
 //! Needs `FUIN_TEST_POSTGRES` (see `tests/store.rs`); `.ci/run` provides it.
 //! Without it the test is skipped with a note, unless `CI` is set: then it
