@@ -197,6 +197,28 @@ async fn identifiers(client: &Client) -> (String, String) {
     (user, direct)
 }
 
+/// Returns once the system clock reads a later millisecond than when it was
+/// called. A secret is stamped with the millisecond it was drawn in (by the
+/// system clock: the client has no other), so one drawn after this returns
+/// is strictly newer than one drawn before it was called.
+async fn after_this_millisecond() {
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
+    let drawn_by = now_ms();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while now_ms() <= drawn_by {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the system clock did not move past {drawn_by} ms"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
 fn secret_changes(events: &[Event]) -> Vec<DeviceAddress<'static>> {
     events
         .iter()
@@ -292,7 +314,7 @@ async fn two_devices_that_each_drew_a_secret_converge_on_the_older() {
     let phone = devices.create(&relay, "alice", 1).await;
     // The phone draws while it is alone: nobody gets its secret yet.
     let phones = identifiers(&phone).await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    after_this_millisecond().await;
 
     // The laptop joins, draws its own (newer) one and offers it.
     let laptop = devices.link(&relay, &phone, "alice", 2, "laptop").await;
@@ -335,7 +357,7 @@ async fn secrets_drawn_while_both_devices_were_offline_converge() {
     let mut laptop_events = laptop.events();
     // Both draw before either syncs, so each one's offer crosses the other's.
     let laptops = identifiers(&laptop).await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    after_this_millisecond().await;
     let phones_before = identifiers(&phone).await;
     assert_ne!(laptops, phones_before);
     for _ in 0..2 {

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -80,6 +81,11 @@ pub struct Relay<S> {
     streams: watch::Sender<usize>,
     /// One permit per blob upload or download in flight.
     blob_transfers: Arc<Semaphore>,
+    /// How many blob transfers wait for a permit.
+    blob_transfers_queued: AtomicUsize,
+    /// How many long polls and streams have looked at their mailbox, found
+    /// nothing new, and wait for a wake-up.
+    mail_waiters: AtomicUsize,
     /// The origins a login signature may name (normalised); see
     /// [`RelayConfig::origins`].
     origins: RwLock<Vec<String>>,
@@ -116,6 +122,8 @@ impl<S: Store> Relay<S> {
             shutdown: watch::Sender::new(false),
             streams: watch::Sender::new(0),
             blob_transfers,
+            blob_transfers_queued: AtomicUsize::new(0),
+            mail_waiters: AtomicUsize::new(0),
             origins,
         })
     }
@@ -210,6 +218,23 @@ impl<S: Store> Relay<S> {
     /// (for tests).
     pub fn rate_buckets(&self) -> (usize, usize) {
         (self.anonymous_limits.len(), self.device_limits.len())
+    }
+
+    /// How many long polls and push streams have found nothing new in their
+    /// mailbox and wait for a wake-up (for tests: a send made after this
+    /// counts one can reach them only by waking them).
+    pub fn mail_waiters(&self) -> usize {
+        self.mail_waiters.load(Ordering::SeqCst)
+    }
+
+    /// How many blob transfers hold a permit, and how many wait for one
+    /// (for tests).
+    pub fn blob_transfers(&self) -> (usize, usize) {
+        let limit = self.config.max_blob_transfers.max(1);
+        (
+            limit.saturating_sub(self.blob_transfers.available_permits()),
+            self.blob_transfers_queued.load(Ordering::SeqCst),
+        )
     }
 
     /// The store (for the binary's maintenance tasks and for tests).
@@ -742,6 +767,7 @@ async fn fetch<S: Store>(
         {
             break stored;
         }
+        let _waiting = Counted::new(&relay.mail_waiters);
         tokio::select! {
             _ = tokio::time::timeout_at(deadline, notified) => {}
             () = shutting_down(&mut shutdown) => {}
@@ -827,6 +853,22 @@ impl Drop for OpenStream<'_> {
     }
 }
 
+/// Counts one more in a gauge for as long as it lives.
+pub(crate) struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    pub(crate) fn new(gauge: &'a AtomicUsize) -> Self {
+        gauge.fetch_add(1, Ordering::SeqCst);
+        Self(gauge)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn push_mailbox<S: Store>(
     relay: Arc<Relay<S>>,
     device: DeviceAddress<'static>,
@@ -885,6 +927,7 @@ async fn push_mailbox<S: Store>(
                 return;
             }
         }
+        let _waiting = Counted::new(&relay.mail_waiters);
         tokio::select! {
             _ = &mut notified => {}
             () = shutting_down(&mut shutdown) => {}

@@ -21,7 +21,6 @@ use fuin_wire::relay::relay_origin;
 use sha2::Digest;
 use zeroize::Zeroize;
 
-use crate::api::system_clock;
 use crate::franking::StampKeys;
 use crate::store::Store;
 use crate::store::postgres::PostgresStore;
@@ -519,6 +518,18 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
     serve(store, listener, address, tls, config, listening).await
 }
 
+/// The system clock.
+#[cfg(not(feature = "test-clock"))]
+fn process_clock() -> crate::api::Clock {
+    crate::api::system_clock()
+}
+
+/// The system clock, or one a test moves forward (see [`crate::test_clock`]).
+#[cfg(feature = "test-clock")]
+fn process_clock() -> crate::api::Clock {
+    crate::test_clock::process_clock()
+}
+
 async fn serve<S: crate::store::Store>(
     store: S,
     listener: tokio::net::TcpListener,
@@ -527,7 +538,7 @@ async fn serve<S: crate::store::Store>(
     config: RelayConfig,
     listening: impl FnOnce(SocketAddr),
 ) -> Result<(), RunError> {
-    let relay = Relay::new(store, config, system_clock());
+    let relay = Relay::new(store, config, process_clock());
     let shutdown = shutdown_signal();
     listening(address);
     crate::serve_with(listener, relay, tls, shutdown)

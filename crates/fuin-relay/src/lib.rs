@@ -27,6 +27,8 @@ pub mod franking;
 pub mod rate;
 pub mod server;
 pub mod store;
+#[cfg(feature = "test-clock")]
+pub mod test_clock;
 pub mod tls;
 mod waiters;
 

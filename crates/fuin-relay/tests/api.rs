@@ -3,6 +3,8 @@
 //! is refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/eventually.rs"]
+mod eventually;
 mod lists;
 
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use ed25519_dalek::{Signer, SigningKey};
+use eventually::{PATIENCE, eventually_async};
 use fuin_relay::api::Clock;
 use fuin_relay::franking::StampKeys;
 use fuin_relay::store::sqlite::SqliteStore;
@@ -24,6 +27,7 @@ use tower::ServiceExt;
 const START: u64 = 1_795_000_000_000;
 
 struct Harness {
+    relay: Arc<Relay<SqliteStore>>,
     app: Router,
     time: Arc<AtomicU64>,
     _dir: tempfile::TempDir,
@@ -46,7 +50,8 @@ impl Harness {
         config.origins = vec![lists::TEST_ORIGIN.to_owned()];
         let relay = Relay::new(store, config, clock);
         Self {
-            app: router(relay),
+            app: router(relay.clone()),
+            relay,
             time,
             _dir: dir,
         }
@@ -584,7 +589,13 @@ async fn a_waiting_fetch_returns_as_soon_as_a_message_arrives() {
             (started.elapsed(), records)
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The fetch has found the mailbox empty and waits: from here on only a
+    // wake-up can bring it the message.
+    eventually_async("bob's fetch to wait", PATIENCE, || {
+        let waiting = h.relay.mail_waiters() == 1;
+        async move { waiting }
+    })
+    .await;
     let (status, _) = h.send(&alice, &bob.address, b"wake up").await;
     assert_eq!(status, StatusCode::OK);
     let (elapsed, count) = waiter.await.unwrap();
@@ -607,8 +618,10 @@ async fn a_device_over_its_request_rate_is_told_to_slow_down() {
     config.requests_per_second = 2;
     config.request_burst = 5;
     config.origins = vec![lists::TEST_ORIGIN.to_owned()];
+    let relay = Relay::new(store, config, clock);
     let h = Harness {
-        app: router(Relay::new(store, config, clock)),
+        app: router(relay.clone()),
+        relay,
         time,
         _dir: dir,
     };

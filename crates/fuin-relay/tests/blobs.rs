@@ -4,6 +4,8 @@
 //! while they are read; blobs expire and leave nothing in the database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/eventually.rs"]
+mod eventually;
 #[path = "harness/mod.rs"]
 mod harness;
 
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{Method, StatusCode};
+use eventually::{PATIENCE, eventually_async};
 use fuin_wire::FrameBody;
 use fuin_wire::relay::BlobReceipt;
 use harness::{Answer, Device, Harness, START, default_config, hex_of};
@@ -393,7 +396,11 @@ async fn blob_transfers_beyond_the_limit_wait_their_turn() {
         .send(Ok(Bytes::from(held[..1000].to_vec())))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually_async("the first upload to hold the permit", PATIENCE, || {
+        let transfers = h.relay.blob_transfers();
+        async move { transfers == (1, 0) }
+    })
+    .await;
 
     let other = content(10);
     let second = {
@@ -410,7 +417,11 @@ async fn blob_transfers_beyond_the_limit_wait_their_turn() {
             .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually_async("the second upload to wait for a permit", PATIENCE, || {
+        let transfers = h.relay.blob_transfers();
+        async move { transfers == (1, 1) }
+    })
+    .await;
     assert!(!second.is_finished(), "the second transfer did not wait");
 
     sender

@@ -55,9 +55,13 @@ fn every_send_the_relay_acknowledged_survives_sigkill() {
             })
         })
         .collect();
-    while acknowledged.lock().unwrap().len() < 200 {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    // Generous: four senders, each send waiting for a durable commit, on a
+    // machine that may be busy.
+    eventually(
+        "200 sends to be acknowledged",
+        std::time::Duration::from_secs(120),
+        || acknowledged.lock().unwrap().len() >= 200,
+    );
     relay.stop("KILL");
     stop.store(true, Ordering::SeqCst);
     for sender in senders {

@@ -15,9 +15,13 @@ use fuin_wire::relay::{AuthChallenge, ChallengeRequest, ChallengeResponse, Preke
 use fuin_wire::*;
 
 fn start(data: &Path, more: &[&str]) -> RelayProcess {
+    RelayProcess::start_with(&arguments(data, more))
+}
+
+fn arguments<'a>(data: &'a Path, more: &'a [&'a str]) -> Vec<&'a OsStr> {
     let mut args = vec![OsStr::new("--data"), data.as_os_str()];
     args.extend(more.iter().map(OsStr::new));
-    RelayProcess::start_with(&args)
+    args
 }
 
 /// The body of `POST /v1/accounts` for `user` with one device.
@@ -43,14 +47,20 @@ fn challenge_request(user: &str) -> Vec<u8> {
 #[test]
 fn requests_without_a_token_are_limited_per_client_address() {
     let dir = tempfile::tempdir().unwrap();
-    let relay = start(
-        &dir.path().join("relay.db"),
-        &[
-            "--anonymous-request-burst",
-            "4",
-            "--anonymous-requests-per-second",
-            "1",
-        ],
+    // The relay's clock stands still unless moved, so no bucket refills
+    // while the test runs slowly.
+    let clock = TestClock::new();
+    let relay = RelayProcess::start_on_clock(
+        &arguments(
+            &dir.path().join("relay.db"),
+            &[
+                "--anonymous-request-burst",
+                "4",
+                "--anonymous-requests-per-second",
+                "1",
+            ],
+        ),
+        &clock,
     );
     let relay_address = relay.address.as_str();
     // Registration and login take three of 127.0.0.1's four; one more is left.
@@ -111,7 +121,7 @@ fn requests_without_a_token_are_limited_per_client_address() {
     assert_eq!(status, 201);
 
     // At one a second, 127.0.0.1 gets one more after a second.
-    std::thread::sleep(Duration::from_millis(1100));
+    clock.advance(Duration::from_millis(1100));
     assert_eq!(post("/v1/accounts", &registration("dave")).0, 201);
     assert_eq!(post("/v1/accounts", &registration("erin")).0, 429);
     assert!(relay.stop("TERM").success());

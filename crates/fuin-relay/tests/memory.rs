@@ -4,6 +4,8 @@
 //! while someone waits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/eventually.rs"]
+mod eventually;
 mod lists;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -16,6 +18,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use ed25519_dalek::{Signer, SigningKey};
+use eventually::{PATIENCE, eventually_async};
 use fuin_relay::api::Clock;
 use fuin_relay::franking::StampKeys;
 use fuin_relay::store::sqlite::SqliteStore;
@@ -309,12 +312,11 @@ async fn wakeup_handles_exist_only_while_someone_waits() {
             .await
         })
     };
-    let mut waited = 0;
-    while node.relay.wakeup_handles() == 0 {
-        assert!(waited < 5000, "the poll never started waiting");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        waited += 10;
-    }
+    eventually_async("bob's poll to wait", PATIENCE, || {
+        let waiting = node.relay.mail_waiters() == 1;
+        async move { waiting }
+    })
+    .await;
     assert_eq!(node.relay.wakeup_handles(), 1);
     assert_eq!(node.send(&alice, &["bob"]).await, StatusCode::OK);
     let (status, body) = tokio::time::timeout(Duration::from_secs(10), poll)

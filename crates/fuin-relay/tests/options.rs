@@ -26,7 +26,11 @@ fn with_data<'a>(data: &'a Path, more: &'a [&'a str]) -> Vec<&'a OsStr> {
 fn an_envelope_past_its_lifetime_is_not_delivered() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("relay.db");
-    let relay = RelayProcess::start_with(&with_data(&data, &["--envelope-lifetime-secs", "1"]));
+    let clock = TestClock::new();
+    let relay = RelayProcess::start_on_clock(
+        &with_data(&data, &["--envelope-lifetime-secs", "1"]),
+        &clock,
+    );
     let alice = TestDevice::register(&relay.address, "alice", 1, 1);
     let bob = TestDevice::register(&relay.address, "bob", 1, 2);
     let (status, _) = alice
@@ -34,7 +38,7 @@ fn an_envelope_past_its_lifetime_is_not_delivered() {
         .unwrap();
     assert_eq!(status, 200);
     assert_eq!(bob.peek(&relay.address).len(), 1);
-    std::thread::sleep(Duration::from_millis(1200));
+    clock.advance(Duration::from_millis(1200));
     assert!(bob.peek(&relay.address).is_empty());
     assert!(relay.stop("TERM").success());
 }
@@ -43,15 +47,19 @@ fn an_envelope_past_its_lifetime_is_not_delivered() {
 fn tokens_and_challenges_expire_after_their_configured_lifetimes() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("relay.db");
-    let relay = RelayProcess::start_with(&with_data(
-        &data,
-        &[
-            "--token-lifetime-secs",
-            "1",
-            "--challenge-lifetime-secs",
-            "1",
-        ],
-    ));
+    let clock = TestClock::new();
+    let relay = RelayProcess::start_on_clock(
+        &with_data(
+            &data,
+            &[
+                "--token-lifetime-secs",
+                "1",
+                "--challenge-lifetime-secs",
+                "1",
+            ],
+        ),
+        &clock,
+    );
     let alice = TestDevice::register(&relay.address, "alice", 1, 1);
     let count = |token: &str| {
         request(&relay.address, "GET", "/v1/prekeys/count", Some(token), &[])
@@ -74,7 +82,7 @@ fn tokens_and_challenges_expire_after_their_configured_lifetimes() {
     .unwrap();
     assert_eq!(status, 200);
     let challenge = AuthChallenge::from_bytes(&body).unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    clock.advance(Duration::from_millis(1200));
 
     assert_eq!(count(&alice.token), 401, "the token outlived its second");
     let answer = ChallengeResponse {

@@ -7,7 +7,7 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
@@ -29,17 +29,11 @@ fn terminate(relay: &mut RelayProcess, limit: Duration) -> (ExitStatus, Duration
         .status()
         .unwrap();
     assert!(kill.success());
-    loop {
-        if let Some(status) = relay.child.try_wait().unwrap() {
-            return (status, signalled.elapsed());
-        }
-        if signalled.elapsed() > limit {
-            relay.child.kill().unwrap();
-            relay.child.wait().unwrap();
-            panic!("the relay was still running {limit:?} after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // A relay still running when this fails is killed as the test unwinds.
+    let status = wait_for("the relay to exit after SIGTERM", limit, || {
+        relay.child.try_wait().unwrap()
+    });
+    (status, signalled.elapsed())
 }
 
 #[test]
@@ -48,21 +42,21 @@ fn a_waiting_long_poll_is_answered_at_once_on_sigterm() {
     let mut relay = RelayProcess::start(&dir.path().join("relay.db"));
     let bob = TestDevice::register(&relay.address, "bob", 1, 2);
 
-    let address = relay.address.clone();
-    let token = bob.token.clone();
-    let poll = std::thread::spawn(move || {
-        let started = Instant::now();
-        let answer = request(
-            &address,
-            "GET",
-            "/v1/mailbox?wait_ms=30000",
-            Some(&token),
-            &[],
-        );
-        (answer, started.elapsed())
+    let mut connection = TcpStream::connect(&relay.address).unwrap();
+    let started = Instant::now();
+    write!(
+        connection,
+        "GET /v1/mailbox?wait_ms=30000 HTTP/1.1\r\nHost: {}\r\n\
+         Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        relay.address, bob.token
+    )
+    .unwrap();
+    // Once the relay has read the request, it is in flight: the shutdown
+    // waits for its answer, whether it has begun to wait yet or not.
+    eventually("the relay to read the long poll", PATIENCE, || {
+        peer_has_read_everything(&connection)
     });
-    // Let the poll reach its wait.
-    std::thread::sleep(Duration::from_millis(500));
+    let poll = std::thread::spawn(move || (read_response(&mut connection), started.elapsed()));
     let (status, took) = terminate(&mut relay, Duration::from_secs(5));
     assert!(status.success(), "exited with {status}");
     assert!(took < Duration::from_secs(5));
@@ -123,15 +117,33 @@ fn a_connection_that_never_finishes_is_dropped_after_the_grace_period() {
         OsStr::new("--shutdown-grace-secs"),
         OsStr::new("1"),
     ]);
-    // A request whose body never comes: the relay waits to read it.
+    // A request whose body never comes: the relay waits to read it. It
+    // asks to be told to go on, so the relay's "100 Continue" shows when its
+    // handler has begun to read the body.
     let mut stalled = TcpStream::connect(&relay.address).unwrap();
     write!(
         stalled,
-        "POST /v1/devices HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nten bytes."
+        "POST /v1/devices HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\
+         Expect: 100-continue\r\n\r\n"
     )
     .unwrap();
     stalled.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    stalled.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut interim = Vec::new();
+    while !interim.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        stalled
+            .read_exact(&mut byte)
+            .expect("no 100 Continue: the relay did not begin to read the body");
+        interim.push(byte[0]);
+    }
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100 Continue"),
+        "{}",
+        String::from_utf8_lossy(&interim)
+    );
+    write!(stalled, "ten bytes.").unwrap();
+    stalled.flush().unwrap();
 
     let (status, took) = terminate(&mut relay, Duration::from_secs(8));
     assert!(status.success(), "exited with {status}");

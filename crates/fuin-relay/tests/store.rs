@@ -9,6 +9,9 @@
 
 use std::sync::Arc;
 
+#[path = "common/eventually.rs"]
+mod eventually;
+
 use fuin_relay::store::{
     LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store, StoreError,
     StoredDelivery, StoredReport,
@@ -1696,6 +1699,7 @@ mod postgres {
     use fuin_relay::store::{MailboxTag, Store, Wakeup};
     use tokio_postgres::NoTls;
 
+    use super::eventually::eventually_async;
     use super::{LATER, NOW, address, delivery, identity, message_id, one_time_prekey};
     use super::{ids, signed_prekey};
 
@@ -2063,14 +2067,12 @@ mod postgres {
 
         // Closing a store stops its listening: its connection goes away.
         b.close();
-        let gone = async {
-            while listening(&schema.database, new_pid).await {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(10), gone)
-            .await
-            .expect("the listening connection outlived close()");
+        eventually_async(
+            "the listening connection to go with close()",
+            Duration::from_secs(10),
+            || async { !listening(&schema.database, new_pid).await },
+        )
+        .await;
         drop((a, b));
         schema.drop_schema().await;
     }

@@ -64,6 +64,7 @@ fn unknown_blob() -> ApiError {
 
 /// Waits for one of the relay's blob transfer permits.
 async fn transfer_permit<S: Store>(relay: &Relay<S>) -> Result<OwnedSemaphorePermit, ApiError> {
+    let _queued = super::Counted::new(&relay.blob_transfers_queued);
     Arc::clone(&relay.blob_transfers)
         .acquire_owned()
         .await

@@ -5,6 +5,9 @@
 #[path = "../lists/mod.rs"]
 pub mod lists;
 
+pub mod eventually;
+pub use eventually::*;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -98,31 +101,75 @@ impl RelayProcess {
     }
 }
 
+/// The clock of relay processes started with [`RelayProcess::start_on_clock`]
+/// (the relay's `test-clock` feature reads it from a file at every reading):
+/// it starts at the system time and stands still until the test moves it.
+pub struct TestClock {
+    file: tempfile::NamedTempFile,
+    now_ms: std::cell::Cell<u64>,
+}
+
+impl Default for TestClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestClock {
+    pub fn new() -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let clock = Self {
+            file: tempfile::NamedTempFile::new().unwrap(),
+            now_ms: std::cell::Cell::new(u64::try_from(now_ms).unwrap()),
+        };
+        clock.advance(std::time::Duration::ZERO);
+        clock
+    }
+
+    /// Moves the relays' time forward by `by`.
+    pub fn advance(&self, by: std::time::Duration) {
+        let now_ms = self.now_ms.get() + u64::try_from(by.as_millis()).unwrap();
+        // Written whole, then renamed over, so a reading never sees half.
+        let next = self.file.path().with_extension("next");
+        std::fs::write(&next, now_ms.to_string()).unwrap();
+        std::fs::rename(&next, self.file.path()).unwrap();
+        self.now_ms.set(now_ms);
+    }
+}
+
+impl RelayProcess {
+    /// [`RelayProcess::start_with`], on `clock`.
+    pub fn start_on_clock(args: &[&std::ffi::OsStr], clock: &TestClock) -> Self {
+        let file = clock.file.path().to_str().unwrap();
+        Self::spawn_with_env(
+            args,
+            "127.0.0.1:0",
+            Stdio::inherit(),
+            &[(fuin_relay::test_clock::TIME_FILE_VARIABLE, file)],
+        )
+    }
+}
+
 /// Runs the binary with `args` (and `--listen listen`), expecting it to
 /// refuse to start: returns what it printed on stderr. Fails the test if it
 /// is still running after 20 s, or exits successfully.
 pub fn refused_start(args: &[&std::ffi::OsStr], listen: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fuin-relay"))
+    let child = Command::new(env!("CARGO_BIN_EXE_fuin-relay"))
         .args(args)
         .args(["--listen", listen])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("the relay started with {args:?}; it should have refused");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let mut child = KillOnDrop(child);
+    let what = format!("the relay started with {args:?} to exit (it should refuse to start)");
+    let status = wait_for(&what, PATIENCE, || child.0.try_wait().unwrap());
     let mut stderr = String::new();
     child
+        .0
         .stderr
         .take()
         .unwrap()
@@ -130,6 +177,18 @@ pub fn refused_start(args: &[&std::ffi::OsStr], listen: &str) -> String {
         .unwrap();
     assert!(!status.success(), "exited with {status}; stderr: {stderr}");
     stderr
+}
+
+/// A child process that is killed if the test fails while it runs.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 impl Drop for RelayProcess {
@@ -211,6 +270,11 @@ pub fn request_on(
     );
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
+    read_response(stream)
+}
+
+/// Reads an HTTP response to its end: status and body.
+pub fn read_response(mut stream: impl Read) -> std::io::Result<(u16, Vec<u8>)> {
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let split = response
@@ -473,6 +537,44 @@ impl TestDevice {
             all.extend(batch.records.into_vec());
         }
     }
+}
+
+/// Whether the process at the other end of `stream` (a connection to a
+/// local relay) has read every byte sent on it: nothing is waiting to be
+/// acknowledged on this side, and nothing is waiting to be read on the other
+/// (from the kernel's socket tables, `/proc/net/tcp`).
+pub fn peer_has_read_everything(stream: &TcpStream) -> bool {
+    let (local, remote) = (stream.local_addr().unwrap(), stream.peer_addr().unwrap());
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let queues = |from: std::net::SocketAddr, to: std::net::SocketAddr| {
+        let (from, to) = (kernel_address(from), kernel_address(to));
+        table.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.get(1) != Some(&from.as_str()) || fields.get(2) != Some(&to.as_str()) {
+                return None;
+            }
+            let (sending, unread) = fields.get(4)?.split_once(':')?;
+            Some((
+                u64::from_str_radix(sending, 16).ok()?,
+                u64::from_str_radix(unread, 16).ok()?,
+            ))
+        })
+    };
+    let ours = queues(local, remote).expect("this connection is not in /proc/net/tcp");
+    let theirs = queues(remote, local).expect("the relay's end is not in /proc/net/tcp");
+    ours.0 == 0 && theirs.1 == 0
+}
+
+/// An IPv4 socket address as `/proc/net/tcp` writes it.
+fn kernel_address(address: std::net::SocketAddr) -> String {
+    let std::net::SocketAddr::V4(address) = address else {
+        panic!("{address} is not IPv4");
+    };
+    format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(address.ip().octets()),
+        address.port()
+    )
 }
 
 /// The database file and its WAL, as they are on disk.
