@@ -85,6 +85,8 @@ pub mod primitives;
 mod ratchet;
 pub mod safety_number;
 mod session;
+#[cfg(test)]
+mod session_tests;
 pub mod state;
 
 pub use account::{AccountKey, VerifiedDeviceList};

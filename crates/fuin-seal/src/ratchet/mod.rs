@@ -419,3 +419,6 @@ pub(crate) struct SavedRatchet {
     retired_remote_keys: Vec<[u8; 32]>,
     skipped: Vec<SavedSkippedKey>,
 }
+
+#[cfg(test)]
+mod tests;
