@@ -81,5 +81,9 @@ pub use protocol::{
     RatchetHeader, RatchetMessage,
 };
 
+/// The properties the fuzz targets check. Only with the `fuzzing` feature,
+/// which `fuzz/` and this crate's own tests enable and release builds do
+/// not: fixtures stay out of the public API.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
