@@ -55,6 +55,7 @@ pub mod limits;
 mod protocol;
 pub mod receipt;
 pub mod relay;
+pub mod text;
 mod varint;
 
 pub use address::{DeviceAddress, DeviceId, UserId};
