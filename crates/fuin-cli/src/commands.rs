@@ -119,7 +119,7 @@ fn user(user: &str) -> Result<String, Failure> {
             Failure::new(
                 "invalid_argument",
                 format!("{user:?} is not a user id: {err}"),
-                "a user id is 1 to 64 bytes of text without control characters",
+                "a user id is 1 to 64 bytes of text without control or invisible characters",
             )
         })
 }

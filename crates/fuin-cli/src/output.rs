@@ -102,6 +102,7 @@ impl From<ClientError> for Failure {
                 Self::new("attachment", message, hint).with("kind", json!(kind))
             }
             ClientError::File(_) => Self::new("file", message, hint),
+            ClientError::ImageRefused(_) => Self::new("image_refused", message, hint),
             _ => Self::new("client", message, hint),
         }
     }

@@ -39,24 +39,18 @@ use zeroize::Zeroizing;
 
 use crate::{Client, ClientError, Message, SentMessage};
 
+mod image_limits;
+pub use image_limits::{ImageLimits, ImageRefusal, PEER_THUMBNAIL_LIMITS, THUMBNAIL_SOURCE_LIMITS};
+
 /// The longest side of a thumbnail, in pixels.
 pub const MAX_THUMBNAIL_SIDE: u32 = 160;
 
 /// Files larger than this are sealed on all cores.
 const PARALLEL_FROM: u64 = 4 * 1024 * 1024;
 
-/// The largest image a thumbnail is made from (bytes of file).
-const MAX_THUMBNAIL_SOURCE: u64 = 64 * 1024 * 1024;
-
 /// The largest sealed thumbnail a device downloads (they are made at most
 /// 160 × 160 pixels, a PNG of which is far smaller).
 const MAX_THUMBNAIL_SEALED: u64 = 1024 * 1024;
-
-/// The most pixels an image may decode to when a thumbnail is made of it,
-/// and the most memory the decoder may use; beyond them no thumbnail is
-/// made.
-const MAX_DECODED_PIXELS: u32 = 16_384;
-const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
 
 /// How a file is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,25 +363,17 @@ type MadeThumbnail = (Zeroizing<Vec<u8>>, (u32, u32));
 
 /// A PNG thumbnail of the image at `source`, at most
 /// [`MAX_THUMBNAIL_SIDE`] on its longer side, and its dimensions; `None`
-/// if the file is not an image this device reads (blocking). The decoded
+/// if the file is not an image this device reads within
+/// [`THUMBNAIL_SOURCE_LIMITS`] (blocking; the file is still sent). The decoded
 /// pixels are zeroed before they are freed, and the PNG is returned in a
 /// buffer that zeroes itself (written into capacity reserved up front, so
 /// the encoder's growth leaves no copies behind in the usual case).
 fn make_thumbnail(source: &Path) -> Option<MadeThumbnail> {
-    let len = std::fs::metadata(source).ok()?.len();
-    if len > MAX_THUMBNAIL_SOURCE {
-        return None;
-    }
-    let mut reader = image::ImageReader::open(source)
-        .ok()?
-        .with_guessed_format()
-        .ok()?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_DECODED_PIXELS);
-    limits.max_image_height = Some(MAX_DECODED_PIXELS);
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    reader.limits(limits);
-    let image = reader.decode().ok()?;
+    let file = File::open(source).ok()?;
+    let len = file.metadata().ok()?.len();
+    let image =
+        image_limits::decode_within(std::io::BufReader::new(file), len, &THUMBNAIL_SOURCE_LIMITS)
+            .ok()?;
     let thumbnail = image.thumbnail(MAX_THUMBNAIL_SIDE, MAX_THUMBNAIL_SIDE);
     drop(Zeroizing::new(image.into_bytes()));
     let dimensions = (thumbnail.width(), thumbnail.height());
@@ -401,6 +387,17 @@ fn make_thumbnail(source: &Path) -> Option<MadeThumbnail> {
     drop(Zeroizing::new(thumbnail.into_bytes()));
     written.ok()?;
     Some((png, dimensions))
+}
+
+/// The dimensions of a peer's thumbnail, decoded within
+/// [`PEER_THUMBNAIL_LIMITS`] (so a decompression bomb is refused, naming the
+/// limit, before it is decoded); the decoded pixels are wiped.
+fn thumbnail_dimensions(bytes: &[u8]) -> Result<(u32, u32), ClientError> {
+    let image = image_limits::decode_bytes_within(bytes, &PEER_THUMBNAIL_LIMITS)
+        .map_err(ClientError::ImageRefused)?;
+    let dimensions = (image.width(), image.height());
+    drop(Zeroizing::new(image.into_bytes()));
+    Ok(dimensions)
 }
 
 /// Runs blocking work (file I/O, sealing) off the async workers.
@@ -726,11 +723,7 @@ impl Client {
             }
         }
         let bytes = opener.open(&sealed)?;
-        let dimensions = image::load_from_memory(&bytes)
-            .map(|image| (image.width(), image.height()))
-            .map_err(|_| {
-                ClientError::InvalidArgument("the thumbnail verified but is not an image".into())
-            })?;
+        let dimensions = thumbnail_dimensions(&bytes)?;
         Ok(Some(FetchedThumbnail {
             content_type: thumbnail.content_type.as_str().to_owned(),
             bytes,
@@ -935,6 +928,41 @@ mod tests {
         assert!(check_incoming(&share("alice", direct), &alice, &ours).is_err());
         assert!(check_incoming(&share("alice", other), &alice, &ours).is_err());
         assert!(check_incoming(&share("alice", ours), &alice, &direct).is_err());
+    }
+
+    #[test]
+    fn a_thumbnail_bomb_from_a_peer_is_refused_naming_the_limit() {
+        let bomb = image_limits::tests::png_claiming(50_000, 50_000);
+        let err = thumbnail_dimensions(&bomb).unwrap_err();
+        assert_eq!(
+            err,
+            ClientError::ImageRefused(ImageRefusal::SideTooLong {
+                width: 50_000,
+                height: 50_000,
+                max_side: PEER_THUMBNAIL_LIMITS.max_side
+            })
+        );
+        assert!(
+            err.to_string().contains("limit of 1024 pixels a side"),
+            "{err}"
+        );
+        // A thumbnail as this client makes them still opens.
+        let normal = image_limits::tests::png(MAX_THUMBNAIL_SIDE, 120);
+        assert_eq!(thumbnail_dimensions(&normal), Ok((MAX_THUMBNAIL_SIDE, 120)));
+    }
+
+    #[test]
+    fn a_source_image_bomb_gets_no_thumbnail_and_a_photo_gets_one() {
+        let dir = std::env::temp_dir().join(format!("fuin-thumb-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bomb = dir.join("bomb.png");
+        std::fs::write(&bomb, image_limits::tests::png_claiming(40_000, 40_000)).unwrap();
+        assert!(make_thumbnail(&bomb).is_none());
+        let photo = dir.join("photo.png");
+        std::fs::write(&photo, image_limits::tests::png(640, 480)).unwrap();
+        let (_, dimensions) = make_thumbnail(&photo).unwrap();
+        assert_eq!(dimensions, (MAX_THUMBNAIL_SIDE, 120));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -54,6 +54,11 @@ pub enum ClientError {
     /// A local file could not be read or written. The message names the
     /// operation and the I/O error, never file contents.
     File(String),
+    /// An image (a peer's thumbnail) was not decoded: it breaks a limit of
+    /// `spec/attachments.md` §13 (a decompression bomb claiming more pixels
+    /// than allowed, for one) or is not a readable PNG or JPEG. The
+    /// refusal names the limit; nothing of the image was shown.
+    ImageRefused(crate::ImageRefusal),
 }
 
 impl ClientError {
@@ -87,6 +92,9 @@ impl ClientError {
                 "the attachment is not the one the message shared; do not trust it"
             }
             Self::File(_) => "check the file's path and permissions",
+            Self::ImageRefused(_) => {
+                "the image is larger than this device decodes, or damaged; it was not shown"
+            }
         }
     }
 }
@@ -115,6 +123,7 @@ impl fmt::Display for ClientError {
             Self::Protocol(err) => write!(f, "protocol error: {err}"),
             Self::Attachment(err) => write!(f, "attachment: {err}"),
             Self::File(why) => write!(f, "file: {why}"),
+            Self::ImageRefused(why) => write!(f, "image refused: {why}"),
         }
     }
 }

@@ -61,8 +61,9 @@ mod store;
 
 pub use account::{LinkedDevice, PendingLink, SafetyNumbers};
 pub use attachment::{
-    AttachmentInfo, FetchedFile, FetchedThumbnail, MAX_THUMBNAIL_SIDE, SendFileOptions, SentFile,
-    ThumbnailInfo, describe_attachment,
+    AttachmentInfo, FetchedFile, FetchedThumbnail, ImageLimits, ImageRefusal, MAX_THUMBNAIL_SIDE,
+    PEER_THUMBNAIL_LIMITS, SendFileOptions, SentFile, THUMBNAIL_SOURCE_LIMITS, ThumbnailInfo,
+    describe_attachment,
 };
 pub use client::{Client, ClientOptions, SentMessage, Step, StepHook, SyncReport};
 pub use error::ClientError;

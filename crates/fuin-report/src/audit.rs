@@ -14,10 +14,19 @@
 //! I/O, and only the file of the log is touched: opened for appending, each
 //! record written whole and synced to disk before the opening it records
 //! returns.
+//!
+//! Several moderators may append to one log at once (two terminals, two
+//! machines on a shared disk that honours locks). Each append takes an
+//! exclusive advisory lock on the file (`File::lock`), reads the records
+//! others added since this log last looked (checking that they continue the
+//! chain), and writes its record after them, so the chain never forks. An
+//! opening holds the lock from its duplicate check to its record
+//! ([`AuditLog::hold`]), so a message two moderators open at once is counted
+//! by one of them only.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use fuin_seal::primitives::framing::Framer;
@@ -112,7 +121,14 @@ pub(crate) struct AuditEntry<'a> {
 }
 
 enum Sink {
-    File { file: File, path: PathBuf },
+    File {
+        file: File,
+        path: PathBuf,
+        /// How many bytes of the file this log has read (and checked).
+        read_len: u64,
+        /// Whether this log holds the file's lock.
+        held: bool,
+    },
     Memory(Vec<u8>),
 }
 
@@ -156,26 +172,8 @@ impl AuditLog {
     /// [`ReportError::AuditBroken`] and nothing can be appended until it is
     /// dealt with.
     pub fn open(path: &Path) -> Result<Self, ReportError> {
-        let (head, counted) = match std::fs::read(path) {
-            Ok(bytes) => {
-                let records = verify_log(&bytes)?;
-                let head = records.last().map_or(AuditHead::EMPTY, |record| AuditHead {
-                    records: record.seq,
-                    hash: record.hash,
-                });
-                let counted = records
-                    .into_iter()
-                    .flat_map(|record| record.counted)
-                    .collect();
-                (head, counted)
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                (AuditHead::EMPTY, HashSet::new())
-            }
-            Err(err) => return Err(io_error(path, "cannot read the audit log", &err)),
-        };
         let mut options = OpenOptions::new();
-        options.append(true).create(true);
+        options.read(true).append(true).create(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -184,14 +182,96 @@ impl AuditLog {
         let file = options
             .open(path)
             .map_err(|err| io_error(path, "cannot open the audit log", &err))?;
-        Ok(Self {
+        let mut log = Self {
             sink: Sink::File {
                 file,
                 path: path.to_owned(),
+                read_len: 0,
+                held: false,
             },
-            head,
-            counted,
-        })
+            head: AuditHead::EMPTY,
+            counted: HashSet::new(),
+        };
+        // Read (and verify) the whole log under the lock, so that no
+        // half-written record of another moderator is read.
+        drop(log.hold()?);
+        Ok(log)
+    }
+
+    /// Takes the log's exclusive lock (waiting for another moderator's
+    /// append to finish) and reads the records appended since this log last
+    /// looked, until the returned guard is dropped. Appends made while it
+    /// is held continue the chain as it stands in the file, and
+    /// [`AuditLog::was_counted`] sees every other moderator's counts. A
+    /// log kept in memory has no lock. Holding it again is a no-op.
+    pub(crate) fn hold(&mut self) -> Result<HeldLog<'_>, ReportError> {
+        if let Sink::File {
+            file, path, held, ..
+        } = &mut self.sink
+            && !*held
+        {
+            file.lock()
+                .map_err(|err| io_error(path, "cannot lock the audit log", &err))?;
+            *held = true;
+            let guard = HeldLog { log: self };
+            guard.log.catch_up()?;
+            return Ok(guard);
+        }
+        Ok(HeldLog { log: self })
+    }
+
+    /// Reads and checks the records another moderator appended after the
+    /// ones this log has read (with the lock held).
+    fn catch_up(&mut self) -> Result<(), ReportError> {
+        let Sink::File {
+            file,
+            path,
+            read_len,
+            ..
+        } = &mut self.sink
+        else {
+            return Ok(());
+        };
+        let len = file
+            .metadata()
+            .map_err(|err| io_error(path, "cannot read the audit log", &err))?
+            .len();
+        if len < *read_len {
+            return Err(ReportError::AuditBroken {
+                record: self.head.records,
+                reason: "the log is shorter than when it was read (records were removed)",
+            });
+        }
+        if len == *read_len {
+            return Ok(());
+        }
+        let mut added = Vec::new();
+        file.seek(SeekFrom::Start(*read_len))
+            .and_then(|_| file.read_to_end(&mut added))
+            .map_err(|err| io_error(path, "cannot read the audit log", &err))?;
+        let records = verify_after(&added, self.head)?;
+        *read_len += added.len() as u64;
+        if let Some(last) = records.last() {
+            self.head = AuditHead {
+                records: last.seq,
+                hash: last.hash,
+            };
+        }
+        self.counted
+            .extend(records.into_iter().flat_map(|record| record.counted));
+        Ok(())
+    }
+
+    /// Lets go of the lock taken by [`AuditLog::hold`].
+    fn release(&mut self) {
+        if let Sink::File { file, held, .. } = &mut self.sink
+            && *held
+        {
+            // Closing the file would release it too; an error here leaves
+            // nothing to undo.
+            let _ = file.unlock();
+            *held = false;
+        }
     }
 
     /// A log kept in memory (for tests and benchmarks).
@@ -221,7 +301,8 @@ impl AuditLog {
         self.counted.contains(message)
     }
 
-    /// Appends the record of one opening, synced to disk before it returns.
+    /// Appends the record of one opening, synced to disk before it returns:
+    /// under the log's lock, after any record another moderator appended.
     pub(crate) fn append(
         &mut self,
         moderator: &str,
@@ -229,6 +310,16 @@ impl AuditLog {
         time_ms: u64,
     ) -> Result<AuditRecord, ReportError> {
         check_moderator(moderator)?;
+        self.hold()?.write_record(moderator, entry, time_ms)
+    }
+
+    /// Writes the next record (the lock is held).
+    fn write_record(
+        &mut self,
+        moderator: &str,
+        entry: AuditEntry<'_>,
+        time_ms: u64,
+    ) -> Result<AuditRecord, ReportError> {
         let mut record = AuditRecord {
             seq: self.head.records + 1,
             time_ms,
@@ -245,10 +336,16 @@ impl AuditLog {
         line.push('\n');
         match &mut self.sink {
             Sink::Memory(bytes) => bytes.extend_from_slice(line.as_bytes()),
-            Sink::File { file, path } => {
+            Sink::File {
+                file,
+                path,
+                read_len,
+                ..
+            } => {
                 file.write_all(line.as_bytes())
                     .and_then(|()| file.sync_data())
                     .map_err(|err| io_error(path, "cannot write to the audit log", &err))?;
+                *read_len += line.len() as u64;
             }
         }
         self.head = AuditHead {
@@ -257,6 +354,31 @@ impl AuditLog {
         };
         self.counted.extend(record.counted.iter().cloned());
         Ok(record)
+    }
+}
+
+/// An [`AuditLog`] whose file lock is held; dropping it lets go.
+pub(crate) struct HeldLog<'a> {
+    log: &'a mut AuditLog,
+}
+
+impl std::ops::Deref for HeldLog<'_> {
+    type Target = AuditLog;
+
+    fn deref(&self) -> &AuditLog {
+        self.log
+    }
+}
+
+impl std::ops::DerefMut for HeldLog<'_> {
+    fn deref_mut(&mut self) -> &mut AuditLog {
+        self.log
+    }
+}
+
+impl Drop for HeldLog<'_> {
+    fn drop(&mut self) {
+        self.log.release();
     }
 }
 
@@ -430,10 +552,15 @@ impl AuditRecord {
 /// a previous hash other than the record before's (the same), or a hash
 /// other than the record's contents give (an edited record).
 pub fn verify_log(bytes: &[u8]) -> Result<Vec<AuditRecord>, ReportError> {
+    verify_after(bytes, AuditHead::EMPTY)
+}
+
+/// [`verify_log`] of records that continue a chain standing at `head`.
+fn verify_after(bytes: &[u8], head: AuditHead) -> Result<Vec<AuditRecord>, ReportError> {
     let mut records = Vec::new();
-    let mut prev = [0u8; 32];
+    let mut prev = head.hash;
     let mut rest = bytes;
-    let mut line_number = 0u64;
+    let mut line_number = head.records;
     while !rest.is_empty() {
         line_number += 1;
         let broken = |reason| ReportError::AuditBroken {

@@ -83,8 +83,13 @@ pub use group::{
 pub use keys::{ModerationPublicKey, ModerationSecretKey, SECRET_KEY_FILE_LEN, StampKeySet};
 pub use moderation::{CheckedMessage, Moderator, Rejection, Verdict, VerifiedReport};
 
+/// The properties the fuzz targets check and a fixture of genuine messages.
+/// Only with the `fuzzing` feature, which `fuzz/` and this crate's own
+/// tests, examples and benchmarks enable and release builds do not.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub use fuzzing::doc_example;

@@ -235,7 +235,11 @@ impl Moderator {
         now_ms: u64,
     ) -> Result<VerifiedReport, ReportError> {
         crate::audit::check_moderator(moderator)?;
-        match self.check(audit, report) {
+        // Locked from the duplicate check to the record, so that two
+        // moderators opening at once neither fork the log nor both count
+        // one message.
+        let mut audit = audit.hold()?;
+        match self.check(&audit, report) {
             Ok((content, messages)) => {
                 let count = |kind: fn(&Verdict) -> bool| {
                     u32::try_from(messages.iter().filter(|m| kind(&m.verdict)).count())

@@ -239,3 +239,125 @@ fn an_invalid_moderator_name_opens_nothing() {
     }
     assert!(audit.memory().is_empty());
 }
+
+/// `count` reports by bob/1, each of one distinct message from carol.
+fn distinct_reports(
+    world: &mut World,
+    count: usize,
+) -> Vec<fuin_wire::relay::InboxReport<'static>> {
+    (0..count)
+        .map(|i| {
+            let body = format!("message {i}");
+            let message = world.send(&address("carol", 1), &address("bob", 1), body.as_bytes());
+            let content = world.content(&address("bob", 1), "carol", vec![message.reported()]);
+            let frame = world.seal(&content);
+            world.inbox(&address("bob", 1), &frame)
+        })
+        .collect()
+}
+
+#[test]
+fn two_moderators_with_stale_views_append_one_chain() {
+    let mut world = World::new(43);
+    let reports = distinct_reports(&mut world, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    // Both open the empty log before either appends: each one's view of the
+    // head is stale once the other has written.
+    let mut first = AuditLog::open(&path).unwrap();
+    let mut second = AuditLog::open(&path).unwrap();
+    let moderator = world.moderator();
+    let a = moderator
+        .open(&mut first, "ann", &reports[0], OPENED_AT)
+        .unwrap();
+    let b = moderator
+        .open(&mut second, "ben", &reports[1], OPENED_AT)
+        .unwrap();
+    assert_eq!((a.audit_record.seq, b.audit_record.seq), (1, 2));
+    assert_eq!(b.audit_record.prev, a.audit_record.hash);
+    let a2 = moderator
+        .open(&mut first, "ann", &reports[1], OPENED_AT)
+        .unwrap();
+    assert_eq!(a2.audit_record.seq, 3);
+    assert_eq!(a2.audit_record.prev, b.audit_record.hash);
+    // ann's log learned of ben's count when it appended after it.
+    assert_eq!(a2.messages[0].verdict, Verdict::Duplicate);
+    let (records, head) = verify_file(&path).unwrap();
+    assert_eq!(records.len(), 3);
+    assert_eq!(head, first.head());
+}
+
+#[test]
+fn a_message_opened_by_two_moderators_at_once_is_counted_once() {
+    let mut world = World::new(44);
+    let report = distinct_reports(&mut world, 1).remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let mut first = AuditLog::open(&path).unwrap();
+    let mut second = AuditLog::open(&path).unwrap();
+    let moderator = world.moderator();
+    let a = moderator
+        .open(&mut first, "ann", &report, OPENED_AT)
+        .unwrap();
+    // ben's log was opened before ann counted the message; under the lock
+    // it reads ann's record before deciding.
+    let b = moderator
+        .open(&mut second, "ben", &report, OPENED_AT)
+        .unwrap();
+    assert_eq!(a.messages[0].verdict, Verdict::Verified);
+    assert_eq!(b.messages[0].verdict, Verdict::Duplicate);
+}
+
+#[test]
+fn many_moderators_appending_at_once_leave_one_chain_with_every_record() {
+    const MODERATORS: usize = 8;
+    const REPORTS: usize = 12;
+    const ROUNDS: usize = 4;
+    let mut world = World::new(45);
+    let reports = std::sync::Arc::new(distinct_reports(&mut world, REPORTS));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let start = std::sync::Arc::new(std::sync::Barrier::new(MODERATORS));
+    let workers: Vec<_> = (0..MODERATORS)
+        .map(|m| {
+            let (reports, start, path) = (reports.clone(), start.clone(), path.clone());
+            let moderator = world.moderator();
+            std::thread::spawn(move || {
+                // Each moderator has its own open file, as a second process
+                // would.
+                let mut audit = AuditLog::open(&path).unwrap();
+                let name = format!("moderator-{m}");
+                start.wait();
+                for round in 0..ROUNDS {
+                    for i in 0..REPORTS {
+                        let report = &reports[(i + m + round) % REPORTS];
+                        moderator
+                            .open(&mut audit, &name, report, OPENED_AT)
+                            .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let (records, head) = verify_file(&path).unwrap();
+    assert_eq!(records.len(), MODERATORS * REPORTS * ROUNDS);
+    assert_eq!(head.records, (MODERATORS * REPORTS * ROUNDS) as u64);
+    for m in 0..MODERATORS {
+        let name = format!("moderator-{m}");
+        let by = records.iter().filter(|r| r.moderator == name).count();
+        assert_eq!(by, REPORTS * ROUNDS, "{name}'s records");
+    }
+    for report in reports.iter() {
+        let openings = records
+            .iter()
+            .filter(|r| r.report_id == report.report_id)
+            .count();
+        assert_eq!(openings, MODERATORS * ROUNDS);
+    }
+    // Each message was counted by exactly one opening.
+    let counted: usize = records.iter().map(|r| r.counted.len()).sum();
+    assert_eq!(counted, REPORTS);
+}

@@ -27,8 +27,8 @@ pub const MAX_LINK_SEALED_LEN: usize = 16 * 1024;
 pub const DEVICE_LIST_LABEL: &[u8] = b"fuin/v1/device-list";
 
 /// A name a user gives one of their devices ("laptop"), shown to their
-/// contacts when it is linked: 1 to 64 bytes of UTF-8 with no control
-/// character.
+/// contacts when it is linked: 1 to 64 bytes of UTF-8 with no control,
+/// format or other invisible character ([`crate::text`]).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DeviceName<'a>(#[serde(borrow)] Cow<'a, str>);
@@ -72,7 +72,7 @@ impl<'a> DeviceName<'a> {
                 reason: "contains a control character",
             });
         }
-        Ok(())
+        crate::text::check_shown_name(FIELD, &self.0)
     }
 }
 

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::WireError;
 use crate::limits::MAX_USER_ID_LEN;
 
-/// A user's account name at the relay: 1 to 64 bytes of UTF-8 with no control
-/// characters. Borrowed from the input when decoded.
+/// A user's account name at the relay: 1 to 64 bytes of UTF-8 with no
+/// control, format or other invisible character ([`crate::text`]). Borrowed
+/// from the input when decoded.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct UserId<'a>(#[serde(borrow)] Cow<'a, str>);
@@ -53,7 +54,7 @@ impl<'a> UserId<'a> {
                 reason: "contains a control character",
             });
         }
-        Ok(())
+        crate::text::check_shown_name(FIELD, &self.0)
     }
 }
 

@@ -161,7 +161,8 @@ impl fmt::Debug for MediaType<'_> {
 }
 
 /// The name a file had on the sender's device, for display: 1 to 255 bytes
-/// of UTF-8 with no control character, no `/` or `\`, and not `.` or `..`.
+/// of UTF-8 with no control, format or other invisible character
+/// ([`crate::text`]), no `/` or `\`, and not `.` or `..`.
 /// A client that saves the file must still choose its own path.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -206,6 +207,7 @@ impl<'a> FileName<'a> {
         if self.0.chars().any(char::is_control) {
             return invalid("contains a control character");
         }
+        crate::text::check_shown_name(FIELD, &self.0)?;
         if self.0.contains(['/', '\\']) {
             return invalid("contains a path separator");
         }

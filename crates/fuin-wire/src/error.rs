@@ -46,6 +46,16 @@ pub enum WireError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A name shown to people (a user id, device name or file name) holds a
+    /// character that is invisible or changes how the text around it is
+    /// shown (`spec/wire.md` §3.1), so it could pass for another name.
+    HiddenCharacter {
+        /// The field, as named in `spec/wire.md`.
+        field: &'static str,
+        /// The first such code point (the error shows it as `U+XXXX`,
+        /// never as the character).
+        code_point: u32,
+    },
     /// The bytes do not follow the encoding rules (a bad varint, invalid
     /// UTF-8, an unknown value of an inner enum, an option tag other than 0/1).
     Malformed {
@@ -87,6 +97,11 @@ impl fmt::Display for WireError {
             Self::InvalidField { field, reason } => {
                 write!(f, "field `{field}` is invalid: {reason}")
             }
+            Self::HiddenCharacter { field, code_point } => write!(
+                f,
+                "field `{field}` holds U+{code_point:04X}, an invisible or text-direction \
+                 character that could make it pass for another"
+            ),
             Self::Malformed { reason } => write!(f, "malformed frame: {reason}"),
             Self::NonCanonical => f.write_str("frame is not in canonical encoding"),
             Self::TrailingBytes { count } => write!(f, "{count} bytes trail the frame"),

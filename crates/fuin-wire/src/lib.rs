@@ -55,6 +55,7 @@ pub mod limits;
 mod protocol;
 pub mod receipt;
 pub mod relay;
+pub mod text;
 mod varint;
 
 pub use address::{DeviceAddress, DeviceId, UserId};
@@ -81,5 +82,9 @@ pub use protocol::{
     RatchetHeader, RatchetMessage,
 };
 
+/// The properties the fuzz targets check. Only with the `fuzzing` feature,
+/// which `fuzz/` and this crate's own tests enable and release builds do
+/// not: fixtures stay out of the public API.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

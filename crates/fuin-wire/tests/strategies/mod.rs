@@ -21,8 +21,8 @@ pub fn user_id() -> impl Strategy<Value = UserId<'static>> {
         // Up to 16 characters of up to 4 bytes each stays within 64 bytes.
         "[\\p{L}\\p{N}\\p{So} ]{1,16}",
     ]
-    .prop_filter("within the byte limit", |id: &String| {
-        id.len() <= MAX_USER_ID_LEN
+    .prop_filter("within the byte limit, nothing hidden", |id: &String| {
+        id.len() <= MAX_USER_ID_LEN && fuin_wire::text::first_hidden(id).is_none()
     })
     .prop_map(|id| UserId::new(id).expect("strategy yields valid user ids"))
 }
@@ -607,7 +607,10 @@ pub fn file_name() -> impl Strategy<Value = attachment::FileName<'static>> {
         Just("x".repeat(attachment::MAX_FILE_NAME_LEN)),
     ]
     .prop_filter("a valid name", |name: &String| {
-        name.len() <= attachment::MAX_FILE_NAME_LEN && name != "." && name != ".."
+        name.len() <= attachment::MAX_FILE_NAME_LEN
+            && name != "."
+            && name != ".."
+            && fuin_wire::text::first_hidden(name).is_none()
     })
     .prop_map(|name| attachment::FileName::new(name).expect("strategy yields valid names"))
 }
