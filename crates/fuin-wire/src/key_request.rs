@@ -4,7 +4,7 @@
 //! arrived (the relay dropped the distribution, say), the waiting device asks
 //! that device for it in a message of content type
 //! [`ContentType::SenderKeyRequest`](crate::ContentType::SenderKeyRequest)
-//! over their 1:1 session (`spec/groups.md` §9). Its body is one version
+//! over their 1:1 session (`spec/groups.md` §9.5). Its body is one version
 //! byte (1) followed by the postcard encoding of [`SenderKeyRequest`]
 //! (`spec/wire.md` §8.4). The body holds nothing secret.
 
