@@ -175,6 +175,26 @@ pub fn event_line(event: &Event) -> Option<String> {
                 &group[..12.min(group.len())]
             )
         }
+        Event::WaitingForSenderKey {
+            group,
+            sender,
+            epoch,
+        } => format!(
+            "! waiting for {}'s key in group {} (device {sender}, epoch {epoch}): \
+             their messages are kept and the key is asked for again",
+            sender.user,
+            &group[..12.min(group.len())]
+        ),
+        Event::HeldDeliveriesDropped {
+            group,
+            from,
+            count,
+            reason,
+        } => format!(
+            "! group {}: {count} held deliver{} from {from} dropped unopened: {reason}",
+            &group[..12.min(group.len())],
+            if *count == 1 { "y" } else { "ies" }
+        ),
         _ => return None,
     })
 }
@@ -215,6 +235,28 @@ pub fn event_json(event: &Event) -> Option<Value> {
                 "devices": devices.iter().map(ToString::to_string).collect::<Vec<_>>(),
             })
         }
+        Event::WaitingForSenderKey {
+            group,
+            sender,
+            epoch,
+        } => json!({
+            "event": "waiting_for_sender_key",
+            "group": group,
+            "sender": sender.to_string(),
+            "epoch": epoch,
+        }),
+        Event::HeldDeliveriesDropped {
+            group,
+            from,
+            count,
+            reason,
+        } => json!({
+            "event": "held_deliveries_dropped",
+            "group": group,
+            "from": from.to_string(),
+            "count": count,
+            "reason": reason,
+        }),
         _ => return None,
     })
 }
@@ -444,4 +486,63 @@ pub async fn report(
             "preview": preview_json,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fuin_wire::{DeviceAddress, DeviceId, UserId};
+
+    fn carol() -> DeviceAddress<'static> {
+        DeviceAddress::new(UserId::new(String::from("carol")).unwrap(), DeviceId(2))
+    }
+
+    #[test]
+    fn a_missing_sender_key_is_shown_naming_its_user_and_in_json() {
+        let event = Event::WaitingForSenderKey {
+            group: "ab".repeat(32),
+            sender: carol(),
+            epoch: 3,
+        };
+        let line = event_line(&event).unwrap();
+        assert!(
+            line.contains("waiting for carol's key in group abababababab"),
+            "{line}"
+        );
+        assert!(
+            line.contains("carol/2") && line.contains("epoch 3"),
+            "{line}"
+        );
+        let json = event_json(&event).unwrap();
+        assert_eq!(json["event"], "waiting_for_sender_key");
+        assert_eq!(json["group"], "ab".repeat(32));
+        assert_eq!(json["sender"], "carol/2");
+        assert_eq!(json["epoch"], 3);
+    }
+
+    #[test]
+    fn held_deliveries_dropped_for_age_are_shown_with_their_count_and_in_json() {
+        let event = Event::HeldDeliveriesDropped {
+            group: "cd".repeat(32),
+            from: carol(),
+            count: 5,
+            reason: "they waited too long".into(),
+        };
+        let line = event_line(&event).unwrap();
+        assert!(
+            line.contains("group cdcdcdcdcdcd: 5 held deliveries from carol/2 dropped"),
+            "{line}"
+        );
+        let json = event_json(&event).unwrap();
+        assert_eq!(json["event"], "held_deliveries_dropped");
+        assert_eq!(json["from"], "carol/2");
+        assert_eq!(json["count"], 5);
+        let one = Event::HeldDeliveriesDropped {
+            group: "cd".repeat(32),
+            from: carol(),
+            count: 1,
+            reason: "x".into(),
+        };
+        assert!(event_line(&one).unwrap().contains("1 held delivery from"));
+    }
 }

@@ -110,6 +110,31 @@ pub enum Event {
         /// What changed.
         change: crate::group::GroupChange,
     },
+    /// Group messages from `sender` wait because its sender key (its chain
+    /// of `epoch`) has not arrived: the relay may have dropped it. Raised
+    /// once per missing key, not per message; the device asks `sender` for
+    /// the key again (`spec/groups.md` §9.5) and opens the messages, in
+    /// order, when it comes.
+    WaitingForSenderKey {
+        /// The group id, 64 hex digits.
+        group: String,
+        /// The device whose key is missing.
+        sender: DeviceAddress<'static>,
+        /// The epoch of the missing chain.
+        epoch: u64,
+    },
+    /// Held group deliveries from `from` were dropped unopened: they waited
+    /// longer than a held delivery may (`spec/groups.md` §9.4).
+    HeldDeliveriesDropped {
+        /// The group id, 64 hex digits.
+        group: String,
+        /// The device the relay named as their sender.
+        from: DeviceAddress<'static>,
+        /// How many were dropped.
+        count: usize,
+        /// Why, in words.
+        reason: String,
+    },
     /// The device published fresh one-time prekeys.
     PrekeysReplenished {
         /// How many.

@@ -114,3 +114,28 @@ pub fn identifier_share_violation(data: &[u8]) -> Option<String> {
         )),
     }
 }
+
+/// For bytes that decode as a sender key request: the request encodes to
+/// the same bytes (the encoding is canonical) and decodes back to itself.
+/// Returns a description of the first violation; bytes that do not decode
+/// are fine.
+pub fn sender_key_request_violation(data: &[u8]) -> Option<String> {
+    use crate::key_request::SenderKeyRequest;
+    let Ok(request) = SenderKeyRequest::from_bytes(data) else {
+        return None;
+    };
+    let encoded = match request.to_bytes() {
+        Ok(encoded) => encoded,
+        Err(err) => return Some(format!("a decoded request does not encode: {err}")),
+    };
+    if encoded.as_slice() != data {
+        return Some("re-encoding a sender key request gives different bytes".to_owned());
+    }
+    match SenderKeyRequest::from_bytes(&encoded) {
+        Ok(again) if again == request => None,
+        Ok(_) => Some("re-decoding a sender key request gives a different value".to_owned()),
+        Err(err) => Some(format!(
+            "a re-encoded sender key request does not decode: {err}"
+        )),
+    }
+}

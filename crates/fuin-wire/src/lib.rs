@@ -50,6 +50,7 @@ mod frame;
 mod franking;
 pub mod group;
 pub mod identifier;
+pub mod key_request;
 mod keys;
 pub mod limits;
 mod protocol;

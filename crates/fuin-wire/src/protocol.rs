@@ -123,6 +123,11 @@ pub enum ContentType {
     /// [`IdentifierSecretShare`](crate::identifier::IdentifierSecretShare).
     /// Never shown, never stored in a history, never reportable.
     IdentifierSecret,
+    /// A group member asks another for its sender chain again, over a
+    /// one-to-one session: the body is a
+    /// [`SenderKeyRequest`](crate::key_request::SenderKeyRequest). Never
+    /// shown, never stored in a history, never reportable.
+    SenderKeyRequest,
 }
 
 impl ContentType {
@@ -136,6 +141,7 @@ impl ContentType {
             Self::GroupControl => 4,
             Self::Attachment => 5,
             Self::IdentifierSecret => 6,
+            Self::SenderKeyRequest => 7,
         }
     }
 }

@@ -295,6 +295,7 @@ fn unknown_content_type_is_malformed() {
         (4, ContentType::GroupControl),
         (5, ContentType::Attachment),
         (6, ContentType::IdentifierSecret),
+        (7, ContentType::SenderKeyRequest),
     ] {
         bytes[2] = code;
         let decoded = Frame::decode(&bytes);
@@ -303,7 +304,7 @@ fn unknown_content_type_is_malformed() {
             "content type {code}"
         );
     }
-    for unknown in [7u8, 0x7f] {
+    for unknown in [8u8, 0x7f] {
         bytes[2] = unknown;
         assert_eq!(
             Frame::decode(&bytes),

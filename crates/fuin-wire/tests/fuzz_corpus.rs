@@ -109,3 +109,17 @@ fn identifier_share_corpus_holds_the_round_trip_property() {
     // The seeds include valid shares (the smallest and the largest).
     assert!(decoded >= 2, "the corpus holds valid shares");
 }
+
+#[test]
+fn sender_key_request_corpus_holds_the_round_trip_property() {
+    let files = corpus("sender_key_request");
+    let mut decoded = 0;
+    for (path, bytes) in &files {
+        if let Some(violation) = fuin_wire::fuzzing::sender_key_request_violation(bytes) {
+            panic!("{}: {violation}", path.display());
+        }
+        decoded += usize::from(fuin_wire::key_request::SenderKeyRequest::from_bytes(bytes).is_ok());
+    }
+    // The seeds include valid requests (the smallest and the largest epoch).
+    assert!(decoded >= 2, "the corpus holds valid requests");
+}

@@ -131,6 +131,8 @@ fn content_type_code_is_its_wire_index() {
         ContentType::GroupWelcome,
         ContentType::GroupControl,
         ContentType::Attachment,
+        ContentType::IdentifierSecret,
+        ContentType::SenderKeyRequest,
     ] {
         let mut content = content(b"x".to_vec());
         content.content_type = content_type;

@@ -87,6 +87,7 @@ impl Client {
             }
         }
         let mut state = self.inner.state.lock().await;
+        self.chase_missing_sender_keys(&mut state)?;
         self.flush_group_outbox_lenient(&mut state).await?;
         self.rotate_signed_prekey_if_due(&mut state).await?;
         match self.send_owed_receipts(&mut state).await {
@@ -496,7 +497,9 @@ impl Client {
                     report.dropped += 1;
                 }
             }
-            ContentType::SenderKeyDistribution | ContentType::GroupWelcome => {
+            ContentType::SenderKeyDistribution
+            | ContentType::GroupWelcome
+            | ContentType::SenderKeyRequest => {
                 let mut work = crate::group::GroupWork {
                     events,
                     messages: 0,

@@ -15,6 +15,7 @@
 //!   [`Event::MessageDropped`] naming the group and the reason.
 
 mod devices;
+mod key_requests;
 mod outbox;
 mod receive;
 mod report;
@@ -181,13 +182,15 @@ impl Client {
                     now,
                 )?;
             }
+            let distribution = zeroize::Zeroizing::new(created.distribution.to_bytes()?);
             groups.enqueue_direct(
                 &id,
                 ContentType::SenderKeyDistribution,
                 &others,
-                &created.distribution.to_bytes()?,
+                &distribution,
                 now,
             )?;
+            groups.keep_own_distribution(&id, created.distribution.epoch, &distribution)?;
             commit(tx)?;
         }
         self.flush_group_outbox_lenient(&mut state).await?;
@@ -392,13 +395,15 @@ impl Client {
                 )?;
             }
             if let Some(distribution) = &sent.distribution {
+                let bytes = zeroize::Zeroizing::new(distribution.to_bytes()?);
                 groups.enqueue_direct(
                     id,
                     ContentType::SenderKeyDistribution,
                     &sent.distribute_to,
-                    &distribution.to_bytes()?,
+                    &bytes,
                     now,
                 )?;
+                groups.keep_own_distribution(id, distribution.epoch, &bytes)?;
             }
             commit(tx)?;
             current

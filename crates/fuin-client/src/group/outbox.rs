@@ -116,6 +116,7 @@ impl Client {
                 let content_type = match content_type {
                     2 => ContentType::SenderKeyDistribution,
                     3 => ContentType::GroupWelcome,
+                    7 => ContentType::SenderKeyRequest,
                     _ => return Err(ClientError::Storage("a queued group send's type".into())),
                 };
                 self.send_content_to(state, &user, content_type, &payload, &only)

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use fuin_seal::SealError;
-use fuin_seal::group::{ControlOutcome, GroupState};
+use fuin_seal::group::{ControlOutcome, GroupState, MemberStatus};
 use fuin_wire::{
     ContentType, DeliveredRecord, DeviceAddress, FrameBody, GroupId, GroupWelcome,
     SenderKeyDistribution,
@@ -35,6 +35,28 @@ fn is_early(err: &SealError) -> bool {
         err,
         SealError::FutureEpoch { .. } | SealError::MissingSenderKey
     )
+}
+
+/// What a welcome of `epoch` is to a device that holds the group already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WelcomeUse {
+    /// It was removed (or left) before `epoch`: it rejoins.
+    Join,
+    /// A member of an earlier epoch: it keeps the welcome until it learns
+    /// of its removal (the control may come later), then rejoins.
+    Later,
+    /// Joined already, or a welcome of an epoch it has been past.
+    Ignore,
+}
+
+fn welcome_use(state: &GroupState, epoch: u64) -> WelcomeUse {
+    if epoch <= state.epoch() {
+        WelcomeUse::Ignore
+    } else if state.status() == MemberStatus::Member {
+        WelcomeUse::Later
+    } else {
+        WelcomeUse::Join
+    }
 }
 
 /// What handling one group delivery came to.
@@ -79,8 +101,8 @@ impl Client {
         }
     }
 
-    /// A 1:1 message of content type `SenderKeyDistribution` or
-    /// `GroupWelcome` from `from`.
+    /// A 1:1 message of content type `SenderKeyDistribution`,
+    /// `GroupWelcome` or `SenderKeyRequest` from `from`.
     pub(crate) fn receive_group_direct(
         &self,
         db: Reader<'_>,
@@ -91,33 +113,40 @@ impl Client {
         work: &mut GroupWork<'_>,
     ) -> Result<(), ClientError> {
         let groups = Groups { db };
-        let (kind, group_id) = match content_type {
-            ContentType::SenderKeyDistribution => match SenderKeyDistribution::from_bytes(body) {
-                Ok(distribution) => (HELD_DISTRIBUTION, distribution.group_id),
+        if content_type == ContentType::SenderKeyRequest {
+            return self.answer_key_request(db, from, body, now, work);
+        }
+        if content_type != ContentType::SenderKeyDistribution {
+            let welcome = match GroupWelcome::from_bytes(body) {
+                Ok(welcome) => welcome,
                 Err(err) => {
                     self.group_drop(work, from, None, &SealError::from(err));
                     return Ok(());
                 }
-            },
-            _ => match GroupWelcome::from_bytes(body) {
-                Ok(welcome) => (HELD_WELCOME, welcome.group_id),
-                Err(err) => {
-                    self.group_drop(work, from, None, &SealError::from(err));
-                    return Ok(());
-                }
-            },
-        };
-        if kind == HELD_WELCOME {
-            if groups.load(&group_id)?.is_some() {
-                // Joined already (a repeated welcome): nothing to do.
+            };
+            let group_id = welcome.group_id;
+            if let Some(held) = groups.load(&group_id)?
+                && welcome_use(&held, welcome.epoch) == WelcomeUse::Ignore
+            {
+                // Joined already (a repeated welcome), or a welcome of an
+                // epoch this device has been past (a replayed old one).
                 return Ok(());
             }
             // Pages wait together until all have come.
             self.hold_or_drop(&groups, &group_id, HELD_WELCOME, from, body, now, work)?;
             return self.retry_held(db, &group_id, now, work);
         }
+        let group_id = match SenderKeyDistribution::from_bytes(body) {
+            Ok(distribution) => distribution.group_id,
+            Err(err) => {
+                self.group_drop(work, from, None, &SealError::from(err));
+                return Ok(());
+            }
+        };
         match self.handle_distribution(db, &group_id, from, body, work)? {
-            Handled::Early => self.hold_or_drop(&groups, &group_id, kind, from, body, now, work),
+            Handled::Early => {
+                self.hold_or_drop(&groups, &group_id, HELD_DISTRIBUTION, from, body, now, work)
+            }
             Handled::Done => self.retry_held(db, &group_id, now, work),
         }
     }
@@ -210,8 +239,11 @@ impl Client {
         }
     }
 
-    /// Joins from the held welcome pages, once a full set from one member
-    /// is there.
+    /// Joins from the held welcome pages, once a full set of one epoch
+    /// from one member is there. A device that was removed from the group
+    /// (or left it) rejoins from a welcome of a later epoch than the one it
+    /// was removed in; its state of the old epochs is replaced, so it reads
+    /// what is sent from the new epoch on and nothing sent while it was out.
     fn try_join(
         &self,
         db: Reader<'_>,
@@ -220,17 +252,28 @@ impl Client {
         work: &mut GroupWork<'_>,
     ) -> Result<Handled, ClientError> {
         let groups = Groups { db };
-        if groups.load(id)?.is_some() {
-            return Ok(Handled::Done);
-        }
+        let existing = groups.load(id)?;
         let held = groups.held(id)?;
-        let mut by_sender: BTreeMap<DeviceAddress<'static>, Vec<Vec<u8>>> = BTreeMap::new();
+        let mut sets: BTreeMap<(DeviceAddress<'static>, u64), Vec<Vec<u8>>> = BTreeMap::new();
+        let mut any_later = false;
         for (_, kind, from, payload) in held {
-            if kind == HELD_WELCOME {
-                by_sender.entry(from).or_default().push(payload);
+            if kind != HELD_WELCOME {
+                continue;
+            }
+            let Ok(page) = GroupWelcome::from_bytes(&payload) else {
+                continue;
+            };
+            let usable = match &existing {
+                None => WelcomeUse::Join,
+                Some(state) => welcome_use(state, page.epoch),
+            };
+            match usable {
+                WelcomeUse::Ignore => {}
+                WelcomeUse::Later => any_later = true,
+                WelcomeUse::Join => sets.entry((from, page.epoch)).or_default().push(payload),
             }
         }
-        for (inviter, pages) in by_sender {
+        for ((inviter, _), pages) in sets {
             let decoded: Vec<GroupWelcome<'_>> = pages
                 .iter()
                 .filter_map(|page| GroupWelcome::from_bytes(page).ok())
@@ -239,6 +282,7 @@ impl Client {
                 continue;
             };
             if decoded.len() < first.page_count as usize {
+                any_later = true;
                 continue;
             }
             let Some(peer) = db.peer(&inviter)? else {
@@ -254,13 +298,15 @@ impl Client {
                 Ok((state, distribution)) => {
                     groups.save(&state, now)?;
                     let others: Vec<_> = state.recipients().cloned().collect();
+                    let bytes = zeroize::Zeroizing::new(distribution.to_bytes()?);
                     groups.enqueue_direct(
                         id,
                         ContentType::SenderKeyDistribution,
                         &others,
-                        &distribution.to_bytes()?,
+                        &bytes,
                         now,
                     )?;
+                    groups.keep_own_distribution(id, distribution.epoch, &bytes)?;
                     work.events.push(Event::GroupChanged {
                         group: group_hex(id),
                         epoch: state.epoch(),
@@ -274,6 +320,10 @@ impl Client {
                     return Ok(Handled::Done);
                 }
             }
+        }
+        if existing.is_some() && !any_later {
+            // Every held page is of an epoch this device is past.
+            return Ok(Handled::Done);
         }
         Ok(Handled::Early)
     }
@@ -297,12 +347,18 @@ impl Client {
                 return Ok(Handled::Done);
             }
         };
+        if state.status() != MemberStatus::Member && distribution.epoch > state.epoch() {
+            // A key of a later epoch than the one this device was removed
+            // in: it may be re-added, and its welcome may come after this.
+            return Ok(Handled::Early);
+        }
         let Some(peer) = db.peer(from)? else {
             self.group_drop(work, from, Some(id), &SealError::IdentityMismatch);
             return Ok(Handled::Done);
         };
         match state.receive_distribution((from, &peer.identity), &distribution) {
             Ok(accepted) => {
+                groups.key_arrived(id, from, accepted.epoch)?;
                 if let fuin_seal::group::ViewStatus::Split = accepted.view {
                     work.events.push(Event::MessageDropped {
                         from: from.clone(),
@@ -338,6 +394,17 @@ impl Client {
         };
         let opened = match state.open(record, now) {
             Ok(opened) => opened,
+            Err(SealError::MissingSenderKey) => {
+                // The sender's chain of that epoch has not come: noted, so
+                // that the app is told and the sender asked once the whole
+                // sync is through (the key may still be in it).
+                if let Ok(message) =
+                    fuin_wire::GroupMessage::from_bytes(record.envelope.sealed_body.as_bytes())
+                {
+                    groups.note_missing_key(id, &from, message.epoch)?;
+                }
+                return Ok(Handled::Early);
+            }
             Err(err) if is_early(&err) => return Ok(Handled::Early),
             Err(err) => {
                 self.group_drop(work, &from, Some(id), &err);
@@ -426,13 +493,15 @@ impl Client {
                     Ok(applied) => {
                         groups.save(&state, now)?;
                         if let Some(distribution) = &applied.distribution {
+                            let bytes = zeroize::Zeroizing::new(distribution.to_bytes()?);
                             groups.enqueue_direct(
                                 id,
                                 ContentType::SenderKeyDistribution,
                                 &applied.distribute_to,
-                                &distribution.to_bytes()?,
+                                &bytes,
                                 now,
                             )?;
+                            groups.keep_own_distribution(id, distribution.epoch, &bytes)?;
                         }
                         if let Some(change) = change_of(&applied.outcome) {
                             work.events.push(Event::GroupChanged {
