@@ -269,7 +269,7 @@ fn group_vector(dir: &std::path::Path) {
     let conversation = ConversationId::group(alice.group_id());
     let mut framer = Framer::new(b"fuin/v1/group-message-ad");
     framer
-        .field(&[1])
+        .field(&[fuin_seal::PROTOCOL_VERSION])
         .field(group_message.group_id.as_bytes())
         .u64(group_message.epoch)
         .field(&message.membership_hash.0)
@@ -280,7 +280,11 @@ fn group_vector(dir: &std::path::Path) {
         Some(view) => framer.field(&view.0),
         None => framer.field(&[]),
     };
-    let ad = framer.u32(2).field(&franked.commitment.0).finish();
+    let ad = framer
+        .field(group_message.salt.as_bytes())
+        .u32(2)
+        .field(&franked.commitment.0)
+        .finish();
     let stamp_input = franking_stamp_input(
         &franked.commitment,
         &franked.sender,
@@ -329,6 +333,7 @@ fn group_vector(dir: &std::path::Path) {
             "epoch": group_message.epoch,
             "iteration": group_message.iteration,
             "view": group_message.view.map(|v| hex::encode(v.0)),
+            "salt": hex::encode(group_message.salt.0),
             "membership_hash": hex::encode(message.membership_hash.0),
             "chain_signing_key": hex::encode(message.chain_signing_key.0),
             "associated_data": hex::encode(&ad),

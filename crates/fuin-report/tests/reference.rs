@@ -378,7 +378,7 @@ fn the_group_report_vector_matches_a_second_implementation() {
     };
     let ad = framed(&[
         b"fuin/v1/group-message-ad",
-        &[1],
+        &[2],
         &group_id,
         &message["epoch"].as_u64().unwrap().to_be_bytes(),
         &bytes(&message["membership_hash"]),
@@ -386,6 +386,7 @@ fn the_group_report_vector_matches_a_second_implementation() {
         &u32_of("sender_device").to_be_bytes(),
         &u32_of("iteration").to_be_bytes(),
         &view,
+        &bytes(&message["salt"]),
         &2u32.to_be_bytes(),
         &commitment,
     ]);

@@ -41,7 +41,7 @@ fn main() {
          an audience consent shared, a member leaving, a member removed; with every random \
          value, membership, sender chain (key, signing key, fingerprint, distribution frame), \
          view, welcome, control message (signed string, signature, frame) and message (chain \
-         and message keys, AEAD key, nonce, commitment, franking, plaintext, associated data, \
+         and message keys, salt, AEAD key, nonce, commitment, franking, plaintext, associated data, \
          ciphertext, signed string, signature, sealed body). random_draws lists the randomness \
          in the order fuin-seal consumes it; see test-vectors/group/README.md."
     );
@@ -52,7 +52,7 @@ fn main() {
     group_scenario::check_primitives(&primitives);
     primitives["description"] = json!(
         "Single computations of spec/groups.md and spec/identifiers.md on fixed inputs: a \
-         sender chain's first six steps with their AEAD keys, two membership hashes, the group \
+         sender chain's first six steps with their salts and AEAD keys, two membership hashes, the group \
          conversation id, chain fingerprints and a view, and per-audience identifiers of two \
          users and a consented shared one."
     );

@@ -97,5 +97,7 @@ pub use prekeys::{PrekeyStore, VerifiedBundle};
 pub use ratchet::{MAX_SKIP, MAX_SKIPPED_KEYS, SKIPPED_KEY_LIFETIME_MS};
 pub use session::{FrankingOpening, Gap, Opened, Outgoing, Sealed, Session};
 
-/// The protocol version bound into every message's associated data.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// The protocol version bound into every message's associated data
+/// (`spec/protocol.md` §8, §16): version 2 carries a fresh salt in every
+/// message header and binds a prekey message's handshake fields.
+pub const PROTOCOL_VERSION: u8 = fuin_wire::MESSAGE_PROTOCOL_VERSION;

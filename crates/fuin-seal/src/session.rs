@@ -20,7 +20,7 @@ use fuin_wire::{
     ClientMessageId, ContentKind, ContentType, ConversationRef, DeliveredRecord, DeviceAddress,
     FrameBody, FrankingCommitment, FrankingKey, FrankingStamp, MessageContent, MessageId, Opaque,
     PrekeyId, PrekeyMessage, PublicIdentity, RatchetHeader, RatchetMessage, RoutingEnvelope,
-    StampKeyId, UserId, X25519PublicKey,
+    SecretBytes, StampKeyId, UserId, X25519PublicKey,
 };
 
 /// A message ready to be sealed to each of its recipients' sessions. Its id,
@@ -236,18 +236,42 @@ fn kind_code(kind: ContentKind) -> u32 {
     }
 }
 
+/// The handshake fields a prekey message carries next to its ratchet
+/// message, bound into that message's associated data so that no one can
+/// rewrite them in transit.
+#[derive(Clone, Copy)]
+struct HandshakeFields {
+    base_key: X25519PublicKey,
+    signed_prekey_id: PrekeyId,
+    one_time_prekey_id: Option<PrekeyId>,
+}
+
+impl HandshakeFields {
+    fn of(message: &PrekeyMessage<'_>) -> Self {
+        Self {
+            base_key: message.base_key,
+            signed_prekey_id: message.signed_prekey_id,
+            one_time_prekey_id: message.one_time_prekey_id,
+        }
+    }
+}
+
 /// The associated data of one message, in the order the spec fixes: version,
 /// sender identity, recipient identity, sender address, recipient address,
-/// header, content kind, franking commitment. Sender first, so a message
-/// cannot be reflected back as if the other side had sent it.
+/// header (salt last), content kind, franking commitment, then the handshake
+/// fields of a prekey message (three empty fields for a plain message).
+/// Sender first, so a message cannot be reflected back as if the other side
+/// had sent it.
 fn associated_data(
     sender: (&PublicIdentity, &DeviceAddress<'_>),
     recipient: (&PublicIdentity, &DeviceAddress<'_>),
     header: &RatchetHeader,
     kind: ContentKind,
     commitment: &FrankingCommitment,
+    handshake: Option<HandshakeFields>,
 ) -> Vec<u8> {
-    Framer::new(Label::MessageAssociatedData.as_bytes())
+    let mut framer = Framer::new(Label::MessageAssociatedData.as_bytes());
+    framer
         .field(&[PROTOCOL_VERSION])
         .identity(sender.0)
         .identity(recipient.0)
@@ -256,9 +280,24 @@ fn associated_data(
         .field(header.ratchet_key.as_bytes())
         .u32(header.previous_chain_length)
         .u32(header.counter)
+        .field(header.salt.as_bytes())
         .u32(kind_code(kind))
-        .field(commitment.as_bytes())
-        .finish()
+        .field(commitment.as_bytes());
+    match handshake {
+        Some(handshake) => {
+            framer
+                .field(handshake.base_key.as_bytes())
+                .u32(handshake.signed_prekey_id.0);
+            match handshake.one_time_prekey_id {
+                Some(id) => framer.u32(id.0),
+                None => framer.field(&[]),
+            };
+        }
+        None => {
+            framer.field(&[]).field(&[]).field(&[]);
+        }
+    }
+    framer.finish()
 }
 
 impl Session {
@@ -377,7 +416,12 @@ impl Session {
             next_sequence: 0,
             highest_received_sequence: None,
         };
-        let opened = session.open_ratchet_message(&message.message, record, now_ms)?;
+        let opened = session.open_ratchet_message(
+            &message.message,
+            Some(HandshakeFields::of(&message)),
+            record,
+            now_ms,
+        )?;
         if let Some(id) = message.one_time_prekey_id {
             prekeys.consume_one_time(id);
         }
@@ -437,7 +481,7 @@ impl Session {
                 peer: message.conversation_peer.clone(),
             },
             franking_key: message.franking_key.clone(),
-            body: Opaque::borrowed(&message.body),
+            body: SecretBytes::borrowed(&message.body),
         };
         // Encode before touching the ratchet: a failure here changes nothing.
         let plaintext = Zeroizing::new(content.to_bytes()?);
@@ -447,16 +491,22 @@ impl Session {
             ContentKind::Message
         };
         let plan = self.ratchet.plan_send(rng)?;
+        let handshake = self.pending_prekey.as_ref().map(|pending| HandshakeFields {
+            base_key: pending.base_key,
+            signed_prekey_id: pending.signed_prekey_id,
+            one_time_prekey_id: pending.one_time_prekey_id,
+        });
         let ad = associated_data(
             (&self.local_identity, &self.local_address),
             (&self.peer_identity, &self.peer_address),
             &plan.header,
             kind,
             &message.commitment,
+            handshake,
         );
         let ciphertext = aead::seal(
             Label::MessageKeys,
-            None,
+            Some(plan.header.salt.as_bytes()),
             plan.message_key.expose(),
             &ad,
             &plaintext,
@@ -504,7 +554,7 @@ impl Session {
         match record.envelope.content_kind {
             ContentKind::Message => {
                 let message = RatchetMessage::from_bytes(body)?;
-                self.open_ratchet_message(&message, record, now_ms)
+                self.open_ratchet_message(&message, None, record, now_ms)
             }
             ContentKind::PrekeyMessage => {
                 let message = PrekeyMessage::from_bytes(body)?;
@@ -513,7 +563,12 @@ impl Session {
                 {
                     return Err(SealError::SessionMismatch);
                 }
-                self.open_ratchet_message(&message.message, record, now_ms)
+                self.open_ratchet_message(
+                    &message.message,
+                    Some(HandshakeFields::of(&message)),
+                    record,
+                    now_ms,
+                )
             }
             _ => Err(SealError::UnexpectedFrame),
         }
@@ -522,6 +577,7 @@ impl Session {
     fn open_ratchet_message(
         &mut self,
         message: &RatchetMessage<'_>,
+        handshake: Option<HandshakeFields>,
         record: &DeliveredRecord<'_>,
         now_ms: u64,
     ) -> Result<Opened, SealError> {
@@ -532,10 +588,11 @@ impl Session {
             &message.header,
             record.envelope.content_kind,
             &record.envelope.franking_commitment,
+            handshake,
         );
         let plaintext = aead::open(
             Label::MessageKeys,
-            None,
+            Some(message.header.salt.as_bytes()),
             plan.message_key.expose(),
             &ad,
             message.ciphertext.as_bytes(),

@@ -26,10 +26,24 @@ use fuin_wire::{DeviceAddress, PrekeyId, PublicIdentity, SignedPrekey, UserId, X
 /// The state format this version writes.
 pub const STATE_VERSION: u8 = 1;
 
-fn encode<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, SealError> {
-    let mut out = Zeroizing::new(vec![STATE_VERSION]);
-    let body = Zeroizing::new(postcard::to_stdvec(value).map_err(|_| SealError::InvalidState)?);
-    out.extend_from_slice(&body);
+/// Encodes secret state as `version byte || postcard body` into one buffer
+/// that is wiped on drop. Its size is computed first and the buffer is
+/// allocated once at exactly that size, so no growing vector leaves a copy
+/// of a secret behind in freed memory. Every saved state (identity, prekeys,
+/// session, group) is encoded by this one function.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    let body_len =
+        postcard::experimental::serialized_size(value).map_err(|_| SealError::InvalidState)?;
+    let total = body_len.checked_add(1).ok_or(SealError::InvalidState)?;
+    let mut out = Zeroizing::new(vec![0u8; total]);
+    let (version, body) = out.split_at_mut(1);
+    version[0] = STATE_VERSION;
+    let written = postcard::to_slice(value, body)
+        .map_err(|_| SealError::InvalidState)?
+        .len();
+    if written != body_len {
+        return Err(SealError::InvalidState);
+    }
     Ok(out)
 }
 

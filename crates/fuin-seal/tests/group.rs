@@ -51,6 +51,7 @@ fn every_member_opens_a_message_sealed_once() {
 }
 
 /// The associated data of spec/groups.md, written from the spec.
+#[allow(clippy::too_many_arguments)]
 fn spec_ad(
     group: &GroupId,
     epoch: u64,
@@ -58,16 +59,18 @@ fn spec_ad(
     sender: &DeviceAddress<'_>,
     iteration: u32,
     view: Option<&ViewHash>,
+    salt: &MessageSalt,
     commitment: &FrankingCommitment,
 ) -> Vec<u8> {
     Framer::new(b"fuin/v1/group-message-ad")
-        .field(&[1])
+        .field(&[2])
         .field(group.as_bytes())
         .u64(epoch)
         .field(membership.as_bytes())
         .address(sender)
         .u32(iteration)
         .field(view.map_or(&[][..], |view| view.as_bytes()))
+        .field(salt.as_bytes())
         .u32(2)
         .field(commitment.as_bytes())
         .finish()
@@ -119,10 +122,11 @@ fn a_member_forging_a_message_as_another_member_is_refused() {
         message_id,
         sent_at_ms: NOW,
         franking_key,
-        body: Opaque::borrowed(body),
+        body: SecretBytes::borrowed(body),
     }
     .to_bytes()
     .unwrap();
+    let salt = MessageSalt([0x44; 16]);
     let ad = spec_ad(
         &group,
         epoch,
@@ -130,9 +134,16 @@ fn a_member_forging_a_message_as_another_member_is_refused() {
         &victim_address,
         0,
         view.as_ref(),
+        &salt,
         &commitment,
     );
-    let ciphertext = aead::seal(Label::GroupMessageKeys, None, &message_key, &ad, &plaintext);
+    let ciphertext = aead::seal(
+        Label::GroupMessageKeys,
+        Some(salt.as_bytes()),
+        &message_key,
+        &ad,
+        &plaintext,
+    );
     // The forger signs with a key of its own: it has no other.
     let forger_key = SigningSecret::generate(&mut world.rng);
     let signed = Framer::unlabelled().field(&ad).field(&ciphertext).finish();
@@ -142,6 +153,7 @@ fn a_member_forging_a_message_as_another_member_is_refused() {
         epoch,
         iteration: 0,
         view,
+        salt,
         ciphertext: Opaque::from(ciphertext.clone()),
         signature,
     }
@@ -190,6 +202,7 @@ fn a_member_forging_a_message_as_another_member_is_refused() {
         let opened = world.open(to, &record).unwrap();
         assert_eq!(text(&opened), "my own words");
         let plaintext = opened.content.to_bytes().unwrap();
+        let real = GroupMessage::from_bytes(record.envelope.sealed_body.as_bytes()).unwrap();
         let ad = spec_ad(
             &group,
             epoch,
@@ -197,10 +210,16 @@ fn a_member_forging_a_message_as_another_member_is_refused() {
             &victim_address,
             0,
             view.as_ref(),
+            &real.salt,
             &record.envelope.franking_commitment,
         );
-        let rebuilt = aead::seal(Label::GroupMessageKeys, None, &message_key, &ad, &plaintext);
-        let real = GroupMessage::from_bytes(record.envelope.sealed_body.as_bytes()).unwrap();
+        let rebuilt = aead::seal(
+            Label::GroupMessageKeys,
+            Some(real.salt.as_bytes()),
+            &message_key,
+            &ad,
+            &plaintext,
+        );
         assert_eq!(real.ciphertext.as_bytes(), rebuilt.as_slice());
     }
 }
@@ -770,7 +789,7 @@ fn debug_output_shows_no_key_bytes() {
     );
     let opened_shown = format!("{opened:?}");
     assert!(opened_shown.contains("FrankingKey(<redacted>)"));
-    assert!(opened_shown.contains("Opaque(12 bytes)"));
+    assert!(opened_shown.contains("SecretBytes(12 bytes, <redacted>)"));
     // No 16-byte window of the saved state (which holds every key) appears
     // in Debug output, except the public values Debug may show.
     let saved = state.to_bytes().unwrap();

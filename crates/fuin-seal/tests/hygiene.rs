@@ -66,7 +66,8 @@ fn debug_output_is_a_fixed_snapshot_without_key_bytes() {
     assert!(opened_debug.contains("FrankingKey(<redacted>)"));
     assert!(!opened_debug.contains(&hex(&opened.franking.franking_key.0)));
     // The body is shown only as its length.
-    assert!(opened_debug.contains("Opaque(11 bytes)"));
+    assert!(opened_debug.contains("SecretBytes(11 bytes, <redacted>)"));
+    assert!(!opened_debug.contains("secret text"));
 
     let everything = format!("{session}{prekeys}{identity}{opened_debug}");
     // The saved forms also hold public keys, which Debug may show: those are

@@ -929,12 +929,13 @@ fn messages_of_chains_older_than_the_retired_ones_are_planned_as_new_chains() {
     assert!(late.gap.late);
 }
 
-/// protocol.md §6.6, known limitation: the prekey ids of a repeated prekey
-/// message are neither in the associated data nor checked again, so a relay
-/// can rewrite them and the message still opens. (Tracked for the next
-/// protocol version; this test pins today's behaviour.)
+/// protocol.md §6.6 and §8: the handshake fields of a prekey message (base
+/// key, signed prekey id, one-time prekey id or its absence) are bound into
+/// the associated data of the ratchet message it carries. A relay that
+/// rewrites the prekey ids of a repeated prekey message gets it refused, the
+/// session is unchanged, and the genuine message still opens afterwards.
 #[test]
-fn a_repeated_prekey_message_opens_with_rewritten_prekey_ids() {
+fn a_repeated_prekey_message_with_rewritten_prekey_ids_is_refused() {
     let mut rng = rng(32);
     let mut relay = Relay::new();
     let alice = Device::new(&mut rng, "alice", 1);
@@ -947,19 +948,42 @@ fn a_repeated_prekey_message_opens_with_rewritten_prekey_ids() {
     let third = seal_text(&mut rng, &mut alice_session, &alice, "bob", "three").unwrap();
     let first = relay.deliver(&alice.address, first.envelope);
     let (mut bob_session, _) = bob.respond(None, &first).unwrap();
-    let rewrite = |envelope: RoutingEnvelope<'static>, opk: Option<PrekeyId>| {
-        let mut message = PrekeyMessage::from_bytes(envelope.sealed_body.as_bytes()).unwrap();
-        message.signed_prekey_id = PrekeyId(0xdead);
-        message.one_time_prekey_id = opk;
-        let mut envelope = envelope.clone();
-        envelope.sealed_body = Opaque::from(message.to_bytes().unwrap());
-        envelope
-    };
-    for (sealed, opk, text) in [
-        (second, Some(PrekeyId(0xbeef)), "two"),
-        (third, None, "three"),
-    ] {
-        let record = relay.deliver(&alice.address, rewrite(sealed.envelope, opk));
+    let genuine = PrekeyMessage::from_bytes(second.envelope.sealed_body.as_bytes())
+        .unwrap()
+        .into_owned();
+    assert!(genuine.one_time_prekey_id.is_some());
+    let rewrite =
+        |envelope: &RoutingEnvelope<'static>, signed: PrekeyId, one_time: Option<PrekeyId>| {
+            let mut message = PrekeyMessage::from_bytes(envelope.sealed_body.as_bytes()).unwrap();
+            message.signed_prekey_id = signed;
+            message.one_time_prekey_id = one_time;
+            let mut envelope = envelope.clone();
+            envelope.sealed_body = Opaque::from(message.to_bytes().unwrap());
+            envelope
+        };
+    for sealed in [&second, &third] {
+        for (signed, one_time) in [
+            // Another signed prekey id.
+            (PrekeyId(0xdead), genuine.one_time_prekey_id),
+            // Another one-time prekey id.
+            (genuine.signed_prekey_id, Some(PrekeyId(0xbeef))),
+            // The one-time prekey id dropped.
+            (genuine.signed_prekey_id, None),
+            // Both.
+            (PrekeyId(0xdead), Some(PrekeyId(0xbeef))),
+        ] {
+            let before = bob_session.to_bytes().unwrap();
+            let record = relay.deliver(&alice.address, rewrite(&sealed.envelope, signed, one_time));
+            assert_eq!(
+                bob_session.open(&record, NOW).unwrap_err(),
+                SealError::DecryptionFailed
+            );
+            assert_eq!(bob_session.to_bytes().unwrap(), before, "session changed");
+        }
+    }
+    // The untouched messages still open, in the session they belong to.
+    for (sealed, text) in [(second, "two"), (third, "three")] {
+        let record = relay.deliver(&alice.address, sealed.envelope);
         assert_eq!(body(&bob_session.open(&record, NOW).unwrap()), text);
     }
 }

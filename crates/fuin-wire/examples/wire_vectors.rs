@@ -54,6 +54,7 @@ fn ratchet_message(
             ratchet_key: X25519PublicKey(pattern(0x20)),
             previous_chain_length,
             counter,
+            salt: MessageSalt(pattern(0x30)),
         },
         ciphertext: Opaque::borrowed(ciphertext),
     }
@@ -73,7 +74,7 @@ fn message_content(
             peer: UserId::new("bob").unwrap(),
         },
         franking_key: FrankingKey(pattern(0xf0)),
-        body: Opaque::borrowed(body),
+        body: SecretBytes::borrowed(body),
     }
 }
 
@@ -390,6 +391,7 @@ fn group_samples() -> Vec<(&'static str, Frame<'static>)> {
         epoch: 200,
         iteration,
         view,
+        salt: MessageSalt(pattern(0x50)),
         ciphertext: Opaque::borrowed(b"group-ciphertext"),
         signature: Ed25519Signature(pattern(0x70)),
     };
@@ -398,7 +400,7 @@ fn group_samples() -> Vec<(&'static str, Frame<'static>)> {
         message_id: ClientMessageId(pattern(0x60)),
         sent_at_ms: 1_795_000_000_000,
         franking_key: FrankingKey(pattern(0xf0)),
-        body: Opaque::borrowed(body),
+        body: SecretBytes::borrowed(body),
     };
     vec![
         (

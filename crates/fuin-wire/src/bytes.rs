@@ -265,6 +265,148 @@ impl<'de: 'a, 'a> Deserialize<'de> for Opaque<'a> {
     }
 }
 
+/// The opened plaintext of a message body: bytes that only the two ends of a
+/// conversation may read.
+///
+/// Unlike [`Opaque`], which carries ciphertext the relay may see, these bytes
+/// are wiped when the last owned copy is dropped, and `Debug` shows only the
+/// length. Decoding borrows them from the input (the opener wipes its
+/// plaintext buffer); [`SecretBytes::into_owned`] copies them into a buffer
+/// of exactly their size that is wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes<'a>(SecretRepr<'a>);
+
+#[derive(Clone)]
+enum SecretRepr<'a> {
+    Borrowed(&'a [u8]),
+    Owned(zeroize::Zeroizing<Vec<u8>>),
+}
+
+impl PartialEq for SecretRepr<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        // No early exit on the first differing byte: these are plaintexts.
+        let (a, b) = (self.as_slice(), other.as_slice());
+        let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+        a.len() == b.len() && std::hint::black_box(difference) == 0
+    }
+}
+
+impl Eq for SecretRepr<'_> {}
+
+impl SecretRepr<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Borrowed(bytes) => bytes,
+            Self::Owned(bytes) => bytes.as_slice(),
+        }
+    }
+}
+
+impl<'a> SecretBytes<'a> {
+    /// Wraps borrowed bytes; whoever owns them is responsible for wiping them.
+    pub fn borrowed(bytes: &'a [u8]) -> Self {
+        Self(SecretRepr::Borrowed(bytes))
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+
+    /// Number of bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
+    /// Whether the bytes are borrowed from a decoded input (no copy was made).
+    pub fn is_borrowed(&self) -> bool {
+        matches!(self.0, SecretRepr::Borrowed(_))
+    }
+
+    /// Detaches the value from its input: borrowed bytes are copied into a
+    /// buffer allocated once at their exact size and wiped on drop.
+    pub fn into_owned(self) -> SecretBytes<'static> {
+        match self.0 {
+            SecretRepr::Owned(bytes) => SecretBytes(SecretRepr::Owned(bytes)),
+            SecretRepr::Borrowed(bytes) => SecretBytes::from(bytes.to_vec()),
+        }
+    }
+}
+
+impl From<Vec<u8>> for SecretBytes<'static> {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(SecretRepr::Owned(zeroize::Zeroizing::new(bytes)))
+    }
+}
+
+impl<'a> From<&'a [u8]> for SecretBytes<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        Self::borrowed(bytes)
+    }
+}
+
+impl AsRef<[u8]> for SecretBytes<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl fmt::Debug for SecretBytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes({} bytes, <redacted>)", self.len())
+    }
+}
+
+impl Serialize for SecretBytes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&hex::encode(self.as_bytes()))
+        } else {
+            serializer.serialize_bytes(self.as_bytes())
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SecretBytes<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecretVisitor;
+
+        impl<'de> Visitor<'de> for SecretVisitor {
+            type Value = SecretBytes<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a byte string")
+            }
+
+            fn visit_borrowed_bytes<E: de::Error>(
+                self,
+                bytes: &'de [u8],
+            ) -> Result<Self::Value, E> {
+                Ok(SecretBytes::borrowed(bytes))
+            }
+
+            fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Self::Value, E> {
+                Ok(SecretBytes::from(bytes.to_vec()))
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                hex::decode(text).map(SecretBytes::from).map_err(E::custom)
+            }
+        }
+
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_str(SecretVisitor)
+        } else {
+            deserializer.deserialize_bytes(SecretVisitor)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +415,35 @@ mod tests {
     fn debug_shows_only_the_length_of_an_opaque_payload() {
         let payload = Opaque::borrowed(b"attack at dawn");
         assert_eq!(format!("{payload:?}"), "Opaque(14 bytes)");
+    }
+
+    #[test]
+    fn debug_of_a_plaintext_body_shows_no_byte_of_it() {
+        let owned = SecretBytes::from(b"attack at dawn".to_vec());
+        let borrowed = SecretBytes::borrowed(b"attack at dawn");
+        for body in [&owned, &borrowed] {
+            let shown = format!("{body:?}");
+            assert_eq!(shown, "SecretBytes(14 bytes, <redacted>)");
+            assert!(!shown.contains("attack"));
+        }
+        assert_eq!(owned, borrowed);
+        assert_ne!(owned, SecretBytes::borrowed(b"attack at dusk"));
+    }
+
+    #[test]
+    fn an_owned_plaintext_body_lives_in_a_buffer_wiped_on_drop() {
+        // The owned form must be a `Zeroizing` buffer: this only compiles,
+        // and only matches, if it is.
+        let body = SecretBytes::borrowed(b"secret words").into_owned();
+        match &body.0 {
+            SecretRepr::Owned(buffer) => {
+                let wiped: &zeroize::Zeroizing<Vec<u8>> = buffer;
+                assert_eq!(wiped.as_slice(), b"secret words");
+                assert_eq!(wiped.capacity(), wiped.len());
+            }
+            SecretRepr::Borrowed(_) => panic!("into_owned kept a borrow"),
+        }
+        let decoded: SecretBytes<'static> = SecretBytes::from(b"x".to_vec());
+        assert!(!decoded.is_borrowed());
     }
 }

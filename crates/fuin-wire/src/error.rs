@@ -29,6 +29,15 @@ pub enum WireError {
         /// The tag found.
         tag: u32,
     },
+    /// The frame tag is retired: it carried messages of an older protocol
+    /// version that this codec no longer reads (`spec/wire.md` §4). The
+    /// sender must upgrade.
+    RetiredFrame {
+        /// The tag found.
+        tag: u32,
+        /// The protocol version whose messages the tag carried.
+        protocol_version: u8,
+    },
     /// A field is longer than its documented limit.
     LimitExceeded {
         /// The field, as named in `spec/wire.md`.
@@ -88,6 +97,13 @@ impl fmt::Display for WireError {
             }
             Self::UnknownVersion { version } => write!(f, "unknown wire version {version}"),
             Self::UnknownVariant { tag } => write!(f, "unknown frame tag {tag}"),
+            Self::RetiredFrame {
+                tag,
+                protocol_version,
+            } => write!(
+                f,
+                "frame tag {tag} is retired: it carried protocol version {protocol_version}, which is no longer read"
+            ),
             Self::LimitExceeded { field, len, max } => {
                 write!(
                     f,

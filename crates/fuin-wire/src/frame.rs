@@ -42,10 +42,12 @@ pub enum Frame<'a> {
     BlobId(BlobId),
     /// Tag 5: a sealed report for the report inbox.
     SealedReport(#[serde(borrow)] SealedReport<'a>),
-    /// Tag 6: a Double Ratchet message (inside an envelope's sealed body).
-    RatchetMessage(#[serde(borrow)] RatchetMessage<'a>),
-    /// Tag 7: a session's first message (inside an envelope's sealed body).
-    PrekeyMessage(#[serde(borrow)] PrekeyMessage<'a>),
+    /// Tag 6: retired, a Double Ratchet message of protocol version 1.
+    /// Never decoded: [`WireError::RetiredFrame`].
+    RetiredRatchetMessage(Retired),
+    /// Tag 7: retired, a session's first message of protocol version 1.
+    /// Never decoded: [`WireError::RetiredFrame`].
+    RetiredPrekeyMessage(Retired),
     /// Tag 8: a message's plaintext (inside a ratchet message's ciphertext).
     MessageContent(#[serde(borrow)] MessageContent<'a>),
     /// Tag 9: register a device (device to relay).
@@ -84,8 +86,9 @@ pub enum Frame<'a> {
     DeviceList(DeviceList),
     /// Tag 26: a member's sender chain for one epoch (over a 1:1 session).
     SenderKeyDistribution(#[serde(borrow)] SenderKeyDistribution<'a>),
-    /// Tag 27: a group message (inside an envelope's sealed body).
-    GroupMessage(#[serde(borrow)] GroupMessage<'a>),
+    /// Tag 27: retired, a group message of protocol version 1.
+    /// Never decoded: [`WireError::RetiredFrame`].
+    RetiredGroupMessage(Retired),
     /// Tag 28: a group message's plaintext (inside its ciphertext).
     GroupContent(#[serde(borrow)] GroupContent<'a>),
     /// Tag 29: a signed group control message (inside a group message).
@@ -104,7 +107,23 @@ pub enum Frame<'a> {
     LinkRequest(#[serde(borrow)] LinkRequest<'a>),
     /// Tag 36: an existing device links a new one (inside a link message).
     LinkGrant(#[serde(borrow)] LinkGrant<'a>),
+    /// Tag 37: a Double Ratchet message (inside an envelope's sealed body).
+    RatchetMessage(#[serde(borrow)] RatchetMessage<'a>),
+    /// Tag 38: a session's first message (inside an envelope's sealed body).
+    PrekeyMessage(#[serde(borrow)] PrekeyMessage<'a>),
+    /// Tag 39: a group message (inside an envelope's sealed body).
+    GroupMessage(#[serde(borrow)] GroupMessage<'a>),
 }
+
+/// The body of a retired frame tag: a type with no values, so a retired
+/// frame can be neither built nor decoded (the decoder refuses its tag
+/// before reading a body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Retired {}
+
+/// The retired frame tags and the protocol version whose messages they
+/// carried (`spec/wire.md` §4).
+pub const RETIRED_TAGS: [(u32, u8); 3] = [(6, 1), (7, 1), (27, 1)];
 
 /// The kind of a [`Frame`], without its body. Its discriminant is the wire tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,10 +141,6 @@ pub enum FrameKind {
     BlobId = 4,
     /// See [`Frame::SealedReport`].
     SealedReport = 5,
-    /// See [`Frame::RatchetMessage`].
-    RatchetMessage = 6,
-    /// See [`Frame::PrekeyMessage`].
-    PrekeyMessage = 7,
     /// See [`Frame::MessageContent`].
     MessageContent = 8,
     /// See [`Frame::DeviceRegistration`].
@@ -164,8 +179,6 @@ pub enum FrameKind {
     DeviceList = 25,
     /// See [`Frame::SenderKeyDistribution`].
     SenderKeyDistribution = 26,
-    /// See [`Frame::GroupMessage`].
-    GroupMessage = 27,
     /// See [`Frame::GroupContent`].
     GroupContent = 28,
     /// See [`Frame::GroupControl`].
@@ -184,10 +197,17 @@ pub enum FrameKind {
     LinkRequest = 35,
     /// See [`Frame::LinkGrant`].
     LinkGrant = 36,
+    /// See [`Frame::RatchetMessage`].
+    RatchetMessage = 37,
+    /// See [`Frame::PrekeyMessage`].
+    PrekeyMessage = 38,
+    /// See [`Frame::GroupMessage`].
+    GroupMessage = 39,
 }
 
 impl FrameKind {
-    /// Every kind, in tag order.
+    /// Every kind, in tag order. The retired tags ([`RETIRED_TAGS`]) have
+    /// no kind.
     pub const ALL: [FrameKind; 37] = [
         Self::Identity,
         Self::PrekeyBundle,
@@ -195,8 +215,6 @@ impl FrameKind {
         Self::Delivered,
         Self::BlobId,
         Self::SealedReport,
-        Self::RatchetMessage,
-        Self::PrekeyMessage,
         Self::MessageContent,
         Self::DeviceRegistration,
         Self::ChallengeRequest,
@@ -216,7 +234,6 @@ impl FrameKind {
         Self::ReportAcknowledgement,
         Self::DeviceList,
         Self::SenderKeyDistribution,
-        Self::GroupMessage,
         Self::GroupContent,
         Self::GroupControl,
         Self::GroupWelcome,
@@ -226,6 +243,9 @@ impl FrameKind {
         Self::LinkMessage,
         Self::LinkRequest,
         Self::LinkGrant,
+        Self::RatchetMessage,
+        Self::PrekeyMessage,
+        Self::GroupMessage,
     ];
 
     /// The wire tag of this kind.
@@ -308,6 +328,12 @@ impl<'a> Frame<'a> {
             return Err(WireError::UnknownVersion { version });
         }
         let tag = varint::read_u32(body)?;
+        if let Some(&(_, protocol_version)) = RETIRED_TAGS.iter().find(|(old, _)| *old == tag) {
+            return Err(WireError::RetiredFrame {
+                tag,
+                protocol_version,
+            });
+        }
         if FrameKind::from_tag(tag).is_none() {
             return Err(WireError::UnknownVariant { tag });
         }
@@ -341,6 +367,9 @@ impl<'a> Frame<'a> {
             Self::Delivered(_) => FrameKind::Delivered,
             Self::BlobId(_) => FrameKind::BlobId,
             Self::SealedReport(_) => FrameKind::SealedReport,
+            Self::RetiredRatchetMessage(never)
+            | Self::RetiredPrekeyMessage(never)
+            | Self::RetiredGroupMessage(never) => match *never {},
             Self::RatchetMessage(_) => FrameKind::RatchetMessage,
             Self::PrekeyMessage(_) => FrameKind::PrekeyMessage,
             Self::MessageContent(_) => FrameKind::MessageContent,
@@ -384,6 +413,9 @@ impl<'a> Frame<'a> {
             Self::Delivered(record) => Frame::Delivered(record.into_owned()),
             Self::BlobId(id) => Frame::BlobId(id),
             Self::SealedReport(report) => Frame::SealedReport(report.into_owned()),
+            Self::RetiredRatchetMessage(never)
+            | Self::RetiredPrekeyMessage(never)
+            | Self::RetiredGroupMessage(never) => match never {},
             Self::RatchetMessage(message) => Frame::RatchetMessage(message.into_owned()),
             Self::PrekeyMessage(message) => Frame::PrekeyMessage(message.into_owned()),
             Self::MessageContent(content) => Frame::MessageContent(content.into_owned()),
@@ -425,6 +457,9 @@ impl<'a> Frame<'a> {
             Self::Envelope(envelope) => envelope.validate(),
             Self::Delivered(record) => record.validate(),
             Self::SealedReport(report) => report.validate(),
+            Self::RetiredRatchetMessage(never)
+            | Self::RetiredPrekeyMessage(never)
+            | Self::RetiredGroupMessage(never) => match *never {},
             Self::RatchetMessage(message) => message.validate(),
             Self::PrekeyMessage(message) => message.validate(),
             Self::MessageContent(content) => content.validate(),

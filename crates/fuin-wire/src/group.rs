@@ -9,11 +9,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::bounded::BoundedVec;
-use crate::bytes::{fixed_bytes, secret_field};
+use crate::bytes::{SecretBytes, fixed_bytes, secret_field};
 use crate::limits::{MAX_CONTENT_BODY_LEN, MAX_SEALED_BODY_LEN};
 use crate::{
     ClientMessageId, ContentType, DeviceAddress, Ed25519PublicKey, Ed25519Signature,
-    FrankingCommitment, FrankingKey, Opaque, PublicIdentity, WireError,
+    FrankingCommitment, FrankingKey, MessageSalt, Opaque, PublicIdentity, WireError,
 };
 
 /// Most member devices a group may have, and so recipients of one fan-out.
@@ -23,6 +23,9 @@ pub const MAX_CHANGE_MEMBERS: usize = 64;
 /// Most members one welcome page lists: a page of members with the longest
 /// addresses still fits in one message body.
 pub const MAX_WELCOME_MEMBERS: usize = 256;
+/// Most pages one welcome has: enough for [`MAX_GROUP_MEMBERS`] at
+/// [`MAX_WELCOME_MEMBERS`] a page.
+pub const MAX_WELCOME_PAGES: u32 = MAX_GROUP_MEMBERS.div_ceil(MAX_WELCOME_MEMBERS) as u32;
 
 fixed_bytes!(
     /// A group's id: 32 random bytes drawn by its creator, the same for the
@@ -124,7 +127,7 @@ impl SenderKeyDistribution<'_> {
     }
 }
 
-/// Tag 27: a group message, sealed once for every member: the sealed body of
+/// Tag 39 (tag 27 in protocol version 1, now retired): a group message, sealed once for every member: the sealed body of
 /// a [`ContentKind::GroupMessage`](crate::ContentKind::GroupMessage)
 /// envelope. The relay sees it as opaque bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +141,9 @@ pub struct GroupMessage<'a> {
     pub iteration: u32,
     /// The sender's view of the epoch, once it holds every member's chain.
     pub view: Option<ViewHash>,
+    /// Fresh random bytes for this message alone: the HKDF salt of its key
+    /// derivation, signed with the rest (protocol version 2).
+    pub salt: MessageSalt,
     /// The key commitment (32 bytes), then the AES-256-GCM ciphertext and tag
     /// of a [`GroupContent`] frame.
     #[serde(borrow)]
@@ -155,6 +161,7 @@ impl GroupMessage<'_> {
             epoch: self.epoch,
             iteration: self.iteration,
             view: self.view,
+            salt: self.salt,
             ciphertext: self.ciphertext.into_owned(),
             signature: self.signature,
         }
@@ -183,9 +190,10 @@ pub struct GroupContent<'a> {
     pub sent_at_ms: u64,
     /// The franking key the envelope's commitment was made with.
     pub franking_key: FrankingKey,
-    /// The body, at most [`MAX_CONTENT_BODY_LEN`] bytes.
+    /// The body, at most [`MAX_CONTENT_BODY_LEN`] bytes: plaintext, wiped
+    /// on drop and never shown by `Debug`.
     #[serde(borrow)]
-    pub body: Opaque<'a>,
+    pub body: SecretBytes<'a>,
 }
 
 impl GroupContent<'_> {
@@ -365,6 +373,20 @@ impl GroupWelcome<'_> {
     }
 
     pub(crate) fn validate(&self) -> Result<(), WireError> {
+        // In field order: `page`, then `page_count`, then the members.
+        if self.page >= self.page_count {
+            return Err(WireError::InvalidField {
+                field: "page",
+                reason: "not below page_count",
+            });
+        }
+        if self.page_count > MAX_WELCOME_PAGES {
+            return Err(WireError::LimitExceeded {
+                field: "page_count",
+                len: self.page_count as usize,
+                max: MAX_WELCOME_PAGES as usize,
+            });
+        }
         self.members.check_len("members")?;
         self.members
             .as_slice()

@@ -62,13 +62,13 @@ mod varint;
 pub use address::{DeviceAddress, DeviceId, UserId};
 pub use blob::{BlobId, SealedReport};
 pub use bounded::BoundedVec;
-pub use bytes::Opaque;
+pub use bytes::{Opaque, SecretBytes};
 pub use envelope::{
     ContentKind, DeliveredRecord, FrankingCommitment, FrankingStamp, MessageId, RoutingEnvelope,
     StampKeyId,
 };
 pub use error::WireError;
-pub use frame::{Frame, FrameBody, FrameKind, WIRE_VERSION};
+pub use frame::{Frame, FrameBody, FrameKind, RETIRED_TAGS, Retired, WIRE_VERSION};
 pub use franking::{FRANKING_STAMP_LABEL, franking_stamp_input};
 pub use group::{
     GroupAction, GroupConsent, GroupContent, GroupControl, GroupId, GroupMember, GroupMessage,
@@ -79,8 +79,8 @@ pub use keys::{
     SignedPrekey, X25519PublicKey,
 };
 pub use protocol::{
-    ClientMessageId, ContentType, ConversationRef, FrankingKey, MessageContent, PrekeyMessage,
-    RatchetHeader, RatchetMessage,
+    ClientMessageId, ContentType, ConversationRef, FrankingKey, MESSAGE_PROTOCOL_VERSION,
+    MessageContent, MessageSalt, PrekeyMessage, RatchetHeader, RatchetMessage,
 };
 
 /// The properties the fuzz targets check. Only with the `fuzzing` feature,

@@ -9,9 +9,24 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::bytes::fixed_bytes;
+use crate::bytes::{SecretBytes, fixed_bytes};
 use crate::limits::{MAX_CONTENT_BODY_LEN, MAX_SEALED_BODY_LEN};
 use crate::{Opaque, PrekeyId, PublicIdentity, UserId, WireError, X25519PublicKey};
+
+/// The protocol version of the messages this crate's frames carry: the
+/// version byte `fuin-seal` binds into every message's associated data.
+/// Version 1 messages travelled in tags that are now retired
+/// ([`WireError::RetiredFrame`]).
+pub const MESSAGE_PROTOCOL_VERSION: u8 = 2;
+
+fixed_bytes!(
+    /// A message's salt: 16 bytes drawn fresh from the sender's CSPRNG for
+    /// every message, the HKDF salt of its key derivation. It makes two
+    /// messages sealed with one message key (from a restored or cloned state)
+    /// use different AEAD keys and nonces. Not secret.
+    MessageSalt,
+    16
+);
 
 /// The clear header of a Double Ratchet message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -22,6 +37,8 @@ pub struct RatchetHeader {
     pub previous_chain_length: u32,
     /// This message's number in the current sending chain, from 0.
     pub counter: u32,
+    /// Fresh random bytes for this message alone (protocol version 2).
+    pub salt: MessageSalt,
 }
 
 /// A message of an established session: the sealed body of a
@@ -239,9 +256,10 @@ pub struct MessageContent<'a> {
     pub conversation: ConversationRef<'a>,
     /// The franking key the envelope's commitment was made with.
     pub franking_key: FrankingKey,
-    /// The body, at most [`MAX_CONTENT_BODY_LEN`] bytes.
+    /// The body, at most [`MAX_CONTENT_BODY_LEN`] bytes: plaintext, wiped
+    /// on drop and never shown by `Debug`.
     #[serde(borrow)]
-    pub body: Opaque<'a>,
+    pub body: SecretBytes<'a>,
 }
 
 impl MessageContent<'_> {

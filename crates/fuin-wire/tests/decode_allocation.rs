@@ -133,6 +133,7 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
             ratchet_key: X25519PublicKey([7; 32]),
             previous_chain_length: 2,
             counter: 300,
+            salt: MessageSalt([17; 16]),
         },
         ciphertext: Opaque::from(rng.bytes(1000)),
     };
@@ -156,7 +157,7 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
             peer: UserId::new("bob").unwrap(),
         },
         franking_key: FrankingKey([17; 32]),
-        body: Opaque::from(rng.bytes(1000)),
+        body: SecretBytes::from(rng.bytes(1000)),
     };
     let identity = prekey.initiator.clone();
     let bob = envelope.recipient.clone();
@@ -284,6 +285,7 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
             epoch: 47,
             iteration: 48,
             view: Some(ViewHash([49; 32])),
+            salt: MessageSalt([50; 16]),
             ciphertext: Opaque::from(rng.bytes(1000)),
             signature: Ed25519Signature([50; 64]),
         }
@@ -294,7 +296,7 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
             message_id: ClientMessageId([51; 16]),
             sent_at_ms: 52,
             franking_key: FrankingKey([53; 32]),
-            body: Opaque::from(rng.bytes(1000)),
+            body: SecretBytes::from(rng.bytes(1000)),
         }
         .to_bytes()
         .unwrap(),

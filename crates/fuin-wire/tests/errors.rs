@@ -31,6 +31,7 @@ fn ratchet_message(ciphertext: Vec<u8>) -> RatchetMessage<'static> {
             ratchet_key: X25519PublicKey([3; 32]),
             previous_chain_length: 0,
             counter: 0,
+            salt: MessageSalt([0x5a; 16]),
         },
         ciphertext: Opaque::from(ciphertext),
     }
@@ -60,7 +61,7 @@ fn content(content_type: ContentType, body: Vec<u8>) -> MessageContent<'static> 
             peer: UserId::new("bob").unwrap(),
         },
         franking_key: FrankingKey([6; 32]),
-        body: Opaque::from(body),
+        body: SecretBytes::from(body),
     }
 }
 
@@ -131,7 +132,13 @@ fn unknown_versions_are_rejected() {
 
 #[test]
 fn unknown_frame_tags_are_rejected_by_number() {
-    let next = FrameKind::ALL.len() as u8;
+    // The tags in use run to the last kind's; the retired ones have no kind.
+    let next = FrameKind::ALL.len() as u8 + RETIRED_TAGS.len() as u8;
+    assert!(FrameKind::from_tag(u32::from(next)).is_none());
+    assert_eq!(
+        FrameKind::from_tag(u32::from(next) - 1),
+        FrameKind::ALL.last().copied()
+    );
     assert_eq!(
         Frame::decode(&[WIRE_VERSION, next, 0, 0]),
         Err(WireError::UnknownVariant {
@@ -199,8 +206,8 @@ fn ratchet_ciphertext_over_the_limit_is_refused_both_ways() {
 
     // Patch the ciphertext length varint (65536 = 0x80 0x80 0x04) to 65537 and
     // append one byte. Before it: version, tag, ratchet key, the two one-byte
-    // counters.
-    let at = 1 + 1 + 32 + 1 + 1;
+    // counters, the salt.
+    let at = 1 + 1 + 32 + 1 + 1 + 16;
     assert_eq!(&bytes[at..at + 3], &[0x80, 0x80, 0x04]);
     bytes[at] = 0x81;
     bytes.push(0);
@@ -227,7 +234,7 @@ fn prekey_message_ciphertext_over_the_limit_is_refused_both_ways() {
 
     // Version, tag, identity, base key, signed prekey id, absent one-time
     // prekey id, then the ratchet message as above.
-    let at = 1 + 1 + 128 + 32 + 1 + 1 + 32 + 1 + 1;
+    let at = 1 + 1 + 128 + 32 + 1 + 1 + 32 + 1 + 1 + 16;
     assert_eq!(&bytes[at..at + 3], &[0x80, 0x80, 0x04]);
     bytes[at] = 0x81;
     bytes.push(0);
@@ -669,6 +676,7 @@ fn group_message(view: Option<ViewHash>, ciphertext: Vec<u8>) -> GroupMessage<'s
         epoch: 7,
         iteration: 9,
         view,
+        salt: MessageSalt([0x5b; 16]),
         ciphertext: Opaque::from(ciphertext),
         signature: Ed25519Signature([4; 64]),
     }
@@ -680,7 +688,7 @@ fn group_content(body: Vec<u8>) -> GroupContent<'static> {
         message_id: ClientMessageId([5; 16]),
         sent_at_ms: 0,
         franking_key: FrankingKey([6; 32]),
-        body: Opaque::from(body),
+        body: SecretBytes::from(body),
     }
 }
 
@@ -721,8 +729,9 @@ fn group_byte_strings_over_their_limits_are_refused_both_ways() {
         Frame::GroupMessage(over).encode(),
         Err(ciphertext_error.clone())
     );
-    // Version, tag, group id, the one-byte epoch and iteration, absent view.
-    let at = 1 + 1 + 32 + 1 + 1 + 1;
+    // Version, tag, group id, the one-byte epoch and iteration, absent view,
+    // salt.
+    let at = 1 + 1 + 32 + 1 + 1 + 1 + 16;
     assert_eq!(
         Frame::decode(&one_past_64k(bytes, at)),
         Err(ciphertext_error)
@@ -1455,7 +1464,7 @@ fn send_batch_over_the_frame_limit_is_refused_on_encode() {
     assert_eq!(over.to_bytes(), Err(error.clone()));
     assert_eq!(Frame::SendBatch(over).encode(), Err(error));
 
-    // Conforming sealed bodies are at most 64,918 bytes (a prekey message
+    // Conforming sealed bodies are at most 64,934 bytes (a prekey message
     // around the largest content, `tests/protocol_frames.rs`): 64 of them,
     // to the widest recipient addresses, fit.
     let widest = RoutingEnvelope {
@@ -1463,15 +1472,15 @@ fn send_batch_over_the_frame_limit_is_refused_on_encode() {
             UserId::new("b".repeat(MAX_USER_ID_LEN)).unwrap(),
             DeviceId(u32::MAX),
         ),
-        ..envelope("bob", vec![0; MAX_SEALED_BODY_LEN - 618])
+        ..envelope("bob", vec![0; MAX_SEALED_BODY_LEN - 602])
     };
     let batch = SendBatch {
         envelopes: vec![widest; MAX_ENVELOPES_PER_SEND].into(),
     };
     let bytes = batch.to_bytes().unwrap();
-    assert_eq!(bytes.len(), 3 + 64 * (70 + 1 + 32 + 3 + 64_918));
+    assert_eq!(bytes.len(), 3 + 64 * (70 + 1 + 32 + 3 + 64_934));
     assert_eq!(SendBatch::from_bytes(&bytes), Ok(batch));
-    assert_eq!(MAX_FRAME_LEN - bytes.len(), 33_789);
+    assert_eq!(MAX_FRAME_LEN - bytes.len(), 32_765);
 }
 
 // ---------------------------------------------------------------------------
@@ -1840,5 +1849,120 @@ fn receipt_body_errors_are_named_in_order() {
     assert_eq!(
         ReceiptBody::from_bytes(&overlong),
         Err(ReceiptError::NonCanonical)
+    );
+}
+
+#[test]
+fn a_protocol_version_1_message_is_refused_by_its_retired_tag() {
+    // A version 1 ratchet message, prekey message and group message as a
+    // version 1 sender wrote them: the old tag, then a body without a salt.
+    let mut ratchet_v1 = vec![WIRE_VERSION, 6];
+    ratchet_v1.extend_from_slice(&[0x11; 32]);
+    ratchet_v1.extend_from_slice(&[0, 0, 3, 0xaa, 0xbb, 0xcc]);
+    let mut prekey_v1 = vec![WIRE_VERSION, 7];
+    prekey_v1.extend_from_slice(&[0x22; 128 + 32]);
+    prekey_v1.extend_from_slice(&[0, 0]);
+    prekey_v1.extend_from_slice(&ratchet_v1[2..]);
+    let mut group_v1 = vec![WIRE_VERSION, 27];
+    group_v1.extend_from_slice(&[0x33; 32]);
+    group_v1.extend_from_slice(&[1, 0, 0, 1, 0xdd]);
+    group_v1.extend_from_slice(&[0x44; 64]);
+    for (bytes, tag) in [(ratchet_v1, 6), (prekey_v1, 7), (group_v1, 27)] {
+        let expected = WireError::RetiredFrame {
+            tag,
+            protocol_version: 1,
+        };
+        assert_eq!(Frame::decode(&bytes), Err(expected.clone()));
+        // Whatever follows the tag, even nothing: the tag alone decides.
+        assert_eq!(Frame::decode(&bytes[..2]), Err(expected.clone()));
+        assert_eq!(
+            expected.to_string(),
+            format!(
+                "frame tag {tag} is retired: it carried protocol version 1, which is no longer read"
+            )
+        );
+    }
+    assert_eq!(
+        RatchetMessage::from_bytes(&[WIRE_VERSION, 6, 0]),
+        Err(WireError::RetiredFrame {
+            tag: 6,
+            protocol_version: 1
+        })
+    );
+    assert_eq!(
+        GroupMessage::from_bytes(&[WIRE_VERSION, 27]),
+        Err(WireError::RetiredFrame {
+            tag: 27,
+            protocol_version: 1
+        })
+    );
+}
+
+fn welcome_page(page: u32, page_count: u32) -> GroupWelcome<'static> {
+    GroupWelcome {
+        group_id: GroupId([3; 32]),
+        epoch: 4,
+        membership_hash: MembershipHash([5; 32]),
+        page,
+        page_count,
+        members: BoundedVec::default(),
+        consent: None,
+    }
+}
+
+#[test]
+fn a_welcome_page_count_above_the_group_size_limit_is_refused_both_ways() {
+    use fuin_wire::group::MAX_WELCOME_PAGES;
+    assert_eq!(MAX_WELCOME_PAGES, 4);
+    let fine = welcome_page(3, 4).to_bytes().unwrap();
+    assert!(GroupWelcome::from_bytes(&fine).is_ok());
+
+    let too_many = WireError::LimitExceeded {
+        field: "page_count",
+        len: 5,
+        max: 4,
+    };
+    assert_eq!(welcome_page(0, 5).to_bytes(), Err(too_many.clone()));
+    // The page count's byte follows version, tag, group id, one-byte epoch,
+    // membership hash and one-byte page: patch a valid frame to claim 5.
+    let at = 1 + 1 + 32 + 1 + 32 + 1;
+    let mut patched = welcome_page(0, 4).to_bytes().unwrap();
+    assert_eq!(patched[at], 4);
+    patched[at] = 5;
+    assert_eq!(GroupWelcome::from_bytes(&patched), Err(too_many));
+    patched[at] = 0xff;
+    patched.insert(at + 1, 0xff);
+    patched.insert(at + 2, 0xff);
+    patched.insert(at + 3, 0xff);
+    patched.insert(at + 4, 0x0f);
+    assert_eq!(
+        GroupWelcome::from_bytes(&patched),
+        Err(WireError::LimitExceeded {
+            field: "page_count",
+            len: u32::MAX as usize,
+            max: 4,
+        })
+    );
+}
+
+#[test]
+fn a_welcome_page_not_below_its_page_count_is_refused() {
+    let not_below = WireError::InvalidField {
+        field: "page",
+        reason: "not below page_count",
+    };
+    for (page, count) in [(4, 4), (0, 0), (9, 2)] {
+        assert_eq!(welcome_page(page, count).to_bytes(), Err(not_below.clone()));
+    }
+    // Field order: the page's rule first, so a page past a too-large count
+    // is the page's error; a page below a too-large count is the count's.
+    assert_eq!(welcome_page(7, 6).to_bytes(), Err(not_below));
+    assert_eq!(
+        welcome_page(5, 6).to_bytes(),
+        Err(WireError::LimitExceeded {
+            field: "page_count",
+            len: 6,
+            max: 4,
+        })
     );
 }

@@ -101,6 +101,7 @@ mod spec_encoder {
         fixed(out, &header["ratchet_key"], 32);
         uint(out, &header["previous_chain_length"]);
         uint(out, &header["counter"]);
+        fixed(out, &header["salt"], 16);
         opaque(out, &message["ciphertext"]);
     }
 
@@ -274,11 +275,11 @@ mod spec_encoder {
                 sealed_report(&mut out, body);
             }
             "RatchetMessage" => {
-                varint(&mut out, 6);
+                varint(&mut out, 37);
                 ratchet_message(&mut out, body);
             }
             "PrekeyMessage" => {
-                varint(&mut out, 7);
+                varint(&mut out, 38);
                 identity(&mut out, &body["initiator"]);
                 fixed(&mut out, &body["base_key"], 32);
                 uint(&mut out, &body["signed_prekey_id"]);
@@ -400,11 +401,12 @@ mod spec_encoder {
                 fixed(&mut out, &body["signing_key"], 32);
             }
             "GroupMessage" => {
-                varint(&mut out, 27);
+                varint(&mut out, 39);
                 fixed(&mut out, &body["group_id"], 32);
                 uint(&mut out, &body["epoch"]);
                 uint(&mut out, &body["iteration"]);
                 option_fixed(&mut out, &body["view"]);
+                fixed(&mut out, &body["salt"], 16);
                 opaque(&mut out, &body["ciphertext"]);
                 fixed(&mut out, &body["signature"], 64);
             }

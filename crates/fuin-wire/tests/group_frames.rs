@@ -84,7 +84,7 @@ fn the_largest_group_content_fits_sealed_inside_an_envelope() {
         message_id: ClientMessageId([1; 16]),
         sent_at_ms: u64::MAX,
         franking_key: FrankingKey([2; 32]),
-        body: Opaque::from(vec![0xa5; MAX_CONTENT_BODY_LEN]),
+        body: SecretBytes::from(vec![0xa5; MAX_CONTENT_BODY_LEN]),
     }
     .to_bytes()
     .unwrap();
@@ -93,14 +93,15 @@ fn the_largest_group_content_fits_sealed_inside_an_envelope() {
         epoch: u64::MAX,
         iteration: u32::MAX,
         view: Some(ViewHash([4; 32])),
+        salt: MessageSalt([5; 16]),
         // Key commitment and GCM tag around the plaintext.
         ciphertext: Opaque::from(vec![0x5a; 32 + plaintext.len() + 16]),
         signature: Ed25519Signature([5; 64]),
     };
     let sealed = message.to_bytes().unwrap();
     assert_eq!(plaintext.len(), MAX_CONTENT_BODY_LEN + 64);
-    assert_eq!(sealed.len(), 64_773);
-    assert_eq!(MAX_SEALED_BODY_LEN - sealed.len(), 763);
+    assert_eq!(sealed.len(), 64_789);
+    assert_eq!(MAX_SEALED_BODY_LEN - sealed.len(), 747);
     let envelope = RoutingEnvelope {
         recipient: widest(1),
         content_kind: ContentKind::GroupMessage,
@@ -128,13 +129,14 @@ fn a_full_welcome_page_fits_in_one_message_body() {
         group_id: GroupId([1; 32]),
         epoch: u64::MAX,
         membership_hash: MembershipHash([2; 32]),
-        page: u32::MAX,
-        page_count: u32::MAX,
+        // The largest page number and count the codec takes.
+        page: fuin_wire::group::MAX_WELCOME_PAGES - 1,
+        page_count: fuin_wire::group::MAX_WELCOME_PAGES,
         members: members.into(),
         consent: Some(GroupConsent([3; 32])),
     };
     let bytes = page.to_bytes().unwrap();
-    assert_eq!(bytes.len(), 50_809);
+    assert_eq!(bytes.len(), 50_801);
     assert!(bytes.len() <= MAX_CONTENT_BODY_LEN);
     // A thousand members take four pages.
     assert_eq!(MAX_GROUP_MEMBERS.div_ceil(MAX_WELCOME_MEMBERS), 4);

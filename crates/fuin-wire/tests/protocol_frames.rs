@@ -28,7 +28,7 @@ fn content(body: Vec<u8>) -> MessageContent<'static> {
             peer: UserId::new("p".repeat(64)).unwrap(),
         },
         franking_key: FrankingKey(KEY),
-        body: Opaque::from(body),
+        body: SecretBytes::from(body),
     }
 }
 
@@ -75,6 +75,7 @@ fn the_largest_content_fits_sealed_in_a_prekey_message_inside_an_envelope() {
             ratchet_key: X25519PublicKey([1; 32]),
             previous_chain_length: u32::MAX,
             counter: u32::MAX,
+            salt: MessageSalt([0xff; 16]),
         },
         ciphertext: Opaque::from(ciphertext),
     };
@@ -118,8 +119,8 @@ fn the_largest_content_fits_sealed_in_a_prekey_message_inside_an_envelope() {
     // change eating into the 1,024-byte headroom is noticed.
     let prekey_len = prekey.to_bytes().unwrap().len();
     assert_eq!(plaintext.len(), MAX_CONTENT_BODY_LEN + 74 + 66);
-    assert_eq!(prekey_len, plaintext.len() + CRYPTO_OVERHEAD + 218);
-    assert_eq!(MAX_SEALED_BODY_LEN - prekey_len, 618);
+    assert_eq!(prekey_len, plaintext.len() + CRYPTO_OVERHEAD + 234);
+    assert_eq!(MAX_SEALED_BODY_LEN - prekey_len, 602);
 }
 
 #[test]

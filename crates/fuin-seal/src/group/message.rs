@@ -4,7 +4,7 @@
 
 use fuin_wire::{
     ContentKind, DeviceAddress, Ed25519PublicKey, Ed25519Signature, FrameBody, FrankingCommitment,
-    GroupId, GroupMessage, MembershipHash, ViewHash,
+    GroupId, GroupMessage, MembershipHash, MessageSalt, ViewHash,
 };
 
 use crate::primitives::framing::Framer;
@@ -24,14 +24,15 @@ pub(crate) struct MessageContext<'r> {
     pub(crate) commitment: &'r FrankingCommitment,
 }
 
-/// `framed("fuin/v1/group-message-ad", [0x01], group id, BE64(epoch),
+/// `framed("fuin/v1/group-message-ad", [0x02], group id, BE64(epoch),
 /// membership hash, sender user, BE32(sender device), BE32(iteration), view
-/// hash or empty, BE32(content kind 2), franking commitment)`.
+/// hash or empty, salt, BE32(content kind 2), franking commitment)`.
 pub(crate) fn associated_data(
     group_id: &GroupId,
     epoch: u64,
     iteration: u32,
     view: Option<&ViewHash>,
+    salt: &MessageSalt,
     context: &MessageContext<'_>,
 ) -> Vec<u8> {
     let view: &[u8] = match view {
@@ -46,6 +47,7 @@ pub(crate) fn associated_data(
         .address(context.sender)
         .u32(iteration)
         .field(view)
+        .field(salt.as_bytes())
         .u32(GROUP_CONTENT_KIND)
         .field(context.commitment.as_bytes())
         .finish()
@@ -95,6 +97,7 @@ pub fn verify_group_message_signature(
         message.epoch,
         message.iteration,
         message.view.as_ref(),
+        &message.salt,
         &MessageContext {
             membership_hash,
             sender,

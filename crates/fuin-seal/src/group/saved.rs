@@ -204,11 +204,7 @@ impl GroupState {
                 .collect(),
             consent: self.consent.as_ref().map(|consent| consent.0),
         };
-        let mut out = Zeroizing::new(vec![STATE_VERSION]);
-        let body =
-            Zeroizing::new(postcard::to_stdvec(&saved).map_err(|_| SealError::InvalidState)?);
-        out.extend_from_slice(&body);
-        Ok(out)
+        crate::state::encode(&saved)
     }
 
     /// Restores a state saved by [`GroupState::to_bytes`], refusing one that

@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 use fuin_wire::{
     ClientMessageId, ContentType, DeliveredRecord, DeviceAddress, Ed25519PublicKey, FrameBody,
     FrankingCommitment, FrankingKey, GroupAction, GroupConsent, GroupContent, GroupControl,
-    GroupId, GroupMember, GroupMessage, GroupSend, GroupWelcome, MembershipHash, Opaque,
-    PublicIdentity, RoutingEnvelope, SenderKeyDistribution, ViewHash,
+    GroupId, GroupMember, GroupMessage, GroupSend, GroupWelcome, MembershipHash, MessageSalt,
+    Opaque, PublicIdentity, RoutingEnvelope, SecretBytes, SenderKeyDistribution, ViewHash,
 };
 
 use super::chain::ChainIdentity;
@@ -518,29 +518,41 @@ impl GroupState {
                 message_id,
                 sent_at_ms: now_ms,
                 franking_key,
-                body: Opaque::borrowed(body),
+                body: SecretBytes::borrowed(body),
             }
             .to_bytes()?,
         );
         let (iteration, key, next) = sending.plan()?;
+        // Fresh for every message: a restored or cloned sender state takes
+        // the same message key again, and the salt still gives the message
+        // its own AEAD key and nonce.
+        let salt = MessageSalt(*random_bytes::<{ MessageSalt::LEN }, _>(rng));
         let ad = message::associated_data(
             &group_id,
             epoch.membership.epoch(),
             iteration,
             epoch.view.as_ref(),
+            &salt,
             &MessageContext {
                 membership_hash: epoch.membership.hash(),
                 sender: &self.local,
                 commitment: &commitment,
             },
         );
-        let ciphertext = aead::seal(Label::GroupMessageKeys, None, key.expose(), &ad, &plaintext);
+        let ciphertext = aead::seal(
+            Label::GroupMessageKeys,
+            Some(salt.as_bytes()),
+            key.expose(),
+            &ad,
+            &plaintext,
+        );
         let signature = message::sign(&sending.signing, &ad, &ciphertext);
         let sealed_body = GroupMessage {
             group_id,
             epoch: epoch.membership.epoch(),
             iteration,
             view: epoch.view,
+            salt,
             ciphertext: Opaque::borrowed(&ciphertext),
             signature,
         }
@@ -634,6 +646,7 @@ impl GroupState {
             message.epoch,
             message.iteration,
             message.view.as_ref(),
+            &message.salt,
             &MessageContext {
                 membership_hash: epoch.membership.hash(),
                 sender: &sender,
@@ -662,7 +675,7 @@ impl GroupState {
         let plan = chain.plan(message.iteration, kept, kept_for_chain)?;
         let plaintext = aead::open(
             Label::GroupMessageKeys,
-            None,
+            Some(message.salt.as_bytes()),
             plan.key.expose(),
             &ad,
             message.ciphertext.as_bytes(),

@@ -118,7 +118,11 @@ pub fn open(
 }
 
 /// Bare AES-256-GCM with an explicit key and nonce, for checking the wrapper
-/// against outside test vectors (Wycheproof). Not used by the protocol.
+/// against outside test vectors (Wycheproof) and for tests that build an
+/// attack by hand. Not used by the protocol, and not part of the public API:
+/// it exists only in this crate's own unit tests and with the `hazmat`
+/// feature, which release builds do not enable.
+#[cfg(any(test, feature = "hazmat"))]
 pub mod raw {
     use super::*;
 

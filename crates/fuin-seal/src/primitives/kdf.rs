@@ -178,9 +178,13 @@ impl Label {
 /// The largest output HKDF-SHA256 can give (255 hash lengths).
 pub const MAX_OUTPUT_LEN: usize = 255 * 32;
 
-/// HKDF-SHA256 of `ikm` with `salt` and raw `info`, filling `out`.
+/// HKDF-SHA256 of `ikm` with `salt` and raw `info` (no protocol label),
+/// filling `out`: for checking against outside test vectors only. Exists in
+/// this crate's unit tests and with the `hazmat` feature, never in a release
+/// build's public API.
 ///
 /// Fails only when `out` is longer than [`MAX_OUTPUT_LEN`].
+#[cfg(any(test, feature = "hazmat"))]
 pub fn hkdf_raw(
     salt: Option<&[u8]>,
     ikm: &[u8],

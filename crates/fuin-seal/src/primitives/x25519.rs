@@ -1,7 +1,9 @@
 //! X25519 key agreement that refuses non-contributory results.
 
 use rand_core::CryptoRng;
+use subtle::{Choice, ConstantTimeEq};
 use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
 
 use super::secret::DhOutput;
 use crate::SealError;
@@ -46,11 +48,19 @@ impl AgreementSecret {
     /// such a "shared" secret would be known to everyone.
     pub fn agree(&self, peer: &X25519PublicKey) -> Result<DhOutput, SealError> {
         let shared = self.secret.diffie_hellman(&PublicKey::from(peer.0));
-        if !shared.was_contributory() {
+        let bytes = Zeroizing::new(shared.to_bytes());
+        if bool::from(is_all_zero(&bytes)) {
             return Err(SealError::WeakPublicKey);
         }
-        Ok(DhOutput::from_bytes(shared.to_bytes()))
+        Ok(DhOutput::from_bytes(*bytes))
     }
+}
+
+/// Whether a Diffie-Hellman output is all zeros, decided in constant time:
+/// the output is a secret, so the check must not stop at its first non-zero
+/// byte (`spec/protocol.md` §1.2).
+fn is_all_zero(output: &[u8; 32]) -> Choice {
+    output.ct_eq(&[0u8; 32])
 }
 
 impl Clone for AgreementSecret {
@@ -135,6 +145,19 @@ mod tests {
             let mut high = point;
             high[31] |= 0x80;
             assert!(is_small_order(&X25519PublicKey(high)));
+        }
+    }
+
+    #[test]
+    fn the_all_zero_check_looks_at_every_byte() {
+        let zero: Choice = is_all_zero(&[0; 32]);
+        assert!(bool::from(zero));
+        for position in 0..32 {
+            for value in [0x01, 0x80, 0xff] {
+                let mut output = [0u8; 32];
+                output[position] = value;
+                assert!(!bool::from(is_all_zero(&output)), "byte {position}");
+            }
         }
     }
 

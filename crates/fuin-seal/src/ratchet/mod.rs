@@ -22,7 +22,7 @@ use skipped::{SavedSkippedKey, SkippedKeys};
 
 use crate::SealError;
 use crate::primitives::x25519::AgreementSecret;
-use fuin_wire::{RatchetHeader, X25519PublicKey};
+use fuin_wire::{MessageSalt, RatchetHeader, X25519PublicKey};
 
 /// The most message keys one received message may make the session skip in
 /// one chain (messages that were dropped or are still on their way).
@@ -183,12 +183,18 @@ impl Ratchet {
             Some((_, own_ratchet)) => own_ratchet.public_key(),
             None => self.own_ratchet.public_key(),
         };
+        // Fresh for every message, whatever the state: a state restored from
+        // a backup or cloned takes the same message key again, and the salt
+        // still gives that message its own AEAD key and nonce.
+        let mut salt = [0u8; MessageSalt::LEN];
+        rng.fill_bytes(&mut salt);
         let (message_key, next_chain) = chain.step();
         Ok(SendPlan {
             header: RatchetHeader {
                 ratchet_key,
                 previous_chain_length: self.previous_sending_length,
                 counter,
+                salt: MessageSalt(salt),
             },
             message_key,
             new_ratchet,

@@ -25,6 +25,72 @@ use fuin_wire::{
 
 pub const NOW: u64 = 1_795_000_000_000;
 
+// Protocol version 2 forms of a group message's key derivation, associated
+// data and frame (spec/groups.md §4, §6.1; spec/wire.md tag 39), written here
+// from the spec while `group_reference.rs`, which holds the version 1 forms,
+// is rewritten by the second implementation's author.
+
+/// AES key, nonce and key commitment of one group message key, with the
+/// message's salt as HKDF salt.
+fn message_aead_v2(message_key: &Bytes32, salt: &[u8; 16]) -> (Bytes32, [u8; 12], Bytes32) {
+    r::aead_keys(b"fuin/v1/group-message-keys", Some(salt), message_key)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn associated_data_v2(
+    group: &Bytes32,
+    epoch: u64,
+    membership: &Bytes32,
+    sender: &Member,
+    iteration: u32,
+    view: Option<&Bytes32>,
+    salt: &[u8; 16],
+    commitment: &Bytes32,
+) -> Vec<u8> {
+    r::framed(&[
+        b"fuin/v1/group-message-ad",
+        &[2],
+        group,
+        &epoch.to_be_bytes(),
+        membership,
+        sender.user.as_bytes(),
+        &sender.device.to_be_bytes(),
+        &iteration.to_be_bytes(),
+        view.map_or(&[][..], |view| view.as_slice()),
+        salt,
+        &2u32.to_be_bytes(),
+        commitment,
+    ])
+}
+
+/// Tag 39, encoded by hand from spec/wire.md.
+fn message_frame_v2(
+    group: &Bytes32,
+    epoch: u64,
+    iteration: u32,
+    view: Option<&Bytes32>,
+    salt: &[u8; 16],
+    ciphertext: &[u8],
+    signature: &[u8; 64],
+) -> Vec<u8> {
+    let mut out = vec![1, 39];
+    out.extend_from_slice(group);
+    g::varint(&mut out, epoch);
+    g::varint(&mut out, u64::from(iteration));
+    match view {
+        None => out.push(0),
+        Some(view) => {
+            out.push(1);
+            out.extend_from_slice(view);
+        }
+    }
+    out.extend_from_slice(salt);
+    g::varint(&mut out, ciphertext.len() as u64);
+    out.extend_from_slice(ciphertext);
+    out.extend_from_slice(signature);
+    out
+}
+
 /// The devices of the scenario: name, device id, identity seed.
 pub const DEVICES: [(&str, u32, u8); 4] = [
     ("alice", 1, 0x01),
@@ -520,9 +586,19 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
             }
             Step::Send(_) | Step::Change(..) => {
                 // A change's draws: the consent (to share one), the message
-                // id and franking key of its control message, then the
+                // id, franking key and salt of its control message, then the
                 // actor's new chain key and signing seed (unless it leaves).
+                // A message's draws: its id, franking key and salt.
                 let mut drawn = drawn.clone();
+                let salt: [u8; 16] =
+                    drawn[if matches!(*step, Step::Change(_, Change::ShareConsent)) {
+                        3
+                    } else {
+                        2
+                    }]
+                    .clone()
+                    .try_into()
+                    .unwrap();
                 let (sender, content_type, body, control) = match *step {
                     Step::Send(from) => (from, 0u32, body_of(index, from).into_bytes(), None),
                     Step::Change(actor, change) => {
@@ -588,7 +664,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                             welcomes.insert(next.number.to_string(), json!([h(&page)]));
                         }
                         if !matches!(change, Change::Leave) {
-                            next.add_chain(&group, actor, b32(&drawn[2]), b32(&drawn[3]));
+                            next.add_chain(&group, actor, b32(&drawn[3]), b32(&drawn[4]));
                         }
                         last_change = Some((actor, change));
                         (actor, 4u32, frame, Some((control, next)))
@@ -625,23 +701,25 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                 let chain = epoch.chains.get_mut(sender).unwrap();
                 let (message_key, next_key) = g::chain_step(&chain.key);
                 let iteration = chain.iteration;
-                let (aead_key, nonce, key_commitment) = g::message_aead(&message_key);
-                let ad = g::associated_data(
+                let (aead_key, nonce, key_commitment) = message_aead_v2(&message_key, &salt);
+                let ad = associated_data_v2(
                     &group,
                     number,
                     &epoch.hash,
                     &sender_member,
                     iteration,
                     view.as_ref(),
+                    &salt,
                     &commitment,
                 );
                 let ciphertext = r::aead_seal(&(aead_key, nonce, key_commitment), &ad, &plaintext);
                 let signature = g::message_signature(&chain.seed, &ad, &ciphertext);
-                let sealed = g::message_frame(
+                let sealed = message_frame_v2(
                     &group,
                     number,
                     iteration,
                     view.as_ref(),
+                    &salt,
                     &ciphertext,
                     &signature,
                 );
@@ -665,6 +743,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                     "next_chain_key": h(&next_key),
                     "aead_key": h(&aead_key),
                     "nonce": h(&nonce),
+                    "salt": h(&salt),
                     "key_commitment": h(&key_commitment),
                     "plaintext": h(&plaintext),
                     "view": view.map_or(Value::Null, |view| h(&view)),
@@ -823,12 +902,16 @@ pub fn primitives_reference() -> Value {
     let mut steps = Vec::new();
     for iteration in 0..6u32 {
         let (message_key, next) = g::chain_step(&chain);
-        let (key, nonce, commitment) = g::message_aead(&message_key);
+        // Every message draws its own salt; here a fixed one per iteration.
+        let salt: [u8; 16] =
+            std::array::from_fn(|i| 0x60u8.wrapping_add(iteration as u8 * 16 + i as u8));
+        let (key, nonce, commitment) = message_aead_v2(&message_key, &salt);
         steps.push(json!({
             "iteration": iteration,
             "chain_key": h(&chain),
             "message_key": h(&message_key),
             "next_chain_key": h(&next),
+            "salt": h(&salt),
             "aead_key": h(&key),
             "nonce": h(&nonce),
             "key_commitment": h(&commitment),

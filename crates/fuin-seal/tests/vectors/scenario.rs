@@ -13,9 +13,9 @@ use fuin_seal::primitives::franking::hmac_sha256;
 use fuin_seal::{DeviceIdentity, Outgoing, PrekeyStore, Session, VerifiedBundle};
 use fuin_wire::{
     ClientMessageId, ContentKind, ContentType, ConversationRef, DeliveredRecord, DeviceAddress,
-    DeviceId, FrameBody, FrankingKey, FrankingStamp, MessageContent, MessageId, Opaque, PrekeyId,
-    PrekeyMessage, PublicIdentity, RatchetHeader, RatchetMessage, StampKeyId, UserId,
-    X25519PublicKey,
+    DeviceId, FrameBody, FrankingKey, FrankingStamp, MessageContent, MessageId, MessageSalt,
+    Opaque, PrekeyId, PrekeyMessage, PublicIdentity, RatchetHeader, RatchetMessage, SecretBytes,
+    StampKeyId, UserId, X25519PublicKey,
 };
 
 /// Who sends each of the 20 messages: ten each way, with runs of two so that
@@ -247,6 +247,65 @@ fn h(bytes: &[u8]) -> Value {
     Value::String(hex::encode(bytes))
 }
 
+/// The handshake fields a prekey message binds: base key, signed prekey id,
+/// one-time prekey id if any.
+type Handshake<'a> = (&'a Bytes32, u32, Option<u32>);
+
+/// A message's associated data, protocol version 2 (spec/protocol.md §8):
+/// 19 framed fields, the header's salt after the other header fields, and
+/// the prekey message's handshake fields (or three empty fields) last.
+///
+/// Written here from the spec rather than taken from `reference.rs`, whose
+/// version 1 form is being replaced by the second implementation's author.
+#[allow(clippy::too_many_arguments)]
+fn associated_data_v2(
+    sender: (&Bytes32, &Bytes32),
+    recipient: (&Bytes32, &Bytes32),
+    sender_address: &Address<'_>,
+    recipient_address: &Address<'_>,
+    header: (&Bytes32, u32, u32, &[u8; 16]),
+    content_kind: u32,
+    commitment: &Bytes32,
+    handshake: Option<Handshake<'_>>,
+) -> Vec<u8> {
+    let previous = header.1.to_be_bytes();
+    let counter = header.2.to_be_bytes();
+    let kind = content_kind.to_be_bytes();
+    let (sender_device, recipient_device) = (
+        sender_address.device.to_be_bytes(),
+        recipient_address.device.to_be_bytes(),
+    );
+    let (base_key, signed_id, one_time_id): (Vec<u8>, Vec<u8>, Vec<u8>) = match handshake {
+        Some((base, signed, one_time)) => (
+            base.to_vec(),
+            signed.to_be_bytes().to_vec(),
+            one_time.map_or_else(Vec::new, |id| id.to_be_bytes().to_vec()),
+        ),
+        None => (Vec::new(), Vec::new(), Vec::new()),
+    };
+    r::framed(&[
+        b"fuin/v1/message-ad",
+        &[2],
+        sender.0,
+        sender.1,
+        recipient.0,
+        recipient.1,
+        sender_address.user.as_bytes(),
+        &sender_device,
+        recipient_address.user.as_bytes(),
+        &recipient_device,
+        header.0,
+        &previous,
+        &counter,
+        header.3,
+        &kind,
+        commitment,
+        &base_key,
+        &signed_id,
+        &one_time_id,
+    ])
+}
+
 fn b32(bytes: &[u8]) -> Bytes32 {
     bytes.try_into().unwrap()
 }
@@ -382,8 +441,13 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
         let now = NOW + index as u64;
         // Sender: a new sending chain if the peer's ratchet key changed.
         let mut ratchet_step = initial_step.take();
+        // A seal draws the new ratchet key of a new sending chain, if any,
+        // then the message's salt.
+        let seal_draws = drawn(&format!("message {index} seal"));
+        let salt: [u8; 16] = seal_draws.last().unwrap().clone().try_into().unwrap();
         if sender.sending.is_none() {
-            let secret = b32(&drawn(&format!("message {index} seal"))[0]);
+            assert_eq!(seal_draws.len(), 2, "message {index}: ratchet key and salt");
+            let secret = b32(&seal_draws[0]);
             let remote = sender.remote.unwrap();
             let step_dh = r::x25519(&secret, &remote);
             let (root, chain) = r::root_step(&sender.root, &step_dh);
@@ -402,7 +466,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
         let (message_key, next_chain) = r::chain_step(&chain);
         sender.sending = Some((next_chain, counter + 1));
         let ratchet_key = r::x25519_public(&sender.own_secret);
-        let header = (ratchet_key, sender.previous_length, counter);
+        let header = (ratchet_key, sender.previous_length, counter, salt);
 
         let prepared = drawn(&format!("message {index} prepare"));
         let message_id: [u8; 16] = prepared[0].clone().try_into().unwrap();
@@ -426,28 +490,31 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
                 peer: UserId::new(recipient.user).unwrap(),
             },
             franking_key: FrankingKey(franking_key),
-            body: Opaque::borrowed(body.as_bytes()),
+            body: SecretBytes::borrowed(body.as_bytes()),
         };
         sender.sequence += 1;
         let plaintext = content.to_bytes().unwrap();
         let prekey = !sender.heard_back;
         let kind = u32::from(prekey);
-        let ad = r::associated_data(
+        let handshake = prekey.then_some((&base_public, spk_id, with_one_time.then_some(opk_id)));
+        let ad = associated_data_v2(
             (&sender.keys().0, &sender.keys().1),
             (&recipient.keys().0, &recipient.keys().1),
             &sender.address(),
             &recipient.address(),
-            (&header.0, header.1, header.2),
+            (&header.0, header.1, header.2, &header.3),
             kind,
             &commitment,
+            handshake,
         );
-        let keys = r::aead_keys(b"fuin/v1/message-keys", None, &message_key);
+        let keys = r::aead_keys(b"fuin/v1/message-keys", Some(&salt), &message_key);
         let ciphertext = r::aead_seal(&keys, &ad, &plaintext);
         let ratchet_message = RatchetMessage {
             header: RatchetHeader {
                 ratchet_key: X25519PublicKey(header.0),
                 previous_chain_length: header.1,
                 counter: header.2,
+                salt: MessageSalt(header.3),
             },
             ciphertext: Opaque::from(ciphertext),
         };
@@ -510,7 +577,14 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
             "aead_key": h(&keys.0),
             "nonce": h(&keys.1),
             "key_commitment": h(&keys.2),
-            "header": {"ratchet_key": h(&header.0), "previous_chain_length": header.1, "counter": header.2},
+            "salt": h(&salt),
+            "header": {
+                "ratchet_key": h(&header.0),
+                "previous_chain_length": header.1,
+                "counter": header.2,
+                "salt": h(&header.3),
+            },
+            "handshake_fields_bound": handshake.is_some(),
             "content_kind": if prekey { "PrekeyMessage" } else { "Message" },
             "associated_data": h(&ad),
             "plaintext": h(&plaintext),

@@ -186,14 +186,16 @@ pub fn ratchet_message() -> impl Strategy<Value = RatchetMessage<'static>> {
         bytes::<32>(),
         any::<u32>(),
         any::<u32>(),
+        bytes::<16>(),
         body(MAX_SEALED_BODY_LEN),
     )
         .prop_map(
-            |(ratchet_key, previous_chain_length, counter, ciphertext)| RatchetMessage {
+            |(ratchet_key, previous_chain_length, counter, salt, ciphertext)| RatchetMessage {
                 header: RatchetHeader {
                     ratchet_key: X25519PublicKey(ratchet_key),
                     previous_chain_length,
                     counter,
+                    salt: MessageSalt(salt),
                 },
                 ciphertext,
             },
@@ -248,7 +250,7 @@ pub fn message_content() -> impl Strategy<Value = MessageContent<'static>> {
                 sent_at_ms,
                 conversation: ConversationRef::Direct { peer },
                 franking_key: FrankingKey(franking_key),
-                body,
+                body: SecretBytes::from(body.as_bytes().to_vec()),
             },
         )
 }
@@ -446,15 +448,17 @@ pub fn group_message() -> impl Strategy<Value = GroupMessage<'static>> {
         any::<u64>(),
         any::<u32>(),
         proptest::option::of(bytes::<32>()),
+        bytes::<16>(),
         body(MAX_SEALED_BODY_LEN),
         bytes::<64>(),
     )
         .prop_map(
-            |(group, epoch, iteration, view, ciphertext, signature)| GroupMessage {
+            |(group, epoch, iteration, view, salt, ciphertext, signature)| GroupMessage {
                 group_id: GroupId(group),
                 epoch,
                 iteration,
                 view: view.map(ViewHash),
+                salt: MessageSalt(salt),
                 ciphertext,
                 signature: Ed25519Signature(signature),
             },
@@ -475,7 +479,7 @@ pub fn group_content() -> impl Strategy<Value = GroupContent<'static>> {
                 message_id: ClientMessageId(id),
                 sent_at_ms,
                 franking_key: FrankingKey(franking_key),
-                body,
+                body: SecretBytes::from(body.as_bytes().to_vec()),
             },
         )
 }
@@ -520,13 +524,12 @@ pub fn group_welcome() -> impl Strategy<Value = GroupWelcome<'static>> {
         bytes::<32>(),
         any::<u64>(),
         bytes::<32>(),
-        any::<u32>(),
-        any::<u32>(),
+        (1..=fuin_wire::group::MAX_WELCOME_PAGES).prop_flat_map(|count| (0..count, Just(count))),
         list::<_, MAX_WELCOME_MEMBERS>(listed_group_member),
         proptest::option::of(bytes::<32>()),
     )
         .prop_map(
-            |(group, epoch, hash, page, page_count, members, consent)| GroupWelcome {
+            |(group, epoch, hash, (page, page_count), members, consent)| GroupWelcome {
                 group_id: GroupId(group),
                 epoch,
                 membership_hash: MembershipHash(hash),
