@@ -1,12 +1,13 @@
 //! Writes the protocol test vectors in `test-vectors/seal/`:
 //! `cargo run -p fuin-seal --example seal_vectors -- test-vectors/seal`.
 //!
-//! The randomness comes from a ChaCha20 seeded with a constant and is
-//! recorded with the purpose of each draw. The reference computations
-//! (`tests/vectors/reference.rs`, written from spec/protocol.md directly on
-//! the crypto crates) compute every intermediate value from those draws; the
-//! generator refuses to write anything unless fuin-seal's sessions produce
-//! exactly the same bytes.
+//! The randomness comes from a ChaCha20 seeded with a constant, drawn in
+//! the order spec/protocol.md §15 gives and recorded with the purpose of each
+//! draw. The reference computations (`tests/vectors/reference.rs`, written
+//! from spec/protocol.md directly on the crypto crates) compute every
+//! intermediate value from those draws; the generator refuses to write
+//! anything unless fuin-seal's sessions, replaying the same draws, produce
+//! exactly the same bytes (`--reference-only` skips that check).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,68 +20,61 @@ mod vectors;
 
 use std::path::PathBuf;
 
-use fuin_wire::FrameBody;
 use serde_json::json;
 use vectors::{primitives, scenario};
 
 const SEED: u64 = 0xf0_1e_5e_a1;
 
 fn main() {
-    let dir = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "test-vectors/seal".into()),
-    );
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(args.next().unwrap_or_else(|| "test-vectors/seal".into()));
+    // `--reference-only`: write what the reference computes without asking
+    // fuin-seal to reproduce it (while the implementation catches up with a
+    // spec change; the vector tests then show where it differs).
+    let reference_only = args.any(|arg| arg == "--reference-only");
     std::fs::create_dir_all(&dir).unwrap();
 
-    let mut run = None;
+    // The randomness is drawn in the order the spec gives, without fuin-seal.
+    let draws = scenario::reference_draws(SEED);
     for (with_one_time, name) in [
         (true, "session.json"),
         (false, "session-without-one-time-prekey.json"),
     ] {
-        let mut rng = scenario::ScriptedRng::recording(SEED);
-        let this_run = scenario::run_implementation(&mut rng, with_one_time);
-        let reference = scenario::run_reference(&rng.draws, with_one_time);
-        let messages = reference["messages"].as_array().unwrap();
-        for (record, expected) in this_run.records.iter().zip(messages) {
-            scenario::check_record(record, expected);
+        let mut session = scenario::run_reference(&draws, with_one_time);
+        if !reference_only {
+            let mut rng = scenario::ScriptedRng::replaying(draws.clone());
+            let run = scenario::run_implementation(&mut rng, with_one_time);
+            assert!(
+                rng.finished(),
+                "fuin-seal drew less randomness than the spec"
+            );
+            let messages = session["messages"].as_array().unwrap();
+            for (record, expected) in run.records.iter().zip(messages) {
+                scenario::check_record(record, expected);
+            }
+            for (opened, expected) in run.opened_bodies.iter().zip(messages) {
+                assert_eq!(opened, expected["body"].as_str().unwrap());
+            }
         }
-        for (opened, expected) in this_run.opened_bodies.iter().zip(messages) {
-            assert_eq!(opened, expected["body"].as_str().unwrap());
-        }
-        let mut session = reference;
         session["description"] = json!(format!(
             "A handshake {} a one-time prekey and the first 20 messages of a one-to-one \
-             session (10 each way), with every random value and intermediate key. \
-             random_draws lists the randomness in the order fuin-seal consumes it; see \
-             test-vectors/seal/README.md.",
+             session (10 each way) in protocol version 2, with every random value (each \
+             message's header salt included) and intermediate key. random_draws lists the \
+             randomness in the order spec/protocol.md §15 gives; see test-vectors/seal/README.md.",
             if with_one_time { "with" } else { "without" }
         ));
-        session["random_draws"] = scenario::draws_to_json(&rng.draws);
+        session["random_draws"] = scenario::draws_to_json(&draws);
         write(&dir, name, &session);
-        run.get_or_insert(this_run);
     }
-    let run = run.unwrap();
 
-    let pinned = &run.records[scenario::PINNED_AFTER];
-    let saved = json!({
-        "description": "State saved by state version 1. It must keep loading: alice's session \
-                        after 19 messages must open message 19 of session.json (from bob), given \
-                        here as a delivered record frame.",
-        "state_version": 1,
-        "alice_session": hex::encode(&run.alice_state_pinned),
-        "alice_identity": hex::encode(&run.alice_identity),
-        "bob_prekeys": hex::encode(&run.bob_prekeys),
-        "next_record": hex::encode(pinned.to_bytes().unwrap()),
-        "next_body": scenario::body_of(scenario::PINNED_AFTER),
-    });
-    write(&dir, "saved-state-v1.json", &saved);
+    // saved-state-v1.json is pinned: written once by protocol version 1 and
+    // never regenerated.
 
     let mut primitives = primitives::run_reference();
     primitives["description"] = json!(
         "Single computations of spec/protocol.md on fixed inputs: ratchet root and chain steps, \
-         the key-committing AEAD, storage encryption, franking commitments with conversation \
-         ids, and safety numbers."
+         the key-committing AEAD for a message key with its header salt, storage encryption, \
+         franking commitments with conversation ids, and safety numbers."
     );
     write(&dir, "primitives.json", &primitives);
 }

@@ -133,7 +133,7 @@ fn fuin_seal_reproduces_the_primitive_vectors() {
     let aead_case = &file["message_aead"];
     let sealed = aead::seal(
         Label::MessageKeys,
-        None,
+        Some(&bytes(&aead_case["salt"])),
         &bytes(&aead_case["message_key"]),
         &bytes(&aead_case["associated_data"]),
         &bytes(&aead_case["plaintext"]),

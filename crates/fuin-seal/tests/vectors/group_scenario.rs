@@ -391,6 +391,45 @@ pub fn run_implementation(rng: &mut ScriptedRng) -> Value {
     })
 }
 
+/// The scenario's randomness, drawn from a ChaCha20 seeded with `seed` in
+/// the order spec/groups.md gives, without fuin-seal: creation draws the
+/// group id, chain key and signing seed (§9.2); a join or an applied change
+/// the new chain key and seed (§9.2, §8.3 step 10; nothing for the removed
+/// device); a message its message id, franking key, then salt (§6.2); a
+/// change the consent (`ShareConsent` only), its control message's message
+/// id, franking key and salt, then the actor's new chain key and seed
+/// (not when it leaves) (§8.2).
+pub fn reference_draws(seed: u64) -> Vec<(String, Vec<u8>)> {
+    let mut rng = ScriptedRng::recording(seed);
+    let mut last_change = None;
+    for (step, purpose) in STEPS.iter().zip(step_purposes()) {
+        let sizes: Vec<usize> = match *step {
+            Step::Create(..) => vec![32, 32, 32],
+            Step::Join(..) => vec![32, 32],
+            Step::Distribute(..) | Step::DistributeAll => vec![],
+            Step::Send(_) => vec![16, 32, 16],
+            Step::Change(_, change) => {
+                last_change = Some(change);
+                match change {
+                    Change::ShareConsent => vec![32, 16, 32, 16, 32, 32],
+                    Change::Leave => vec![16, 32, 16],
+                    Change::Add(_) | Change::Remove(_) => vec![16, 32, 16, 32, 32],
+                }
+            }
+            Step::Apply(who) => match last_change {
+                Some(Change::Remove(name)) if name == who => vec![],
+                _ => vec![32, 32],
+            },
+        };
+        rng.purpose = purpose;
+        for size in sizes {
+            let mut bytes = vec![0u8; size];
+            let Ok(()) = rand_core::TryRng::try_fill_bytes(&mut rng, &mut bytes);
+        }
+    }
+    rng.draws
+}
+
 /// One sender chain as the reference tracks it.
 #[derive(Clone)]
 struct Chain {
@@ -519,9 +558,11 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                 }
             }
             Step::Send(_) | Step::Change(..) => {
-                // A change's draws: the consent (to share one), the message
-                // id and franking key of its control message, then the
-                // actor's new chain key and signing seed (unless it leaves).
+                // A message's draws: its message id and franking key, then
+                // its salt (spec/groups.md §6.2). A change's: the consent (to
+                // share one), the message id, franking key and salt of its
+                // control message, then the actor's new chain key and
+                // signing seed (unless it leaves; §8.2).
                 let mut drawn = drawn.clone();
                 let (sender, content_type, body, control) = match *step {
                     Step::Send(from) => (from, 0u32, body_of(index, from).into_bytes(), None),
@@ -588,7 +629,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                             welcomes.insert(next.number.to_string(), json!([h(&page)]));
                         }
                         if !matches!(change, Change::Leave) {
-                            next.add_chain(&group, actor, b32(&drawn[2]), b32(&drawn[3]));
+                            next.add_chain(&group, actor, b32(&drawn[3]), b32(&drawn[4]));
                         }
                         last_change = Some((actor, change));
                         (actor, 4u32, frame, Some((control, next)))
@@ -601,6 +642,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                 let sender_member = member(sender);
                 let message_id: [u8; 16] = drawn[0].clone().try_into().unwrap();
                 let franking_key = b32(&drawn[1]);
+                let salt: [u8; 16] = drawn[2].clone().try_into().unwrap();
                 let sent_at = NOW + index as u64;
                 let conversation = g::group_conversation(&group);
                 let commitment = r::franking_commitment(
@@ -625,7 +667,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                 let chain = epoch.chains.get_mut(sender).unwrap();
                 let (message_key, next_key) = g::chain_step(&chain.key);
                 let iteration = chain.iteration;
-                let (aead_key, nonce, key_commitment) = g::message_aead(&message_key);
+                let (aead_key, nonce, key_commitment) = g::message_aead(&salt, &message_key);
                 let ad = g::associated_data(
                     &group,
                     number,
@@ -633,6 +675,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                     &sender_member,
                     iteration,
                     view.as_ref(),
+                    &salt,
                     &commitment,
                 );
                 let ciphertext = r::aead_seal(&(aead_key, nonce, key_commitment), &ad, &plaintext);
@@ -642,6 +685,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                     number,
                     iteration,
                     view.as_ref(),
+                    &salt,
                     &ciphertext,
                     &signature,
                 );
@@ -668,6 +712,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                     "key_commitment": h(&key_commitment),
                     "plaintext": h(&plaintext),
                     "view": view.map_or(Value::Null, |view| h(&view)),
+                    "salt": h(&salt),
                     "associated_data": h(&ad),
                     "ciphertext": h(&ciphertext),
                     "signed_string": h(&g::message_signed_string(&ad, &ciphertext)),
@@ -823,11 +868,13 @@ pub fn primitives_reference() -> Value {
     let mut steps = Vec::new();
     for iteration in 0..6u32 {
         let (message_key, next) = g::chain_step(&chain);
-        let (key, nonce, commitment) = g::message_aead(&message_key);
+        let salt: [u8; 16] = std::array::from_fn(|i| 0x60 + iteration as u8 * 0x10 + i as u8);
+        let (key, nonce, commitment) = g::message_aead(&salt, &message_key);
         steps.push(json!({
             "iteration": iteration,
             "chain_key": h(&chain),
             "message_key": h(&message_key),
+            "salt": h(&salt),
             "next_chain_key": h(&next),
             "aead_key": h(&key),
             "nonce": h(&nonce),

@@ -75,9 +75,10 @@ pub fn run_reference() -> Value {
         .collect();
 
     let message_key: [u8; 32] = pattern(0x90);
+    let message_salt: [u8; 16] = pattern(0x70);
     let ad = b"associated data".to_vec();
     let plaintext = b"a message".to_vec();
-    let keys = r::aead_keys(b"fuin/v1/message-keys", None, &message_key);
+    let keys = r::message_keys(&message_salt, &message_key);
     let sealed = r::aead_seal(&keys, &ad, &plaintext);
 
     let storage_key: [u8; 32] = pattern(0xa0);
@@ -99,6 +100,7 @@ pub fn run_reference() -> Value {
         "chain_step": {"chain_key": h(&chain), "message_key": h(&step_message_key), "next_chain_key": h(&next_chain)},
         "message_aead": {
             "message_key": h(&message_key),
+            "salt": h(&message_salt),
             "aead_key": h(&keys.0), "nonce": h(&keys.1), "key_commitment": h(&keys.2),
             "associated_data": h(&ad), "plaintext": h(&plaintext), "sealed": h(&sealed),
         },

@@ -12,10 +12,8 @@ use super::reference::{self as r, Address, Bytes32};
 use fuin_seal::primitives::franking::hmac_sha256;
 use fuin_seal::{DeviceIdentity, Outgoing, PrekeyStore, Session, VerifiedBundle};
 use fuin_wire::{
-    ClientMessageId, ContentKind, ContentType, ConversationRef, DeliveredRecord, DeviceAddress,
-    DeviceId, FrameBody, FrankingKey, FrankingStamp, MessageContent, MessageId, Opaque, PrekeyId,
-    PrekeyMessage, PublicIdentity, RatchetHeader, RatchetMessage, StampKeyId, UserId,
-    X25519PublicKey,
+    ContentKind, ContentType, DeliveredRecord, DeviceAddress, DeviceId, FrankingStamp, MessageId,
+    StampKeyId, UserId,
 };
 
 /// Who sends each of the 20 messages: ten each way, with runs of two so that
@@ -382,8 +380,21 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
         let now = NOW + index as u64;
         // Sender: a new sending chain if the peer's ratchet key changed.
         let mut ratchet_step = initial_step.take();
+        // Sealing draws the new ratchet key of a new sending chain, if one
+        // starts, then the header's salt (spec/protocol.md §7.2, §15).
+        let mut seal_draws = drawn(&format!("message {index} seal"));
+        let salt: [u8; 16] = seal_draws
+            .pop()
+            .expect("every seal draws a salt")
+            .try_into()
+            .expect("a 16-byte salt");
+        assert_eq!(
+            seal_draws.len(),
+            usize::from(sender.sending.is_none()),
+            "message {index}: a ratchet key is drawn exactly when a sending chain starts"
+        );
         if sender.sending.is_none() {
-            let secret = b32(&drawn(&format!("message {index} seal"))[0]);
+            let secret = b32(&seal_draws[0]);
             let remote = sender.remote.unwrap();
             let step_dh = r::x25519(&secret, &remote);
             let (root, chain) = r::root_step(&sender.root, &step_dh);
@@ -402,7 +413,12 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
         let (message_key, next_chain) = r::chain_step(&chain);
         sender.sending = Some((next_chain, counter + 1));
         let ratchet_key = r::x25519_public(&sender.own_secret);
-        let header = (ratchet_key, sender.previous_length, counter);
+        let header = r::Header {
+            ratchet_key,
+            previous_chain_length: sender.previous_length,
+            counter,
+            salt,
+        };
 
         let prepared = drawn(&format!("message {index} prepare"));
         let message_id: [u8; 16] = prepared[0].clone().try_into().unwrap();
@@ -417,56 +433,48 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
             0,
             body.as_bytes(),
         );
-        let content = MessageContent {
-            content_type: ContentType::Text,
-            message_id: ClientMessageId(message_id),
-            sequence: sender.sequence,
-            sent_at_ms: now,
-            conversation: ConversationRef::Direct {
-                peer: UserId::new(recipient.user).unwrap(),
-            },
-            franking_key: FrankingKey(franking_key),
-            body: Opaque::borrowed(body.as_bytes()),
-        };
+        let sequence = sender.sequence;
         sender.sequence += 1;
-        let plaintext = content.to_bytes().unwrap();
+        let plaintext = r::message_content_frame(
+            0,
+            &message_id,
+            sequence,
+            now,
+            recipient.user,
+            &franking_key,
+            body.as_bytes(),
+        );
         let prekey = !sender.heard_back;
         let kind = u32::from(prekey);
+        let handshake_fields = prekey.then_some(r::HandshakeFields {
+            base_key: base_public,
+            signed_prekey_id: spk_id,
+            one_time_prekey_id: with_one_time.then_some(opk_id),
+        });
         let ad = r::associated_data(
             (&sender.keys().0, &sender.keys().1),
             (&recipient.keys().0, &recipient.keys().1),
             &sender.address(),
             &recipient.address(),
-            (&header.0, header.1, header.2),
+            &header,
             kind,
             &commitment,
+            handshake_fields.as_ref(),
         );
-        let keys = r::aead_keys(b"fuin/v1/message-keys", None, &message_key);
+        let keys = r::message_keys(&salt, &message_key);
         let ciphertext = r::aead_seal(&keys, &ad, &plaintext);
-        let ratchet_message = RatchetMessage {
-            header: RatchetHeader {
-                ratchet_key: X25519PublicKey(header.0),
-                previous_chain_length: header.1,
-                counter: header.2,
-            },
-            ciphertext: Opaque::from(ciphertext),
-        };
-        let sealed_body = if prekey {
-            PrekeyMessage {
-                initiator: PublicIdentity {
-                    signing_key: fuin_wire::Ed25519PublicKey(sender.identity.signing_key()),
-                    agreement_key: X25519PublicKey(sender.identity.agreement_key()),
-                    signature: fuin_wire::Ed25519Signature(sender.identity.signature()),
-                },
-                base_key: X25519PublicKey(base_public),
-                signed_prekey_id: PrekeyId(spk_id),
-                one_time_prekey_id: with_one_time.then_some(PrekeyId(opk_id)),
-                message: ratchet_message,
-            }
-            .to_bytes()
-            .unwrap()
-        } else {
-            ratchet_message.to_bytes().unwrap()
+        let sealed_body = match &handshake_fields {
+            Some(fields) => r::prekey_message_frame(
+                (
+                    &sender.identity.signing_key(),
+                    &sender.identity.agreement_key(),
+                    &sender.identity.signature(),
+                ),
+                fields,
+                &header,
+                &ciphertext,
+            ),
+            None => r::ratchet_message_frame(&header, &ciphertext),
         };
 
         // Recipient: a new receiving chain if the sender's ratchet key changed.
@@ -498,7 +506,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
             "to": recipient.user,
             "body": body,
             "sent_at_ms": now,
-            "sequence": content.sequence,
+            "sequence": sequence,
             "message_id": h(&message_id),
             "franking_key": h(&franking_key),
             "conversation_id": h(&conversation),
@@ -510,8 +518,18 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
             "aead_key": h(&keys.0),
             "nonce": h(&keys.1),
             "key_commitment": h(&keys.2),
-            "header": {"ratchet_key": h(&header.0), "previous_chain_length": header.1, "counter": header.2},
+            "header": {
+                "ratchet_key": h(&header.ratchet_key),
+                "previous_chain_length": header.previous_chain_length,
+                "counter": header.counter,
+                "salt": h(&header.salt),
+            },
             "content_kind": if prekey { "PrekeyMessage" } else { "Message" },
+            "handshake_fields": handshake_fields.map_or(Value::Null, |fields| json!({
+                "base_key": h(&fields.base_key),
+                "signed_prekey_id": fields.signed_prekey_id,
+                "one_time_prekey_id": fields.one_time_prekey_id,
+            })),
             "associated_data": h(&ad),
             "plaintext": h(&plaintext),
             "sealed_body": h(&sealed_body),
@@ -548,6 +566,40 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
         "handshake": handshake,
         "messages": messages,
     })
+}
+
+/// The scenario's randomness, drawn from a ChaCha20 seeded with `seed` in
+/// the order spec/protocol.md gives (§15): each identity's signing seed then
+/// agreement secret, Bob's signed and one-time prekeys, the initiator's base
+/// key then first ratchet key; per message, the Outgoing's message id and
+/// franking key, then at seal the new ratchet key of a new sending chain (if
+/// one starts) and the header's 16-byte salt. Made without fuin-seal, so the
+/// vectors follow from the spec alone.
+pub fn reference_draws(seed: u64) -> Vec<(String, Vec<u8>)> {
+    let mut rng = ScriptedRng::recording(seed);
+    let mut draw = |purpose: &str, sizes: &[usize]| {
+        rng.purpose = purpose.to_owned();
+        for size in sizes {
+            let mut bytes = vec![0u8; *size];
+            let Ok(()) = rng.try_fill_bytes(&mut bytes);
+        }
+    };
+    draw("alice identity", &[32, 32]);
+    draw("bob identity", &[32, 32]);
+    draw("bob signed prekey", &[32]);
+    draw("bob one-time prekey", &[32]);
+    draw("alice initiate", &[32, 32]);
+    let script = SCRIPT.as_bytes();
+    for index in 0..script.len() {
+        draw(&format!("message {index} prepare"), &[16, 32]);
+        // Messages arrive in order, so a side starts a new sending chain
+        // exactly when the message before was the other side's (Alice's
+        // first chain was made at initiate).
+        let new_chain = index > 0 && script[index - 1] != script[index];
+        let sizes: &[usize] = if new_chain { &[32, 16] } else { &[16] };
+        draw(&format!("message {index} seal"), sizes);
+    }
+    rng.draws
 }
 
 /// The recorded draws as JSON, and back.
