@@ -21,7 +21,7 @@ mod vectors;
 use std::path::PathBuf;
 
 use serde_json::json;
-use vectors::{primitives, scenario};
+use vectors::{primitives, reject, scenario};
 
 const SEED: u64 = 0xf0_1e_5e_a1;
 
@@ -67,8 +67,45 @@ fn main() {
         write(&dir, name, &session);
     }
 
-    // saved-state-v1.json is pinned: written once by protocol version 1 and
-    // never regenerated.
+    // saved-state-v1.json is pinned: its state and record were written once
+    // by protocol version 1 and are never regenerated. Only what version 2
+    // makes of them is computed again, from the inputs the file states.
+    let pinned_path = dir.join("saved-state-v1.json");
+    let mut pinned: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pinned_path).unwrap()).unwrap();
+    pinned["description"] = json!(
+        "State saved by state version 1 under protocol version 1 (alice's session after 19 \
+         messages of the version 1 session.json, her identity, bob's prekey store). It must \
+         keep loading. The version 1 message it holds (next_record, message 19 from bob, a \
+         tag 6 frame) must be refused with next_record_error and leave the session unchanged; \
+         protocol_version_2 gives that message sealed again under version 2 with a salt, which \
+         the loaded session must open, and alice's next message, which it must seal to \
+         exactly the bytes given, from the randomness given."
+    );
+    pinned["next_record_error"] = json!(scenario::RETIRED_RATCHET_MESSAGE);
+    pinned["protocol_version_2"]["expected"] =
+        scenario::continuation_reference(&pinned["protocol_version_2"]["inputs"]);
+    if !reference_only {
+        scenario::check_saved_state_continuation(&pinned);
+    }
+    write(&dir, "saved-state-v1.json", &pinned);
+
+    // reject.json alters messages of session.json and of the group vectors
+    // (`test-vectors/group/group-session.json`, written first).
+    let group_path = dir.join("../group/group-session.json");
+    let group: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&group_path).unwrap()).unwrap();
+    let session = scenario::run_reference(&draws, true);
+    let mut reject = reject::run_reference(&session, &group);
+    reject["description"] = json!(
+        "Messages of session.json (one_to_one) and of ../group/group-session.json (group) \
+         altered one field at a time, each with the error its recipient must answer \
+         (spec/protocol.md §6.5, §6.6, §7.3, §8, §9.2; spec/groups.md §6.3), written as the \
+         error's Debug form; a number in a newtype counts as the number, and `{ .. }` \
+         stands for any fields. Each is presented to the recipient just before it opens \
+         the real message, which must still open. See test-vectors/seal/README.md."
+    );
+    write(&dir, "reject.json", &reject);
 
     let mut primitives = primitives::run_reference();
     primitives["description"] = json!(

@@ -196,6 +196,16 @@ fn deliver(
 /// member's view, and the shared identifier. Every message is opened by
 /// every other member on the way.
 pub fn run_implementation(rng: &mut ScriptedRng) -> Value {
+    run_implementation_observed(rng, &mut |_, _, _, _| {})
+}
+
+/// `run_implementation`, showing `observe` each group message record, the
+/// recipient's name and its state just before the recipient opens it (the
+/// reject vectors present altered copies there).
+pub fn run_implementation_observed(
+    rng: &mut ScriptedRng,
+    observe: &mut dyn FnMut(usize, &str, &mut GroupState, &DeliveredRecord<'static>),
+) -> Value {
     let mut states: BTreeMap<&str, GroupState> = BTreeMap::new();
     let mut welcomes: BTreeMap<u64, Vec<fuin_wire::GroupWelcome<'static>>> = BTreeMap::new();
     let mut distributions: BTreeMap<(u64, &str), fuin_wire::SenderKeyDistribution<'static>> =
@@ -290,6 +300,12 @@ pub fn run_implementation(rng: &mut ScriptedRng) -> Value {
                 let recipients: Vec<_> = state.recipients().cloned().collect();
                 for recipient in recipients {
                     let record = deliver(&address(from), sealed.envelope_for(&recipient));
+                    observe(
+                        index,
+                        recipient.user.as_str(),
+                        states.get_mut(recipient.user.as_str()).unwrap(),
+                        &record,
+                    );
                     let opened = states
                         .get_mut(recipient.user.as_str())
                         .unwrap()

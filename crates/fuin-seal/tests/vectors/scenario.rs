@@ -12,8 +12,8 @@ use super::reference::{self as r, Address, Bytes32};
 use fuin_seal::primitives::franking::hmac_sha256;
 use fuin_seal::{DeviceIdentity, Outgoing, PrekeyStore, Session, VerifiedBundle};
 use fuin_wire::{
-    ContentKind, ContentType, DeliveredRecord, DeviceAddress, DeviceId, FrankingStamp, MessageId,
-    StampKeyId, UserId,
+    ContentKind, ContentType, DeliveredRecord, DeviceAddress, DeviceId, FrameBody, FrankingStamp,
+    MessageId, StampKeyId, UserId,
 };
 
 /// Who sends each of the 20 messages: ten each way, with runs of two so that
@@ -160,6 +160,28 @@ pub struct ImplementationRun {
 /// `with_one_time`: whether Bob's bundle carries his one-time prekey (it is
 /// drawn either way, so both variants consume the same randomness).
 pub fn run_implementation(rng: &mut ScriptedRng, with_one_time: bool) -> ImplementationRun {
+    run_implementation_observed(rng, with_one_time, &mut |_, _, _| {})
+}
+
+/// Who is about to open message `index`: Bob completing the handshake (no
+/// session yet), or the recipient's session.
+pub enum Receiver<'a> {
+    Responder {
+        identity: &'a DeviceIdentity,
+        address: &'a DeviceAddress<'static>,
+        prekeys: &'a mut PrekeyStore,
+    },
+    Session(&'a mut Session),
+}
+
+/// `run_implementation`, showing `observe` each record and its receiver
+/// just before the receiver opens it (the reject vectors present altered
+/// copies there; the real record must still open afterwards).
+pub fn run_implementation_observed(
+    rng: &mut ScriptedRng,
+    with_one_time: bool,
+    observe: &mut dyn FnMut(usize, Receiver<'_>, &DeliveredRecord<'static>),
+) -> ImplementationRun {
     let (alice_address, bob_address) = (address("alice"), address("bob"));
     rng.purpose = "alice identity".into();
     let alice = DeviceIdentity::generate(rng);
@@ -204,6 +226,15 @@ pub fn run_implementation(rng: &mut ScriptedRng, with_one_time: bool) -> Impleme
         let record = if who == b'A' {
             let sealed = alice_session.seal(rng, &message, now).unwrap();
             let record = deliver(index, &alice_address, sealed.envelope);
+            let receiver = match bob_session.as_mut() {
+                Some(session) => Receiver::Session(session),
+                None => Receiver::Responder {
+                    identity: &bob,
+                    address: &bob_address,
+                    prekeys: &mut prekeys,
+                },
+            };
+            observe(index, receiver, &record);
             let opened = match bob_session.as_mut() {
                 Some(session) => session.open(&record, now).unwrap(),
                 None => {
@@ -226,6 +257,7 @@ pub fn run_implementation(rng: &mut ScriptedRng, with_one_time: bool) -> Impleme
             let session = bob_session.as_mut().unwrap();
             let sealed = session.seal(rng, &message, now).unwrap();
             let record = deliver(index, &bob_address, sealed.envelope);
+            observe(index, Receiver::Session(&mut alice_session), &record);
             let opened = alice_session.open(&record, now).unwrap();
             opened_bodies.push(String::from_utf8(opened.content.body.as_bytes().to_vec()).unwrap());
             record
@@ -648,5 +680,205 @@ pub fn check_record(record: &DeliveredRecord<'_>, expected: &Value) {
         kind,
         expected["content_kind"].as_str().unwrap(),
         "kind of message {index}"
+    );
+}
+
+/// How the session saved by protocol version 1 (`saved-state-v1.json`) goes
+/// on under version 2, computed from the values stated in the file's
+/// `protocol_version_2.inputs`: Bob's message 19 sealed again with a salt
+/// (which the loaded session must open), then Alice's next message, which
+/// starts a new sending chain (new ratchet key, then salt, §7.2).
+pub fn continuation_reference(inputs: &Value) -> Value {
+    let bytes = |value: &Value| hex::decode(value.as_str().unwrap()).unwrap();
+    let key = |value: &Value| -> Bytes32 { bytes(value).try_into().unwrap() };
+    let alice = (
+        key(&inputs["alice_public"]["signing_key"]),
+        key(&inputs["alice_public"]["agreement_key"]),
+    );
+    let bob = (
+        key(&inputs["bob_public"]["signing_key"]),
+        key(&inputs["bob_public"]["agreement_key"]),
+    );
+    let (alice_address, bob_address) = (
+        Address {
+            user: "alice",
+            device: 1,
+        },
+        Address {
+            user: "bob",
+            device: 1,
+        },
+    );
+    let header_of = |value: &Value| r::Header {
+        ratchet_key: key(&value["ratchet_key"]),
+        previous_chain_length: value["previous_chain_length"].as_u64().unwrap() as u32,
+        counter: value["counter"].as_u64().unwrap() as u32,
+        salt: bytes(&value["salt"]).try_into().unwrap(),
+    };
+
+    let from_bob = &inputs["bob_message"];
+    let header = header_of(&from_bob["header"]);
+    let ad = r::associated_data(
+        (&bob.0, &bob.1),
+        (&alice.0, &alice.1),
+        &bob_address,
+        &alice_address,
+        &header,
+        0,
+        &key(&from_bob["franking_commitment"]),
+        None,
+    );
+    let keys = r::message_keys(&header.salt, &key(&from_bob["message_key"]));
+    let ciphertext = r::aead_seal(&keys, &ad, &bytes(&from_bob["plaintext"]));
+    let bob_message = json!({
+        "aead_key": h(&keys.0),
+        "nonce": h(&keys.1),
+        "key_commitment": h(&keys.2),
+        "associated_data": h(&ad),
+        "sealed_body": h(&r::ratchet_message_frame(&header, &ciphertext)),
+    });
+
+    let draws = draws_from_json(&inputs["random_draws"]);
+    let prepared = ScriptedRng::drawn_for(&draws, "continuation prepare");
+    let sealing = ScriptedRng::drawn_for(&draws, "continuation seal");
+    let message_id: [u8; 16] = prepared[0].clone().try_into().unwrap();
+    let franking_key = b32(&prepared[1]);
+    let ratchet_secret = b32(&sealing[0]);
+    let salt: [u8; 16] = sealing[1].clone().try_into().unwrap();
+    let next = &inputs["alice_message"];
+    let dh = r::x25519(&ratchet_secret, &key(&next["peer_ratchet_key"]));
+    let (root_key, chain_key) = r::root_step(&key(&next["root_key"]), &dh);
+    let (message_key, next_chain_key) = r::chain_step(&chain_key);
+    let header = r::Header {
+        ratchet_key: r::x25519_public(&ratchet_secret),
+        previous_chain_length: next["previous_chain_length"].as_u64().unwrap() as u32,
+        counter: 0,
+        salt,
+    };
+    let body = next["body"].as_str().unwrap();
+    let conversation = r::direct_conversation("alice", "bob");
+    let commitment = r::franking_commitment(
+        &franking_key,
+        &alice_address,
+        &conversation,
+        &message_id,
+        0,
+        body.as_bytes(),
+    );
+    let plaintext = r::message_content_frame(
+        0,
+        &message_id,
+        next["sequence"].as_u64().unwrap(),
+        next["sent_at_ms"].as_u64().unwrap(),
+        "bob",
+        &franking_key,
+        body.as_bytes(),
+    );
+    let ad = r::associated_data(
+        (&alice.0, &alice.1),
+        (&bob.0, &bob.1),
+        &alice_address,
+        &bob_address,
+        &header,
+        0,
+        &commitment,
+        None,
+    );
+    let keys = r::message_keys(&salt, &message_key);
+    let ciphertext = r::aead_seal(&keys, &ad, &plaintext);
+    let alice_message = json!({
+        "ratchet_key": h(&header.ratchet_key),
+        "dh": h(&dh),
+        "root_key": h(&root_key),
+        "chain_key": h(&chain_key),
+        "message_key": h(&message_key),
+        "next_chain_key": h(&next_chain_key),
+        "header": {
+            "ratchet_key": h(&header.ratchet_key),
+            "previous_chain_length": header.previous_chain_length,
+            "counter": header.counter,
+            "salt": h(&header.salt),
+        },
+        "conversation_id": h(&conversation),
+        "franking_commitment": h(&commitment),
+        "plaintext": h(&plaintext),
+        "aead_key": h(&keys.0),
+        "nonce": h(&keys.1),
+        "key_commitment": h(&keys.2),
+        "associated_data": h(&ad),
+        "sealed_body": h(&r::ratchet_message_frame(&header, &ciphertext)),
+    });
+    json!({"bob_message": bob_message, "alice_message": alice_message})
+}
+
+/// The error spec/protocol.md §9.2 names for a version 1 ratchet message
+/// (tag 6), written as the error's `Debug` form.
+pub const RETIRED_RATCHET_MESSAGE: &str = "Wire(RetiredFrame { tag: 6, protocol_version: 1 })";
+
+/// Drives the session saved by protocol version 1 through fuin-seal: it
+/// loads, refuses the version 1 message it holds (and is unchanged by it),
+/// opens Bob's message sealed again under version 2, and seals Alice's next
+/// message to exactly the bytes `continuation_reference` computes.
+pub fn check_saved_state_continuation(file: &Value) {
+    let bytes = |value: &Value| hex::decode(value.as_str().unwrap()).unwrap();
+    let saved = bytes(&file["alice_session"]);
+    let mut session = Session::from_bytes(&saved).unwrap();
+    assert_eq!(session.to_bytes().unwrap().as_slice(), saved.as_slice());
+
+    let record_bytes = bytes(&file["next_record"]);
+    let version_1 = DeliveredRecord::from_bytes(&record_bytes).unwrap();
+    let refused = session
+        .open(&version_1, NOW + 20)
+        .expect_err("a version 1 message must be refused");
+    assert_eq!(format!("{refused:?}"), file["next_record_error"]);
+    assert_eq!(
+        session.to_bytes().unwrap().as_slice(),
+        saved.as_slice(),
+        "refusing the version 1 message changed the session"
+    );
+
+    let continuation = &file["protocol_version_2"];
+    let expected = &continuation["expected"];
+    let mut record = version_1.clone();
+    record.envelope.sealed_body =
+        fuin_wire::Opaque::from(bytes(&expected["bob_message"]["sealed_body"]));
+    let opened = session.open(&record, NOW + 20).unwrap();
+    assert_eq!(
+        opened.content.body.as_bytes(),
+        continuation["inputs"]["bob_message"]["body"]
+            .as_str()
+            .unwrap()
+            .as_bytes()
+    );
+
+    let next = &continuation["inputs"]["alice_message"];
+    let mut rng = ScriptedRng::replaying(draws_from_json(&continuation["inputs"]["random_draws"]));
+    rng.purpose = "continuation prepare".into();
+    let message = Outgoing::new(
+        &mut rng,
+        &address("alice"),
+        UserId::new("bob").unwrap(),
+        ContentType::Text,
+        next["body"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap();
+    rng.purpose = "continuation seal".into();
+    let sealed = session
+        .seal(&mut rng, &message, next["sent_at_ms"].as_u64().unwrap())
+        .unwrap();
+    assert!(
+        rng.finished(),
+        "fuin-seal drew less randomness than the spec"
+    );
+    assert_eq!(
+        hex::encode(sealed.envelope.sealed_body.as_bytes()),
+        expected["alice_message"]["sealed_body"].as_str().unwrap(),
+        "alice's first version 2 message from the loaded state"
+    );
+    assert_eq!(
+        hex::encode(sealed.envelope.franking_commitment.0),
+        expected["alice_message"]["franking_commitment"]
+            .as_str()
+            .unwrap()
     );
 }
