@@ -10,7 +10,7 @@ use fuin_seal::primitives::franking::{self, FrankedMessage};
 use fuin_seal::primitives::kdf::Label;
 use fuin_seal::safety_number::SafetyNumber;
 use fuin_seal::state::{StorageKey, open_with_storage_key, seal_with_storage_key};
-use fuin_seal::{ConversationId, DeviceIdentity, PrekeyStore, Session};
+use fuin_seal::{ConversationId, DeviceIdentity, PrekeyStore};
 use fuin_wire::*;
 use serde_json::Value;
 use vectors::{primitives, scenario};
@@ -86,121 +86,41 @@ fn check_implementation_against_session_file(name: &str, with_one_time: bool) {
         scenario::check_record(record, expected);
         assert_eq!(opened, expected["body"].as_str().unwrap());
     }
-    // Alice's state saved before message 19 loads and opens message 19.
-    let mut restored = Session::from_bytes(&run.alice_state_pinned).unwrap();
-    let next = &run.records[scenario::PINNED_AFTER];
-    let opened = restored.open(next, scenario::NOW + 20).unwrap();
-    assert_eq!(
-        opened.content.body.as_bytes(),
-        scenario::body_of(scenario::PINNED_AFTER).as_bytes()
-    );
 }
 
-/// The pinned state was saved by protocol version 1 (state version 1, the
-/// same state format version 2 writes). It loads and saves back byte for
-/// byte; the version 1 message it was made to open is refused by its retired
-/// tag, leaving the session unchanged; the loaded session seals version 2
-/// messages; and the loaded prekey store completes a version 2 handshake.
+#[test]
+fn saved_state_continuation_follows_from_the_spec() {
+    let file = load("saved-state-v1.json");
+    let continuation = &file["protocol_version_2"];
+    assert_eq!(
+        scenario::continuation_reference(&continuation["inputs"]),
+        continuation["expected"]
+    );
+    assert_eq!(file["next_record_error"], scenario::RETIRED_RATCHET_MESSAGE);
+}
+
 #[test]
 fn state_saved_by_version_1_still_loads_and_works() {
     let file = load("saved-state-v1.json");
     assert_eq!(file["state_version"], 1);
-    let saved = bytes(&file["alice_session"]);
-    let mut session = Session::from_bytes(&saved).unwrap();
-    assert_eq!(session.to_bytes().unwrap().as_slice(), saved.as_slice());
+    // Loads; refuses its version 1 message; opens and seals version 2.
+    scenario::check_saved_state_continuation(&file);
 
-    // Message 19 was sealed by protocol version 1 (a tag 6 frame).
-    let record_bytes = bytes(&file["next_record"]);
-    let record = DeliveredRecord::from_bytes(&record_bytes).unwrap();
-    assert_eq!(record.envelope.content_kind, ContentKind::Message);
-    assert_eq!(
-        session.open(&record, scenario::NOW + 20).unwrap_err(),
-        fuin_seal::SealError::Wire(WireError::RetiredFrame {
-            tag: 6,
-            protocol_version: 1
-        })
-    );
-    assert_eq!(session.to_bytes().unwrap().as_slice(), saved.as_slice());
-
-    // The loaded session goes on in version 2.
-    let identity = DeviceIdentity::from_bytes(&bytes(&file["alice_identity"])).unwrap();
     let session_file = load("session.json");
+    let identity = DeviceIdentity::from_bytes(&bytes(&file["alice_identity"])).unwrap();
     assert_eq!(
         hex::encode(identity.public().signing_key.0),
         session_file["alice"]["public"]["signing_key"]
             .as_str()
             .unwrap()
     );
-    let mut rng = scenario::ScriptedRng::recording(99);
-    let outgoing = fuin_seal::Outgoing::new(
-        &mut rng,
-        session.local_address(),
-        UserId::new("bob").unwrap(),
-        ContentType::Text,
-        b"after the upgrade",
-    )
-    .unwrap();
-    let sealed = session
-        .seal(&mut rng, &outgoing, scenario::NOW + 21)
-        .unwrap();
-    let message = RatchetMessage::from_bytes(sealed.envelope.sealed_body.as_bytes()).unwrap();
-    assert_eq!(sealed.envelope.sealed_body.as_bytes()[1], 37);
+    let prekeys = PrekeyStore::from_bytes(&bytes(&file["bob_prekeys"])).unwrap();
     assert_eq!(
-        message.header.salt.as_bytes().as_slice(),
-        rng.draws.last().unwrap().1.as_slice(),
-        "the header carries the salt drawn for this message"
+        prekeys.to_bytes().unwrap().as_slice(),
+        bytes(&file["bob_prekeys"]).as_slice()
     );
-
-    // Bob's prekey store saved by version 1 completes a version 2 handshake
-    // (his identity is the one the scenario draws first, in both versions).
-    let bob_saved = bytes(&file["bob_prekeys"]);
-    let mut prekeys = PrekeyStore::from_bytes(&bob_saved).unwrap();
-    assert_eq!(prekeys.to_bytes().unwrap().as_slice(), bob_saved.as_slice());
     // The one-time prekey was used by the handshake.
     assert_eq!(prekeys.one_time_count(), 0);
-    let bob_secrets = [
-        bytes(&session_file["bob"]["signing_seed"]),
-        bytes(&session_file["bob"]["agreement_secret"]),
-    ]
-    .concat();
-    // An identity's saved form is its state version byte and its two secrets.
-    let bob = DeviceIdentity::from_bytes(&[&[1u8][..], &bob_secrets].concat()).unwrap();
-    let bob_address = DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(1));
-    let carol_address = DeviceAddress::new(UserId::new("carol").unwrap(), DeviceId(1));
-    let carol = DeviceIdentity::generate(&mut rng);
-    let bundle = prekeys.bundle(bob_address.clone(), &bob, None).unwrap();
-    let bundle = fuin_seal::VerifiedBundle::verify(&bundle, &bob_address, None).unwrap();
-    let mut carol_session =
-        Session::initiate(&mut rng, &carol, carol_address.clone(), &bundle).unwrap();
-    let hello = fuin_seal::Outgoing::new(
-        &mut rng,
-        &carol_address,
-        UserId::new("bob").unwrap(),
-        ContentType::Text,
-        b"hello bob",
-    )
-    .unwrap();
-    let sealed = carol_session
-        .seal(&mut rng, &hello, scenario::NOW + 22)
-        .unwrap();
-    let record = DeliveredRecord {
-        envelope: sealed.envelope,
-        sender: carol_address,
-        server_time_ms: scenario::NOW + 22,
-        server_message_id: MessageId([7; 16]),
-        franking_stamp: FrankingStamp([0; 32]),
-        stamp_key_id: StampKeyId(1),
-    };
-    let (_, opened) = Session::respond(
-        &bob,
-        bob_address,
-        &mut prekeys,
-        None,
-        &record,
-        scenario::NOW + 22,
-    )
-    .unwrap();
-    assert_eq!(opened.content.body.as_bytes(), b"hello bob");
 }
 
 #[test]

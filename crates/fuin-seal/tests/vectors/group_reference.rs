@@ -30,9 +30,10 @@ pub fn chain_step(chain: &Bytes32) -> (Bytes32, Bytes32) {
     )
 }
 
-/// AES key, nonce and key commitment of one group message key.
-pub fn message_aead(message_key: &Bytes32) -> (Bytes32, [u8; 12], Bytes32) {
-    let out = hkdf(None, message_key, b"fuin/v1/group-message-keys", 76);
+/// AES key, nonce and key commitment of one group message key, with the
+/// message's 16-byte salt as HKDF salt (spec/groups.md §4).
+pub fn message_aead(salt: &[u8; 16], message_key: &Bytes32) -> (Bytes32, [u8; 12], Bytes32) {
+    let out = hkdf(Some(salt), message_key, b"fuin/v1/group-message-keys", 76);
     (
         out[..32].try_into().unwrap(),
         out[32..44].try_into().unwrap(),
@@ -108,11 +109,12 @@ pub fn associated_data(
     sender: &Member,
     iteration: u32,
     view: Option<&Bytes32>,
+    salt: &[u8; 16],
     commitment: &Bytes32,
 ) -> Vec<u8> {
     framed(&[
         b"fuin/v1/group-message-ad",
-        &[1],
+        &[super::reference::PROTOCOL_VERSION],
         group,
         &epoch.to_be_bytes(),
         membership,
@@ -120,6 +122,7 @@ pub fn associated_data(
         &sender.device.to_be_bytes(),
         &iteration.to_be_bytes(),
         view.map_or(&[][..], |view| view.as_slice()),
+        salt,
         &2u32.to_be_bytes(),
         commitment,
     ])
@@ -291,20 +294,22 @@ pub fn distribution_frame(
     out
 }
 
-/// Tag 27.
+/// Tag 39 (protocol version 2; tag 27 is retired).
 pub fn message_frame(
     group: &Bytes32,
     epoch: u64,
     iteration: u32,
     view: Option<&Bytes32>,
+    salt: &[u8; 16],
     ciphertext: &[u8],
     signature: &[u8; 64],
 ) -> Vec<u8> {
-    let mut out = vec![1, 27];
+    let mut out = vec![1, 39];
     out.extend_from_slice(group);
     varint(&mut out, epoch);
     varint(&mut out, u64::from(iteration));
     option32(&mut out, view);
+    out.extend_from_slice(salt);
     bytes(&mut out, ciphertext);
     out.extend_from_slice(signature);
     out

@@ -25,72 +25,6 @@ use fuin_wire::{
 
 pub const NOW: u64 = 1_795_000_000_000;
 
-// Protocol version 2 forms of a group message's key derivation, associated
-// data and frame (spec/groups.md §4, §6.1; spec/wire.md tag 39), written here
-// from the spec while `group_reference.rs`, which holds the version 1 forms,
-// is rewritten by the second implementation's author.
-
-/// AES key, nonce and key commitment of one group message key, with the
-/// message's salt as HKDF salt.
-fn message_aead_v2(message_key: &Bytes32, salt: &[u8; 16]) -> (Bytes32, [u8; 12], Bytes32) {
-    r::aead_keys(b"fuin/v1/group-message-keys", Some(salt), message_key)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn associated_data_v2(
-    group: &Bytes32,
-    epoch: u64,
-    membership: &Bytes32,
-    sender: &Member,
-    iteration: u32,
-    view: Option<&Bytes32>,
-    salt: &[u8; 16],
-    commitment: &Bytes32,
-) -> Vec<u8> {
-    r::framed(&[
-        b"fuin/v1/group-message-ad",
-        &[2],
-        group,
-        &epoch.to_be_bytes(),
-        membership,
-        sender.user.as_bytes(),
-        &sender.device.to_be_bytes(),
-        &iteration.to_be_bytes(),
-        view.map_or(&[][..], |view| view.as_slice()),
-        salt,
-        &2u32.to_be_bytes(),
-        commitment,
-    ])
-}
-
-/// Tag 39, encoded by hand from spec/wire.md.
-fn message_frame_v2(
-    group: &Bytes32,
-    epoch: u64,
-    iteration: u32,
-    view: Option<&Bytes32>,
-    salt: &[u8; 16],
-    ciphertext: &[u8],
-    signature: &[u8; 64],
-) -> Vec<u8> {
-    let mut out = vec![1, 39];
-    out.extend_from_slice(group);
-    g::varint(&mut out, epoch);
-    g::varint(&mut out, u64::from(iteration));
-    match view {
-        None => out.push(0),
-        Some(view) => {
-            out.push(1);
-            out.extend_from_slice(view);
-        }
-    }
-    out.extend_from_slice(salt);
-    g::varint(&mut out, ciphertext.len() as u64);
-    out.extend_from_slice(ciphertext);
-    out.extend_from_slice(signature);
-    out
-}
-
 /// The devices of the scenario: name, device id, identity seed.
 pub const DEVICES: [(&str, u32, u8); 4] = [
     ("alice", 1, 0x01),
@@ -262,6 +196,16 @@ fn deliver(
 /// member's view, and the shared identifier. Every message is opened by
 /// every other member on the way.
 pub fn run_implementation(rng: &mut ScriptedRng) -> Value {
+    run_implementation_observed(rng, &mut |_, _, _, _| {})
+}
+
+/// `run_implementation`, showing `observe` each group message record, the
+/// recipient's name and its state just before the recipient opens it (the
+/// reject vectors present altered copies there).
+pub fn run_implementation_observed(
+    rng: &mut ScriptedRng,
+    observe: &mut dyn FnMut(usize, &str, &mut GroupState, &DeliveredRecord<'static>),
+) -> Value {
     let mut states: BTreeMap<&str, GroupState> = BTreeMap::new();
     let mut welcomes: BTreeMap<u64, Vec<fuin_wire::GroupWelcome<'static>>> = BTreeMap::new();
     let mut distributions: BTreeMap<(u64, &str), fuin_wire::SenderKeyDistribution<'static>> =
@@ -356,6 +300,12 @@ pub fn run_implementation(rng: &mut ScriptedRng) -> Value {
                 let recipients: Vec<_> = state.recipients().cloned().collect();
                 for recipient in recipients {
                     let record = deliver(&address(from), sealed.envelope_for(&recipient));
+                    observe(
+                        index,
+                        recipient.user.as_str(),
+                        states.get_mut(recipient.user.as_str()).unwrap(),
+                        &record,
+                    );
                     let opened = states
                         .get_mut(recipient.user.as_str())
                         .unwrap()
@@ -455,6 +405,45 @@ pub fn run_implementation(rng: &mut ScriptedRng) -> Value {
         "messages": messages,
         "shared_identifier": h(&alice.shared_identifier(Audience::new(AUDIENCE).unwrap()).unwrap().0),
     })
+}
+
+/// The scenario's randomness, drawn from a ChaCha20 seeded with `seed` in
+/// the order spec/groups.md gives, without fuin-seal: creation draws the
+/// group id, chain key and signing seed (§9.2); a join or an applied change
+/// the new chain key and seed (§9.2, §8.3 step 10; nothing for the removed
+/// device); a message its message id, franking key, then salt (§6.2); a
+/// change the consent (`ShareConsent` only), its control message's message
+/// id, franking key and salt, then the actor's new chain key and seed
+/// (not when it leaves) (§8.2).
+pub fn reference_draws(seed: u64) -> Vec<(String, Vec<u8>)> {
+    let mut rng = ScriptedRng::recording(seed);
+    let mut last_change = None;
+    for (step, purpose) in STEPS.iter().zip(step_purposes()) {
+        let sizes: Vec<usize> = match *step {
+            Step::Create(..) => vec![32, 32, 32],
+            Step::Join(..) => vec![32, 32],
+            Step::Distribute(..) | Step::DistributeAll => vec![],
+            Step::Send(_) => vec![16, 32, 16],
+            Step::Change(_, change) => {
+                last_change = Some(change);
+                match change {
+                    Change::ShareConsent => vec![32, 16, 32, 16, 32, 32],
+                    Change::Leave => vec![16, 32, 16],
+                    Change::Add(_) | Change::Remove(_) => vec![16, 32, 16, 32, 32],
+                }
+            }
+            Step::Apply(who) => match last_change {
+                Some(Change::Remove(name)) if name == who => vec![],
+                _ => vec![32, 32],
+            },
+        };
+        rng.purpose = purpose;
+        for size in sizes {
+            let mut bytes = vec![0u8; size];
+            let Ok(()) = rand_core::TryRng::try_fill_bytes(&mut rng, &mut bytes);
+        }
+    }
+    rng.draws
 }
 
 /// One sender chain as the reference tracks it.
@@ -585,20 +574,12 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                 }
             }
             Step::Send(_) | Step::Change(..) => {
-                // A change's draws: the consent (to share one), the message
-                // id, franking key and salt of its control message, then the
-                // actor's new chain key and signing seed (unless it leaves).
-                // A message's draws: its id, franking key and salt.
+                // A message's draws: its message id and franking key, then
+                // its salt (spec/groups.md §6.2). A change's: the consent (to
+                // share one), the message id, franking key and salt of its
+                // control message, then the actor's new chain key and
+                // signing seed (unless it leaves; §8.2).
                 let mut drawn = drawn.clone();
-                let salt: [u8; 16] =
-                    drawn[if matches!(*step, Step::Change(_, Change::ShareConsent)) {
-                        3
-                    } else {
-                        2
-                    }]
-                    .clone()
-                    .try_into()
-                    .unwrap();
                 let (sender, content_type, body, control) = match *step {
                     Step::Send(from) => (from, 0u32, body_of(index, from).into_bytes(), None),
                     Step::Change(actor, change) => {
@@ -677,6 +658,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                 let sender_member = member(sender);
                 let message_id: [u8; 16] = drawn[0].clone().try_into().unwrap();
                 let franking_key = b32(&drawn[1]);
+                let salt: [u8; 16] = drawn[2].clone().try_into().unwrap();
                 let sent_at = NOW + index as u64;
                 let conversation = g::group_conversation(&group);
                 let commitment = r::franking_commitment(
@@ -701,8 +683,8 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                 let chain = epoch.chains.get_mut(sender).unwrap();
                 let (message_key, next_key) = g::chain_step(&chain.key);
                 let iteration = chain.iteration;
-                let (aead_key, nonce, key_commitment) = message_aead_v2(&message_key, &salt);
-                let ad = associated_data_v2(
+                let (aead_key, nonce, key_commitment) = g::message_aead(&salt, &message_key);
+                let ad = g::associated_data(
                     &group,
                     number,
                     &epoch.hash,
@@ -714,7 +696,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                 );
                 let ciphertext = r::aead_seal(&(aead_key, nonce, key_commitment), &ad, &plaintext);
                 let signature = g::message_signature(&chain.seed, &ad, &ciphertext);
-                let sealed = message_frame_v2(
+                let sealed = g::message_frame(
                     &group,
                     number,
                     iteration,
@@ -743,10 +725,10 @@ pub fn run_reference(draws: &[(String, Vec<u8>)]) -> Value {
                     "next_chain_key": h(&next_key),
                     "aead_key": h(&aead_key),
                     "nonce": h(&nonce),
-                    "salt": h(&salt),
                     "key_commitment": h(&key_commitment),
                     "plaintext": h(&plaintext),
                     "view": view.map_or(Value::Null, |view| h(&view)),
+                    "salt": h(&salt),
                     "associated_data": h(&ad),
                     "ciphertext": h(&ciphertext),
                     "signed_string": h(&g::message_signed_string(&ad, &ciphertext)),
@@ -902,16 +884,14 @@ pub fn primitives_reference() -> Value {
     let mut steps = Vec::new();
     for iteration in 0..6u32 {
         let (message_key, next) = g::chain_step(&chain);
-        // Every message draws its own salt; here a fixed one per iteration.
-        let salt: [u8; 16] =
-            std::array::from_fn(|i| 0x60u8.wrapping_add(iteration as u8 * 16 + i as u8));
-        let (key, nonce, commitment) = message_aead_v2(&message_key, &salt);
+        let salt: [u8; 16] = std::array::from_fn(|i| 0x60 + iteration as u8 * 0x10 + i as u8);
+        let (key, nonce, commitment) = g::message_aead(&salt, &message_key);
         steps.push(json!({
             "iteration": iteration,
             "chain_key": h(&chain),
             "message_key": h(&message_key),
-            "next_chain_key": h(&next),
             "salt": h(&salt),
+            "next_chain_key": h(&next),
             "aead_key": h(&key),
             "nonce": h(&nonce),
             "key_commitment": h(&commitment),

@@ -6,4 +6,5 @@ pub mod group_reference;
 pub mod group_scenario;
 pub mod primitives;
 pub mod reference;
+pub mod reject;
 pub mod scenario;

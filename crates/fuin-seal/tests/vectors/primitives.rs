@@ -75,11 +75,10 @@ pub fn run_reference() -> Value {
         .collect();
 
     let message_key: [u8; 32] = pattern(0x90);
+    let message_salt: [u8; 16] = pattern(0x70);
     let ad = b"associated data".to_vec();
     let plaintext = b"a message".to_vec();
-    // Protocol version 2: every message key is used with its header's salt.
-    let message_salt: [u8; 16] = pattern(0x98);
-    let keys = r::aead_keys(b"fuin/v1/message-keys", Some(&message_salt), &message_key);
+    let keys = r::message_keys(&message_salt, &message_key);
     let sealed = r::aead_seal(&keys, &ad, &plaintext);
 
     let storage_key: [u8; 32] = pattern(0xa0);

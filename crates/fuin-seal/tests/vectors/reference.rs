@@ -114,6 +114,35 @@ pub fn aead_seal(keys: &(Bytes32, [u8; 12], Bytes32), aad: &[u8], plaintext: &[u
     out
 }
 
+/// The committing AEAD's Open (spec/protocol.md §3): `None` on any failure.
+pub fn aead_open(
+    keys: &(Bytes32, [u8; 12], Bytes32),
+    aad: &[u8],
+    sealed: &[u8],
+) -> Option<Vec<u8>> {
+    if sealed.len() < 48 {
+        return None;
+    }
+    let (commitment, rest) = sealed.split_at(32);
+    let (body, tag) = rest.split_at(rest.len() - 16);
+    // Test code: the reference has no timing to protect.
+    if commitment != keys.2 {
+        return None;
+    }
+    let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(keys.0));
+    let mut plaintext = body.to_vec();
+    let tag: [u8; 16] = tag.try_into().unwrap();
+    cipher
+        .decrypt_inout_detached(
+            &Nonce::from(keys.1),
+            aad,
+            plaintext.as_mut_slice().into(),
+            &tag.into(),
+        )
+        .ok()?;
+    Some(plaintext)
+}
+
 pub struct Identity {
     pub signing_seed: Bytes32,
     pub agreement_secret: Bytes32,
@@ -190,20 +219,48 @@ pub fn handshake_root(dh: &[Bytes32], transcript: &[u8]) -> Bytes32 {
     hkdf(None, &ikm, &info, 32).try_into().unwrap()
 }
 
-/// A message's associated data.
+/// The protocol version bound into every message's associated data.
+pub const PROTOCOL_VERSION: u8 = 2;
+
+/// A ratchet header: ratchet key, previous chain length, counter, salt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub ratchet_key: Bytes32,
+    pub previous_chain_length: u32,
+    pub counter: u32,
+    pub salt: [u8; 16],
+}
+
+/// The handshake fields a prekey message carries next to its ratchet
+/// message: base key, signed prekey id, one-time prekey id if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandshakeFields {
+    pub base_key: Bytes32,
+    pub signed_prekey_id: u32,
+    pub one_time_prekey_id: Option<u32>,
+}
+
+/// A message's associated data (spec/protocol.md §8): 19 framed fields,
+/// the last three empty for a plain message.
 #[allow(clippy::too_many_arguments)]
 pub fn associated_data(
     sender: (&Bytes32, &Bytes32),
     recipient: (&Bytes32, &Bytes32),
     sender_address: &Address<'_>,
     recipient_address: &Address<'_>,
-    header: (&Bytes32, u32, u32),
+    header: &Header,
     content_kind: u32,
     commitment: &Bytes32,
+    handshake: Option<&HandshakeFields>,
 ) -> Vec<u8> {
+    let signed_id = handshake.map(|h| h.signed_prekey_id.to_be_bytes());
+    let one_time_id = handshake
+        .and_then(|h| h.one_time_prekey_id)
+        .map(u32::to_be_bytes);
+    let base_key: &[u8] = handshake.map_or(&[], |h| &h.base_key);
     framed(&[
         b"fuin/v1/message-ad",
-        &[1],
+        &[PROTOCOL_VERSION],
         sender.0,
         sender.1,
         recipient.0,
@@ -212,12 +269,105 @@ pub fn associated_data(
         &sender_address.device.to_be_bytes(),
         recipient_address.user.as_bytes(),
         &recipient_address.device.to_be_bytes(),
-        header.0,
-        &header.1.to_be_bytes(),
-        &header.2.to_be_bytes(),
+        &header.ratchet_key,
+        &header.previous_chain_length.to_be_bytes(),
+        &header.counter.to_be_bytes(),
+        &header.salt,
         &content_kind.to_be_bytes(),
         commitment,
+        base_key,
+        signed_id.as_ref().map_or(&[][..], |id| id.as_slice()),
+        one_time_id.as_ref().map_or(&[][..], |id| id.as_slice()),
     ])
+}
+
+/// GCM key, nonce and commitment of one message key under its header's salt.
+pub fn message_keys(salt: &[u8; 16], message_key: &Bytes32) -> (Bytes32, [u8; 12], Bytes32) {
+    aead_keys(b"fuin/v1/message-keys", Some(salt), message_key)
+}
+
+// --- frames, encoded by hand from spec/wire.md (wire version 1)
+
+/// An unsigned LEB128 varint, shortest form.
+pub fn varint(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// `bytes` / `text`: a varint length, then the bytes.
+pub fn length_prefixed(out: &mut Vec<u8>, value: &[u8]) {
+    varint(out, value.len() as u64);
+    out.extend_from_slice(value);
+}
+
+fn header_fields(out: &mut Vec<u8>, header: &Header, ciphertext: &[u8]) {
+    out.extend_from_slice(&header.ratchet_key);
+    varint(out, u64::from(header.previous_chain_length));
+    varint(out, u64::from(header.counter));
+    out.extend_from_slice(&header.salt);
+    length_prefixed(out, ciphertext);
+}
+
+/// Tag 37: `RatchetMessage`.
+pub fn ratchet_message_frame(header: &Header, ciphertext: &[u8]) -> Vec<u8> {
+    let mut out = vec![1, 37];
+    header_fields(&mut out, header, ciphertext);
+    out
+}
+
+/// Tag 38: `PrekeyMessage`, the initiator's public identity given as
+/// signing key, agreement key and signature.
+pub fn prekey_message_frame(
+    initiator: (&Bytes32, &Bytes32, &[u8; 64]),
+    handshake: &HandshakeFields,
+    header: &Header,
+    ciphertext: &[u8],
+) -> Vec<u8> {
+    let mut out = vec![1, 38];
+    out.extend_from_slice(initiator.0);
+    out.extend_from_slice(initiator.1);
+    out.extend_from_slice(initiator.2);
+    out.extend_from_slice(&handshake.base_key);
+    varint(&mut out, u64::from(handshake.signed_prekey_id));
+    match handshake.one_time_prekey_id {
+        None => out.push(0),
+        Some(id) => {
+            out.push(1);
+            varint(&mut out, u64::from(id));
+        }
+    }
+    header_fields(&mut out, header, ciphertext);
+    out
+}
+
+/// Tag 8: `MessageContent`, with a `Direct { peer }` conversation.
+#[allow(clippy::too_many_arguments)]
+pub fn message_content_frame(
+    content_type: u32,
+    message_id: &[u8; 16],
+    sequence: u64,
+    sent_at_ms: u64,
+    peer: &str,
+    franking_key: &Bytes32,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = vec![1, 8];
+    varint(&mut out, u64::from(content_type));
+    out.extend_from_slice(message_id);
+    varint(&mut out, sequence);
+    varint(&mut out, sent_at_ms);
+    varint(&mut out, 0); // ConversationRef::Direct
+    length_prefixed(&mut out, peer.as_bytes());
+    out.extend_from_slice(franking_key);
+    length_prefixed(&mut out, body);
+    out
 }
 
 /// The id of the one-to-one conversation between two users.

@@ -12,10 +12,8 @@ use super::reference::{self as r, Address, Bytes32};
 use fuin_seal::primitives::franking::hmac_sha256;
 use fuin_seal::{DeviceIdentity, Outgoing, PrekeyStore, Session, VerifiedBundle};
 use fuin_wire::{
-    ClientMessageId, ContentKind, ContentType, ConversationRef, DeliveredRecord, DeviceAddress,
-    DeviceId, FrameBody, FrankingKey, FrankingStamp, MessageContent, MessageId, MessageSalt,
-    Opaque, PrekeyId, PrekeyMessage, PublicIdentity, RatchetHeader, RatchetMessage, SecretBytes,
-    StampKeyId, UserId, X25519PublicKey,
+    ContentKind, ContentType, DeliveredRecord, DeviceAddress, DeviceId, FrameBody, FrankingStamp,
+    MessageId, StampKeyId, UserId,
 };
 
 /// Who sends each of the 20 messages: ten each way, with runs of two so that
@@ -162,6 +160,28 @@ pub struct ImplementationRun {
 /// `with_one_time`: whether Bob's bundle carries his one-time prekey (it is
 /// drawn either way, so both variants consume the same randomness).
 pub fn run_implementation(rng: &mut ScriptedRng, with_one_time: bool) -> ImplementationRun {
+    run_implementation_observed(rng, with_one_time, &mut |_, _, _| {})
+}
+
+/// Who is about to open message `index`: Bob completing the handshake (no
+/// session yet), or the recipient's session.
+pub enum Receiver<'a> {
+    Responder {
+        identity: &'a DeviceIdentity,
+        address: &'a DeviceAddress<'static>,
+        prekeys: &'a mut PrekeyStore,
+    },
+    Session(&'a mut Session),
+}
+
+/// `run_implementation`, showing `observe` each record and its receiver
+/// just before the receiver opens it (the reject vectors present altered
+/// copies there; the real record must still open afterwards).
+pub fn run_implementation_observed(
+    rng: &mut ScriptedRng,
+    with_one_time: bool,
+    observe: &mut dyn FnMut(usize, Receiver<'_>, &DeliveredRecord<'static>),
+) -> ImplementationRun {
     let (alice_address, bob_address) = (address("alice"), address("bob"));
     rng.purpose = "alice identity".into();
     let alice = DeviceIdentity::generate(rng);
@@ -206,6 +226,15 @@ pub fn run_implementation(rng: &mut ScriptedRng, with_one_time: bool) -> Impleme
         let record = if who == b'A' {
             let sealed = alice_session.seal(rng, &message, now).unwrap();
             let record = deliver(index, &alice_address, sealed.envelope);
+            let receiver = match bob_session.as_mut() {
+                Some(session) => Receiver::Session(session),
+                None => Receiver::Responder {
+                    identity: &bob,
+                    address: &bob_address,
+                    prekeys: &mut prekeys,
+                },
+            };
+            observe(index, receiver, &record);
             let opened = match bob_session.as_mut() {
                 Some(session) => session.open(&record, now).unwrap(),
                 None => {
@@ -228,6 +257,7 @@ pub fn run_implementation(rng: &mut ScriptedRng, with_one_time: bool) -> Impleme
             let session = bob_session.as_mut().unwrap();
             let sealed = session.seal(rng, &message, now).unwrap();
             let record = deliver(index, &bob_address, sealed.envelope);
+            observe(index, Receiver::Session(&mut alice_session), &record);
             let opened = alice_session.open(&record, now).unwrap();
             opened_bodies.push(String::from_utf8(opened.content.body.as_bytes().to_vec()).unwrap());
             record
@@ -245,65 +275,6 @@ pub fn run_implementation(rng: &mut ScriptedRng, with_one_time: bool) -> Impleme
 
 fn h(bytes: &[u8]) -> Value {
     Value::String(hex::encode(bytes))
-}
-
-/// The handshake fields a prekey message binds: base key, signed prekey id,
-/// one-time prekey id if any.
-type Handshake<'a> = (&'a Bytes32, u32, Option<u32>);
-
-/// A message's associated data, protocol version 2 (spec/protocol.md §8):
-/// 19 framed fields, the header's salt after the other header fields, and
-/// the prekey message's handshake fields (or three empty fields) last.
-///
-/// Written here from the spec rather than taken from `reference.rs`, whose
-/// version 1 form is being replaced by the second implementation's author.
-#[allow(clippy::too_many_arguments)]
-fn associated_data_v2(
-    sender: (&Bytes32, &Bytes32),
-    recipient: (&Bytes32, &Bytes32),
-    sender_address: &Address<'_>,
-    recipient_address: &Address<'_>,
-    header: (&Bytes32, u32, u32, &[u8; 16]),
-    content_kind: u32,
-    commitment: &Bytes32,
-    handshake: Option<Handshake<'_>>,
-) -> Vec<u8> {
-    let previous = header.1.to_be_bytes();
-    let counter = header.2.to_be_bytes();
-    let kind = content_kind.to_be_bytes();
-    let (sender_device, recipient_device) = (
-        sender_address.device.to_be_bytes(),
-        recipient_address.device.to_be_bytes(),
-    );
-    let (base_key, signed_id, one_time_id): (Vec<u8>, Vec<u8>, Vec<u8>) = match handshake {
-        Some((base, signed, one_time)) => (
-            base.to_vec(),
-            signed.to_be_bytes().to_vec(),
-            one_time.map_or_else(Vec::new, |id| id.to_be_bytes().to_vec()),
-        ),
-        None => (Vec::new(), Vec::new(), Vec::new()),
-    };
-    r::framed(&[
-        b"fuin/v1/message-ad",
-        &[2],
-        sender.0,
-        sender.1,
-        recipient.0,
-        recipient.1,
-        sender_address.user.as_bytes(),
-        &sender_device,
-        recipient_address.user.as_bytes(),
-        &recipient_device,
-        header.0,
-        &previous,
-        &counter,
-        header.3,
-        &kind,
-        commitment,
-        &base_key,
-        &signed_id,
-        &one_time_id,
-    ])
 }
 
 fn b32(bytes: &[u8]) -> Bytes32 {
@@ -441,12 +412,20 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
         let now = NOW + index as u64;
         // Sender: a new sending chain if the peer's ratchet key changed.
         let mut ratchet_step = initial_step.take();
-        // A seal draws the new ratchet key of a new sending chain, if any,
-        // then the message's salt.
-        let seal_draws = drawn(&format!("message {index} seal"));
-        let salt: [u8; 16] = seal_draws.last().unwrap().clone().try_into().unwrap();
+        // Sealing draws the new ratchet key of a new sending chain, if one
+        // starts, then the header's salt (spec/protocol.md §7.2, §15).
+        let mut seal_draws = drawn(&format!("message {index} seal"));
+        let salt: [u8; 16] = seal_draws
+            .pop()
+            .expect("every seal draws a salt")
+            .try_into()
+            .expect("a 16-byte salt");
+        assert_eq!(
+            seal_draws.len(),
+            usize::from(sender.sending.is_none()),
+            "message {index}: a ratchet key is drawn exactly when a sending chain starts"
+        );
         if sender.sending.is_none() {
-            assert_eq!(seal_draws.len(), 2, "message {index}: ratchet key and salt");
             let secret = b32(&seal_draws[0]);
             let remote = sender.remote.unwrap();
             let step_dh = r::x25519(&secret, &remote);
@@ -466,7 +445,12 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
         let (message_key, next_chain) = r::chain_step(&chain);
         sender.sending = Some((next_chain, counter + 1));
         let ratchet_key = r::x25519_public(&sender.own_secret);
-        let header = (ratchet_key, sender.previous_length, counter, salt);
+        let header = r::Header {
+            ratchet_key,
+            previous_chain_length: sender.previous_length,
+            counter,
+            salt,
+        };
 
         let prepared = drawn(&format!("message {index} prepare"));
         let message_id: [u8; 16] = prepared[0].clone().try_into().unwrap();
@@ -481,59 +465,48 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
             0,
             body.as_bytes(),
         );
-        let content = MessageContent {
-            content_type: ContentType::Text,
-            message_id: ClientMessageId(message_id),
-            sequence: sender.sequence,
-            sent_at_ms: now,
-            conversation: ConversationRef::Direct {
-                peer: UserId::new(recipient.user).unwrap(),
-            },
-            franking_key: FrankingKey(franking_key),
-            body: SecretBytes::borrowed(body.as_bytes()),
-        };
+        let sequence = sender.sequence;
         sender.sequence += 1;
-        let plaintext = content.to_bytes().unwrap();
+        let plaintext = r::message_content_frame(
+            0,
+            &message_id,
+            sequence,
+            now,
+            recipient.user,
+            &franking_key,
+            body.as_bytes(),
+        );
         let prekey = !sender.heard_back;
         let kind = u32::from(prekey);
-        let handshake = prekey.then_some((&base_public, spk_id, with_one_time.then_some(opk_id)));
-        let ad = associated_data_v2(
+        let handshake_fields = prekey.then_some(r::HandshakeFields {
+            base_key: base_public,
+            signed_prekey_id: spk_id,
+            one_time_prekey_id: with_one_time.then_some(opk_id),
+        });
+        let ad = r::associated_data(
             (&sender.keys().0, &sender.keys().1),
             (&recipient.keys().0, &recipient.keys().1),
             &sender.address(),
             &recipient.address(),
-            (&header.0, header.1, header.2, &header.3),
+            &header,
             kind,
             &commitment,
-            handshake,
+            handshake_fields.as_ref(),
         );
-        let keys = r::aead_keys(b"fuin/v1/message-keys", Some(&salt), &message_key);
+        let keys = r::message_keys(&salt, &message_key);
         let ciphertext = r::aead_seal(&keys, &ad, &plaintext);
-        let ratchet_message = RatchetMessage {
-            header: RatchetHeader {
-                ratchet_key: X25519PublicKey(header.0),
-                previous_chain_length: header.1,
-                counter: header.2,
-                salt: MessageSalt(header.3),
-            },
-            ciphertext: Opaque::from(ciphertext),
-        };
-        let sealed_body = if prekey {
-            PrekeyMessage {
-                initiator: PublicIdentity {
-                    signing_key: fuin_wire::Ed25519PublicKey(sender.identity.signing_key()),
-                    agreement_key: X25519PublicKey(sender.identity.agreement_key()),
-                    signature: fuin_wire::Ed25519Signature(sender.identity.signature()),
-                },
-                base_key: X25519PublicKey(base_public),
-                signed_prekey_id: PrekeyId(spk_id),
-                one_time_prekey_id: with_one_time.then_some(PrekeyId(opk_id)),
-                message: ratchet_message,
-            }
-            .to_bytes()
-            .unwrap()
-        } else {
-            ratchet_message.to_bytes().unwrap()
+        let sealed_body = match &handshake_fields {
+            Some(fields) => r::prekey_message_frame(
+                (
+                    &sender.identity.signing_key(),
+                    &sender.identity.agreement_key(),
+                    &sender.identity.signature(),
+                ),
+                fields,
+                &header,
+                &ciphertext,
+            ),
+            None => r::ratchet_message_frame(&header, &ciphertext),
         };
 
         // Recipient: a new receiving chain if the sender's ratchet key changed.
@@ -565,7 +538,7 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
             "to": recipient.user,
             "body": body,
             "sent_at_ms": now,
-            "sequence": content.sequence,
+            "sequence": sequence,
             "message_id": h(&message_id),
             "franking_key": h(&franking_key),
             "conversation_id": h(&conversation),
@@ -577,15 +550,18 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
             "aead_key": h(&keys.0),
             "nonce": h(&keys.1),
             "key_commitment": h(&keys.2),
-            "salt": h(&salt),
             "header": {
-                "ratchet_key": h(&header.0),
-                "previous_chain_length": header.1,
-                "counter": header.2,
-                "salt": h(&header.3),
+                "ratchet_key": h(&header.ratchet_key),
+                "previous_chain_length": header.previous_chain_length,
+                "counter": header.counter,
+                "salt": h(&header.salt),
             },
-            "handshake_fields_bound": handshake.is_some(),
             "content_kind": if prekey { "PrekeyMessage" } else { "Message" },
+            "handshake_fields": handshake_fields.map_or(Value::Null, |fields| json!({
+                "base_key": h(&fields.base_key),
+                "signed_prekey_id": fields.signed_prekey_id,
+                "one_time_prekey_id": fields.one_time_prekey_id,
+            })),
             "associated_data": h(&ad),
             "plaintext": h(&plaintext),
             "sealed_body": h(&sealed_body),
@@ -622,6 +598,40 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
         "handshake": handshake,
         "messages": messages,
     })
+}
+
+/// The scenario's randomness, drawn from a ChaCha20 seeded with `seed` in
+/// the order spec/protocol.md gives (§15): each identity's signing seed then
+/// agreement secret, Bob's signed and one-time prekeys, the initiator's base
+/// key then first ratchet key; per message, the Outgoing's message id and
+/// franking key, then at seal the new ratchet key of a new sending chain (if
+/// one starts) and the header's 16-byte salt. Made without fuin-seal, so the
+/// vectors follow from the spec alone.
+pub fn reference_draws(seed: u64) -> Vec<(String, Vec<u8>)> {
+    let mut rng = ScriptedRng::recording(seed);
+    let mut draw = |purpose: &str, sizes: &[usize]| {
+        rng.purpose = purpose.to_owned();
+        for size in sizes {
+            let mut bytes = vec![0u8; *size];
+            let Ok(()) = rng.try_fill_bytes(&mut bytes);
+        }
+    };
+    draw("alice identity", &[32, 32]);
+    draw("bob identity", &[32, 32]);
+    draw("bob signed prekey", &[32]);
+    draw("bob one-time prekey", &[32]);
+    draw("alice initiate", &[32, 32]);
+    let script = SCRIPT.as_bytes();
+    for index in 0..script.len() {
+        draw(&format!("message {index} prepare"), &[16, 32]);
+        // Messages arrive in order, so a side starts a new sending chain
+        // exactly when the message before was the other side's (Alice's
+        // first chain was made at initiate).
+        let new_chain = index > 0 && script[index - 1] != script[index];
+        let sizes: &[usize] = if new_chain { &[32, 16] } else { &[16] };
+        draw(&format!("message {index} seal"), sizes);
+    }
+    rng.draws
 }
 
 /// The recorded draws as JSON, and back.
@@ -670,5 +680,205 @@ pub fn check_record(record: &DeliveredRecord<'_>, expected: &Value) {
         kind,
         expected["content_kind"].as_str().unwrap(),
         "kind of message {index}"
+    );
+}
+
+/// How the session saved by protocol version 1 (`saved-state-v1.json`) goes
+/// on under version 2, computed from the values stated in the file's
+/// `protocol_version_2.inputs`: Bob's message 19 sealed again with a salt
+/// (which the loaded session must open), then Alice's next message, which
+/// starts a new sending chain (new ratchet key, then salt, §7.2).
+pub fn continuation_reference(inputs: &Value) -> Value {
+    let bytes = |value: &Value| hex::decode(value.as_str().unwrap()).unwrap();
+    let key = |value: &Value| -> Bytes32 { bytes(value).try_into().unwrap() };
+    let alice = (
+        key(&inputs["alice_public"]["signing_key"]),
+        key(&inputs["alice_public"]["agreement_key"]),
+    );
+    let bob = (
+        key(&inputs["bob_public"]["signing_key"]),
+        key(&inputs["bob_public"]["agreement_key"]),
+    );
+    let (alice_address, bob_address) = (
+        Address {
+            user: "alice",
+            device: 1,
+        },
+        Address {
+            user: "bob",
+            device: 1,
+        },
+    );
+    let header_of = |value: &Value| r::Header {
+        ratchet_key: key(&value["ratchet_key"]),
+        previous_chain_length: value["previous_chain_length"].as_u64().unwrap() as u32,
+        counter: value["counter"].as_u64().unwrap() as u32,
+        salt: bytes(&value["salt"]).try_into().unwrap(),
+    };
+
+    let from_bob = &inputs["bob_message"];
+    let header = header_of(&from_bob["header"]);
+    let ad = r::associated_data(
+        (&bob.0, &bob.1),
+        (&alice.0, &alice.1),
+        &bob_address,
+        &alice_address,
+        &header,
+        0,
+        &key(&from_bob["franking_commitment"]),
+        None,
+    );
+    let keys = r::message_keys(&header.salt, &key(&from_bob["message_key"]));
+    let ciphertext = r::aead_seal(&keys, &ad, &bytes(&from_bob["plaintext"]));
+    let bob_message = json!({
+        "aead_key": h(&keys.0),
+        "nonce": h(&keys.1),
+        "key_commitment": h(&keys.2),
+        "associated_data": h(&ad),
+        "sealed_body": h(&r::ratchet_message_frame(&header, &ciphertext)),
+    });
+
+    let draws = draws_from_json(&inputs["random_draws"]);
+    let prepared = ScriptedRng::drawn_for(&draws, "continuation prepare");
+    let sealing = ScriptedRng::drawn_for(&draws, "continuation seal");
+    let message_id: [u8; 16] = prepared[0].clone().try_into().unwrap();
+    let franking_key = b32(&prepared[1]);
+    let ratchet_secret = b32(&sealing[0]);
+    let salt: [u8; 16] = sealing[1].clone().try_into().unwrap();
+    let next = &inputs["alice_message"];
+    let dh = r::x25519(&ratchet_secret, &key(&next["peer_ratchet_key"]));
+    let (root_key, chain_key) = r::root_step(&key(&next["root_key"]), &dh);
+    let (message_key, next_chain_key) = r::chain_step(&chain_key);
+    let header = r::Header {
+        ratchet_key: r::x25519_public(&ratchet_secret),
+        previous_chain_length: next["previous_chain_length"].as_u64().unwrap() as u32,
+        counter: 0,
+        salt,
+    };
+    let body = next["body"].as_str().unwrap();
+    let conversation = r::direct_conversation("alice", "bob");
+    let commitment = r::franking_commitment(
+        &franking_key,
+        &alice_address,
+        &conversation,
+        &message_id,
+        0,
+        body.as_bytes(),
+    );
+    let plaintext = r::message_content_frame(
+        0,
+        &message_id,
+        next["sequence"].as_u64().unwrap(),
+        next["sent_at_ms"].as_u64().unwrap(),
+        "bob",
+        &franking_key,
+        body.as_bytes(),
+    );
+    let ad = r::associated_data(
+        (&alice.0, &alice.1),
+        (&bob.0, &bob.1),
+        &alice_address,
+        &bob_address,
+        &header,
+        0,
+        &commitment,
+        None,
+    );
+    let keys = r::message_keys(&salt, &message_key);
+    let ciphertext = r::aead_seal(&keys, &ad, &plaintext);
+    let alice_message = json!({
+        "ratchet_key": h(&header.ratchet_key),
+        "dh": h(&dh),
+        "root_key": h(&root_key),
+        "chain_key": h(&chain_key),
+        "message_key": h(&message_key),
+        "next_chain_key": h(&next_chain_key),
+        "header": {
+            "ratchet_key": h(&header.ratchet_key),
+            "previous_chain_length": header.previous_chain_length,
+            "counter": header.counter,
+            "salt": h(&header.salt),
+        },
+        "conversation_id": h(&conversation),
+        "franking_commitment": h(&commitment),
+        "plaintext": h(&plaintext),
+        "aead_key": h(&keys.0),
+        "nonce": h(&keys.1),
+        "key_commitment": h(&keys.2),
+        "associated_data": h(&ad),
+        "sealed_body": h(&r::ratchet_message_frame(&header, &ciphertext)),
+    });
+    json!({"bob_message": bob_message, "alice_message": alice_message})
+}
+
+/// The error spec/protocol.md §9.2 names for a version 1 ratchet message
+/// (tag 6), written as the error's `Debug` form.
+pub const RETIRED_RATCHET_MESSAGE: &str = "Wire(RetiredFrame { tag: 6, protocol_version: 1 })";
+
+/// Drives the session saved by protocol version 1 through fuin-seal: it
+/// loads, refuses the version 1 message it holds (and is unchanged by it),
+/// opens Bob's message sealed again under version 2, and seals Alice's next
+/// message to exactly the bytes `continuation_reference` computes.
+pub fn check_saved_state_continuation(file: &Value) {
+    let bytes = |value: &Value| hex::decode(value.as_str().unwrap()).unwrap();
+    let saved = bytes(&file["alice_session"]);
+    let mut session = Session::from_bytes(&saved).unwrap();
+    assert_eq!(session.to_bytes().unwrap().as_slice(), saved.as_slice());
+
+    let record_bytes = bytes(&file["next_record"]);
+    let version_1 = DeliveredRecord::from_bytes(&record_bytes).unwrap();
+    let refused = session
+        .open(&version_1, NOW + 20)
+        .expect_err("a version 1 message must be refused");
+    assert_eq!(format!("{refused:?}"), file["next_record_error"]);
+    assert_eq!(
+        session.to_bytes().unwrap().as_slice(),
+        saved.as_slice(),
+        "refusing the version 1 message changed the session"
+    );
+
+    let continuation = &file["protocol_version_2"];
+    let expected = &continuation["expected"];
+    let mut record = version_1.clone();
+    record.envelope.sealed_body =
+        fuin_wire::Opaque::from(bytes(&expected["bob_message"]["sealed_body"]));
+    let opened = session.open(&record, NOW + 20).unwrap();
+    assert_eq!(
+        opened.content.body.as_bytes(),
+        continuation["inputs"]["bob_message"]["body"]
+            .as_str()
+            .unwrap()
+            .as_bytes()
+    );
+
+    let next = &continuation["inputs"]["alice_message"];
+    let mut rng = ScriptedRng::replaying(draws_from_json(&continuation["inputs"]["random_draws"]));
+    rng.purpose = "continuation prepare".into();
+    let message = Outgoing::new(
+        &mut rng,
+        &address("alice"),
+        UserId::new("bob").unwrap(),
+        ContentType::Text,
+        next["body"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap();
+    rng.purpose = "continuation seal".into();
+    let sealed = session
+        .seal(&mut rng, &message, next["sent_at_ms"].as_u64().unwrap())
+        .unwrap();
+    assert!(
+        rng.finished(),
+        "fuin-seal drew less randomness than the spec"
+    );
+    assert_eq!(
+        hex::encode(sealed.envelope.sealed_body.as_bytes()),
+        expected["alice_message"]["sealed_body"].as_str().unwrap(),
+        "alice's first version 2 message from the loaded state"
+    );
+    assert_eq!(
+        hex::encode(sealed.envelope.franking_commitment.0),
+        expected["alice_message"]["franking_commitment"]
+            .as_str()
+            .unwrap()
     );
 }
