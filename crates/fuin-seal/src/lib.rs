@@ -93,7 +93,7 @@ pub use account::{AccountKey, VerifiedDeviceList};
 pub use conversation::ConversationId;
 pub use error::SealError;
 pub use identity::{DeviceIdentity, TrustedIdentity};
-pub use prekeys::{PrekeyStore, VerifiedBundle};
+pub use prekeys::{PrekeyStore, SIGNED_PREKEYS_KEPT, VerifiedBundle};
 pub use ratchet::{MAX_SKIP, MAX_SKIPPED_KEYS, SKIPPED_KEY_LIFETIME_MS};
 pub use session::{FrankingOpening, Gap, Opened, Outgoing, Sealed, Session};
 

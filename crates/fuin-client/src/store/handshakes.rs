@@ -15,10 +15,9 @@ use crate::ClientError;
 
 use super::{Reader, storage, to_sql_u64};
 
-/// The signed prekeys the prekey store keeps (`fuin_seal`'s
-/// `SIGNED_PREKEYS_KEPT`, which that crate does not export): the oldest
-/// is retired when a new one is made beyond this many.
-const SIGNED_PREKEYS_KEPT: i64 = 3;
+/// The signed prekeys the prekey store keeps: the oldest is retired when a
+/// new one is made beyond this many, and its answered handshakes go with it.
+const SIGNED_PREKEYS_KEPT: i64 = fuin_seal::SIGNED_PREKEYS_KEPT as i64;
 
 impl Reader<'_> {
     /// Whether the handshake `(signed_prekey_id, base_key)` was answered.
