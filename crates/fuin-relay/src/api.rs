@@ -710,6 +710,12 @@ async fn deliver_stamped<S: Store>(
         });
         message_ids.push(message_id);
     }
+    // The answer is made before anything is stored: a send the relay could
+    // not answer is refused whole, never stored and then refused.
+    let answer = encode(&SendAccepted {
+        server_time_ms,
+        message_ids: message_ids.into(),
+    })?;
     let recipients: Vec<_> = deliveries.iter().map(|d| d.recipient.clone()).collect();
     relay
         .store
@@ -718,10 +724,7 @@ async fn deliver_stamped<S: Store>(
     for recipient in &recipients {
         relay.notify_mailbox(recipient);
     }
-    encode(&SendAccepted {
-        server_time_ms,
-        message_ids: message_ids.into(),
-    })
+    Ok(answer)
 }
 
 #[derive(serde::Deserialize)]

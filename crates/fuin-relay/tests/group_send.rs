@@ -44,6 +44,9 @@ impl Harness {
         let clock: Clock = Arc::new(|| START);
         let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), STAMP_KEY));
         config.origins = vec![lists::TEST_ORIGIN.to_owned()];
+        // Logins come from one test, as fast as it can make them: seventy
+        // devices log in for the large fan-out without waiting for refills.
+        config.anonymous_request_burst = 1_000;
         Self {
             app: router(Relay::new(store, config, clock)),
         }
@@ -341,6 +344,12 @@ async fn bad_group_sends_are_refused_and_change_nothing(h: Harness) {
         ),
         ("no recipient", empty, StatusCode::BAD_REQUEST, "empty_send"),
         (
+            "a recipient named twice",
+            group_send(&[&bob, &carol, &bob], b"x").to_bytes().unwrap(),
+            StatusCode::BAD_REQUEST,
+            "duplicate_recipient",
+        ),
+        (
             "an unregistered recipient",
             unknown,
             StatusCode::NOT_FOUND,
@@ -407,6 +416,43 @@ async fn a_device_fans_out_only_as_itself(h: Harness) {
     );
 }
 
+/// A group send to more devices than a `SendBatch` may carry (64) is stored
+/// and answered with every id: the answer is made before anything is stored,
+/// so it can never disagree with what was stored.
+async fn a_group_send_to_more_than_64_devices_is_answered_with_every_id(h: Harness) {
+    let alice = h.register("alice", 1, 1).await;
+    let mut recipients = Vec::new();
+    for (index, user) in ["m0", "m1", "m2", "m3", "m4"].into_iter().enumerate() {
+        let devices: Vec<(u32, u8)> = (0..14u8)
+            .map(|d| (u32::from(d) + 1, 10 + 14 * index as u8 + d))
+            .collect();
+        recipients.extend(h.register_user(user, &devices).await);
+    }
+    assert!(recipients.len() > fuin_wire::relay::MAX_ENVELOPES_PER_SEND);
+    let body = b"to a large group".to_vec();
+    let named: Vec<&Device> = recipients.iter().collect();
+    let (status, answer) = h
+        .call(
+            Method::POST,
+            "/v1/groups/messages",
+            Some(&alice.token),
+            group_send(&named, &body).to_bytes().unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ids = SendAccepted::from_bytes(&answer)
+        .unwrap()
+        .message_ids
+        .into_vec();
+    assert_eq!(ids.len(), recipients.len());
+    for (recipient, id) in recipients.iter().zip(&ids) {
+        let records = h.fetch(recipient).await;
+        assert_eq!(records.len(), 1, "{}", recipient.address);
+        assert_eq!(records[0].server_message_id, *id);
+        assert_eq!(records[0].envelope.sealed_body.as_bytes(), body.as_slice());
+    }
+}
+
 mod sqlite {
     use super::*;
 
@@ -432,6 +478,12 @@ mod sqlite {
     async fn a_device_fans_out_only_as_itself() {
         let (_dir, h) = harness();
         super::a_device_fans_out_only_as_itself(h).await;
+    }
+
+    #[tokio::test]
+    async fn a_group_send_to_more_than_64_devices_is_answered_with_every_id() {
+        let (_dir, h) = harness();
+        super::a_group_send_to_more_than_64_devices_is_answered_with_every_id(h).await;
     }
 }
 
@@ -501,5 +553,10 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_device_fans_out_only_as_itself() {
         on_postgres(super::a_device_fans_out_only_as_itself).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_send_to_more_than_64_devices_is_answered_with_every_id() {
+        on_postgres(super::a_group_send_to_more_than_64_devices_is_answered_with_every_id).await;
     }
 }

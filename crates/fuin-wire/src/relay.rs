@@ -21,6 +21,11 @@ pub const MAX_DEVICES_PER_USER: usize = 16;
 /// Most envelopes in one send: one message to every device of a user and of
 /// the sender's own user, with room to spare.
 pub const MAX_ENVELOPES_PER_SEND: usize = 64;
+
+/// Most message ids one `SendAccepted` names: one per envelope of the largest
+/// send, which is a group send to every member of a full group
+/// ([`crate::group::MAX_GROUP_MEMBERS`]), not a `SendBatch`.
+pub const MAX_ACCEPTED_IDS: usize = crate::group::MAX_GROUP_MEMBERS;
 /// Most records in one mailbox batch (at most 32 × 64 KiB bodies, within the
 /// frame limit).
 pub const MAX_RECORDS_PER_BATCH: usize = 32;
@@ -174,8 +179,9 @@ pub struct SendBatch<'a> {
 pub struct SendAccepted {
     /// The relay's time of acceptance, ms since the Unix epoch.
     pub server_time_ms: u64,
-    /// The relay's id for each envelope, in the order sent.
-    pub message_ids: BoundedVec<MessageId, MAX_ENVELOPES_PER_SEND>,
+    /// The relay's id for each envelope, in the order sent: at most
+    /// [`MAX_ACCEPTED_IDS`], enough for a group send to every member.
+    pub message_ids: BoundedVec<MessageId, MAX_ACCEPTED_IDS>,
 }
 
 /// Tag 19: envelopes waiting in a device's mailbox.

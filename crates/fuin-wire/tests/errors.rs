@@ -1053,7 +1053,7 @@ fn list_cases() -> Vec<ListCase> {
         },
         ListCase {
             field: "message_ids",
-            max: MAX_ENVELOPES_PER_SEND,
+            max: fuin_wire::relay::MAX_ACCEPTED_IDS,
             frame: |n| Frame::SendAccepted(accepted(n)),
             to_bytes: |n| accepted(n).to_bytes(),
             tail: 0,

@@ -37,6 +37,21 @@ pub(super) async fn send<S: Store>(
             "a group send names at least one recipient",
         ));
     }
+    // One recipient named twice would store the body twice for nothing (and
+    // let one request fill a mailbox): each member device once.
+    let mut named = std::collections::HashSet::with_capacity(send.recipients.len());
+    if let Some(twice) = send
+        .recipients
+        .as_slice()
+        .iter()
+        .find(|recipient| !named.insert(*recipient))
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "duplicate_recipient",
+            format!("a group send names {twice} more than once"),
+        ));
+    }
     let envelopes = send
         .recipients
         .as_slice()

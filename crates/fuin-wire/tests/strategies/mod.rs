@@ -318,12 +318,14 @@ pub fn message_id() -> impl Strategy<Value = MessageId> {
 }
 
 pub fn send_accepted() -> impl Strategy<Value = SendAccepted> {
-    (any::<u64>(), list::<_, MAX_ENVELOPES_PER_SEND>(message_id)).prop_map(
-        |(server_time_ms, message_ids)| SendAccepted {
+    (
+        any::<u64>(),
+        list::<_, { fuin_wire::relay::MAX_ACCEPTED_IDS }>(message_id),
+    )
+        .prop_map(|(server_time_ms, message_ids)| SendAccepted {
             server_time_ms,
             message_ids,
-        },
-    )
+        })
 }
 
 pub fn mailbox_batch() -> impl Strategy<Value = MailboxBatch<'static>> {
