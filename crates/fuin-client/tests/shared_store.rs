@@ -136,24 +136,33 @@ fn spawn_child(role: usize, store: &Path) -> Child {
         .unwrap()
 }
 
-/// Polls the children until both exit or the deadline passes.
-async fn wait_for(children: &mut [Child], deadline: Instant) -> Vec<std::process::ExitStatus> {
-    loop {
-        let statuses: Vec<_> = children
-            .iter_mut()
-            .map(|child| child.try_wait().unwrap())
-            .collect();
-        if statuses.iter().all(Option::is_some) {
-            return statuses.into_iter().flatten().collect();
-        }
-        if Instant::now() > deadline {
-            for child in children.iter_mut() {
-                let _ = child.kill();
+/// Waits for the children to exit (each on a blocking thread), killing them
+/// all if they have not by the deadline.
+async fn wait_for(children: Vec<Child>, patience: Duration) -> Vec<std::process::ExitStatus> {
+    let ids: Vec<u32> = children.iter().map(Child::id).collect();
+    let waits = children
+        .into_iter()
+        .map(|mut child| tokio::task::spawn_blocking(move || child.wait().unwrap()));
+    match tokio::time::timeout(patience, join_all(waits)).await {
+        Ok(statuses) => statuses,
+        Err(_) => {
+            for id in ids {
+                let _ = Command::new("kill").args(["-9", &id.to_string()]).status();
             }
-            panic!("the child processes did not finish in time");
+            panic!("the child processes did not finish in {patience:?}");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Every exit status, in order.
+async fn join_all(
+    waits: impl Iterator<Item = tokio::task::JoinHandle<std::process::ExitStatus>>,
+) -> Vec<std::process::ExitStatus> {
+    let mut statuses = Vec::new();
+    for wait in waits.collect::<Vec<_>>() {
+        statuses.push(wait.await.unwrap());
+    }
+    statuses
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,7 +182,7 @@ async fn two_processes_on_one_store_never_reuse_a_message_key() {
     drop(alice);
 
     let store = devices.path("alice", 1);
-    let mut children = vec![spawn_child(0, &store), spawn_child(1, &store)];
+    let children = vec![spawn_child(0, &store), spawn_child(1, &store)];
     // Bob writes meanwhile: the children open his messages as they sync.
     let mut replies = Vec::new();
     for i in 0..REPLIES {
@@ -181,7 +190,7 @@ async fn two_processes_on_one_store_never_reuse_a_message_key() {
         bob.send_text("alice", &text).await.unwrap();
         replies.push(text);
     }
-    let statuses = wait_for(&mut children, Instant::now() + Duration::from_secs(120)).await;
+    let statuses = wait_for(children, Duration::from_secs(120)).await;
     for status in statuses {
         assert!(status.success(), "a child process failed: {status}");
     }
