@@ -1,0 +1,137 @@
+//! Authentication: login challenges, bearer tokens and their revocation.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ed25519_dalek::{Signature, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::store::Store;
+use fuin_wire::relay::{
+    AuthChallenge, AuthToken, BearerToken, ChallengeRequest, ChallengeResponse, Nonce,
+    relay_auth_input,
+};
+use fuin_wire::{DeviceAddress, FrameBody};
+
+use super::*;
+
+/// The device a request's bearer token belongs to, if it is within its
+/// request rate.
+pub(crate) async fn authenticate<S: Store>(
+    relay: &Relay<S>,
+    headers: &HeaderMap,
+) -> Result<DeviceAddress<'static>, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(ApiError::unauthorized)?;
+    let mut token = [0u8; 32];
+    hex::decode_to_slice(value, &mut token).map_err(|_| ApiError::unauthorized())?;
+    let hash: [u8; 32] = Sha256::digest(token).into();
+    zeroize::Zeroize::zeroize(&mut token);
+    let device = relay
+        .store
+        .token_owner(hash, relay.now())
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    relay.admit(&device)?;
+    Ok(device)
+}
+
+pub(crate) async fn challenge<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body_bytes(body)?;
+    let request = ChallengeRequest::from_bytes(&body)?;
+    if relay
+        .store
+        .device_identity(&request.address)
+        .await?
+        .is_none()
+    {
+        return Err(crate::store::StoreError::UnknownDevice.into());
+    }
+    let nonce = Nonce(random());
+    let expires_at_ms = later(relay.now(), relay.config.challenge_lifetime);
+    relay
+        .store
+        .put_challenge_bounded(
+            &request.address,
+            nonce.0,
+            expires_at_ms,
+            relay.config.max_outstanding_challenges,
+        )
+        .await?;
+    encode(&AuthChallenge {
+        nonce,
+        expires_at_ms,
+    })
+}
+
+pub(crate) async fn token<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body_bytes(body)?;
+    let response = ChallengeResponse::from_bytes(&body)?;
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "challenge_failed",
+            "the challenge is unknown, used, expired, or not signed by the device",
+        )
+    };
+    // Taken first: a challenge is spent whether or not the signature holds.
+    let fresh = relay
+        .store
+        .take_challenge(&response.address, response.nonce.0, relay.now())
+        .await?;
+    let identity = relay.store.device_identity(&response.address).await?;
+    let (true, Some(identity)) = (fresh, identity) else {
+        return Err(refused());
+    };
+    let key = VerifyingKey::from_bytes(&identity.signing_key.0).map_err(|_| refused())?;
+    let signature = Signature::from_bytes(&response.signature.0);
+    // The input binds the relay's origin, so an answer to a challenge that
+    // another relay passed on (signed for that relay's origin) fails here.
+    let signed_for_this_relay = relay.origins().iter().any(|origin| {
+        key.verify_strict(
+            &relay_auth_input(origin, &response.address, &response.nonce),
+            &signature,
+        )
+        .is_ok()
+    });
+    if !signed_for_this_relay {
+        return Err(refused());
+    }
+    let token = BearerToken(random());
+    let expires_at_ms = later(relay.now(), relay.config.token_lifetime);
+    relay
+        .store
+        .put_token(
+            Sha256::digest(token.0).into(),
+            &response.address,
+            expires_at_ms,
+        )
+        .await?;
+    encode(&AuthToken {
+        token,
+        expires_at_ms,
+    })
+}
+
+pub(crate) async fn revoke<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&relay, &headers).await?;
+    relay.store.revoke_tokens(&device).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,193 @@
+//! Sending, the long-poll fetch and acknowledgement.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::store::{NewDelivery, Store};
+use fuin_wire::relay::{
+    Acknowledgement, MAX_RECORDS_PER_BATCH, MailboxBatch, SendAccepted, SendBatch,
+};
+use fuin_wire::{DeliveredRecord, DeviceAddress, FrameBody, FrankingStamp, MessageId};
+
+use super::*;
+
+pub(crate) async fn send<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let sender = authenticate(&relay, &headers).await?;
+    let body = body_bytes(body)?;
+    let batch = SendBatch::from_bytes(&body)?;
+    if batch.envelopes.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_send",
+            "a send carries at least one envelope",
+        ));
+    }
+    deliver_stamped(&relay, &sender, batch.envelopes.into_vec()).await
+}
+
+/// What a send and a group fan-out share: checks that every recipient is
+/// registered, stamps one `Delivered` record per envelope (one clock reading
+/// for all), stores them all in one write under the mailbox quota, wakes the
+/// recipients' waiters once it is durable, and answers `SendAccepted`.
+pub(crate) async fn deliver_stamped<S: Store>(
+    relay: &Relay<S>,
+    sender: &DeviceAddress<'static>,
+    envelopes: Vec<fuin_wire::RoutingEnvelope<'_>>,
+) -> Result<Response, ApiError> {
+    for envelope in &envelopes {
+        if relay
+            .store
+            .device_identity(&envelope.recipient)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_recipient",
+                format!("no device {} is registered", envelope.recipient),
+            ));
+        }
+    }
+    let server_time_ms = relay.now();
+    let expires_at_ms = later(server_time_ms, relay.config.envelope_lifetime);
+    let mut deliveries = Vec::with_capacity(envelopes.len());
+    let mut message_ids = Vec::with_capacity(envelopes.len());
+    for envelope in envelopes {
+        let message_id = MessageId(random());
+        let recipient = envelope.recipient.clone().into_owned();
+        let mut record = DeliveredRecord {
+            envelope,
+            sender: sender.clone(),
+            server_time_ms,
+            server_message_id: message_id,
+            franking_stamp: FrankingStamp([0; 32]),
+            stamp_key_id: relay.config.stamp_keys.current_id(),
+        };
+        relay.config.stamp_keys.stamp(&mut record);
+        deliveries.push(NewDelivery {
+            message_id,
+            recipient,
+            record: record.to_bytes()?,
+            expires_at_ms,
+        });
+        message_ids.push(message_id);
+    }
+    // The answer is made before anything is stored: a send the relay could
+    // not answer is refused whole, never stored and then refused.
+    let answer = encode(&SendAccepted {
+        server_time_ms,
+        message_ids: message_ids.into(),
+    })?;
+    let recipients: Vec<_> = deliveries.iter().map(|d| d.recipient.clone()).collect();
+    relay
+        .store
+        .deliver_within_quota(deliveries, relay.config.max_mailbox_envelopes)
+        .await?;
+    for recipient in &recipients {
+        relay.notify_mailbox(recipient);
+    }
+    Ok(answer)
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct FetchParams {
+    /// How long to wait for an envelope if the mailbox is empty, in ms.
+    wait_ms: Option<u64>,
+}
+
+pub(crate) async fn fetch<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    headers: HeaderMap,
+    params: Result<Query<FetchParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&relay, &headers).await?;
+    let Query(params) = params.map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "wait_ms must be a number of milliseconds",
+        )
+    })?;
+    let wait = Duration::from_millis(params.wait_ms.unwrap_or(0)).min(relay.config.max_long_poll);
+    let deadline = tokio::time::Instant::now() + wait;
+    let wakeup = relay.wakeup(&device);
+    let mut shutdown = relay.shutdown.subscribe();
+    // Registered before the device's identity is read: a removal after the
+    // read wakes it, one before makes the check fail.
+    let eviction = relay.eviction(&device);
+    let evicted = eviction.notified();
+    tokio::pin!(evicted);
+    evicted.as_mut().enable();
+    let identity = relay.store.device_identity(&device).await?;
+    let stored = loop {
+        // Register for a wakeup before looking, so none is missed between.
+        let notified = wakeup.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let stored = relay
+            .store
+            .fetch(&device, MAX_RECORDS_PER_BATCH, relay.now())
+            .await?;
+        if !stored.is_empty() || tokio::time::Instant::now() >= deadline || relay.is_shutting_down()
+        {
+            break stored;
+        }
+        let _waiting = Counted::new(&relay.mail_waiters);
+        tokio::select! {
+            _ = tokio::time::timeout_at(deadline, notified) => {}
+            () = shutting_down(&mut shutdown) => {}
+            () = &mut evicted => {
+                if !relay.still_registered(&device, identity.as_ref()).await? {
+                    // Its tokens and mailbox are gone with it.
+                    return Err(ApiError::unauthorized());
+                }
+                evicted.set(eviction.notified());
+                evicted.as_mut().enable();
+            }
+        }
+    };
+    let mut records = Vec::with_capacity(stored.len());
+    for delivery in &stored {
+        // The relay wrote these bytes itself: failing to read them back is
+        // the server's fault, not the client's.
+        records.push(DeliveredRecord::from_bytes(&delivery.record).map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "a stored envelope could not be read",
+            )
+        })?);
+    }
+    let remaining = relay.store.one_time_remaining(&device).await?;
+    let batch = MailboxBatch {
+        records: records.into(),
+        prekeys_low: remaining < relay.config.prekey_low_watermark,
+    };
+    encode(&batch)
+}
+
+pub(crate) async fn acknowledge<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&relay, &headers).await?;
+    let body = body_bytes(body)?;
+    let ack = Acknowledgement::from_bytes(&body)?;
+    relay
+        .store
+        .acknowledge(&device, ack.message_ids.as_slice())
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
