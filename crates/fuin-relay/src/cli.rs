@@ -22,6 +22,7 @@ use sha2::Digest;
 use zeroize::Zeroize;
 
 use crate::franking::StampKeys;
+use crate::option_layers::{SecretText, conninfo_has_password, parse_secret, read_secret_file};
 use crate::store::Store;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
@@ -39,6 +40,11 @@ pub struct RelayArgs {
     /// Something else than serving.
     #[command(subcommand)]
     command: Option<RelayCommand>,
+    /// A TOML file of options: each key is an option's long name with `_`
+    /// for `-` (`max_mailbox_envelopes = 5000`); flags, then environment
+    /// variables, take precedence over it (`spec/relay-api.md` §9.1).
+    #[arg(long, value_name = "PATH", global = true)]
+    config: Option<PathBuf>,
     /// The SQLite database (created if missing).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -46,6 +52,14 @@ pub struct RelayArgs {
     /// string or URL), instead of `--data`.
     #[arg(long, requires = "stamp_key_file")]
     postgres: Option<String>,
+    /// A file holding the PostgreSQL password (mode 0600; a final line
+    /// break is not part of it).
+    #[arg(long, value_name = "PATH", conflicts_with = "postgres_password")]
+    postgres_password_file: Option<PathBuf>,
+    /// The PostgreSQL password, from the environment or the config file
+    /// only: never as a flag. Without it or a password file, `PGPASSWORD`.
+    #[arg(long, value_name = "PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    postgres_password: Option<SecretText>,
     /// Where to listen. Without TLS only a loopback address is accepted,
     /// unless `--insecure-plain-http` is given.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -157,6 +171,13 @@ pub struct InviteArgs {
     /// The relay's PostgreSQL database (libpq connection string or URL).
     #[arg(long)]
     postgres: Option<String>,
+    /// A file holding the PostgreSQL password (mode 0600).
+    #[arg(long, value_name = "PATH", conflicts_with = "postgres_password")]
+    postgres_password_file: Option<PathBuf>,
+    /// The PostgreSQL password, from the environment or the config file
+    /// only: never as a flag. Without it or a password file, `PGPASSWORD`.
+    #[arg(long, value_name = "PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    postgres_password: Option<SecretText>,
     /// How many codes to make.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     count: u32,
@@ -174,6 +195,12 @@ fn parse_origin(text: &str) -> Result<String, String> {
 }
 
 impl RelayArgs {
+    /// The settings these options give the relay, with `stamp_keys` (the
+    /// key files are read by [`run`]).
+    pub fn relay_config(&self, stamp_keys: StampKeys) -> RelayConfig {
+        config(self, stamp_keys)
+    }
+
     /// The `invite` subcommand's options, if that is what was asked for
     /// (then [`make_invites`] runs it, and [`run`] refuses).
     pub fn invite(&self) -> Option<&InviteArgs> {
@@ -199,9 +226,20 @@ pub async fn make_invites(args: &InviteArgs) -> Result<Vec<String>, RunError> {
         code.zeroize();
     }
     let stored = if let Some(conninfo) = &args.postgres {
-        let store = PostgresStore::connect(conninfo).await.map_err(|err| {
-            RunError::Storage(format!("cannot use the PostgreSQL database: {err}"))
-        })?;
+        let password = postgres_password(
+            conninfo,
+            args.postgres_password_file.as_deref(),
+            args.postgres_password.as_ref(),
+        )
+        .map_err(RunError::Storage)?;
+        let store = PostgresStore::connect_with_password(
+            conninfo,
+            password
+                .as_ref()
+                .map(|password| password.expose().as_bytes()),
+        )
+        .await
+        .map_err(|err| RunError::Storage(format!("cannot use the PostgreSQL database: {err}")))?;
         let stored = store.add_invites(&hashes).await;
         store.close();
         stored
@@ -214,6 +252,40 @@ pub async fn make_invites(args: &InviteArgs) -> Result<Vec<String>, RunError> {
     };
     stored.map_err(|err| RunError::Storage(format!("cannot store the invites: {err}")))?;
     Ok(codes)
+}
+
+/// The PostgreSQL password: from `file`, `value` (the environment or the
+/// config file) or, failing both, `PGPASSWORD`; none if the connection
+/// string carries it (it cannot have come from the command line, see
+/// [`crate::option_layers`]). Two of them are an error, not a choice.
+fn postgres_password(
+    conninfo: &str,
+    file: Option<&Path>,
+    value: Option<&SecretText>,
+) -> Result<Option<SecretText>, String> {
+    let given = match (file, value) {
+        (Some(path), _) => Some(
+            read_secret_file(path)
+                .map_err(|why| format!("cannot use the PostgreSQL password file: {why}"))?,
+        ),
+        (None, Some(value)) => Some(value.clone()),
+        (None, None) => None,
+    };
+    if conninfo_has_password(conninfo) {
+        if given.is_some() {
+            return Err(
+                "the PostgreSQL password is given twice: in the connection string \
+                        and apart from it"
+                    .into(),
+            );
+        }
+        return Ok(None);
+    }
+    Ok(given.or_else(|| {
+        std::env::var("PGPASSWORD")
+            .ok()
+            .and_then(|text| parse_secret(&text).ok())
+    }))
 }
 
 fn parse_credential_hash(text: &str) -> Result<[u8; 32], String> {
@@ -505,9 +577,20 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
             .extend(relay_origin(&format!("{scheme}://{address}")));
     }
     if let Some(conninfo) = &args.postgres {
-        let store = PostgresStore::connect(conninfo).await.map_err(|err| {
-            RunError::Storage(format!("cannot use the PostgreSQL database: {err}"))
-        })?;
+        let password = postgres_password(
+            conninfo,
+            args.postgres_password_file.as_deref(),
+            args.postgres_password.as_ref(),
+        )
+        .map_err(RunError::Storage)?;
+        let store = PostgresStore::connect_with_password(
+            conninfo,
+            password
+                .as_ref()
+                .map(|password| password.expose().as_bytes()),
+        )
+        .await
+        .map_err(|err| RunError::Storage(format!("cannot use the PostgreSQL database: {err}")))?;
         return serve(store, listener, address, tls, config, listening).await;
     }
     let Some(data) = &args.data else {

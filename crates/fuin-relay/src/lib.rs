@@ -24,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod franking;
+pub mod option_layers;
 pub mod rate;
 pub mod server;
 pub mod store;

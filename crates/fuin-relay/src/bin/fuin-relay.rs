@@ -3,7 +3,9 @@
 //! serves plain HTTP on loopback. With `--tls-cert` and `--tls-key` it serves
 //! TLS, and may then listen on any address. Several relays can share one
 //! PostgreSQL database instead (`--postgres CONNINFO --stamp-key-file PATH`,
-//! the same key files for all). `spec/relay-api.md` §9 lists every option.
+//! the same key files for all). Every option can also be set in the
+//! environment (`FUIN_RELAY_DATA`) or a TOML file (`--config relay.toml`).
+//! `spec/relay-api.md` §9 lists every option.
 //!
 //! The options and the server live in the library ([`fuin_relay::cli`]), so
 //! that `fuin relay` takes the same options and runs the same code.
@@ -13,11 +15,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use fuin_relay::cli::{RelayArgs, listening_line, make_invites, run};
 
 /// The fuin relay: carries sealed envelopes between devices.
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(version)]
 struct Cli {
     #[command(flatten)]
@@ -26,7 +27,8 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Flags, then `FUIN_RELAY_*` variables, then `--config FILE`.
+    let cli: Cli = fuin_relay::option_layers::parse(&[]);
     if let Some(invite) = cli.relay.invite() {
         return match make_invites(invite).await {
             Ok(codes) => {

@@ -168,8 +168,29 @@ impl PostgresStore {
         config: &str,
         pool_size: usize,
     ) -> Result<Self, StoreError> {
+        Self::connect_as(config, None, pool_size).await
+    }
+
+    /// [`connect`](Self::connect), with the password given apart from the
+    /// connection string (which then holds none), so that it need not sit
+    /// on a command line.
+    pub async fn connect_with_password(
+        config: &str,
+        password: Option<&[u8]>,
+    ) -> Result<Self, StoreError> {
+        Self::connect_as(config, password, DEFAULT_POOL_SIZE).await
+    }
+
+    async fn connect_as(
+        config: &str,
+        password: Option<&[u8]>,
+        pool_size: usize,
+    ) -> Result<Self, StoreError> {
         const OP: &str = "connect";
         let mut config = Config::from_str(config).map_err(|_| backend_at(OP, "config"))?;
+        if let Some(password) = password {
+            config.password(password);
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
