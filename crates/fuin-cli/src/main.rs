@@ -237,10 +237,12 @@ enum DevicesCommand {
 
 fn main() -> ExitCode {
     let json_requested = std::env::args_os().skip(1).any(|arg| arg == "--json");
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => return usage_error(&err, json_requested),
-    };
+    // `fuin relay` takes its options in layers, as `fuin-relay` does.
+    let cli =
+        match fuin_relay::option_layers::try_parse_from::<Cli>(std::env::args_os(), &["relay"]) {
+            Ok(cli) => cli,
+            Err(err) => return usage_error(&err, json_requested),
+        };
     let out = Output { json: cli.json };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

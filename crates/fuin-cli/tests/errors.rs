@@ -253,3 +253,45 @@ fn fuin_relay_refuses_what_the_relay_binary_refuses() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(json_error(&output)["code"], "usage");
 }
+
+#[test]
+fn fuin_relay_takes_the_config_file_and_refuses_a_password_flag_as_the_relay_binary_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay.db");
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data = {:?}\nmax_long_poll_secs = 99999\n",
+            data.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let output = fuin()
+        .args(["--json", "relay", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let error = json_error(&output);
+    assert_eq!(error["code"], "usage");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains(config.to_str().unwrap()) && message.contains("key max_long_poll_secs"),
+        "{message}"
+    );
+    assert!(!data.exists());
+
+    let output = fuin()
+        .args(["--json", "relay", "--stamp-key-file"])
+        .arg(dir.path().join("stamp-key"))
+        .args(["--postgres", "postgresql://fuin:hunter2@127.0.0.1:1/fuin"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = json_error(&output)["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("FUIN_RELAY_POSTGRES_PASSWORD") && !message.contains("hunter2"),
+        "{message}"
+    );
+}

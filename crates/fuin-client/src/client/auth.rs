@@ -4,28 +4,47 @@ use fuin_wire::account::AccountRegistration;
 use fuin_wire::relay::{BearerToken, ChallengeResponse};
 
 use crate::ClientError;
-use crate::store::Reader;
+use crate::store::{HeldToken, Reader};
 
-use super::{AccountState, Client, commit};
+use super::{AccountState, Client, commit, now_ms};
+
+/// A token this close to its expiry is not presented: it could expire on
+/// the way, or by a relay clock a little ahead of this one.
+const TOKEN_EXPIRY_MARGIN_MS: u64 = 30_000;
 
 impl Client {
-    fn cached_token(&self) -> Option<BearerToken> {
+    fn held_token(&self) -> std::sync::MutexGuard<'_, Option<HeldToken>> {
         self.inner
             .token
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
     }
 
-    fn set_token(&self, token: Option<BearerToken>) {
-        *self
+    /// The token in use, if it is not about to expire.
+    fn cached_token(&self) -> Option<BearerToken> {
+        self.held_token()
+            .as_ref()
+            .filter(|held| held.expires_at_ms > now_ms().saturating_add(TOKEN_EXPIRY_MARGIN_MS))
+            .map(|held| held.token.clone())
+    }
+
+    /// Uses `token` from now on, and keeps it in the store for the next
+    /// run. A failure to keep it only costs that run a login.
+    fn set_token(&self, token: HeldToken) {
+        let _ = self
             .inner
-            .token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = token;
+            .token_keeper
+            .save(self.inner.relay.origin(), &token);
+        *self.held_token() = Some(token);
     }
 
-    /// A bearer token, logging in (challenge and signature) if there is none.
+    /// Stops using the token in use (the relay refused it).
+    fn forget_token(&self) {
+        *self.held_token() = None;
+    }
+
+    /// A bearer token: the one in use or kept by an earlier run while it is
+    /// valid, else a new one (a login: challenge and signature).
     async fn token(&self) -> Result<BearerToken, ClientError> {
         if let Some(token) = self.cached_token() {
             return Ok(token);
@@ -42,8 +61,12 @@ impl Client {
             nonce: challenge.nonce,
             signature,
         };
-        let token = relay.token(&answer).await?.token;
-        self.set_token(Some(token.clone()));
+        let issued = relay.token(&answer).await?;
+        let token = issued.token.clone();
+        self.set_token(HeldToken {
+            token: issued.token,
+            expires_at_ms: issued.expires_at_ms,
+        });
         Ok(token)
     }
 
@@ -56,8 +79,10 @@ impl Client {
     {
         let token = self.token().await?;
         match call(token).await {
+            // Revoked, expired early by the relay's clock, or issued by a
+            // relay that lost it: one new login, one retry.
             Err(ClientError::Relay { status: 401, .. }) => {
-                self.set_token(None);
+                self.forget_token();
                 let token = self.token().await?;
                 call(token).await
             }

@@ -46,7 +46,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use fuin_seal::state::StorageKey;
 use fuin_seal::{AccountKey, DeviceIdentity, PrekeyStore, VerifiedDeviceList};
 use fuin_wire::account::{AccountDevice, DeviceListContent, InviteCode};
-use fuin_wire::relay::BearerToken;
 use fuin_wire::{DeviceAddress, DeviceId, PublicIdentity, UserId};
 use tokio::sync::{Mutex, broadcast};
 
@@ -54,7 +53,7 @@ use crate::event::{Event, EventStream};
 use crate::history::{Conversation, Message, MessageStatus, ReceiptRecord};
 use crate::receipt::ReceiptKind;
 use crate::relay::RelayConnection;
-use crate::store::{LocalStore, Reader};
+use crate::store::{HeldToken, LocalStore, Reader, TokenKeeper};
 use crate::{ClientError, keyfile};
 
 /// A step of sending or syncing, reported to [`ClientOptions::on_step`].
@@ -147,7 +146,10 @@ pub(crate) struct Inner {
     options: ClientOptions,
     events: broadcast::Sender<Event>,
     pub(crate) state: Mutex<State>,
-    token: std::sync::Mutex<Option<BearerToken>>,
+    /// The bearer token in use, also kept in the store by `token_keeper`
+    /// for the next run.
+    token: std::sync::Mutex<Option<HeldToken>>,
+    token_keeper: TokenKeeper,
 }
 
 /// One device of a user. Cheap to clone: clones share the device.
@@ -255,6 +257,14 @@ impl Client {
         }
         let key = StorageKey::generate(&mut rand::rng());
         let mut store = LocalStore::create(store_path, key.clone())?;
+        let token_keeper = match TokenKeeper::open(store_path, key.clone()) {
+            Ok(keeper) => keeper,
+            Err(err) => {
+                drop(store);
+                remove_store_files(store_path);
+                return Err(err);
+            }
+        };
         if let Err(err) = keyfile::create(&key_path, &key) {
             remove_store_files(store_path);
             return Err(err);
@@ -285,7 +295,14 @@ impl Client {
             remove_store_files(store_path);
             return Err(err);
         }
-        Ok(Self::from_parts(address, identity, relay, options, store))
+        Ok(Self::from_parts(
+            address,
+            identity,
+            relay,
+            options,
+            store,
+            (token_keeper, None),
+        ))
     }
 
     /// Opens an existing device's store, with the key file beside it.
@@ -305,7 +322,9 @@ impl Client {
         key: StorageKey,
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
+        let token_keeper = TokenKeeper::open(store_path.as_ref(), key.clone());
         let store = LocalStore::open(store_path.as_ref(), key)?;
+        let token_keeper = token_keeper?;
         let db = store.reader();
         let user = db
             .plain("user")?
@@ -332,7 +351,16 @@ impl Client {
             upgrade_to_account(&mut store, &address, &identity)?;
         }
         let relay = RelayConnection::new(&relay_url, options.relay_certificate.as_deref())?;
-        Ok(Self::from_parts(address, identity, relay, options, store))
+        // The token an earlier run logged in for, if it is still good.
+        let token = store.reader().relay_token(relay.origin())?;
+        Ok(Self::from_parts(
+            address,
+            identity,
+            relay,
+            options,
+            store,
+            (token_keeper, token),
+        ))
     }
 
     fn from_parts(
@@ -341,6 +369,7 @@ impl Client {
         relay: RelayConnection,
         options: ClientOptions,
         store: LocalStore,
+        (token_keeper, token): (TokenKeeper, Option<HeldToken>),
     ) -> Self {
         let (events, _) = broadcast::channel(1024);
         Self {
@@ -351,7 +380,8 @@ impl Client {
                 options,
                 events,
                 state: Mutex::new(State { store }),
-                token: std::sync::Mutex::new(None),
+                token: std::sync::Mutex::new(token),
+                token_keeper,
             }),
         }
     }

@@ -26,6 +26,7 @@ mod queues;
 mod schema;
 mod sessions;
 pub(crate) mod tags;
+mod token;
 
 use std::path::Path;
 
@@ -44,6 +45,7 @@ use crate::ClientError;
 use crate::history::MessageStatus;
 
 use self::schema::{SCHEMA, SCHEMA_V2_TABLES, SCHEMA_VERSION};
+pub(crate) use self::token::{HeldToken, TokenKeeper};
 
 /// A peer device's identity as this device trusts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
