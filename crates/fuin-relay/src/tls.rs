@@ -68,6 +68,19 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
             "no PEM certificate in the file".to_owned(),
         ));
     }
+    // A private key others may read is as good as published. (A missing
+    // file is left to the PEM reader, which says it cannot read it.)
+    if let Ok(metadata) = std::fs::metadata(key) {
+        let mode = std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(TlsError::Key {
+                path: key.to_owned(),
+                reason: format!(
+                    "its mode is {mode:04o}: others than its owner may use it (chmod 600)"
+                ),
+            });
+        }
+    }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|err| TlsError::Key {
         path: key.to_owned(),
         reason: pem_reason(&err, "private key (PKCS#8, PKCS#1 or SEC1)"),

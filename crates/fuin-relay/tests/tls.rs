@@ -212,8 +212,18 @@ fn unreadable_or_empty_certificate_and_key_files_are_refused_at_start() {
         stderr.contains("TLS key") && stderr.contains("cannot read"),
         "stderr: {stderr}"
     );
-    // A certificate given as the key: no private key in it.
-    let stderr = refused_start(&tls_args(&data, &good.cert, &good.cert), "127.0.0.1:0");
+    // A key file others may read.
+    std::fs::set_permissions(&good.key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let stderr = refused_start(&tls_args(&data, &good.cert, &good.key), "127.0.0.1:0");
+    assert!(
+        stderr.contains("TLS key") && stderr.contains("0640") && stderr.contains("chmod 600"),
+        "stderr: {stderr}"
+    );
+    // A certificate given as the key (kept private): no private key in it.
+    let cert_as_key = dir.path().join("cert-as-key.pem");
+    std::fs::copy(&good.cert, &cert_as_key).unwrap();
+    std::fs::set_permissions(&cert_as_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let stderr = refused_start(&tls_args(&data, &good.cert, &cert_as_key), "127.0.0.1:0");
     assert!(
         stderr.contains("TLS key") && stderr.contains("no PEM private key"),
         "stderr: {stderr}"
