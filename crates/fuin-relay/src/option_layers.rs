@@ -577,3 +577,32 @@ pub fn read_secret_file(path: &Path) -> Result<SecretText, String> {
     }
     Ok(SecretText(Zeroizing::new(secret.to_owned())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_not_shown_by_debug() {
+        let secret = parse_secret("hunter2").unwrap_or_else(|_| SecretText(Zeroizing::default()));
+        assert_eq!(secret.expose(), "hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn names_follow_the_long_option() {
+        assert_eq!(
+            env_name("max-mailbox-envelopes"),
+            "FUIN_RELAY_MAX_MAILBOX_ENVELOPES"
+        );
+        assert_eq!(file_key("max-mailbox-envelopes"), "max_mailbox_envelopes");
+    }
+
+    #[test]
+    fn a_password_in_a_connection_string_is_found_in_both_forms() {
+        assert!(conninfo_has_password("host=h user=u password=p dbname=d"));
+        assert!(conninfo_has_password("postgresql://u:p@h/d"));
+        assert!(!conninfo_has_password("host=h user=u dbname=d"));
+        assert!(!conninfo_has_password("postgresql://u@h/d"));
+    }
+}

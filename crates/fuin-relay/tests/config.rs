@@ -384,6 +384,19 @@ fn a_password_on_the_command_line_is_refused_without_repeating_it() {
         "{stderr}"
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
+    // The same for a subcommand's connection string.
+    let stderr = refused(
+        &[
+            OsStr::new("invite"),
+            OsStr::new("--postgres"),
+            OsStr::new("postgresql://fuin:hunter2@127.0.0.1:1/fuin"),
+        ],
+        &[],
+    );
+    assert!(
+        stderr.contains("FUIN_RELAY_POSTGRES_PASSWORD") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
     assert!(!key.exists(), "refused before anything was made");
 }
 
