@@ -166,8 +166,7 @@ pub fn layered_matches(
         && let Some(chain) = relay_chain(cmd, first, relay_path)
         && let Some(path) = config_path(&chain)
     {
-        let file = ConfigFile::load(&path, &chain)?;
-        from_file = file.inject(&chain, &mut argv)?;
+        from_file = ConfigFile::load(&path, &chain)?.inject(&chain, &mut argv);
     }
     let matches = cmd
         .try_get_matches_from_mut(argv.iter())
@@ -326,11 +325,7 @@ impl ConfigFile {
     /// value of the file that the command line and the environment do not
     /// set. A key of another subcommand (or of the server, when a
     /// subcommand runs) is left out.
-    fn inject(
-        self,
-        chain: &[(&Command, &ArgMatches)],
-        argv: &mut Vec<OsString>,
-    ) -> Result<Injected, clap::Error> {
+    fn inject(self, chain: &[(&Command, &ArgMatches)], argv: &mut Vec<OsString>) -> Injected {
         let (target, matches) = chain[chain.len() - 1];
         let mut longs = BTreeSet::new();
         for (key, values) in self.values {
@@ -359,10 +354,10 @@ impl ConfigFile {
             }
             longs.insert(long.to_owned());
         }
-        Ok(Injected {
+        Injected {
             file: Some(self.path),
             longs,
-        })
+        }
     }
 }
 
