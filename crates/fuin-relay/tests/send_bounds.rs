@@ -9,7 +9,12 @@
 //! `send_too_large`), and one that would take a mailbox over
 //! `max_mailbox_bytes` is refused whole (507 `mailbox_bytes_full`); in
 //! every case what the answer says is what the mailboxes hold.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 mod lists;
 

@@ -2,7 +2,12 @@
 //! database next to a stamp key that says the relay ran before, a database
 //! made with another stamp key, a corrupt database (named so, not "storage
 //! failed: open"); and that a failed first start leaves no stamp key behind.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 mod common;
 

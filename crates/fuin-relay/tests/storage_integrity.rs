@@ -8,7 +8,12 @@
 //! `UPDATE` on the row, as someone with access to the database would).
 //! What only one backend can show (the SQLite file, PostgreSQL connection
 //! errors) lives in its own module.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 use fuin_relay::store::{
     MailboxQuota, NewDelivery, NewReport, OpenFailure, Store, StoreError, StoredDelivery,

@@ -216,6 +216,9 @@ fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, Stor
     Ok(names.iter().any(|name| name == column))
 }
 
+/// A report's id, reporter, time of receipt and bytes.
+type ReportRow = (Vec<u8>, String, i64, i64, Vec<u8>);
+
 /// Gives every envelope and report without a checksum its checksum, a batch
 /// at a time (rows are trusted as they are at migration time).
 fn backfill_checksums(conn: &Connection) -> Result<(), StoreError> {
@@ -245,7 +248,7 @@ fn backfill_checksums(conn: &Connection) -> Result<(), StoreError> {
         }
     }
     loop {
-        let rows: Vec<(Vec<u8>, String, i64, i64, Vec<u8>)> = conn
+        let rows: Vec<ReportRow> = conn
             .prepare_cached(
                 "SELECT report_id, user, device, received_at, report FROM reports \
                  WHERE checksum IS NULL LIMIT ?1",
