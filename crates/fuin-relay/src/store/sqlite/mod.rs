@@ -35,17 +35,31 @@
 //! one_time_prekeys (user, device, id, public_key)            PK (user, device, id)
 //! challenges       (user, device, nonce, expires_at)         PK (user, device, nonce)
 //! tokens           (token_hash, user, device, expires_at)    PK token_hash
-//! mailbox          (message_id, user, device, record, expires_at, seq)
+//! mailbox          (message_id, user, device, record, expires_at, seq, checksum)
 //!                  PK message_id, index (user, device, seq)
 //! blobs            (blob_id, content, expires_at)            PK blob_id
 //! blob_capabilities (capability_hash, blob_id, expires_at)   PK capability_hash,
 //!                  blob_id references blobs (deleted with it)
-//! reports          (report_id, user, device, received_at, expires_at, report)
+//! reports          (report_id, user, device, received_at, expires_at, report, checksum)
 //!                  PK report_id, index (received_at, report_id)
 //! accounts         (user, account_key, version, list)        PK user: the newest accepted list
 //! invites          (code_hash)                               PK code_hash: unspent invites
 //! link_messages    (channel, slot, message, expires_at)      PK (channel, slot)
+//! quarantine       (id, kind, record_key, content, expires_at, quarantined_at)
+//!                  PK id: records that failed their checksum
+//! relay_meta       (name, value)                             PK name: the stamp key check
 //! ```
+//!
+//! `checksum` is checked on every read; a row that fails is moved to
+//! `quarantine` and not served (see [`crate::store::integrity`]).
+//!
+//! # Opening
+//!
+//! [`SqliteStore::open`] checks the directory and the file first (and
+//! creates a missing file with mode 0600, so that its `-wal` and `-shm`,
+//! which SQLite makes with the database's mode, are 0600 too), then runs
+//! `PRAGMA quick_check`, then the schema checks and migration of
+//! `schema.rs`. Each failure is a [`StoreError::Open`] naming its cause.
 //!
 //! `devices` holds exactly the devices named by the user's row in
 //! `accounts` (its `list` is the `SignedDeviceList` frame as accepted):
