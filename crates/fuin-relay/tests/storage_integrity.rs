@@ -19,7 +19,10 @@ use fuin_relay::store::{
     MailboxQuota, NewDelivery, NewReport, OpenFailure, Store, StoreError, StoredDelivery,
 };
 use fuin_wire::relay::ReportId;
-use fuin_wire::{DeviceAddress, DeviceId, MessageId, UserId};
+use fuin_wire::{
+    DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, MessageId, OneTimePrekey,
+    PrekeyId, PublicIdentity, SignedPrekey, UserId, X25519PublicKey,
+};
 
 /// A fixed "now" for the tests, in ms since the Unix epoch.
 const NOW: u64 = 1_700_000_000_000;
@@ -49,6 +52,14 @@ fn report(reporter: &DeviceAddress<'static>, bytes: &[u8]) -> NewReport {
     }
 }
 
+fn identity(seed: u8) -> PublicIdentity {
+    PublicIdentity {
+        signing_key: Ed25519PublicKey([seed; 32]),
+        agreement_key: X25519PublicKey([seed ^ 0xff; 32]),
+        signature: Ed25519Signature([seed.wrapping_add(1); 64]),
+    }
+}
+
 fn ids(deliveries: &[StoredDelivery]) -> Vec<MessageId> {
     deliveries.iter().map(|d| d.message_id).collect()
 }
@@ -60,6 +71,8 @@ trait Tamper {
     async fn flip(&self, table: &str, key_column: &str, key: &[u8], column: &str, at: usize);
     /// Moves the mailbox row `message_id` to `device` of the same user.
     async fn move_envelope(&self, message_id: &[u8], device: u32);
+    /// Flips one bit of the stored identity of `user/device`.
+    async fn flip_identity(&self, user: &str, device: u32);
 }
 
 /// The backend-independent tests.
@@ -199,6 +212,51 @@ mod suite {
         assert_eq!(again.len(), 1);
     }
 
+    /// A device row cannot be set aside (its address would be free to
+    /// claim): its identity is not used, and nothing is taken from its
+    /// prekey pool, while other devices work as before.
+    pub async fn a_tampered_device_identity_is_not_used(store: &impl Store, tamper: &impl Tamper) {
+        let bob = address("bob", 1);
+        let carol = address("carol", 1);
+        for (device, seed) in [(&bob, 2), (&carol, 3)] {
+            store
+                .register_device(device, &identity(seed), NOW)
+                .await
+                .unwrap();
+            let signed = SignedPrekey {
+                id: PrekeyId(1),
+                public_key: X25519PublicKey([seed; 32]),
+                signature: Ed25519Signature([seed; 64]),
+            };
+            let one_time = OneTimePrekey {
+                id: PrekeyId(7),
+                public_key: X25519PublicKey([seed ^ 1; 32]),
+            };
+            store
+                .publish_prekeys(device, Some(&signed), &[one_time])
+                .await
+                .unwrap();
+        }
+        tamper.flip_identity("bob", 1).await;
+        assert_eq!(
+            store.device_identity(&bob).await,
+            Err(StoreError::CorruptRecord)
+        );
+        assert_eq!(
+            store.take_bundle(&bob).await.map(|_| ()),
+            Err(StoreError::CorruptRecord)
+        );
+        assert_eq!(store.one_time_remaining(&bob).await.unwrap(), 1);
+        // Registering again does not take the address over.
+        assert_eq!(
+            store.register_device(&bob, &identity(9), NOW).await,
+            Err(StoreError::IdentityConflict)
+        );
+        assert_eq!(store.device_identity(&carol).await, Ok(Some(identity(3))));
+        let bundle = store.take_bundle(&carol).await.unwrap().unwrap();
+        assert_eq!(bundle.identity, identity(3));
+    }
+
     pub async fn the_stamp_key_check_is_recorded(store: &impl Store) {
         assert_eq!(store.stamp_key_check().await.unwrap(), None);
         store.set_stamp_key_check([7; 16]).await.unwrap();
@@ -216,6 +274,7 @@ mod suite {
     ) {
         assert!(!store.was_new());
         let bob = address("bob", 1);
+        assert_eq!(store.device_identity(&bob).await, Ok(Some(identity(2))));
         assert_eq!(ids(&store.fetch(&bob, 100, NOW).await.unwrap()), envelopes);
         let reports = store.fetch_reports(10, 1 << 20, NOW).await.unwrap();
         assert_eq!(reports.len(), 1);
@@ -226,6 +285,10 @@ mod suite {
     /// Stores what [`rows_from_before_checksums_are_served`] looks for.
     pub async fn store_rows_to_migrate(store: &impl Store) -> (Vec<MessageId>, ReportId) {
         let bob = address("bob", 1);
+        store
+            .register_device(&bob, &identity(2), NOW)
+            .await
+            .unwrap();
         let sent: Vec<_> = (0..3u8).map(|n| delivery(&bob, vec![n; 32])).collect();
         let sent_ids = sent.iter().map(|d| d.message_id).collect();
         store.deliver(sent).await.unwrap();
@@ -272,6 +335,24 @@ mod sqlite {
                 .execute(
                     "UPDATE mailbox SET device = ?2 WHERE message_id = ?1",
                     params![message_id, device],
+                )
+                .unwrap();
+            assert_eq!(changed, 1);
+        }
+
+        async fn flip_identity(&self, user: &str, device: u32) {
+            let conn = Connection::open(&self.0).unwrap();
+            let bytes: Vec<u8> = conn
+                .query_row(
+                    "SELECT identity FROM devices WHERE user = ?1 AND device = ?2",
+                    params![user, device],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let changed = conn
+                .execute(
+                    "UPDATE devices SET identity = ?3 WHERE user = ?1 AND device = ?2",
+                    params![user, device, flipped(bytes, 40)],
                 )
                 .unwrap();
             assert_eq!(changed, 1);
@@ -324,6 +405,12 @@ mod sqlite {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tampered_device_identity_is_not_used() {
+        let (_dir, store, file) = open();
+        suite::a_tampered_device_identity_is_not_used(&store, &file).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_stamp_key_check_is_recorded() {
         let (dir, store, _) = open();
         assert!(store.was_new());
@@ -346,6 +433,7 @@ mod sqlite {
         conn.execute_batch(
             "ALTER TABLE mailbox DROP COLUMN checksum;
              ALTER TABLE reports DROP COLUMN checksum;
+             ALTER TABLE devices DROP COLUMN checksum;
              DROP TABLE quarantine;
              DROP TABLE relay_meta;
              PRAGMA user_version = 3;",
@@ -704,6 +792,41 @@ mod postgres {
             drop(client);
             connection.await.unwrap().unwrap();
         }
+
+        async fn flip_identity(&self, user: &str, device: u32) {
+            let (client, connection) = tokio_postgres::connect(&self.config, NoTls).await.unwrap();
+            let connection = tokio::spawn(connection);
+            let device = i64::from(device);
+            let bytes: Vec<u8> = client
+                .query_one(
+                    "SELECT identity FROM devices WHERE user_id = $1 AND device = $2",
+                    &[&user, &device],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            let changed = client
+                .execute(
+                    "UPDATE devices SET identity = $3 WHERE user_id = $1 AND device = $2",
+                    &[&user, &device, &flipped(bytes, 40)],
+                )
+                .await
+                .unwrap();
+            assert_eq!(changed, 1);
+            drop(client);
+            connection.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tampered_device_identity_is_not_used() {
+        let Some(schema) = Schema::create().await else {
+            return;
+        };
+        let store = schema.store().await;
+        suite::a_tampered_device_identity_is_not_used(&store, &schema).await;
+        store.close();
+        schema.drop_schema().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -767,6 +890,7 @@ mod postgres {
             .execute(
                 "ALTER TABLE mailbox DROP COLUMN checksum;
                  ALTER TABLE reports DROP COLUMN checksum;
+                 ALTER TABLE devices DROP COLUMN checksum;
                  DROP TABLE quarantine;
                  DROP TABLE relay_meta;
                  UPDATE fuin_schema SET version = 3;",

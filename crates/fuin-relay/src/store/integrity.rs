@@ -1,6 +1,6 @@
-//! Per-record integrity: every mailbox envelope and report is stored with a
-//! checksum over its content and the columns that say whose it is, checked
-//! whenever it is read.
+//! Per-record integrity: every mailbox envelope, report and registered
+//! device identity is stored with a checksum over its content and the
+//! columns that say whose it is, checked whenever it is read.
 //!
 //! The checksum is SHA-256 (truncated to [`CHECKSUM_LEN`] bytes) of a label
 //! naming the kind of record and its length-prefixed fields. It is not
@@ -18,6 +18,12 @@
 //! are counted ([`crate::store::Store::quarantined_records`]); the rest of
 //! the mailbox or inbox is still served, so one bad row cannot jam it.
 //! Quarantined rows are deleted when the record would have expired.
+//!
+//! A device whose identity fails the check cannot be set aside (its address
+//! would become free to claim): every operation that reads it fails with
+//! [`crate::store::StoreError::CorruptRecord`] (500 `corrupt_record`) until
+//! the user's next device list replaces the row or an operator removes the
+//! device.
 
 use sha2::{Digest, Sha256};
 
@@ -28,6 +34,8 @@ pub const CHECKSUM_LEN: usize = 16;
 pub const MAILBOX: &str = "mailbox";
 /// The kind label of a report, as stored in the quarantine.
 pub const REPORT: &str = "report";
+/// The kind label of a registered device's identity.
+pub const DEVICE: &str = "device";
 
 /// The checksum of a record of `kind` made of `fields`, in order.
 pub fn checksum(kind: &str, fields: &[&[u8]]) -> [u8; CHECKSUM_LEN] {
@@ -77,6 +85,11 @@ pub fn report_checksum(
             report,
         ],
     )
+}
+
+/// The checksum of a registered device: its address and stored identity.
+pub fn device_checksum(user: &str, device: i64, identity: &[u8]) -> [u8; CHECKSUM_LEN] {
+    checksum(DEVICE, &[user.as_bytes(), &device.to_be_bytes(), identity])
 }
 
 /// Whether `stored` (the checksum column, `None` if it is NULL) is `expected`,

@@ -53,6 +53,9 @@ pub enum StoreError {
     LinkCapacity,
     /// A recipient's mailbox holds as many bytes as it may.
     MailboxBytesFull,
+    /// A stored record that cannot be set aside (a device's identity)
+    /// failed its integrity check (see [`integrity`]); it is not used.
+    CorruptRecord,
     /// The database cannot be opened or used, for the reason given.
     Open(OpenFailure),
     /// The backend failed; the message names the operation, never data.
@@ -75,6 +78,7 @@ impl std::fmt::Display for StoreError {
             Self::MailboxBytesFull => {
                 f.write_str("a recipient's mailbox holds as many bytes as it may")
             }
+            Self::CorruptRecord => f.write_str("a stored record failed its integrity check"),
             Self::Open(why) => write!(f, "{why}"),
             Self::Backend(what) => write!(f, "storage failed: {what}"),
         }

@@ -5,12 +5,12 @@ use deadpool_postgres::{Object, Transaction};
 use super::Op;
 use super::locks::SCHEMA_LOCK;
 use super::notify::{self, WakeKey};
-use crate::store::integrity::{mailbox_checksum, report_checksum};
+use crate::store::integrity::{device_checksum, mailbox_checksum, report_checksum};
 use crate::store::{OpenFailure, StoreError};
 
 /// The schema version kept in `fuin_schema`. Version 2 added the blob and
 /// report tables, version 3 accounts, invites and link messages, version 4
-/// the checksums of envelopes and reports, the quarantine and `relay_meta`;
+/// the checksums of devices, envelopes and reports, the quarantine and `relay_meta`;
 /// an older database gains them when a relay connects (its envelopes and
 /// reports get their checksums then).
 const SCHEMA_VERSION: i64 = 4;
@@ -39,6 +39,7 @@ const BACKFILL_BATCH: i64 = 1000;
 
 /// What a database from before version 4 gains besides new tables.
 const CHECKSUM_COLUMNS: &str = "
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS checksum BYTEA;
 ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS checksum BYTEA;
 ALTER TABLE reports ADD COLUMN IF NOT EXISTS checksum BYTEA;
 ";
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS devices (
     device        BIGINT NOT NULL,
     identity      BYTEA  NOT NULL,
     registered_at BIGINT NOT NULL,
+    checksum      BYTEA,
     PRIMARY KEY (user_id, device)
 );
 CREATE TABLE IF NOT EXISTS signed_prekeys (
@@ -265,6 +267,38 @@ pub(super) async fn migrate(client: &mut Object) -> Result<(WakeKey, bool), Stor
 /// at a time (rows are trusted as they are at migration time).
 async fn backfill_checksums(transaction: &Transaction<'_>) -> Result<(), StoreError> {
     const OP: &str = "connect: checksums";
+    loop {
+        let rows = transaction
+            .query(
+                "SELECT user_id, device, identity FROM devices WHERE checksum IS NULL LIMIT $1",
+                &[&BACKFILL_BATCH],
+            )
+            .await
+            .op(OP)?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut users = Vec::with_capacity(rows.len());
+        let mut devices = Vec::with_capacity(rows.len());
+        let mut checksums = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let user: String = row.try_get(0).op(OP)?;
+            let device: i64 = row.try_get(1).op(OP)?;
+            let identity: Vec<u8> = row.try_get(2).op(OP)?;
+            checksums.push(device_checksum(&user, device, &identity).to_vec());
+            users.push(user);
+            devices.push(device);
+        }
+        transaction
+            .execute(
+                "UPDATE devices d SET checksum = c.checksum \
+                 FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS c (user_id, device, checksum) \
+                 WHERE d.user_id = c.user_id AND d.device = c.device",
+                &[&users, &devices, &checksums],
+            )
+            .await
+            .op(OP)?;
+    }
     loop {
         let rows = transaction
             .query(

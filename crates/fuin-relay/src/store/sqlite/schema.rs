@@ -3,12 +3,12 @@
 use rusqlite::{Connection, params};
 
 use super::{Op, open_failure};
-use crate::store::integrity::{mailbox_checksum, report_checksum};
+use crate::store::integrity::{device_checksum, mailbox_checksum, report_checksum};
 use crate::store::{OpenFailure, StoreError};
 
 /// The schema version kept in `PRAGMA user_version`. Version 2 added the
 /// blob and report tables, version 3 accounts, invites and link messages,
-/// version 4 the checksums of envelopes and reports, the quarantine and
+/// version 4 the checksums of devices, envelopes and reports, the quarantine and
 /// `relay_meta`; an older database gains them on opening (its devices stay
 /// registered, without a list, until their user publishes one; its
 /// envelopes and reports get their checksums then).
@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS devices (
     device        INTEGER NOT NULL,
     identity      BLOB    NOT NULL,
     registered_at INTEGER NOT NULL,
+    checksum      BLOB,
     PRIMARY KEY (user, device)
 );
 CREATE TABLE IF NOT EXISTS signed_prekeys (
@@ -176,7 +177,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<bool, StoreError> {
     }
     let transaction = conn.unchecked_transaction().map_err(open_failure)?;
     transaction.execute_batch(SCHEMA).map_err(open_failure)?;
-    for table in ["mailbox", "reports"] {
+    for table in ["devices", "mailbox", "reports"] {
         if !has_column(&transaction, table, "checksum")? {
             transaction
                 .execute_batch(&format!("ALTER TABLE {table} ADD COLUMN checksum BLOB"))
@@ -223,6 +224,29 @@ type ReportRow = (Vec<u8>, String, i64, i64, Vec<u8>);
 /// at a time (rows are trusted as they are at migration time).
 fn backfill_checksums(conn: &Connection) -> Result<(), StoreError> {
     const OP: &str = "open: checksums";
+    loop {
+        let rows: Vec<(String, i64, Vec<u8>)> = conn
+            .prepare_cached(
+                "SELECT user, device, identity FROM devices WHERE checksum IS NULL LIMIT ?1",
+            )
+            .op(OP)?
+            .query_map(params![BACKFILL_BATCH], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .op(OP)?
+            .collect::<Result<_, _>>()
+            .op(OP)?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut update = conn
+            .prepare_cached("UPDATE devices SET checksum = ?3 WHERE user = ?1 AND device = ?2")
+            .op(OP)?;
+        for (user, device, identity) in rows {
+            let checksum = device_checksum(&user, device, &identity);
+            update.execute(params![user, device, checksum]).op(OP)?;
+        }
+    }
     loop {
         let rows: Vec<(Vec<u8>, String, i64, Vec<u8>)> = conn
             .prepare_cached(
