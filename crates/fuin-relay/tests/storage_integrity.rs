@@ -15,6 +15,9 @@
     clippy::print_stderr
 )]
 
+#[path = "harness/mod.rs"]
+mod harness;
+
 use fuin_relay::store::{
     MailboxQuota, NewDelivery, NewReport, OpenFailure, Store, StoreError, StoredDelivery,
 };
@@ -572,6 +575,30 @@ mod sqlite {
         assert_eq!(refusal(&path), OpenFailure::ForeignDatabase);
     }
 
+    /// Relay tables without a recorded version (a first start of an older
+    /// relay cut short) are the relay's: completed, not refused, and not
+    /// taken for a new database.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn relay_tables_without_a_version_are_completed() {
+        let (dir, store, _) = open();
+        let bob = address("bob", 1);
+        let kept = delivery(&bob, vec![1; 8]);
+        let kept_id = kept.message_id;
+        store.deliver(vec![kept]).await.unwrap();
+        drop(store);
+        let path = dir.path().join("relay.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 0)
+            .unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(!store.was_new());
+        assert_eq!(
+            ids(&store.fetch(&bob, 10, NOW).await.unwrap()),
+            vec![kept_id]
+        );
+    }
+
     #[test]
     fn a_database_missing_a_table_of_its_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -962,5 +989,75 @@ mod postgres {
             connect_failure(&no_role).await,
             OpenFailure::AuthenticationFailed
         );
+    }
+}
+
+/// Through the API: a damaged device record is answered with the stable
+/// code `corrupt_record`, to a sender and at login, and never used.
+mod api {
+    use super::harness::Harness;
+    use axum::http::{Method, StatusCode};
+    use fuin_wire::relay::{ChallengeRequest, SendBatch};
+    use fuin_wire::{ContentKind, FrameBody, FrankingCommitment, Opaque, RoutingEnvelope};
+    use rusqlite::{Connection, params};
+
+    fn code(body: &[u8]) -> String {
+        let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+        json["code"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_damaged_device_record_is_answered_corrupt_record() {
+        let h = Harness::new();
+        let alice = h.register("alice", 1, 1).await;
+        let bob = h.register("bob", 1, 2).await;
+        let conn = Connection::open(h.database_path()).unwrap();
+        let identity: Vec<u8> = conn
+            .query_row(
+                "SELECT identity FROM devices WHERE user = 'bob' AND device = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        conn.execute(
+            "UPDATE devices SET identity = ?1 WHERE user = 'bob' AND device = 1",
+            params![super::flipped(identity, 5)],
+        )
+        .unwrap();
+
+        let send = SendBatch {
+            envelopes: vec![RoutingEnvelope {
+                recipient: bob.address.clone(),
+                content_kind: ContentKind::Message,
+                franking_commitment: FrankingCommitment([3; 32]),
+                sealed_body: Opaque::from(b"hello".to_vec()),
+            }]
+            .into(),
+        };
+        let answer = h
+            .call(
+                Method::POST,
+                "/v1/messages",
+                Some(&alice.token),
+                send.to_bytes().unwrap(),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(code(&answer.body), "corrupt_record");
+
+        let challenge = ChallengeRequest {
+            address: bob.address.clone(),
+        };
+        let answer = h
+            .call(
+                Method::POST,
+                "/v1/auth/challenge",
+                None,
+                challenge.to_bytes().unwrap(),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(code(&answer.body), "corrupt_record");
     }
 }

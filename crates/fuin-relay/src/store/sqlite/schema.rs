@@ -160,7 +160,15 @@ pub(super) fn migrate(conn: &Connection) -> Result<bool, StoreError> {
         return Err(StoreError::Open(OpenFailure::NewerSchema));
     }
     let tables = table_names(conn)?;
-    if version == 0 && !tables.is_empty() {
+    // Version 0 with only relay tables is a relay's first start cut short
+    // before it recorded the version (earlier relays did not create the
+    // schema in one transaction): the migration completes it.
+    let ours = |table: &String| {
+        TABLES_BY_VERSION
+            .iter()
+            .any(|(_, names)| names.contains(&table.as_str()))
+    };
+    if version == 0 && !tables.iter().all(ours) {
         return Err(StoreError::Open(OpenFailure::ForeignDatabase));
     }
     let expected = TABLES_BY_VERSION
@@ -189,7 +197,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<bool, StoreError> {
         .pragma_update(None, "user_version", SCHEMA_VERSION)
         .op(OP)?;
     transaction.commit().map_err(open_failure)?;
-    Ok(version == 0)
+    Ok(version == 0 && tables.is_empty())
 }
 
 fn table_names(conn: &Connection) -> Result<Vec<String>, StoreError> {
