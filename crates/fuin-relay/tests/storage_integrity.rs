@@ -283,6 +283,25 @@ mod suite {
         assert_eq!(reports.len(), 1);
         assert_eq!(reports[0].report_id, report_id);
         assert_eq!(store.quarantined_records().await.unwrap(), 0);
+        // The old envelopes count towards the byte quota (three of 32 bytes).
+        let full = MailboxQuota {
+            max_envelopes: 100,
+            max_bytes: 96,
+        };
+        assert_eq!(
+            store
+                .deliver_within_quotas(vec![delivery(&bob, vec![0; 1])], full)
+                .await,
+            Err(StoreError::MailboxBytesFull)
+        );
+        let room = MailboxQuota {
+            max_envelopes: 100,
+            max_bytes: 97,
+        };
+        store
+            .deliver_within_quotas(vec![delivery(&bob, vec![0; 1])], room)
+            .await
+            .unwrap();
     }
 
     /// Stores what [`rows_from_before_checksums_are_served`] looks for.
@@ -437,6 +456,8 @@ mod sqlite {
             "ALTER TABLE mailbox DROP COLUMN checksum;
              ALTER TABLE reports DROP COLUMN checksum;
              ALTER TABLE devices DROP COLUMN checksum;
+             DROP INDEX mailbox_size;
+             ALTER TABLE mailbox DROP COLUMN size;
              DROP TABLE quarantine;
              DROP TABLE relay_meta;
              PRAGMA user_version = 3;",
@@ -918,6 +939,8 @@ mod postgres {
                 "ALTER TABLE mailbox DROP COLUMN checksum;
                  ALTER TABLE reports DROP COLUMN checksum;
                  ALTER TABLE devices DROP COLUMN checksum;
+                 DROP INDEX mailbox_size;
+                 ALTER TABLE mailbox DROP COLUMN size;
                  DROP TABLE quarantine;
                  DROP TABLE relay_meta;
                  UPDATE fuin_schema SET version = 3;",

@@ -71,12 +71,12 @@ impl PostgresStore {
         let insert = transaction
             .prepare_cached(
                 "INSERT INTO mailbox \
-                   (message_id, user_id, device, record, expires_at, seq, checksum) \
+                   (message_id, user_id, device, record, expires_at, seq, checksum, size) \
                  SELECT m.message_id, m.user_id, m.device, m.record, m.expires_at, \
                    COALESCE((SELECT MAX(x.seq) FROM mailbox x \
                              WHERE x.user_id = m.user_id AND x.device = m.device), 0) \
                    + row_number() OVER (PARTITION BY m.user_id, m.device ORDER BY m.n), \
-                   m.checksum \
+                   m.checksum, octet_length(m.record) \
                  FROM unnest($1::bytea[], $2::text[], $3::bigint[], $4::bytea[], $5::bigint[], \
                              $6::bytea[]) \
                    WITH ORDINALITY AS m (message_id, user_id, device, record, expires_at, \
@@ -211,13 +211,14 @@ async fn check_mailbox_quota(
         .iter()
         .map(|record| i64::try_from(record.len()).unwrap_or(i64::MAX))
         .collect();
-    // `octet_length` reads a stored value's size without its bytes.
+    // The sizes are summed from the index on (user_id, device) that
+    // includes them, not from the rows.
     let count = client
         .prepare_cached(
             "SELECT r.user_id, r.device, COUNT(*) AS adding, SUM(r.size)::bigint AS adding_bytes, \
                (SELECT COUNT(*) FROM mailbox x \
                 WHERE x.user_id = r.user_id AND x.device = r.device) AS stored, \
-               (SELECT COALESCE(SUM(octet_length(x.record)), 0)::bigint FROM mailbox x \
+               (SELECT COALESCE(SUM(x.size), 0)::bigint FROM mailbox x \
                 WHERE x.user_id = r.user_id AND x.device = r.device) AS stored_bytes \
              FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r (user_id, device, size) \
              GROUP BY r.user_id, r.device",

@@ -10,7 +10,7 @@ use crate::store::{OpenFailure, StoreError};
 
 /// The schema version kept in `fuin_schema`. Version 2 added the blob and
 /// report tables, version 3 accounts, invites and link messages, version 4
-/// the checksums of devices, envelopes and reports, the quarantine and `relay_meta`;
+/// the checksums of devices, envelopes and reports, envelope sizes, the quarantine and `relay_meta`;
 /// an older database gains them when a relay connects (its envelopes and
 /// reports get their checksums then).
 const SCHEMA_VERSION: i64 = 4;
@@ -37,11 +37,16 @@ const TABLES_BY_VERSION: &[(i64, &[&str])] = &[
 /// How many rows a migration gives checksums at a time.
 const BACKFILL_BATCH: i64 = 1000;
 
-/// What a database from before version 4 gains besides new tables.
+/// What a database from before version 4 gains besides new tables: the
+/// checksum columns, and each envelope's record length with an index that
+/// covers it (so the byte quota sums an index, not the rows).
 const CHECKSUM_COLUMNS: &str = "
 ALTER TABLE devices ADD COLUMN IF NOT EXISTS checksum BYTEA;
 ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS checksum BYTEA;
 ALTER TABLE reports ADD COLUMN IF NOT EXISTS checksum BYTEA;
+ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS size BIGINT;
+UPDATE mailbox SET size = octet_length(record) WHERE size IS NULL;
+CREATE INDEX IF NOT EXISTS mailbox_size ON mailbox (user_id, device) INCLUDE (size);
 ";
 
 const SCHEMA: &str = "
@@ -98,7 +103,8 @@ CREATE TABLE IF NOT EXISTS mailbox (
     record     BYTEA  NOT NULL,
     expires_at BIGINT NOT NULL,
     seq        BIGINT NOT NULL,
-    checksum   BYTEA
+    checksum   BYTEA,
+    size       BIGINT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS mailbox_order ON mailbox (user_id, device, seq);
 CREATE INDEX IF NOT EXISTS mailbox_expiry ON mailbox (expires_at);

@@ -31,10 +31,10 @@ impl SqliteStore {
             let mut insert = conn
                 .prepare_cached(
                     "INSERT INTO mailbox \
-                       (message_id, user, device, record, expires_at, seq, checksum) \
+                       (message_id, user, device, record, expires_at, seq, checksum, size) \
                      VALUES (?1, ?2, ?3, ?4, ?5, \
                        (SELECT COALESCE(MAX(seq), 0) + 1 FROM mailbox \
-                        WHERE user = ?2 AND device = ?3), ?6)",
+                        WHERE user = ?2 AND device = ?3), ?6, length(?4))",
                 )
                 .op(OP)?;
             for delivery in &deliveries {
@@ -159,12 +159,13 @@ fn check_mailbox_quota(
         entry.0 += 1;
         entry.1 = entry.1.saturating_add(count_u64(delivery.record.len()));
     }
-    // Counting stops past the quota, so a full mailbox costs no more.
+    // Counting stops past the quota, so a full mailbox costs no more; the
+    // index on (user, device, size) answers without reading the rows.
     let bound = i64::try_from(quota.max_envelopes.saturating_add(1)).unwrap_or(i64::MAX);
     let mut count = conn
         .prepare_cached(
-            "SELECT COUNT(*), COALESCE(SUM(length(record)), 0) FROM \
-             (SELECT record FROM mailbox WHERE user = ?1 AND device = ?2 LIMIT ?3)",
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM \
+             (SELECT size FROM mailbox WHERE user = ?1 AND device = ?2 LIMIT ?3)",
         )
         .op(name)?;
     for ((user, device), (adding, adding_bytes)) in adding {

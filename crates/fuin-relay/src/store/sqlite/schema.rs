@@ -8,7 +8,7 @@ use crate::store::{OpenFailure, StoreError};
 
 /// The schema version kept in `PRAGMA user_version`. Version 2 added the
 /// blob and report tables, version 3 accounts, invites and link messages,
-/// version 4 the checksums of devices, envelopes and reports, the quarantine and
+/// version 4 the checksums of devices, envelopes and reports, envelope sizes, the quarantine and
 /// `relay_meta`; an older database gains them on opening (its devices stay
 /// registered, without a list, until their user publishes one; its
 /// envelopes and reports get their checksums then).
@@ -32,6 +32,14 @@ const TABLES_BY_VERSION: &[(i64, &[&str])] = &[
     (3, &["accounts", "invites", "link_messages"]),
     (4, &["quarantine", "relay_meta"]),
 ];
+
+/// Each envelope's record length, kept beside it so that the byte quota
+/// sums an index (as the envelope count counts one) instead of reading
+/// every row of the mailbox. Run after `size` exists.
+const MAILBOX_SIZES: &str = "
+UPDATE mailbox SET size = length(record) WHERE size IS NULL;
+CREATE INDEX IF NOT EXISTS mailbox_size ON mailbox (user, device, size);
+";
 
 /// How many rows a migration gives checksums at a time.
 const BACKFILL_BATCH: i64 = 1000;
@@ -86,7 +94,8 @@ CREATE TABLE IF NOT EXISTS mailbox (
     record     BLOB    NOT NULL,
     expires_at INTEGER NOT NULL,
     seq        INTEGER NOT NULL,
-    checksum   BLOB
+    checksum   BLOB,
+    size       INTEGER
 );
 CREATE INDEX IF NOT EXISTS mailbox_order ON mailbox (user, device, seq);
 CREATE INDEX IF NOT EXISTS mailbox_expiry ON mailbox (expires_at);
@@ -185,13 +194,19 @@ pub(super) fn migrate(conn: &Connection) -> Result<bool, StoreError> {
     }
     let transaction = conn.unchecked_transaction().map_err(open_failure)?;
     transaction.execute_batch(SCHEMA).map_err(open_failure)?;
-    for table in ["devices", "mailbox", "reports"] {
-        if !has_column(&transaction, table, "checksum")? {
+    for (table, column, kind) in [
+        ("devices", "checksum", "BLOB"),
+        ("mailbox", "checksum", "BLOB"),
+        ("reports", "checksum", "BLOB"),
+        ("mailbox", "size", "INTEGER"),
+    ] {
+        if !has_column(&transaction, table, column)? {
             transaction
-                .execute_batch(&format!("ALTER TABLE {table} ADD COLUMN checksum BLOB"))
+                .execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
                 .op(OP)?;
         }
     }
+    transaction.execute_batch(MAILBOX_SIZES).op(OP)?;
     backfill_checksums(&transaction)?;
     transaction
         .pragma_update(None, "user_version", SCHEMA_VERSION)
