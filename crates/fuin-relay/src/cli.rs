@@ -623,12 +623,23 @@ impl StoreOrigin<'_> {
                     )));
                 }
             }
-            None if store.was_new() && self.key_existed && !self.new_database => {
+            // Nothing recorded: a database from before the check value
+            // (then it holds devices), or one that holds nothing. A refused
+            // start records nothing, so it is refused again next time.
+            None if self.key_existed
+                && !self.new_database
+                && !store.has_devices().await.map_err(storage)? =>
+            {
+                let state = if store.was_new() {
+                    "is new or empty"
+                } else {
+                    "holds no registered device"
+                };
                 return Err(RunError::Storage(format!(
                     "the stamp key {} was made by an earlier start, but the {database} database \
-                     is new or empty (deleted, emptied or replaced?): every device address \
-                     could be claimed again; restore the database, or give --new-database to \
-                     start an empty relay on purpose",
+                     {state} (deleted, emptied or replaced?): every device address could be \
+                     claimed again; restore the database, or give --new-database to start an \
+                     empty relay on purpose",
                     self.key_path.display()
                 )));
             }

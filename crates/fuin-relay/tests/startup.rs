@@ -61,6 +61,11 @@ fn an_emptied_or_deleted_database_next_to_a_used_stamp_key_is_refused() {
     );
     assert!(refused.contains(&data.display().to_string()), "{refused}");
     assert!(refused.contains("--new-database"), "{refused}");
+    // Refused again at the next try: the refused start made a schema, but
+    // nothing that counts as the relay's data.
+    let again = refused_start(&[OsStr::new("--data"), data.as_os_str()], "127.0.0.1:0");
+    assert!(again.contains("holds no registered device"), "{again}");
+    assert!(again.contains("--new-database"), "{again}");
 
     // Deleted.
     std::fs::remove_file(&data).unwrap();
@@ -230,6 +235,8 @@ fn an_empty_postgres_database_next_to_a_used_stamp_key_is_refused() {
         !refused.contains(&conninfo),
         "the connection string is not shown"
     );
+    let again = refused_start(&args, "127.0.0.1:0");
+    assert!(again.contains("holds no registered device"), "{again}");
 
     let relay = RelayProcess::start_with(&[&args[..], &[OsStr::new("--new-database")]].concat());
     assert!(relay.stop("TERM").success());

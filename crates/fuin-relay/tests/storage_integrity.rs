@@ -261,11 +261,17 @@ mod suite {
     }
 
     pub async fn the_stamp_key_check_is_recorded(store: &impl Store) {
+        assert!(!store.has_devices().await.unwrap());
         assert_eq!(store.stamp_key_check().await.unwrap(), None);
         store.set_stamp_key_check([7; 16]).await.unwrap();
         assert_eq!(store.stamp_key_check().await.unwrap(), Some(vec![7; 16]));
         store.set_stamp_key_check([8; 16]).await.unwrap();
         assert_eq!(store.stamp_key_check().await.unwrap(), Some(vec![8; 16]));
+        store
+            .register_device(&address("bob", 1), &identity(2), NOW)
+            .await
+            .unwrap();
+        assert!(store.has_devices().await.unwrap());
     }
 
     /// What a store must serve after the migration that added checksums:

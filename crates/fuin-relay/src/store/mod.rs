@@ -405,6 +405,10 @@ pub trait Store: Send + Sync + 'static {
         false
     }
 
+    /// Whether any device is registered: a database without one has
+    /// nothing a relay that ran would have lost.
+    fn has_devices(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The stamp key check value the database records (see
     /// `spec/relay-api.md`, storage integrity), if any.
     fn stamp_key_check(&self) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;

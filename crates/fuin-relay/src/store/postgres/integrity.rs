@@ -54,6 +54,17 @@ impl PostgresStore {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
+    pub(super) async fn has_devices(&self) -> Result<bool, StoreError> {
+        const OP: &str = "has_devices";
+        let client = self.client(OP).await?;
+        client
+            .query_one("SELECT EXISTS (SELECT 1 FROM devices)", &[])
+            .await
+            .op(OP)?
+            .try_get(0)
+            .op(OP)
+    }
+
     pub(super) async fn stamp_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
         const OP: &str = "stamp_key_check";
         let client = self.client(OP).await?;

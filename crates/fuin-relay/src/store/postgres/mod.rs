@@ -449,6 +449,10 @@ impl Store for PostgresStore {
         self.was_new
     }
 
+    async fn has_devices(&self) -> Result<bool, StoreError> {
+        PostgresStore::has_devices(self).await
+    }
+
     async fn stamp_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
         PostgresStore::stamp_key_check(self).await
     }

@@ -59,6 +59,17 @@ impl SqliteStore {
         .await
     }
 
+    pub(super) async fn has_devices(&self) -> Result<bool, StoreError> {
+        const OP: &str = "has_devices";
+        self.read(OP, |conn| {
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM devices)", [], |row| {
+                row.get(0)
+            })
+            .op(OP)
+        })
+        .await
+    }
+
     pub(super) async fn stamp_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
         const OP: &str = "stamp_key_check";
         self.read(OP, |conn| {

@@ -501,6 +501,10 @@ impl Store for SqliteStore {
         self.was_new
     }
 
+    async fn has_devices(&self) -> Result<bool, StoreError> {
+        SqliteStore::has_devices(self).await
+    }
+
     async fn stamp_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
         SqliteStore::stamp_key_check(self).await
     }
