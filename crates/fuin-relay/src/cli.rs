@@ -124,6 +124,19 @@ pub struct RelayArgs {
     /// The most envelopes one mailbox may hold (default 10000).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     max_mailbox_envelopes: Option<u64>,
+    /// The most bytes of stored records one mailbox may hold (default
+    /// 268435456, 256 MiB).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_mailbox_bytes: Option<u64>,
+    /// The most bytes one send or group send may store, all its records
+    /// together (default 16777216, 16 MiB).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_send_stored_bytes: Option<u64>,
+    /// Start even though the stamp key file existed before while the
+    /// database is new or empty: only to begin again on purpose (every
+    /// device then registers anew).
+    #[arg(long)]
+    new_database: bool,
     /// The most one-time prekeys one device may have (default 1000).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     max_prekey_pool: Option<u32>,
@@ -428,6 +441,12 @@ fn config(args: &RelayArgs, stamp_keys: StampKeys) -> RelayConfig {
     if let Some(max) = args.max_mailbox_envelopes {
         config.max_mailbox_envelopes = max;
     }
+    if let Some(max) = args.max_mailbox_bytes {
+        config.max_mailbox_bytes = max;
+    }
+    if let Some(max) = args.max_send_stored_bytes {
+        config.max_send_stored_bytes = max;
+    }
     config
 }
 
@@ -546,7 +565,16 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
             ));
         }
     };
+    // A key file that is already there says this relay has run before (it
+    // is made at the first start), so its database should not be new.
+    let key_existed = key_path.exists();
     let stamp_keys = stamp_keys(&args, &key_path).map_err(RunError::StampKey)?;
+    // A key made now is removed again if the start fails before a database
+    // has recorded it, so that the next start does not take it for a
+    // relay that ran.
+    let mut new_key = NewKeyFile {
+        path: (!key_existed).then(|| key_path.clone()),
+    };
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             Some(crate::tls::server_config(cert, key).map_err(RunError::Tls)?)
@@ -576,6 +604,11 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
             .origins
             .extend(relay_origin(&format!("{scheme}://{address}")));
     }
+    let origin = StoreOrigin {
+        key_path: &key_path,
+        key_existed,
+        new_database: args.new_database,
+    };
     if let Some(conninfo) = &args.postgres {
         let password = postgres_password(
             conninfo,
@@ -591,6 +624,11 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
         )
         .await
         .map_err(|err| RunError::Storage(format!("cannot use the PostgreSQL database: {err}")))?;
+        if let Err(err) = origin.check(&store, &config.stamp_keys, "PostgreSQL").await {
+            store.close();
+            return Err(err);
+        }
+        new_key.keep();
         return serve(store, listener, address, tls, config, listening).await;
     }
     let Some(data) = &args.data else {
@@ -598,7 +636,104 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
     };
     let store = SqliteStore::open(data)
         .map_err(|err| RunError::Storage(format!("cannot open {}: {err}", data.display())))?;
+    let database = format!("SQLite {}", data.display());
+    origin.check(&store, &config.stamp_keys, &database).await?;
+    new_key.keep();
     serve(store, listener, address, tls, config, listening).await
+}
+
+/// A stamp key file this start made, removed on drop unless kept.
+struct NewKeyFile {
+    path: Option<PathBuf>,
+}
+
+impl NewKeyFile {
+    /// A database has recorded the key: it stays.
+    fn keep(&mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for NewKeyFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            // Best effort: a key left behind only makes the next start ask
+            // for --new-database.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// What the relay knows at start about where its database came from.
+struct StoreOrigin<'a> {
+    /// The current stamp key file.
+    key_path: &'a Path,
+    /// Whether it existed before this start.
+    key_existed: bool,
+    /// `--new-database`.
+    new_database: bool,
+}
+
+impl StoreOrigin<'_> {
+    /// Refuses a database made with another stamp key than the current or
+    /// an older one given (a foreign key file or a foreign database), and a
+    /// new database where the key file says there was one (a deleted,
+    /// emptied or replaced data file, unless `--new-database`); then
+    /// records the current key's check value in the database.
+    async fn check<S: Store>(
+        &self,
+        store: &S,
+        keys: &StampKeys,
+        database: &str,
+    ) -> Result<(), RunError> {
+        use subtle::ConstantTimeEq;
+        let storage = |err: crate::store::StoreError| {
+            RunError::Storage(format!("cannot use the {database} database: {err}"))
+        };
+        let recorded = store.stamp_key_check().await.map_err(storage)?;
+        match &recorded {
+            Some(check) => {
+                let known = keys
+                    .checks()
+                    .iter()
+                    .any(|key| bool::from(key.as_slice().ct_eq(check)));
+                if !known {
+                    return Err(RunError::Storage(format!(
+                        "the {database} database was made with another stamp key than {} \
+                         (or any --old-stamp-key given): the key file or the database belongs \
+                         to another relay; give the key file the database was made with",
+                        self.key_path.display()
+                    )));
+                }
+            }
+            // Nothing recorded: a database from before the check value
+            // (then it holds devices), or one that holds nothing. A refused
+            // start records nothing, so it is refused again next time.
+            None if self.key_existed
+                && !self.new_database
+                && !store.has_devices().await.map_err(storage)? =>
+            {
+                let state = if store.was_new() {
+                    "is new or empty"
+                } else {
+                    "holds no registered device"
+                };
+                return Err(RunError::Storage(format!(
+                    "the stamp key {} was made by an earlier start, but the {database} database \
+                     {state} (deleted, emptied or replaced?): every device address could be \
+                     claimed again; restore the database, or give --new-database to start an \
+                     empty relay on purpose",
+                    self.key_path.display()
+                )));
+            }
+            None => {}
+        }
+        let current = keys.current_check();
+        if recorded.as_deref() != Some(current.as_slice()) {
+            store.set_stamp_key_check(current).await.map_err(storage)?;
+        }
+        Ok(())
+    }
 }
 
 /// The system clock.

@@ -34,6 +34,13 @@ pub struct RelayConfig {
     /// The most envelopes one mailbox may hold; a send that would go over
     /// it is refused whole.
     pub max_mailbox_envelopes: u64,
+    /// The most bytes of stored records one mailbox may hold; a send that
+    /// would go over it is refused whole (507 `mailbox_bytes_full`).
+    pub max_mailbox_bytes: u64,
+    /// The most bytes one send or group send may store, all its stored
+    /// records together; a larger one is refused before anything is stored
+    /// (413 `send_too_large`).
+    pub max_send_stored_bytes: u64,
     /// The most one-time prekeys one device may have in its pool; an upload
     /// that would go over it is refused whole.
     pub max_prekey_pool: u32,
@@ -101,6 +108,8 @@ impl RelayConfig {
             anonymous_request_burst: 100,
             max_rate_buckets: 100_000,
             max_mailbox_envelopes: 10_000,
+            max_mailbox_bytes: 256 * 1024 * 1024,
+            max_send_stored_bytes: 16 * 1024 * 1024,
             max_prekey_pool: 1_000,
             max_outstanding_challenges: 8,
             shutdown_grace: Duration::from_secs(10),

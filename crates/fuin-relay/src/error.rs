@@ -74,6 +74,16 @@ impl From<StoreError> for ApiError {
                 "mailbox_full",
                 "a recipient's mailbox holds as many envelopes as it may; nothing was sent",
             ),
+            StoreError::MailboxBytesFull => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "mailbox_bytes_full",
+                "a recipient's mailbox holds as many bytes as it may; nothing was sent",
+            ),
+            StoreError::CorruptRecord => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt_record",
+                "a stored device record failed its integrity check; the operator must repair it",
+            ),
             StoreError::PrekeyPoolFull => Self::new(
                 StatusCode::CONFLICT,
                 "prekey_pool_full",

@@ -71,6 +71,22 @@ impl StampKeys {
         mac.verify_slice(&record.franking_stamp.0).is_ok()
     }
 
+    /// The check value of the current key: the first 16 bytes of
+    /// `HMAC-SHA256(key, "fuin-relay stamp key check v1")`. The database
+    /// records it (never the key) so that a relay started with another key
+    /// file than the one it stamped with is refused.
+    pub fn current_check(&self) -> [u8; 16] {
+        self.keys
+            .get(&self.current)
+            .map(key_check)
+            .unwrap_or_default()
+    }
+
+    /// The check values of every key held, current and older.
+    pub fn checks(&self) -> Vec<[u8; 16]> {
+        self.keys.values().map(key_check).collect()
+    }
+
     /// The id new stamps are made with.
     pub fn current_id(&self) -> StampKeyId {
         StampKeyId(self.current)
@@ -89,6 +105,15 @@ impl StampKeys {
         mac.update(&record.stamp_input());
         Some(FrankingStamp(mac.finalize().into_bytes().into()))
     }
+}
+
+fn key_check(key: &StampKey) -> [u8; 16] {
+    let mut check = [0u8; 16];
+    if let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.0) {
+        mac.update(b"fuin-relay stamp key check v1");
+        check.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+    }
+    check
 }
 
 impl std::fmt::Debug for StampKeys {

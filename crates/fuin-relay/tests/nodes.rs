@@ -37,17 +37,73 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 /// below the 20 s it waits, so that only a wake-up can explain it.
 const PROMPTLY: Duration = Duration::from_secs(5);
 
-fn database() -> Option<String> {
-    match std::env::var("FUIN_TEST_POSTGRES") {
-        Ok(conninfo) if !conninfo.is_empty() => Some(conninfo),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but FUIN_TEST_POSTGRES is not: .ci/run must start PostgreSQL")
-        }
-        _ => {
-            eprintln!("note: FUIN_TEST_POSTGRES is not set: the two-node test is skipped");
-            None
-        }
+/// A schema of its own in the test database for one test, dropped with
+/// it: a database remembers the stamp key it was made with, and each test
+/// makes a fresh key.
+struct Schema {
+    database: String,
+    name: String,
+    conninfo: String,
+}
+
+impl Schema {
+    fn create() -> Option<Self> {
+        let database = match std::env::var("FUIN_TEST_POSTGRES") {
+            Ok(conninfo) if !conninfo.is_empty() => conninfo,
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("CI is set but FUIN_TEST_POSTGRES is not: .ci/run must start PostgreSQL")
+            }
+            _ => {
+                eprintln!("note: FUIN_TEST_POSTGRES is not set: the two-node test is skipped");
+                return None;
+            }
+        };
+        let name = format!("fuin_nodes_{}", fresh_suffix());
+        execute(&database, &format!("CREATE SCHEMA {name}"));
+        let conninfo = if database.contains("://") {
+            let separator = if database.contains('?') { '&' } else { '?' };
+            format!("{database}{separator}options=-c%20search_path%3D{name}")
+        } else {
+            format!("{database} options='-c search_path={name}'")
+        };
+        Some(Self {
+            database,
+            name,
+            conninfo,
+        })
     }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        execute(
+            &self.database,
+            &format!("DROP SCHEMA {} CASCADE", self.name),
+        );
+    }
+}
+
+/// Runs `sql` on `database`, on a thread of its own (callable from inside
+/// a runtime as well as outside).
+fn execute(database: &str, sql: &str) {
+    let (database, sql) = (database.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&database, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let connection = tokio::spawn(connection);
+            client.batch_execute(&sql).await.unwrap();
+            drop(client);
+            connection.await.unwrap().unwrap();
+        });
+    })
+    .join()
+    .unwrap();
 }
 
 /// Two relay processes on `conninfo` sharing the stamp key `key_file`.
@@ -133,9 +189,10 @@ fn fresh_suffix() -> String {
 
 #[test]
 fn two_relays_on_one_database_deliver_across_nodes() {
-    let Some(conninfo) = database() else {
+    let Some(schema) = Schema::create() else {
         return;
     };
+    let conninfo = schema.conninfo.clone();
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("stamp-key");
     let (node_a, node_b) = two_nodes(&conninfo, &key_file);
@@ -170,9 +227,10 @@ fn two_relays_on_one_database_deliver_across_nodes() {
 /// envelope as soon as a send through node A has committed.
 #[test]
 fn a_long_poll_on_one_node_is_answered_when_a_send_through_the_other_commits() {
-    let Some(conninfo) = database() else {
+    let Some(schema) = Schema::create() else {
         return;
     };
+    let conninfo = schema.conninfo.clone();
     let dir = tempfile::tempdir().unwrap();
     let (node_a, node_b) = process_and_in_process_nodes(&conninfo, &dir.path().join("stamp-key"));
     let suffix = fresh_suffix();
@@ -258,9 +316,10 @@ async fn fetch(address: &str, device: &Arc<TestDevice>) -> Vec<fuin_wire::Messag
 /// acknowledging it on the stream removes it for node A too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_on_one_node_gets_sends_through_the_other_and_its_acks_count_there() {
-    let Some(conninfo) = database() else {
+    let Some(schema) = Schema::create() else {
         return;
     };
+    let conninfo = schema.conninfo.clone();
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("stamp-key");
     let (node_a, node_b) =

@@ -52,6 +52,18 @@ pub(super) async fn send<S: Store>(
             format!("a group send names {twice} more than once"),
         ));
     }
+    // Each recipient's record holds the whole body: refused here, before a
+    // record is made, if the bodies alone pass the bound (the exact check,
+    // on the records, follows in `deliver_stamped`).
+    let bodies = u64::try_from(send.sealed_body.len())
+        .unwrap_or(u64::MAX)
+        .saturating_mul(u64::try_from(send.recipients.len()).unwrap_or(u64::MAX));
+    if bodies > relay.config.max_send_stored_bytes {
+        return Err(super::mailbox::send_too_large(
+            bodies,
+            relay.config.max_send_stored_bytes,
+        ));
+    }
     let envelopes = send
         .recipients
         .as_slice()

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::store::{NewDelivery, Store};
+use crate::store::{MailboxQuota, NewDelivery, Store};
 use fuin_wire::relay::{
     Acknowledgement, MAX_RECORDS_PER_BATCH, MailboxBatch, SendAccepted, SendBatch,
 };
@@ -83,6 +83,18 @@ pub(crate) async fn deliver_stamped<S: Store>(
         });
         message_ids.push(message_id);
     }
+    // What one request may make the relay store is bounded, whatever its
+    // size on the wire (a body named for many recipients is stored once per
+    // recipient): checked before anything is stored.
+    let stored_bytes = deliveries.iter().fold(0u64, |sum, d| {
+        sum.saturating_add(u64::try_from(d.record.len()).unwrap_or(u64::MAX))
+    });
+    if stored_bytes > relay.config.max_send_stored_bytes {
+        return Err(send_too_large(
+            stored_bytes,
+            relay.config.max_send_stored_bytes,
+        ));
+    }
     // The answer is made before anything is stored: a send the relay could
     // not answer is refused whole, never stored and then refused.
     let answer = encode(&SendAccepted {
@@ -90,14 +102,28 @@ pub(crate) async fn deliver_stamped<S: Store>(
         message_ids: message_ids.into(),
     })?;
     let recipients: Vec<_> = deliveries.iter().map(|d| d.recipient.clone()).collect();
-    relay
-        .store
-        .deliver_within_quota(deliveries, relay.config.max_mailbox_envelopes)
-        .await?;
+    let quota = MailboxQuota {
+        max_envelopes: relay.config.max_mailbox_envelopes,
+        max_bytes: relay.config.max_mailbox_bytes,
+    };
+    relay.store.deliver_within_quotas(deliveries, quota).await?;
     for recipient in &recipients {
         relay.notify_mailbox(recipient);
     }
     Ok(answer)
+}
+
+/// 413 `send_too_large`: one send would store `at_least` bytes, more than
+/// `max`.
+pub(crate) fn send_too_large(at_least: u64, max: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "send_too_large",
+        format!(
+            "the send would store at least {at_least} bytes, more than the {max} one send may; \
+             nothing was sent"
+        ),
+    )
 }
 
 #[derive(serde::Deserialize)]

@@ -17,9 +17,13 @@ use fuin_wire::{
     BlobId, DeviceAddress, DeviceId, MessageId, OneTimePrekey, PublicIdentity, SignedPrekey, UserId,
 };
 
+pub mod integrity;
+mod open_failure;
 pub mod postgres;
 pub mod sqlite;
 pub mod wake;
+
+pub use open_failure::OpenFailure;
 
 pub use wake::{MailboxTag, RemoteWaker, Wakeup};
 
@@ -47,6 +51,13 @@ pub enum StoreError {
     LinkSlotTaken,
     /// The rendezvous holds as many link messages as it may.
     LinkCapacity,
+    /// A recipient's mailbox holds as many bytes as it may.
+    MailboxBytesFull,
+    /// A stored record that cannot be set aside (a device's identity)
+    /// failed its integrity check (see [`integrity`]); it is not used.
+    CorruptRecord,
+    /// The database cannot be opened or used, for the reason given.
+    Open(OpenFailure),
     /// The backend failed; the message names the operation, never data.
     Backend(String),
 }
@@ -64,6 +75,11 @@ impl std::fmt::Display for StoreError {
             Self::StaleDeviceList => f.write_str("the device list is not newer"),
             Self::LinkSlotTaken => f.write_str("the link slot holds a message"),
             Self::LinkCapacity => f.write_str("the link rendezvous is full"),
+            Self::MailboxBytesFull => {
+                f.write_str("a recipient's mailbox holds as many bytes as it may")
+            }
+            Self::CorruptRecord => f.write_str("a stored record failed its integrity check"),
+            Self::Open(why) => write!(f, "{why}"),
             Self::Backend(what) => write!(f, "storage failed: {what}"),
         }
     }
@@ -136,6 +152,23 @@ pub struct NewDelivery {
     pub record: Vec<u8>,
     /// When it expires if not acknowledged, ms since the Unix epoch.
     pub expires_at_ms: u64,
+}
+
+/// The bounds on one mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxQuota {
+    /// The most envelopes it may hold.
+    pub max_envelopes: u64,
+    /// The most bytes of records it may hold.
+    pub max_bytes: u64,
+}
+
+impl MailboxQuota {
+    /// No bound at all.
+    pub const UNBOUNDED: Self = Self {
+        max_envelopes: u64::MAX,
+        max_bytes: u64::MAX,
+    };
 }
 
 /// One stored envelope, as fetched.
@@ -345,6 +378,45 @@ pub trait Store: Send + Sync + 'static {
         &self,
         deliveries: Vec<NewDelivery>,
         max_waiting: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// [`Store::deliver`] under both mailbox quotas: if any recipient's
+    /// mailbox would then hold more than `quota.max_envelopes` envelopes
+    /// ([`StoreError::MailboxFull`]) or more than `quota.max_bytes` bytes of
+    /// records ([`StoreError::MailboxBytesFull`]), counting every stored one
+    /// including expired ones the sweep has not deleted yet, nothing is
+    /// stored. The counts and the insert are one atomic step, also across
+    /// relay nodes.
+    fn deliver_within_quotas(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        quota: MailboxQuota,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// How many records have failed their integrity check and been set
+    /// aside in the quarantine (see [`integrity`]), still kept there.
+    fn quarantined_records(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        async { Ok(0) }
+    }
+
+    /// Whether the database was new (held no relay schema) when this store
+    /// opened it.
+    fn was_new(&self) -> bool {
+        false
+    }
+
+    /// Whether any device is registered: a database without one has
+    /// nothing a relay that ran would have lost.
+    fn has_devices(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The stamp key check value the database records (see
+    /// `spec/relay-api.md`, storage integrity), if any.
+    fn stamp_key_check(&self) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Records `check` as the database's stamp key check value.
+    fn set_stamp_key_check(
+        &self,
+        check: [u8; 16],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// [`Store::publish_prekeys`] under a quota: if the upload would leave

@@ -195,11 +195,12 @@ async fn insert_device(
     now: i64,
     name: &'static str,
 ) -> Result<(), StoreError> {
+    let checksum = crate::store::integrity::device_checksum(user, device, identity);
     transaction
         .execute(
-            "INSERT INTO devices (user_id, device, identity, registered_at) \
-             VALUES ($1, $2, $3, $4)",
-            &[&user, &device, &identity, &now],
+            "INSERT INTO devices (user_id, device, identity, registered_at, checksum) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&user, &device, &identity, &now, &checksum.as_slice()],
         )
         .await
         .op(name)?;

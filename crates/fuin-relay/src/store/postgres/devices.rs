@@ -6,6 +6,7 @@ use fuin_wire::{
 };
 
 use super::{Op, PostgresStore, backend, corrupt, device_id, key, sql_time};
+use crate::store::integrity::{self, device_checksum};
 use crate::store::{Registration, StoreError};
 
 impl PostgresStore {
@@ -20,15 +21,19 @@ impl PostgresStore {
         let identity = identity_bytes(identity);
         let now = sql_time(now_ms);
         let client = self.client(OP).await?;
+        let checksum = device_checksum(&user, device, &identity);
         let insert = client
             .prepare_cached(
-                "INSERT INTO devices (user_id, device, identity, registered_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, device) DO NOTHING",
+                "INSERT INTO devices (user_id, device, identity, registered_at, checksum) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, device) DO NOTHING",
             )
             .await
             .op(OP)?;
         if client
-            .execute(&insert, &[&user, &device, &identity, &now])
+            .execute(
+                &insert,
+                &[&user, &device, &identity, &now, &checksum.as_slice()],
+            )
             .await
             .op(OP)?
             == 1
@@ -62,16 +67,7 @@ impl PostgresStore {
         const OP: &str = "device_identity";
         let (user, device) = key(address);
         let client = self.client(OP).await?;
-        let select = client
-            .prepare_cached("SELECT identity FROM devices WHERE user_id = $1 AND device = $2")
-            .await
-            .op(OP)?;
-        client
-            .query_opt(&select, &[&user, &device])
-            .await
-            .op(OP)?
-            .map(|row| identity_from_bytes(&row.try_get::<_, Vec<u8>>(0).op(OP)?, OP))
-            .transpose()
+        checked_identity(&client, &user, device, OP).await
     }
 
     pub(super) async fn user_devices(
@@ -118,4 +114,34 @@ pub(super) fn identity_from_bytes(
         agreement_key: X25519PublicKey(agreement_key.try_into().map_err(|_| corrupt(name))?),
         signature: Ed25519Signature(signature.try_into().map_err(|_| corrupt(name))?),
     })
+}
+
+/// The identity registered at `user`/`device`, if any, after checking its
+/// checksum: [`StoreError::CorruptRecord`] if it fails.
+pub(super) async fn checked_identity(
+    client: &impl deadpool_postgres::GenericClient,
+    user: &str,
+    device: i64,
+    name: &'static str,
+) -> Result<Option<PublicIdentity>, StoreError> {
+    let select = client
+        .prepare_cached("SELECT identity, checksum FROM devices WHERE user_id = $1 AND device = $2")
+        .await
+        .op(name)?;
+    let Some(row) = client
+        .query_opt(&select, &[&user, &device])
+        .await
+        .op(name)?
+    else {
+        return Ok(None);
+    };
+    let identity: Vec<u8> = row.try_get(0).op(name)?;
+    let checksum: Option<Vec<u8>> = row.try_get(1).op(name)?;
+    if !integrity::matches(
+        checksum.as_deref(),
+        &device_checksum(user, device, &identity),
+    ) {
+        return Err(StoreError::CorruptRecord);
+    }
+    identity_from_bytes(&identity, name).map(Some)
 }

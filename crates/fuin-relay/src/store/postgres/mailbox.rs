@@ -6,18 +6,20 @@ use fuin_wire::{DeviceAddress, MessageId};
 use tokio_postgres::error::SqlState;
 
 use super::locks::mailbox_lock;
-use super::{Op, PostgresStore, backend, backend_at, fixed, key, sql_time};
-use crate::store::{NewDelivery, StoreError, StoredDelivery};
+use super::{Op, PostgresStore, backend, backend_at, key, sql_time};
+use crate::store::integrity::{self, mailbox_checksum};
+use crate::store::{MailboxQuota, NewDelivery, StoreError, StoredDelivery};
 
 impl PostgresStore {
     pub(super) async fn deliver(&self, deliveries: Vec<NewDelivery>) -> Result<(), StoreError> {
-        self.deliver_within_quota(deliveries, u64::MAX).await
+        self.deliver_within_quotas(deliveries, MailboxQuota::UNBOUNDED)
+            .await
     }
 
-    pub(super) async fn deliver_within_quota(
+    pub(super) async fn deliver_within_quotas(
         &self,
         deliveries: Vec<NewDelivery>,
-        max_waiting: u64,
+        quota: MailboxQuota,
     ) -> Result<(), StoreError> {
         const OP: &str = "deliver";
         if deliveries.is_empty() {
@@ -37,8 +39,12 @@ impl PostgresStore {
         let mut devices = Vec::with_capacity(deliveries.len());
         let mut records = Vec::with_capacity(deliveries.len());
         let mut expiries = Vec::with_capacity(deliveries.len());
+        let mut checksums = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             let (user, device) = key(&delivery.recipient);
+            checksums.push(
+                mailbox_checksum(&delivery.message_id.0, &user, device, &delivery.record).to_vec(),
+            );
             message_ids.push(delivery.message_id.0.to_vec());
             users.push(user);
             devices.push(device);
@@ -57,27 +63,38 @@ impl PostgresStore {
         transaction.execute(&lock, &[&locks]).await.op(OP)?;
         // With the mailboxes locked, no other delivery can add to them
         // before this one commits.
-        if max_waiting != u64::MAX {
-            check_mailbox_quota(&transaction, &users, &devices, max_waiting, OP).await?;
+        if quota != MailboxQuota::UNBOUNDED {
+            check_mailbox_quota(&transaction, &users, &devices, &records, quota, OP).await?;
         }
         // Each row's seq: its mailbox's highest so far plus its rank among
         // the batch's rows for that mailbox, in the batch's order.
         let insert = transaction
             .prepare_cached(
-                "INSERT INTO mailbox (message_id, user_id, device, record, expires_at, seq) \
+                "INSERT INTO mailbox \
+                   (message_id, user_id, device, record, expires_at, seq, checksum, size) \
                  SELECT m.message_id, m.user_id, m.device, m.record, m.expires_at, \
                    COALESCE((SELECT MAX(x.seq) FROM mailbox x \
                              WHERE x.user_id = m.user_id AND x.device = m.device), 0) \
-                   + row_number() OVER (PARTITION BY m.user_id, m.device ORDER BY m.n) \
-                 FROM unnest($1::bytea[], $2::text[], $3::bigint[], $4::bytea[], $5::bigint[]) \
-                   WITH ORDINALITY AS m (message_id, user_id, device, record, expires_at, n)",
+                   + row_number() OVER (PARTITION BY m.user_id, m.device ORDER BY m.n), \
+                   m.checksum, octet_length(m.record) \
+                 FROM unnest($1::bytea[], $2::text[], $3::bigint[], $4::bytea[], $5::bigint[], \
+                             $6::bytea[]) \
+                   WITH ORDINALITY AS m (message_id, user_id, device, record, expires_at, \
+                                         checksum, n)",
             )
             .await
             .op(OP)?;
         transaction
             .execute(
                 &insert,
-                &[&message_ids, &users, &devices, &records, &expiries],
+                &[
+                    &message_ids,
+                    &users,
+                    &devices,
+                    &records,
+                    &expiries,
+                    &checksums,
+                ],
             )
             .await
             .map_err(|error| {
@@ -119,24 +136,38 @@ impl PostgresStore {
         let client = self.client(OP).await?;
         let select = client
             .prepare_cached(
-                "SELECT message_id, record FROM mailbox \
+                "SELECT message_id, record, checksum FROM mailbox \
                  WHERE user_id = $1 AND device = $2 AND expires_at > $3 \
                  ORDER BY seq LIMIT $4",
             )
             .await
             .op(OP)?;
-        client
+        let rows = client
             .query(&select, &[&user, &device, &now, &limit])
             .await
-            .op(OP)?
-            .iter()
-            .map(|row| {
-                Ok(StoredDelivery {
-                    message_id: MessageId(fixed(row, 0, OP)?),
-                    record: row.try_get(1).op(OP)?,
-                })
-            })
-            .collect()
+            .op(OP)?;
+        drop(client);
+        let mut deliveries = Vec::with_capacity(rows.len());
+        let mut corrupt = Vec::new();
+        for row in rows {
+            let message_id: Vec<u8> = row.try_get(0).op(OP)?;
+            let record: Vec<u8> = row.try_get(1).op(OP)?;
+            let checksum: Option<Vec<u8>> = row.try_get(2).op(OP)?;
+            let expected = mailbox_checksum(&message_id, &user, device, &record);
+            match <[u8; 16]>::try_from(message_id.as_slice()) {
+                Ok(id) if integrity::matches(checksum.as_deref(), &expected) => {
+                    deliveries.push(StoredDelivery {
+                        message_id: MessageId(id),
+                        record,
+                    });
+                }
+                _ => corrupt.push(message_id),
+            }
+        }
+        if !corrupt.is_empty() {
+            self.quarantine(integrity::MAILBOX, corrupt, now_ms).await?;
+        }
+        Ok(deliveries)
     }
 
     pub(super) async fn acknowledge(
@@ -166,31 +197,51 @@ impl PostgresStore {
 }
 
 /// Refuses a delivery if any of its recipients' mailboxes (given as the
-/// parallel `users` and `devices`, one entry per envelope) would hold more
-/// than `max_waiting` envelopes after it.
+/// parallel `users`, `devices` and `records`, one entry per envelope) would
+/// hold more than the quota's envelopes or bytes after it.
 async fn check_mailbox_quota(
     client: &impl deadpool_postgres::GenericClient,
     users: &[String],
     devices: &[i64],
-    max_waiting: u64,
+    records: &[Vec<u8>],
+    quota: MailboxQuota,
     name: &'static str,
 ) -> Result<(), StoreError> {
+    let sizes: Vec<i64> = records
+        .iter()
+        .map(|record| i64::try_from(record.len()).unwrap_or(i64::MAX))
+        .collect();
+    // The sizes are summed from the index on (user_id, device) that
+    // includes them, not from the rows.
     let count = client
         .prepare_cached(
-            "SELECT r.user_id, r.device, COUNT(*) AS adding, \
+            "SELECT r.user_id, r.device, COUNT(*) AS adding, SUM(r.size)::bigint AS adding_bytes, \
                (SELECT COUNT(*) FROM mailbox x \
-                WHERE x.user_id = r.user_id AND x.device = r.device) AS stored \
-             FROM unnest($1::text[], $2::bigint[]) AS r (user_id, device) \
+                WHERE x.user_id = r.user_id AND x.device = r.device) AS stored, \
+               (SELECT COALESCE(SUM(x.size), 0)::bigint FROM mailbox x \
+                WHERE x.user_id = r.user_id AND x.device = r.device) AS stored_bytes \
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r (user_id, device, size) \
              GROUP BY r.user_id, r.device",
         )
         .await
         .op(name)?;
-    for row in client.query(&count, &[&users, &devices]).await.op(name)? {
+    for row in client
+        .query(&count, &[&users, &devices, &sizes])
+        .await
+        .op(name)?
+    {
         let adding: i64 = row.try_get(2).op(name)?;
-        let stored: i64 = row.try_get(3).op(name)?;
+        let adding_bytes: i64 = row.try_get(3).op(name)?;
+        let stored: i64 = row.try_get(4).op(name)?;
+        let stored_bytes: i64 = row.try_get(5).op(name)?;
         let total = u64::try_from(adding.saturating_add(stored)).unwrap_or(u64::MAX);
-        if total > max_waiting {
+        if total > quota.max_envelopes {
             return Err(StoreError::MailboxFull);
+        }
+        let total_bytes =
+            u64::try_from(adding_bytes.saturating_add(stored_bytes)).unwrap_or(u64::MAX);
+        if total_bytes > quota.max_bytes {
+            return Err(StoreError::MailboxBytesFull);
         }
     }
     Ok(())

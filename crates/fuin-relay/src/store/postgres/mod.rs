@@ -112,14 +112,16 @@ use fuin_wire::{
 use tokio_postgres::{Config, NoTls, Row};
 
 use super::{
-    LinkSlot, MailboxTag, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration,
-    RemoteWaker, Store, StoreError, StoredAccount, StoredDelivery, StoredReport, TakenBundle,
+    LinkSlot, MailboxQuota, MailboxTag, NewBlob, NewDelivery, NewDeviceList, NewReport,
+    OpenFailure, Registration, RemoteWaker, Store, StoreError, StoredAccount, StoredDelivery,
+    StoredReport, TakenBundle,
 };
 
 mod accounts;
 mod auth;
 mod blobs;
 mod devices;
+mod integrity;
 mod invites;
 mod links;
 mod locks;
@@ -139,6 +141,8 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 /// The PostgreSQL [`Store`]. See the [module documentation](self).
 pub struct PostgresStore {
     pool: Pool,
+    /// Whether the database held no relay schema when this store connected.
+    was_new: bool,
     notifier: notify::Notifier,
 }
 
@@ -200,10 +204,7 @@ impl PostgresStore {
 
         // What the database would give a session, before we pin it.
         let synchronous_commit = {
-            let (client, connection) = config
-                .connect(NoTls)
-                .await
-                .map_err(|_| backend_at(OP, "connection"))?;
+            let (client, connection) = config.connect(NoTls).await.map_err(connect_failure)?;
             let connection = tokio::spawn(connection);
             let setting = show(&client, "synchronous_commit", OP).await;
             drop(client);
@@ -246,10 +247,14 @@ impl PostgresStore {
         {
             return Err(backend_at(OP, "session settings not applied"));
         }
-        let wake_key = schema::migrate(&mut client).await?;
+        let (wake_key, was_new) = schema::migrate(&mut client).await?;
         drop(client);
         let notifier = notify::Notifier::start(config, wake_key).await?;
-        Ok(Self { pool, notifier })
+        Ok(Self {
+            pool,
+            was_new,
+            notifier,
+        })
     }
 
     /// Closes the pool: idle connections close now, the others when their
@@ -442,7 +447,39 @@ impl Store for PostgresStore {
         deliveries: Vec<NewDelivery>,
         max_waiting: u64,
     ) -> Result<(), StoreError> {
-        PostgresStore::deliver_within_quota(self, deliveries, max_waiting).await
+        let quota = MailboxQuota {
+            max_envelopes: max_waiting,
+            max_bytes: u64::MAX,
+        };
+        PostgresStore::deliver_within_quotas(self, deliveries, quota).await
+    }
+
+    async fn deliver_within_quotas(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        quota: MailboxQuota,
+    ) -> Result<(), StoreError> {
+        PostgresStore::deliver_within_quotas(self, deliveries, quota).await
+    }
+
+    async fn quarantined_records(&self) -> Result<u64, StoreError> {
+        PostgresStore::quarantined_records(self).await
+    }
+
+    fn was_new(&self) -> bool {
+        self.was_new
+    }
+
+    async fn has_devices(&self) -> Result<bool, StoreError> {
+        PostgresStore::has_devices(self).await
+    }
+
+    async fn stamp_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        PostgresStore::stamp_key_check(self).await
+    }
+
+    async fn set_stamp_key_check(&self, check: [u8; 16]) -> Result<(), StoreError> {
+        PostgresStore::set_stamp_key_check(self, check).await
     }
 
     async fn fetch(
@@ -478,6 +515,7 @@ impl Store for PostgresStore {
             "DELETE FROM blobs WHERE expires_at <= $1",
             "DELETE FROM reports WHERE expires_at <= $1",
             "DELETE FROM link_messages WHERE expires_at <= $1",
+            "DELETE FROM quarantine WHERE expires_at <= $1",
         ]
         .into_iter()
         .enumerate()
@@ -554,6 +592,26 @@ impl<T> Op<T> for Result<T, tokio_postgres::Error> {
     fn op(self, name: &'static str) -> Result<T, StoreError> {
         self.map_err(|_| backend(name))
     }
+}
+
+/// Names why the first connection failed: the server cannot be reached,
+/// refused the credentials, or has no such database. Nothing of the error's
+/// text is kept (it may name the user or the database).
+fn connect_failure(error: tokio_postgres::Error) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let failure = match error.code() {
+        Some(code)
+            if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
+            OpenFailure::AuthenticationFailed
+        }
+        Some(code) if *code == SqlState::INVALID_CATALOG_NAME => OpenFailure::NoSuchDatabase,
+        Some(_) => OpenFailure::Other("connect".to_owned()),
+        // No answer from a server at all: refused, unreachable or timed out.
+        None => OpenFailure::CannotConnect,
+    };
+    StoreError::Open(failure)
 }
 
 fn backend(name: &'static str) -> StoreError {

@@ -117,6 +117,14 @@ impl PostgresStore {
         const OP: &str = "take_bundle";
         let (user, device) = key(address);
         let client = self.client(OP).await?;
+        // An identity that fails its checksum is refused before a one-time
+        // prekey is taken.
+        if super::devices::checked_identity(&client, &user, device, OP)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
         // One statement: the bundle's parts, and the lowest one-time prekey
         // no one else is taking, deleted (and so returned) only if there is
         // a bundle. `RETURNING` yields the row only to the statement that

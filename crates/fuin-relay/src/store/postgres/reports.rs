@@ -5,6 +5,7 @@ use fuin_wire::{DeviceAddress, UserId};
 use tokio_postgres::error::SqlState;
 
 use super::{Op, PostgresStore, backend, backend_at, corrupt, device_id, fixed, key, sql_time};
+use crate::store::integrity::{self, report_checksum};
 use crate::store::{NewReport, StoreError, StoredReport};
 
 impl PostgresStore {
@@ -15,11 +16,19 @@ impl PostgresStore {
         let insert = client
             .prepare_cached(
                 "INSERT INTO reports \
-                 (report_id, user_id, device, received_at, expires_at, report) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                 (report_id, user_id, device, received_at, expires_at, report, checksum) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .await
             .op(OP)?;
+        let received_at = sql_time(report.received_at_ms);
+        let checksum = report_checksum(
+            &report.report_id.0,
+            &user,
+            device,
+            received_at,
+            &report.report,
+        );
         client
             .execute(
                 &insert,
@@ -27,9 +36,10 @@ impl PostgresStore {
                     &report.report_id.0.as_slice(),
                     &user,
                     &device,
-                    &sql_time(report.received_at_ms),
+                    &received_at,
                     &sql_time(report.expires_at_ms),
                     &report.report,
+                    &checksum.as_slice(),
                 ],
             )
             .await
@@ -85,7 +95,7 @@ impl PostgresStore {
         }
         let select = transaction
             .prepare_cached(
-                "SELECT r.report_id, r.user_id, r.device, r.received_at, r.report \
+                "SELECT r.report_id, r.user_id, r.device, r.received_at, r.report, r.checksum \
                  FROM unnest($1::bytea[]) WITH ORDINALITY AS chosen (report_id, n) \
                  JOIN reports r ON r.report_id = chosen.report_id ORDER BY chosen.n",
             )
@@ -93,19 +103,34 @@ impl PostgresStore {
             .op(OP)?;
         let rows = transaction.query(&select, &[&chosen]).await.op(OP)?;
         transaction.commit().await.op(OP)?;
-        rows.iter()
-            .map(|row| {
-                let user =
-                    UserId::new(row.try_get::<_, String>(1).op(OP)?).map_err(|_| corrupt(OP))?;
-                Ok(StoredReport {
-                    report_id: ReportId(fixed(row, 0, OP)?),
-                    reporter: DeviceAddress::new(user, device_id(row.try_get(2).op(OP)?, OP)?),
-                    received_at_ms: u64::try_from(row.try_get::<_, i64>(3).op(OP)?)
-                        .map_err(|_| corrupt(OP))?,
-                    report: row.try_get(4).op(OP)?,
-                })
-            })
-            .collect()
+        drop(client);
+        let mut reports = Vec::with_capacity(rows.len());
+        let mut corrupt_ids = Vec::new();
+        for row in &rows {
+            let id: Vec<u8> = row.try_get(0).op(OP)?;
+            let user: String = row.try_get(1).op(OP)?;
+            let device: i64 = row.try_get(2).op(OP)?;
+            let received_at: i64 = row.try_get(3).op(OP)?;
+            let report: Vec<u8> = row.try_get(4).op(OP)?;
+            let checksum: Option<Vec<u8>> = row.try_get(5).op(OP)?;
+            let expected = report_checksum(&id, &user, device, received_at, &report);
+            if !integrity::matches(checksum.as_deref(), &expected) {
+                corrupt_ids.push(id);
+                continue;
+            }
+            let user = UserId::new(user).map_err(|_| corrupt(OP))?;
+            reports.push(StoredReport {
+                report_id: ReportId(fixed(row, 0, OP)?),
+                reporter: DeviceAddress::new(user, device_id(device, OP)?),
+                received_at_ms: u64::try_from(received_at).map_err(|_| corrupt(OP))?,
+                report,
+            });
+        }
+        if !corrupt_ids.is_empty() {
+            self.quarantine(integrity::REPORT, corrupt_ids, now_ms)
+                .await?;
+        }
+        Ok(reports)
     }
 
     pub(super) async fn ack_reports(&self, report_ids: &[ReportId]) -> Result<u64, StoreError> {

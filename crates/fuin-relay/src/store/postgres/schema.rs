@@ -1,16 +1,53 @@
 //! The PostgreSQL store's schema, and bringing a database up to it.
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{Object, Transaction};
 
+use super::Op;
 use super::locks::SCHEMA_LOCK;
 use super::notify::{self, WakeKey};
-use super::{Op, backend_at};
-use crate::store::StoreError;
+use crate::store::integrity::{device_checksum, mailbox_checksum, report_checksum};
+use crate::store::{OpenFailure, StoreError};
 
 /// The schema version kept in `fuin_schema`. Version 2 added the blob and
-/// report tables, version 3 accounts, invites and link messages; an older
-/// database gains them when a relay connects.
-const SCHEMA_VERSION: i64 = 3;
+/// report tables, version 3 accounts, invites and link messages, version 4
+/// the checksums of devices, envelopes and reports, envelope sizes, the quarantine and `relay_meta`;
+/// an older database gains them when a relay connects (its envelopes and
+/// reports get their checksums then).
+const SCHEMA_VERSION: i64 = 4;
+
+/// The tables each schema version has, so that a database whose version
+/// says it has a table it lacks is refused rather than silently recreated.
+const TABLES_BY_VERSION: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "devices",
+            "signed_prekeys",
+            "one_time_prekeys",
+            "challenges",
+            "tokens",
+            "mailbox",
+        ],
+    ),
+    (2, &["blobs", "blob_capabilities", "reports"]),
+    (3, &["accounts", "invites", "link_messages"]),
+    (4, &["quarantine", "relay_meta"]),
+];
+
+/// How many rows a migration gives checksums at a time.
+const BACKFILL_BATCH: i64 = 1000;
+
+/// What a database from before version 4 gains besides new tables: the
+/// checksum columns, and each envelope's record length with an index that
+/// covers it (so the byte quota sums an index, not the rows).
+const CHECKSUM_COLUMNS: &str = "
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS checksum BYTEA;
+ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS checksum BYTEA;
+ALTER TABLE reports ADD COLUMN IF NOT EXISTS checksum BYTEA;
+ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS size BIGINT;
+UPDATE mailbox SET size = octet_length(record) WHERE size IS NULL;
+CREATE INDEX IF NOT EXISTS mailbox_size ON mailbox (user_id, device) INCLUDE (size);
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS fuin_schema (
@@ -22,6 +59,7 @@ CREATE TABLE IF NOT EXISTS devices (
     device        BIGINT NOT NULL,
     identity      BYTEA  NOT NULL,
     registered_at BIGINT NOT NULL,
+    checksum      BYTEA,
     PRIMARY KEY (user_id, device)
 );
 CREATE TABLE IF NOT EXISTS signed_prekeys (
@@ -64,7 +102,9 @@ CREATE TABLE IF NOT EXISTS mailbox (
     device     BIGINT NOT NULL,
     record     BYTEA  NOT NULL,
     expires_at BIGINT NOT NULL,
-    seq        BIGINT NOT NULL
+    seq        BIGINT NOT NULL,
+    checksum   BYTEA,
+    size       BIGINT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS mailbox_order ON mailbox (user_id, device, seq);
 CREATE INDEX IF NOT EXISTS mailbox_expiry ON mailbox (expires_at);
@@ -87,7 +127,8 @@ CREATE TABLE IF NOT EXISTS reports (
     device      BIGINT NOT NULL,
     received_at BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL,
-    report      BYTEA  NOT NULL
+    report      BYTEA  NOT NULL,
+    checksum    BYTEA
 );
 CREATE INDEX IF NOT EXISTS reports_order ON reports (received_at, report_id);
 CREATE INDEX IF NOT EXISTS reports_expiry ON reports (expires_at);
@@ -108,12 +149,27 @@ CREATE TABLE IF NOT EXISTS link_messages (
     PRIMARY KEY (channel, slot)
 );
 CREATE INDEX IF NOT EXISTS link_messages_expiry ON link_messages (expires_at);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id             BIGSERIAL PRIMARY KEY,
+    kind           TEXT   NOT NULL,
+    record_key     BYTEA  NOT NULL,
+    content        BYTEA  NOT NULL,
+    expires_at     BIGINT NOT NULL,
+    quarantined_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS quarantine_expiry ON quarantine (expires_at);
+CREATE TABLE IF NOT EXISTS relay_meta (
+    name  TEXT  NOT NULL PRIMARY KEY,
+    value BYTEA NOT NULL
+);
 ";
 
 /// Creates what is missing, under the schema lock, checks that the database
-/// is not from a newer relay and records the schema version; returns the
-/// database's wake key.
-pub(super) async fn migrate(client: &mut Object) -> Result<WakeKey, StoreError> {
+/// is not from a newer relay, is a relay's and has the tables its version
+/// says, gives old envelopes and reports their checksums and records the
+/// schema version; returns the database's wake key and whether it was new
+/// (held no relay schema).
+pub(super) async fn migrate(client: &mut Object) -> Result<(WakeKey, bool), StoreError> {
     const OP: &str = "connect";
     let transaction = client.transaction().await.op(OP)?;
     transaction
@@ -140,9 +196,50 @@ pub(super) async fn migrate(client: &mut Object) -> Result<WakeKey, StoreError> 
             .op(OP)?,
         _ => None,
     };
+    let present: Vec<String> = transaction
+        .query(
+            "SELECT c.relname::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()",
+            &[],
+        )
+        .await
+        .op(OP)?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()
+        .op(OP)?;
+    match current {
+        Some(version) if version > SCHEMA_VERSION => {
+            return Err(StoreError::Open(OpenFailure::NewerSchema));
+        }
+        Some(version) => {
+            let expected = TABLES_BY_VERSION
+                .iter()
+                .filter(|(since, _)| *since <= version)
+                .flat_map(|(_, names)| names.iter());
+            for name in expected {
+                if !present.iter().any(|table| table == name) {
+                    return Err(StoreError::Open(OpenFailure::MissingTables));
+                }
+            }
+        }
+        // Relay tables without the version table: not a database a relay
+        // made (or one damaged by hand).
+        None if TABLES_BY_VERSION
+            .iter()
+            .flat_map(|(_, names)| names.iter())
+            .any(|name| present.iter().any(|table| table == name)) =>
+        {
+            return Err(StoreError::Open(OpenFailure::ForeignDatabase));
+        }
+        None => {}
+    }
     if current != Some(SCHEMA_VERSION) {
         transaction.batch_execute(SCHEMA).await.op(OP)?;
+        transaction.batch_execute(CHECKSUM_COLUMNS).await.op(OP)?;
         transaction.batch_execute(notify::KEY_SCHEMA).await.op(OP)?;
+        backfill_checksums(&transaction).await?;
     }
     let wake_key = notify::wake_key(&transaction).await?;
     transaction
@@ -159,7 +256,7 @@ pub(super) async fn migrate(client: &mut Object) -> Result<WakeKey, StoreError> 
         .try_get(0)
         .op(OP)?;
     if version > SCHEMA_VERSION {
-        return Err(backend_at(OP, "database from a newer relay"));
+        return Err(StoreError::Open(OpenFailure::NewerSchema));
     }
     transaction
         .execute(
@@ -169,5 +266,109 @@ pub(super) async fn migrate(client: &mut Object) -> Result<WakeKey, StoreError> 
         .await
         .op(OP)?;
     transaction.commit().await.op(OP)?;
-    Ok(wake_key)
+    Ok((wake_key, current.is_none()))
+}
+
+/// Gives every envelope and report without a checksum its checksum, a batch
+/// at a time (rows are trusted as they are at migration time).
+async fn backfill_checksums(transaction: &Transaction<'_>) -> Result<(), StoreError> {
+    const OP: &str = "connect: checksums";
+    loop {
+        let rows = transaction
+            .query(
+                "SELECT user_id, device, identity FROM devices WHERE checksum IS NULL LIMIT $1",
+                &[&BACKFILL_BATCH],
+            )
+            .await
+            .op(OP)?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut users = Vec::with_capacity(rows.len());
+        let mut devices = Vec::with_capacity(rows.len());
+        let mut checksums = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let user: String = row.try_get(0).op(OP)?;
+            let device: i64 = row.try_get(1).op(OP)?;
+            let identity: Vec<u8> = row.try_get(2).op(OP)?;
+            checksums.push(device_checksum(&user, device, &identity).to_vec());
+            users.push(user);
+            devices.push(device);
+        }
+        transaction
+            .execute(
+                "UPDATE devices d SET checksum = c.checksum \
+                 FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS c (user_id, device, checksum) \
+                 WHERE d.user_id = c.user_id AND d.device = c.device",
+                &[&users, &devices, &checksums],
+            )
+            .await
+            .op(OP)?;
+    }
+    loop {
+        let rows = transaction
+            .query(
+                "SELECT message_id, user_id, device, record FROM mailbox \
+                 WHERE checksum IS NULL LIMIT $1",
+                &[&BACKFILL_BATCH],
+            )
+            .await
+            .op(OP)?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut checksums = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: Vec<u8> = row.try_get(0).op(OP)?;
+            let user: String = row.try_get(1).op(OP)?;
+            let device: i64 = row.try_get(2).op(OP)?;
+            let record: Vec<u8> = row.try_get(3).op(OP)?;
+            checksums.push(mailbox_checksum(&id, &user, device, &record).to_vec());
+            ids.push(id);
+        }
+        transaction
+            .execute(
+                "UPDATE mailbox m SET checksum = c.checksum \
+                 FROM unnest($1::bytea[], $2::bytea[]) AS c (message_id, checksum) \
+                 WHERE m.message_id = c.message_id",
+                &[&ids, &checksums],
+            )
+            .await
+            .op(OP)?;
+    }
+    loop {
+        let rows = transaction
+            .query(
+                "SELECT report_id, user_id, device, received_at, report FROM reports \
+                 WHERE checksum IS NULL LIMIT $1",
+                &[&BACKFILL_BATCH],
+            )
+            .await
+            .op(OP)?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut checksums = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: Vec<u8> = row.try_get(0).op(OP)?;
+            let user: String = row.try_get(1).op(OP)?;
+            let device: i64 = row.try_get(2).op(OP)?;
+            let received_at: i64 = row.try_get(3).op(OP)?;
+            let report: Vec<u8> = row.try_get(4).op(OP)?;
+            checksums.push(report_checksum(&id, &user, device, received_at, &report).to_vec());
+            ids.push(id);
+        }
+        transaction
+            .execute(
+                "UPDATE reports r SET checksum = c.checksum \
+                 FROM unnest($1::bytea[], $2::bytea[]) AS c (report_id, checksum) \
+                 WHERE r.report_id = c.report_id",
+                &[&ids, &checksums],
+            )
+            .await
+            .op(OP)?;
+    }
+    Ok(())
 }

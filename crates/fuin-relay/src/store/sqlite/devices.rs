@@ -7,6 +7,7 @@ use fuin_wire::{
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Op, SqliteStore, corrupt, device_id, key, sql_time};
+use crate::store::integrity::{self, device_checksum};
 use crate::store::{Registration, StoreError};
 
 impl SqliteStore {
@@ -31,13 +32,7 @@ impl SqliteStore {
                 Some(stored) if stored == identity => Ok(Registration::AlreadyRegistered),
                 Some(_) => Err(StoreError::IdentityConflict),
                 None => {
-                    conn.prepare_cached(
-                        "INSERT INTO devices (user, device, identity, registered_at) \
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .op(OP)?
-                    .execute(params![user, device, identity, now])
-                    .op(OP)?;
+                    insert_device(conn, &user, device, &identity, now, OP)?;
                     Ok(Registration::Created)
                 }
             }
@@ -51,18 +46,8 @@ impl SqliteStore {
     ) -> Result<Option<PublicIdentity>, StoreError> {
         const OP: &str = "device_identity";
         let (user, device) = key(address);
-        self.read(OP, move |conn| {
-            let stored: Option<Vec<u8>> = conn
-                .prepare_cached("SELECT identity FROM devices WHERE user = ?1 AND device = ?2")
-                .op(OP)?
-                .query_row(params![user, device], |row| row.get(0))
-                .optional()
-                .op(OP)?;
-            stored
-                .map(|bytes| identity_from_bytes(&bytes, OP))
-                .transpose()
-        })
-        .await
+        self.read(OP, move |conn| checked_identity(conn, &user, device, OP))
+            .await
     }
 
     pub(super) async fn user_devices(
@@ -126,7 +111,8 @@ pub(super) fn device_exists(
         .op(name)
 }
 
-/// Adds a device row (the caller has checked that the address is free).
+/// Adds a device row with its checksum (the caller has checked that the
+/// address is free).
 pub(super) fn insert_device(
     conn: &Connection,
     user: &str,
@@ -135,11 +121,39 @@ pub(super) fn insert_device(
     now: i64,
     name: &'static str,
 ) -> Result<(), StoreError> {
+    let checksum = device_checksum(user, device, identity);
     conn.prepare_cached(
-        "INSERT INTO devices (user, device, identity, registered_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO devices (user, device, identity, registered_at, checksum) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )
     .op(name)?
-    .execute(params![user, device, identity, now])
+    .execute(params![user, device, identity, now, checksum])
     .op(name)?;
     Ok(())
+}
+
+/// The identity registered at `user`/`device`, if any, after checking its
+/// checksum: [`StoreError::CorruptRecord`] if it fails.
+pub(super) fn checked_identity(
+    conn: &Connection,
+    user: &str,
+    device: i64,
+    name: &'static str,
+) -> Result<Option<PublicIdentity>, StoreError> {
+    let stored: Option<(Vec<u8>, Option<Vec<u8>>)> = conn
+        .prepare_cached("SELECT identity, checksum FROM devices WHERE user = ?1 AND device = ?2")
+        .op(name)?
+        .query_row(params![user, device], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+        .op(name)?;
+    let Some((identity, checksum)) = stored else {
+        return Ok(None);
+    };
+    if !integrity::matches(
+        checksum.as_deref(),
+        &device_checksum(user, device, &identity),
+    ) {
+        return Err(StoreError::CorruptRecord);
+    }
+    identity_from_bytes(&identity, name).map(Some)
 }

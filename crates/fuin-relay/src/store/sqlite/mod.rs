@@ -35,17 +35,31 @@
 //! one_time_prekeys (user, device, id, public_key)            PK (user, device, id)
 //! challenges       (user, device, nonce, expires_at)         PK (user, device, nonce)
 //! tokens           (token_hash, user, device, expires_at)    PK token_hash
-//! mailbox          (message_id, user, device, record, expires_at, seq)
+//! mailbox          (message_id, user, device, record, expires_at, seq, checksum)
 //!                  PK message_id, index (user, device, seq)
 //! blobs            (blob_id, content, expires_at)            PK blob_id
 //! blob_capabilities (capability_hash, blob_id, expires_at)   PK capability_hash,
 //!                  blob_id references blobs (deleted with it)
-//! reports          (report_id, user, device, received_at, expires_at, report)
+//! reports          (report_id, user, device, received_at, expires_at, report, checksum)
 //!                  PK report_id, index (received_at, report_id)
 //! accounts         (user, account_key, version, list)        PK user: the newest accepted list
 //! invites          (code_hash)                               PK code_hash: unspent invites
 //! link_messages    (channel, slot, message, expires_at)      PK (channel, slot)
+//! quarantine       (id, kind, record_key, content, expires_at, quarantined_at)
+//!                  PK id: records that failed their checksum
+//! relay_meta       (name, value)                             PK name: the stamp key check
 //! ```
+//!
+//! `checksum` is checked on every read; a row that fails is moved to
+//! `quarantine` and not served (see [`crate::store::integrity`]).
+//!
+//! # Opening
+//!
+//! [`SqliteStore::open`] checks the directory and the file first (and
+//! creates a missing file with mode 0600, so that its `-wal` and `-shm`,
+//! which SQLite makes with the database's mode, are 0600 too), then runs
+//! `PRAGMA quick_check`, then the schema checks and migration of
+//! `schema.rs`. Each failure is a [`StoreError::Open`] naming its cause.
 //!
 //! `devices` holds exactly the devices named by the user's row in
 //! `accounts` (its `list` is the `SignedDeviceList` frame as accepted):
@@ -129,8 +143,8 @@ use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
-    LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store, StoreError,
-    StoredAccount, StoredDelivery, StoredReport, TakenBundle,
+    LinkSlot, MailboxQuota, NewBlob, NewDelivery, NewDeviceList, NewReport, OpenFailure,
+    Registration, Store, StoreError, StoredAccount, StoredDelivery, StoredReport, TakenBundle,
 };
 use writer::{QUEUE_DEPTH, Request, writer_loop};
 
@@ -138,6 +152,8 @@ mod accounts;
 mod auth;
 mod blobs;
 mod devices;
+mod files;
+mod integrity;
 mod invites;
 mod links;
 mod mailbox;
@@ -156,6 +172,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The SQLite [`Store`]. See the [module documentation](self).
 pub struct SqliteStore {
     path: PathBuf,
+    /// Whether the file held no relay schema when opened.
+    was_new: bool,
     readers: Arc<Readers>,
     /// `None` only while dropping.
     writer: Option<mpsc::Sender<Request>>,
@@ -171,18 +189,25 @@ impl fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens the database at `path`, creating the file and the schema if
-    /// needed, and starts the writer thread.
+    /// Opens the database at `path`, creating the file (mode 0600) and the
+    /// schema if needed, and starts the writer thread. Refuses, with
+    /// [`StoreError::Open`] naming the cause, a path it cannot use, a
+    /// database file (or `-wal`/`-shm`) others may read, a database that
+    /// fails `PRAGMA quick_check`, one that is not a relay's, and one whose
+    /// tables do not match its schema version.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         const OP: &str = "open";
+        files::prepare(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).op(OP)?;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_failure)?;
         conn.busy_timeout(BUSY_TIMEOUT).op(OP)?;
+        // Before anything writes: damaged pages are refused, not built on.
+        files::quick_check(&conn)?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .op(OP)?;
+            .map_err(open_failure)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(backend_at(OP, "WAL mode unavailable"));
         }
@@ -198,7 +223,7 @@ impl SqliteStore {
         if secure_delete != 1 || foreign_keys != 1 {
             return Err(backend_at(OP, "pragma not applied"));
         }
-        schema::migrate(&conn)?;
+        let was_new = schema::migrate(&conn)?;
 
         let mut idle = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -217,6 +242,7 @@ impl SqliteStore {
             .map_err(|_| backend_at(OP, "writer thread"))?;
         Ok(Self {
             path: path.to_owned(),
+            was_new,
             readers,
             writer: Some(sender),
             writer_thread: Some(writer_thread),
@@ -452,7 +478,39 @@ impl Store for SqliteStore {
         deliveries: Vec<NewDelivery>,
         max_waiting: u64,
     ) -> Result<(), StoreError> {
-        SqliteStore::deliver_within_quota(self, deliveries, max_waiting).await
+        let quota = MailboxQuota {
+            max_envelopes: max_waiting,
+            max_bytes: u64::MAX,
+        };
+        SqliteStore::deliver_within_quotas(self, deliveries, quota).await
+    }
+
+    async fn deliver_within_quotas(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        quota: MailboxQuota,
+    ) -> Result<(), StoreError> {
+        SqliteStore::deliver_within_quotas(self, deliveries, quota).await
+    }
+
+    async fn quarantined_records(&self) -> Result<u64, StoreError> {
+        SqliteStore::quarantined_records(self).await
+    }
+
+    fn was_new(&self) -> bool {
+        self.was_new
+    }
+
+    async fn has_devices(&self) -> Result<bool, StoreError> {
+        SqliteStore::has_devices(self).await
+    }
+
+    async fn stamp_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        SqliteStore::stamp_key_check(self).await
+    }
+
+    async fn set_stamp_key_check(&self, check: [u8; 16]) -> Result<(), StoreError> {
+        SqliteStore::set_stamp_key_check(self, check).await
     }
 
     async fn fetch(
@@ -496,6 +554,7 @@ impl Store for SqliteStore {
                 "DELETE FROM blobs WHERE expires_at <= ?1",
                 "DELETE FROM reports WHERE expires_at <= ?1",
                 "DELETE FROM link_messages WHERE expires_at <= ?1",
+                "DELETE FROM quarantine WHERE expires_at <= ?1",
             ] {
                 conn.prepare_cached(sql)
                     .op(OP)?
@@ -607,6 +666,23 @@ impl<T> Op<T> for rusqlite::Result<T> {
     fn op(self, name: &'static str) -> Result<T, StoreError> {
         self.map_err(|_| backend(name))
     }
+}
+
+/// Maps an error of opening or preparing the database to the cause an
+/// operator can act on.
+fn open_failure(error: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    let failure = match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt) => OpenFailure::Corrupt,
+        Some(ErrorCode::NotADatabase) => OpenFailure::NotADatabase,
+        // The file itself was checked writable before: what SQLite cannot
+        // open or write is in the directory (the -wal and -shm files).
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen) => OpenFailure::ReadOnly,
+        Some(ErrorCode::PermissionDenied) => OpenFailure::PermissionDenied,
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => OpenFailure::Locked,
+        _ => OpenFailure::Other("open".to_owned()),
+    };
+    StoreError::Open(failure)
 }
 
 fn backend(name: &'static str) -> StoreError {

@@ -3,7 +3,7 @@
 use fuin_wire::{DeviceAddress, Ed25519Signature, OneTimePrekey, SignedPrekey, X25519PublicKey};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::devices::{device_exists, identity_from_bytes};
+use super::devices::{checked_identity, device_exists};
 use super::{Op, SqliteStore, fixed, key, prekey_id};
 use crate::store::{StoreError, TakenBundle};
 
@@ -77,16 +77,9 @@ impl SqliteStore {
         const OP: &str = "take_bundle";
         let (user, device) = key(address);
         self.write(OP, move |conn| {
-            let identity: Option<Vec<u8>> = conn
-                .prepare_cached("SELECT identity FROM devices WHERE user = ?1 AND device = ?2")
-                .op(OP)?
-                .query_row(params![user, device], |row| row.get(0))
-                .optional()
-                .op(OP)?;
-            let Some(identity) = identity else {
+            let Some(identity) = checked_identity(conn, &user, device, OP)? else {
                 return Ok(None);
             };
-            let identity = identity_from_bytes(&identity, OP)?;
             let signed: Option<(i64, Vec<u8>, Vec<u8>)> = conn
                 .prepare_cached(
                     "SELECT id, public_key, signature FROM signed_prekeys \

@@ -1,15 +1,48 @@
 //! The SQLite store's schema, and bringing a database up to it.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, params};
 
-use super::{Op, backend_at};
-use crate::store::StoreError;
+use super::{Op, open_failure};
+use crate::store::integrity::{device_checksum, mailbox_checksum, report_checksum};
+use crate::store::{OpenFailure, StoreError};
 
 /// The schema version kept in `PRAGMA user_version`. Version 2 added the
-/// blob and report tables, version 3 accounts, invites and link messages;
-/// an older database gains them on opening (its devices stay registered,
-/// without a list, until their user publishes one).
-const SCHEMA_VERSION: i64 = 3;
+/// blob and report tables, version 3 accounts, invites and link messages,
+/// version 4 the checksums of devices, envelopes and reports, envelope sizes, the quarantine and
+/// `relay_meta`; an older database gains them on opening (its devices stay
+/// registered, without a list, until their user publishes one; its
+/// envelopes and reports get their checksums then).
+const SCHEMA_VERSION: i64 = 4;
+
+/// The tables each schema version has, so that a database whose version
+/// says it has a table it lacks is refused rather than silently recreated.
+const TABLES_BY_VERSION: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "devices",
+            "signed_prekeys",
+            "one_time_prekeys",
+            "challenges",
+            "tokens",
+            "mailbox",
+        ],
+    ),
+    (2, &["blobs", "blob_capabilities", "reports"]),
+    (3, &["accounts", "invites", "link_messages"]),
+    (4, &["quarantine", "relay_meta"]),
+];
+
+/// Each envelope's record length, kept beside it so that the byte quota
+/// sums an index (as the envelope count counts one) instead of reading
+/// every row of the mailbox. Run after `size` exists.
+const MAILBOX_SIZES: &str = "
+UPDATE mailbox SET size = length(record) WHERE size IS NULL;
+CREATE INDEX IF NOT EXISTS mailbox_size ON mailbox (user, device, size);
+";
+
+/// How many rows a migration gives checksums at a time.
+const BACKFILL_BATCH: i64 = 1000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices (
@@ -17,6 +50,7 @@ CREATE TABLE IF NOT EXISTS devices (
     device        INTEGER NOT NULL,
     identity      BLOB    NOT NULL,
     registered_at INTEGER NOT NULL,
+    checksum      BLOB,
     PRIMARY KEY (user, device)
 );
 CREATE TABLE IF NOT EXISTS signed_prekeys (
@@ -59,7 +93,9 @@ CREATE TABLE IF NOT EXISTS mailbox (
     device     INTEGER NOT NULL,
     record     BLOB    NOT NULL,
     expires_at INTEGER NOT NULL,
-    seq        INTEGER NOT NULL
+    seq        INTEGER NOT NULL,
+    checksum   BLOB,
+    size       INTEGER
 );
 CREATE INDEX IF NOT EXISTS mailbox_order ON mailbox (user, device, seq);
 CREATE INDEX IF NOT EXISTS mailbox_expiry ON mailbox (expires_at);
@@ -83,7 +119,8 @@ CREATE TABLE IF NOT EXISTS reports (
     device      INTEGER NOT NULL,
     received_at INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL,
-    report      BLOB    NOT NULL
+    report      BLOB    NOT NULL,
+    checksum    BLOB
 );
 CREATE INDEX IF NOT EXISTS reports_order ON reports (received_at, report_id);
 CREATE INDEX IF NOT EXISTS reports_expiry ON reports (expires_at);
@@ -104,20 +141,188 @@ CREATE TABLE IF NOT EXISTS link_messages (
     PRIMARY KEY (channel, slot)
 );
 CREATE INDEX IF NOT EXISTS link_messages_expiry ON link_messages (expires_at);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id             INTEGER PRIMARY KEY,
+    kind           TEXT    NOT NULL,
+    record_key     BLOB    NOT NULL,
+    content        BLOB    NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    quarantined_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS quarantine_expiry ON quarantine (expires_at);
+CREATE TABLE IF NOT EXISTS relay_meta (
+    name  TEXT NOT NULL PRIMARY KEY,
+    value BLOB NOT NULL
+);
 ";
 
-/// Checks that the database is not from a newer relay, then creates what
-/// is missing and records the schema version.
-pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
+/// Checks that the database is a relay's, not from a newer relay, and has
+/// the tables its version says; then, in one transaction, creates what is
+/// missing, gives old envelopes and reports their checksums and records the
+/// schema version. Returns whether the database was new (no relay schema).
+pub(super) fn migrate(conn: &Connection) -> Result<bool, StoreError> {
     const OP: &str = "open";
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
-        .op(OP)?;
+        .map_err(open_failure)?;
     if version > SCHEMA_VERSION {
-        return Err(backend_at(OP, "database from a newer relay"));
+        return Err(StoreError::Open(OpenFailure::NewerSchema));
     }
-    conn.execute_batch(SCHEMA).op(OP)?;
-    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+    let tables = table_names(conn)?;
+    // Version 0 with only relay tables is a relay's first start cut short
+    // before it recorded the version (earlier relays did not create the
+    // schema in one transaction): the migration completes it.
+    let ours = |table: &String| {
+        TABLES_BY_VERSION
+            .iter()
+            .any(|(_, names)| names.contains(&table.as_str()))
+    };
+    if version == 0 && !tables.iter().all(ours) {
+        return Err(StoreError::Open(OpenFailure::ForeignDatabase));
+    }
+    let expected = TABLES_BY_VERSION
+        .iter()
+        .filter(|(since, _)| *since <= version)
+        .flat_map(|(_, names)| names.iter());
+    for name in expected {
+        if !tables.iter().any(|table| table == name) {
+            return Err(StoreError::Open(OpenFailure::MissingTables));
+        }
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(false);
+    }
+    let transaction = conn.unchecked_transaction().map_err(open_failure)?;
+    transaction.execute_batch(SCHEMA).map_err(open_failure)?;
+    for (table, column, kind) in [
+        ("devices", "checksum", "BLOB"),
+        ("mailbox", "checksum", "BLOB"),
+        ("reports", "checksum", "BLOB"),
+        ("mailbox", "size", "INTEGER"),
+    ] {
+        if !has_column(&transaction, table, column)? {
+            transaction
+                .execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+                .op(OP)?;
+        }
+    }
+    transaction.execute_batch(MAILBOX_SIZES).op(OP)?;
+    backfill_checksums(&transaction)?;
+    transaction
+        .pragma_update(None, "user_version", SCHEMA_VERSION)
         .op(OP)?;
+    transaction.commit().map_err(open_failure)?;
+    Ok(version == 0 && tables.is_empty())
+}
+
+fn table_names(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .map_err(open_failure)?;
+    let names = statement
+        .query_map([], |row| row.get(0))
+        .map_err(open_failure)?
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(open_failure)?;
+    Ok(names)
+}
+
+fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, StoreError> {
+    const OP: &str = "open";
+    let mut statement = conn
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .op(OP)?;
+    let names = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .op(OP)?
+        .collect::<Result<Vec<_>, _>>()
+        .op(OP)?;
+    Ok(names.iter().any(|name| name == column))
+}
+
+/// A report's id, reporter, time of receipt and bytes.
+type ReportRow = (Vec<u8>, String, i64, i64, Vec<u8>);
+
+/// Gives every envelope and report without a checksum its checksum, a batch
+/// at a time (rows are trusted as they are at migration time).
+fn backfill_checksums(conn: &Connection) -> Result<(), StoreError> {
+    const OP: &str = "open: checksums";
+    loop {
+        let rows: Vec<(String, i64, Vec<u8>)> = conn
+            .prepare_cached(
+                "SELECT user, device, identity FROM devices WHERE checksum IS NULL LIMIT ?1",
+            )
+            .op(OP)?
+            .query_map(params![BACKFILL_BATCH], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .op(OP)?
+            .collect::<Result<_, _>>()
+            .op(OP)?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut update = conn
+            .prepare_cached("UPDATE devices SET checksum = ?3 WHERE user = ?1 AND device = ?2")
+            .op(OP)?;
+        for (user, device, identity) in rows {
+            let checksum = device_checksum(&user, device, &identity);
+            update.execute(params![user, device, checksum]).op(OP)?;
+        }
+    }
+    loop {
+        let rows: Vec<(Vec<u8>, String, i64, Vec<u8>)> = conn
+            .prepare_cached(
+                "SELECT message_id, user, device, record FROM mailbox \
+                 WHERE checksum IS NULL LIMIT ?1",
+            )
+            .op(OP)?
+            .query_map(params![BACKFILL_BATCH], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .op(OP)?
+            .collect::<Result<_, _>>()
+            .op(OP)?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut update = conn
+            .prepare_cached("UPDATE mailbox SET checksum = ?2 WHERE message_id = ?1")
+            .op(OP)?;
+        for (message_id, user, device, record) in rows {
+            let checksum = mailbox_checksum(&message_id, &user, device, &record);
+            update.execute(params![message_id, checksum]).op(OP)?;
+        }
+    }
+    loop {
+        let rows: Vec<ReportRow> = conn
+            .prepare_cached(
+                "SELECT report_id, user, device, received_at, report FROM reports \
+                 WHERE checksum IS NULL LIMIT ?1",
+            )
+            .op(OP)?
+            .query_map(params![BACKFILL_BATCH], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            })
+            .op(OP)?
+            .collect::<Result<_, _>>()
+            .op(OP)?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut update = conn
+            .prepare_cached("UPDATE reports SET checksum = ?2 WHERE report_id = ?1")
+            .op(OP)?;
+        for (report_id, user, device, received_at, report) in rows {
+            let checksum = report_checksum(&report_id, &user, device, received_at, &report);
+            update.execute(params![report_id, checksum]).op(OP)?;
+        }
+    }
     Ok(())
 }
