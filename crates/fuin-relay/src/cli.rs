@@ -568,13 +568,13 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
     // A key file that is already there says this relay has run before (it
     // is made at the first start), so its database should not be new.
     let key_existed = key_path.exists();
-    let stamp_keys = stamp_keys(&args, &key_path).map_err(RunError::StampKey)?;
     // A key made now is removed again if the start fails before a database
-    // has recorded it, so that the next start does not take it for a
-    // relay that ran.
+    // has recorded it (also when an older key given with it is refused), so
+    // that the next start does not take it for a relay that ran.
     let mut new_key = NewKeyFile {
         path: (!key_existed).then(|| key_path.clone()),
     };
+    let stamp_keys = stamp_keys(&args, &key_path).map_err(RunError::StampKey)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             Some(crate::tls::server_config(cert, key).map_err(RunError::Tls)?)
