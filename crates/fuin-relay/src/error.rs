@@ -109,11 +109,16 @@ impl From<StoreError> for ApiError {
                 "link_capacity",
                 "the relay holds as many link messages as it may; try again later",
             ),
-            other => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
-                other.to_string(),
-            ),
+            other => {
+                // The operation and stage only: a backend error names no data.
+                tracing::error!(error = %other, "store error");
+                crate::metrics::store_error();
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    other.to_string(),
+                )
+            }
         }
     }
 }

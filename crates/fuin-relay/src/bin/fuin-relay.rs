@@ -14,7 +14,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use fuin_relay::cli::{RelayArgs, listening_line, make_invites, run};
+use fuin_relay::cli::{LogFormat, RelayArgs, listening_line, make_invites, run};
 
 /// The fuin relay: carries sealed envelopes between devices.
 #[derive(Parser)]
@@ -27,6 +27,11 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(err) = cli.relay.install_logging() {
+        eprintln!("fuin-relay: {err}");
+        return ExitCode::from(2);
+    }
+    let json_log = cli.relay.log_format() == LogFormat::Json;
     if let Some(invite) = cli.relay.invite() {
         return match make_invites(invite).await {
             Ok(codes) => {
@@ -43,6 +48,11 @@ async fn main() -> ExitCode {
     }
     match run(cli.relay, |address| println!("{}", listening_line(address))).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if json_log => {
+            // A log collector reads stderr as JSON lines: say it as one.
+            tracing::error!(code = err.code(), error = %err, "fuin-relay stopped");
+            ExitCode::FAILURE
+        }
         Err(err) => {
             eprintln!("fuin-relay: {err}");
             ExitCode::FAILURE

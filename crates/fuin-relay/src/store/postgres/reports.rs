@@ -4,6 +4,7 @@ use fuin_wire::relay::ReportId;
 use fuin_wire::{DeviceAddress, UserId};
 use tokio_postgres::error::SqlState;
 
+use super::health;
 use super::{Op, PostgresStore, backend, backend_at, corrupt, device_id, fixed, key, sql_time};
 use crate::store::{NewReport, StoreError, StoredReport};
 
@@ -92,7 +93,7 @@ impl PostgresStore {
             .await
             .op(OP)?;
         let rows = transaction.query(&select, &[&chosen]).await.op(OP)?;
-        transaction.commit().await.op(OP)?;
+        health::commit(transaction, OP).await?;
         rows.iter()
             .map(|row| {
                 let user =

@@ -138,6 +138,7 @@ mod accounts;
 mod auth;
 mod blobs;
 mod devices;
+mod health;
 mod invites;
 mod links;
 mod mailbox;
@@ -284,6 +285,14 @@ impl Drop for SqliteStore {
 }
 
 impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        SqliteStore::ping(self).await
+    }
+
+    async fn mailbox_depths(&self) -> Result<crate::metrics::MailboxDepths, StoreError> {
+        SqliteStore::mailbox_depths(self).await
+    }
+
     async fn create_account(
         &self,
         list: NewDeviceList,
