@@ -16,9 +16,10 @@ use std::thread::JoinHandle;
 
 use common::*;
 use fuin_wire::FrameBody;
-use fuin_wire::relay::{Acknowledgement, ChallengeRequest, MailboxBatch};
+use fuin_wire::relay::{Acknowledgement, BlobReceipt, ChallengeRequest, MailboxBatch};
 use fuin_wire::{DeviceAddress, DeviceId, UserId};
 use futures_util::SinkExt;
+use sha2::{Digest, Sha256};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -131,6 +132,19 @@ fn connect_from(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> Tc
     let stream = stream.into_std().unwrap();
     stream.set_nonblocking(false).unwrap();
     stream
+}
+
+/// `GET path` with a token and one more header: the status and body.
+fn request_with(address: &str, path: &str, token: &str, extra: (&str, &str)) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         {}: {}\r\nConnection: close\r\n\r\n",
+        extra.0, extra.1
+    )
+    .unwrap();
+    read_response(stream).unwrap()
 }
 
 /// A response header's value.
@@ -419,6 +433,8 @@ fn metrics_count_known_traffic_exactly() {
             "127.0.0.1:0",
             "--anonymous-request-burst",
             "10",
+            "--request-burst",
+            "8",
         ],
         &[(
             fuin_relay::test_clock::TIME_FILE_VARIABLE,
@@ -472,7 +488,43 @@ fn metrics_count_known_traffic_exactly() {
     );
     assert_eq!(status, 429);
 
+    // Dave's ninth request with a token is over his burst of 8.
+    let dave = TestDevice::register(&address, "dave", 1, 4);
+    for expected in [200, 200, 200, 200, 200, 200, 200, 200, 429] {
+        let (status, _) =
+            request(&address, "GET", "/v1/prekeys/count", Some(&dave.token), &[]).unwrap();
+        assert_eq!(status, expected);
+    }
+    // One blob up and down.
+    let blob = vec![0x42u8; 3000];
+    let blob_path = format!("/v1/blobs/{}", hex::encode(Sha256::digest(&blob)));
+    let (status, body) = request(&address, "PUT", &blob_path, Some(&bob.token), &blob).unwrap();
+    assert_eq!(status, 201);
+    let receipt = BlobReceipt::from_bytes(&body).unwrap();
+    let (status, _) = request_with(
+        &address,
+        &blob_path,
+        &bob.token,
+        ("fuin-blob-capability", &hex::encode(receipt.capability.0)),
+    );
+    assert_eq!(status, 200);
+
     let scraped = scrape(&metrics);
+    assert_eq!(
+        scraped.value("fuin_relay_rate_limited_total", &[("kind", "device")]),
+        1.0
+    );
+    for direction in ["upload", "download"] {
+        let labels = [("direction", direction)];
+        assert_eq!(
+            scraped.value("fuin_relay_blob_transfers_total", &labels),
+            1.0
+        );
+        assert_eq!(
+            scraped.value("fuin_relay_blob_transfer_bytes_total", &labels),
+            3000.0
+        );
+    }
     let sends = [("route", "/v1/messages"), ("method", "POST")];
     let with_status = |status: &'static str| {
         let mut labels = sends.to_vec();

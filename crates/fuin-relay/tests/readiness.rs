@@ -15,8 +15,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use fuin_relay::api::{Clock, READY_TIMEOUT};
+use fuin_relay::store::Store;
 use fuin_relay::store::postgres::PostgresStore;
 use fuin_relay::{Relay, router};
+use fuin_wire::{DeviceAddress, DeviceId, UserId};
 use harness::{Harness, default_config};
 use http_body_util::BodyExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -97,6 +99,18 @@ async fn forward(client: TcpStream, target: SocketAddr, mut stalled: watch::Rece
     std::future::pending::<()>().await;
 }
 
+/// How many PostgreSQL commits the metrics have timed.
+fn postgres_commits(exposition: &str) -> u64 {
+    exposition
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(
+                "fuin_relay_store_commit_duration_seconds_count{backend=\"postgres\"} ",
+            )
+        })
+        .map_or(0, |count| count.parse().unwrap())
+}
+
 const VARIABLE: &str = "FUIN_TEST_POSTGRES";
 
 /// The test database, or `None` to skip (failing under CI, as the store
@@ -167,6 +181,17 @@ async fn readiness_fails_when_postgres_stops_answering() {
     let relay = Relay::new(store, default_config(), clock);
     let app = router(relay.clone());
     assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
+    // A write in a transaction is timed in the metrics (this test is the
+    // only one of this binary on PostgreSQL, so the count is its own).
+    let commits = || postgres_commits(&fuin_relay::metrics::encode());
+    let before = commits();
+    let device = DeviceAddress::new(UserId::new("alice".to_owned()).unwrap(), DeviceId(1));
+    relay
+        .store()
+        .put_challenge_bounded(&device, [7; 32], harness::START + 60_000, 2)
+        .await
+        .unwrap();
+    assert_eq!(commits(), before + 1);
 
     proxy.stall();
     let asked = Instant::now();
