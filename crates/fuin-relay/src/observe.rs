@@ -38,6 +38,11 @@ fn request_id() -> String {
     hex::encode(crate::api::random::<16>())
 }
 
+/// The status a request is counted and logged with when it ends without
+/// an answer (its client went away, or shutdown dropped it): nginx's
+/// "client closed request".
+pub const UNANSWERED_STATUS: u16 = 499;
+
 /// The middleware around every route: see the module's documentation.
 /// `log_client_addresses` adds the client's IP address to the event.
 pub(crate) async fn observe_request(
@@ -45,9 +50,6 @@ pub(crate) async fn observe_request(
     request: Request,
     next: Next,
 ) -> Response {
-    let started = Instant::now();
-    let id = request_id();
-    let method = metrics::method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -61,30 +63,69 @@ pub(crate) async fn observe_request(
                 .map(|ConnectInfo(address)| address.ip().to_string())
         })
         .flatten();
-    let span = tracing::info_span!("request", request_id = %id, method, route = %route);
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let latency = started.elapsed();
-    let status = response.status().as_u16();
-    metrics::request(&route, method, status, latency);
-    let latency_ms = latency.as_secs_f64() * 1000.0;
-    let _entered = span.enter();
-    if is_probe(&route) {
-        tracing::debug!(
-            target: REQUEST_TARGET,
-            request_id = %id, method, route = %route, status, latency_ms, client = client.as_deref(),
-            "request"
-        );
-    } else {
-        tracing::info!(
-            target: REQUEST_TARGET,
-            request_id = %id, method, route = %route, status, latency_ms, client = client.as_deref(),
-            "request"
-        );
-    }
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    let mut observed = Observed {
+        started: Instant::now(),
+        id: request_id(),
+        method: metrics::method_label(request.method()),
+        route,
+        client,
+        answered: false,
+    };
+    let span = tracing::info_span!(
+        "request",
+        request_id = %observed.id,
+        method = observed.method,
+        route = %observed.route
+    );
+    let mut response = next.run(request).instrument(span).await;
+    observed.answered = true;
+    observed.report(response.status().as_u16());
+    if let Ok(value) = HeaderValue::from_str(&observed.id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// One request's observation, reported once: with its status when it is
+/// answered, or as [`UNANSWERED_STATUS`] if it is dropped before that.
+struct Observed {
+    started: Instant,
+    id: String,
+    method: &'static str,
+    route: String,
+    client: Option<String>,
+    answered: bool,
+}
+
+impl Observed {
+    fn report(&self, status: u16) {
+        let latency = self.started.elapsed();
+        metrics::request(&self.route, self.method, status, latency);
+        let latency_ms = latency.as_secs_f64() * 1000.0;
+        let (request_id, method, route) = (&self.id, self.method, &self.route);
+        let client = self.client.as_deref();
+        if is_probe(route) {
+            tracing::debug!(
+                target: REQUEST_TARGET,
+                request_id, method, route, status, latency_ms, client,
+                "request"
+            );
+        } else {
+            tracing::info!(
+                target: REQUEST_TARGET,
+                request_id, method, route, status, latency_ms, client,
+                "request"
+            );
+        }
+    }
+}
+
+impl Drop for Observed {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.report(UNANSWERED_STATUS);
+        }
+    }
 }
 
 /// How the relay commands write their log.

@@ -434,7 +434,7 @@ fn metrics_count_known_traffic_exactly() {
             "--anonymous-request-burst",
             "10",
             "--request-burst",
-            "8",
+            "20",
         ],
         &[(
             fuin_relay::test_clock::TIME_FILE_VARIABLE,
@@ -488,12 +488,12 @@ fn metrics_count_known_traffic_exactly() {
     );
     assert_eq!(status, 429);
 
-    // Dave's ninth request with a token is over his burst of 8.
+    // Dave's 21st request with a token is over his burst of 20.
     let dave = TestDevice::register(&address, "dave", 1, 4);
-    for expected in [200, 200, 200, 200, 200, 200, 200, 200, 429] {
+    for n in 1..=21 {
         let (status, _) =
             request(&address, "GET", "/v1/prekeys/count", Some(&dave.token), &[]).unwrap();
-        assert_eq!(status, expected);
+        assert_eq!(status, if n <= 20 { 200 } else { 429 });
     }
     // One blob up and down.
     let blob = vec![0x42u8; 3000];
@@ -624,6 +624,32 @@ fn metrics_count_known_traffic_exactly() {
     eventually("the answered long poll to stop counting", PATIENCE, || {
         gauge("fuin_relay_long_polls_waiting") == 0.0
     });
+
+    // A long poll whose client goes away is counted, and logged, as
+    // unanswered.
+    assert_eq!(alice.drain(&address).len(), 1);
+    let mut abandoned = TcpStream::connect(&address).unwrap();
+    write!(
+        abandoned,
+        "GET /v1/mailbox?wait_ms=30000 HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\r\n",
+        alice.token
+    )
+    .unwrap();
+    eventually("the abandoned long poll to wait", PATIENCE, || {
+        gauge("fuin_relay_long_polls_waiting") == 1.0
+    });
+    drop(abandoned);
+    let unanswered = [
+        ("route", "/v1/mailbox"),
+        ("method", "GET"),
+        ("status", "499"),
+    ];
+    eventually(
+        "the abandoned long poll to count as unanswered",
+        PATIENCE,
+        || scrape(&metrics).value(REQUESTS, &unanswered) == 1.0,
+    );
+    assert_eq!(gauge("fuin_relay_long_polls_waiting"), 0.0);
 
     // A stream counts while it is open.
     let runtime = tokio::runtime::Runtime::new().unwrap();
