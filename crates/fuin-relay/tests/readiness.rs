@@ -1,6 +1,7 @@
 //! `/readyz` says the relay cannot serve when it cannot: once shutdown has
 //! begun, and when its store stops answering (a PostgreSQL server that
-//! stalls, behind a proxy the test controls). `/healthz` answers all along.
+//! stalls or goes away, behind a proxy the test controls). `/healthz`
+//! answers all along.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "harness/mod.rs"]
@@ -51,52 +52,71 @@ async fn readiness_fails_once_shutdown_begins() {
     assert_eq!(body["status"], "ok");
 }
 
-/// A TCP proxy to PostgreSQL that can stall: once stalled, it keeps every
-/// connection (old and new) open and forwards nothing more, as a server
-/// that hangs would.
-struct StallingProxy {
-    port: u16,
-    stalled: watch::Sender<bool>,
+/// What the proxy in front of PostgreSQL does to the relay's connections.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Forwards both ways.
+    None,
+    /// Keeps every connection (old and new) open and forwards nothing
+    /// more, as a server that hangs would.
+    Stall,
+    /// Closes every connection and refuses new ones, as a stopped server.
+    Gone,
 }
 
-impl StallingProxy {
+/// A TCP proxy to PostgreSQL that the test can make fail.
+struct FaultyProxy {
+    port: u16,
+    fault: watch::Sender<Fault>,
+}
+
+impl FaultyProxy {
     async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let stalled = watch::Sender::new(false);
-        let stall = stalled.clone();
+        let fault = watch::Sender::new(Fault::None);
+        let mut gone = fault.subscribe();
+        let faults = fault.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    return;
-                };
-                tokio::spawn(forward(client, target, stall.subscribe()));
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((client, _)) = accepted else { return };
+                        tokio::spawn(forward(client, target, faults.subscribe()));
+                    }
+                    // Dropping the listener refuses new connections.
+                    _ = gone.wait_for(|fault| *fault == Fault::Gone) => return,
+                }
             }
         });
-        Self { port, stalled }
+        Self { port, fault }
     }
 
-    fn stall(&self) {
-        self.stalled.send_replace(true);
+    fn fail(&self, fault: Fault) {
+        self.fault.send_replace(fault);
     }
 }
 
-async fn forward(client: TcpStream, target: SocketAddr, mut stalled: watch::Receiver<bool>) {
+async fn forward(client: TcpStream, target: SocketAddr, mut fault: watch::Receiver<Fault>) {
     let Ok(server) = TcpStream::connect(target).await else {
         return;
     };
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
-    if !*stalled.borrow() {
+    if *fault.borrow() == Fault::None {
         tokio::select! {
             _ = tokio::io::copy(&mut client_read, &mut server_write) => return,
             _ = tokio::io::copy(&mut server_read, &mut client_write) => return,
-            _ = stalled.wait_for(|stalled| *stalled) => {}
+            _ = fault.wait_for(|fault| *fault != Fault::None) => {}
         }
     }
-    // Stalled: both sockets stay open, and nothing crosses.
+    if *fault.borrow() == Fault::Gone {
+        return;
+    }
+    // Stalled: both sockets stay open, and nothing crosses, until the
+    // server is gone.
     let _open = (client_read, client_write, server_read, server_write);
-    std::future::pending::<()>().await;
+    let _ = fault.wait_for(|fault| *fault == Fault::Gone).await;
 }
 
 /// How many PostgreSQL commits the metrics have timed.
@@ -142,47 +162,83 @@ async fn execute(database: &str, sql: &str) {
     connection.await.unwrap().unwrap();
 }
 
+/// A relay on a fresh schema of the test database, reached through a
+/// [`FaultyProxy`]; `None` if the PostgreSQL tests are skipped.
+struct BehindProxy {
+    database: String,
+    schema: String,
+    proxy: FaultyProxy,
+    relay: Arc<Relay<PostgresStore>>,
+    app: Router,
+}
+
+impl BehindProxy {
+    async fn start() -> Option<Self> {
+        let database = database()?;
+        let config: tokio_postgres::Config = database.parse().unwrap();
+        let host = match config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+            _ => panic!("{VARIABLE} must name a TCP host for this test"),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let target = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        let schema = format!("fuin_test_{}", hex::encode(rand::random::<[u8; 8]>()));
+        execute(&database, &format!("CREATE SCHEMA {schema}")).await;
+
+        let proxy = FaultyProxy::start(target).await;
+        let mut through_proxy = format!(
+            "host=127.0.0.1 port={} user={} dbname={} options='-c search_path={schema}'",
+            proxy.port,
+            config.get_user().unwrap_or("postgres"),
+            config.get_dbname().unwrap_or("postgres"),
+        );
+        if let Some(password) = config.get_password() {
+            through_proxy.push_str(&format!(
+                " password='{}'",
+                String::from_utf8_lossy(password)
+                    .replace('\\', "\\\\")
+                    .replace('\'', "\\'")
+            ));
+        }
+        let store = PostgresStore::connect_with_pool_size(&through_proxy, 2)
+            .await
+            .unwrap();
+        let clock: Clock = Arc::new(|| harness::START);
+        let relay = Relay::new(store, default_config(), clock);
+        let app = router(relay.clone());
+        Some(Self {
+            database,
+            schema,
+            proxy,
+            relay,
+            app,
+        })
+    }
+
+    async fn drop_schema(self) {
+        self.relay.store().close();
+        execute(
+            &self.database,
+            &format!("DROP SCHEMA {} CASCADE", self.schema),
+        )
+        .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_when_postgres_stops_answering() {
-    let Some(database) = database() else { return };
-    let config: tokio_postgres::Config = database.parse().unwrap();
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => panic!("{VARIABLE} must name a TCP host for this test"),
+    let Some(setup) = BehindProxy::start().await else {
+        return;
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let target = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let schema = format!("fuin_test_{}", hex::encode(rand::random::<[u8; 8]>()));
-    execute(&database, &format!("CREATE SCHEMA {schema}")).await;
-
-    let proxy = StallingProxy::start(target).await;
-    let mut through_proxy = format!(
-        "host=127.0.0.1 port={} user={} dbname={} options='-c search_path={schema}'",
-        proxy.port,
-        config.get_user().unwrap_or("postgres"),
-        config.get_dbname().unwrap_or("postgres"),
-    );
-    if let Some(password) = config.get_password() {
-        through_proxy.push_str(&format!(
-            " password='{}'",
-            String::from_utf8_lossy(password)
-                .replace('\\', "\\\\")
-                .replace('\'', "\\'")
-        ));
-    }
-    let store = PostgresStore::connect_with_pool_size(&through_proxy, 2)
-        .await
-        .unwrap();
-    let clock: Clock = Arc::new(|| harness::START);
-    let relay = Relay::new(store, default_config(), clock);
-    let app = router(relay.clone());
-    assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
+    let (app, relay) = (&setup.app, &setup.relay);
+    assert_eq!(get(app, "/readyz").await.0, StatusCode::OK);
     // A write in a transaction is timed in the metrics (this test is the
-    // only one of this binary on PostgreSQL, so the count is its own).
+    // only one of this binary that commits on PostgreSQL, so the count is
+    // its own).
     let commits = || postgres_commits(&fuin_relay::metrics::encode());
     let before = commits();
     let device = DeviceAddress::new(UserId::new("alice".to_owned()).unwrap(), DeviceId(1));
@@ -193,9 +249,9 @@ async fn readiness_fails_when_postgres_stops_answering() {
         .unwrap();
     assert_eq!(commits(), before + 1);
 
-    proxy.stall();
+    setup.proxy.fail(Fault::Stall);
     let asked = Instant::now();
-    let (status, body) = get(&app, "/readyz").await;
+    let (status, body) = get(app, "/readyz").await;
     let waited = asked.elapsed();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["code"], "storage_unavailable");
@@ -205,9 +261,25 @@ async fn readiness_fails_when_postgres_stops_answering() {
         waited >= READY_TIMEOUT && waited < READY_TIMEOUT + Duration::from_secs(5),
         "answered after {waited:?}"
     );
-    let (status, _) = get(&app, "/healthz").await;
+    let (status, _) = get(app, "/healthz").await;
     assert_eq!(status, StatusCode::OK);
+    setup.proxy.fail(Fault::Gone);
+    setup.drop_schema().await;
+}
 
-    relay.store().close();
-    execute(&database, &format!("DROP SCHEMA {schema} CASCADE")).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_when_the_postgres_server_is_gone() {
+    let Some(setup) = BehindProxy::start().await else {
+        return;
+    };
+    assert_eq!(get(&setup.app, "/readyz").await.0, StatusCode::OK);
+    setup.proxy.fail(Fault::Gone);
+    let (status, body) = get(&setup.app, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["code"], "storage_unavailable");
+    // Still not ready on the next probe (a new connection is refused).
+    let (status, _) = get(&setup.app, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get(&setup.app, "/healthz").await.0, StatusCode::OK);
+    setup.drop_schema().await;
 }
