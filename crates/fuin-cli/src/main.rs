@@ -348,6 +348,14 @@ async fn relay(args: fuin_relay::cli::RelayArgs, out: Output) -> Result<Answer, 
             json: json!({ "invites": codes }),
         });
     }
+    // The same log on stderr as `fuin-relay` (`--log-format`, `--log-level`).
+    args.install_logging().map_err(|err| {
+        Failure::new(
+            "usage",
+            err,
+            "see fuin relay --help and spec/relay-api.md §9",
+        )
+    })?;
     fuin_relay::cli::run(args, |address| {
         if out.json {
             output::stdout_line(&json!({ "listening": address.to_string() }).to_string());

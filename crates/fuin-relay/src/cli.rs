@@ -22,6 +22,7 @@ use sha2::Digest;
 use zeroize::Zeroize;
 
 use crate::franking::StampKeys;
+pub use crate::observe::LogFormat;
 use crate::option_layers::{SecretText, conninfo_has_password, parse_secret, read_secret_file};
 use crate::store::Store;
 use crate::store::postgres::PostgresStore;
@@ -164,6 +165,25 @@ pub struct RelayArgs {
     /// TLS `https://`) and the address the relay listens on.
     #[arg(long = "origin", value_name = "URL", value_parser = parse_origin)]
     origins: Vec<String>,
+    /// How the log on stderr is written: `text` for people, `json` (one
+    /// object a line) for log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// What the log shows: a level (`error`, `warn`, `info`, `debug`,
+    /// `trace`) or `tracing` filter directives. Default: `RUST_LOG` if set,
+    /// else `info`.
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Name the client's IP address in each request's log event (off by
+    /// default: the log then holds no address of anyone).
+    #[arg(long)]
+    log_client_addresses: bool,
+    /// Serve `/metrics` (Prometheus text), `/healthz` and `/readyz` on this
+    /// address, apart from the API. Without it no metrics are served (the
+    /// API still answers `/healthz` and `/readyz`). Give a loopback or
+    /// private address: metrics are not for the public.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
 }
 
 /// The relay command's subcommands.
@@ -221,6 +241,18 @@ impl RelayArgs {
             Some(RelayCommand::Invite(args)) => Some(args),
             None => None,
         }
+    }
+
+    /// The log format asked for (`--log-format`).
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
+    /// Installs the log subscriber these options ask for (`--log-format`,
+    /// `--log-level`, `RUST_LOG`), writing to stderr: what the relay
+    /// commands do first. See [`crate::observe::install_logging`].
+    pub fn install_logging(&self) -> Result<(), String> {
+        crate::observe::install_logging(self.log_format, self.log_level.as_deref())
     }
 }
 
@@ -401,6 +433,7 @@ fn config(args: &RelayArgs, stamp_keys: StampKeys) -> RelayConfig {
         Registration::Invite => RegistrationPolicy::Invite,
     };
     config.origins.clone_from(&args.origins);
+    config.log_client_addresses = args.log_client_addresses;
     let seconds = Duration::from_secs;
     if let Some(secs) = args.challenge_lifetime_secs {
         config.challenge_lifetime = seconds(secs);
@@ -596,6 +629,22 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
             address: args.listen.clone(),
         });
     }
+    let metrics_listener = match &args.metrics_listen {
+        Some(metrics_address) => Some(
+            tokio::net::TcpListener::bind(metrics_address)
+                .await
+                .map_err(|reason| RunError::Listen {
+                    address: metrics_address.clone(),
+                    reason,
+                })?,
+        ),
+        None => None,
+    };
+    let listeners = Listeners {
+        api: listener,
+        address,
+        metrics: metrics_listener,
+    };
     let mut config = config(&args, stamp_keys);
     if config.origins.is_empty() {
         // Where it listens, as bound (so `--listen 127.0.0.1:0` works).
@@ -629,7 +678,7 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
             return Err(err);
         }
         new_key.keep();
-        return serve(store, listener, address, tls, config, listening).await;
+        return serve(store, "postgres", listeners, tls, config, listening).await;
     }
     let Some(data) = &args.data else {
         return Err(RunError::Storage("give --data or --postgres".into()));
@@ -639,7 +688,7 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
     let database = format!("SQLite {}", data.display());
     origin.check(&store, &config.stamp_keys, &database).await?;
     new_key.keep();
-    serve(store, listener, address, tls, config, listening).await
+    serve(store, "sqlite", listeners, tls, config, listening).await
 }
 
 /// A stamp key file this start made, removed on drop unless kept.
@@ -748,18 +797,55 @@ fn process_clock() -> crate::api::Clock {
     crate::test_clock::process_clock()
 }
 
+/// The relay's bound listeners: the API's, and the metrics one if asked for.
+struct Listeners {
+    api: tokio::net::TcpListener,
+    address: SocketAddr,
+    metrics: Option<tokio::net::TcpListener>,
+}
+
 async fn serve<S: crate::store::Store>(
     store: S,
-    listener: tokio::net::TcpListener,
-    address: SocketAddr,
+    backend: &'static str,
+    listeners: Listeners,
     tls: Option<Arc<rustls::ServerConfig>>,
     config: RelayConfig,
     listening: impl FnOnce(SocketAddr),
 ) -> Result<(), RunError> {
     let relay = Relay::new(store, config, process_clock());
     let shutdown = shutdown_signal();
-    listening(address);
-    crate::serve_with(listener, relay, tls, shutdown)
+    let metrics_server = listeners
+        .metrics
+        .map(|listener| serve_metrics(listener, relay.clone()));
+    tracing::info!(
+        address = %listeners.address,
+        backend,
+        tls = tls.is_some(),
+        version = env!("CARGO_PKG_VERSION"),
+        "listening"
+    );
+    listening(listeners.address);
+    let served = crate::serve_with(listeners.api, relay, tls, shutdown)
         .await
-        .map_err(RunError::Serve)
+        .map_err(RunError::Serve);
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
+    served
+}
+
+/// Serves [`crate::api::metrics_router`] on `listener` until aborted.
+fn serve_metrics<S: crate::store::Store>(
+    listener: tokio::net::TcpListener,
+    relay: Arc<Relay<S>>,
+) -> tokio::task::JoinHandle<()> {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(address = %address, "metrics listening");
+    }
+    let app = crate::api::metrics_router(relay).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::error!(error = %err, "the metrics listener failed");
+        }
+    })
 }

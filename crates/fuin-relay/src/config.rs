@@ -79,6 +79,9 @@ pub struct RelayConfig {
     pub max_link_messages: u64,
     /// How long a link message waits to be taken.
     pub link_message_lifetime: Duration,
+    /// Whether the per-request log event names the client's IP address
+    /// (off by default: a relay should not keep who talked to it).
+    pub log_client_addresses: bool,
 }
 
 /// Who may create an account.
@@ -122,6 +125,7 @@ impl RelayConfig {
             origins: Vec::new(),
             max_link_messages: 10_000,
             link_message_lifetime: Duration::from_secs(10 * 60),
+            log_client_addresses: false,
         }
     }
 }

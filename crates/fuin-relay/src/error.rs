@@ -119,11 +119,16 @@ impl From<StoreError> for ApiError {
                 "link_capacity",
                 "the relay holds as many link messages as it may; try again later",
             ),
-            other => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
-                other.to_string(),
-            ),
+            other => {
+                // The operation and stage only: a backend error names no data.
+                tracing::error!(error = %other, "store error");
+                crate::metrics::store_error();
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    other.to_string(),
+                )
+            }
         }
     }
 }
@@ -137,5 +142,63 @@ impl IntoResponse for ApiError {
             body.to_string(),
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A log writer that keeps what it is given.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_store_failure_is_logged_and_counted_by_its_kind_only() {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        let counted = || {
+            crate::metrics::encode()
+                .lines()
+                .find_map(|line| line.strip_prefix("fuin_relay_store_errors_total "))
+                .map(|count| count.parse::<u64>().unwrap())
+                .unwrap()
+        };
+        let before = counted();
+        let answer = tracing::subscriber::with_default(subscriber, || {
+            ApiError::from(StoreError::Backend("deliver (commit)".to_owned()))
+        });
+        assert_eq!(answer.code, "storage_unavailable");
+        assert!(counted() > before);
+        let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let event: serde_json::Value = serde_json::from_str(log.trim()).unwrap();
+        assert_eq!(event["level"], "ERROR");
+        assert_eq!(event["fields"]["message"], "store error");
+        assert_eq!(event["fields"]["error"], "storage failed: deliver (commit)");
+        // A refusal that is the client's (a full mailbox) is no store error.
+        let before = counted();
+        let refusal = ApiError::from(StoreError::MailboxFull);
+        assert_eq!(refusal.code, "mailbox_full");
+        assert_eq!(counted(), before);
     }
 }

@@ -24,6 +24,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod franking;
+pub mod metrics;
+pub mod observe;
 pub mod option_layers;
 pub mod rate;
 pub mod server;

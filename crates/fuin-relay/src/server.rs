@@ -75,7 +75,7 @@ pub async fn serve_with<S: Store>(
             loop {
                 tick.tick().await;
                 // A failed sweep is retried at the next tick.
-                let _ = relay.sweep().await;
+                let _ = swept(relay.sweep().await);
             }
         })
     };
@@ -106,6 +106,11 @@ pub async fn serve_with<S: Store>(
     }
 
     drop(listener);
+    tracing::info!(
+        connections = connections.len(),
+        grace_ms = u64::try_from(relay.config().shutdown_grace.as_millis()).unwrap_or(u64::MAX),
+        "shutdown begun"
+    );
     relay.begin_shutdown();
     stop.send_replace(true);
     let _ = tokio::time::timeout(relay.config().shutdown_grace, async {
@@ -113,13 +118,32 @@ pub async fn serve_with<S: Store>(
         relay.streams_closed().await;
     })
     .await;
+    if !connections.is_empty() {
+        tracing::warn!(
+            dropped = connections.len(),
+            "connections still open after the shutdown grace are dropped"
+        );
+    }
     connections.shutdown().await;
     sweeper.abort();
-    relay
-        .sweep()
-        .await
-        .map_err(|err| std::io::Error::other(err.to_string()))?;
+    swept(relay.sweep().await).map_err(|err| std::io::Error::other(err.to_string()))?;
+    tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// Logs and counts a sweep's result, and passes it on.
+fn swept(result: Result<u64, crate::store::StoreError>) -> Result<u64, crate::store::StoreError> {
+    match &result {
+        Ok(expired) => {
+            tracing::info!(expired_envelopes = expired, "sweep");
+            crate::metrics::sweep(Ok(*expired));
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "sweep failed; retried at the next one");
+            crate::metrics::sweep(Err(()));
+        }
+    }
+    result
 }
 
 /// One client connection: the TLS handshake if any, then HTTP until the

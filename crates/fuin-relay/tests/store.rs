@@ -12,6 +12,7 @@ use std::sync::Arc;
 #[path = "common/eventually.rs"]
 mod eventually;
 
+use fuin_relay::metrics::MailboxDepths;
 use fuin_relay::store::{
     LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store, StoreError,
     StoredDelivery, StoredReport,
@@ -583,6 +584,45 @@ pub mod suite {
         assert_eq!(store.expire(NOW + 200).await, Ok(1));
         assert_eq!(store.expire(NOW + 200).await, Ok(0));
         assert_eq!(store.fetch(&bob, 10, NOW).await, Ok(vec![]));
+    }
+
+    /// The counts behind the mailbox gauges of `/metrics` follow what is
+    /// stored: expired envelopes count until the sweep deletes them; and the
+    /// readiness query answers.
+    pub async fn mailbox_depths_count_what_is_stored(store: &impl Store) {
+        store.ping().await.unwrap();
+        assert_eq!(
+            store.mailbox_depths().await.unwrap(),
+            MailboxDepths::default()
+        );
+        let (alice, bob) = (address("alice", 1), address("bob", 1));
+        let alices: Vec<_> = (0..3)
+            .map(|n| delivery(message_id(), &alice, &[n], LATER))
+            .collect();
+        store.deliver(alices).await.unwrap();
+        store
+            .deliver(vec![delivery(message_id(), &bob, b"expiring", NOW + 1)])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.mailbox_depths().await.unwrap(),
+            MailboxDepths {
+                envelopes: 4,
+                mailboxes: 2,
+                deepest: 3
+            }
+        );
+        let first = store.fetch(&alice, 1, NOW).await.unwrap()[0].message_id;
+        assert_eq!(store.acknowledge(&alice, &[first]).await, Ok(1));
+        assert_eq!(store.expire(NOW + 1).await, Ok(1));
+        assert_eq!(
+            store.mailbox_depths().await.unwrap(),
+            MailboxDepths {
+                envelopes: 2,
+                mailboxes: 1,
+                deepest: 2
+            }
+        );
     }
 
     /// 200 concurrent sends all succeed and are all stored; 20 more that
@@ -1305,6 +1345,7 @@ mod sqlite {
             fetch_is_oldest_first_limited_and_per_mailbox,
             acknowledge_deletes_only_the_recipients_own,
             expired_envelopes_are_never_fetched_and_are_removed,
+            mailbox_depths_count_what_is_stored,
             deliveries_over_the_mailbox_quota_are_refused_whole,
             prekey_uploads_over_the_pool_quota_are_refused_whole,
             challenges_beyond_the_bound_replace_the_oldest,
@@ -1827,6 +1868,7 @@ mod postgres {
             fetch_is_oldest_first_limited_and_per_mailbox,
             acknowledge_deletes_only_the_recipients_own,
             expired_envelopes_are_never_fetched_and_are_removed,
+            mailbox_depths_count_what_is_stored,
             deliveries_over_the_mailbox_quota_are_refused_whole,
             prekey_uploads_over_the_pool_quota_are_refused_whole,
             challenges_beyond_the_bound_replace_the_oldest,

@@ -54,6 +54,8 @@ impl RelayProcess {
             ])
             .args(["--anonymous-requests-per-second", "100000"])
             .args(["--anonymous-request-burst", "100000"])
+            // One log line per request would flood the test output.
+            .args(["--log-level", "warn"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

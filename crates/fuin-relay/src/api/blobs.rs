@@ -140,6 +140,7 @@ pub(super) async fn upload<S: Store>(
             expires_at_ms,
         })
         .await?;
+    crate::metrics::blob_transfer("upload", usize::try_from(size).unwrap_or(usize::MAX));
     let receipt = BlobReceipt {
         blob_id,
         capability,
@@ -180,6 +181,7 @@ pub(super) async fn download<S: Store>(
         .blob(&blob_id, capability_hash, relay.now())
         .await?
         .ok_or_else(unknown_blob)?;
+    crate::metrics::blob_transfer("download", content.len());
     let body = BlobBody {
         content,
         sent: 0,

@@ -170,6 +170,7 @@ pub(crate) async fn fetch<S: Store>(
             break stored;
         }
         let _waiting = Counted::new(&relay.mail_waiters);
+        let _long_poll = crate::metrics::long_poll_waiting();
         tokio::select! {
             _ = tokio::time::timeout_at(deadline, notified) => {}
             () = shutting_down(&mut shutdown) => {}

@@ -24,6 +24,7 @@ mod accounts;
 mod auth;
 mod blobs;
 mod group;
+mod health;
 mod links;
 mod mailbox;
 mod prekeys;
@@ -32,6 +33,7 @@ mod reports;
 mod stream;
 
 use auth::authenticate;
+pub use health::READY_TIMEOUT;
 use mailbox::deliver_stamped;
 pub(crate) use relay::Counted;
 pub use relay::Relay;
@@ -57,7 +59,13 @@ pub fn system_clock() -> Clock {
 /// limit on the endpoints without a token.
 pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
     let limited = || middleware::from_fn_with_state(relay.clone(), relay::limit_anonymous::<S>);
+    let observed = middleware::from_fn_with_state(
+        relay.config.log_client_addresses,
+        crate::observe::observe_request,
+    );
     Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz::<S>))
         .route(
             "/v1/accounts",
             post(accounts::create::<S>).route_layer(limited()),
@@ -113,6 +121,27 @@ pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
                 "the endpoint does not take this method",
             )
         })
+        // Last, so that it wraps every route and both fallbacks.
+        .layer(observed)
+        .with_state(relay)
+}
+
+/// The operator's routes over `relay`: `/metrics` (Prometheus text),
+/// `/healthz` and `/readyz`, for the metrics listener (`--metrics-listen`),
+/// which is apart from the API so that metrics are not public.
+pub fn metrics_router<S: Store>(relay: Arc<Relay<S>>) -> Router {
+    let observed = middleware::from_fn_with_state(
+        relay.config.log_client_addresses,
+        crate::observe::observe_request,
+    );
+    Router::new()
+        .route("/metrics", get(health::metrics::<S>))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz::<S>))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(observed)
         .with_state(relay)
 }
 

@@ -118,6 +118,7 @@ impl<S: Store> Relay<S> {
         if self.device_limits.admit(key, self.now()) {
             return Ok(());
         }
+        crate::metrics::rate_limited("device");
         Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -136,6 +137,7 @@ impl<S: Store> Relay<S> {
         if self.anonymous_limits.admit(key, self.now()) {
             return Ok(());
         }
+        crate::metrics::rate_limited("anonymous");
         Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",

@@ -40,18 +40,26 @@ pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
 }
 
 /// Counts an open stream for as long as it lives.
-pub(crate) struct OpenStream<'a>(&'a watch::Sender<usize>);
+pub(crate) struct OpenStream<'a> {
+    streams: &'a watch::Sender<usize>,
+    /// The metrics' count of open streams, down again when dropped.
+    _gauge: crate::metrics::Tracked,
+}
 
 impl<'a> OpenStream<'a> {
     pub(crate) fn new(streams: &'a watch::Sender<usize>) -> Self {
         streams.send_modify(|open| *open += 1);
-        Self(streams)
+        Self {
+            streams,
+            _gauge: crate::metrics::stream_open(),
+        }
     }
 }
 
 impl Drop for OpenStream<'_> {
     fn drop(&mut self) {
-        self.0.send_modify(|open| *open = open.saturating_sub(1));
+        self.streams
+            .send_modify(|open| *open = open.saturating_sub(1));
     }
 }
 

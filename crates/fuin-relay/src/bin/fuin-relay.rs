@@ -15,7 +15,7 @@
 
 use std::process::ExitCode;
 
-use fuin_relay::cli::{RelayArgs, listening_line, make_invites, run};
+use fuin_relay::cli::{LogFormat, RelayArgs, listening_line, make_invites, run};
 
 /// The fuin relay: carries sealed envelopes between devices.
 #[derive(clap::Parser)]
@@ -29,6 +29,11 @@ struct Cli {
 async fn main() -> ExitCode {
     // Flags, then `FUIN_RELAY_*` variables, then `--config FILE`.
     let cli: Cli = fuin_relay::option_layers::parse(&[]);
+    if let Err(err) = cli.relay.install_logging() {
+        eprintln!("fuin-relay: {err}");
+        return ExitCode::from(2);
+    }
+    let json_log = cli.relay.log_format() == LogFormat::Json;
     if let Some(invite) = cli.relay.invite() {
         return match make_invites(invite).await {
             Ok(codes) => {
@@ -45,6 +50,11 @@ async fn main() -> ExitCode {
     }
     match run(cli.relay, |address| println!("{}", listening_line(address))).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if json_log => {
+            // A log collector reads stderr as JSON lines: say it as one.
+            tracing::error!(code = err.code(), error = %err, "fuin-relay stopped");
+            ExitCode::FAILURE
+        }
         Err(err) => {
             eprintln!("fuin-relay: {err}");
             ExitCode::FAILURE

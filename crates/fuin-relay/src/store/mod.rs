@@ -547,6 +547,17 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
     ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
 
+    /// Answers a trivial query, to show that the store is usable (the
+    /// relay's `/readyz`). An SQLite store also checks that its writer runs.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// How many envelopes the mailboxes hold (stored ones, including expired
+    /// ones the sweep has not deleted yet), in how many mailboxes, and in the
+    /// fullest one: the mailbox gauges of `/metrics`, counted at each scrape.
+    fn mailbox_depths(
+        &self,
+    ) -> impl Future<Output = Result<crate::metrics::MailboxDepths, StoreError>> + Send;
+
     /// The tag the relay files `address`'s waiters under (see [`wake`]). A
     /// backend that sends tags to other nodes returns the tag it sends; the
     /// default is the unkeyed [`MailboxTag::of`].

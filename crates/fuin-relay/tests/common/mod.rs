@@ -52,6 +52,9 @@ impl RelayProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fuin-relay"))
             .args(args)
             .args(["--listen", listen])
+            // One log line per request would flood the test output; a
+            // test that reads the log sets its own level.
+            .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -127,6 +130,12 @@ impl TestClock {
         };
         clock.advance(std::time::Duration::ZERO);
         clock
+    }
+
+    /// The file the relays read the time from (for
+    /// [`fuin_relay::test_clock::TIME_FILE_VARIABLE`]).
+    pub fn path(&self) -> &Path {
+        self.file.path()
     }
 
     /// Moves the relays' time forward by `by`.

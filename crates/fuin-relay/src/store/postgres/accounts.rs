@@ -9,6 +9,7 @@ use deadpool_postgres::Transaction;
 use fuin_wire::{DeviceId, UserId};
 
 use super::devices::identity_bytes;
+use super::health;
 use super::locks::account_lock;
 use super::{Op, PostgresStore, corrupt, device_id, sql_time};
 use crate::store::{NewDeviceList, StoreError, StoredAccount};
@@ -64,7 +65,7 @@ impl PostgresStore {
             )
             .await?;
         }
-        transaction.commit().await.op(OP)
+        health::commit(transaction, OP).await
     }
 
     pub(super) async fn account(
@@ -147,7 +148,7 @@ impl PostgresStore {
             }
         }
         write_account(&transaction, &list, OP).await?;
-        transaction.commit().await.op(OP)?;
+        health::commit(transaction, OP).await?;
         Ok(removed)
     }
 }

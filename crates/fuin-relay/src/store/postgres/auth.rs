@@ -2,6 +2,7 @@
 
 use fuin_wire::{DeviceAddress, UserId};
 
+use super::health;
 use super::locks::{CHALLENGE_LOCK_DOMAIN, device_lock};
 use super::{Op, PostgresStore, corrupt, device_id, key, sql_time};
 use crate::store::StoreError;
@@ -79,7 +80,7 @@ impl PostgresStore {
             .execute(&trim, &[&user, &device, &nonce.as_slice(), &keep])
             .await
             .op(OP)?;
-        transaction.commit().await.op(OP)
+        health::commit(transaction, OP).await
     }
 
     pub(super) async fn take_challenge(

@@ -3,6 +3,7 @@
 use fuin_wire::BlobId;
 use tokio_postgres::error::SqlState;
 
+use super::health;
 use super::{Op, PostgresStore, backend, backend_at, sql_time};
 use crate::store::{NewBlob, StoreError};
 
@@ -52,7 +53,7 @@ impl PostgresStore {
                     backend(OP)
                 }
             })?;
-        transaction.commit().await.op(OP)
+        health::commit(transaction, OP).await
     }
 
     pub(super) async fn blob(

@@ -3,6 +3,7 @@
 //! cannot both get it), kept until it expires. Leaving one takes a lock
 //! shared by all nodes, so the bound on waiting messages holds across them.
 
+use super::health;
 use super::locks::LINK_LOCK;
 use super::{Op, PostgresStore, sql_time};
 use crate::store::{LinkSlot, StoreError};
@@ -59,7 +60,7 @@ impl PostgresStore {
             // Dropping the transaction rolls the insert back.
             return Err(StoreError::LinkCapacity);
         }
-        transaction.commit().await.op(OP)
+        health::commit(transaction, OP).await
     }
 
     pub(super) async fn take_link_message(

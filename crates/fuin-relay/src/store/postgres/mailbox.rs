@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use fuin_wire::{DeviceAddress, MessageId};
 use tokio_postgres::error::SqlState;
 
+use super::health;
 use super::locks::mailbox_lock;
 use super::{Op, PostgresStore, backend, backend_at, key, sql_time};
 use crate::store::integrity::{self, mailbox_checksum};
@@ -117,7 +118,7 @@ impl PostgresStore {
             .execute(&notify, &[&self.notifier.channel(), &wake_payloads])
             .await
             .op(OP)?;
-        transaction.commit().await.op(OP)
+        health::commit(transaction, OP).await
     }
 
     pub(super) async fn fetch(

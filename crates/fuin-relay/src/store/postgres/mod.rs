@@ -121,6 +121,7 @@ mod accounts;
 mod auth;
 mod blobs;
 mod devices;
+mod health;
 mod integrity;
 mod invites;
 mod links;
@@ -283,6 +284,14 @@ impl PostgresStore {
 }
 
 impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        PostgresStore::ping(self).await
+    }
+
+    async fn mailbox_depths(&self) -> Result<crate::metrics::MailboxDepths, StoreError> {
+        PostgresStore::mailbox_depths(self).await
+    }
+
     async fn create_account(
         &self,
         list: NewDeviceList,
@@ -526,7 +535,7 @@ impl Store for PostgresStore {
                 envelopes = deleted;
             }
         }
-        transaction.commit().await.op(OP)?;
+        health::commit(transaction, OP).await?;
         Ok(envelopes)
     }
 

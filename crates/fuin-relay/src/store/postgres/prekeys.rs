@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use fuin_wire::{DeviceAddress, Ed25519Signature, OneTimePrekey, SignedPrekey, X25519PublicKey};
 
 use super::devices::identity_from_bytes;
+use super::health;
 use super::locks::{PREKEY_LOCK_DOMAIN, device_lock};
 use super::{Op, PostgresStore, fixed, key, prekey_id};
 use crate::store::{StoreError, TakenBundle};
@@ -106,7 +107,7 @@ impl PostgresStore {
         if count > max_pool && count > before {
             return Err(StoreError::PrekeyPoolFull);
         }
-        transaction.commit().await.op(OP)?;
+        health::commit(transaction, OP).await?;
         Ok(count)
     }
 

@@ -4,6 +4,7 @@ use fuin_wire::relay::ReportId;
 use fuin_wire::{DeviceAddress, UserId};
 use tokio_postgres::error::SqlState;
 
+use super::health;
 use super::{Op, PostgresStore, backend, backend_at, corrupt, device_id, fixed, key, sql_time};
 use crate::store::integrity::{self, report_checksum};
 use crate::store::{NewReport, StoreError, StoredReport};
@@ -102,7 +103,7 @@ impl PostgresStore {
             .await
             .op(OP)?;
         let rows = transaction.query(&select, &[&chosen]).await.op(OP)?;
-        transaction.commit().await.op(OP)?;
+        health::commit(transaction, OP).await?;
         drop(client);
         let mut reports = Vec::with_capacity(rows.len());
         let mut corrupt_ids = Vec::new();

@@ -153,6 +153,7 @@ mod auth;
 mod blobs;
 mod devices;
 mod files;
+mod health;
 mod integrity;
 mod invites;
 mod links;
@@ -310,6 +311,14 @@ impl Drop for SqliteStore {
 }
 
 impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        SqliteStore::ping(self).await
+    }
+
+    async fn mailbox_depths(&self) -> Result<crate::metrics::MailboxDepths, StoreError> {
+        SqliteStore::mailbox_depths(self).await
+    }
+
     async fn create_account(
         &self,
         list: NewDeviceList,

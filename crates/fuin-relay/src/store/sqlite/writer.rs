@@ -1,6 +1,8 @@
 //! The SQLite store's single writer thread, which commits queued writes in
 //! batches (group commit).
 
+use std::time::Instant;
+
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
@@ -134,7 +136,12 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn WriteCommand>>) {
             match failed {
                 // Dropping the transaction rolls it back.
                 Some(stage) => Err(stage),
-                None => transaction.commit().map_err(|_| "commit"),
+                None => {
+                    let started = Instant::now();
+                    let committed = transaction.commit().map_err(|_| "commit");
+                    crate::metrics::store_commit("sqlite", batch.len(), started.elapsed());
+                    committed
+                }
             }
         }
     };
