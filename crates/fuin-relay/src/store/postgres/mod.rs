@@ -113,10 +113,12 @@ use tokio_postgres::{Config, NoTls, Row};
 
 use super::{
     LinkSlot, MailboxTag, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration,
-    RemoteWaker, Store, StoreError, StoredAccount, StoredDelivery, StoredReport, TakenBundle,
+    RemoteWaker, Store, StoreError, StoreStats, StoredAccount, StoredDelivery, StoredReport,
+    TakenBundle,
 };
 
 mod accounts;
+mod admin;
 mod auth;
 mod blobs;
 mod devices;
@@ -509,6 +511,31 @@ impl Store for PostgresStore {
 
     async fn ack_reports(&self, report_ids: &[ReportId]) -> Result<u64, StoreError> {
         PostgresStore::ack_reports(self, report_ids).await
+    }
+
+    async fn set_suspended(
+        &self,
+        user: &UserId<'_>,
+        suspended: bool,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        PostgresStore::set_suspended(self, user, suspended, now_ms).await
+    }
+
+    async fn user_suspended(&self, user: &UserId<'_>) -> Result<bool, StoreError> {
+        PostgresStore::user_suspended(self, user).await
+    }
+
+    async fn remove_device(&self, address: &DeviceAddress<'_>) -> Result<bool, StoreError> {
+        PostgresStore::remove_device(self, address).await
+    }
+
+    async fn revoke_user_tokens(&self, user: &UserId<'_>) -> Result<u64, StoreError> {
+        PostgresStore::revoke_user_tokens(self, user).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        PostgresStore::stats(self).await
     }
 
     fn mailbox_tag(&self, address: &DeviceAddress<'_>) -> MailboxTag {

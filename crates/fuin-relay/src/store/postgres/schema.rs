@@ -8,9 +8,9 @@ use super::{Op, backend_at};
 use crate::store::StoreError;
 
 /// The schema version kept in `fuin_schema`. Version 2 added the blob and
-/// report tables, version 3 accounts, invites and link messages; an older
-/// database gains them when a relay connects.
-const SCHEMA_VERSION: i64 = 3;
+/// report tables, version 3 accounts, invites and link messages, version 4
+/// suspended users; an older database gains them when a relay connects.
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS fuin_schema (
@@ -108,6 +108,10 @@ CREATE TABLE IF NOT EXISTS link_messages (
     PRIMARY KEY (channel, slot)
 );
 CREATE INDEX IF NOT EXISTS link_messages_expiry ON link_messages (expires_at);
+CREATE TABLE IF NOT EXISTS suspended_users (
+    user_id      TEXT   NOT NULL PRIMARY KEY,
+    suspended_at BIGINT NOT NULL
+);
 ";
 
 /// Creates what is missing, under the schema lock, checks that the database

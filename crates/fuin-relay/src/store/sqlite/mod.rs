@@ -45,11 +45,14 @@
 //! accounts         (user, account_key, version, list)        PK user: the newest accepted list
 //! invites          (code_hash)                               PK code_hash: unspent invites
 //! link_messages    (channel, slot, message, expires_at)      PK (channel, slot)
+//! suspended_users  (user, suspended_at)                     PK user: users an operator suspended
 //! ```
 //!
 //! `devices` holds exactly the devices named by the user's row in
 //! `accounts` (its `list` is the `SignedDeviceList` frame as accepted):
-//! [`Store::replace_device_list`] changes both in one write. A user with
+//! [`Store::replace_device_list`] changes both in one write. The one
+//! exception is a device an operator removed ([`Store::remove_device`]):
+//! the list still names it until the user publishes a newer one. A user with
 //! devices and no `accounts` row comes from a database of schema version 2.
 //!
 //! Keys are stored as raw bytes in their own columns rather than as encoded
@@ -130,11 +133,12 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
     LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store, StoreError,
-    StoredAccount, StoredDelivery, StoredReport, TakenBundle,
+    StoreStats, StoredAccount, StoredDelivery, StoredReport, TakenBundle,
 };
 use writer::{QUEUE_DEPTH, Request, writer_loop};
 
 mod accounts;
+mod admin;
 mod auth;
 mod blobs;
 mod devices;
@@ -545,6 +549,31 @@ impl Store for SqliteStore {
 
     async fn ack_reports(&self, report_ids: &[ReportId]) -> Result<u64, StoreError> {
         SqliteStore::ack_reports(self, report_ids).await
+    }
+
+    async fn set_suspended(
+        &self,
+        user: &UserId<'_>,
+        suspended: bool,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        SqliteStore::set_suspended(self, user, suspended, now_ms).await
+    }
+
+    async fn user_suspended(&self, user: &UserId<'_>) -> Result<bool, StoreError> {
+        SqliteStore::user_suspended(self, user).await
+    }
+
+    async fn remove_device(&self, address: &DeviceAddress<'_>) -> Result<bool, StoreError> {
+        SqliteStore::remove_device(self, address).await
+    }
+
+    async fn revoke_user_tokens(&self, user: &UserId<'_>) -> Result<u64, StoreError> {
+        SqliteStore::revoke_user_tokens(self, user).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        SqliteStore::stats(self).await
     }
 }
 

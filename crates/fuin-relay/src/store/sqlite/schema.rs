@@ -6,10 +6,11 @@ use super::{Op, backend_at};
 use crate::store::StoreError;
 
 /// The schema version kept in `PRAGMA user_version`. Version 2 added the
-/// blob and report tables, version 3 accounts, invites and link messages;
-/// an older database gains them on opening (its devices stay registered,
-/// without a list, until their user publishes one).
-const SCHEMA_VERSION: i64 = 3;
+/// blob and report tables, version 3 accounts, invites and link messages,
+/// version 4 suspended users; an older database gains them on opening (its
+/// devices stay registered, without a list, until their user publishes one;
+/// no user is suspended).
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices (
@@ -104,6 +105,10 @@ CREATE TABLE IF NOT EXISTS link_messages (
     PRIMARY KEY (channel, slot)
 );
 CREATE INDEX IF NOT EXISTS link_messages_expiry ON link_messages (expires_at);
+CREATE TABLE IF NOT EXISTS suspended_users (
+    user         TEXT    NOT NULL PRIMARY KEY,
+    suspended_at INTEGER NOT NULL
+);
 ";
 
 /// Checks that the database is not from a newer relay, then creates what
