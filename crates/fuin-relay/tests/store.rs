@@ -1186,7 +1186,18 @@ pub mod suite {
             .await
             .unwrap();
         assert_eq!(store.user_suspended(&bob).await, Ok(false));
+        assert_eq!(
+            store.token_holder([0xb0; 32], NOW).await,
+            Ok(Some((address("bob", 1), false)))
+        );
         assert_eq!(store.set_suspended(&bob, true, NOW).await, Ok(true));
+        assert_eq!(
+            store.token_holder([0xb0; 32], NOW).await,
+            Ok(Some((address("bob", 1), true)))
+        );
+        // Unknown and expired tokens have no holder, suspended or not.
+        assert_eq!(store.token_holder([0xb1; 32], NOW).await, Ok(None));
+        assert_eq!(store.token_holder([0xb0; 32], LATER).await, Ok(None));
         assert_eq!(store.set_suspended(&bob, true, NOW + 1).await, Ok(false));
         assert_eq!(store.user_suspended(&bob).await, Ok(true));
         // Only bob.

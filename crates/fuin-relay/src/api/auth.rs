@@ -27,12 +27,12 @@ pub(crate) async fn authenticate<S: Store>(
     headers: &HeaderMap,
 ) -> Result<DeviceAddress<'static>, ApiError> {
     let hash = bearer_hash(headers).ok_or_else(ApiError::unauthorized)?;
-    let device = relay
+    let (device, suspended) = relay
         .store
-        .token_owner(hash, relay.now())
+        .token_holder(hash, relay.now())
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    if relay.store.user_suspended(&device.user).await? {
+    if suspended {
         return Err(account_suspended());
     }
     relay.admit(&device)?;

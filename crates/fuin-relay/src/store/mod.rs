@@ -296,6 +296,24 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
     ) -> impl Future<Output = Result<Option<DeviceAddress<'static>>, StoreError>> + Send;
 
+    /// [`Store::token_owner`], and whether the owner's user is suspended
+    /// ([`Store::user_suspended`]): what every authenticated request asks,
+    /// which a backend answers in one read.
+    fn token_holder(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Option<(DeviceAddress<'static>, bool)>, StoreError>> + Send
+    {
+        async move {
+            let Some(owner) = self.token_owner(token_hash, now_ms).await? else {
+                return Ok(None);
+            };
+            let suspended = self.user_suspended(&owner.user).await?;
+            Ok(Some((owner, suspended)))
+        }
+    }
+
     /// Revokes every token of `address`; returns how many there were.
     fn revoke_tokens(
         &self,

@@ -376,6 +376,13 @@ impl Store for PostgresStore {
     async fn revoke_tokens(&self, address: &DeviceAddress<'_>) -> Result<u64, StoreError> {
         PostgresStore::revoke_tokens(self, address).await
     }
+    async fn token_holder(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<(DeviceAddress<'static>, bool)>, StoreError> {
+        PostgresStore::token_holder(self, token_hash, now_ms).await
+    }
 
     async fn publish_prekeys(
         &self,

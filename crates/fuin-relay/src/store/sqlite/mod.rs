@@ -410,6 +410,14 @@ impl Store for SqliteStore {
         SqliteStore::revoke_tokens(self, address).await
     }
 
+    async fn token_holder(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<(DeviceAddress<'static>, bool)>, StoreError> {
+        SqliteStore::token_holder(self, token_hash, now_ms).await
+    }
+
     async fn publish_prekeys(
         &self,
         address: &DeviceAddress<'_>,
