@@ -149,6 +149,7 @@ fn every_endpoint() -> Vec<(Method, &'static str)> {
         (Method::DELETE, "/v1/admin/users/bob/devices/1/tokens"),
         (Method::POST, "/v1/admin/invites?count=3"),
         (Method::POST, "/v1/admin/purge"),
+        (Method::GET, "/v1/admin/actions"),
         (Method::GET, "/v1/admin/no-such-endpoint"),
     ]
 }
@@ -183,8 +184,9 @@ async fn without_the_admin_credential_every_admin_request_is_refused_and_nothing
         }
     }
     // Nothing was done: the same counts, bob not suspended, his devices and
-    // tokens as they were.
+    // tokens as they were, nothing in the audit log.
     assert_eq!(h.relay.store().stats().await.unwrap(), before);
+    assert_eq!(h.relay.store().admin_actions(10).await, Ok(vec![]));
     assert_eq!(
         send(&h, &bob[0], &alice.address, b"hi").await.status,
         StatusCode::OK
@@ -618,4 +620,50 @@ async fn stats_invites_and_purge_answer_what_the_store_holds() {
     assert_eq!(json["removed"]["tokens"].as_u64(), Some(2));
     let after = h.relay.store().stats().await.unwrap();
     assert_eq!((after.envelopes, after.tokens), (0, 0));
+
+    // The audit log holds the actions that changed something (or tried
+    // to), newest first, and no invite code.
+    let (status, json) = admin_do(&admin, Method::GET, "/v1/admin/actions?limit=10").await;
+    assert_eq!(status, StatusCode::OK);
+    let logged: Vec<(String, String)> = json["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| {
+            (
+                record["action"].as_str().unwrap().to_owned(),
+                record["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [("purge", ""), ("purge", ""), ("invite", "")];
+    assert_eq!(
+        logged,
+        expected
+            .iter()
+            .map(|(action, target)| ((*action).to_owned(), (*target).to_owned()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        json["actions"][0]["outcome"].as_str().map(|outcome| {
+            serde_json::from_str::<Value>(outcome).unwrap()["envelopes"].as_u64()
+        }),
+        Some(Some(2))
+    );
+    let text = json.to_string();
+    for code in &codes {
+        assert!(
+            !text.contains(&hex::encode(code)),
+            "an invite code was logged"
+        );
+    }
+    for query in ["limit=0", "limit=1001", "limit=all"] {
+        let (status, json) =
+            admin_do(&admin, Method::GET, &format!("/v1/admin/actions?{query}")).await;
+        assert_eq!(
+            (status, json["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_query")),
+            "{query}"
+        );
+    }
 }

@@ -260,6 +260,16 @@ async fn a_user_suspended_through_fuin_relay_admin_is_refused_and_streams_end_bu
     );
 
     assert_eq!(admin.admin(&["restore", "bob"]).trim(), "restored bob");
+    // The audit log, newest first: restore, the second suspend, the first.
+    let log = admin.admin(&["log", "--limit", "3"]);
+    let actions: Vec<Vec<&str>> = log
+        .lines()
+        .map(|line| line.split(' ').skip(1).take(2).collect())
+        .collect();
+    assert_eq!(
+        actions,
+        [["restore", "bob"], ["suspend", "bob"], ["suspend", "bob"]]
+    );
     assert_eq!(
         bodies(&bob.peek(&relay)),
         vec![b"before".to_vec(), b"during".to_vec()]

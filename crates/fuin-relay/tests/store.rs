@@ -1299,6 +1299,39 @@ pub mod suite {
         assert_eq!(store.revoke_user_tokens(&bob).await, Ok(0));
     }
 
+    /// The audit log keeps every record as given and lists the newest
+    /// first, as many as asked for.
+    pub async fn admin_actions_are_kept_newest_first(store: &impl Store) {
+        assert_eq!(store.admin_actions(10).await, Ok(vec![]));
+        let record = |at_ms, action: &str, target: &str| fuin_relay::store::AdminRecord {
+            at_ms,
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome: format!("{{\"at\":{at_ms}}}"),
+        };
+        let records = [
+            record(NOW, "suspend", "bob"),
+            record(NOW + 1, "remove_device", "bob/2"),
+            // Recorded later with an earlier time: the order is the log's.
+            record(NOW - 5, "purge", ""),
+        ];
+        for record in &records {
+            store.record_admin_action(record.clone()).await.unwrap();
+        }
+        assert_eq!(
+            store.admin_actions(10).await,
+            Ok(vec![
+                records[2].clone(),
+                records[1].clone(),
+                records[0].clone()
+            ])
+        );
+        assert_eq!(
+            store.admin_actions(2).await,
+            Ok(vec![records[2].clone(), records[1].clone()])
+        );
+    }
+
     /// The counts are of what is stored, each kind on its own.
     pub async fn stats_count_what_is_stored(store: &impl Store) {
         assert_eq!(store.stats().await, Ok(Default::default()));
@@ -1506,6 +1539,7 @@ mod sqlite {
             suspensions_are_kept_by_user_and_lifted,
             an_operator_removes_a_device_and_revokes_a_users_tokens,
             stats_count_what_is_stored,
+            admin_actions_are_kept_newest_first,
         ];
         shared: [
             one_time_prekeys_are_handed_out_once_under_concurrency,
@@ -1797,10 +1831,10 @@ mod sqlite {
         assert_eq!(version, 4);
     }
 
-    /// A database of schema version 3 (before suspensions) gains the
-    /// table when opened, with no user suspended, and keeps what it held.
+    /// A database of schema version 3 (before suspensions and the audit
+    /// log) gains the tables when opened, empty, and keeps what it held.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_version_3_database_gains_suspensions() {
+    async fn a_version_3_database_gains_suspensions_and_the_audit_log() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("relay.db");
         let alice = address("alice", 1);
@@ -1813,14 +1847,26 @@ mod sqlite {
         }
         {
             let conn = rusqlite::Connection::open(&path).unwrap();
-            conn.execute_batch("DROP TABLE suspended_users; PRAGMA user_version = 3;")
-                .unwrap();
+            conn.execute_batch(
+                "DROP TABLE suspended_users; DROP TABLE admin_actions; \
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.device_identity(&alice).await, Ok(Some(identity(1))));
         assert_eq!(store.user_suspended(&alice.user).await, Ok(false));
         assert_eq!(store.set_suspended(&alice.user, true, NOW).await, Ok(true));
         assert_eq!(store.user_suspended(&alice.user).await, Ok(true));
+        assert_eq!(store.admin_actions(1).await, Ok(vec![]));
+        let record = fuin_relay::store::AdminRecord {
+            at_ms: NOW,
+            action: "suspend".to_owned(),
+            target: "alice".to_owned(),
+            outcome: "{}".to_owned(),
+        };
+        store.record_admin_action(record.clone()).await.unwrap();
+        assert_eq!(store.admin_actions(1).await, Ok(vec![record]));
         let conn = rusqlite::Connection::open(&path).unwrap();
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -2062,6 +2108,7 @@ mod postgres {
             suspensions_are_kept_by_user_and_lifted,
             an_operator_removes_a_device_and_revokes_a_users_tokens,
             stats_count_what_is_stored,
+            admin_actions_are_kept_newest_first,
         ];
         shared: [
             one_time_prekeys_are_handed_out_once_under_concurrency,
@@ -2071,11 +2118,11 @@ mod postgres {
         ]
     );
 
-    /// A database of schema version 3 (before suspensions) gains the
-    /// table when a relay connects, with no user suspended, and keeps what
+    /// A database of schema version 3 (before suspensions and the audit
+    /// log) gains the tables when a relay connects, empty, and keeps what
     /// it held.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_version_3_database_gains_suspensions() {
+    async fn a_version_3_database_gains_suspensions_and_the_audit_log() {
         let Some(schema) = Schema::create().await else {
             return;
         };
@@ -2089,7 +2136,8 @@ mod postgres {
         drop(store);
         execute(
             &schema.config,
-            "DROP TABLE suspended_users; UPDATE fuin_schema SET version = 3;",
+            "DROP TABLE suspended_users; DROP TABLE admin_actions; \
+             UPDATE fuin_schema SET version = 3;",
         )
         .await;
         let store = schema.store().await;
@@ -2097,6 +2145,15 @@ mod postgres {
         assert_eq!(store.user_suspended(&alice.user).await, Ok(false));
         assert_eq!(store.set_suspended(&alice.user, true, NOW).await, Ok(true));
         assert_eq!(store.user_suspended(&alice.user).await, Ok(true));
+        assert_eq!(store.admin_actions(1).await, Ok(vec![]));
+        let record = fuin_relay::store::AdminRecord {
+            at_ms: NOW,
+            action: "suspend".to_owned(),
+            target: "alice".to_owned(),
+            outcome: "{}".to_owned(),
+        };
+        store.record_admin_action(record.clone()).await.unwrap();
+        assert_eq!(store.admin_actions(1).await, Ok(vec![record]));
         store.close();
         drop(store);
         schema.drop_schema().await;

@@ -5,7 +5,8 @@
 //! moderation credential and not a device token.
 //!
 //! Answers are JSON, for people and scripts (`fuin-relay admin`). Every
-//! action is logged at info with what it did and to whom.
+//! action is logged at info with what it did and to whom, and recorded in
+//! the database's audit log (`GET /v1/admin/actions`).
 
 use std::sync::Arc;
 
@@ -22,13 +23,16 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::ApiError;
-use crate::store::{Store, StoreError, StoreStats};
+use crate::store::{AdminRecord, Store, StoreError, StoreStats};
 use fuin_wire::{DeviceAddress, DeviceId, UserId};
 
 use super::{Relay, path_user};
 
 /// The most invite codes one request makes.
 pub const MAX_INVITES_PER_REQUEST: u32 = 10_000;
+/// The most audit records one request lists, and how many by default.
+pub const MAX_ACTIONS_LISTED: u32 = 1_000;
+const DEFAULT_ACTIONS_LISTED: u32 = 50;
 
 /// The admin API's routes over `relay`. Serve it on a listener of its own;
 /// without [`crate::RelayConfig::admin_credential_hash`] every request is
@@ -49,6 +53,7 @@ pub fn admin_router<S: Store>(relay: Arc<Relay<S>>) -> Router {
         )
         .route("/v1/admin/invites", post(invites::<S>))
         .route("/v1/admin/purge", post(purge::<S>))
+        .route("/v1/admin/actions", get(actions::<S>))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -178,7 +183,13 @@ async fn suspend<S: Store>(
     }
     let changed = relay.store.set_suspended(&user, true, relay.now()).await?;
     evict_user(&relay, &user).await?;
-    tracing::info!(admin_action = "suspend", user = %user, changed, "admin action");
+    audit(
+        &relay,
+        "suspend",
+        user.as_str(),
+        &json!({ "changed": changed }),
+    )
+    .await;
     Ok(answer(
         &json!({"user": user.as_str(), "suspended": true, "changed": changed}),
     ))
@@ -191,7 +202,13 @@ async fn restore<S: Store>(
 ) -> Result<Response, ApiError> {
     let user = user_of(path)?;
     let changed = relay.store.set_suspended(&user, false, relay.now()).await?;
-    tracing::info!(admin_action = "restore", user = %user, changed, "admin action");
+    audit(
+        &relay,
+        "restore",
+        user.as_str(),
+        &json!({ "changed": changed }),
+    )
+    .await;
     Ok(answer(
         &json!({"user": user.as_str(), "suspended": false, "changed": changed}),
     ))
@@ -207,7 +224,14 @@ async fn remove_device<S: Store>(
         return Err(StoreError::UnknownDevice.into());
     }
     relay.evict(&address);
-    tracing::info!(admin_action = "remove_device", device = %address, "admin action");
+    let target = address.to_string();
+    audit(
+        &relay,
+        "remove_device",
+        &target,
+        &json!({ "removed": true }),
+    )
+    .await;
     Ok(answer(&json!({
         "user": address.user.as_str(),
         "device": address.device.0,
@@ -223,7 +247,13 @@ async fn revoke_user<S: Store>(
     let user = user_of(path)?;
     let revoked = relay.store.revoke_user_tokens(&user).await?;
     evict_user(&relay, &user).await?;
-    tracing::info!(admin_action = "revoke_tokens", user = %user, revoked, "admin action");
+    audit(
+        &relay,
+        "revoke_tokens",
+        user.as_str(),
+        &json!({ "revoked": revoked }),
+    )
+    .await;
     Ok(answer(&json!({"user": user.as_str(), "revoked": revoked})))
 }
 
@@ -235,7 +265,14 @@ async fn revoke_device<S: Store>(
     let address = device_of(path)?;
     let revoked = relay.store.revoke_tokens(&address).await?;
     relay.evict(&address);
-    tracing::info!(admin_action = "revoke_tokens", device = %address, revoked, "admin action");
+    let target = address.to_string();
+    audit(
+        &relay,
+        "revoke_tokens",
+        &target,
+        &json!({ "revoked": revoked }),
+    )
+    .await;
     Ok(answer(&json!({
         "user": address.user.as_str(),
         "device": address.device.0,
@@ -267,7 +304,7 @@ async fn invites<S: Store>(
     let (codes, hashes) = new_invites(count);
     relay.store.add_invites(&hashes).await?;
     // The count only: the codes are secrets.
-    tracing::info!(admin_action = "invite", count, "admin action");
+    audit(&relay, "invite", "", &json!({ "count": count })).await;
     Ok(answer(&json!({ "invites": codes })))
 }
 
@@ -287,8 +324,58 @@ async fn purge<S: Store>(State(relay): State<Arc<Relay<S>>>) -> Result<Response,
         "blob_bytes": went(|s| s.blob_bytes),
         "reports": went(|s| s.reports),
     });
-    tracing::info!(admin_action = "purge", envelopes, removed = %removed, "admin action");
+    audit(&relay, "purge", "", &removed).await;
     Ok(answer(&json!({ "removed": removed })))
+}
+
+/// Logs an admin action that was done (a `tracing` event at info) and
+/// appends it to the audit log in the database. Recording comes after the
+/// action, so a failure to record is logged, not answered: the answer says
+/// what was done.
+async fn audit<S: Store>(relay: &Relay<S>, action: &'static str, target: &str, outcome: &Value) {
+    tracing::info!(admin_action = action, target, outcome = %outcome, "admin action");
+    let record = AdminRecord {
+        at_ms: relay.now(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        outcome: outcome.to_string(),
+    };
+    if relay.store.record_admin_action(record).await.is_err() {
+        tracing::warn!(
+            admin_action = action,
+            target,
+            "admin action done but not recorded in the database"
+        );
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ActionsParams {
+    limit: Option<u32>,
+}
+
+/// `GET /v1/admin/actions?limit=N`: the audit log, newest first.
+async fn actions<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    params: Result<Query<ActionsParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let limit = match params {
+        Ok(Query(params)) => params.limit.unwrap_or(DEFAULT_ACTIONS_LISTED),
+        Err(_) => 0,
+    };
+    if !(1..=MAX_ACTIONS_LISTED).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("limit must be a number from 1 to {MAX_ACTIONS_LISTED}"),
+        ));
+    }
+    let records = relay
+        .store
+        .admin_actions(usize::try_from(limit).unwrap_or(1))
+        .await?;
+    tracing::info!(admin_action = "actions", "admin action");
+    Ok(answer(&json!({ "actions": records })))
 }
 
 /// Makes `count` invite codes of 32 random bytes: each as 64 lowercase hex

@@ -32,7 +32,7 @@ mod relay;
 mod reports;
 mod stream;
 
-pub use admin::{MAX_INVITES_PER_REQUEST, admin_router, new_invites};
+pub use admin::{MAX_ACTIONS_LISTED, MAX_INVITES_PER_REQUEST, admin_router, new_invites};
 use auth::authenticate;
 use mailbox::deliver_stamped;
 pub(crate) use relay::Counted;

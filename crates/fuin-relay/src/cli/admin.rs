@@ -18,7 +18,7 @@ use sha2::Digest;
 use zeroize::Zeroizing;
 
 use super::RunError;
-use crate::api::MAX_INVITES_PER_REQUEST;
+use crate::api::{MAX_ACTIONS_LISTED, MAX_INVITES_PER_REQUEST};
 
 /// How long one admin request may take, answer included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -86,6 +86,13 @@ pub enum AdminAction {
     },
     /// Run the expiry sweep now and say how much went.
     Purge,
+    /// Show the audit log of admin actions, newest first.
+    Log {
+        /// How many records to show.
+        #[arg(long, default_value_t = 50,
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ACTIONS_LISTED)))]
+        limit: u32,
+    },
 }
 
 /// What `admin` answered: a text for people and the JSON for scripts.
@@ -142,6 +149,7 @@ fn request_of(action: &AdminAction) -> Option<(&'static str, String)> {
         ),
         AdminAction::Invite { count } => ("POST", format!("/v1/admin/invites?count={count}")),
         AdminAction::Purge => ("POST", "/v1/admin/purge".to_owned()),
+        AdminAction::Log { limit } => ("GET", format!("/v1/admin/actions?limit={limit}")),
     })
 }
 
@@ -276,6 +284,27 @@ fn text_of(action: &AdminAction, answer: &Value) -> String {
                 codes
                     .iter()
                     .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
+        AdminAction::Log { .. } => answer
+            .get("actions")
+            .and_then(Value::as_array)
+            .map(|records| {
+                records
+                    .iter()
+                    .map(|record| {
+                        let field =
+                            |name: &str| record.get(name).and_then(Value::as_str).unwrap_or("");
+                        let at = record.get("at_ms").and_then(Value::as_u64).unwrap_or(0);
+                        format!(
+                            "{at} {} {} {}",
+                            field("action"),
+                            field("target"),
+                            field("outcome")
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             })

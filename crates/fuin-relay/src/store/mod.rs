@@ -238,6 +238,20 @@ pub struct StoreStats {
     pub invites: u64,
 }
 
+/// One line of the audit log of admin actions (`fuin-relay admin`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AdminRecord {
+    /// When the relay did it, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// What was done: `suspend`, `restore`, `remove_device`,
+    /// `revoke_tokens`, `invite` or `purge`.
+    pub action: String,
+    /// To whom: a user id, `user/device`, or empty.
+    pub target: String,
+    /// What came of it, as a short JSON text (never a secret).
+    pub outcome: String,
+}
+
 /// The relay's storage. Every method is atomic; a method that returns `Ok`
 /// after a write has made it durable.
 pub trait Store: Send + Sync + 'static {
@@ -571,4 +585,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// What the store holds, counted in one consistent read.
     fn stats(&self) -> impl Future<Output = Result<StoreStats, StoreError>> + Send;
+
+    /// Appends `record` to the audit log of admin actions.
+    fn record_admin_action(
+        &self,
+        record: AdminRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The newest `limit` records of the audit log, newest first.
+    fn admin_actions(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AdminRecord>, StoreError>> + Send;
 }

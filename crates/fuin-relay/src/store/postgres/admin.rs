@@ -6,7 +6,7 @@ use fuin_wire::{DeviceAddress, UserId};
 
 use super::accounts::{lock_user, remove_device};
 use super::{Op, PostgresStore, corrupt, device_id, key, sql_time};
-use crate::store::{StoreError, StoreStats};
+use crate::store::{AdminRecord, StoreError, StoreStats};
 
 /// Every count in one statement, so that they come from one snapshot.
 const STATS: &str = "SELECT \
@@ -152,5 +152,43 @@ impl PostgresStore {
             suspended_users: count(8)?,
             invites: count(9)?,
         })
+    }
+
+    pub(super) async fn record_admin_action(&self, record: AdminRecord) -> Result<(), StoreError> {
+        const OP: &str = "record_admin_action";
+        let at = sql_time(record.at_ms);
+        let client = self.client(OP).await?;
+        client
+            .execute(
+                "INSERT INTO admin_actions (at, action, target, outcome) VALUES ($1, $2, $3, $4)",
+                &[&at, &record.action, &record.target, &record.outcome],
+            )
+            .await
+            .op(OP)?;
+        Ok(())
+    }
+
+    pub(super) async fn admin_actions(&self, limit: usize) -> Result<Vec<AdminRecord>, StoreError> {
+        const OP: &str = "admin_actions";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client(OP).await?;
+        let rows = client
+            .query(
+                "SELECT at, action, target, outcome FROM admin_actions ORDER BY id DESC LIMIT $1",
+                &[&limit],
+            )
+            .await
+            .op(OP)?;
+        rows.iter()
+            .map(|row| {
+                let at: i64 = row.try_get(0).op(OP)?;
+                Ok(AdminRecord {
+                    at_ms: u64::try_from(at).map_err(|_| corrupt(OP))?,
+                    action: row.try_get(1).op(OP)?,
+                    target: row.try_get(2).op(OP)?,
+                    outcome: row.try_get(3).op(OP)?,
+                })
+            })
+            .collect()
     }
 }

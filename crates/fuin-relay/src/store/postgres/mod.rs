@@ -112,9 +112,9 @@ use fuin_wire::{
 use tokio_postgres::{Config, NoTls, Row};
 
 use super::{
-    LinkSlot, MailboxTag, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration,
-    RemoteWaker, Store, StoreError, StoreStats, StoredAccount, StoredDelivery, StoredReport,
-    TakenBundle,
+    AdminRecord, LinkSlot, MailboxTag, NewBlob, NewDelivery, NewDeviceList, NewReport,
+    Registration, RemoteWaker, Store, StoreError, StoreStats, StoredAccount, StoredDelivery,
+    StoredReport, TakenBundle,
 };
 
 mod accounts;
@@ -543,6 +543,14 @@ impl Store for PostgresStore {
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         PostgresStore::stats(self).await
+    }
+
+    async fn record_admin_action(&self, record: AdminRecord) -> Result<(), StoreError> {
+        PostgresStore::record_admin_action(self, record).await
+    }
+
+    async fn admin_actions(&self, limit: usize) -> Result<Vec<AdminRecord>, StoreError> {
+        PostgresStore::admin_actions(self, limit).await
     }
 
     fn mailbox_tag(&self, address: &DeviceAddress<'_>) -> MailboxTag {

@@ -9,7 +9,8 @@ use crate::store::StoreError;
 
 /// The schema version kept in `fuin_schema`. Version 2 added the blob and
 /// report tables, version 3 accounts, invites and link messages, version 4
-/// suspended users; an older database gains them when a relay connects.
+/// suspended users and the audit log of admin actions; an older database
+/// gains them when a relay connects.
 const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
@@ -111,6 +112,13 @@ CREATE INDEX IF NOT EXISTS link_messages_expiry ON link_messages (expires_at);
 CREATE TABLE IF NOT EXISTS suspended_users (
     user_id      TEXT   NOT NULL PRIMARY KEY,
     suspended_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS admin_actions (
+    id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at      BIGINT NOT NULL,
+    action  TEXT   NOT NULL,
+    target  TEXT   NOT NULL,
+    outcome TEXT   NOT NULL
 );
 ";
 

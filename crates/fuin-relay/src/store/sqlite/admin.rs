@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use super::accounts::remove_device;
 use super::devices::device_exists;
 use super::{Op, SqliteStore, corrupt, count_u64, device_id, key, sql_time};
-use crate::store::{StoreError, StoreStats};
+use crate::store::{AdminRecord, StoreError, StoreStats};
 
 /// Every count in one statement, so that they come from one snapshot.
 const STATS: &str = "SELECT \
@@ -157,6 +157,51 @@ impl SqliteStore {
                 suspended_users: next()?,
                 invites: next()?,
             })
+        })
+        .await
+    }
+
+    pub(super) async fn record_admin_action(&self, record: AdminRecord) -> Result<(), StoreError> {
+        const OP: &str = "record_admin_action";
+        let at = sql_time(record.at_ms);
+        self.write(OP, move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO admin_actions (at, action, target, outcome) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .op(OP)?
+            .execute(params![at, record.action, record.target, record.outcome])
+            .op(OP)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn admin_actions(&self, limit: usize) -> Result<Vec<AdminRecord>, StoreError> {
+        const OP: &str = "admin_actions";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(OP, move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT at, action, target, outcome FROM admin_actions \
+                     ORDER BY id DESC LIMIT ?1",
+                )
+                .op(OP)?;
+            let rows = statement
+                .query_map(params![limit], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .op(OP)?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (at, action, target, outcome) = row.op(OP)?;
+                records.push(AdminRecord {
+                    at_ms: u64::try_from(at).map_err(|_| corrupt(OP))?,
+                    action,
+                    target,
+                    outcome,
+                });
+            }
+            Ok(records)
         })
         .await
     }

@@ -46,6 +46,7 @@
 //! invites          (code_hash)                               PK code_hash: unspent invites
 //! link_messages    (channel, slot, message, expires_at)      PK (channel, slot)
 //! suspended_users  (user, suspended_at)                     PK user: users an operator suspended
+//! admin_actions    (id, at, action, target, outcome)         PK id: the audit log of admin actions
 //! ```
 //!
 //! `devices` holds exactly the devices named by the user's row in
@@ -132,8 +133,8 @@ use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
-    LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store, StoreError,
-    StoreStats, StoredAccount, StoredDelivery, StoredReport, TakenBundle,
+    AdminRecord, LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store,
+    StoreError, StoreStats, StoredAccount, StoredDelivery, StoredReport, TakenBundle,
 };
 use writer::{QUEUE_DEPTH, Request, writer_loop};
 
@@ -582,6 +583,14 @@ impl Store for SqliteStore {
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         SqliteStore::stats(self).await
+    }
+
+    async fn record_admin_action(&self, record: AdminRecord) -> Result<(), StoreError> {
+        SqliteStore::record_admin_action(self, record).await
+    }
+
+    async fn admin_actions(&self, limit: usize) -> Result<Vec<AdminRecord>, StoreError> {
+        SqliteStore::admin_actions(self, limit).await
     }
 }
 

@@ -7,7 +7,7 @@ use crate::store::StoreError;
 
 /// The schema version kept in `PRAGMA user_version`. Version 2 added the
 /// blob and report tables, version 3 accounts, invites and link messages,
-/// version 4 suspended users; an older database gains them on opening (its
+/// version 4 suspended users and the audit log of admin actions; an older database gains them on opening (its
 /// devices stay registered, without a list, until their user publishes one;
 /// no user is suspended).
 const SCHEMA_VERSION: i64 = 4;
@@ -108,6 +108,13 @@ CREATE INDEX IF NOT EXISTS link_messages_expiry ON link_messages (expires_at);
 CREATE TABLE IF NOT EXISTS suspended_users (
     user         TEXT    NOT NULL PRIMARY KEY,
     suspended_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS admin_actions (
+    id      INTEGER NOT NULL PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    action  TEXT    NOT NULL,
+    target  TEXT    NOT NULL,
+    outcome TEXT    NOT NULL
 );
 ";
 
