@@ -427,7 +427,7 @@ pub enum RunError {
     Storage(String),
     /// Serving failed after the relay had started.
     Serve(std::io::Error),
-    /// [`run`] was given a subcommand (`invite`), which it does not run.
+    /// [`run`] was given a subcommand (`invite`, `admin`), which it does not run.
     NotServing,
     /// The admin API was asked to listen on an address that is not
     /// loopback, without `--insecure-plain-http`.
