@@ -332,7 +332,9 @@ async fn run(command: Command, out: Output) -> Result<Answer, Failure> {
 }
 
 /// `fuin relay`: prints the same first line as `fuin-relay` (or, with
-/// `--json`, `{"listening": ADDR}`), then serves until SIGTERM or Ctrl-C.
+/// `--json`, `{"listening": ADDR}`, with `"admin": ADDR` when the admin API
+/// is served, which in text is a second line), then serves until SIGTERM or
+/// Ctrl-C. `fuin relay invite` and `fuin relay admin` answer and exit.
 async fn relay(args: fuin_relay::cli::RelayArgs, out: Output) -> Result<Answer, Failure> {
     if let Some(invite) = args.invite() {
         // `fuin relay invite`: the codes, one a line (or `{"invites": [...]}`).
@@ -348,6 +350,26 @@ async fn relay(args: fuin_relay::cli::RelayArgs, out: Output) -> Result<Answer, 
             json: json!({ "invites": codes }),
         });
     }
+    if let Some(admin) = args.admin() {
+        // `fuin relay admin`: one request to the relay's admin API.
+        let answer = fuin_relay::cli::run_admin(admin).await.map_err(|err| {
+            Failure::new(
+                err.code(),
+                err.to_string(),
+                "see fuin relay admin --help and spec/relay-api.md §12",
+            )
+        })?;
+        // `--json` given after `admin` asks for JSON as the global one does.
+        let text = if admin.json() {
+            answer.json.to_string()
+        } else {
+            answer.text
+        };
+        return Ok(Answer {
+            text,
+            json: answer.json,
+        });
+    }
     // The same log on stderr as `fuin-relay` (`--log-format`, `--log-level`).
     args.install_logging().map_err(|err| {
         Failure::new(
@@ -356,11 +378,18 @@ async fn relay(args: fuin_relay::cli::RelayArgs, out: Output) -> Result<Answer, 
             "see fuin relay --help and spec/relay-api.md §9",
         )
     })?;
-    fuin_relay::cli::run(args, |address| {
+    fuin_relay::cli::run_with(args, |at| {
         if out.json {
-            output::stdout_line(&json!({ "listening": address.to_string() }).to_string());
+            let mut listening = json!({ "listening": at.api.to_string() });
+            if let Some(admin) = at.admin {
+                listening["admin"] = json!(admin.to_string());
+            }
+            output::stdout_line(&listening.to_string());
         } else {
-            output::stdout_line(&fuin_relay::cli::listening_line(address));
+            output::stdout_line(&fuin_relay::cli::listening_line(at.api));
+            if let Some(admin) = at.admin {
+                output::stdout_line(&fuin_relay::cli::admin_listening_line(admin));
+            }
         }
     })
     .await

@@ -319,6 +319,76 @@ fn json_failure(args: &[&std::ffi::OsStr]) -> Value {
     serde_json::from_slice::<Value>(&output.stdout).unwrap()["error"].clone()
 }
 
+/// `fuin relay admin` is the relay's admin client: it makes the admin
+/// credential (mode 0600) and drives the admin API of a `fuin relay` given
+/// the credential's hash.
+#[test]
+fn fuin_relay_admin_makes_the_credential_and_drives_the_admin_api() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let operator = tempfile::tempdir().unwrap();
+    let credential = operator.path().join("admin.credential");
+    let output = fuin()
+        .args(["--json", "relay", "admin", "--credential-file"])
+        .arg(&credential)
+        .arg("keygen")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let made: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let hash = made["credential_hash"].as_str().unwrap().to_owned();
+    let mode = std::fs::metadata(&credential).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let secret = hex::decode(std::fs::read_to_string(&credential).unwrap().trim()).unwrap();
+    assert_eq!(
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&secret)),
+        hash
+    );
+
+    let mut relay = RelayProcess::start_with(
+        tempfile::tempdir().unwrap(),
+        &[
+            "--admin-credential-hash".as_ref(),
+            hash.as_ref(),
+            "--admin-listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ],
+        "http",
+    );
+    let line = relay.next_line();
+    let admin = line
+        .trim()
+        .strip_prefix("fuin-relay admin API listening on ")
+        .unwrap_or_else(|| panic!("unexpected second line {line:?}"));
+    let url = format!("http://{admin}");
+    let admin_args = |action: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> =
+            ["relay", "admin", "--url", url.as_str(), "--credential-file"]
+                .iter()
+                .map(Into::into)
+                .collect();
+        args.push(credential.clone().into_os_string());
+        args.extend(action.iter().map(Into::into));
+        args
+    };
+    let output = fuin()
+        .arg("--json")
+        .args(admin_args(&["stats"]))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(stats["accounts"].as_u64(), Some(0), "{stats}");
+    let args = admin_args(&["suspend", "nobody"]);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|arg| arg.as_os_str()).collect();
+    let error = json_failure(&args);
+    assert_eq!(error["code"], "admin_refused", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("unknown_user"),
+        "{error}"
+    );
+}
+
 #[test]
 fn accounts_are_created_once_by_invitation_and_joined_by_linking() {
     let dir = tempfile::tempdir().unwrap();

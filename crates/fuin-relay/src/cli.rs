@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use fuin_wire::StampKeyId;
 use fuin_wire::relay::relay_origin;
-use sha2::Digest;
 use zeroize::Zeroize;
 
 use crate::franking::StampKeys;
@@ -28,6 +27,10 @@ use crate::store::Store;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::{RegistrationPolicy, Relay, RelayConfig};
+
+mod admin;
+
+pub use admin::{AdminAction, AdminAnswer, AdminArgs, run_admin};
 
 /// The longest lifetime an option accepts: ten years, in seconds.
 const MAX_LIFETIME_SECS: u64 = 10 * 365 * 24 * 60 * 60;
@@ -153,6 +156,16 @@ pub struct RelayArgs {
     /// digits; without it the moderation endpoints do not exist.
     #[arg(long, value_name = "HEX", value_parser = parse_credential_hash)]
     moderation_credential_hash: Option<[u8; 32]>,
+    /// SHA-256 of the admin tool's 32-byte credential, as 64 hex digits
+    /// (`fuin-relay admin keygen` prints it); with it the relay serves the
+    /// admin API on `--admin-listen`, without it there is no admin API.
+    #[arg(long, value_name = "HEX", value_parser = parse_credential_hash)]
+    admin_credential_hash: Option<[u8; 32]>,
+    /// Where the admin API listens (plain HTTP, only with
+    /// `--admin-credential-hash`): a loopback address, unless
+    /// `--insecure-plain-http` is given.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    admin_listen: String,
     /// The longest blob (sealed attachment) the relay stores, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     max_blob_len: usize,
@@ -192,6 +205,9 @@ pub enum RelayCommand {
     /// Make invite codes for `--registration invite`, print each as 64 hex
     /// digits, and keep only their SHA-256 in the database.
     Invite(InviteArgs),
+    /// Administer a running relay through its admin API (stats, suspend and
+    /// restore a user, remove a device, revoke tokens, invite codes, purge).
+    Admin(AdminArgs),
 }
 
 /// The options of `invite`.
@@ -239,7 +255,16 @@ impl RelayArgs {
     pub fn invite(&self) -> Option<&InviteArgs> {
         match &self.command {
             Some(RelayCommand::Invite(args)) => Some(args),
-            None => None,
+            _ => None,
+        }
+    }
+
+    /// The `admin` subcommand's options, if that is what was asked for
+    /// (then [`run_admin`] runs it, and [`run`] refuses).
+    pub fn admin(&self) -> Option<&AdminArgs> {
+        match &self.command {
+            Some(RelayCommand::Admin(args)) => Some(args),
+            _ => None,
         }
     }
 
@@ -260,16 +285,7 @@ impl RelayArgs {
 /// in the relay's database in one write, and returns the codes as 64 lowercase
 /// hex digits each: the only copy of them.
 pub async fn make_invites(args: &InviteArgs) -> Result<Vec<String>, RunError> {
-    let count = usize::try_from(args.count).unwrap_or(1);
-    let mut codes = Vec::with_capacity(count);
-    let mut hashes = Vec::with_capacity(count);
-    for _ in 0..count {
-        let mut code = [0u8; 32];
-        rand::fill(&mut code);
-        hashes.push(<[u8; 32]>::from(sha2::Sha256::digest(code)));
-        codes.push(hex::encode(code));
-        code.zeroize();
-    }
+    let (codes, hashes) = crate::api::new_invites(args.count);
     let stored = if let Some(conninfo) = &args.postgres {
         let password = postgres_password(
             conninfo,
@@ -427,6 +443,7 @@ fn stamp_keys(args: &RelayArgs, current: &Path) -> Result<StampKeys, String> {
 fn config(args: &RelayArgs, stamp_keys: StampKeys) -> RelayConfig {
     let mut config = RelayConfig::new(stamp_keys);
     config.moderation_credential_hash = args.moderation_credential_hash;
+    config.admin_credential_hash = args.admin_credential_hash;
     config.max_blob_len = args.max_blob_len;
     config.registration = match args.registration {
         Registration::Open => RegistrationPolicy::Open,
@@ -534,8 +551,29 @@ pub enum RunError {
     Storage(String),
     /// Serving failed after the relay had started.
     Serve(std::io::Error),
-    /// [`run`] was given a subcommand (`invite`), which it does not run.
+    /// [`run`] was given a subcommand (`invite`, `admin`), which it does not run.
     NotServing,
+    /// The admin API was asked to listen on an address that is not
+    /// loopback, without `--insecure-plain-http`.
+    AdminNotLoopback {
+        /// The address given.
+        address: String,
+    },
+    /// `fuin-relay admin`: the credential file cannot be read, made or
+    /// used.
+    AdminCredential(String),
+    /// `fuin-relay admin`: the admin API cannot be reached, or its answer
+    /// cannot be read.
+    AdminUnreachable(String),
+    /// `fuin-relay admin`: the admin API refused the request.
+    AdminRefused {
+        /// The HTTP status.
+        status: u16,
+        /// The relay's stable error code (`spec/relay-api.md` §5).
+        code: String,
+        /// The relay's sentence.
+        message: String,
+    },
 }
 
 impl RunError {
@@ -549,6 +587,10 @@ impl RunError {
             Self::Storage(_) => "storage",
             Self::Serve(_) => "serve",
             Self::NotServing => "usage",
+            Self::AdminNotLoopback { .. } => "admin_not_loopback",
+            Self::AdminCredential(_) => "admin_credential",
+            Self::AdminUnreachable(_) => "admin_unreachable",
+            Self::AdminRefused { .. } => "admin_refused",
         }
     }
 }
@@ -566,6 +608,18 @@ impl fmt::Display for RunError {
             ),
             Self::Serve(err) => write!(f, "{err}"),
             Self::NotServing => f.write_str("a subcommand was given; it does not serve"),
+            Self::AdminNotLoopback { address } => write!(
+                f,
+                "refusing to serve the admin API on {address}, which is not a loopback \
+                 address: give a loopback --admin-listen (and reach it through SSH), or \
+                 --insecure-plain-http"
+            ),
+            Self::AdminCredential(why) | Self::AdminUnreachable(why) => f.write_str(why),
+            Self::AdminRefused {
+                status,
+                code,
+                message,
+            } => write!(f, "the relay refused: {message} ({status} {code})"),
         }
     }
 }
@@ -578,10 +632,30 @@ pub fn listening_line(address: SocketAddr) -> String {
     format!("fuin-relay listening on {address}")
 }
 
+/// The line the relay commands print after [`listening_line`] when the
+/// admin API is served.
+pub fn admin_listening_line(address: SocketAddr) -> String {
+    format!("fuin-relay admin API listening on {address}")
+}
+
+/// Where a started relay listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listening {
+    /// The API for devices.
+    pub api: SocketAddr,
+    /// The admin API, if served (`--admin-credential-hash`).
+    pub admin: Option<SocketAddr>,
+}
+
 /// Runs the relay with `args`: calls `listening` with the address once it
 /// listens, and returns when it has shut down (on SIGTERM or Ctrl-C, after
 /// the bounded graceful shutdown of [`crate::serve_with`]).
 pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<(), RunError> {
+    run_with(args, |at: Listening| listening(at.api)).await
+}
+
+/// [`run`], telling `listening` the admin API's address too.
+pub async fn run_with(args: RelayArgs, listening: impl FnOnce(Listening)) -> Result<(), RunError> {
     if args.command.is_some() {
         return Err(RunError::NotServing);
     }
@@ -629,6 +703,10 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
             address: args.listen.clone(),
         });
     }
+    let admin = match args.admin_credential_hash {
+        Some(_) => Some(admin_listener(&args).await?),
+        None => None,
+    };
     let metrics_listener = match &args.metrics_listen {
         Some(metrics_address) => Some(
             tokio::net::TcpListener::bind(metrics_address)
@@ -644,6 +722,7 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
         api: listener,
         address,
         metrics: metrics_listener,
+        admin,
     };
     let mut config = config(&args, stamp_keys);
     if config.origins.is_empty() {
@@ -785,6 +864,25 @@ impl StoreOrigin<'_> {
     }
 }
 
+/// The admin API's listener, on a loopback address unless
+/// `--insecure-plain-http`.
+async fn admin_listener(args: &RelayArgs) -> Result<tokio::net::TcpListener, RunError> {
+    let listen_error = |reason| RunError::Listen {
+        address: args.admin_listen.clone(),
+        reason,
+    };
+    let listener = tokio::net::TcpListener::bind(&args.admin_listen)
+        .await
+        .map_err(listen_error)?;
+    let address = listener.local_addr().map_err(listen_error)?;
+    if !address.ip().to_canonical().is_loopback() && !args.insecure_plain_http {
+        return Err(RunError::AdminNotLoopback {
+            address: args.admin_listen.clone(),
+        });
+    }
+    Ok(listener)
+}
+
 /// The system clock.
 #[cfg(not(feature = "test-clock"))]
 fn process_clock() -> crate::api::Clock {
@@ -802,6 +900,8 @@ struct Listeners {
     api: tokio::net::TcpListener,
     address: SocketAddr,
     metrics: Option<tokio::net::TcpListener>,
+    /// The admin API's, if an admin credential is configured.
+    admin: Option<tokio::net::TcpListener>,
 }
 
 async fn serve<S: crate::store::Store>(
@@ -810,7 +910,7 @@ async fn serve<S: crate::store::Store>(
     listeners: Listeners,
     tls: Option<Arc<rustls::ServerConfig>>,
     config: RelayConfig,
-    listening: impl FnOnce(SocketAddr),
+    listening: impl FnOnce(Listening),
 ) -> Result<(), RunError> {
     let relay = Relay::new(store, config, process_clock());
     let shutdown = shutdown_signal();
@@ -824,7 +924,18 @@ async fn serve<S: crate::store::Store>(
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
-    listening(listeners.address);
+    let admin_address = listeners
+        .admin
+        .as_ref()
+        .and_then(|admin| admin.local_addr().ok());
+    if let Some(admin) = listeners.admin {
+        // It stops once the relay begins shutting down.
+        tokio::spawn(crate::server::serve_admin(admin, relay.clone()));
+    }
+    listening(Listening {
+        api: listeners.address,
+        admin: admin_address,
+    });
     let served = crate::serve_with(listeners.api, relay, tls, shutdown)
         .await
         .map_err(RunError::Serve);

@@ -65,6 +65,10 @@ pub struct RelayConfig {
     /// SHA-256 of the moderation tool's 32-byte credential. Without it the
     /// moderation endpoints do not exist (404).
     pub moderation_credential_hash: Option<[u8; 32]>,
+    /// SHA-256 of the admin tool's 32-byte credential. Without it the
+    /// admin API refuses everything (404); with it, it is served on its own
+    /// listener ([`crate::api::admin_router`]), never on the public one.
+    pub admin_credential_hash: Option<[u8; 32]>,
     /// Who may create an account (`POST /v1/accounts`).
     pub registration: RegistrationPolicy,
     /// The relay's origins (`https://relay.example`), normalised by
@@ -121,6 +125,7 @@ impl RelayConfig {
             max_blob_transfers: 8,
             report_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
             moderation_credential_hash: None,
+            admin_credential_hash: None,
             registration: RegistrationPolicy::Open,
             origins: Vec::new(),
             max_link_messages: 10_000,

@@ -146,6 +146,42 @@ fn swept(result: Result<u64, crate::store::StoreError>) -> Result<u64, crate::st
     result
 }
 
+/// Serves the admin API ([`crate::api::admin_router`]) over plain HTTP on a
+/// listener of its own until `relay` begins shutting down (as
+/// [`serve_with`] does on SIGTERM), then lets requests in flight finish for
+/// at most the relay's `shutdown_grace`. Run it beside [`serve_with`].
+pub async fn serve_admin<S: Store>(listener: TcpListener, relay: Arc<Relay<S>>) {
+    let app = crate::api::admin_router(relay.clone());
+    let mut shutdown = relay.shutdown.subscribe();
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = async { let _ = shutdown.wait_for(|down| *down).await; } => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve_connection(
+                        stream,
+                        peer,
+                        None,
+                        app.clone(),
+                        stopping.clone(),
+                    ));
+                }
+                Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    stop.send_replace(true);
+    let _ = tokio::time::timeout(relay.config().shutdown_grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.shutdown().await;
+}
+
 /// One client connection: the TLS handshake if any, then HTTP until the
 /// client closes or shutdown asks the connection to finish.
 async fn serve_connection(

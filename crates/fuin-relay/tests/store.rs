@@ -1206,6 +1206,228 @@ pub mod suite {
         assert_eq!(store.invite_unspent([2; 32]).await, Ok(true));
     }
 
+    /// A suspension is kept by user id (also for a user without devices),
+    /// says whether it changed anything, and leaves the user's devices,
+    /// tokens and mailbox as they were.
+    pub async fn suspensions_are_kept_by_user_and_lifted(store: &impl Store) {
+        let bob = UserId::new("bob").unwrap();
+        let carol = UserId::new("carol").unwrap();
+        store
+            .create_account(device_list("bob", 7, 1, &[(1, 1)]), None, NOW)
+            .await
+            .unwrap();
+        store
+            .put_token([0xb0; 32], &address("bob", 1), LATER)
+            .await
+            .unwrap();
+        let kept = message_id();
+        store
+            .deliver(vec![delivery(kept, &address("bob", 1), b"kept", LATER)])
+            .await
+            .unwrap();
+        assert_eq!(store.user_suspended(&bob).await, Ok(false));
+        assert_eq!(
+            store.token_holder([0xb0; 32], NOW).await,
+            Ok(Some((address("bob", 1), false)))
+        );
+        assert_eq!(store.set_suspended(&bob, true, NOW).await, Ok(true));
+        assert_eq!(
+            store.token_holder([0xb0; 32], NOW).await,
+            Ok(Some((address("bob", 1), true)))
+        );
+        // Unknown and expired tokens have no holder, suspended or not.
+        assert_eq!(store.token_holder([0xb1; 32], NOW).await, Ok(None));
+        assert_eq!(store.token_holder([0xb0; 32], LATER).await, Ok(None));
+        assert_eq!(store.set_suspended(&bob, true, NOW + 1).await, Ok(false));
+        assert_eq!(store.user_suspended(&bob).await, Ok(true));
+        // Only bob.
+        assert_eq!(store.user_suspended(&carol).await, Ok(false));
+        assert_eq!(
+            store.user_suspended(&UserId::new("bo").unwrap()).await,
+            Ok(false)
+        );
+        // Nothing else of bob's changed.
+        assert_eq!(
+            store.token_owner([0xb0; 32], NOW).await,
+            Ok(Some(address("bob", 1)))
+        );
+        assert_eq!(
+            ids(&store.fetch(&address("bob", 1), 10, NOW).await.unwrap()),
+            vec![kept]
+        );
+        assert_eq!(store.user_devices(&bob).await, Ok(vec![DeviceId(1)]));
+        assert_eq!(store.stats().await.unwrap().suspended_users, 1);
+
+        assert_eq!(store.set_suspended(&bob, false, NOW).await, Ok(true));
+        assert_eq!(store.set_suspended(&bob, false, NOW).await, Ok(false));
+        assert_eq!(store.user_suspended(&bob).await, Ok(false));
+        // A user id with no devices can be suspended too.
+        assert_eq!(store.set_suspended(&carol, true, NOW).await, Ok(true));
+        assert_eq!(store.user_suspended(&carol).await, Ok(true));
+    }
+
+    /// An operator's removal deregisters one device with everything the
+    /// relay keeps for it, leaves the user's list and other devices alone,
+    /// and is undone only by a newer list naming the device; revoking a
+    /// user's tokens takes those of every device and of no other user.
+    pub async fn an_operator_removes_a_device_and_revokes_a_users_tokens(store: &impl Store) {
+        let bob = UserId::new("bob").unwrap();
+        let (bob1, bob2, alice) = (address("bob", 1), address("bob", 2), address("alice", 1));
+        let list = device_list("bob", 7, 1, &[(1, 1), (2, 2)]);
+        store.create_account(list.clone(), None, NOW).await.unwrap();
+        store
+            .create_account(device_list("alice", 8, 1, &[(1, 3)]), None, NOW)
+            .await
+            .unwrap();
+        for (hash, device) in [
+            ([1; 32], &bob1),
+            ([2; 32], &bob2),
+            ([3; 32], &bob2),
+            ([4; 32], &alice),
+        ] {
+            store.put_token(hash, device, LATER).await.unwrap();
+        }
+        store
+            .publish_prekeys(&bob2, Some(&signed_prekey(1)), &[one_time_prekey(1, 1)])
+            .await
+            .unwrap();
+        store.put_challenge(&bob2, [9; 32], LATER).await.unwrap();
+        let (to_bob1, to_bob2) = (message_id(), message_id());
+        store
+            .deliver(vec![
+                delivery(to_bob1, &bob1, b"one", LATER),
+                delivery(to_bob2, &bob2, b"two", LATER),
+            ])
+            .await
+            .unwrap();
+
+        assert_eq!(store.remove_device(&bob2).await, Ok(true));
+        assert_eq!(store.remove_device(&bob2).await, Ok(false));
+        assert_eq!(store.remove_device(&address("nobody", 1)).await, Ok(false));
+        assert_eq!(store.device_identity(&bob2).await, Ok(None));
+        assert_eq!(store.user_devices(&bob).await, Ok(vec![DeviceId(1)]));
+        for hash in [[2; 32], [3; 32]] {
+            assert_eq!(store.token_owner(hash, NOW).await, Ok(None));
+        }
+        assert_eq!(store.take_challenge(&bob2, [9; 32], NOW).await, Ok(false));
+        assert_eq!(store.take_bundle(&bob2).await, Ok(None));
+        assert_eq!(store.one_time_remaining(&bob2).await, Ok(0));
+        assert!(store.fetch(&bob2, 10, NOW).await.unwrap().is_empty());
+        // The list stays as bob signed it, and the other device keeps all.
+        let account = store.account(&bob).await.unwrap().unwrap();
+        assert_eq!((account.version, account.list), (1, list.list.clone()));
+        assert_eq!(
+            store.token_owner([1; 32], NOW).await,
+            Ok(Some(bob1.clone()))
+        );
+        assert_eq!(
+            ids(&store.fetch(&bob1, 10, NOW).await.unwrap()),
+            vec![to_bob1]
+        );
+        // Bob's next list that names the device registers it again.
+        let mut newer = device_list("bob", 7, 2, &[(1, 1), (2, 2)]);
+        newer.list = b"bob list 2".to_vec();
+        assert_eq!(store.replace_device_list(newer, NOW).await, Ok(vec![]));
+        assert_eq!(store.device_identity(&bob2).await, Ok(Some(identity(2))));
+
+        store.put_token([5; 32], &bob2, LATER).await.unwrap();
+        assert_eq!(store.revoke_user_tokens(&bob).await, Ok(2));
+        for hash in [[1; 32], [5; 32]] {
+            assert_eq!(store.token_owner(hash, NOW).await, Ok(None));
+        }
+        assert_eq!(store.token_owner([4; 32], NOW).await, Ok(Some(alice)));
+        assert_eq!(store.revoke_user_tokens(&bob).await, Ok(0));
+    }
+
+    /// The audit log keeps every record as given and lists the newest
+    /// first, as many as asked for.
+    pub async fn admin_actions_are_kept_newest_first(store: &impl Store) {
+        assert_eq!(store.admin_actions(10).await, Ok(vec![]));
+        let record = |at_ms, action: &str, target: &str| fuin_relay::store::AdminRecord {
+            at_ms,
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome: format!("{{\"at\":{at_ms}}}"),
+        };
+        let records = [
+            record(NOW, "suspend", "bob"),
+            record(NOW + 1, "remove_device", "bob/2"),
+            // Recorded later with an earlier time: the order is the log's.
+            record(NOW - 5, "purge", ""),
+        ];
+        for record in &records {
+            store.record_admin_action(record.clone()).await.unwrap();
+        }
+        assert_eq!(
+            store.admin_actions(10).await,
+            Ok(vec![
+                records[2].clone(),
+                records[1].clone(),
+                records[0].clone()
+            ])
+        );
+        assert_eq!(
+            store.admin_actions(2).await,
+            Ok(vec![records[2].clone(), records[1].clone()])
+        );
+    }
+
+    /// The counts are of what is stored, each kind on its own.
+    pub async fn stats_count_what_is_stored(store: &impl Store) {
+        assert_eq!(store.stats().await, Ok(Default::default()));
+        store
+            .create_account(device_list("bob", 7, 1, &[(1, 1), (2, 2)]), None, NOW)
+            .await
+            .unwrap();
+        // A device from before accounts is a user too.
+        store
+            .register_device(&address("old", 1), &identity(3), NOW)
+            .await
+            .unwrap();
+        store
+            .put_token([1; 32], &address("bob", 1), LATER)
+            .await
+            .unwrap();
+        store
+            .deliver(vec![
+                delivery(message_id(), &address("bob", 1), b"12345", LATER),
+                delivery(message_id(), &address("bob", 2), b"123", LATER),
+            ])
+            .await
+            .unwrap();
+        store
+            .put_blob(new_blob(&[7; 100], [1; 32], LATER))
+            .await
+            .unwrap();
+        store
+            .put_report(new_report(&address("bob", 1), NOW, LATER, b"report"))
+            .await
+            .unwrap();
+        store
+            .add_invites(&[[1; 32], [2; 32], [3; 32]])
+            .await
+            .unwrap();
+        store
+            .set_suspended(&UserId::new("old").unwrap(), true, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.stats().await,
+            Ok(fuin_relay::store::StoreStats {
+                accounts: 2,
+                devices: 3,
+                envelopes: 2,
+                envelope_bytes: 8,
+                reports: 1,
+                blobs: 1,
+                blob_bytes: 100,
+                tokens: 1,
+                suspended_users: 1,
+                invites: 3,
+            })
+        );
+    }
+
     /// A link message is taken once, holds its slot until then, expires,
     /// and the number waiting is bounded.
     pub async fn link_messages_are_taken_once_and_expire(store: &impl Store) {
@@ -1355,6 +1577,10 @@ mod sqlite {
             device_lists_decide_the_registered_devices,
             invites_are_spent_once,
             link_messages_are_taken_once_and_expire,
+            suspensions_are_kept_by_user_and_lifted,
+            an_operator_removes_a_device_and_revokes_a_users_tokens,
+            stats_count_what_is_stored,
+            admin_actions_are_kept_newest_first,
         ];
         shared: [
             one_time_prekeys_are_handed_out_once_under_concurrency,
@@ -1643,7 +1869,50 @@ mod sqlite {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, 5);
+    }
+
+    /// A database of schema version 3 (before suspensions and the audit
+    /// log) gains the tables when opened, empty, and keeps what it held.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_version_3_database_gains_suspensions_and_the_audit_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let alice = address("alice", 1);
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store
+                .register_device(&alice, &identity(1), NOW)
+                .await
+                .unwrap();
+        }
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "DROP TABLE suspended_users; DROP TABLE admin_actions; \
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.device_identity(&alice).await, Ok(Some(identity(1))));
+        assert_eq!(store.user_suspended(&alice.user).await, Ok(false));
+        assert_eq!(store.set_suspended(&alice.user, true, NOW).await, Ok(true));
+        assert_eq!(store.user_suspended(&alice.user).await, Ok(true));
+        assert_eq!(store.admin_actions(1).await, Ok(vec![]));
+        let record = fuin_relay::store::AdminRecord {
+            at_ms: NOW,
+            action: "suspend".to_owned(),
+            target: "alice".to_owned(),
+            outcome: "{}".to_owned(),
+        };
+        store.record_admin_action(record.clone()).await.unwrap();
+        assert_eq!(store.admin_actions(1).await, Ok(vec![record]));
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, 5);
     }
 
     /// A blob uploaded twice is one row with two capabilities.
@@ -1878,6 +2147,10 @@ mod postgres {
             device_lists_decide_the_registered_devices,
             invites_are_spent_once,
             link_messages_are_taken_once_and_expire,
+            suspensions_are_kept_by_user_and_lifted,
+            an_operator_removes_a_device_and_revokes_a_users_tokens,
+            stats_count_what_is_stored,
+            admin_actions_are_kept_newest_first,
         ];
         shared: [
             one_time_prekeys_are_handed_out_once_under_concurrency,
@@ -1886,6 +2159,47 @@ mod postgres {
             a_link_message_is_taken_once_under_concurrency,
         ]
     );
+
+    /// A database of schema version 3 (before suspensions and the audit
+    /// log) gains the tables when a relay connects, empty, and keeps what
+    /// it held.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_version_3_database_gains_suspensions_and_the_audit_log() {
+        let Some(schema) = Schema::create().await else {
+            return;
+        };
+        let alice = address("alice", 1);
+        let store = schema.store().await;
+        store
+            .register_device(&alice, &identity(1), NOW)
+            .await
+            .unwrap();
+        store.close();
+        drop(store);
+        execute(
+            &schema.config,
+            "DROP TABLE suspended_users; DROP TABLE admin_actions; \
+             UPDATE fuin_schema SET version = 3;",
+        )
+        .await;
+        let store = schema.store().await;
+        assert_eq!(store.device_identity(&alice).await, Ok(Some(identity(1))));
+        assert_eq!(store.user_suspended(&alice.user).await, Ok(false));
+        assert_eq!(store.set_suspended(&alice.user, true, NOW).await, Ok(true));
+        assert_eq!(store.user_suspended(&alice.user).await, Ok(true));
+        assert_eq!(store.admin_actions(1).await, Ok(vec![]));
+        let record = fuin_relay::store::AdminRecord {
+            at_ms: NOW,
+            action: "suspend".to_owned(),
+            target: "alice".to_owned(),
+            outcome: "{}".to_owned(),
+        };
+        store.record_admin_action(record.clone()).await.unwrap();
+        assert_eq!(store.admin_actions(1).await, Ok(vec![record]));
+        store.close();
+        drop(store);
+        schema.drop_schema().await;
+    }
 
     /// Two relay nodes on one database: each sees what the other stored,
     /// concurrent fetches of one device's bundle spread over both hand out

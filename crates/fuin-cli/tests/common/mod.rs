@@ -77,6 +77,13 @@ impl RelayProcess {
         }
     }
 
+    /// The next line the relay prints on stdout.
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line
+    }
+
     pub fn database(&self) -> PathBuf {
         self.dir.path().join("relay.db")
     }

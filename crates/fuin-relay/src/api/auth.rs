@@ -26,22 +26,39 @@ pub(crate) async fn authenticate<S: Store>(
     relay: &Relay<S>,
     headers: &HeaderMap,
 ) -> Result<DeviceAddress<'static>, ApiError> {
+    let hash = bearer_hash(headers).ok_or_else(ApiError::unauthorized)?;
+    let (device, suspended) = relay
+        .store
+        .token_holder(hash, relay.now())
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if suspended {
+        return Err(account_suspended());
+    }
+    relay.admit(&device)?;
+    Ok(device)
+}
+
+/// The SHA-256 of the request's bearer token, if it carries one of the
+/// right form. The token itself is wiped once hashed.
+pub(crate) fn bearer_hash(headers: &HeaderMap) -> Option<[u8; 32]> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(ApiError::unauthorized)?;
-    let mut token = [0u8; 32];
-    hex::decode_to_slice(value, &mut token).map_err(|_| ApiError::unauthorized())?;
-    let hash: [u8; 32] = Sha256::digest(token).into();
-    zeroize::Zeroize::zeroize(&mut token);
-    let device = relay
-        .store
-        .token_owner(hash, relay.now())
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    relay.admit(&device)?;
-    Ok(device)
+        .and_then(|value| value.strip_prefix("Bearer "))?;
+    let mut token = zeroize::Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(value, token.as_mut()).ok()?;
+    Some(Sha256::digest(token.as_ref()).into())
+}
+
+/// 403: the operator suspended the device's user (`fuin-relay admin
+/// suspend`).
+pub(crate) fn account_suspended() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "account_suspended",
+        "the relay's operator has suspended this account",
+    )
 }
 
 pub(crate) async fn challenge<S: Store>(
@@ -111,6 +128,10 @@ pub(crate) async fn token<S: Store>(
     if !signed_for_this_relay {
         return Err(refused());
     }
+    // Said only to the device itself, once its signature holds.
+    if relay.store.user_suspended(&response.address.user).await? {
+        return Err(account_suspended());
+    }
     let token = BearerToken(random());
     let expires_at_ms = later(relay.now(), relay.config.token_lifetime);
     relay
@@ -133,5 +154,7 @@ pub(crate) async fn revoke<S: Store>(
 ) -> Result<Response, ApiError> {
     let device = authenticate(&relay, &headers).await?;
     relay.store.revoke_tokens(&device).await?;
+    // Its streams and long polls end with the tokens.
+    relay.evict(&device);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

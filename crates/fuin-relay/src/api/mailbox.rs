@@ -16,6 +16,7 @@ use fuin_wire::relay::{
 };
 use fuin_wire::{DeliveredRecord, DeviceAddress, FrameBody, FrankingStamp, MessageId};
 
+use super::relay::Standing;
 use super::*;
 
 pub(crate) async fn send<S: Store>(
@@ -138,6 +139,7 @@ pub(crate) async fn fetch<S: Store>(
     params: Result<Query<FetchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let device = authenticate(&relay, &headers).await?;
+    let token_hash = auth::bearer_hash(&headers);
     let Query(params) = params.map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -175,9 +177,13 @@ pub(crate) async fn fetch<S: Store>(
             _ = tokio::time::timeout_at(deadline, notified) => {}
             () = shutting_down(&mut shutdown) => {}
             () = &mut evicted => {
-                if !relay.still_registered(&device, identity.as_ref()).await? {
-                    // Its tokens and mailbox are gone with it.
-                    return Err(ApiError::unauthorized());
+                match relay.standing(&device, identity.as_ref(), token_hash).await? {
+                    Standing::Admitted => {}
+                    Standing::Suspended => return Err(auth::account_suspended()),
+                    // Its tokens (and, removed, its mailbox) are gone.
+                    Standing::Removed | Standing::Revoked => {
+                        return Err(ApiError::unauthorized());
+                    }
                 }
                 evicted.set(eviction.notified());
                 evicted.as_mut().enable();

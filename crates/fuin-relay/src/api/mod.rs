@@ -21,6 +21,7 @@ use fuin_wire::limits::MAX_FRAME_LEN;
 use fuin_wire::{FrameBody, UserId};
 
 mod accounts;
+mod admin;
 mod auth;
 mod blobs;
 mod group;
@@ -32,6 +33,7 @@ mod relay;
 mod reports;
 mod stream;
 
+pub use admin::{MAX_ACTIONS_LISTED, MAX_INVITES_PER_REQUEST, admin_router, new_invites};
 use auth::authenticate;
 pub use health::READY_TIMEOUT;
 use mailbox::deliver_stamped;

@@ -249,6 +249,30 @@ impl<S: Store> Relay<S> {
         Ok(current.is_some() && current.as_ref() == identity)
     }
 
+    /// Whether a stream or long poll of `address` may go on, checked when
+    /// it is woken by [`Relay::evict`]: its device still registered with
+    /// `identity`, its user not suspended, and (for a request that came with
+    /// one) its token, by hash, still unexpired and its device's.
+    pub(crate) async fn standing(
+        &self,
+        address: &DeviceAddress<'_>,
+        identity: Option<&PublicIdentity>,
+        token_hash: Option<[u8; 32]>,
+    ) -> Result<Standing, crate::store::StoreError> {
+        if !self.still_registered(address, identity).await? {
+            return Ok(Standing::Removed);
+        }
+        if self.store.user_suspended(&address.user).await? {
+            return Ok(Standing::Suspended);
+        }
+        if let Some(hash) = token_hash
+            && self.store.token_owner(hash, self.now()).await?.as_ref() != Some(address)
+        {
+            return Ok(Standing::Revoked);
+        }
+        Ok(Standing::Admitted)
+    }
+
     /// Deletes expired envelopes, challenges, tokens, blobs and reports, then
     /// makes the deletions (and the acknowledgements since the last sweep)
     /// final on disk. Also forgets rate buckets that have refilled and
@@ -263,6 +287,33 @@ impl<S: Store> Relay<S> {
         let expired = self.store.expire(now).await?;
         self.store.checkpoint().await?;
         Ok(expired)
+    }
+}
+
+/// What [`Relay::standing`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// Nothing changed that ends the stream or long poll.
+    Admitted,
+    /// The device is no longer registered (a newer list or the operator
+    /// removed it).
+    Removed,
+    /// The operator suspended the device's user.
+    Suspended,
+    /// The token the stream or long poll was opened with is revoked or
+    /// expired.
+    Revoked,
+}
+
+impl Standing {
+    /// The stable code a stream's close frame names (`spec/relay-api.md`).
+    pub(crate) fn close_code(self) -> Option<&'static str> {
+        match self {
+            Self::Admitted => None,
+            Self::Removed => Some("device_removed"),
+            Self::Suspended => Some("account_suspended"),
+            Self::Revoked => Some("token_revoked"),
+        }
     }
 }
 

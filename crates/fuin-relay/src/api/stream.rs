@@ -28,9 +28,10 @@ pub(crate) async fn stream<S: Store>(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let device = authenticate(&relay, &headers).await?;
+    let token_hash = auth::bearer_hash(&headers);
     Ok(upgrade
         .max_message_size(MAX_FRAME_LEN)
-        .on_upgrade(move |socket| push_mailbox(relay, device, socket)))
+        .on_upgrade(move |socket| push_mailbox(relay, device, token_hash, socket)))
 }
 
 /// Resolves once shutdown has begun.
@@ -66,6 +67,7 @@ impl Drop for OpenStream<'_> {
 pub(crate) async fn push_mailbox<S: Store>(
     relay: Arc<Relay<S>>,
     device: DeviceAddress<'static>,
+    token_hash: Option<[u8; 32]>,
     mut socket: WebSocket,
 ) {
     let _open = OpenStream::new(&relay.streams);
@@ -126,12 +128,14 @@ pub(crate) async fn push_mailbox<S: Store>(
             _ = &mut notified => {}
             () = shutting_down(&mut shutdown) => {}
             () = &mut evicted => {
-                match relay.still_registered(&device, identity.as_ref()).await {
-                    Ok(true) => {
+                match relay.standing(&device, identity.as_ref(), token_hash).await {
+                    Ok(standing) => {
+                        if let Some(code) = standing.close_code() {
+                            return close(socket, code).await;
+                        }
                         evicted.set(eviction.notified());
                         evicted.as_mut().enable();
                     }
-                    Ok(false) => return close(socket, "device_removed").await,
                     Err(_) => return close(socket, "storage_unavailable").await,
                 }
             }

@@ -15,7 +15,9 @@
 
 use std::process::ExitCode;
 
-use fuin_relay::cli::{LogFormat, RelayArgs, listening_line, make_invites, run};
+use fuin_relay::cli::{
+    LogFormat, RelayArgs, admin_listening_line, listening_line, make_invites, run_admin, run_with,
+};
 
 /// The fuin relay: carries sealed envelopes between devices.
 #[derive(clap::Parser)]
@@ -48,7 +50,34 @@ async fn main() -> ExitCode {
             }
         };
     }
-    match run(cli.relay, |address| println!("{}", listening_line(address))).await {
+    if let Some(admin) = cli.relay.admin() {
+        return match run_admin(admin).await {
+            Ok(answer) => {
+                if admin.json() {
+                    println!("{}", answer.json);
+                } else if !answer.text.is_empty() {
+                    println!("{}", answer.text);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                if admin.json() {
+                    let failure =
+                        serde_json::json!({"error": err.code(), "message": err.to_string()});
+                    println!("{failure}");
+                }
+                eprintln!("fuin-relay admin: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let listening = |at: fuin_relay::cli::Listening| {
+        println!("{}", listening_line(at.api));
+        if let Some(admin) = at.admin {
+            println!("{}", admin_listening_line(admin));
+        }
+    };
+    match run_with(cli.relay, listening).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if json_log => {
             // A log collector reads stderr as JSON lines: say it as one.

@@ -243,6 +243,48 @@ pub struct StoredReport {
     pub report: Vec<u8>,
 }
 
+/// What the relay holds, counted for the operator (`fuin-relay admin
+/// stats`). Every count is of what is stored, expired rows the next sweep
+/// deletes included; byte counts are of the stored payloads (envelope
+/// records, blob contents), not of the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct StoreStats {
+    /// Users with an account or a registered device.
+    pub accounts: u64,
+    /// Registered devices.
+    pub devices: u64,
+    /// Envelopes waiting in mailboxes.
+    pub envelopes: u64,
+    /// Their records' bytes.
+    pub envelope_bytes: u64,
+    /// Reports waiting for the moderation tool.
+    pub reports: u64,
+    /// Stored blobs.
+    pub blobs: u64,
+    /// Their contents' bytes.
+    pub blob_bytes: u64,
+    /// Bearer tokens.
+    pub tokens: u64,
+    /// Suspended users.
+    pub suspended_users: u64,
+    /// Unspent invite codes.
+    pub invites: u64,
+}
+
+/// One line of the audit log of admin actions (`fuin-relay admin`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AdminRecord {
+    /// When the relay did it, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// What was done: `suspend`, `restore`, `remove_device`,
+    /// `revoke_tokens`, `invite` or `purge`.
+    pub action: String,
+    /// To whom: a user id, `user/device`, or empty.
+    pub target: String,
+    /// What came of it, as a short JSON text (never a secret).
+    pub outcome: String,
+}
+
 /// The relay's storage. Every method is atomic; a method that returns `Ok`
 /// after a write has made it durable.
 pub trait Store: Send + Sync + 'static {
@@ -300,6 +342,24 @@ pub trait Store: Send + Sync + 'static {
         token_hash: [u8; 32],
         now_ms: u64,
     ) -> impl Future<Output = Result<Option<DeviceAddress<'static>>, StoreError>> + Send;
+
+    /// [`Store::token_owner`], and whether the owner's user is suspended
+    /// ([`Store::user_suspended`]): what every authenticated request asks,
+    /// which a backend answers in one read.
+    fn token_holder(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Option<(DeviceAddress<'static>, bool)>, StoreError>> + Send
+    {
+        async move {
+            let Some(owner) = self.token_owner(token_hash, now_ms).await? else {
+                return Ok(None);
+            };
+            let suspended = self.user_suspended(&owner.user).await?;
+            Ok(Some((owner, suspended)))
+        }
+    }
 
     /// Revokes every token of `address`; returns how many there were.
     fn revoke_tokens(
@@ -572,4 +632,52 @@ pub trait Store: Send + Sync + 'static {
     fn set_remote_waker(&self, waker: RemoteWaker) {
         drop(waker);
     }
+
+    /// Suspends `user` (`suspended`) or lifts the suspension; returns
+    /// whether that changed anything. A suspension is kept by user id, so
+    /// it also holds for devices the user adds later. The user's devices,
+    /// tokens and mailbox are left as they are.
+    fn set_suspended(
+        &self,
+        user: &UserId<'_>,
+        suspended: bool,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Whether `user` is suspended.
+    fn user_suspended(
+        &self,
+        user: &UserId<'_>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deregisters one device at the operator's request, in one
+    /// transaction: its identity, tokens, challenges, prekeys and mailbox
+    /// go, as for a device a newer list drops, but the user's list is left
+    /// as the user signed it. Returns whether the device was registered.
+    fn remove_device(
+        &self,
+        address: &DeviceAddress<'_>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Revokes every token of every device of `user`; returns how many
+    /// there were.
+    fn revoke_user_tokens(
+        &self,
+        user: &UserId<'_>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// What the store holds, counted in one consistent read.
+    fn stats(&self) -> impl Future<Output = Result<StoreStats, StoreError>> + Send;
+
+    /// Appends `record` to the audit log of admin actions.
+    fn record_admin_action(
+        &self,
+        record: AdminRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The newest `limit` records of the audit log, newest first.
+    fn admin_actions(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AdminRecord>, StoreError>> + Send;
 }

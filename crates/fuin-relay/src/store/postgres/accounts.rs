@@ -153,7 +153,7 @@ impl PostgresStore {
     }
 }
 
-async fn lock_user(
+pub(super) async fn lock_user(
     transaction: &Transaction<'_>,
     user: &str,
     name: &'static str,
@@ -210,7 +210,7 @@ async fn insert_device(
 
 /// Deletes a device and everything kept for it: identity, tokens,
 /// challenges, prekeys and mailbox.
-async fn remove_device(
+pub(super) async fn remove_device(
     transaction: &Transaction<'_>,
     user: &str,
     device: i64,

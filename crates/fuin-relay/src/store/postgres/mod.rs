@@ -112,12 +112,13 @@ use fuin_wire::{
 use tokio_postgres::{Config, NoTls, Row};
 
 use super::{
-    LinkSlot, MailboxQuota, MailboxTag, NewBlob, NewDelivery, NewDeviceList, NewReport,
-    OpenFailure, Registration, RemoteWaker, Store, StoreError, StoredAccount, StoredDelivery,
-    StoredReport, TakenBundle,
+    AdminRecord, LinkSlot, MailboxQuota, MailboxTag, NewBlob, NewDelivery, NewDeviceList,
+    NewReport, OpenFailure, Registration, RemoteWaker, Store, StoreError, StoreStats,
+    StoredAccount, StoredDelivery, StoredReport, TakenBundle,
 };
 
 mod accounts;
+mod admin;
 mod auth;
 mod blobs;
 mod devices;
@@ -409,6 +410,13 @@ impl Store for PostgresStore {
     async fn revoke_tokens(&self, address: &DeviceAddress<'_>) -> Result<u64, StoreError> {
         PostgresStore::revoke_tokens(self, address).await
     }
+    async fn token_holder(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<(DeviceAddress<'static>, bool)>, StoreError> {
+        PostgresStore::token_holder(self, token_hash, now_ms).await
+    }
 
     async fn publish_prekeys(
         &self,
@@ -577,6 +585,39 @@ impl Store for PostgresStore {
 
     async fn ack_reports(&self, report_ids: &[ReportId]) -> Result<u64, StoreError> {
         PostgresStore::ack_reports(self, report_ids).await
+    }
+
+    async fn set_suspended(
+        &self,
+        user: &UserId<'_>,
+        suspended: bool,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        PostgresStore::set_suspended(self, user, suspended, now_ms).await
+    }
+
+    async fn user_suspended(&self, user: &UserId<'_>) -> Result<bool, StoreError> {
+        PostgresStore::user_suspended(self, user).await
+    }
+
+    async fn remove_device(&self, address: &DeviceAddress<'_>) -> Result<bool, StoreError> {
+        PostgresStore::remove_device(self, address).await
+    }
+
+    async fn revoke_user_tokens(&self, user: &UserId<'_>) -> Result<u64, StoreError> {
+        PostgresStore::revoke_user_tokens(self, user).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        PostgresStore::stats(self).await
+    }
+
+    async fn record_admin_action(&self, record: AdminRecord) -> Result<(), StoreError> {
+        PostgresStore::record_admin_action(self, record).await
+    }
+
+    async fn admin_actions(&self, limit: usize) -> Result<Vec<AdminRecord>, StoreError> {
+        PostgresStore::admin_actions(self, limit).await
     }
 
     fn mailbox_tag(&self, address: &DeviceAddress<'_>) -> MailboxTag {

@@ -10,10 +10,11 @@ use crate::store::{OpenFailure, StoreError};
 
 /// The schema version kept in `fuin_schema`. Version 2 added the blob and
 /// report tables, version 3 accounts, invites and link messages, version 4
-/// the checksums of devices, envelopes and reports, envelope sizes, the quarantine and `relay_meta`;
-/// an older database gains them when a relay connects (its envelopes and
+/// the checksums of devices, envelopes and reports, envelope sizes, the quarantine and `relay_meta`,
+/// version 5 suspended users and the audit log of admin actions; an older
+/// database gains them when a relay connects (its envelopes and
 /// reports get their checksums then).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// The tables each schema version has, so that a database whose version
 /// says it has a table it lacks is refused rather than silently recreated.
@@ -32,6 +33,7 @@ const TABLES_BY_VERSION: &[(i64, &[&str])] = &[
     (2, &["blobs", "blob_capabilities", "reports"]),
     (3, &["accounts", "invites", "link_messages"]),
     (4, &["quarantine", "relay_meta"]),
+    (5, &["suspended_users", "admin_actions"]),
 ];
 
 /// How many rows a migration gives checksums at a time.
@@ -161,6 +163,17 @@ CREATE INDEX IF NOT EXISTS quarantine_expiry ON quarantine (expires_at);
 CREATE TABLE IF NOT EXISTS relay_meta (
     name  TEXT  NOT NULL PRIMARY KEY,
     value BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS suspended_users (
+    user_id      TEXT   NOT NULL PRIMARY KEY,
+    suspended_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS admin_actions (
+    id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at      BIGINT NOT NULL,
+    action  TEXT   NOT NULL,
+    target  TEXT   NOT NULL,
+    outcome TEXT   NOT NULL
 );
 ";
 

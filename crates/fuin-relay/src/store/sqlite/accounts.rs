@@ -176,7 +176,7 @@ fn write_account(
 /// Deletes a device and everything the relay keeps for it: its identity,
 /// tokens, challenges, prekeys (with the identity, by foreign key) and
 /// mailbox.
-fn remove_device(
+pub(super) fn remove_device(
     conn: &Connection,
     user: &str,
     device: i64,

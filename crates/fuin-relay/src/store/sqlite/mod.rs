@@ -48,6 +48,8 @@
 //! quarantine       (id, kind, record_key, content, expires_at, quarantined_at)
 //!                  PK id: records that failed their checksum
 //! relay_meta       (name, value)                             PK name: the stamp key check
+//! suspended_users  (user, suspended_at)                     PK user: users an operator suspended
+//! admin_actions    (id, at, action, target, outcome)         PK id: the audit log of admin actions
 //! ```
 //!
 //! `checksum` is checked on every read; a row that fails is moved to
@@ -63,7 +65,9 @@
 //!
 //! `devices` holds exactly the devices named by the user's row in
 //! `accounts` (its `list` is the `SignedDeviceList` frame as accepted):
-//! [`Store::replace_device_list`] changes both in one write. A user with
+//! [`Store::replace_device_list`] changes both in one write. The one
+//! exception is a device an operator removed ([`Store::remove_device`]):
+//! the list still names it until the user publishes a newer one. A user with
 //! devices and no `accounts` row comes from a database of schema version 2.
 //!
 //! Keys are stored as raw bytes in their own columns rather than as encoded
@@ -143,12 +147,14 @@ use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
-    LinkSlot, MailboxQuota, NewBlob, NewDelivery, NewDeviceList, NewReport, OpenFailure,
-    Registration, Store, StoreError, StoredAccount, StoredDelivery, StoredReport, TakenBundle,
+    AdminRecord, LinkSlot, MailboxQuota, NewBlob, NewDelivery, NewDeviceList, NewReport,
+    OpenFailure, Registration, Store, StoreError, StoreStats, StoredAccount, StoredDelivery,
+    StoredReport, TakenBundle,
 };
 use writer::{QUEUE_DEPTH, Request, writer_loop};
 
 mod accounts;
+mod admin;
 mod auth;
 mod blobs;
 mod devices;
@@ -441,6 +447,14 @@ impl Store for SqliteStore {
         SqliteStore::revoke_tokens(self, address).await
     }
 
+    async fn token_holder(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<(DeviceAddress<'static>, bool)>, StoreError> {
+        SqliteStore::token_holder(self, token_hash, now_ms).await
+    }
+
     async fn publish_prekeys(
         &self,
         address: &DeviceAddress<'_>,
@@ -613,6 +627,39 @@ impl Store for SqliteStore {
 
     async fn ack_reports(&self, report_ids: &[ReportId]) -> Result<u64, StoreError> {
         SqliteStore::ack_reports(self, report_ids).await
+    }
+
+    async fn set_suspended(
+        &self,
+        user: &UserId<'_>,
+        suspended: bool,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        SqliteStore::set_suspended(self, user, suspended, now_ms).await
+    }
+
+    async fn user_suspended(&self, user: &UserId<'_>) -> Result<bool, StoreError> {
+        SqliteStore::user_suspended(self, user).await
+    }
+
+    async fn remove_device(&self, address: &DeviceAddress<'_>) -> Result<bool, StoreError> {
+        SqliteStore::remove_device(self, address).await
+    }
+
+    async fn revoke_user_tokens(&self, user: &UserId<'_>) -> Result<u64, StoreError> {
+        SqliteStore::revoke_user_tokens(self, user).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        SqliteStore::stats(self).await
+    }
+
+    async fn record_admin_action(&self, record: AdminRecord) -> Result<(), StoreError> {
+        SqliteStore::record_admin_action(self, record).await
+    }
+
+    async fn admin_actions(&self, limit: usize) -> Result<Vec<AdminRecord>, StoreError> {
+        SqliteStore::admin_actions(self, limit).await
     }
 }
 

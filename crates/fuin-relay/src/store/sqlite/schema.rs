@@ -9,10 +9,11 @@ use crate::store::{OpenFailure, StoreError};
 /// The schema version kept in `PRAGMA user_version`. Version 2 added the
 /// blob and report tables, version 3 accounts, invites and link messages,
 /// version 4 the checksums of devices, envelopes and reports, envelope sizes, the quarantine and
-/// `relay_meta`; an older database gains them on opening (its devices stay
+/// `relay_meta`, version 5 suspended users and the audit log of admin
+/// actions; an older database gains them on opening (its devices stay
 /// registered, without a list, until their user publishes one; its
 /// envelopes and reports get their checksums then).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// The tables each schema version has, so that a database whose version
 /// says it has a table it lacks is refused rather than silently recreated.
@@ -31,6 +32,7 @@ const TABLES_BY_VERSION: &[(i64, &[&str])] = &[
     (2, &["blobs", "blob_capabilities", "reports"]),
     (3, &["accounts", "invites", "link_messages"]),
     (4, &["quarantine", "relay_meta"]),
+    (5, &["suspended_users", "admin_actions"]),
 ];
 
 /// Each envelope's record length, kept beside it so that the byte quota
@@ -153,6 +155,17 @@ CREATE INDEX IF NOT EXISTS quarantine_expiry ON quarantine (expires_at);
 CREATE TABLE IF NOT EXISTS relay_meta (
     name  TEXT NOT NULL PRIMARY KEY,
     value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS suspended_users (
+    user         TEXT    NOT NULL PRIMARY KEY,
+    suspended_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS admin_actions (
+    id      INTEGER NOT NULL PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    action  TEXT    NOT NULL,
+    target  TEXT    NOT NULL,
+    outcome TEXT    NOT NULL
 );
 ";
 
