@@ -22,7 +22,9 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+mod connection_limits;
 pub mod error;
+pub mod forwarded;
 pub mod franking;
 pub mod rate;
 pub mod server;

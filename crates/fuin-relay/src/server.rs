@@ -26,14 +26,11 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::api::{Relay, router};
+use crate::connection_limits::ConnectionPermit;
 use crate::store::Store;
 
 /// How long a client may take for its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's head, counted from when
-/// the connection is ready for it: an idle keep-alive connection is closed
-/// after this long too.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long to wait after a failed accept (such as too many open files).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// How often the expiry sweep runs.
@@ -89,13 +86,20 @@ pub async fn serve_with<S: Store>(
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve_connection(
-                        stream,
-                        peer,
-                        acceptor.clone(),
-                        app.clone(),
-                        stopping.clone(),
-                    ));
+                    // Over the caps, the connection is closed at once: it
+                    // holds no descriptor and no task while others wait.
+                    let proxy = relay.is_trusted_proxy(peer.ip());
+                    if let Some(permit) = relay.connections.admit(peer.ip(), proxy) {
+                        connections.spawn(serve_connection(
+                            stream,
+                            peer,
+                            acceptor.clone(),
+                            app.clone(),
+                            stopping.clone(),
+                            relay.config().request_head_timeout,
+                            permit,
+                        ));
+                    }
                 }
                 // Usually out of file descriptors: give connections time to end.
                 Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
@@ -130,11 +134,13 @@ async fn serve_connection(
     tls: Option<TlsAcceptor>,
     app: Router,
     mut stopping: watch::Receiver<bool>,
+    head_timeout: Duration,
+    _permit: ConnectionPermit,
 ) {
     // Small frames (challenges, acknowledgements) should not wait for Nagle.
     let _ = stream.set_nodelay(true);
     let Some(acceptor) = tls else {
-        return serve_http(stream, peer, app, stopping).await;
+        return serve_http(stream, peer, app, stopping, head_timeout).await;
     };
     let handshake = tokio::select! {
         handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => handshake,
@@ -142,12 +148,17 @@ async fn serve_connection(
     };
     // A failed or slow handshake just ends the connection.
     if let Ok(Ok(stream)) = handshake {
-        serve_http(stream, peer, app, stopping).await;
+        serve_http(stream, peer, app, stopping, head_timeout).await;
     }
 }
 
-async fn serve_http<I>(io: I, peer: SocketAddr, app: Router, mut stopping: watch::Receiver<bool>)
-where
+async fn serve_http<I>(
+    io: I,
+    peer: SocketAddr,
+    app: Router,
+    mut stopping: watch::Receiver<bool>,
+    head_timeout: Duration,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -162,7 +173,7 @@ where
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(head_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);

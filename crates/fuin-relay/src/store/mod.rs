@@ -210,6 +210,15 @@ pub struct StoredReport {
     pub report: Vec<u8>,
 }
 
+/// A bearer token as the store keeps it (see [`Store::token_grant`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// The device it authenticates.
+    pub owner: DeviceAddress<'static>,
+    /// When it expires, ms since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
 /// The relay's storage. Every method is atomic; a method that returns `Ok`
 /// after a write has made it durable.
 pub trait Store: Send + Sync + 'static {
@@ -267,6 +276,16 @@ pub trait Store: Send + Sync + 'static {
         token_hash: [u8; 32],
         now_ms: u64,
     ) -> impl Future<Output = Result<Option<DeviceAddress<'static>>, StoreError>> + Send;
+
+    /// The token (by hash) as kept: its owner and when it expires, if it
+    /// exists and has not expired at `now_ms`. What a request's
+    /// authentication reads, so that a stream opened with the token can end
+    /// when it expires.
+    fn token_grant(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Option<TokenGrant>, StoreError>> + Send;
 
     /// Revokes every token of `address`; returns how many there were.
     fn revoke_tokens(

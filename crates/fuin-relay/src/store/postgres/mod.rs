@@ -111,6 +111,7 @@ use fuin_wire::{
 };
 use tokio_postgres::{Config, NoTls, Row};
 
+use super::TokenGrant;
 use super::{
     LinkSlot, MailboxTag, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration,
     RemoteWaker, Store, StoreError, StoredAccount, StoredDelivery, StoredReport, TakenBundle,
@@ -369,6 +370,14 @@ impl Store for PostgresStore {
         now_ms: u64,
     ) -> Result<Option<DeviceAddress<'static>>, StoreError> {
         PostgresStore::token_owner(self, token_hash, now_ms).await
+    }
+
+    async fn token_grant(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<TokenGrant>, StoreError> {
+        PostgresStore::token_grant(self, token_hash, now_ms).await
     }
 
     async fn revoke_tokens(&self, address: &DeviceAddress<'_>) -> Result<u64, StoreError> {

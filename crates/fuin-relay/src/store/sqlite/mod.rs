@@ -128,6 +128,7 @@ use fuin_wire::{
 use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::TokenGrant;
 use super::{
     LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store, StoreError,
     StoredAccount, StoredDelivery, StoredReport, TakenBundle,
@@ -400,6 +401,14 @@ impl Store for SqliteStore {
         now_ms: u64,
     ) -> Result<Option<DeviceAddress<'static>>, StoreError> {
         SqliteStore::token_owner(self, token_hash, now_ms).await
+    }
+
+    async fn token_grant(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<TokenGrant>, StoreError> {
+        SqliteStore::token_grant(self, token_hash, now_ms).await
     }
 
     async fn revoke_tokens(&self, address: &DeviceAddress<'_>) -> Result<u64, StoreError> {
