@@ -15,12 +15,15 @@ use tokio::sync::Notify;
 use fuin_wire::DeviceAddress;
 
 type DeviceKey = (String, u32);
+/// A device's open streams, oldest first: each one's id and what tells it
+/// it was replaced.
+type OpenStreams = HashMap<DeviceKey, VecDeque<(u64, Arc<Notify>)>>;
 
 /// The open streams of every device, oldest first.
 pub(crate) struct StreamSlots {
     max_per_device: usize,
     next_id: AtomicU64,
-    by_device: Mutex<HashMap<DeviceKey, VecDeque<(u64, Arc<Notify>)>>>,
+    by_device: Mutex<OpenStreams>,
 }
 
 impl StreamSlots {
@@ -33,7 +36,7 @@ impl StreamSlots {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<DeviceKey, VecDeque<(u64, Arc<Notify>)>>> {
+    fn lock(&self) -> MutexGuard<'_, OpenStreams> {
         self.by_device
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
