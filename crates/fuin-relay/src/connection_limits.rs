@@ -107,8 +107,11 @@ mod tests {
         assert!(proxied.is_some());
         assert!(limits.admit(b, true).is_none());
         assert_eq!(limits.open(), 4);
+        // A closed connection gives its place back.
         drop(first);
-        assert!(limits.admit(a, false).is_some());
+        assert_eq!(limits.open(), 3);
+        let again = limits.admit(a, false);
+        assert!(again.is_some());
         assert_eq!(limits.open(), 4);
     }
 }
