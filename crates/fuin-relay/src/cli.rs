@@ -393,6 +393,35 @@ fn config(args: &RelayArgs, stamp_keys: StampKeys) -> RelayConfig {
     config
 }
 
+/// File descriptors kept for what is not a client connection: the
+/// listener, the database and its journal, PostgreSQL connections, key files.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// Raises the process's soft open-file limit to its hard limit, and lowers
+/// `max_connections` to fit under it. A relay out of descriptors accepts no
+/// one: that is how, under a limit of 256, a few hundred stalled request
+/// heads made every other client's request wait until they timed out.
+fn fit_open_files(config: &mut RelayConfig) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum)
+        && current < maximum
+    {
+        let raised = Rlimit {
+            current: Some(maximum),
+            maximum: Some(maximum),
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            limit.current = Some(maximum);
+        }
+    }
+    if let Some(current) = limit.current {
+        let room = current.saturating_sub(RESERVED_DESCRIPTORS).max(1);
+        let room = usize::try_from(room).unwrap_or(usize::MAX);
+        config.max_connections = config.max_connections.min(room);
+    }
+}
+
 /// The options that bound what connections and streams may hold.
 fn network_limits(args: &RelayArgs, config: &mut RelayConfig) {
     let count = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
@@ -558,6 +587,7 @@ pub async fn run(args: RelayArgs, listening: impl FnOnce(SocketAddr)) -> Result<
         });
     }
     let mut config = config(&args, stamp_keys);
+    fit_open_files(&mut config);
     if config.origins.is_empty() {
         // Where it listens, as bound (so `--listen 127.0.0.1:0` works).
         let scheme = if tls.is_some() { "https" } else { "http" };

@@ -316,6 +316,67 @@ async fn stalled_heads_from_one_address_leave_room_for_other_clients() {
     drop(stalled);
 }
 
+/// The finding as reported, on the relay binary: under an open-file limit
+/// of 256, one address stalls 276 request heads (which, before the caps,
+/// took every descriptor, so that accept failed and every other client's
+/// request waited until the stalled heads timed out). Now that address
+/// holds at most its cap of 64, and with stalled heads given an hour,
+/// other clients register and send at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_low_open_file_limit_stalled_heads_deny_no_one_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_fuin-relay"))
+        .arg("--data")
+        .arg(dir.path().join("relay.db"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--request-head-timeout-secs",
+            "3600",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let relay = RelayProcess {
+        child,
+        address: line
+            .trim()
+            .strip_prefix("fuin-relay listening on ")
+            .unwrap()
+            .to_owned(),
+        stdout: Some(stdout),
+    };
+    let mut stalled = Vec::new();
+    for _ in 0..276 {
+        let mut stream = connect_from("127.0.0.2", &relay.address).await;
+        let _ = stream
+            .write_all(b"GET /v1/mailbox HTTP/1.1\r\nHost: re")
+            .await;
+        stalled.push(stream);
+    }
+    let address = relay.address.clone();
+    let served = tokio::time::timeout(
+        PATIENCE,
+        blocking(move || {
+            let carol = TestDevice::register(&address, "carol", 1, 3);
+            let dave = TestDevice::register(&address, "dave", 1, 4);
+            let (status, _) = dave.send(&address, &carol.address, b"served").unwrap();
+            (status, carol.drain(&address).len())
+        }),
+    )
+    .await
+    .expect("other clients were not served while the heads stalled");
+    assert_eq!(served, (200, 1));
+    drop(stalled);
+    assert!(relay.stop("TERM").success());
+}
+
 // Finding 4: a device's streams amplified every send.
 
 /// A device opens 12 streams with a cap of 4: each one beyond the cap
