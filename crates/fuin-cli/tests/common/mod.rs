@@ -54,6 +54,10 @@ impl RelayProcess {
             ])
             .args(["--anonymous-requests-per-second", "100000"])
             .args(["--anonymous-request-burst", "100000"])
+            .args(["--account-requests-per-second", "100000"])
+            .args(["--account-request-burst", "100000"])
+            // Every test client connects from loopback: one address for all.
+            .args(["--max-connections-per-address", "100000"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
