@@ -492,6 +492,26 @@ async fn expiry_ends_streams_and_long_polls<S: Store>(served: Served<S>) {
     );
 }
 
+/// On the relay binary, with the system clock and tokens valid for 5 s: a
+/// stream closes with `token_expired` once its token expires, by its own
+/// timer (the binary's sweep runs only once a minute, far past the wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_closes_when_its_token_expires_by_its_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay.db");
+    let relay = RelayProcess::start_with(&[
+        std::ffi::OsStr::new("--data"),
+        data.as_os_str(),
+        std::ffi::OsStr::new("--token-lifetime-secs"),
+        std::ffi::OsStr::new("5"),
+    ]);
+    let address = relay.address.clone();
+    let bob = blocking(move || TestDevice::register(&address, "bob", 1, 2)).await;
+    let mut socket = ws_connect(&relay.address, &bob.token).await;
+    expect_closed(&mut socket, "token_expired").await;
+    assert!(relay.stop("TERM").success());
+}
+
 mod on_sqlite {
     use super::*;
 
