@@ -148,6 +148,9 @@ pub(crate) struct Inner {
     events: broadcast::Sender<Event>,
     pub(crate) state: Mutex<State>,
     token: std::sync::Mutex<Option<BearerToken>>,
+    /// A token from a login made while the state was held, with its expiry,
+    /// to keep in the store once it is free (see `auth.rs`).
+    unkept_token: std::sync::Mutex<Option<(BearerToken, u64)>>,
 }
 
 /// One device of a user. Cheap to clone: clones share the device.
@@ -332,7 +335,14 @@ impl Client {
             upgrade_to_account(&mut store, &address, &identity)?;
         }
         let relay = RelayConnection::new(&relay_url, options.relay_certificate.as_deref())?;
-        Ok(Self::from_parts(address, identity, relay, options, store))
+        let kept_token = auth::kept_token(store.reader())?;
+        let client = Self::from_parts(address, identity, relay, options, store);
+        *client
+            .inner
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = kept_token;
+        Ok(client)
     }
 
     fn from_parts(
@@ -352,6 +362,7 @@ impl Client {
                 events,
                 state: Mutex::new(State { store }),
                 token: std::sync::Mutex::new(None),
+                unkept_token: std::sync::Mutex::new(None),
             }),
         }
     }
