@@ -12,6 +12,7 @@ use std::sync::Arc;
 #[path = "common/eventually.rs"]
 mod eventually;
 
+use fuin_relay::store::TokenGrant;
 use fuin_relay::store::{
     LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store, StoreError,
     StoredDelivery, StoredReport,
@@ -233,6 +234,16 @@ pub mod suite {
         assert_eq!(store.token_owner(h1, NOW).await, Ok(Some(alice.clone())));
         assert_eq!(store.token_owner(h3, NOW).await, Ok(Some(alice2.clone())));
         assert_eq!(store.token_owner(h4, NOW).await, Ok(None));
+        // The grant names the expiry too, for streams to end at it.
+        assert_eq!(
+            store.token_grant(h2, NOW).await,
+            Ok(Some(TokenGrant {
+                owner: alice.clone(),
+                expires_at_ms: NOW + 2000,
+            }))
+        );
+        assert_eq!(store.token_grant(h1, NOW + 1000).await, Ok(None));
+        assert_eq!(store.token_grant(h4, NOW).await, Ok(None));
 
         // Expired from its expiry time on.
         assert_eq!(
@@ -250,6 +261,7 @@ pub mod suite {
         assert_eq!(store.token_owner(h1, NOW).await, Ok(None));
         assert_eq!(store.token_owner(h2, NOW).await, Ok(None));
         assert_eq!(store.token_owner(h3, NOW).await, Ok(Some(alice2.clone())));
+        assert_eq!(store.token_grant(h2, NOW).await, Ok(None));
         assert_eq!(store.revoke_tokens(&alice).await, Ok(0));
 
         // `expire` deletes expired tokens: gone even when asked about an
