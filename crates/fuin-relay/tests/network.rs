@@ -180,7 +180,10 @@ async fn stream_waits<S: Store>(relay: &Relay<S>, waiting: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_without_a_valid_token_are_refused_before_they_are_read() {
     let (_dir, store) = sqlite().await;
-    let served = serve(store, |_| {}).await;
+    let served = serve(store, |config| {
+        config.moderation_credential_hash = Some([0x11; 32]);
+    })
+    .await;
     let paths = [
         "POST /v1/messages",
         "POST /v1/groups/messages",
@@ -192,6 +195,18 @@ async fn bodies_without_a_valid_token_are_refused_before_they_are_read() {
         "DELETE /v1/auth/token",
     ];
     let tokens = [None, Some("00".repeat(32)), Some("not hex".to_owned())];
+    // The moderation endpoint checks its own credential the same way.
+    let mut moderation = connect_from("127.0.0.1", &served.address).await;
+    let head = format!(
+        "POST /v1/moderation/reports/ack HTTP/1.1\r\nHost: relay\r\n\
+         Authorization: Moderation {}\r\nContent-Length: 4194304\r\n\r\n",
+        "00".repeat(32)
+    );
+    moderation.write_all(head.as_bytes()).await.unwrap();
+    assert_eq!(
+        answer_then_close(&mut moderation).await,
+        (401, "unauthorized".to_owned())
+    );
     let mut stalled = Vec::new();
     for index in 0..48 {
         let mut stream = connect_from("127.0.0.1", &served.address).await;
