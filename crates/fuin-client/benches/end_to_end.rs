@@ -61,6 +61,9 @@ async fn client_run(messages: usize) -> Run {
     // Out of the way, as the load tool does for its in-process relay.
     config.requests_per_second = 1_000_000;
     config.request_burst = 1_000_000;
+    config.account_requests_per_second = 1_000_000;
+    config.account_request_burst = 1_000_000;
+    config.max_connections_per_address = usize::MAX;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     config.origins = vec![url.clone()];

@@ -46,7 +46,9 @@ impl RelayConnection {
             .connect_timeout(Duration::from_secs(10))
             // Long polls wait up to 30 s at the relay.
             .timeout(Duration::from_secs(60))
-            .pool_idle_timeout(Duration::from_secs(30));
+            // Below the relay's idle close (10 s by default): a connection the
+            // relay may be closing is never reused.
+            .pool_idle_timeout(Duration::from_secs(5));
         if let Some(pem) = extra_root {
             let certificate = reqwest::Certificate::from_pem(pem).map_err(|err| {
                 ClientError::InvalidArgument(format!("the relay certificate is unreadable: {err}"))

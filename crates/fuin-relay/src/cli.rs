@@ -197,6 +197,39 @@ pub struct RelayArgs {
     /// private address: metrics are not for the public.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<String>,
+    /// How long a request's body may take to arrive, in seconds (default
+    /// 30); a slower one is answered 408 and its connection closed.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_read_timeout_secs: Option<u64>,
+    /// How long a client may take to send a request's head, and how long an
+    /// idle connection is kept, in seconds (default 10).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_head_timeout_secs: Option<u64>,
+    /// The most connections open at once (default 4096); keep it below the
+    /// open-file limit.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    max_connections: Option<u64>,
+    /// The most connections open at once from one client address, an IPv4
+    /// address or an IPv6 /64 (default 64); trusted proxies are exempt.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    max_connections_per_address: Option<u64>,
+    /// The most WebSocket streams one device may have open; a new one
+    /// closes the oldest (default 4).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    max_streams_per_device: Option<u64>,
+    /// Requests all devices of one account together may make per second,
+    /// on average (default 100).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    account_requests_per_second: Option<u32>,
+    /// Requests all devices of one account together may make in a burst
+    /// (default 400).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    account_request_burst: Option<u32>,
+    /// A proxy (address or CIDR network, like 10.0.0.0/8) whose
+    /// X-Forwarded-For names the client; from anyone else the header is
+    /// ignored. Repeatable.
+    #[arg(long = "trusted-proxy", value_name = "ADDRESS[/PREFIX]")]
+    trusted_proxies: Vec<crate::forwarded::TrustedProxy>,
 }
 
 /// The relay command's subcommands.
@@ -497,7 +530,64 @@ fn config(args: &RelayArgs, stamp_keys: StampKeys) -> RelayConfig {
     if let Some(max) = args.max_send_stored_bytes {
         config.max_send_stored_bytes = max;
     }
+    network_limits(args, &mut config);
     config
+}
+
+/// File descriptors kept for what is not a client connection: the
+/// listener, the database and its journal, PostgreSQL connections, key files.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// Raises the process's soft open-file limit to its hard limit, and lowers
+/// `max_connections` to fit under it. A relay out of descriptors accepts no
+/// one: that is how, under a limit of 256, a few hundred stalled request
+/// heads made every other client's request wait until they timed out.
+fn fit_open_files(config: &mut RelayConfig) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum)
+        && current < maximum
+    {
+        let raised = Rlimit {
+            current: Some(maximum),
+            maximum: Some(maximum),
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            limit.current = Some(maximum);
+        }
+    }
+    if let Some(current) = limit.current {
+        let room = current.saturating_sub(RESERVED_DESCRIPTORS).max(1);
+        let room = usize::try_from(room).unwrap_or(usize::MAX);
+        config.max_connections = config.max_connections.min(room);
+    }
+}
+
+/// The options that bound what connections and streams may hold.
+fn network_limits(args: &RelayArgs, config: &mut RelayConfig) {
+    let count = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+    if let Some(secs) = args.body_read_timeout_secs {
+        config.body_read_timeout = Duration::from_secs(secs);
+    }
+    if let Some(secs) = args.request_head_timeout_secs {
+        config.request_head_timeout = Duration::from_secs(secs);
+    }
+    if let Some(max) = args.max_connections {
+        config.max_connections = count(max);
+    }
+    if let Some(max) = args.max_connections_per_address {
+        config.max_connections_per_address = count(max);
+    }
+    if let Some(max) = args.max_streams_per_device {
+        config.max_streams_per_device = count(max);
+    }
+    if let Some(rate) = args.account_requests_per_second {
+        config.account_requests_per_second = rate;
+    }
+    if let Some(burst) = args.account_request_burst {
+        config.account_request_burst = burst;
+    }
+    config.trusted_proxies.clone_from(&args.trusted_proxies);
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when
@@ -725,6 +815,7 @@ pub async fn run_with(args: RelayArgs, listening: impl FnOnce(Listening)) -> Res
         admin,
     };
     let mut config = config(&args, stamp_keys);
+    fit_open_files(&mut config);
     if config.origins.is_empty() {
         // Where it listens, as bound (so `--listen 127.0.0.1:0` works).
         let scheme = if tls.is_some() { "https" } else { "http" };

@@ -86,6 +86,36 @@ pub struct RelayConfig {
     /// Whether the per-request log event names the client's IP address
     /// (off by default: a relay should not keep who talked to it).
     pub log_client_addresses: bool,
+    /// How long a request's body may take to arrive, counted from when the
+    /// relay starts reading it; a slower one is answered 408
+    /// `body_timeout` and its connection closed. A blob upload gets this
+    /// long per started 4 MiB of its declared length.
+    pub body_read_timeout: Duration,
+    /// How long a client may take to send a request's head: on a fresh
+    /// connection, and between requests on a kept-alive one (an idle
+    /// connection is closed after this long).
+    pub request_head_timeout: Duration,
+    /// The most connections open at once; one more is closed as soon as it
+    /// is accepted. Keep it below the process's open-file limit.
+    pub max_connections: usize,
+    /// The most connections open at once from one client address (an IPv4
+    /// address or an IPv6 /64). Connections from a trusted proxy count
+    /// only against `max_connections`.
+    pub max_connections_per_address: usize,
+    /// The most WebSocket streams one device may have open; a new one
+    /// beyond it closes the device's oldest (close code 1008, reason
+    /// `stream_replaced`).
+    pub max_streams_per_device: usize,
+    /// Requests all devices of one account together may make per second,
+    /// on average (each device also has its own `requests_per_second`).
+    pub account_requests_per_second: u32,
+    /// Requests all devices of one account together may make in a burst.
+    pub account_request_burst: u32,
+    /// Proxies whose `X-Forwarded-For` names the client: only for a
+    /// connection from one of these is the client address taken from that
+    /// header (the rightmost address in it that is not itself a trusted
+    /// proxy); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<crate::forwarded::TrustedProxy>,
 }
 
 /// Who may create an account.
@@ -131,6 +161,14 @@ impl RelayConfig {
             max_link_messages: 10_000,
             link_message_lifetime: Duration::from_secs(10 * 60),
             log_client_addresses: false,
+            body_read_timeout: Duration::from_secs(30),
+            request_head_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_connections_per_address: 64,
+            max_streams_per_device: 4,
+            account_requests_per_second: 100,
+            account_request_burst: 400,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -10,9 +10,12 @@
 //! (registration, authentication, prekeys, send with franking stamps,
 //! long-poll fetch, WebSocket push, acknowledgement, the blob store for
 //! sealed attachments, the report inbox and the moderation tool's pull)
-//! with request limits per device and per client address and quotas on
-//! mailboxes, prekey pools and challenges; [`server`], serving it over
-//! plain HTTP or TLS ([`tls`]) with a bounded graceful shutdown; [`cli`],
+//! with request limits per device, per account and per client address
+//! (behind trusted proxies, [`forwarded`]), bodies read only after
+//! authentication and under a deadline, streams capped per device and ended
+//! with their token, and quotas on mailboxes, prekey pools and challenges; [`server`], serving it over
+//! plain HTTP or TLS ([`tls`]) with caps on connections in all and per
+//! client address, and a bounded graceful shutdown; [`cli`],
 //! the relay command's options and start-up, run by the `fuin-relay` binary
 //! and by `fuin relay`; and the `fuin-relay-load` load tool.
 //! A send through one relay node wakes the waiters of the others when the
@@ -22,7 +25,9 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+mod connection_limits;
 pub mod error;
+pub mod forwarded;
 pub mod franking;
 pub mod metrics;
 pub mod observe;

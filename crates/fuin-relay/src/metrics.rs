@@ -251,8 +251,9 @@ pub fn request(route: &str, method: &'static str, status: u16, latency: Duration
 }
 
 /// Counts one request refused by a limit. `kind` names the limit, one of a
-/// fixed set: `device` (a device's request rate), `anonymous` (a client
-/// address's rate without a token); later limits add their own word.
+/// fixed set: `device` (a device's request rate), `account` (an account's),
+/// `anonymous` (a client address's rate without a token), `connections`
+/// (a connection over a cap), `streams` (a stream replaced over the cap).
 pub fn rate_limited(kind: &'static str) {
     METRICS
         .rate_limited

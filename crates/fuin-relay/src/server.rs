@@ -26,16 +26,15 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::api::{Relay, router};
+use crate::connection_limits::ConnectionPermit;
 use crate::store::Store;
 
 /// How long a client may take for its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's head, counted from when
-/// the connection is ready for it: an idle keep-alive connection is closed
-/// after this long too.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long to wait after a failed accept (such as too many open files).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The most connections the admin listener holds at once.
+const ADMIN_MAX_CONNECTIONS: usize = 16;
 /// How often the expiry sweep runs.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -89,13 +88,22 @@ pub async fn serve_with<S: Store>(
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve_connection(
-                        stream,
-                        peer,
-                        acceptor.clone(),
-                        app.clone(),
-                        stopping.clone(),
-                    ));
+                    // Over the caps, the connection is closed at once: it
+                    // holds no descriptor and no task while others wait.
+                    let proxy = relay.is_trusted_proxy(peer.ip());
+                    if let Some(permit) = relay.connections.admit(peer.ip(), proxy) {
+                        connections.spawn(serve_connection(
+                            stream,
+                            peer,
+                            acceptor.clone(),
+                            app.clone(),
+                            stopping.clone(),
+                            relay.config().request_head_timeout,
+                            permit,
+                        ));
+                    } else {
+                        crate::metrics::rate_limited("connections");
+                    }
                 }
                 // Usually out of file descriptors: give connections time to end.
                 Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
@@ -152,6 +160,10 @@ fn swept(result: Result<u64, crate::store::StoreError>) -> Result<u64, crate::st
 /// at most the relay's `shutdown_grace`. Run it beside [`serve_with`].
 pub async fn serve_admin<S: Store>(listener: TcpListener, relay: Arc<Relay<S>>) {
     let app = crate::api::admin_router(relay.clone());
+    let limits = crate::connection_limits::ConnectionLimits::new(
+        ADMIN_MAX_CONNECTIONS,
+        ADMIN_MAX_CONNECTIONS,
+    );
     let mut shutdown = relay.shutdown.subscribe();
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -160,13 +172,19 @@ pub async fn serve_admin<S: Store>(listener: TcpListener, relay: Arc<Relay<S>>) 
             () = async { let _ = shutdown.wait_for(|down| *down).await; } => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve_connection(
-                        stream,
-                        peer,
-                        None,
-                        app.clone(),
-                        stopping.clone(),
-                    ));
+                    // The admin API has caps of its own, so that a flood on
+                    // the public listener cannot shut the operator out.
+                    if let Some(permit) = limits.admit(peer.ip(), false) {
+                        connections.spawn(serve_connection(
+                            stream,
+                            peer,
+                            None,
+                            app.clone(),
+                            stopping.clone(),
+                            relay.config().request_head_timeout,
+                            permit,
+                        ));
+                    }
                 }
                 Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
             },
@@ -190,11 +208,13 @@ async fn serve_connection(
     tls: Option<TlsAcceptor>,
     app: Router,
     mut stopping: watch::Receiver<bool>,
+    head_timeout: Duration,
+    _permit: ConnectionPermit,
 ) {
     // Small frames (challenges, acknowledgements) should not wait for Nagle.
     let _ = stream.set_nodelay(true);
     let Some(acceptor) = tls else {
-        return serve_http(stream, peer, app, stopping).await;
+        return serve_http(stream, peer, app, stopping, head_timeout).await;
     };
     let handshake = tokio::select! {
         handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => handshake,
@@ -202,12 +222,17 @@ async fn serve_connection(
     };
     // A failed or slow handshake just ends the connection.
     if let Ok(Ok(stream)) = handshake {
-        serve_http(stream, peer, app, stopping).await;
+        serve_http(stream, peer, app, stopping, head_timeout).await;
     }
 }
 
-async fn serve_http<I>(io: I, peer: SocketAddr, app: Router, mut stopping: watch::Receiver<bool>)
-where
+async fn serve_http<I>(
+    io: I,
+    peer: SocketAddr,
+    app: Router,
+    mut stopping: watch::Receiver<bool>,
+    head_timeout: Duration,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -222,7 +247,7 @@ where
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(head_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);

@@ -72,7 +72,7 @@ impl Waiters {
     pub(crate) fn wake(&self, wakeup: Wakeup) {
         let handles = self.lock();
         match wakeup {
-            Wakeup::Mailbox(tag) => {
+            Wakeup::Mailbox(tag) | Wakeup::Device(tag) => {
                 if let Some(handle) = handles.by_tag.get(&tag) {
                     handle.notify_waiters();
                 }

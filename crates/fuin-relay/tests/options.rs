@@ -311,3 +311,62 @@ fn bad_stamp_key_files_are_refused_at_start() {
     assert!(!stderr.contains("0303030303"));
     assert!(!data.exists(), "a refused start created the database");
 }
+
+/// The network limits are options of the binary: out-of-range values and
+/// proxies that are not an address or network stop it at start, and the
+/// account rate it is given binds all of an account's devices together.
+#[test]
+fn network_limits_are_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay.db");
+    for bad in [
+        ["--trusted-proxy", "proxy.example"],
+        ["--trusted-proxy", "10.0.0.0/33"],
+        ["--max-streams-per-device", "0"],
+        ["--body-read-timeout-secs", "0"],
+        ["--max-connections-per-address", "0"],
+        ["--account-request-burst", "0"],
+    ] {
+        let stderr = refused_start(&with_data(&data, &bad), "127.0.0.1:0");
+        assert!(stderr.contains(bad[0]), "{bad:?}: {stderr}");
+    }
+    // The clock stands still, so no bucket refills during the test.
+    let clock = TestClock::new();
+    let relay = RelayProcess::start_on_clock(
+        &with_data(
+            &data,
+            &[
+                "--account-request-burst",
+                "3",
+                "--account-requests-per-second",
+                "1",
+                "--trusted-proxy",
+                "10.0.0.0/8",
+                "--trusted-proxy",
+                "fd00::1",
+                "--max-connections",
+                "100",
+                "--max-connections-per-address",
+                "10",
+                "--max-streams-per-device",
+                "2",
+                "--body-read-timeout-secs",
+                "5",
+                "--request-head-timeout-secs",
+                "5",
+            ],
+        ),
+        &clock,
+    );
+    let devices = TestDevice::register_user(&relay.address, "erin", &[(1, 5), (2, 6)]);
+    let statuses: Vec<u16> = (0..4)
+        .map(|index| {
+            let token = &devices[index % 2].token;
+            request(&relay.address, "GET", "/v1/prekeys/count", Some(token), &[])
+                .unwrap()
+                .0
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    assert!(relay.stop("TERM").success());
+}

@@ -13,6 +13,7 @@ use std::sync::Arc;
 mod eventually;
 
 use fuin_relay::metrics::MailboxDepths;
+use fuin_relay::store::TokenGrant;
 use fuin_relay::store::{
     LinkSlot, NewBlob, NewDelivery, NewDeviceList, NewReport, Registration, Store, StoreError,
     StoredDelivery, StoredReport,
@@ -234,6 +235,17 @@ pub mod suite {
         assert_eq!(store.token_owner(h1, NOW).await, Ok(Some(alice.clone())));
         assert_eq!(store.token_owner(h3, NOW).await, Ok(Some(alice2.clone())));
         assert_eq!(store.token_owner(h4, NOW).await, Ok(None));
+        // The grant names the expiry too, for streams to end at it.
+        assert_eq!(
+            store.token_grant(h2, NOW).await,
+            Ok(Some(TokenGrant {
+                owner: alice.clone(),
+                expires_at_ms: NOW + 2000,
+                suspended: false,
+            }))
+        );
+        assert_eq!(store.token_grant(h1, NOW + 1000).await, Ok(None));
+        assert_eq!(store.token_grant(h4, NOW).await, Ok(None));
 
         // Expired from its expiry time on.
         assert_eq!(
@@ -251,6 +263,7 @@ pub mod suite {
         assert_eq!(store.token_owner(h1, NOW).await, Ok(None));
         assert_eq!(store.token_owner(h2, NOW).await, Ok(None));
         assert_eq!(store.token_owner(h3, NOW).await, Ok(Some(alice2.clone())));
+        assert_eq!(store.token_grant(h2, NOW).await, Ok(None));
         assert_eq!(store.revoke_tokens(&alice).await, Ok(0));
 
         // `expire` deletes expired tokens: gone even when asked about an
@@ -1210,6 +1223,10 @@ pub mod suite {
     /// says whether it changed anything, and leaves the user's devices,
     /// tokens and mailbox as they were.
     pub async fn suspensions_are_kept_by_user_and_lifted(store: &impl Store) {
+        // The token's holder and whether their user is suspended.
+        let holder = |grant: Result<Option<TokenGrant>, StoreError>| {
+            grant.map(|grant| grant.map(|grant| (grant.owner, grant.suspended)))
+        };
         let bob = UserId::new("bob").unwrap();
         let carol = UserId::new("carol").unwrap();
         store
@@ -1227,17 +1244,17 @@ pub mod suite {
             .unwrap();
         assert_eq!(store.user_suspended(&bob).await, Ok(false));
         assert_eq!(
-            store.token_holder([0xb0; 32], NOW).await,
+            holder(store.token_grant([0xb0; 32], NOW).await),
             Ok(Some((address("bob", 1), false)))
         );
         assert_eq!(store.set_suspended(&bob, true, NOW).await, Ok(true));
         assert_eq!(
-            store.token_holder([0xb0; 32], NOW).await,
+            holder(store.token_grant([0xb0; 32], NOW).await),
             Ok(Some((address("bob", 1), true)))
         );
         // Unknown and expired tokens have no holder, suspended or not.
-        assert_eq!(store.token_holder([0xb1; 32], NOW).await, Ok(None));
-        assert_eq!(store.token_holder([0xb0; 32], LATER).await, Ok(None));
+        assert_eq!(holder(store.token_grant([0xb1; 32], NOW).await), Ok(None));
+        assert_eq!(holder(store.token_grant([0xb0; 32], LATER).await), Ok(None));
         assert_eq!(store.set_suspended(&bob, true, NOW + 1).await, Ok(false));
         assert_eq!(store.user_suspended(&bob).await, Ok(true));
         // Only bob.

@@ -56,6 +56,10 @@ impl RelayProcess {
             .args(["--anonymous-request-burst", "100000"])
             // One log line per request would flood the test output.
             .args(["--log-level", "warn"])
+            .args(["--account-requests-per-second", "100000"])
+            .args(["--account-request-burst", "100000"])
+            // Every test client connects from loopback: one address for all.
+            .args(["--max-connections-per-address", "100000"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -40,6 +40,10 @@ impl TestRelay {
         config.request_burst = 100_000;
         config.anonymous_requests_per_second = 100_000;
         config.anonymous_request_burst = 100_000;
+        config.account_requests_per_second = 100_000;
+        config.account_request_burst = 100_000;
+        // Every test device connects from loopback: one address for all.
+        config.max_connections_per_address = usize::MAX;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         config.origins = vec![url.clone()];

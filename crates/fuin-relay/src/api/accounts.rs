@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::{Relay, authenticate, body_bytes, frame_response, path_user};
+use super::{Relay, Session, body_bytes, frame_response, path_user};
 use crate::config::RegistrationPolicy;
 use crate::error::ApiError;
 use crate::store::{NewDeviceList, Store, StoredAccount};
@@ -138,10 +138,10 @@ fn invalid_invite() -> ApiError {
 /// polls end.
 pub(super) async fn publish<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
+    Extension(session): Extension<Session>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let device = authenticate(&relay, &headers).await?;
+    let device = session.device;
     let body = body_bytes(body)?;
     let list = SignedDeviceList::from_bytes(&body)?;
     if list.content.user != device.user {
@@ -194,10 +194,8 @@ pub(super) async fn publish<S: Store>(
 /// byte for byte.
 pub(super) async fn list<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
     Path(user): Path<String>,
 ) -> Result<Response, ApiError> {
-    authenticate(&relay, &headers).await?;
     let user = path_user(user)?;
     let Some(account) = relay.store.account(&user).await? else {
         return Err(ApiError::new(

@@ -3,53 +3,22 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::store::Store;
+use fuin_wire::FrameBody;
 use fuin_wire::relay::{
     AuthChallenge, AuthToken, BearerToken, ChallengeRequest, ChallengeResponse, Nonce,
     relay_auth_input,
 };
-use fuin_wire::{DeviceAddress, FrameBody};
 
 use super::*;
-
-/// The device a request's bearer token belongs to, if it is within its
-/// request rate.
-pub(crate) async fn authenticate<S: Store>(
-    relay: &Relay<S>,
-    headers: &HeaderMap,
-) -> Result<DeviceAddress<'static>, ApiError> {
-    let hash = bearer_hash(headers).ok_or_else(ApiError::unauthorized)?;
-    let (device, suspended) = relay
-        .store
-        .token_holder(hash, relay.now())
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    if suspended {
-        return Err(account_suspended());
-    }
-    relay.admit(&device)?;
-    Ok(device)
-}
-
-/// The SHA-256 of the request's bearer token, if it carries one of the
-/// right form. The token itself is wiped once hashed.
-pub(crate) fn bearer_hash(headers: &HeaderMap) -> Option<[u8; 32]> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))?;
-    let mut token = zeroize::Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(value, token.as_mut()).ok()?;
-    Some(Sha256::digest(token.as_ref()).into())
-}
 
 /// 403: the operator suspended the device's user (`fuin-relay admin
 /// suspend`).
@@ -148,13 +117,12 @@ pub(crate) async fn token<S: Store>(
     })
 }
 
+/// `DELETE /v1/auth/token`: revokes every token of the device, and ends
+/// the streams and long polls opened with them.
 pub(crate) async fn revoke<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
+    Extension(session): Extension<Session>,
 ) -> Result<Response, ApiError> {
-    let device = authenticate(&relay, &headers).await?;
-    relay.store.revoke_tokens(&device).await?;
-    // Its streams and long polls end with the tokens.
-    relay.evict(&device);
+    relay.revoke_tokens(&session.device).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

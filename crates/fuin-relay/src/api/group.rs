@@ -9,12 +9,12 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{Relay, authenticate, body_bytes, deliver_stamped};
+use super::{Relay, Session, body_bytes, deliver_stamped};
 use crate::error::ApiError;
 use crate::store::Store;
 use fuin_wire::{FrameBody, GroupSend};
@@ -24,10 +24,10 @@ use fuin_wire::{FrameBody, GroupSend};
 /// write, answered after it is durable.
 pub(super) async fn send<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
+    Extension(session): Extension<Session>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let sender = authenticate(&relay, &headers).await?;
+    let sender = session.device;
     let body = body_bytes(body)?;
     let send = GroupSend::from_bytes(&body)?;
     if send.recipients.is_empty() {

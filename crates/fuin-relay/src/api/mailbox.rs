@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -16,15 +16,15 @@ use fuin_wire::relay::{
 };
 use fuin_wire::{DeliveredRecord, DeviceAddress, FrameBody, FrankingStamp, MessageId};
 
-use super::relay::Standing;
+use super::session::{Ended, SessionWatch};
 use super::*;
 
 pub(crate) async fn send<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
+    Extension(session): Extension<Session>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let sender = authenticate(&relay, &headers).await?;
+    let sender = session.device;
     let body = body_bytes(body)?;
     let batch = SendBatch::from_bytes(&body)?;
     if batch.envelopes.is_empty() {
@@ -135,11 +135,10 @@ pub(crate) struct FetchParams {
 
 pub(crate) async fn fetch<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
+    Extension(session): Extension<Session>,
     params: Result<Query<FetchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let device = authenticate(&relay, &headers).await?;
-    let token_hash = auth::bearer_hash(&headers);
+    let device = session.device.clone();
     let Query(params) = params.map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -151,18 +150,20 @@ pub(crate) async fn fetch<S: Store>(
     let deadline = tokio::time::Instant::now() + wait;
     let wakeup = relay.wakeup(&device);
     let mut shutdown = relay.shutdown.subscribe();
-    // Registered before the device's identity is read: a removal after the
-    // read wakes it, one before makes the check fail.
-    let eviction = relay.eviction(&device);
-    let evicted = eviction.notified();
-    tokio::pin!(evicted);
-    evicted.as_mut().enable();
-    let identity = relay.store.device_identity(&device).await?;
+    // Started only once the poll is about to wait (a fetch that answers at
+    // once need not look at its token again); it looks in the store first,
+    // so a revocation since the request was authenticated is seen.
+    let mut watch: Option<SessionWatch<'_, S>> = None;
     let stored = loop {
         // Register for a wakeup before looking, so none is missed between.
         let notified = wakeup.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        if let Some(watching) = &mut watch
+            && let Some(ended) = watching.recheck().await
+        {
+            return Err(session_ended(ended));
+        }
         let stored = relay
             .store
             .fetch(&device, MAX_RECORDS_PER_BATCH, relay.now())
@@ -171,24 +172,22 @@ pub(crate) async fn fetch<S: Store>(
         {
             break stored;
         }
+        let mut watching = match watch.take() {
+            Some(watching) => watching,
+            None => SessionWatch::start(&relay, session.clone())
+                .await
+                .map_err(session_ended)?,
+        };
         let _waiting = Counted::new(&relay.mail_waiters);
         let _long_poll = crate::metrics::long_poll_waiting();
         tokio::select! {
             _ = tokio::time::timeout_at(deadline, notified) => {}
             () = shutting_down(&mut shutdown) => {}
-            () = &mut evicted => {
-                match relay.standing(&device, identity.as_ref(), token_hash).await? {
-                    Standing::Admitted => {}
-                    Standing::Suspended => return Err(auth::account_suspended()),
-                    // Its tokens (and, removed, its mailbox) are gone.
-                    Standing::Removed | Standing::Revoked => {
-                        return Err(ApiError::unauthorized());
-                    }
-                }
-                evicted.set(eviction.notified());
-                evicted.as_mut().enable();
-            }
+            // The token no longer admits the device: answered as the next
+            // request with it would be.
+            ended = watching.ended() => return Err(session_ended(ended)),
         }
+        watch = Some(watching);
     };
     let mut records = Vec::with_capacity(stored.len());
     for delivery in &stored {
@@ -210,12 +209,25 @@ pub(crate) async fn fetch<S: Store>(
     encode(&batch)
 }
 
+/// A long poll's answer when its session ended while it waited.
+fn session_ended(ended: Ended) -> ApiError {
+    match ended {
+        Ended::StorageUnavailable => {
+            crate::store::StoreError::Backend("session: storage unavailable".into()).into()
+        }
+        Ended::TokenRevoked | Ended::TokenExpired | Ended::DeviceRemoved => {
+            ApiError::unauthorized()
+        }
+        Ended::AccountSuspended => super::auth::account_suspended(),
+    }
+}
+
 pub(crate) async fn acknowledge<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
+    Extension(session): Extension<Session>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let device = authenticate(&relay, &headers).await?;
+    let device = session.device;
     let body = body_bytes(body)?;
     let ack = Acknowledgement::from_bytes(&body)?;
     relay

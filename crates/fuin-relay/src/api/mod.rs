@@ -24,6 +24,7 @@ mod accounts;
 mod admin;
 mod auth;
 mod blobs;
+mod body_deadline;
 mod group;
 mod health;
 mod links;
@@ -31,14 +32,17 @@ mod mailbox;
 mod prekeys;
 mod relay;
 mod reports;
+mod session;
 mod stream;
+mod stream_slots;
 
 pub use admin::{MAX_ACTIONS_LISTED, MAX_INVITES_PER_REQUEST, admin_router, new_invites};
-use auth::authenticate;
 pub use health::READY_TIMEOUT;
 use mailbox::deliver_stamped;
 pub(crate) use relay::Counted;
 pub use relay::Relay;
+pub(crate) use relay::client_key;
+use session::Session;
 use stream::shutting_down;
 
 /// The media type of every frame body.
@@ -65,6 +69,10 @@ pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
         relay.config.log_client_addresses,
         crate::observe::observe_request,
     );
+    // Authenticates from the head, before the handler reads any body.
+    let bearer = || middleware::from_fn_with_state(relay.clone(), session::require_token::<S>);
+    let moderation =
+        || middleware::from_fn_with_state(relay.clone(), reports::require_moderation::<S>);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz::<S>))
@@ -76,7 +84,10 @@ pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
             "/v1/devices",
             post(accounts::register::<S>).route_layer(limited()),
         )
-        .route("/v1/account/devices", put(accounts::publish::<S>))
+        .route(
+            "/v1/account/devices",
+            put(accounts::publish::<S>).route_layer(bearer()),
+        )
         .route(
             "/v1/link/{channel}/{slot}",
             put(links::leave::<S>)
@@ -91,28 +102,70 @@ pub fn router<S: Store>(relay: Arc<Relay<S>>) -> Router {
             "/v1/auth/token",
             post(auth::token::<S>).route_layer(limited()),
         )
-        .route("/v1/auth/token", delete(auth::revoke::<S>))
-        .route("/v1/prekeys", put(prekeys::publish_prekeys::<S>))
-        .route("/v1/prekeys/count", get(prekeys::get_prekey_count::<S>))
-        .route("/v1/users/{user}/bundles", get(prekeys::bundles::<S>))
-        .route("/v1/users/{user}/devices", get(accounts::list::<S>))
-        .route("/v1/messages", post(mailbox::send::<S>))
-        .route("/v1/groups/messages", post(group::send::<S>))
-        .route("/v1/mailbox", get(mailbox::fetch::<S>))
-        .route("/v1/mailbox/ack", post(mailbox::acknowledge::<S>))
-        .route("/v1/mailbox/stream", get(stream::stream::<S>))
+        .route(
+            "/v1/auth/token",
+            delete(auth::revoke::<S>).route_layer(bearer()),
+        )
+        .route(
+            "/v1/prekeys",
+            put(prekeys::publish_prekeys::<S>).route_layer(bearer()),
+        )
+        .route(
+            "/v1/prekeys/count",
+            get(prekeys::get_prekey_count::<S>).route_layer(bearer()),
+        )
+        .route(
+            "/v1/users/{user}/bundles",
+            get(prekeys::bundles::<S>).route_layer(bearer()),
+        )
+        .route(
+            "/v1/users/{user}/devices",
+            get(accounts::list::<S>).route_layer(bearer()),
+        )
+        .route(
+            "/v1/messages",
+            post(mailbox::send::<S>).route_layer(bearer()),
+        )
+        .route(
+            "/v1/groups/messages",
+            post(group::send::<S>).route_layer(bearer()),
+        )
+        .route(
+            "/v1/mailbox",
+            get(mailbox::fetch::<S>).route_layer(bearer()),
+        )
+        .route(
+            "/v1/mailbox/ack",
+            post(mailbox::acknowledge::<S>).route_layer(bearer()),
+        )
+        .route(
+            "/v1/mailbox/stream",
+            get(stream::stream::<S>).route_layer(bearer()),
+        )
         .route(
             "/v1/blobs/{blob_id}",
-            put(blobs::upload::<S>).get(blobs::download::<S>),
+            put(blobs::upload::<S>)
+                .get(blobs::download::<S>)
+                .route_layer(bearer()),
         )
-        .route("/v1/reports", post(reports::submit::<S>))
-        .route("/v1/moderation/reports", get(reports::pull::<S>))
+        .route(
+            "/v1/reports",
+            post(reports::submit::<S>).route_layer(bearer()),
+        )
+        .route(
+            "/v1/moderation/reports",
+            get(reports::pull::<S>).route_layer(moderation()),
+        )
         .route(
             "/v1/moderation/reports/ack",
-            post(reports::acknowledge::<S>),
+            post(reports::acknowledge::<S>).route_layer(moderation()),
         )
         // One byte over the frame limit reaches the decoder, which names it.
         .layer(DefaultBodyLimit::max(MAX_FRAME_LEN + 1))
+        .layer(middleware::from_fn_with_state(
+            relay.clone(),
+            body_deadline::limit_body_time::<S>,
+        ))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

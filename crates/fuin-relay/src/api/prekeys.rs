@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::error::ApiError;
@@ -24,10 +24,10 @@ pub(crate) fn prekey_count<S: Store>(relay: &Relay<S>, remaining: u32) -> Prekey
 
 pub(crate) async fn publish_prekeys<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
+    Extension(session): Extension<Session>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let device = authenticate(&relay, &headers).await?;
+    let device = session.device;
     let body = body_bytes(body)?;
     let upload = PrekeyUpload::from_bytes(&body)?;
     let remaining = relay
@@ -44,9 +44,9 @@ pub(crate) async fn publish_prekeys<S: Store>(
 
 pub(crate) async fn get_prekey_count<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
+    Extension(session): Extension<Session>,
 ) -> Result<Response, ApiError> {
-    let device = authenticate(&relay, &headers).await?;
+    let device = session.device;
     let remaining = relay.store.one_time_remaining(&device).await?;
     encode(&prekey_count(&relay, remaining))
 }
@@ -59,11 +59,9 @@ pub(crate) struct BundleParams {
 
 pub(crate) async fn bundles<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
     Path(user): Path<String>,
     params: Result<Query<BundleParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    authenticate(&relay, &headers).await?;
     let user = path_user(user)?;
     let Query(params) = params.map_err(|_| {
         ApiError::new(

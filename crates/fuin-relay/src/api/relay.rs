@@ -14,7 +14,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use crate::config::RelayConfig;
 use crate::error::ApiError;
 use crate::rate::RateLimiter;
-use crate::store::{MailboxTag, Store};
+use crate::store::{Store, Wakeup};
 use crate::waiters::Waiters;
 use fuin_wire::relay::relay_origin;
 use fuin_wire::{DeviceAddress, PublicIdentity};
@@ -28,15 +28,26 @@ pub struct Relay<S> {
     pub(crate) config: RelayConfig,
     pub(crate) clock: Clock,
     pub(crate) wakeups: Arc<Waiters>,
-    /// Streams and long polls of devices, by mailbox tag, to end when a
-    /// newer device list removes their device.
-    pub(crate) evictions: Waiters,
+    /// Streams and long polls of devices, by mailbox tag, to look whether
+    /// they may go on when their device's tokens are revoked or a newer
+    /// device list removes it (see [`super::session`]).
+    pub(crate) evictions: Arc<Waiters>,
+    /// Woken by every sweep: streams and long polls compare their token's
+    /// expiry with the relay's clock.
+    pub(crate) expiry_checks: Notify,
+    /// The open streams of each device, under `max_streams_per_device`.
+    pub(crate) stream_slots: super::stream_slots::StreamSlots,
+    /// The open connections, under `max_connections` and
+    /// `max_connections_per_address`.
+    pub(crate) connections: Arc<crate::connection_limits::ConnectionLimits>,
     /// Takes waiting at the link rendezvous, by channel and slot.
     pub(crate) link_waiters: Waiters,
     /// Per authenticated device.
     pub(crate) device_limits: RateLimiter<(String, u32)>,
     /// Per client address, for the endpoints without a token.
     pub(crate) anonymous_limits: RateLimiter<IpAddr>,
+    /// Per account (user): all its devices together.
+    pub(crate) account_limits: RateLimiter<String>,
     /// Set once shutdown has begun: long polls answer, streams close.
     pub(crate) shutdown: watch::Sender<bool>,
     /// How many WebSocket streams are open.
@@ -67,20 +78,42 @@ impl<S: Store> Relay<S> {
             config.anonymous_request_burst,
             config.max_rate_buckets,
         );
+        let account_limits = RateLimiter::new(
+            config.account_requests_per_second,
+            config.account_request_burst,
+            config.max_rate_buckets,
+        );
         let blob_transfers = Arc::new(Semaphore::new(config.max_blob_transfers.max(1)));
         let wakeups = Arc::new(Waiters::default());
         let origins = RwLock::new(normalise_origins(&config.origins));
-        let remote = wakeups.clone();
-        store.set_remote_waker(Arc::new(move |wakeup| remote.wake(wakeup)));
+        let evictions = Arc::new(Waiters::default());
+        let (remote, remote_evictions) = (wakeups.clone(), evictions.clone());
+        store.set_remote_waker(Arc::new(move |wakeup| match wakeup {
+            Wakeup::Mailbox(_) => remote.wake(wakeup),
+            Wakeup::Device(_) => remote_evictions.wake(wakeup),
+            Wakeup::All => {
+                remote.wake(wakeup);
+                remote_evictions.wake(wakeup);
+            }
+        }));
+        let stream_slots = super::stream_slots::StreamSlots::new(config.max_streams_per_device);
+        let connections = crate::connection_limits::ConnectionLimits::new(
+            config.max_connections,
+            config.max_connections_per_address,
+        );
         Arc::new(Self {
             store,
             config,
             clock,
             wakeups,
-            evictions: Waiters::default(),
+            evictions,
+            expiry_checks: Notify::new(),
+            stream_slots,
+            connections,
             link_waiters: Waiters::default(),
             device_limits,
             anonymous_limits,
+            account_limits,
             shutdown: watch::Sender::new(false),
             streams: watch::Sender::new(0),
             blob_transfers,
@@ -112,19 +145,36 @@ impl<S: Store> Relay<S> {
         }
     }
 
-    /// Takes one request from `device`'s token bucket, or refuses with 429.
+    /// Takes one request from `device`'s token bucket and one from its
+    /// account's, or refuses with 429.
     pub(crate) fn admit(&self, device: &DeviceAddress<'_>) -> Result<(), ApiError> {
+        let now = self.now();
         let key = (device.user.as_str().to_owned(), device.device.0);
-        if self.device_limits.admit(key, self.now()) {
+        if !self.device_limits.admit(key, now) {
+            crate::metrics::rate_limited("device");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "more than {} requests a second (bursts of {})",
+                    self.config.requests_per_second, self.config.request_burst
+                ),
+            ));
+        }
+        if self
+            .account_limits
+            .admit(device.user.as_str().to_owned(), now)
+        {
             return Ok(());
         }
-        crate::metrics::rate_limited("device");
+        crate::metrics::rate_limited("account");
         Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!(
-                "more than {} requests a second (bursts of {})",
-                self.config.requests_per_second, self.config.request_burst
+                "more than {} requests a second from this account's devices together \
+                 (bursts of {})",
+                self.config.account_requests_per_second, self.config.account_request_burst
             ),
         ))
     }
@@ -184,6 +234,58 @@ impl<S: Store> Relay<S> {
         (self.anonymous_limits.len(), self.device_limits.len())
     }
 
+    /// How many accounts have a rate bucket in memory (for tests).
+    pub fn account_rate_buckets(&self) -> usize {
+        self.account_limits.len()
+    }
+
+    /// How many connections are open (for tests).
+    pub fn open_connections(&self) -> usize {
+        self.connections.open()
+    }
+
+    /// How many WebSocket streams `device` has open (for tests).
+    pub fn device_streams(&self, device: &DeviceAddress<'_>) -> usize {
+        self.stream_slots.open_streams(device)
+    }
+
+    /// Revokes every token of `device` and ends, at once, the streams and
+    /// long polls opened with them: on this node directly, on the others
+    /// sharing the store through it (PostgreSQL `NOTIFY`).
+    pub async fn revoke_tokens(
+        &self,
+        device: &DeviceAddress<'_>,
+    ) -> Result<u64, crate::store::StoreError> {
+        let revoked = self.store.revoke_tokens(device).await?;
+        self.evictions
+            .wake(Wakeup::Device(self.store.mailbox_tag(device)));
+        Ok(revoked)
+    }
+
+    /// The client a request comes from: the connection's peer, or, behind a
+    /// trusted proxy, whom its `X-Forwarded-For` names (see
+    /// [`crate::forwarded`]). `None` for a router served without connection
+    /// info.
+    pub(crate) fn client_address(&self, request: &Request) -> Option<IpAddr> {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip())?;
+        Some(crate::forwarded::client_address(
+            peer,
+            request.headers(),
+            &self.config.trusted_proxies,
+        ))
+    }
+
+    /// Whether `peer` is one of the trusted proxies.
+    pub(crate) fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.config
+            .trusted_proxies
+            .iter()
+            .any(|proxy| proxy.contains(peer))
+    }
+
     /// How many long polls and push streams have found nothing new in their
     /// mailbox and wait for a wake-up (for tests: a send made after this
     /// counts one can reach them only by waking them).
@@ -228,14 +330,15 @@ impl<S: Store> Relay<S> {
     /// removed (each checks that its device is gone before it ends).
     pub(crate) fn evict(&self, address: &DeviceAddress<'_>) {
         self.evictions
-            .wake(crate::store::Wakeup::Mailbox(MailboxTag::of(address)));
+            .wake(Wakeup::Device(self.store.mailbox_tag(address)));
         self.notify_mailbox(address);
     }
 
     /// The handle a stream or long poll of `address` waits on for its
-    /// device's removal.
+    /// device's removal or the revocation of its tokens. Filed under the
+    /// store's tag, which other nodes' wake-ups name.
     pub(crate) fn eviction(&self, address: &DeviceAddress<'_>) -> Arc<Notify> {
-        self.evictions.handle(MailboxTag::of(address))
+        self.evictions.handle(self.store.mailbox_tag(address))
     }
 
     /// Whether `address` is still registered with `identity`: a device a
@@ -249,30 +352,6 @@ impl<S: Store> Relay<S> {
         Ok(current.is_some() && current.as_ref() == identity)
     }
 
-    /// Whether a stream or long poll of `address` may go on, checked when
-    /// it is woken by [`Relay::evict`]: its device still registered with
-    /// `identity`, its user not suspended, and (for a request that came with
-    /// one) its token, by hash, still unexpired and its device's.
-    pub(crate) async fn standing(
-        &self,
-        address: &DeviceAddress<'_>,
-        identity: Option<&PublicIdentity>,
-        token_hash: Option<[u8; 32]>,
-    ) -> Result<Standing, crate::store::StoreError> {
-        if !self.still_registered(address, identity).await? {
-            return Ok(Standing::Removed);
-        }
-        if self.store.user_suspended(&address.user).await? {
-            return Ok(Standing::Suspended);
-        }
-        if let Some(hash) = token_hash
-            && self.store.token_owner(hash, self.now()).await?.as_ref() != Some(address)
-        {
-            return Ok(Standing::Revoked);
-        }
-        Ok(Standing::Admitted)
-    }
-
     /// Deletes expired envelopes, challenges, tokens, blobs and reports, then
     /// makes the deletions (and the acknowledgements since the last sweep)
     /// final on disk. Also forgets rate buckets that have refilled and
@@ -281,39 +360,16 @@ impl<S: Store> Relay<S> {
         let now = self.now();
         self.device_limits.prune(now);
         self.anonymous_limits.prune(now);
+        self.account_limits.prune(now);
+        // Streams and long polls whose token expired by the relay's clock
+        // end now, even if that clock jumped past their timers.
+        self.expiry_checks.notify_waiters();
         self.wakeups.prune();
         self.evictions.prune();
         self.link_waiters.prune();
         let expired = self.store.expire(now).await?;
         self.store.checkpoint().await?;
         Ok(expired)
-    }
-}
-
-/// What [`Relay::standing`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Standing {
-    /// Nothing changed that ends the stream or long poll.
-    Admitted,
-    /// The device is no longer registered (a newer list or the operator
-    /// removed it).
-    Removed,
-    /// The operator suspended the device's user.
-    Suspended,
-    /// The token the stream or long poll was opened with is revoked or
-    /// expired.
-    Revoked,
-}
-
-impl Standing {
-    /// The stable code a stream's close frame names (`spec/relay-api.md`).
-    pub(crate) fn close_code(self) -> Option<&'static str> {
-        match self {
-            Self::Admitted => None,
-            Self::Removed => Some("device_removed"),
-            Self::Suspended => Some("account_suspended"),
-            Self::Revoked => Some("token_revoked"),
-        }
     }
 }
 
@@ -346,10 +402,7 @@ pub(crate) async fn limit_anonymous<S: Store>(
     request: Request,
     next: Next,
 ) -> Response {
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip());
+    let client = relay.client_address(&request);
     if let Err(refused) = relay.admit_anonymous(client) {
         return refused.into_response();
     }

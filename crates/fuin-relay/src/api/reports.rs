@@ -8,15 +8,16 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Extension, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::{FRAME_MEDIA_TYPE, Relay, authenticate, body_bytes, random};
+use super::{FRAME_MEDIA_TYPE, Relay, Session, body_bytes, random};
 use crate::error::ApiError;
 use crate::store::{NewReport, Store};
 use fuin_wire::limits::{MAX_FRAME_LEN, MAX_USER_ID_LEN};
@@ -40,10 +41,10 @@ const BATCH_BUDGET: usize = MAX_FRAME_LEN - 3 - MAX_REPORTS_PER_BATCH * INBOX_RE
 /// tool, with the device's address and the time.
 pub(super) async fn submit<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
+    Extension(session): Extension<Session>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let reporter = authenticate(&relay, &headers).await?;
+    let reporter = session.device;
     let body = body_bytes(body)?;
     SealedReport::from_bytes(&body)?;
     let report_id = ReportId(random());
@@ -107,6 +108,25 @@ fn authenticate_moderation<S: Store>(
     }
 }
 
+/// The moderation endpoints' gate, run from the request's head before any
+/// byte of its body is read (as the bearer endpoints' is).
+pub(super) async fn require_moderation<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Err(refused) = authenticate_moderation(&relay, request.headers()) {
+        let mut response = refused.into_response();
+        if super::session::announces_body(&request) {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return response;
+    }
+    next.run(request).await
+}
+
 fn internal() -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -119,9 +139,7 @@ fn internal() -> ApiError {
 /// one frame (at most [`MAX_REPORTS_PER_BATCH`]), without removing them.
 pub(super) async fn pull<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authenticate_moderation(&relay, &headers)?;
     let stored = relay
         .store
         .fetch_reports(MAX_REPORTS_PER_BATCH, BATCH_BUDGET, relay.now())
@@ -153,10 +171,8 @@ pub(super) async fn pull<S: Store>(
 /// `POST /v1/moderation/reports/ack`: deletes the named reports.
 pub(super) async fn acknowledge<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    authenticate_moderation(&relay, &headers)?;
     let body = body_bytes(body)?;
     let ack = ReportAcknowledgement::from_bytes(&body)?;
     relay.store.ack_reports(ack.report_ids.as_slice()).await?;

@@ -4,9 +4,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::extract::{Extension, State};
 use axum::response::Response;
 use tokio::sync::watch;
 
@@ -14,8 +13,9 @@ use crate::error::ApiError;
 use crate::store::Store;
 use fuin_wire::limits::MAX_FRAME_LEN;
 use fuin_wire::relay::{Acknowledgement, MAX_RECORDS_PER_BATCH, MailboxBatch};
-use fuin_wire::{DeliveredRecord, DeviceAddress, FrameBody, MessageId};
+use fuin_wire::{DeliveredRecord, FrameBody, MessageId};
 
+use super::session::SessionWatch;
 use super::*;
 
 /// `GET /v1/mailbox/stream`: a WebSocket on which the relay pushes
@@ -24,14 +24,12 @@ use super::*;
 /// until acknowledged it stays stored, and a new connection pushes it again.
 pub(crate) async fn stream<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
-    headers: HeaderMap,
+    Extension(session): Extension<Session>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let device = authenticate(&relay, &headers).await?;
-    let token_hash = auth::bearer_hash(&headers);
     Ok(upgrade
         .max_message_size(MAX_FRAME_LEN)
-        .on_upgrade(move |socket| push_mailbox(relay, device, token_hash, socket)))
+        .on_upgrade(move |socket| push_mailbox(relay, session, socket)))
 }
 
 /// Resolves once shutdown has begun.
@@ -64,28 +62,25 @@ impl Drop for OpenStream<'_> {
     }
 }
 
+/// Pushes `session`'s mailbox until the device closes the stream, the
+/// relay shuts down, the session ends (token revoked or expired, device
+/// removed: the close frame names which) or a newer stream of the device
+/// takes this one's slot (`stream_replaced`).
 pub(crate) async fn push_mailbox<S: Store>(
     relay: Arc<Relay<S>>,
-    device: DeviceAddress<'static>,
-    token_hash: Option<[u8; 32]>,
+    session: Session,
     mut socket: WebSocket,
 ) {
     let _open = OpenStream::new(&relay.streams);
-    let wakeup = relay.wakeup(&device);
+    let slot = relay.stream_slots.open(&session.device);
+    let wakeup = relay.wakeup(&session.device);
     let mut shutdown = relay.shutdown.subscribe();
     let mut pushed: HashSet<MessageId> = HashSet::new();
-    // Registered before the identity is read, so a removal of the device by
-    // a newer list, before or after the read, ends the stream.
-    let eviction = relay.eviction(&device);
-    let evicted = eviction.notified();
-    tokio::pin!(evicted);
-    evicted.as_mut().enable();
-    let Ok(identity) = relay.store.device_identity(&device).await else {
-        return close(socket, "storage_unavailable").await;
+    let mut watch = match SessionWatch::start(&relay, session).await {
+        Ok(watch) => watch,
+        Err(ended) => return close(socket, ended.reason()).await,
     };
-    if identity.is_none() {
-        return close(socket, "device_removed").await;
-    }
+    let device = watch.device().clone();
     loop {
         if relay.is_shutting_down() {
             return going_away(socket, relay.config.shutdown_grace).await;
@@ -93,6 +88,9 @@ pub(crate) async fn push_mailbox<S: Store>(
         let notified = wakeup.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        if let Some(ended) = watch.recheck().await {
+            return close(socket, ended.reason()).await;
+        }
         let Ok(stored) = relay
             .store
             .fetch(&device, MAX_RECORDS_PER_BATCH, relay.now())
@@ -127,17 +125,10 @@ pub(crate) async fn push_mailbox<S: Store>(
         tokio::select! {
             _ = &mut notified => {}
             () = shutting_down(&mut shutdown) => {}
-            () = &mut evicted => {
-                match relay.standing(&device, identity.as_ref(), token_hash).await {
-                    Ok(standing) => {
-                        if let Some(code) = standing.close_code() {
-                            return close(socket, code).await;
-                        }
-                        evicted.set(eviction.notified());
-                        evicted.as_mut().enable();
-                    }
-                    Err(_) => return close(socket, "storage_unavailable").await,
-                }
+            ended = watch.ended() => return close(socket, ended.reason()).await,
+            () = slot.replaced() => {
+                crate::metrics::rate_limited("streams");
+                return close(socket, "stream_replaced").await;
             }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Binary(bytes))) => {

@@ -1170,6 +1170,11 @@ async fn start_relay<S: Store>(
     config.request_burst = 1_000_000;
     config.anonymous_requests_per_second = 1_000_000;
     config.anonymous_request_burst = 1_000_000;
+    config.account_requests_per_second = 1_000_000;
+    config.account_request_burst = 1_000_000;
+    // Every simulated device connects from loopback: one address for all.
+    config.max_connections_per_address = usize::MAX;
+    config.max_connections = usize::MAX;
     config.max_mailbox_envelopes = u64::MAX;
     let relay = Relay::new(store, config, system_clock());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

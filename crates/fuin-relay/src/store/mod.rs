@@ -285,6 +285,19 @@ pub struct AdminRecord {
     pub outcome: String,
 }
 
+/// A bearer token as the store keeps it (see [`Store::token_grant`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// The device it authenticates.
+    pub owner: DeviceAddress<'static>,
+    /// When it expires, ms since the Unix epoch.
+    pub expires_at_ms: u64,
+    /// Whether the operator has suspended the owner's user
+    /// ([`Store::user_suspended`]), read with the token: every authenticated
+    /// request asks.
+    pub suspended: bool,
+}
+
 /// The relay's storage. Every method is atomic; a method that returns `Ok`
 /// after a write has made it durable.
 pub trait Store: Send + Sync + 'static {
@@ -343,23 +356,15 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
     ) -> impl Future<Output = Result<Option<DeviceAddress<'static>>, StoreError>> + Send;
 
-    /// [`Store::token_owner`], and whether the owner's user is suspended
-    /// ([`Store::user_suspended`]): what every authenticated request asks,
-    /// which a backend answers in one read.
-    fn token_holder(
+    /// The token (by hash) as kept: its owner and when it expires, if it
+    /// exists and has not expired at `now_ms`. What a request's
+    /// authentication reads, so that a stream opened with the token can end
+    /// when it expires.
+    fn token_grant(
         &self,
         token_hash: [u8; 32],
         now_ms: u64,
-    ) -> impl Future<Output = Result<Option<(DeviceAddress<'static>, bool)>, StoreError>> + Send
-    {
-        async move {
-            let Some(owner) = self.token_owner(token_hash, now_ms).await? else {
-                return Ok(None);
-            };
-            let suspended = self.user_suspended(&owner.user).await?;
-            Ok(Some((owner, suspended)))
-        }
-    }
+    ) -> impl Future<Output = Result<Option<TokenGrant>, StoreError>> + Send;
 
     /// Revokes every token of `address`; returns how many there were.
     fn revoke_tokens(

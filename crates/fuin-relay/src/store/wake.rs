@@ -47,6 +47,10 @@ impl MailboxTag {
 pub enum Wakeup {
     /// Envelopes were stored for the mailbox(es) with this tag.
     Mailbox(MailboxTag),
+    /// The tokens or the registration of the device(s) with this tag
+    /// changed (tokens revoked, the device removed): their streams and long
+    /// polls look whether they may go on.
+    Device(MailboxTag),
     /// Wake-ups may have been missed (the store lost its link to the other
     /// nodes for a while): every waiter should look again.
     All,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use deadpool_postgres::Transaction;
-use fuin_wire::{DeviceId, UserId};
+use fuin_wire::{DeviceAddress, DeviceId, UserId};
 
 use super::devices::identity_bytes;
 use super::health;
@@ -148,6 +148,21 @@ impl PostgresStore {
             }
         }
         write_account(&transaction, &list, OP).await?;
+        if !removed.is_empty() {
+            // The other nodes end the removed devices' streams and long polls.
+            let addresses: Vec<DeviceAddress<'_>> = removed
+                .iter()
+                .map(|device| DeviceAddress::new(list.user.clone(), *device))
+                .collect();
+            let payloads = self.notifier.device_payloads(addresses.iter());
+            transaction
+                .execute(
+                    "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
+                    &[&self.notifier.channel(), &payloads],
+                )
+                .await
+                .op(OP)?;
+        }
         health::commit(transaction, OP).await?;
         Ok(removed)
     }

@@ -5,7 +5,7 @@
 use fuin_wire::{DeviceAddress, UserId};
 
 use super::accounts::{lock_user, remove_device};
-use super::{Op, PostgresStore, corrupt, device_id, key, sql_time};
+use super::{Op, PostgresStore, corrupt, key, sql_time};
 use crate::store::{AdminRecord, StoreError, StoreStats};
 
 /// Every count in one statement, so that they come from one snapshot.
@@ -62,39 +62,6 @@ impl PostgresStore {
             .await
             .op(OP)?
             .is_some())
-    }
-
-    pub(super) async fn token_holder(
-        &self,
-        token_hash: [u8; 32],
-        now_ms: u64,
-    ) -> Result<Option<(DeviceAddress<'static>, bool)>, StoreError> {
-        const OP: &str = "token_owner";
-        let now = sql_time(now_ms);
-        let client = self.client(OP).await?;
-        let select = client
-            .prepare_cached(
-                "SELECT t.user_id, t.device, \
-                 EXISTS (SELECT 1 FROM suspended_users s WHERE s.user_id = t.user_id) \
-                 FROM tokens t WHERE t.token_hash = $1 AND t.expires_at > $2",
-            )
-            .await
-            .op(OP)?;
-        let Some(row) = client
-            .query_opt(&select, &[&token_hash.as_slice(), &now])
-            .await
-            .op(OP)?
-        else {
-            return Ok(None);
-        };
-        let user: String = row.try_get(0).op(OP)?;
-        let device: i64 = row.try_get(1).op(OP)?;
-        let suspended: bool = row.try_get(2).op(OP)?;
-        let user = UserId::new(user).map_err(|_| corrupt(OP))?;
-        Ok(Some((
-            DeviceAddress::new(user, device_id(device, OP)?),
-            suspended,
-        )))
     }
 
     pub(super) async fn remove_device(

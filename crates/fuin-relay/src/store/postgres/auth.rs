@@ -5,7 +5,7 @@ use fuin_wire::{DeviceAddress, UserId};
 use super::health;
 use super::locks::{CHALLENGE_LOCK_DOMAIN, device_lock};
 use super::{Op, PostgresStore, corrupt, device_id, key, sql_time};
-use crate::store::StoreError;
+use crate::store::{StoreError, TokenGrant};
 
 impl PostgresStore {
     pub(super) async fn put_challenge(
@@ -169,17 +169,67 @@ impl PostgresStore {
             .transpose()
     }
 
+    pub(super) async fn token_grant(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<TokenGrant>, StoreError> {
+        const OP: &str = "token_grant";
+        let now = sql_time(now_ms);
+        let client = self.client(OP).await?;
+        let select = client
+            .prepare_cached(
+                "SELECT t.user_id, t.device, t.expires_at, \
+                 EXISTS (SELECT 1 FROM suspended_users s WHERE s.user_id = t.user_id) \
+                 FROM tokens t WHERE t.token_hash = $1 AND t.expires_at > $2",
+            )
+            .await
+            .op(OP)?;
+        client
+            .query_opt(&select, &[&token_hash.as_slice(), &now])
+            .await
+            .op(OP)?
+            .map(|row| {
+                let user: String = row.try_get(0).op(OP)?;
+                let user = UserId::new(user).map_err(|_| corrupt(OP))?;
+                let expires_at: i64 = row.try_get(2).op(OP)?;
+                Ok(TokenGrant {
+                    owner: DeviceAddress::new(user, device_id(row.try_get(1).op(OP)?, OP)?),
+                    expires_at_ms: u64::try_from(expires_at).map_err(|_| corrupt(OP))?,
+                    suspended: row.try_get(3).op(OP)?,
+                })
+            })
+            .transpose()
+    }
+
     pub(super) async fn revoke_tokens(
         &self,
         address: &DeviceAddress<'_>,
     ) -> Result<u64, StoreError> {
         const OP: &str = "revoke_tokens";
         let (user, device) = key(address);
-        let client = self.client(OP).await?;
-        let delete = client
+        let payloads = self.notifier.device_payloads(std::iter::once(address));
+        let mut client = self.client(OP).await?;
+        let transaction = client.transaction().await.op(OP)?;
+        let delete = transaction
             .prepare_cached("DELETE FROM tokens WHERE user_id = $1 AND device = $2")
             .await
             .op(OP)?;
-        client.execute(&delete, &[&user, &device]).await.op(OP)
+        let revoked = transaction
+            .execute(&delete, &[&user, &device])
+            .await
+            .op(OP)?;
+        // The other nodes hear of it at commit and end the streams and long
+        // polls opened with these tokens.
+        let notify = transaction
+            .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+            .await
+            .op(OP)?;
+        transaction
+            .execute(&notify, &[&self.notifier.channel(), &payloads])
+            .await
+            .op(OP)?;
+        transaction.commit().await.op(OP)?;
+        Ok(revoked)
     }
 }

@@ -111,6 +111,7 @@ use fuin_wire::{
 };
 use tokio_postgres::{Config, NoTls, Row};
 
+use super::TokenGrant;
 use super::{
     AdminRecord, LinkSlot, MailboxQuota, MailboxTag, NewBlob, NewDelivery, NewDeviceList,
     NewReport, OpenFailure, Registration, RemoteWaker, Store, StoreError, StoreStats,
@@ -407,17 +408,17 @@ impl Store for PostgresStore {
         PostgresStore::token_owner(self, token_hash, now_ms).await
     }
 
-    async fn revoke_tokens(&self, address: &DeviceAddress<'_>) -> Result<u64, StoreError> {
-        PostgresStore::revoke_tokens(self, address).await
-    }
-    async fn token_holder(
+    async fn token_grant(
         &self,
         token_hash: [u8; 32],
         now_ms: u64,
-    ) -> Result<Option<(DeviceAddress<'static>, bool)>, StoreError> {
-        PostgresStore::token_holder(self, token_hash, now_ms).await
+    ) -> Result<Option<TokenGrant>, StoreError> {
+        PostgresStore::token_grant(self, token_hash, now_ms).await
     }
 
+    async fn revoke_tokens(&self, address: &DeviceAddress<'_>) -> Result<u64, StoreError> {
+        PostgresStore::revoke_tokens(self, address).await
+    }
     async fn publish_prekeys(
         &self,
         address: &DeviceAddress<'_>,

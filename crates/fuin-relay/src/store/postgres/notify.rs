@@ -13,6 +13,11 @@
 //! <node: 16 hex digits> <tag: 16 hex digits> [<tag> ...]
 //! ```
 //!
+//! A revocation of a device's tokens, or its removal by a newer device
+//! list, sends `<node> r<tag>` the same way ([`Wakeup::Device`]): the other
+//! nodes end the streams and long polls that relied on it. (Nodes from before
+//! this ignore such a word: it is not 16 hex digits.)
+//!
 //! PostgreSQL delivers a transaction's notifications only once it has
 //! committed, and then to every listening session, so a node is told exactly
 //! when the envelopes became visible, and never about a delivery that rolled
@@ -56,6 +61,8 @@ use crate::store::{MailboxTag, RemoteWaker, StoreError, Wakeup};
 /// How many tags one notification carries at most (a payload must stay
 /// under PostgreSQL's 8,000 bytes: 17 + 17 per tag).
 pub(super) const TAGS_PER_PAYLOAD: usize = 400;
+/// What starts a word naming a device whose tokens or registration changed.
+const DEVICE_PREFIX: &str = "r";
 /// How often the listening connection is checked.
 const PING_EVERY: Duration = Duration::from_secs(30);
 /// How long a check may take before the connection is given up.
@@ -158,9 +165,18 @@ impl Shared {
             return;
         }
         for word in words {
+            let (device, digits) = match word.strip_prefix(DEVICE_PREFIX) {
+                Some(digits) => (true, digits),
+                None => (false, word),
+            };
             let mut tag = [0u8; 8];
-            if hex::decode_to_slice(word, &mut tag).is_ok() {
-                self.wake(Wakeup::Mailbox(MailboxTag(tag)));
+            if hex::decode_to_slice(digits, &mut tag).is_ok() {
+                let tag = MailboxTag(tag);
+                self.wake(if device {
+                    Wakeup::Device(tag)
+                } else {
+                    Wakeup::Mailbox(tag)
+                });
             }
         }
     }
@@ -237,6 +253,28 @@ impl Notifier {
     ) -> Vec<String> {
         let tags: BTreeSet<MailboxTag> = recipients.map(|address| self.tag(address)).collect();
         payloads(&self.shared.node, &tags.into_iter().collect::<Vec<_>>())
+    }
+
+    /// The payloads announcing that `devices` lost their tokens or their
+    /// registration: each device once.
+    pub(super) fn device_payloads<'a>(
+        &self,
+        devices: impl Iterator<Item = &'a DeviceAddress<'a>>,
+    ) -> Vec<String> {
+        let tags: BTreeSet<MailboxTag> = devices.map(|address| self.tag(address)).collect();
+        tags.into_iter()
+            .collect::<Vec<_>>()
+            .chunks(TAGS_PER_PAYLOAD)
+            .map(|chunk| {
+                let mut payload = self.shared.node.clone();
+                for tag in chunk {
+                    payload.push(' ');
+                    payload.push_str(DEVICE_PREFIX);
+                    payload.push_str(&hex::encode(tag.0));
+                }
+                payload
+            })
+            .collect()
     }
 
     /// Stops listening.
@@ -405,5 +443,14 @@ mod tests {
         shared.received("fuin_wake_00", "2222222222222222 zz 05 0606060606060606");
         shared.received("fuin_wake_00", "");
         assert_eq!(*heard.lock().unwrap(), vec![tag(1), tag(2), tag(6)]);
+        heard.lock().unwrap().clear();
+        shared.received(
+            "fuin_wake_00",
+            "2222222222222222 r0707070707070707 0808080808080808 rzz",
+        );
+        assert_eq!(
+            *heard.lock().unwrap(),
+            vec![Wakeup::Device(MailboxTag([7; 8])), tag(8)]
+        );
     }
 }

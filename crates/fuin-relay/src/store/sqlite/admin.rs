@@ -3,11 +3,11 @@
 //! is stored.
 
 use fuin_wire::{DeviceAddress, UserId};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::accounts::remove_device;
 use super::devices::device_exists;
-use super::{Op, SqliteStore, corrupt, count_u64, device_id, key, sql_time};
+use super::{Op, SqliteStore, corrupt, count_u64, key, sql_time};
 use crate::store::{AdminRecord, StoreError, StoreStats};
 
 /// Every count in one statement, so that they come from one snapshot.
@@ -60,36 +60,6 @@ impl SqliteStore {
                 .op(OP)?
                 .exists(params![user])
                 .op(OP)
-        })
-        .await
-    }
-
-    pub(super) async fn token_holder(
-        &self,
-        token_hash: [u8; 32],
-        now_ms: u64,
-    ) -> Result<Option<(DeviceAddress<'static>, bool)>, StoreError> {
-        const OP: &str = "token_owner";
-        let now = sql_time(now_ms);
-        self.read(OP, move |conn| {
-            let holder: Option<(String, i64, bool)> = conn
-                .prepare_cached(
-                    "SELECT t.user, t.device, \
-                     EXISTS (SELECT 1 FROM suspended_users s WHERE s.user = t.user) \
-                     FROM tokens t WHERE t.token_hash = ?1 AND t.expires_at > ?2",
-                )
-                .op(OP)?
-                .query_row(params![token_hash, now], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })
-                .optional()
-                .op(OP)?;
-            holder
-                .map(|(user, device, suspended)| {
-                    let user = UserId::new(user).map_err(|_| corrupt(OP))?;
-                    Ok((DeviceAddress::new(user, device_id(device, OP)?), suspended))
-                })
-                .transpose()
         })
         .await
     }

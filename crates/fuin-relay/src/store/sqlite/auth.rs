@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::devices::device_exists;
 use super::{Op, SqliteStore, corrupt, count_u64, device_id, key, sql_time};
-use crate::store::StoreError;
+use crate::store::{StoreError, TokenGrant};
 
 impl SqliteStore {
     pub(super) async fn put_challenge(
@@ -132,6 +132,40 @@ impl SqliteStore {
                 .map(|(user, device)| {
                     let user = UserId::new(user).map_err(|_| corrupt(OP))?;
                     Ok(DeviceAddress::new(user, device_id(device, OP)?))
+                })
+                .transpose()
+        })
+        .await
+    }
+
+    pub(super) async fn token_grant(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<TokenGrant>, StoreError> {
+        const OP: &str = "token_grant";
+        let now = sql_time(now_ms);
+        self.read(OP, move |conn| {
+            let grant: Option<(String, i64, i64, bool)> = conn
+                .prepare_cached(
+                    "SELECT t.user, t.device, t.expires_at, \
+                     EXISTS (SELECT 1 FROM suspended_users s WHERE s.user = t.user) \
+                     FROM tokens t WHERE t.token_hash = ?1 AND t.expires_at > ?2",
+                )
+                .op(OP)?
+                .query_row(params![token_hash, now], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .optional()
+                .op(OP)?;
+            grant
+                .map(|(user, device, expires_at, suspended)| {
+                    let user = UserId::new(user).map_err(|_| corrupt(OP))?;
+                    Ok(TokenGrant {
+                        owner: DeviceAddress::new(user, device_id(device, OP)?),
+                        expires_at_ms: u64::try_from(expires_at).map_err(|_| corrupt(OP))?,
+                        suspended,
+                    })
                 })
                 .transpose()
         })

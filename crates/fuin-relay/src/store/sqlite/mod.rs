@@ -146,6 +146,7 @@ use fuin_wire::{
 use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::TokenGrant;
 use super::{
     AdminRecord, LinkSlot, MailboxQuota, NewBlob, NewDelivery, NewDeviceList, NewReport,
     OpenFailure, Registration, Store, StoreError, StoreStats, StoredAccount, StoredDelivery,
@@ -443,16 +444,16 @@ impl Store for SqliteStore {
         SqliteStore::token_owner(self, token_hash, now_ms).await
     }
 
-    async fn revoke_tokens(&self, address: &DeviceAddress<'_>) -> Result<u64, StoreError> {
-        SqliteStore::revoke_tokens(self, address).await
-    }
-
-    async fn token_holder(
+    async fn token_grant(
         &self,
         token_hash: [u8; 32],
         now_ms: u64,
-    ) -> Result<Option<(DeviceAddress<'static>, bool)>, StoreError> {
-        SqliteStore::token_holder(self, token_hash, now_ms).await
+    ) -> Result<Option<TokenGrant>, StoreError> {
+        SqliteStore::token_grant(self, token_hash, now_ms).await
+    }
+
+    async fn revoke_tokens(&self, address: &DeviceAddress<'_>) -> Result<u64, StoreError> {
+        SqliteStore::revoke_tokens(self, address).await
     }
 
     async fn publish_prekeys(
