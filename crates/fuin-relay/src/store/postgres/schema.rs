@@ -8,9 +8,11 @@ use super::{Op, backend_at};
 use crate::store::StoreError;
 
 /// The schema version kept in `fuin_schema`. Version 2 added the blob and
-/// report tables, version 3 accounts, invites and link messages; an older
-/// database gains them when a relay connects.
-const SCHEMA_VERSION: i64 = 3;
+/// report tables, version 3 accounts, invites and link messages, version 4
+/// a blob's `length` (its bytes moved to the blob store; `content` is
+/// empty, or holds the bytes of an older relay's blob until a relay moves
+/// them); an older database gains them when a relay connects.
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS fuin_schema (
@@ -73,6 +75,7 @@ CREATE TABLE IF NOT EXISTS blobs (
     content    BYTEA  NOT NULL,
     expires_at BIGINT NOT NULL
 );
+ALTER TABLE blobs ADD COLUMN IF NOT EXISTS length BIGINT;
 CREATE INDEX IF NOT EXISTS blobs_expiry ON blobs (expires_at);
 CREATE TABLE IF NOT EXISTS blob_capabilities (
     capability_hash BYTEA  NOT NULL PRIMARY KEY,

@@ -6,10 +6,12 @@ use super::{Op, backend_at};
 use crate::store::StoreError;
 
 /// The schema version kept in `PRAGMA user_version`. Version 2 added the
-/// blob and report tables, version 3 accounts, invites and link messages;
-/// an older database gains them on opening (its devices stay registered,
-/// without a list, until their user publishes one).
-const SCHEMA_VERSION: i64 = 3;
+/// blob and report tables, version 3 accounts, invites and link messages,
+/// version 4 a blob's `length` (its bytes moved to the blob store; `content`
+/// is empty, or holds the bytes of an older relay's blob until the relay
+/// moves them); an older database gains them on opening (its devices stay
+/// registered, without a list, until their user publishes one).
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices (
@@ -66,7 +68,8 @@ CREATE INDEX IF NOT EXISTS mailbox_expiry ON mailbox (expires_at);
 CREATE TABLE IF NOT EXISTS blobs (
     blob_id    BLOB    NOT NULL PRIMARY KEY,
     content    BLOB    NOT NULL,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    length     INTEGER
 );
 CREATE INDEX IF NOT EXISTS blobs_expiry ON blobs (expires_at);
 CREATE TABLE IF NOT EXISTS blob_capabilities (
@@ -117,7 +120,24 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
         return Err(backend_at(OP, "database from a newer relay"));
     }
     conn.execute_batch(SCHEMA).op(OP)?;
+    add_blob_length(conn)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)
         .op(OP)?;
+    Ok(())
+}
+
+/// Gives a blob table from before version 4 its `length` column: NULL for
+/// the blobs whose bytes are still in `content`.
+fn add_blob_length(conn: &Connection) -> Result<(), StoreError> {
+    const OP: &str = "open";
+    let has_length: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('blobs') WHERE name = 'length'")
+        .op(OP)?
+        .exists([])
+        .op(OP)?;
+    if !has_length {
+        conn.execute_batch("ALTER TABLE blobs ADD COLUMN length INTEGER")
+            .op(OP)?;
+    }
     Ok(())
 }
