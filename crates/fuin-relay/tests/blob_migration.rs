@@ -121,7 +121,7 @@ fn blobs_go_to_an_s3_bucket_named_by_flags_with_credentials_from_the_environment
     };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("relay.db");
-    let args: Vec<&OsStr> = [
+    let flags = [
         "--blob-s3-endpoint",
         &settings.endpoint,
         "--blob-s3-bucket",
@@ -131,11 +131,9 @@ fn blobs_go_to_an_s3_bucket_named_by_flags_with_credentials_from_the_environment
         "--blob-s3-prefix",
         &settings.prefix,
         "--data",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .chain([data.as_os_str()])
-    .collect();
+    ];
+    let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
+    args.push(data.as_os_str());
     let relay = RelayProcess::spawn_with_env(
         &args,
         "127.0.0.1:0",
