@@ -1639,7 +1639,7 @@ mod sqlite {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, 4);
     }
 
     /// A blob uploaded twice is one row with two capabilities.
