@@ -10,14 +10,17 @@ use fuin_wire::BlobId;
 
 use super::{BlobFuture, BlobStore, BlobStoreError, StoredObject};
 
+/// Each object's bytes and the time it was written, by blob id.
+type Objects = HashMap<[u8; 32], (Bytes, SystemTime)>;
+
 /// Blobs in a map, with the time each was written.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryBlobStore {
-    objects: Arc<Mutex<HashMap<[u8; 32], (Bytes, SystemTime)>>>,
+    objects: Arc<Mutex<Objects>>,
 }
 
 impl MemoryBlobStore {
-    fn objects(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (Bytes, SystemTime)>> {
+    fn objects(&self) -> std::sync::MutexGuard<'_, Objects> {
         self.objects.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
