@@ -175,17 +175,21 @@ pub(super) async fn upload<S: Store>(
         .into_response())
 }
 
-/// The object of `blob_id`, at most `len` bytes, as it is.
+/// The object of `blob_id` as it is, if it is within the blob limit.
 async fn read_unchecked(
     blobs: &dyn crate::blobs::BlobStore,
     blob_id: fuin_wire::BlobId,
-    len: u64,
+    max_len: usize,
 ) -> Result<Bytes, BlobReadError> {
-    blobs
-        .get(blob_id, len)
+    let bytes = blobs
+        .get(blob_id, max_len as u64)
         .await
         .map_err(BlobReadError::Store)?
-        .ok_or(BlobReadError::Damaged("its object is missing"))
+        .ok_or(BlobReadError::Damaged("its object is missing"))?;
+    if bytes.len() > max_len {
+        return Err(BlobReadError::Damaged("its object is over the blob limit"));
+    }
+    Ok(bytes)
 }
 
 /// The capability in a download's header, hashed; `None` if it is missing
@@ -217,7 +221,7 @@ pub(super) async fn download<S: Store>(
     let read = if relay.config.check_blob_reads {
         read_checked(relay.blobs.as_ref(), blob_id, len).await
     } else {
-        read_unchecked(relay.blobs.as_ref(), blob_id, len).await
+        read_unchecked(relay.blobs.as_ref(), blob_id, relay.config.max_blob_len).await
     };
     let content = read.map_err(|err| match err {
         BlobReadError::Store(err) => blob_store_failed(&err),

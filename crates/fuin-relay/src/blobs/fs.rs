@@ -159,15 +159,10 @@ impl BlobStore for FsBlobStore {
                 Err(err) => return Err(io_error("get", &err)),
             };
             let len = file.metadata().map_err(|err| io_error("get", &err))?.len();
-            if len > max_len {
-                return Err(BlobStoreError::new(
-                    "get",
-                    "the object is longer than expected",
-                ));
-            }
-            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-            // At most one byte more than expected, whatever the file grew to.
-            file.take(max_len.saturating_add(1))
+            let limit = max_len.saturating_add(1);
+            let mut bytes = Vec::with_capacity(usize::try_from(len.min(limit)).unwrap_or(0));
+            // At most one byte more than asked for, whatever the file holds.
+            file.take(limit)
                 .read_to_end(&mut bytes)
                 .map_err(|err| io_error("get", &err))?;
             Ok(Some(Bytes::from(bytes)))

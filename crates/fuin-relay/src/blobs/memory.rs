@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use fuin_wire::BlobId;
 
-use super::{BlobFuture, BlobStore, BlobStoreError, StoredObject};
+use super::{BlobFuture, BlobStore, StoredObject};
 
 /// Each object's bytes and the time it was written, by blob id.
 type Objects = HashMap<[u8; 32], (Bytes, SystemTime)>;
@@ -32,19 +32,12 @@ impl BlobStore for MemoryBlobStore {
     }
 
     fn get(&self, blob_id: BlobId, max_len: u64) -> BlobFuture<'_, Option<Bytes>> {
+        let limit = usize::try_from(max_len.saturating_add(1)).unwrap_or(usize::MAX);
         let found = self
             .objects()
             .get(&blob_id.0)
-            .map(|(bytes, _)| bytes.clone());
-        Box::pin(async move {
-            match found {
-                Some(bytes) if bytes.len() as u64 > max_len => Err(BlobStoreError::new(
-                    "get",
-                    "the object is longer than expected",
-                )),
-                found => Ok(found),
-            }
-        })
+            .map(|(bytes, _)| bytes.slice(..bytes.len().min(limit)));
+        Box::pin(async move { Ok(found) })
     }
 
     fn delete(&self, blob_id: BlobId) -> BlobFuture<'_, ()> {

@@ -86,8 +86,9 @@ pub trait BlobStore: Send + Sync + 'static {
     /// time becomes now, also when it held the same bytes before.
     fn put(&self, blob_id: BlobId, bytes: Bytes) -> BlobFuture<'_, ()>;
 
-    /// The object of `blob_id`; `None` if there is none. An object longer
-    /// than `max_len` is not read: that is an error.
+    /// The object of `blob_id`; `None` if there is none. Of an object
+    /// longer than `max_len` only the first `max_len + 1` bytes are read,
+    /// so that the caller sees it is too long without holding all of it.
     fn get(&self, blob_id: BlobId, max_len: u64) -> BlobFuture<'_, Option<Bytes>>;
 
     /// Deletes the object of `blob_id`; deleting a missing object succeeds.
