@@ -464,6 +464,8 @@ async fn an_older_sqlite_database_s_blobs_move_to_the_blob_store() {
         }
     }
     let store = SqliteStore::open(&db).unwrap();
+    store.checkpoint().await.unwrap();
+    let size_before = std::fs::metadata(&db).unwrap().len();
     let mut waiting = store.blobs_in_database().await.unwrap();
     waiting.sort_by_key(|id| id.0);
     assert_eq!(waiting, sorted(blobs.iter().map(|b| id_of(b)).collect()));
@@ -497,6 +499,13 @@ async fn an_older_sqlite_database_s_blobs_move_to_the_blob_store() {
         );
     }
     store.checkpoint().await.unwrap();
+    // The file gave the blobs' space back (VACUUM after the move).
+    let size_after = std::fs::metadata(&db).unwrap().len();
+    let moved: u64 = blobs.iter().map(|blob| blob.len() as u64).sum();
+    assert!(
+        size_after + moved - 64 * 1024 <= size_before,
+        "{size_before} bytes before the move, {size_after} after"
+    );
     drop(store);
     let mut bytes = std::fs::read(&db).unwrap();
     if let Ok(wal) = std::fs::read(dir.path().join("relay.db-wal")) {

@@ -220,5 +220,9 @@ pub async fn move_database_blobs<S: Store>(
         store.blob_bytes_moved(&blob_id, len).await?;
         moved += 1;
     }
+    if moved > 0 {
+        // The file would otherwise keep the blobs' size as free pages.
+        store.reclaim_space().await?;
+    }
     Ok(moved)
 }

@@ -398,6 +398,13 @@ pub trait Store: Send + Sync + 'static {
     /// the blob store kept them.
     fn blobs_in_database(&self) -> impl Future<Output = Result<Vec<BlobId>, StoreError>> + Send;
 
+    /// Gives the space that deleted data held back to the system (SQLite:
+    /// `VACUUM`), once blob bytes have moved out. Backends that reclaim it
+    /// on their own need not do anything.
+    fn reclaim_space(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
+
     /// The bytes of blob `blob_id` if they are still in the database.
     fn blob_bytes_in_database(
         &self,

@@ -240,6 +240,21 @@ impl SqliteStore {
         answer.await.map_err(|_| backend(OP))?
     }
 
+    /// Rebuilds the database file without its free pages (`VACUUM`), after
+    /// the writes queued before it, and checkpoints: the file shrinks to
+    /// what it holds. Slow on a large database; the relay does it only
+    /// after moving blob bytes out of it.
+    pub async fn vacuum(&self) -> Result<(), StoreError> {
+        const OP: &str = "vacuum";
+        let writer = self.writer.as_ref().ok_or_else(|| backend(OP))?;
+        let (reply, answer) = oneshot::channel();
+        writer
+            .send(Request::Vacuum(reply))
+            .await
+            .map_err(|_| backend(OP))?;
+        answer.await.map_err(|_| backend(OP))?
+    }
+
     /// Runs `query` on a read connection on the blocking thread pool.
     async fn read<T, F>(&self, name: &'static str, query: F) -> Result<T, StoreError>
     where
@@ -341,6 +356,10 @@ impl Store for SqliteStore {
 
     fn checkpoint(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
         SqliteStore::checkpoint(self)
+    }
+
+    fn reclaim_space(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        SqliteStore::vacuum(self)
     }
 
     async fn register_device(
