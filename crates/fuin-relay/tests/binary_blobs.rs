@@ -417,3 +417,63 @@ fn every_answered_upload_survives_sigkill_on_a_bucket() {
     }
     every_answered_upload_survives_sigkill(blob_backends::Backend::S3);
 }
+
+/// Two relays on one PostgreSQL database and one blob directory: a blob
+/// uploaded through one is downloaded through the other. (Skipped without
+/// `FUIN_TEST_POSTGRES`, failing under `CI`.)
+#[test]
+fn two_relays_on_one_database_share_blobs_through_their_blob_directory() {
+    let conninfo = match std::env::var("FUIN_TEST_POSTGRES") {
+        Ok(conninfo) if !conninfo.is_empty() => conninfo,
+        _ if std::env::var("CI").is_ok_and(|ci| !ci.is_empty()) => {
+            panic!("CI is set but FUIN_TEST_POSTGRES is not: .ci/run must start PostgreSQL")
+        }
+        _ => {
+            eprintln!("note: FUIN_TEST_POSTGRES is not set: the shared blob test is skipped");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("stamp-key");
+    let blob_dir = dir.path().join("blobs");
+    let args = [
+        OsStr::new("--postgres"),
+        OsStr::new(&conninfo),
+        OsStr::new("--stamp-key-file"),
+        key_file.as_os_str(),
+        OsStr::new("--blob-dir"),
+        blob_dir.as_os_str(),
+    ];
+    let node_a = RelayProcess::start_with(&args);
+    let node_b = RelayProcess::start_with(&args);
+    let user = |name: &str| format!("{name}-{}", hex::encode(rand::random::<[u8; 6]>()));
+    let alice = TestDevice::register(&node_a.address, &user("alice"), 1, 1);
+    let bob = TestDevice::register(&node_b.address, &user("bob"), 1, 2);
+
+    let blob = b"shared through the blob directory".repeat(500);
+    let (status, body) = blob_request(
+        &node_a.address,
+        "PUT",
+        &id_of(&blob),
+        &alice.token,
+        None,
+        &blob,
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let receipt =
+        <fuin_wire::relay::BlobReceipt as fuin_wire::FrameBody>::from_bytes(&body).unwrap();
+    let (status, body) = blob_request(
+        &node_b.address,
+        "GET",
+        &id_of(&blob),
+        &bob.token,
+        Some(&receipt.capability.0),
+        b"",
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(body == blob);
+    for node in [node_a, node_b] {
+        let exit = node.stop("TERM");
+        assert!(exit.success(), "relay exited with {exit}");
+    }
+}
