@@ -369,8 +369,9 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
         assert!(!database_part.contains(text));
     }
 
-    // The relay's files themselves hold none of what was said.
-    let relay_files: Vec<_> = std::fs::read_dir(&kept)
+    // The relay's files themselves hold none of what was said: its database
+    // and the sealed blobs in the blob directory next to it.
+    let mut relay_files: Vec<_> = std::fs::read_dir(&kept)
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|path| {
@@ -381,6 +382,15 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
         })
         .collect();
     assert!(relay_files.iter().any(|path| path.ends_with("relay.db")));
+    let blob_dir = kept.join("relay.db.blobs");
+    let blobs: Vec<_> = std::fs::read_dir(&blob_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    // The photo and its thumbnail.
+    assert!(blobs.len() >= 2, "{blobs:?}");
+    relay_files.retain(|path| *path != blob_dir);
+    relay_files.extend(blobs);
     for path in &relay_files {
         let bytes = std::fs::read(path).unwrap();
         assert!(

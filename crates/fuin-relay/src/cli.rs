@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use fuin_wire::StampKeyId;
 use fuin_wire::relay::relay_origin;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
+use crate::blobs::{BlobStore, FsBlobStore, S3BlobStore, S3Settings};
 use crate::franking::StampKeys;
 pub use crate::observe::LogFormat;
 use crate::option_layers::{SecretText, conninfo_has_password, parse_secret, read_secret_file};
@@ -230,6 +231,38 @@ pub struct RelayArgs {
     /// ignored. Repeatable.
     #[arg(long = "trusted-proxy", value_name = "ADDRESS[/PREFIX]")]
     trusted_proxies: Vec<crate::forwarded::TrustedProxy>,
+    /// The directory blob bytes are kept in (created mode 0700 if missing).
+    /// Defaults to the database path with `.blobs` appended; with
+    /// `--postgres`, give it or `--blob-s3-bucket`.
+    #[arg(long, value_name = "PATH", conflicts_with = "blob_s3_bucket")]
+    blob_dir: Option<PathBuf>,
+    /// Keep blob bytes in this S3-compatible bucket instead of a directory;
+    /// the credentials come from `FUIN_RELAY_S3_ACCESS_KEY_ID` and
+    /// `FUIN_RELAY_S3_SECRET_ACCESS_KEY` or `--blob-s3-credentials-file`.
+    #[arg(long, value_name = "NAME", requires = "blob_s3_endpoint")]
+    blob_s3_bucket: Option<String>,
+    /// The S3 endpoint URL (`https://s3.example`).
+    #[arg(long, value_name = "URL", requires = "blob_s3_bucket")]
+    blob_s3_endpoint: Option<String>,
+    /// The region S3 requests are signed for.
+    #[arg(long, value_name = "NAME", default_value = "us-east-1")]
+    blob_s3_region: String,
+    /// Prepended to the name of every object (`relay/`), to share a bucket.
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    blob_s3_prefix: String,
+    /// A file (mode 0600) with the S3 access key id on its first line and
+    /// the secret access key on its second, instead of the environment.
+    #[arg(long, value_name = "PATH", requires = "blob_s3_bucket")]
+    blob_s3_credentials_file: Option<PathBuf>,
+    /// How long an object in the blob store may lack a record before the
+    /// sweep deletes it, in seconds (default 3600).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=MAX_LIFETIME_SECS))]
+    blob_orphan_grace_secs: Option<u64>,
+    /// Send blobs without checking them against their records first
+    /// (length and SHA-256): saves hashing every download, and clients
+    /// check every blob themselves.
+    #[arg(long)]
+    no_blob_read_check: bool,
 }
 
 /// The relay command's subcommands.
@@ -500,6 +533,10 @@ fn config(args: &RelayArgs, stamp_keys: StampKeys) -> RelayConfig {
     if let Some(secs) = args.shutdown_grace_secs {
         config.shutdown_grace = seconds(secs);
     }
+    if let Some(secs) = args.blob_orphan_grace_secs {
+        config.blob_orphan_grace = seconds(secs);
+    }
+    config.check_blob_reads = !args.no_blob_read_check;
     let set = |target: &mut u32, value: Option<u32>| {
         if let Some(value) = value {
             *target = value;
@@ -639,6 +676,9 @@ pub enum RunError {
     },
     /// The database cannot be opened or used.
     Storage(String),
+    /// The blob store cannot be opened or used, or its settings are
+    /// incomplete.
+    BlobStore(String),
     /// Serving failed after the relay had started.
     Serve(std::io::Error),
     /// [`run`] was given a subcommand (`invite`, `admin`), which it does not run.
@@ -675,6 +715,7 @@ impl RunError {
             Self::Listen { .. } => "listen",
             Self::PlainHttpRefused { .. } => "plain_http_refused",
             Self::Storage(_) => "storage",
+            Self::BlobStore(_) => "blob_store",
             Self::Serve(_) => "serve",
             Self::NotServing => "usage",
             Self::AdminNotLoopback { .. } => "admin_not_loopback",
@@ -688,7 +729,7 @@ impl RunError {
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::StampKey(why) | Self::Storage(why) => f.write_str(why),
+            Self::StampKey(why) | Self::Storage(why) | Self::BlobStore(why) => f.write_str(why),
             Self::Tls(err) => write!(f, "{err}"),
             Self::Listen { address, reason } => write!(f, "cannot listen on {address}: {reason}"),
             Self::PlainHttpRefused { address } => write!(
@@ -828,6 +869,7 @@ pub async fn run_with(args: RelayArgs, listening: impl FnOnce(Listening)) -> Res
         key_existed,
         new_database: args.new_database,
     };
+    let blobs = blob_store(&args)?;
     if let Some(conninfo) = &args.postgres {
         let password = postgres_password(
             conninfo,
@@ -848,7 +890,7 @@ pub async fn run_with(args: RelayArgs, listening: impl FnOnce(Listening)) -> Res
             return Err(err);
         }
         new_key.keep();
-        return serve(store, "postgres", listeners, tls, config, listening).await;
+        return serve(store, "postgres", blobs, listeners, tls, config, listening).await;
     }
     let Some(data) = &args.data else {
         return Err(RunError::Storage("give --data or --postgres".into()));
@@ -858,7 +900,7 @@ pub async fn run_with(args: RelayArgs, listening: impl FnOnce(Listening)) -> Res
     let database = format!("SQLite {}", data.display());
     origin.check(&store, &config.stamp_keys, &database).await?;
     new_key.keep();
-    serve(store, "sqlite", listeners, tls, config, listening).await
+    serve(store, "sqlite", blobs, listeners, tls, config, listening).await
 }
 
 /// A stamp key file this start made, removed on drop unless kept.
@@ -974,6 +1016,108 @@ async fn admin_listener(args: &RelayArgs) -> Result<tokio::net::TcpListener, Run
     Ok(listener)
 }
 
+/// The blob store the options name: an S3 bucket, `--blob-dir`, or the
+/// directory next to the SQLite database.
+fn blob_store(args: &RelayArgs) -> Result<Arc<dyn BlobStore>, RunError> {
+    if let (Some(bucket), Some(endpoint)) = (&args.blob_s3_bucket, &args.blob_s3_endpoint) {
+        let (access_key_id, secret_access_key) = s3_credentials(args)?;
+        let settings = S3Settings {
+            endpoint: endpoint.clone(),
+            bucket: bucket.clone(),
+            region: args.blob_s3_region.clone(),
+            prefix: args.blob_s3_prefix.clone(),
+            access_key_id,
+            secret_access_key,
+        };
+        let store = S3BlobStore::new(&settings)
+            .map_err(|err| RunError::BlobStore(format!("cannot use the S3 bucket: {err}")))?;
+        return Ok(Arc::new(store));
+    }
+    let dir = match (&args.blob_dir, &args.data) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(data)) => {
+            let mut dir = data.clone().into_os_string();
+            dir.push(".blobs");
+            PathBuf::from(dir)
+        }
+        (None, None) => {
+            return Err(RunError::BlobStore(
+                "--postgres needs --blob-dir or --blob-s3-bucket (every relay on the \
+                 database must see the same blobs)"
+                    .into(),
+            ));
+        }
+    };
+    FsBlobStore::open(&dir)
+        .map(|store| Arc::new(store) as Arc<dyn BlobStore>)
+        .map_err(|err| RunError::BlobStore(err.to_string()))
+}
+
+/// The environment variable with the S3 access key id.
+pub const S3_ACCESS_KEY_ID_ENV: &str = "FUIN_RELAY_S3_ACCESS_KEY_ID";
+/// The environment variable with the S3 secret access key.
+pub const S3_SECRET_ACCESS_KEY_ENV: &str = "FUIN_RELAY_S3_SECRET_ACCESS_KEY";
+
+/// The S3 credentials: from `--blob-s3-credentials-file` if given, else
+/// from the environment. Never from the command line, where other users
+/// of the machine see them.
+fn s3_credentials(args: &RelayArgs) -> Result<(Zeroizing<String>, Zeroizing<String>), RunError> {
+    if let Some(path) = &args.blob_s3_credentials_file {
+        return s3_credentials_file(path).map_err(|why| {
+            RunError::BlobStore(format!(
+                "cannot read the S3 credentials file {}: {why}",
+                path.display()
+            ))
+        });
+    }
+    let variable = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|value| Zeroizing::new(value.trim().to_owned()))
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| {
+                RunError::BlobStore(format!(
+                    "the S3 blob store needs {name} (or --blob-s3-credentials-file)"
+                ))
+            })
+    };
+    Ok((
+        variable(S3_ACCESS_KEY_ID_ENV)?,
+        variable(S3_SECRET_ACCESS_KEY_ENV)?,
+    ))
+}
+
+/// Reads a credentials file: the access key id on the first line, the
+/// secret on the second. A file others than its owner may use is refused.
+fn s3_credentials_file(path: &Path) -> Result<(Zeroizing<String>, Zeroizing<String>), String> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .open(path)
+        .map_err(|err| err.to_string())?;
+    let mode = file
+        .metadata()
+        .map_err(|err| err.to_string())?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "its mode is {:04o}: others than its owner may use it (chmod 600)",
+            mode & 0o7777
+        ));
+    }
+    let mut text = Zeroizing::new(String::new());
+    file.read_to_string(&mut text)
+        .map_err(|_| "it is not UTF-8 text".to_owned())?;
+    let mut lines = text.lines().map(str::trim);
+    match (lines.next(), lines.next()) {
+        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Ok((
+            Zeroizing::new(id.to_owned()),
+            Zeroizing::new(secret.to_owned()),
+        )),
+        _ => Err("expected the access key id and the secret access key on two lines".into()),
+    }
+}
+
 /// The system clock.
 #[cfg(not(feature = "test-clock"))]
 fn process_clock() -> crate::api::Clock {
@@ -998,12 +1142,19 @@ struct Listeners {
 async fn serve<S: crate::store::Store>(
     store: S,
     backend: &'static str,
+    blobs: Arc<dyn BlobStore>,
     listeners: Listeners,
     tls: Option<Arc<rustls::ServerConfig>>,
     config: RelayConfig,
     listening: impl FnOnce(Listening),
 ) -> Result<(), RunError> {
-    let relay = Relay::new(store, config, process_clock());
+    // Blobs an older relay kept in the database move out before serving.
+    crate::blobs::move_database_blobs(&store, blobs.as_ref())
+        .await
+        .map_err(|err| {
+            RunError::BlobStore(format!("cannot move blobs out of the database: {err}"))
+        })?;
+    let relay = Relay::with_blob_store(store, blobs, config, process_clock());
     let shutdown = shutdown_signal();
     let metrics_server = listeners
         .metrics

@@ -50,9 +50,8 @@ pub struct RelayConfig {
     /// On shutdown, how long connections still open may take to finish
     /// before they are dropped.
     pub shutdown_grace: Duration,
-    /// The longest blob the relay stores, in bytes. SQLite refuses values
-    /// over 1,000,000,000 bytes, so a larger setting only moves the refusal
-    /// to the store.
+    /// The longest blob the relay stores, in bytes. An upload or download
+    /// holds the whole blob in memory (see `max_blob_transfers`).
     pub max_blob_len: usize,
     /// How long a blob capability is valid (and the blob kept, from its
     /// latest upload).
@@ -60,6 +59,16 @@ pub struct RelayConfig {
     /// How many blob uploads and downloads run at once; each holds up to
     /// `max_blob_len` bytes in memory, further ones wait their turn.
     pub max_blob_transfers: usize,
+    /// How long an object in the blob store may lack a record before the
+    /// sweep deletes it: longer than an upload takes from writing its
+    /// object to committing its record, and than the clocks of relays and
+    /// an S3 server differ.
+    pub blob_orphan_grace: Duration,
+    /// Whether a download checks the blob's object against its record
+    /// (length and SHA-256) before sending it, and refuses a damaged one.
+    /// Off saves hashing every download; clients check every blob they
+    /// fetch themselves.
+    pub check_blob_reads: bool,
     /// How long an unacknowledged report waits in the inbox.
     pub report_lifetime: Duration,
     /// SHA-256 of the moderation tool's 32-byte credential. Without it the
@@ -153,6 +162,8 @@ impl RelayConfig {
             max_blob_len: 64 * 1024 * 1024,
             blob_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
             max_blob_transfers: 8,
+            blob_orphan_grace: Duration::from_secs(60 * 60),
+            check_blob_reads: true,
             report_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
             moderation_credential_hash: None,
             admin_credential_hash: None,

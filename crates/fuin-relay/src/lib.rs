@@ -6,7 +6,8 @@
 //!
 //! Present: [`store`], the storage behind one trait, with an SQLite backend
 //! (the embedded default) and a PostgreSQL backend (for several relay
-//! processes on one database); [`api`], the HTTP API for devices
+//! processes on one database); [`blobs`], where blob bytes live (a
+//! directory, or an S3-compatible bucket), outside the database; [`api`], the HTTP API for devices
 //! (registration, authentication, prekeys, send with franking stamps,
 //! long-poll fetch, WebSocket push, acknowledgement, the blob store for
 //! sealed attachments, the report inbox and the moderation tool's pull)
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod blobs;
 pub mod cli;
 pub mod config;
 mod connection_limits;

@@ -1,9 +1,15 @@
-//! The blob store's endpoints, driven in process: a blob goes up under its
-//! SHA-256 and comes back with its capability; every other way of asking
-//! for it looks like asking for nothing; bodies over the limit are refused
-//! while they are read; blobs expire and leave nothing in the database.
+//! The blob store's endpoints, driven in process, each test on a directory
+//! and on an S3-compatible bucket: a blob goes up under its SHA-256 and
+//! comes back with its capability; every other way of asking for it looks
+//! like asking for nothing; bodies over the limit are refused while they
+//! are read; the bytes never enter the database; a damaged object is
+//! refused, not served; an upload interrupted between its object and its
+//! record leaves no record, and its object is swept; blobs expire and leave
+//! nothing behind.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/blob_backends.rs"]
+mod blob_backends;
 #[path = "common/eventually.rs"]
 mod eventually;
 #[path = "harness/mod.rs"]
@@ -12,15 +18,74 @@ mod harness;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::{Body, Bytes};
 use axum::http::{Method, StatusCode};
+use blob_backends::Backend;
 use eventually::{PATIENCE, eventually_async};
-use fuin_wire::FrameBody;
+use fuin_relay::RelayConfig;
+use fuin_relay::blobs::{BlobFuture, BlobStore, BlobStoreError, StoredObject};
+use fuin_relay::store::Store;
 use fuin_wire::relay::BlobReceipt;
+use fuin_wire::{BlobId, FrameBody};
 use harness::{Answer, Device, Harness, START, default_config, hex_of};
 use sha2::{Digest, Sha256};
+
+on_both_backends!(
+    a_blob_goes_up_and_comes_back_to_any_device_with_its_capability,
+    a_wrong_or_missing_capability_and_an_unknown_blob_look_the_same,
+    a_body_that_is_not_its_id_s_preimage_is_refused_and_stores_nothing,
+    a_malformed_blob_id_is_refused,
+    blob_endpoints_need_a_valid_device_token,
+    a_blob_over_the_limit_is_refused_and_one_at_the_limit_is_stored,
+    an_endless_body_is_refused_as_soon_as_it_passes_the_limit,
+    a_declared_length_over_the_limit_is_refused_before_reading,
+    blobs_expire_and_leave_nothing_behind,
+    blob_transfers_beyond_the_limit_wait_their_turn,
+    blob_bytes_never_enter_the_database,
+    a_truncated_swapped_flipped_or_missing_object_is_refused_not_served,
+    an_upload_interrupted_after_its_object_leaves_no_record_and_the_object_is_swept,
+    a_failing_blob_store_refuses_the_upload_and_records_nothing,
+);
+
+/// A relay with the default settings and its blobs on `backend`.
+fn harness(backend: Backend) -> Harness {
+    harness_with(backend, default_config())
+}
+
+/// A relay with `config` and its blobs on `backend`.
+fn harness_with(backend: Backend, config: RelayConfig) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = blob_backends::open(backend, dir.path()).expect("the backend is available");
+    Harness::in_dir_with_blobs(dir, config, blobs)
+}
+
+fn id_of(content: &[u8]) -> BlobId {
+    BlobId(Sha256::digest(content).into())
+}
+
+/// The objects in the relay's blob store, by id.
+async fn objects(h: &Harness) -> Vec<BlobId> {
+    let mut ids: Vec<BlobId> = h
+        .relay
+        .blob_store()
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|object| object.blob_id)
+        .collect();
+    ids.sort_by_key(|id| id.0);
+    ids
+}
+
+/// The status and JSON error code of a server-side refusal.
+fn server_refusal(answer: &Answer) -> (StatusCode, String) {
+    let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+    (answer.status, json["code"].as_str().unwrap().to_owned())
+}
 
 fn blob_path(content: &[u8]) -> String {
     format!("/v1/blobs/{}", hex_of(&Sha256::digest(content)))
@@ -76,9 +141,8 @@ fn receipt(answer: &Answer) -> BlobReceipt {
     BlobReceipt::from_bytes(&answer.body).unwrap()
 }
 
-#[tokio::test]
-async fn a_blob_goes_up_and_comes_back_to_any_device_with_its_capability() {
-    let h = Harness::new();
+async fn a_blob_goes_up_and_comes_back_to_any_device_with_its_capability(backend: Backend) {
+    let h = harness(backend);
     let alice = h.register("alice", 1, 1).await;
     let bob = h.register("bob", 1, 2).await;
     let content = content(300_000);
@@ -115,9 +179,8 @@ async fn a_blob_goes_up_and_comes_back_to_any_device_with_its_capability() {
     assert_eq!((answer.status, answer.body.len()), (StatusCode::OK, 0));
 }
 
-#[tokio::test]
-async fn a_wrong_or_missing_capability_and_an_unknown_blob_look_the_same() {
-    let h = Harness::new();
+async fn a_wrong_or_missing_capability_and_an_unknown_blob_look_the_same(backend: Backend) {
+    let h = harness(backend);
     let alice = h.register("alice", 1, 1).await;
     let bob = h.register("bob", 1, 2).await;
     let a = content(1000);
@@ -157,9 +220,8 @@ async fn a_wrong_or_missing_capability_and_an_unknown_blob_look_the_same() {
     assert_eq!((answer.status, answer.body), (StatusCode::OK, a));
 }
 
-#[tokio::test]
-async fn a_body_that_is_not_its_id_s_preimage_is_refused_and_stores_nothing() {
-    let h = Harness::new();
+async fn a_body_that_is_not_its_id_s_preimage_is_refused_and_stores_nothing(backend: Backend) {
+    let h = harness(backend);
     let alice = h.register("alice", 1, 1).await;
     let claimed = content(5000);
     let mut forged = claimed.clone();
@@ -180,10 +242,11 @@ async fn a_body_that_is_not_its_id_s_preimage_is_refused_and_stores_nothing() {
     }
     let bytes = h.database_bytes().await;
     assert!(!harness_contains(&bytes, &forged[2000..2100]));
-    // The genuine content is accepted under the same id.
+    assert_eq!(objects(&h).await, vec![]);
+    // The genuine content is accepted under the same id, into the blob
+    // store.
     receipt(&upload(&h, &alice, &claimed).await);
-    let bytes = h.database_bytes().await;
-    assert!(harness_contains(&bytes, &claimed[2000..2100]));
+    assert_eq!(objects(&h).await, vec![id_of(&claimed)]);
 }
 
 fn harness_contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -192,9 +255,8 @@ fn harness_contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-#[tokio::test]
-async fn a_malformed_blob_id_is_refused() {
-    let h = Harness::new();
+async fn a_malformed_blob_id_is_refused(backend: Backend) {
+    let h = harness(backend);
     let alice = h.register("alice", 1, 1).await;
     let good = hex_of(&Sha256::digest(b"x"));
     for id in [
@@ -222,9 +284,8 @@ async fn a_malformed_blob_id_is_refused() {
     }
 }
 
-#[tokio::test]
-async fn blob_endpoints_need_a_valid_device_token() {
-    let h = Harness::new();
+async fn blob_endpoints_need_a_valid_device_token(backend: Backend) {
+    let h = harness(backend);
     let alice = h.register("alice", 1, 1).await;
     let revoked = h.register("carol", 1, 3).await;
     h.log_out(&revoked).await;
@@ -268,15 +329,14 @@ async fn blob_endpoints_need_a_valid_device_token() {
 }
 
 /// Config with a small blob limit.
-fn small_limit(max: usize) -> Harness {
+fn small_limit(backend: Backend, max: usize) -> Harness {
     let mut config = default_config();
     config.max_blob_len = max;
-    Harness::with(config)
+    harness_with(backend, config)
 }
 
-#[tokio::test]
-async fn a_blob_over_the_limit_is_refused_and_one_at_the_limit_is_stored() {
-    let h = small_limit(1000);
+async fn a_blob_over_the_limit_is_refused_and_one_at_the_limit_is_stored(backend: Backend) {
+    let h = small_limit(backend, 1000);
     let alice = h.register("alice", 1, 1).await;
     let over = content(1001);
     let answer = upload(&h, &alice, &over).await;
@@ -287,10 +347,7 @@ async fn a_blob_over_the_limit_is_refused_and_one_at_the_limit_is_stored() {
     let at_limit = content(1000);
     let stored = receipt(&upload(&h, &alice, &at_limit).await);
     assert_eq!(stored.size, 1000);
-    assert!(!harness_contains(
-        &h.database_bytes().await,
-        &over[500..600]
-    ));
+    assert_eq!(objects(&h).await, vec![id_of(&at_limit)]);
 }
 
 /// A body of endless 1 KiB chunks that counts how many were taken.
@@ -302,9 +359,8 @@ fn endless_body(taken: Arc<AtomicUsize>) -> Body {
     Body::from_stream(chunks)
 }
 
-#[tokio::test]
-async fn an_endless_body_is_refused_as_soon_as_it_passes_the_limit() {
-    let h = small_limit(64 * 1024);
+async fn an_endless_body_is_refused_as_soon_as_it_passes_the_limit(backend: Backend) {
+    let h = small_limit(backend, 64 * 1024);
     let alice = h.register("alice", 1, 1).await;
     let taken = Arc::new(AtomicUsize::new(0));
     let answer = tokio::time::timeout(
@@ -326,9 +382,8 @@ async fn an_endless_body_is_refused_as_soon_as_it_passes_the_limit() {
     assert_eq!(taken.load(Ordering::SeqCst), 65);
 }
 
-#[tokio::test]
-async fn a_declared_length_over_the_limit_is_refused_before_reading() {
-    let h = small_limit(1000);
+async fn a_declared_length_over_the_limit_is_refused_before_reading(backend: Backend) {
+    let h = small_limit(backend, 1000);
     let alice = h.register("alice", 1, 1).await;
     let taken = Arc::new(AtomicUsize::new(0));
     let answer = h
@@ -346,15 +401,20 @@ async fn a_declared_length_over_the_limit_is_refused_before_reading() {
     assert_eq!(taken.load(Ordering::SeqCst), 0);
 }
 
-#[tokio::test]
-async fn blobs_expire_and_leave_nothing_in_the_database() {
-    let h = Harness::new();
+async fn blobs_expire_and_leave_nothing_behind(backend: Backend) {
+    let mut config = default_config();
+    // Objects without a record go at the first sweep.
+    config.blob_orphan_grace = Duration::ZERO;
+    let h = harness_with(backend, config);
     let alice = h.register("alice", 1, 1).await;
     let content = content(50_000);
     let issued = receipt(&upload(&h, &alice, &content).await);
     let path = blob_path(&content);
-    let marker = &content[20_000..20_064];
-    assert!(harness_contains(&h.database_bytes().await, marker));
+    let blob_id = id_of(&content);
+    assert_eq!(objects(&h).await, vec![blob_id]);
+    // A sweep before expiry keeps the object: it has its record.
+    h.relay.sweep().await.unwrap();
+    assert_eq!(objects(&h).await, vec![blob_id]);
 
     h.advance(default_config().blob_lifetime.as_millis() as u64 - 1);
     // Log in again: the first token has expired by now.
@@ -370,16 +430,15 @@ async fn blobs_expire_and_leave_nothing_in_the_database() {
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
 
     h.relay.sweep().await.unwrap();
-    assert!(!harness_contains(&h.database_bytes().await, marker));
-    let blob_id = Sha256::digest(&content);
-    assert!(!harness_contains(&h.database_bytes().await, &blob_id));
+    assert_eq!(objects(&h).await, vec![]);
+    assert_eq!(h.relay.store().recorded_blobs(&[blob_id]).await, Ok(vec![]));
+    assert!(!harness_contains(&h.database_bytes().await, &blob_id.0));
 }
 
-#[tokio::test]
-async fn blob_transfers_beyond_the_limit_wait_their_turn() {
+async fn blob_transfers_beyond_the_limit_wait_their_turn(backend: Backend) {
     let mut config = default_config();
     config.max_blob_transfers = 1;
-    let h = Arc::new(Harness::with(config));
+    let h = Arc::new(harness_with(backend, config));
     let alice = h.register("alice", 1, 1).await;
 
     // The first upload holds the only permit until its body ends.
@@ -438,4 +497,211 @@ fn tokio_stream<T: Send + 'static>(
     mut receiver: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures_util::Stream<Item = T> + Send + 'static {
     futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+/// Four photo-sized blobs: the database stays small and holds none of
+/// their bytes; the blob store holds each whole.
+async fn blob_bytes_never_enter_the_database(backend: Backend) {
+    let h = harness(backend);
+    let alice = h.register("alice", 1, 1).await;
+    let photos: Vec<Vec<u8>> = (0..4).map(|_| content(2 * 1024 * 1024)).collect();
+    for photo in &photos {
+        receipt(&upload(&h, &alice, photo).await);
+    }
+    let database = h.database_bytes().await;
+    for photo in &photos {
+        assert!(!harness_contains(&database, &photo[1_000_000..1_000_064]));
+        let stored = h
+            .relay
+            .blob_store()
+            .get(id_of(photo), u64::MAX)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&stored[..], &photo[..]);
+    }
+    // 8 MiB of blobs; the database holds their records only.
+    assert!(
+        database.len() < 1024 * 1024,
+        "the database holds {} bytes",
+        database.len()
+    );
+}
+
+/// What the blob store holds under an id is checked against the record
+/// before a byte is sent: a shortened object, another blob's object, a
+/// flipped byte and a missing object are each refused with 500
+/// `blob_damaged`; the intact object is served again once restored.
+async fn a_truncated_swapped_flipped_or_missing_object_is_refused_not_served(backend: Backend) {
+    let h = harness(backend);
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    let a = content(40_000);
+    let b = content(40_000);
+    let issued = receipt(&upload(&h, &alice, &a).await);
+    receipt(&upload(&h, &alice, &b).await);
+    let blobs = h.relay.blob_store();
+    let path = blob_path(&a);
+    let cap = capability(&issued).1;
+
+    let mut flipped = a.clone();
+    flipped[39_999] ^= 1;
+    for damaged in [
+        Some(a[..39_999].to_vec()),
+        Some(b.clone()),
+        Some(flipped),
+        None,
+    ] {
+        match damaged {
+            Some(bytes) => blobs.put(id_of(&a), Bytes::from(bytes)).await.unwrap(),
+            None => blobs.delete(id_of(&a)).await.unwrap(),
+        }
+        let answer = download(&h, &bob, &path, &cap).await;
+        assert_eq!(
+            server_refusal(&answer),
+            (StatusCode::INTERNAL_SERVER_ERROR, "blob_damaged".to_owned())
+        );
+        assert!(!harness_contains(&answer.body, &b[..64]));
+    }
+    // An object longer than its record.
+    let mut longer = a.clone();
+    longer.push(0);
+    blobs.put(id_of(&a), Bytes::from(longer)).await.unwrap();
+    let answer = download(&h, &bob, &path, &cap).await;
+    assert_eq!(
+        server_refusal(&answer),
+        (StatusCode::INTERNAL_SERVER_ERROR, "blob_damaged".to_owned())
+    );
+
+    blobs.put(id_of(&a), Bytes::from(a.clone())).await.unwrap();
+    let answer = download(&h, &bob, &path, &cap).await;
+    assert_eq!((answer.status, answer.body), (StatusCode::OK, a));
+}
+
+/// A blob store that writes through to another and then never answers: a
+/// relay that dies after an upload's object is durable and before its
+/// record is committed.
+struct StallsAfterPut {
+    inner: Arc<dyn BlobStore>,
+}
+
+impl BlobStore for StallsAfterPut {
+    fn put(&self, blob_id: BlobId, bytes: Bytes) -> BlobFuture<'_, ()> {
+        Box::pin(async move {
+            self.inner.put(blob_id, bytes).await?;
+            std::future::pending().await
+        })
+    }
+    fn get(&self, blob_id: BlobId, max_len: u64) -> BlobFuture<'_, Option<Bytes>> {
+        self.inner.get(blob_id, max_len)
+    }
+    fn delete(&self, blob_id: BlobId) -> BlobFuture<'_, ()> {
+        self.inner.delete(blob_id)
+    }
+    fn delete_if_older(&self, blob_id: BlobId, cutoff: SystemTime) -> BlobFuture<'_, bool> {
+        self.inner.delete_if_older(blob_id, cutoff)
+    }
+    fn list(&self) -> BlobFuture<'_, Vec<StoredObject>> {
+        self.inner.list()
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+async fn an_upload_interrupted_after_its_object_leaves_no_record_and_the_object_is_swept(
+    backend: Backend,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = blob_backends::open(backend, dir.path()).unwrap();
+    let stalling = Arc::new(StallsAfterPut {
+        inner: inner.clone(),
+    });
+    let h = Arc::new(Harness::in_dir_with_blobs(dir, default_config(), stalling));
+    let alice = h.register("alice", 1, 1).await;
+    let blob = content(10_000);
+    let blob_id = id_of(&blob);
+    let upload = {
+        let h = h.clone();
+        let token = alice.token.clone();
+        let blob = blob.clone();
+        tokio::spawn(async move {
+            h.send(
+                Method::PUT,
+                &blob_path(&blob),
+                &[bearer(&token)],
+                Body::from(blob),
+            )
+            .await
+        })
+    };
+    eventually_async("the object to be written", PATIENCE, || {
+        let inner = inner.clone();
+        async move { inner.get(blob_id, u64::MAX).await.unwrap().is_some() }
+    })
+    .await;
+    // The relay dies here: the request is gone, unanswered.
+    upload.abort();
+    assert!(upload.await.is_err_and(|err| err.is_cancelled()));
+
+    // No record, so no capability could ever read it; the object waits.
+    let store = h.relay.store();
+    assert_eq!(store.recorded_blobs(&[blob_id]).await, Ok(vec![]));
+    // Within the grace period the sweep keeps it (an upload in flight
+    // looks the same); after it, the sweep deletes it.
+    let young = SystemTime::now() - Duration::from_secs(3600);
+    let deleted = fuin_relay::blobs::sweep_orphans(store, inner.as_ref(), young).await;
+    assert_eq!(deleted, Ok(0));
+    assert_eq!(objects(&h).await, vec![blob_id]);
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    let deleted = fuin_relay::blobs::sweep_orphans(store, inner.as_ref(), later).await;
+    assert_eq!(deleted, Ok(1));
+    assert_eq!(objects(&h).await, vec![]);
+}
+
+/// A blob store that refuses every write.
+struct RefusesPuts {
+    inner: Arc<dyn BlobStore>,
+}
+
+impl BlobStore for RefusesPuts {
+    fn put(&self, _: BlobId, _: Bytes) -> BlobFuture<'_, ()> {
+        Box::pin(async { Err(BlobStoreError::new("put", "the disk is full")) })
+    }
+    fn get(&self, blob_id: BlobId, max_len: u64) -> BlobFuture<'_, Option<Bytes>> {
+        self.inner.get(blob_id, max_len)
+    }
+    fn delete(&self, blob_id: BlobId) -> BlobFuture<'_, ()> {
+        self.inner.delete(blob_id)
+    }
+    fn delete_if_older(&self, blob_id: BlobId, cutoff: SystemTime) -> BlobFuture<'_, bool> {
+        self.inner.delete_if_older(blob_id, cutoff)
+    }
+    fn list(&self) -> BlobFuture<'_, Vec<StoredObject>> {
+        self.inner.list()
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+async fn a_failing_blob_store_refuses_the_upload_and_records_nothing(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = blob_backends::open(backend, dir.path()).unwrap();
+    let h = Harness::in_dir_with_blobs(dir, default_config(), Arc::new(RefusesPuts { inner }));
+    let alice = h.register("alice", 1, 1).await;
+    let blob = content(1000);
+    let answer = upload(&h, &alice, &blob).await;
+    assert_eq!(
+        server_refusal(&answer),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable".to_owned()
+        )
+    );
+    assert_eq!(
+        h.relay.store().recorded_blobs(&[id_of(&blob)]).await,
+        Ok(vec![])
+    );
+    assert_eq!(objects(&h).await, vec![]);
 }

@@ -106,13 +106,17 @@ fn execute(database: &str, sql: &str) {
     .unwrap();
 }
 
-/// Two relay processes on `conninfo` sharing the stamp key `key_file`.
+/// Two relay processes on `conninfo` sharing the stamp key `key_file`, and
+/// a blob directory beside it.
 fn two_nodes(conninfo: &str, key_file: &Path) -> (RelayProcess, RelayProcess) {
+    let blob_dir = key_file.with_extension("blobs");
     let args = [
         OsStr::new("--postgres"),
         OsStr::new(conninfo),
         OsStr::new("--stamp-key-file"),
         key_file.as_os_str(),
+        OsStr::new("--blob-dir"),
+        blob_dir.as_os_str(),
     ];
     (
         RelayProcess::start_with(&args),
@@ -169,11 +173,14 @@ impl Drop for InProcessNode {
 /// A relay process and, on the same database and stamp key, a node in this
 /// process.
 fn process_and_in_process_nodes(conninfo: &str, key_file: &Path) -> (RelayProcess, InProcessNode) {
+    let blob_dir = key_file.with_extension("blobs");
     let args = [
         OsStr::new("--postgres"),
         OsStr::new(conninfo),
         OsStr::new("--stamp-key-file"),
         key_file.as_os_str(),
+        OsStr::new("--blob-dir"),
+        blob_dir.as_os_str(),
     ];
     // The process makes the key file before it says where it listens.
     let process = RelayProcess::start_with(&args);

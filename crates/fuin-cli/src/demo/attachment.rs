@@ -79,14 +79,17 @@ impl Demo {
                 thumbnail.sealed_len
             ));
         }
-        // What the relay has: blobs whose bytes are not the photo's.
-        let blobs = stored_blobs(&self.relay.database)?;
+        // What the relay has: blobs whose bytes are not the photo's, as
+        // files of its blob directory (its database holds their records).
+        let blob_dir = super::blob_dir(&self.relay.database);
+        let blobs = stored_blobs(&blob_dir)?;
         let sample = original.get(4096..4160).unwrap_or(&original[..]);
         let leaked = blobs
             .iter()
             .any(|blob| blob.windows(sample.len()).any(|window| window == sample));
         self.out.line(format!(
-            "The relay's blobs table holds {} blobs; {}",
+            "The relay's blob directory ({}, next to its database, which keeps only their ids, sizes and expiry) holds {} blobs; {}",
+            blob_dir.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned()),
             blobs.len(),
             if leaked {
                 "one of them CONTAINS the photo's bytes"
@@ -149,19 +152,17 @@ impl Demo {
     }
 }
 
-/// The relay's stored blobs, read from its database file (read-only).
-fn stored_blobs(database: &Path) -> Result<Vec<Vec<u8>>, Failure> {
-    let failed = |err: rusqlite::Error| demo_failure(format!("reading the relay's blobs: {err}"));
-    let db = rusqlite::Connection::open_with_flags(
-        database,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(failed)?;
-    let mut statement = db.prepare("SELECT content FROM blobs").map_err(failed)?;
-    let blobs = statement
-        .query_map([], |row| row.get(0))
-        .map_err(failed)?
-        .collect::<Result<Vec<Vec<u8>>, _>>()
-        .map_err(failed)?;
+/// The relay's stored blobs: the files of its blob directory (temporary
+/// files of writes in progress left out).
+fn stored_blobs(dir: &Path) -> Result<Vec<Vec<u8>>, Failure> {
+    let failed = |err: std::io::Error| demo_failure(format!("reading the relay's blobs: {err}"));
+    let mut blobs = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(failed)? {
+        let entry = entry.map_err(failed)?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        blobs.push(std::fs::read(entry.path()).map_err(failed)?);
+    }
     Ok(blobs)
 }

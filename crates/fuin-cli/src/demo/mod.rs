@@ -19,6 +19,7 @@ mod group;
 mod relay_view;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fuin_client::report::{
@@ -26,6 +27,7 @@ use fuin_client::report::{
 };
 use fuin_client::{Client, ClientOptions, Message};
 use fuin_relay::api::system_clock;
+use fuin_relay::blobs::FsBlobStore;
 use fuin_relay::franking::StampKeys;
 use fuin_relay::store::sqlite::SqliteStore;
 use fuin_relay::{Relay, RelayConfig};
@@ -90,7 +92,10 @@ impl DemoRelay {
         rand::fill(credential.as_mut());
         let mut config = RelayConfig::new(StampKeys::new(StampKeyId(STAMP_KEY_ID), *stamp_key));
         config.moderation_credential_hash = Some(Sha256::digest(credential.as_ref()).into());
-        let relay = Relay::new(store, config, system_clock());
+        // Blob bytes are files next to the database, as a relay keeps them.
+        let blobs = FsBlobStore::open(&blob_dir(&database))
+            .map_err(|err| failed("blob directory", err.to_string()))?;
+        let relay = Relay::with_blob_store(store, Arc::new(blobs), config, system_clock());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|err| failed("listening", err.to_string()))?;
@@ -668,4 +673,12 @@ impl Demo {
         self.views.insert("at_the_end".into(), view.json());
         Ok(())
     }
+}
+
+/// The directory the demo relay keeps blob bytes in: the database path
+/// with `.blobs` appended, as `fuin relay --data` does.
+fn blob_dir(database: &Path) -> PathBuf {
+    let mut dir = database.as_os_str().to_owned();
+    dir.push(".blobs");
+    PathBuf::from(dir)
 }

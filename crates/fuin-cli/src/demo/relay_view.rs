@@ -66,7 +66,10 @@ const KNOWN_TABLES: [(&str, &str); 12] = [
     ("challenges", "login challenges not yet used or expired"),
     ("tokens", "login tokens, as hashes"),
     ("mailbox", "sealed envelopes waiting for their device"),
-    ("blobs", "sealed attachments"),
+    (
+        "blobs",
+        "sealed attachments' ids, sizes and expiry (the bytes are files in the blob directory)",
+    ),
     (
         "blob_capabilities",
         "read capabilities of attachments, as hashes",

@@ -31,26 +31,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The file of a blob (by its hex id) in the relay's blob directory.
+fn blob_file(relay: &TestRelay, blob_id: &str) -> PathBuf {
+    relay.dir.path().join("relay.db.blobs").join(blob_id)
+}
+
 /// The relay's stored bytes of a blob, by its hex id.
 pub fn stored_blob(relay: &TestRelay, blob_id: &str) -> Vec<u8> {
-    let db = rusqlite::Connection::open(relay.database()).unwrap();
-    db.query_row(
-        "SELECT content FROM blobs WHERE blob_id = ?1",
-        [hex::decode(blob_id).unwrap()],
-        |row| row.get(0),
-    )
-    .unwrap()
+    std::fs::read(blob_file(relay, blob_id)).unwrap()
 }
 
 /// Replaces the relay's stored bytes of a blob (by its hex id), as a relay
 /// or an attacker at its store could.
 pub fn replace_blob(relay: &TestRelay, blob_id: &str, content: &[u8]) {
-    let db = rusqlite::Connection::open(relay.database()).unwrap();
-    let changed = db
-        .execute(
-            "UPDATE blobs SET content = ?1 WHERE blob_id = ?2",
-            rusqlite::params![content, hex::decode(blob_id).unwrap()],
-        )
-        .unwrap();
-    assert_eq!(changed, 1, "the blob is in the relay's store");
+    let file = blob_file(relay, blob_id);
+    assert!(file.exists(), "the blob is in the relay's store");
+    std::fs::write(file, content).unwrap();
 }

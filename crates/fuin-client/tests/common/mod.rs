@@ -1,5 +1,8 @@
 //! A relay on loopback for the tests: the real server over HTTP, on an
-//! SQLite file in a temporary directory.
+//! SQLite file in a temporary directory, with its blobs in the directory
+//! next to it. It serves blobs without checking them against their records
+//! (`check_blob_reads` off), so that tests can play a relay whose store
+//! hands out other bytes and see the client refuse them.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
@@ -8,6 +11,7 @@ use std::time::Duration;
 
 use fuin_client::{Client, ClientOptions, Event, EventStream, EventStreamItem};
 use fuin_relay::api::system_clock;
+use fuin_relay::blobs::FsBlobStore;
 use fuin_relay::franking::StampKeys;
 use fuin_relay::store::sqlite::SqliteStore;
 use fuin_relay::{Relay, RelayConfig};
@@ -44,11 +48,13 @@ impl TestRelay {
         config.account_request_burst = 100_000;
         // Every test device connects from loopback: one address for all.
         config.max_connections_per_address = usize::MAX;
+        config.check_blob_reads = false;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         config.origins = vec![url.clone()];
         adjust(&mut config);
-        let relay = Relay::new(store, config, system_clock());
+        let blobs = FsBlobStore::open(&dir.path().join("relay.db.blobs")).unwrap();
+        let relay = Relay::with_blob_store(store, Arc::new(blobs), config, system_clock());
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = relay.clone();
         let task = tokio::spawn(async move {

@@ -6,6 +6,10 @@
 //! limit. Reading one needs a device token and a capability that the
 //! relay handed to an uploader; without the right capability, a stored blob
 //! and a missing one look the same.
+//!
+//! The bytes go to the blob store and only then is the record committed
+//! ([`crate::blobs`]); a download checks the bytes against the record
+//! before sending any.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -21,6 +25,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{FRAME_MEDIA_TYPE, Relay, random};
+use crate::blobs::{BlobReadError, BlobStoreError, read_checked};
 use crate::error::ApiError;
 use crate::store::{NewBlob, Store};
 use fuin_wire::relay::{BlobCapability, BlobReceipt};
@@ -51,6 +56,15 @@ fn too_large(max: usize) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
         format!("a blob is at most {max} bytes"),
+    )
+}
+
+/// The blob store failed: like a failed database, worth a retry.
+fn blob_store_failed(err: &BlobStoreError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_unavailable",
+        err.to_string(),
     )
 }
 
@@ -130,11 +144,18 @@ pub(super) async fn upload<S: Store>(
     let capability = BlobCapability(random());
     let expires_at_ms = relay.now() + relay.config.blob_lifetime.as_millis() as u64;
     let size = content.len() as u64;
+    // Bytes first, durably; then the record. A failure or crash between
+    // the two leaves an object without a record, which the sweep deletes.
+    relay
+        .blobs
+        .put(blob_id, Bytes::from(content))
+        .await
+        .map_err(|err| blob_store_failed(&err))?;
     relay
         .store
         .put_blob(NewBlob {
             blob_id,
-            content,
+            len: size,
             capability_hash: Sha256::digest(capability.0).into(),
             expires_at_ms,
         })
@@ -152,6 +173,23 @@ pub(super) async fn upload<S: Store>(
         receipt.to_bytes()?,
     )
         .into_response())
+}
+
+/// The object of `blob_id` as it is, if it is within the blob limit.
+async fn read_unchecked(
+    blobs: &dyn crate::blobs::BlobStore,
+    blob_id: fuin_wire::BlobId,
+    max_len: usize,
+) -> Result<Bytes, BlobReadError> {
+    let bytes = blobs
+        .get(blob_id, max_len as u64)
+        .await
+        .map_err(BlobReadError::Store)?
+        .ok_or(BlobReadError::Damaged("its object is missing"))?;
+    if bytes.len() > max_len {
+        return Err(BlobReadError::Damaged("its object is over the blob limit"));
+    }
+    Ok(bytes)
 }
 
 /// The capability in a download's header, hashed; `None` if it is missing
@@ -174,11 +212,24 @@ pub(super) async fn download<S: Store>(
     // A missing or malformed capability is refused like a wrong one.
     let capability_hash = capability_hash(&headers).ok_or_else(unknown_blob)?;
     let permit = transfer_permit(&relay).await?;
-    let content = relay
+    let len = relay
         .store
         .blob(&blob_id, capability_hash, relay.now())
         .await?
         .ok_or_else(unknown_blob)?;
+    let read = if relay.config.check_blob_reads {
+        read_checked(relay.blobs.as_ref(), blob_id, len).await
+    } else {
+        read_unchecked(relay.blobs.as_ref(), blob_id, relay.config.max_blob_len).await
+    };
+    let content = read.map_err(|err| match err {
+        BlobReadError::Store(err) => blob_store_failed(&err),
+        BlobReadError::Damaged(why) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "blob_damaged",
+            format!("the stored blob cannot be served: {why}"),
+        ),
+    })?;
     crate::metrics::blob_transfer("download", content.len());
     let body = BlobBody {
         content,
@@ -197,7 +248,7 @@ pub(super) async fn download<S: Store>(
 /// the connection has taken the last chunk, so the blobs held in memory are
 /// bounded by the permits.
 struct BlobBody {
-    content: Vec<u8>,
+    content: Bytes,
     sent: usize,
     _permit: OwnedSemaphorePermit,
 }

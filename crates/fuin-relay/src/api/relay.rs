@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{Notify, Semaphore, watch};
 
+use crate::blobs::{BlobStore, MemoryBlobStore};
 use crate::config::RelayConfig;
 use crate::error::ApiError;
 use crate::rate::RateLimiter;
@@ -25,6 +26,8 @@ use super::*;
 /// streams, and its request limits.
 pub struct Relay<S> {
     pub(crate) store: S,
+    /// Where blob bytes are; the store keeps their records.
+    pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) config: RelayConfig,
     pub(crate) clock: Clock,
     pub(crate) wakeups: Arc<Waiters>,
@@ -65,9 +68,22 @@ pub struct Relay<S> {
 }
 
 impl<S: Store> Relay<S> {
-    /// A relay over `store`. If the store is shared with other relay nodes,
-    /// their sends wake this relay's waiters too (see [`crate::store::wake`]).
+    /// A relay over `store` that keeps blob bytes in memory (for tests and
+    /// demos: they end with the process); see [`Relay::with_blob_store`].
     pub fn new(store: S, config: RelayConfig, clock: Clock) -> Arc<Self> {
+        Self::with_blob_store(store, Arc::new(MemoryBlobStore::default()), config, clock)
+    }
+
+    /// A relay over `store`, with blob bytes in `blobs`. If the store is
+    /// shared with other relay nodes, their sends wake this relay's waiters
+    /// too (see [`crate::store::wake`]); their blob store must then be
+    /// shared too.
+    pub fn with_blob_store(
+        store: S,
+        blobs: Arc<dyn BlobStore>,
+        config: RelayConfig,
+        clock: Clock,
+    ) -> Arc<Self> {
         let device_limits = RateLimiter::new(
             config.requests_per_second,
             config.request_burst,
@@ -103,6 +119,7 @@ impl<S: Store> Relay<S> {
         );
         Arc::new(Self {
             store,
+            blobs,
             config,
             clock,
             wakeups,
@@ -352,10 +369,17 @@ impl<S: Store> Relay<S> {
         Ok(current.is_some() && current.as_ref() == identity)
     }
 
+    /// The blob store.
+    pub fn blob_store(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
     /// Deletes expired envelopes, challenges, tokens, blobs and reports, then
     /// makes the deletions (and the acknowledgements since the last sweep)
-    /// final on disk. Also forgets rate buckets that have refilled and
-    /// wake-up handles no one holds.
+    /// final on disk, and deletes the objects of the blob store that have
+    /// had no record for `blob_orphan_grace` (by the system clock, which
+    /// object times are in). Also forgets rate buckets that have refilled
+    /// and wake-up handles no one holds.
     pub async fn sweep(&self) -> Result<u64, crate::store::StoreError> {
         let now = self.now();
         self.device_limits.prune(now);
@@ -369,6 +393,10 @@ impl<S: Store> Relay<S> {
         self.link_waiters.prune();
         let expired = self.store.expire(now).await?;
         self.store.checkpoint().await?;
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(self.config.blob_orphan_grace)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        crate::blobs::sweep_orphans(&self.store, self.blobs.as_ref(), cutoff).await?;
         Ok(expired)
     }
 }

@@ -191,13 +191,14 @@ pub struct TakenBundle {
     pub one_time_prekey: Option<OneTimePrekey>,
 }
 
-/// One blob upload to store.
+/// The record of one blob upload; its bytes are in the blob store
+/// ([`crate::blobs`]) already.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewBlob {
-    /// SHA-256 of `content` (the caller has checked it).
+    /// SHA-256 of the bytes (the caller has checked it).
     pub blob_id: BlobId,
-    /// The blob's bytes.
-    pub content: Vec<u8>,
+    /// How many bytes it has.
+    pub len: u64,
     /// SHA-256 of the new read capability.
     pub capability_hash: [u8; 32],
     /// When the capability expires, ms since the Unix epoch.
@@ -209,7 +210,7 @@ impl std::fmt::Debug for NewBlob {
         // Lengths only: neither content nor capability reaches a log.
         f.debug_struct("NewBlob")
             .field("blob_id", &self.blob_id)
-            .field("len", &self.content.len())
+            .field("len", &self.len)
             .field("expires_at_ms", &self.expires_at_ms)
             .finish_non_exhaustive()
     }
@@ -507,13 +508,13 @@ pub trait Store: Send + Sync + 'static {
         expires_at_ms: u64,
         keep: u32,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Stores a blob under its id with a new read capability. A blob already
-    /// stored under the id keeps its bytes (they are the same: the id is
-    /// their hash) and gains the capability; it is kept until its latest
-    /// capability expires.
+    /// Records a blob under its id with a new read capability. A blob
+    /// already recorded under the id gains the capability; it is kept until
+    /// its latest capability expires. The bytes are not the store's: they
+    /// are in the blob store, written before this is called.
     fn put_blob(&self, blob: NewBlob) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The bytes of blob `blob_id` if `capability_hash` is an unexpired
+    /// The length of blob `blob_id` if `capability_hash` is an unexpired
     /// capability of that blob at `now_ms`; `None` otherwise, whether the
     /// blob exists or not.
     fn blob(
@@ -521,7 +522,39 @@ pub trait Store: Send + Sync + 'static {
         blob_id: &BlobId,
         capability_hash: [u8; 32],
         now_ms: u64,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// Which of `blob_ids` have a record, expired or not (the blob sweep
+    /// deletes the objects of the others).
+    fn recorded_blobs(
+        &self,
+        blob_ids: &[BlobId],
+    ) -> impl Future<Output = Result<Vec<BlobId>, StoreError>> + Send;
+
+    /// The blobs whose bytes are still in the database, as relays before
+    /// the blob store kept them.
+    fn blobs_in_database(&self) -> impl Future<Output = Result<Vec<BlobId>, StoreError>> + Send;
+
+    /// Gives the space that deleted data held back to the system (SQLite:
+    /// `VACUUM`), once blob bytes have moved out. Backends that reclaim it
+    /// on their own need not do anything.
+    fn reclaim_space(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// The bytes of blob `blob_id` if they are still in the database.
+    fn blob_bytes_in_database(
+        &self,
+        blob_id: &BlobId,
     ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Drops the bytes of blob `blob_id` from the database, now that the
+    /// blob store holds them, and records their length.
+    fn blob_bytes_moved(
+        &self,
+        blob_id: &BlobId,
+        len: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Keeps a report in the inbox.
     fn put_report(&self, report: NewReport) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -15,6 +15,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use ed25519_dalek::{Signer, SigningKey};
 use fuin_relay::api::Clock;
+use fuin_relay::blobs::{BlobStore, FsBlobStore};
 use fuin_relay::franking::StampKeys;
 use fuin_relay::store::sqlite::SqliteStore;
 use fuin_relay::{Relay, RelayConfig, router};
@@ -86,8 +87,24 @@ impl Harness {
         Self::in_dir(tempfile::tempdir().unwrap(), config)
     }
 
-    /// A relay on `dir/relay.db`, which may hold a database already.
+    /// A relay on `dir/relay.db`, which may hold a database already, with
+    /// its blobs in `dir/relay.db.blobs`.
     pub fn in_dir(dir: tempfile::TempDir, config: RelayConfig) -> Self {
+        let blobs = FsBlobStore::open(&dir.path().join("relay.db.blobs")).unwrap();
+        Self::in_dir_with_blobs(dir, config, Arc::new(blobs))
+    }
+
+    /// A relay with its blobs in `blobs`.
+    pub fn with_blobs(config: RelayConfig, blobs: Arc<dyn BlobStore>) -> Self {
+        Self::in_dir_with_blobs(tempfile::tempdir().unwrap(), config, blobs)
+    }
+
+    /// A relay on `dir/relay.db` with its blobs in `blobs`.
+    pub fn in_dir_with_blobs(
+        dir: tempfile::TempDir,
+        config: RelayConfig,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Self {
         let origin = config
             .origins
             .first()
@@ -97,7 +114,7 @@ impl Harness {
         let time = Arc::new(AtomicU64::new(START));
         let clock_time = time.clone();
         let clock: Clock = Arc::new(move || clock_time.load(Ordering::SeqCst));
-        let relay = Relay::new(store, config, clock);
+        let relay = Relay::with_blob_store(store, blobs, config, clock);
         Self {
             app: router(relay.clone()),
             relay,

@@ -80,8 +80,9 @@
 //! without a signed prekey and takes nothing then; one-time prekeys go out
 //! lowest id first (among those not being taken at that moment). Publishing
 //! the same one-time prekey id twice in one call keeps the last.
-//! [`Store::put_blob`] upserts the blob (its bytes only if it is new, the
-//! later expiry either way) and adds the capability in one transaction;
+//! [`Store::put_blob`] upserts the blob's record (its bytes are in the blob
+//! store, `crate::blobs`; the later expiry either way) and adds the
+//! capability in one transaction;
 //! [`Store::fetch_reports`] reads the lengths and then the chosen reports in
 //! one read-only `repeatable read` transaction, so both see one snapshot.
 //!
@@ -567,8 +568,27 @@ impl Store for PostgresStore {
         blob_id: &BlobId,
         capability_hash: [u8; 32],
         now_ms: u64,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         PostgresStore::blob(self, blob_id, capability_hash, now_ms).await
+    }
+
+    async fn recorded_blobs(&self, blob_ids: &[BlobId]) -> Result<Vec<BlobId>, StoreError> {
+        PostgresStore::recorded_blobs(self, blob_ids).await
+    }
+
+    async fn blobs_in_database(&self) -> Result<Vec<BlobId>, StoreError> {
+        PostgresStore::blobs_in_database(self).await
+    }
+
+    async fn blob_bytes_in_database(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        PostgresStore::blob_bytes_in_database(self, blob_id).await
+    }
+
+    async fn blob_bytes_moved(&self, blob_id: &BlobId, len: u64) -> Result<(), StoreError> {
+        PostgresStore::blob_bytes_moved(self, blob_id, len).await
     }
 
     async fn put_report(&self, report: NewReport) -> Result<(), StoreError> {

@@ -11,10 +11,11 @@ use crate::store::{OpenFailure, StoreError};
 /// The schema version kept in `fuin_schema`. Version 2 added the blob and
 /// report tables, version 3 accounts, invites and link messages, version 4
 /// the checksums of devices, envelopes and reports, envelope sizes, the quarantine and `relay_meta`,
-/// version 5 suspended users and the audit log of admin actions; an older
-/// database gains them when a relay connects (its envelopes and
+/// version 5 suspended users and the audit log of admin actions, version 6 a
+/// blob's `length` (its bytes moved to the blob store: `content` is empty, or
+/// holds an older relay's blob until a relay moves it); an older database gains them when a relay connects (its envelopes and
 /// reports get their checksums then).
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// The tables each schema version has, so that a database whose version
 /// says it has a table it lacks is refused rather than silently recreated.
@@ -115,6 +116,7 @@ CREATE TABLE IF NOT EXISTS blobs (
     content    BYTEA  NOT NULL,
     expires_at BIGINT NOT NULL
 );
+ALTER TABLE blobs ADD COLUMN IF NOT EXISTS length BIGINT;
 CREATE INDEX IF NOT EXISTS blobs_expiry ON blobs (expires_at);
 CREATE TABLE IF NOT EXISTS blob_capabilities (
     capability_hash BYTEA  NOT NULL PRIMARY KEY,

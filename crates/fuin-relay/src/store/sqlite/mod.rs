@@ -37,7 +37,9 @@
 //! tokens           (token_hash, user, device, expires_at)    PK token_hash
 //! mailbox          (message_id, user, device, record, expires_at, seq, checksum)
 //!                  PK message_id, index (user, device, seq)
-//! blobs            (blob_id, content, expires_at)            PK blob_id
+//! blobs            (blob_id, content, expires_at, length)    PK blob_id;
+//!                  the bytes are in the blob store (`crate::blobs`):
+//!                  content is empty, or an older relay's bytes until moved
 //! blob_capabilities (capability_hash, blob_id, expires_at)   PK capability_hash,
 //!                  blob_id references blobs (deleted with it)
 //! reports          (report_id, user, device, received_at, expires_at, report, checksum)
@@ -103,17 +105,11 @@
 //!   `StoreError::Backend("put_blob: duplicate capability")`. A report's
 //!   reporter is not checked to be registered, like a mailbox's recipient.
 //!
-//! # Blobs and the group commit
+//! # Blobs
 //!
-//! A blob is one row, written through the single writer like every other
-//! write: its bytes (up to the relay's blob limit, 64 MiB by default) go to
-//! the write-ahead log inside the batch's transaction, so that batch's
-//! commit, and with it every write that shares it, waits for those bytes to
-//! be written and fsynced. That is correct (a blob is durable when its
-//! upload is answered, and a failed blob write fails alone, in its
-//! savepoint) but makes a batch with a large blob slower. The log grows by
-//! the blob's size until the next checkpoint. A second upload of a stored
-//! blob writes only its capability and the new expiry, not the bytes again.
+//! A blob's record is a small row; its bytes are an object of the blob
+//! store, written before the record (`crate::blobs`), so large uploads do
+//! not pass through the group commit or the write-ahead log.
 //!
 //! # Deletion
 //!
@@ -278,6 +274,21 @@ impl SqliteStore {
         answer.await.map_err(|_| backend(OP))?
     }
 
+    /// Rebuilds the database file without its free pages (`VACUUM`), after
+    /// the writes queued before it, and checkpoints: the file shrinks to
+    /// what it holds. Slow on a large database; the relay does it only
+    /// after moving blob bytes out of it.
+    pub async fn vacuum(&self) -> Result<(), StoreError> {
+        const OP: &str = "vacuum";
+        let writer = self.writer.as_ref().ok_or_else(|| backend(OP))?;
+        let (reply, answer) = oneshot::channel();
+        writer
+            .send(Request::Vacuum(reply))
+            .await
+            .map_err(|_| backend(OP))?;
+        answer.await.map_err(|_| backend(OP))?
+    }
+
     /// Runs `query` on a read connection on the blocking thread pool.
     async fn read<T, F>(&self, name: &'static str, query: F) -> Result<T, StoreError>
     where
@@ -387,6 +398,10 @@ impl Store for SqliteStore {
 
     fn checkpoint(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
         SqliteStore::checkpoint(self)
+    }
+
+    fn reclaim_space(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        SqliteStore::vacuum(self)
     }
 
     async fn register_device(
@@ -609,8 +624,27 @@ impl Store for SqliteStore {
         blob_id: &BlobId,
         capability_hash: [u8; 32],
         now_ms: u64,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         SqliteStore::blob(self, blob_id, capability_hash, now_ms).await
+    }
+
+    async fn recorded_blobs(&self, blob_ids: &[BlobId]) -> Result<Vec<BlobId>, StoreError> {
+        SqliteStore::recorded_blobs(self, blob_ids).await
+    }
+
+    async fn blobs_in_database(&self) -> Result<Vec<BlobId>, StoreError> {
+        SqliteStore::blobs_in_database(self).await
+    }
+
+    async fn blob_bytes_in_database(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        SqliteStore::blob_bytes_in_database(self, blob_id).await
+    }
+
+    async fn blob_bytes_moved(&self, blob_id: &BlobId, len: u64) -> Result<(), StoreError> {
+        SqliteStore::blob_bytes_moved(self, blob_id, len).await
     }
 
     async fn put_report(&self, report: NewReport) -> Result<(), StoreError> {

@@ -10,10 +10,12 @@ use crate::store::{OpenFailure, StoreError};
 /// blob and report tables, version 3 accounts, invites and link messages,
 /// version 4 the checksums of devices, envelopes and reports, envelope sizes, the quarantine and
 /// `relay_meta`, version 5 suspended users and the audit log of admin
-/// actions; an older database gains them on opening (its devices stay
+/// actions, version 6 a blob's `length` (its bytes moved to the blob
+/// store: `content` is empty, or holds an older relay's blob until the relay
+/// moves it); an older database gains them on opening (its devices stay
 /// registered, without a list, until their user publishes one; its
 /// envelopes and reports get their checksums then).
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// The tables each schema version has, so that a database whose version
 /// says it has a table it lacks is refused rather than silently recreated.
@@ -104,7 +106,8 @@ CREATE INDEX IF NOT EXISTS mailbox_expiry ON mailbox (expires_at);
 CREATE TABLE IF NOT EXISTS blobs (
     blob_id    BLOB    NOT NULL PRIMARY KEY,
     content    BLOB    NOT NULL,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    length     INTEGER
 );
 CREATE INDEX IF NOT EXISTS blobs_expiry ON blobs (expires_at);
 CREATE TABLE IF NOT EXISTS blob_capabilities (
@@ -212,6 +215,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<bool, StoreError> {
         ("mailbox", "checksum", "BLOB"),
         ("reports", "checksum", "BLOB"),
         ("mailbox", "size", "INTEGER"),
+        ("blobs", "length", "INTEGER"),
     ] {
         if !has_column(&transaction, table, column)? {
             transaction

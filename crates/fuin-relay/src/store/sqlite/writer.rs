@@ -41,6 +41,8 @@ impl SqliteStore {
 pub(super) enum Request {
     Write(Box<dyn WriteCommand>),
     Checkpoint(oneshot::Sender<Result<(), StoreError>>),
+    /// Rebuilds the file without its free pages, then checkpoints.
+    Vacuum(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// One queued write: runs inside the batch's transaction, then answers its
@@ -107,6 +109,13 @@ pub(super) fn writer_loop(mut conn: Connection, mut requests: mpsc::Receiver<Req
                     // Writes queued before the checkpoint go first.
                     run_batch(&mut conn, &mut batch);
                     let _ = reply.send(checkpoint(&conn));
+                }
+                Request::Vacuum(reply) => {
+                    run_batch(&mut conn, &mut batch);
+                    let vacuumed = conn
+                        .execute_batch("VACUUM")
+                        .map_err(|_| backend_at("vacuum", "vacuum"));
+                    let _ = reply.send(vacuumed.and_then(|()| checkpoint(&conn)));
                 }
             }
             if taken < MAX_BATCH {
