@@ -342,7 +342,7 @@ async fn relay(args: fuin_relay::cli::RelayArgs, out: Output) -> Result<Answer, 
             Failure::new(
                 err.code(),
                 err.to_string(),
-                "see fuin relay invite --help and spec/relay-api.md §9",
+                "see fuin relay invite --help and spec/relay-operations.md §9",
             )
         })?;
         return Ok(Answer {
@@ -356,7 +356,7 @@ async fn relay(args: fuin_relay::cli::RelayArgs, out: Output) -> Result<Answer, 
             Failure::new(
                 err.code(),
                 err.to_string(),
-                "see fuin relay admin --help and spec/relay-api.md §12",
+                "see fuin relay admin --help and spec/relay-operations.md §12",
             )
         })?;
         // `--json` given after `admin` asks for JSON as the global one does.
@@ -375,7 +375,7 @@ async fn relay(args: fuin_relay::cli::RelayArgs, out: Output) -> Result<Answer, 
         Failure::new(
             "usage",
             err,
-            "see fuin relay --help and spec/relay-api.md §9",
+            "see fuin relay --help and spec/relay-operations.md §9",
         )
     })?;
     fuin_relay::cli::run_with(args, |at| {
@@ -397,7 +397,7 @@ async fn relay(args: fuin_relay::cli::RelayArgs, out: Output) -> Result<Answer, 
         Failure::new(
             err.code(),
             err.to_string(),
-            "see fuin relay --help and spec/relay-api.md §9",
+            "see fuin relay --help and spec/relay-operations.md §9",
         )
     })?;
     Ok(Answer {

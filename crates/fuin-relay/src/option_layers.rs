@@ -17,7 +17,7 @@
 //! only (mode 0600 or stricter). No config file may be writable by others
 //! than its owner, since it decides what the relay trusts.
 //!
-//! `spec/relay-api.md` §9.1 describes the layers for operators.
+//! `spec/relay-operations.md` §9.1 describes the layers for operators.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;

@@ -1,4 +1,4 @@
-//! The admin API in process (`spec/relay-api.md` §11): its credential, what
+//! The admin API in process (`spec/relay-operations.md` §11): its credential, what
 //! a suspension refuses and keeps, what removing a device does to the
 //! user's list, and that the public router has none of it. The same
 //! actions through the `fuin-relay admin` binary are in `admin_cli.rs`.

@@ -1,4 +1,4 @@
-//! The admin API (`spec/relay-api.md` §12): what an operator does to a
+//! The admin API (`spec/relay-operations.md` §12): what an operator does to a
 //! running relay. It has a router of its own, served on its own listener
 //! (`--admin-listen`, loopback by default) and never on the public one,
 //! and every request carries the admin credential, which is not the

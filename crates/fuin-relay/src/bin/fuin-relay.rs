@@ -5,7 +5,7 @@
 //! PostgreSQL database instead (`--postgres CONNINFO --stamp-key-file PATH`,
 //! the same key files for all). Every option can also be set in the
 //! environment (`FUIN_RELAY_DATA`) or a TOML file (`--config relay.toml`).
-//! `spec/relay-api.md` §9 lists every option.
+//! `spec/relay-operations.md` §9 lists every option.
 //!
 //! The options and the server live in the library ([`fuin_relay::cli`]), so
 //! that `fuin relay` takes the same options and runs the same code.

@@ -1,5 +1,5 @@
 //! Where blob bytes live: an object store behind [`BlobStore`], outside the
-//! database (`spec/relay-api.md` §8.4).
+//! database (`spec/relay-operations.md` §8.4).
 //!
 //! The database keeps each blob's record (id, length, expiry, capabilities);
 //! the blob store keeps its bytes, one object per blob named by the id in

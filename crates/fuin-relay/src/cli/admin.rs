@@ -1,5 +1,5 @@
 //! `fuin-relay admin`: the operator's client of the admin API
-//! (`spec/relay-api.md` §12). It holds the admin credential in a file only
+//! (`spec/relay-operations.md` §12). It holds the admin credential in a file only
 //! its owner may read, presents it on every request, and shows the answer
 //! as text or, with `--json`, as the relay's JSON.
 

@@ -57,7 +57,7 @@
 //! that listens and calls the relay's [`RemoteWaker`]. Notifications carry
 //! keyed tags of the mailboxes, not addresses; the listening connection is
 //! made again if it is lost. `src/store/postgres/notify.rs` and
-//! `spec/relay-api.md` §8.3 give the details.
+//! `spec/relay-operations.md` §8.3 give the details.
 //!
 //! PostgreSQL serializes the commits of all transactions that notify, in the
 //! whole cluster, until their commit is flushed: with `synchronous_commit`
