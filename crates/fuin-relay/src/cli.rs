@@ -37,7 +37,7 @@ pub use admin::{AdminAction, AdminAnswer, AdminArgs, run_admin};
 const MAX_LIFETIME_SECS: u64 = 10 * 365 * 24 * 60 * 60;
 
 /// The relay's options, as `fuin-relay` and `fuin relay` take them
-/// (`spec/relay-api.md` §9 describes each).
+/// (`spec/relay-operations.md` §9 describes each).
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("storage").required(true).args(["data", "postgres"])))]
 #[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
@@ -47,7 +47,7 @@ pub struct RelayArgs {
     command: Option<RelayCommand>,
     /// A TOML file of options: each key is an option's long name with `_`
     /// for `-` (`max_mailbox_envelopes = 5000`); flags, then environment
-    /// variables, take precedence over it (`spec/relay-api.md` §9.1).
+    /// variables, take precedence over it (`spec/relay-operations.md` §9.1).
     #[arg(long, value_name = "PATH", global = true)]
     config: Option<PathBuf>,
     /// The SQLite database (created if missing).
@@ -980,10 +980,11 @@ impl StoreOrigin<'_> {
                     "holds no registered device"
                 };
                 return Err(RunError::Storage(format!(
-                    "the stamp key {} was made by an earlier start, but the {database} database \
+                    "the stamp key {} existed before this start, but the {database} database \
                      {state} (deleted, emptied or replaced?): every device address could be \
-                     claimed again; restore the database, or give --new-database to start an \
-                     empty relay on purpose",
+                     claimed again; restore the database, or give --new-database once for a \
+                     first start with a key made beforehand or to start an empty relay on \
+                     purpose",
                     self.key_path.display()
                 )));
             }

@@ -1,6 +1,6 @@
 //! `fuin-relay admin` end to end: the real binary serves its admin API on a
 //! loopback listener of its own, and the real binary's `admin` subcommand
-//! drives it (`spec/relay-api.md` §11). Devices talk to the relay over
+//! drives it (`spec/relay-operations.md` §11). Devices talk to the relay over
 //! HTTP and WebSocket as they would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
