@@ -89,6 +89,7 @@ struct Metrics {
     blob_bytes: Family<DirectionLabels, Counter>,
     sweeps: Family<OutcomeLabels, Counter>,
     swept_envelopes: Counter,
+    quarantined: Family<KindLabels, Counter>,
 }
 
 impl Metrics {
@@ -183,6 +184,12 @@ impl Metrics {
             "Expiry sweeps run, by outcome (ok or failed)",
             sweeps.clone(),
         );
+        let quarantined = Family::default();
+        registry.register(
+            "quarantined_records",
+            "Stored records that failed their integrity check and were set aside, by kind",
+            quarantined.clone(),
+        );
         let swept_envelopes = Counter::default();
         registry.register(
             "swept_envelopes",
@@ -206,6 +213,7 @@ impl Metrics {
             blob_bytes,
             sweeps,
             swept_envelopes,
+            quarantined,
         }
     }
 }
@@ -248,6 +256,21 @@ pub fn request(route: &str, method: &'static str, status: u16, latency: Duration
             method,
         })
         .observe(latency.as_secs_f64());
+}
+
+/// Counts `records` stored records of `kind` (`mailbox` or `report`) that
+/// failed their integrity check and were set aside, and says so in the log
+/// (the kind and the count only, never the records).
+pub fn quarantined(kind: &'static str, records: usize) {
+    tracing::error!(
+        kind,
+        records,
+        "stored records failed their integrity check and were set aside, not served"
+    );
+    METRICS
+        .quarantined
+        .get_or_create(&KindLabels { kind })
+        .inc_by(u64::try_from(records).unwrap_or(u64::MAX));
 }
 
 /// Counts one request refused by a limit. `kind` names the limit, one of a

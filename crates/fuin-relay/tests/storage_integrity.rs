@@ -161,6 +161,7 @@ mod suite {
         let sent_ids: Vec<_> = sent.iter().map(|d| d.message_id).collect();
         store.deliver(sent).await.unwrap();
         assert_eq!(store.quarantined_records().await.unwrap(), 0);
+        let counted = super::quarantined_metric("mailbox");
 
         // One flipped bit in a record, and one row moved to another mailbox.
         tamper
@@ -176,6 +177,8 @@ mod suite {
         // The moved row is not served to the mailbox it was moved to.
         assert!(store.fetch(&bob2, 100, NOW).await.unwrap().is_empty());
         assert_eq!(store.quarantined_records().await.unwrap(), 2);
+        // Counted for the operator's metrics.
+        assert!(super::quarantined_metric("mailbox") >= counted + 2);
 
         // Set aside, not jamming the mailbox: later fetches serve the rest,
         // and new envelopes arrive after them.
@@ -325,6 +328,16 @@ mod suite {
         store.put_report(kept).await.unwrap();
         (sent_ids, report_id)
     }
+}
+
+/// The relay's count of `kind` records set aside (`/metrics`), in this
+/// process: other tests here may add to it, never take from it.
+fn quarantined_metric(kind: &str) -> u64 {
+    let prefix = format!("fuin_relay_quarantined_records_total{{kind=\"{kind}\"}} ");
+    fuin_relay::metrics::encode()
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .map_or(0, |value| value.trim().parse().unwrap())
 }
 
 fn flipped(mut bytes: Vec<u8>, at: usize) -> Vec<u8> {

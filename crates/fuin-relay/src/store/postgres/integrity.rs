@@ -18,6 +18,7 @@ impl PostgresStore {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         const OP: &str = "quarantine";
+        crate::metrics::quarantined(kind, keys.len());
         let move_rows = match kind {
             MAILBOX => {
                 "WITH gone AS (DELETE FROM mailbox WHERE message_id = ANY($2::bytea[]) \

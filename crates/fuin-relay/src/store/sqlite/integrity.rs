@@ -20,6 +20,7 @@ impl SqliteStore {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         const OP: &str = "quarantine";
+        crate::metrics::quarantined(kind, keys.len());
         let now = sql_time(now_ms);
         self.write(OP, move |conn| {
             let (copy, delete) = match kind {
