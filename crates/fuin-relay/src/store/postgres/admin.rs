@@ -16,7 +16,7 @@ const STATS: &str = "SELECT \
     (SELECT COALESCE(SUM(octet_length(record)), 0)::BIGINT FROM mailbox), \
     (SELECT COUNT(*) FROM reports), \
     (SELECT COUNT(*) FROM blobs), \
-    (SELECT COALESCE(SUM(octet_length(content)), 0)::BIGINT FROM blobs), \
+    (SELECT COALESCE(SUM(COALESCE(length, octet_length(content))), 0)::BIGINT FROM blobs), \
     (SELECT COUNT(*) FROM tokens), \
     (SELECT COUNT(*) FROM suspended_users), \
     (SELECT COUNT(*) FROM invites)";

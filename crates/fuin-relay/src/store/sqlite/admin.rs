@@ -18,7 +18,7 @@ const STATS: &str = "SELECT \
     (SELECT COALESCE(SUM(LENGTH(record)), 0) FROM mailbox), \
     (SELECT COUNT(*) FROM reports), \
     (SELECT COUNT(*) FROM blobs), \
-    (SELECT COALESCE(SUM(LENGTH(content)), 0) FROM blobs), \
+    (SELECT COALESCE(SUM(COALESCE(length, LENGTH(content))), 0) FROM blobs), \
     (SELECT COUNT(*) FROM tokens), \
     (SELECT COUNT(*) FROM suspended_users), \
     (SELECT COUNT(*) FROM invites)";
