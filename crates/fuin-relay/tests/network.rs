@@ -7,7 +7,7 @@
 //! PostgreSQL database), and rate limits per account and behind trusted
 //! proxies.
 //!
-//! The PostgreSQL tests need `FUIN_TEST_POSTGRES` (see `tests/store.rs`);
+//! The PostgreSQL tests need `FUIN_TEST_POSTGRES` (see `tests/store/postgres.rs`);
 //! without it they are skipped with a note, unless `CI` is set.
 #![allow(
     clippy::unwrap_used,

@@ -5,7 +5,7 @@
 //! the database and the key with the other), so that the test sends only once
 //! it sees the waiter wait.
 //!
-//! Needs `FUIN_TEST_POSTGRES` (see `tests/store.rs`); `.ci/run` provides it.
+//! Needs `FUIN_TEST_POSTGRES` (see `tests/store/postgres.rs`); `.ci/run` provides it.
 //! Without it the test is skipped with a note, unless `CI` is set: then it
 //! fails.
 #![allow(
