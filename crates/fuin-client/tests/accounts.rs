@@ -62,10 +62,14 @@ fn add_ghost(relay: &TestRelay, user: &str, device: u32) -> DeviceIdentity {
     list.content.devices = devices.into();
     serve_list(relay, user, &list.to_bytes().unwrap());
     let identity = identity_row(ghost.public());
+    // The relay writes its row whole, with the checksum it keeps beside it.
+    let checksum =
+        fuin_relay::store::integrity::device_checksum(user, i64::from(device), &identity);
     relay_db(relay)
         .execute(
-            "INSERT INTO devices (user, device, identity, registered_at) VALUES (?1, ?2, ?3, 0)",
-            rusqlite::params![user, i64::from(device), identity],
+            "INSERT INTO devices (user, device, identity, registered_at, checksum) \
+             VALUES (?1, ?2, ?3, 0, ?4)",
+            rusqlite::params![user, i64::from(device), identity, checksum.as_slice()],
         )
         .unwrap();
     ghost

@@ -22,13 +22,17 @@ struct MailboxRow {
     record: Vec<u8>,
     expires_at: i64,
     seq: i64,
+    /// The relay's checksum of the row and the record's size: a replaying
+    /// relay copies the row whole.
+    checksum: Option<Vec<u8>>,
+    size: Option<i64>,
 }
 
 fn mailbox_of(relay_db: &Path, user: &str) -> Vec<MailboxRow> {
     let conn = rusqlite::Connection::open(relay_db).unwrap();
     let mut statement = conn
         .prepare(
-            "SELECT message_id, user, device, record, expires_at, seq FROM mailbox
+            "SELECT message_id, user, device, record, expires_at, seq, checksum, size FROM mailbox
              WHERE user = ?1 ORDER BY seq",
         )
         .unwrap();
@@ -41,6 +45,8 @@ fn mailbox_of(relay_db: &Path, user: &str) -> Vec<MailboxRow> {
                 record: row.get(3)?,
                 expires_at: row.get(4)?,
                 seq: row.get(5)?,
+                checksum: row.get(6)?,
+                size: row.get(7)?,
             })
         })
         .unwrap()
@@ -52,15 +58,17 @@ fn mailbox_of(relay_db: &Path, user: &str) -> Vec<MailboxRow> {
 fn replay(relay_db: &Path, row: &MailboxRow) {
     let conn = rusqlite::Connection::open(relay_db).unwrap();
     conn.execute(
-        "INSERT INTO mailbox (message_id, user, device, record, expires_at, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO mailbox (message_id, user, device, record, expires_at, seq, checksum, size)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         rusqlite::params![
             row.message_id,
             row.user,
             row.device,
             row.record,
             row.expires_at,
-            row.seq
+            row.seq,
+            row.checksum,
+            row.size
         ],
     )
     .unwrap();
