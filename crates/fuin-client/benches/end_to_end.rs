@@ -9,7 +9,7 @@
 //! Run (the load tool must be built first; the bench runs it):
 //!
 //! ```sh
-//! cargo build --release -p fuin-relay --bin fuin-relay-load
+//! cargo build --release -p fuin-relay-load
 //! cargo bench -p fuin-client --bench end_to_end
 //! ```
 //!

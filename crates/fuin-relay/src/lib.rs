@@ -18,7 +18,8 @@
 //! plain HTTP or TLS ([`tls`]) with caps on connections in all and per
 //! client address, and a bounded graceful shutdown; [`cli`],
 //! the relay command's options and start-up, run by the `fuin-relay` binary
-//! and by `fuin relay`; and the `fuin-relay-load` load tool.
+//! and by `fuin relay`. The `fuin-relay-load` load tool is a crate of its own
+//! (`crates/fuin-relay-load`).
 //! A send through one relay node wakes the waiters of the others when the
 //! store is shared (PostgreSQL `LISTEN`/`NOTIFY`, see [`store::wake`]).
 #![forbid(unsafe_code)]

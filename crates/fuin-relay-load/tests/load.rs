@@ -3,7 +3,7 @@
 //! PostgreSQL database, every envelope crosses nodes and still arrives at
 //! once.
 //!
-//! The two-node run needs `FUIN_TEST_POSTGRES` (see `tests/store/postgres.rs`);
+//! The two-node run needs `FUIN_TEST_POSTGRES` (see `crates/fuin-relay/tests/store/postgres.rs`);
 //! `.ci/run` provides it. Without it that test is skipped with a note, unless
 //! `CI` is set: then it fails.
 #![allow(
