@@ -86,6 +86,8 @@ fn an_older_relay_s_blob_rows_move_to_the_directory_at_startup_and_are_served() 
         )
         .unwrap();
     }
+    // The relay refuses a database others may read; an old relay's was 0600.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     let relay = RelayProcess::start(&data);
     let alice = TestDevice::register(&relay.address, "alice", 1, 1);
