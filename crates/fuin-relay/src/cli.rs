@@ -309,7 +309,9 @@ pub async fn run_with(args: RelayArgs, listening: impl FnOnce(Listening)) -> Res
         key_existed,
         new_database: args.new_database,
     };
-    let blobs = blob_store(&args)?;
+    // The blob store's settings are checked before the database is opened,
+    // and the store itself opened once the database is known to belong with
+    // the stamp key (which the database then records, so the key stays).
     if let Some(conninfo) = &args.postgres {
         let password = postgres_password(
             conninfo,
@@ -317,6 +319,7 @@ pub async fn run_with(args: RelayArgs, listening: impl FnOnce(Listening)) -> Res
             args.postgres_password.as_ref(),
         )
         .map_err(RunError::Storage)?;
+        check_blob_settings(&args)?;
         let store = PostgresStore::connect_with_password(
             conninfo,
             password
@@ -330,16 +333,25 @@ pub async fn run_with(args: RelayArgs, listening: impl FnOnce(Listening)) -> Res
             return Err(err);
         }
         new_key.keep();
+        let blobs = match blob_store(&args) {
+            Ok(blobs) => blobs,
+            Err(err) => {
+                store.close();
+                return Err(err);
+            }
+        };
         return serve(store, "postgres", blobs, listeners, tls, config, listening).await;
     }
     let Some(data) = &args.data else {
         return Err(RunError::Storage("give --data or --postgres".into()));
     };
+    check_blob_settings(&args)?;
     let store = SqliteStore::open(data)
         .map_err(|err| RunError::Storage(format!("cannot open {}: {err}", data.display())))?;
     let database = format!("SQLite {}", data.display());
     origin.check(&store, &config.stamp_keys, &database).await?;
     new_key.keep();
+    let blobs = blob_store(&args)?;
     serve(store, "sqlite", blobs, listeners, tls, config, listening).await
 }
 

@@ -358,21 +358,16 @@ mod directory {
 
 /// The blob tables as relays before the blob store made them (schema 3):
 /// the bytes in `content`.
-const OLD_SQLITE_BLOBS: &str = "
-CREATE TABLE blobs (
-    blob_id    BLOB    NOT NULL PRIMARY KEY,
-    content    BLOB    NOT NULL,
-    expires_at INTEGER NOT NULL
-);
-CREATE INDEX blobs_expiry ON blobs (expires_at);
-CREATE TABLE blob_capabilities (
-    capability_hash BLOB    NOT NULL PRIMARY KEY,
-    blob_id         BLOB    NOT NULL,
-    expires_at      INTEGER NOT NULL,
-    FOREIGN KEY (blob_id) REFERENCES blobs (blob_id) ON DELETE CASCADE
-);
-PRAGMA user_version = 3;
-";
+/// Makes `db` a database as the relay before blob lengths (schema 5) left
+/// it, with its blob bytes still in the `blobs` rows: today's schema, less
+/// the `length` column, at version 5.
+fn old_sqlite_database(db: &std::path::Path) -> rusqlite::Connection {
+    drop(SqliteStore::open(db).unwrap());
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch("ALTER TABLE blobs DROP COLUMN length; PRAGMA user_version = 5;")
+        .unwrap();
+    conn
+}
 
 /// Blobs with recognisable bytes, as an older relay stored them, each with
 /// the capability `[i; 32]` (hashed) until `FAR`.
@@ -447,8 +442,7 @@ async fn an_older_sqlite_database_s_blobs_move_to_the_blob_store() {
     let db = dir.path().join("relay.db");
     let blobs = old_blobs();
     {
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch(OLD_SQLITE_BLOBS).unwrap();
+        let conn = old_sqlite_database(&db);
         for (i, blob) in blobs.iter().enumerate() {
             conn.execute(
                 "INSERT INTO blobs (blob_id, content, expires_at) VALUES (?1, ?2, ?3)",
@@ -537,23 +531,26 @@ async fn an_older_postgres_database_s_blobs_move_to_the_blob_store() {
     let (client, connection) = tokio_postgres::connect(&database, NoTls).await.unwrap();
     let connection = tokio::spawn(connection);
     client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let config = if database.contains("://") {
+        let separator = if database.contains('?') { '&' } else { '?' };
+        format!("{database}{separator}options=-c%20search_path%3D{schema}")
+    } else {
+        format!("{database} options='-c search_path={schema}'")
+    };
+    // Today's schema less the blobs' `length`, at version 5: the relay
+    // before blob lengths, its blob bytes still in the rows.
+    PostgresStore::connect_with_pool_size(&config, 1)
+        .await
+        .unwrap()
+        .close();
+    client
         .batch_execute(&format!(
-            "CREATE SCHEMA {schema}; SET search_path = {schema};
-             CREATE TABLE fuin_schema (
-                 singleton BOOLEAN NOT NULL PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-                 version   BIGINT  NOT NULL
-             );
-             INSERT INTO fuin_schema (version) VALUES (3);
-             CREATE TABLE blobs (
-                 blob_id    BYTEA  NOT NULL PRIMARY KEY,
-                 content    BYTEA  NOT NULL,
-                 expires_at BIGINT NOT NULL
-             );
-             CREATE TABLE blob_capabilities (
-                 capability_hash BYTEA  NOT NULL PRIMARY KEY,
-                 blob_id         BYTEA  NOT NULL REFERENCES blobs (blob_id) ON DELETE CASCADE,
-                 expires_at      BIGINT NOT NULL
-             );"
+            "SET search_path = {schema};
+             ALTER TABLE blobs DROP COLUMN length;
+             UPDATE fuin_schema SET version = 5;"
         ))
         .await
         .unwrap();
@@ -576,12 +573,6 @@ async fn an_older_postgres_database_s_blobs_move_to_the_blob_store() {
             .await
             .unwrap();
     }
-    let config = if database.contains("://") {
-        let separator = if database.contains('?') { '&' } else { '?' };
-        format!("{database}{separator}options=-c%20search_path%3D{schema}")
-    } else {
-        format!("{database} options='-c search_path={schema}'")
-    };
     let store = PostgresStore::connect_with_pool_size(&config, 2)
         .await
         .unwrap();

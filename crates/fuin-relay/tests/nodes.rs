@@ -16,6 +16,8 @@
 )]
 
 mod common;
+#[path = "common/pg_schema.rs"]
+mod pg_schema;
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -30,81 +32,13 @@ use fuin_relay::{Relay, RelayConfig};
 use fuin_wire::relay::{Acknowledgement, MailboxBatch};
 use fuin_wire::{FrameBody, StampKeyId};
 use futures_util::{SinkExt, StreamExt};
+use pg_schema::{Schema, fresh_suffix};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// How soon a waiter on one node must hear of a send through the other: far
 /// below the 20 s it waits, so that only a wake-up can explain it.
 const PROMPTLY: Duration = Duration::from_secs(5);
-
-/// A schema of its own in the test database for one test, dropped with
-/// it: a database remembers the stamp key it was made with, and each test
-/// makes a fresh key.
-struct Schema {
-    database: String,
-    name: String,
-    conninfo: String,
-}
-
-impl Schema {
-    fn create() -> Option<Self> {
-        let database = match std::env::var("FUIN_TEST_POSTGRES") {
-            Ok(conninfo) if !conninfo.is_empty() => conninfo,
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("CI is set but FUIN_TEST_POSTGRES is not: .ci/run must start PostgreSQL")
-            }
-            _ => {
-                eprintln!("note: FUIN_TEST_POSTGRES is not set: the two-node test is skipped");
-                return None;
-            }
-        };
-        let name = format!("fuin_nodes_{}", fresh_suffix());
-        execute(&database, &format!("CREATE SCHEMA {name}"));
-        let conninfo = if database.contains("://") {
-            let separator = if database.contains('?') { '&' } else { '?' };
-            format!("{database}{separator}options=-c%20search_path%3D{name}")
-        } else {
-            format!("{database} options='-c search_path={name}'")
-        };
-        Some(Self {
-            database,
-            name,
-            conninfo,
-        })
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        execute(
-            &self.database,
-            &format!("DROP SCHEMA {} CASCADE", self.name),
-        );
-    }
-}
-
-/// Runs `sql` on `database`, on a thread of its own (callable from inside
-/// a runtime as well as outside).
-fn execute(database: &str, sql: &str) {
-    let (database, sql) = (database.to_owned(), sql.to_owned());
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(&database, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            let connection = tokio::spawn(connection);
-            client.batch_execute(&sql).await.unwrap();
-            drop(client);
-            connection.await.unwrap().unwrap();
-        });
-    })
-    .join()
-    .unwrap();
-}
 
 /// Two relay processes on `conninfo` sharing the stamp key `key_file`, and
 /// a blob directory beside it.
@@ -185,13 +119,6 @@ fn process_and_in_process_nodes(conninfo: &str, key_file: &Path) -> (RelayProces
     // The process makes the key file before it says where it listens.
     let process = RelayProcess::start_with(&args);
     (process, InProcessNode::start(conninfo, key_file))
-}
-
-/// Fresh user names: the database outlives test runs.
-fn fresh_suffix() -> String {
-    let mut suffix = [0u8; 6];
-    rand::fill(&mut suffix);
-    suffix.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]

@@ -222,11 +222,14 @@ fn an_empty_postgres_database_next_to_a_used_stamp_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("stamp-key");
     write_key(&key);
+    let blob_dir = dir.path().join("blobs");
     let args = [
         OsStr::new("--postgres"),
         OsStr::new(&conninfo),
         OsStr::new("--stamp-key-file"),
         key.as_os_str(),
+        OsStr::new("--blob-dir"),
+        blob_dir.as_os_str(),
     ];
     let refused = refused_start(&args, "127.0.0.1:0");
     assert!(refused.contains("is new or empty"), "{refused}");

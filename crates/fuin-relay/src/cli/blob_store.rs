@@ -11,6 +11,27 @@ use zeroize::Zeroizing;
 
 use super::*;
 
+/// Checks, before anything is opened, that the options name a blob store
+/// the relay can use: one every relay on a PostgreSQL database shares, and
+/// S3 credentials for a bucket. Opening it ([`blob_store`]) comes later.
+pub(super) fn check_blob_settings(args: &RelayArgs) -> Result<(), RunError> {
+    if args.blob_s3_bucket.is_some() && args.blob_s3_endpoint.is_some() {
+        return s3_credentials(args).map(drop);
+    }
+    if args.blob_dir.is_none() && args.data.is_none() {
+        return Err(no_shared_blob_store());
+    }
+    Ok(())
+}
+
+fn no_shared_blob_store() -> RunError {
+    RunError::BlobStore(
+        "--postgres needs --blob-dir or --blob-s3-bucket (every relay on the database must \
+         see the same blobs)"
+            .into(),
+    )
+}
+
 /// The blob store the options name: an S3 bucket, `--blob-dir`, or the
 /// directory next to the SQLite database.
 pub(super) fn blob_store(args: &RelayArgs) -> Result<Arc<dyn BlobStore>, RunError> {
@@ -35,13 +56,7 @@ pub(super) fn blob_store(args: &RelayArgs) -> Result<Arc<dyn BlobStore>, RunErro
             dir.push(".blobs");
             PathBuf::from(dir)
         }
-        (None, None) => {
-            return Err(RunError::BlobStore(
-                "--postgres needs --blob-dir or --blob-s3-bucket (every relay on the \
-                 database must see the same blobs)"
-                    .into(),
-            ));
-        }
+        (None, None) => return Err(no_shared_blob_store()),
     };
     FsBlobStore::open(&dir)
         .map(|store| Arc::new(store) as Arc<dyn BlobStore>)
