@@ -240,8 +240,9 @@ fn build_session_fixture() -> Result<SessionFixture, String> {
     let mut prekeys = PrekeyStore::new();
     prekeys.rotate_signed_prekey(&bob_identity, &mut rng);
     let mut one_time = prekeys.generate_one_time_prekeys(3, &mut rng);
+    prekeys.rotate_last_resort_kem_prekey(&bob_identity, &mut rng);
     let bundle = prekeys
-        .bundle(bob.clone(), &bob_identity, one_time.pop())
+        .bundle(bob.clone(), &bob_identity, one_time.pop(), None)
         .ok_or("session fixture: Bob has no signed prekey")?;
     let bundle = VerifiedBundle::verify(&bundle, &bob, None).map_err(fail("verify"))?;
     let bob_prekeys = prekeys.clone();

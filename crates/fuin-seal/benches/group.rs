@@ -341,7 +341,8 @@ fn one_to_one_session(rng: &mut ChaCha20Rng) -> (Session, DeviceAddress<'static>
     let them = DeviceIdentity::generate(rng);
     let mut prekeys = PrekeyStore::new();
     prekeys.rotate_signed_prekey(&them, rng);
-    let bundle = prekeys.bundle(peer.clone(), &them, None).unwrap();
+    prekeys.rotate_last_resort_kem_prekey(&them, rng);
+    let bundle = prekeys.bundle(peer.clone(), &them, None, None).unwrap();
     let bundle = VerifiedBundle::verify(&bundle, &peer, None).unwrap();
     (
         Session::initiate(rng, &me, local.clone(), &bundle).unwrap(),

@@ -70,6 +70,7 @@ impl Device {
         let identity = DeviceIdentity::generate(rng);
         let mut prekeys = PrekeyStore::new();
         prekeys.rotate_signed_prekey(&identity, rng);
+        prekeys.rotate_last_resort_kem_prekey(&identity, rng);
         Self {
             address: address(user),
             identity,
@@ -81,7 +82,7 @@ impl Device {
     fn bundle(&mut self, rng: &mut ChaCha20Rng) -> PrekeyBundle<'static> {
         let one_time = self.prekeys.generate_one_time_prekeys(1, rng).remove(0);
         self.prekeys
-            .bundle(self.address.clone(), &self.identity, Some(one_time))
+            .bundle(self.address.clone(), &self.identity, Some(one_time), None)
             .unwrap()
     }
 

@@ -55,6 +55,24 @@ pub enum SealError {
         /// The id named.
         id: u32,
     },
+    /// An ML-KEM encapsulation key that fails FIPS 203's check (a
+    /// coefficient not below q).
+    InvalidKemKey,
+    /// A prekey bundle without a KEM prekey. Version 3 devices always
+    /// publish one, so it was stripped (a downgrade to a session that a
+    /// quantum computer could open later) or the device must upgrade.
+    MissingKemPrekey,
+    /// A prekey message without a KEM ciphertext: stripped, or from an
+    /// initiator that must upgrade. Refused rather than answered without the
+    /// post-quantum term.
+    MissingKemCiphertext,
+    /// A prekey message names a KEM prekey this device does not have: a
+    /// one-time one used already (a replayed first message), a last-resort
+    /// one rotated out, or one that never existed.
+    UnknownKemPrekey {
+        /// The id named.
+        id: u32,
+    },
     /// A prekey message that starts a different session than this one; the
     /// caller should answer it with a new responder session.
     SessionMismatch,
@@ -177,6 +195,16 @@ impl fmt::Display for SealError {
             Self::UnknownSignedPrekey { id } => write!(f, "no signed prekey with id {id}"),
             Self::UnknownOneTimePrekey { id } => {
                 write!(f, "no one-time prekey with id {id} (used or unknown)")
+            }
+            Self::InvalidKemKey => f.write_str("ML-KEM encapsulation key is not valid"),
+            Self::MissingKemPrekey => {
+                f.write_str("prekey bundle has no KEM prekey: refused, the session would not be post-quantum")
+            }
+            Self::MissingKemCiphertext => f.write_str(
+                "prekey message has no KEM ciphertext: refused, the session would not be post-quantum",
+            ),
+            Self::UnknownKemPrekey { id } => {
+                write!(f, "no KEM prekey with id {id} (used, rotated out or unknown)")
             }
             Self::SessionMismatch => f.write_str("prekey message belongs to another session"),
             Self::WrongRecipient => f.write_str("message is addressed to another device"),

@@ -44,8 +44,9 @@
 //! // Bob publishes prekeys; Alice fetches his bundle and checks it.
 //! let mut bob_prekeys = PrekeyStore::new();
 //! bob_prekeys.rotate_signed_prekey(&bob, &mut rng);
+//! bob_prekeys.rotate_last_resort_kem_prekey(&bob, &mut rng);
 //! let one_time = bob_prekeys.generate_one_time_prekeys(1, &mut rng).pop();
-//! let bundle = bob_prekeys.bundle(bob_address.clone(), &bob, one_time).unwrap();
+//! let bundle = bob_prekeys.bundle(bob_address.clone(), &bob, one_time, None).unwrap();
 //! let bundle = VerifiedBundle::verify(&bundle, &bob_address, None)?;
 //!
 //! // Alice starts a session and seals a message.
@@ -97,7 +98,14 @@ pub use prekeys::{PrekeyStore, SIGNED_PREKEYS_KEPT, VerifiedBundle};
 pub use ratchet::{MAX_SKIP, MAX_SKIPPED_KEYS, SKIPPED_KEY_LIFETIME_MS};
 pub use session::{FrankingOpening, Gap, Opened, Outgoing, Sealed, Session};
 
-/// The protocol version bound into every message's associated data
-/// (`spec/protocol.md` §8, §16): version 2 carries a fresh salt in every
-/// message header and binds a prekey message's handshake fields.
+/// The protocol version bound into every one-to-one message's associated
+/// data (`spec/protocol.md` §8, §16): version 2 carries a fresh salt in every
+/// message header and binds a prekey message's handshake fields; version 3
+/// makes the handshake hybrid (X25519 and ML-KEM-768) and binds the KEM
+/// fields of a prekey message.
 pub const PROTOCOL_VERSION: u8 = fuin_wire::MESSAGE_PROTOCOL_VERSION;
+
+/// The version byte bound into every group message's associated data
+/// (`spec/groups.md` §6.1). Group messages did not change in protocol
+/// version 3, so they keep version 2's byte.
+pub const GROUP_PROTOCOL_VERSION: u8 = 2;

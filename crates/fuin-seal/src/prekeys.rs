@@ -8,10 +8,12 @@ use crate::SealError;
 use crate::identity::{DeviceIdentity, TrustedIdentity};
 use crate::primitives::framing::Framer;
 use crate::primitives::kdf::Label;
+use crate::primitives::kem::{self, KemSecret};
 use crate::primitives::signing;
 use crate::primitives::x25519::{self, AgreementSecret};
 use fuin_wire::{
-    DeviceAddress, OneTimePrekey, PrekeyBundle, PrekeyId, PublicIdentity, SignedPrekey,
+    DeviceAddress, KemPrekey, MlKemPublicKey, OneTimePrekey, PrekeyBundle, PrekeyId,
+    PublicIdentity, SignedPrekey,
 };
 
 /// How many signed prekeys a device keeps: the current one and those before
@@ -26,6 +28,19 @@ pub(crate) fn signed_prekey_message(id: PrekeyId, key: &fuin_wire::X25519PublicK
         .finish()
 }
 
+/// The string an identity signs to vouch for a KEM prekey: the same framing
+/// as a signed prekey's, under its own label, over the 1,184-byte key.
+pub(crate) fn kem_prekey_message(id: PrekeyId, key: &MlKemPublicKey) -> Vec<u8> {
+    Framer::unlabelled()
+        .u32(id.0)
+        .field(key.as_bytes())
+        .finish()
+}
+
+/// How many last-resort KEM prekeys a device keeps: the current one and
+/// those before it, like signed prekeys.
+pub const LAST_RESORT_KEM_PREKEYS_KEPT: usize = 3;
+
 /// A device's secret prekeys. The device publishes their public halves and
 /// keeps this store with its state.
 #[derive(Clone, Default)]
@@ -33,6 +48,9 @@ pub struct PrekeyStore {
     /// Newest last.
     pub(crate) signed: Vec<(SignedPrekey, AgreementSecret)>,
     pub(crate) one_time: BTreeMap<u32, AgreementSecret>,
+    /// Newest last.
+    pub(crate) last_resort_kem: Vec<(KemPrekey, KemSecret)>,
+    pub(crate) one_time_kem: BTreeMap<u32, KemSecret>,
     pub(crate) next_id: u32,
 }
 
@@ -100,6 +118,84 @@ impl PrekeyStore {
             .collect()
     }
 
+    /// Makes a new last-resort KEM prekey, signed by `identity`, and makes it
+    /// current: the relay hands it out when the device's pool of one-time
+    /// KEM prekeys is empty. The oldest is forgotten once more than
+    /// [`LAST_RESORT_KEM_PREKEYS_KEPT`] exist.
+    pub fn rotate_last_resort_kem_prekey<R: CryptoRng + ?Sized>(
+        &mut self,
+        identity: &DeviceIdentity,
+        rng: &mut R,
+    ) -> KemPrekey {
+        let secret = KemSecret::generate(rng);
+        let public = self.sign_kem_prekey(identity, &secret);
+        self.last_resort_kem.push((public.clone(), secret));
+        if self.last_resort_kem.len() > LAST_RESORT_KEM_PREKEYS_KEPT {
+            self.last_resort_kem.remove(0);
+        }
+        public
+    }
+
+    /// The current last-resort KEM prekey, if one was made.
+    pub fn current_last_resort_kem_prekey(&self) -> Option<&KemPrekey> {
+        self.last_resort_kem.last().map(|(public, _)| public)
+    }
+
+    /// Makes `count` one-time KEM prekeys, each signed by `identity`, and
+    /// returns their public halves for publishing.
+    pub fn generate_one_time_kem_prekeys<R: CryptoRng + ?Sized>(
+        &mut self,
+        count: usize,
+        identity: &DeviceIdentity,
+        rng: &mut R,
+    ) -> Vec<KemPrekey> {
+        (0..count)
+            .map(|_| {
+                let secret = KemSecret::generate(rng);
+                let public = self.sign_kem_prekey(identity, &secret);
+                self.one_time_kem.insert(public.id.0, secret);
+                public
+            })
+            .collect()
+    }
+
+    fn sign_kem_prekey(&mut self, identity: &DeviceIdentity, secret: &KemSecret) -> KemPrekey {
+        let id = self.take_id();
+        let public_key = secret.public_key();
+        let signature = identity.signing().sign(
+            Label::KemPrekeySignature,
+            &kem_prekey_message(id, &public_key),
+        );
+        KemPrekey {
+            id,
+            public_key,
+            signature,
+        }
+    }
+
+    /// How many one-time KEM prekeys are still unused.
+    pub fn one_time_kem_count(&self) -> usize {
+        self.one_time_kem.len()
+    }
+
+    /// The secret of the KEM prekey `id`, one-time or last-resort, and
+    /// whether it is one-time (consumed once a session is made with it).
+    pub(crate) fn kem_secret(&self, id: PrekeyId) -> Result<(&KemSecret, bool), SealError> {
+        if let Some(secret) = self.one_time_kem.get(&id.0) {
+            return Ok((secret, true));
+        }
+        self.last_resort_kem
+            .iter()
+            .find(|(public, _)| public.id == id)
+            .map(|(_, secret)| (secret, false))
+            .ok_or(SealError::UnknownKemPrekey { id: id.0 })
+    }
+
+    /// Forgets a one-time KEM prekey once a session was made with it.
+    pub(crate) fn consume_one_time_kem(&mut self, id: PrekeyId) {
+        self.one_time_kem.remove(&id.0);
+    }
+
     /// How many one-time prekeys are still unused.
     pub fn one_time_count(&self) -> usize {
         self.one_time.len()
@@ -125,18 +221,26 @@ impl PrekeyStore {
     }
 
     /// The bundle the relay would hand out for this device, with the given
-    /// one-time prekey (or none). Used by tests and by a relay stand-in.
+    /// one-time prekey (or none) and KEM prekey (`None`: the current
+    /// last-resort one). `None` if no signed prekey or no last-resort KEM
+    /// prekey was made. Used by tests and by a relay stand-in.
     pub fn bundle(
         &self,
         address: DeviceAddress<'static>,
         identity: &DeviceIdentity,
         one_time_prekey: Option<OneTimePrekey>,
+        kem_prekey: Option<KemPrekey>,
     ) -> Option<PrekeyBundle<'static>> {
+        let kem_prekey = match kem_prekey {
+            Some(kem_prekey) => kem_prekey,
+            None => self.current_last_resort_kem_prekey()?.clone(),
+        };
         Some(PrekeyBundle {
             address,
             identity: identity.public().clone(),
             signed_prekey: self.current_signed_prekey()?.clone(),
             one_time_prekey,
+            kem_prekey: Some(kem_prekey),
         })
     }
 }
@@ -146,6 +250,8 @@ impl std::fmt::Debug for PrekeyStore {
         f.debug_struct("PrekeyStore")
             .field("signed_prekeys", &self.signed.len())
             .field("one_time_prekeys", &self.one_time.len())
+            .field("last_resort_kem_prekeys", &self.last_resort_kem.len())
+            .field("one_time_kem_prekeys", &self.one_time_kem.len())
             .finish_non_exhaustive()
     }
 }
@@ -159,6 +265,7 @@ pub struct VerifiedBundle {
     pub(crate) identity: TrustedIdentity,
     pub(crate) signed_prekey: SignedPrekey,
     pub(crate) one_time_prekey: Option<OneTimePrekey>,
+    pub(crate) kem_prekey: KemPrekey,
 }
 
 impl VerifiedBundle {
@@ -191,11 +298,23 @@ impl VerifiedBundle {
         if let Some(one_time) = &bundle.one_time_prekey {
             x25519::check_public_key(&one_time.public_key)?;
         }
+        let kem_prekey = bundle
+            .kem_prekey
+            .as_ref()
+            .ok_or(SealError::MissingKemPrekey)?;
+        kem::check_public_key(&kem_prekey.public_key)?;
+        signing::verify(
+            &bundle.identity.signing_key,
+            Label::KemPrekeySignature,
+            &kem_prekey_message(kem_prekey.id, &kem_prekey.public_key),
+            &kem_prekey.signature,
+        )?;
         Ok(Self {
             address: bundle.address.clone().into_owned(),
             identity,
             signed_prekey: signed.clone(),
             one_time_prekey: bundle.one_time_prekey.clone(),
+            kem_prekey: kem_prekey.clone(),
         })
     }
 

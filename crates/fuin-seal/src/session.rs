@@ -12,15 +12,17 @@ use crate::primitives::aead;
 use crate::primitives::framing::Framer;
 use crate::primitives::franking::{self, FrankedMessage};
 use crate::primitives::kdf::{self, Label};
+use crate::primitives::kem::{self, KemSharedSecret};
 use crate::primitives::secret::DhOutput;
 use crate::primitives::x25519::{self, AgreementSecret};
 use crate::ratchet::{Ratchet, RootKey};
 use crate::{ConversationId, PROTOCOL_VERSION, SealError};
 use fuin_wire::{
     ClientMessageId, ContentKind, ContentType, ConversationRef, DeliveredRecord, DeviceAddress,
-    FrameBody, FrankingCommitment, FrankingKey, FrankingStamp, MessageContent, MessageId, Opaque,
-    PrekeyId, PrekeyMessage, PublicIdentity, RatchetHeader, RatchetMessage, RoutingEnvelope,
-    SecretBytes, StampKeyId, UserId, X25519PublicKey,
+    FrameBody, FrankingCommitment, FrankingKey, FrankingStamp, KemEncapsulation, MessageContent,
+    MessageId, MlKemCiphertext, MlKemPublicKey, Opaque, PrekeyId, PrekeyMessage, PublicIdentity,
+    RatchetHeader, RatchetMessage, RoutingEnvelope, SecretBytes, StampKeyId, UserId,
+    X25519PublicKey,
 };
 
 /// A message ready to be sealed to each of its recipients' sessions. Its id,
@@ -154,11 +156,15 @@ pub struct Opened {
 }
 
 /// The handshake fields every message carries until the responder answers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct PendingPrekey {
     pub(crate) base_key: X25519PublicKey,
     pub(crate) signed_prekey_id: PrekeyId,
     pub(crate) one_time_prekey_id: Option<PrekeyId>,
+    /// `None` only in a session saved by protocol version 2 whose handshake
+    /// was never answered: version 3 responders refuse its prekey messages
+    /// (see [`Session::handshake_outdated`]).
+    pub(crate) kem: Option<KemEncapsulation>,
 }
 
 /// A session between this device and one peer device.
@@ -176,6 +182,9 @@ pub struct Session {
     pub(crate) initiator_base_key: Option<X25519PublicKey>,
     pub(crate) next_sequence: u64,
     pub(crate) highest_received_sequence: Option<u64>,
+    /// Whether the root key took an ML-KEM shared secret as well as the
+    /// X25519 terms. False only for sessions saved by protocol version 2.
+    pub(crate) post_quantum: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -184,15 +193,19 @@ impl std::fmt::Debug for Session {
             .field("local", &self.local_address)
             .field("peer", &self.peer_address)
             .field("next_sequence", &self.next_sequence)
+            .field("post_quantum", &self.post_quantum)
             .field("skipped_keys", &self.ratchet.skipped_len())
             .finish_non_exhaustive()
     }
 }
 
 /// The handshake's root key: `HKDF(salt = none, ikm = DH1 || DH2 || DH3
-/// [|| DH4], info = "fuin/v1/handshake" || transcript)`, where the transcript
-/// frames both identities, both addresses and every prekey used. Binding the
-/// identities here is what makes an unknown-key-share impossible.
+/// [|| DH4] || SS, info = "fuin/v1/hybrid-handshake" || transcript)`, where
+/// `SS` is the ML-KEM shared secret and the transcript frames both
+/// identities, both addresses, every prekey used, the KEM prekey and the KEM
+/// ciphertext. Binding the identities here is what makes an unknown-key-share
+/// impossible; binding the KEM key and ciphertext is what makes a stripped or
+/// swapped KEM term change the root key.
 struct Transcript<'r> {
     initiator: &'r PublicIdentity,
     responder: &'r PublicIdentity,
@@ -201,10 +214,17 @@ struct Transcript<'r> {
     base_key: &'r X25519PublicKey,
     signed_prekey: (PrekeyId, &'r X25519PublicKey),
     one_time_prekey: Option<(PrekeyId, X25519PublicKey)>,
+    kem_prekey: (PrekeyId, &'r MlKemPublicKey),
+    kem_ciphertext: &'r MlKemCiphertext,
 }
 
 impl Transcript<'_> {
-    fn root_key(&self, dh: [&DhOutput; 3], dh4: Option<&DhOutput>) -> RootKey {
+    fn root_key(
+        &self,
+        dh: [&DhOutput; 3],
+        dh4: Option<&DhOutput>,
+        kem_secret: &KemSharedSecret,
+    ) -> RootKey {
         let mut framer = Framer::unlabelled();
         framer
             .identity(self.initiator)
@@ -218,12 +238,17 @@ impl Transcript<'_> {
             Some((id, key)) => framer.u32(id.0).field(key.as_bytes()),
             None => framer.field(&[]).field(&[]),
         };
+        framer
+            .u32(self.kem_prekey.0.0)
+            .field(self.kem_prekey.1.as_bytes())
+            .field(self.kem_ciphertext.as_bytes());
         let transcript = framer.finish();
-        let mut ikm = Zeroizing::new(Vec::with_capacity(128));
+        let mut ikm = Zeroizing::new(Vec::with_capacity(160));
         for part in dh.into_iter().chain(dh4) {
             ikm.extend_from_slice(part.expose());
         }
-        let out = kdf::derive::<32>(Label::Handshake, None, &ikm, &transcript);
+        ikm.extend_from_slice(kem_secret.expose());
+        let out = kdf::derive::<32>(Label::HybridHandshake, None, &ikm, &transcript);
         RootKey::from_bytes(*out)
     }
 }
@@ -240,18 +265,20 @@ fn kind_code(kind: ContentKind) -> u32 {
 /// message, bound into that message's associated data so that no one can
 /// rewrite them in transit.
 #[derive(Clone, Copy)]
-struct HandshakeFields {
+struct HandshakeFields<'m> {
     base_key: X25519PublicKey,
     signed_prekey_id: PrekeyId,
     one_time_prekey_id: Option<PrekeyId>,
+    kem: Option<&'m KemEncapsulation>,
 }
 
-impl HandshakeFields {
-    fn of(message: &PrekeyMessage<'_>) -> Self {
+impl<'m> HandshakeFields<'m> {
+    fn of(message: &'m PrekeyMessage<'_>) -> Self {
         Self {
             base_key: message.base_key,
             signed_prekey_id: message.signed_prekey_id,
             one_time_prekey_id: message.one_time_prekey_id,
+            kem: message.kem.as_ref(),
         }
     }
 }
@@ -259,7 +286,7 @@ impl HandshakeFields {
 /// The associated data of one message, in the order the spec fixes: version,
 /// sender identity, recipient identity, sender address, recipient address,
 /// header (salt last), content kind, franking commitment, then the handshake
-/// fields of a prekey message (three empty fields for a plain message).
+/// fields of a prekey message (five empty fields for a plain message).
 /// Sender first, so a message cannot be reflected back as if the other side
 /// had sent it.
 fn associated_data(
@@ -268,7 +295,7 @@ fn associated_data(
     header: &RatchetHeader,
     kind: ContentKind,
     commitment: &FrankingCommitment,
-    handshake: Option<HandshakeFields>,
+    handshake: Option<HandshakeFields<'_>>,
 ) -> Vec<u8> {
     let mut framer = Framer::new(Label::MessageAssociatedData.as_bytes());
     framer
@@ -292,9 +319,20 @@ fn associated_data(
                 Some(id) => framer.u32(id.0),
                 None => framer.field(&[]),
             };
+            match handshake.kem {
+                Some(kem) => framer
+                    .u32(kem.kem_prekey_id.0)
+                    .field(kem.ciphertext.as_bytes()),
+                None => framer.field(&[]).field(&[]),
+            };
         }
         None => {
-            framer.field(&[]).field(&[]).field(&[]);
+            framer
+                .field(&[])
+                .field(&[])
+                .field(&[])
+                .field(&[])
+                .field(&[]);
         }
     }
     framer.finish()
@@ -322,6 +360,8 @@ impl Session {
             .as_ref()
             .map(|one_time| base.agree(&one_time.public_key))
             .transpose()?;
+        let kem_prekey = &bundle.kem_prekey;
+        let (kem_ciphertext, kem_secret) = kem::encapsulate(rng, &kem_prekey.public_key)?;
         let root = Transcript {
             initiator: local.public(),
             responder: peer,
@@ -333,8 +373,10 @@ impl Session {
                 .one_time_prekey
                 .as_ref()
                 .map(|one_time| (one_time.id, one_time.public_key)),
+            kem_prekey: (kem_prekey.id, &kem_prekey.public_key),
+            kem_ciphertext: &kem_ciphertext,
         }
-        .root_key([&dh1, &dh2, &dh3], dh4.as_ref());
+        .root_key([&dh1, &dh2, &dh3], dh4.as_ref(), &kem_secret);
         Ok(Self {
             ratchet: Ratchet::initiator(rng, root, signed.public_key)?,
             local_address,
@@ -345,10 +387,15 @@ impl Session {
                 base_key,
                 signed_prekey_id: signed.id,
                 one_time_prekey_id: bundle.one_time_prekey.as_ref().map(|one_time| one_time.id),
+                kem: Some(KemEncapsulation {
+                    kem_prekey_id: kem_prekey.id,
+                    ciphertext: kem_ciphertext,
+                }),
             }),
             initiator_base_key: None,
             next_sequence: 0,
             highest_received_sequence: None,
+            post_quantum: true,
         })
     }
 
@@ -387,6 +434,13 @@ impl Session {
             .one_time_prekey_id
             .map(|id| prekeys.one_time_secret(id).map(|secret| (id, secret)))
             .transpose()?;
+        let kem = message
+            .kem
+            .as_ref()
+            .ok_or(SealError::MissingKemCiphertext)?;
+        let (kem_prekey_secret, kem_one_time) = prekeys.kem_secret(kem.kem_prekey_id)?;
+        let kem_prekey_public = kem_prekey_secret.public_key();
+        let kem_secret = kem_prekey_secret.decapsulate(&kem.ciphertext);
 
         let dh1 = signed_secret.agree(&initiator.public().agreement_key)?;
         let dh2 = local.agreement().agree(&message.base_key)?;
@@ -402,8 +456,10 @@ impl Session {
             base_key: &message.base_key,
             signed_prekey: (message.signed_prekey_id, &signed_public),
             one_time_prekey: one_time.map(|(id, secret)| (id, secret.public_key())),
+            kem_prekey: (kem.kem_prekey_id, &kem_prekey_public),
+            kem_ciphertext: &kem.ciphertext,
         }
-        .root_key([&dh1, &dh2, &dh3], dh4.as_ref());
+        .root_key([&dh1, &dh2, &dh3], dh4.as_ref(), &kem_secret);
 
         let mut session = Self {
             ratchet: Ratchet::responder(root, signed_secret.clone()),
@@ -415,6 +471,7 @@ impl Session {
             initiator_base_key: Some(message.base_key),
             next_sequence: 0,
             highest_received_sequence: None,
+            post_quantum: true,
         };
         let opened = session.open_ratchet_message(
             &message.message,
@@ -424,6 +481,9 @@ impl Session {
         )?;
         if let Some(id) = message.one_time_prekey_id {
             prekeys.consume_one_time(id);
+        }
+        if kem_one_time {
+            prekeys.consume_one_time_kem(kem.kem_prekey_id);
         }
         Ok((session, opened))
     }
@@ -441,6 +501,25 @@ impl Session {
     /// This device's address in the session.
     pub fn local_address(&self) -> &DeviceAddress<'static> {
         &self.local_address
+    }
+
+    /// Whether the session's root key took an ML-KEM-768 shared secret as
+    /// well as the X25519 terms, so that it stays sealed while either holds.
+    /// Every session made by this version is; only a session saved by
+    /// protocol version 2 (before the hybrid handshake) is not.
+    pub fn post_quantum(&self) -> bool {
+        self.post_quantum
+    }
+
+    /// Whether this is an initiator session saved by protocol version 2
+    /// whose handshake was never answered: its prekey messages carry no KEM
+    /// ciphertext, and every version 3 responder refuses them
+    /// ([`SealError::MissingKemCiphertext`]). The caller should start a new
+    /// session in its place; nothing was ever received on this one.
+    pub fn handshake_outdated(&self) -> bool {
+        self.pending_prekey
+            .as_ref()
+            .is_some_and(|pending| pending.kem.is_none())
     }
 
     /// Whether the session can seal now. A responder session always can; it
@@ -495,6 +574,7 @@ impl Session {
             base_key: pending.base_key,
             signed_prekey_id: pending.signed_prekey_id,
             one_time_prekey_id: pending.one_time_prekey_id,
+            kem: pending.kem.as_ref(),
         });
         let ad = associated_data(
             (&self.local_identity, &self.local_address),
@@ -521,6 +601,7 @@ impl Session {
                 base_key: pending.base_key,
                 signed_prekey_id: pending.signed_prekey_id,
                 one_time_prekey_id: pending.one_time_prekey_id,
+                kem: pending.kem.clone(),
                 message: ratchet_message,
             }
             .to_bytes()?,
@@ -706,7 +787,8 @@ mod tests {
         let bob = DeviceIdentity::generate(&mut rng);
         let mut prekeys = PrekeyStore::new();
         prekeys.rotate_signed_prekey(&bob, &mut rng);
-        let bundle = prekeys.bundle(address("bob"), &bob, None).unwrap();
+        prekeys.rotate_last_resort_kem_prekey(&bob, &mut rng);
+        let bundle = prekeys.bundle(address("bob"), &bob, None, None).unwrap();
         let bundle = VerifiedBundle::verify(&bundle, &address("bob"), None).unwrap();
         let mut session = Session::initiate(&mut rng, &alice, address("alice"), &bundle).unwrap();
 
@@ -744,7 +826,8 @@ mod tests {
         let bob = DeviceIdentity::generate(rng);
         let mut prekeys = PrekeyStore::new();
         prekeys.rotate_signed_prekey(&bob, rng);
-        let bundle = prekeys.bundle(address("bob"), &bob, None).unwrap();
+        prekeys.rotate_last_resort_kem_prekey(&bob, rng);
+        let bundle = prekeys.bundle(address("bob"), &bob, None, None).unwrap();
         let bundle = VerifiedBundle::verify(&bundle, &address("bob"), None).unwrap();
         let mut alice_session = Session::initiate(rng, &alice, address("alice"), &bundle).unwrap();
         let hello = text(rng, "alice", "bob", b"hello");

@@ -30,6 +30,7 @@ fn responder_before_its_first_message(rng: &mut ChaCha20Rng) -> Session {
         initiator_base_key: Some(AgreementSecret::generate(rng).public_key()),
         next_sequence: 0,
         highest_received_sequence: None,
+        post_quantum: true,
     }
 }
 

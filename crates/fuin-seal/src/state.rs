@@ -4,8 +4,11 @@
 //! keys, so the bytes come back in a wiping buffer and the client stores them
 //! only after [`seal_with_storage_key`].
 //!
-//! Version 1 is the only version so far; a state saved by it is pinned in
-//! `test-vectors/seal/saved-state-v1.json` and must keep loading.
+//! Identities and group states are written as version 1. Sessions and
+//! prekey stores are written as version 2 (protocol version 3 added the KEM
+//! prekeys and the post-quantum flag) and still load from version 1; a state
+//! saved by version 1 is pinned in `test-vectors/seal/saved-state-v1.json`
+//! and must keep loading.
 
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
@@ -16,15 +19,23 @@ use crate::identity::DeviceIdentity;
 use crate::prekeys::PrekeyStore;
 use crate::primitives::aead;
 use crate::primitives::kdf::Label;
+use crate::primitives::kem::{self, KemSecret};
 use crate::primitives::secret::secret_bytes;
 use crate::primitives::signing::SigningSecret;
 use crate::primitives::x25519::AgreementSecret;
 use crate::ratchet::{Ratchet, SavedRatchet};
 use crate::session::{PendingPrekey, Session};
-use fuin_wire::{DeviceAddress, PrekeyId, PublicIdentity, SignedPrekey, UserId, X25519PublicKey};
+use fuin_wire::{
+    DeviceAddress, KemEncapsulation, KemPrekey, PrekeyId, PublicIdentity, SignedPrekey, UserId,
+    X25519PublicKey,
+};
 
-/// The state format this version writes.
+/// The state format identities and group states are written in.
 pub const STATE_VERSION: u8 = 1;
+
+/// The state format sessions and prekey stores are written in (they load
+/// from [`STATE_VERSION`] 1 too).
+pub const SESSION_STATE_VERSION: u8 = 2;
 
 /// Encodes secret state as `version byte || postcard body` into one buffer
 /// that is wiped on drop. Its size is computed first and the buffer is
@@ -32,12 +43,20 @@ pub const STATE_VERSION: u8 = 1;
 /// of a secret behind in freed memory. Every saved state (identity, prekeys,
 /// session, group) is encoded by this one function.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    encode_version(STATE_VERSION, value)
+}
+
+/// [`encode`] with another version byte.
+fn encode_version<T: Serialize>(
+    state_version: u8,
+    value: &T,
+) -> Result<Zeroizing<Vec<u8>>, SealError> {
     let body_len =
         postcard::experimental::serialized_size(value).map_err(|_| SealError::InvalidState)?;
     let total = body_len.checked_add(1).ok_or(SealError::InvalidState)?;
     let mut out = Zeroizing::new(vec![0u8; total]);
     let (version, body) = out.split_at_mut(1);
-    version[0] = STATE_VERSION;
+    version[0] = state_version;
     let written = postcard::to_slice(value, body)
         .map_err(|_| SealError::InvalidState)?
         .len();
@@ -52,9 +71,22 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, SealError> {
     if version != STATE_VERSION {
         return Err(SealError::UnsupportedStateVersion { version });
     }
+    decode_body(body)
+}
+
+fn decode_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, SealError> {
     match postcard::take_from_bytes(body) {
         Ok((value, [])) => Ok(value),
         _ => Err(SealError::InvalidState),
+    }
+}
+
+/// The version byte of a session or prekey store, and its body.
+fn split_session_state(bytes: &[u8]) -> Result<(u8, &[u8]), SealError> {
+    let (&version, body) = bytes.split_first().ok_or(SealError::InvalidState)?;
+    match version {
+        STATE_VERSION | SESSION_STATE_VERSION => Ok((version, body)),
+        _ => Err(SealError::UnsupportedStateVersion { version }),
     }
 }
 
@@ -83,8 +115,9 @@ impl DeviceIdentity {
     }
 }
 
+/// A prekey store as state version 1 wrote it (no KEM prekeys).
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-struct SavedPrekeys {
+struct SavedPrekeysV1 {
     #[zeroize(skip)]
     signed: Vec<SignedPrekey>,
     signed_secrets: Vec<[u8; 32]>,
@@ -92,36 +125,185 @@ struct SavedPrekeys {
     next_id: u32,
 }
 
+/// A prekey store as state version 2 writes it. KEM secrets are their
+/// 64-byte seeds.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct SavedPrekeys {
+    #[zeroize(skip)]
+    signed: Vec<SignedPrekey>,
+    signed_secrets: Vec<[u8; 32]>,
+    one_time: Vec<(u32, [u8; 32])>,
+    #[zeroize(skip)]
+    last_resort_kem: Vec<KemPrekey>,
+    #[serde(with = "seeds")]
+    last_resort_kem_secrets: Vec<[u8; kem::SEED_LEN]>,
+    #[serde(with = "numbered_seeds")]
+    one_time_kem: Vec<(u32, [u8; kem::SEED_LEN])>,
+    next_id: u32,
+}
+
+/// serde for lists of 64-byte seeds (serde's arrays stop at 32).
+mod seeds {
+    use super::kem::SEED_LEN;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        seeds: &[[u8; SEED_LEN]],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let halves: Vec<([u8; 32], [u8; 32])> = seeds.iter().map(|seed| split(seed)).collect();
+        let out = halves.serialize(serializer);
+        wipe(halves);
+        out
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<[u8; SEED_LEN]>, D::Error> {
+        let halves = Vec::<([u8; 32], [u8; 32])>::deserialize(deserializer)?;
+        let seeds = halves.iter().map(join).collect();
+        wipe(halves);
+        Ok(seeds)
+    }
+
+    pub(super) fn split(seed: &[u8; SEED_LEN]) -> ([u8; 32], [u8; 32]) {
+        let mut first = [0u8; 32];
+        let mut second = [0u8; 32];
+        first.copy_from_slice(&seed[..32]);
+        second.copy_from_slice(&seed[32..]);
+        (first, second)
+    }
+
+    pub(super) fn join(halves: &([u8; 32], [u8; 32])) -> [u8; SEED_LEN] {
+        let mut seed = [0u8; SEED_LEN];
+        seed[..32].copy_from_slice(&halves.0);
+        seed[32..].copy_from_slice(&halves.1);
+        seed
+    }
+
+    pub(super) fn wipe<T: zeroize::Zeroize>(mut value: Vec<T>) {
+        value.iter_mut().for_each(zeroize::Zeroize::zeroize);
+    }
+}
+
+/// serde for `(id, seed)` lists.
+mod numbered_seeds {
+    use super::kem::SEED_LEN;
+    use super::seeds::{join, split, wipe};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        seeds: &[(u32, [u8; SEED_LEN])],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let halves: Vec<(u32, ([u8; 32], [u8; 32]))> =
+            seeds.iter().map(|(id, seed)| (*id, split(seed))).collect();
+        let out = halves.serialize(serializer);
+        wipe(halves.into_iter().map(|(_, halves)| halves).collect());
+        out
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<(u32, [u8; SEED_LEN])>, D::Error> {
+        let halves = Vec::<(u32, ([u8; 32], [u8; 32]))>::deserialize(deserializer)?;
+        let seeds = halves
+            .iter()
+            .map(|(id, halves)| (*id, join(halves)))
+            .collect();
+        wipe(halves.into_iter().map(|(_, halves)| halves).collect());
+        Ok(seeds)
+    }
+}
+
 impl PrekeyStore {
     /// Serializes the store, secrets included.
     pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>, SealError> {
-        encode(&SavedPrekeys {
-            signed: self
-                .signed
-                .iter()
-                .map(|(public, _)| public.clone())
-                .collect(),
-            signed_secrets: self
-                .signed
-                .iter()
-                .map(|(_, secret)| *secret.to_bytes())
-                .collect(),
-            one_time: self
-                .one_time
-                .iter()
-                .map(|(id, secret)| (*id, *secret.to_bytes()))
-                .collect(),
-            next_id: self.next_id,
-        })
+        encode_version(
+            SESSION_STATE_VERSION,
+            &SavedPrekeys {
+                signed: self
+                    .signed
+                    .iter()
+                    .map(|(public, _)| public.clone())
+                    .collect(),
+                signed_secrets: self
+                    .signed
+                    .iter()
+                    .map(|(_, secret)| *secret.to_bytes())
+                    .collect(),
+                one_time: self
+                    .one_time
+                    .iter()
+                    .map(|(id, secret)| (*id, *secret.to_bytes()))
+                    .collect(),
+                last_resort_kem: self
+                    .last_resort_kem
+                    .iter()
+                    .map(|(public, _)| public.clone())
+                    .collect(),
+                last_resort_kem_secrets: self
+                    .last_resort_kem
+                    .iter()
+                    .map(|(_, secret)| *secret.seed())
+                    .collect(),
+                one_time_kem: self
+                    .one_time_kem
+                    .iter()
+                    .map(|(id, secret)| (*id, *secret.seed()))
+                    .collect(),
+                next_id: self.next_id,
+            },
+        )
     }
 
     /// Restores a store saved by [`PrekeyStore::to_bytes`].
+    ///
+    /// A store saved by state version 1 loads without KEM prekeys: the
+    /// caller makes a last-resort KEM prekey and one-time ones and publishes
+    /// them.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
-        let saved: SavedPrekeys = decode(bytes)?;
-        if saved.signed.len() != saved.signed_secrets.len() {
+        let saved: SavedPrekeys = match split_session_state(bytes)? {
+            (STATE_VERSION, body) => {
+                let old: SavedPrekeysV1 = decode_body(body)?;
+                SavedPrekeys {
+                    signed: old.signed.clone(),
+                    signed_secrets: old.signed_secrets.clone(),
+                    one_time: old.one_time.clone(),
+                    last_resort_kem: Vec::new(),
+                    last_resort_kem_secrets: Vec::new(),
+                    one_time_kem: Vec::new(),
+                    next_id: old.next_id,
+                }
+            }
+            (_, body) => decode_body(body)?,
+        };
+        if saved.signed.len() != saved.signed_secrets.len()
+            || saved.last_resort_kem.len() != saved.last_resort_kem_secrets.len()
+            || saved.signed.len() > crate::SIGNED_PREKEYS_KEPT
+            || saved.last_resort_kem.len() > crate::prekeys::LAST_RESORT_KEM_PREKEYS_KEPT
+        {
             return Err(SealError::InvalidState);
         }
+        let last_resort_kem = saved
+            .last_resort_kem
+            .iter()
+            .cloned()
+            .zip(
+                saved
+                    .last_resort_kem_secrets
+                    .iter()
+                    .map(|seed| KemSecret::from_seed(*seed)),
+            )
+            .collect();
+        let one_time_kem = saved
+            .one_time_kem
+            .iter()
+            .map(|(id, seed)| (*id, KemSecret::from_seed(*seed)))
+            .collect();
         Ok(Self {
+            last_resort_kem,
+            one_time_kem,
             signed: saved
                 .signed
                 .iter()
@@ -143,8 +325,9 @@ impl PrekeyStore {
     }
 }
 
+/// A session as state version 1 wrote it (protocol version 2: no KEM).
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-struct SavedSession<'a> {
+struct SavedSessionV1<'a> {
     #[zeroize(skip)]
     #[serde(borrow)]
     local_address: DeviceAddress<'a>,
@@ -164,44 +347,122 @@ struct SavedSession<'a> {
     highest_received_sequence: Option<u64>,
 }
 
+/// A session as state version 2 writes it.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct SavedSession<'a> {
+    #[zeroize(skip)]
+    #[serde(borrow)]
+    local_address: DeviceAddress<'a>,
+    #[zeroize(skip)]
+    local_identity: PublicIdentity,
+    #[zeroize(skip)]
+    #[serde(borrow)]
+    peer_address: DeviceAddress<'a>,
+    #[zeroize(skip)]
+    peer_identity: PublicIdentity,
+    ratchet: SavedRatchet,
+    #[zeroize(skip)]
+    pending_prekey: Option<(
+        X25519PublicKey,
+        PrekeyId,
+        Option<PrekeyId>,
+        Option<KemEncapsulation>,
+    )>,
+    #[zeroize(skip)]
+    initiator_base_key: Option<X25519PublicKey>,
+    next_sequence: u64,
+    highest_received_sequence: Option<u64>,
+    post_quantum: bool,
+}
+
 impl Session {
     /// Serializes the session, keys included.
     pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>, SealError> {
-        encode(&SavedSession {
-            local_address: self.local_address.clone(),
-            local_identity: self.local_identity.clone(),
-            peer_address: self.peer_address.clone(),
-            peer_identity: self.peer_identity.clone(),
-            ratchet: self.ratchet.to_saved(),
-            pending_prekey: self
-                .pending_prekey
-                .map(|p| (p.base_key, p.signed_prekey_id, p.one_time_prekey_id)),
-            initiator_base_key: self.initiator_base_key,
-            next_sequence: self.next_sequence,
-            highest_received_sequence: self.highest_received_sequence,
-        })
+        encode_version(
+            SESSION_STATE_VERSION,
+            &SavedSession {
+                local_address: self.local_address.clone(),
+                local_identity: self.local_identity.clone(),
+                peer_address: self.peer_address.clone(),
+                peer_identity: self.peer_identity.clone(),
+                ratchet: self.ratchet.to_saved(),
+                pending_prekey: self.pending_prekey.as_ref().map(|p| {
+                    (
+                        p.base_key,
+                        p.signed_prekey_id,
+                        p.one_time_prekey_id,
+                        p.kem.clone(),
+                    )
+                }),
+                initiator_base_key: self.initiator_base_key,
+                next_sequence: self.next_sequence,
+                highest_received_sequence: self.highest_received_sequence,
+                post_quantum: self.post_quantum,
+            },
+        )
     }
 
     /// Restores a session saved by [`Session::to_bytes`].
+    ///
+    /// A session saved by state version 1 (protocol version 2) loads as not
+    /// post-quantum ([`Session::post_quantum`] is false).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
-        let saved: SavedSession<'_> = decode(bytes)?;
-        Ok(Self {
-            local_address: checked_address(&saved.local_address)?,
-            local_identity: saved.local_identity.clone(),
-            peer_address: checked_address(&saved.peer_address)?,
-            peer_identity: saved.peer_identity.clone(),
-            ratchet: Ratchet::from_saved(&saved.ratchet)?,
-            pending_prekey: saved.pending_prekey.map(
-                |(base_key, signed_prekey_id, one_time_prekey_id)| PendingPrekey {
-                    base_key,
-                    signed_prekey_id,
-                    one_time_prekey_id,
-                },
-            ),
-            initiator_base_key: saved.initiator_base_key,
-            next_sequence: saved.next_sequence,
-            highest_received_sequence: saved.highest_received_sequence,
-        })
+        match split_session_state(bytes)? {
+            (STATE_VERSION, body) => {
+                let old: SavedSessionV1<'_> = decode_body(body)?;
+                Ok(Self {
+                    local_address: checked_address(&old.local_address)?,
+                    local_identity: old.local_identity.clone(),
+                    peer_address: checked_address(&old.peer_address)?,
+                    peer_identity: old.peer_identity.clone(),
+                    ratchet: Ratchet::from_saved(&old.ratchet)?,
+                    pending_prekey: old.pending_prekey.map(
+                        |(base_key, signed_prekey_id, one_time_prekey_id)| PendingPrekey {
+                            base_key,
+                            signed_prekey_id,
+                            one_time_prekey_id,
+                            kem: None,
+                        },
+                    ),
+                    initiator_base_key: old.initiator_base_key,
+                    next_sequence: old.next_sequence,
+                    highest_received_sequence: old.highest_received_sequence,
+                    post_quantum: false,
+                })
+            }
+            (_, body) => {
+                let saved: SavedSession<'_> = decode_body(body)?;
+                // A hybrid session's prekey messages always carry the KEM
+                // ciphertext; one without is corrupt state.
+                if saved.post_quantum
+                    && saved
+                        .pending_prekey
+                        .as_ref()
+                        .is_some_and(|pending| pending.3.is_none())
+                {
+                    return Err(SealError::InvalidState);
+                }
+                Ok(Self {
+                    local_address: checked_address(&saved.local_address)?,
+                    local_identity: saved.local_identity.clone(),
+                    peer_address: checked_address(&saved.peer_address)?,
+                    peer_identity: saved.peer_identity.clone(),
+                    ratchet: Ratchet::from_saved(&saved.ratchet)?,
+                    pending_prekey: saved.pending_prekey.as_ref().map(
+                        |(base_key, signed_prekey_id, one_time_prekey_id, kem)| PendingPrekey {
+                            base_key: *base_key,
+                            signed_prekey_id: *signed_prekey_id,
+                            one_time_prekey_id: *one_time_prekey_id,
+                            kem: kem.clone(),
+                        },
+                    ),
+                    initiator_base_key: saved.initiator_base_key,
+                    next_sequence: saved.next_sequence,
+                    highest_received_sequence: saved.highest_received_sequence,
+                    post_quantum: saved.post_quantum,
+                })
+            }
+        }
     }
 }
 

@@ -834,9 +834,10 @@ fn sender_keys_travel_over_sessions_and_only_their_owner_can_hand_them_out() {
     // Sessions alice→bob and carol→bob, set up from bob's prekeys.
     let mut bob_prekeys = PrekeyStore::new();
     bob_prekeys.rotate_signed_prekey(&devices[1].identity, &mut rng);
+    bob_prekeys.rotate_last_resort_kem_prekey(&devices[1].identity, &mut rng);
     let session_to_bob = |from: usize, rng: &mut ChaCha20Rng| {
         let bundle = bob_prekeys
-            .bundle(devices[1].address.clone(), &devices[1].identity, None)
+            .bundle(devices[1].address.clone(), &devices[1].identity, None, None)
             .unwrap();
         let bundle = VerifiedBundle::verify(&bundle, &devices[1].address, None).unwrap();
         Session::initiate(

@@ -45,12 +45,13 @@ fn debug_output_is_a_fixed_snapshot_without_key_bytes() {
         session,
         "Session { local: DeviceAddress { user: UserId(\"bob\"), device: DeviceId(1) }, \
          peer: DeviceAddress { user: UserId(\"alice\"), device: DeviceId(1) }, \
-         next_sequence: 1, skipped_keys: 0, .. }"
+         next_sequence: 1, post_quantum: true, skipped_keys: 0, .. }"
     );
     let prekeys = format!("{:?}", pair.bob.prekeys);
     assert_eq!(
         prekeys,
-        "PrekeyStore { signed_prekeys: 1, one_time_prekeys: 5, .. }"
+        "PrekeyStore { signed_prekeys: 1, one_time_prekeys: 5, last_resort_kem_prekeys: 1, \
+         one_time_kem_prekeys: 0, .. }"
     );
     let identity = format!("{:?}", pair.bob.identity);
     assert!(

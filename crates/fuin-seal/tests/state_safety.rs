@@ -402,8 +402,13 @@ fn saved_state_comes_back_in_a_wiping_buffer() {
     let prekeys: Zeroizing<Vec<u8>> = pair.bob.prekeys.to_bytes().unwrap();
     let mut world = World::new(0x5a7f, 2, 2);
     let group: Zeroizing<Vec<u8>> = world.devices[0].state().to_bytes().unwrap();
-    for saved in [&session, &identity, &prekeys, &group] {
-        assert_eq!(saved[0], fuin_seal::state::STATE_VERSION);
+    for (saved, version) in [
+        (&session, fuin_seal::state::SESSION_STATE_VERSION),
+        (&identity, fuin_seal::state::STATE_VERSION),
+        (&prekeys, fuin_seal::state::SESSION_STATE_VERSION),
+        (&group, fuin_seal::state::STATE_VERSION),
+    ] {
+        assert_eq!(saved[0], version);
         // Allocated once at its final size: nothing was left behind by growth.
         assert_eq!(saved.capacity(), saved.len());
     }

@@ -32,8 +32,9 @@ pub const WIRE_VERSION: u8 = 1;
 pub enum Frame<'a> {
     /// Tag 0: a device's public identity.
     Identity(PublicIdentity),
-    /// Tag 1: a prekey bundle for one device.
-    PrekeyBundle(#[serde(borrow)] PrekeyBundle<'a>),
+    /// Tag 1: retired, a prekey bundle of protocol version 2 (no KEM
+    /// prekey). Never decoded: [`WireError::RetiredFrame`].
+    RetiredPrekeyBundle(Retired),
     /// Tag 2: a routing envelope, from a sender to the relay.
     Envelope(#[serde(borrow)] RoutingEnvelope<'a>),
     /// Tag 3: a delivered record, from the relay to a recipient.
@@ -60,12 +61,15 @@ pub enum Frame<'a> {
     ChallengeResponse(#[serde(borrow)] ChallengeResponse<'a>),
     /// Tag 13: a bearer token (relay to device).
     AuthToken(AuthToken),
-    /// Tag 14: publish prekeys.
-    PrekeyUpload(PrekeyUpload),
-    /// Tag 15: one-time prekeys left.
-    PrekeyCount(PrekeyCount),
-    /// Tag 16: the bundles of a user's devices.
-    BundleSet(#[serde(borrow)] BundleSet<'a>),
+    /// Tag 14: retired, a prekey upload of protocol version 2.
+    /// Never decoded: [`WireError::RetiredFrame`].
+    RetiredPrekeyUpload(Retired),
+    /// Tag 15: retired, a prekey count of protocol version 2.
+    /// Never decoded: [`WireError::RetiredFrame`].
+    RetiredPrekeyCount(Retired),
+    /// Tag 16: retired, a bundle set of protocol version 2.
+    /// Never decoded: [`WireError::RetiredFrame`].
+    RetiredBundleSet(Retired),
     /// Tag 17: the envelopes of one message.
     SendBatch(#[serde(borrow)] SendBatch<'a>),
     /// Tag 18: a send stored durably.
@@ -109,10 +113,21 @@ pub enum Frame<'a> {
     LinkGrant(#[serde(borrow)] LinkGrant<'a>),
     /// Tag 37: a Double Ratchet message (inside an envelope's sealed body).
     RatchetMessage(#[serde(borrow)] RatchetMessage<'a>),
-    /// Tag 38: a session's first message (inside an envelope's sealed body).
-    PrekeyMessage(#[serde(borrow)] PrekeyMessage<'a>),
+    /// Tag 38: retired, a session's first message of protocol version 2
+    /// (no KEM ciphertext). Never decoded: [`WireError::RetiredFrame`].
+    RetiredPrekeyMessageV2(Retired),
     /// Tag 39: a group message (inside an envelope's sealed body).
     GroupMessage(#[serde(borrow)] GroupMessage<'a>),
+    /// Tag 40: a session's first message (inside an envelope's sealed body).
+    PrekeyMessage(#[serde(borrow)] PrekeyMessage<'a>),
+    /// Tag 41: a prekey bundle for one device.
+    PrekeyBundle(#[serde(borrow)] PrekeyBundle<'a>),
+    /// Tag 42: publish prekeys.
+    PrekeyUpload(PrekeyUpload),
+    /// Tag 43: one-time prekeys left.
+    PrekeyCount(PrekeyCount),
+    /// Tag 44: the bundles of a user's devices.
+    BundleSet(#[serde(borrow)] BundleSet<'a>),
 }
 
 /// The body of a retired frame tag: a type with no values, so a retired
@@ -123,7 +138,16 @@ pub enum Retired {}
 
 /// The retired frame tags and the protocol version whose messages they
 /// carried (`spec/wire.md` §4).
-pub const RETIRED_TAGS: [(u32, u8); 3] = [(6, 1), (7, 1), (27, 1)];
+pub const RETIRED_TAGS: [(u32, u8); 8] = [
+    (1, 2),
+    (6, 1),
+    (7, 1),
+    (14, 2),
+    (15, 2),
+    (16, 2),
+    (27, 1),
+    (38, 2),
+];
 
 /// The kind of a [`Frame`], without its body. Its discriminant is the wire tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,7 +156,7 @@ pub enum FrameKind {
     /// See [`Frame::Identity`].
     Identity = 0,
     /// See [`Frame::PrekeyBundle`].
-    PrekeyBundle = 1,
+    PrekeyBundle = 41,
     /// See [`Frame::Envelope`].
     Envelope = 2,
     /// See [`Frame::Delivered`].
@@ -154,11 +178,11 @@ pub enum FrameKind {
     /// See [`Frame::AuthToken`].
     AuthToken = 13,
     /// See [`Frame::PrekeyUpload`].
-    PrekeyUpload = 14,
+    PrekeyUpload = 42,
     /// See [`Frame::PrekeyCount`].
-    PrekeyCount = 15,
+    PrekeyCount = 43,
     /// See [`Frame::BundleSet`].
-    BundleSet = 16,
+    BundleSet = 44,
     /// See [`Frame::SendBatch`].
     SendBatch = 17,
     /// See [`Frame::SendAccepted`].
@@ -200,7 +224,7 @@ pub enum FrameKind {
     /// See [`Frame::RatchetMessage`].
     RatchetMessage = 37,
     /// See [`Frame::PrekeyMessage`].
-    PrekeyMessage = 38,
+    PrekeyMessage = 40,
     /// See [`Frame::GroupMessage`].
     GroupMessage = 39,
 }
@@ -210,7 +234,6 @@ impl FrameKind {
     /// no kind.
     pub const ALL: [FrameKind; 37] = [
         Self::Identity,
-        Self::PrekeyBundle,
         Self::Envelope,
         Self::Delivered,
         Self::BlobId,
@@ -221,9 +244,6 @@ impl FrameKind {
         Self::AuthChallenge,
         Self::ChallengeResponse,
         Self::AuthToken,
-        Self::PrekeyUpload,
-        Self::PrekeyCount,
-        Self::BundleSet,
         Self::SendBatch,
         Self::SendAccepted,
         Self::MailboxBatch,
@@ -244,8 +264,12 @@ impl FrameKind {
         Self::LinkRequest,
         Self::LinkGrant,
         Self::RatchetMessage,
-        Self::PrekeyMessage,
         Self::GroupMessage,
+        Self::PrekeyMessage,
+        Self::PrekeyBundle,
+        Self::PrekeyUpload,
+        Self::PrekeyCount,
+        Self::BundleSet,
     ];
 
     /// The wire tag of this kind.
@@ -369,7 +393,12 @@ impl<'a> Frame<'a> {
             Self::SealedReport(_) => FrameKind::SealedReport,
             Self::RetiredRatchetMessage(never)
             | Self::RetiredPrekeyMessage(never)
-            | Self::RetiredGroupMessage(never) => match *never {},
+            | Self::RetiredGroupMessage(never)
+            | Self::RetiredPrekeyBundle(never)
+            | Self::RetiredPrekeyUpload(never)
+            | Self::RetiredPrekeyCount(never)
+            | Self::RetiredBundleSet(never)
+            | Self::RetiredPrekeyMessageV2(never) => match *never {},
             Self::RatchetMessage(_) => FrameKind::RatchetMessage,
             Self::PrekeyMessage(_) => FrameKind::PrekeyMessage,
             Self::MessageContent(_) => FrameKind::MessageContent,
@@ -415,7 +444,12 @@ impl<'a> Frame<'a> {
             Self::SealedReport(report) => Frame::SealedReport(report.into_owned()),
             Self::RetiredRatchetMessage(never)
             | Self::RetiredPrekeyMessage(never)
-            | Self::RetiredGroupMessage(never) => match never {},
+            | Self::RetiredGroupMessage(never)
+            | Self::RetiredPrekeyBundle(never)
+            | Self::RetiredPrekeyUpload(never)
+            | Self::RetiredPrekeyCount(never)
+            | Self::RetiredBundleSet(never)
+            | Self::RetiredPrekeyMessageV2(never) => match never {},
             Self::RatchetMessage(message) => Frame::RatchetMessage(message.into_owned()),
             Self::PrekeyMessage(message) => Frame::PrekeyMessage(message.into_owned()),
             Self::MessageContent(content) => Frame::MessageContent(content.into_owned()),
@@ -459,7 +493,12 @@ impl<'a> Frame<'a> {
             Self::SealedReport(report) => report.validate(),
             Self::RetiredRatchetMessage(never)
             | Self::RetiredPrekeyMessage(never)
-            | Self::RetiredGroupMessage(never) => match *never {},
+            | Self::RetiredGroupMessage(never)
+            | Self::RetiredPrekeyBundle(never)
+            | Self::RetiredPrekeyUpload(never)
+            | Self::RetiredPrekeyCount(never)
+            | Self::RetiredBundleSet(never)
+            | Self::RetiredPrekeyMessageV2(never) => match *never {},
             Self::RatchetMessage(message) => message.validate(),
             Self::PrekeyMessage(message) => message.validate(),
             Self::MessageContent(content) => content.validate(),

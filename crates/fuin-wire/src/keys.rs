@@ -28,6 +28,18 @@ fixed_bytes!(
     64
 );
 
+fixed_bytes!(
+    /// An ML-KEM-768 encapsulation (public) key (1,184 bytes, FIPS 203).
+    MlKemPublicKey,
+    1184
+);
+
+fixed_bytes!(
+    /// An ML-KEM-768 ciphertext (1,088 bytes, FIPS 203).
+    MlKemCiphertext,
+    1088
+);
+
 /// A device's public identity: its Ed25519 signing key, its X25519 agreement
 /// key, and the signing key's signature binding the two.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,9 +79,23 @@ pub struct OneTimePrekey {
     pub public_key: X25519PublicKey,
 }
 
+/// An ML-KEM-768 prekey signed by the device's identity: one of a pool of
+/// one-time KEM prekeys, or the device's current last-resort KEM prekey
+/// (handed out when the pool is empty). The initiator encapsulates to it, so
+/// that a session stays sealed while either X25519 or ML-KEM holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KemPrekey {
+    /// Which KEM prekey this is (ids are shared with the X25519 prekeys).
+    pub id: PrekeyId,
+    /// The ML-KEM-768 encapsulation key.
+    pub public_key: MlKemPublicKey,
+    /// The identity's signature over the key and its id.
+    pub signature: Ed25519Signature,
+}
+
 /// What an initiator fetches to start a session with one device: its address,
-/// identity, current signed prekey and, while the pool lasts, one one-time
-/// prekey.
+/// identity, current signed prekey, a signed KEM prekey and, while the pool
+/// lasts, one one-time prekey.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrekeyBundle<'a> {
     /// The device the bundle belongs to.
@@ -81,6 +107,11 @@ pub struct PrekeyBundle<'a> {
     pub signed_prekey: SignedPrekey,
     /// A one-time prekey, absent when the pool is empty.
     pub one_time_prekey: Option<OneTimePrekey>,
+    /// A signed KEM prekey: one-time while the pool lasts, else the
+    /// last-resort one. The protocol refuses a bundle without one
+    /// (`spec/protocol.md` §5.5); the field is optional on the wire so that
+    /// a stripped bundle decodes and is refused by name, not as malformed.
+    pub kem_prekey: Option<KemPrekey>,
 }
 
 impl PrekeyBundle<'_> {
@@ -91,6 +122,7 @@ impl PrekeyBundle<'_> {
             identity: self.identity,
             signed_prekey: self.signed_prekey,
             one_time_prekey: self.one_time_prekey,
+            kem_prekey: self.kem_prekey,
         }
     }
 

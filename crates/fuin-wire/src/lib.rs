@@ -75,12 +75,13 @@ pub use group::{
     GroupSend, GroupWelcome, MembershipHash, SenderChainKey, SenderKeyDistribution, ViewHash,
 };
 pub use keys::{
-    Ed25519PublicKey, Ed25519Signature, OneTimePrekey, PrekeyBundle, PrekeyId, PublicIdentity,
-    SignedPrekey, X25519PublicKey,
+    Ed25519PublicKey, Ed25519Signature, KemPrekey, MlKemCiphertext, MlKemPublicKey, OneTimePrekey,
+    PrekeyBundle, PrekeyId, PublicIdentity, SignedPrekey, X25519PublicKey,
 };
 pub use protocol::{
-    ClientMessageId, ContentType, ConversationRef, FrankingKey, MESSAGE_PROTOCOL_VERSION,
-    MessageContent, MessageSalt, PrekeyMessage, RatchetHeader, RatchetMessage,
+    ClientMessageId, ContentType, ConversationRef, FrankingKey, KemEncapsulation,
+    MESSAGE_PROTOCOL_VERSION, MessageContent, MessageSalt, PrekeyMessage, RatchetHeader,
+    RatchetMessage,
 };
 
 /// The properties the fuzz targets check. Only with the `fuzzing` feature,

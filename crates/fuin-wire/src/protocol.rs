@@ -11,13 +11,15 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::bytes::{SecretBytes, fixed_bytes};
 use crate::limits::{MAX_CONTENT_BODY_LEN, MAX_SEALED_BODY_LEN};
-use crate::{Opaque, PrekeyId, PublicIdentity, UserId, WireError, X25519PublicKey};
+use crate::{
+    MlKemCiphertext, Opaque, PrekeyId, PublicIdentity, UserId, WireError, X25519PublicKey,
+};
 
 /// The protocol version of the messages this crate's frames carry: the
 /// version byte `fuin-seal` binds into every message's associated data.
 /// Version 1 messages travelled in tags that are now retired
 /// ([`WireError::RetiredFrame`]).
-pub const MESSAGE_PROTOCOL_VERSION: u8 = 2;
+pub const MESSAGE_PROTOCOL_VERSION: u8 = 3;
 
 fixed_bytes!(
     /// A message's salt: 16 bytes drawn fresh from the sender's CSPRNG for
@@ -74,6 +76,15 @@ impl RatchetMessage<'_> {
     }
 }
 
+/// Which KEM prekey an initiator encapsulated to, and the ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KemEncapsulation {
+    /// The responder's KEM prekey (one-time or last-resort).
+    pub kem_prekey_id: PrekeyId,
+    /// The ML-KEM-768 ciphertext.
+    pub ciphertext: MlKemCiphertext,
+}
+
 /// The first message(s) of a session, sent until the responder answers: what
 /// the responder needs to complete the handshake, plus a ratchet message. The
 /// sealed body of a [`ContentKind::PrekeyMessage`](crate::ContentKind::PrekeyMessage)
@@ -88,6 +99,9 @@ pub struct PrekeyMessage<'a> {
     pub signed_prekey_id: PrekeyId,
     /// Which one-time prekey was used, if any.
     pub one_time_prekey_id: Option<PrekeyId>,
+    /// The ML-KEM encapsulation to the responder's KEM prekey. The protocol
+    /// refuses a prekey message without one (`spec/protocol.md` §6.5).
+    pub kem: Option<KemEncapsulation>,
     /// The first ratchet message.
     #[serde(borrow)]
     pub message: RatchetMessage<'a>,
@@ -101,6 +115,7 @@ impl PrekeyMessage<'_> {
             base_key: self.base_key,
             signed_prekey_id: self.signed_prekey_id,
             one_time_prekey_id: self.one_time_prekey_id,
+            kem: self.kem,
             message: self.message.into_owned(),
         }
     }

@@ -10,14 +10,18 @@ use serde::{Deserialize, Serialize};
 use crate::bounded::BoundedVec;
 use crate::bytes::fixed_bytes;
 use crate::{
-    BlobId, DeliveredRecord, DeviceAddress, DeviceId, Ed25519Signature, MessageId, OneTimePrekey,
-    PrekeyBundle, PublicIdentity, RoutingEnvelope, SealedReport, SignedPrekey, WireError,
+    BlobId, DeliveredRecord, DeviceAddress, DeviceId, Ed25519Signature, KemPrekey, MessageId,
+    OneTimePrekey, PrekeyBundle, PublicIdentity, RoutingEnvelope, SealedReport, SignedPrekey,
+    WireError,
 };
 
 /// Most one-time prekeys in one upload.
 pub const MAX_PREKEY_UPLOAD: usize = 100;
 /// Most devices a user may have (and so bundles in one answer).
 pub const MAX_DEVICES_PER_USER: usize = 16;
+/// The most one-time KEM prekeys one upload may carry (each is 1,252 bytes
+/// on the wire).
+pub const MAX_KEM_PREKEY_UPLOAD: usize = 100;
 /// Most envelopes in one send: one message to every device of a user and of
 /// the sender's own user, with room to spare.
 pub const MAX_ENVELOPES_PER_SEND: usize = 64;
@@ -146,6 +150,10 @@ pub struct PrekeyUpload {
     pub signed_prekey: Option<SignedPrekey>,
     /// One-time prekeys to add, at most [`MAX_PREKEY_UPLOAD`].
     pub one_time_prekeys: BoundedVec<OneTimePrekey, MAX_PREKEY_UPLOAD>,
+    /// A new last-resort KEM prekey, if it rotated.
+    pub last_resort_kem_prekey: Option<KemPrekey>,
+    /// One-time KEM prekeys to add, at most [`MAX_KEM_PREKEY_UPLOAD`].
+    pub one_time_kem_prekeys: BoundedVec<KemPrekey, MAX_KEM_PREKEY_UPLOAD>,
 }
 
 /// Tag 15: how many one-time prekeys a device has left.
@@ -155,6 +163,11 @@ pub struct PrekeyCount {
     pub one_time_prekeys: u32,
     /// Whether the relay asks the device to upload more.
     pub low: bool,
+    /// Unused one-time KEM prekeys at the relay.
+    pub one_time_kem_prekeys: u32,
+    /// Whether the relay asks the device to upload more one-time KEM
+    /// prekeys (or a last-resort KEM prekey, when it has none).
+    pub kem_low: bool,
 }
 
 /// Tag 16: the bundles of a user's devices.
@@ -373,7 +386,8 @@ impl ChallengeResponse<'_> {
 
 impl PrekeyUpload {
     pub(crate) fn validate(&self) -> Result<(), WireError> {
-        self.one_time_prekeys.check_len("one_time_prekeys")
+        self.one_time_prekeys.check_len("one_time_prekeys")?;
+        self.one_time_kem_prekeys.check_len("one_time_kem_prekeys")
     }
 }
 

@@ -42,6 +42,8 @@ impl Client {
         let upload = PrekeyUpload {
             signed_prekey,
             one_time_prekeys: one_time.into(),
+            last_resort_kem_prekey: None,
+            one_time_kem_prekeys: Vec::new().into(),
         };
         let relay = &self.inner.relay;
         self.authed(|token| {
@@ -77,6 +79,8 @@ impl Client {
         let upload = PrekeyUpload {
             signed_prekey: Some(signed),
             one_time_prekeys: Vec::new().into(),
+            last_resort_kem_prekey: None,
+            one_time_kem_prekeys: Vec::new().into(),
         };
         let relay = &self.inner.relay;
         self.authed(|token| {

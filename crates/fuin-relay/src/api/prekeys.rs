@@ -19,6 +19,9 @@ pub(crate) fn prekey_count<S: Store>(relay: &Relay<S>, remaining: u32) -> Prekey
     PrekeyCount {
         one_time_prekeys: remaining,
         low: remaining < relay.config.prekey_low_watermark,
+        // KEM prekeys: stored and counted by the next commit.
+        one_time_kem_prekeys: 0,
+        kem_low: true,
     }
 }
 
@@ -83,6 +86,7 @@ pub(crate) async fn bundles<S: Store>(
                 identity: taken.identity,
                 signed_prekey: taken.signed_prekey,
                 one_time_prekey: taken.one_time_prekey,
+                kem_prekey: None,
             });
         }
     }

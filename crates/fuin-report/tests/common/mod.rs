@@ -93,6 +93,7 @@ impl World {
             let identity = DeviceIdentity::generate(&mut self.rng);
             let mut prekeys = PrekeyStore::new();
             prekeys.rotate_signed_prekey(&identity, &mut self.rng);
+            prekeys.rotate_last_resort_kem_prekey(&identity, &mut self.rng);
             self.devices
                 .insert(address.clone(), Device { identity, prekeys });
         }
@@ -119,7 +120,7 @@ impl World {
                 .pop();
             let bundle = recipient
                 .prekeys
-                .bundle(to.clone(), &recipient.identity, one_time)
+                .bundle(to.clone(), &recipient.identity, one_time, None)
                 .unwrap();
             let bundle = VerifiedBundle::verify(&bundle, to, None).unwrap();
             let sender = &self.devices[from];

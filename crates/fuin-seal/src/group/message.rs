@@ -10,7 +10,7 @@ use fuin_wire::{
 use crate::primitives::framing::Framer;
 use crate::primitives::kdf::Label;
 use crate::primitives::signing::{SigningSecret, VerifyingSigningKey};
-use crate::{PROTOCOL_VERSION, SealError};
+use crate::{GROUP_PROTOCOL_VERSION, SealError};
 
 /// The envelope content kind of every group message, as bound in its
 /// associated data.
@@ -40,7 +40,7 @@ pub(crate) fn associated_data(
         None => &[],
     };
     Framer::new(Label::GroupMessageAssociatedData.as_bytes())
-        .field(&[PROTOCOL_VERSION])
+        .field(&[GROUP_PROTOCOL_VERSION])
         .field(group_id.as_bytes())
         .u64(epoch)
         .field(context.membership_hash.as_bytes())

@@ -12,8 +12,11 @@ pub enum Label {
     IdentitySignature,
     /// Signature context: an identity signs a signed prekey.
     SignedPrekeySignature,
-    /// HKDF info: the X3DH-style handshake secret.
-    Handshake,
+    /// Signature context: an identity signs a KEM prekey.
+    KemPrekeySignature,
+    /// HKDF info: the hybrid handshake secret (X25519 terms and the ML-KEM
+    /// shared secret) to the first root key.
+    HybridHandshake,
     /// HKDF info: a Double Ratchet root step (new root key and chain key).
     RatchetRoot,
     /// HMAC input prefix: chain key to message key.
@@ -89,10 +92,11 @@ pub enum Label {
 
 impl Label {
     /// Every label, for the spec table and its test.
-    pub const ALL: [Label; 38] = [
+    pub const ALL: [Label; 39] = [
         Self::IdentitySignature,
         Self::SignedPrekeySignature,
-        Self::Handshake,
+        Self::KemPrekeySignature,
+        Self::HybridHandshake,
         Self::RatchetRoot,
         Self::ChainMessageKey,
         Self::ChainNextKey,
@@ -135,7 +139,8 @@ impl Label {
         match self {
             Self::IdentitySignature => b"fuin/v1/identity-signature",
             Self::SignedPrekeySignature => b"fuin/v1/signed-prekey-signature",
-            Self::Handshake => b"fuin/v1/handshake",
+            Self::KemPrekeySignature => b"fuin/v1/kem-prekey-signature",
+            Self::HybridHandshake => b"fuin/v1/hybrid-handshake",
             Self::RatchetRoot => b"fuin/v1/ratchet-root",
             Self::ChainMessageKey => b"fuin/v1/chain-message-key",
             Self::ChainNextKey => b"fuin/v1/chain-next-key",

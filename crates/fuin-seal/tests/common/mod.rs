@@ -32,6 +32,7 @@ impl Device {
         let identity = DeviceIdentity::generate(rng);
         let mut prekeys = PrekeyStore::new();
         prekeys.rotate_signed_prekey(&identity, rng);
+        prekeys.rotate_last_resort_kem_prekey(&identity, rng);
         prekeys.generate_one_time_prekeys(5, rng);
         Self {
             address: address(user, device),
@@ -50,7 +51,7 @@ impl Device {
         let one_time =
             with_one_time.then(|| self.prekeys.generate_one_time_prekeys(1, rng).remove(0));
         self.prekeys
-            .bundle(self.address.clone(), &self.identity, one_time)
+            .bundle(self.address.clone(), &self.identity, one_time, None)
             .unwrap()
     }
 

@@ -192,8 +192,21 @@ pub fn run_implementation_observed(
     prekeys.rotate_signed_prekey(&bob, rng);
     rng.purpose = "bob one-time prekey".into();
     let one_time = prekeys.generate_one_time_prekeys(1, rng).remove(0);
+    rng.purpose = "bob last-resort KEM prekey".into();
+    prekeys.rotate_last_resort_kem_prekey(&bob, rng);
+    rng.purpose = "bob one-time KEM prekey".into();
+    let one_time_kem = prekeys
+        .generate_one_time_kem_prekeys(1, &bob, rng)
+        .remove(0);
+    // With a one-time prekey, the bundle also carries a one-time KEM
+    // prekey; without, the last-resort KEM prekey (an empty pool).
     let bundle = prekeys
-        .bundle(bob_address.clone(), &bob, with_one_time.then_some(one_time))
+        .bundle(
+            bob_address.clone(),
+            &bob,
+            with_one_time.then_some(one_time),
+            with_one_time.then_some(one_time_kem),
+        )
         .unwrap();
     let bundle = VerifiedBundle::verify(&bundle, &bob_address, None).unwrap();
     rng.purpose = "alice initiate".into();
