@@ -1,8 +1,9 @@
 //! Sessions at the boundaries a mutation run found unchecked (MUTANTS.md):
 //! which repeated prekey messages a responder session accepts, the gap the
 //! first message received reports, when a message counts as late, how long
-//! a kept key lives, and when a session can send. Each test would fail if
-//! the check it names were removed or turned around.
+//! a kept key lives, when a session can send, and how many signed prekeys a
+//! device keeps. Each test would fail if the check it names were removed or
+//! turned around.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -223,5 +224,41 @@ fn a_restored_sender_reusing_sequences_is_late_only_below_the_highest() {
             },
             "{sent_after_copy} sent after the copy"
         );
+    }
+}
+
+/// A device keeps its current signed prekey and the two before it
+/// (`SIGNED_PREKEYS_KEPT`), so a first message sealed to a bundle fetched
+/// before two rotations still opens. After a third rotation that prekey is
+/// forgotten: a first message sealed to it is refused by name and the store
+/// is unchanged.
+#[test]
+fn a_signed_prekey_is_kept_for_two_rotations_and_forgotten_at_the_third() {
+    assert_eq!(fuin_seal::SIGNED_PREKEYS_KEPT, 3);
+    for (rotations, kept) in [(2, true), (3, false)] {
+        let mut rng = rng(109);
+        let mut relay = Relay::new();
+        let alice = Device::new(&mut rng, "alice", 1);
+        let mut bob = Device::new(&mut rng, "bob", 1);
+        let (_, record) = alice.start_session(&mut rng, &mut relay, &mut bob, false, "old bundle");
+        let old_id = PrekeyMessage::from_bytes(record.envelope.sealed_body.as_bytes())
+            .unwrap()
+            .signed_prekey_id;
+        for _ in 0..rotations {
+            let current = bob.prekeys.rotate_signed_prekey(&bob.identity, &mut rng);
+            assert_ne!(current.id, old_id);
+            assert_eq!(bob.prekeys.current_signed_prekey(), Some(&current));
+        }
+        if kept {
+            let (_, opened) = bob.respond(None, &record).unwrap();
+            assert_eq!(body(&opened), "old bundle");
+        } else {
+            let before = bob.prekeys.to_bytes().unwrap();
+            assert_eq!(
+                bob.respond(None, &record).unwrap_err(),
+                SealError::UnknownSignedPrekey { id: old_id.0 }
+            );
+            assert_eq!(bob.prekeys.to_bytes().unwrap(), before);
+        }
     }
 }
