@@ -142,16 +142,20 @@ struct SavedPrekeys {
     next_id: u32,
 }
 
-/// serde for lists of 64-byte seeds (serde's arrays stop at 32).
+/// serde for lists of 64-byte seeds (serde's arrays stop at 32): each seed
+/// travels as its two 32-byte halves.
 mod seeds {
     use super::kem::SEED_LEN;
+
+    /// A seed's two halves.
+    pub(super) type Halves = ([u8; 32], [u8; 32]);
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub(super) fn serialize<S: Serializer>(
         seeds: &[[u8; SEED_LEN]],
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        let halves: Vec<([u8; 32], [u8; 32])> = seeds.iter().map(|seed| split(seed)).collect();
+        let halves: Vec<Halves> = seeds.iter().map(split).collect();
         let out = halves.serialize(serializer);
         wipe(halves);
         out
@@ -160,13 +164,13 @@ mod seeds {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<[u8; SEED_LEN]>, D::Error> {
-        let halves = Vec::<([u8; 32], [u8; 32])>::deserialize(deserializer)?;
+        let halves = Vec::<Halves>::deserialize(deserializer)?;
         let seeds = halves.iter().map(join).collect();
         wipe(halves);
         Ok(seeds)
     }
 
-    pub(super) fn split(seed: &[u8; SEED_LEN]) -> ([u8; 32], [u8; 32]) {
+    pub(super) fn split(seed: &[u8; SEED_LEN]) -> Halves {
         let mut first = [0u8; 32];
         let mut second = [0u8; 32];
         first.copy_from_slice(&seed[..32]);
@@ -174,7 +178,7 @@ mod seeds {
         (first, second)
     }
 
-    pub(super) fn join(halves: &([u8; 32], [u8; 32])) -> [u8; SEED_LEN] {
+    pub(super) fn join(halves: &Halves) -> [u8; SEED_LEN] {
         let mut seed = [0u8; SEED_LEN];
         seed[..32].copy_from_slice(&halves.0);
         seed[32..].copy_from_slice(&halves.1);
@@ -189,14 +193,14 @@ mod seeds {
 /// serde for `(id, seed)` lists.
 mod numbered_seeds {
     use super::kem::SEED_LEN;
-    use super::seeds::{join, split, wipe};
+    use super::seeds::{Halves, join, split, wipe};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub(super) fn serialize<S: Serializer>(
         seeds: &[(u32, [u8; SEED_LEN])],
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        let halves: Vec<(u32, ([u8; 32], [u8; 32]))> =
+        let halves: Vec<(u32, Halves)> =
             seeds.iter().map(|(id, seed)| (*id, split(seed))).collect();
         let out = halves.serialize(serializer);
         wipe(halves.into_iter().map(|(_, halves)| halves).collect());
@@ -206,7 +210,7 @@ mod numbered_seeds {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<(u32, [u8; SEED_LEN])>, D::Error> {
-        let halves = Vec::<(u32, ([u8; 32], [u8; 32]))>::deserialize(deserializer)?;
+        let halves = Vec::<(u32, Halves)>::deserialize(deserializer)?;
         let seeds = halves
             .iter()
             .map(|(id, halves)| (*id, join(halves)))
