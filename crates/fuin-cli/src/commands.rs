@@ -639,9 +639,13 @@ pub async fn safety_number(store: &StoreArgs, with: &str) -> Result<Answer, Fail
         client.address().user
     )];
     lines.extend(views::safety_number_lines(&with, &numbers));
+    let sessions = client.session_security(&with).await?;
+    lines.extend(views::session_security_lines(&sessions));
+    let mut json = views::safety_number_json(&with, &numbers);
+    json["sessions"] = views::session_security_json(&sessions);
     Ok(Answer {
         text: lines.join("\n"),
-        json: views::safety_number_json(&with, &numbers),
+        json,
     })
 }
 

@@ -1,6 +1,8 @@
 //! How the SDK's values look on a terminal and in JSON.
 
-use fuin_client::{Conversation, Event, LinkedDevice, Message, SafetyNumbers, SyncReport};
+use fuin_client::{
+    Conversation, Event, LinkedDevice, Message, SafetyNumbers, SessionSecurity, SyncReport,
+};
 use serde_json::{Value, json};
 
 /// A time of day (UTC) from milliseconds since the Unix epoch: `HH:MM:SS`.
@@ -133,6 +135,44 @@ pub fn safety_number_json(user: &str, numbers: &SafetyNumbers) -> Value {
         "number": numbers.number,
         "pending": numbers.pending,
     })
+}
+
+/// How the sessions with a user's devices were made, one line each.
+pub fn session_security_lines(sessions: &[SessionSecurity]) -> Vec<String> {
+    sessions
+        .iter()
+        .map(|session| {
+            format!(
+                "session with {}: {}",
+                session.device,
+                session_kind(session.post_quantum)
+            )
+        })
+        .collect()
+}
+
+/// What a session's handshake was, in words.
+pub fn session_kind(post_quantum: bool) -> &'static str {
+    if post_quantum {
+        "post-quantum hybrid (X25519 + ML-KEM-768)"
+    } else {
+        "X25519 only, made before protocol version 3 (the next message starts a hybrid session)"
+    }
+}
+
+/// The sessions as JSON: `[{"device", "post_quantum"}]`.
+pub fn session_security_json(sessions: &[SessionSecurity]) -> Value {
+    Value::Array(
+        sessions
+            .iter()
+            .map(|session| {
+                json!({
+                    "device": session.device.to_string(),
+                    "post_quantum": session.post_quantum,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// One device of an account as a line: address, name, when it was linked,

@@ -82,6 +82,12 @@ fn two_users_chat_both_ways_and_receipts_come_back() {
         let numbers = json("safety-number", store, &[peer]);
         assert_eq!(numbers["user"], peer);
         assert!(numbers["pending"].is_null(), "{numbers}");
+        // The one session with the peer's device is a hybrid one.
+        assert_eq!(
+            numbers["sessions"],
+            serde_json::json!([{ "device": format!("{peer}/1"), "post_quantum": true }]),
+            "{numbers}"
+        );
         numbers["number"].as_str().unwrap().to_owned()
     };
     let seen_by_alice = number(&alice, "bob");

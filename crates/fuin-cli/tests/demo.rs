@@ -216,6 +216,13 @@ fn the_demo_shows_the_conversation_and_a_relay_that_holds_no_text() {
     assert!(devices_part.contains("alice/1 shows her message as delivered (receipt from bob/1)"));
     assert!(devices_part.contains("bob/2 shows   bob/1 (you): \"Sure, see you at noon.\""));
     assert!(devices_part.contains("They are equal"), "{stdout}");
+    // Every session is made by the hybrid handshake, and the demo says so.
+    assert!(
+        devices_part.contains(
+            "alice/1's sessions with bob's 2 devices are post-quantum hybrid (X25519 + ML-KEM-768)"
+        ),
+        "{stdout}"
+    );
     check_link_step(devices_part);
     check_group_steps(devices_part);
     check_ghost_step(devices_part);

@@ -65,7 +65,7 @@ pub use attachment::{
     PEER_THUMBNAIL_LIMITS, SendFileOptions, SentFile, THUMBNAIL_SOURCE_LIMITS, ThumbnailInfo,
     describe_attachment,
 };
-pub use client::{Client, ClientOptions, SentMessage, Step, StepHook, SyncReport};
+pub use client::{Client, ClientOptions, SentMessage, SessionSecurity, Step, StepHook, SyncReport};
 pub use error::ClientError;
 pub use event::{Event, EventStream, EventStreamItem};
 /// Reports: the builder and preview the SDK hands out, and the moderation

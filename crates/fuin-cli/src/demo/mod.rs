@@ -357,6 +357,18 @@ impl Demo {
             self.out.line(format!("bob/1 shows   {}", quoted(&message)));
         }
         self.alice.sync(NOW).await?;
+        let sessions = self.alice.session_security("bob").await?;
+        let hybrid = !sessions.is_empty() && sessions.iter().all(|s| s.post_quantum);
+        self.out.line(format!(
+            "alice/1's sessions with bob's {} devices are {}: the relay, or anyone recording \
+             this traffic, cannot open it later even with a quantum computer that breaks X25519.",
+            sessions.len(),
+            if hybrid {
+                "post-quantum hybrid (X25519 + ML-KEM-768)"
+            } else {
+                "NOT all post-quantum"
+            }
+        ));
         let mine = self.alice.history("bob", 10).await?;
         for message in &mine {
             let receipts = self.alice.receipts(message.local_id).await?;

@@ -35,10 +35,13 @@ mod auth;
 mod prekeys;
 mod receipts;
 mod report;
+mod security;
 mod send;
 mod session_cache;
 mod sync;
 mod trust;
+
+pub use security::SessionSecurity;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

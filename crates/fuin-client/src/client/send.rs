@@ -8,6 +8,7 @@ use crate::ClientError;
 use crate::history::MessageStatus;
 use crate::store::{NewMessage, Reader};
 
+use super::security::seals_new_messages;
 use super::session_cache::SessionCache;
 use super::{Client, SentMessage, State, Step, commit, now_ms, user_id};
 
@@ -214,7 +215,7 @@ impl Client {
                 .reader()
                 .sessions(address)?
                 .iter()
-                .any(|slot| slot.session.can_send());
+                .any(|slot| seals_new_messages(&slot.session));
             if !can_send && let Some(bundle) = self.fetch_bundle(address, trusted).await? {
                 bundles.push((address.clone(), bundle));
             }
@@ -232,7 +233,7 @@ impl Client {
             let mut envelopes = Vec::with_capacity(targets.len());
             for (address, _) in &targets {
                 let slots = sessions.load(db, address)?;
-                if !slots.iter().any(|slot| slot.session.can_send())
+                if !slots.iter().any(|slot| seals_new_messages(&slot.session))
                     && let Some((_, verified)) = bundles.iter().find(|(a, _)| a == address)
                 {
                     let session = Session::initiate(
@@ -244,7 +245,10 @@ impl Client {
                     sessions.add(db, address, session, now_sql)?;
                 }
                 let slots = sessions.load(db, address)?;
-                let Some(index) = slots.iter().position(|slot| slot.session.can_send()) else {
+                let Some(index) = slots
+                    .iter()
+                    .position(|slot| seals_new_messages(&slot.session))
+                else {
                     continue;
                 };
                 let sealed = slots[index]

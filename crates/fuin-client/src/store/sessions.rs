@@ -1,7 +1,7 @@
 //! The `sessions` table: the encrypted sessions with each peer device.
 
 use fuin_seal::Session;
-use fuin_wire::DeviceAddress;
+use fuin_wire::{DeviceAddress, DeviceId, UserId};
 use rusqlite::params;
 
 use crate::ClientError;
@@ -15,6 +15,25 @@ impl<'a> Reader<'a> {
             address.user.as_str(),
             address.device.0
         )
+    }
+
+    /// The devices of `user` this device holds a session with, ascending.
+    pub fn session_devices(&self, user: &UserId<'_>) -> Result<Vec<DeviceId>, ClientError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT DISTINCT device FROM sessions WHERE user = ?1 ORDER BY device")
+            .map_err(storage("reading sessions"))?;
+        let rows = statement
+            .query_map(params![user.as_str()], |row| row.get::<_, i64>(0))
+            .map_err(storage("reading sessions"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let device = row.map_err(storage("reading sessions"))?;
+            let device = u32::try_from(device)
+                .map_err(|_| ClientError::Storage("a session names an invalid device id".into()))?;
+            out.push(DeviceId(device));
+        }
+        Ok(out)
     }
 
     /// The sessions with a peer device, most recently used first.
