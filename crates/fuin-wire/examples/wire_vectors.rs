@@ -983,6 +983,90 @@ fn main() {
     write_rejected_frames(&dir);
 }
 
+/// One frame refused at each step of spec/wire.md §7, in step order, and
+/// lists one element past their maximum.
+fn codec_rejections() -> Vec<(&'static str, Vec<u8>)> {
+    let blob_id = Frame::BlobId(BlobId(pattern(0x00))).encode().unwrap();
+    let mut version_2 = blob_id.clone();
+    version_2[0] = 2;
+    let mut trailing = blob_id.clone();
+    trailing.push(0);
+    // An envelope to bob/1: version, tag 2, user id, device id, content
+    // kind, commitment, empty sealed body.
+    let raw_envelope = |user: &[u8], device: &[u8]| {
+        let mut out = vec![WIRE_VERSION, 2, user.len() as u8];
+        out.extend_from_slice(user);
+        out.extend_from_slice(device);
+        out.push(0);
+        out.extend_from_slice(&pattern::<32>(0xc0));
+        out.push(0);
+        out
+    };
+    let mut overlong_tag = raw_envelope(b"bob", &[1]);
+    overlong_tag.splice(1..2, [0x82, 0x00]);
+    // 257 message ids: the count 256 (0x80 0x02) becomes 257 (0x81 0x02).
+    let mut acknowledgement = Frame::Acknowledgement(Acknowledgement {
+        message_ids: (0..MAX_ACKNOWLEDGED)
+            .map(|i| MessageId(pattern(i as u8)))
+            .collect::<Vec<_>>()
+            .into(),
+    })
+    .encode()
+    .unwrap();
+    assert_eq!(&acknowledgement[2..4], &[0x80, 0x02]);
+    acknowledgement[2] = 0x81;
+    acknowledgement.extend_from_slice(&pattern::<16>(0xff));
+    let mut over_and_trailing = acknowledgement.clone();
+    over_and_trailing.push(0);
+    // 101 one-time prekeys, ids 0 to 100 (one byte each), no other field.
+    let mut upload = vec![WIRE_VERSION, FrameKind::PrekeyUpload.tag() as u8, 0, 101];
+    for id in 0..101u8 {
+        upload.push(id);
+        upload.extend_from_slice(&pattern::<32>(id));
+    }
+    upload.extend_from_slice(&[0, 0]);
+    vec![
+        ("wire version 2 (step 3)", version_2),
+        (
+            "a tag naming no frame: 127 (step 4)",
+            vec![WIRE_VERSION, 0x7f, 0],
+        ),
+        (
+            "a tag varint with a 6th byte (step 4)",
+            vec![WIRE_VERSION, 0xff, 0xff, 0xff, 0xff, 0x7f],
+        ),
+        ("a blob id followed by one byte (step 6)", trailing),
+        (
+            "an envelope whose user id is 65 bytes (step 7)",
+            raw_envelope(&[b'a'; 65], &[1]),
+        ),
+        (
+            "an envelope whose user id is empty (step 7)",
+            raw_envelope(b"", &[1]),
+        ),
+        (
+            "an envelope whose device id 1 is written 0x81 0x00 (step 8)",
+            raw_envelope(b"bob", &[0x81, 0x00]),
+        ),
+        (
+            "an envelope whose tag 2 is written 0x82 0x00 (step 8)",
+            overlong_tag,
+        ),
+        (
+            "an acknowledgement of 257 message ids, one past 256",
+            acknowledgement,
+        ),
+        (
+            "an acknowledgement of 257 message ids followed by one byte: trailing bytes win",
+            over_and_trailing,
+        ),
+        (
+            "a prekey upload of 101 one-time prekeys, one past 100",
+            upload,
+        ),
+    ]
+}
+
 /// A decoding error as the vectors write it: serde's external tagging of
 /// the `WireError` variant (a unit variant is its name alone).
 fn error_json(error: &WireError) -> serde_json::Value {
@@ -997,13 +1081,20 @@ fn error_json(error: &WireError) -> serde_json::Value {
         WireError::LimitExceeded { field, len, max } => {
             json!({"LimitExceeded": {"field": field, "len": len, "max": max}})
         }
+        WireError::InvalidField { field, reason } => {
+            json!({"InvalidField": {"field": field, "reason": reason}})
+        }
+        WireError::UnknownVersion { version } => json!({"UnknownVersion": {"version": version}}),
+        WireError::UnknownVariant { tag } => json!({"UnknownVariant": {"tag": tag}}),
+        WireError::TrailingBytes { count } => json!({"TrailingBytes": {"count": count}}),
         other => panic!("no vector form for {other:?}"),
     }
 }
 
 /// Frames a decoder must refuse, with the error (spec/wire.md §7): the
-/// frames of retired tags as their senders wrote them, and KEM fields cut
-/// short or mis-tagged.
+/// frames of retired tags as their senders wrote them, KEM fields cut short
+/// or mis-tagged, and one frame for each step of §7 and for lists one past
+/// their maximum.
 fn write_rejected_frames(dir: &std::path::Path) {
     let retag = |mut bytes: Vec<u8>, tag: u8| {
         bytes[1] = tag;
@@ -1139,6 +1230,10 @@ fn write_rejected_frames(dir: &std::path::Path) {
         ),
         ("prekey count whose kem_low byte is 2", count_kem_low_two),
     ];
+    let cases = cases
+        .into_iter()
+        .chain(codec_rejections())
+        .collect::<Vec<_>>();
     let vectors: Vec<_> = cases
         .into_iter()
         .map(|(name, encoded)| {

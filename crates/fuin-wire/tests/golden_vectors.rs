@@ -809,6 +809,19 @@ fn expected_error(error: &Value) -> fuin_wire::WireError {
             len: number("len") as usize,
             max: number("max") as usize,
         },
+        "InvalidField" => WireError::InvalidField {
+            field: text("field"),
+            reason: text("reason"),
+        },
+        "UnknownVersion" => WireError::UnknownVersion {
+            version: number("version") as u8,
+        },
+        "UnknownVariant" => WireError::UnknownVariant {
+            tag: number("tag") as u32,
+        },
+        "TrailingBytes" => WireError::TrailingBytes {
+            count: number("count") as usize,
+        },
         other => panic!("unknown error {other}"),
     }
 }
