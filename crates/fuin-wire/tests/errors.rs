@@ -1486,7 +1486,7 @@ fn invalid_user_ids_inside_lists_are_refused() {
 /// A bundle from which a relay strips the KEM prekey still decodes (the
 /// protocol refuses it by name, `MissingKemPrekey`); a KEM key or signature
 /// cut short is `Truncated`, and so is a one-byte-short key that borrows the
-/// signature's first byte.
+/// signature's first byte; a key one byte long is `TrailingBytes`.
 #[test]
 fn a_bundle_without_its_kem_prekey_decodes_and_a_short_kem_key_is_truncated() {
     let full = bundle(1).to_bytes().unwrap();
@@ -1518,6 +1518,14 @@ fn a_bundle_without_its_kem_prekey_decodes_and_a_short_kem_key_is_truncated() {
     let mut one_short = full.clone();
     one_short.remove(key_at);
     assert_eq!(Frame::decode(&one_short), Err(WireError::Truncated));
+    // A key of 1,185 bytes: the signature starts a byte early, and its last
+    // byte trails the frame.
+    let mut one_long = full.clone();
+    one_long.insert(key_at, 1);
+    assert_eq!(
+        Frame::decode(&one_long),
+        Err(WireError::TrailingBytes { count: 1 })
+    );
 }
 
 #[test]
