@@ -4,7 +4,12 @@
 //! after a deliberate change of the wire format, review the diff, and update
 //! `spec/wire.md` to match. The test `golden_vectors` checks every file
 //! against the codec and against an independent encoder written from the spec.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::panic
+)]
 
 use std::path::PathBuf;
 
@@ -93,6 +98,23 @@ fn one_time_prekey(id: u32) -> OneTimePrekey {
     }
 }
 
+/// A signed ML-KEM-768 prekey. The wire checks sizes only, so the key is a
+/// byte pattern, not a valid encapsulation key.
+fn kem_prekey(id: u32) -> KemPrekey {
+    KemPrekey {
+        id: PrekeyId(id),
+        public_key: MlKemPublicKey(pattern(0x40u8.wrapping_add(id as u8))),
+        signature: Ed25519Signature(pattern(0xa0)),
+    }
+}
+
+fn kem_encapsulation(kem_prekey_id: u32) -> KemEncapsulation {
+    KemEncapsulation {
+        kem_prekey_id: PrekeyId(kem_prekey_id),
+        ciphertext: MlKemCiphertext(pattern(0xc8)),
+    }
+}
+
 fn bundle(
     user: &'static str,
     device: u32,
@@ -103,6 +125,8 @@ fn bundle(
         identity: identity(),
         signed_prekey: signed_prekey(),
         one_time_prekey: one_time,
+        // The KEM prekey ids come from the same counter as the others.
+        kem_prekey: Some(kem_prekey(device + 1000)),
     }
 }
 
@@ -540,7 +564,7 @@ fn relay_samples() -> Vec<(&'static str, Frame<'static>)> {
             }),
         ),
         (
-            "prekey upload with a new signed prekey and three one-time prekeys, one id needing a two-byte varint",
+            "first prekey upload: a signed prekey, three one-time prekeys (one id needing a two-byte varint), a last-resort KEM prekey and two one-time KEM prekeys",
             Frame::PrekeyUpload(PrekeyUpload {
                 signed_prekey: Some(signed_prekey()),
                 one_time_prekeys: vec![
@@ -549,6 +573,8 @@ fn relay_samples() -> Vec<(&'static str, Frame<'static>)> {
                     one_time_prekey(128),
                 ]
                 .into(),
+                last_resort_kem_prekey: Some(kem_prekey(129)),
+                one_time_kem_prekeys: vec![kem_prekey(130), kem_prekey(131)].into(),
             }),
         ),
         (
@@ -556,6 +582,8 @@ fn relay_samples() -> Vec<(&'static str, Frame<'static>)> {
             Frame::PrekeyUpload(PrekeyUpload {
                 signed_prekey: None,
                 one_time_prekeys: vec![one_time_prekey(3)].into(),
+                last_resort_kem_prekey: None,
+                one_time_kem_prekeys: BoundedVec::default(),
             }),
         ),
         (
@@ -563,20 +591,53 @@ fn relay_samples() -> Vec<(&'static str, Frame<'static>)> {
             Frame::PrekeyUpload(PrekeyUpload {
                 signed_prekey: Some(signed_prekey()),
                 one_time_prekeys: BoundedVec::default(),
+                last_resort_kem_prekey: None,
+                one_time_kem_prekeys: BoundedVec::default(),
             }),
         ),
         (
-            "prekey count, pool low",
+            "prekey upload of one one-time KEM prekey only",
+            Frame::PrekeyUpload(PrekeyUpload {
+                signed_prekey: None,
+                one_time_prekeys: BoundedVec::default(),
+                last_resort_kem_prekey: None,
+                one_time_kem_prekeys: vec![kem_prekey(4)].into(),
+            }),
+        ),
+        (
+            "prekey upload of a rotated last-resort KEM prekey only",
+            Frame::PrekeyUpload(PrekeyUpload {
+                signed_prekey: None,
+                one_time_prekeys: BoundedVec::default(),
+                last_resort_kem_prekey: Some(kem_prekey(5)),
+                one_time_kem_prekeys: BoundedVec::default(),
+            }),
+        ),
+        (
+            "prekey count, both pools low",
             Frame::PrekeyCount(PrekeyCount {
                 one_time_prekeys: 3,
                 low: true,
+                one_time_kem_prekeys: 2,
+                kem_low: true,
             }),
         ),
         (
-            "prekey count needing a two-byte varint, pool not low",
+            "prekey count needing two-byte varints, neither pool low",
             Frame::PrekeyCount(PrekeyCount {
                 one_time_prekeys: 200,
                 low: false,
+                one_time_kem_prekeys: 150,
+                kem_low: false,
+            }),
+        ),
+        (
+            "prekey count, X25519 pool full and KEM pool empty",
+            Frame::PrekeyCount(PrekeyCount {
+                one_time_prekeys: 100,
+                low: false,
+                one_time_kem_prekeys: 0,
+                kem_low: true,
             }),
         ),
         (
@@ -702,11 +763,12 @@ fn relay_samples() -> Vec<(&'static str, Frame<'static>)> {
 }
 
 fn samples() -> Vec<(&'static str, Frame<'static>)> {
-    let prekey_message = |one_time_prekey_id| PrekeyMessage {
+    let prekey_message = |one_time_prekey_id, kem| PrekeyMessage {
         initiator: identity(),
         base_key: X25519PublicKey(pattern(0xb0)),
         signed_prekey_id: PrekeyId(7),
         one_time_prekey_id,
+        kem,
         message: ratchet_message(0, 0, b"first-ciphertext"),
     };
     let bundle = |one_time| bundle("bob", 300, one_time);
@@ -720,8 +782,15 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
             }))),
         ),
         (
-            "prekey bundle whose one-time pool is empty",
+            "prekey bundle whose one-time pool is empty (its KEM prekey is then the last-resort one)",
             Frame::PrekeyBundle(bundle(None)),
+        ),
+        (
+            "prekey bundle stripped of its KEM prekey: decodes, and the protocol refuses it (MissingKemPrekey)",
+            Frame::PrekeyBundle(PrekeyBundle {
+                kem_prekey: None,
+                ..bundle(None)
+            }),
         ),
         (
             "envelope of an established session",
@@ -749,12 +818,19 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
             Frame::RatchetMessage(ratchet_message(3, 200, b"ratchet-ciphertext")),
         ),
         (
-            "prekey message with a one-time prekey id needing a two-byte varint",
-            Frame::PrekeyMessage(prekey_message(Some(PrekeyId(128)))),
+            "prekey message with a one-time prekey id and a KEM prekey id needing two-byte varints",
+            Frame::PrekeyMessage(prekey_message(
+                Some(PrekeyId(128)),
+                Some(kem_encapsulation(1300)),
+            )),
         ),
         (
-            "prekey message made without a one-time prekey",
-            Frame::PrekeyMessage(prekey_message(None)),
+            "prekey message made without a one-time prekey, to a last-resort KEM prekey",
+            Frame::PrekeyMessage(prekey_message(None, Some(kem_encapsulation(9)))),
+        ),
+        (
+            "prekey message stripped of its KEM ciphertext: decodes, and the protocol refuses it (MissingKemCiphertext)",
+            Frame::PrekeyMessage(prekey_message(Some(PrekeyId(128)), None)),
         ),
         (
             "text message content, non-ASCII body",
@@ -904,6 +980,284 @@ fn main() {
 
     write_attachment_references(&dir);
     write_identifier_shares(&dir);
+    write_rejected_frames(&dir);
+}
+
+/// One frame refused at each step of spec/wire.md §7, in step order, and
+/// lists one element past their maximum.
+fn codec_rejections() -> Vec<(&'static str, Vec<u8>)> {
+    let blob_id = Frame::BlobId(BlobId(pattern(0x00))).encode().unwrap();
+    let mut version_2 = blob_id.clone();
+    version_2[0] = 2;
+    let mut trailing = blob_id.clone();
+    trailing.push(0);
+    // An envelope to bob/1: version, tag 2, user id, device id, content
+    // kind, commitment, empty sealed body.
+    let raw_envelope = |user: &[u8], device: &[u8]| {
+        let mut out = vec![WIRE_VERSION, 2, user.len() as u8];
+        out.extend_from_slice(user);
+        out.extend_from_slice(device);
+        out.push(0);
+        out.extend_from_slice(&pattern::<32>(0xc0));
+        out.push(0);
+        out
+    };
+    let mut overlong_tag = raw_envelope(b"bob", &[1]);
+    overlong_tag.splice(1..2, [0x82, 0x00]);
+    // 257 message ids: the count 256 (0x80 0x02) becomes 257 (0x81 0x02).
+    let mut acknowledgement = Frame::Acknowledgement(Acknowledgement {
+        message_ids: (0..MAX_ACKNOWLEDGED)
+            .map(|i| MessageId(pattern(i as u8)))
+            .collect::<Vec<_>>()
+            .into(),
+    })
+    .encode()
+    .unwrap();
+    assert_eq!(&acknowledgement[2..4], &[0x80, 0x02]);
+    acknowledgement[2] = 0x81;
+    acknowledgement.extend_from_slice(&pattern::<16>(0xff));
+    let mut over_and_trailing = acknowledgement.clone();
+    over_and_trailing.push(0);
+    // 101 one-time prekeys, ids 0 to 100 (one byte each), no other field.
+    let mut upload = vec![WIRE_VERSION, FrameKind::PrekeyUpload.tag() as u8, 0, 101];
+    for id in 0..101u8 {
+        upload.push(id);
+        upload.extend_from_slice(&pattern::<32>(id));
+    }
+    upload.extend_from_slice(&[0, 0]);
+    vec![
+        ("wire version 2 (step 3)", version_2),
+        (
+            "a tag naming no frame: 127 (step 4)",
+            vec![WIRE_VERSION, 0x7f, 0],
+        ),
+        (
+            "a tag varint with a 6th byte (step 4)",
+            vec![WIRE_VERSION, 0xff, 0xff, 0xff, 0xff, 0x7f],
+        ),
+        ("a blob id followed by one byte (step 6)", trailing),
+        (
+            "an envelope whose user id is 65 bytes (step 7)",
+            raw_envelope(&[b'a'; 65], &[1]),
+        ),
+        (
+            "an envelope whose user id is empty (step 7)",
+            raw_envelope(b"", &[1]),
+        ),
+        (
+            "an envelope whose device id 1 is written 0x81 0x00 (step 8)",
+            raw_envelope(b"bob", &[0x81, 0x00]),
+        ),
+        (
+            "an envelope whose tag 2 is written 0x82 0x00 (step 8)",
+            overlong_tag,
+        ),
+        (
+            "an acknowledgement of 257 message ids, one past 256",
+            acknowledgement,
+        ),
+        (
+            "an acknowledgement of 257 message ids followed by one byte: trailing bytes win",
+            over_and_trailing,
+        ),
+        (
+            "a prekey upload of 101 one-time prekeys, one past 100",
+            upload,
+        ),
+    ]
+}
+
+/// A decoding error as the vectors write it: serde's external tagging of
+/// the `WireError` variant (a unit variant is its name alone).
+fn error_json(error: &WireError) -> serde_json::Value {
+    match error {
+        WireError::Truncated => json!("Truncated"),
+        WireError::NonCanonical => json!("NonCanonical"),
+        WireError::RetiredFrame {
+            tag,
+            protocol_version,
+        } => json!({"RetiredFrame": {"tag": tag, "protocol_version": protocol_version}}),
+        WireError::Malformed { reason } => json!({"Malformed": {"reason": reason}}),
+        WireError::LimitExceeded { field, len, max } => {
+            json!({"LimitExceeded": {"field": field, "len": len, "max": max}})
+        }
+        WireError::InvalidField { field, reason } => {
+            json!({"InvalidField": {"field": field, "reason": reason}})
+        }
+        WireError::UnknownVersion { version } => json!({"UnknownVersion": {"version": version}}),
+        WireError::UnknownVariant { tag } => json!({"UnknownVariant": {"tag": tag}}),
+        WireError::TrailingBytes { count } => json!({"TrailingBytes": {"count": count}}),
+        other => panic!("no vector form for {other:?}"),
+    }
+}
+
+/// Frames a decoder must refuse, with the error (spec/wire.md §7): the
+/// frames of retired tags as their senders wrote them, KEM fields cut short
+/// or mis-tagged, and one frame for each step of §7 and for lists one past
+/// their maximum.
+fn write_rejected_frames(dir: &std::path::Path) {
+    let retag = |mut bytes: Vec<u8>, tag: u8| {
+        bytes[1] = tag;
+        bytes
+    };
+    // Protocol version 2: the version 3 samples without their KEM fields,
+    // under the old tags (the golden encodings those tags had).
+    let bundle_v3 = PrekeyBundle {
+        kem_prekey: None,
+        ..bundle(
+            "bob",
+            300,
+            Some(OneTimePrekey {
+                id: PrekeyId(128),
+                public_key: X25519PublicKey(pattern(0xe0)),
+            }),
+        )
+    }
+    .to_bytes()
+    .unwrap();
+    let bundle_v2 = retag(bundle_v3[..bundle_v3.len() - 1].to_vec(), 1);
+    let one_device_v3 = PrekeyBundle {
+        kem_prekey: None,
+        ..bundle("bob", 1, Some(one_time_prekey(128)))
+    }
+    .to_bytes()
+    .unwrap();
+    let mut bundle_set_v2 = vec![WIRE_VERSION, 16, 1];
+    bundle_set_v2.extend_from_slice(&one_device_v3[2..one_device_v3.len() - 1]);
+    let upload_v3 = PrekeyUpload {
+        signed_prekey: Some(signed_prekey()),
+        one_time_prekeys: vec![one_time_prekey(1), one_time_prekey(2), one_time_prekey(128)].into(),
+        last_resort_kem_prekey: None,
+        one_time_kem_prekeys: BoundedVec::default(),
+    }
+    .to_bytes()
+    .unwrap();
+    let upload_v2 = retag(upload_v3[..upload_v3.len() - 2].to_vec(), 14);
+    let count_v2 = vec![WIRE_VERSION, 15, 3, 1];
+    let prekey_message = PrekeyMessage {
+        initiator: identity(),
+        base_key: X25519PublicKey(pattern(0xb0)),
+        signed_prekey_id: PrekeyId(7),
+        one_time_prekey_id: Some(PrekeyId(128)),
+        kem: None,
+        message: ratchet_message(0, 0, b"first-ciphertext"),
+    };
+    // Version, tag, identity, base key, signed prekey id, one-time prekey
+    // id (present, two bytes): then the KEM option tag.
+    let kem_at = 2 + 128 + 32 + 1 + 3;
+    let mut prekey_v2 = retag(prekey_message.to_bytes().unwrap(), 38);
+    assert_eq!(prekey_v2[kem_at], 0);
+    prekey_v2.remove(kem_at);
+
+    // Protocol version 1: the version 2 layouts without the header's salt.
+    let mut ratchet_v1 = vec![WIRE_VERSION, 6];
+    ratchet_v1.extend_from_slice(&pattern::<32>(0x20));
+    ratchet_v1.extend_from_slice(&[0, 0, 3, 0xaa, 0xbb, 0xcc]);
+    let mut prekey_v1 = vec![WIRE_VERSION, 7];
+    prekey_v1.extend_from_slice(&[0x22; 128 + 32]);
+    prekey_v1.extend_from_slice(&[7, 0]);
+    prekey_v1.extend_from_slice(&ratchet_v1[2..]);
+    let mut group_v1 = vec![WIRE_VERSION, 27];
+    group_v1.extend_from_slice(&pattern::<32>(0x33));
+    group_v1.extend_from_slice(&[1, 0, 0, 1, 0xdd]);
+    group_v1.extend_from_slice(&pattern::<64>(0x44));
+
+    // KEM fields cut short or mis-tagged.
+    let with_kem = bundle("bob", 300, None).to_bytes().unwrap();
+    let key_at = with_kem.len() - (1184 + 64);
+    let short_key = with_kem[..key_at + 1183].to_vec();
+    let prekey_v3 = PrekeyMessage {
+        kem: Some(kem_encapsulation(9)),
+        ..prekey_message.clone()
+    }
+    .to_bytes()
+    .unwrap();
+    let short_ciphertext = prekey_v3[..kem_at + 2 + 1000].to_vec();
+    let mut kem_tag_two = prekey_v3.clone();
+    kem_tag_two[kem_at] = 2;
+    let mut count_kem_low_two = PrekeyCount {
+        one_time_prekeys: 3,
+        low: true,
+        one_time_kem_prekeys: 2,
+        kem_low: true,
+    }
+    .to_bytes()
+    .unwrap();
+    *count_kem_low_two.last_mut().unwrap() = 2;
+
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "protocol version 2 prekey bundle (tag 1, now 41)",
+            bundle_v2,
+        ),
+        (
+            "protocol version 2 prekey upload (tag 14, now 42)",
+            upload_v2,
+        ),
+        ("protocol version 2 prekey count (tag 15, now 43)", count_v2),
+        (
+            "protocol version 2 bundle set (tag 16, now 44)",
+            bundle_set_v2,
+        ),
+        (
+            "protocol version 2 prekey message (tag 38, now 40)",
+            prekey_v2,
+        ),
+        (
+            "protocol version 2 prekey message tag with no body: the tag alone decides",
+            vec![WIRE_VERSION, 38],
+        ),
+        (
+            "protocol version 1 ratchet message (tag 6, now 37)",
+            ratchet_v1,
+        ),
+        ("protocol version 1 prekey message (tag 7)", prekey_v1),
+        (
+            "protocol version 1 group message (tag 27, now 39)",
+            group_v1,
+        ),
+        (
+            "prekey bundle cut inside its KEM prekey's key: 1,183 of 1,184 bytes",
+            short_key,
+        ),
+        (
+            "prekey message whose KEM ciphertext ends after 1,000 of 1,088 bytes",
+            short_ciphertext,
+        ),
+        (
+            "prekey message whose KEM encapsulation option tag is 2",
+            kem_tag_two,
+        ),
+        ("prekey count whose kem_low byte is 2", count_kem_low_two),
+    ];
+    let cases = cases
+        .into_iter()
+        .chain(codec_rejections())
+        .collect::<Vec<_>>();
+    let vectors: Vec<_> = cases
+        .into_iter()
+        .map(|(name, encoded)| {
+            let error = Frame::decode(&encoded).unwrap_err();
+            json!({
+                "name": name,
+                "encoded": hex::encode(&encoded),
+                "error": error_json(&error),
+                "message": error.to_string(),
+            })
+        })
+        .collect();
+    let file = json!({
+        "description": "Frames a decoder must refuse, with the error it must give \
+                        (spec/wire.md §7): the frames of retired tags as their senders \
+                        wrote them (spec/wire.md §4; the protocol version 2 ones are the \
+                        golden encodings those tags had), and KEM fields cut short or \
+                        mis-tagged. `error` is the WireError variant and its fields, \
+                        `message` its text.",
+        "vectors": vectors,
+    });
+    let path = dir.join("rejected_frames.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
+    println!("wrote {}", path.display());
 }
 
 /// Samples of the identifier secret share body (spec/wire.md §8.3), the

@@ -3,17 +3,21 @@
 //! test so that the counting allocator sees no other test's allocations.
 //!
 //! Text and byte strings are borrowed from the input, so the only thing
-//! decoding allocates is the storage of a frame's list (`spec/wire.md`, §6
-//! and §7). A frame has at most one list, and the decoder keeps at most the
-//! list's maximum count of elements, decoding and dropping any further ones.
-//! The count the input claims never drives an allocation: it only picks the
-//! storage's first capacity, at most 16 elements and only when the input has
-//! at least as many bytes left as the count; the storage then grows as
-//! elements are actually decoded, to fewer than 2 × MAX elements. The
-//! counting allocator adds the full new size at each growth, so one list is
-//! counted at fewer than 4 × MAX × the element's in-memory size:
-//! [`list_bound`], 160 KiB for the lists of today (a welcome page's 256
-//! members), whatever the input.
+//! decoding allocates is the storage of a frame's lists (`spec/wire.md`, §6
+//! and §7). A frame has at most two lists (a prekey upload's one-time
+//! prekeys and one-time KEM prekeys; every other frame at most one), and
+//! the decoder keeps at most each list's maximum count of elements, decoding
+//! and dropping any further ones. The count the input claims never drives
+//! an allocation: it only picks the storage's first capacity, at most 16
+//! elements and only when the input has at least as many bytes left as the
+//! count; the storage then grows as elements are actually decoded, to fewer
+//! than 2 × MAX elements. The counting allocator adds the full new size at
+//! each growth, so one list is counted at fewer than 4 × MAX × the element's
+//! in-memory size: [`list_bound`], about 490 KiB for the lists of today (a
+//! prekey upload's 100 KEM prekeys of 1,252 bytes each), whatever the input.
+//! A prekey upload's two lists together stay under it too: with a maximum
+//! of 100, each list's capacities double up to 128 at most, so each is
+//! counted at fewer than 256 elements' worth (about 330 KB for both).
 //!
 //! The documented bound, [`allocation_bound`], is 8 × the input's length +
 //! 64 KiB. Where elements are small in the input and large in memory, the
@@ -36,9 +40,9 @@ use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BlobCapability, BlobReceipt, BundleSet,
     ChallengeRequest, ChallengeResponse, DeviceList, DeviceRegistration, InboxReport, ListedDevice,
     MAX_ACKNOWLEDGED, MAX_ACKNOWLEDGED_REPORTS, MAX_DEVICES_PER_USER, MAX_ENVELOPES_PER_SEND,
-    MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MAX_REPORTS_PER_BATCH, MailboxBatch, Nonce,
-    PrekeyCount, PrekeyUpload, ReportAccepted, ReportAcknowledgement, ReportBatch, ReportId,
-    SendAccepted, SendBatch,
+    MAX_KEM_PREKEY_UPLOAD, MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MAX_REPORTS_PER_BATCH,
+    MailboxBatch, Nonce, PrekeyCount, PrekeyUpload, ReportAccepted, ReportAcknowledgement,
+    ReportBatch, ReportId, SendAccepted, SendBatch,
 };
 use fuin_wire::*;
 
@@ -81,6 +85,7 @@ fn allocation_bound(len: usize) -> usize {
 fn list_bound() -> usize {
     [
         MAX_PREKEY_UPLOAD * size_of::<OneTimePrekey>(),
+        MAX_KEM_PREKEY_UPLOAD * size_of::<KemPrekey>(),
         MAX_DEVICES_PER_USER * size_of::<PrekeyBundle>(),
         MAX_ENVELOPES_PER_SEND * size_of::<RoutingEnvelope>(),
         MAX_ENVELOPES_PER_SEND * size_of::<MessageId>(),
@@ -146,6 +151,10 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
         base_key: X25519PublicKey([11; 32]),
         signed_prekey_id: PrekeyId(12),
         one_time_prekey_id: Some(PrekeyId(13)),
+        kem: Some(KemEncapsulation {
+            kem_prekey_id: PrekeyId(14),
+            ciphertext: MlKemCiphertext([15; 1088]),
+        }),
         message: ratchet.clone(),
     };
     let content = MessageContent {
@@ -170,11 +179,17 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
         id: PrekeyId(i),
         public_key: X25519PublicKey([i as u8; 32]),
     };
+    let kem_prekey = |i: u32| KemPrekey {
+        id: PrekeyId(i),
+        public_key: MlKemPublicKey([i as u8; 1184]),
+        signature: Ed25519Signature([i as u8; 64]),
+    };
     let bundle = |i: u32| PrekeyBundle {
         address: DeviceAddress::new(bob.user.clone(), DeviceId(i)),
         identity: identity.clone(),
         signed_prekey: signed_prekey.clone(),
         one_time_prekey: Some(one_time(i)),
+        kem_prekey: Some(kem_prekey(i)),
     };
     // Small bodies, so that a list at its maximum stays small and a mutation
     // of its count or lengths is likely to hit something.
@@ -228,6 +243,8 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
         PrekeyCount {
             one_time_prekeys: 26,
             low: true,
+            one_time_kem_prekeys: 27,
+            kem_low: false,
         }
         .to_bytes()
         .unwrap(),
@@ -357,6 +374,11 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
                     .map(one_time)
                     .collect::<Vec<_>>()
                     .into(),
+                last_resort_kem_prekey: Some(kem_prekey(0)),
+                one_time_kem_prekeys: (0..count(MAX_KEM_PREKEY_UPLOAD) as u32)
+                    .map(kem_prekey)
+                    .collect::<Vec<_>>()
+                    .into(),
             }
             .to_bytes()
             .unwrap(),
@@ -433,7 +455,7 @@ fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
 }
 
 /// Frames whose list count claims more elements than they hold or than the
-/// list's maximum, for each of the thirteen lists.
+/// list's maximum, for each of the fourteen lists.
 fn list_claims() -> Vec<Vec<u8>> {
     let bob = DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(1));
     let envelope = RoutingEnvelope {
@@ -463,6 +485,11 @@ fn list_claims() -> Vec<Vec<u8>> {
             signature: Ed25519Signature([8; 64]),
         },
         one_time_prekey: None,
+        kem_prekey: Some(KemPrekey {
+            id: PrekeyId(9),
+            public_key: MlKemPublicKey([9; 1184]),
+            signature: Ed25519Signature([9; 64]),
+        }),
     };
     // A body's own encoding is the frame's minus version and tag.
     let element = |frame: Vec<u8>| frame[2..].to_vec();
@@ -484,6 +511,8 @@ fn list_claims() -> Vec<Vec<u8>> {
     .unwrap()[3..]
         .to_vec();
     let one_time = vec![0; 1 + 32];
+    // A KEM prekey: id 0 (one byte), the key, the signature.
+    let kem = vec![0; 1 + 1184 + 64];
     let address = vec![3, b'b', b'o', b'b', 1];
     let control_head = |action: u8| {
         [
@@ -497,7 +526,12 @@ fn list_claims() -> Vec<Vec<u8>> {
     };
     let lists = [
         // (kind, bytes before the count, one element, bytes after the list)
-        (FrameKind::PrekeyUpload, vec![0], one_time, vec![]),
+        // An upload's two lists: the one-time prekeys (then an absent
+        // last-resort KEM prekey and an empty KEM list), and the KEM prekeys
+        // (after an absent signed prekey, no one-time prekey and an absent
+        // last-resort KEM prekey).
+        (FrameKind::PrekeyUpload, vec![0], one_time, vec![0, 0]),
+        (FrameKind::PrekeyUpload, vec![0, 0, 0], kem, vec![]),
         (
             FrameKind::BundleSet,
             vec![],
@@ -591,7 +625,9 @@ fn list_claims() -> Vec<Vec<u8>> {
         }
         // Complete lists far over their maximum: decoded to the end, at
         // most the maximum kept, then refused.
-        for elements in [1_000, (1 << 20) / element.len()] {
+        // (Inputs stay within 1 MiB: 1,000 KEM prekeys or bundles would not.)
+        let within_1_mib = (1 << 20) / element.len();
+        for elements in [1_000.min(within_1_mib), within_1_mib] {
             inputs.push(frame(elements as u64, elements, false, true));
         }
     }
@@ -632,7 +668,8 @@ fn hostile_input_never_panics_nor_allocates_beyond_the_bound() {
     for _ in 0..300 {
         // Right version and a known tag, random body.
         let len = rng.length();
-        let mut bytes = vec![WIRE_VERSION, rng.below(FrameKind::ALL.len()) as u8];
+        let kind = FrameKind::ALL[rng.below(FrameKind::ALL.len())];
+        let mut bytes = vec![WIRE_VERSION, kind.tag() as u8];
         bytes.extend(rng.bytes(len));
         inputs.push(bytes);
     }

@@ -10,9 +10,9 @@ use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BlobCapability, BlobReceipt, BundleSet,
     ChallengeRequest, ChallengeResponse, DeviceList, DeviceRegistration, InboxReport, ListedDevice,
     MAX_ACKNOWLEDGED, MAX_ACKNOWLEDGED_REPORTS, MAX_DEVICES_PER_USER, MAX_ENVELOPES_PER_SEND,
-    MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MAX_REPORTS_PER_BATCH, MailboxBatch, Nonce,
-    PrekeyCount, PrekeyUpload, ReportAccepted, ReportAcknowledgement, ReportBatch, ReportId,
-    SendAccepted, SendBatch,
+    MAX_KEM_PREKEY_UPLOAD, MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MAX_REPORTS_PER_BATCH,
+    MailboxBatch, Nonce, PrekeyCount, PrekeyUpload, ReportAccepted, ReportAcknowledgement,
+    ReportBatch, ReportId, SendAccepted, SendBatch,
 };
 use fuin_wire::*;
 
@@ -47,7 +47,20 @@ fn prekey_message(ciphertext: Vec<u8>) -> PrekeyMessage<'static> {
         base_key: X25519PublicKey([4; 32]),
         signed_prekey_id: PrekeyId(1),
         one_time_prekey_id: None,
+        kem: Some(KemEncapsulation {
+            kem_prekey_id: PrekeyId(2),
+            ciphertext: MlKemCiphertext([0x66; 1088]),
+        }),
         message: ratchet_message(ciphertext),
+    }
+}
+
+/// A signed KEM prekey whose key bytes all equal the id's low byte.
+fn kem_prekey(id: u32) -> KemPrekey {
+    KemPrekey {
+        id: PrekeyId(id),
+        public_key: MlKemPublicKey([id as u8; 1184]),
+        signature: Ed25519Signature([0x77; 64]),
     }
 }
 
@@ -233,8 +246,9 @@ fn prekey_message_ciphertext_over_the_limit_is_refused_both_ways() {
     );
 
     // Version, tag, identity, base key, signed prekey id, absent one-time
-    // prekey id, then the ratchet message as above.
-    let at = 1 + 1 + 128 + 32 + 1 + 1 + 32 + 1 + 1 + 16;
+    // prekey id, the KEM encapsulation (option tag, one-byte id,
+    // ciphertext), then the ratchet message as above.
+    let at = 1 + 1 + 128 + 32 + 1 + 1 + (1 + 1 + 1088) + 32 + 1 + 1 + 16;
     assert_eq!(&bytes[at..at + 3], &[0x80, 0x80, 0x04]);
     bytes[at] = 0x81;
     bytes.push(0);
@@ -333,16 +347,61 @@ fn unknown_content_type_is_malformed() {
 
 #[test]
 fn prekey_message_option_tag_other_than_zero_or_one_is_malformed() {
-    let mut bytes = prekey_message(b"ct".to_vec()).to_bytes().unwrap();
-    let at = 1 + 1 + 128 + 32 + 1;
-    assert_eq!(bytes[at], 0);
-    bytes[at] = 2;
+    let good = prekey_message(b"ct".to_vec()).to_bytes().unwrap();
+    // The one-time prekey id's option tag (absent), then the KEM
+    // encapsulation's (present).
+    let one_time_at = 1 + 1 + 128 + 32 + 1;
+    let kem_at = one_time_at + 1;
+    assert_eq!((good[one_time_at], good[kem_at]), (0, 1));
+    for (at, bad) in [(one_time_at, 2u8), (kem_at, 2), (kem_at, 0xff)] {
+        let mut bytes = good.clone();
+        bytes[at] = bad;
+        assert_eq!(
+            Frame::decode(&bytes),
+            Err(WireError::Malformed {
+                reason: "option tag is neither 0 nor 1"
+            }),
+            "byte {at} set to {bad}"
+        );
+    }
+}
+
+/// A prekey message from which a relay strips the KEM encapsulation still
+/// decodes (the protocol refuses it by name, `MissingKemCiphertext`), and
+/// one that claims an encapsulation but carries fewer than 1,088 ciphertext
+/// bytes is `Truncated`, wherever the input ends.
+#[test]
+fn a_prekey_message_without_its_kem_ciphertext_decodes_and_a_short_one_is_truncated() {
+    let with_kem = prekey_message(b"ct".to_vec());
+    let full = with_kem.to_bytes().unwrap();
+    let kem_at = 1 + 1 + 128 + 32 + 1 + 1;
+    assert_eq!(&full[kem_at..kem_at + 2], &[1, 2]);
+    let ciphertext_at = kem_at + 2;
     assert_eq!(
-        Frame::decode(&bytes),
-        Err(WireError::Malformed {
-            reason: "option tag is neither 0 nor 1"
-        })
+        &full[ciphertext_at..ciphertext_at + 1088],
+        &[0x66; 1088][..]
     );
+
+    // Stripped: option tag 0 and no id or ciphertext; nothing else moves.
+    let mut stripped = full[..kem_at].to_vec();
+    stripped.push(0);
+    stripped.extend_from_slice(&full[ciphertext_at + 1088..]);
+    let decoded = PrekeyMessage::from_bytes(&stripped).unwrap();
+    assert_eq!(decoded.kem, None);
+    assert_eq!(decoded.message, with_kem.message);
+
+    // The ciphertext cut short, the message dropped: every length but the
+    // full one ends the input inside the ciphertext.
+    for kept in [0, 1, 1087] {
+        let short = &full[..ciphertext_at + kept];
+        assert_eq!(Frame::decode(short), Err(WireError::Truncated), "{kept}");
+    }
+    // A ciphertext of 1,087 bytes followed by the ratchet message: the
+    // decoder takes the message's first byte as the ciphertext's last, and
+    // the input runs out inside the message.
+    let mut one_short = full.clone();
+    one_short.remove(ciphertext_at);
+    assert_eq!(Frame::decode(&one_short), Err(WireError::Truncated));
 }
 
 #[test]
@@ -471,15 +530,24 @@ fn option_tag_other_than_zero_or_one_is_malformed() {
             signature: Ed25519Signature([5; 64]),
         },
         one_time_prekey: None,
+        kem_prekey: None,
     };
-    let mut bytes = bundle.to_bytes().unwrap();
-    *bytes.last_mut().unwrap() = 2;
-    assert_eq!(
-        Frame::decode(&bytes),
-        Err(WireError::Malformed {
-            reason: "option tag is neither 0 nor 1"
-        })
-    );
+    let good = bundle.to_bytes().unwrap();
+    // The bundle ends with two absent options: the one-time prekey's, then
+    // the KEM prekey's.
+    assert_eq!(&good[good.len() - 2..], &[0, 0]);
+    for from_end in [1, 2] {
+        let mut bytes = good.clone();
+        let at = bytes.len() - from_end;
+        bytes[at] = 2;
+        assert_eq!(
+            Frame::decode(&bytes),
+            Err(WireError::Malformed {
+                reason: "option tag is neither 0 nor 1"
+            }),
+            "option {from_end} from the end"
+        );
+    }
 }
 
 #[test]
@@ -595,6 +663,7 @@ fn bundle(device: u32) -> PrekeyBundle<'static> {
             signature: Ed25519Signature([5; 64]),
         },
         one_time_prekey: Some(one_time_prekey(device)),
+        kem_prekey: Some(kem_prekey(device)),
     }
 }
 
@@ -919,7 +988,8 @@ struct ListCase {
     frame: fn(usize) -> Frame<'static>,
     /// The same through the body's typed encoder.
     to_bytes: fn(usize) -> Result<Vec<u8>, WireError>,
-    /// Bytes after the list (`MailboxBatch.prekeys_low`).
+    /// Bytes after the list (`MailboxBatch.prekeys_low`, or a prekey
+    /// upload's absent last-resort KEM prekey and empty KEM list).
     tail: usize,
 }
 
@@ -935,6 +1005,16 @@ fn list_cases() -> Vec<ListCase> {
                 .map(one_time_prekey)
                 .collect::<Vec<_>>()
                 .into(),
+            last_resort_kem_prekey: None,
+            one_time_kem_prekeys: BoundedVec::default(),
+        }
+    }
+    fn kem_upload(n: usize) -> PrekeyUpload {
+        PrekeyUpload {
+            signed_prekey: None,
+            one_time_prekeys: vec![one_time_prekey(1)].into(),
+            last_resort_kem_prekey: Some(kem_prekey(0)),
+            one_time_kem_prekeys: (1..=n as u32).map(kem_prekey).collect::<Vec<_>>().into(),
         }
     }
     fn bundles(n: usize) -> BundleSet<'static> {
@@ -1035,6 +1115,14 @@ fn list_cases() -> Vec<ListCase> {
             max: MAX_PREKEY_UPLOAD,
             frame: |n| Frame::PrekeyUpload(upload(n)),
             to_bytes: |n| upload(n).to_bytes(),
+            // The absent last-resort KEM prekey and the empty KEM list.
+            tail: 2,
+        },
+        ListCase {
+            field: "one_time_kem_prekeys",
+            max: MAX_KEM_PREKEY_UPLOAD,
+            frame: |n| Frame::PrekeyUpload(kem_upload(n)),
+            to_bytes: |n| kem_upload(n).to_bytes(),
             tail: 0,
         },
         ListCase {
@@ -1244,8 +1332,8 @@ fn lists_over_their_maximum_are_refused_both_ways() {
 fn a_dropped_list_element_must_still_be_well_formed() {
     // Elements past the maximum are decoded and dropped: a malformed one
     // makes the frame malformed, found before the limit is checked.
-    let case = &list_cases()[2];
-    assert_eq!(case.field, "envelopes");
+    let cases = list_cases();
+    let case = cases.iter().find(|case| case.field == "envelopes").unwrap();
     let mut element = case.element();
     // Recipient (length, "bob", device), then the content kind.
     assert_eq!(&element[..6], &[3, b'b', b'o', b'b', 1, 0]);
@@ -1312,20 +1400,31 @@ fn bool_other_than_zero_or_one_is_malformed() {
     let count = PrekeyCount {
         one_time_prekeys: 5,
         low: true,
+        one_time_kem_prekeys: 6,
+        kem_low: false,
     };
     let mailbox = MailboxBatch {
         records: vec![delivered(b"body".to_vec())].into(),
         prekeys_low: false,
     };
-    for mut bytes in [count.to_bytes().unwrap(), mailbox.to_bytes().unwrap()] {
-        // The bool is the last byte of both.
-        assert!(Frame::decode(&bytes).is_ok());
+    let count_bytes = count.to_bytes().unwrap();
+    // Version, tag, count 5, `low`, count 6, `kem_low`.
+    assert_eq!(count_bytes, [WIRE_VERSION, 43, 5, 1, 6, 0]);
+    let mailbox_bytes = mailbox.to_bytes().unwrap();
+    let mailbox_bool = mailbox_bytes.len() - 1;
+    for (good, at) in [
+        (&count_bytes, 3),
+        (&count_bytes, 5),
+        (&mailbox_bytes, mailbox_bool),
+    ] {
+        assert!(Frame::decode(good).is_ok());
         for bad in [2u8, 0x80, 0xff] {
-            *bytes.last_mut().unwrap() = bad;
+            let mut bytes = good.clone();
+            bytes[at] = bad;
             assert_eq!(
                 Frame::decode(&bytes),
                 Err(WireError::Malformed { reason: "bad bool" }),
-                "tag {} with bool byte {bad}",
+                "tag {} with bool byte {bad} at {at}",
                 bytes[1]
             );
         }
@@ -1337,16 +1436,26 @@ fn prekey_upload_option_tag_other_than_zero_or_one_is_malformed() {
     let upload = PrekeyUpload {
         signed_prekey: None,
         one_time_prekeys: vec![one_time_prekey(1)].into(),
+        last_resort_kem_prekey: None,
+        one_time_kem_prekeys: BoundedVec::default(),
     };
-    let mut bytes = upload.to_bytes().unwrap();
-    assert_eq!(bytes[2], 0);
-    bytes[2] = 2;
-    assert_eq!(
-        Frame::decode(&bytes),
-        Err(WireError::Malformed {
-            reason: "option tag is neither 0 nor 1"
-        })
-    );
+    let good = upload.to_bytes().unwrap();
+    // The signed prekey's option tag; then, after the one-time list (count
+    // 1, id 1, 32 key bytes), the last-resort KEM prekey's.
+    let kem_at = 2 + 1 + 1 + 1 + 32;
+    assert_eq!((good[2], good[kem_at]), (0, 0));
+    assert_eq!(good.len(), kem_at + 2);
+    for at in [2, kem_at] {
+        let mut bytes = good.clone();
+        bytes[at] = 2;
+        assert_eq!(
+            Frame::decode(&bytes),
+            Err(WireError::Malformed {
+                reason: "option tag is neither 0 nor 1"
+            }),
+            "option tag at {at}"
+        );
+    }
 }
 
 #[test]
@@ -1358,8 +1467,9 @@ fn invalid_user_ids_inside_lists_are_refused() {
         bundles: vec![bundle(0), bad].into(),
     };
     let mut bytes = set.to_bytes().unwrap();
-    // Grow the second bundle's 64-byte user id to 65 bytes.
-    let at = bytes.len() - (64 + 1 + 128 + 1 + 32 + 64 + 1 + 1 + 32);
+    // Grow the second bundle's 64-byte user id to 65 bytes. After it: the
+    // device id, identity, signed prekey, one-time prekey and KEM prekey.
+    let at = bytes.len() - (64 + 1 + 128 + (1 + 32 + 64) + (1 + 1 + 32) + (1 + 1 + 1184 + 64));
     assert_eq!(bytes[at - 1], 64);
     bytes[at - 1] = 65;
     bytes.insert(at, b'a');
@@ -1370,6 +1480,51 @@ fn invalid_user_ids_inside_lists_are_refused() {
             len: 65,
             max: 64
         })
+    );
+}
+
+/// A bundle from which a relay strips the KEM prekey still decodes (the
+/// protocol refuses it by name, `MissingKemPrekey`); a KEM key or signature
+/// cut short is `Truncated`, and so is a one-byte-short key that borrows the
+/// signature's first byte; a key one byte long is `TrailingBytes`.
+#[test]
+fn a_bundle_without_its_kem_prekey_decodes_and_a_short_kem_key_is_truncated() {
+    let full = bundle(1).to_bytes().unwrap();
+    // The KEM prekey is last: option tag, one-byte id, key, signature.
+    let kem_at = full.len() - (1 + 1 + 1184 + 64);
+    assert_eq!(&full[kem_at..kem_at + 2], &[1, 1]);
+    let key_at = kem_at + 2;
+    assert_eq!(&full[key_at..key_at + 1184], &[1; 1184][..]);
+
+    let mut stripped = full[..kem_at].to_vec();
+    stripped.push(0);
+    let decoded = PrekeyBundle::from_bytes(&stripped).unwrap();
+    assert_eq!(decoded.kem_prekey, None);
+    assert_eq!(decoded.signed_prekey, bundle(1).signed_prekey);
+
+    for end in [
+        key_at,
+        key_at + 1,
+        key_at + 1183,
+        key_at + 1184,
+        full.len() - 1,
+    ] {
+        assert_eq!(
+            Frame::decode(&full[..end]),
+            Err(WireError::Truncated),
+            "cut at {end}"
+        );
+    }
+    let mut one_short = full.clone();
+    one_short.remove(key_at);
+    assert_eq!(Frame::decode(&one_short), Err(WireError::Truncated));
+    // A key of 1,185 bytes: the signature starts a byte early, and its last
+    // byte trails the frame.
+    let mut one_long = full.clone();
+    one_long.insert(key_at, 1);
+    assert_eq!(
+        Frame::decode(&one_long),
+        Err(WireError::TrailingBytes { count: 1 })
     );
 }
 
@@ -1400,7 +1555,10 @@ fn every_strict_prefix_of_a_relay_frame_is_truncated() {
         Frame::PrekeyCount(PrekeyCount {
             one_time_prekeys: 300,
             low: false,
+            one_time_kem_prekeys: 200,
+            kem_low: true,
         }),
+        Frame::PrekeyBundle(bundle(300)),
         Frame::BlobReceipt(BlobReceipt {
             blob_id: BlobId([4; 32]),
             capability: BlobCapability([5; 32]),
@@ -1464,23 +1622,46 @@ fn send_batch_over_the_frame_limit_is_refused_on_encode() {
     assert_eq!(over.to_bytes(), Err(error.clone()));
     assert_eq!(Frame::SendBatch(over).encode(), Err(error));
 
-    // Conforming sealed bodies are at most 64,934 bytes (a prekey message
-    // around the largest content, `tests/protocol_frames.rs`): 64 of them,
-    // to the widest recipient addresses, fit.
-    let widest = RoutingEnvelope {
+    // Ratchet messages around the largest content are at most 64,763 bytes
+    // (`tests/protocol_frames.rs`): 64 of them, to the widest recipient
+    // addresses, fit.
+    let widest = |sealed_len: usize| RoutingEnvelope {
         recipient: DeviceAddress::new(
             UserId::new("b".repeat(MAX_USER_ID_LEN)).unwrap(),
             DeviceId(u32::MAX),
         ),
-        ..envelope("bob", vec![0; MAX_SEALED_BODY_LEN - 602])
+        ..envelope("bob", vec![0; sealed_len])
     };
     let batch = SendBatch {
-        envelopes: vec![widest; MAX_ENVELOPES_PER_SEND].into(),
+        envelopes: vec![widest(64_763); MAX_ENVELOPES_PER_SEND].into(),
     };
     let bytes = batch.to_bytes().unwrap();
-    assert_eq!(bytes.len(), 3 + 64 * (70 + 1 + 32 + 3 + 64_934));
+    assert_eq!(bytes.len(), 3 + 64 * (70 + 1 + 32 + 3 + 64_763));
     assert_eq!(SendBatch::from_bytes(&bytes), Ok(batch));
-    assert_eq!(MAX_FRAME_LEN - bytes.len(), 32_765);
+    assert_eq!(MAX_FRAME_LEN - bytes.len(), 43_709);
+
+    // Prekey messages of protocol version 3 fill a sealed body (the largest
+    // content overflows it, `tests/protocol_frames.rs`): 63 such envelopes
+    // fit in a batch, 64 do not (above).
+    let batch = SendBatch {
+        envelopes: vec![widest(MAX_SEALED_BODY_LEN); 63].into(),
+    };
+    let bytes = batch.to_bytes().unwrap();
+    assert_eq!(
+        bytes.len(),
+        3 + 63 * (70 + 1 + 32 + 3 + MAX_SEALED_BODY_LEN)
+    );
+    assert_eq!(MAX_FRAME_LEN - bytes.len(), 59_879);
+    let sixty_four = SendBatch {
+        envelopes: vec![widest(MAX_SEALED_BODY_LEN); MAX_ENVELOPES_PER_SEND].into(),
+    };
+    assert_eq!(
+        sixty_four.to_bytes(),
+        Err(WireError::FrameTooLarge {
+            len: 3 + 64 * 65_642,
+            max: MAX_FRAME_LEN
+        })
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1896,6 +2077,129 @@ fn a_protocol_version_1_message_is_refused_by_its_retired_tag() {
             protocol_version: 1
         })
     );
+}
+
+/// The five frames whose layout protocol version 3 changed, as a version 2
+/// sender wrote them: the old tag, then the body without the KEM fields.
+fn protocol_version_2_frames() -> Vec<(u32, Vec<u8>)> {
+    let retag = |mut bytes: Vec<u8>, tag: u8| {
+        assert!(bytes[1] >= 40, "a version 3 tag");
+        bytes[1] = tag;
+        bytes
+    };
+    let mut bundle_v3 = bundle(2);
+    bundle_v3.kem_prekey = None;
+    let bundle_v3 = bundle_v3.to_bytes().unwrap();
+    // The version 2 bundle ends where the absent KEM prekey's tag begins.
+    let bundle_v2 = retag(bundle_v3[..bundle_v3.len() - 1].to_vec(), 1);
+    let upload_v3 = PrekeyUpload {
+        signed_prekey: None,
+        one_time_prekeys: vec![one_time_prekey(1)].into(),
+        last_resort_kem_prekey: None,
+        one_time_kem_prekeys: BoundedVec::default(),
+    }
+    .to_bytes()
+    .unwrap();
+    let upload_v2 = retag(upload_v3[..upload_v3.len() - 2].to_vec(), 14);
+    let count_v2 = vec![WIRE_VERSION, 15, 5, 1];
+    let mut bundle_set_v2 = vec![WIRE_VERSION, 16, 1];
+    bundle_set_v2.extend_from_slice(&bundle_v2[2..]);
+    let mut prekey_v3 = prekey_message(b"ct".to_vec());
+    prekey_v3.kem = None;
+    let mut prekey_v2 = retag(prekey_v3.to_bytes().unwrap(), 38);
+    // Drop the absent KEM encapsulation's tag, after the one-time prekey id.
+    let kem_at = 1 + 1 + 128 + 32 + 1 + 1;
+    assert_eq!(prekey_v2[kem_at], 0);
+    prekey_v2.remove(kem_at);
+    vec![
+        (1, bundle_v2),
+        (14, upload_v2),
+        (15, count_v2),
+        (16, bundle_set_v2),
+        (38, prekey_v2),
+    ]
+}
+
+#[test]
+fn a_protocol_version_2_prekey_frame_is_refused_by_its_retired_tag() {
+    let frames = protocol_version_2_frames();
+    let mut retired_v2: Vec<u32> = RETIRED_TAGS
+        .iter()
+        .filter(|(_, version)| *version == 2)
+        .map(|(tag, _)| *tag)
+        .collect();
+    retired_v2.sort_unstable();
+    assert_eq!(
+        retired_v2,
+        frames.iter().map(|(tag, _)| *tag).collect::<Vec<_>>()
+    );
+    for (tag, bytes) in frames {
+        let expected = WireError::RetiredFrame {
+            tag,
+            protocol_version: 2,
+        };
+        assert_eq!(Frame::decode(&bytes), Err(expected.clone()), "tag {tag}");
+        // The tag alone decides, whatever follows it.
+        assert_eq!(Frame::decode(&bytes[..2]), Err(expected.clone()));
+        let mut with_trailing = bytes.clone();
+        with_trailing.push(0);
+        assert_eq!(Frame::decode(&with_trailing), Err(expected.clone()));
+        assert_eq!(
+            expected.to_string(),
+            format!(
+                "frame tag {tag} is retired: it carried protocol version 2, which is no longer read"
+            )
+        );
+        // Never taken for the frame now at that number, nor an unknown one.
+        assert!(FrameKind::from_tag(tag).is_none(), "tag {tag}");
+    }
+    // The typed decoders refuse them the same way.
+    let bundle_v2 = [WIRE_VERSION, 1];
+    assert_eq!(
+        PrekeyBundle::from_bytes(&bundle_v2),
+        Err(WireError::RetiredFrame {
+            tag: 1,
+            protocol_version: 2
+        })
+    );
+    assert_eq!(
+        PrekeyMessage::from_bytes(&[WIRE_VERSION, 38, 0]),
+        Err(WireError::RetiredFrame {
+            tag: 38,
+            protocol_version: 2
+        })
+    );
+    assert_eq!(
+        PrekeyCount::from_bytes(&[WIRE_VERSION, 15, 5, 1]),
+        Err(WireError::RetiredFrame {
+            tag: 15,
+            protocol_version: 2
+        })
+    );
+}
+
+/// The version 3 frames keep the names and most fields of the frames they
+/// replace, at tags 40-44.
+#[test]
+fn the_prekey_frames_of_protocol_version_3_have_tags_40_to_44() {
+    for (kind, tag) in [
+        (FrameKind::PrekeyMessage, 40),
+        (FrameKind::PrekeyBundle, 41),
+        (FrameKind::PrekeyUpload, 42),
+        (FrameKind::PrekeyCount, 43),
+        (FrameKind::BundleSet, 44),
+    ] {
+        assert_eq!(kind.tag(), tag, "{kind}");
+        assert_eq!(FrameKind::from_tag(tag), Some(kind));
+    }
+    assert_eq!(MESSAGE_PROTOCOL_VERSION, 3);
+    let count = PrekeyCount {
+        one_time_prekeys: 0,
+        low: true,
+        one_time_kem_prekeys: 0,
+        kem_low: true,
+    };
+    assert_eq!(count.to_bytes().unwrap(), [WIRE_VERSION, 43, 0, 1, 0, 1]);
 }
 
 fn welcome_page(page: u32, page_count: u32) -> GroupWelcome<'static> {

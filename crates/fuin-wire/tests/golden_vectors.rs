@@ -130,17 +130,30 @@ mod spec_encoder {
         fixed(out, &one_time["public_key"], 32);
     }
 
+    /// `KemPrekey`: id, the 1,184-byte ML-KEM-768 key, the signature.
+    fn kem_prekey(out: &mut Vec<u8>, kem: &Value) {
+        uint(out, &kem["id"]);
+        fixed(out, &kem["public_key"], 1184);
+        fixed(out, &kem["signature"], 64);
+    }
+
+    /// `option<T>`: 0, or 1 and `T`.
+    fn option(out: &mut Vec<u8>, value: &Value, some: fn(&mut Vec<u8>, &Value)) {
+        match value {
+            Value::Null => out.push(0),
+            value => {
+                out.push(1);
+                some(out, value);
+            }
+        }
+    }
+
     fn bundle(out: &mut Vec<u8>, bundle: &Value) {
         address(out, &bundle["address"]);
         identity(out, &bundle["identity"]);
         signed_prekey(out, &bundle["signed_prekey"]);
-        match &bundle["one_time_prekey"] {
-            Value::Null => out.push(0),
-            one_time => {
-                out.push(1);
-                one_time_prekey(out, one_time);
-            }
-        }
+        option(out, &bundle["one_time_prekey"], one_time_prekey);
+        option(out, &bundle["kem_prekey"], kem_prekey);
     }
 
     fn delivered(out: &mut Vec<u8>, record: &Value) {
@@ -255,7 +268,7 @@ mod spec_encoder {
                 identity(&mut out, body);
             }
             "PrekeyBundle" => {
-                varint(&mut out, 1);
+                varint(&mut out, 41);
                 bundle(&mut out, body);
             }
             "Envelope" => {
@@ -279,11 +292,16 @@ mod spec_encoder {
                 ratchet_message(&mut out, body);
             }
             "PrekeyMessage" => {
-                varint(&mut out, 38);
+                varint(&mut out, 40);
                 identity(&mut out, &body["initiator"]);
                 fixed(&mut out, &body["base_key"], 32);
                 uint(&mut out, &body["signed_prekey_id"]);
                 option_uint(&mut out, &body["one_time_prekey_id"]);
+                // `KemEncapsulation`: KEM prekey id, 1,088-byte ciphertext.
+                option(&mut out, &body["kem"], |out, kem| {
+                    uint(out, &kem["kem_prekey_id"]);
+                    fixed(out, &kem["ciphertext"], 1088);
+                });
                 ratchet_message(&mut out, &body["message"]);
             }
             "MessageContent" => {
@@ -326,23 +344,21 @@ mod spec_encoder {
                 uint(&mut out, &body["expires_at_ms"]);
             }
             "PrekeyUpload" => {
-                varint(&mut out, 14);
-                match &body["signed_prekey"] {
-                    Value::Null => out.push(0),
-                    signed => {
-                        out.push(1);
-                        signed_prekey(&mut out, signed);
-                    }
-                }
+                varint(&mut out, 42);
+                option(&mut out, &body["signed_prekey"], signed_prekey);
                 list(&mut out, &body["one_time_prekeys"], one_time_prekey);
+                option(&mut out, &body["last_resort_kem_prekey"], kem_prekey);
+                list(&mut out, &body["one_time_kem_prekeys"], kem_prekey);
             }
             "PrekeyCount" => {
-                varint(&mut out, 15);
+                varint(&mut out, 43);
                 uint(&mut out, &body["one_time_prekeys"]);
                 boolean(&mut out, &body["low"]);
+                uint(&mut out, &body["one_time_kem_prekeys"]);
+                boolean(&mut out, &body["kem_low"]);
             }
             "BundleSet" => {
-                varint(&mut out, 16);
+                varint(&mut out, 44);
                 list(&mut out, &body["bundles"], bundle);
             }
             "SendBatch" => {
@@ -761,6 +777,94 @@ fn identifier_share_vectors_match_the_codec_and_the_spec() {
             IdentifierSecretShare::from_bytes(&encoded).unwrap(),
             share,
             "{name}: decoding"
+        );
+    }
+}
+
+/// The error a vector of `rejected_frames.json` names, as a `WireError`.
+fn expected_error(error: &Value) -> fuin_wire::WireError {
+    use fuin_wire::WireError;
+    if let Some(unit) = error.as_str() {
+        return match unit {
+            "Truncated" => WireError::Truncated,
+            "NonCanonical" => WireError::NonCanonical,
+            other => panic!("unknown error {other}"),
+        };
+    }
+    let (name, fields) = error.as_object().unwrap().iter().next().unwrap();
+    let text = |key: &str| -> &'static str {
+        Box::leak(fields[key].as_str().unwrap().to_owned().into_boxed_str())
+    };
+    let number = |key: &str| fields[key].as_u64().unwrap();
+    match name.as_str() {
+        "RetiredFrame" => WireError::RetiredFrame {
+            tag: number("tag") as u32,
+            protocol_version: number("protocol_version") as u8,
+        },
+        "Malformed" => WireError::Malformed {
+            reason: text("reason"),
+        },
+        "LimitExceeded" => WireError::LimitExceeded {
+            field: text("field"),
+            len: number("len") as usize,
+            max: number("max") as usize,
+        },
+        "InvalidField" => WireError::InvalidField {
+            field: text("field"),
+            reason: text("reason"),
+        },
+        "UnknownVersion" => WireError::UnknownVersion {
+            version: number("version") as u8,
+        },
+        "UnknownVariant" => WireError::UnknownVariant {
+            tag: number("tag") as u32,
+        },
+        "TrailingBytes" => WireError::TrailingBytes {
+            count: number("count") as usize,
+        },
+        other => panic!("unknown error {other}"),
+    }
+}
+
+#[test]
+fn rejected_frames_are_refused_with_the_error_named() {
+    let file = load("rejected_frames.json");
+    let vectors = file["vectors"].as_array().unwrap();
+    let mut retired_seen = Vec::new();
+    for vector in vectors {
+        let name = vector["name"].as_str().unwrap();
+        let encoded = hex::decode(vector["encoded"].as_str().unwrap()).unwrap();
+        let expected = expected_error(&vector["error"]);
+        assert_eq!(Frame::decode(&encoded), Err(expected.clone()), "{name}");
+        assert_eq!(
+            vector["message"].as_str(),
+            Some(expected.to_string().as_str()),
+            "{name}"
+        );
+        if let fuin_wire::WireError::RetiredFrame {
+            tag,
+            protocol_version,
+        } = expected
+        {
+            retired_seen.push((tag, protocol_version));
+        }
+    }
+    // spec/wire.md §4: the retired tags and the protocol version each carried.
+    let spec_retired = [
+        (1, 2),
+        (6, 1),
+        (7, 1),
+        (14, 2),
+        (15, 2),
+        (16, 2),
+        (27, 1),
+        (38, 2),
+    ];
+    assert_eq!(fuin_wire::RETIRED_TAGS, spec_retired);
+    for retired in spec_retired {
+        assert!(
+            retired_seen.contains(&retired),
+            "no vector for retired tag {retired:?}"
         );
     }
 }

@@ -236,3 +236,126 @@ fn relay_origins_are_normalised_as_the_spec_says() {
         }
     }
 }
+
+/// The KEM prekey with every varint at its widest (`id` of 5 bytes), or at
+/// its narrowest.
+fn kem_prekey(widest: bool) -> KemPrekey {
+    KemPrekey {
+        id: PrekeyId(if widest { u32::MAX } else { 0 }),
+        public_key: MlKemPublicKey([0x4b; 1184]),
+        signature: Ed25519Signature([0x5c; 64]),
+    }
+}
+
+fn bundle(widest: bool, with_kem: bool) -> PrekeyBundle<'static> {
+    let id = PrekeyId(if widest { u32::MAX } else { 0 });
+    let user = if widest {
+        "u".repeat(MAX_USER_ID_LEN)
+    } else {
+        "u".into()
+    };
+    PrekeyBundle {
+        address: DeviceAddress::new(UserId::new(user).unwrap(), DeviceId(id.0)),
+        identity: PublicIdentity {
+            signing_key: Ed25519PublicKey([1; 32]),
+            agreement_key: X25519PublicKey([2; 32]),
+            signature: Ed25519Signature([3; 64]),
+        },
+        signed_prekey: SignedPrekey {
+            id,
+            public_key: X25519PublicKey([4; 32]),
+            signature: Ed25519Signature([5; 64]),
+        },
+        one_time_prekey: widest.then_some(OneTimePrekey {
+            id,
+            public_key: X25519PublicKey([6; 32]),
+        }),
+        kem_prekey: with_kem.then(|| kem_prekey(widest)),
+    }
+}
+
+/// The body sizes `spec/wire.md` §3 and §4 give for the frames of protocol
+/// version 3 (a body is the frame without its version byte and tag).
+#[test]
+fn prekey_frame_body_sizes_match_the_spec() {
+    use fuin_wire::relay::{
+        BundleSet, MAX_DEVICES_PER_USER, MAX_KEM_PREKEY_UPLOAD, MAX_PREKEY_UPLOAD, PrekeyCount,
+        PrekeyUpload,
+    };
+    fn body_len(bytes: Vec<u8>) -> usize {
+        // Every tag of these frames is one byte.
+        bytes.len() - 2
+    }
+
+    assert_eq!(body_len(bundle(false, true).to_bytes().unwrap()), 1_479);
+    assert_eq!(body_len(bundle(true, true).to_bytes().unwrap()), 1_591);
+    assert_eq!(body_len(bundle(false, false).to_bytes().unwrap()), 230);
+    assert_eq!(body_len(bundle(true, false).to_bytes().unwrap()), 338);
+
+    let full_set = BundleSet {
+        bundles: vec![bundle(true, true); MAX_DEVICES_PER_USER].into(),
+    };
+    assert_eq!(body_len(full_set.to_bytes().unwrap()), 25_457);
+
+    let empty_upload = PrekeyUpload {
+        signed_prekey: None,
+        one_time_prekeys: BoundedVec::default(),
+        last_resort_kem_prekey: None,
+        one_time_kem_prekeys: BoundedVec::default(),
+    };
+    assert_eq!(body_len(empty_upload.to_bytes().unwrap()), 4);
+    let widest = bundle(true, true);
+    let full_upload = PrekeyUpload {
+        signed_prekey: Some(widest.signed_prekey.clone()),
+        one_time_prekeys: vec![widest.one_time_prekey.clone().unwrap(); MAX_PREKEY_UPLOAD].into(),
+        last_resort_kem_prekey: Some(kem_prekey(true)),
+        one_time_kem_prekeys: vec![kem_prekey(true); MAX_KEM_PREKEY_UPLOAD].into(),
+    };
+    let full_upload_len = body_len(full_upload.to_bytes().unwrap());
+    assert_eq!(full_upload_len, 130_358);
+    assert!(full_upload_len + 2 < MAX_FRAME_LEN);
+
+    for (count, len) in [((0, 0), 4), ((u32::MAX, u32::MAX), 12)] {
+        let frame = PrekeyCount {
+            one_time_prekeys: count.0,
+            low: false,
+            one_time_kem_prekeys: count.1,
+            kem_low: true,
+        };
+        assert_eq!(body_len(frame.to_bytes().unwrap()), len);
+    }
+
+    let prekey_message = |widest: bool, kem: bool| {
+        let id = PrekeyId(if widest { u32::MAX } else { 0 });
+        let message = PrekeyMessage {
+            initiator: bundle(false, false).identity,
+            base_key: X25519PublicKey([7; 32]),
+            signed_prekey_id: id,
+            one_time_prekey_id: widest.then_some(id),
+            kem: kem.then_some(KemEncapsulation {
+                kem_prekey_id: id,
+                ciphertext: MlKemCiphertext([8; 1088]),
+            }),
+            message: RatchetMessage {
+                header: RatchetHeader {
+                    ratchet_key: X25519PublicKey([9; 32]),
+                    previous_chain_length: id.0,
+                    counter: id.0,
+                    salt: MessageSalt([10; 16]),
+                },
+                // The ciphertext's length takes 1 byte, or 3 at the limit.
+                ciphertext: Opaque::from(if widest {
+                    vec![11; limits::MAX_SEALED_BODY_LEN]
+                } else {
+                    Vec::new()
+                }),
+            },
+        };
+        let ciphertext = message.message.ciphertext.as_bytes().len();
+        body_len(message.to_bytes().unwrap()) - ciphertext
+    };
+    assert_eq!(prekey_message(false, true), 1_303);
+    assert_eq!(prekey_message(true, true), 1_326);
+    assert_eq!(prekey_message(false, false), 214);
+    assert_eq!(prekey_message(true, false), 233);
+}

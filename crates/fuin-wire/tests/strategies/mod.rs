@@ -7,9 +7,9 @@ use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BlobCapability, BlobReceipt, BundleSet,
     ChallengeRequest, ChallengeResponse, DeviceList, DeviceRegistration, InboxReport, ListedDevice,
     MAX_ACKNOWLEDGED, MAX_ACKNOWLEDGED_REPORTS, MAX_DEVICES_PER_USER, MAX_ENVELOPES_PER_SEND,
-    MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MAX_REPORTS_PER_BATCH, MailboxBatch, Nonce,
-    PrekeyCount, PrekeyUpload, ReportAccepted, ReportAcknowledgement, ReportBatch, ReportId,
-    SendAccepted, SendBatch,
+    MAX_KEM_PREKEY_UPLOAD, MAX_PREKEY_UPLOAD, MAX_RECORDS_PER_BATCH, MAX_REPORTS_PER_BATCH,
+    MailboxBatch, Nonce, PrekeyCount, PrekeyUpload, ReportAccepted, ReportAcknowledgement,
+    ReportBatch, ReportId, SendAccepted, SendBatch,
 };
 use fuin_wire::*;
 use proptest::collection::vec;
@@ -58,19 +58,41 @@ pub fn one_time_prekey() -> impl Strategy<Value = OneTimePrekey> {
     })
 }
 
+/// A signed ML-KEM prekey: random bytes of the right sizes (the wire
+/// checks sizes only; whether the key is a valid encapsulation key is the
+/// protocol's concern).
+pub fn kem_prekey() -> impl Strategy<Value = KemPrekey> {
+    (any::<u32>(), bytes::<1184>(), bytes::<64>()).prop_map(|(id, key, sig)| KemPrekey {
+        id: PrekeyId(id),
+        public_key: MlKemPublicKey(key),
+        signature: Ed25519Signature(sig),
+    })
+}
+
+pub fn kem_encapsulation() -> impl Strategy<Value = KemEncapsulation> {
+    (any::<u32>(), bytes::<1088>()).prop_map(|(id, ciphertext)| KemEncapsulation {
+        kem_prekey_id: PrekeyId(id),
+        ciphertext: MlKemCiphertext(ciphertext),
+    })
+}
+
 pub fn bundle() -> impl Strategy<Value = PrekeyBundle<'static>> {
     (
         address(),
         identity(),
         signed_prekey(),
         proptest::option::of(one_time_prekey()),
+        // Mostly with a KEM prekey, as the protocol requires; sometimes
+        // without, as a stripped bundle arrives.
+        proptest::option::weighted(0.9, kem_prekey()),
     )
         .prop_map(
-            |(address, identity, signed_prekey, one_time_prekey)| PrekeyBundle {
+            |(address, identity, signed_prekey, one_time_prekey, kem_prekey)| PrekeyBundle {
                 address,
                 identity,
                 signed_prekey,
                 one_time_prekey,
+                kem_prekey,
             },
         )
 }
@@ -208,14 +230,16 @@ pub fn prekey_message() -> impl Strategy<Value = PrekeyMessage<'static>> {
         bytes::<32>(),
         any::<u32>(),
         proptest::option::of(any::<u32>()),
+        proptest::option::weighted(0.9, kem_encapsulation()),
         ratchet_message(),
     )
         .prop_map(
-            |(initiator, base_key, signed, one_time, message)| PrekeyMessage {
+            |(initiator, base_key, signed, one_time, kem, message)| PrekeyMessage {
                 initiator,
                 base_key: X25519PublicKey(base_key),
                 signed_prekey_id: PrekeyId(signed),
                 one_time_prekey_id: one_time.map(PrekeyId),
+                kem,
                 message,
             },
         )
@@ -291,18 +315,41 @@ pub fn prekey_upload() -> impl Strategy<Value = PrekeyUpload> {
     (
         proptest::option::of(signed_prekey()),
         list::<_, MAX_PREKEY_UPLOAD>(one_time_prekey),
+        proptest::option::of(kem_prekey()),
+        kem_prekey_list(),
     )
-        .prop_map(|(signed_prekey, one_time_prekeys)| PrekeyUpload {
-            signed_prekey,
-            one_time_prekeys,
-        })
+        .prop_map(
+            |(signed_prekey, one_time_prekeys, last_resort_kem_prekey, one_time_kem_prekeys)| {
+                PrekeyUpload {
+                    signed_prekey,
+                    one_time_prekeys,
+                    last_resort_kem_prekey,
+                    one_time_kem_prekeys,
+                }
+            },
+        )
+}
+
+/// One-time KEM prekeys for an upload: 0 to 8 mostly, and sometimes the
+/// whole [`MAX_KEM_PREKEY_UPLOAD`] (125 KB of keys), so that the boundary is
+/// met without making every case slow.
+fn kem_prekey_list() -> impl Strategy<Value = BoundedVec<KemPrekey, MAX_KEM_PREKEY_UPLOAD>> {
+    prop_oneof![
+        15 => vec(kem_prekey(), 0..=8),
+        1 => vec(kem_prekey(), MAX_KEM_PREKEY_UPLOAD),
+    ]
+    .prop_map(BoundedVec::from)
 }
 
 pub fn prekey_count() -> impl Strategy<Value = PrekeyCount> {
-    (any::<u32>(), any::<bool>()).prop_map(|(one_time_prekeys, low)| PrekeyCount {
-        one_time_prekeys,
-        low,
-    })
+    (any::<u32>(), any::<bool>(), any::<u32>(), any::<bool>()).prop_map(
+        |(one_time_prekeys, low, one_time_kem_prekeys, kem_low)| PrekeyCount {
+            one_time_prekeys,
+            low,
+            one_time_kem_prekeys,
+            kem_low,
+        },
+    )
 }
 
 pub fn bundle_set() -> impl Strategy<Value = BundleSet<'static>> {
