@@ -11,11 +11,12 @@ pub const MAX_USER_ID_LEN: usize = 64;
 /// Largest sealed message body inside a routing envelope.
 pub const MAX_SEALED_BODY_LEN: usize = 64 * 1024;
 
-/// Largest message body a user can send. It leaves room, inside
-/// [`MAX_SEALED_BODY_LEN`], for the content frame's other fields, the key
-/// commitment and GCM tag, the ratchet header and a prekey message's handshake
-/// fields.
-pub const MAX_CONTENT_BODY_LEN: usize = MAX_SEALED_BODY_LEN - 1024;
+/// Largest message body a user can send (63,488 bytes). It leaves room,
+/// inside [`MAX_SEALED_BODY_LEN`], for the content frame's other fields, the
+/// key commitment and GCM tag, the ratchet header and a prekey message's
+/// handshake fields, the 1,088-byte KEM ciphertext of protocol version 3
+/// included (`spec/wire.md` §6).
+pub const MAX_CONTENT_BODY_LEN: usize = MAX_SEALED_BODY_LEN - 2048;
 
 /// Largest sealed report (the report crate caps the number of messages so
 /// that a full report fits).

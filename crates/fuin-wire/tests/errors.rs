@@ -273,12 +273,12 @@ fn content_body_over_the_limit_is_refused_both_ways() {
         Err(limit_error.clone())
     );
 
-    // Patch the body length varint (64512 = 0x80 0xf8 0x03) to 64513 and
+    // Patch the body length varint (63488 = 0x80 0xf0 0x03) to 63489 and
     // append one byte. Before it: version, tag, content type, message id,
     // the one-byte sequence and time, the conversation (tag, length, "bob"),
     // franking key.
     let at = 1 + 1 + 1 + 16 + 1 + 1 + (1 + 1 + 3) + 32;
-    assert_eq!(&bytes[at..at + 3], &[0x80, 0xf8, 0x03]);
+    assert_eq!(&bytes[at..at + 3], &[0x80, 0xf0, 0x03]);
     bytes[at] = 0x81;
     bytes.push(0);
     assert_eq!(Frame::decode(&bytes), Err(limit_error));
@@ -819,9 +819,9 @@ fn group_byte_strings_over_their_limits_are_refused_both_ways() {
     assert_eq!(over.to_bytes(), Err(body_error.clone()));
     assert_eq!(Frame::GroupContent(over).encode(), Err(body_error.clone()));
     // Version, tag, content type, message id, one-byte time, franking key;
-    // then 64,512 = 0x80 0xf8 0x03.
+    // then 63,488 = 0x80 0xf0 0x03.
     let at = 1 + 1 + 1 + 16 + 1 + 32;
-    assert_eq!(&bytes[at..at + 3], &[0x80, 0xf8, 0x03]);
+    assert_eq!(&bytes[at..at + 3], &[0x80, 0xf0, 0x03]);
     bytes[at] = 0x81;
     bytes.push(0);
     assert_eq!(Frame::decode(&bytes), Err(body_error));
