@@ -569,3 +569,144 @@ pub fn safety_number(a: (&str, &Bytes32, &Bytes32), b: (&str, &Bytes32, &Bytes32
     };
     half(first) + &half(second)
 }
+
+// --- bundle verification (spec/protocol.md §5.5)
+
+/// protocol.md §4: the seven small-order u-coordinates, compared after
+/// clearing the top bit.
+const SMALL_ORDER: [&str; 7] = [
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+];
+
+pub fn on_blocklist(key: &Bytes32) -> bool {
+    let mut cleared = *key;
+    cleared[31] &= 0x7f;
+    SMALL_ORDER
+        .iter()
+        .any(|entry| hex::decode(entry).unwrap() == cleared)
+}
+
+/// `Verify`: strict Ed25519 (ed25519-dalek's `verify_strict`) over
+/// `label || message`.
+pub fn verify(key: &Bytes32, label: &[u8], message: &[u8], signature: &[u8; 64]) -> bool {
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(key) else {
+        return false;
+    };
+    let mut signed = label.to_vec();
+    signed.extend_from_slice(message);
+    key.verify_strict(&signed, &ed25519_dalek::Signature::from_bytes(signature))
+        .is_ok()
+}
+
+/// `KEM.Check(EK)`: 1,184 bytes, every 12-bit coefficient below q = 3329
+/// (checked here by hand, and again by ml-kem's own decoding).
+pub fn kem_key_check(public_key: &[u8]) -> bool {
+    if public_key.len() != KEM_PUBLIC_KEY_LEN {
+        return false;
+    }
+    // 768 coefficients, two in every 3 bytes of the first 1,152.
+    let in_range = public_key[..1152].chunks(3).all(|b| {
+        let low = u16::from(b[0]) | (u16::from(b[1] & 0x0f) << 8);
+        let high = u16::from(b[1] >> 4) | (u16::from(b[2]) << 4);
+        low < 3329 && high < 3329
+    });
+    let decodes = kem_encapsulate(public_key, &[0; 32]).is_some();
+    assert_eq!(in_range, decodes, "the two key checks disagree");
+    in_range
+}
+
+/// A bundle as an initiator receives it, field by field (tag 41).
+#[derive(Clone)]
+pub struct Bundle {
+    pub user: String,
+    pub device: u32,
+    pub identity: (Bytes32, Bytes32, [u8; 64]),
+    pub signed_prekey: (u32, Bytes32, [u8; 64]),
+    pub one_time_prekey: Option<(u32, Bytes32)>,
+    pub kem_prekey: Option<(u32, Vec<u8>, [u8; 64])>,
+}
+
+impl Bundle {
+    pub fn frame(&self) -> Vec<u8> {
+        let (id, key, signature) = &self.signed_prekey;
+        prekey_bundle_frame(
+            &Address {
+                user: &self.user,
+                device: self.device,
+            },
+            (&self.identity.0, &self.identity.1, &self.identity.2),
+            &BundlePrekey {
+                id: *id,
+                public_key: key,
+                signature,
+            },
+            self.one_time_prekey.as_ref().map(|(id, key)| (*id, key)),
+            self.kem_prekey
+                .as_ref()
+                .map(|(id, key, signature)| BundlePrekey {
+                    id: *id,
+                    public_key: key,
+                    signature,
+                })
+                .as_ref(),
+        )
+    }
+
+    /// The checks of §5.5 in order, for the device `user/device`, with no
+    /// identity trusted yet; the first failure, by its error's name.
+    pub fn verify(&self, user: &str, device: u32) -> Result<(), &'static str> {
+        if self.user != user || self.device != device {
+            return Err("AddressMismatch");
+        }
+        let (signing, agreement, identity_signature) = &self.identity;
+        if on_blocklist(agreement) {
+            return Err("WeakPublicKey");
+        }
+        if !verify(
+            signing,
+            b"fuin/v1/identity-signature",
+            agreement,
+            identity_signature,
+        ) {
+            return Err("BadSignature");
+        }
+        let (spk_id, spk, spk_signature) = &self.signed_prekey;
+        if on_blocklist(spk) {
+            return Err("WeakPublicKey");
+        }
+        if !verify(
+            signing,
+            b"fuin/v1/signed-prekey-signature",
+            &framed(&[&spk_id.to_be_bytes(), spk]),
+            spk_signature,
+        ) {
+            return Err("BadSignature");
+        }
+        if let Some((_, opk)) = &self.one_time_prekey
+            && on_blocklist(opk)
+        {
+            return Err("WeakPublicKey");
+        }
+        let Some((kem_id, kem_key, kem_signature)) = &self.kem_prekey else {
+            return Err("MissingKemPrekey");
+        };
+        if !kem_key_check(kem_key) {
+            return Err("InvalidKemKey");
+        }
+        if !verify(
+            signing,
+            b"fuin/v1/kem-prekey-signature",
+            &framed(&[&kem_id.to_be_bytes(), kem_key]),
+            kem_signature,
+        ) {
+            return Err("BadSignature");
+        }
+        Ok(())
+    }
+}

@@ -707,10 +707,118 @@ pub fn group_cases(file: &Value) -> Vec<Value> {
     cases
 }
 
+/// Bob's bundle of `session.json` (with the one-time prekey and the
+/// one-time KEM prekey), taken apart.
+fn bundle_of(session: &Value) -> r::Bundle {
+    let bob = &session["bob"];
+    let signature = |value: &Value| -> [u8; 64] { bytes(value).try_into().unwrap() };
+    let kem = &bob["one_time_kem_prekey"];
+    let bundle = r::Bundle {
+        user: bob["address"]["user"].as_str().unwrap().to_owned(),
+        device: bob["address"]["device"].as_u64().unwrap() as u32,
+        identity: (
+            key(&bob["public"]["signing_key"]),
+            key(&bob["public"]["agreement_key"]),
+            signature(&bob["public"]["signature"]),
+        ),
+        signed_prekey: (
+            bob["signed_prekey"]["id"].as_u64().unwrap() as u32,
+            key(&bob["signed_prekey"]["public_key"]),
+            signature(&bob["signed_prekey"]["signature"]),
+        ),
+        one_time_prekey: Some((
+            bob["one_time_prekey"]["id"].as_u64().unwrap() as u32,
+            key(&bob["one_time_prekey"]["public_key"]),
+        )),
+        kem_prekey: Some((
+            kem["id"].as_u64().unwrap() as u32,
+            bytes(&kem["public_key"]),
+            signature(&kem["signature"]),
+        )),
+    };
+    assert_eq!(bundle.frame(), bytes(&bob["bundle"]), "bundle taken apart");
+    bundle
+}
+
+/// The bundle cases: Bob's bundle altered on its way to Alice, who verifies
+/// it for `bob/1` trusting no identity yet (spec/protocol.md §5.5). The
+/// error is the reference's verdict, checked against the one intended.
+pub fn bundle_cases(session: &Value) -> Vec<Value> {
+    let original = bundle_of(session);
+    assert_eq!(original.verify("bob", 1), Ok(()));
+    fn kem_key(b: &mut r::Bundle) -> &mut Vec<u8> {
+        &mut b.kem_prekey.as_mut().unwrap().1
+    }
+    type Alteration<'a> = (&'a str, &'a str, &'a dyn Fn(&mut r::Bundle));
+    let alterations: [Alteration<'_>; 7] = [
+        ("bundle: KEM prekey stripped", "MissingKemPrekey", &|b| {
+            b.kem_prekey = None
+        }),
+        (
+            "bundle: KEM key with a coefficient of 4095 (not below q)",
+            "InvalidKemKey",
+            &|b| {
+                let key = kem_key(b);
+                key[0] = 0xff;
+                key[1] |= 0x0f;
+            },
+        ),
+        (
+            "bundle: KEM key with q itself as its last coefficient",
+            "InvalidKemKey",
+            &|b| {
+                // 3329 = 0xd01 in the high half of the last 3 bytes of t.
+                let key = kem_key(b);
+                key[1150] = (key[1150] & 0x0f) | 0x10;
+                key[1151] = 0xd0;
+            },
+        ),
+        (
+            "bundle: KEM key's last byte (of rho) altered",
+            "BadSignature",
+            &|b| flip(kem_key(b), r::KEM_PUBLIC_KEY_LEN - 1),
+        ),
+        ("bundle: KEM prekey id altered", "BadSignature", &|b| {
+            b.kem_prekey.as_mut().unwrap().0 = 2
+        }),
+        (
+            "bundle: KEM prekey signature altered",
+            "BadSignature",
+            &|b| flip(&mut b.kem_prekey.as_mut().unwrap().2, 0),
+        ),
+        (
+            "bundle: KEM prekey replaced by one the relay made and signed",
+            "BadSignature",
+            &|b| {
+                let seed = [0x42; 64];
+                let public = r::kem_public_key(&seed);
+                let signature = r::kem_prekey_signature(&[0x43; 32], 3, &public);
+                b.kem_prekey = Some((3, public, signature));
+            },
+        ),
+    ];
+    alterations
+        .into_iter()
+        .map(|(name, error, change)| {
+            let mut bundle = original.clone();
+            change(&mut bundle);
+            assert_ne!(bundle.frame(), original.frame(), "{name}: alters nothing");
+            assert_eq!(bundle.verify("bob", 1), Err(error), "{name}");
+            json!({
+                "name": name,
+                "verified_for": {"user": "bob", "device": 1},
+                "bundle": h(&bundle.frame()),
+                "error": error,
+            })
+        })
+        .collect()
+}
+
 /// The whole file, from the session and group vectors.
 pub fn run_reference(session: &Value, group: &Value) -> Value {
     json!({
         "one_to_one": one_to_one_cases(session),
+        "bundle": bundle_cases(session),
         "group": group_cases(group),
     })
 }
