@@ -269,6 +269,28 @@ pub fn one_to_one_cases(session: &Value) -> Vec<Value> {
             "UnknownKemPrekey { id: 9 }",
             &|m| m.kem().kem_prekey_id = 9,
         ),
+        // Ids are shared by every kind of prekey (§5.3), but each id is
+        // looked up among the prekeys of the kind its field names.
+        (
+            "first prekey message: KEM prekey id of the one-time X25519 prekey",
+            "UnknownKemPrekey { id: 1 }",
+            &|m| m.kem().kem_prekey_id = 1,
+        ),
+        (
+            "first prekey message: KEM prekey id of the signed prekey",
+            "UnknownKemPrekey { id: 0 }",
+            &|m| m.kem().kem_prekey_id = 0,
+        ),
+        (
+            "first prekey message: one-time prekey id of the one-time KEM prekey",
+            "UnknownOneTimePrekey { id: 3 }",
+            &|m| m.handshake.as_mut().unwrap().one_time_prekey_id = Some(3),
+        ),
+        (
+            "first prekey message: signed prekey id of the last-resort KEM prekey",
+            "UnknownSignedPrekey { id: 2 }",
+            &|m| m.handshake.as_mut().unwrap().signed_prekey_id = 2,
+        ),
         (
             "first prekey message: KEM ciphertext first byte altered",
             DECRYPTION_FAILED,

@@ -411,6 +411,48 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
     );
     let ikm = r::handshake_ikm(&dh, &kem_shared_secret);
     let root0 = r::handshake_root(&ikm, &transcript);
+    // The responder's column of §6.1 and §6.2: its own secrets and the
+    // prekey message's public values, its prekeys' public keys recomputed
+    // from its store, and the KEM seed the message names.
+    let mut responder_dh = vec![
+        r::x25519(&spk_secret, &alice_identity.agreement_key()),
+        r::x25519(&bob_identity.agreement_secret, &base_public),
+        r::x25519(&spk_secret, &base_public),
+    ];
+    if with_one_time {
+        responder_dh.push(r::x25519(&opk_secret, &base_public));
+    }
+    let responder_transcript = r::transcript(
+        (
+            &alice_identity.signing_key(),
+            &alice_identity.agreement_key(),
+        ),
+        (&bob_identity.signing_key(), &bob_identity.agreement_key()),
+        &Address {
+            user: "alice",
+            device: 1,
+        },
+        &Address {
+            user: "bob",
+            device: 1,
+        },
+        &base_public,
+        (spk_id, &r::x25519_public(&spk_secret)),
+        with_one_time
+            .then(|| (opk_id, r::x25519_public(&opk_secret)))
+            .as_ref()
+            .map(|(id, key)| (*id, key)),
+        (kem_id, &r::kem_public_key(&kem_seed), &kem_ciphertext),
+    );
+    let responder_ikm = r::handshake_ikm(
+        &responder_dh,
+        &r::kem_decapsulate(&kem_seed, &kem_ciphertext),
+    );
+    assert_eq!(
+        r::handshake_root(&responder_ikm, &responder_transcript),
+        root0,
+        "both sides of the handshake derive the same root key"
+    );
     let handshake = json!({
         "base_key_secret": h(&base_secret),
         "base_key": h(&base_public),
