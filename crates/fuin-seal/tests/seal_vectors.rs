@@ -86,6 +86,19 @@ fn check_implementation_against_session_file(name: &str, with_one_time: bool) {
         "{name}: bob's bundle (tag 41)"
     );
     assert_eq!(run.post_quantum, (true, true), "{name}: hybrid sessions");
+    // §6.5 step 13: completing the handshake consumed the one-time prekey
+    // and the one-time KEM prekey it used, and never the last-resort one.
+    let prekeys = PrekeyStore::from_bytes(&run.bob_prekeys).unwrap();
+    let remaining = if with_one_time { (0, 0) } else { (1, 1) };
+    assert_eq!(prekeys.one_time_count(), remaining.0, "{name}");
+    let debug = format!("{prekeys:?}");
+    assert!(
+        debug.contains(&format!(
+            "last_resort_kem_prekeys: 1, one_time_kem_prekeys: {}",
+            remaining.1
+        )),
+        "{name}: {debug}"
+    );
     let messages = file["messages"].as_array().unwrap();
     assert_eq!(run.records.len(), messages.len());
     for ((record, opened), expected) in run.records.iter().zip(&run.opened_bodies).zip(messages) {
