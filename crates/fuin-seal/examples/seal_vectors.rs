@@ -48,6 +48,12 @@ fn main() {
                 rng.finished(),
                 "fuin-seal drew less randomness than the spec"
             );
+            assert_eq!(
+                hex::encode(&run.bundle),
+                session["bob"]["bundle"].as_str().unwrap(),
+                "bob's bundle (tag 41)"
+            );
+            assert_eq!(run.post_quantum, (true, true), "hybrid sessions");
             let messages = session["messages"].as_array().unwrap();
             for (record, expected) in run.records.iter().zip(messages) {
                 scenario::check_record(record, expected);
@@ -57,18 +63,23 @@ fn main() {
             }
         }
         session["description"] = json!(format!(
-            "A handshake {} a one-time prekey and the first 20 messages of a one-to-one \
-             session (10 each way) in protocol version 2, with every random value (each \
-             message's header salt included) and intermediate key. random_draws lists the \
-             randomness in the order spec/protocol.md §15 gives; see test-vectors/seal/README.md.",
-            if with_one_time { "with" } else { "without" }
+            "A hybrid handshake {} and the first 20 messages of a one-to-one session (10 \
+             each way) in protocol version 3, with every random value (the KEM prekeys' \
+             seeds, the encapsulation randomness m and each message's header salt included) \
+             and intermediate key. random_draws lists the randomness in the order \
+             spec/protocol.md §15 gives; see test-vectors/seal/README.md.",
+            if with_one_time {
+                "with a one-time prekey and a one-time KEM prekey"
+            } else {
+                "without a one-time prekey, with the last-resort KEM prekey"
+            }
         ));
         session["random_draws"] = scenario::draws_to_json(&draws);
         write(&dir, name, &session);
     }
 
     // saved-state-v1.json is pinned: its state and record were written once
-    // by protocol version 1 and are never regenerated. Only what version 2
+    // by protocol version 1 and are never regenerated. Only what version 3
     // makes of them is computed again, from the inputs the file states.
     let pinned_path = dir.join("saved-state-v1.json");
     let mut pinned: serde_json::Value =
@@ -77,14 +88,17 @@ fn main() {
         "State saved by state version 1 under protocol version 1 (alice's session after 19 \
          messages of the version 1 session.json, her identity, bob's prekey store). It must \
          keep loading. The version 1 message it holds (next_record, message 19 from bob, a \
-         tag 6 frame) must be refused with next_record_error and leave the session unchanged; \
-         protocol_version_2 gives that message sealed again under version 2 with a salt, which \
-         the loaded session must open, and alice's next message, which it must seal to \
-         exactly the bytes given, from the randomness given."
+         tag 6 frame) must be refused with next_record_error and leave the session unchanged. \
+         protocol_version_3 gives that message sealed again under protocol version 3 (a salt, \
+         version byte 3 in the associated data), which the loaded session must open, and \
+         alice's next message, which it must seal to exactly the bytes given, from the \
+         randomness given. The session was made without the KEM term, so it is not \
+         post-quantum (spec/protocol.md §6.8); written again, session and prekey store are \
+         state version 2."
     );
     pinned["next_record_error"] = json!(scenario::RETIRED_RATCHET_MESSAGE);
-    pinned["protocol_version_2"]["expected"] =
-        scenario::continuation_reference(&pinned["protocol_version_2"]["inputs"]);
+    pinned["protocol_version_3"]["expected"] =
+        scenario::continuation_reference(&pinned["protocol_version_3"]["inputs"]);
     if !reference_only {
         scenario::check_saved_state_continuation(&pinned);
     }

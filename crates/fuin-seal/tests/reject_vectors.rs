@@ -5,8 +5,10 @@
 
 mod vectors;
 
-use fuin_seal::Session;
-use fuin_wire::{ContentKind, DeliveredRecord, FrankingCommitment, Opaque};
+use fuin_seal::{Session, VerifiedBundle};
+use fuin_wire::{
+    ContentKind, DeliveredRecord, FrameBody, FrankingCommitment, Opaque, PrekeyBundle,
+};
 use serde_json::Value;
 use vectors::scenario::{self, Receiver};
 use vectors::{group_scenario, reject};
@@ -110,6 +112,29 @@ fn fuin_seal_refuses_each_altered_one_to_one_message_and_keeps_its_state() {
     });
     // Every case was presented, and the real messages opened after them.
     assert_eq!(refused, cases.len());
+}
+
+#[test]
+fn fuin_seal_refuses_each_altered_bundle() {
+    let file = load("seal/reject.json");
+    let cases = file["bundle"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    let session = load("seal/session.json");
+    let genuine = hex::decode(session["bob"]["bundle"].as_str().unwrap()).unwrap();
+    let bob = scenario::address("bob");
+    let genuine = PrekeyBundle::from_bytes(&genuine).unwrap();
+    assert!(VerifiedBundle::verify(&genuine, &bob, None).is_ok());
+    for case in cases {
+        assert_eq!(case["verified_for"]["user"], "bob");
+        // Every alteration is well formed on the wire: the protocol
+        // refuses it, by name.
+        let bytes = hex::decode(case["bundle"].as_str().unwrap()).unwrap();
+        let bundle = PrekeyBundle::from_bytes(&bytes).unwrap();
+        let error = VerifiedBundle::verify(&bundle, &bob, None)
+            .map(|_| ())
+            .expect_err(case["name"].as_str().unwrap());
+        assert_refused(case, &error);
+    }
 }
 
 #[test]

@@ -80,6 +80,25 @@ fn check_implementation_against_session_file(name: &str, with_one_time: bool) {
         rng.finished(),
         "fuin-seal drew less randomness than recorded"
     );
+    assert_eq!(
+        hex::encode(&run.bundle),
+        file["bob"]["bundle"].as_str().unwrap(),
+        "{name}: bob's bundle (tag 41)"
+    );
+    assert_eq!(run.post_quantum, (true, true), "{name}: hybrid sessions");
+    // §6.5 step 13: completing the handshake consumed the one-time prekey
+    // and the one-time KEM prekey it used, and never the last-resort one.
+    let prekeys = PrekeyStore::from_bytes(&run.bob_prekeys).unwrap();
+    let remaining = if with_one_time { (0, 0) } else { (1, 1) };
+    assert_eq!(prekeys.one_time_count(), remaining.0, "{name}");
+    let debug = format!("{prekeys:?}");
+    assert!(
+        debug.contains(&format!(
+            "last_resort_kem_prekeys: 1, one_time_kem_prekeys: {}",
+            remaining.1
+        )),
+        "{name}: {debug}"
+    );
     let messages = file["messages"].as_array().unwrap();
     assert_eq!(run.records.len(), messages.len());
     for ((record, opened), expected) in run.records.iter().zip(&run.opened_bodies).zip(messages) {
@@ -91,7 +110,7 @@ fn check_implementation_against_session_file(name: &str, with_one_time: bool) {
 #[test]
 fn saved_state_continuation_follows_from_the_spec() {
     let file = load("saved-state-v1.json");
-    let continuation = &file["protocol_version_2"];
+    let continuation = &file["protocol_version_3"];
     assert_eq!(
         scenario::continuation_reference(&continuation["inputs"]),
         continuation["expected"]
@@ -103,7 +122,7 @@ fn saved_state_continuation_follows_from_the_spec() {
 fn state_saved_by_version_1_still_loads_and_works() {
     let file = load("saved-state-v1.json");
     assert_eq!(file["state_version"], 1);
-    // Loads; refuses its version 1 message; opens and seals version 2.
+    // Loads; refuses its version 1 message; opens and seals version 3.
     scenario::check_saved_state_continuation(&file);
 
     let session_file = load("session.json");
@@ -114,13 +133,31 @@ fn state_saved_by_version_1_still_loads_and_works() {
             .as_str()
             .unwrap()
     );
-    let prekeys = PrekeyStore::from_bytes(&bytes(&file["bob_prekeys"])).unwrap();
+    let pinned_prekeys = bytes(&file["bob_prekeys"]);
     assert_eq!(
-        prekeys.to_bytes().unwrap().as_slice(),
-        bytes(&file["bob_prekeys"]).as_slice()
+        pinned_prekeys[0], 1,
+        "the pinned store is of state version 1"
     );
-    // The one-time prekey was used by the handshake.
+    let prekeys = PrekeyStore::from_bytes(&pinned_prekeys).unwrap();
+    // Written again, it is state version 2 and loads back to the same bytes.
+    let saved = prekeys.to_bytes().unwrap();
+    assert_eq!(saved[0], 2, "prekey stores are written as state version 2");
+    assert_eq!(
+        PrekeyStore::from_bytes(&saved)
+            .unwrap()
+            .to_bytes()
+            .unwrap()
+            .as_slice(),
+        saved.as_slice()
+    );
+    // The one-time prekey was used by the handshake, and a store of
+    // version 1 holds no KEM prekeys (§12.1): its owner makes them.
     assert_eq!(prekeys.one_time_count(), 0);
+    let debug = format!("{prekeys:?}");
+    assert!(
+        debug.contains("last_resort_kem_prekeys: 0, one_time_kem_prekeys: 0"),
+        "{debug}"
+    );
 }
 
 #[test]

@@ -101,6 +101,11 @@ pub fn group_conversation(group: &Bytes32) -> Bytes32 {
     sha256(&framed(&[b"fuin/v1/group-conversation", group]))
 }
 
+/// The protocol version bound into a group message's associated data:
+/// protocol version 3 changed only the one-to-one handshake, so group
+/// messages keep version 2's byte (spec/groups.md §6.1).
+pub const GROUP_PROTOCOL_VERSION: u8 = 2;
+
 #[allow(clippy::too_many_arguments)]
 pub fn associated_data(
     group: &Bytes32,
@@ -114,7 +119,7 @@ pub fn associated_data(
 ) -> Vec<u8> {
     framed(&[
         b"fuin/v1/group-message-ad",
-        &[super::reference::PROTOCOL_VERSION],
+        &[GROUP_PROTOCOL_VERSION],
         group,
         &epoch.to_be_bytes(),
         membership,

@@ -1,6 +1,7 @@
 //! The computations of `spec/protocol.md`, written a second time directly on
 //! the underlying crates (x25519-dalek, ed25519-dalek, hkdf, hmac, sha2,
-//! aes-gcm) rather than through fuin-seal's wrappers. The vector generator
+//! aes-gcm, and RustCrypto's ml-kem where fuin-seal uses libcrux) rather than
+//! through fuin-seal's wrappers. The vector generator
 //! uses it to compute every intermediate value, and the vector test uses it
 //! to check that fuin-seal's sessions produce exactly those bytes.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
@@ -9,6 +10,7 @@ use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use ed25519_dalek::Signer;
 use hmac::{Hmac, Mac};
+use ml_kem::{EncapsulationKey768, KeyExport, MlKem768};
 use sha2::{Digest, Sha256};
 
 pub type Bytes32 = [u8; 32];
@@ -172,12 +174,56 @@ pub fn signed_prekey_signature(seed: &Bytes32, id: u32, public: &Bytes32) -> [u8
     )
 }
 
+// --- ML-KEM-768 (spec/protocol.md §1.2)
+
+/// An ML-KEM-768 encapsulation key: 1,184 bytes.
+pub const KEM_PUBLIC_KEY_LEN: usize = 1184;
+/// An ML-KEM-768 ciphertext: 1,088 bytes.
+pub const KEM_CIPHERTEXT_LEN: usize = 1088;
+
+/// `KEM.KeyGen(seed)`: the encapsulation key of the key made by
+/// `ML-KEM.KeyGen_internal(d = seed[0..32], z = seed[32..64])`.
+pub fn kem_public_key(seed: &[u8; 64]) -> Vec<u8> {
+    ml_kem::DecapsulationKey::<MlKem768>::from_seed((*seed).into())
+        .encapsulation_key()
+        .to_bytes()
+        .to_vec()
+}
+
+/// `KEM.Encaps(EK, m)` after `KEM.Check(EK)`: ciphertext and shared secret.
+/// `None` when the key fails the check.
+pub fn kem_encapsulate(public_key: &[u8], m: &Bytes32) -> Option<(Vec<u8>, Bytes32)> {
+    let key: &ml_kem::Key<EncapsulationKey768> = public_key.try_into().ok()?;
+    let key = EncapsulationKey768::new(key).ok()?;
+    let (ciphertext, shared) = key.encapsulate_deterministic(&(*m).into());
+    Some((ciphertext.to_vec(), shared.into()))
+}
+
+/// `KEM.Decaps(seed, CT)`: never fails on a ciphertext of the right size
+/// (an altered one gives an unrelated secret, implicit rejection).
+pub fn kem_decapsulate(seed: &[u8; 64], ciphertext: &[u8]) -> Bytes32 {
+    use ml_kem::Decapsulate;
+    let key = ml_kem::DecapsulationKey::<MlKem768>::from_seed((*seed).into());
+    let ciphertext: &ml_kem::Ciphertext<MlKem768> = ciphertext.try_into().unwrap();
+    key.decapsulate(ciphertext).into()
+}
+
+/// `κ`: the identity's signature over `framed(id, EK)` (spec/protocol.md §5.2).
+pub fn kem_prekey_signature(seed: &Bytes32, id: u32, public: &[u8]) -> [u8; 64] {
+    sign(
+        seed,
+        b"fuin/v1/kem-prekey-signature",
+        &framed(&[&id.to_be_bytes(), public]),
+    )
+}
+
 pub struct Address<'a> {
     pub user: &'a str,
     pub device: u32,
 }
 
-/// The handshake transcript (spec/protocol.md, "Handshake").
+/// The handshake transcript (spec/protocol.md §6.2): 16 fields, the last
+/// three the KEM prekey's id and key and the ciphertext.
 #[allow(clippy::too_many_arguments)]
 pub fn transcript(
     initiator: (&Bytes32, &Bytes32),
@@ -187,6 +233,7 @@ pub fn transcript(
     base_key: &Bytes32,
     signed_prekey: (u32, &Bytes32),
     one_time_prekey: Option<(u32, &Bytes32)>,
+    kem: (u32, &[u8], &[u8]),
 ) -> Vec<u8> {
     let signed_id = signed_prekey.0.to_be_bytes();
     let one_time_id = one_time_prekey.map(|(id, _)| id.to_be_bytes());
@@ -208,19 +255,30 @@ pub fn transcript(
         signed_prekey.1,
         one_time_id,
         one_time_key,
+        &kem.0.to_be_bytes(),
+        kem.1,
+        kem.2,
     ])
 }
 
-/// The handshake's root key from the DH outputs and the transcript.
-pub fn handshake_root(dh: &[Bytes32], transcript: &[u8]) -> Bytes32 {
-    let ikm: Vec<u8> = dh.concat();
-    let mut info = b"fuin/v1/handshake".to_vec();
-    info.extend_from_slice(transcript);
-    hkdf(None, &ikm, &info, 32).try_into().unwrap()
+/// The handshake's `ikm`: the DH outputs in order, then the ML-KEM shared
+/// secret (spec/protocol.md §6.1).
+pub fn handshake_ikm(dh: &[Bytes32], kem_shared_secret: &Bytes32) -> Vec<u8> {
+    let mut ikm: Vec<u8> = dh.concat();
+    ikm.extend_from_slice(kem_shared_secret);
+    ikm
 }
 
-/// The protocol version bound into every message's associated data.
-pub const PROTOCOL_VERSION: u8 = 2;
+/// The handshake's root key from its `ikm` and the transcript.
+pub fn handshake_root(ikm: &[u8], transcript: &[u8]) -> Bytes32 {
+    let mut info = b"fuin/v1/hybrid-handshake".to_vec();
+    info.extend_from_slice(transcript);
+    hkdf(None, ikm, &info, 32).try_into().unwrap()
+}
+
+/// The protocol version bound into every one-to-one message's associated
+/// data (group messages keep their own, `group_reference`).
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// A ratchet header: ratchet key, previous chain length, counter, salt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,17 +289,27 @@ pub struct Header {
     pub salt: [u8; 16],
 }
 
+/// The KEM encapsulation of a prekey message: which KEM prekey, and the
+/// ciphertext (1,088 bytes from an honest initiator).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KemEncapsulation {
+    pub kem_prekey_id: u32,
+    pub ciphertext: Vec<u8>,
+}
+
 /// The handshake fields a prekey message carries next to its ratchet
-/// message: base key, signed prekey id, one-time prekey id if any.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// message: base key, signed prekey id, one-time prekey id if any, and the
+/// KEM encapsulation (absent only in an altered or version 2 frame).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandshakeFields {
     pub base_key: Bytes32,
     pub signed_prekey_id: u32,
     pub one_time_prekey_id: Option<u32>,
+    pub kem: Option<KemEncapsulation>,
 }
 
-/// A message's associated data (spec/protocol.md §8): 19 framed fields,
-/// the last three empty for a plain message.
+/// A message's associated data (spec/protocol.md §8): 21 framed fields,
+/// the last five empty for a plain message.
 #[allow(clippy::too_many_arguments)]
 pub fn associated_data(
     sender: (&Bytes32, &Bytes32),
@@ -258,6 +326,8 @@ pub fn associated_data(
         .and_then(|h| h.one_time_prekey_id)
         .map(u32::to_be_bytes);
     let base_key: &[u8] = handshake.map_or(&[], |h| &h.base_key);
+    let kem = handshake.and_then(|h| h.kem.as_ref());
+    let kem_id = kem.map(|kem| kem.kem_prekey_id.to_be_bytes());
     framed(&[
         b"fuin/v1/message-ad",
         &[PROTOCOL_VERSION],
@@ -278,6 +348,8 @@ pub fn associated_data(
         base_key,
         signed_id.as_ref().map_or(&[][..], |id| id.as_slice()),
         one_time_id.as_ref().map_or(&[][..], |id| id.as_slice()),
+        kem_id.as_ref().map_or(&[][..], |id| id.as_slice()),
+        kem.map_or(&[][..], |kem| kem.ciphertext.as_slice()),
     ])
 }
 
@@ -322,28 +394,88 @@ pub fn ratchet_message_frame(header: &Header, ciphertext: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Tag 38: `PrekeyMessage`, the initiator's public identity given as
-/// signing key, agreement key and signature.
+/// `option<PrekeyId>`: absent, or present and a varint.
+fn optional_id(out: &mut Vec<u8>, id: Option<u32>) {
+    match id {
+        None => out.push(0),
+        Some(id) => {
+            out.push(1);
+            varint(out, u64::from(id));
+        }
+    }
+}
+
+/// Tag 40: `PrekeyMessage`, the initiator's public identity given as
+/// signing key, agreement key and signature. The KEM encapsulation is an
+/// option: the id as a varint, then the ciphertext's raw bytes (no length).
 pub fn prekey_message_frame(
     initiator: (&Bytes32, &Bytes32, &[u8; 64]),
     handshake: &HandshakeFields,
     header: &Header,
     ciphertext: &[u8],
 ) -> Vec<u8> {
-    let mut out = vec![1, 38];
+    let mut out = vec![1, 40];
     out.extend_from_slice(initiator.0);
     out.extend_from_slice(initiator.1);
     out.extend_from_slice(initiator.2);
     out.extend_from_slice(&handshake.base_key);
     varint(&mut out, u64::from(handshake.signed_prekey_id));
-    match handshake.one_time_prekey_id {
+    optional_id(&mut out, handshake.one_time_prekey_id);
+    match &handshake.kem {
         None => out.push(0),
-        Some(id) => {
+        Some(kem) => {
             out.push(1);
-            varint(&mut out, u64::from(id));
+            varint(&mut out, u64::from(kem.kem_prekey_id));
+            out.extend_from_slice(&kem.ciphertext);
         }
     }
     header_fields(&mut out, header, ciphertext);
+    out
+}
+
+/// A signed prekey as a bundle carries it: id, public key, signature.
+pub struct BundlePrekey<'a> {
+    pub id: u32,
+    pub public_key: &'a [u8],
+    pub signature: &'a [u8; 64],
+}
+
+/// Tag 41: `PrekeyBundle`. The tag-1 fields (address, identity, signed
+/// prekey, optional one-time prekey), then the optional KEM prekey (id,
+/// the 1,184 raw bytes of its key, signature).
+pub fn prekey_bundle_frame(
+    address: &Address<'_>,
+    identity: (&Bytes32, &Bytes32, &[u8; 64]),
+    signed_prekey: &BundlePrekey<'_>,
+    one_time_prekey: Option<(u32, &Bytes32)>,
+    kem_prekey: Option<&BundlePrekey<'_>>,
+) -> Vec<u8> {
+    let mut out = vec![1, 41];
+    length_prefixed(&mut out, address.user.as_bytes());
+    varint(&mut out, u64::from(address.device));
+    out.extend_from_slice(identity.0);
+    out.extend_from_slice(identity.1);
+    out.extend_from_slice(identity.2);
+    varint(&mut out, u64::from(signed_prekey.id));
+    out.extend_from_slice(signed_prekey.public_key);
+    out.extend_from_slice(signed_prekey.signature);
+    match one_time_prekey {
+        None => out.push(0),
+        Some((id, key)) => {
+            out.push(1);
+            varint(&mut out, u64::from(id));
+            out.extend_from_slice(key);
+        }
+    }
+    match kem_prekey {
+        None => out.push(0),
+        Some(kem) => {
+            out.push(1);
+            varint(&mut out, u64::from(kem.id));
+            out.extend_from_slice(kem.public_key);
+            out.extend_from_slice(kem.signature);
+        }
+    }
     out
 }
 
@@ -436,4 +568,145 @@ pub fn safety_number(a: (&str, &Bytes32, &Bytes32), b: (&str, &Bytes32, &Bytes32
         (b, a)
     };
     half(first) + &half(second)
+}
+
+// --- bundle verification (spec/protocol.md §5.5)
+
+/// protocol.md §4: the seven small-order u-coordinates, compared after
+/// clearing the top bit.
+const SMALL_ORDER: [&str; 7] = [
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+];
+
+pub fn on_blocklist(key: &Bytes32) -> bool {
+    let mut cleared = *key;
+    cleared[31] &= 0x7f;
+    SMALL_ORDER
+        .iter()
+        .any(|entry| hex::decode(entry).unwrap() == cleared)
+}
+
+/// `Verify`: strict Ed25519 (ed25519-dalek's `verify_strict`) over
+/// `label || message`.
+pub fn verify(key: &Bytes32, label: &[u8], message: &[u8], signature: &[u8; 64]) -> bool {
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(key) else {
+        return false;
+    };
+    let mut signed = label.to_vec();
+    signed.extend_from_slice(message);
+    key.verify_strict(&signed, &ed25519_dalek::Signature::from_bytes(signature))
+        .is_ok()
+}
+
+/// `KEM.Check(EK)`: 1,184 bytes, every 12-bit coefficient below q = 3329
+/// (checked here by hand, and again by ml-kem's own decoding).
+pub fn kem_key_check(public_key: &[u8]) -> bool {
+    if public_key.len() != KEM_PUBLIC_KEY_LEN {
+        return false;
+    }
+    // 768 coefficients, two in every 3 bytes of the first 1,152.
+    let in_range = public_key[..1152].chunks(3).all(|b| {
+        let low = u16::from(b[0]) | (u16::from(b[1] & 0x0f) << 8);
+        let high = u16::from(b[1] >> 4) | (u16::from(b[2]) << 4);
+        low < 3329 && high < 3329
+    });
+    let decodes = kem_encapsulate(public_key, &[0; 32]).is_some();
+    assert_eq!(in_range, decodes, "the two key checks disagree");
+    in_range
+}
+
+/// A bundle as an initiator receives it, field by field (tag 41).
+#[derive(Clone)]
+pub struct Bundle {
+    pub user: String,
+    pub device: u32,
+    pub identity: (Bytes32, Bytes32, [u8; 64]),
+    pub signed_prekey: (u32, Bytes32, [u8; 64]),
+    pub one_time_prekey: Option<(u32, Bytes32)>,
+    pub kem_prekey: Option<(u32, Vec<u8>, [u8; 64])>,
+}
+
+impl Bundle {
+    pub fn frame(&self) -> Vec<u8> {
+        let (id, key, signature) = &self.signed_prekey;
+        prekey_bundle_frame(
+            &Address {
+                user: &self.user,
+                device: self.device,
+            },
+            (&self.identity.0, &self.identity.1, &self.identity.2),
+            &BundlePrekey {
+                id: *id,
+                public_key: key,
+                signature,
+            },
+            self.one_time_prekey.as_ref().map(|(id, key)| (*id, key)),
+            self.kem_prekey
+                .as_ref()
+                .map(|(id, key, signature)| BundlePrekey {
+                    id: *id,
+                    public_key: key,
+                    signature,
+                })
+                .as_ref(),
+        )
+    }
+
+    /// The checks of §5.5 in order, for the device `user/device`, with no
+    /// identity trusted yet; the first failure, by its error's name.
+    pub fn verify(&self, user: &str, device: u32) -> Result<(), &'static str> {
+        if self.user != user || self.device != device {
+            return Err("AddressMismatch");
+        }
+        let (signing, agreement, identity_signature) = &self.identity;
+        if on_blocklist(agreement) {
+            return Err("WeakPublicKey");
+        }
+        if !verify(
+            signing,
+            b"fuin/v1/identity-signature",
+            agreement,
+            identity_signature,
+        ) {
+            return Err("BadSignature");
+        }
+        let (spk_id, spk, spk_signature) = &self.signed_prekey;
+        if on_blocklist(spk) {
+            return Err("WeakPublicKey");
+        }
+        if !verify(
+            signing,
+            b"fuin/v1/signed-prekey-signature",
+            &framed(&[&spk_id.to_be_bytes(), spk]),
+            spk_signature,
+        ) {
+            return Err("BadSignature");
+        }
+        if let Some((_, opk)) = &self.one_time_prekey
+            && on_blocklist(opk)
+        {
+            return Err("WeakPublicKey");
+        }
+        let Some((kem_id, kem_key, kem_signature)) = &self.kem_prekey else {
+            return Err("MissingKemPrekey");
+        };
+        if !kem_key_check(kem_key) {
+            return Err("InvalidKemKey");
+        }
+        if !verify(
+            signing,
+            b"fuin/v1/kem-prekey-signature",
+            &framed(&[&kem_id.to_be_bytes(), kem_key]),
+            kem_signature,
+        ) {
+            return Err("BadSignature");
+        }
+        Ok(())
+    }
 }

@@ -68,21 +68,31 @@ impl Message {
             counter: m["header"]["counter"].as_u64().unwrap() as u32,
             salt: bytes(&m["header"]["salt"]).try_into().unwrap(),
         };
-        let handshake = (!m["handshake_fields"].is_null()).then(|| r::HandshakeFields {
-            base_key: key(&m["handshake_fields"]["base_key"]),
-            signed_prekey_id: m["handshake_fields"]["signed_prekey_id"].as_u64().unwrap() as u32,
-            one_time_prekey_id: m["handshake_fields"]["one_time_prekey_id"]
+        let fields = &m["handshake_fields"];
+        let handshake = (!fields.is_null()).then(|| r::HandshakeFields {
+            base_key: key(&fields["base_key"]),
+            signed_prekey_id: fields["signed_prekey_id"].as_u64().unwrap() as u32,
+            one_time_prekey_id: fields["one_time_prekey_id"].as_u64().map(|id| id as u32),
+            kem: fields["kem_prekey_id"]
                 .as_u64()
-                .map(|id| id as u32),
+                .map(|id| r::KemEncapsulation {
+                    kem_prekey_id: id as u32,
+                    ciphertext: bytes(&fields["kem_ciphertext"]),
+                }),
         });
         let sender = &session[m["from"].as_str().unwrap()]["public"];
-        let initiator = handshake.map(|_| {
+        let initiator = handshake.as_ref().map(|_| {
             (
                 key(&sender["signing_key"]),
                 key(&sender["agreement_key"]),
                 bytes(&sender["signature"]).try_into().unwrap(),
             )
         });
+        let kind = if handshake.is_some() {
+            "PrekeyMessage"
+        } else {
+            "Message"
+        };
         let mut message = Self {
             index: index as u64,
             header,
@@ -90,11 +100,7 @@ impl Message {
             initiator,
             ciphertext: Vec::new(),
             commitment: key(&m["franking_commitment"]),
-            kind: if handshake.is_some() {
-                "PrekeyMessage"
-            } else {
-                "Message"
-            },
+            kind,
             message_key: key(&m["message_key"]),
             plaintext: bytes(&m["plaintext"]),
             associated_data: bytes(&m["associated_data"]),
@@ -119,6 +125,21 @@ impl Message {
             ),
             _ => r::ratchet_message_frame(&self.header, &self.ciphertext),
         }
+    }
+
+    fn kem(&mut self) -> &mut r::KemEncapsulation {
+        self.handshake.as_mut().unwrap().kem.as_mut().unwrap()
+    }
+
+    /// Seals the message again as its sender would, with `version` as the
+    /// associated data's version byte.
+    fn reseal_with_version(&mut self, version: u8) {
+        let mut ad = self.associated_data.clone();
+        let at = version_offset(b"fuin/v1/message-ad".len());
+        assert_eq!(ad[at], r::PROTOCOL_VERSION);
+        ad[at] = version;
+        let keys = r::message_keys(&self.header.salt, &self.message_key);
+        self.ciphertext = r::aead_seal(&keys, &ad, &self.plaintext);
     }
 
     fn case(&self, name: &str, opened_by: &str, recipient: &str, error: &str) -> Value {
@@ -225,6 +246,88 @@ pub fn one_to_one_cases(session: &Value) -> Vec<Value> {
             DECRYPTION_FAILED,
         ),
     );
+    // The KEM fields (§6.5 steps 9-12): a rewritten id names another key
+    // (or none), a changed ciphertext decapsulates to another secret.
+    let kem_len = first
+        .handshake
+        .as_ref()
+        .unwrap()
+        .kem
+        .as_ref()
+        .unwrap()
+        .ciphertext
+        .len();
+    assert_eq!(kem_len, r::KEM_CIPHERTEXT_LEN);
+    let first_kem_cases = [
+        (
+            "first prekey message: KEM prekey id of the last-resort KEM prekey",
+            DECRYPTION_FAILED,
+            &(|m: &mut Message| m.kem().kem_prekey_id = 2) as &dyn Fn(&mut Message),
+        ),
+        (
+            "first prekey message: KEM prekey id unknown",
+            "UnknownKemPrekey { id: 9 }",
+            &|m| m.kem().kem_prekey_id = 9,
+        ),
+        // Ids are shared by every kind of prekey (§5.3), but each id is
+        // looked up among the prekeys of the kind its field names.
+        (
+            "first prekey message: KEM prekey id of the one-time X25519 prekey",
+            "UnknownKemPrekey { id: 1 }",
+            &|m| m.kem().kem_prekey_id = 1,
+        ),
+        (
+            "first prekey message: KEM prekey id of the signed prekey",
+            "UnknownKemPrekey { id: 0 }",
+            &|m| m.kem().kem_prekey_id = 0,
+        ),
+        (
+            "first prekey message: one-time prekey id of the one-time KEM prekey",
+            "UnknownOneTimePrekey { id: 3 }",
+            &|m| m.handshake.as_mut().unwrap().one_time_prekey_id = Some(3),
+        ),
+        (
+            "first prekey message: signed prekey id of the last-resort KEM prekey",
+            "UnknownSignedPrekey { id: 2 }",
+            &|m| m.handshake.as_mut().unwrap().signed_prekey_id = 2,
+        ),
+        (
+            "first prekey message: KEM ciphertext first byte altered",
+            DECRYPTION_FAILED,
+            &|m| flip(&mut m.kem().ciphertext, 0),
+        ),
+        (
+            "first prekey message: KEM ciphertext middle byte altered",
+            DECRYPTION_FAILED,
+            &|m| flip(&mut m.kem().ciphertext, kem_len / 2),
+        ),
+        (
+            "first prekey message: KEM ciphertext last byte altered",
+            DECRYPTION_FAILED,
+            &|m| flip(&mut m.kem().ciphertext, kem_len - 1),
+        ),
+        (
+            "first prekey message: KEM encapsulation removed",
+            "MissingKemCiphertext",
+            &|m| m.handshake.as_mut().unwrap().kem = None,
+        ),
+        (
+            "first prekey message: sealed with version byte 2 in the associated data",
+            DECRYPTION_FAILED,
+            &|m| m.reseal_with_version(2),
+        ),
+    ];
+    for (name, error, change) in first_kem_cases {
+        push(&first, respond(&with(change), name, error));
+    }
+    let mut version_2 = first.case(
+        "first prekey message: retired version 2 tag 38",
+        "responder",
+        "bob",
+        "Wire(RetiredFrame { tag: 38, protocol_version: 2 })",
+    );
+    version_2["sealed_body"] = h(&retag(first.frame(), 38));
+    push(&first, version_2);
     let mut version_1 = first.case(
         "first prekey message: retired version 1 tag 7",
         "responder",
@@ -274,6 +377,43 @@ pub fn one_to_one_cases(session: &Value) -> Vec<Value> {
             "SessionMismatch",
         ),
     );
+    // The session does not look at the KEM fields of a repeated prekey
+    // message, but they are in its associated data (§6.6, §8).
+    let repeated_kem_cases = [
+        (
+            "repeated prekey message: KEM prekey id rewritten",
+            &(|m: &mut Message| m.kem().kem_prekey_id = 2) as &dyn Fn(&mut Message),
+        ),
+        (
+            "repeated prekey message: KEM prekey id unknown to the responder",
+            &|m| m.kem().kem_prekey_id = 9,
+        ),
+        (
+            "repeated prekey message: KEM ciphertext first byte altered",
+            &|m| flip(&mut m.kem().ciphertext, 0),
+        ),
+        (
+            "repeated prekey message: KEM ciphertext middle byte altered",
+            &|m| flip(&mut m.kem().ciphertext, kem_len / 2),
+        ),
+        (
+            "repeated prekey message: KEM ciphertext last byte altered",
+            &|m| flip(&mut m.kem().ciphertext, kem_len - 1),
+        ),
+        ("repeated prekey message: KEM encapsulation removed", &|m| {
+            m.handshake.as_mut().unwrap().kem = None
+        }),
+        (
+            "repeated prekey message: sealed with version byte 2 in the associated data",
+            &|m| m.reseal_with_version(2),
+        ),
+    ];
+    for (name, change) in repeated_kem_cases {
+        push(
+            &repeated,
+            to_session(&with(change), name, DECRYPTION_FAILED),
+        );
+    }
     let mut relabelled = repeated.case(
         "repeated prekey message: envelope kind Message",
         "session",
@@ -341,14 +481,12 @@ pub fn one_to_one_cases(session: &Value) -> Vec<Value> {
         alter(
             "plain message: sealed with version byte 1 in the associated data",
             DECRYPTION_FAILED,
-            &|m| {
-                let mut ad = m.associated_data.clone();
-                let at = version_offset(b"fuin/v1/message-ad".len());
-                assert_eq!(ad[at], r::PROTOCOL_VERSION);
-                ad[at] = 1;
-                let keys = r::message_keys(&m.header.salt, &m.message_key);
-                m.ciphertext = r::aead_seal(&keys, &ad, &m.plaintext);
-            },
+            &|m| m.reseal_with_version(1),
+        ),
+        alter(
+            "plain message: sealed with version byte 2 in the associated data",
+            DECRYPTION_FAILED,
+            &|m| m.reseal_with_version(2),
         ),
         alter(
             "plain message: envelope franking commitment altered",
@@ -446,14 +584,14 @@ impl GroupMessage {
             &self.commitment,
         );
         let at = version_offset(b"fuin/v1/group-message-ad".len());
-        assert_eq!(ad[at], r::PROTOCOL_VERSION);
+        assert_eq!(ad[at], g::GROUP_PROTOCOL_VERSION);
         ad[at] = version;
         ad
     }
 
     /// Signs the message as its sender would (the chain's seed is stated).
     fn sign(&mut self) {
-        let ad = self.associated_data(r::PROTOCOL_VERSION);
+        let ad = self.associated_data(g::GROUP_PROTOCOL_VERSION);
         self.signature = g::message_signature(&self.seed, &ad, &self.ciphertext);
     }
 
@@ -591,10 +729,118 @@ pub fn group_cases(file: &Value) -> Vec<Value> {
     cases
 }
 
+/// Bob's bundle of `session.json` (with the one-time prekey and the
+/// one-time KEM prekey), taken apart.
+fn bundle_of(session: &Value) -> r::Bundle {
+    let bob = &session["bob"];
+    let signature = |value: &Value| -> [u8; 64] { bytes(value).try_into().unwrap() };
+    let kem = &bob["one_time_kem_prekey"];
+    let bundle = r::Bundle {
+        user: bob["address"]["user"].as_str().unwrap().to_owned(),
+        device: bob["address"]["device"].as_u64().unwrap() as u32,
+        identity: (
+            key(&bob["public"]["signing_key"]),
+            key(&bob["public"]["agreement_key"]),
+            signature(&bob["public"]["signature"]),
+        ),
+        signed_prekey: (
+            bob["signed_prekey"]["id"].as_u64().unwrap() as u32,
+            key(&bob["signed_prekey"]["public_key"]),
+            signature(&bob["signed_prekey"]["signature"]),
+        ),
+        one_time_prekey: Some((
+            bob["one_time_prekey"]["id"].as_u64().unwrap() as u32,
+            key(&bob["one_time_prekey"]["public_key"]),
+        )),
+        kem_prekey: Some((
+            kem["id"].as_u64().unwrap() as u32,
+            bytes(&kem["public_key"]),
+            signature(&kem["signature"]),
+        )),
+    };
+    assert_eq!(bundle.frame(), bytes(&bob["bundle"]), "bundle taken apart");
+    bundle
+}
+
+/// The bundle cases: Bob's bundle altered on its way to Alice, who verifies
+/// it for `bob/1` trusting no identity yet (spec/protocol.md §5.5). The
+/// error is the reference's verdict, checked against the one intended.
+pub fn bundle_cases(session: &Value) -> Vec<Value> {
+    let original = bundle_of(session);
+    assert_eq!(original.verify("bob", 1), Ok(()));
+    fn kem_key(b: &mut r::Bundle) -> &mut Vec<u8> {
+        &mut b.kem_prekey.as_mut().unwrap().1
+    }
+    type Alteration<'a> = (&'a str, &'a str, &'a dyn Fn(&mut r::Bundle));
+    let alterations: [Alteration<'_>; 7] = [
+        ("bundle: KEM prekey stripped", "MissingKemPrekey", &|b| {
+            b.kem_prekey = None
+        }),
+        (
+            "bundle: KEM key with a coefficient of 4095 (not below q)",
+            "InvalidKemKey",
+            &|b| {
+                let key = kem_key(b);
+                key[0] = 0xff;
+                key[1] |= 0x0f;
+            },
+        ),
+        (
+            "bundle: KEM key with q itself as its last coefficient",
+            "InvalidKemKey",
+            &|b| {
+                // 3329 = 0xd01 in the high half of the last 3 bytes of t.
+                let key = kem_key(b);
+                key[1150] = (key[1150] & 0x0f) | 0x10;
+                key[1151] = 0xd0;
+            },
+        ),
+        (
+            "bundle: KEM key's last byte (of rho) altered",
+            "BadSignature",
+            &|b| flip(kem_key(b), r::KEM_PUBLIC_KEY_LEN - 1),
+        ),
+        ("bundle: KEM prekey id altered", "BadSignature", &|b| {
+            b.kem_prekey.as_mut().unwrap().0 = 2
+        }),
+        (
+            "bundle: KEM prekey signature altered",
+            "BadSignature",
+            &|b| flip(&mut b.kem_prekey.as_mut().unwrap().2, 0),
+        ),
+        (
+            "bundle: KEM prekey replaced by one the relay made and signed",
+            "BadSignature",
+            &|b| {
+                let seed = [0x42; 64];
+                let public = r::kem_public_key(&seed);
+                let signature = r::kem_prekey_signature(&[0x43; 32], 3, &public);
+                b.kem_prekey = Some((3, public, signature));
+            },
+        ),
+    ];
+    alterations
+        .into_iter()
+        .map(|(name, error, change)| {
+            let mut bundle = original.clone();
+            change(&mut bundle);
+            assert_ne!(bundle.frame(), original.frame(), "{name}: alters nothing");
+            assert_eq!(bundle.verify("bob", 1), Err(error), "{name}");
+            json!({
+                "name": name,
+                "verified_for": {"user": "bob", "device": 1},
+                "bundle": h(&bundle.frame()),
+                "error": error,
+            })
+        })
+        .collect()
+}
+
 /// The whole file, from the session and group vectors.
 pub fn run_reference(session: &Value, group: &Value) -> Value {
     json!({
         "one_to_one": one_to_one_cases(session),
+        "bundle": bundle_cases(session),
         "group": group_cases(group),
     })
 }

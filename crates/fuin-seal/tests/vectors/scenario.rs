@@ -154,6 +154,11 @@ pub struct ImplementationRun {
     pub alice_identity: Vec<u8>,
     pub bob_prekeys: Vec<u8>,
     pub alice_state_pinned: Vec<u8>,
+    /// Bob's bundle as fuin-seal made it, encoded (a tag 41 frame).
+    pub bundle: Vec<u8>,
+    /// Whether Alice's and Bob's sessions say they are post-quantum
+    /// (spec/protocol.md §6.8: every session of version 3 is).
+    pub post_quantum: (bool, bool),
 }
 
 /// Runs the scenario through fuin-seal's public API.
@@ -208,6 +213,7 @@ pub fn run_implementation_observed(
             with_one_time.then_some(one_time_kem),
         )
         .unwrap();
+    let bundle_frame = bundle.to_bytes().unwrap();
     let bundle = VerifiedBundle::verify(&bundle, &bob_address, None).unwrap();
     rng.purpose = "alice initiate".into();
     let mut alice_session = Session::initiate(rng, &alice, alice_address.clone(), &bundle).unwrap();
@@ -283,6 +289,11 @@ pub fn run_implementation_observed(
         alice_identity: alice.to_bytes().unwrap().to_vec(),
         bob_prekeys: prekeys.to_bytes().unwrap().to_vec(),
         alice_state_pinned,
+        bundle: bundle_frame,
+        post_quantum: (
+            alice_session.post_quantum(),
+            bob_session.as_ref().is_some_and(Session::post_quantum),
+        ),
     }
 }
 
@@ -335,12 +346,41 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
     let bob_identity = identity("bob identity");
     let spk_secret = b32(&drawn("bob signed prekey")[0]);
     let opk_secret = b32(&drawn("bob one-time prekey")[0]);
-    let (spk_id, opk_id) = (0u32, 1u32);
+    let seed64 = |bytes: &[u8]| -> [u8; 64] { bytes.try_into().unwrap() };
+    let last_resort_kem_seed = seed64(&drawn("bob last-resort KEM prekey")[0]);
+    let one_time_kem_seed = seed64(&drawn("bob one-time KEM prekey")[0]);
+    // One counter for every kind of prekey (§5.3), in the order made.
+    let (spk_id, opk_id, last_resort_kem_id, one_time_kem_id) = (0u32, 1u32, 2u32, 3u32);
     let spk_public = r::x25519_public(&spk_secret);
     let opk_public = r::x25519_public(&opk_secret);
+    let last_resort_kem_public = r::kem_public_key(&last_resort_kem_seed);
+    let one_time_kem_public = r::kem_public_key(&one_time_kem_seed);
     let initiate = drawn("alice initiate");
-    let (base_secret, alice_ratchet) = (b32(&initiate[0]), b32(&initiate[1]));
+    let (base_secret, kem_randomness, alice_ratchet) =
+        (b32(&initiate[0]), b32(&initiate[1]), b32(&initiate[2]));
     let base_public = r::x25519_public(&base_secret);
+    // A bundle with a one-time prekey carries a one-time KEM prekey too;
+    // without, the pool is empty and it carries the last-resort one.
+    let (kem_id, kem_seed, kem_public) = if with_one_time {
+        (one_time_kem_id, one_time_kem_seed, &one_time_kem_public)
+    } else {
+        (
+            last_resort_kem_id,
+            last_resort_kem_seed,
+            &last_resort_kem_public,
+        )
+    };
+    let (kem_ciphertext, kem_shared_secret) = r::kem_encapsulate(kem_public, &kem_randomness)
+        .expect("an honest KEM key passes the check");
+    assert_eq!(
+        r::kem_decapsulate(&kem_seed, &kem_ciphertext),
+        kem_shared_secret,
+        "the responder decapsulates the initiator's secret"
+    );
+    let kem = r::KemEncapsulation {
+        kem_prekey_id: kem_id,
+        ciphertext: kem_ciphertext.clone(),
+    };
 
     let mut dh = vec![
         r::x25519(&alice_identity.agreement_secret, &spk_public),
@@ -367,14 +407,66 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
         &base_public,
         (spk_id, &spk_public),
         with_one_time.then_some((opk_id, &opk_public)),
+        (kem_id, kem_public, &kem_ciphertext),
     );
-    let root0 = r::handshake_root(&dh, &transcript);
+    let ikm = r::handshake_ikm(&dh, &kem_shared_secret);
+    let root0 = r::handshake_root(&ikm, &transcript);
+    // The responder's column of §6.1 and §6.2: its own secrets and the
+    // prekey message's public values, its prekeys' public keys recomputed
+    // from its store, and the KEM seed the message names.
+    let mut responder_dh = vec![
+        r::x25519(&spk_secret, &alice_identity.agreement_key()),
+        r::x25519(&bob_identity.agreement_secret, &base_public),
+        r::x25519(&spk_secret, &base_public),
+    ];
+    if with_one_time {
+        responder_dh.push(r::x25519(&opk_secret, &base_public));
+    }
+    let responder_transcript = r::transcript(
+        (
+            &alice_identity.signing_key(),
+            &alice_identity.agreement_key(),
+        ),
+        (&bob_identity.signing_key(), &bob_identity.agreement_key()),
+        &Address {
+            user: "alice",
+            device: 1,
+        },
+        &Address {
+            user: "bob",
+            device: 1,
+        },
+        &base_public,
+        (spk_id, &r::x25519_public(&spk_secret)),
+        with_one_time
+            .then(|| (opk_id, r::x25519_public(&opk_secret)))
+            .as_ref()
+            .map(|(id, key)| (*id, key)),
+        (kem_id, &r::kem_public_key(&kem_seed), &kem_ciphertext),
+    );
+    let responder_ikm = r::handshake_ikm(
+        &responder_dh,
+        &r::kem_decapsulate(&kem_seed, &kem_ciphertext),
+    );
+    assert_eq!(
+        r::handshake_root(&responder_ikm, &responder_transcript),
+        root0,
+        "both sides of the handshake derive the same root key"
+    );
     let handshake = json!({
         "base_key_secret": h(&base_secret),
         "base_key": h(&base_public),
         "dh1": h(&dh[0]), "dh2": h(&dh[1]), "dh3": h(&dh[2]),
         "dh4": dh.get(3).map_or(Value::Null, |dh4| h(dh4)),
         "one_time_prekey_used": with_one_time,
+        "kem": {
+            "kem_prekey_id": kem_id,
+            "one_time": with_one_time,
+            "m": h(&kem_randomness),
+            "ciphertext": h(&kem_ciphertext),
+            "shared_secret": h(&kem_shared_secret),
+        },
+        "ikm": h(&ikm),
         "transcript": h(&transcript),
         "root_key": h(&root0),
     });
@@ -491,10 +583,11 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
         );
         let prekey = !sender.heard_back;
         let kind = u32::from(prekey);
-        let handshake_fields = prekey.then_some(r::HandshakeFields {
+        let handshake_fields = prekey.then(|| r::HandshakeFields {
             base_key: base_public,
             signed_prekey_id: spk_id,
             one_time_prekey_id: with_one_time.then_some(opk_id),
+            kem: Some(kem.clone()),
         });
         let ad = r::associated_data(
             (&sender.keys().0, &sender.keys().1),
@@ -570,10 +663,12 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
                 "salt": h(&header.salt),
             },
             "content_kind": if prekey { "PrekeyMessage" } else { "Message" },
-            "handshake_fields": handshake_fields.map_or(Value::Null, |fields| json!({
+            "handshake_fields": handshake_fields.as_ref().map_or(Value::Null, |fields| json!({
                 "base_key": h(&fields.base_key),
                 "signed_prekey_id": fields.signed_prekey_id,
                 "one_time_prekey_id": fields.one_time_prekey_id,
+                "kem_prekey_id": fields.kem.as_ref().map(|kem| kem.kem_prekey_id),
+                "kem_ciphertext": fields.kem.as_ref().map(|kem| h(&kem.ciphertext)),
             })),
             "associated_data": h(&ad),
             "plaintext": h(&plaintext),
@@ -588,6 +683,36 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
             "signature": h(&identity.signature()),
         })
     };
+    let (bob_signing, bob_agreement, bob_signature) = (
+        bob.identity.signing_key(),
+        bob.identity.agreement_key(),
+        bob.identity.signature(),
+    );
+    let spk_signature = r::signed_prekey_signature(&bob.identity.signing_seed, spk_id, &spk_public);
+    let kem_prekey = |id: u32, seed: &[u8; 64], public: &[u8]| {
+        json!({
+            "id": id,
+            "seed": h(seed),
+            "public_key": h(public),
+            "signature": h(&r::kem_prekey_signature(&bob.identity.signing_seed, id, public)),
+        })
+    };
+    let kem_signature = r::kem_prekey_signature(&bob.identity.signing_seed, kem_id, kem_public);
+    let bundle = r::prekey_bundle_frame(
+        &bob.address(),
+        (&bob_signing, &bob_agreement, &bob_signature),
+        &r::BundlePrekey {
+            id: spk_id,
+            public_key: &spk_public,
+            signature: &spk_signature,
+        },
+        with_one_time.then_some((opk_id, &opk_public)),
+        Some(&r::BundlePrekey {
+            id: kem_id,
+            public_key: kem_public,
+            signature: &kem_signature,
+        }),
+    );
     json!({
         "alice": {
             "address": {"user": "alice", "device": 1},
@@ -604,9 +729,12 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
                 "id": spk_id,
                 "secret": h(&spk_secret),
                 "public_key": h(&spk_public),
-                "signature": h(&r::signed_prekey_signature(&bob.identity.signing_seed, spk_id, &spk_public)),
+                "signature": h(&spk_signature),
             },
             "one_time_prekey": {"id": opk_id, "secret": h(&opk_secret), "public_key": h(&opk_public)},
+            "last_resort_kem_prekey": kem_prekey(last_resort_kem_id, &last_resort_kem_seed, &last_resort_kem_public),
+            "one_time_kem_prekey": kem_prekey(one_time_kem_id, &one_time_kem_seed, &one_time_kem_public),
+            "bundle": h(&bundle),
         },
         "handshake": handshake,
         "messages": messages,
@@ -615,8 +743,9 @@ pub fn run_reference(draws: &[(String, Vec<u8>)], with_one_time: bool) -> Value 
 
 /// The scenario's randomness, drawn from a ChaCha20 seeded with `seed` in
 /// the order spec/protocol.md gives (§15): each identity's signing seed then
-/// agreement secret, Bob's signed and one-time prekeys, the initiator's base
-/// key then first ratchet key; per message, the Outgoing's message id and
+/// agreement secret, Bob's signed and one-time prekeys, his last-resort and
+/// one-time KEM prekeys (64-byte seeds), the initiator's base key, the
+/// encapsulation randomness `m` and the first ratchet key; per message, the Outgoing's message id and
 /// franking key, then at seal the new ratchet key of a new sending chain (if
 /// one starts) and the header's 16-byte salt. Made without fuin-seal, so the
 /// vectors follow from the spec alone.
@@ -633,7 +762,9 @@ pub fn reference_draws(seed: u64) -> Vec<(String, Vec<u8>)> {
     draw("bob identity", &[32, 32]);
     draw("bob signed prekey", &[32]);
     draw("bob one-time prekey", &[32]);
-    draw("alice initiate", &[32, 32]);
+    draw("bob last-resort KEM prekey", &[64]);
+    draw("bob one-time KEM prekey", &[64]);
+    draw("alice initiate", &[32, 32, 32]);
     let script = SCRIPT.as_bytes();
     for index in 0..script.len() {
         draw(&format!("message {index} prepare"), &[16, 32]);
@@ -697,10 +828,12 @@ pub fn check_record(record: &DeliveredRecord<'_>, expected: &Value) {
 }
 
 /// How the session saved by protocol version 1 (`saved-state-v1.json`) goes
-/// on under version 2, computed from the values stated in the file's
-/// `protocol_version_2.inputs`: Bob's message 19 sealed again with a salt
-/// (which the loaded session must open), then Alice's next message, which
-/// starts a new sending chain (new ratchet key, then salt, §7.2).
+/// on under version 3, computed from the values stated in the file's
+/// `protocol_version_3.inputs`: Bob's message 19 sealed again with a salt
+/// and version byte 3 (which the loaded session must open), then Alice's
+/// next message, which starts a new sending chain (new ratchet key, then
+/// salt, §7.2). Neither is a prekey message, so the handshake's KEM term
+/// plays no part: the session was made without it.
 pub fn continuation_reference(inputs: &Value) -> Value {
     let bytes = |value: &Value| hex::decode(value.as_str().unwrap()).unwrap();
     let key = |value: &Value| -> Bytes32 { bytes(value).try_into().unwrap() };
@@ -830,13 +963,27 @@ pub const RETIRED_RATCHET_MESSAGE: &str = "Wire(RetiredFrame { tag: 6, protocol_
 
 /// Drives the session saved by protocol version 1 through fuin-seal: it
 /// loads, refuses the version 1 message it holds (and is unchanged by it),
-/// opens Bob's message sealed again under version 2, and seals Alice's next
+/// opens Bob's message sealed again under version 3, and seals Alice's next
 /// message to exactly the bytes `continuation_reference` computes.
 pub fn check_saved_state_continuation(file: &Value) {
     let bytes = |value: &Value| hex::decode(value.as_str().unwrap()).unwrap();
-    let saved = bytes(&file["alice_session"]);
-    let mut session = Session::from_bytes(&saved).unwrap();
-    assert_eq!(session.to_bytes().unwrap().as_slice(), saved.as_slice());
+    let loaded = bytes(&file["alice_session"]);
+    assert_eq!(loaded[0], 1, "the pinned session is of state version 1");
+    let mut session = Session::from_bytes(&loaded).unwrap();
+    // Written again, it is state version 2 (§12.1), and that loads back
+    // to the same bytes.
+    let saved = session.to_bytes().unwrap().to_vec();
+    assert_eq!(saved[0], 2, "sessions are written as state version 2");
+    assert_eq!(
+        Session::from_bytes(&saved)
+            .unwrap()
+            .to_bytes()
+            .unwrap()
+            .as_slice(),
+        saved.as_slice()
+    );
+    // Made by a handshake without the KEM term, and labelled so (§6.8).
+    assert!(!session.post_quantum());
 
     let record_bytes = bytes(&file["next_record"]);
     let version_1 = DeliveredRecord::from_bytes(&record_bytes).unwrap();
@@ -850,7 +997,7 @@ pub fn check_saved_state_continuation(file: &Value) {
         "refusing the version 1 message changed the session"
     );
 
-    let continuation = &file["protocol_version_2"];
+    let continuation = &file["protocol_version_3"];
     let expected = &continuation["expected"];
     let mut record = version_1.clone();
     record.envelope.sealed_body =
@@ -886,7 +1033,7 @@ pub fn check_saved_state_continuation(file: &Value) {
     assert_eq!(
         hex::encode(sealed.envelope.sealed_body.as_bytes()),
         expected["alice_message"]["sealed_body"].as_str().unwrap(),
-        "alice's first version 2 message from the loaded state"
+        "alice's first version 3 message from the loaded state"
     );
     assert_eq!(
         hex::encode(sealed.envelope.franking_commitment.0),
