@@ -140,6 +140,11 @@ pub enum Event {
         /// How many.
         count: usize,
     },
+    /// The device published fresh one-time KEM (ML-KEM-768) prekeys.
+    KemPrekeysReplenished {
+        /// How many.
+        count: usize,
+    },
     /// This device replaced its identifier secret with the older one
     /// another device of this user holds (`spec/identifiers.md` §2.1):
     /// every user and conversation identifier it handed out before differs

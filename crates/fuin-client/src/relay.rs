@@ -170,6 +170,15 @@ impl RelayConnection {
         Self::decode(&bytes, "prekey upload")
     }
 
+    /// How many one-time prekeys of each kind the device has at the relay,
+    /// and whether either pool is low (`GET /v1/prekeys/count`).
+    pub async fn prekey_count(&self, token: &BearerToken) -> Result<PrekeyCount, ClientError> {
+        let (_, bytes) = self
+            .call(Method::GET, "/v1/prekeys/count", Some(token), None)
+            .await?;
+        Self::decode(&bytes, "prekey count")
+    }
+
     /// Creates an account with its first device list (`POST /v1/accounts`).
     pub async fn create_account(
         &self,

@@ -89,6 +89,11 @@ impl From<StoreError> for ApiError {
                 "prekey_pool_full",
                 "the upload would take the one-time prekey pool over its limit; nothing was stored",
             ),
+            StoreError::KemPrekeyPoolFull => Self::new(
+                StatusCode::CONFLICT,
+                "kem_prekey_pool_full",
+                "the upload would take the one-time KEM prekey pool over its limit; nothing was stored",
+            ),
             StoreError::AccountExists => Self::new(
                 StatusCode::CONFLICT,
                 "account_exists",

@@ -771,5 +771,5 @@ async fn a_database_from_before_accounts_is_upgraded_by_a_first_list() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
 }

@@ -289,6 +289,8 @@ async fn a_suspended_user_is_refused_everything_their_long_poll_ends_and_their_m
             public_key: X25519PublicKey([1; 32]),
         }]
         .into(),
+        last_resort_kem_prekey: None,
+        one_time_kem_prekeys: Vec::new().into(),
     };
     let list = signed_list(
         &account_key(2),

@@ -5,6 +5,8 @@
 
 #[path = "common/eventually.rs"]
 mod eventually;
+#[path = "common/kem_prekeys.rs"]
+mod kem_prekeys;
 mod lists;
 
 use std::sync::Arc;
@@ -195,6 +197,9 @@ impl Harness {
         Ok(token.token.0.iter().map(|b| format!("{b:02x}")).collect())
     }
 
+    /// Publishes a signed prekey, `one_time` one-time prekeys (ids from 1)
+    /// and as many one-time KEM prekeys (ids from 1,001), with a signed
+    /// last-resort KEM prekey (id 1,000).
     async fn publish(&self, device: &Device, one_time: u32) -> PrekeyCount {
         let upload = PrekeyUpload {
             signed_prekey: Some(SignedPrekey {
@@ -209,17 +214,23 @@ impl Harness {
                 })
                 .collect::<Vec<_>>()
                 .into(),
+            last_resort_kem_prekey: Some(kem_prekeys::kem_prekey(&device.key, 1000)),
+            one_time_kem_prekeys: kem_prekeys::kem_prekeys(&device.key, 1001..1001 + one_time)
+                .into(),
         };
-        let (status, body) = self
-            .call(
-                Method::PUT,
-                "/v1/prekeys",
-                Some(&device.token),
-                upload.to_bytes().unwrap(),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK);
+        let (status, body) = self.upload(device, &upload).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         PrekeyCount::from_bytes(&body).unwrap()
+    }
+
+    async fn upload(&self, device: &Device, upload: &PrekeyUpload) -> (StatusCode, Vec<u8>) {
+        self.call(
+            Method::PUT,
+            "/v1/prekeys",
+            Some(&device.token),
+            upload.to_bytes().unwrap(),
+        )
+        .await
     }
 
     async fn send(
@@ -278,7 +289,9 @@ async fn a_message_goes_from_sender_to_recipient_stamped_and_is_gone_after_ackno
         h.publish(&bob, 3).await,
         PrekeyCount {
             one_time_prekeys: 3,
-            low: true
+            low: true,
+            one_time_kem_prekeys: 3,
+            kem_low: true,
         }
     );
 
@@ -792,4 +805,242 @@ async fn a_device_list_names_every_device_and_hands_out_no_prekeys() {
         (StatusCode::BAD_REQUEST, "invalid_query")
     );
     assert_eq!(count(&bob_phone).await, 3);
+}
+
+/// The bundles of `user` that `by` fetches, all at once.
+async fn fetch_bundles_concurrently(
+    h: &Harness,
+    by: &Device,
+    user: &str,
+    fetches: usize,
+) -> Vec<PrekeyBundle<'static>> {
+    let path = format!("/v1/users/{user}/bundles");
+    let calls = (0..fetches).map(|_| h.call(Method::GET, &path, Some(&by.token), vec![]));
+    let mut bundles = Vec::new();
+    for (status, body) in futures_util::future::join_all(calls).await {
+        assert_eq!(status, StatusCode::OK);
+        let set = BundleSet::from_bytes(&body).unwrap();
+        bundles.extend(
+            set.bundles
+                .as_slice()
+                .iter()
+                .map(|b| b.clone().into_owned()),
+        );
+    }
+    bundles
+}
+
+/// Concurrent bundle fetches through the API: each of bob's one-time KEM
+/// prekeys goes out in exactly one bundle, every other bundle carries his
+/// last-resort KEM prekey (which stays), and every KEM prekey handed out
+/// is the one he signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_time_kem_prekeys_go_out_once_each_under_concurrent_fetches() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    h.publish(&bob, 6).await;
+    let bundles = fetch_bundles_concurrently(&h, &alice, "bob", 25).await;
+    assert_eq!(bundles.len(), 25);
+    let mut one_time = Vec::new();
+    let mut last_resort = 0;
+    for bundle in &bundles {
+        let kem = bundle
+            .kem_prekey
+            .clone()
+            .expect("a KEM prekey in every bundle");
+        assert_eq!(kem, kem_prekeys::kem_prekey(&bob.key, kem.id.0));
+        if kem.id.0 == 1000 {
+            last_resort += 1;
+        } else {
+            one_time.push(kem.id.0);
+        }
+    }
+    one_time.sort_unstable();
+    assert_eq!(one_time, (1001..=1006).collect::<Vec<_>>());
+    assert_eq!(last_resort, 25 - 6);
+    let (_, body) = h
+        .call(Method::GET, "/v1/prekeys/count", Some(&bob.token), vec![])
+        .await;
+    assert_eq!(
+        PrekeyCount::from_bytes(&body).unwrap(),
+        PrekeyCount {
+            one_time_prekeys: 0,
+            low: true,
+            one_time_kem_prekeys: 0,
+            kem_low: true,
+        }
+    );
+    // The last-resort key is still handed out.
+    let bundles = fetch_bundles_concurrently(&h, &alice, "bob", 1).await;
+    assert_eq!(bundles[0].kem_prekey.as_ref().map(|k| k.id.0), Some(1000));
+}
+
+/// KEM prekeys whose signature does not verify under the uploading
+/// device's identity (forged, altered, or signed by another device), and
+/// keys that are not well-formed ML-KEM-768 keys, are refused with
+/// `bad_kem_prekey`; nothing of the upload is stored.
+#[tokio::test]
+async fn kem_prekeys_not_signed_by_the_device_or_malformed_are_refused_whole() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    let upload = |last_resort: Option<KemPrekey>, one_time: Vec<KemPrekey>| PrekeyUpload {
+        signed_prekey: Some(SignedPrekey {
+            id: PrekeyId(0),
+            public_key: X25519PublicKey([7; 32]),
+            signature: Ed25519Signature([8; 64]),
+        }),
+        one_time_prekeys: vec![OneTimePrekey {
+            id: PrekeyId(1),
+            public_key: X25519PublicKey([1; 32]),
+        }]
+        .into(),
+        last_resort_kem_prekey: last_resort,
+        one_time_kem_prekeys: one_time.into(),
+    };
+    let mut forged = kem_prekeys::kem_prekey(&bob.key, 1001);
+    forged.signature.0[10] ^= 1;
+    let mut altered_key = kem_prekeys::kem_prekey(&bob.key, 1002);
+    altered_key.public_key.0[1183] ^= 1;
+    let mut moved_id = kem_prekeys::kem_prekey(&bob.key, 1003);
+    moved_id.id = PrekeyId(1004);
+    let alices = kem_prekeys::kem_prekey(&alice.key, 1005);
+    // t̂'s first coefficient 0xfff, over q, signed all the same.
+    let mut malformed = kem_prekeys::kem_prekey(&bob.key, 1006).public_key;
+    malformed.0[0] = 0xff;
+    malformed.0[1] = 0x0f;
+    let malformed = kem_prekeys::sign_kem_prekey(&bob.key, 1006, malformed);
+    let good = || kem_prekeys::kem_prekey(&bob.key, 1000);
+    for bad in [forged, altered_key, moved_id, alices, malformed] {
+        for upload in [
+            upload(Some(bad.clone()), vec![]),
+            upload(Some(good()), vec![good(), bad.clone()]),
+        ] {
+            let (status, body) = h.upload(&bob, &upload).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(json["code"], "bad_kem_prekey");
+            let message = json["message"].as_str().unwrap();
+            assert!(message.contains(&bad.id.0.to_string()), "{message}");
+        }
+    }
+    // Nothing was stored: no bundle, no prekey counted.
+    let (status, _) = h
+        .call(
+            Method::GET,
+            "/v1/users/bob/bundles",
+            Some(&alice.token),
+            vec![],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, body) = h
+        .call(Method::GET, "/v1/prekeys/count", Some(&bob.token), vec![])
+        .await;
+    let count = PrekeyCount::from_bytes(&body).unwrap();
+    assert_eq!((count.one_time_prekeys, count.one_time_kem_prekeys), (0, 0));
+    // The same upload with good keys is taken.
+    let (status, _) = h
+        .upload(
+            &bob,
+            &upload(Some(good()), vec![kem_prekeys::kem_prekey(&bob.key, 1001)]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// The largest upload (100 one-time prekeys and 100 one-time KEM prekeys,
+/// about 130 KB) fits the route's body limit.
+#[tokio::test]
+async fn the_largest_prekey_upload_fits_the_body_limit() {
+    let h = Harness::new();
+    let bob = h.register("bob", 1, 2).await;
+    assert_eq!(
+        h.publish(&bob, 100).await,
+        PrekeyCount {
+            one_time_prekeys: 100,
+            low: false,
+            one_time_kem_prekeys: 100,
+            kem_low: false,
+        }
+    );
+}
+
+/// `kem_low` is said when the one-time KEM pool is under the low
+/// watermark, or there is no last-resort KEM prekey however full the pool;
+/// a mailbox batch's `prekeys_low` says either pool is low.
+#[tokio::test]
+async fn kem_low_is_said_for_a_low_pool_or_a_missing_last_resort_key() {
+    let h = Harness::new();
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    let one_time: Vec<_> = (1..=20)
+        .map(|id| OneTimePrekey {
+            id: PrekeyId(id),
+            public_key: X25519PublicKey([id as u8; 32]),
+        })
+        .collect();
+    // A full KEM pool but no last-resort key.
+    let upload = PrekeyUpload {
+        signed_prekey: Some(SignedPrekey {
+            id: PrekeyId(0),
+            public_key: X25519PublicKey([7; 32]),
+            signature: Ed25519Signature([8; 64]),
+        }),
+        one_time_prekeys: one_time.clone().into(),
+        last_resort_kem_prekey: None,
+        one_time_kem_prekeys: kem_prekeys::kem_prekeys(&bob.key, 101..121).into(),
+    };
+    let (status, body) = h.upload(&bob, &upload).await;
+    assert_eq!(status, StatusCode::OK);
+    let count = PrekeyCount::from_bytes(&body).unwrap();
+    assert_eq!(
+        count,
+        PrekeyCount {
+            one_time_prekeys: 20,
+            low: false,
+            one_time_kem_prekeys: 20,
+            kem_low: true,
+        }
+    );
+    let (status, _) = h.send(&alice, &bob.address, b"one").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(h.fetch(&bob).await.prekeys_low);
+
+    // With a last-resort key: not low, until the KEM pool runs under the
+    // watermark (10) while the X25519 pool does not.
+    let upload = PrekeyUpload {
+        signed_prekey: None,
+        one_time_prekeys: one_time
+            .iter()
+            .map(|key| OneTimePrekey {
+                id: PrekeyId(key.id.0 + 100),
+                public_key: key.public_key,
+            })
+            .collect::<Vec<_>>()
+            .into(),
+        last_resort_kem_prekey: Some(kem_prekeys::kem_prekey(&bob.key, 100)),
+        one_time_kem_prekeys: Vec::new().into(),
+    };
+    let (status, body) = h.upload(&bob, &upload).await;
+    assert_eq!(status, StatusCode::OK);
+    let count = PrekeyCount::from_bytes(&body).unwrap();
+    assert!(!count.low && !count.kem_low, "{count:?}");
+    assert!(!h.fetch(&bob).await.prekeys_low);
+    let bundles = fetch_bundles_concurrently(&h, &alice, "bob", 11).await;
+    assert_eq!(bundles.len(), 11);
+    let (_, body) = h
+        .call(Method::GET, "/v1/prekeys/count", Some(&bob.token), vec![])
+        .await;
+    assert_eq!(
+        PrekeyCount::from_bytes(&body).unwrap(),
+        PrekeyCount {
+            one_time_prekeys: 29,
+            low: false,
+            one_time_kem_prekeys: 9,
+            kem_low: true,
+        }
+    );
+    assert!(h.fetch(&bob).await.prekeys_low);
 }

@@ -145,7 +145,9 @@ fn the_long_poll_cap_and_the_low_watermark_are_configurable() {
         PrekeyCount::from_bytes(&body).unwrap(),
         PrekeyCount {
             one_time_prekeys: 2,
-            low: true
+            low: true,
+            one_time_kem_prekeys: 2,
+            kem_low: true,
         }
     );
     let (status, body) = bob.upload_prekeys(&relay.address, None, 2..3);
@@ -154,7 +156,9 @@ fn the_long_poll_cap_and_the_low_watermark_are_configurable() {
         PrekeyCount::from_bytes(&body).unwrap(),
         PrekeyCount {
             one_time_prekeys: 3,
-            low: false
+            low: false,
+            one_time_kem_prekeys: 3,
+            kem_low: false,
         }
     );
     assert!(relay.stop("TERM").success());

@@ -143,13 +143,7 @@ impl Client {
             commit(tx)?;
         }
         let state = &mut *state;
-        let signed = state
-            .store
-            .reader()
-            .prekeys()?
-            .current_signed_prekey()
-            .cloned();
-        self.publish_one_time_prekeys(state, signed).await?;
+        self.publish_first_prekeys(state).await?;
         let (tx, key) = state.store.transaction()?;
         Reader::of(&tx, key).put_u64("registered", 1)?;
         commit(tx)

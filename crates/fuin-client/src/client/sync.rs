@@ -14,7 +14,6 @@ use crate::history::MessageStatus;
 use crate::receipt::{ReceiptBody, ReceiptKind};
 use crate::store::{NewMessage, Reader, StoredFranking};
 
-use super::prekeys::{MAX_LOCAL_ONE_TIME_PREKEYS, PREKEY_BATCH};
 use super::session_cache::SessionCache;
 use super::{Client, State, Step, SyncReport, commit, now_ms};
 
@@ -78,18 +77,15 @@ impl Client {
             report.dropped += part.dropped;
             report.held += part.held;
             report.acknowledged += ids.len();
-            if batch.prekeys_low
-                && state.store.reader().prekeys()?.one_time_count() + PREKEY_BATCH
-                    <= MAX_LOCAL_ONE_TIME_PREKEYS
-            {
-                let count = self.publish_one_time_prekeys(&mut state, None).await?;
-                self.emit(Event::PrekeysReplenished { count });
+            if batch.prekeys_low {
+                self.replenish_prekeys(&mut state).await?;
             }
         }
         let mut state = self.inner.state.lock().await;
         self.chase_missing_sender_keys(&mut state)?;
         self.flush_group_outbox_lenient(&mut state).await?;
         self.rotate_signed_prekey_if_due(&mut state).await?;
+        self.publish_kem_prekeys_if_missing(&mut state).await?;
         match self.send_owed_receipts(&mut state).await {
             Ok(()) => {}
             Err(err) if err.is_transient() => {}

@@ -201,10 +201,10 @@ pub(crate) async fn fetch<S: Store>(
             )
         })?);
     }
-    let remaining = relay.store.one_time_remaining(&device).await?;
+    let counts = relay.store.prekey_counts(&device).await?;
     let batch = MailboxBatch {
         records: records.into(),
-        prekeys_low: remaining < relay.config.prekey_low_watermark,
+        prekeys_low: super::prekeys::any_prekeys_low(&relay, counts),
     };
     encode(&batch)
 }

@@ -27,6 +27,7 @@ mod blobs;
 mod body_deadline;
 mod group;
 mod health;
+mod kem_prekey_check;
 mod links;
 mod mailbox;
 mod prekeys;

@@ -9,20 +9,29 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::{NewPrekeys, PrekeyCounts, Store};
 use fuin_wire::relay::{BundleSet, PrekeyCount, PrekeyUpload};
 use fuin_wire::{DeviceAddress, FrameBody, PrekeyBundle};
 
 use super::*;
 
-pub(crate) fn prekey_count<S: Store>(relay: &Relay<S>, remaining: u32) -> PrekeyCount {
+/// The counts as the device sees them: each pool is low under the low
+/// watermark, and the KEM side also when there is no last-resort KEM prekey.
+pub(crate) fn prekey_count<S: Store>(relay: &Relay<S>, counts: PrekeyCounts) -> PrekeyCount {
+    let watermark = relay.config.prekey_low_watermark;
     PrekeyCount {
-        one_time_prekeys: remaining,
-        low: remaining < relay.config.prekey_low_watermark,
-        // KEM prekeys: stored and counted by the next commit.
-        one_time_kem_prekeys: 0,
-        kem_low: true,
+        one_time_prekeys: counts.one_time,
+        low: counts.one_time < watermark,
+        one_time_kem_prekeys: counts.one_time_kem,
+        kem_low: counts.one_time_kem < watermark || !counts.last_resort_kem,
     }
+}
+
+/// The `prekeys_low` flag of a mailbox batch: either kind of prekey is low
+/// (the batch has one flag; the device reads the count to see which).
+pub(crate) fn any_prekeys_low<S: Store>(relay: &Relay<S>, counts: PrekeyCounts) -> bool {
+    let count = prekey_count(relay, counts);
+    count.low || count.kem_low
 }
 
 pub(crate) async fn publish_prekeys<S: Store>(
@@ -33,16 +42,46 @@ pub(crate) async fn publish_prekeys<S: Store>(
     let device = session.device;
     let body = body_bytes(body)?;
     let upload = PrekeyUpload::from_bytes(&body)?;
-    let remaining = relay
+    let has_kem =
+        upload.last_resort_kem_prekey.is_some() || !upload.one_time_kem_prekeys.is_empty();
+    if has_kem {
+        // The identity as registered: a bearer token's device is registered,
+        // unless it was removed since.
+        let identity = relay
+            .store
+            .device_identity(&device)
+            .await?
+            .ok_or(crate::store::StoreError::UnknownDevice)?;
+        let kem_prekeys: Vec<_> = upload
+            .last_resort_kem_prekey
+            .iter()
+            .chain(upload.one_time_kem_prekeys.as_slice())
+            .cloned()
+            .collect();
+        // Up to 101 signature checks: off the async workers.
+        tokio::task::spawn_blocking(move || {
+            kem_prekey_check::check_kem_prekeys(&identity, &kem_prekeys)
+        })
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the KEM prekey check did not finish",
+            )
+        })??;
+    }
+    let prekeys = NewPrekeys {
+        signed_prekey: upload.signed_prekey.as_ref(),
+        one_time_prekeys: upload.one_time_prekeys.as_slice(),
+        last_resort_kem_prekey: upload.last_resort_kem_prekey.as_ref(),
+        one_time_kem_prekeys: upload.one_time_kem_prekeys.as_slice(),
+    };
+    let counts = relay
         .store
-        .publish_prekeys_within_quota(
-            &device,
-            upload.signed_prekey.as_ref(),
-            upload.one_time_prekeys.as_slice(),
-            relay.config.max_prekey_pool,
-        )
+        .publish_prekey_upload(&device, prekeys, relay.config.max_prekey_pool)
         .await?;
-    encode(&prekey_count(&relay, remaining))
+    encode(&prekey_count(&relay, counts))
 }
 
 pub(crate) async fn get_prekey_count<S: Store>(
@@ -50,8 +89,8 @@ pub(crate) async fn get_prekey_count<S: Store>(
     Extension(session): Extension<Session>,
 ) -> Result<Response, ApiError> {
     let device = session.device;
-    let remaining = relay.store.one_time_remaining(&device).await?;
-    encode(&prekey_count(&relay, remaining))
+    let counts = relay.store.prekey_counts(&device).await?;
+    encode(&prekey_count(&relay, counts))
 }
 
 #[derive(serde::Deserialize)]
@@ -86,7 +125,7 @@ pub(crate) async fn bundles<S: Store>(
                 identity: taken.identity,
                 signed_prekey: taken.signed_prekey,
                 one_time_prekey: taken.one_time_prekey,
-                kem_prekey: None,
+                kem_prekey: taken.kem_prekey,
             });
         }
     }

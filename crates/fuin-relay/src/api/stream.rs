@@ -107,12 +107,12 @@ pub(crate) async fn push_mailbox<S: Store>(
         }
         if !records.is_empty() {
             pushed.extend(records.iter().map(|record| record.server_message_id));
-            let Ok(remaining) = relay.store.one_time_remaining(&device).await else {
+            let Ok(counts) = relay.store.prekey_counts(&device).await else {
                 return close(socket, "storage_unavailable").await;
             };
             let batch = MailboxBatch {
                 records: records.into(),
-                prekeys_low: remaining < relay.config.prekey_low_watermark,
+                prekeys_low: super::prekeys::any_prekeys_low(&relay, counts),
             };
             let Ok(bytes) = batch.to_bytes() else {
                 return close(socket, "internal").await;

@@ -14,7 +14,8 @@ use std::future::Future;
 
 use fuin_wire::relay::ReportId;
 use fuin_wire::{
-    BlobId, DeviceAddress, DeviceId, MessageId, OneTimePrekey, PublicIdentity, SignedPrekey, UserId,
+    BlobId, DeviceAddress, DeviceId, KemPrekey, MessageId, OneTimePrekey, PublicIdentity,
+    SignedPrekey, UserId,
 };
 
 pub mod integrity;
@@ -39,6 +40,8 @@ pub enum StoreError {
     MailboxFull,
     /// The device's pool holds as many one-time prekeys as it may.
     PrekeyPoolFull,
+    /// The device's pool holds as many one-time KEM prekeys as it may.
+    KemPrekeyPoolFull,
     /// The user has an account (or devices from before accounts).
     AccountExists,
     /// The invite code is unknown or spent.
@@ -69,6 +72,7 @@ impl std::fmt::Display for StoreError {
             Self::UnknownDevice => f.write_str("device is not registered"),
             Self::MailboxFull => f.write_str("a recipient's mailbox is full"),
             Self::PrekeyPoolFull => f.write_str("the one-time prekey pool is full"),
+            Self::KemPrekeyPoolFull => f.write_str("the one-time KEM prekey pool is full"),
             Self::AccountExists => f.write_str("the user has an account"),
             Self::InvalidInvite => f.write_str("the invite code is unknown or spent"),
             Self::AccountKeyMismatch => f.write_str("another account key is on record"),
@@ -189,6 +193,35 @@ pub struct TakenBundle {
     pub signed_prekey: SignedPrekey,
     /// A one-time prekey, now removed from the pool; `None` when it is empty.
     pub one_time_prekey: Option<OneTimePrekey>,
+    /// A one-time KEM prekey, now removed from the pool, or else the
+    /// device's last-resort KEM prekey (kept); `None` for a device that
+    /// never published a KEM prekey.
+    pub kem_prekey: Option<KemPrekey>,
+}
+
+/// What one prekey upload adds, all of it in one atomic step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewPrekeys<'a> {
+    /// Replaces the device's signed prekey.
+    pub signed_prekey: Option<&'a SignedPrekey>,
+    /// Added to the one-time prekey pool (an id already there is replaced).
+    pub one_time_prekeys: &'a [OneTimePrekey],
+    /// Replaces the device's last-resort KEM prekey.
+    pub last_resort_kem_prekey: Option<&'a KemPrekey>,
+    /// Added to the one-time KEM prekey pool (an id already there is
+    /// replaced).
+    pub one_time_kem_prekeys: &'a [KemPrekey],
+}
+
+/// How many prekeys a device has at the relay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrekeyCounts {
+    /// One-time X25519 prekeys in the pool.
+    pub one_time: u32,
+    /// One-time KEM prekeys in the pool.
+    pub one_time_kem: u32,
+    /// Whether the device has a last-resort KEM prekey.
+    pub last_resort_kem: bool,
 }
 
 /// The record of one blob upload; its bytes are in the blob store
@@ -397,6 +430,29 @@ pub trait Store: Send + Sync + 'static {
         &self,
         address: &DeviceAddress<'_>,
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// How many one-time X25519 and KEM prekeys the device has left, and
+    /// whether it has a last-resort KEM prekey (all zero for an unknown
+    /// device).
+    fn prekey_counts(
+        &self,
+        address: &DeviceAddress<'_>,
+    ) -> impl Future<Output = Result<PrekeyCounts, StoreError>> + Send;
+
+    /// Publishes an upload in one atomic step: the signed prekey and the
+    /// last-resort KEM prekey (each if given) replace the current ones, and
+    /// the one-time prekeys of each kind join their pool. Each pool has its
+    /// own quota of `max_pool`: if the upload would leave a pool over it,
+    /// and fuller than before, nothing changes and the answer is
+    /// [`StoreError::PrekeyPoolFull`] (X25519) or
+    /// [`StoreError::KemPrekeyPoolFull`]. Returns the counts after the
+    /// upload; [`StoreError::UnknownDevice`] for an unregistered device.
+    fn publish_prekey_upload(
+        &self,
+        address: &DeviceAddress<'_>,
+        prekeys: NewPrekeys<'_>,
+        max_pool: u32,
+    ) -> impl Future<Output = Result<PrekeyCounts, StoreError>> + Send;
 
     /// Stores the envelopes of one send in one transaction; returns once it
     /// is durable.

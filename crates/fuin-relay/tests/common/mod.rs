@@ -7,6 +7,7 @@ pub mod lists;
 
 pub mod eventually;
 pub use eventually::*;
+pub mod kem_prekeys;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -443,7 +444,10 @@ impl TestDevice {
     }
 
     /// Uploads an optional signed prekey (id `signed`) and one-time prekeys
-    /// with the ids `one_time`; the relay's answer.
+    /// with the ids `one_time`, each with its KEM counterpart (a signed
+    /// last-resort KEM prekey with the signed prekey, a signed one-time KEM
+    /// prekey with id 1,000,000 + id per one-time prekey), so that both
+    /// pools count alike; the relay's answer.
     pub fn upload_prekeys(
         &self,
         relay: &str,
@@ -457,10 +461,17 @@ impl TestDevice {
                 signature: Ed25519Signature([0x52; 64]),
             }),
             one_time_prekeys: one_time
+                .clone()
                 .map(|id| OneTimePrekey {
                     id: PrekeyId(id),
                     public_key: X25519PublicKey([id as u8; 32]),
                 })
+                .collect::<Vec<_>>()
+                .into(),
+            last_resort_kem_prekey: signed
+                .map(|id| kem_prekeys::kem_prekey(&self.key, 2_000_000 + id)),
+            one_time_kem_prekeys: one_time
+                .map(|id| kem_prekeys::kem_prekey(&self.key, 1_000_000 + id))
                 .collect::<Vec<_>>()
                 .into(),
         };

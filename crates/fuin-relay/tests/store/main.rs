@@ -2,7 +2,7 @@
 //!
 //! [`suite`] is written against the [`Store`](fuin_relay::store::Store)
 //! trait only, so that every backend runs the same tests: one file per
-//! domain of the trait (devices, auth, prekeys, mailbox, blobs, reports,
+//! domain of the trait (devices, auth, prekeys, KEM prekeys, mailbox, blobs, reports,
 //! links, admin). Each backend instantiates it with a macro (see
 //! [`sqlite`]). Tests that need several tasks at once take the store in an
 //! `Arc`. Tests of what only one backend can show (the bytes of the SQLite
@@ -18,8 +18,8 @@ use fuin_relay::store::{
 };
 use fuin_wire::relay::ReportId;
 use fuin_wire::{
-    BlobId, DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, MessageId, OneTimePrekey,
-    PrekeyId, PublicIdentity, SignedPrekey, UserId, X25519PublicKey,
+    BlobId, DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, KemPrekey, MessageId,
+    MlKemPublicKey, OneTimePrekey, PrekeyId, PublicIdentity, SignedPrekey, UserId, X25519PublicKey,
 };
 use sha2::{Digest, Sha256};
 
@@ -52,6 +52,18 @@ fn one_time_prekey(id: u32, fill: u8) -> OneTimePrekey {
     OneTimePrekey {
         id: PrekeyId(id),
         public_key: X25519PublicKey([fill; 32]),
+    }
+}
+
+/// A KEM prekey as the store sees it: bytes it keeps and hands back (the
+/// store checks neither the key nor the signature; the API does).
+fn kem_prekey(id: u32, fill: u8) -> KemPrekey {
+    let mut public_key = [fill; MlKemPublicKey::LEN];
+    public_key[..4].copy_from_slice(&id.to_be_bytes());
+    KemPrekey {
+        id: PrekeyId(id),
+        public_key: MlKemPublicKey(public_key),
+        signature: Ed25519Signature([fill ^ 0x5a; 64]),
     }
 }
 

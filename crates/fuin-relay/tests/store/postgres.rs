@@ -16,12 +16,12 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use fuin_relay::store::postgres::PostgresStore;
-use fuin_relay::store::{MailboxTag, Store, Wakeup};
+use fuin_relay::store::{MailboxTag, NewPrekeys, PrekeyCounts, Store, Wakeup};
 use tokio_postgres::NoTls;
 
 use super::eventually::eventually_async;
 use super::{LATER, NOW, address, delivery, identity, message_id, one_time_prekey};
-use super::{ids, signed_prekey};
+use super::{ids, kem_prekey, signed_prekey};
 
 const VARIABLE: &str = "FUIN_TEST_POSTGRES";
 /// Connections per store in the suite, so that parallel tests stay well
@@ -150,6 +150,8 @@ on_postgres!(
         mailbox_depths_count_what_is_stored,
         deliveries_over_the_mailbox_quota_are_refused_whole,
         prekey_uploads_over_the_pool_quota_are_refused_whole,
+        kem_prekeys_are_handed_out_then_the_last_resort_one,
+        kem_prekey_uploads_over_the_pool_quota_are_refused_whole,
         challenges_beyond_the_bound_replace_the_oldest,
         blobs_are_read_only_with_their_own_capability,
         a_blob_uploaded_again_gains_a_capability_and_lives_as_long_as_its_last,
@@ -165,6 +167,7 @@ on_postgres!(
     ];
     shared: [
         one_time_prekeys_are_handed_out_once_under_concurrency,
+        one_time_kem_prekeys_are_handed_out_once_under_concurrency,
         concurrent_deliveries_all_succeed,
         concurrent_deliveries_never_overfill_a_mailbox,
         a_link_message_is_taken_once_under_concurrency,
@@ -207,6 +210,64 @@ async fn a_version_3_database_gains_suspensions_and_the_audit_log() {
     };
     store.record_admin_action(record.clone()).await.unwrap();
     assert_eq!(store.admin_actions(1).await, Ok(vec![record]));
+    store.close();
+    drop(store);
+    schema.drop_schema().await;
+}
+
+/// A database of schema version 6 (before KEM prekeys) gains their tables
+/// when a relay connects, keeps its devices and their prekeys, and gives
+/// them no KEM prekey until they publish one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_6_database_gains_kem_prekeys_and_keeps_its_devices() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let alice = address("alice", 1);
+    let store = schema.store().await;
+    store
+        .register_device(&alice, &identity(1), NOW)
+        .await
+        .unwrap();
+    store
+        .publish_prekeys(&alice, Some(&signed_prekey(1)), &[one_time_prekey(2, 2)])
+        .await
+        .unwrap();
+    store.close();
+    drop(store);
+    execute(
+        &schema.config,
+        "DROP TABLE last_resort_kem_prekeys; DROP TABLE one_time_kem_prekeys; \
+         UPDATE fuin_schema SET version = 6;",
+    )
+    .await;
+    let store = schema.store().await;
+    assert_eq!(store.device_identity(&alice).await, Ok(Some(identity(1))));
+    assert_eq!(
+        store.prekey_counts(&alice).await,
+        Ok(PrekeyCounts {
+            one_time: 1,
+            one_time_kem: 0,
+            last_resort_kem: false,
+        })
+    );
+    let bundle = store.take_bundle(&alice).await.unwrap().unwrap();
+    assert_eq!(bundle.one_time_prekey, Some(one_time_prekey(2, 2)));
+    assert_eq!(bundle.kem_prekey, None);
+    let last_resort = kem_prekey(3, 3);
+    store
+        .publish_prekey_upload(
+            &alice,
+            NewPrekeys {
+                last_resort_kem_prekey: Some(&last_resort),
+                ..NewPrekeys::default()
+            },
+            u32::MAX,
+        )
+        .await
+        .unwrap();
+    let bundle = store.take_bundle(&alice).await.unwrap().unwrap();
+    assert_eq!(bundle.kem_prekey, Some(last_resort));
     store.close();
     drop(store);
     schema.drop_schema().await;

@@ -4,14 +4,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fuin_relay::store::sqlite::SqliteStore;
-use fuin_relay::store::{NewDelivery, Store};
+use fuin_relay::store::{NewDelivery, NewPrekeys, PrekeyCounts, Store};
 use fuin_wire::{
     ContentKind, DeliveredRecord, FrameBody, FrankingCommitment, FrankingStamp, MessageId, Opaque,
     RoutingEnvelope, StampKeyId,
 };
 use tempfile::TempDir;
 
-use super::{LATER, NOW, address, identity, message_id};
+use super::{
+    LATER, NOW, address, identity, kem_prekey, message_id, one_time_prekey, signed_prekey,
+};
 
 fn open() -> (TempDir, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().unwrap();
@@ -33,6 +35,8 @@ instantiate_suite!(open;
         mailbox_depths_count_what_is_stored,
         deliveries_over_the_mailbox_quota_are_refused_whole,
         prekey_uploads_over_the_pool_quota_are_refused_whole,
+        kem_prekeys_are_handed_out_then_the_last_resort_one,
+        kem_prekey_uploads_over_the_pool_quota_are_refused_whole,
         challenges_beyond_the_bound_replace_the_oldest,
         blobs_are_read_only_with_their_own_capability,
         a_blob_uploaded_again_gains_a_capability_and_lives_as_long_as_its_last,
@@ -48,6 +52,7 @@ instantiate_suite!(open;
     ];
     shared: [
         one_time_prekeys_are_handed_out_once_under_concurrency,
+        one_time_kem_prekeys_are_handed_out_once_under_concurrency,
         concurrent_deliveries_all_succeed,
         concurrent_deliveries_never_overfill_a_mailbox,
         a_link_message_is_taken_once_under_concurrency,
@@ -327,7 +332,7 @@ async fn a_version_1_database_gains_the_blob_and_report_tables() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
 }
 
 /// A database of schema version 3 (before suspensions and the audit
@@ -370,10 +375,73 @@ async fn a_version_3_database_gains_suspensions_and_the_audit_log() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
 }
 
 /// A blob uploaded twice is one row with two capabilities.
+/// A database of schema version 6 (before KEM prekeys) gains their tables
+/// when opened, keeps its devices and their prekeys, and gives them no KEM
+/// prekey until they publish one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_6_database_gains_kem_prekeys_and_keeps_its_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let alice = address("alice", 1);
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .register_device(&alice, &identity(1), NOW)
+            .await
+            .unwrap();
+        store
+            .publish_prekeys(&alice, Some(&signed_prekey(1)), &[one_time_prekey(2, 2)])
+            .await
+            .unwrap();
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE last_resort_kem_prekeys; DROP TABLE one_time_kem_prekeys; \
+             PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.device_identity(&alice).await, Ok(Some(identity(1))));
+    assert_eq!(
+        store.prekey_counts(&alice).await,
+        Ok(PrekeyCounts {
+            one_time: 1,
+            one_time_kem: 0,
+            last_resort_kem: false,
+        })
+    );
+    let bundle = store.take_bundle(&alice).await.unwrap().unwrap();
+    assert_eq!(bundle.signed_prekey, signed_prekey(1));
+    assert_eq!(bundle.one_time_prekey, Some(one_time_prekey(2, 2)));
+    assert_eq!(bundle.kem_prekey, None);
+    // It can publish them now.
+    let last_resort = kem_prekey(3, 3);
+    store
+        .publish_prekey_upload(
+            &alice,
+            NewPrekeys {
+                last_resort_kem_prekey: Some(&last_resort),
+                ..NewPrekeys::default()
+            },
+            u32::MAX,
+        )
+        .await
+        .unwrap();
+    let bundle = store.take_bundle(&alice).await.unwrap().unwrap();
+    assert_eq!(bundle.kem_prekey, Some(last_resort));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 7);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_blob_uploaded_twice_is_stored_once() {
     let (_dir, store) = open();

@@ -235,6 +235,8 @@ pub(super) async fn remove_device(
         "DELETE FROM tokens WHERE user_id = $1 AND device = $2",
         "DELETE FROM challenges WHERE user_id = $1 AND device = $2",
         "DELETE FROM one_time_prekeys WHERE user_id = $1 AND device = $2",
+        "DELETE FROM one_time_kem_prekeys WHERE user_id = $1 AND device = $2",
+        "DELETE FROM last_resort_kem_prekeys WHERE user_id = $1 AND device = $2",
         "DELETE FROM signed_prekeys WHERE user_id = $1 AND device = $2",
         "DELETE FROM mailbox WHERE user_id = $1 AND device = $2",
         "DELETE FROM devices WHERE user_id = $1 AND device = $2",

@@ -115,8 +115,8 @@ use tokio_postgres::{Config, NoTls, Row};
 use super::TokenGrant;
 use super::{
     AdminRecord, LinkSlot, MailboxQuota, MailboxTag, NewBlob, NewDelivery, NewDeviceList,
-    NewReport, OpenFailure, Registration, RemoteWaker, Store, StoreError, StoreStats,
-    StoredAccount, StoredDelivery, StoredReport, TakenBundle,
+    NewPrekeys, NewReport, OpenFailure, PrekeyCounts, Registration, RemoteWaker, Store, StoreError,
+    StoreStats, StoredAccount, StoredDelivery, StoredReport, TakenBundle,
 };
 
 mod accounts;
@@ -455,6 +455,19 @@ impl Store for PostgresStore {
 
     async fn one_time_remaining(&self, address: &DeviceAddress<'_>) -> Result<u32, StoreError> {
         PostgresStore::one_time_remaining(self, address).await
+    }
+
+    async fn prekey_counts(&self, address: &DeviceAddress<'_>) -> Result<PrekeyCounts, StoreError> {
+        PostgresStore::prekey_counts(self, address).await
+    }
+
+    async fn publish_prekey_upload(
+        &self,
+        address: &DeviceAddress<'_>,
+        prekeys: NewPrekeys<'_>,
+        max_pool: u32,
+    ) -> Result<PrekeyCounts, StoreError> {
+        PostgresStore::publish_prekey_upload(self, address, prekeys, max_pool).await
     }
 
     async fn deliver(&self, deliveries: Vec<NewDelivery>) -> Result<(), StoreError> {

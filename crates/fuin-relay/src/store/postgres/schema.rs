@@ -13,9 +13,11 @@ use crate::store::{OpenFailure, StoreError};
 /// the checksums of devices, envelopes and reports, envelope sizes, the quarantine and `relay_meta`,
 /// version 5 suspended users and the audit log of admin actions, version 6 a
 /// blob's `length` (its bytes moved to the blob store: `content` is empty, or
-/// holds an older relay's blob until a relay moves it); an older database gains them when a relay connects (its envelopes and
+/// holds an older relay's blob until a relay moves it), version 7 the
+/// last-resort and one-time KEM prekeys (a device from before has none until
+/// it publishes them); an older database gains them when a relay connects (its envelopes and
 /// reports get their checksums then).
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// The tables each schema version has, so that a database whose version
 /// says it has a table it lacks is refused rather than silently recreated.
@@ -35,6 +37,7 @@ const TABLES_BY_VERSION: &[(i64, &[&str])] = &[
     (3, &["accounts", "invites", "link_messages"]),
     (4, &["quarantine", "relay_meta"]),
     (5, &["suspended_users", "admin_actions"]),
+    (7, &["last_resort_kem_prekeys", "one_time_kem_prekeys"]),
 ];
 
 /// How many rows a migration gives checksums at a time.
@@ -79,6 +82,24 @@ CREATE TABLE IF NOT EXISTS one_time_prekeys (
     device     BIGINT NOT NULL,
     id         BIGINT NOT NULL,
     public_key BYTEA  NOT NULL,
+    PRIMARY KEY (user_id, device, id),
+    FOREIGN KEY (user_id, device) REFERENCES devices (user_id, device) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS last_resort_kem_prekeys (
+    user_id    TEXT   NOT NULL,
+    device     BIGINT NOT NULL,
+    id         BIGINT NOT NULL,
+    public_key BYTEA  NOT NULL,
+    signature  BYTEA  NOT NULL,
+    PRIMARY KEY (user_id, device),
+    FOREIGN KEY (user_id, device) REFERENCES devices (user_id, device) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS one_time_kem_prekeys (
+    user_id    TEXT   NOT NULL,
+    device     BIGINT NOT NULL,
+    id         BIGINT NOT NULL,
+    public_key BYTEA  NOT NULL,
+    signature  BYTEA  NOT NULL,
     PRIMARY KEY (user_id, device, id),
     FOREIGN KEY (user_id, device) REFERENCES devices (user_id, device) ON DELETE CASCADE
 );

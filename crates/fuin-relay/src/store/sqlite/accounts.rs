@@ -186,6 +186,8 @@ pub(super) fn remove_device(
         "DELETE FROM tokens WHERE user = ?1 AND device = ?2",
         "DELETE FROM challenges WHERE user = ?1 AND device = ?2",
         "DELETE FROM one_time_prekeys WHERE user = ?1 AND device = ?2",
+        "DELETE FROM one_time_kem_prekeys WHERE user = ?1 AND device = ?2",
+        "DELETE FROM last_resort_kem_prekeys WHERE user = ?1 AND device = ?2",
         "DELETE FROM signed_prekeys WHERE user = ?1 AND device = ?2",
         "DELETE FROM mailbox WHERE user = ?1 AND device = ?2",
         "DELETE FROM devices WHERE user = ?1 AND device = ?2",

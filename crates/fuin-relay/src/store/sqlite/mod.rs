@@ -33,6 +33,10 @@
 //! devices          (user, device, identity, registered_at)  PK (user, device)
 //! signed_prekeys   (user, device, id, public_key, signature) PK (user, device): the current one
 //! one_time_prekeys (user, device, id, public_key)            PK (user, device, id)
+//! last_resort_kem_prekeys (user, device, id, public_key, signature)
+//!                  PK (user, device): the current one, handed out when the pool is empty
+//! one_time_kem_prekeys (user, device, id, public_key, signature)
+//!                  PK (user, device, id): deleted as each is handed out
 //! challenges       (user, device, nonce, expires_at)         PK (user, device, nonce)
 //! tokens           (token_hash, user, device, expires_at)    PK token_hash
 //! mailbox          (message_id, user, device, record, expires_at, seq, checksum)
@@ -144,9 +148,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::TokenGrant;
 use super::{
-    AdminRecord, LinkSlot, MailboxQuota, NewBlob, NewDelivery, NewDeviceList, NewReport,
-    OpenFailure, Registration, Store, StoreError, StoreStats, StoredAccount, StoredDelivery,
-    StoredReport, TakenBundle,
+    AdminRecord, LinkSlot, MailboxQuota, NewBlob, NewDelivery, NewDeviceList, NewPrekeys,
+    NewReport, OpenFailure, PrekeyCounts, Registration, Store, StoreError, StoreStats,
+    StoredAccount, StoredDelivery, StoredReport, TakenBundle,
 };
 use writer::{QUEUE_DEPTH, Request, writer_loop};
 
@@ -506,6 +510,19 @@ impl Store for SqliteStore {
 
     async fn one_time_remaining(&self, address: &DeviceAddress<'_>) -> Result<u32, StoreError> {
         SqliteStore::one_time_remaining(self, address).await
+    }
+
+    async fn prekey_counts(&self, address: &DeviceAddress<'_>) -> Result<PrekeyCounts, StoreError> {
+        SqliteStore::prekey_counts(self, address).await
+    }
+
+    async fn publish_prekey_upload(
+        &self,
+        address: &DeviceAddress<'_>,
+        prekeys: NewPrekeys<'_>,
+        max_pool: u32,
+    ) -> Result<PrekeyCounts, StoreError> {
+        SqliteStore::publish_prekey_upload(self, address, prekeys, max_pool).await
     }
 
     async fn deliver(&self, deliveries: Vec<NewDelivery>) -> Result<(), StoreError> {

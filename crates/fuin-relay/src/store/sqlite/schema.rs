@@ -12,10 +12,11 @@ use crate::store::{OpenFailure, StoreError};
 /// `relay_meta`, version 5 suspended users and the audit log of admin
 /// actions, version 6 a blob's `length` (its bytes moved to the blob
 /// store: `content` is empty, or holds an older relay's blob until the relay
-/// moves it); an older database gains them on opening (its devices stay
+/// moves it), version 7 the last-resort and one-time KEM prekeys (a device
+/// from before has none until it publishes them); an older database gains them on opening (its devices stay
 /// registered, without a list, until their user publishes one; its
 /// envelopes and reports get their checksums then).
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// The tables each schema version has, so that a database whose version
 /// says it has a table it lacks is refused rather than silently recreated.
@@ -35,6 +36,7 @@ const TABLES_BY_VERSION: &[(i64, &[&str])] = &[
     (3, &["accounts", "invites", "link_messages"]),
     (4, &["quarantine", "relay_meta"]),
     (5, &["suspended_users", "admin_actions"]),
+    (7, &["last_resort_kem_prekeys", "one_time_kem_prekeys"]),
 ];
 
 /// Each envelope's record length, kept beside it so that the byte quota
@@ -71,6 +73,24 @@ CREATE TABLE IF NOT EXISTS one_time_prekeys (
     device     INTEGER NOT NULL,
     id         INTEGER NOT NULL,
     public_key BLOB    NOT NULL,
+    PRIMARY KEY (user, device, id),
+    FOREIGN KEY (user, device) REFERENCES devices (user, device) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS last_resort_kem_prekeys (
+    user       TEXT    NOT NULL,
+    device     INTEGER NOT NULL,
+    id         INTEGER NOT NULL,
+    public_key BLOB    NOT NULL,
+    signature  BLOB    NOT NULL,
+    PRIMARY KEY (user, device),
+    FOREIGN KEY (user, device) REFERENCES devices (user, device) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS one_time_kem_prekeys (
+    user       TEXT    NOT NULL,
+    device     INTEGER NOT NULL,
+    id         INTEGER NOT NULL,
+    public_key BLOB    NOT NULL,
+    signature  BLOB    NOT NULL,
     PRIMARY KEY (user, device, id),
     FOREIGN KEY (user, device) REFERENCES devices (user, device) ON DELETE CASCADE
 );
