@@ -7,16 +7,20 @@
 //!   which opens it;
 //! - `hybrid_handshake_floor/{initiator,responder}`: the public-key calls
 //!   each side must make, called directly on the crypto crates
-//!   (`ed25519-dalek`, `x25519-dalek`, `libcrux-ml-kem`), nothing else.
+//!   (`ed25519-dalek`, `x25519-dalek`, `libcrux-ml-kem`), nothing else;
+//! - `ml_kem_768/*`: ML-KEM-768 alone, libcrux and RustCrypto.
 //!
 //! The bundle carries a one-time X25519 prekey and a one-time KEM prekey,
 //! as the relay hands them out while the pools last. Before the benchmarks,
 //! the encoded sizes of the bundle and of the first message are printed.
 //!
-//! Run with `cargo bench -p fuin-seal --bench handshake`.
+//! Run with `cargo bench -p fuin-seal --bench handshake`. With
+//! `FUIN_HANDSHAKE_COUNT` set it runs one scenario for instruction counts
+//! instead (see `count`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
+    clippy::panic,
     clippy::print_stderr,
     missing_docs
 )]
@@ -24,7 +28,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use ed25519_dalek::{Signature, VerifyingKey};
 use libcrux_ml_kem::mlkem768;
 use rand_chacha::ChaCha20Rng;
@@ -111,88 +115,125 @@ fn print_sizes(bundle: &PrekeyBundle<'static>, envelope: &RoutingEnvelope<'stati
     );
 }
 
+/// Everything the two handshake benchmarks need, made once: Alice, Bob,
+/// Bob's bundle, Alice's first message and its record as Bob receives it.
+struct Handshake {
+    rng: ChaCha20Rng,
+    alice: Device,
+    bob: Device,
+    bundle: PrekeyBundle<'static>,
+    hello: Outgoing,
+    record: DeliveredRecord<'static>,
+}
+
+impl Handshake {
+    /// Sets up, checks that the first message opens (so the responder
+    /// benchmark measures a successful open) and prints the sizes.
+    fn new() -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let alice = Device::new(&mut rng, "alice");
+        let mut bob = Device::new(&mut rng, "bob");
+        let bundle = bob.bundle(&mut rng);
+        let body: Vec<u8> = (0..32u8).map(|i| b'a' + i % 26).collect();
+        let hello = Outgoing::new(
+            &mut rng,
+            &alice.address,
+            UserId::new("bob").unwrap(),
+            ContentType::Text,
+            &body,
+        )
+        .unwrap();
+        let verified = VerifiedBundle::verify(&bundle, &bob.address, None).unwrap();
+        let mut session =
+            Session::initiate(&mut rng, &alice.identity, alice.address.clone(), &verified).unwrap();
+        assert!(session.post_quantum());
+        let envelope = session.seal(&mut rng, &hello, NOW).unwrap().envelope;
+        print_sizes(&bundle, &envelope);
+        let record = delivered(&alice.address, envelope);
+        let (mut bob_session, opened) = Session::respond(
+            &bob.identity,
+            bob.address.clone(),
+            &mut bob.prekeys.clone(),
+            None,
+            &record,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(opened.content.body.as_bytes(), &body[..]);
+        // For scale: Bob's answer, a plain ratchet message with the same body.
+        let reply = Outgoing::new(
+            &mut rng,
+            &bob.address,
+            UserId::new("alice").unwrap(),
+            ContentType::Text,
+            &body,
+        )
+        .unwrap();
+        let reply = bob_session.seal(&mut rng, &reply, NOW).unwrap().envelope;
+        eprintln!(
+            "sizes: a plain ratchet message with the same body {} B",
+            reply.sealed_body.as_bytes().len()
+        );
+        Self {
+            rng,
+            alice,
+            bob,
+            bundle,
+            hello,
+            record,
+        }
+    }
+
+    /// Verify the bundle, initiate, seal the first message.
+    fn initiate(&mut self) -> fuin_seal::Sealed {
+        let verified =
+            VerifiedBundle::verify(black_box(&self.bundle), &self.bob.address, None).unwrap();
+        let mut session = Session::initiate(
+            &mut self.rng,
+            &self.alice.identity,
+            self.alice.address.clone(),
+            &verified,
+        )
+        .unwrap();
+        session.seal(&mut self.rng, &self.hello, NOW).unwrap()
+    }
+
+    /// Respond to (open) the first message with `prekeys`, a copy of Bob's
+    /// store: `respond` consumes the one-time prekeys it used.
+    fn respond(&self, prekeys: &mut PrekeyStore) -> (Session, fuin_seal::Opened) {
+        Session::respond(
+            &self.bob.identity,
+            self.bob.address.clone(),
+            prekeys,
+            None,
+            black_box(&self.record),
+            NOW,
+        )
+        .unwrap()
+    }
+}
+
 fn handshake(c: &mut Criterion) {
+    let mut setup = Handshake::new();
     let mut group = c.benchmark_group("hybrid_handshake");
-    let mut rng = ChaCha20Rng::seed_from_u64(3);
-    let alice = Device::new(&mut rng, "alice");
-    let mut bob = Device::new(&mut rng, "bob");
-    let bundle = bob.bundle(&mut rng);
-    let body: Vec<u8> = (0..32u8).map(|i| b'a' + i % 26).collect();
-    let hello = Outgoing::new(
-        &mut rng,
-        &alice.address,
-        UserId::new("bob").unwrap(),
-        ContentType::Text,
-        &body,
-    )
-    .unwrap();
-
-    let verified = VerifiedBundle::verify(&bundle, &bob.address, None).unwrap();
-    let mut session =
-        Session::initiate(&mut rng, &alice.identity, alice.address.clone(), &verified).unwrap();
-    assert!(session.post_quantum());
-    let envelope = session.seal(&mut rng, &hello, NOW).unwrap().envelope;
-    print_sizes(&bundle, &envelope);
-    let record = delivered(&alice.address, envelope);
-    // The record opens, so the responder bench measures a successful open.
-    let (mut bob_session, opened) = Session::respond(
-        &bob.identity,
-        bob.address.clone(),
-        &mut bob.prekeys.clone(),
-        None,
-        &record,
-        NOW,
-    )
-    .unwrap();
-    assert_eq!(opened.content.body.as_bytes(), &body[..]);
-    // For scale: Bob's answer, a plain ratchet message with the same body.
-    let reply = Outgoing::new(
-        &mut rng,
-        &bob.address,
-        UserId::new("alice").unwrap(),
-        ContentType::Text,
-        &body,
-    )
-    .unwrap();
-    let reply = bob_session.seal(&mut rng, &reply, NOW).unwrap().envelope;
-    eprintln!(
-        "sizes: a plain ratchet message with the same body {} B",
-        reply.sealed_body.as_bytes().len()
-    );
-
     group.bench_function("initiator", |b| {
-        b.iter(|| {
-            let verified = VerifiedBundle::verify(black_box(&bundle), &bob.address, None).unwrap();
-            let mut session =
-                Session::initiate(&mut rng, &alice.identity, alice.address.clone(), &verified)
-                    .unwrap();
-            black_box(session.seal(&mut rng, &hello, NOW).unwrap())
-        });
+        b.iter(|| black_box(setup.initiate()));
     });
-    // The one-time prekeys `respond` consumes: the store is cloned for each
-    // iteration, outside the timing.
+    // The store is cloned for each iteration, outside the timing.
     group.bench_function("responder", |b| {
         b.iter_batched(
-            || bob.prekeys.clone(),
-            |mut prekeys| {
-                black_box(
-                    Session::respond(
-                        &bob.identity,
-                        bob.address.clone(),
-                        &mut prekeys,
-                        None,
-                        black_box(&record),
-                        NOW,
-                    )
-                    .unwrap(),
-                )
-            },
+            || setup.bob.prekeys.clone(),
+            |mut prekeys| black_box(setup.respond(&mut prekeys)),
             BatchSize::SmallInput,
         );
     });
     group.finish();
 
-    floor(c, &bundle);
+    let mut floor = Floor::new(&setup.bundle);
+    let mut group = c.benchmark_group("hybrid_handshake_floor");
+    group.bench_function("initiator", |b| b.iter(|| floor.initiator()));
+    group.bench_function("responder", |b| b.iter(|| floor.responder()));
+    group.finish();
 }
 
 fn verify(key: &VerifyingKey, message: &[u8], signature: &Signature) {
@@ -217,96 +258,130 @@ fn verify(key: &VerifyingKey, message: &[u8], signature: &Signature) {
 ///   prekey's key pair made from its 64-byte seed, one decapsulation; the
 ///   same 4 X25519, and 1 X25519 for the ratchet step that opens the first
 ///   message.
-fn floor(c: &mut Criterion, bundle: &PrekeyBundle<'static>) {
-    let mut group = c.benchmark_group("hybrid_handshake_floor");
-    let mut rng = ChaCha20Rng::seed_from_u64(4);
-    let identity = &bundle.identity;
-    let signed = &bundle.signed_prekey;
-    let one_time = bundle.one_time_prekey.as_ref().unwrap();
-    let kem = bundle.kem_prekey.as_ref().unwrap();
-    let labelled = |label: Label, message: &[u8]| [label.as_bytes(), message].concat();
-    let identity_message = labelled(Label::IdentitySignature, identity.agreement_key.as_bytes());
-    let signed_message = labelled(
-        Label::SignedPrekeySignature,
-        &Framer::unlabelled()
-            .u32(signed.id.0)
-            .field(signed.public_key.as_bytes())
-            .finish(),
-    );
-    let kem_message = labelled(
-        Label::KemPrekeySignature,
-        &Framer::unlabelled()
-            .u32(kem.id.0)
-            .field(kem.public_key.as_bytes())
-            .finish(),
-    );
-    let signing_key = identity.signing_key.0;
-    let signatures = [
-        Signature::from_bytes(&identity.signature.0),
-        Signature::from_bytes(&signed.signature.0),
-        Signature::from_bytes(&kem.signature.0),
-    ];
-    let peer_identity = PublicKey::from(identity.agreement_key.0);
-    let peer_signed = PublicKey::from(signed.public_key.0);
-    let peer_one_time = PublicKey::from(one_time.public_key.0);
-    let kem_public = mlkem768::MlKem768PublicKey::from(kem.public_key.0);
-
+struct Floor {
+    rng: ChaCha20Rng,
+    signing_key: [u8; 32],
+    messages: [Vec<u8>; 3],
+    signatures: [Signature; 3],
+    peer_identity: PublicKey,
+    peer_signed: PublicKey,
+    peer_one_time: PublicKey,
+    kem_public: mlkem768::MlKem768PublicKey,
     // Stand-ins with the same cost for the secrets each side holds.
-    let own_identity = StaticSecret::random_from_rng(&mut rng);
-    let own_signed = StaticSecret::random_from_rng(&mut rng);
-    let own_one_time = StaticSecret::random_from_rng(&mut rng);
-    let mut kem_seed = [0u8; 64];
-    rng.fill_bytes(&mut kem_seed);
-    let peer_base = PublicKey::from(&StaticSecret::random_from_rng(&mut rng));
-    let peer_ratchet = PublicKey::from(&StaticSecret::random_from_rng(&mut rng));
-    let kem_ciphertext =
-        mlkem768::encapsulate(mlkem768::generate_key_pair(kem_seed).public_key(), [9; 32]).0;
+    own_identity: StaticSecret,
+    own_signed: StaticSecret,
+    own_one_time: StaticSecret,
+    kem_seed: [u8; 64],
+    peer_base: PublicKey,
+    peer_ratchet: PublicKey,
+    kem_ciphertext: mlkem768::MlKem768Ciphertext,
+}
 
-    group.bench_function("initiator", |b| {
-        b.iter(|| {
-            let key = VerifyingKey::from_bytes(black_box(&signing_key)).unwrap();
-            verify(&key, &identity_message, &signatures[0]);
-            let key = VerifyingKey::from_bytes(black_box(&signing_key)).unwrap();
-            verify(&key, &signed_message, &signatures[1]);
-            let key = VerifyingKey::from_bytes(black_box(&signing_key)).unwrap();
-            verify(&key, &kem_message, &signatures[2]);
-            assert!(mlkem768::validate_public_key(black_box(&kem_public)));
-            let mut m = [0u8; 32];
-            rng.fill_bytes(&mut m);
-            let encapsulated = mlkem768::encapsulate(&kem_public, m);
+impl Floor {
+    fn new(bundle: &PrekeyBundle<'static>) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let identity = &bundle.identity;
+        let signed = &bundle.signed_prekey;
+        let one_time = bundle.one_time_prekey.as_ref().unwrap();
+        let kem = bundle.kem_prekey.as_ref().unwrap();
+        let labelled = |label: Label, message: &[u8]| [label.as_bytes(), message].concat();
+        let messages = [
+            labelled(Label::IdentitySignature, identity.agreement_key.as_bytes()),
+            labelled(
+                Label::SignedPrekeySignature,
+                &Framer::unlabelled()
+                    .u32(signed.id.0)
+                    .field(signed.public_key.as_bytes())
+                    .finish(),
+            ),
+            labelled(
+                Label::KemPrekeySignature,
+                &Framer::unlabelled()
+                    .u32(kem.id.0)
+                    .field(kem.public_key.as_bytes())
+                    .finish(),
+            ),
+        ];
+        let signatures = [
+            Signature::from_bytes(&identity.signature.0),
+            Signature::from_bytes(&signed.signature.0),
+            Signature::from_bytes(&kem.signature.0),
+        ];
+        let own_identity = StaticSecret::random_from_rng(&mut rng);
+        let own_signed = StaticSecret::random_from_rng(&mut rng);
+        let own_one_time = StaticSecret::random_from_rng(&mut rng);
+        let mut kem_seed = [0u8; 64];
+        rng.fill_bytes(&mut kem_seed);
+        let peer_base = PublicKey::from(&StaticSecret::random_from_rng(&mut rng));
+        let peer_ratchet = PublicKey::from(&StaticSecret::random_from_rng(&mut rng));
+        let kem_ciphertext =
+            mlkem768::encapsulate(mlkem768::generate_key_pair(kem_seed).public_key(), [9; 32]).0;
+        let floor = Self {
+            rng,
+            signing_key: identity.signing_key.0,
+            messages,
+            signatures,
+            peer_identity: PublicKey::from(identity.agreement_key.0),
+            peer_signed: PublicKey::from(signed.public_key.0),
+            peer_one_time: PublicKey::from(one_time.public_key.0),
+            kem_public: mlkem768::MlKem768PublicKey::from(kem.public_key.0),
+            own_identity,
+            own_signed,
+            own_one_time,
+            kem_seed,
+            peer_base,
+            peer_ratchet,
+            kem_ciphertext,
+        };
+        // The signatures are the bundle's real ones: they verify.
+        for (message, signature) in floor.messages.iter().zip(&floor.signatures) {
+            verify(
+                &VerifyingKey::from_bytes(&floor.signing_key).unwrap(),
+                message,
+                signature,
+            );
+        }
+        floor
+    }
 
-            let base = StaticSecret::random_from_rng(&mut rng);
-            let base_public = PublicKey::from(&base);
-            let dh = [
-                own_identity.diffie_hellman(&peer_signed),
-                base.diffie_hellman(&peer_identity),
-                base.diffie_hellman(&peer_signed),
-                base.diffie_hellman(&peer_one_time),
-            ];
-            let ratchet = StaticSecret::random_from_rng(&mut rng);
-            let ratchet_public = PublicKey::from(&ratchet);
-            let step = ratchet.diffie_hellman(&peer_signed);
-            black_box((encapsulated, base_public, dh, ratchet_public, step))
-        });
-    });
+    fn initiator(&mut self) {
+        for (message, signature) in self.messages.iter().zip(&self.signatures) {
+            let key = VerifyingKey::from_bytes(black_box(&self.signing_key)).unwrap();
+            verify(&key, message, signature);
+        }
+        assert!(mlkem768::validate_public_key(black_box(&self.kem_public)));
+        let mut m = [0u8; 32];
+        self.rng.fill_bytes(&mut m);
+        let encapsulated = mlkem768::encapsulate(&self.kem_public, m);
 
-    group.bench_function("responder", |b| {
-        b.iter(|| {
-            let key = VerifyingKey::from_bytes(black_box(&signing_key)).unwrap();
-            verify(&key, &identity_message, &signatures[0]);
-            let pair = mlkem768::generate_key_pair(black_box(kem_seed));
-            let shared = mlkem768::decapsulate(pair.private_key(), &kem_ciphertext);
-            let dh = [
-                own_signed.diffie_hellman(&peer_identity),
-                own_identity.diffie_hellman(&peer_base),
-                own_signed.diffie_hellman(&peer_base),
-                own_one_time.diffie_hellman(&peer_base),
-            ];
-            let step = own_signed.diffie_hellman(&peer_ratchet);
-            black_box((shared, dh, step))
-        });
-    });
-    group.finish();
+        let base = StaticSecret::random_from_rng(&mut self.rng);
+        let base_public = PublicKey::from(&base);
+        let dh = [
+            self.own_identity.diffie_hellman(&self.peer_signed),
+            base.diffie_hellman(&self.peer_identity),
+            base.diffie_hellman(&self.peer_signed),
+            base.diffie_hellman(&self.peer_one_time),
+        ];
+        let ratchet = StaticSecret::random_from_rng(&mut self.rng);
+        let ratchet_public = PublicKey::from(&ratchet);
+        let step = ratchet.diffie_hellman(&self.peer_signed);
+        black_box((encapsulated, base_public, dh, ratchet_public, step));
+    }
+
+    fn responder(&self) {
+        let key = VerifyingKey::from_bytes(black_box(&self.signing_key)).unwrap();
+        verify(&key, &self.messages[0], &self.signatures[0]);
+        let pair = mlkem768::generate_key_pair(black_box(self.kem_seed));
+        let shared = mlkem768::decapsulate(pair.private_key(), &self.kem_ciphertext);
+        let dh = [
+            self.own_signed.diffie_hellman(&self.peer_identity),
+            self.own_identity.diffie_hellman(&self.peer_base),
+            self.own_signed.diffie_hellman(&self.peer_base),
+            self.own_one_time.diffie_hellman(&self.peer_base),
+        ];
+        let step = self.own_signed.diffie_hellman(&self.peer_ratchet);
+        black_box((shared, dh, step));
+    }
 }
 
 /// ML-KEM-768 alone, in both implementations the crate is tested with:
@@ -377,4 +452,58 @@ criterion_group! {
     config = config();
     targets = handshake, ml_kem
 }
-criterion_main!(benches);
+
+/// Counting mode, for instruction counts under a simulator (the VM gives no
+/// hardware counters): `FUIN_HANDSHAKE_COUNT=<what>:<n>` sets up, then runs
+/// `<what>` (`initiator`, `responder`, `floor_initiator` or
+/// `floor_responder`) `n` times through a `counted_*` function, and exits
+/// without criterion. Run it under `valgrind --tool=callgrind
+/// --toggle-collect='*counted_*'` so that only those calls are counted;
+/// BENCHMARKS.md has the commands.
+fn count(spec: &str) {
+    let (what, times) = spec.split_once(':').expect("<what>:<n>");
+    let times: usize = times.parse().expect("a number of runs");
+    let mut setup = Handshake::new();
+    let mut floor = Floor::new(&setup.bundle);
+    for _ in 0..times {
+        match what {
+            "initiator" => drop(black_box(counted_initiator(&mut setup))),
+            "responder" => {
+                let mut prekeys = setup.bob.prekeys.clone();
+                drop(black_box(counted_responder(&setup, &mut prekeys)));
+            }
+            "floor_initiator" => counted_floor_initiator(&mut floor),
+            "floor_responder" => counted_floor_responder(&floor),
+            other => panic!("unknown {other:?}"),
+        }
+    }
+}
+
+#[inline(never)]
+fn counted_initiator(setup: &mut Handshake) -> fuin_seal::Sealed {
+    setup.initiate()
+}
+
+#[inline(never)]
+fn counted_responder(setup: &Handshake, prekeys: &mut PrekeyStore) -> (Session, fuin_seal::Opened) {
+    setup.respond(prekeys)
+}
+
+#[inline(never)]
+fn counted_floor_initiator(floor: &mut Floor) {
+    floor.initiator();
+}
+
+#[inline(never)]
+fn counted_floor_responder(floor: &Floor) {
+    floor.responder();
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("FUIN_HANDSHAKE_COUNT") {
+        count(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
