@@ -439,8 +439,8 @@ impl Session {
             .as_ref()
             .ok_or(SealError::MissingKemCiphertext)?;
         let (kem_prekey_secret, kem_one_time) = prekeys.kem_secret(kem.kem_prekey_id)?;
-        let kem_prekey_public = kem_prekey_secret.public_key();
-        let kem_secret = kem_prekey_secret.decapsulate(&kem.ciphertext);
+        let (kem_prekey_public, kem_secret) =
+            kem_prekey_secret.public_key_and_decapsulate(&kem.ciphertext);
 
         let dh1 = signed_secret.agree(&initiator.public().agreement_key)?;
         let dh2 = local.agreement().agree(&message.base_key)?;

@@ -72,26 +72,46 @@ impl KemSecret {
         &self.seed
     }
 
-    fn key_pair(&self) -> mlkem768::MlKem768KeyPair {
-        mlkem768::generate_key_pair(*self.seed)
+    /// Expands the seed into the key pair, gives it to `use_pair`, then
+    /// wipes the expanded decapsulation key (libcrux's key types do not wipe
+    /// themselves).
+    fn with_key_pair<T>(
+        &self,
+        use_pair: impl FnOnce(&mlkem768::MlKem768PrivateKey, &mlkem768::MlKem768PublicKey) -> T,
+    ) -> T {
+        let (mut private, public) = mlkem768::generate_key_pair(*self.seed).into_parts();
+        let out = use_pair(&private, &public);
+        private[0..].zeroize();
+        out
     }
 
     /// The encapsulation key to publish.
     pub fn public_key(&self) -> MlKemPublicKey {
-        let pair = self.key_pair();
-        let mut bytes = [0u8; MlKemPublicKey::LEN];
-        bytes.copy_from_slice(pair.public_key().as_slice());
-        MlKemPublicKey(bytes)
+        self.with_key_pair(|_, public| MlKemPublicKey(*public.as_slice()))
     }
 
     /// Decapsulates `ciphertext`. ML-KEM never fails here: a ciphertext that
     /// was altered gives an unrelated pseudorandom secret (implicit
     /// rejection), so whatever is derived from it does not open.
     pub fn decapsulate(&self, ciphertext: &MlKemCiphertext) -> KemSharedSecret {
-        let pair = self.key_pair();
+        self.public_key_and_decapsulate(ciphertext).1
+    }
+
+    /// The encapsulation key and [`KemSecret::decapsulate`] of `ciphertext`,
+    /// from one expansion of the seed (a responder needs both: the key for
+    /// the transcript, the secret for the root key).
+    pub fn public_key_and_decapsulate(
+        &self,
+        ciphertext: &MlKemCiphertext,
+    ) -> (MlKemPublicKey, KemSharedSecret) {
         let ciphertext = mlkem768::MlKem768Ciphertext::from(*ciphertext.as_bytes());
-        let shared = mlkem768::decapsulate(pair.private_key(), &ciphertext);
-        KemSharedSecret(Zeroizing::new(shared))
+        self.with_key_pair(|private, public| {
+            let shared = mlkem768::decapsulate(private, &ciphertext);
+            (
+                MlKemPublicKey(*public.as_slice()),
+                KemSharedSecret(Zeroizing::new(shared)),
+            )
+        })
     }
 }
 
