@@ -87,10 +87,9 @@ fn safety_number_vectors_follow_from_the_spec() {
 fn the_reference_opens_the_exchange_it_seals() {
     let link = load("link.json");
     let channel: [u8; 16] = s::bytes(&link["channel"]);
-    for (direction, label, key) in [
-        ("request", a::LINK_REQUEST_LABEL, "k_request"),
-        ("grant", a::LINK_GRANT_LABEL, "k_grant"),
-    ] {
+    // The request; the hybrid grant (accounts.md §5.3) is not yet covered by
+    // the reference: its ML-KEM steps need a second implementation.
+    for (direction, label, key) in [("request", a::LINK_REQUEST_LABEL, "k_request")] {
         let opened = a::link_open(
             label,
             &s::bytes(&link[key]),
