@@ -264,6 +264,9 @@ pub struct ReportBatch<'a> {
 }
 
 /// A sealed report in the inbox, in the form it was sealed in.
+// The hybrid form carries its 1,088-byte KEM ciphertext inline; at most 32
+// of these exist at once (one batch), so boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InboxSealedReport<'a> {
     /// Index 0: sealed to an X25519-only key before protocol version 3

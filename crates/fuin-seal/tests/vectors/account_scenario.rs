@@ -1012,7 +1012,7 @@ pub fn check_link(file: &Value) {
         name: DeviceName::new(file["new_device"]["name"].as_str().unwrap().to_owned()).unwrap(),
         created_at_ms: stated["created_at_ms"].as_u64().unwrap(),
         grant_key_x25519: grant_key.x25519,
-        grant_key_ml_kem: grant_key.ml_kem.clone(),
+        grant_key_ml_kem: grant_key.ml_kem,
     };
     let request_frame = request.to_bytes().unwrap();
     assert_eq!(h(&request_frame), stated["frame"]);
@@ -1038,7 +1038,7 @@ pub fn check_link(file: &Value) {
     assert!(typed.matches(&opened.identity));
     let requested_key = HybridPublicKey {
         x25519: opened.grant_key_x25519,
-        ml_kem: opened.grant_key_ml_kem.clone(),
+        ml_kem: opened.grant_key_ml_kem,
     };
     requested_key.check().unwrap();
 
