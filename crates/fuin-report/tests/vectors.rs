@@ -212,3 +212,66 @@ fn the_vector_before_v3_uses_the_x25519_half_of_the_hybrid_key() {
     assert!(!report.post_quantum);
     assert_eq!(report.messages[0].verdict, Verdict::Verified);
 }
+
+#[test]
+fn stored_report_files_of_both_forms_open() {
+    // A file `fuin moderate pull` wrote before protocol version 3 (a
+    // one-report tag 23 batch) and one written now (a one-entry tag 46
+    // batch); anything else names no report and is refused unrecorded.
+    let v = vector();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../test-vectors/report/sealed_report_before_v3.json"
+    );
+    let old: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let reporter = DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(1));
+    let old_bytes = bytes(&old["sealed_report_frame"]);
+    let old_file = fuin_wire::relay::ReportBatch {
+        reports: vec![fuin_wire::relay::InboxReport {
+            report_id: ReportId([4; 16]),
+            reporter: reporter.clone(),
+            received_at_ms: old["received_at_ms"].as_u64().unwrap(),
+            report: fuin_wire::SealedReport::from_bytes(&old_bytes).unwrap(),
+        }]
+        .into(),
+    }
+    .to_bytes()
+    .unwrap();
+    let new_bytes = bytes(&v["hybrid_sealed_report_frame"]);
+    let new_file = fuin_wire::relay::InboxBatch {
+        reports: vec![InboxEntry {
+            report_id: ReportId([5; 16]),
+            reporter,
+            received_at_ms: v["received_at_ms"].as_u64().unwrap(),
+            report: InboxSealedReport::Hybrid(HybridSealedReport::from_bytes(&new_bytes).unwrap()),
+        }]
+        .into(),
+    }
+    .to_bytes()
+    .unwrap();
+    let mut stamp_keys = StampKeySet::new();
+    stamp_keys
+        .insert(
+            StampKeyId(v["message"]["stamp_key_id"].as_u64().unwrap() as u32),
+            &array(&v["message"]["stamp_key"]),
+            None,
+        )
+        .unwrap();
+    let moderator = Moderator::new(secret_key(&v), stamp_keys);
+    let mut audit = AuditLog::in_memory();
+    let opened = moderator
+        .open_stored(&mut audit, "mo", &old_file, 0)
+        .unwrap();
+    assert!(!opened.post_quantum);
+    assert_eq!(opened.messages[0].verdict, Verdict::Verified);
+    let opened = moderator
+        .open_stored(&mut audit, "mo", &new_file, 1)
+        .unwrap();
+    assert!(opened.post_quantum);
+    // The same message, in two reports: counted once.
+    assert_eq!(opened.messages[0].verdict, Verdict::Duplicate);
+    assert!(matches!(
+        moderator.open_stored(&mut audit, "mo", &new_bytes, 2),
+        Err(fuin_report::ReportError::Wire(_))
+    ));
+}
