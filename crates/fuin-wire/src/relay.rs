@@ -600,3 +600,78 @@ impl ReportAcknowledgement {
         self.report_ids.check_len("report_ids")
     }
 }
+
+#[cfg(test)]
+mod inbox_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{
+        DeviceId, Frame, FrameBody, MlKemCiphertext, Opaque, UserId, WIRE_VERSION, X25519PublicKey,
+    };
+
+    fn entry(report: InboxSealedReport<'static>) -> InboxEntry<'static> {
+        InboxEntry {
+            report_id: ReportId([1; 16]),
+            reporter: DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(1)),
+            received_at_ms: 5,
+            report,
+        }
+    }
+
+    fn both_forms() -> InboxBatch<'static> {
+        InboxBatch {
+            reports: vec![
+                entry(InboxSealedReport::X25519Only(SealedReport {
+                    moderation_key_id: 7,
+                    ephemeral_key: X25519PublicKey([2; 32]),
+                    ciphertext: Opaque::from(vec![3; 60]),
+                })),
+                entry(InboxSealedReport::Hybrid(HybridSealedReport {
+                    moderation_key_id: 7,
+                    ephemeral_key: X25519PublicKey([2; 32]),
+                    kem_ciphertext: MlKemCiphertext([4; MlKemCiphertext::LEN]),
+                    ciphertext: Opaque::from(vec![3; 60]),
+                })),
+            ]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn an_inbox_batch_carries_reports_of_both_forms() {
+        let batch = both_forms();
+        let bytes = batch.to_bytes().unwrap();
+        assert_eq!(bytes[..2], [WIRE_VERSION, 46]);
+        assert_eq!(InboxBatch::from_bytes(&bytes).unwrap(), batch);
+    }
+
+    #[test]
+    fn an_unknown_report_form_is_malformed() {
+        let batch = both_forms();
+        let mut bytes = batch.to_bytes().unwrap();
+        // The first entry's form index follows its id (16), address (1 + 3
+        // + 1) and time (1), after the version, tag and count.
+        let form = 3 + 16 + 5 + 1;
+        assert_eq!(bytes[form], 0);
+        bytes[form] = 2;
+        assert!(matches!(
+            InboxBatch::from_bytes(&bytes),
+            Err(WireError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn the_retired_link_request_and_the_reserved_tag_are_refused_by_number() {
+        assert_eq!(
+            Frame::decode(&[WIRE_VERSION, 35, 0]),
+            Err(WireError::RetiredFrame {
+                tag: 35,
+                protocol_version: 2
+            })
+        );
+        assert_eq!(
+            Frame::decode(&[WIRE_VERSION, 47, 0]),
+            Err(WireError::UnknownVariant { tag: 47 })
+        );
+    }
+}
