@@ -494,7 +494,8 @@ fn tamper(fixture: &SessionFixture, which: usize, position: u16, mask: u8) -> Re
 /// opens `data` as a sealed link message under a fixed code: that must
 /// return too. Returns whether `data` was a code.
 pub fn link_code(data: &[u8]) -> Result<bool, String> {
-    use fuin_seal::link::{LinkCode, LinkDirection};
+    use fuin_seal::link::LinkCode;
+    use fuin_seal::primitives::hybrid_kem::HybridSecretKey;
     let text = String::from_utf8_lossy(data);
     let parsed = match LinkCode::parse(&text) {
         Ok(code) => {
@@ -510,10 +511,12 @@ pub fn link_code(data: &[u8]) -> Result<bool, String> {
         Err(_) => false,
     };
     let keys = LinkCode::from_parts([7; 16], [9; 8]).keys();
-    for direction in [LinkDirection::Request, LinkDirection::Grant] {
-        if keys.open(direction, data).is_ok() {
-            return Err("arbitrary bytes opened as a sealed link message".into());
-        }
+    if keys.open_request(data).is_ok() {
+        return Err("arbitrary bytes opened as a sealed link request".into());
+    }
+    let grant_key = HybridSecretKey::from_parts([3; 32], [5; 64]);
+    if keys.open_grant(&grant_key, data).is_ok() {
+        return Err("arbitrary bytes opened as a sealed link grant".into());
     }
     Ok(parsed)
 }

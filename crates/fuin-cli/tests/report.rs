@@ -444,3 +444,81 @@ fn a_group_report_goes_to_moderation_and_verifies_with_the_chain_signature() {
     assert_eq!(report["messages"][0]["verdict"], "verified", "{opened}");
     assert_eq!(report["messages"][0]["sender"], "alice/1");
 }
+
+#[test]
+fn an_old_public_key_is_refused_and_an_old_secret_key_upgrades_keeping_its_x25519_half() {
+    let dir = tempfile::tempdir().unwrap();
+    // moderation.key and moderation.pub as `fuin moderate keygen` wrote them
+    // before protocol version 3: X25519 only.
+    let old_key = dir.path().join("old.key");
+    let mut old = b"FUINMSK1".to_vec();
+    old.extend_from_slice(&5u32.to_be_bytes());
+    old.extend_from_slice(&[0x4d; 32]);
+    std::fs::write(&old_key, &old).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&old_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let old_secret = fuin_client::report::ModerationSecretKey::from_bytes(&old).unwrap();
+    let old_public = hex::encode(old_secret.x25519_public_key().0);
+    let old_pub = dir.path().join("old.pub");
+    std::fs::write(
+        &old_pub,
+        format!("fuin-moderation-public-key/v1 5 {old_public}\n"),
+    )
+    .unwrap();
+
+    // A client refuses to seal to it, and says what to do.
+    let (ok, refused) = run_json(&[
+        os("report"),
+        os("--store"),
+        dir.path().join("no-store").as_os_str(),
+        os("--message"),
+        os("1"),
+        os("--reason"),
+        os("spam"),
+        os("--moderation-key"),
+        old_pub.as_os_str(),
+        os("--yes"),
+    ]);
+    assert!(!ok);
+    assert_eq!(refused["error"]["code"], "outdated_moderation_key");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("publish a new hybrid key"), "{message}");
+
+    // The upgrade keeps the id and the X25519 half, so reports sealed to the
+    // old key still open with the new file, and adds an ML-KEM half.
+    let keys = dir.path().join("keys");
+    let (ok, made) = run_json(&[
+        os("moderate"),
+        os("keygen"),
+        os("--out"),
+        keys.as_os_str(),
+        os("--upgrade"),
+        old_key.as_os_str(),
+    ]);
+    assert!(ok, "{made}");
+    assert_eq!(made["key_id"], 5);
+    assert_eq!(made["upgraded"], true);
+    assert_eq!(made["public_key_x25519_hex"], old_public.as_str());
+    let new = std::fs::read(keys.join("moderation.key")).unwrap();
+    assert_eq!(new.len(), 108);
+    assert_eq!(&new[..44], [b"FUINMSK2".as_slice(), &old[8..]].concat());
+    let text = std::fs::read_to_string(keys.join("moderation.pub")).unwrap();
+    let public = fuin_client::report::ModerationPublicKey::from_text(&text).unwrap();
+    assert_eq!(public.key_id, 5);
+    assert_eq!(hex::encode(public.key.x25519.0), old_public);
+
+    // A hybrid key is not upgraded again.
+    let (ok, again) = run_json(&[
+        os("moderate"),
+        os("keygen"),
+        os("--out"),
+        dir.path().join("again").as_os_str(),
+        os("--upgrade"),
+        keys.join("moderation.key").as_os_str(),
+    ]);
+    assert!(!ok);
+    assert_eq!(again["error"]["code"], "moderation_key");
+}

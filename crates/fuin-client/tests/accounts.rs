@@ -14,7 +14,8 @@ use common::{Devices, NO_WAIT, TestRelay, drain};
 use fuin_client::{Client, ClientError, ClientOptions, Event};
 use fuin_relay::store::{NewDelivery, Store};
 use fuin_seal::DeviceIdentity;
-use fuin_seal::link::{LinkCode, LinkDirection};
+use fuin_seal::link::LinkCode;
+use fuin_seal::primitives::hybrid_kem::HybridSecretKey;
 use fuin_wire::account::{AccountDevice, DeviceName, LinkMessage, LinkRequest, SignedDeviceList};
 use fuin_wire::{DeliveredRecord, DeviceId, FrameBody, MessageId};
 
@@ -412,10 +413,13 @@ async fn wrong_reused_and_expired_link_codes_fail_with_a_clear_error() {
     // A request made more than ten minutes ago is refused.
     let late = DeviceIdentity::generate(&mut rand::rng());
     let code = LinkCode::generate(&mut rand::rng(), late.public());
+    let grant_key = HybridSecretKey::generate(&mut rand::rng()).public_key();
     let request = LinkRequest {
         identity: late.public().clone(),
         name: DeviceName::new("old tablet").unwrap(),
         created_at_ms: now_ms() - 11 * 60 * 1000,
+        grant_key_x25519: grant_key.x25519,
+        grant_key_ml_kem: grant_key.ml_kem,
     };
     let keys = code.keys();
     let answer = leave_request(&relay, &keys, &request).await;
@@ -435,6 +439,8 @@ async fn wrong_reused_and_expired_link_codes_fail_with_a_clear_error() {
         identity: late.public().clone(),
         name: DeviceName::new("swapped").unwrap(),
         created_at_ms: now_ms(),
+        grant_key_x25519: grant_key.x25519,
+        grant_key_ml_kem: grant_key.ml_kem,
     };
     leave_request(&relay, &keys, &request).await;
     let err = bob.approve_link(&shown.digits()).await.unwrap_err();
@@ -442,6 +448,40 @@ async fn wrong_reused_and_expired_link_codes_fail_with_a_clear_error() {
         matches!(&err, ClientError::InvalidArgument(why) if why.contains("does not match")),
         "{err:?}"
     );
+
+    // A grant key of small order is refused before anything is published:
+    // nothing sealed to it would be secret.
+    let weak = DeviceIdentity::generate(&mut rand::rng());
+    let code = LinkCode::generate(&mut rand::rng(), weak.public());
+    let request = LinkRequest {
+        identity: weak.public().clone(),
+        name: DeviceName::new("weak").unwrap(),
+        created_at_ms: now_ms(),
+        grant_key_x25519: fuin_wire::X25519PublicKey([0; 32]),
+        grant_key_ml_kem: grant_key.ml_kem,
+    };
+    leave_request(&relay, &code.keys(), &request).await;
+    let err = bob.approve_link(&code.digits()).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::InvalidArgument(why) if why.contains("grant key")),
+        "{err:?}"
+    );
+    assert_eq!(bob.devices().await.unwrap().len(), 2);
+
+    // A request of protocol version 2 (tag 35, no grant key) is refused by
+    // name: the new device must be updated first.
+    let old = DeviceIdentity::generate(&mut rand::rng());
+    let code = LinkCode::generate(&mut rand::rng(), old.public());
+    let mut old_frame = vec![1u8, 35];
+    old_frame.extend_from_slice(&old.public().to_bytes().unwrap()[2..]);
+    old_frame.extend_from_slice(&[3, b'o', b'l', b'd', 1]);
+    leave_sealed(&relay, &code.keys(), &old_frame).await;
+    let err = bob.approve_link(&code.digits()).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::InvalidArgument(why) if why.contains("updated first")),
+        "{err:?}"
+    );
+    assert_eq!(bob.devices().await.unwrap().len(), 2);
 
     // A new device whose code nobody approves in time gives up clearly.
     let waiting = Client::begin_link(
@@ -523,14 +563,17 @@ async fn leave_request(
     keys: &fuin_seal::link::LinkKeys,
     request: &LinkRequest<'_>,
 ) -> reqwest::Response {
+    leave_sealed(relay, keys, &request.to_bytes().unwrap()).await
+}
+
+/// Leaves any frame, sealed as a request under `keys`, at the rendezvous.
+async fn leave_sealed(
+    relay: &TestRelay,
+    keys: &fuin_seal::link::LinkKeys,
+    frame: &[u8],
+) -> reqwest::Response {
     let message = LinkMessage {
-        sealed: keys
-            .seal(
-                &mut rand::rng(),
-                LinkDirection::Request,
-                &request.to_bytes().unwrap(),
-            )
-            .into(),
+        sealed: keys.seal_request(&mut rand::rng(), frame).into(),
     };
     reqwest::Client::new()
         .put(format!(

@@ -90,7 +90,7 @@ async fn a_reported_attachment_verifies_and_a_blob_resealed_after_sending_is_det
 
     let report = bob.report("threat", &[local]).await.unwrap();
     let moderator = moderator();
-    bob.submit_report(&report, &moderator.public_key())
+    bob.submit_report(&report, &moderator.public_key().unwrap())
         .await
         .unwrap();
     let batch = pull(&relay).await;
@@ -195,7 +195,7 @@ async fn a_text_message_is_not_an_attachment_to_check() {
     let local = bob.history("alice", 10).await.unwrap()[0].local_id;
     let report = bob.report("spam", &[local]).await.unwrap();
     let moderator = moderator();
-    bob.submit_report(&report, &moderator.public_key())
+    bob.submit_report(&report, &moderator.public_key().unwrap())
         .await
         .unwrap();
     let batch = pull(&relay).await;

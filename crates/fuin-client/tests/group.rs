@@ -345,7 +345,7 @@ async fn a_received_group_message_is_reported_and_moderation_verifies_it() {
     assert_eq!(preview.messages.len(), 1);
     assert_eq!(preview.messages[0].text(), "hand it over or else");
     let moderator = moderator();
-    bob.submit_group_report(&builder, &moderator.public_key())
+    bob.submit_group_report(&builder, &moderator.public_key().unwrap())
         .await
         .unwrap();
 

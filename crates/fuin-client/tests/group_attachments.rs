@@ -306,7 +306,7 @@ async fn a_group_attachment_is_reported_and_its_franking_verifies() {
     let preview = bob.fetch_group_thumbnail(local).await.unwrap().unwrap();
     let builder = bob.report_group("abuse", &[local]).await.unwrap();
     let moderator = moderator();
-    bob.submit_group_report(&builder, &moderator.public_key())
+    bob.submit_group_report(&builder, &moderator.public_key().unwrap())
         .await
         .unwrap();
     let batch = pull(&relay).await;

@@ -61,7 +61,7 @@ async fn a_reported_message_reaches_moderation_verified_and_alone() {
 
     let moderator = moderator();
     let accepted = bob
-        .submit_report(&report, &moderator.public_key())
+        .submit_report(&report, &moderator.public_key().unwrap())
         .await
         .unwrap();
 
@@ -100,7 +100,7 @@ async fn a_reported_message_reaches_moderation_verified_and_alone() {
         .unwrap();
     let report = bob_laptop.report("threat", &[laptop_copy]).await.unwrap();
     bob_laptop
-        .submit_report(&report, &moderator.public_key())
+        .submit_report(&report, &moderator.public_key().unwrap())
         .await
         .unwrap();
     let batch = pull(&relay).await;
@@ -145,7 +145,7 @@ async fn a_report_is_refused_unless_it_is_an_explicit_selection_of_received_mess
 
     // A report made on one device cannot be submitted by another.
     let report = bob.report("spam", &[from_alice]).await.unwrap();
-    let key = moderator().public_key();
+    let key = moderator().public_key().unwrap();
     assert!(refused(alice.submit_report(&report, &key).await).contains("another device"));
     relay.stop().await;
 }

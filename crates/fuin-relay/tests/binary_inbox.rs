@@ -10,8 +10,8 @@ use std::net::TcpStream;
 use std::process::Command;
 
 use common::{RelayProcess, TestDevice, request};
-use fuin_wire::relay::ReportBatch;
-use fuin_wire::{FrameBody, Opaque, SealedReport, X25519PublicKey};
+use fuin_wire::relay::{InboxBatch, InboxSealedReport};
+use fuin_wire::{FrameBody, HybridSealedReport, MlKemCiphertext, Opaque, X25519PublicKey};
 use sha2::{Digest, Sha256};
 
 /// One request with the given extra header lines; status and body.
@@ -56,9 +56,10 @@ fn the_blob_limit_and_the_moderation_credential_are_taken_from_the_options() {
         assert_eq!(status, expected, "blob of {len} bytes");
     }
 
-    let report = SealedReport {
+    let report = HybridSealedReport {
         moderation_key_id: 1,
         ephemeral_key: X25519PublicKey([2; 32]),
+        kem_ciphertext: MlKemCiphertext([3; MlKemCiphertext::LEN]),
         ciphertext: Opaque::borrowed(b"sealed"),
     };
     let (status, _) = request(
@@ -73,10 +74,13 @@ fn the_blob_limit_and_the_moderation_credential_are_taken_from_the_options() {
     let moderation = format!("Authorization: Moderation {}\r\n", hex::encode(credential));
     let (status, body) = request_with(&relay.address, "GET", "/v1/moderation/reports", &moderation);
     assert_eq!(status, 200);
-    let batch = ReportBatch::from_bytes(&body).unwrap();
+    let batch = InboxBatch::from_bytes(&body).unwrap();
     assert_eq!(batch.reports.len(), 1);
     assert_eq!(batch.reports.as_slice()[0].reporter, alice.address);
-    assert_eq!(batch.reports.as_slice()[0].report, report);
+    assert_eq!(
+        batch.reports.as_slice()[0].report,
+        InboxSealedReport::Hybrid(report)
+    );
     // The hash itself is not the credential.
     let wrong = format!("Authorization: Moderation {hash}\r\n");
     let (status, _) = request_with(&relay.address, "GET", "/v1/moderation/reports", &wrong);

@@ -10,11 +10,15 @@ mod harness;
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use fuin_wire::limits::{MAX_FRAME_LEN, MAX_SEALED_REPORT_LEN};
+use fuin_relay::store::{NewReport, Store};
+use fuin_wire::limits::{MAX_FRAME_LEN, MAX_HYBRID_SEALED_REPORT_LEN};
 use fuin_wire::relay::{
-    MAX_REPORTS_PER_BATCH, ReportAccepted, ReportAcknowledgement, ReportBatch, ReportId,
+    InboxBatch, InboxSealedReport, MAX_REPORTS_PER_BATCH, ReportAccepted, ReportAcknowledgement,
+    ReportId,
 };
-use fuin_wire::{BlobId, FrameBody, Opaque, SealedReport, X25519PublicKey};
+use fuin_wire::{
+    BlobId, FrameBody, HybridSealedReport, MlKemCiphertext, Opaque, SealedReport, X25519PublicKey,
+};
 use harness::{Answer, Device, Harness, START, default_config, hex_of};
 use sha2::{Digest, Sha256};
 
@@ -27,7 +31,17 @@ fn moderated() -> Harness {
     Harness::with(config)
 }
 
-fn sealed(ciphertext: Vec<u8>) -> SealedReport<'static> {
+fn sealed(ciphertext: Vec<u8>) -> HybridSealedReport<'static> {
+    HybridSealedReport {
+        moderation_key_id: 2,
+        ephemeral_key: X25519PublicKey([0x45; 32]),
+        kem_ciphertext: MlKemCiphertext([0x4b; MlKemCiphertext::LEN]),
+        ciphertext: Opaque::from(ciphertext),
+    }
+}
+
+/// A report in the X25519-only form of before protocol version 3.
+fn sealed_before_v3(ciphertext: Vec<u8>) -> SealedReport<'static> {
     SealedReport {
         moderation_key_id: 2,
         ephemeral_key: X25519PublicKey([0x45; 32]),
@@ -47,7 +61,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-async fn submit(h: &Harness, device: &Device, report: &SealedReport<'_>) -> ReportAccepted {
+async fn submit(h: &Harness, device: &Device, report: &HybridSealedReport<'_>) -> ReportAccepted {
     let answer = h
         .call(
             Method::POST,
@@ -77,10 +91,10 @@ async fn pull_with(h: &Harness, headers: &[(&str, String)]) -> Answer {
     .await
 }
 
-async fn pull(h: &Harness) -> ReportBatch<'static> {
+async fn pull(h: &Harness) -> InboxBatch<'static> {
     let answer = pull_with(h, &[moderation(&CREDENTIAL)]).await;
     assert_eq!(answer.status, StatusCode::OK);
-    ReportBatch::from_bytes(&answer.body).unwrap().into_owned()
+    InboxBatch::from_bytes(&answer.body).unwrap().into_owned()
 }
 
 async fn ack_with(h: &Harness, headers: &[(&str, String)], body: Vec<u8>) -> Answer {
@@ -103,7 +117,7 @@ async fn ack(h: &Harness, ids: Vec<ReportId>) {
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
 }
 
-fn ids(batch: &ReportBatch<'_>) -> Vec<ReportId> {
+fn ids(batch: &InboxBatch<'_>) -> Vec<ReportId> {
     batch
         .reports
         .as_slice()
@@ -136,9 +150,9 @@ async fn a_report_reaches_the_moderation_tool_with_its_reporter_and_is_gone_afte
     // The relay attests who submitted each and when.
     assert_eq!(one.reporter, alice.address);
     assert_eq!(one.received_at_ms, START);
-    assert_eq!(one.report, first);
+    assert_eq!(one.report, InboxSealedReport::Hybrid(first));
     assert_eq!(two.reporter, bob.address);
-    assert_eq!(two.report, second);
+    assert_eq!(two.report, InboxSealedReport::Hybrid(second));
     // Pulling takes nothing away.
     assert_eq!(pull(&h).await, batch);
 
@@ -267,15 +281,16 @@ async fn malformed_oversized_and_truncated_bodies_are_refused_and_change_nothing
     let alice = h.register("alice", 1, 1).await;
     let good = sealed(vec![1, 2, 3]).to_bytes().unwrap();
     // A report whose ciphertext is one byte over its limit, by hand.
-    let mut over = vec![1, 5, 2];
+    let mut over = vec![1, 45, 2];
     over.extend_from_slice(&[0x45; 32]);
-    let mut len = MAX_SEALED_REPORT_LEN as u32 + 1;
+    over.extend_from_slice(&[0x4b; MlKemCiphertext::LEN]);
+    let mut len = MAX_HYBRID_SEALED_REPORT_LEN as u32 + 1;
     while len >= 0x80 {
         over.push(len as u8 | 0x80);
         len >>= 7;
     }
     over.push(len as u8);
-    over.resize(over.len() + MAX_SEALED_REPORT_LEN + 1, 0);
+    over.resize(over.len() + MAX_HYBRID_SEALED_REPORT_LEN + 1, 0);
     let cases: Vec<(Vec<u8>, StatusCode, &str)> = vec![
         (
             good[..good.len() - 1].to_vec(),
@@ -288,7 +303,12 @@ async fn malformed_oversized_and_truncated_bodies_are_refused_and_change_nothing
             "malformed_frame",
         ),
         (vec![], StatusCode::BAD_REQUEST, "malformed_frame"),
-        (vec![2, 5], StatusCode::BAD_REQUEST, "malformed_frame"),
+        (vec![2, 45], StatusCode::BAD_REQUEST, "malformed_frame"),
+        (
+            sealed_before_v3(vec![1, 2, 3]).to_bytes().unwrap(),
+            StatusCode::BAD_REQUEST,
+            "report_not_post_quantum",
+        ),
         (
             BlobId([0; 32]).to_bytes().unwrap(),
             StatusCode::BAD_REQUEST,
@@ -435,4 +455,58 @@ async fn after_acknowledgement_nothing_of_a_report_remains_in_the_database() {
         );
         assert!(!contains(&after, &id.0), "a report id remains");
     }
+}
+
+#[tokio::test]
+async fn a_report_in_the_x25519_only_form_is_refused_with_a_clear_error() {
+    let h = moderated();
+    let alice = h.register("alice", 1, 1).await;
+    let answer = h
+        .call(
+            Method::POST,
+            "/v1/reports",
+            Some(&alice.token),
+            sealed_before_v3(b"old form".to_vec()).to_bytes().unwrap(),
+        )
+        .await;
+    let (status, code) = answer.refusal();
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code, "report_not_post_quantum");
+    assert!(
+        String::from_utf8_lossy(&answer.body).contains("hybrid moderation key"),
+        "the message says what to do"
+    );
+    assert!(pull(&h).await.reports.is_empty());
+}
+
+#[tokio::test]
+async fn reports_stored_before_protocol_version_3_are_still_handed_out() {
+    // A row written by the relay before its upgrade holds a tag 5 frame.
+    let h = moderated();
+    let alice = h.register("alice", 1, 1).await;
+    let old = sealed_before_v3(b"stored before the upgrade".to_vec());
+    h.relay
+        .store()
+        .put_report(NewReport {
+            report_id: ReportId([0x0d; 16]),
+            reporter: alice.address.clone(),
+            received_at_ms: START,
+            expires_at_ms: START + 1_000_000,
+            report: old.to_bytes().unwrap(),
+        })
+        .await
+        .unwrap();
+    h.advance(1);
+    let new = sealed(b"sealed after the upgrade".to_vec());
+    let accepted = submit(&h, &alice, &new).await;
+    let batch = pull(&h).await;
+    assert_eq!(ids(&batch), vec![ReportId([0x0d; 16]), accepted.report_id]);
+    assert_eq!(
+        batch.reports.as_slice()[0].report,
+        InboxSealedReport::X25519Only(old)
+    );
+    assert_eq!(
+        batch.reports.as_slice()[1].report,
+        InboxSealedReport::Hybrid(new)
+    );
 }

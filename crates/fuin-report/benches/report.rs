@@ -25,7 +25,7 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("seal");
     for (n, fx) in &fixtures {
-        let key = fx.moderator.public_key();
+        let key = fx.moderator.public_key().unwrap();
         group.bench_with_input(BenchmarkId::from_parameter(n), n, |b, _| {
             b.iter(|| black_box(fx.builder.seal(&mut rng, &key).unwrap()));
         });
@@ -35,7 +35,7 @@ fn benches(c: &mut Criterion) {
     // Sealing's floor (`support::Fixture::seal_floor`).
     let mut group = c.benchmark_group("seal_floor");
     for (n, fx) in &fixtures {
-        let key = fx.moderator.public_key();
+        let key = fx.moderator.public_key().unwrap();
         group.bench_with_input(BenchmarkId::from_parameter(n), n, |b, _| {
             b.iter(|| fx.seal_floor(&mut rng, &key));
         });

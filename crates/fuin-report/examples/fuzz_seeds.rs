@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use fuin_report::{
     AuditLog, FrankingKeyBytes, ModerationSecretKey, Moderator, ReportBuilder, fuzzing,
 };
-use fuin_wire::relay::{InboxReport, ReportId};
-use fuin_wire::{FrameBody, SealedReport};
+use fuin_wire::relay::{InboxEntry, InboxSealedReport, ReportId};
+use fuin_wire::{FrameBody, HybridSealedReport};
 use rand_core::SeedableRng;
 
 fn write(dir: &Path, seed: &[u8]) {
@@ -79,22 +79,26 @@ fn main() {
     let files_dir = root.join("moderation_files");
     let key = ModerationSecretKey::generate(&mut rng, 3);
     write(&files_dir, &key.to_bytes());
-    write(&files_dir, key.public_key().to_text().as_bytes());
+    write(&files_dir, key.public_key().unwrap().to_text().as_bytes());
     let moderator = Moderator::new(key, stamp_keys);
     let mut audit = AuditLog::in_memory();
-    let frame = one.seal(&mut rng, &moderator.public_key()).unwrap();
-    let inbox = InboxReport {
+    let frame = one
+        .seal(&mut rng, &moderator.public_key().unwrap())
+        .unwrap();
+    let inbox = InboxEntry {
         report_id: ReportId([9; 16]),
         reporter: reporter.clone(),
         received_at_ms: 1_795_000_001_000,
-        report: SealedReport::from_bytes(&frame).unwrap(),
+        report: InboxSealedReport::Hybrid(HybridSealedReport::from_bytes(&frame).unwrap()),
     };
     moderator.open(&mut audit, "mo", &inbox, 1).unwrap();
     moderator
         .open(&mut audit, "another moderator", &inbox, 2)
         .unwrap();
     let mut tampered = inbox.clone();
-    tampered.report.moderation_key_id = 4;
+    if let InboxSealedReport::Hybrid(report) = &mut tampered.report {
+        report.moderation_key_id = 4;
+    }
     let _ = moderator.open(&mut audit, "mo", &tampered, 3);
     let log = audit.memory().to_vec();
     write(&files_dir, &log);

@@ -34,7 +34,7 @@ fn main() {
 
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let fx = support::fixture(&mut rng, count);
-    let key = fx.moderator.public_key();
+    let key = fx.moderator.public_key().unwrap();
 
     for _ in 0..iterations {
         match op.as_str() {

@@ -1,7 +1,10 @@
 //! Writes the report vectors in `test-vectors/report/`: one report sealed
-//! to a moderation key with a fixed ephemeral key, with every intermediate
-//! value of the construction of `spec/report.md` §4 and the franking checks
-//! of §6 (`sealed_report.json`, plaintext version 1), and one group report
+//! with the hybrid KEM to a moderation key from recorded seeds and
+//! randomness, with every intermediate value of the construction of
+//! `spec/report.md` §4.1-§4.2 and the franking checks of §6
+//! (`sealed_report.json`, plaintext version 1); the same report sealed in
+//! the X25519 form of before protocol version 3 (§4.3,
+//! `sealed_report_before_v3.json`); and one group report
 //! (`sealed_group_report.json`, plaintext version 2, §12) of a message of a
 //! real three-member group, stamped by the relay crate's own code, with the
 //! group message's associated data and chain signature.
@@ -11,6 +14,7 @@
 //! test `reference` checks the file against fuin-report and against a second
 //! implementation written directly on the crypto crates.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![recursion_limit = "256"]
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -18,17 +22,18 @@ use std::path::PathBuf;
 use fuin_relay::franking::StampKeys;
 use fuin_report::{
     GroupReportBuilder, GroupReportedMessage, ModerationSecretKey, ReportBuilder, ReportedMessage,
-    fuzzing,
+    fuzzing, sealing,
 };
 use fuin_seal::DeviceIdentity;
 use fuin_seal::group::GroupState;
 use fuin_seal::primitives::framing::Framer;
+use fuin_seal::primitives::hybrid_kem;
 use fuin_seal::primitives::kdf::{self, Label};
 use fuin_seal::primitives::x25519::AgreementSecret;
 use fuin_seal::{ConversationId, primitives::franking};
 use fuin_wire::{
     ContentType, DeliveredRecord, DeviceAddress, DeviceId, FrameBody, FrankingStamp, GroupMember,
-    GroupMessage, MessageId, SealedReport, StampKeyId, UserId, franking_stamp_input,
+    GroupMessage, HybridSealedReport, MessageId, StampKeyId, UserId, franking_stamp_input,
 };
 use rand_core::{SeedableRng, TryCryptoRng, TryRng};
 use serde_json::json;
@@ -79,35 +84,66 @@ fn main() {
     let plaintext = builder.content().to_bytes().unwrap();
     let message = &builder.content().messages[0];
 
+    // The hybrid key: its X25519 secret is drawn first, so it is the key of
+    // the vector of before protocol version 3 (same seed), then the ML-KEM
+    // seed d || z.
     let moderation = ModerationSecretKey::generate(&mut rng, 7);
-    let moderation_secret = moderation.to_bytes()[12..].to_vec();
-    let moderation_public = moderation.public_key();
-    let ephemeral_secret: [u8; 32] = std::array::from_fn(|i| 0xe0 ^ i as u8);
-    let ephemeral = AgreementSecret::from_bytes(ephemeral_secret);
-    let shared = ephemeral.agree(&moderation_public.key).unwrap();
-    let transcript = Framer::new(Label::ReportTranscript.as_bytes())
-        .u32(7)
-        .field(ephemeral.public_key().as_bytes())
-        .field(moderation_public.key.as_bytes())
-        .finish();
-    let aad = Framer::new(Label::ReportAssociatedData.as_bytes())
-        .u32(7)
-        .field(ephemeral.public_key().as_bytes())
-        .finish();
-    let derived: zeroize::Zeroizing<[u8; 76]> = kdf::derive(
+    let stored = moderation.to_bytes();
+    let x25519_secret = stored[12..44].to_vec();
+    let ml_kem_seed = stored[44..].to_vec();
+    let moderation_public = moderation.public_key().unwrap();
+
+    // The same report sealed before protocol version 3 (report.md §4.3).
+    let old_ephemeral_secret: [u8; 32] = std::array::from_fn(|i| 0xe0 ^ i as u8);
+    let old_ephemeral = AgreementSecret::from_bytes(old_ephemeral_secret);
+    let old_shared = old_ephemeral
+        .agree(&moderation.x25519_public_key())
+        .unwrap();
+    let old_transcript = sealing::transcript_before_v3(
+        7,
+        &old_ephemeral.public_key(),
+        &moderation.x25519_public_key(),
+    );
+    let old_aad = sealing::associated_data_before_v3(7, &old_ephemeral.public_key());
+    let old_derived: zeroize::Zeroizing<[u8; 76]> = kdf::derive(
         Label::ReportKeys,
+        Some(&old_transcript),
+        old_shared.key_material(),
+        &[],
+    );
+    let old_frame = sealing::seal_before_v3(
+        7,
+        &moderation.x25519_public_key(),
+        old_ephemeral_secret,
+        &plaintext,
+    )
+    .unwrap()
+    .to_bytes()
+    .unwrap();
+
+    // The hybrid sealing (report.md §4.1-§4.2) from recorded randomness.
+    let ephemeral_secret: [u8; 32] = std::array::from_fn(|i| 0xa0 ^ i as u8);
+    let kem_randomness: [u8; 32] = std::array::from_fn(|i| 0xb0 ^ i as u8);
+    let (encapsulation, km) =
+        hybrid_kem::encapsulate_with(&moderation_public.key, ephemeral_secret, &kem_randomness)
+            .unwrap();
+    let transcript = sealing::transcript(7, &moderation_public.key, &encapsulation);
+    let aad = sealing::associated_data(7, &encapsulation);
+    let derived: zeroize::Zeroizing<[u8; 76]> = kdf::derive(
+        Label::HybridReportKeys,
         Some(&transcript),
-        shared.key_material(),
+        km.as_slice(),
         &[],
     );
     let frame = builder
         .seal(
-            &mut FixedBytes(ephemeral_secret.to_vec()),
+            &mut FixedBytes([ephemeral_secret, kem_randomness].concat()),
             &moderation_public,
         )
         .unwrap();
-    let sealed = SealedReport::from_bytes(&frame).unwrap();
-    assert_eq!(sealed.ephemeral_key, ephemeral.public_key());
+    let sealed = HybridSealedReport::from_bytes(&frame).unwrap();
+    assert_eq!(sealed.ephemeral_key, encapsulation.ephemeral);
+    assert_eq!(sealed.kem_ciphertext, encapsulation.ciphertext);
 
     let conversation = ConversationId::direct(&message.sender.user, &message.recipient.user);
     let commitment = franking::commit(
@@ -131,47 +167,90 @@ fn main() {
         message.stamp_key_id,
     );
 
+    let message_json = json!({
+        "sender_user": message.sender.user.as_str(),
+        "sender_device": message.sender.device.0,
+        "recipient_user": message.recipient.user.as_str(),
+        "recipient_device": message.recipient.device.0,
+        "conversation_id": hex::encode(conversation.0),
+        "message_id": hex::encode(message.message_id.0),
+        "content_type": message.content_type.code(),
+        "body": hex::encode(message.body.as_bytes()),
+        "franking_key": hex::encode(message.franking_key.as_bytes()),
+        "commitment": hex::encode(message.commitment.0),
+        "stamp_key_id": message.stamp_key_id.0,
+        "stamp_key": hex::encode(stamp_key),
+        "stamp_input": hex::encode(&stamp_input),
+        "stamp": hex::encode(message.stamp.0),
+        "server_time_ms": message.server_time_ms,
+        "server_message_id": hex::encode(message.server_message_id.0),
+    });
     let vector = json!({
-        "description": "One report (spec/report.md) sealed to moderation key id 7 with a fixed \
-            ephemeral key, with every intermediate value, and the franking checks of its one \
-            message. Byte strings are hex. Written by `cargo run -p fuin-report --example \
-            report_vectors -- test-vectors/report`; checked by crates/fuin-report/tests/reference.rs.",
+        "description": "One report (spec/report.md) sealed with the hybrid KEM (§4.1-§4.2) to \
+            moderation key id 7, the key from recorded seeds (X25519 private key, ML-KEM-768 \
+            seed d || z) and the encapsulation from recorded randomness (the ephemeral X25519 \
+            key, then the ML-KEM randomness m), with every intermediate value, and the franking \
+            checks of its one message. Byte strings are hex. Written by `cargo run -p \
+            fuin-report --example report_vectors -- test-vectors/report`; checked by \
+            crates/fuin-report/tests/vectors.rs (and, for the hybrid steps, by the second \
+            implementation in tests/reference.rs once it covers them).",
         "moderation_key_id": 7,
-        "moderation_secret_key": hex::encode(&moderation_secret),
-        "moderation_public_key": hex::encode(moderation_public.key.0),
+        "moderation_x25519_secret_key": hex::encode(&x25519_secret),
+        "moderation_ml_kem_seed": hex::encode(&ml_kem_seed),
+        "moderation_x25519_public_key": hex::encode(moderation_public.key.x25519.0),
+        "moderation_ml_kem_public_key": hex::encode(moderation_public.key.ml_kem.as_bytes()),
         "ephemeral_secret_key": hex::encode(ephemeral_secret),
-        "ephemeral_public_key": hex::encode(ephemeral.public_key().0),
-        "shared_secret": hex::encode(shared.key_material()),
+        "ephemeral_public_key": hex::encode(encapsulation.ephemeral.0),
+        "kem_randomness": hex::encode(kem_randomness),
+        "kem_ciphertext": hex::encode(encapsulation.ciphertext.as_bytes()),
+        "kem_shared_secret": hex::encode(&km[..32]),
+        "dh_output": hex::encode(&km[32..]),
+        "key_material": hex::encode(km.as_slice()),
         "hkdf_salt": hex::encode(&transcript),
         "associated_data": hex::encode(&aad),
         "aead_key": hex::encode(&derived[..32]),
         "nonce": hex::encode(&derived[32..44]),
         "key_commitment": hex::encode(&derived[44..]),
         "plaintext": hex::encode(plaintext.as_slice()),
-        "sealed_report_frame": hex::encode(&frame),
+        "hybrid_sealed_report_frame": hex::encode(&frame),
         "reporter": "bob/1",
         "received_at_ms": 1_795_000_001_000u64,
-        "message": {
-            "sender_user": message.sender.user.as_str(),
-            "sender_device": message.sender.device.0,
-            "recipient_user": message.recipient.user.as_str(),
-            "recipient_device": message.recipient.device.0,
-            "conversation_id": hex::encode(conversation.0),
-            "message_id": hex::encode(message.message_id.0),
-            "content_type": message.content_type.code(),
-            "body": hex::encode(message.body.as_bytes()),
-            "franking_key": hex::encode(message.franking_key.as_bytes()),
-            "commitment": hex::encode(message.commitment.0),
-            "stamp_key_id": message.stamp_key_id.0,
-            "stamp_key": hex::encode(stamp_key),
-            "stamp_input": hex::encode(&stamp_input),
-            "stamp": hex::encode(message.stamp.0),
-            "server_time_ms": message.server_time_ms,
-            "server_message_id": hex::encode(message.server_message_id.0),
-        },
+        "message": message_json,
     });
     let path = dir.join("sealed_report.json");
     std::fs::write(&path, serde_json::to_string_pretty(&vector).unwrap() + "\n").unwrap();
+    println!("wrote {}", path.display());
+
+    let old_vector = json!({
+        "description": "One report (spec/report.md) sealed before protocol version 3, in the \
+            X25519 form of §4.3, to moderation key id 7 with a fixed ephemeral key, with every \
+            intermediate value, and the franking checks of its one message. The moderation \
+            key is the X25519 half of the hybrid key of sealed_report.json. Byte strings are \
+            hex. Written by `cargo run -p fuin-report --example report_vectors -- \
+            test-vectors/report`; checked by crates/fuin-report/tests/reference.rs.",
+        "moderation_key_id": 7,
+        "moderation_secret_key": hex::encode(&x25519_secret),
+        "moderation_public_key": hex::encode(moderation.x25519_public_key().0),
+        "ephemeral_secret_key": hex::encode(old_ephemeral_secret),
+        "ephemeral_public_key": hex::encode(old_ephemeral.public_key().0),
+        "shared_secret": hex::encode(old_shared.key_material()),
+        "hkdf_salt": hex::encode(&old_transcript),
+        "associated_data": hex::encode(&old_aad),
+        "aead_key": hex::encode(&old_derived[..32]),
+        "nonce": hex::encode(&old_derived[32..44]),
+        "key_commitment": hex::encode(&old_derived[44..]),
+        "plaintext": hex::encode(plaintext.as_slice()),
+        "sealed_report_frame": hex::encode(&old_frame),
+        "reporter": "bob/1",
+        "received_at_ms": 1_795_000_001_000u64,
+        "message": message_json,
+    });
+    let path = dir.join("sealed_report_before_v3.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&old_vector).unwrap() + "\n",
+    )
+    .unwrap();
     println!("wrote {}", path.display());
     group_vector(&dir);
 }
@@ -253,13 +332,16 @@ fn group_vector(dir: &std::path::Path) {
     let message = &builder.content().messages[0];
 
     let moderation = ModerationSecretKey::generate(&mut rng, 7);
-    let moderation_secret = moderation.to_bytes()[12..].to_vec();
-    let moderation_public = moderation.public_key();
+    let stored = moderation.to_bytes();
+    let moderation_public = moderation.public_key().unwrap();
     let ephemeral_secret: [u8; 32] = std::array::from_fn(|i| 0xd0 ^ i as u8);
-    let ephemeral = AgreementSecret::from_bytes(ephemeral_secret);
+    let kem_randomness: [u8; 32] = std::array::from_fn(|i| 0xc0 ^ i as u8);
+    let (encapsulation, _) =
+        hybrid_kem::encapsulate_with(&moderation_public.key, ephemeral_secret, &kem_randomness)
+            .unwrap();
     let frame = builder
         .seal(
-            &mut FixedBytes(ephemeral_secret.to_vec()),
+            &mut FixedBytes([ephemeral_secret, kem_randomness].concat()),
             &moderation_public,
         )
         .unwrap();
@@ -269,7 +351,7 @@ fn group_vector(dir: &std::path::Path) {
     let conversation = ConversationId::group(alice.group_id());
     let mut framer = Framer::new(b"fuin/v1/group-message-ad");
     framer
-        .field(&[fuin_seal::PROTOCOL_VERSION])
+        .field(&[fuin_seal::GROUP_PROTOCOL_VERSION])
         .field(group_message.group_id.as_bytes())
         .u64(group_message.epoch)
         .field(&message.membership_hash.0)
@@ -295,20 +377,24 @@ fn group_vector(dir: &std::path::Path) {
     );
 
     let vector = json!({
-        "description": "One group report (plaintext version 2, spec/report.md §12) sealed to \
-            moderation key id 7 with a fixed ephemeral key: alice's message in a group of \
+        "description": "One group report (plaintext version 2, spec/report.md §12) sealed with \
+            the hybrid KEM to moderation key id 7 from recorded seeds and randomness: alice's message in a group of \
             alice, bob and carol, stamped for bob by the relay crate's code and reported by \
             bob, with its franking values on the group's conversation id and the chain \
             signature's associated data (groups.md §6.1). Byte strings are hex. Written by \
             `cargo run -p fuin-report --example report_vectors -- test-vectors/report`; \
             checked by crates/fuin-report/tests/reference.rs.",
         "moderation_key_id": 7,
-        "moderation_secret_key": hex::encode(&moderation_secret),
-        "moderation_public_key": hex::encode(moderation_public.key.0),
+        "moderation_x25519_secret_key": hex::encode(&stored[12..44]),
+        "moderation_ml_kem_seed": hex::encode(&stored[44..]),
+        "moderation_x25519_public_key": hex::encode(moderation_public.key.x25519.0),
+        "moderation_ml_kem_public_key": hex::encode(moderation_public.key.ml_kem.as_bytes()),
         "ephemeral_secret_key": hex::encode(ephemeral_secret),
-        "ephemeral_public_key": hex::encode(ephemeral.public_key().0),
+        "ephemeral_public_key": hex::encode(encapsulation.ephemeral.0),
+        "kem_randomness": hex::encode(kem_randomness),
+        "kem_ciphertext": hex::encode(encapsulation.ciphertext.as_bytes()),
         "plaintext": hex::encode(plaintext.as_slice()),
-        "sealed_report_frame": hex::encode(&frame),
+        "hybrid_sealed_report_frame": hex::encode(&frame),
         "reporter": "bob/1",
         "received_at_ms": 1_795_000_101_000u64,
         "group_id": hex::encode(alice.group_id().as_bytes()),

@@ -534,7 +534,7 @@ mod tests {
         let len = report.to_bytes().unwrap().len();
         // 48 bytes of key commitment and GCM tag are added on sealing.
         assert!(
-            len + 48 <= fuin_wire::limits::MAX_SEALED_REPORT_LEN,
+            len + 48 <= fuin_wire::limits::MAX_HYBRID_SEALED_REPORT_LEN,
             "{len} bytes"
         );
     }

@@ -57,6 +57,10 @@ pub enum ReportError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A moderation public key of before protocol version 3 (X25519 only):
+    /// reports are no longer sealed to such a key. Moderation must publish
+    /// a hybrid key (`fuin moderate keygen`).
+    OutdatedModerationKey,
     /// A stamp key id is given twice.
     DuplicateStampKeyId {
         /// The id.
@@ -113,6 +117,7 @@ impl ReportError {
             Self::NotReportable { .. } => "not_reportable",
             Self::WeakPublicKey => "weak_public_key",
             Self::InvalidKey { .. } => "invalid_key",
+            Self::OutdatedModerationKey => "outdated_moderation_key",
             Self::DuplicateStampKeyId { .. } => "duplicate_stamp_key_id",
             Self::Wire(_) => "malformed_frame",
             Self::UnknownModerationKey { .. } => "unknown_moderation_key",
@@ -155,6 +160,10 @@ impl fmt::Display for ReportError {
             ),
             Self::WeakPublicKey => f.write_str("an X25519 key has small order"),
             Self::InvalidKey { reason } => write!(f, "the key is not usable: {reason}"),
+            Self::OutdatedModerationKey => f.write_str(
+                "this moderation public key is X25519 only, from before protocol version 3; \
+                 ask the moderation service to publish a new hybrid key (fuin moderate keygen)",
+            ),
             Self::DuplicateStampKeyId { id } => write!(f, "stamp key id {id} is given twice"),
             Self::Wire(err) => write!(f, "malformed frame: {err}"),
             Self::UnknownModerationKey { id } => {

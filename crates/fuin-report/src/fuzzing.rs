@@ -56,7 +56,7 @@ pub fn files_violation(data: &[u8]) -> Option<String> {
     }
     if let Ok(text) = std::str::from_utf8(data)
         && let Ok(key) = ModerationPublicKey::from_text(text)
-        && ModerationPublicKey::from_text(&key.to_text()) != Ok(key)
+        && ModerationPublicKey::from_text(&key.to_text()).as_ref() != Ok(&key)
     {
         return Some("a public key text writes back differently".to_owned());
     }

@@ -23,14 +23,14 @@
 //!
 //! ```
 //! use fuin_report::*;
-//! use fuin_wire::relay::{InboxReport, ReportId};
-//! use fuin_wire::{FrameBody, SealedReport};
+//! use fuin_wire::relay::{InboxEntry, InboxSealedReport, ReportId};
+//! use fuin_wire::{FrameBody, HybridSealedReport};
 //! # use rand_core::SeedableRng;
 //! # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
 //! # let (reporter, identity, peer, messages, stamp_keys) = fuin_report::doc_example(&mut rng)?;
-//! // Moderation makes a key pair and gives apps the public half.
+//! // Moderation makes a hybrid key pair and gives apps the public half.
 //! let moderator = Moderator::new(ModerationSecretKey::generate(&mut rng, 1), stamp_keys);
-//! let moderation_key = moderator.public_key();
+//! let moderation_key = moderator.public_key().ok_or("not a hybrid key")?;
 //!
 //! // On the device: exactly the selected messages, previewed, then sealed.
 //! let builder = ReportBuilder::new(reporter.clone(), identity, peer, "spam", 1_795_000_000_000, messages)?;
@@ -38,15 +38,16 @@
 //! let frame = builder.seal(&mut rng, &moderation_key)?;
 //!
 //! // The relay stores it and hands it to moderation with the reporter it authenticated.
-//! let inbox = InboxReport {
+//! let inbox = InboxEntry {
 //!     report_id: ReportId([7; 16]),
 //!     reporter,
 //!     received_at_ms: 1_795_000_001_000,
-//!     report: SealedReport::from_bytes(&frame)?,
+//!     report: InboxSealedReport::Hybrid(HybridSealedReport::from_bytes(&frame)?),
 //! };
 //! let mut audit = AuditLog::in_memory();
 //! let report = moderator.open(&mut audit, "mo", &inbox, 1_795_000_002_000)?;
 //! assert_eq!(report.messages[0].verdict, Verdict::Verified);
+//! assert!(report.post_quantum);
 //!
 //! // Opening it again counts nothing twice; both openings are recorded.
 //! let again = moderator.open(&mut audit, "mo", &inbox, 1_795_000_003_000)?;
@@ -80,7 +81,10 @@ pub use group::{
     GROUP_REPORT_VERSION, GroupReportBuilder, GroupReportContent, GroupReportPreview,
     GroupReportedMessage, MAX_GROUP_REPORTED_MESSAGES, seal_group_content,
 };
-pub use keys::{ModerationPublicKey, ModerationSecretKey, SECRET_KEY_FILE_LEN, StampKeySet};
+pub use keys::{
+    ModerationPublicKey, ModerationSecretKey, OUTDATED_SECRET_KEY_FILE_LEN, SECRET_KEY_FILE_LEN,
+    StampKeySet,
+};
 pub use moderation::{CheckedMessage, Moderator, Rejection, Verdict, VerifiedReport};
 
 /// The properties the fuzz targets check and a fixture of genuine messages.

@@ -8,7 +8,7 @@
 
 use fuin_seal::ConversationId;
 use fuin_seal::primitives::franking::{self, FrankedMessage, verify_hmac_sha256};
-use fuin_wire::relay::{InboxReport, ReportBatch, ReportId};
+use fuin_wire::relay::{InboxBatch, InboxEntry, InboxSealedReport, ReportBatch, ReportId};
 use fuin_wire::{
     ClientMessageId, ContentType, DeviceAddress, FrameBody, FrankingCommitment, MessageId, Opaque,
     PublicIdentity, StampKeyId, UserId, franking_stamp_input,
@@ -191,6 +191,10 @@ pub struct VerifiedReport {
     pub created_at_ms: u64,
     /// When the relay received it (its clock).
     pub received_at_ms: u64,
+    /// Whether it was sealed with the hybrid KEM (X25519 + ML-KEM-768);
+    /// false for a report sealed before protocol version 3, whose secrecy
+    /// while stored rested on X25519 alone (`spec/report.md` §5.2).
+    pub post_quantum: bool,
     /// The messages, in the report's order.
     pub messages: Vec<CheckedMessage>,
     /// The audit record of this opening.
@@ -211,8 +215,10 @@ impl Moderator {
         Self { key, stamp_keys }
     }
 
-    /// The public key reports are to be sealed to.
-    pub fn public_key(&self) -> ModerationPublicKey {
+    /// The public key reports are to be sealed to; `None` when the key
+    /// held is one of before protocol version 3 (X25519 only), to which
+    /// nothing may be sealed any more.
+    pub fn public_key(&self) -> Option<ModerationPublicKey> {
         self.key.public_key()
     }
 
@@ -231,7 +237,7 @@ impl Moderator {
         &self,
         audit: &mut AuditLog,
         moderator: &str,
-        report: &InboxReport<'_>,
+        report: &InboxEntry<'_>,
         now_ms: u64,
     ) -> Result<VerifiedReport, ReportError> {
         crate::audit::check_moderator(moderator)?;
@@ -277,6 +283,7 @@ impl Moderator {
                     reason: content.reason,
                     created_at_ms: content.created_at_ms,
                     received_at_ms: report.received_at_ms,
+                    post_quantum: matches!(report.report, InboxSealedReport::Hybrid(_)),
                     messages,
                     audit_record,
                 })
@@ -300,9 +307,11 @@ impl Moderator {
     }
 
     /// [`Moderator::open`] for a report stored as `fuin moderate pull`
-    /// stores it: a `ReportBatch` frame (wire tag 23) holding that one
-    /// report. Bytes that are not such a frame are refused before any
-    /// opening, and are not recorded (there is no report to name).
+    /// stores it: an `InboxBatch` frame (wire tag 46) holding that one
+    /// entry, or, for a file stored before protocol version 3, a
+    /// `ReportBatch` frame (tag 23) holding one report. Bytes that are not
+    /// such a frame are refused before any opening, and are not recorded
+    /// (there is no report to name).
     pub fn open_stored(
         &self,
         audit: &mut AuditLog,
@@ -310,20 +319,34 @@ impl Moderator {
         stored: &[u8],
         now_ms: u64,
     ) -> Result<VerifiedReport, ReportError> {
-        let batch = ReportBatch::from_bytes(stored).map_err(ReportError::Wire)?;
-        match batch.reports.as_slice() {
-            [report] => self.open(audit, moderator, report, now_ms),
-            _ => Err(ReportError::Malformed {
-                reason: "a stored report holds exactly one report",
-            }),
-        }
+        let one = || ReportError::Malformed {
+            reason: "a stored report holds exactly one report",
+        };
+        let entry = match InboxBatch::from_bytes(stored) {
+            Ok(batch) => match batch.reports.into_vec().as_slice() {
+                [entry] => entry.clone(),
+                _ => return Err(one()),
+            },
+            Err(fuin_wire::WireError::UnexpectedFrame {
+                found: fuin_wire::FrameKind::ReportBatch,
+                ..
+            }) => {
+                let batch = ReportBatch::from_bytes(stored).map_err(ReportError::Wire)?;
+                match batch.reports.into_vec().as_slice() {
+                    [report] => InboxEntry::from(report.clone()),
+                    _ => return Err(one()),
+                }
+            }
+            Err(err) => return Err(ReportError::Wire(err)),
+        };
+        self.open(audit, moderator, &entry, now_ms)
     }
 
     /// Opens and checks, without recording.
     fn check(
         &self,
         audit: &AuditLog,
-        report: &InboxReport<'_>,
+        report: &InboxEntry<'_>,
     ) -> Result<(Header, Vec<CheckedMessage>), ReportError> {
         let plaintext = open_sealed(&self.key, &report.report)?;
         if plaintext.first() == Some(&GROUP_REPORT_VERSION) {
@@ -397,7 +420,7 @@ impl Moderator {
     fn check_group(
         &self,
         audit: &AuditLog,
-        report: &InboxReport<'_>,
+        report: &InboxEntry<'_>,
         plaintext: &[u8],
     ) -> Result<(Header, Vec<CheckedMessage>), ReportError> {
         let content = GroupReportContent::from_bytes(plaintext)?;

@@ -1,7 +1,8 @@
 //! Each attack on a report, performed, and shown to fail (DESIGN §12,
 //! spec/report.md §8): forged, framed, re-labelled, replayed and misdirected
 //! reports, expired stamp keys, wrong moderation keys, tampered sealed
-//! reports. Messages are real: sealed and opened with fuin-seal sessions and
+//! reports (ephemeral key, KEM ciphertext, ciphertext), and reports sealed
+//! before protocol version 3. Messages are real: sealed and opened with fuin-seal sessions and
 //! stamped by the relay crate's own code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -13,10 +14,13 @@ use fuin_report::{
     ReportError, ReportedMessage, Verdict, verify_log,
 };
 use fuin_seal::ConversationId;
+use fuin_seal::primitives::aead;
 use fuin_seal::primitives::franking::{self, FrankedMessage, hmac_sha256};
+use fuin_seal::primitives::hybrid_kem::{HybridEncapsulation, HybridSecretKey};
+use fuin_seal::primitives::kdf::Label;
 use fuin_wire::{
-    DeviceAddress, FrameBody, FrankingCommitment, FrankingStamp, Opaque, SealedReport, StampKeyId,
-    X25519PublicKey,
+    DeviceAddress, FrameBody, FrankingCommitment, FrankingStamp, HybridSealedReport,
+    MlKemCiphertext, Opaque, StampKeyId, X25519PublicKey,
 };
 use rand_core::{Rng, SeedableRng};
 
@@ -566,9 +570,9 @@ fn a_tampered_sealed_report_is_refused() {
     let message = world.send(&carol(), &bob(), b"tamper with me").reported();
     let content = world.content(&bob(), "carol", vec![message]);
     let frame = world.seal(&content);
-    let sealed = SealedReport::from_bytes(&frame).unwrap().into_owned();
+    let sealed = HybridSealedReport::from_bytes(&frame).unwrap().into_owned();
     let moderator = world.moderator();
-    let open = |world: &mut World, report: &SealedReport<'static>| {
+    let open = |world: &mut World, report: &HybridSealedReport<'static>| {
         let frame = report.to_bytes().unwrap();
         let inbox = world.inbox(&bob(), &frame);
         moderator.open(&mut AuditLog::in_memory(), "mo", &inbox, OPENED_AT)
@@ -601,13 +605,32 @@ fn a_tampered_sealed_report_is_refused() {
             ReportError::DecryptionFailed
         );
     }
-    // Another ephemeral key (bound into the key and the associated data).
-    let mut tampered = sealed.clone();
-    tampered.ephemeral_key.0[0] ^= 0x01;
-    assert_eq!(
-        open(&mut world, &tampered).unwrap_err(),
-        ReportError::DecryptionFailed
-    );
+    // Another ephemeral key (bound into the key and the associated data):
+    // a flipped bit in every one of its bytes.
+    for index in 0..32 {
+        let mut tampered = sealed.clone();
+        tampered.ephemeral_key.0[index] ^= 0x01;
+        assert_eq!(
+            open(&mut world, &tampered).unwrap_err(),
+            ReportError::DecryptionFailed,
+            "ephemeral key byte {index}"
+        );
+    }
+    // A flipped byte anywhere in the ML-KEM ciphertext: its first and last
+    // bytes and a stride through the rest (implicit rejection gives other
+    // key material, and the transcript holds the ciphertext as sent).
+    for index in (0..MlKemCiphertext::LEN)
+        .step_by(67)
+        .chain([MlKemCiphertext::LEN - 1])
+    {
+        let mut tampered = sealed.clone();
+        tampered.kem_ciphertext.0[index] ^= 0x80;
+        assert_eq!(
+            open(&mut world, &tampered).unwrap_err(),
+            ReportError::DecryptionFailed,
+            "KEM ciphertext byte {index}"
+        );
+    }
     // A small-order ephemeral key: refused before any agreement.
     let mut weak = sealed.clone();
     weak.ephemeral_key = X25519PublicKey([0; 32]);
@@ -635,11 +658,12 @@ fn a_report_relabelled_to_another_key_id_does_not_open_under_that_id() {
     let message = world.send(&carol(), &bob(), b"relabel").reported();
     let content = world.content(&bob(), "carol", vec![message]);
     let frame = world.seal(&content);
-    let mut sealed = SealedReport::from_bytes(&frame).unwrap().into_owned();
+    let mut sealed = HybridSealedReport::from_bytes(&frame).unwrap().into_owned();
     sealed.moderation_key_id = 8;
-    let mut secret = b"FUINMSK1".to_vec();
+    let mut secret = b"FUINMSK2".to_vec();
     secret.extend_from_slice(&8u32.to_be_bytes());
     secret.extend_from_slice(&[0x4d; 32]);
+    secret.extend_from_slice(&[0x6b; 64]);
     let same_secret = Moderator::new(
         ModerationSecretKey::from_bytes(&secret).unwrap(),
         world.stamp_keys(),
@@ -651,6 +675,101 @@ fn a_report_relabelled_to_another_key_id_does_not_open_under_that_id() {
             .unwrap_err(),
         ReportError::DecryptionFailed
     );
+}
+
+#[test]
+fn a_report_sealed_before_protocol_version_3_opens_and_is_labelled_not_post_quantum() {
+    // A report the relay stored before its upgrade, sealed in the X25519
+    // form to the X25519 half of the key (the same id and secret that
+    // `keygen --upgrade` keeps).
+    let mut world = World::new(19);
+    let message = world
+        .send(&carol(), &bob(), b"stored before the upgrade")
+        .reported();
+    let content = world.content(&bob(), "carol", vec![message]);
+    let key = world.moderation_secret_key();
+    let old = fuin_report::sealing::seal_before_v3(
+        world.moderation_key_id,
+        &key.x25519_public_key(),
+        [0x21; 32],
+        &content.to_bytes().unwrap(),
+    )
+    .unwrap();
+    let inbox = world.inbox(&bob(), &old.to_bytes().unwrap());
+    let mut audit = AuditLog::in_memory();
+    let opened = world
+        .moderator()
+        .open(&mut audit, "mo", &inbox, OPENED_AT)
+        .unwrap();
+    assert!(!opened.post_quantum);
+    assert_eq!(opened.messages[0].verdict, Verdict::Verified);
+
+    // The old secret key file (X25519 only) opens it too...
+    let mut old_file = b"FUINMSK1".to_vec();
+    old_file.extend_from_slice(&world.moderation_key_id.to_be_bytes());
+    old_file.extend_from_slice(&[0x4d; 32]);
+    let old_moderator = Moderator::new(
+        ModerationSecretKey::from_bytes(&old_file).unwrap(),
+        world.stamp_keys(),
+    );
+    let opened = old_moderator
+        .open(&mut AuditLog::in_memory(), "mo", &inbox, OPENED_AT)
+        .unwrap();
+    assert!(!opened.post_quantum);
+    // ...but no hybrid report: it holds no ML-KEM half.
+    let hybrid = world.seal(&content);
+    let hybrid = world.inbox(&bob(), &hybrid);
+    assert_eq!(
+        old_moderator
+            .open(&mut AuditLog::in_memory(), "mo", &hybrid, OPENED_AT)
+            .unwrap_err(),
+        ReportError::UnknownModerationKey {
+            id: world.moderation_key_id
+        }
+    );
+    // A hybrid report is labelled post-quantum.
+    assert!(
+        world
+            .moderator()
+            .open(&mut AuditLog::in_memory(), "mo", &hybrid, OPENED_AT)
+            .unwrap()
+            .post_quantum
+    );
+}
+
+#[test]
+fn a_hybrid_report_does_not_open_with_the_x25519_half_alone() {
+    // Someone who breaks X25519 has the DH output but not ML-KEM's shared
+    // secret: key material with the ML-KEM half zeroed does not open the
+    // report, while the full key material does.
+    let mut world = World::new(20);
+    let message = world.send(&carol(), &bob(), b"harvest now").reported();
+    let content = world.content(&bob(), "carol", vec![message]);
+    let frame = world.seal(&content);
+    let sealed = HybridSealedReport::from_bytes(&frame).unwrap();
+    let key = world.moderation_key();
+    let encapsulation = HybridEncapsulation {
+        ephemeral: sealed.ephemeral_key,
+        ciphertext: sealed.kem_ciphertext,
+    };
+    let salt = fuin_report::sealing::transcript(world.moderation_key_id, &key.key, &encapsulation);
+    let aad = fuin_report::sealing::associated_data(world.moderation_key_id, &encapsulation);
+    let secret = HybridSecretKey::from_parts([0x4d; 32], [0x6b; 64]);
+    let km = secret.decapsulate(&encapsulation).unwrap();
+    let open = |km: &[u8]| {
+        aead::open(
+            Label::HybridReportKeys,
+            Some(&salt),
+            km,
+            &aad,
+            sealed.ciphertext.as_bytes(),
+        )
+    };
+    assert!(open(km.as_slice()).is_ok());
+    let mut x25519_only = *km;
+    x25519_only[..32].fill(0);
+    assert!(open(&x25519_only).is_err());
+    assert!(open(&km[32..]).is_err());
 }
 
 #[test]

@@ -241,10 +241,7 @@ fn an_invalid_moderator_name_opens_nothing() {
 }
 
 /// `count` reports by bob/1, each of one distinct message from carol.
-fn distinct_reports(
-    world: &mut World,
-    count: usize,
-) -> Vec<fuin_wire::relay::InboxReport<'static>> {
+fn distinct_reports(world: &mut World, count: usize) -> Vec<fuin_wire::relay::InboxEntry<'static>> {
     (0..count)
         .map(|i| {
             let body = format!("message {i}");

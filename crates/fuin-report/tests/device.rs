@@ -9,7 +9,7 @@ use common::*;
 use fuin_report::{
     AuditLog, MAX_REPORTED_MESSAGES, ReportBuilder, ReportContent, ReportError, Verdict,
 };
-use fuin_wire::{ContentType, FrameBody, SealedReport, UserId};
+use fuin_wire::{ContentType, FrameBody, HybridSealedReport, UserId};
 
 fn builder(
     messages: Vec<fuin_report::ReportedMessage<'static>>,
@@ -55,7 +55,7 @@ fn only_the_selected_messages_leave_the_device() {
         report.seal(&mut world.rng, &key)
     }
     .unwrap();
-    let sealed = SealedReport::from_bytes(&frame).unwrap();
+    let sealed = HybridSealedReport::from_bytes(&frame).unwrap();
     for unselected in [&b"good morning"[..], b"see you later", b"worthless"] {
         assert!(
             !sealed
@@ -153,10 +153,11 @@ fn every_report_is_sealed_with_a_fresh_ephemeral_key() {
     let first = report.seal(&mut world.rng, &key).unwrap();
     let second = report.seal(&mut world.rng, &key).unwrap();
     let (first, second) = (
-        SealedReport::from_bytes(&first).unwrap(),
-        SealedReport::from_bytes(&second).unwrap(),
+        HybridSealedReport::from_bytes(&first).unwrap(),
+        HybridSealedReport::from_bytes(&second).unwrap(),
     );
     assert_ne!(first.ephemeral_key, second.ephemeral_key);
+    assert_ne!(first.kem_ciphertext, second.kem_ciphertext);
     assert_ne!(first.ciphertext, second.ciphertext);
     assert_eq!(first.moderation_key_id, world.moderation_key_id);
 }

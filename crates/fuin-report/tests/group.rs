@@ -346,7 +346,7 @@ fn a_full_group_report_at_every_limit_fits_one_sealed_report() {
     let plaintext = content.to_bytes().unwrap();
     // The sealed report adds a 32-byte key commitment and a 16-byte tag.
     assert!(
-        plaintext.len() + 48 <= fuin_wire::limits::MAX_SEALED_REPORT_LEN,
+        plaintext.len() + 48 <= fuin_wire::limits::MAX_HYBRID_SEALED_REPORT_LEN,
         "{} bytes",
         plaintext.len()
     );

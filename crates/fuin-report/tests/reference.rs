@@ -1,9 +1,15 @@
-//! The report vectors (`test-vectors/report/sealed_report.json`, plaintext
-//! version 1, and `sealed_group_report.json`, version 2) checked two
-//! ways: by a second implementation of spec/report.md §4 and §6 written here
-//! directly on the crypto crates (x25519-dalek, hkdf, aes-gcm, hmac, sha2),
-//! and by fuin-report itself, which must reproduce the sealed frame from the
-//! same ephemeral key and open and verify it.
+//! The report vectors (`test-vectors/report/sealed_report_before_v3.json`,
+//! plaintext version 1 sealed in the X25519 form of before protocol version
+//! 3, and `sealed_group_report.json`, version 2) checked two ways: by a
+//! second implementation of spec/report.md §4.3 and §6 written here directly
+//! on the crypto crates (x25519-dalek, hkdf, aes-gcm, hmac, sha2), and by
+//! fuin-report itself, which must reproduce the sealed frame from the same
+//! randomness and open and verify it.
+//!
+//! Not yet covered here (for the reference writer): the hybrid sealing of
+//! §4.1-§4.2 (`sealed_report.json` and the group vector's frame), which
+//! needs a second ML-KEM-768 implementation. fuin-report's own reproduction
+//! of those frames is in `tests/vectors.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::convert::Infallible;
@@ -13,8 +19,8 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use fuin_report::{
     AuditLog, ModerationSecretKey, Moderator, ReportBuilder, ReportContent, StampKeySet, Verdict,
 };
-use fuin_wire::relay::{InboxReport, ReportId};
-use fuin_wire::{DeviceAddress, DeviceId, FrameBody, SealedReport, StampKeyId, UserId};
+use fuin_wire::relay::{InboxEntry, InboxSealedReport, ReportId};
+use fuin_wire::{DeviceAddress, DeviceId, FrameBody, HybridSealedReport, StampKeyId, UserId};
 use hmac::Mac;
 use rand_core::{TryCryptoRng, TryRng};
 use serde_json::Value;
@@ -23,7 +29,7 @@ use sha2::{Digest, Sha256};
 fn vector() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../test-vectors/report/sealed_report.json"
+        "/../../test-vectors/report/sealed_report_before_v3.json"
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -239,15 +245,18 @@ fn fuin_report_reproduces_and_verifies_the_vector() {
     secret_file.extend_from_slice(&7u32.to_be_bytes());
     secret_file.extend_from_slice(&bytes(&v["moderation_secret_key"]));
     let secret = ModerationSecretKey::from_bytes(&secret_file).unwrap();
-    let frame = builder
-        .seal(
-            &mut FixedBytes(bytes(&v["ephemeral_secret_key"])),
-            &secret.public_key(),
-        )
-        .unwrap();
+    let sealed = fuin_report::sealing::seal_before_v3(
+        7,
+        &secret.x25519_public_key(),
+        array32(&v["ephemeral_secret_key"]),
+        builder.content().to_bytes().unwrap().as_slice(),
+    )
+    .unwrap();
+    let frame = sealed.to_bytes().unwrap();
     assert_eq!(frame, bytes(&v["sealed_report_frame"]));
 
-    // And moderation opens and verifies it.
+    // And moderation opens and verifies it with the old key file, as a
+    // report sealed before protocol version 3.
     let mut stamp_keys = StampKeySet::new();
     stamp_keys
         .insert(
@@ -256,70 +265,25 @@ fn fuin_report_reproduces_and_verifies_the_vector() {
             None,
         )
         .unwrap();
-    let inbox = InboxReport {
+    let inbox = InboxEntry {
         report_id: ReportId([1; 16]),
         reporter: DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(1)),
         received_at_ms: v["received_at_ms"].as_u64().unwrap(),
-        report: SealedReport::from_bytes(&frame).unwrap(),
+        report: InboxSealedReport::X25519Only(sealed),
     };
     let report = Moderator::new(secret, stamp_keys)
         .open(&mut AuditLog::in_memory(), "mo", &inbox, 0)
         .unwrap();
     assert_eq!(report.messages[0].verdict, Verdict::Verified);
-}
-
-/// spec/report.md §4 on the crypto crates: the sealed report frame of
-/// `plaintext` from the vector's keys.
-fn second_sealing(v: &Value) -> Vec<u8> {
-    let key_id = v["moderation_key_id"].as_u64().unwrap() as u32;
-    let m = x25519_dalek::StaticSecret::from(array32(&v["moderation_secret_key"]));
-    let e = x25519_dalek::StaticSecret::from(array32(&v["ephemeral_secret_key"]));
-    let m_pub = x25519_dalek::PublicKey::from(&m);
-    let e_pub = x25519_dalek::PublicKey::from(&e);
-    assert_eq!(m_pub.as_bytes(), &array32(&v["moderation_public_key"]));
-    assert_eq!(e_pub.as_bytes(), &array32(&v["ephemeral_public_key"]));
-    let shared = e.diffie_hellman(&m_pub);
-    let salt = framed(&[
-        b"fuin/v1/report-transcript",
-        &key_id.to_be_bytes(),
-        e_pub.as_bytes(),
-        m_pub.as_bytes(),
-    ]);
-    let aad = framed(&[
-        b"fuin/v1/report-ad",
-        &key_id.to_be_bytes(),
-        e_pub.as_bytes(),
-    ]);
-    let mut okm = [0u8; 76];
-    hkdf::Hkdf::<Sha256>::new(Some(&salt), shared.as_bytes())
-        .expand(b"fuin/v1/report-keys", &mut okm)
-        .unwrap();
-    let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::try_from(&okm[..32]).unwrap());
-    let gcm = cipher
-        .encrypt(
-            &Nonce::try_from(&okm[32..44]).unwrap(),
-            Payload {
-                msg: &bytes(&v["plaintext"]),
-                aad: &aad,
-            },
-        )
-        .unwrap();
-    let mut ciphertext = okm[44..].to_vec();
-    ciphertext.extend_from_slice(&gcm);
-    let mut frame = vec![1u8, 5];
-    varint(u64::from(key_id), &mut frame);
-    frame.extend_from_slice(e_pub.as_bytes());
-    varint(ciphertext.len() as u64, &mut frame);
-    frame.extend_from_slice(&ciphertext);
-    frame
+    assert!(!report.post_quantum);
 }
 
 #[test]
 fn the_group_report_vector_matches_a_second_implementation() {
     let v = group_vector();
-    // Plaintext version 2, sealed exactly like version 1.
+    // Plaintext version 2, sealed exactly like version 1 (the hybrid
+    // sealing, report.md §4.2, is not yet checked here: see the module doc).
     assert_eq!(bytes(&v["plaintext"])[0], 2);
-    assert_eq!(second_sealing(&v), bytes(&v["sealed_report_frame"]));
 
     let message = &v["message"];
     let text = |name: &str| message[name].as_str().unwrap().as_bytes().to_vec();
@@ -437,17 +401,20 @@ fn fuin_report_reproduces_and_verifies_the_group_vector() {
     )
     .unwrap();
     assert_eq!(builder.content().to_bytes().unwrap().as_slice(), plaintext);
-    let mut secret_file = b"FUINMSK1".to_vec();
+    let mut secret_file = b"FUINMSK2".to_vec();
     secret_file.extend_from_slice(&7u32.to_be_bytes());
-    secret_file.extend_from_slice(&bytes(&v["moderation_secret_key"]));
+    secret_file.extend_from_slice(&bytes(&v["moderation_x25519_secret_key"]));
+    secret_file.extend_from_slice(&bytes(&v["moderation_ml_kem_seed"]));
     let secret = ModerationSecretKey::from_bytes(&secret_file).unwrap();
+    let randomness = [
+        bytes(&v["ephemeral_secret_key"]),
+        bytes(&v["kem_randomness"]),
+    ]
+    .concat();
     let frame = builder
-        .seal(
-            &mut FixedBytes(bytes(&v["ephemeral_secret_key"])),
-            &secret.public_key(),
-        )
+        .seal(&mut FixedBytes(randomness), &secret.public_key().unwrap())
         .unwrap();
-    assert_eq!(frame, bytes(&v["sealed_report_frame"]));
+    assert_eq!(frame, bytes(&v["hybrid_sealed_report_frame"]));
 
     let mut stamp_keys = StampKeySet::new();
     stamp_keys
@@ -457,11 +424,11 @@ fn fuin_report_reproduces_and_verifies_the_group_vector() {
             None,
         )
         .unwrap();
-    let inbox = |reporter: &str| InboxReport {
+    let inbox = |reporter: &str| InboxEntry {
         report_id: ReportId([2; 16]),
         reporter: DeviceAddress::new(UserId::new(reporter.to_owned()).unwrap(), DeviceId(1)),
         received_at_ms: v["received_at_ms"].as_u64().unwrap(),
-        report: SealedReport::from_bytes(&frame).unwrap(),
+        report: InboxSealedReport::Hybrid(HybridSealedReport::from_bytes(&frame).unwrap()),
     };
     let moderator = Moderator::new(secret, stamp_keys);
     let report = moderator

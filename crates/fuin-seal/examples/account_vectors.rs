@@ -63,11 +63,16 @@ fn main() {
              list version 1 and the account key) links a laptop. The laptop's identity, the \
              one-time secret, the fingerprint's framed input and value, the code's bytes, digits \
              and text, the HKDF info and output split into channel, k_request and k_grant, the \
-             LinkRequest (tag 35) and LinkGrant (tag 36) frames with their associated data, \
-             salts, AEAD key, nonce, commitment, sealed bytes and LinkMessage (tag 34) frames, \
-             and the new list (version 2). code_readings: typed codes and what they read as \
-             (the 24 bytes in hex, or the error); refused_openings: sealed messages that must \
-             not open under the given code and direction.",
+             laptop's grant key (X25519 secret and ML-KEM-768 seed as recorded, both public \
+             halves), the LinkRequest (tag 48) frame with its associated data, salt, AEAD key, \
+             nonce, commitment, sealed bytes and LinkMessage (tag 34) frame, the LinkGrant (tag \
+             36) frame sealed to the grant key (§5.3: the recorded ephemeral key and ML-KEM \
+             randomness, E, ct, the ML-KEM shared secret, the DH output, the key material \
+             k_grant || ss || dh, the transcript salt, AEAD key, nonce, commitment, sealed \
+             bytes and LinkMessage frame), and the new list (version 2). code_readings: typed \
+             codes and what they read as (the 24 bytes in hex, or the error); \
+             refused_openings: sealed messages that must not open under the given code, \
+             direction and grant key, among them the grant opened with the code alone.",
         ),
     );
     write(

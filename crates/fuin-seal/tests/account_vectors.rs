@@ -87,19 +87,16 @@ fn safety_number_vectors_follow_from_the_spec() {
 fn the_reference_opens_the_exchange_it_seals() {
     let link = load("link.json");
     let channel: [u8; 16] = s::bytes(&link["channel"]);
-    for (direction, label, key) in [
-        ("request", a::LINK_REQUEST_LABEL, "k_request"),
-        ("grant", a::LINK_GRANT_LABEL, "k_grant"),
-    ] {
-        let opened = a::link_open(
-            label,
-            &s::bytes(&link[key]),
-            &channel,
-            &s::hex_of(&link[direction]["sealed"]),
-        )
-        .unwrap();
-        assert_eq!(opened, s::hex_of(&link[direction]["frame"]), "{direction}");
-    }
+    // The request; the hybrid grant (accounts.md §5.3) is not yet covered by
+    // the reference: its ML-KEM steps need a second implementation.
+    let opened = a::link_open(
+        a::LINK_REQUEST_LABEL,
+        &s::bytes(&link["k_request"]),
+        &channel,
+        &s::hex_of(&link["request"]["sealed"]),
+    )
+    .unwrap();
+    assert_eq!(opened, s::hex_of(&link["request"]["frame"]));
     // The code's digits read back to the code.
     assert_eq!(
         hex::encode(a::parse_code(link["code_digits"].as_str().unwrap()).unwrap()),

@@ -15,10 +15,10 @@ use std::path::PathBuf;
 
 use fuin_wire::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BearerToken, BlobCapability, BlobReceipt, BundleSet,
-    ChallengeRequest, ChallengeResponse, DeviceList, DeviceRegistration, InboxReport, ListedDevice,
-    MAX_ACKNOWLEDGED, MailboxBatch, Nonce, PrekeyCount, PrekeyUpload, ReportAccepted,
-    ReportAcknowledgement, ReportBatch, ReportId, SendAccepted, SendBatch, relay_auth_input,
-    relay_origin,
+    ChallengeRequest, ChallengeResponse, DeviceList, DeviceRegistration, InboxBatch, InboxEntry,
+    InboxReport, InboxSealedReport, ListedDevice, MAX_ACKNOWLEDGED, MailboxBatch, Nonce,
+    PrekeyCount, PrekeyUpload, ReportAccepted, ReportAcknowledgement, ReportBatch, ReportId,
+    SendAccepted, SendBatch, relay_auth_input, relay_origin,
 };
 use fuin_wire::*;
 use serde_json::json;
@@ -149,6 +149,28 @@ fn sealed_report(ciphertext: &'static [u8]) -> SealedReport<'static> {
     }
 }
 
+fn hybrid_sealed_report(ciphertext: &'static [u8]) -> HybridSealedReport<'static> {
+    HybridSealedReport {
+        moderation_key_id: 3,
+        ephemeral_key: X25519PublicKey(pattern(0x40)),
+        kem_ciphertext: MlKemCiphertext(pattern(0x60)),
+        ciphertext: Opaque::borrowed(ciphertext),
+    }
+}
+
+fn inbox_entry(
+    report_id: u8,
+    reporter: DeviceAddress<'static>,
+    report: InboxSealedReport<'static>,
+) -> InboxEntry<'static> {
+    InboxEntry {
+        report_id: ReportId(pattern(report_id)),
+        reporter,
+        received_at_ms: 1_795_000_000_000,
+        report,
+    }
+}
+
 fn inbox_report(
     report_id: u8,
     reporter: DeviceAddress<'static>,
@@ -211,6 +233,30 @@ fn inbox_samples() -> Vec<(&'static str, Frame<'static>)> {
                         0xb0,
                         DeviceAddress::new(UserId::new("小林").unwrap(), DeviceId(300)),
                         b"",
+                    ),
+                ]
+                .into(),
+            }),
+        ),
+        (
+            "empty inbox batch",
+            Frame::InboxBatch(InboxBatch {
+                reports: BoundedVec::default(),
+            }),
+        ),
+        (
+            "inbox batch of a hybrid report and one stored before protocol version 3",
+            Frame::InboxBatch(InboxBatch {
+                reports: vec![
+                    inbox_entry(
+                        0xa0,
+                        address("alice", 1),
+                        InboxSealedReport::Hybrid(hybrid_sealed_report(b"sealed-report-1")),
+                    ),
+                    inbox_entry(
+                        0xb0,
+                        DeviceAddress::new(UserId::new("小林").unwrap(), DeviceId(300)),
+                        InboxSealedReport::X25519Only(sealed_report(b"")),
                     ),
                 ]
                 .into(),
@@ -387,6 +433,8 @@ fn account_samples() -> Vec<(&'static str, Frame<'static>)> {
                 identity: identity_at(0x30),
                 name: DeviceName::new("laptop").unwrap(),
                 created_at_ms: 1_795_000_030_000,
+                grant_key_x25519: X25519PublicKey(pattern(0x70)),
+                grant_key_ml_kem: MlKemPublicKey(pattern(0x90)),
             }),
         ),
         (
@@ -810,8 +858,12 @@ fn samples() -> Vec<(&'static str, Frame<'static>)> {
         ),
         ("blob id", Frame::BlobId(BlobId(pattern(0x00)))),
         (
-            "sealed report",
+            "sealed report (before protocol version 3)",
             Frame::SealedReport(sealed_report(b"sealed-report")),
+        ),
+        (
+            "hybrid sealed report",
+            Frame::HybridSealedReport(hybrid_sealed_report(b"sealed-report")),
         ),
         (
             "ratchet message, counter needing a two-byte varint",

@@ -14,8 +14,8 @@ use crate::bounded::BoundedVec;
 use crate::bytes::secret_field;
 use crate::relay::MAX_DEVICES_PER_USER;
 use crate::{
-    DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, Opaque, PublicIdentity, UserId,
-    WireError,
+    DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature, MlKemPublicKey, Opaque,
+    PublicIdentity, UserId, WireError, X25519PublicKey,
 };
 
 /// Longest device name, in bytes of UTF-8.
@@ -282,8 +282,9 @@ impl LinkMessage<'_> {
     }
 }
 
-/// Tag 35: what a new device asks to be linked with, sealed under its link
-/// code (inside a [`LinkMessage`]).
+/// Tag 48: what a new device asks to be linked with, sealed under its link
+/// code (inside a [`LinkMessage`]); with the hybrid key the grant is to be
+/// sealed to (`spec/accounts.md` §5.3). Replaces tag 35 (retired).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkRequest<'a> {
     /// The new device's identity; its fingerprint is in the link code.
@@ -294,6 +295,11 @@ pub struct LinkRequest<'a> {
     /// When the code was made, ms since the Unix epoch, by the new device's
     /// clock.
     pub created_at_ms: u64,
+    /// The X25519 half of the grant key: a fresh hybrid key made for this
+    /// exchange alone.
+    pub grant_key_x25519: X25519PublicKey,
+    /// The ML-KEM-768 half of the grant key.
+    pub grant_key_ml_kem: MlKemPublicKey,
 }
 
 impl LinkRequest<'_> {
@@ -303,6 +309,8 @@ impl LinkRequest<'_> {
             identity: self.identity,
             name: self.name.into_owned(),
             created_at_ms: self.created_at_ms,
+            grant_key_x25519: self.grant_key_x25519,
+            grant_key_ml_kem: self.grant_key_ml_kem,
         }
     }
 

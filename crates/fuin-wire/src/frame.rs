@@ -8,13 +8,13 @@ use crate::account::{AccountRegistration, LinkGrant, LinkMessage, LinkRequest, S
 use crate::limits::MAX_FRAME_LEN;
 use crate::relay::{
     Acknowledgement, AuthChallenge, AuthToken, BlobReceipt, BundleSet, ChallengeRequest,
-    ChallengeResponse, DeviceList, DeviceRegistration, MailboxBatch, PrekeyCount, PrekeyUpload,
-    ReportAccepted, ReportAcknowledgement, ReportBatch, SendAccepted, SendBatch,
+    ChallengeResponse, DeviceList, DeviceRegistration, InboxBatch, MailboxBatch, PrekeyCount,
+    PrekeyUpload, ReportAccepted, ReportAcknowledgement, ReportBatch, SendAccepted, SendBatch,
 };
 use crate::{
     BlobId, DeliveredRecord, GroupContent, GroupControl, GroupMessage, GroupSend, GroupWelcome,
-    MessageContent, PrekeyBundle, PrekeyMessage, PublicIdentity, RatchetMessage, RoutingEnvelope,
-    SealedReport, SenderKeyDistribution, WireError, varint,
+    HybridSealedReport, MessageContent, PrekeyBundle, PrekeyMessage, PublicIdentity,
+    RatchetMessage, RoutingEnvelope, SealedReport, SenderKeyDistribution, WireError, varint,
 };
 
 /// The wire version this codec reads and writes: the first byte of every frame.
@@ -41,7 +41,8 @@ pub enum Frame<'a> {
     Delivered(#[serde(borrow)] DeliveredRecord<'a>),
     /// Tag 4: the id of a sealed attachment blob.
     BlobId(BlobId),
-    /// Tag 5: a sealed report for the report inbox.
+    /// Tag 5: a report sealed before protocol version 3 (X25519 only).
+    /// Decoded, so that stored reports open; the relay refuses new ones.
     SealedReport(#[serde(borrow)] SealedReport<'a>),
     /// Tag 6: retired, a Double Ratchet message of protocol version 1.
     /// Never decoded: [`WireError::RetiredFrame`].
@@ -82,7 +83,8 @@ pub enum Frame<'a> {
     BlobReceipt(BlobReceipt),
     /// Tag 22: a report stored in the inbox (relay to device).
     ReportAccepted(ReportAccepted),
-    /// Tag 23: waiting reports (relay to moderation tool).
+    /// Tag 23: waiting reports before protocol version 3 (a moderation
+    /// tool's stored files); relays now answer with tag 46.
     ReportBatch(#[serde(borrow)] ReportBatch<'a>),
     /// Tag 24: reports the moderation tool took.
     ReportAcknowledgement(ReportAcknowledgement),
@@ -107,8 +109,9 @@ pub enum Frame<'a> {
     AccountRegistration(#[serde(borrow)] AccountRegistration<'a>),
     /// Tag 34: one sealed message of a link exchange.
     LinkMessage(#[serde(borrow)] LinkMessage<'a>),
-    /// Tag 35: a new device asks to be linked (inside a link message).
-    LinkRequest(#[serde(borrow)] LinkRequest<'a>),
+    /// Tag 35: retired, a link request of protocol version 2 (no grant
+    /// key). Never decoded: [`WireError::RetiredFrame`].
+    RetiredLinkRequest(Retired),
     /// Tag 36: an existing device links a new one (inside a link message).
     LinkGrant(#[serde(borrow)] LinkGrant<'a>),
     /// Tag 37: a Double Ratchet message (inside an envelope's sealed body).
@@ -128,6 +131,17 @@ pub enum Frame<'a> {
     PrekeyCount(PrekeyCount),
     /// Tag 44: the bundles of a user's devices.
     BundleSet(#[serde(borrow)] BundleSet<'a>),
+    /// Tag 45: a report sealed with the hybrid KEM for the report inbox.
+    HybridSealedReport(#[serde(borrow)] HybridSealedReport<'a>),
+    /// Tag 46: waiting reports, each in the form it was sealed in (relay to
+    /// moderation tool).
+    InboxBatch(#[serde(borrow)] InboxBatch<'a>),
+    /// Tag 47: reserved, names no frame. Never decoded:
+    /// [`WireError::UnknownVariant`].
+    Reserved47(Retired),
+    /// Tag 48: a new device asks to be linked, with the key its grant is
+    /// sealed to (inside a link message).
+    LinkRequest(#[serde(borrow)] LinkRequest<'a>),
 }
 
 /// The body of a retired frame tag: a type with no values, so a retired
@@ -138,7 +152,7 @@ pub enum Retired {}
 
 /// The retired frame tags and the protocol version whose messages they
 /// carried (`spec/wire.md` §4).
-pub const RETIRED_TAGS: [(u32, u8); 8] = [
+pub const RETIRED_TAGS: [(u32, u8); 9] = [
     (1, 2),
     (6, 1),
     (7, 1),
@@ -146,6 +160,7 @@ pub const RETIRED_TAGS: [(u32, u8); 8] = [
     (15, 2),
     (16, 2),
     (27, 1),
+    (35, 2),
     (38, 2),
 ];
 
@@ -218,7 +233,11 @@ pub enum FrameKind {
     /// See [`Frame::LinkMessage`].
     LinkMessage = 34,
     /// See [`Frame::LinkRequest`].
-    LinkRequest = 35,
+    LinkRequest = 48,
+    /// See [`Frame::HybridSealedReport`].
+    HybridSealedReport = 45,
+    /// See [`Frame::InboxBatch`].
+    InboxBatch = 46,
     /// See [`Frame::LinkGrant`].
     LinkGrant = 36,
     /// See [`Frame::RatchetMessage`].
@@ -232,7 +251,7 @@ pub enum FrameKind {
 impl FrameKind {
     /// Every kind, in tag order. The retired tags ([`RETIRED_TAGS`]) have
     /// no kind.
-    pub const ALL: [FrameKind; 37] = [
+    pub const ALL: [FrameKind; 39] = [
         Self::Identity,
         Self::Envelope,
         Self::Delivered,
@@ -261,7 +280,6 @@ impl FrameKind {
         Self::SignedDeviceList,
         Self::AccountRegistration,
         Self::LinkMessage,
-        Self::LinkRequest,
         Self::LinkGrant,
         Self::RatchetMessage,
         Self::GroupMessage,
@@ -270,6 +288,9 @@ impl FrameKind {
         Self::PrekeyUpload,
         Self::PrekeyCount,
         Self::BundleSet,
+        Self::HybridSealedReport,
+        Self::InboxBatch,
+        Self::LinkRequest,
     ];
 
     /// The wire tag of this kind.
@@ -322,6 +343,8 @@ impl FrameKind {
             Self::LinkMessage => "link_message",
             Self::LinkRequest => "link_request",
             Self::LinkGrant => "link_grant",
+            Self::HybridSealedReport => "hybrid_sealed_report",
+            Self::InboxBatch => "inbox_batch",
         }
     }
 }
@@ -398,7 +421,9 @@ impl<'a> Frame<'a> {
             | Self::RetiredPrekeyUpload(never)
             | Self::RetiredPrekeyCount(never)
             | Self::RetiredBundleSet(never)
-            | Self::RetiredPrekeyMessageV2(never) => match *never {},
+            | Self::RetiredPrekeyMessageV2(never)
+            | Self::RetiredLinkRequest(never)
+            | Self::Reserved47(never) => match *never {},
             Self::RatchetMessage(_) => FrameKind::RatchetMessage,
             Self::PrekeyMessage(_) => FrameKind::PrekeyMessage,
             Self::MessageContent(_) => FrameKind::MessageContent,
@@ -430,6 +455,8 @@ impl<'a> Frame<'a> {
             Self::LinkMessage(_) => FrameKind::LinkMessage,
             Self::LinkRequest(_) => FrameKind::LinkRequest,
             Self::LinkGrant(_) => FrameKind::LinkGrant,
+            Self::HybridSealedReport(_) => FrameKind::HybridSealedReport,
+            Self::InboxBatch(_) => FrameKind::InboxBatch,
         }
     }
 
@@ -449,7 +476,9 @@ impl<'a> Frame<'a> {
             | Self::RetiredPrekeyUpload(never)
             | Self::RetiredPrekeyCount(never)
             | Self::RetiredBundleSet(never)
-            | Self::RetiredPrekeyMessageV2(never) => match never {},
+            | Self::RetiredPrekeyMessageV2(never)
+            | Self::RetiredLinkRequest(never)
+            | Self::Reserved47(never) => match never {},
             Self::RatchetMessage(message) => Frame::RatchetMessage(message.into_owned()),
             Self::PrekeyMessage(message) => Frame::PrekeyMessage(message.into_owned()),
             Self::MessageContent(content) => Frame::MessageContent(content.into_owned()),
@@ -481,6 +510,8 @@ impl<'a> Frame<'a> {
             Self::LinkMessage(body) => Frame::LinkMessage(body.into_owned()),
             Self::LinkRequest(body) => Frame::LinkRequest(body.into_owned()),
             Self::LinkGrant(body) => Frame::LinkGrant(body.into_owned()),
+            Self::HybridSealedReport(body) => Frame::HybridSealedReport(body.into_owned()),
+            Self::InboxBatch(body) => Frame::InboxBatch(body.into_owned()),
         }
     }
 
@@ -498,7 +529,9 @@ impl<'a> Frame<'a> {
             | Self::RetiredPrekeyUpload(never)
             | Self::RetiredPrekeyCount(never)
             | Self::RetiredBundleSet(never)
-            | Self::RetiredPrekeyMessageV2(never) => match *never {},
+            | Self::RetiredPrekeyMessageV2(never)
+            | Self::RetiredLinkRequest(never)
+            | Self::Reserved47(never) => match *never {},
             Self::RatchetMessage(message) => message.validate(),
             Self::PrekeyMessage(message) => message.validate(),
             Self::MessageContent(content) => content.validate(),
@@ -529,6 +562,8 @@ impl<'a> Frame<'a> {
             Self::LinkMessage(body) => body.validate(),
             Self::LinkRequest(body) => body.validate(),
             Self::LinkGrant(body) => body.validate(),
+            Self::HybridSealedReport(body) => body.validate(),
+            Self::InboxBatch(body) => body.validate(),
         }
     }
 }
@@ -696,3 +731,9 @@ frame_body!(
 frame_body!(LinkMessage<'a>, LinkMessage, LinkMessage::validate);
 frame_body!(LinkRequest<'a>, LinkRequest, LinkRequest::validate);
 frame_body!(LinkGrant<'a>, LinkGrant, LinkGrant::validate);
+frame_body!(
+    HybridSealedReport<'a>,
+    HybridSealedReport,
+    HybridSealedReport::validate
+);
+frame_body!(InboxBatch<'a>, InboxBatch, InboxBatch::validate);

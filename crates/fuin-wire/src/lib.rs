@@ -60,7 +60,7 @@ pub mod text;
 mod varint;
 
 pub use address::{DeviceAddress, DeviceId, UserId};
-pub use blob::{BlobId, SealedReport};
+pub use blob::{BlobId, HybridSealedReport, SealedReport};
 pub use bounded::BoundedVec;
 pub use bytes::{Opaque, SecretBytes};
 pub use envelope::{

@@ -25,3 +25,8 @@ pub const MAX_SEALED_REPORT_LEN: usize = 4 * 1024 * 1024;
 /// Largest frame of any kind, version byte included. It leaves room for the
 /// largest sealed report plus its fixed fields.
 pub const MAX_FRAME_LEN: usize = MAX_SEALED_REPORT_LEN + 1024;
+/// Most bytes in a hybrid sealed report's ciphertext (4 MiB less 2 KiB): less
+/// than [`MAX_SEALED_REPORT_LEN`] so that a report at its limit, with its
+/// 1,088-byte KEM ciphertext and the widest inbox entry around it, still fits
+/// one inbox batch frame.
+pub const MAX_HYBRID_SEALED_REPORT_LEN: usize = MAX_SEALED_REPORT_LEN - 2048;

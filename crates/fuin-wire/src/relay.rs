@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::bounded::BoundedVec;
 use crate::bytes::fixed_bytes;
 use crate::{
-    BlobId, DeliveredRecord, DeviceAddress, DeviceId, Ed25519Signature, KemPrekey, MessageId,
-    OneTimePrekey, PrekeyBundle, PublicIdentity, RoutingEnvelope, SealedReport, SignedPrekey,
-    WireError,
+    BlobId, DeliveredRecord, DeviceAddress, DeviceId, Ed25519Signature, HybridSealedReport,
+    KemPrekey, MessageId, OneTimePrekey, PrekeyBundle, PublicIdentity, RoutingEnvelope,
+    SealedReport, SignedPrekey, WireError,
 };
 
 /// Most one-time prekeys in one upload.
@@ -237,7 +237,8 @@ pub struct ReportAccepted {
     pub received_at_ms: u64,
 }
 
-/// One report of the inbox, as the moderation tool pulls it.
+/// One report of a tag 23 batch: the inbox entry of before protocol
+/// version 3, whose report is always X25519-only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxReport<'a> {
     /// The relay's id for it.
@@ -252,12 +253,53 @@ pub struct InboxReport<'a> {
     pub report: SealedReport<'a>,
 }
 
-/// Tag 23: reports waiting in the inbox, relay to moderation tool.
+/// Tag 23: reports waiting in the inbox, relay to moderation tool, before
+/// protocol version 3. Still decoded: a moderation tool stored each pulled
+/// report as one of these. Relays now answer with [`InboxBatch`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportBatch<'a> {
     /// Oldest first, at most [`MAX_REPORTS_PER_BATCH`].
     #[serde(borrow)]
     pub reports: BoundedVec<InboxReport<'a>, MAX_REPORTS_PER_BATCH>,
+}
+
+/// A sealed report in the inbox, in the form it was sealed in.
+// The hybrid form carries its 1,088-byte KEM ciphertext inline; at most 32
+// of these exist at once (one batch), so boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InboxSealedReport<'a> {
+    /// Index 0: sealed to an X25519-only key before protocol version 3
+    /// (stored by the relay before its upgrade).
+    X25519Only(#[serde(borrow)] SealedReport<'a>),
+    /// Index 1: sealed to a hybrid key (X25519 + ML-KEM-768).
+    Hybrid(#[serde(borrow)] HybridSealedReport<'a>),
+}
+
+/// One report of the inbox, as the moderation tool pulls it from a relay
+/// of protocol version 3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxEntry<'a> {
+    /// The relay's id for it.
+    pub report_id: ReportId,
+    /// The device that submitted it, as the relay authenticated it.
+    #[serde(borrow)]
+    pub reporter: DeviceAddress<'a>,
+    /// When the relay received it, ms since the Unix epoch.
+    pub received_at_ms: u64,
+    /// The sealed report, as submitted.
+    #[serde(borrow)]
+    pub report: InboxSealedReport<'a>,
+}
+
+/// Tag 46: reports waiting in the inbox, relay to moderation tool; each in
+/// the form it was sealed in. Replaces tag 23, which stays decodable for the
+/// files a moderation tool stored before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxBatch<'a> {
+    /// Oldest first, at most [`MAX_REPORTS_PER_BATCH`].
+    #[serde(borrow)]
+    pub reports: BoundedVec<InboxEntry<'a>, MAX_REPORTS_PER_BATCH>,
 }
 
 /// Tag 24: reports the moderation tool has taken; the relay deletes them.
@@ -489,8 +531,147 @@ impl ReportBatch<'_> {
     }
 }
 
+impl InboxSealedReport<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        match self {
+            Self::X25519Only(report) => report.validate(),
+            Self::Hybrid(report) => report.validate(),
+        }
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> InboxSealedReport<'static> {
+        match self {
+            Self::X25519Only(report) => InboxSealedReport::X25519Only(report.into_owned()),
+            Self::Hybrid(report) => InboxSealedReport::Hybrid(report.into_owned()),
+        }
+    }
+}
+
+impl InboxEntry<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.reporter.validate()?;
+        self.report.validate()
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> InboxEntry<'static> {
+        InboxEntry {
+            report_id: self.report_id,
+            reporter: self.reporter.into_owned(),
+            received_at_ms: self.received_at_ms,
+            report: self.report.into_owned(),
+        }
+    }
+}
+
+/// An entry of a tag 23 batch (stored before protocol version 3) is an
+/// entry with an X25519-only report.
+impl<'a> From<InboxReport<'a>> for InboxEntry<'a> {
+    fn from(report: InboxReport<'a>) -> Self {
+        InboxEntry {
+            report_id: report.report_id,
+            reporter: report.reporter,
+            received_at_ms: report.received_at_ms,
+            report: InboxSealedReport::X25519Only(report.report),
+        }
+    }
+}
+
+impl InboxBatch<'_> {
+    pub(crate) fn validate(&self) -> Result<(), WireError> {
+        self.reports.check_len("reports")?;
+        self.reports
+            .as_slice()
+            .iter()
+            .try_for_each(InboxEntry::validate)
+    }
+
+    /// Copies borrowed parts.
+    pub fn into_owned(self) -> InboxBatch<'static> {
+        InboxBatch {
+            reports: self.reports.map(InboxEntry::into_owned),
+        }
+    }
+}
+
 impl ReportAcknowledgement {
     pub(crate) fn validate(&self) -> Result<(), WireError> {
         self.report_ids.check_len("report_ids")
+    }
+}
+
+#[cfg(test)]
+mod inbox_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{
+        DeviceId, Frame, FrameBody, MlKemCiphertext, Opaque, UserId, WIRE_VERSION, X25519PublicKey,
+    };
+
+    fn entry(report: InboxSealedReport<'static>) -> InboxEntry<'static> {
+        InboxEntry {
+            report_id: ReportId([1; 16]),
+            reporter: DeviceAddress::new(UserId::new("bob").unwrap(), DeviceId(1)),
+            received_at_ms: 5,
+            report,
+        }
+    }
+
+    fn both_forms() -> InboxBatch<'static> {
+        InboxBatch {
+            reports: vec![
+                entry(InboxSealedReport::X25519Only(SealedReport {
+                    moderation_key_id: 7,
+                    ephemeral_key: X25519PublicKey([2; 32]),
+                    ciphertext: Opaque::from(vec![3; 60]),
+                })),
+                entry(InboxSealedReport::Hybrid(HybridSealedReport {
+                    moderation_key_id: 7,
+                    ephemeral_key: X25519PublicKey([2; 32]),
+                    kem_ciphertext: MlKemCiphertext([4; MlKemCiphertext::LEN]),
+                    ciphertext: Opaque::from(vec![3; 60]),
+                })),
+            ]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn an_inbox_batch_carries_reports_of_both_forms() {
+        let batch = both_forms();
+        let bytes = batch.to_bytes().unwrap();
+        assert_eq!(bytes[..2], [WIRE_VERSION, 46]);
+        assert_eq!(InboxBatch::from_bytes(&bytes).unwrap(), batch);
+    }
+
+    #[test]
+    fn an_unknown_report_form_is_malformed() {
+        let batch = both_forms();
+        let mut bytes = batch.to_bytes().unwrap();
+        // The first entry's form index follows its id (16), address (1 + 3
+        // + 1) and time (1), after the version, tag and count.
+        let form = 3 + 16 + 5 + 1;
+        assert_eq!(bytes[form], 0);
+        bytes[form] = 2;
+        assert!(matches!(
+            InboxBatch::from_bytes(&bytes),
+            Err(WireError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn the_retired_link_request_and_the_reserved_tag_are_refused_by_number() {
+        assert_eq!(
+            Frame::decode(&[WIRE_VERSION, 35, 0]),
+            Err(WireError::RetiredFrame {
+                tag: 35,
+                protocol_version: 2
+            })
+        );
+        assert_eq!(
+            Frame::decode(&[WIRE_VERSION, 47, 0]),
+            Err(WireError::UnknownVariant { tag: 47 })
+        );
     }
 }

@@ -179,6 +179,33 @@ mod spec_encoder {
         opaque(out, &report["ciphertext"]);
     }
 
+    fn hybrid_sealed_report(out: &mut Vec<u8>, report: &Value) {
+        uint(out, &report["moderation_key_id"]);
+        fixed(out, &report["ephemeral_key"], 32);
+        fixed(out, &report["kem_ciphertext"], 1088);
+        opaque(out, &report["ciphertext"]);
+    }
+
+    /// An `InboxEntry`: the `InboxReport` fields, the report as an enum
+    /// (index 0: tag 5's body, 1: tag 45's).
+    fn inbox_entry(out: &mut Vec<u8>, entry: &Value) {
+        report_id(out, &entry["report_id"]);
+        address(out, &entry["reporter"]);
+        uint(out, &entry["received_at_ms"]);
+        let (form, report) = entry["report"].as_object().unwrap().iter().next().unwrap();
+        match form.as_str() {
+            "X25519Only" => {
+                out.push(0);
+                sealed_report(out, report);
+            }
+            "Hybrid" => {
+                out.push(1);
+                hybrid_sealed_report(out, report);
+            }
+            other => panic!("no report form {other}"),
+        }
+    }
+
     fn inbox_report(out: &mut Vec<u8>, report: &Value) {
         report_id(out, &report["report_id"]);
         address(out, &report["reporter"]);
@@ -474,10 +501,20 @@ mod spec_encoder {
                 opaque(&mut out, &body["sealed"]);
             }
             "LinkRequest" => {
-                varint(&mut out, 35);
+                varint(&mut out, 48);
                 identity(&mut out, &body["identity"]);
                 length_prefixed(&mut out, body["name"].as_str().unwrap().as_bytes());
                 uint(&mut out, &body["created_at_ms"]);
+                fixed(&mut out, &body["grant_key_x25519"], 32);
+                fixed(&mut out, &body["grant_key_ml_kem"], 1184);
+            }
+            "HybridSealedReport" => {
+                varint(&mut out, 45);
+                hybrid_sealed_report(&mut out, body);
+            }
+            "InboxBatch" => {
+                varint(&mut out, 46);
+                list(&mut out, &body["reports"], inbox_entry);
             }
             "LinkGrant" => {
                 varint(&mut out, 36);

@@ -546,12 +546,19 @@ impl Demo {
             ));
         }
         self.out.line(format!(
-            "bob/1 holds {held} messages; the report discloses {} of them, sealed to moderation's key.",
+            "bob/1 holds {held} messages; the report discloses {} of them, sealed to moderation's hybrid key (X25519 + ML-KEM-768).",
             preview.messages.len()
         ));
+        let moderation_key = moderator.public_key().ok_or_else(|| {
+            Failure::new(
+                "demo",
+                "moderation's key is not a hybrid key",
+                "report this as a bug",
+            )
+        })?;
         let accepted = self
             .bob_phone
-            .submit_report(&report, &moderator.public_key())
+            .submit_report(&report, &moderation_key)
             .await?;
         let view = relay_view::read(&self.relay.database)?;
         self.out.line(format!(

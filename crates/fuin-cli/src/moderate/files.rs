@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use fuin_client::report::{ModerationPublicKey, ModerationSecretKey, StampKeySet};
+use fuin_client::report::{ModerationPublicKey, ModerationSecretKey, ReportError, StampKeySet};
 use fuin_wire::StampKeyId;
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -103,12 +103,18 @@ pub fn public_key(path: &Path) -> Result<ModerationPublicKey, Failure> {
             "give the moderation service's public key file (moderation.pub)",
         )
     })?;
-    ModerationPublicKey::from_text(&text).map_err(|err| {
-        Failure::new(
+    ModerationPublicKey::from_text(&text).map_err(|err| match err {
+        ReportError::OutdatedModerationKey => Failure::new(
+            "outdated_moderation_key",
+            format!("{}: {err}", path.display()),
+            "the moderation service must publish a new hybrid key (fuin moderate keygen \
+             --upgrade); give its new moderation.pub",
+        ),
+        err => Failure::new(
             "moderation_key",
             format!("{} is not a moderation public key: {err}", path.display()),
             "give the moderation service's public key file (moderation.pub)",
-        )
+        ),
     })
 }
 

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fuin_wire::relay::{InboxReport, ReportAcknowledgement, ReportBatch, ReportId};
+use fuin_wire::relay::{InboxBatch, InboxEntry, ReportAcknowledgement, ReportId};
 use fuin_wire::{DeviceAddress, FrameBody};
 use zeroize::Zeroizing;
 
@@ -136,7 +136,7 @@ pub async fn pull(
             credential,
         )
         .await?;
-        let batch = ReportBatch::from_bytes(&bytes).map_err(|err| {
+        let batch = InboxBatch::from_bytes(&bytes).map_err(|err| {
             relay_failure(format!("the relay's report batch is malformed: {err}"))
         })?;
         if batch.reports.is_empty() {
@@ -149,8 +149,8 @@ pub async fn pull(
                     "the relay handed out a report again after it was acknowledged".into(),
                 ));
             }
-            let one = ReportBatch {
-                reports: vec![InboxReport::clone(report)].into(),
+            let one = InboxBatch {
+                reports: vec![InboxEntry::clone(report)].into(),
             };
             let frame = one
                 .to_bytes()

@@ -28,8 +28,13 @@ pub enum ModerateCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// The key's id, named in every report sealed to it; a new key gets a new id.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, conflicts_with = "upgrade")]
         key_id: u32,
+        /// Make the hybrid key from a moderation key of before protocol
+        /// version 3 (moderation.key, X25519 only): it keeps that key's id
+        /// and X25519 secret, so reports sealed to the old key still open.
+        #[arg(long, value_name = "OLD_KEY")]
+        upgrade: Option<PathBuf>,
     },
     /// Take the waiting reports from a relay's inbox and store them.
     Pull {
@@ -104,7 +109,11 @@ pub fn now_ms() -> u64 {
 /// Runs a `fuin moderate` command.
 pub async fn run(command: ModerateCommand) -> Result<Answer, Failure> {
     match command {
-        ModerateCommand::Keygen { out, key_id } => keygen(&out, key_id),
+        ModerateCommand::Keygen {
+            out,
+            key_id,
+            upgrade,
+        } => keygen(&out, key_id, upgrade.as_deref()),
         ModerateCommand::Pull {
             relay,
             credential_file,
@@ -135,7 +144,22 @@ pub async fn run(command: ModerateCommand) -> Result<Answer, Failure> {
     }
 }
 
-fn keygen(out: &Path, key_id: u32) -> Result<Answer, Failure> {
+fn keygen(out: &Path, key_id: u32, upgrade: Option<&Path>) -> Result<Answer, Failure> {
+    let key = match upgrade {
+        Some(old) => {
+            let old = files::secret_key(old)?;
+            if old.is_hybrid() {
+                return Err(Failure::new(
+                    "moderation_key",
+                    "the key to upgrade is already a hybrid key",
+                    "give the moderation.key of before protocol version 3, or make a new key",
+                ));
+            }
+            old.upgrade(&mut rand::rng())
+        }
+        None => ModerationSecretKey::generate(&mut rand::rng(), key_id),
+    };
+    let key_id = key.key_id();
     std::fs::create_dir_all(out).map_err(|err| {
         Failure::new(
             "moderation_files",
@@ -143,7 +167,6 @@ fn keygen(out: &Path, key_id: u32) -> Result<Answer, Failure> {
             "give --out a writable directory",
         )
     })?;
-    let key = ModerationSecretKey::generate(&mut rand::rng(), key_id);
     let mut credential = zeroize::Zeroizing::new([0u8; 32]);
     rand::fill(credential.as_mut());
     let credential_hash = hex::encode(Sha256::digest(credential.as_ref()));
@@ -163,10 +186,16 @@ fn keygen(out: &Path, key_id: u32) -> Result<Answer, Failure> {
     }
     files::create_secret(&secret_path, &key.to_bytes())?;
     files::create_secret(&credential_path, credential.as_ref())?;
-    let public = key.public_key();
+    let public = key.public_key().ok_or_else(|| {
+        Failure::new(
+            "moderation_key",
+            "the new key is not a hybrid key",
+            "report this as a bug",
+        )
+    })?;
     files::create_public(&public_path, public.to_text().as_bytes())?;
     let text = format!(
-        "moderation key {key_id} made in {dir}:\n\
+        "moderation key {key_id} (hybrid: X25519 + ML-KEM-768) made in {dir}:\n\
          \x20 {secret}  the secret key (mode 0600): keep it with the moderation tool only\n\
          \x20 {public}  the public key: give it to apps (fuin report --moderation-key)\n\
          \x20 {cred}  the inbox credential (mode 0600), for fuin moderate pull\n\
@@ -182,7 +211,8 @@ fn keygen(out: &Path, key_id: u32) -> Result<Answer, Failure> {
             "key_id": key_id,
             "secret_key": secret_path.display().to_string(),
             "public_key": public_path.display().to_string(),
-            "public_key_hex": hex::encode(public.key.0),
+            "public_key_x25519_hex": hex::encode(public.key.x25519.0),
+            "upgraded": upgrade.is_some(),
             "credential": credential_path.display().to_string(),
             "credential_hash": credential_hash,
         }),
@@ -327,6 +357,9 @@ pub fn report_lines(report: &VerifiedReport) -> Vec<String> {
         ),
         format!("  reason: {}", views::printable(&report.reason)),
     ];
+    if !report.post_quantum {
+        lines.push("  sealed before protocol version 3 (X25519 only, not post-quantum)".to_owned());
+    }
     for (i, message) in report.messages.iter().enumerate() {
         lines.push(format!(
             "  {}. {} from {} at {} UTC: {}",
@@ -361,6 +394,7 @@ pub fn report_json(report: &VerifiedReport) -> Value {
         "reason": report.reason,
         "created_at_ms": report.created_at_ms,
         "received_at_ms": report.received_at_ms,
+        "post_quantum": report.post_quantum,
         "messages": report.messages.iter().map(|message| json!({
             "verdict": verdict_code(&message.verdict),
             "verified": message.verdict.is_verified(),

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fuin_seal::link::{LINK_CODE_LIFETIME_MS, LinkCode, LinkDirection};
+use fuin_seal::link::{LINK_CODE_LIFETIME_MS, LinkCode};
+use fuin_seal::primitives::hybrid_kem::HybridSecretKey;
 use fuin_seal::{AccountKey, DeviceIdentity, VerifiedDeviceList};
 use fuin_wire::account::{DeviceName, LinkGrant, LinkMessage, LinkRequest};
 use fuin_wire::{FrameBody, UserId};
@@ -29,6 +30,9 @@ pub struct PendingLink {
     identity: DeviceIdentity,
     expected_user: Option<UserId<'static>>,
     code: LinkCode,
+    /// The hybrid key the grant is sealed to, made for this link alone and
+    /// kept only in memory.
+    grant_key: HybridSecretKey,
     created_at_ms: u64,
 }
 
@@ -73,18 +77,18 @@ impl Client {
         let relay = RelayConnection::new(relay_url, options.relay_certificate.as_deref())?;
         let identity = DeviceIdentity::generate(&mut rand::rng());
         let code = LinkCode::generate(&mut rand::rng(), identity.public());
+        let grant_key = HybridSecretKey::generate(&mut rand::rng());
+        let grant_public = grant_key.public_key();
         let created_at_ms = now_ms();
         let request = LinkRequest {
             identity: identity.public().clone(),
             name,
             created_at_ms,
+            grant_key_x25519: grant_public.x25519,
+            grant_key_ml_kem: grant_public.ml_kem,
         };
         let keys = code.keys();
-        let sealed = keys.seal(
-            &mut rand::rng(),
-            LinkDirection::Request,
-            &request.to_bytes()?,
-        );
+        let sealed = keys.seal_request(&mut rand::rng(), &request.to_bytes()?);
         relay
             .put_link_message(
                 keys.channel(),
@@ -101,6 +105,7 @@ impl Client {
             identity,
             expected_user,
             code,
+            grant_key,
             created_at_ms,
         })
     }
@@ -148,10 +153,11 @@ impl PendingLink {
             }
         };
         let plaintext = keys
-            .open(LinkDirection::Grant, message.sealed.as_bytes())
+            .open_grant(&self.grant_key, message.sealed.as_bytes())
             .map_err(|_| {
                 ClientError::RelayMisbehaved(
-                    "a link grant that does not open under the code".into(),
+                    "a link grant that does not open under the code and this device's grant key"
+                        .into(),
                 )
             })?;
         let grant = LinkGrant::from_bytes(&plaintext)

@@ -12,7 +12,8 @@ mod store;
 
 use std::time::Duration;
 
-use fuin_seal::link::{LINK_CODE_LIFETIME_MS, LinkCode, LinkDirection};
+use fuin_seal::link::{LINK_CODE_LIFETIME_MS, LinkCode};
+use fuin_seal::primitives::hybrid_kem::HybridPublicKey;
 use fuin_seal::safety_number::SafetyNumber;
 use fuin_seal::{AccountKey, TrustedIdentity, VerifiedDeviceList};
 use fuin_wire::account::{
@@ -201,11 +202,29 @@ impl Client {
             ));
         };
         let plaintext = keys
-            .open(LinkDirection::Request, message.sealed.as_bytes())
+            .open_request(message.sealed.as_bytes())
             .map_err(|_| ClientError::InvalidArgument("the link code is wrong".into()))?;
         let request = LinkRequest::from_bytes(&plaintext)
-            .map_err(|err| ClientError::RelayMisbehaved(format!("link request: {err}")))?
+            .map_err(|err| match err {
+                fuin_wire::WireError::RetiredFrame { .. } => ClientError::InvalidArgument(
+                    "the new device runs a version before protocol version 3: the new device \
+                     must be updated first"
+                        .into(),
+                ),
+                err => ClientError::RelayMisbehaved(format!("link request: {err}")),
+            })?
             .into_owned();
+        // The grant is sealed to this key: check both halves before
+        // anything is published.
+        let grant_key = HybridPublicKey {
+            x25519: request.grant_key_x25519,
+            ml_kem: request.grant_key_ml_kem,
+        };
+        grant_key.check().map_err(|err| {
+            ClientError::InvalidArgument(format!(
+                "the new device's grant key is not usable ({err}); make a new code"
+            ))
+        })?;
         let now = now_ms();
         if now.saturating_sub(request.created_at_ms) > LINK_CODE_LIFETIME_MS
             || request.created_at_ms > now + 60_000
@@ -266,7 +285,7 @@ impl Client {
             device_list: new.list().clone(),
         };
         let grant = Zeroizing::new(grant.to_bytes()?);
-        let sealed = keys.seal(&mut rand::rng(), LinkDirection::Grant, &grant);
+        let sealed = keys.seal_grant(&mut rand::rng(), &grant_key, &grant)?;
         relay
             .put_link_message(
                 keys.channel(),

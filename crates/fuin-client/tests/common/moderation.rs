@@ -2,7 +2,7 @@
 //! moderation's keys, and pulling the inbox.
 
 use fuin_client::report::{ModerationSecretKey, Moderator, StampKeySet};
-use fuin_wire::relay::{ReportAcknowledgement, ReportBatch};
+use fuin_wire::relay::{InboxBatch, ReportAcknowledgement};
 use fuin_wire::{FrameBody, StampKeyId};
 
 use super::TestRelay;
@@ -30,7 +30,7 @@ pub fn moderator() -> Moderator {
 }
 
 /// Pulls every waiting report from the inbox and acknowledges them.
-pub async fn pull(relay: &TestRelay) -> ReportBatch<'static> {
+pub async fn pull(relay: &TestRelay) -> InboxBatch<'static> {
     let http = reqwest::Client::new();
     let auth = format!("Moderation {}", hex::encode(CREDENTIAL));
     let bytes = http
@@ -44,7 +44,7 @@ pub async fn pull(relay: &TestRelay) -> ReportBatch<'static> {
         .bytes()
         .await
         .unwrap();
-    let batch = ReportBatch::from_bytes(&bytes).unwrap().into_owned();
+    let batch = InboxBatch::from_bytes(&bytes).unwrap().into_owned();
     let ack = ReportAcknowledgement {
         report_ids: batch
             .reports

@@ -22,16 +22,16 @@ use crate::error::ApiError;
 use crate::store::{NewReport, Store};
 use fuin_wire::limits::{MAX_FRAME_LEN, MAX_USER_ID_LEN};
 use fuin_wire::relay::{
-    InboxReport, MAX_REPORTS_PER_BATCH, ReportAccepted, ReportAcknowledgement, ReportBatch,
-    ReportId,
+    InboxBatch, InboxEntry, InboxSealedReport, MAX_REPORTS_PER_BATCH, ReportAccepted,
+    ReportAcknowledgement, ReportId,
 };
-use fuin_wire::{FrameBody, SealedReport};
+use fuin_wire::{Frame, FrameBody, FrameKind, HybridSealedReport, WireError};
 
-/// What an `InboxReport` adds to its stored `SealedReport` frame, at most:
-/// the id, the widest reporter address and the widest time. (The stored
-/// frame's version byte and tag, which the element lacks, are left in as
-/// slack.)
-const INBOX_REPORT_OVERHEAD: usize = 16 + (1 + MAX_USER_ID_LEN + 5) + 10;
+/// What an `InboxEntry` adds to its stored sealed report frame, at most:
+/// the id, the widest reporter address, the widest time and the form's
+/// enum index. (The stored frame's version byte and tag, which the element
+/// lacks, are left in as slack.)
+const INBOX_REPORT_OVERHEAD: usize = 16 + (1 + MAX_USER_ID_LEN + 5) + 10 + 1;
 /// The stored reports' total length that keeps a full batch within the
 /// frame limit: the limit, less the batch's version, tag and one-byte count,
 /// less every report's overhead.
@@ -46,7 +46,23 @@ pub(super) async fn submit<S: Store>(
 ) -> Result<Response, ApiError> {
     let reporter = session.device;
     let body = body_bytes(body)?;
-    SealedReport::from_bytes(&body)?;
+    match HybridSealedReport::from_bytes(&body) {
+        Ok(_) => {}
+        Err(WireError::UnexpectedFrame {
+            found: FrameKind::SealedReport,
+            ..
+        }) => {
+            // Sealed to an X25519-only key: storing it would keep a report
+            // that a future break of X25519 opens.
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "report_not_post_quantum",
+                "reports sealed to an X25519-only moderation key are no longer accepted: \
+                 seal it to the hybrid moderation key",
+            ));
+        }
+        Err(err) => return Err(err.into()),
+    }
     let report_id = ReportId(random());
     let received_at_ms = relay.now();
     relay
@@ -148,14 +164,21 @@ pub(super) async fn pull<S: Store>(
     for report in &stored {
         // The relay wrote these bytes itself: failing to read them back is
         // the server's fault, not the client's.
-        reports.push(InboxReport {
+        // Rows stored before protocol version 3 hold an X25519-only report:
+        // served as such, so that moderation still opens them.
+        let sealed = match Frame::decode(&report.report).map_err(|_| internal())? {
+            Frame::HybridSealedReport(sealed) => InboxSealedReport::Hybrid(sealed),
+            Frame::SealedReport(sealed) => InboxSealedReport::X25519Only(sealed),
+            _ => return Err(internal()),
+        };
+        reports.push(InboxEntry {
             report_id: report.report_id,
             reporter: report.reporter.clone(),
             received_at_ms: report.received_at_ms,
-            report: SealedReport::from_bytes(&report.report).map_err(|_| internal())?,
+            report: sealed,
         });
     }
-    let batch = ReportBatch {
+    let batch = InboxBatch {
         reports: reports.into(),
     };
     // The budget keeps the batch within the frame limit.
@@ -183,16 +206,12 @@ pub(super) async fn acknowledge<S: Store>(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use fuin_wire::{DeviceAddress, DeviceId, Opaque, UserId, X25519PublicKey};
+    use fuin_wire::{
+        DeviceAddress, DeviceId, MlKemCiphertext, Opaque, SealedReport, UserId, X25519PublicKey,
+    };
 
-    fn inbox_report(ciphertext_len: usize) -> (Vec<u8>, InboxReport<'static>) {
-        let report = SealedReport {
-            moderation_key_id: u32::MAX,
-            ephemeral_key: X25519PublicKey([1; 32]),
-            ciphertext: Opaque::from(vec![2; ciphertext_len]),
-        };
-        let stored = report.to_bytes().unwrap();
-        let inbox = InboxReport {
+    fn entry(report: InboxSealedReport<'static>) -> InboxEntry<'static> {
+        InboxEntry {
             report_id: ReportId([3; 16]),
             reporter: DeviceAddress::new(
                 UserId::new("r".repeat(MAX_USER_ID_LEN)).unwrap(),
@@ -200,16 +219,39 @@ mod tests {
             ),
             received_at_ms: u64::MAX,
             report,
-        };
-        (stored, inbox)
+        }
     }
 
-    /// The overhead is what an element adds to its stored frame, at most.
+    fn inbox_report(ciphertext_len: usize) -> (Vec<u8>, InboxEntry<'static>) {
+        let report = HybridSealedReport {
+            moderation_key_id: u32::MAX,
+            ephemeral_key: X25519PublicKey([1; 32]),
+            kem_ciphertext: MlKemCiphertext([4; MlKemCiphertext::LEN]),
+            ciphertext: Opaque::from(vec![2; ciphertext_len]),
+        };
+        let stored = report.to_bytes().unwrap();
+        (stored, entry(InboxSealedReport::Hybrid(report)))
+    }
+
+    /// The overhead is what an element adds to its stored frame, at most,
+    /// whichever form the stored report has.
     #[test]
     fn the_overhead_covers_the_widest_report() {
         let (stored, inbox) = inbox_report(100);
-        let batch = ReportBatch {
+        let batch = InboxBatch {
             reports: vec![inbox].into(),
+        }
+        .to_bytes()
+        .unwrap();
+        assert_eq!(batch.len() - 3, stored.len() - 2 + INBOX_REPORT_OVERHEAD);
+        let old = SealedReport {
+            moderation_key_id: u32::MAX,
+            ephemeral_key: X25519PublicKey([1; 32]),
+            ciphertext: Opaque::from(vec![2; 100]),
+        };
+        let stored = old.to_bytes().unwrap();
+        let batch = InboxBatch {
+            reports: vec![entry(InboxSealedReport::X25519Only(old))].into(),
         }
         .to_bytes()
         .unwrap();
@@ -228,7 +270,7 @@ mod tests {
             .find(|(stored, _)| stored.len() <= each)
             .unwrap();
         assert!(stored.len() + 4 > each);
-        let batch = ReportBatch {
+        let batch = InboxBatch {
             reports: vec![inbox; MAX_REPORTS_PER_BATCH].into(),
         };
         assert!(batch.to_bytes().is_ok_and(|b| b.len() <= MAX_FRAME_LEN));

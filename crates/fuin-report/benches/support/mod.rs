@@ -9,31 +9,33 @@ use fuin_report::{ModerationPublicKey, ModerationSecretKey, Moderator, ReportBui
 use fuin_seal::ConversationId;
 use fuin_seal::primitives::framing::Framer;
 use fuin_seal::primitives::franking::{self, FrankedMessage, verify_hmac_sha256};
+use fuin_seal::primitives::hybrid_kem::{HybridEncapsulation, HybridSecretKey};
 use fuin_seal::primitives::kdf::Label;
 use fuin_seal::primitives::x25519::AgreementSecret;
-use fuin_seal::primitives::{aead, sha256};
-use fuin_wire::relay::{InboxReport, ReportId};
-use fuin_wire::{FrameBody, SealedReport, StampKeyId, franking_stamp_input};
+use fuin_seal::primitives::{aead, kem, sha256};
+use fuin_wire::relay::{InboxEntry, InboxSealedReport, ReportId};
+use fuin_wire::{FrameBody, HybridSealedReport, StampKeyId, franking_stamp_input};
 use rand_chacha::ChaCha20Rng;
 
 /// A chat-sized body.
 const BODY_LEN: usize = 140;
 const STAMP_KEY: [u8; 32] = [0x5a; 32];
-/// Lengths of the report's HKDF salt (its transcript) and associated data.
-const SALT_LEN: usize = 97;
-const AAD_LEN: usize = 61;
+/// Lengths of the hybrid report's HKDF salt (its transcript) and
+/// associated data (`spec/report.md` §4.2).
+const SALT_LEN: usize = 2396;
+const AAD_LEN: usize = 1164;
 
 /// A report of `count` messages, sealed and waiting in the inbox, and what
 /// the floors need.
 pub struct Fixture {
     pub builder: ReportBuilder,
     pub moderator: Moderator,
-    pub inbox: InboxReport<'static>,
+    pub inbox: InboxEntry<'static>,
     plaintext: Vec<u8>,
     salt: Vec<u8>,
     aad: Vec<u8>,
-    moderation: AgreementSecret,
-    ephemeral: AgreementSecret,
+    moderation: HybridSecretKey,
+    encapsulation: HybridEncapsulation,
     sealed: Vec<u8>,
     record_len: usize,
 }
@@ -64,23 +66,25 @@ pub fn fixture(rng: &mut ChaCha20Rng, count: usize) -> Fixture {
     )
     .unwrap();
     let moderator = Moderator::new(ModerationSecretKey::generate(rng, 1), stamp_keys);
-    let frame = builder.seal(rng, &moderator.public_key()).unwrap();
-    let inbox = InboxReport {
+    let frame = builder.seal(rng, &moderator.public_key().unwrap()).unwrap();
+    let inbox = InboxEntry {
         report_id: ReportId([1; 16]),
         reporter,
         received_at_ms: 1_795_000_001_000,
-        report: SealedReport::from_bytes(&frame).unwrap().into_owned(),
+        report: InboxSealedReport::Hybrid(
+            HybridSealedReport::from_bytes(&frame).unwrap().into_owned(),
+        ),
     };
     let plaintext = builder.content().to_bytes().unwrap().to_vec();
     let salt = vec![0u8; SALT_LEN];
     let aad = vec![0u8; AAD_LEN];
-    let moderation = AgreementSecret::generate(rng);
-    let ephemeral = AgreementSecret::generate(rng);
-    let shared = ephemeral.agree(&moderation.public_key()).unwrap();
+    let moderation = HybridSecretKey::generate(rng);
+    let (encapsulation, km) =
+        fuin_seal::primitives::hybrid_kem::encapsulate(rng, &moderation.public_key()).unwrap();
     let sealed = aead::seal(
-        Label::ReportKeys,
+        Label::HybridReportKeys,
         Some(&salt),
-        shared.key_material(),
+        km.as_slice(),
         &aad,
         &plaintext,
     );
@@ -96,7 +100,7 @@ pub fn fixture(rng: &mut ChaCha20Rng, count: usize) -> Fixture {
         salt,
         aad,
         moderation,
-        ephemeral,
+        encapsulation,
         sealed,
         record_len,
     }
@@ -104,15 +108,22 @@ pub fn fixture(rng: &mut ChaCha20Rng, count: usize) -> Fixture {
 
 impl Fixture {
     /// Sealing's floor: a fresh ephemeral key (secret and public), one
-    /// agreement, and the committing AEAD (one HKDF, AES-256-GCM) over a
-    /// plaintext of the report's length.
+    /// agreement, one ML-KEM-768 encapsulation (with its key check), and the
+    /// committing AEAD (one HKDF, AES-256-GCM) over a plaintext of the
+    /// report's length.
     pub fn seal_floor(&self, rng: &mut ChaCha20Rng, key: &ModerationPublicKey) {
         let ephemeral = AgreementSecret::generate(rng);
-        let shared = ephemeral.agree(&key.key).unwrap();
+        black_box(ephemeral.public_key());
+        let shared = ephemeral.agree(&key.key.x25519).unwrap();
+        let (ciphertext, secret) = kem::encapsulate(rng, &key.key.ml_kem).unwrap();
+        black_box(&ciphertext);
+        let mut km = [0u8; 64];
+        km[..32].copy_from_slice(secret.expose());
+        km[32..].copy_from_slice(shared.key_material());
         black_box(aead::seal(
-            Label::ReportKeys,
+            Label::HybridReportKeys,
             Some(&self.salt),
-            shared.key_material(),
+            &km,
             &self.aad,
             &self.plaintext,
         ));
@@ -123,11 +134,11 @@ impl Fixture {
     /// conversation id and the audit record's hash (two SHA-256), the latter
     /// over an input of the record's real length.
     pub fn open_floor(&self) {
-        let shared = self.moderation.agree(&self.ephemeral.public_key()).unwrap();
+        let km = self.moderation.decapsulate(&self.encapsulation).unwrap();
         let opened = aead::open(
-            Label::ReportKeys,
+            Label::HybridReportKeys,
             Some(&self.salt),
-            shared.key_material(),
+            km.as_slice(),
             &self.aad,
             &self.sealed,
         )

@@ -11,10 +11,10 @@ use fuin_report::{
     ReportedMessage, StampKeySet, VerifiedReport,
 };
 use fuin_seal::{DeviceIdentity, Opened, Outgoing, PrekeyStore, Session, VerifiedBundle};
-use fuin_wire::relay::{InboxReport, ReportId};
+use fuin_wire::relay::{InboxEntry, InboxSealedReport, ReportId};
 use fuin_wire::{
-    ContentType, DeliveredRecord, DeviceAddress, DeviceId, FrameBody, FrankingStamp, MessageId,
-    SealedReport, StampKeyId, UserId,
+    ContentType, DeliveredRecord, DeviceAddress, DeviceId, Frame, FrankingStamp, MessageId,
+    StampKeyId, UserId,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -197,14 +197,15 @@ impl World {
     }
 
     pub fn moderation_secret_key(&self) -> ModerationSecretKey {
-        let mut bytes = b"FUINMSK1".to_vec();
+        let mut bytes = b"FUINMSK2".to_vec();
         bytes.extend_from_slice(&self.moderation_key_id.to_be_bytes());
         bytes.extend_from_slice(&[0x4d; 32]);
+        bytes.extend_from_slice(&[0x6b; 64]);
         ModerationSecretKey::from_bytes(&bytes).unwrap()
     }
 
     pub fn moderation_key(&self) -> ModerationPublicKey {
-        self.moderation_secret_key().public_key()
+        self.moderation_secret_key().public_key().unwrap()
     }
 
     pub fn stamp_keys(&self) -> StampKeySet {
@@ -252,19 +253,25 @@ impl World {
         fuin_report::sealing::seal_content(&mut self.rng, &key, content).unwrap()
     }
 
-    /// What the relay's inbox hands moderation for a `SealedReport` frame
-    /// submitted by `submitter`.
+    /// What the relay's inbox hands moderation for a sealed report frame
+    /// (a `HybridSealedReport`, or a `SealedReport` stored before protocol
+    /// version 3) submitted by `submitter`.
     pub fn inbox(
         &mut self,
         submitter: &DeviceAddress<'static>,
         frame: &[u8],
-    ) -> InboxReport<'static> {
+    ) -> InboxEntry<'static> {
         self.next_report += 1;
-        InboxReport {
+        let report = match Frame::decode(frame).unwrap().into_owned() {
+            Frame::HybridSealedReport(report) => InboxSealedReport::Hybrid(report),
+            Frame::SealedReport(report) => InboxSealedReport::X25519Only(report),
+            other => panic!("not a sealed report: {:?}", other.kind()),
+        };
+        InboxEntry {
             report_id: ReportId([self.next_report; 16]),
             reporter: submitter.clone(),
             received_at_ms: RECEIVED_AT,
-            report: SealedReport::from_bytes(frame).unwrap().into_owned(),
+            report,
         }
     }
 

@@ -138,11 +138,32 @@ pub fn encapsulate<R: CryptoRng + ?Sized>(
     ))
 }
 
+/// [`encapsulate`] with the given ephemeral X25519 private key and ML-KEM
+/// randomness `m`, in the order `encapsulate` draws them. Deterministic:
+/// only for test vectors; protocol code uses [`encapsulate`].
+pub fn encapsulate_with(
+    recipient: &HybridPublicKey,
+    ephemeral: [u8; 32],
+    randomness: &[u8; kem::ENCAPSULATION_RANDOMNESS_LEN],
+) -> Result<(HybridEncapsulation, Zeroizing<[u8; KEY_MATERIAL_LEN]>), SealError> {
+    recipient.check()?;
+    let ephemeral = AgreementSecret::from_bytes(ephemeral);
+    let dh = ephemeral.agree(&recipient.x25519)?;
+    let (ciphertext, shared) = kem::encapsulate_with(&recipient.ml_kem, randomness)?;
+    Ok((
+        HybridEncapsulation {
+            ephemeral: ephemeral.public_key(),
+            ciphertext,
+        },
+        key_material(shared.expose(), dh.expose()),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
+    use rand_core::{Rng, SeedableRng};
 
     #[test]
     fn both_sides_get_the_same_material_and_any_altered_byte_changes_it() {
@@ -156,6 +177,21 @@ mod tests {
         let mut altered = sent;
         altered.ephemeral.0[0] ^= 1;
         assert_ne!(*secret.decapsulate(&altered).unwrap(), *material);
+    }
+
+    #[test]
+    fn recorded_randomness_gives_what_the_rng_would() {
+        let secret = HybridSecretKey::generate(&mut ChaCha20Rng::seed_from_u64(9));
+        let mut draws = ChaCha20Rng::seed_from_u64(10);
+        let mut ephemeral = [0u8; 32];
+        let mut m = [0u8; 32];
+        draws.fill_bytes(&mut ephemeral);
+        draws.fill_bytes(&mut m);
+        let recorded = encapsulate_with(&secret.public_key(), ephemeral, &m).unwrap();
+        let drawn = encapsulate(&mut ChaCha20Rng::seed_from_u64(10), &secret.public_key()).unwrap();
+        assert_eq!(recorded.0, drawn.0);
+        assert_eq!(*recorded.1, *drawn.1);
+        assert_eq!(*secret.decapsulate(&recorded.0).unwrap(), *recorded.1);
     }
 
     #[test]

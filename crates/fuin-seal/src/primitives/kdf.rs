@@ -88,11 +88,23 @@ pub enum Label {
     LinkRequestAssociatedData,
     /// First framed field of a link grant's associated data.
     LinkGrantAssociatedData,
+    /// HKDF info: a hybrid report's key material (ML-KEM secret and DH
+    /// output) to AEAD key, nonce and commitment.
+    HybridReportKeys,
+    /// First framed field of a hybrid report's HKDF salt (its transcript).
+    HybridReportTranscript,
+    /// First framed field of a hybrid sealed report's associated data.
+    HybridReportAssociatedData,
+    /// HKDF info: a link grant's key material (`k_grant` and the hybrid
+    /// KEM's) to AEAD key, nonce and commitment.
+    LinkGrantKeys,
+    /// First framed field of a link grant's HKDF salt (its transcript).
+    LinkGrantTranscript,
 }
 
 impl Label {
     /// Every label, for the spec table and its test.
-    pub const ALL: [Label; 39] = [
+    pub const ALL: [Label; 44] = [
         Self::IdentitySignature,
         Self::SignedPrekeySignature,
         Self::KemPrekeySignature,
@@ -132,6 +144,11 @@ impl Label {
         Self::LinkSeal,
         Self::LinkRequestAssociatedData,
         Self::LinkGrantAssociatedData,
+        Self::HybridReportKeys,
+        Self::HybridReportTranscript,
+        Self::HybridReportAssociatedData,
+        Self::LinkGrantKeys,
+        Self::LinkGrantTranscript,
     ];
 
     /// The label's bytes.
@@ -176,6 +193,11 @@ impl Label {
             Self::LinkSeal => b"fuin/v1/link-seal",
             Self::LinkRequestAssociatedData => b"fuin/v1/link-request",
             Self::LinkGrantAssociatedData => b"fuin/v1/link-grant",
+            Self::HybridReportKeys => b"fuin/v1/hybrid-report-keys",
+            Self::HybridReportTranscript => b"fuin/v1/hybrid-report-transcript",
+            Self::HybridReportAssociatedData => b"fuin/v1/hybrid-report-ad",
+            Self::LinkGrantKeys => b"fuin/v1/link-grant-keys",
+            Self::LinkGrantTranscript => b"fuin/v1/link-grant-transcript",
         }
     }
 }

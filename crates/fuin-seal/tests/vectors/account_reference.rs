@@ -22,7 +22,8 @@ pub const WIRE_VERSION: u8 = 1;
 pub const TAG_SIGNED_DEVICE_LIST: u8 = 32;
 pub const TAG_ACCOUNT_REGISTRATION: u8 = 33;
 pub const TAG_LINK_MESSAGE: u8 = 34;
-pub const TAG_LINK_REQUEST: u8 = 35;
+/// Tag 48 since protocol version 3 (tag 35 is retired).
+pub const TAG_LINK_REQUEST: u8 = 48;
 pub const TAG_LINK_GRANT: u8 = 36;
 /// accounts.md §2: at most 16 devices.
 pub const MAX_DEVICES: usize = 16;
@@ -151,11 +152,21 @@ pub fn link_message_frame(sealed: &[u8]) -> Vec<u8> {
     frame(TAG_LINK_MESSAGE, &body)
 }
 
-/// Tag 35: identity (128), name (text), created_at_ms (varint).
-pub fn link_request_frame(identity: &[u8; 128], name: &str, created_at_ms: u64) -> Vec<u8> {
+/// Tag 48: identity (128), name (text), created_at_ms (varint), the grant
+/// key's X25519 (32) and ML-KEM-768 (1,184) halves.
+pub fn link_request_frame(
+    identity: &[u8; 128],
+    name: &str,
+    created_at_ms: u64,
+    grant_key_x25519: &[u8; 32],
+    grant_key_ml_kem: &[u8],
+) -> Vec<u8> {
     let mut body = identity.to_vec();
     with_length(&mut body, name.as_bytes());
     varint(&mut body, created_at_ms);
+    // The grant key's two halves, fixed-size (wire-groups-accounts.md, tag 48).
+    body.extend_from_slice(grant_key_x25519);
+    body.extend_from_slice(grant_key_ml_kem);
     frame(TAG_LINK_REQUEST, &body)
 }
 

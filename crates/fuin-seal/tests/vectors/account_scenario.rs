@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use super::account_reference as a;
 use super::reference::{self as r, Bytes32};
 use super::scenario::ScriptedRng;
-use fuin_seal::link::{LinkCode, LinkDirection};
+use fuin_seal::link::{GRANT_ENCAPSULATION_LEN, LinkCode, LinkDirection, LinkKeys};
+use fuin_seal::primitives::aead;
+use fuin_seal::primitives::hybrid_kem::{self, HybridPublicKey, HybridSecretKey};
+use fuin_seal::primitives::kdf::{self, Label};
 use fuin_seal::safety_number::SafetyNumber;
 use fuin_seal::{AccountKey, DeviceIdentity, VerifiedDeviceList};
 use fuin_wire::account::{
@@ -41,10 +44,17 @@ pub struct Inputs {
     pub invite: Bytes32,
     pub link_secret: [u8; 16],
     pub request_salt: Bytes32,
-    pub grant_salt: Bytes32,
     pub bob_account_seed: Bytes32,
     pub kobayashi_account_seed: Bytes32,
     pub carol_account_seeds: [Bytes32; 2],
+    /// The new device's grant key: its X25519 private key, then its
+    /// ML-KEM-768 seed `d || z`.
+    pub grant_key_x25519: Bytes32,
+    pub grant_key_ml_kem_seed: [u8; 64],
+    /// The grant's encapsulation randomness: the ephemeral X25519 key, then
+    /// the ML-KEM randomness `m`.
+    pub grant_ephemeral: Bytes32,
+    pub grant_kem_randomness: Bytes32,
 }
 
 fn draw<const N: usize>(rng: &mut rand_chacha::ChaCha20Rng) -> [u8; N] {
@@ -72,10 +82,18 @@ impl Inputs {
             invite: draw(&mut rng),
             link_secret: draw(&mut rng),
             request_salt: draw(&mut rng),
-            grant_salt: draw(&mut rng),
-            bob_account_seed: draw(&mut rng),
+            // Drawn and dropped: the grant's random salt of protocol version
+            // 2, kept in the sequence so that the later draws do not move.
+            bob_account_seed: {
+                let _grant_salt_before_v3: Bytes32 = draw(&mut rng);
+                draw(&mut rng)
+            },
             kobayashi_account_seed: draw(&mut rng),
             carol_account_seeds: [draw(&mut rng), draw(&mut rng)],
+            grant_key_x25519: draw(&mut rng),
+            grant_key_ml_kem_seed: draw(&mut rng),
+            grant_ephemeral: draw(&mut rng),
+            grant_kem_randomness: draw(&mut rng),
         }
     }
 
@@ -92,7 +110,10 @@ impl Inputs {
             invite: bytes(&lists["registrations"][1]["invite"]),
             link_secret: bytes(&link["link_secret"]),
             request_salt: bytes(&link["request"]["salt"]),
-            grant_salt: bytes(&link["grant"]["salt"]),
+            grant_key_x25519: bytes(&link["grant_key"]["x25519_secret"]),
+            grant_key_ml_kem_seed: bytes(&link["grant_key"]["ml_kem_seed"]),
+            grant_ephemeral: bytes(&link["grant"]["ephemeral_secret"]),
+            grant_kem_randomness: bytes(&link["grant"]["kem_randomness"]),
             bob_account_seed: bytes(&pair[0]["b"]["account_seed"]),
             kobayashi_account_seed: bytes(&pair[1]["a"]["account_seed"]),
             carol_account_seeds: [
@@ -426,6 +447,51 @@ fn sealed_json(
     })
 }
 
+/// The hybrid grant of accounts.md §5.3 with every intermediate value, from
+/// the recorded encapsulation randomness. Computed with fuin-seal's
+/// primitives: the part of the link vector the second implementation does
+/// not cover yet.
+fn hybrid_grant_json(
+    inputs: &Inputs,
+    keys: &LinkKeys,
+    grant_key: &HybridPublicKey,
+    channel: &[u8; 16],
+    frame: &[u8],
+) -> Value {
+    let (encapsulation, km) = hybrid_kem::encapsulate_with(
+        grant_key,
+        inputs.grant_ephemeral,
+        &inputs.grant_kem_randomness,
+    )
+    .unwrap();
+    let transcript = keys.grant_transcript(grant_key, &encapsulation);
+    let ikm = keys.grant_key_material(&km);
+    let derived: zeroize::Zeroizing<[u8; 76]> =
+        kdf::derive(Label::LinkGrantKeys, Some(&transcript), ikm.as_slice(), &[]);
+    let sealed = keys.seal_grant_with(grant_key, &encapsulation, &km, frame);
+    assert_eq!(
+        sealed[GRANT_ENCAPSULATION_LEN..GRANT_ENCAPSULATION_LEN + 32],
+        derived[44..]
+    );
+    json!({
+        "frame": h(frame),
+        "associated_data": h(&a::link_ad(a::LINK_GRANT_LABEL, channel)),
+        "ephemeral_secret": h(&inputs.grant_ephemeral),
+        "ephemeral_public": h(&encapsulation.ephemeral.0),
+        "kem_randomness": h(&inputs.grant_kem_randomness),
+        "kem_ciphertext": h(encapsulation.ciphertext.as_bytes()),
+        "kem_shared_secret": h(&km[..32]),
+        "dh_output": h(&km[32..]),
+        "key_material": h(ikm.as_slice()),
+        "transcript": h(&transcript),
+        "aead_key": h(&derived[..32]),
+        "nonce": h(&derived[32..44]),
+        "commitment": h(&derived[44..]),
+        "sealed": h(&sealed),
+        "link_message": h(&a::link_message_frame(&sealed)),
+    })
+}
+
 pub fn link_reference(inputs: &Inputs) -> Value {
     let key = r::ed25519_public(&inputs.account_seed);
     let lists = account_lists(inputs);
@@ -441,7 +507,16 @@ pub fn link_reference(inputs: &Inputs) -> Value {
     let mut info = a::LINK_KEYS_LABEL.to_vec();
     info.extend_from_slice(&fingerprint);
 
-    let request = a::link_request_frame(&a::identity_body(laptop), "laptop", NOW + 30_000);
+    let grant_secret =
+        HybridSecretKey::from_parts(inputs.grant_key_x25519, inputs.grant_key_ml_kem_seed);
+    let grant_key = grant_secret.public_key();
+    let request = a::link_request_frame(
+        &a::identity_body(laptop),
+        "laptop",
+        NOW + 30_000,
+        &grant_key.x25519.0,
+        grant_key.ml_kem.as_bytes(),
+    );
     let new_list = &lists[1];
     let new_signature = a::sign_list(&inputs.account_seed, new_list);
     let grant = a::link_grant_frame(
@@ -498,13 +573,88 @@ pub fn link_reference(inputs: &Inputs) -> Value {
         &inputs.ghost.signing_key(),
         &inputs.ghost.agreement_key(),
     ));
-    let refused = [
+    // The grant, sealed to the grant key (accounts.md §5.3). Computed with
+    // fuin-seal's primitives until account_reference.rs covers the hybrid
+    // grant (ML-KEM-768 needs a second implementation there).
+    let seal_keys = LinkCode::from_parts(inputs.link_secret, fingerprint).keys();
+    let grant_json = hybrid_grant_json(inputs, &seal_keys, &grant_key, &keys.channel, &grant);
+    let grant_sealed = hex_of(&grant_json["sealed"]);
+    let mut other_seed = inputs.grant_key_ml_kem_seed;
+    other_seed.reverse();
+    let other_grant_key = HybridSecretKey::from_parts(inputs.grant_ephemeral, other_seed);
+    let flipped = |index: usize| {
+        let mut out = grant_sealed.clone();
+        out[index] ^= 0x01;
+        out
+    };
+    let grant_refusals: Vec<(&str, Vec<u8>, &HybridSecretKey)> = vec![
         (
             "the request opened as a grant",
-            code,
-            "grant",
             request_sealed.clone(),
+            &grant_secret,
         ),
+        (
+            "a byte of the grant's ephemeral key altered",
+            flipped(5),
+            &grant_secret,
+        ),
+        (
+            "a byte of the grant's KEM ciphertext altered",
+            flipped(32 + 600),
+            &grant_secret,
+        ),
+        (
+            "the grant's last KEM ciphertext byte altered",
+            flipped(GRANT_ENCAPSULATION_LEN - 1),
+            &grant_secret,
+        ),
+        (
+            "a byte of the grant's AEAD output altered",
+            flipped(GRANT_ENCAPSULATION_LEN + 40),
+            &grant_secret,
+        ),
+        (
+            "the grant opened with another request's grant key",
+            grant_sealed.clone(),
+            &other_grant_key,
+        ),
+        (
+            "1,167 bytes: shorter than the encapsulation and the AEAD's 48 bytes",
+            grant_sealed[..GRANT_ENCAPSULATION_LEN + 47].to_vec(),
+            &grant_secret,
+        ),
+    ];
+    let mut grant_openings: Vec<Value> = grant_refusals
+        .iter()
+        .map(|(case, sealed, secret)| {
+            json!({
+                "case": case,
+                "code": hex::encode(code),
+                "direction": "grant",
+                "grant_key": {
+                    "x25519_secret": h(&secret.to_parts().0[..]),
+                    "ml_kem_seed": h(&secret.to_parts().1[..]),
+                },
+                "sealed": h(sealed),
+                "result": match seal_keys.open_grant(secret, sealed) {
+                    Ok(_) => "opened".to_owned(),
+                    Err(error) => format!("{error:?}"),
+                },
+            })
+        })
+        .collect();
+    // What the code alone gives: k_grant, opening the recorded grant as a
+    // grant of protocol version 2 was opened (no grant key).
+    grant_openings.push(json!({
+        "case": "the recorded grant opened with the code alone (k_grant, no grant key)",
+        "code": hex::encode(code),
+        "direction": "grant_with_code_only",
+        "sealed": h(&grant_sealed),
+        "result": a::link_open(a::LINK_GRANT_LABEL, &keys.k_grant, &keys.channel, &grant_sealed)
+            .err()
+            .unwrap_or("opened"),
+    }));
+    let refused = [
         (
             "the request under a code with another fingerprint",
             other_fingerprint_code,
@@ -525,15 +675,11 @@ pub fn link_reference(inputs: &Inputs) -> Value {
             request_sealed[..32].to_vec(),
         ),
     ];
-    let refused_openings: Vec<Value> = refused
+    let mut refused_openings: Vec<Value> = refused
         .iter()
         .map(|(case, code, direction, sealed)| {
             let keys = a::link_keys(code[..16].try_into().unwrap(), code[16..].try_into().unwrap());
-            let (label, key) = if *direction == "request" {
-                (a::LINK_REQUEST_LABEL, keys.k_request)
-            } else {
-                (a::LINK_GRANT_LABEL, keys.k_grant)
-            };
+            let (label, key) = (a::LINK_REQUEST_LABEL, keys.k_request);
             json!({
                 "case": case,
                 "code": hex::encode(code),
@@ -543,6 +689,7 @@ pub fn link_reference(inputs: &Inputs) -> Value {
             })
         })
         .collect();
+    refused_openings.extend(grant_openings);
 
     json!({
         "user": USER,
@@ -562,17 +709,19 @@ pub fn link_reference(inputs: &Inputs) -> Value {
         "channel": h(&keys.channel),
         "k_request": h(&keys.k_request),
         "k_grant": h(&keys.k_grant),
+        "grant_key": {
+            "x25519_secret": h(&inputs.grant_key_x25519),
+            "ml_kem_seed": h(&inputs.grant_key_ml_kem_seed),
+            "x25519_public": h(&grant_key.x25519.0),
+            "ml_kem_public": h(grant_key.ml_kem.as_bytes()),
+        },
         "request": with_field(
             sealed_json(a::LINK_REQUEST_LABEL, &keys.k_request, &keys.channel, &inputs.request_salt, &request),
             "created_at_ms",
             json!(NOW + 30_000),
         ),
         "new_list": list_json(new_list, &inputs.account_seed),
-        "grant": with_field(
-            sealed_json(a::LINK_GRANT_LABEL, &keys.k_grant, &keys.channel, &inputs.grant_salt, &grant),
-            "address",
-            json!({"user": USER, "device": 2}),
-        ),
+        "grant": with_field(grant_json, "address", json!({"user": USER, "device": 2})),
         "code_readings": code_readings,
         "refused_openings": refused_openings,
     })
@@ -782,12 +931,29 @@ pub fn check_device_lists(file: &Value) {
     }
 }
 
-fn direction(name: &str) -> LinkDirection {
-    match name {
-        "request" => LinkDirection::Request,
-        "grant" => LinkDirection::Grant,
-        other => panic!("no direction {other}"),
+fn grant_secret(value: &Value) -> HybridSecretKey {
+    HybridSecretKey::from_parts(bytes(&value["x25519_secret"]), bytes(&value["ml_kem_seed"]))
+}
+
+/// Opens `sealed` as a grant of protocol version 2 was opened: a 32-byte
+/// salt, then the AEAD under `k_grant` alone.
+fn open_with_code_only(keys: &LinkKeys, sealed: &[u8]) -> Result<(), &'static str> {
+    if sealed.len() < 80 {
+        return Err("DecryptionFailed");
     }
+    let (salt, rest) = sealed.split_at(32);
+    let ad = fuin_seal::primitives::framing::Framer::new(Label::LinkGrantAssociatedData.as_bytes())
+        .field(keys.channel())
+        .finish();
+    aead::open(
+        Label::LinkSeal,
+        Some(salt),
+        keys.key_material(LinkDirection::Grant),
+        &ad,
+        rest,
+    )
+    .map(|_| ())
+    .map_err(|_| "DecryptionFailed")
 }
 
 pub fn check_link(file: &Value) {
@@ -832,24 +998,30 @@ pub fn check_link(file: &Value) {
     );
     assert_eq!(h(keys.key_material(LinkDirection::Grant)), file["k_grant"]);
 
-    // N seals its request.
+    // N makes its grant key and seals its request.
+    let grant_key_secret = grant_secret(&file["grant_key"]);
+    let grant_key = grant_key_secret.public_key();
+    assert_eq!(h(&grant_key.x25519.0), file["grant_key"]["x25519_public"]);
+    assert_eq!(
+        h(grant_key.ml_kem.as_bytes()),
+        file["grant_key"]["ml_kem_public"]
+    );
     let stated = &file["request"];
     let request = LinkRequest {
         identity: new.public().clone(),
         name: DeviceName::new(file["new_device"]["name"].as_str().unwrap().to_owned()).unwrap(),
         created_at_ms: stated["created_at_ms"].as_u64().unwrap(),
+        grant_key_x25519: grant_key.x25519,
+        grant_key_ml_kem: grant_key.ml_kem,
     };
     let request_frame = request.to_bytes().unwrap();
     assert_eq!(h(&request_frame), stated["frame"]);
     let salt: Bytes32 = bytes(&stated["salt"]);
     let mut rng = replay(&[&salt]);
-    let sealed = keys.seal(&mut rng, LinkDirection::Request, &request_frame);
+    let sealed = keys.seal_request(&mut rng, &request_frame);
     assert!(rng.finished());
     assert_eq!(h(&sealed), stated["sealed"]);
-    assert_eq!(
-        keys.seal_with_salt(&salt, LinkDirection::Request, &request_frame),
-        sealed
-    );
+    assert_eq!(keys.seal_request_with_salt(&salt, &request_frame), sealed);
     let message = LinkMessage {
         sealed: sealed.clone().into(),
     }
@@ -861,9 +1033,14 @@ pub fn check_link(file: &Value) {
     let typed = LinkCode::parse(file["code_digits"].as_str().unwrap()).unwrap();
     assert_eq!(typed, code);
     let e_keys = typed.keys();
-    let opened = e_keys.open(LinkDirection::Request, &sealed).unwrap();
+    let opened = e_keys.open_request(&sealed).unwrap();
     let opened = LinkRequest::from_bytes(&opened).unwrap().into_owned();
     assert!(typed.matches(&opened.identity));
+    let requested_key = HybridPublicKey {
+        x25519: opened.grant_key_x25519,
+        ml_kem: opened.grant_key_ml_kem,
+    };
+    requested_key.check().unwrap();
 
     // E signs the new list and seals the grant.
     let new_list = check_signed_list(&key, &file["new_list"], user);
@@ -883,9 +1060,19 @@ pub fn check_link(file: &Value) {
     };
     let grant_frame = grant.to_bytes().unwrap();
     assert_eq!(h(&grant_frame), stated["frame"]);
-    let salt: Bytes32 = bytes(&stated["salt"]);
-    let sealed = e_keys.seal_with_salt(&salt, LinkDirection::Grant, &grant_frame);
+    let ephemeral: Bytes32 = bytes(&stated["ephemeral_secret"]);
+    let randomness: Bytes32 = bytes(&stated["kem_randomness"]);
+    let mut rng = replay(&[&ephemeral, &randomness]);
+    let sealed = e_keys
+        .seal_grant(&mut rng, &requested_key, &grant_frame)
+        .unwrap();
+    assert!(rng.finished());
     assert_eq!(h(&sealed), stated["sealed"]);
+    assert_eq!(h(&sealed[..32]), stated["ephemeral_public"]);
+    assert_eq!(
+        h(&sealed[32..GRANT_ENCAPSULATION_LEN]),
+        stated["kem_ciphertext"]
+    );
     let message = LinkMessage {
         sealed: sealed.clone().into(),
     }
@@ -894,7 +1081,7 @@ pub fn check_link(file: &Value) {
     assert_eq!(h(&message), stated["link_message"]);
 
     // N opens the grant and verifies the list with the handed-over key.
-    let opened = keys.open(LinkDirection::Grant, &sealed).unwrap();
+    let opened = keys.open_grant(&grant_key_secret, &sealed).unwrap();
     let opened = LinkGrant::from_bytes(&opened).unwrap().into_owned();
     let handed = AccountKey::from_secret(&opened.account_secret);
     let verified = VerifiedDeviceList::verify(
@@ -924,12 +1111,22 @@ pub fn check_link(file: &Value) {
     for case in file["refused_openings"].as_array().unwrap() {
         let code =
             LinkCode::parse(&format!("fuin-link:{}", case["code"].as_str().unwrap())).unwrap();
-        let result = match code.keys().open(
-            direction(case["direction"].as_str().unwrap()),
-            &hex_of(&case["sealed"]),
-        ) {
-            Ok(_) => "opened".to_owned(),
-            Err(error) => format!("{error:?}"),
+        let keys = code.keys();
+        let sealed = hex_of(&case["sealed"]);
+        let result = match case["direction"].as_str().unwrap() {
+            "request" => match keys.open_request(&sealed) {
+                Ok(_) => "opened".to_owned(),
+                Err(error) => format!("{error:?}"),
+            },
+            "grant" => match keys.open_grant(&grant_secret(&case["grant_key"]), &sealed) {
+                Ok(_) => "opened".to_owned(),
+                Err(error) => format!("{error:?}"),
+            },
+            "grant_with_code_only" => open_with_code_only(&keys, &sealed)
+                .err()
+                .unwrap_or("opened")
+                .to_owned(),
+            other => panic!("no direction {other}"),
         };
         assert_eq!(result, case["result"].as_str().unwrap(), "{}", case["case"]);
     }
