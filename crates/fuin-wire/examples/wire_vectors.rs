@@ -1143,6 +1143,10 @@ fn error_json(error: &WireError) -> serde_json::Value {
     }
 }
 
+/// The golden encoding tag 35 had (protocol version 2: a link request
+/// without the new device's hybrid grant key).
+const LINK_REQUEST_V2: &str = "0123303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeaf066c6170746f70b0a6dbf29e34";
+
 /// Frames a decoder must refuse, with the error (spec/wire.md §7): the
 /// frames of retired tags as their senders wrote them, KEM fields cut short
 /// or mis-tagged, and one frame for each step of §7 and for lists one past
@@ -1258,6 +1262,10 @@ fn write_rejected_frames(dir: &std::path::Path) {
         (
             "protocol version 2 prekey message tag with no body: the tag alone decides",
             vec![WIRE_VERSION, 38],
+        ),
+        (
+            "protocol version 2 link request (tag 35, now 48), its former golden encoding",
+            hex::decode(LINK_REQUEST_V2).unwrap(),
         ),
         (
             "protocol version 1 ratchet message (tag 6, now 37)",

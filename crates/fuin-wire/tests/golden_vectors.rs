@@ -895,6 +895,7 @@ fn rejected_frames_are_refused_with_the_error_named() {
         (15, 2),
         (16, 2),
         (27, 1),
+        (35, 2),
         (38, 2),
     ];
     assert_eq!(fuin_wire::RETIRED_TAGS, spec_retired);
