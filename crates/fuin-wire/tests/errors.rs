@@ -145,12 +145,18 @@ fn unknown_versions_are_rejected() {
 
 #[test]
 fn unknown_frame_tags_are_rejected_by_number() {
-    // The tags in use run to the last kind's; the retired ones have no kind.
-    let next = FrameKind::ALL.len() as u8 + RETIRED_TAGS.len() as u8;
+    // The tags in use run to the last kind's; the retired ones and the one
+    // reserved tag (47) have no kind.
+    let next = FrameKind::ALL.len() as u8 + RETIRED_TAGS.len() as u8 + 1;
     assert!(FrameKind::from_tag(u32::from(next)).is_none());
     assert_eq!(
         FrameKind::from_tag(u32::from(next) - 1),
         FrameKind::ALL.last().copied()
+    );
+    assert!(FrameKind::from_tag(47).is_none());
+    assert_eq!(
+        Frame::decode(&[WIRE_VERSION, 47, 0]),
+        Err(WireError::UnknownVariant { tag: 47 })
     );
     assert_eq!(
         Frame::decode(&[WIRE_VERSION, next, 0, 0]),
@@ -2116,9 +2122,15 @@ fn protocol_version_2_frames() -> Vec<(u32, Vec<u8>)> {
         (14, upload_v2),
         (15, count_v2),
         (16, bundle_set_v2),
+        // The link request of version 2 (no grant key), as its golden
+        // encoding was.
+        (35, hex::decode(LINK_REQUEST_V2).unwrap()),
         (38, prekey_v2),
     ]
 }
+
+/// Tag 35's golden encoding in protocol version 2.
+const LINK_REQUEST_V2: &str = "0123303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeaf066c6170746f70b0a6dbf29e34";
 
 #[test]
 fn a_protocol_version_2_prekey_frame_is_refused_by_its_retired_tag() {
