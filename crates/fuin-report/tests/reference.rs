@@ -660,8 +660,16 @@ fn seal_hybrid(
     })
 }
 
+/// The fields of a tag-45 frame.
+struct HybridFrame {
+    kid: u32,
+    ephemeral: [u8; 32],
+    ct: Vec<u8>,
+    sealed: Vec<u8>,
+}
+
 /// Reads a tag-45 frame by hand: key id, E, ct, sealed bytes.
-fn parse_hybrid_frame(frame: &[u8]) -> Option<(u32, [u8; 32], Vec<u8>, Vec<u8>)> {
+fn parse_hybrid_frame(frame: &[u8]) -> Option<HybridFrame> {
     fn read_varint(input: &mut &[u8]) -> Option<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
@@ -682,7 +690,12 @@ fn parse_hybrid_frame(frame: &[u8]) -> Option<(u32, [u8; 32], Vec<u8>, Vec<u8>)>
     if rest.len() != len {
         return None;
     }
-    Some((kid, ephemeral.try_into().ok()?, ct.to_vec(), rest.to_vec()))
+    Some(HybridFrame {
+        kid,
+        ephemeral: ephemeral.try_into().ok()?,
+        ct: ct.to_vec(),
+        sealed: rest.to_vec(),
+    })
 }
 
 /// report.md §5.1 steps 1-4: the key id, the DH, decapsulation, then the
@@ -692,7 +705,12 @@ fn open_hybrid(
     secret: &HybridSecret,
     frame: &[u8],
 ) -> Result<Vec<u8>, &'static str> {
-    let (kid, ephemeral, ct, sealed) = parse_hybrid_frame(frame).ok_or("malformed")?;
+    let HybridFrame {
+        kid,
+        ephemeral,
+        ct,
+        sealed,
+    } = parse_hybrid_frame(frame).ok_or("malformed")?;
     if kid != kid_held {
         return Err("unknown_moderation_key");
     }
