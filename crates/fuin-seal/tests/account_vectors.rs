@@ -152,6 +152,35 @@ fn the_reference_opens_the_exchange_it_seals() {
 }
 
 #[test]
+fn the_reference_refuses_to_seal_a_grant_to_a_weak_or_invalid_grant_key() {
+    let link = load("link.json");
+    let channel: [u8; 16] = s::bytes(&link["channel"]);
+    let k_grant: [u8; 32] = s::bytes(&link["k_grant"]);
+    let frame = s::hex_of(&link["grant"]["frame"]);
+    let key = a::GrantKey {
+        x25519: s::bytes(&link["grant_key"]["x25519_public"]),
+        ml_kem: s::hex_of(&link["grant_key"]["ml_kem_public"]),
+    };
+    let seal = |key: &a::GrantKey| {
+        a::seal_grant(&k_grant, &channel, key, &[0x11; 32], &[0x22; 32], &frame)
+            .map(|grant| grant.sealed)
+    };
+    assert!(seal(&key).is_ok());
+    // A relay that swaps in a small-order X25519 half.
+    let mut weak = key.clone();
+    weak.x25519 = [0; 32];
+    assert_eq!(seal(&weak).err(), Some("WeakPublicKey"));
+    // An ML-KEM half with a coefficient of q = 3329, or a byte short.
+    let mut invalid = key.clone();
+    invalid.ml_kem[0] = 0x01;
+    invalid.ml_kem[1] = (invalid.ml_kem[1] & 0xf0) | 0x0d;
+    assert_eq!(seal(&invalid).err(), Some("InvalidKemKey"));
+    let mut short = key;
+    short.ml_kem.pop();
+    assert_eq!(seal(&short).err(), Some("InvalidKemKey"));
+}
+
+#[test]
 fn the_expected_errors_are_the_ones_the_spec_names() {
     let lists = load("device_lists.json");
     let result = |case: &str| {
