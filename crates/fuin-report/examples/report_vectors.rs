@@ -192,8 +192,8 @@ fn main() {
             key, then the ML-KEM randomness m), with every intermediate value, and the franking \
             checks of its one message. Byte strings are hex. Written by `cargo run -p \
             fuin-report --example report_vectors -- test-vectors/report`; checked by \
-            crates/fuin-report/tests/vectors.rs (and, for the hybrid steps, by the second \
-            implementation in tests/reference.rs once it covers them).",
+            crates/fuin-report/tests/vectors.rs and by the second implementation in \
+            tests/reference.rs (on x25519-dalek, ml-kem, hkdf, aes-gcm).",
         "moderation_key_id": 7,
         "moderation_x25519_secret_key": hex::encode(&x25519_secret),
         "moderation_ml_kem_seed": hex::encode(&ml_kem_seed),

@@ -1,6 +1,6 @@
 //! The computations of `spec/accounts.md`, written a second time from the
 //! spec alone, directly on the crypto crates (ed25519-dalek, sha2, hkdf,
-//! aes-gcm) and with the wire encodings written out by hand from the tables
+//! aes-gcm, x25519-dalek, and RustCrypto's ml-kem for the hybrid grant) and with the wire encodings written out by hand from the tables
 //! of `spec/wire.md` and `spec/accounts.md`, not through fuin-wire or
 //! fuin-seal. The account vector generator and test check fuin-seal against
 //! it.
@@ -17,6 +17,8 @@ pub const LINK_KEYS_LABEL: &[u8] = b"fuin/v1/link-keys";
 pub const LINK_SEAL_LABEL: &[u8] = b"fuin/v1/link-seal";
 pub const LINK_REQUEST_LABEL: &[u8] = b"fuin/v1/link-request";
 pub const LINK_GRANT_LABEL: &[u8] = b"fuin/v1/link-grant";
+pub const LINK_GRANT_KEYS_LABEL: &[u8] = b"fuin/v1/link-grant-keys";
+pub const LINK_GRANT_TRANSCRIPT_LABEL: &[u8] = b"fuin/v1/link-grant-transcript";
 /// wire.md §1: the version byte of every frame.
 pub const WIRE_VERSION: u8 = 1;
 pub const TAG_SIGNED_DEVICE_LIST: u8 = 32;
@@ -514,6 +516,201 @@ pub fn link_open(
         )
         .map_err(|_| FAILED)?;
     Ok(plaintext)
+}
+
+// ---------------------------------------------------------------------------
+// The hybrid grant (accounts.md §5.3, the KEM of report.md §4.1)
+// ---------------------------------------------------------------------------
+
+/// `E_g (32) || ct (1,088)`: what a sealed grant carries before its AEAD output.
+pub const GRANT_ENCAPSULATION_LEN: usize = 32 + r::KEM_CIPHERTEXT_LEN;
+
+/// N's grant key as N holds it: the X25519 private key and the 64-byte
+/// ML-KEM seed `d || z`.
+#[derive(Clone)]
+pub struct GrantSecret {
+    pub x25519: Bytes32,
+    pub ml_kem_seed: [u8; 64],
+}
+
+/// The public grant key `G = (G.x25519, G.ml_kem)` of a tag-48 request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantKey {
+    pub x25519: Bytes32,
+    pub ml_kem: Vec<u8>,
+}
+
+impl GrantSecret {
+    /// `pub(x)` and the encapsulation key of `ML-KEM.KeyGen_internal(d, z)`.
+    pub fn public_key(&self) -> GrantKey {
+        GrantKey {
+            x25519: r::x25519_public(&self.x25519),
+            ml_kem: r::kem_public_key(&self.ml_kem_seed),
+        }
+    }
+}
+
+/// `DH(k, u)`: X25519 with the contributory check (an all-zero output is
+/// `WeakPublicKey`), after the blocklist check of protocol.md §4.
+fn contributory_dh(secret: &Bytes32, public: &Bytes32) -> Result<Bytes32, &'static str> {
+    if r::on_blocklist(public) {
+        return Err("WeakPublicKey");
+    }
+    let shared = x25519_dalek::x25519(*secret, *public);
+    if shared == [0; 32] {
+        return Err("WeakPublicKey");
+    }
+    Ok(shared)
+}
+
+/// The sender's side of report.md §4.1, every value kept.
+pub struct Encapsulation {
+    pub ephemeral_public: Bytes32,
+    pub kem_ciphertext: Vec<u8>,
+    pub kem_shared_secret: Bytes32,
+    pub dh: Bytes32,
+}
+
+impl Encapsulation {
+    /// `km = ss || dh`: the KEM's secret first (report.md §4.1).
+    pub fn key_material(&self) -> Vec<u8> {
+        [&self.kem_shared_secret[..], &self.dh[..]].concat()
+    }
+}
+
+/// `Encapsulate(G)` with the randomness given: `e`, then `m`. The key is
+/// checked first: its X25519 half against the blocklist, its ML-KEM half with
+/// FIPS 203's check.
+pub fn encapsulate(
+    key: &GrantKey,
+    ephemeral: &Bytes32,
+    m: &Bytes32,
+) -> Result<Encapsulation, &'static str> {
+    if r::on_blocklist(&key.x25519) {
+        return Err("WeakPublicKey");
+    }
+    if !r::kem_key_check(&key.ml_kem) {
+        return Err("InvalidKemKey");
+    }
+    let dh = contributory_dh(ephemeral, &key.x25519)?;
+    let (kem_ciphertext, kem_shared_secret) =
+        r::kem_encapsulate(&key.ml_kem, m).ok_or("InvalidKemKey")?;
+    Ok(Encapsulation {
+        ephemeral_public: r::x25519_public(ephemeral),
+        kem_ciphertext,
+        kem_shared_secret,
+        dh,
+    })
+}
+
+/// The receiver's side: `km = Decaps(seed, ct) || DH(x, E)`.
+pub fn decapsulate(
+    secret: &GrantSecret,
+    ephemeral_public: &Bytes32,
+    kem_ciphertext: &[u8],
+) -> Result<Vec<u8>, &'static str> {
+    let dh = contributory_dh(&secret.x25519, ephemeral_public)?;
+    let ss = r::kem_decapsulate(&secret.ml_kem_seed, kem_ciphertext);
+    Ok([&ss[..], &dh[..]].concat())
+}
+
+/// The grant's HKDF salt: `framed("fuin/v1/link-grant-transcript", channel,
+/// G.x25519, G.ml_kem, E_g, ct)`.
+pub fn grant_transcript(
+    channel: &[u8; 16],
+    key: &GrantKey,
+    ephemeral_public: &Bytes32,
+    kem_ciphertext: &[u8],
+) -> Vec<u8> {
+    r::framed(&[
+        LINK_GRANT_TRANSCRIPT_LABEL,
+        channel,
+        &key.x25519,
+        &key.ml_kem,
+        ephemeral_public,
+        kem_ciphertext,
+    ])
+}
+
+/// `ikm = k_grant || km` (96 bytes: `k_grant || ss || dh`).
+pub fn grant_key_material(k_grant: &Bytes32, km: &[u8]) -> Vec<u8> {
+    [&k_grant[..], km].concat()
+}
+
+/// A sealed grant with every intermediate value.
+pub struct SealedGrant {
+    pub encapsulation: Encapsulation,
+    pub key_material: Vec<u8>,
+    pub transcript: Vec<u8>,
+    pub associated_data: Vec<u8>,
+    /// GCM key, nonce, commitment.
+    pub keys: (Bytes32, [u8; 12], Bytes32),
+    /// `E_g || ct || commitment || ciphertext || tag`.
+    pub sealed: Vec<u8>,
+}
+
+/// Seals a `LinkGrant` frame to the grant key and `k_grant` (accounts.md
+/// §5.3), with the encapsulation randomness given.
+pub fn seal_grant(
+    k_grant: &Bytes32,
+    channel: &[u8; 16],
+    key: &GrantKey,
+    ephemeral: &Bytes32,
+    m: &Bytes32,
+    frame: &[u8],
+) -> Result<SealedGrant, &'static str> {
+    let encapsulation = encapsulate(key, ephemeral, m)?;
+    let key_material = grant_key_material(k_grant, &encapsulation.key_material());
+    let transcript = grant_transcript(
+        channel,
+        key,
+        &encapsulation.ephemeral_public,
+        &encapsulation.kem_ciphertext,
+    );
+    let associated_data = link_ad(LINK_GRANT_LABEL, channel);
+    let keys = r::aead_keys(LINK_GRANT_KEYS_LABEL, Some(&transcript), &key_material);
+    let mut sealed = encapsulation.ephemeral_public.to_vec();
+    sealed.extend_from_slice(&encapsulation.kem_ciphertext);
+    sealed.extend_from_slice(&r::aead_seal(&keys, &associated_data, frame));
+    Ok(SealedGrant {
+        encapsulation,
+        key_material,
+        transcript,
+        associated_data,
+        keys,
+        sealed,
+    })
+}
+
+/// Opens a sealed grant, steps 1-4 of accounts.md §5.3: too short is
+/// `DecryptionFailed`, a weak `E_g` is `WeakPublicKey`, and every AEAD
+/// failure (after ML-KEM's implicit rejection) is `DecryptionFailed`.
+pub fn open_grant(
+    k_grant: &Bytes32,
+    channel: &[u8; 16],
+    secret: &GrantSecret,
+    sealed: &[u8],
+) -> Result<Vec<u8>, &'static str> {
+    const FAILED: &str = "DecryptionFailed";
+    if sealed.len() < GRANT_ENCAPSULATION_LEN + 48 {
+        return Err(FAILED);
+    }
+    let (ephemeral_public, rest) = sealed.split_at(32);
+    let (kem_ciphertext, aead_output) = rest.split_at(r::KEM_CIPHERTEXT_LEN);
+    let ephemeral_public: Bytes32 = ephemeral_public.try_into().unwrap();
+    let km = decapsulate(secret, &ephemeral_public, kem_ciphertext)?;
+    let transcript = grant_transcript(
+        channel,
+        &secret.public_key(),
+        &ephemeral_public,
+        kem_ciphertext,
+    );
+    let keys = r::aead_keys(
+        LINK_GRANT_KEYS_LABEL,
+        Some(&transcript),
+        &grant_key_material(k_grant, &km),
+    );
+    r::aead_open(&keys, &link_ad(LINK_GRANT_LABEL, channel), aead_output).ok_or(FAILED)
 }
 
 // ---------------------------------------------------------------------------

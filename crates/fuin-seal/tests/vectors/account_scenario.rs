@@ -13,8 +13,8 @@ use super::reference::{self as r, Bytes32};
 use super::scenario::ScriptedRng;
 use fuin_seal::link::{GRANT_ENCAPSULATION_LEN, LinkCode, LinkDirection, LinkKeys};
 use fuin_seal::primitives::aead;
-use fuin_seal::primitives::hybrid_kem::{self, HybridPublicKey, HybridSecretKey};
-use fuin_seal::primitives::kdf::{self, Label};
+use fuin_seal::primitives::hybrid_kem::{HybridPublicKey, HybridSecretKey};
+use fuin_seal::primitives::kdf::Label;
 use fuin_seal::safety_number::SafetyNumber;
 use fuin_seal::{AccountKey, DeviceIdentity, VerifiedDeviceList};
 use fuin_wire::account::{
@@ -448,47 +448,40 @@ fn sealed_json(
 }
 
 /// The hybrid grant of accounts.md §5.3 with every intermediate value, from
-/// the recorded encapsulation randomness. Computed with fuin-seal's
-/// primitives: the part of the link vector the second implementation does
-/// not cover yet.
+/// the recorded encapsulation randomness, computed by the reference
+/// (account_reference.rs, on x25519-dalek, ml-kem, hkdf and aes-gcm).
 fn hybrid_grant_json(
     inputs: &Inputs,
-    keys: &LinkKeys,
-    grant_key: &HybridPublicKey,
-    channel: &[u8; 16],
+    keys: &a::LinkKeys,
+    grant_key: &a::GrantKey,
     frame: &[u8],
 ) -> Value {
-    let (encapsulation, km) = hybrid_kem::encapsulate_with(
+    let grant = a::seal_grant(
+        &keys.k_grant,
+        &keys.channel,
         grant_key,
-        inputs.grant_ephemeral,
+        &inputs.grant_ephemeral,
         &inputs.grant_kem_randomness,
+        frame,
     )
     .unwrap();
-    let transcript = keys.grant_transcript(grant_key, &encapsulation);
-    let ikm = keys.grant_key_material(&km);
-    let derived: zeroize::Zeroizing<[u8; 76]> =
-        kdf::derive(Label::LinkGrantKeys, Some(&transcript), ikm.as_slice(), &[]);
-    let sealed = keys.seal_grant_with(grant_key, &encapsulation, &km, frame);
-    assert_eq!(
-        sealed[GRANT_ENCAPSULATION_LEN..GRANT_ENCAPSULATION_LEN + 32],
-        derived[44..]
-    );
+    let encapsulation = &grant.encapsulation;
     json!({
         "frame": h(frame),
-        "associated_data": h(&a::link_ad(a::LINK_GRANT_LABEL, channel)),
+        "associated_data": h(&grant.associated_data),
         "ephemeral_secret": h(&inputs.grant_ephemeral),
-        "ephemeral_public": h(&encapsulation.ephemeral.0),
+        "ephemeral_public": h(&encapsulation.ephemeral_public),
         "kem_randomness": h(&inputs.grant_kem_randomness),
-        "kem_ciphertext": h(encapsulation.ciphertext.as_bytes()),
-        "kem_shared_secret": h(&km[..32]),
-        "dh_output": h(&km[32..]),
-        "key_material": h(ikm.as_slice()),
-        "transcript": h(&transcript),
-        "aead_key": h(&derived[..32]),
-        "nonce": h(&derived[32..44]),
-        "commitment": h(&derived[44..]),
-        "sealed": h(&sealed),
-        "link_message": h(&a::link_message_frame(&sealed)),
+        "kem_ciphertext": h(&encapsulation.kem_ciphertext),
+        "kem_shared_secret": h(&encapsulation.kem_shared_secret),
+        "dh_output": h(&encapsulation.dh),
+        "key_material": h(&grant.key_material),
+        "transcript": h(&grant.transcript),
+        "aead_key": h(&grant.keys.0),
+        "nonce": h(&grant.keys.1),
+        "commitment": h(&grant.keys.2),
+        "sealed": h(&grant.sealed),
+        "link_message": h(&a::link_message_frame(&grant.sealed)),
     })
 }
 
@@ -507,15 +500,17 @@ pub fn link_reference(inputs: &Inputs) -> Value {
     let mut info = a::LINK_KEYS_LABEL.to_vec();
     info.extend_from_slice(&fingerprint);
 
-    let grant_secret =
-        HybridSecretKey::from_parts(inputs.grant_key_x25519, inputs.grant_key_ml_kem_seed);
+    let grant_secret = a::GrantSecret {
+        x25519: inputs.grant_key_x25519,
+        ml_kem_seed: inputs.grant_key_ml_kem_seed,
+    };
     let grant_key = grant_secret.public_key();
     let request = a::link_request_frame(
         &a::identity_body(laptop),
         "laptop",
         NOW + 30_000,
-        &grant_key.x25519.0,
-        grant_key.ml_kem.as_bytes(),
+        &grant_key.x25519,
+        &grant_key.ml_kem,
     );
     let new_list = &lists[1];
     let new_signature = a::sign_list(&inputs.account_seed, new_list);
@@ -573,21 +568,21 @@ pub fn link_reference(inputs: &Inputs) -> Value {
         &inputs.ghost.signing_key(),
         &inputs.ghost.agreement_key(),
     ));
-    // The grant, sealed to the grant key (accounts.md §5.3). Computed with
-    // fuin-seal's primitives until account_reference.rs covers the hybrid
-    // grant (ML-KEM-768 needs a second implementation there).
-    let seal_keys = LinkCode::from_parts(inputs.link_secret, fingerprint).keys();
-    let grant_json = hybrid_grant_json(inputs, &seal_keys, &grant_key, &keys.channel, &grant);
+    // The grant, sealed to the grant key (accounts.md §5.3) by the reference.
+    let grant_json = hybrid_grant_json(inputs, &keys, &grant_key, &grant);
     let grant_sealed = hex_of(&grant_json["sealed"]);
     let mut other_seed = inputs.grant_key_ml_kem_seed;
     other_seed.reverse();
-    let other_grant_key = HybridSecretKey::from_parts(inputs.grant_ephemeral, other_seed);
+    let other_grant_key = a::GrantSecret {
+        x25519: inputs.grant_ephemeral,
+        ml_kem_seed: other_seed,
+    };
     let flipped = |index: usize| {
         let mut out = grant_sealed.clone();
         out[index] ^= 0x01;
         out
     };
-    let grant_refusals: Vec<(&str, Vec<u8>, &HybridSecretKey)> = vec![
+    let grant_refusals: Vec<(&str, Vec<u8>, &a::GrantSecret)> = vec![
         (
             "the request opened as a grant",
             request_sealed.clone(),
@@ -605,12 +600,12 @@ pub fn link_reference(inputs: &Inputs) -> Value {
         ),
         (
             "the grant's last KEM ciphertext byte altered",
-            flipped(GRANT_ENCAPSULATION_LEN - 1),
+            flipped(a::GRANT_ENCAPSULATION_LEN - 1),
             &grant_secret,
         ),
         (
             "a byte of the grant's AEAD output altered",
-            flipped(GRANT_ENCAPSULATION_LEN + 40),
+            flipped(a::GRANT_ENCAPSULATION_LEN + 40),
             &grant_secret,
         ),
         (
@@ -620,7 +615,7 @@ pub fn link_reference(inputs: &Inputs) -> Value {
         ),
         (
             "1,167 bytes: shorter than the encapsulation and the AEAD's 48 bytes",
-            grant_sealed[..GRANT_ENCAPSULATION_LEN + 47].to_vec(),
+            grant_sealed[..a::GRANT_ENCAPSULATION_LEN + 47].to_vec(),
             &grant_secret,
         ),
     ];
@@ -632,14 +627,13 @@ pub fn link_reference(inputs: &Inputs) -> Value {
                 "code": hex::encode(code),
                 "direction": "grant",
                 "grant_key": {
-                    "x25519_secret": h(&secret.to_parts().0[..]),
-                    "ml_kem_seed": h(&secret.to_parts().1[..]),
+                    "x25519_secret": h(&secret.x25519),
+                    "ml_kem_seed": h(&secret.ml_kem_seed),
                 },
                 "sealed": h(sealed),
-                "result": match seal_keys.open_grant(secret, sealed) {
-                    Ok(_) => "opened".to_owned(),
-                    Err(error) => format!("{error:?}"),
-                },
+                "result": a::open_grant(&keys.k_grant, &keys.channel, secret, sealed)
+                    .err()
+                    .unwrap_or("opened"),
             })
         })
         .collect();
@@ -712,8 +706,8 @@ pub fn link_reference(inputs: &Inputs) -> Value {
         "grant_key": {
             "x25519_secret": h(&inputs.grant_key_x25519),
             "ml_kem_seed": h(&inputs.grant_key_ml_kem_seed),
-            "x25519_public": h(&grant_key.x25519.0),
-            "ml_kem_public": h(grant_key.ml_kem.as_bytes()),
+            "x25519_public": h(&grant_key.x25519),
+            "ml_kem_public": h(&grant_key.ml_kem),
         },
         "request": with_field(
             sealed_json(a::LINK_REQUEST_LABEL, &keys.k_request, &keys.channel, &inputs.request_salt, &request),
