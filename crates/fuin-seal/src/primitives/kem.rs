@@ -154,3 +154,23 @@ pub fn encapsulate_with(
         KemSharedSecret(Zeroizing::new(shared)),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A KEM secret and a shared secret print a fixed placeholder: no seed
+    /// or secret byte reaches a log.
+    #[test]
+    fn debug_shows_no_secret_bytes() {
+        let secret = KemSecret::from_seed([0x5a; SEED_LEN]);
+        assert_eq!(format!("{secret:?}"), "KemSecret(..)");
+        let (ciphertext, shared) = encapsulate_with(&secret.public_key(), &[7; 32]).unwrap();
+        assert_eq!(format!("{shared:?}"), "KemSharedSecret(..)");
+        assert_eq!(
+            secret.decapsulate(&ciphertext).expose(),
+            shared.expose(),
+            "the secret the placeholder hides is the real one"
+        );
+    }
+}
