@@ -1,7 +1,8 @@
 //! How the SDK's values look on a terminal and in JSON.
 
 use fuin_client::{
-    Conversation, Event, LinkedDevice, Message, SafetyNumbers, SessionSecurity, SyncReport,
+    Conversation, Event, LinkedDevice, Message, MessageKind, SafetyNumbers, SessionSecurity,
+    SyncReport,
 };
 use serde_json::{Value, json};
 
@@ -24,11 +25,31 @@ pub fn message_line(message: &Message) -> String {
     } else {
         message.sender.to_string()
     };
+    let mut text = match &message.kind {
+        MessageKind::Deleted => "(deleted)".to_owned(),
+        MessageKind::App { type_name, payload } => {
+            format!("[{type_name}: {} bytes]", payload.len())
+        }
+        MessageKind::Reply { quote_local_id, .. } => match quote_local_id {
+            Some(quoted) => format!("(reply to #{quoted}) {}", printable(&message.text)),
+            None => format!("(reply) {}", printable(&message.text)),
+        },
+        _ => printable(&message.text),
+    };
+    if message.edited_at_ms.is_some() {
+        text.push_str(" (edited)");
+    }
+    for reaction in &message.reactions {
+        text.push_str(&format!(
+            " [{} {}]",
+            printable(&reaction.user),
+            printable(&reaction.reaction)
+        ));
+    }
     format!(
-        "#{} [{}] {who}: {} ({})",
+        "#{} [{}] {who}: {text} ({})",
         message.local_id,
         clock(message.sent_at_ms),
-        printable(&message.text),
         message.status.as_str()
     )
 }
@@ -47,6 +68,14 @@ pub fn message_json(message: &Message) -> Value {
         "server_time_ms": message.server_time_ms,
         "status": message.status.as_str(),
         "received_at_ms": message.received_at_ms,
+        "edited_at_ms": message.edited_at_ms,
+        "deleted": message.kind == MessageKind::Deleted,
+        "expires_at_ms": message.expires_at_ms,
+        "reactions": message
+            .reactions
+            .iter()
+            .map(|reaction| json!({"user": reaction.user, "reaction": reaction.reaction}))
+            .collect::<Vec<_>>(),
     })
 }
 

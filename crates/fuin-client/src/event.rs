@@ -26,6 +26,40 @@ pub enum Event {
         /// The sending device.
         from: DeviceAddress<'static>,
     },
+    /// A stored message changed: its author edited or deleted it for
+    /// everyone, or someone's reaction to it changed (`spec/client.md`
+    /// §14). The app reads it again ([`Client::message`](crate::Client::message)).
+    MessageUpdated {
+        /// The other user of the conversation.
+        conversation: String,
+        /// The changed message's local id.
+        local_id: i64,
+    },
+    /// Typed content of a type this client does not know (an app type not
+    /// registered with
+    /// [`Client::register_content_type`](crate::Client::register_content_type),
+    /// or a built-in type of a newer version) was stored, not dropped: the
+    /// history shows it as [`MessageKind::App`](crate::MessageKind::App).
+    UnknownContent {
+        /// The other user of the conversation.
+        conversation: String,
+        /// The message's local id.
+        local_id: i64,
+        /// The sending device.
+        from: DeviceAddress<'static>,
+        /// The type's name.
+        type_name: String,
+    },
+    /// The other user of a conversation started or stopped typing (never
+    /// stored).
+    Typing {
+        /// The conversation (the typing user).
+        conversation: String,
+        /// The device that said so.
+        from: DeviceAddress<'static>,
+        /// Typing or stopped.
+        typing: bool,
+    },
     /// An outgoing message's status changed through a receipt, or an
     /// incoming one was read on another device.
     StatusChanged {

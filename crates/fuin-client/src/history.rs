@@ -1,5 +1,6 @@
 //! What the app shows: conversations, messages and their status.
 
+use fuin_wire::content::MessageRef;
 use fuin_wire::{ClientMessageId, ContentType, DeviceAddress};
 
 use crate::ClientError;
@@ -79,10 +80,22 @@ pub struct Message {
     pub outgoing: bool,
     /// The content type.
     pub content_type: ContentType,
-    /// The text (invalid UTF-8 is shown with replacement characters). For
+    /// What the message is: text, an attachment, a reply, a timer change,
+    /// an app's typed content, or a message its author deleted.
+    pub kind: MessageKind,
+    /// The text as shown (invalid UTF-8 with replacement characters): the
+    /// newest edit's text if the author edited it, empty once deleted. For
     /// an attachment, a one-line description (name, media type, size);
     /// [`Client::attachment`](crate::Client::attachment) gives the details.
+    /// For a timer change, a description; for an app's content, empty.
     pub text: String,
+    /// When the author last edited it (the edit's sender clock), if ever;
+    /// [`Client::edits`](crate::Client::edits) lists the edits.
+    pub edited_at_ms: Option<u64>,
+    /// Each user's current reaction, by user.
+    pub reactions: Vec<ReactionRecord>,
+    /// When this device deletes it (a disappearing message), if ever.
+    pub expires_at_ms: Option<u64>,
     /// The sender's clock when it sealed the message.
     pub sent_at_ms: u64,
     /// The sender's counter in its session with this device.
@@ -93,6 +106,51 @@ pub struct Message {
     pub status: MessageStatus,
     /// When this device stored it.
     pub received_at_ms: u64,
+}
+
+/// What a message of the history is (`spec/client.md` §14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MessageKind {
+    /// Text.
+    Text,
+    /// A shared attachment.
+    Attachment,
+    /// A text reply quoting another message of the conversation
+    /// ([`Client::reply`](crate::Client::reply)).
+    Reply {
+        /// The quoted message: its author and id (it may not be stored here,
+        /// or be gone).
+        quote: MessageRef<'static>,
+        /// The quoted message's local id, if it is stored here.
+        quote_local_id: Option<i64>,
+    },
+    /// The conversation's disappearing-message timer was set (0: off).
+    Timer {
+        /// Seconds after storing that a message disappears.
+        seconds: u32,
+    },
+    /// Typed content of an app (or a built-in type of a newer version):
+    /// kept as it arrived, shown as the app decides.
+    App {
+        /// The type's name (reverse-DNS).
+        type_name: String,
+        /// The payload, in the type's own encoding.
+        payload: Vec<u8>,
+    },
+    /// Deleted for everyone by its author: its content is gone.
+    Deleted,
+}
+
+/// One user's reaction to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionRecord {
+    /// The user who reacted.
+    pub user: String,
+    /// The reaction (an emoji sequence).
+    pub reaction: String,
+    /// The reacting device's clock when it sent the reaction.
+    pub at_ms: u64,
 }
 
 /// One conversation of the conversation list.

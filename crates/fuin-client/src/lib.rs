@@ -50,6 +50,7 @@
 mod account;
 mod attachment;
 mod client;
+mod content;
 mod error;
 mod event;
 mod group;
@@ -66,15 +67,22 @@ pub use attachment::{
     describe_attachment,
 };
 pub use client::{Client, ClientOptions, SentMessage, SessionSecurity, Step, StepHook, SyncReport};
+pub use content::describe_timer;
 pub use error::ClientError;
 pub use event::{Event, EventStream, EventStreamItem};
 /// Reports: the builder and preview the SDK hands out, and the moderation
 /// key type.
 pub use fuin_report as report;
 pub use fuin_report::{ModerationPublicKey, PreviewMessage, ReportBuilder, ReportPreview};
+/// Typed content: type names, the built-in types' payloads and message
+/// references (`spec/client.md` §14).
+pub use fuin_wire::content as content_types;
+pub use fuin_wire::content::{MessageRef, TypeName};
 /// Receipt bodies (defined with the other wire formats).
 pub use fuin_wire::receipt;
 pub use group::{GroupChange, GroupEntry, GroupInfo, GroupStatus};
-pub use history::{Conversation, Message, MessageStatus, ReceiptRecord};
+pub use history::{
+    Conversation, Message, MessageKind, MessageStatus, ReactionRecord, ReceiptRecord,
+};
 pub use identifiers::AudienceConversation;
 pub use store::StoredFranking;

@@ -195,7 +195,7 @@ async fn a_pending_change_put_in_by_editing_the_file_is_refused() {
 }
 
 /// A store as the client before schema version 2 left it: no trust tags,
-/// no answered handshakes, version 1. Opening it migrates it; its rows are
+/// no answered handshakes, no typed-content columns, version 1. Opening it migrates it; its rows are
 /// tagged as they stood, and are guarded from then on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_1_store_is_migrated_and_guarded_from_then_on() {
@@ -210,6 +210,16 @@ async fn a_version_1_store_is_migrated_and_guarded_from_then_on() {
              ALTER TABLE accounts DROP COLUMN tag;
              DROP TABLE answered_handshakes;
              DROP TABLE signed_prekey_ids;
+             DROP INDEX messages_by_target;
+             DROP INDEX messages_expiring;
+             DROP INDEX messages_timers;
+             ALTER TABLE messages DROP COLUMN type_name;
+             ALTER TABLE messages DROP COLUMN target_user;
+             ALTER TABLE messages DROP COLUMN target_id;
+             ALTER TABLE messages DROP COLUMN hidden;
+             ALTER TABLE messages DROP COLUMN deleted;
+             ALTER TABLE messages DROP COLUMN timer_seconds;
+             ALTER TABLE messages DROP COLUMN expires_at_ms;
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -220,7 +230,7 @@ async fn a_version_1_store_is_migrated_and_guarded_from_then_on() {
     let version: i64 = open_db(&store)
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3, "migrated through version 2 to 3");
     let untagged: i64 = open_db(&store)
         .query_row(
             "SELECT (SELECT COUNT(*) FROM peers WHERE tag IS NULL)

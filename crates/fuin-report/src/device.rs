@@ -175,7 +175,11 @@ pub struct PreviewMessage {
 
 impl PreviewMessage {
     /// The body as text (invalid UTF-8 shown with replacement characters).
+    /// Typed content is shown as its type's name and what it says.
     pub fn text(&self) -> String {
+        if self.content_type == fuin_wire::ContentType::Typed {
+            return crate::typed::describe_typed(&self.body);
+        }
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }

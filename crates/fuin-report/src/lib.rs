@@ -66,6 +66,7 @@ mod group;
 mod keys;
 mod moderation;
 pub mod sealing;
+mod typed;
 
 pub use audit::{
     AuditHead, AuditLog, AuditOutcome, AuditRecord, CountedMessage, MAX_MODERATOR_NAME_LEN,
@@ -86,6 +87,7 @@ pub use keys::{
     StampKeySet,
 };
 pub use moderation::{CheckedMessage, Moderator, Rejection, Verdict, VerifiedReport};
+pub use typed::describe_typed;
 
 /// The properties the fuzz targets check and a fixture of genuine messages.
 /// Only with the `fuzzing` feature, which `fuzz/` and this crate's own

@@ -139,3 +139,36 @@ pub fn sender_key_request_violation(data: &[u8]) -> Option<String> {
         )),
     }
 }
+
+/// Decodes `data` as a typed body (content type `Typed`) and, when it
+/// decodes, its payload as every built-in type: whatever decodes must
+/// re-encode to the same bytes (the encodings are canonical). Returns a
+/// description of the first violation; bytes that do not decode are fine.
+pub fn typed_content_violation(data: &[u8]) -> Option<String> {
+    use crate::content::{self, BuiltIn, TypedContent};
+    let Ok(typed) = TypedContent::from_bytes(data) else {
+        return None;
+    };
+    match typed.to_bytes() {
+        Ok(encoded) if encoded.as_slice() == data => {}
+        Ok(_) => return Some("re-encoding a typed body gives different bytes".to_owned()),
+        Err(err) => return Some(format!("a decoded typed body does not encode: {err}")),
+    }
+    fn check<'a, T: BuiltIn<'a> + PartialEq>(payload: &'a [u8]) -> Option<String> {
+        let Ok(value) = T::from_payload(payload) else {
+            return None;
+        };
+        match value.to_payload() {
+            Ok(encoded) if encoded.as_slice() == payload => None,
+            Ok(_) => Some(format!("re-encoding a {} gives different bytes", T::NAME)),
+            Err(err) => Some(format!("a decoded {} does not encode: {err}", T::NAME)),
+        }
+    }
+    let payload = typed.payload.as_bytes();
+    check::<content::Edit<'_>>(payload)
+        .or_else(|| check::<content::Delete>(payload))
+        .or_else(|| check::<content::Reaction<'_>>(payload))
+        .or_else(|| check::<content::Reply<'_>>(payload))
+        .or_else(|| check::<content::Typing>(payload))
+        .or_else(|| check::<content::Timer>(payload))
+}

@@ -44,6 +44,7 @@ pub mod attachment;
 mod blob;
 mod bounded;
 mod bytes;
+pub mod content;
 mod envelope;
 mod error;
 mod frame;

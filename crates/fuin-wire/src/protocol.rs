@@ -160,6 +160,13 @@ pub enum ContentType {
     /// [`SenderKeyRequest`](crate::key_request::SenderKeyRequest). Never
     /// shown, never stored in a history, never reportable.
     SenderKeyRequest,
+    /// Typed content: the body is a
+    /// [`TypedContent`](crate::content::TypedContent), a reverse-DNS type
+    /// name and its payload. Apps define their own types; the built-in ones
+    /// (edit, delete, reaction, reply, typing, disappearing timer) are in
+    /// [`content`](crate::content). Sealed, franked and reportable like
+    /// text.
+    Typed,
 }
 
 impl ContentType {
@@ -174,6 +181,7 @@ impl ContentType {
             Self::Attachment => 5,
             Self::IdentifierSecret => 6,
             Self::SenderKeyRequest => 7,
+            Self::Typed => 8,
         }
     }
 }

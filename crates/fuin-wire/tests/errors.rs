@@ -323,6 +323,7 @@ fn unknown_content_type_is_malformed() {
         (5, ContentType::Attachment),
         (6, ContentType::IdentifierSecret),
         (7, ContentType::SenderKeyRequest),
+        (8, ContentType::Typed),
     ] {
         bytes[2] = code;
         let decoded = Frame::decode(&bytes);
@@ -331,7 +332,7 @@ fn unknown_content_type_is_malformed() {
             "content type {code}"
         );
     }
-    for unknown in [8u8, 0x7f] {
+    for unknown in [9u8, 0x7f] {
         bytes[2] = unknown;
         assert_eq!(
             Frame::decode(&bytes),

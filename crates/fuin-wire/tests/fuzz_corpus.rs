@@ -123,3 +123,17 @@ fn sender_key_request_corpus_holds_the_round_trip_property() {
     // The seeds include valid requests (the smallest and the largest epoch).
     assert!(decoded >= 2, "the corpus holds valid requests");
 }
+
+#[test]
+fn typed_content_corpus_holds_the_round_trip_property() {
+    let files = corpus("typed_content");
+    let mut decoded = 0;
+    for (path, bytes) in &files {
+        if let Some(violation) = fuin_wire::fuzzing::typed_content_violation(bytes) {
+            panic!("{}: {violation}", path.display());
+        }
+        decoded += usize::from(fuin_wire::content::TypedContent::from_bytes(bytes).is_ok());
+    }
+    // The seeds include a valid body of every built-in type and an app's.
+    assert!(decoded >= 10, "the corpus holds valid typed bodies");
+}

@@ -906,3 +906,150 @@ fn rejected_frames_are_refused_with_the_error_named() {
         );
     }
 }
+
+#[test]
+fn typed_content_vectors_match_the_codec_and_the_spec() {
+    use fuin_wire::content::{
+        BuiltIn, Delete, Edit, MessageRef, Reaction, Reply, Timer, TypeName, TypedContent, Typing,
+    };
+    use fuin_wire::{ClientMessageId, SecretBytes, UserId, WireError};
+    let file = load("typed_content.json");
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 12);
+    let id = |v: &Value| {
+        ClientMessageId(
+            hex::decode(v.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        )
+    };
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    for vector in vectors {
+        let name = vector["name"].as_str().unwrap();
+        let type_name = vector["type_name"].as_str().unwrap();
+        let payload = hex::decode(vector["payload"].as_str().unwrap()).unwrap();
+        let encoded = hex::decode(vector["encoded"].as_str().unwrap()).unwrap();
+        let f = &vector["fields"];
+        // The payload from its fields, by the codec of each built-in type.
+        let from_fields = match type_name {
+            "fuin.edit" => Some(
+                Edit {
+                    target: id(&f["target"]),
+                    text: text(&f["text"]).into(),
+                }
+                .to_payload()
+                .unwrap(),
+            ),
+            "fuin.delete" => Some(
+                Delete {
+                    target: id(&f["target"]),
+                }
+                .to_payload()
+                .unwrap(),
+            ),
+            "fuin.reaction" => Some(
+                Reaction {
+                    target: MessageRef {
+                        author: UserId::new(text(&f["author"])).unwrap(),
+                        id: id(&f["id"]),
+                    },
+                    reaction: text(&f["reaction"]).into(),
+                }
+                .to_payload()
+                .unwrap(),
+            ),
+            "fuin.reply" => Some(
+                Reply {
+                    quote: MessageRef {
+                        author: UserId::new(text(&f["author"])).unwrap(),
+                        id: id(&f["id"]),
+                    },
+                    text: text(&f["text"]).into(),
+                }
+                .to_payload()
+                .unwrap(),
+            ),
+            "fuin.typing" => Some(
+                Typing {
+                    typing: f["typing"].as_bool().unwrap(),
+                }
+                .to_payload()
+                .unwrap(),
+            ),
+            "fuin.timer" => Some(
+                Timer {
+                    seconds: u32::try_from(f["seconds"].as_u64().unwrap()).unwrap(),
+                }
+                .to_payload()
+                .unwrap(),
+            ),
+            _ => None,
+        };
+        if let Some(from_fields) = from_fields {
+            assert_eq!(from_fields.as_slice(), payload, "{name}: payload encoding");
+        }
+        let body = TypedContent {
+            type_name: TypeName::new(type_name).unwrap(),
+            payload: SecretBytes::borrowed(&payload),
+        }
+        .to_bytes()
+        .unwrap();
+        assert_eq!(body.as_slice(), encoded, "{name}: codec encoding");
+        // The spec's encoding: version 1, the name and the payload as
+        // length-prefixed bytes.
+        let mut spec = vec![1];
+        spec_encoder::varint(&mut spec, type_name.len() as u64);
+        spec.extend_from_slice(type_name.as_bytes());
+        spec_encoder::varint(&mut spec, payload.len() as u64);
+        spec.extend_from_slice(&payload);
+        assert_eq!(spec, encoded, "{name}: spec encoding");
+        let decoded = TypedContent::from_bytes(&encoded).unwrap();
+        assert_eq!(decoded.type_name.as_str(), type_name, "{name}: decoding");
+        assert_eq!(decoded.payload.as_bytes(), payload, "{name}: decoding");
+    }
+    let kind = |err: &WireError| match err {
+        WireError::UnknownVersion { .. } => "UnknownVersion",
+        WireError::Truncated => "Truncated",
+        WireError::InvalidField { .. } => "InvalidField",
+        WireError::LimitExceeded { .. } => "LimitExceeded",
+        WireError::TrailingBytes { .. } => "TrailingBytes",
+        WireError::NonCanonical => "NonCanonical",
+        WireError::HiddenCharacter { .. } => "HiddenCharacter",
+        WireError::Malformed { .. } => "Malformed",
+        _ => "other",
+    };
+    let refused = file["rejected_bodies"].as_array().unwrap();
+    assert!(refused.len() >= 8);
+    for vector in refused {
+        let name = vector["name"].as_str().unwrap();
+        let bytes = hex::decode(vector["encoded"].as_str().unwrap()).unwrap();
+        let err = TypedContent::from_bytes(&bytes).expect_err(name);
+        assert_eq!(
+            kind(&err),
+            vector["error"].as_str().unwrap(),
+            "{name}: {err}"
+        );
+    }
+    let refused = file["rejected_payloads"].as_array().unwrap();
+    assert!(refused.len() >= 8);
+    for vector in refused {
+        let name = vector["name"].as_str().unwrap();
+        let payload = hex::decode(vector["payload"].as_str().unwrap()).unwrap();
+        let err = match vector["type_name"].as_str().unwrap() {
+            "fuin.edit" => Edit::from_payload(&payload).map(drop),
+            "fuin.delete" => Delete::from_payload(&payload).map(drop),
+            "fuin.reaction" => Reaction::from_payload(&payload).map(drop),
+            "fuin.reply" => Reply::from_payload(&payload).map(drop),
+            "fuin.typing" => Typing::from_payload(&payload).map(drop),
+            "fuin.timer" => Timer::from_payload(&payload).map(drop),
+            other => panic!("{name}: no built-in type {other}"),
+        }
+        .expect_err(name);
+        assert_eq!(
+            kind(&err),
+            vector["error"].as_str().unwrap(),
+            "{name}: {err}"
+        );
+    }
+}

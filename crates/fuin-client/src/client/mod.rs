@@ -153,6 +153,8 @@ pub(crate) struct Inner {
     /// for the next run.
     token: std::sync::Mutex<Option<HeldToken>>,
     token_keeper: TokenKeeper,
+    /// The app content types registered (`spec/client.md` §14).
+    pub(crate) content_types: crate::content::ContentRegistry,
 }
 
 /// One device of a user. Cheap to clone: clones share the device.
@@ -385,6 +387,7 @@ impl Client {
                 state: Mutex::new(State { store }),
                 token: std::sync::Mutex::new(token),
                 token_keeper,
+                content_types: Default::default(),
             }),
         }
     }
@@ -443,7 +446,8 @@ impl Client {
 
     /// Conversations, the most recent first.
     pub async fn conversations(&self) -> Result<Vec<Conversation>, ClientError> {
-        let state = self.inner.state.lock().await;
+        let mut state = self.inner.state.lock().await;
+        self.delete_expired_locked(&mut state)?;
         Ok(state
             .store
             .reader()
@@ -462,13 +466,15 @@ impl Client {
     /// order their senders sent them.
     pub async fn history(&self, user: &str, limit: usize) -> Result<Vec<Message>, ClientError> {
         let peer = user_id(user)?;
-        let state = self.inner.state.lock().await;
+        let mut state = self.inner.state.lock().await;
+        self.delete_expired_locked(&mut state)?;
         state.store.reader().history(&peer, limit)
     }
 
     /// One message by its local id.
     pub async fn message(&self, local_id: i64) -> Result<Option<Message>, ClientError> {
-        let state = self.inner.state.lock().await;
+        let mut state = self.inner.state.lock().await;
+        self.delete_expired_locked(&mut state)?;
         state.store.reader().message(local_id)
     }
 

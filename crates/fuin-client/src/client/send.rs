@@ -72,6 +72,20 @@ impl Client {
         Ok(sent)
     }
 
+    /// Sends `body` of `content_type` to `peer` (and this user's other
+    /// devices) without keeping it in the history (typing indicators).
+    pub(crate) async fn send_outside_history(
+        &self,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        body: &[u8],
+    ) -> Result<SentMessage, ClientError> {
+        self.ensure_registered().await?;
+        let mut state = self.inner.state.lock().await;
+        self.send_content(&mut state, peer, content_type, body, false, &[])
+            .await
+    }
+
     /// Sends `body` as a message of any `content_type` to `user` (and this
     /// user's other devices), outside the history. For tests that play a
     /// misbehaving peer; apps have no use for it, and only builds with the

@@ -12,6 +12,7 @@ use crate::ClientError;
 use crate::event::Event;
 use crate::history::MessageStatus;
 use crate::receipt::{ReceiptBody, ReceiptKind};
+use crate::store::content::BuiltInKind;
 use crate::store::{NewMessage, Reader, StoredFranking};
 
 use super::session_cache::SessionCache;
@@ -39,6 +40,7 @@ impl Client {
         let mut report = SyncReport::default();
         {
             let mut state = self.inner.state.lock().await;
+            self.delete_expired_locked(&mut state)?;
             // Confirm what an earlier run stored but could not acknowledge.
             let unconfirmed = state.store.reader().unconfirmed()?;
             if !unconfirmed.is_empty() {
@@ -359,7 +361,48 @@ impl Client {
         }
         let content = &opened.content;
         match content.content_type {
-            ContentType::Text | ContentType::Attachment => {
+            ContentType::Text | ContentType::Attachment | ContentType::Typed => {
+                let typed = if content.content_type == ContentType::Typed {
+                    match crate::store::content::classify(
+                        &opened.sender.user,
+                        content.body.as_bytes(),
+                    ) {
+                        Ok(typed) => Some(typed),
+                        Err(reason) => {
+                            events.push(Event::MessageDropped {
+                                from: opened.sender.clone(),
+                                reason,
+                            });
+                            report.dropped += 1;
+                            return Ok(());
+                        }
+                    }
+                } else {
+                    None
+                };
+                if let Some(typed) = &typed
+                    && typed.built_in == Some(BuiltInKind::Typing)
+                {
+                    // Shown for a moment, never stored; this user's own
+                    // typing on another device is nothing to show.
+                    if !from_own_device
+                        && let Ok(typing) = fuin_wire::content::TypedContent::from_bytes(
+                            content.body.as_bytes(),
+                        )
+                        .and_then(|typed| {
+                            <fuin_wire::content::Typing as fuin_wire::content::BuiltIn>::from_payload(
+                                typed.payload.as_bytes(),
+                            )
+                        })
+                    {
+                        events.push(Event::Typing {
+                            conversation: opened.conversation_with.as_str().to_owned(),
+                            from: opened.sender.clone(),
+                            typing: typing.typing,
+                        });
+                    }
+                    return Ok(());
+                }
                 if content.content_type == ContentType::Attachment {
                     // A share whose reference does not fit this message (its
                     // owner is not the sending device, or it names another
@@ -409,11 +452,45 @@ impl Client {
                 })?;
                 if let Some(local_id) = inserted {
                     report.messages += 1;
-                    events.push(Event::MessageReceived {
-                        conversation: opened.conversation_with.as_str().to_owned(),
-                        local_id,
-                        from: opened.sender.clone(),
-                    });
+                    let conversation = opened.conversation_with.as_str().to_owned();
+                    match &typed {
+                        Some(typed)
+                            if matches!(
+                                typed.built_in,
+                                Some(
+                                    BuiltInKind::Edit | BuiltInKind::Delete | BuiltInKind::Reaction
+                                )
+                            ) =>
+                        {
+                            // The message it changes, if it is here yet
+                            // (if not, the change applies when it comes).
+                            if let Some((author, id)) = &typed.target
+                                && let Some(target) =
+                                    db.find_by_ref(&opened.conversation_with, author, id)?
+                            {
+                                events.push(Event::MessageUpdated {
+                                    conversation,
+                                    local_id: target,
+                                });
+                            }
+                        }
+                        Some(typed)
+                            if typed.built_in.is_none()
+                                && !self.inner.content_types.knows(&typed.type_name) =>
+                        {
+                            events.push(Event::UnknownContent {
+                                conversation,
+                                local_id,
+                                from: opened.sender.clone(),
+                                type_name: typed.type_name.clone(),
+                            });
+                        }
+                        _ => events.push(Event::MessageReceived {
+                            conversation,
+                            local_id,
+                            from: opened.sender.clone(),
+                        }),
+                    }
                 }
             }
             ContentType::Receipt => {

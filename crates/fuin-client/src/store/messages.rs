@@ -13,7 +13,11 @@ use super::{
 };
 
 impl<'a> Reader<'a> {
-    fn body_context(sender: &DeviceAddress<'_>, id: &ClientMessageId, part: &str) -> String {
+    pub(super) fn body_context(
+        sender: &DeviceAddress<'_>,
+        id: &ClientMessageId,
+        part: &str,
+    ) -> String {
         format!(
             "fuin-client/v1/message/{}/{}/{}/{part}",
             sender.user.as_str(),
@@ -25,6 +29,22 @@ impl<'a> Reader<'a> {
     /// Adds a message; `None` if a message with the same sender and id is
     /// already stored (it is then left as it is).
     pub fn insert_message(&self, message: &NewMessage<'_>) -> Result<Option<i64>, ClientError> {
+        let typed = if message.content_type == ContentType::Typed {
+            Some(
+                super::content::classify(&message.sender.user, message.body)
+                    .map_err(ClientError::InvalidArgument)?,
+            )
+        } else {
+            None
+        };
+        // Rows not shown as messages of their own owe no receipt and are
+        // never unread.
+        let hidden = typed.as_ref().is_some_and(|typed| typed.hidden);
+        let status = match message.status {
+            MessageStatus::Unread if hidden => MessageStatus::Read,
+            status => status,
+        };
+        let receipt_owed = if hidden { 0 } else { message.receipt_owed };
         let body = self.seal(
             &Self::body_context(message.sender, &message.message_id, "body"),
             message.body,
@@ -58,14 +78,26 @@ impl<'a> Reader<'a> {
                     to_sql_u64(message.sent_at_ms),
                     to_sql_u64(message.sequence),
                     message.server_time_ms.map(to_sql_u64),
-                    message.status.code(),
+                    status.code(),
                     franking,
                     to_sql_u64(message.received_at_ms),
-                    message.receipt_owed,
+                    receipt_owed,
                 ],
             )
             .map_err(storage("storing a message"))?;
-        Ok((inserted > 0).then(|| self.conn.last_insert_rowid()))
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let local_id = self.conn.last_insert_rowid();
+        self.after_insert(
+            local_id,
+            message.conversation,
+            message.sender,
+            &message.message_id,
+            typed.as_ref(),
+            message.received_at_ms,
+        )?;
+        Ok(Some(local_id))
     }
 
     pub fn set_status(
@@ -224,7 +256,7 @@ impl<'a> Reader<'a> {
 
     const MESSAGE_COLUMNS: &'static str = "id, conversation, sender_user, sender_device, \
         message_id, outgoing, content_type, body, sent_at_ms, sequence, server_time_ms, status, \
-        received_at_ms";
+        received_at_ms, type_name, deleted, expires_at_ms";
 
     fn message_from_row(&self, row: &rusqlite::Row<'_>) -> Result<Message, ClientError> {
         let get = |err: rusqlite::Error| ClientError::Storage(format!("reading a message: {err}"));
@@ -235,27 +267,73 @@ impl<'a> Reader<'a> {
         let id = message_id(row.get(4).map_err(get)?)?;
         let body: Vec<u8> = row.get(7).map_err(get)?;
         let body = self.open(&Self::body_context(&sender, &id, "body"), &body)?;
-        let content_type = match row.get::<_, i64>(6).map_err(get)? {
+        let code = row.get::<_, i64>(6).map_err(get)?;
+        let content_type = match code {
             0 => ContentType::Text,
             1 => ContentType::Receipt,
             5 => ContentType::Attachment,
+            8 => ContentType::Typed,
             _ => {
                 return Err(ClientError::Storage(
                     "a stored content type is unknown".into(),
                 ));
             }
         };
+        let conversation: String = row.get(1).map_err(get)?;
+        let type_name: Option<String> = row.get(13).map_err(get)?;
+        let deleted: bool = row.get(14).map_err(get)?;
+        let (mut kind, mut text) = if deleted {
+            (crate::history::MessageKind::Deleted, String::new())
+        } else {
+            crate::content::shown(content_type, &body)?
+        };
+        if let crate::history::MessageKind::Reply {
+            quote,
+            quote_local_id,
+        } = &mut kind
+        {
+            *quote_local_id =
+                self.find_by_ref(&user_id(conversation.clone())?, &quote.author, &quote.id)?;
+        }
+        let mut edited_at_ms = None;
+        if !deleted
+            && let Some(edit) = self.latest_edit(
+                &conversation,
+                sender.user.as_str(),
+                &id,
+                code,
+                type_name.as_deref(),
+            )?
+        {
+            text = edit.text;
+            edited_at_ms = Some(edit.sent_at_ms);
+        }
+        let reactions = if deleted {
+            Vec::new()
+        } else {
+            self.reactions(&conversation, sender.user.as_str(), &id)?
+                .into_iter()
+                .map(|(user, reaction, at_ms)| crate::history::ReactionRecord {
+                    user,
+                    reaction,
+                    at_ms,
+                })
+                .collect()
+        };
         Ok(Message {
             local_id: row.get(0).map_err(get)?,
-            conversation: row.get(1).map_err(get)?,
+            conversation,
             sender,
             id,
             outgoing: row.get(5).map_err(get)?,
-            text: if content_type == ContentType::Attachment {
-                crate::attachment::describe(&body)
-            } else {
-                String::from_utf8_lossy(&body).into_owned()
-            },
+            text,
+            kind,
+            edited_at_ms,
+            reactions,
+            expires_at_ms: row
+                .get::<_, Option<i64>>(15)
+                .map_err(get)?
+                .map(from_sql_u64),
             content_type,
             sent_at_ms: from_sql_u64(row.get(8).map_err(get)?),
             sequence: from_sql_u64(row.get(9).map_err(get)?),
@@ -276,7 +354,7 @@ impl<'a> Reader<'a> {
         limit: usize,
     ) -> Result<Vec<Message>, ClientError> {
         let sql = format!(
-            "SELECT {} FROM (SELECT * FROM messages WHERE conversation = ?1
+            "SELECT {} FROM (SELECT * FROM messages WHERE conversation = ?1 AND hidden = 0
                  ORDER BY sent_at_ms DESC, sequence DESC, id DESC LIMIT ?2)
              ORDER BY sent_at_ms, sequence, id",
             Self::MESSAGE_COLUMNS
@@ -404,7 +482,7 @@ impl<'a> Reader<'a> {
             .conn
             .prepare_cached(
                 "SELECT conversation, COUNT(*), SUM(outgoing = 0 AND status = ?1), MAX(sent_at_ms)
-                 FROM messages GROUP BY conversation ORDER BY MAX(sent_at_ms) DESC, conversation",
+                 FROM messages WHERE hidden = 0 GROUP BY conversation ORDER BY MAX(sent_at_ms) DESC, conversation",
             )
             .map_err(storage("reading conversations"))?;
         let rows = statement

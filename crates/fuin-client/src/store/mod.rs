@@ -18,6 +18,7 @@
 //! transaction that reads and writes its state ([`LocalStore::transaction`]),
 //! so several processes on one store serialise (`spec/client.md` §1.1).
 
+pub(crate) mod content;
 mod handshakes;
 mod messages;
 mod meta;
@@ -44,7 +45,7 @@ use zeroize::Zeroizing;
 use crate::ClientError;
 use crate::history::MessageStatus;
 
-use self::schema::{SCHEMA, SCHEMA_V2_TABLES, SCHEMA_VERSION};
+use self::schema::{SCHEMA, SCHEMA_V2_TABLES, SCHEMA_V3_COLUMNS, SCHEMA_VERSION};
 pub(crate) use self::token::{HeldToken, TokenKeeper};
 
 /// A peer device's identity as this device trusts it.
@@ -225,6 +226,8 @@ impl LocalStore {
             .map_err(storage("creating the schema"))?;
         conn.execute_batch(SCHEMA_V2_TABLES)
             .map_err(storage("creating the schema"))?;
+        conn.execute_batch(SCHEMA_V3_COLUMNS)
+            .map_err(storage("creating the schema"))?;
         conn.execute_batch(crate::group::GROUP_SCHEMA)
             .map_err(storage("creating the group tables"))?;
         conn.execute_batch(crate::identifiers::IDENTIFIER_SCHEMA)
@@ -252,7 +255,11 @@ impl LocalStore {
             .map_err(storage("reading the schema version"))?;
         match version {
             SCHEMA_VERSION => {}
-            1 => Self::migrate_from_v1(&mut conn, &key)?,
+            1 => {
+                Self::migrate_from_v1(&mut conn, &key)?;
+                Self::migrate_from_v2(&mut conn)?;
+            }
+            2 => Self::migrate_from_v2(&mut conn)?,
             _ => {
                 return Err(ClientError::Storage(format!(
                     "the store has schema version {version}; this client reads {SCHEMA_VERSION}"
@@ -309,7 +316,7 @@ impl LocalStore {
         let version: i64 = tx
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(storage("reading the schema version"))?;
-        if version == SCHEMA_VERSION {
+        if version >= 2 {
             return Ok(());
         }
         tx.execute_batch(SCHEMA_V2_TABLES)
@@ -337,6 +344,27 @@ impl LocalStore {
         if let Some(current) = db.prekeys()?.current_signed_prekey() {
             db.note_signed_prekey(current.id.0, crate::client::now_ms())?;
         }
+        tx.pragma_update(None, "user_version", 2)
+            .map_err(storage("writing the schema version"))?;
+        tx.commit().map_err(storage("committing the migration"))
+    }
+
+    /// Schema version 2 to 3, in one transaction (another process that
+    /// migrates second finds version 3): the typed-content columns of
+    /// `messages`. Rows stored before are text, attachments and receipts,
+    /// which the new columns' defaults describe.
+    fn migrate_from_v2(conn: &mut Connection) -> Result<(), ClientError> {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(storage("starting the migration"))?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(storage("reading the schema version"))?;
+        if version >= 3 {
+            return Ok(());
+        }
+        tx.execute_batch(SCHEMA_V3_COLUMNS)
+            .map_err(storage("migrating the store"))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(storage("writing the schema version"))?;
         tx.commit().map_err(storage("committing the migration"))
@@ -352,6 +380,16 @@ impl LocalStore {
     }
 
     /// The connection, for reads.
+    /// Copies the log into the database and empties the log (after rows
+    /// were deleted, so that their old pages are in neither file). Another
+    /// connection reading at the moment makes it a partial checkpoint;
+    /// the next one finishes it.
+    pub fn checkpoint(&self) -> Result<(), ClientError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(storage("checkpointing the log"))
+    }
+
     pub fn reader(&self) -> Reader<'_> {
         Reader {
             conn: &self.conn,

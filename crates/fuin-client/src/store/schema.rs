@@ -2,8 +2,9 @@
 
 /// The schema version kept in `PRAGMA user_version`: 2 added the answered
 /// handshakes, the signed prekey ledger and the trust tags of `peers` and
-/// `accounts` (`spec/client.md` §1.4).
-pub(super) const SCHEMA_VERSION: i64 = 2;
+/// `accounts`; 3 the typed-content columns of `messages` (`spec/client.md`
+/// §1.4, §14).
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE meta (
@@ -87,4 +88,25 @@ CREATE TABLE IF NOT EXISTS signed_prekey_ids (
     id    INTEGER PRIMARY KEY,
     at_ms INTEGER NOT NULL
 );
+";
+
+/// The columns and indexes schema version 3 added to `messages` for typed
+/// content (`spec/client.md` §14): the type's name, the message a built-in
+/// type aims at (its author's user and id), whether the row is shown as a
+/// message of its own, whether its author deleted it for everyone, the
+/// timer a `fuin.timer` row sets, and when a disappearing message goes.
+/// Made by [`super::Store::create`] and by the migration from version 2.
+pub(super) const SCHEMA_V3_COLUMNS: &str = "
+ALTER TABLE messages ADD COLUMN type_name TEXT;
+ALTER TABLE messages ADD COLUMN target_user TEXT;
+ALTER TABLE messages ADD COLUMN target_id BLOB;
+ALTER TABLE messages ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN timer_seconds INTEGER;
+ALTER TABLE messages ADD COLUMN expires_at_ms INTEGER;
+CREATE INDEX messages_by_target ON messages (conversation, target_user, target_id)
+    WHERE target_id IS NOT NULL;
+CREATE INDEX messages_expiring ON messages (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
+CREATE INDEX messages_timers ON messages (conversation, sent_at_ms)
+    WHERE timer_seconds IS NOT NULL;
 ";
