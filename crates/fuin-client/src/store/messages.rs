@@ -7,13 +7,18 @@ use zeroize::Zeroizing;
 use crate::ClientError;
 use crate::history::{Message, MessageStatus};
 
+use super::search::{IndexedHistory, searchable_text};
 use super::{
     NewMessage, Reader, StoredFranking, device_id, from_sql_u64, message_id, storage, to_sql_u64,
     user_id,
 };
 
 impl<'a> Reader<'a> {
-    fn body_context(sender: &DeviceAddress<'_>, id: &ClientMessageId, part: &str) -> String {
+    pub(super) fn body_context(
+        sender: &DeviceAddress<'_>,
+        id: &ClientMessageId,
+        part: &str,
+    ) -> String {
         format!(
             "fuin-client/v1/message/{}/{}/{}/{part}",
             sender.user.as_str(),
@@ -65,7 +70,17 @@ impl<'a> Reader<'a> {
                 ],
             )
             .map_err(storage("storing a message"))?;
-        Ok((inserted > 0).then(|| self.conn.last_insert_rowid()))
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let local_id = self.conn.last_insert_rowid();
+        self.index_message(
+            IndexedHistory::Direct,
+            local_id,
+            &message.message_id.0,
+            &searchable_text(message.content_type.code(), message.body),
+        )?;
+        Ok(Some(local_id))
     }
 
     pub fn set_status(
