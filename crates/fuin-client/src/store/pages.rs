@@ -121,6 +121,8 @@ impl Reader<'_> {
             "SELECT {id} FROM {table} WHERE {condition} ORDER BY {} LIMIT ?2",
             order.key_order(if older { "DESC" } else { "ASC" })
         );
+        #[cfg(test)]
+        tests::note_page_sql(&sql);
         let mut statement = self
             .conn
             .prepare_cached(&sql)
@@ -201,6 +203,86 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use std::cell::RefCell;
+
+    use fuin_seal::state::StorageKey;
+
+    use super::*;
+    use crate::store::LocalStore;
+
+    thread_local! {
+        static PAGE_SQL: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Keeps the SQL of every page read on this thread, for the plan test.
+    pub(super) fn note_page_sql(sql: &str) {
+        PAGE_SQL.with(|seen| seen.borrow_mut().push(sql.to_owned()));
+    }
+
+    /// Every page query, either way and from every kind of cursor, is
+    /// answered from an index in the history's order: a seek and a walk,
+    /// no scan of the table and no sort.
+    #[test]
+    fn pages_are_read_from_an_index_without_a_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::create(
+            &dir.path().join("store.db"),
+            StorageKey::generate(&mut rand::rng()),
+        )
+        .unwrap();
+        let db = store.reader();
+        db.conn
+            .execute_batch(
+                "INSERT INTO messages (id, conversation, sender_user, sender_device, message_id,
+                     outgoing, content_type, body, sent_at_ms, sequence, status, received_at_ms)
+                 VALUES (1, 'bob', 'bob', 1, x'01', 0, 0, x'', 5, 0, 4, 5);
+                 INSERT INTO group_messages (local_id, group_id, sender_user, sender_device,
+                     message_id, outgoing, epoch, body, sent_at_ms, status, received_at_ms)
+                 VALUES (1, x'07', 'bob', 1, x'01', 0, 0, x'', 5, 3, 5);",
+            )
+            .unwrap();
+        for (order, within) in [
+            (&DIRECT_ORDER, Value::Text("bob".into())),
+            (&GROUP_ORDER, Value::Blob(vec![7])),
+        ] {
+            for cursor in [
+                HistoryCursor::Latest,
+                HistoryCursor::Oldest,
+                HistoryCursor::Before(1),
+                HistoryCursor::After(1),
+            ] {
+                db.page_ids(order, within.clone(), cursor, 10, "it")
+                    .unwrap();
+            }
+        }
+        let seen = PAGE_SQL.with(|seen| seen.borrow().clone());
+        assert_eq!(seen.len(), 8);
+        for sql in seen {
+            let mut explain = db
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let count = explain.parameter_count();
+            let plan: Vec<String> = explain
+                .query_map(
+                    rusqlite::params_from_iter((0..count).map(|_| Value::Integer(1))),
+                    |row| row.get::<_, String>(3),
+                )
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(
+                plan.contains("USING INDEX messages_by_conversation")
+                    || plan.contains("USING COVERING INDEX messages_by_conversation")
+                    || plan.contains("USING INDEX group_messages_by_time")
+                    || plan.contains("USING COVERING INDEX group_messages_by_time"),
+                "{sql}: {plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+        }
+    }
 
     #[test]
     fn the_unread_indexes_name_the_stored_unread_codes() {

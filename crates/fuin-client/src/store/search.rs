@@ -446,6 +446,35 @@ mod tests {
     }
 
     #[test]
+    fn random_typing_never_makes_an_invalid_query() {
+        let conn = Connection::open_in_memory().unwrap();
+        attach(&conn).unwrap();
+        conn.execute(
+            "INSERT INTO search.search_direct (rowid, text, message_id) VALUES (1, 'near or not', x'00')",
+            [],
+        )
+        .unwrap();
+        let db = Reader {
+            conn: &conn,
+            key: &fuin_seal::state::StorageKey::generate(&mut rand::rng()),
+        };
+        let alphabet: Vec<char> = "\"'()*^:+-{}[],.;~ \tNEARORNOTAND néé字😀0\u{301}\u{200b}"
+            .chars()
+            .collect();
+        let mut rng = rand::rng();
+        for _ in 0..3000 {
+            let len = rand::RngExt::random_range(&mut rng, 0..12);
+            let typed: String = (0..len)
+                .map(|_| alphabet[rand::RngExt::random_range(&mut rng, 0..alphabet.len())])
+                .collect();
+            if let Some(query) = fts_query(&typed) {
+                db.index_matches(IndexedHistory::Direct, 1, &query)
+                    .unwrap_or_else(|err| panic!("{typed:?} as {query:?}: {err}"));
+            }
+        }
+    }
+
+    #[test]
     fn every_typed_query_is_valid_fts5() {
         let conn = Connection::open_in_memory().unwrap();
         attach(&conn).unwrap();
