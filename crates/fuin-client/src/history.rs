@@ -176,3 +176,33 @@ pub struct ReceiptRecord {
     /// When this device stored it.
     pub at_ms: u64,
 }
+
+/// Where a page of history starts (`spec/client.md` §16.1). A message is
+/// named by its local id ([`Message::local_id`], [`GroupEntry::local_id`](crate::GroupEntry::local_id)),
+/// which is unique in its history; the sender's [`ClientMessageId`] is
+/// not accepted, as it is unique only together with its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HistoryCursor {
+    /// The newest messages.
+    Latest,
+    /// The oldest messages.
+    Oldest,
+    /// The messages just before this one (older), not including it.
+    Before(i64),
+    /// The messages just after this one (newer), not including it.
+    After(i64),
+}
+
+/// One page of a history, oldest first, in the history's order (the
+/// sender's clock, then the sender's counter, then the local id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage<T> {
+    /// The messages of the page, oldest first.
+    pub messages: Vec<T>,
+    /// Whether older messages than the page's exist (page on with
+    /// [`HistoryCursor::Before`] the first message).
+    pub has_older: bool,
+    /// Whether newer messages than the page's exist (page on with
+    /// [`HistoryCursor::After`] the last message).
+    pub has_newer: bool,
+}

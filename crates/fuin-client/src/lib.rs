@@ -17,6 +17,10 @@
 //!   Receipts are end-to-end messages ([`receipt`]).
 //! - [`Client::conversations`], [`Client::history`]: what the app shows,
 //!   ordered by the senders' clocks and counters, never the relay's.
+//!   [`Client::history_page`] and [`Client::group_history_page`] page by
+//!   cursor; [`Client::unread_count`] counts what is unread;
+//!   [`Client::search`] searches the local history through an index kept
+//!   in memory only (`spec/client.md` §16).
 //! - Accounts (`spec/accounts.md`): a user's devices are those a list
 //!   signed by the user's account key names; messages are sealed to them
 //!   only, whatever the relay says. [`Client::begin_link`] and
@@ -58,6 +62,7 @@ mod history;
 mod identifiers;
 pub mod keyfile;
 mod relay;
+mod search;
 mod store;
 
 pub use account::{LinkedDevice, PendingLink, SafetyNumbers};
@@ -82,7 +87,9 @@ pub use fuin_wire::content::{MessageRef, TypeName};
 pub use fuin_wire::receipt;
 pub use group::{GroupChange, GroupEntry, GroupInfo, GroupStatus};
 pub use history::{
-    Conversation, Message, MessageKind, MessageStatus, ReactionRecord, ReceiptRecord,
+    Conversation, HistoryCursor, HistoryPage, Message, MessageKind, MessageStatus, ReactionRecord,
+    ReceiptRecord,
 };
 pub use identifiers::AudienceConversation;
+pub use search::{SearchHit, SearchScope};
 pub use store::StoredFranking;

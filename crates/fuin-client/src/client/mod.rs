@@ -32,6 +32,7 @@
 //! SQLite calls are short and run on the calling task.
 
 mod auth;
+mod pages;
 mod prekeys;
 mod receipts;
 mod report;

@@ -17,10 +17,12 @@
 mod devices;
 mod key_requests;
 mod outbox;
+mod pages;
 mod receive;
 mod report;
 mod store;
 
+pub(crate) use self::pages::{group_entry, group_searchable, unread_in_groups};
 pub(crate) use self::store::{GROUP_SCHEMA, upgrade_group_schema};
 
 use fuin_seal::group::{ChangeRequest, GroupState, MemberStatus};

@@ -146,6 +146,17 @@ impl Reader<'_> {
             {
                 self.erase(conversation, author, target)?;
             }
+            // An edit or delete changes what its target shows: the search
+            // index follows in the same transaction.
+            if matches!(
+                typed.built_in,
+                Some(BuiltInKind::Edit | BuiltInKind::Delete)
+            ) && let Some((author, target)) = &typed.target
+            {
+                for (row, _) in self.rows_by_ref(conversation, author, target)? {
+                    self.refresh_index(row)?;
+                }
+            }
         }
         // Every row but a timer's disappears under a timer: an edit or a
         // reaction is a message too, and may outlive its target otherwise.
@@ -464,6 +475,7 @@ impl Reader<'_> {
             };
             for row in std::iter::once(local).chain(aimed) {
                 self.forget_row(row)?;
+                self.forget(super::search::IndexedHistory::Direct, row)?;
                 deleted.push(row);
             }
         }
@@ -485,6 +497,15 @@ impl Reader<'_> {
             .execute("DELETE FROM messages WHERE id = ?1", [local_id])
             .map_err(storage("deleting a message"))?;
         Ok(())
+    }
+
+    /// Puts a row's shown text into the search index again.
+    fn refresh_index(&self, local_id: i64) -> Result<(), ClientError> {
+        let text = self
+            .searchable(local_id)?
+            .map(|searchable| searchable.text)
+            .unwrap_or_default();
+        self.reindex(super::search::IndexedHistory::Direct, local_id, &text)
     }
 
     /// The soonest time a stored message disappears, if any does.

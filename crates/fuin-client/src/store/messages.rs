@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 use crate::ClientError;
 use crate::history::{Message, MessageStatus};
 
+use super::search::IndexedHistory;
 use super::{
     NewMessage, Reader, StoredFranking, device_id, from_sql_u64, message_id, storage, to_sql_u64,
     user_id,
@@ -96,6 +97,17 @@ impl<'a> Reader<'a> {
             &message.message_id,
             typed.as_ref(),
             message.received_at_ms,
+        )?;
+        // Indexed as shown: an edit or delete that came first applies.
+        let text = self
+            .searchable(local_id)?
+            .map(|searchable| searchable.text)
+            .unwrap_or_default();
+        self.index_message(
+            IndexedHistory::Direct,
+            local_id,
+            &message.message_id.0,
+            &text,
         )?;
         Ok(Some(local_id))
     }

@@ -22,9 +22,11 @@ pub(crate) mod content;
 mod handshakes;
 mod messages;
 mod meta;
+pub(crate) mod pages;
 mod peers;
 mod queues;
 mod schema;
+pub(crate) mod search;
 mod sessions;
 pub(crate) mod tags;
 mod token;
@@ -230,6 +232,8 @@ impl LocalStore {
             .map_err(storage("creating the schema"))?;
         conn.execute_batch(crate::group::GROUP_SCHEMA)
             .map_err(storage("creating the group tables"))?;
+        conn.execute_batch(pages::HISTORY_INDEXES)
+            .map_err(storage("creating the history indexes"))?;
         conn.execute_batch(crate::identifiers::IDENTIFIER_SCHEMA)
             .map_err(storage("creating the identifier tables"))?;
         // Stores made before accounts gain their table (and are made the
@@ -269,6 +273,8 @@ impl LocalStore {
         // Stores made before groups gain their tables.
         conn.execute_batch(crate::group::GROUP_SCHEMA)
             .map_err(storage("creating the group tables"))?;
+        conn.execute_batch(pages::HISTORY_INDEXES)
+            .map_err(storage("creating the history indexes"))?;
         crate::group::upgrade_group_schema(&conn)?;
         // Stores made before the identifier secret was shared gain its table.
         conn.execute_batch(crate::identifiers::IDENTIFIER_SCHEMA)
@@ -300,6 +306,7 @@ impl LocalStore {
             .map_err(storage("enabling foreign keys"))?;
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(storage("enabling secure delete"))?;
+        search::attach(&conn)?;
         Ok(conn)
     }
 

@@ -9,6 +9,7 @@ use rusqlite::{OptionalExtension, params};
 use crate::ClientError;
 use crate::client::user_id;
 use crate::history::MessageStatus;
+use crate::store::search::{IndexedHistory, searchable_text};
 use crate::store::{Reader, StoredFranking};
 
 use super::{GroupEntry, group_hex};
@@ -211,6 +212,7 @@ fn status_code(status: MessageStatus) -> i64 {
         MessageStatus::Queued => 0,
         MessageStatus::Sent => 1,
         MessageStatus::Failed => 2,
+        MessageStatus::Read => 4,
         _ => 3,
     }
 }
@@ -220,6 +222,7 @@ fn status_of(code: i64) -> MessageStatus {
         0 => MessageStatus::Queued,
         1 => MessageStatus::Sent,
         2 => MessageStatus::Failed,
+        4 => MessageStatus::Read,
         _ => MessageStatus::Unread,
     }
 }
@@ -255,6 +258,14 @@ fn by_user(addresses: &[DeviceAddress<'static>]) -> BTreeMap<UserId<'static>, Ve
     }
     out
 }
+
+/// The columns of a group history entry, in the order of [`EntryRow`].
+pub(super) const ENTRY_COLUMNS: &str = "local_id, sender_user, sender_device, message_id, \
+    outgoing, epoch, body, sent_at_ms, status, content_type";
+
+/// A group history row as read: local id, sender user and device, message
+/// id, outgoing, epoch, sealed body, sender's clock, status, content type.
+pub(super) type EntryRow = (i64, String, i64, Vec<u8>, i64, i64, Vec<u8>, i64, i64, i64);
 
 /// The group tables, read and written inside the caller's transaction.
 pub(super) struct Groups<'a> {
@@ -396,7 +407,17 @@ impl Groups<'_> {
                 ],
             )
             .map_err(storage("storing a group message"))?;
-        Ok((inserted == 1).then(|| self.db.conn.last_insert_rowid()))
+        if inserted != 1 {
+            return Ok(None);
+        }
+        let local_id = self.db.conn.last_insert_rowid();
+        self.db.index_message(
+            IndexedHistory::Group,
+            local_id,
+            message_id,
+            &searchable_text(content_type.code(), body),
+        )?;
+        Ok(Some(local_id))
     }
 
     pub(super) fn set_status(
@@ -431,8 +452,7 @@ impl Groups<'_> {
                  ORDER BY sent_at_ms DESC, local_id DESC LIMIT ?2",
             )
             .map_err(storage("reading group history"))?;
-        type Row = (i64, String, i64, Vec<u8>, i64, i64, Vec<u8>, i64, i64, i64);
-        let rows: Vec<Row> = statement
+        let rows: Vec<EntryRow> = statement
             .query_map(
                 params![id.as_bytes(), i64::try_from(limit).unwrap_or(i64::MAX)],
                 |row| {
@@ -454,34 +474,39 @@ impl Groups<'_> {
             .collect::<Result<_, _>>()
             .map_err(storage("reading group history"))?;
         let mut out = Vec::with_capacity(rows.len());
-        for (local_id, user, device, message_id, outgoing, epoch, body, sent_at, status, kind) in
-            rows
-        {
-            let content_type = history_content_type(kind)?;
-            let sender = DeviceAddress::new(user_id(&user)?, crate::store::device_id(device)?);
-            let body = self.db.open(
-                &Self::body_context(id, &sender, &message_id, body_part(content_type)),
-                &body,
-            )?;
-            let text = if content_type == ContentType::Attachment {
-                crate::attachment::describe(&body)
-            } else {
-                String::from_utf8_lossy(&body).into_owned()
-            };
-            out.push(GroupEntry {
-                local_id,
-                group: group_hex(id),
-                sender,
-                outgoing: outgoing != 0,
-                epoch: unsql(epoch),
-                content_type,
-                text,
-                sent_at_ms: unsql(sent_at),
-                status: status_of(status),
-            });
+        for row in rows {
+            out.push(self.entry_of(id, row)?);
         }
         out.reverse();
         Ok(out)
+    }
+
+    /// A history entry from its row (the columns of [`ENTRY_COLUMNS`]).
+    pub(super) fn entry_of(&self, id: &GroupId, row: EntryRow) -> Result<GroupEntry, ClientError> {
+        let (local_id, user, device, message_id, outgoing, epoch, body, sent_at, status, kind) =
+            row;
+        let content_type = history_content_type(kind)?;
+        let sender = DeviceAddress::new(user_id(&user)?, crate::store::device_id(device)?);
+        let body = self.db.open(
+            &Self::body_context(id, &sender, &message_id, body_part(content_type)),
+            &body,
+        )?;
+        let text = if content_type == ContentType::Attachment {
+            crate::attachment::describe(&body)
+        } else {
+            String::from_utf8_lossy(&body).into_owned()
+        };
+        Ok(GroupEntry {
+            local_id,
+            group: group_hex(id),
+            sender,
+            outgoing: outgoing != 0,
+            epoch: unsql(epoch),
+            content_type,
+            text,
+            sent_at_ms: unsql(sent_at),
+            status: status_of(status),
+        })
     }
 
     /// A stored group message: what a report of it needs, or the share
@@ -559,7 +584,9 @@ impl Groups<'_> {
 
 mod held;
 mod keys;
+mod pages;
 mod queue;
+mod search;
 
 #[cfg(test)]
 mod tests {
