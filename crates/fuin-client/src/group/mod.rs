@@ -140,6 +140,8 @@ impl Client {
     /// Creates a group with every device of `users` and this user's other
     /// devices, sends each a welcome and this device's sender key, and
     /// returns it.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn create_group(&self, users: &[&str]) -> Result<GroupInfo, ClientError> {
         self.ensure_registered().await?;
         let mut state = self.inner.state.lock().await;
@@ -198,6 +200,8 @@ impl Client {
     }
 
     /// Adds every device of `users` to the group.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn add_group_members(
         &self,
         group: &str,
@@ -223,6 +227,8 @@ impl Client {
     }
 
     /// Removes every device of `users` from the group.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn remove_group_members(
         &self,
         group: &str,
@@ -255,6 +261,8 @@ impl Client {
 
     /// Leaves the group: this device stops sending and receives nothing of
     /// later epochs.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn leave_group(&self, group: &str) -> Result<GroupInfo, ClientError> {
         let id = parse_group_id(group)?;
         self.ensure_registered().await?;
@@ -265,6 +273,8 @@ impl Client {
 
     /// Sends a text to every other member device of the group's current
     /// epoch, in one fan-out.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn send_group_text(
         &self,
         group: &str,
@@ -293,6 +303,8 @@ impl Client {
     }
 
     /// The groups this device holds, member or not.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn groups(&self) -> Result<Vec<GroupInfo>, ClientError> {
         let state = self.inner.state.lock().await;
         let groups = Groups {
@@ -303,6 +315,8 @@ impl Client {
 
     /// The group's `limit` most recent texts, oldest first, ordered by the
     /// senders' clocks.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn group_history(
         &self,
         group: &str,
