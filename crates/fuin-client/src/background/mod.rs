@@ -166,7 +166,8 @@ impl BackgroundHandle {
     /// Pauses: closes the push stream and stops every network request,
     /// abandoning what the task was doing at its current await point (a
     /// batch being stored is stored or not at all; an unacknowledged one
-    /// comes again). Returns once the task is paused.
+    /// comes again). Returns once the task is paused (or once another
+    /// caller resumed it meanwhile).
     pub async fn pause(&self) {
         self.control.send_if_modified(|control| {
             let change = *control == Control::Run;
