@@ -211,6 +211,57 @@ async fn background_work_long_polls_when_the_stream_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_stream_that_keeps_failing_gives_way_to_long_polls() {
+    let listener = GateProxy::bind().await;
+    let proxy_url = listener.url.clone();
+    let relay = TestRelay::start_with(|config| config.origins.push(proxy_url)).await;
+    let proxy = listener.forward(&relay.url);
+    proxy.break_streams(true);
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = Client::create(
+        devices.path("bob", 1),
+        &proxy.url,
+        "bob",
+        1,
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut events = bob.events();
+    let mut options = quick();
+    // Each severed stream fails well within a tick, even on a busy machine.
+    options.tick = Duration::from_secs(5);
+    let failures = options.push_failures_before_polling;
+    let _background = bob.start_background(options).unwrap();
+    let ((), before) = wait_for(
+        &mut events,
+        "long polling",
+        state_is(ConnectionState::Polling),
+    )
+    .await;
+    // The stream opened, and failed, as often as the setting allows.
+    let opened = before
+        .iter()
+        .filter(|event| {
+            **event
+                == Event::ConnectionChanged {
+                    state: ConnectionState::Push,
+                }
+        })
+        .count();
+    assert_eq!(opened, usize::try_from(failures).unwrap(), "{before:?}");
+
+    alice.send_text("bob", "by long poll").await.unwrap();
+    let (local_id, _) = wait_for(&mut events, "a polled message", received).await;
+    assert_eq!(
+        bob.message(local_id).await.unwrap().unwrap().text,
+        "by long poll"
+    );
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_stops_delivery_and_resume_catches_up() {
     let relay = TestRelay::start().await;
     let devices = Devices::new();

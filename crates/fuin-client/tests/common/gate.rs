@@ -20,6 +20,7 @@ pub struct GateListener {
 pub struct GateProxy {
     pub url: String,
     refuse_upgrades: Arc<AtomicBool>,
+    break_streams: Arc<AtomicBool>,
     hold: watch::Sender<bool>,
 }
 
@@ -39,6 +40,12 @@ impl GateProxy {
         self.refuse_upgrades.store(refuse, Ordering::SeqCst);
     }
 
+    /// Lets the push stream's upgrade through, then ends the connection
+    /// at once, from now on (or not): a stream that keeps failing.
+    pub fn break_streams(&self, sever: bool) {
+        self.break_streams.store(sever, Ordering::SeqCst);
+    }
+
     /// A handle that holds the relay's answers back from now on (or lets
     /// them through), callable from synchronous code.
     pub fn holder(&self) -> impl Fn(bool) + Send + Sync + 'static {
@@ -55,31 +62,43 @@ impl GateListener {
         let target = target.trim_start_matches("http://").to_owned();
         let GateListener { url, listener } = self;
         let refuse_upgrades = Arc::new(AtomicBool::new(false));
+        let break_streams = Arc::new(AtomicBool::new(false));
         let (hold, held) = watch::channel(false);
         let refusing = refuse_upgrades.clone();
+        let breaking = break_streams.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((inbound, _)) = listener.accept().await else {
                     return;
                 };
                 let target = target.clone();
-                let refusing = refusing.clone();
+                let rules = Rules {
+                    refusing: refusing.clone(),
+                    breaking: breaking.clone(),
+                };
                 let held = held.clone();
-                tokio::spawn(relay_connection(inbound, target, refusing, held));
+                tokio::spawn(relay_connection(inbound, target, rules, held));
             }
         });
         GateProxy {
             url,
             refuse_upgrades,
+            break_streams,
             hold,
         }
     }
 }
 
+/// What the proxy does to push streams.
+struct Rules {
+    refusing: Arc<AtomicBool>,
+    breaking: Arc<AtomicBool>,
+}
+
 async fn relay_connection(
     mut inbound: tokio::net::TcpStream,
     target: String,
-    refusing: Arc<AtomicBool>,
+    rules: Rules,
     mut held: watch::Receiver<bool>,
 ) {
     let mut first = vec![0u8; 16 * 1024];
@@ -87,7 +106,9 @@ async fn relay_connection(
         return;
     };
     first.truncate(read);
-    if refusing.load(Ordering::SeqCst) && first.starts_with(b"GET /v1/mailbox/stream") {
+    let stream = first.starts_with(b"GET /v1/mailbox/stream");
+    let sever = stream && rules.breaking.load(Ordering::SeqCst);
+    if stream && rules.refusing.load(Ordering::SeqCst) {
         let _ = inbound.write_all(REFUSAL).await;
         let _ = inbound.shutdown().await;
         return;
@@ -118,7 +139,9 @@ async fn relay_connection(
             if held.wait_for(|hold| !*hold).await.is_err() {
                 return;
             }
-            if to_client.write_all(&buffer[..read]).await.is_err() {
+            if to_client.write_all(&buffer[..read]).await.is_err() || sever {
+                // Severed: the upgrade answer went through, nothing more.
+                let _ = to_client.shutdown().await;
                 return;
             }
         }
