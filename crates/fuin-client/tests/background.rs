@@ -262,6 +262,51 @@ async fn a_push_stream_that_keeps_failing_gives_way_to_long_polls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ended_by_token_revocation_logs_in_again_and_resumes_push() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let mut events = bob.events();
+    let _background = bob.start_background(quick()).unwrap();
+    wait_for(
+        &mut events,
+        "the push stream",
+        state_is(ConnectionState::Push),
+    )
+    .await;
+
+    // The relay revokes bob's token: its stream closes with
+    // `token_revoked`, and the token is refused (401) from now on.
+    let revoked = relay.relay.revoke_tokens(bob.address()).await.unwrap();
+    assert_eq!(revoked, 1);
+    let ((), between) = wait_for(
+        &mut events,
+        "the stream again",
+        state_is(ConnectionState::Push),
+    )
+    .await;
+    assert!(
+        between.contains(&Event::ConnectionChanged {
+            state: ConnectionState::Connecting
+        }),
+        "{between:?}"
+    );
+    eventually("one stream open at the relay", || {
+        relay.relay.device_streams(bob.address()) == 1
+    })
+    .await;
+
+    alice.send_text("bob", "after a new login").await.unwrap();
+    let (local_id, _) = wait_for(&mut events, "a pushed message", received).await;
+    assert_eq!(
+        bob.message(local_id).await.unwrap().unwrap().text,
+        "after a new login"
+    );
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_stops_delivery_and_resume_catches_up() {
     let relay = TestRelay::start().await;
     let devices = Devices::new();
