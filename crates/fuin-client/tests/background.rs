@@ -129,6 +129,9 @@ async fn background_work_delivers_over_the_push_stream_without_sync() {
 
     background.stop().await;
     wait_for(&mut events, "the stop", state_is(ConnectionState::Stopped)).await;
+    tokio::time::timeout(Duration::from_secs(10), relay.relay.streams_closed())
+        .await
+        .unwrap();
     relay.stop().await;
 }
 
@@ -268,7 +271,7 @@ async fn a_stream_ended_by_token_revocation_logs_in_again_and_resumes_push() {
     let alice = devices.create(&relay, "alice", 1).await;
     let bob = devices.create(&relay, "bob", 1).await;
     let mut events = bob.events();
-    let _background = bob.start_background(quick()).unwrap();
+    let background = bob.start_background(quick()).unwrap();
     wait_for(
         &mut events,
         "the push stream",
@@ -303,6 +306,11 @@ async fn a_stream_ended_by_token_revocation_logs_in_again_and_resumes_push() {
         bob.message(local_id).await.unwrap().unwrap().text,
         "after a new login"
     );
+    // Dropping the handle ends the task, and with it the stream.
+    drop(background);
+    tokio::time::timeout(Duration::from_secs(10), relay.relay.streams_closed())
+        .await
+        .unwrap();
     relay.stop().await;
 }
 
