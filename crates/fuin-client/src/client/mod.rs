@@ -217,8 +217,9 @@ pub(crate) struct Inner {
 ///   from the relay takes it in (the groups' follow-up changes are then
 ///   not made: a member makes them by hand).
 /// - **Attachments**: an upload dropped leaves sealed blobs at the relay
-///   that nothing refers to (they expire there); a download dropped writes
-///   no plaintext (it is written only once all of it verified).
+///   that nothing refers to (kept only until their capabilities expire); a
+///   download dropped creates no output file (its temporary file is
+///   removed when dropped; the output appears only once all of it verified).
 ///
 /// `tests/cancel_send.rs` drops [`send_text`](Self::send_text) at each
 /// of its await points and checks the history, the relay and the peer.
