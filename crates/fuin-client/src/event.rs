@@ -187,6 +187,13 @@ pub enum Event {
         /// The device of this user whose secret it adopted.
         from: DeviceAddress<'static>,
     },
+    /// Background work ([`Client::start_background`](crate::Client::start_background))
+    /// changed how it reaches the relay: push stream, long polls, offline
+    /// until a retry, paused or stopped.
+    ConnectionChanged {
+        /// Where it stands now.
+        state: crate::background::ConnectionState,
+    },
 }
 
 /// The client's events as a [`futures_core::Stream`]. A subscriber that

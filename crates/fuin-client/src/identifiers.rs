@@ -315,6 +315,8 @@ impl Client {
     /// The identifier this user gives `audience` for itself (64 hex
     /// digits): the same for every conversation, another for every
     /// audience, and unrelated to any other user's.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn audience_user_identifier(&self, audience_id: &str) -> Result<String, ClientError> {
         let audience = audience(audience_id)?;
         let secret = self.identifier_secret().await?;
@@ -325,6 +327,8 @@ impl Client {
     /// digits), the default: per audience **and per user**, so two members
     /// of one group give one audience unrelated values, and one member two
     /// audiences unrelated values. A group must be one this device holds.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn audience_identifier(
         &self,
         audience_id: &str,
@@ -352,6 +356,8 @@ impl Client {
     /// The group's shared identifier towards `audience` (64 hex digits),
     /// the same for every member: `None` until a member shared a consent
     /// ([`Client::share_group_consent`]).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn group_shared_identifier(
         &self,
         audience_id: &str,
@@ -371,6 +377,8 @@ impl Client {
     /// from then on every member derives the same
     /// [`group_shared_identifier`](Client::group_shared_identifier). A newer
     /// consent replaces it (and with it every shared identifier).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn share_group_consent(&self, group: &str) -> Result<GroupInfo, ClientError> {
         let id = parse_group_id(group)?;
         self.ensure_registered().await?;

@@ -47,12 +47,16 @@
 //!   [`Client::group_shared_identifier`]): what this user hands a mini-app
 //!   or bot, unlinkable across users and audiences (`spec/identifiers.md`).
 //! - [`Client::events`]: everything above as a stream of [`Event`]s.
+//! - [`Client::start_background`]: a task that keeps the device in touch
+//!   with its relay (push stream, long polls as fallback, retries with
+//!   backoff), paused and resumed by the app ([`background`]).
 //!
 //! The behaviour is specified in `spec/client.md`.
 #![forbid(unsafe_code)]
 
 mod account;
 mod attachment;
+pub mod background;
 mod client;
 mod content;
 mod error;
@@ -71,6 +75,10 @@ pub use attachment::{
     PEER_THUMBNAIL_LIMITS, SendFileOptions, SentFile, THUMBNAIL_SOURCE_LIMITS, ThumbnailInfo,
     describe_attachment,
 };
+pub use background::{BackgroundHandle, BackgroundOptions, Backoff, ConnectionState};
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use client::StepGate;
 pub use client::{Client, ClientOptions, SentMessage, SessionSecurity, Step, StepHook, SyncReport};
 pub use content::describe_timer;
 pub use error::ClientError;

@@ -21,6 +21,9 @@ const FRAME_MEDIA_TYPE: &str = "application/x-fuin-frame";
 /// A connection to one relay.
 pub(crate) struct RelayConnection {
     http: reqwest::Client,
+    /// HTTP/1.1 only, with the same roots: a WebSocket upgrade needs an
+    /// HTTP/1.1 connection of its own (`crate::background::socket`).
+    pub(crate) upgrade_http: reqwest::Client,
     base: String,
     origin: String,
 }
@@ -49,11 +52,18 @@ impl RelayConnection {
             // Below the relay's idle close (10 s by default): a connection the
             // relay may be closing is never reused.
             .pool_idle_timeout(Duration::from_secs(5));
+        // No overall timeout: an upgraded stream lives as long as it works
+        // (the opening handshake has its own deadline).
+        let mut upgrade_builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .http1_only()
+            .pool_max_idle_per_host(0);
         if let Some(pem) = extra_root {
             let certificate = reqwest::Certificate::from_pem(pem).map_err(|err| {
                 ClientError::InvalidArgument(format!("the relay certificate is unreadable: {err}"))
             })?;
-            builder = builder.add_root_certificate(certificate);
+            builder = builder.add_root_certificate(certificate.clone());
+            upgrade_builder = upgrade_builder.add_root_certificate(certificate);
         }
         let origin = fuin_wire::relay::relay_origin(&base).ok_or_else(|| {
             ClientError::InvalidArgument(format!("the relay address {base:?} names no host"))
@@ -61,7 +71,15 @@ impl RelayConnection {
         let http = builder
             .build()
             .map_err(|err| ClientError::Unreachable(format!("HTTP client: {err}")))?;
-        Ok(Self { http, base, origin })
+        let upgrade_http = upgrade_builder
+            .build()
+            .map_err(|err| ClientError::Unreachable(format!("HTTP client: {err}")))?;
+        Ok(Self {
+            http,
+            upgrade_http,
+            base,
+            origin,
+        })
     }
 
     /// The relay's origin as a login signature binds it
@@ -105,18 +123,7 @@ impl RelayConnection {
         if status.is_success() {
             return Ok((status, bytes));
         }
-        let (code, message) = match serde_json::from_slice::<RelayErrorBody>(&bytes) {
-            Ok(body) => (body.code, body.message),
-            Err(_) => (
-                "unknown".to_owned(),
-                format!("HTTP {status} without a relay error body"),
-            ),
-        };
-        Err(ClientError::Relay {
-            status: status.as_u16(),
-            code,
-            message,
-        })
+        Err(refusal(status, &bytes))
     }
 
     fn decode<'a, T: FrameBody<'a>>(bytes: &'a [u8], what: &str) -> Result<T, ClientError> {
@@ -446,7 +453,23 @@ impl RelayConnection {
 
 /// An error of the HTTP client in words, without the URL's query (which
 /// holds nothing secret today, but need not be repeated).
-fn describe(err: &reqwest::Error) -> String {
+/// A refusal by the relay: its stable code and message from the JSON body.
+pub(crate) fn refusal(status: StatusCode, body: &[u8]) -> ClientError {
+    let (code, message) = match serde_json::from_slice::<RelayErrorBody>(body) {
+        Ok(body) => (body.code, body.message),
+        Err(_) => (
+            "unknown".to_owned(),
+            format!("HTTP {status} without a relay error body"),
+        ),
+    };
+    ClientError::Relay {
+        status: status.as_u16(),
+        code,
+        message,
+    }
+}
+
+pub(crate) fn describe(err: &reqwest::Error) -> String {
     let kind = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {

@@ -55,6 +55,8 @@ impl Client {
     /// existing devices ([`Client::approve_link`]); then call
     /// [`PendingLink::finish`]. With `expected_user`, a grant for any other
     /// user is refused.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn begin_link(
         store_path: impl AsRef<Path>,
         relay_url: &str,
@@ -131,6 +133,8 @@ impl PendingLink {
     /// Waits up to `wait` (and never past the code's expiry) for an existing
     /// device to approve the code, checks what it handed over, then creates
     /// this device's store, logs in and publishes prekeys.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn finish(self, wait: Duration) -> Result<Client, ClientError> {
         let keys = self.code.keys();
         let deadline = now_ms()

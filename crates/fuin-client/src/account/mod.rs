@@ -96,6 +96,8 @@ impl Client {
     }
 
     /// This user's devices, as the newest signed list names them.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn devices(&self) -> Result<Vec<LinkedDevice>, ClientError> {
         let state = self.inner.state.lock().await;
         let list = self.own_list(state.store.reader())?;
@@ -111,6 +113,8 @@ impl Client {
     /// The safety number with `user`, and the new one while a change of
     /// their account key waits (looked up at the relay if this device has
     /// never met the user).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn safety_number(&self, user: &str) -> Result<SafetyNumbers, ClientError> {
         let user = user_id(user)?;
         let mut state = self.inner.state.lock().await;
@@ -136,6 +140,8 @@ impl Client {
     }
 
     /// Users whose account key change waits for the user's decision.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn pending_identity_changes(&self) -> Result<Vec<UserId<'static>>, ClientError> {
         let state = self.inner.state.lock().await;
         state.store.reader().pending_accounts()
@@ -146,6 +152,8 @@ impl Client {
     /// the user's old devices are dropped, and the deliveries held from the
     /// new devices are opened and shown. Returns how many held messages were
     /// stored.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn accept_identity_change(&self, user: &str) -> Result<usize, ClientError> {
         let user = user_id(user)?;
         let mut state = self.inner.state.lock().await;
@@ -187,6 +195,8 @@ impl Client {
     /// relay, checks it is the device the code names, signs and publishes a
     /// list that adds it, and hands it the account key and that list, sealed
     /// under the code. A code works once and for 10 minutes.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn approve_link(&self, code: &str) -> Result<LinkedDevice, ClientError> {
         let code = LinkCode::parse(code)
             .map_err(|err| ClientError::InvalidArgument(format!("link code: {err}")))?;
@@ -318,6 +328,8 @@ impl Client {
     /// Removes `device` from this user's account: publishes a list without
     /// it, after which the relay revokes it and peers stop sealing to it.
     /// A device cannot remove itself (another of the user's devices does).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn remove_device(&self, device: u32) -> Result<(), ClientError> {
         let device = DeviceId(device);
         if device == self.inner.address.device {

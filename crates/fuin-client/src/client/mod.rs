@@ -64,6 +64,9 @@ use crate::{ClientError, keyfile};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Step {
+    /// A send has what it needs from the relay (devices, bundles) and is
+    /// about to seal; nothing of it is stored yet.
+    Sealing,
     /// A send was sealed and queued in the local store, not yet posted.
     Queued,
     /// The relay accepted a queued send; the outbox is not yet cleared.
@@ -79,6 +82,14 @@ pub enum Step {
 /// Called at each [`Step`]; for instrumentation and crash tests.
 pub type StepHook = Arc<dyn Fn(Step) + Send + Sync>;
 
+/// Awaited at each [`Step`] of sending, after the [`StepHook`]: a test
+/// holds a send there and drops its future (builds with the `testing`
+/// feature only, this crate's own tests).
+#[cfg(feature = "testing")]
+pub type StepGate = Arc<
+    dyn Fn(Step) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
+
 /// How a client behaves.
 #[derive(Clone, Default)]
 pub struct ClientOptions {
@@ -89,6 +100,10 @@ pub struct ClientOptions {
     pub relay_certificate: Option<Vec<u8>>,
     /// Called at each step of sending and syncing.
     pub on_step: Option<StepHook>,
+    /// Awaited at each step of sending (cancel-safety tests).
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub step_gate: Option<StepGate>,
     /// The name of a new device, shown to the user's contacts when its
     /// account's list names it (`device N` when absent).
     pub device_name: Option<String>,
@@ -159,6 +174,58 @@ pub(crate) struct Inner {
 }
 
 /// One device of a user. Cheap to clone: clones share the device.
+///
+/// # Cancel safety
+///
+/// Every `async` method may have its future dropped at any await point (a
+/// `select!`, a timeout, a paused [background task](crate::background))
+/// without losing anything or doing anything twice, because of two rules
+/// the whole crate keeps: no store transaction spans an await (a dropped
+/// future either committed a step or left no trace of it: SQLite rolls the
+/// open transaction back), and relay requests are either idempotent or
+/// repeated from what the store says at the next call. Dropped at a given
+/// point, a method has done this much:
+///
+/// - **Reading** ([`conversations`](Self::conversations),
+///   [`history`](Self::history), [`message`](Self::message),
+///   [`receipts`](Self::receipts), [`queued`](Self::queued),
+///   [`devices`](Self::devices), [`groups`](Self::groups), ...): nothing.
+/// - **Sending** ([`send_text`](Self::send_text), receipts, group sends,
+///   attachment shares): before sealing ([`Step::Sealing`]) nothing is
+///   stored and nothing sent: as if it was never called. From the moment the
+///   message is queued ([`Step::Queued`]) it is in the history and its
+///   sealed batch in the outbox; the next send, [`sync`](Self::sync) or
+///   background work posts it, in order. Dropped while the post is in
+///   flight or after the relay accepted it ([`Step::Posted`]) but before
+///   the outbox was cleared, the batch is posted again: the relay stores it
+///   twice, and the recipient opens the first copy and drops the second
+///   (its message keys are used: [`Event::MessageDropped`], a duplicate),
+///   so the message is shown once (`spec/client.md` §15.4).
+/// - **Receiving** ([`sync`](Self::sync)): dropped before a batch is
+///   stored, it comes again; once stored, its deliveries are marked
+///   processed and are acknowledged by the next call without being opened
+///   again.
+/// - **Account and relay session** ([`create`](Self::create),
+///   [`open`](Self::open), registration and login inside every call): a
+///   created store registers at the next call; a login not finished is
+///   made again.
+/// - **Linking**: [`begin_link`](Self::begin_link) dropped leaves no
+///   store (its request expires at the relay);
+///   [`PendingLink::finish`](crate::PendingLink::finish) dropped after it
+///   took the grant from the relay loses the grant: link again with a new
+///   code, and remove the device the approving device had added.
+///   [`approve_link`](Self::approve_link) and
+///   [`remove_device`](Self::remove_device) publish a signed list first and
+///   store it after; dropped between, the next call that reads the list
+///   from the relay takes it in (the groups' follow-up changes are then
+///   not made: a member makes them by hand).
+/// - **Attachments**: an upload dropped leaves sealed blobs at the relay
+///   that nothing refers to (kept only until their capabilities expire); a
+///   download dropped creates no output file (its temporary file is
+///   removed when dropped; the output appears only once all of it verified).
+///
+/// `tests/cancel_send.rs` drops [`send_text`](Self::send_text) at each
+/// of its await points and checks the history, the relay and the peer.
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
@@ -203,6 +270,8 @@ impl Client {
     /// creates the account on first use; if the relay refuses it (the user
     /// has an account, or an invitation is needed), the local files are
     /// removed again.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn create(
         store_path: impl AsRef<std::path::Path>,
         relay_url: &str,
@@ -312,6 +381,8 @@ impl Client {
     }
 
     /// Opens an existing device's store, with the key file beside it.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn open(
         store_path: impl AsRef<std::path::Path>,
         options: ClientOptions,
@@ -323,6 +394,8 @@ impl Client {
 
     /// Opens an existing device's store with a storage key the app keeps
     /// elsewhere (a platform keystore).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn open_with_key(
         store_path: impl AsRef<std::path::Path>,
         key: StorageKey,
@@ -424,6 +497,16 @@ impl Client {
         }
     }
 
+    /// A [`Step`] of sending that is also an await point a test can hold
+    /// (`ClientOptions::step_gate`, `testing` builds only).
+    pub(crate) async fn checkpoint(&self, step: Step) {
+        self.step(step);
+        #[cfg(feature = "testing")]
+        if let Some(gate) = &self.inner.options.step_gate {
+            gate(step).await;
+        }
+    }
+
     /// The relay connection.
     pub(crate) fn relay(&self) -> &RelayConnection {
         &self.inner.relay
@@ -446,6 +529,8 @@ impl Client {
     }
 
     /// Conversations, the most recent first.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn conversations(&self) -> Result<Vec<Conversation>, ClientError> {
         let mut state = self.inner.state.lock().await;
         self.delete_expired_locked(&mut state)?;
@@ -465,6 +550,8 @@ impl Client {
 
     /// The last `limit` messages of the conversation with `user`, in the
     /// order their senders sent them.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn history(&self, user: &str, limit: usize) -> Result<Vec<Message>, ClientError> {
         let peer = user_id(user)?;
         let mut state = self.inner.state.lock().await;
@@ -473,6 +560,8 @@ impl Client {
     }
 
     /// One message by its local id.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn message(&self, local_id: i64) -> Result<Option<Message>, ClientError> {
         let mut state = self.inner.state.lock().await;
         self.delete_expired_locked(&mut state)?;
@@ -480,6 +569,8 @@ impl Client {
     }
 
     /// The receipts an outgoing message received.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn receipts(&self, local_id: i64) -> Result<Vec<ReceiptRecord>, ClientError> {
         let state = self.inner.state.lock().await;
         Ok(state

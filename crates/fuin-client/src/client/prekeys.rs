@@ -128,7 +128,7 @@ impl Client {
     /// uploads a batch of each kind that is, within the local maxima. A KEM
     /// side that is low goes with the current last-resort KEM prekey again,
     /// in case the relay lacks it.
-    pub(super) async fn replenish_prekeys(&self, state: &mut State) -> Result<(), ClientError> {
+    pub(crate) async fn replenish_prekeys(&self, state: &mut State) -> Result<(), ClientError> {
         let relay = &self.inner.relay;
         let count = self
             .authed(|token| async move { relay.prekey_count(&token).await })

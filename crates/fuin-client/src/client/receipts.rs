@@ -16,6 +16,8 @@ impl Client {
     /// normally rely on the automatic delivery receipts and on
     /// [`Client::mark_read`]; this is for apps that track receipts
     /// themselves.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn send_receipt(
         &self,
         user: &str,
@@ -35,6 +37,8 @@ impl Client {
     /// Marks every unread message of the conversation with `user` read,
     /// and sends read receipts (to the peer and this user's other devices).
     /// Returns how many messages it marked.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn mark_read(&self, user: &str) -> Result<usize, ClientError> {
         let peer = user_id(user)?;
         let mut state = self.inner.state.lock().await;

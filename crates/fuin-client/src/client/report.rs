@@ -24,6 +24,8 @@ impl Client {
     /// What a report of a received message needs: its franking key and the
     /// relay's stamp with the routing it covers. `None` for messages this
     /// device sent itself (the relay stamps only what it delivers).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn franking_opening(
         &self,
         local_id: i64,
@@ -43,6 +45,8 @@ impl Client {
     /// message this device sent (it has no relay stamp), messages of
     /// different conversations, a message listed twice, and a reason that is
     /// empty, over 1,024 bytes or holds control characters.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn report(
         &self,
         reason: &str,
@@ -116,6 +120,8 @@ impl Client {
     /// moderation service's key, with a fresh ephemeral key, and submits it
     /// to the relay's report inbox. Returns the relay's report id and time
     /// of receipt. Nothing is stored on the device.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn submit_report(
         &self,
         report: &ReportBuilder,

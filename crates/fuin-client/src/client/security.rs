@@ -35,6 +35,8 @@ impl Client {
     /// The sessions with `user`'s devices, one per device that has one: the
     /// session the next message would be sealed with, or else the most
     /// recently used one.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn session_security(&self, user: &str) -> Result<Vec<SessionSecurity>, ClientError> {
         let peer = user_id(user)?;
         let state = self.inner.state.lock().await;

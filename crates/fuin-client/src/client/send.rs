@@ -27,6 +27,8 @@ impl Client {
     /// Sends a text message to `user`: sealed for each of the user's
     /// devices and this user's other devices, stored in the history, and
     /// handed to the relay.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn send_text(&self, user: &str, text: &str) -> Result<SentMessage, ClientError> {
         if text.is_empty() {
             return Err(ClientError::InvalidArgument("a message needs text".into()));
@@ -90,6 +92,8 @@ impl Client {
     /// user's other devices), outside the history. For tests that play a
     /// misbehaving peer; apps have no use for it, and only builds with the
     /// `testing` feature (this crate's own tests) have it.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub async fn send_raw_content_for_testing(
@@ -240,6 +244,7 @@ impl Client {
         // fetched bundle only where none can send, the sealing, and the
         // advanced sessions, the message and the sealed batch written. The
         // message keys used are committed before the batch is posted.
+        self.checkpoint(Step::Sealing).await;
         let (outbox_id, local_id, batch, devices) = {
             let (tx, key) = state.store.transaction()?;
             let db = Reader::of(&tx, key);
@@ -308,7 +313,7 @@ impl Client {
             commit(tx)?;
             (outbox_id, local_id, batch, devices)
         };
-        self.step(Step::Queued);
+        self.checkpoint(Step::Queued).await;
 
         let status = match flushed {
             // Something older is stuck: keep the order, leave this queued.
@@ -377,7 +382,7 @@ impl Client {
             .await;
         let (status, server_time) = match result {
             Ok(accepted) => {
-                self.step(Step::Posted);
+                self.checkpoint(Step::Posted).await;
                 (MessageStatus::Sent, Some(accepted.server_time_ms))
             }
             Err(err) if err.is_transient() => return Ok(MessageStatus::Queued),
@@ -398,7 +403,7 @@ impl Client {
 
     /// Posts every queued batch in order; stops at the first that cannot
     /// be posted now.
-    pub(super) async fn flush_outbox(&self, state: &mut State) -> Result<(), ClientError> {
+    pub(crate) async fn flush_outbox(&self, state: &mut State) -> Result<(), ClientError> {
         let queued = state.store.reader().outbox()?;
         for (id, local, batch) in queued {
             if self.post_queued(state, id, local, &batch).await? == MessageStatus::Queued {
@@ -411,6 +416,8 @@ impl Client {
     }
 
     /// Messages sealed but not yet accepted by the relay.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn queued(&self) -> Result<usize, ClientError> {
         let state = self.inner.state.lock().await;
         Ok(state.store.reader().outbox()?.len())

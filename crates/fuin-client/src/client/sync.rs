@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use fuin_seal::{Opened, PrekeyStore, SealError, Session};
+use fuin_wire::relay::MailboxBatch;
 use fuin_wire::{
     ContentKind, ContentType, DeliveredRecord, DeviceAddress, FrameBody, MessageId, PrekeyMessage,
     UserId,
@@ -35,6 +36,8 @@ impl Client {
     /// then sends the receipts owed, replenishes prekeys when the relay
     /// says the pool is low, and offers the identifier secret to this
     /// user's devices known to lack it (`spec/client.md` §13).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn sync(&self, wait: Duration) -> Result<SyncReport, ClientError> {
         self.ensure_registered().await?;
         let mut report = SyncReport::default();
@@ -42,11 +45,7 @@ impl Client {
             let mut state = self.inner.state.lock().await;
             self.delete_expired_locked(&mut state)?;
             // Confirm what an earlier run stored but could not acknowledge.
-            let unconfirmed = state.store.reader().unconfirmed()?;
-            if !unconfirmed.is_empty() {
-                self.acknowledge(&mut state, &unconfirmed).await?;
-                report.acknowledged += unconfirmed.len();
-            }
+            report.acknowledged += self.confirm_unconfirmed(&mut state).await?;
             let _ = self.flush_outbox(&mut state).await;
             self.flush_group_outbox_lenient(&mut state).await?;
         }
@@ -60,18 +59,9 @@ impl Client {
             if batch.records.is_empty() {
                 break;
             }
-            self.step(Step::Fetched);
             let mut state = self.inner.state.lock().await;
-            let records: Vec<_> = batch
-                .records
-                .into_vec()
-                .into_iter()
-                .map(|record| (record.server_message_id, Some(record)))
-                .collect();
-            let ids: Vec<MessageId> = records.iter().map(|(id, _)| *id).collect();
-            self.refresh_senders_lists(&mut state, &records).await;
-            let part = self.process(&mut state, records, false)?;
-            self.step(Step::Stored);
+            let prekeys_low = batch.prekeys_low;
+            let (part, ids) = self.receive_batch(&mut state, batch).await?;
             self.acknowledge(&mut state, &ids).await?;
             self.step(Step::Acknowledged);
             report.messages += part.messages;
@@ -79,10 +69,54 @@ impl Client {
             report.dropped += part.dropped;
             report.held += part.held;
             report.acknowledged += ids.len();
-            if batch.prekeys_low {
+            if prekeys_low {
                 self.replenish_prekeys(&mut state).await?;
             }
         }
+        self.after_receiving().await?;
+        Ok(report)
+    }
+
+    /// Opens and stores one batch from the relay, fetched or pushed, in one
+    /// transaction; the ids to acknowledge once that is done. The one
+    /// receive path of [`Client::sync`] and of background work.
+    pub(crate) async fn receive_batch(
+        &self,
+        state: &mut State,
+        batch: MailboxBatch<'static>,
+    ) -> Result<(SyncReport, Vec<MessageId>), ClientError> {
+        self.step(Step::Fetched);
+        let records: Vec<_> = batch
+            .records
+            .into_vec()
+            .into_iter()
+            .map(|record| (record.server_message_id, Some(record)))
+            .collect();
+        let ids: Vec<MessageId> = records.iter().map(|(id, _)| *id).collect();
+        self.refresh_senders_lists(state, &records).await;
+        let part = self.process(state, records, false)?;
+        self.step(Step::Stored);
+        Ok((part, ids))
+    }
+
+    /// Acknowledges at the relay what an earlier run (or the push stream,
+    /// which has no answer to an acknowledgement) stored but did not see
+    /// confirmed; the number of deliveries.
+    pub(crate) async fn confirm_unconfirmed(
+        &self,
+        state: &mut State,
+    ) -> Result<usize, ClientError> {
+        let unconfirmed = state.store.reader().unconfirmed()?;
+        if !unconfirmed.is_empty() {
+            self.acknowledge(state, &unconfirmed).await?;
+        }
+        Ok(unconfirmed.len())
+    }
+
+    /// What follows receiving: sender keys chased, group sends flushed,
+    /// prekeys rotated or published, receipts owed sent, the identifier
+    /// secret offered.
+    pub(crate) async fn after_receiving(&self) -> Result<(), ClientError> {
         let mut state = self.inner.state.lock().await;
         self.chase_missing_sender_keys(&mut state)?;
         self.flush_group_outbox_lenient(&mut state).await?;
@@ -97,7 +131,7 @@ impl Client {
         // this device's identifier secret; asks the relay nothing otherwise.
         // A failure is retried at the next sync.
         let _ = self.share_identifier_secret(&mut state, false).await;
-        Ok(report)
+        Ok(())
     }
 
     async fn acknowledge(&self, state: &mut State, ids: &[MessageId]) -> Result<(), ClientError> {

@@ -142,6 +142,8 @@ impl Client {
     /// Creates a group with every device of `users` and this user's other
     /// devices, sends each a welcome and this device's sender key, and
     /// returns it.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn create_group(&self, users: &[&str]) -> Result<GroupInfo, ClientError> {
         self.ensure_registered().await?;
         let mut state = self.inner.state.lock().await;
@@ -200,6 +202,8 @@ impl Client {
     }
 
     /// Adds every device of `users` to the group.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn add_group_members(
         &self,
         group: &str,
@@ -225,6 +229,8 @@ impl Client {
     }
 
     /// Removes every device of `users` from the group.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn remove_group_members(
         &self,
         group: &str,
@@ -257,6 +263,8 @@ impl Client {
 
     /// Leaves the group: this device stops sending and receives nothing of
     /// later epochs.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn leave_group(&self, group: &str) -> Result<GroupInfo, ClientError> {
         let id = parse_group_id(group)?;
         self.ensure_registered().await?;
@@ -267,6 +275,8 @@ impl Client {
 
     /// Sends a text to every other member device of the group's current
     /// epoch, in one fan-out.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn send_group_text(
         &self,
         group: &str,
@@ -295,6 +305,8 @@ impl Client {
     }
 
     /// The groups this device holds, member or not.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn groups(&self) -> Result<Vec<GroupInfo>, ClientError> {
         let state = self.inner.state.lock().await;
         let groups = Groups {
@@ -305,6 +317,8 @@ impl Client {
 
     /// The group's `limit` most recent texts, oldest first, ordered by the
     /// senders' clocks.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn group_history(
         &self,
         group: &str,

@@ -13,6 +13,8 @@ impl Client {
     /// or attachment shares, all of
     /// one group, at most 25, none twice) for the app to preview
     /// (`spec/client.md` §12, `spec/report.md` §12). Nothing is sent.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn report_group(
         &self,
         reason: &str,
@@ -84,6 +86,8 @@ impl Client {
 
     /// Seals a group report made on this device to the moderation
     /// service's key and submits it to the relay's report inbox.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn submit_group_report(
         &self,
         report: &GroupReportBuilder,

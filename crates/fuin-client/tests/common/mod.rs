@@ -18,6 +18,7 @@ use fuin_relay::{Relay, RelayConfig};
 use fuin_wire::StampKeyId;
 use tokio::sync::oneshot;
 
+pub mod gate;
 pub mod media;
 pub mod moderation;
 
