@@ -65,6 +65,10 @@ pub use attachment::{
     PEER_THUMBNAIL_LIMITS, SendFileOptions, SentFile, THUMBNAIL_SOURCE_LIMITS, ThumbnailInfo,
     describe_attachment,
 };
+pub use attachment::{
+    AttachmentLimits, AttachmentSink, AttachmentSource, DEFAULT_MAX_BLOB_LEN, FetchedAttachment,
+    ProgressHook, Transfer, TransferPhase, TransferProgress,
+};
 pub use client::{Client, ClientOptions, SentMessage, SessionSecurity, Step, StepHook, SyncReport};
 pub use error::ClientError;
 pub use event::{Event, EventStream, EventStreamItem};
@@ -78,3 +82,5 @@ pub use group::{GroupChange, GroupEntry, GroupInfo, GroupStatus};
 pub use history::{Conversation, Message, MessageStatus, ReceiptRecord};
 pub use identifiers::AudienceConversation;
 pub use store::StoredFranking;
+/// The token that cancels a [`Transfer`] (tokio-util's).
+pub use tokio_util::sync::CancellationToken;

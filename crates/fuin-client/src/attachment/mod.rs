@@ -2,21 +2,23 @@
 //! shared by an end-to-end message (`spec/client.md` §11,
 //! `spec/attachments.md`).
 //!
-//! Sending (`send`) seals the file in chunks into a temporary file of
-//! ciphertext (bounded memory whatever the file's size: a streaming sealer
-//! on one core for small files, on all cores for large ones), uploads it
-//! streamed, and does the same in memory for a thumbnail made here from
-//! images. The message that shares them is an [`AttachmentShare`]: the
-//! reference (ids, keys, blob hashes, lengths, context) and the relay
-//! capabilities.
+//! Sending (`send`) reads a file, bytes or a stream (`source`) once and
+//! seals it in chunks into a temporary file of ciphertext (bounded memory
+//! whatever its size: a streaming sealer on one core for small files, on
+//! all cores for large ones), uploads it streamed, and does the same in
+//! memory for a thumbnail made here from images. The message that shares
+//! them is an [`AttachmentShare`]: the reference (ids, keys, blob hashes,
+//! lengths, context) and the relay capabilities.
 //!
-//! Fetching (`fetch`) first checks that the reference fits the message that
-//! carried it (owner = the authenticated sending device, the message's
-//! conversation), then streams the blob through the opener into a
-//! temporary file beside the destination, and moves it into place only
-//! when the opener's `finish` succeeded: commitment first, every chunk, the
-//! length and the blob's SHA-256 last. On any failure the temporary file is
-//! removed and nothing is written out.
+//! Fetching (`fetch`) first checks that the reference fits the message
+//! that carried it (owner = the authenticated sending device, the
+//! message's conversation), then streams the blob through the opener, and
+//! hands the plaintext to its sink (a path, memory, a writer) only when the
+//! opener's `finish` succeeded: commitment first, every chunk, the length
+//! and the blob's SHA-256 last. On any failure nothing is written out.
+//!
+//! Both report progress and stop when cancelled (`transfer`), and a send
+//! over the relay's limit is refused before anything is uploaded.
 //!
 //! The conversation is an argument of the sealing and checking steps, not a
 //! property of a user: a group's attachments are sealed and checked with
@@ -24,14 +26,12 @@
 //! group message, whose body every member device opens.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use fuin_seal::ConversationId;
 use fuin_seal::attachment::check_reference_fits_message;
 use fuin_wire::DeviceAddress;
 use fuin_wire::attachment::AttachmentShare;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::{ClientError, SentMessage};
@@ -39,7 +39,14 @@ use crate::{ClientError, SentMessage};
 mod fetch;
 mod image_limits;
 mod send;
+mod source;
+mod transfer;
+pub use fetch::{AttachmentSink, FetchedAttachment};
 pub use image_limits::{ImageLimits, ImageRefusal, PEER_THUMBNAIL_LIMITS, THUMBNAIL_SOURCE_LIMITS};
+pub use source::AttachmentSource;
+pub use transfer::{
+    AttachmentLimits, DEFAULT_MAX_BLOB_LEN, ProgressHook, Transfer, TransferPhase, TransferProgress,
+};
 
 /// The longest side of a thumbnail, in pixels.
 pub const MAX_THUMBNAIL_SIDE: u32 = 160;
@@ -264,26 +271,6 @@ impl Drop for TempFile {
         if !self.keep {
             let _ = std::fs::remove_file(&self.path);
         }
-    }
-}
-
-/// A writer that hashes what passes through it.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 
