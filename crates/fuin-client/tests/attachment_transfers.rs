@@ -405,6 +405,26 @@ async fn a_cancelled_download_writes_no_plaintext() {
         .unwrap_err();
     assert_eq!(err, ClientError::Cancelled);
 
+    // Dropped mid-download: no file, no temporary file.
+    let (started, download_started) = tokio::sync::oneshot::channel();
+    let started = Mutex::new(Some(started));
+    let transfer = Transfer::new().with_progress(move |p: TransferProgress| {
+        if p.phase == TransferPhase::Downloading
+            && p.done > 0
+            && let Some(started) = started.lock().unwrap().take()
+        {
+            let _ = started.send(());
+        }
+    });
+    let fetch = bob.fetch_attachment_to(id, AttachmentSink::Path(&out), &transfer);
+    tokio::select! {
+        biased;
+        _ = download_started => {}
+        result = fetch => panic!("the fetch finished before it was dropped: {result:?}"),
+    }
+    assert!(!out.exists());
+    assert!(entries(files.path()).is_empty(), "no partial file is left");
+
     // Not cancelled, it arrives whole.
     let fetched = bob
         .fetch_attachment_to(id, AttachmentSink::Path(&out), &Transfer::default())

@@ -22,6 +22,9 @@ use super::transfer::{PhaseProgress, Transfer, TransferPhase, plaintext_len_of};
 use super::{AttachmentInfo, FetchedFile, FetchedThumbnail, TempFile, file_error, info};
 use crate::{Client, ClientError, Message};
 
+/// Bytes downloaded between two turns given to the runtime.
+const YIELD_EVERY: u64 = 1024 * 1024;
+
 /// The largest sealed thumbnail a device downloads (they are made at most
 /// 160 × 160 pixels, a PNG of which is far smaller).
 const MAX_THUMBNAIL_SEALED: u64 = 1024 * 1024;
@@ -235,6 +238,11 @@ impl Client {
             }
             received += chunk.len() as u64;
             downloading.report(received);
+            // A body already buffered is ready at every poll: give the
+            // runtime (and a caller racing this future) a turn now and then.
+            if received / YIELD_EVERY != (received - chunk.len() as u64) / YIELD_EVERY {
+                tokio::task::yield_now().await;
+            }
             if opening_progress.get().is_none() {
                 // The plaintext length follows from the header's chunk size.
                 let wanted = 5usize.saturating_sub(head.len()).min(chunk.len());
@@ -576,6 +584,8 @@ async fn write_verified(
         writer.write_all(&plaintext).await.map_err(write_err)?;
         written += plaintext.len() as u64;
         progress.report(written);
+        // A writer into memory is always ready (see `download_and_open`).
+        tokio::task::yield_now().await;
     }
     opener.finish()?;
     let plaintext = handover.take();
