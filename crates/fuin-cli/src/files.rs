@@ -5,7 +5,10 @@
 
 use std::path::PathBuf;
 
-use fuin_client::{Client, ClientError, FetchedFile, FetchedThumbnail, SendFileOptions, SentFile};
+use fuin_client::{
+    AttachmentSink, AttachmentSource, Client, ClientError, FetchedFile, FetchedThumbnail,
+    SendFileOptions, SentFile,
+};
 use serde_json::json;
 
 use crate::commands::{StoreArgs, open_store};
@@ -76,7 +79,16 @@ pub async fn send_file(args: SendFileArgs) -> Result<Answer, Failure> {
         chunk_size: None,
     };
     let notices = crate::commands::Notices::watch(&client);
-    let result = client.send_file(&args.user, &args.path, &options).await;
+    let (transfer, bar) = crate::progress::transfer_bar(file_len(&args.path));
+    let result = client
+        .send_attachment(
+            &args.user,
+            AttachmentSource::path(&args.path),
+            &options,
+            &transfer,
+        )
+        .await;
+    bar.finish_and_clear();
     notices.finish(
         result
             .map(|sent| sent_answer(&sent, &args.user, json!({ "to": args.user })))
@@ -94,9 +106,25 @@ pub async fn group_send_file(args: GroupSendFileArgs) -> Result<Answer, Failure>
         thumbnail: !args.no_thumbnail,
         chunk_size: None,
     };
-    let sent = client.send_group_file(&group, &args.path, &options).await?;
+    let (transfer, bar) = crate::progress::transfer_bar(file_len(&args.path));
+    let sent = client
+        .send_group_attachment(
+            &group,
+            AttachmentSource::path(&args.path),
+            &options,
+            &transfer,
+        )
+        .await;
+    bar.finish_and_clear();
+    let sent = sent?;
     let to = format!("group {}", group.get(..12).unwrap_or(&group));
     Ok(sent_answer(&sent, &to, json!({ "group": group })))
+}
+
+/// The size of the file at `path` for the progress bar (0 if unreadable:
+/// sending then says why).
+fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |meta| meta.len())
 }
 
 /// What `send-file` says: `to` names the recipients in the text, `base`
@@ -175,17 +203,35 @@ async fn thumbnail_of(
     }
 }
 
+/// Fetches into `out`, with a progress bar for a large attachment.
 async fn file_of(
     client: &Client,
     id: i64,
     out: &std::path::Path,
     group: bool,
 ) -> Result<FetchedFile, ClientError> {
-    if group {
-        client.fetch_group_attachment(id, out).await
+    let info = if group {
+        client.group_attachment(id).await?
     } else {
-        client.fetch_attachment(id, out).await
-    }
+        client.attachment(id).await?
+    };
+    let (transfer, bar) = crate::progress::transfer_bar(info.sealed_len);
+    let sink = AttachmentSink::Path(out);
+    let fetched = if group {
+        client.fetch_group_attachment_to(id, sink, &transfer).await
+    } else {
+        client.fetch_attachment_to(id, sink, &transfer).await
+    };
+    bar.finish_and_clear();
+    let fetched = fetched?;
+    Ok(FetchedFile {
+        path: out.to_owned(),
+        size: fetched.size,
+        sha256: fetched.sha256,
+        blob_id: fetched.blob_id,
+        content_type: fetched.content_type,
+        file_name: fetched.file_name,
+    })
 }
 
 async fn fetch_in(args: FetchArgs, group: bool) -> Result<Answer, Failure> {

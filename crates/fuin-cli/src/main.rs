@@ -40,6 +40,7 @@ mod group;
 mod identifier;
 mod moderate;
 mod output;
+mod progress;
 mod report;
 mod views;
 

@@ -103,6 +103,13 @@ impl From<ClientError> for Failure {
             }
             ClientError::File(_) => Self::new("file", message, hint),
             ClientError::ImageRefused(_) => Self::new("image_refused", message, hint),
+            ClientError::AttachmentTooLarge { size, max } => {
+                let (size, max) = (*size, *max);
+                Self::new("too_large", message, hint)
+                    .with("size", json!(size))
+                    .with("max", json!(max))
+            }
+            ClientError::Cancelled => Self::new("cancelled", message, hint),
             _ => Self::new("client", message, hint),
         }
     }

@@ -104,3 +104,65 @@ fn a_file_and_a_thumbnail_are_sent_fetched_and_checked() {
     assert!(stderr.contains("sealed for another owner"), "{stderr}");
     assert!(!again.exists());
 }
+
+#[test]
+fn a_large_file_on_a_pipe_gets_no_progress_bar_and_the_same_answer() {
+    let relay = RelayProcess::start();
+    let stores = Stores::new();
+    let alice = stores.init(&relay.url, "alice", "alice", 1);
+    let bob = stores.init(&relay.url, "bob", "bob", 1);
+    let files = tempfile::tempdir().unwrap();
+    // Over the 4 MiB from which a terminal shows a bar.
+    let big = files.path().join("big.bin");
+    let content: Vec<u8> = (0..5 * 1024 * 1024 + 7u64)
+        .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8)
+        .collect();
+    std::fs::write(&big, &content).unwrap();
+    let hash = hex::encode(Sha256::digest(&content));
+
+    let output = fuin()
+        .args(["send-file", "--store"])
+        .arg(&alice)
+        .args(["bob", big.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.starts_with(&format!(
+            "sent big.bin to bob (application/octet-stream, {} bytes, SHA-256 {hash})",
+            content.len()
+        )),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for phase in ["sealing", "uploading", "%", "MiB"] {
+        assert!(!stderr.contains(phase), "a bar on a pipe: {stderr}");
+    }
+
+    json("sync", &bob, &[]);
+    let history = json("history", &bob, &["alice"]);
+    let local_id = history["messages"][0]["local_id"].clone();
+    let out = files.path().join("big-received.bin");
+    let output = fuin()
+        .args(["fetch", "--store"])
+        .arg(&bob)
+        .args([format!("#{local_id}").as_str(), out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.trim_end(),
+        format!(
+            "wrote big.bin to {} (application/octet-stream, {} bytes, SHA-256 {hash}, verified)",
+            out.display(),
+            content.len()
+        )
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for phase in ["downloading", "%", "MiB"] {
+        assert!(!stderr.contains(phase), "a bar on a pipe: {stderr}");
+    }
+    assert!(std::fs::read(&out).unwrap() == content);
+}

@@ -59,6 +59,19 @@ pub enum ClientError {
     /// than allowed, for one) or is not a readable PNG or JPEG. The
     /// refusal names the limit; nothing of the image was shown.
     ImageRefused(crate::ImageRefusal),
+    /// An attachment is larger than the relay takes
+    /// ([`Client::attachment_limits`](crate::Client::attachment_limits)).
+    /// Refused before anything was uploaded: a declared size before any
+    /// byte was sealed, a stream as soon as it passed the limit.
+    AttachmentTooLarge {
+        /// The plaintext's size, when it was declared or known.
+        size: Option<u64>,
+        /// The largest plaintext the relay takes at this chunk size.
+        max: u64,
+    },
+    /// The app cancelled the transfer (attachments, `spec/client.md` §11):
+    /// nothing was shared and no unverified plaintext was written out.
+    Cancelled,
 }
 
 impl ClientError {
@@ -95,6 +108,8 @@ impl ClientError {
             Self::ImageRefused(_) => {
                 "the image is larger than this device decodes, or damaged; it was not shown"
             }
+            Self::AttachmentTooLarge { .. } => "send a smaller file, or split it",
+            Self::Cancelled => "the transfer was cancelled; start it again to retry",
         }
     }
 }
@@ -124,6 +139,17 @@ impl fmt::Display for ClientError {
             Self::Attachment(err) => write!(f, "attachment: {err}"),
             Self::File(why) => write!(f, "file: {why}"),
             Self::ImageRefused(why) => write!(f, "image refused: {why}"),
+            Self::AttachmentTooLarge {
+                size: Some(size),
+                max,
+            } => write!(
+                f,
+                "the attachment's {size} bytes are over the {max} bytes the relay takes"
+            ),
+            Self::AttachmentTooLarge { size: None, max } => {
+                write!(f, "the attachment is over the {max} bytes the relay takes")
+            }
+            Self::Cancelled => write!(f, "the transfer was cancelled"),
         }
     }
 }

@@ -79,6 +79,10 @@ pub use background::{BackgroundHandle, BackgroundOptions, Backoff, ConnectionSta
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub use client::StepGate;
+pub use attachment::{
+    AttachmentLimits, AttachmentSink, AttachmentSource, DEFAULT_MAX_BLOB_LEN, FetchedAttachment,
+    ProgressHook, Transfer, TransferPhase, TransferProgress,
+};
 pub use client::{Client, ClientOptions, SentMessage, SessionSecurity, Step, StepHook, SyncReport};
 pub use content::describe_timer;
 pub use error::ClientError;
@@ -101,3 +105,5 @@ pub use history::{
 pub use identifiers::AudienceConversation;
 pub use search::{SearchHit, SearchScope};
 pub use store::StoredFranking;
+/// The token that cancels a [`Transfer`] (tokio-util's).
+pub use tokio_util::sync::CancellationToken;

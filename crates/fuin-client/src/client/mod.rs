@@ -98,6 +98,11 @@ pub struct ClientOptions {
     /// A PEM certificate to trust for the relay's TLS, besides the
     /// platform's roots (for a relay with a self-signed certificate).
     pub relay_certificate: Option<Vec<u8>>,
+    /// The relay's blob limit, when it is not the default 64 MiB
+    /// ([`DEFAULT_MAX_BLOB_LEN`](crate::DEFAULT_MAX_BLOB_LEN)): the relay
+    /// does not advertise it, so the client is told
+    /// ([`Client::attachment_limits`]).
+    pub max_blob_len: Option<u64>,
     /// Called at each step of sending and syncing.
     pub on_step: Option<StepHook>,
     /// Awaited at each step of sending (cancel-safety tests).
@@ -117,6 +122,7 @@ impl std::fmt::Debug for ClientOptions {
         f.debug_struct("ClientOptions")
             .field("no_delivery_receipts", &self.no_delivery_receipts)
             .field("relay_certificate", &self.relay_certificate.is_some())
+            .field("max_blob_len", &self.max_blob_len)
             .field("on_step", &self.on_step.is_some())
             .field("device_name", &self.device_name)
             .field("invite", &self.invite.is_some())
@@ -508,6 +514,14 @@ impl Client {
     }
 
     /// The relay connection.
+    /// The relay's blob limit this client was told, or the default.
+    pub(crate) fn max_blob_len(&self) -> u64 {
+        self.inner
+            .options
+            .max_blob_len
+            .unwrap_or(crate::DEFAULT_MAX_BLOB_LEN)
+    }
+
     pub(crate) fn relay(&self) -> &RelayConnection {
         &self.inner.relay
     }
