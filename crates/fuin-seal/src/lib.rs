@@ -94,7 +94,7 @@ pub use account::{AccountKey, VerifiedDeviceList};
 pub use conversation::ConversationId;
 pub use error::SealError;
 pub use identity::{DeviceIdentity, TrustedIdentity};
-pub use prekeys::{PrekeyStore, SIGNED_PREKEYS_KEPT, VerifiedBundle};
+pub use prekeys::{LAST_RESORT_KEM_PREKEYS_KEPT, PrekeyStore, SIGNED_PREKEYS_KEPT, VerifiedBundle};
 pub use ratchet::{MAX_SKIP, MAX_SKIPPED_KEYS, SKIPPED_KEY_LIFETIME_MS};
 pub use session::{FrankingOpening, Gap, Opened, Outgoing, Sealed, Session};
 
