@@ -160,3 +160,58 @@ impl FuinError {
         Self::from(ClientError::File(detail.into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of SDK error keeps its kind, its words and its hint.
+    #[test]
+    fn each_client_error_keeps_its_kind_and_hint() {
+        let relay = ClientError::Relay {
+            status: 409,
+            code: "user_exists".into(),
+            message: "the user has an account".into(),
+        };
+        let FuinError::Relay {
+            status,
+            code,
+            detail,
+            hint,
+        } = FuinError::from(relay.clone())
+        else {
+            panic!("not a relay error");
+        };
+        assert_eq!((status, code.as_str()), (409, "user_exists"));
+        assert_eq!(detail, relay.to_string());
+        assert_eq!(hint, relay.hint());
+
+        let cases = [
+            (ClientError::Unreachable("refused".into()), "Unreachable"),
+            (
+                ClientError::RelayMisbehaved("junk".into()),
+                "RelayMisbehaved",
+            ),
+            (ClientError::UnknownUser { user: "x".into() }, "UnknownUser"),
+            (
+                ClientError::IdentityChanged { user: "x".into() },
+                "IdentityChanged",
+            ),
+            (
+                ClientError::InvalidArgument("empty".into()),
+                "InvalidArgument",
+            ),
+            (ClientError::Storage("locked".into()), "Storage"),
+            (ClientError::KeyFile("missing".into()), "Storage"),
+            (ClientError::File("denied".into()), "File"),
+        ];
+        for (err, kind) in cases {
+            let mapped = FuinError::from(err.clone());
+            assert!(
+                format!("{mapped:?}").starts_with(kind),
+                "{err:?} became {mapped:?}"
+            );
+            assert_eq!(mapped.to_string(), format!("{err} ({})", err.hint()));
+        }
+    }
+}
