@@ -75,14 +75,14 @@ pub use attachment::{
     PEER_THUMBNAIL_LIMITS, SendFileOptions, SentFile, THUMBNAIL_SOURCE_LIMITS, ThumbnailInfo,
     describe_attachment,
 };
-pub use background::{BackgroundHandle, BackgroundOptions, Backoff, ConnectionState};
-#[cfg(feature = "testing")]
-#[doc(hidden)]
-pub use client::StepGate;
 pub use attachment::{
     AttachmentLimits, AttachmentSink, AttachmentSource, DEFAULT_MAX_BLOB_LEN, FetchedAttachment,
     ProgressHook, Transfer, TransferPhase, TransferProgress,
 };
+pub use background::{BackgroundHandle, BackgroundOptions, Backoff, ConnectionState};
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use client::StepGate;
 pub use client::{Client, ClientOptions, SentMessage, SessionSecurity, Step, StepHook, SyncReport};
 pub use content::describe_timer;
 pub use error::ClientError;

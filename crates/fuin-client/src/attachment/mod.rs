@@ -55,7 +55,8 @@ pub const MAX_THUMBNAIL_SIDE: u32 = 160;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendFileOptions {
     /// Its media type (`type/subtype`); guessed from the file name's
-    /// extension when not given, `application/octet-stream` otherwise.
+    /// extension when not given (the path's, or `file_name` for bytes and
+    /// streams), `application/octet-stream` otherwise.
     pub content_type: Option<String>,
     /// The name shown to the recipients; the path's last component when not
     /// given (or none if that is not a valid file name).

@@ -264,8 +264,14 @@ impl Client {
         transfer: &Transfer,
     ) -> Result<UploadedShare, ClientError> {
         let path = source.file_path().map(Path::to_owned);
+        // Guessed from the file's name: the path's, or the name given for
+        // bytes and streams.
+        let named = path
+            .clone()
+            .or_else(|| options.file_name.as_deref().map(std::path::PathBuf::from));
         let content_type = MediaType::new(options.content_type.clone().unwrap_or_else(|| {
-            path.as_deref()
+            named
+                .as_deref()
                 .map_or("application/octet-stream", guess_media_type)
                 .to_owned()
         }))
