@@ -14,15 +14,15 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use fuin::{Client, ClientError, ClientOptions, Event, EventStream, EventStreamItem, Message};
+use fuin::{
+    BackgroundOptions, Client, ClientError, ClientOptions, Event, EventStream, EventStreamItem,
+    Message,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// How many earlier messages to show on start.
 const HISTORY_SHOWN: usize = 20;
-/// How long one fetch waits at the relay for something to arrive.
-const LONG_POLL: Duration = Duration::from_secs(25);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -50,7 +50,9 @@ async fn chat(store: &Path, relay: &str, user: &str, peer: &str) -> Result<(), C
     // Subscribed before the first fetch, so that no arrival goes unshown.
     let events = client.events();
     let printing = tokio::spawn(print_arrivals(client.clone(), events, peer.to_owned()));
-    let syncing = tokio::spawn(keep_fetching(client.clone()));
+    // The SDK keeps a push stream to the relay (long polls when it cannot),
+    // stores what arrives and reports it on the event stream.
+    let background = client.start_background(BackgroundOptions::default())?;
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {
@@ -76,7 +78,7 @@ async fn chat(store: &Path, relay: &str, user: &str, peer: &str) -> Result<(), C
             }
         }
     }
-    syncing.abort();
+    background.stop().await;
     printing.abort();
     Ok(())
 }
@@ -109,26 +111,6 @@ async fn print_arrivals(client: Client, mut events: EventStream, peer: String) {
                 show_error(&format!("{skipped} events skipped; the history has them"));
             }
             EventStreamItem::Event(_) => {}
-        }
-    }
-}
-
-/// Fetches what arrives, one long poll after another: what arrives is
-/// stored and then reported on the event stream. When the SDK syncs in the
-/// background by itself, this function and its task go.
-async fn keep_fetching(client: Client) {
-    let mut pause = Duration::from_millis(500);
-    loop {
-        match client.sync(LONG_POLL).await {
-            Ok(_) => pause = Duration::from_millis(500),
-            Err(err) => {
-                if !err.is_transient() {
-                    show_error(&format!("fetching: {err} ({})", err.hint()));
-                }
-                // Back off while the relay is away, up to half a minute.
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(30));
-            }
         }
     }
 }
