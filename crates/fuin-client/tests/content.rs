@@ -42,6 +42,27 @@ fn invalid(result: Result<impl std::fmt::Debug, ClientError>) -> String {
     }
 }
 
+/// `client` reports its message `local_id`; moderation pulls the report
+/// from the relay's inbox and opens it: the checked message.
+async fn reported(
+    relay: &common::TestRelay,
+    client: &Client,
+    local_id: i64,
+) -> fuin_client::report::CheckedMessage {
+    let moderator = moderator();
+    let report = client.report("abuse", &[local_id]).await.unwrap();
+    client
+        .submit_report(&report, &moderator.public_key().unwrap())
+        .await
+        .unwrap();
+    let batch = pull(relay).await;
+    let mut audit = AuditLog::in_memory();
+    let mut opened = moderator
+        .open(&mut audit, "mo", &batch.reports.as_slice()[0], 0)
+        .unwrap();
+    opened.messages.remove(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_deletes_reactions_and_replies_reach_every_device_of_both_users() {
     let relay = common::TestRelay::start().await;
@@ -303,19 +324,10 @@ async fn content_of_an_unknown_type_is_kept_surfaced_and_reportable() {
 
     // App content is franked like text: reported, it verifies, and
     // moderation sees its type.
-    let moderator = moderator();
-    let report = bob.report("spam poll", &[phone[0].local_id]).await.unwrap();
-    bob.submit_report(&report, &moderator.public_key().unwrap())
-        .await
-        .unwrap();
-    let batch = pull(&relay).await;
-    let mut audit = AuditLog::in_memory();
-    let opened = moderator
-        .open(&mut audit, "mo", &batch.reports.as_slice()[0], 0)
-        .unwrap();
-    assert_eq!(opened.messages[0].verdict, Verdict::Verified);
+    let checked = reported(&relay, &bob, phone[0].local_id).await;
+    assert_eq!(checked.verdict, Verdict::Verified);
     assert_eq!(
-        opened.messages[0].text(),
+        checked.text(),
         format!("[com.example.poll] {} bytes", poll.len())
     );
     relay.stop().await;
@@ -340,22 +352,12 @@ async fn an_edit_is_franked_and_reportable_after_a_later_edit() {
     let texts: Vec<&str> = edits.iter().map(|edit| edit.text.as_str()).collect();
     assert_eq!(texts, ["you will regret this", "hello!"]);
 
-    let moderator = moderator();
-    let report = bob.report("threat", &[edits[0].local_id]).await.unwrap();
-    bob.submit_report(&report, &moderator.public_key().unwrap())
-        .await
-        .unwrap();
-    let batch = pull(&relay).await;
-    let mut audit = AuditLog::in_memory();
-    let opened = moderator
-        .open(&mut audit, "mo", &batch.reports.as_slice()[0], 0)
-        .unwrap();
-    let message = &opened.messages[0];
-    assert_eq!(message.verdict, Verdict::Verified);
+    let checked = reported(&relay, &bob, edits[0].local_id).await;
+    assert_eq!(checked.verdict, Verdict::Verified);
     assert!(
-        message.text().contains("\"you will regret this\""),
+        checked.text().contains("\"you will regret this\""),
         "{}",
-        message.text()
+        checked.text()
     );
     relay.stop().await;
 }

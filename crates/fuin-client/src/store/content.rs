@@ -521,3 +521,126 @@ impl Reader<'_> {
         Ok(next.map(from_sql_u64))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A relay may reorder what it delivers: a delete, an edit or a reaction
+    //! that arrives before its target applies when the target comes.
+    #![allow(clippy::unwrap_used)]
+
+    use fuin_seal::state::StorageKey;
+    use fuin_wire::DeviceId;
+    use fuin_wire::content::{Delete, Edit, MessageRef, Reaction};
+
+    use super::*;
+    use crate::history::{MessageKind, MessageStatus};
+    use crate::store::{LocalStore, NewMessage};
+
+    fn store() -> (tempfile::TempDir, LocalStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::create(
+            &dir.path().join("store.db"),
+            StorageKey::generate(&mut rand::rng()),
+        )
+        .unwrap();
+        (dir, store)
+    }
+
+    /// Stores a message from `from` (a device of alice or bob) in the
+    /// conversation with bob, as received.
+    fn receive(
+        db: &Reader<'_>,
+        from: &str,
+        id: u8,
+        content_type: ContentType,
+        body: &[u8],
+        sent_at_ms: u64,
+    ) -> i64 {
+        let bob = UserId::new("bob").unwrap();
+        let sender = DeviceAddress::new(UserId::new(from.to_owned()).unwrap(), DeviceId(1));
+        db.insert_message(&NewMessage {
+            conversation: &bob,
+            sender: &sender,
+            message_id: ClientMessageId([id; 16]),
+            outgoing: from != "bob",
+            content_type,
+            body,
+            sent_at_ms,
+            sequence: 0,
+            server_time_ms: None,
+            status: MessageStatus::Unread,
+            franking: None,
+            received_at_ms: sent_at_ms,
+            receipt_owed: 1,
+        })
+        .unwrap()
+        .unwrap()
+    }
+
+    #[test]
+    fn changes_that_arrive_before_their_target_apply_when_it_comes() {
+        let (_dir, store) = store();
+        let db = store.reader();
+        let target = ClientMessageId([1; 16]);
+        let edit = Edit {
+            target,
+            text: "edited first".into(),
+        }
+        .to_typed_bytes()
+        .unwrap();
+        let reaction = Reaction {
+            target: MessageRef {
+                author: UserId::new("bob").unwrap(),
+                id: target,
+            },
+            reaction: "🙂".into(),
+        }
+        .to_typed_bytes()
+        .unwrap();
+        receive(&db, "bob", 10, ContentType::Typed, &edit, 20);
+        receive(&db, "alice", 11, ContentType::Typed, &reaction, 21);
+        let shown = receive(&db, "bob", 1, ContentType::Text, b"original", 10);
+        let message = db.message(shown).unwrap().unwrap();
+        assert_eq!(message.text, "edited first");
+        assert_eq!(message.edited_at_ms, Some(20));
+        assert_eq!(message.reactions.len(), 1);
+        assert_eq!(message.reactions[0].user, "alice");
+        // Hidden rows are read, owe nothing, and are not in the history.
+        assert_eq!(
+            db.history(&UserId::new("bob").unwrap(), 10).unwrap().len(),
+            1
+        );
+
+        // A delete before its target: the target is stored deleted.
+        let later = ClientMessageId([2; 16]);
+        let delete = Delete { target: later }.to_typed_bytes().unwrap();
+        receive(&db, "bob", 12, ContentType::Typed, &delete, 30);
+        let gone = receive(&db, "bob", 2, ContentType::Text, b"regretted words", 25);
+        let message = db.message(gone).unwrap().unwrap();
+        assert_eq!(message.kind, MessageKind::Deleted);
+        assert_eq!(message.text, "");
+        assert_eq!(db.message_body(gone).unwrap().unwrap().as_slice(), b"");
+        assert!(db.franking(gone).unwrap().is_none());
+
+        // A delete from another user aims at that user's message of the
+        // same id, never at this one.
+        let forged = Delete { target }.to_typed_bytes().unwrap();
+        receive(&db, "alice", 13, ContentType::Typed, &forged, 40);
+        let message = db.message(shown).unwrap().unwrap();
+        assert_eq!(message.kind, MessageKind::Text);
+        assert_eq!(message.text, "edited first");
+    }
+
+    #[test]
+    fn a_built_in_payload_that_breaks_its_rules_is_refused() {
+        let bad = TypedContent {
+            type_name: fuin_wire::content::TypeName::new(content::TIMER).unwrap(),
+            payload: fuin_wire::SecretBytes::borrowed(&[0x81, 0x00]),
+        }
+        .to_bytes()
+        .unwrap();
+        let sender = UserId::new("bob").unwrap();
+        assert!(classify(&sender, &bad).unwrap_err().contains("fuin.timer"));
+        assert!(classify(&sender, b"\x02").is_err());
+    }
+}
