@@ -153,6 +153,8 @@ impl Client {
     /// Sends an app's typed `payload` to `user` (and this user's other
     /// devices): sealed, franked, stored in the history and reportable like
     /// text. The type needs no registration to be sent.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn send_app_content(
         &self,
         user: &str,
@@ -172,6 +174,8 @@ impl Client {
 
     /// Replaces the text of one of this user's own text messages or replies
     /// (sent from any of its devices) on every device of the conversation.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn edit_message(
         &self,
         local_id: i64,
@@ -196,6 +200,8 @@ impl Client {
     /// edits and reactions go on every device of the conversation that
     /// receives the delete (a device that already reported it keeps its
     /// report).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn delete_for_everyone(&self, local_id: i64) -> Result<SentMessage, ClientError> {
         let (peer, message) = self.own_message(local_id, "delete").await?;
         let body = Delete { target: message.id }
@@ -221,6 +227,8 @@ impl Client {
     }
 
     /// Replies to a message of a conversation with a text that quotes it.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn reply(&self, local_id: i64, text: &str) -> Result<SentMessage, ClientError> {
         let (peer, message) = self.shown_message(local_id).await?;
         let body = Reply {
@@ -237,6 +245,8 @@ impl Client {
 
     /// Tells `user`'s devices (and this user's other devices) that this
     /// user started or stopped typing. Not stored anywhere.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn send_typing(&self, user: &str, typing: bool) -> Result<(), ClientError> {
         let peer = user_id(user)?;
         let body = Typing { typing }
@@ -264,6 +274,8 @@ impl Client {
 
     /// The conversation's disappearing-message timer in seconds, `None`
     /// when off.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn disappearing_timer(&self, user: &str) -> Result<Option<u32>, ClientError> {
         let peer = user_id(user)?;
         let state = self.inner.state.lock().await;
@@ -298,6 +310,8 @@ impl Client {
     /// Deletes every disappearing message whose time is up, now; returns
     /// how many rows went. The SDK also does this before it reads the
     /// history and on every sync.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn delete_expired(&self) -> Result<usize, ClientError> {
         let mut state = self.inner.state.lock().await;
         self.delete_expired_locked(&mut state)

@@ -92,6 +92,8 @@ impl Client {
     /// The index is kept in memory only (never in a file): the first search
     /// after opening builds it from the decrypted history, holding the
     /// device's lock meanwhile; later ones add what arrived.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn search(
         &self,
         query: &str,

@@ -67,6 +67,8 @@ impl Client {
 
     /// What the attachment message `local_id` shares (nothing is
     /// downloaded).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn attachment(&self, local_id: i64) -> Result<AttachmentInfo, ClientError> {
         let (_, body) = self.stored_share(local_id).await?;
         Ok(info(&AttachmentShare::from_bytes(&body)?))
@@ -264,6 +266,8 @@ impl Client {
     /// sealed length is at most 1 MiB) and returned only once it verified;
     /// a thumbnail blob swapped for another is
     /// [`AttachmentError::ContextMismatch`].
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn fetch_thumbnail(
         &self,
         local_id: i64,
@@ -346,6 +350,8 @@ impl Client {
 
     /// What the group attachment message `local_id` shares (nothing is
     /// downloaded).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn group_attachment(&self, local_id: i64) -> Result<AttachmentInfo, ClientError> {
         let body = self.stored_group_share(local_id).await?;
         Ok(info(&AttachmentShare::from_bytes(&body)?))
@@ -367,6 +373,8 @@ impl Client {
 
     /// [`Client::fetch_attachment_to`] for the group attachment message
     /// `local_id`.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn fetch_group_attachment_to(
         &self,
         local_id: i64,
@@ -393,6 +401,8 @@ impl Client {
     /// re-fetching a reported attachment
     /// ([`report::attachment::check_reported_blob`](crate::report::attachment::check_reported_blob)).
     /// At most `max_len` bytes are accepted.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn fetch_blob(
         &self,
         blob_id: &BlobId,

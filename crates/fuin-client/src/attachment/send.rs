@@ -208,6 +208,8 @@ impl Client {
     /// an end-to-end message of content type `Attachment`, stored in the
     /// history like a text. The file is read and sealed in bounded memory
     /// whatever its size; only ciphertext leaves the device.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn send_file(
         &self,
         user: &str,
@@ -457,6 +459,8 @@ impl Client {
     /// member device of the current epoch. The share carries the blob
     /// capabilities, so every member that opens the message can download
     /// the blobs, and no one else learns them.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn send_group_file(
         &self,
         group: &str,

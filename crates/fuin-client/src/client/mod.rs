@@ -225,6 +225,18 @@ pub(crate) struct Inner {
 ///   store it after; dropped between, the next call that reads the list
 ///   from the relay takes it in (the groups' follow-up changes are then
 ///   not made: a member makes them by hand).
+/// - **Typed content** ([`edit_message`](Self::edit_message),
+///   [`delete_for_everyone`](Self::delete_for_everyone), [`react`](Self::react),
+///   [`reply`](Self::reply), [`send_app_content`](Self::send_app_content),
+///   [`set_disappearing_timer`](Self::set_disappearing_timer),
+///   [`send_typing`](Self::send_typing)): sends, as above; what an edit or
+///   delete does to the stored message is committed with the queued send.
+///   [`delete_expired`](Self::delete_expired) deletes in one transaction:
+///   dropped, the rows are all gone or all there (the next call deletes them).
+/// - **Pages and search** ([`history_page`](Self::history_page),
+///   [`search`](Self::search), [`unread_count`](Self::unread_count)): reading;
+///   a search that builds the index runs in one transaction of the in-memory
+///   index and is made again by the next search.
 /// - **Attachments**: an upload dropped leaves sealed blobs at the relay
 ///   that nothing refers to (kept only until their capabilities expire); a
 ///   download dropped creates no output file (its temporary file is

@@ -16,6 +16,8 @@ impl Client {
     /// or last ([`HistoryCursor::After`]) gives every message once, in
     /// order, however many share a timestamp. A cursor naming a message
     /// of another conversation, or none, is `InvalidArgument`.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn history_page(
         &self,
         user: &str,
@@ -48,6 +50,8 @@ impl Client {
     /// How many received messages are not read yet, in every conversation
     /// and every group ([`Conversation::unread`](crate::Conversation::unread)
     /// and [`Client::group_unread`] give them one by one).
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn unread_count(&self) -> Result<u64, ClientError> {
         let state = self.inner.state.lock().await;
         let db = state.store.reader();

@@ -15,6 +15,8 @@ impl Client {
     /// those just before or after a message of the group named by its
     /// local id, oldest first, at most `limit`. A cursor naming a message
     /// of another group, or none, is `InvalidArgument`.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn group_history_page(
         &self,
         group: &str,
@@ -31,6 +33,8 @@ impl Client {
     }
 
     /// How many received messages of the group are not read yet.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety).
     pub async fn group_unread(&self, group: &str) -> Result<u64, ClientError> {
         let id = parse_group_id(group)?;
         let state = self.inner.state.lock().await;
