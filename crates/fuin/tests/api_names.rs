@@ -29,12 +29,16 @@ async fn every_method_names_fuin_types(
     key: StorageKey,
     moderation: &ModerationPublicKey,
 ) -> Result<(), ClientError> {
+    #[allow(clippy::needless_update)]
     let options = ClientOptions {
         no_delivery_receipts: false,
         relay_certificate: None,
         on_step: Some(Arc::new(|_: Step| {}) as StepHook),
         device_name: Some("laptop".into()),
         invite: Some(InviteCode([0; 32])),
+        max_blob_len: Some(fuin::DEFAULT_MAX_BLOB_LEN),
+        // Fields only test builds have (the SDK's `testing` feature).
+        ..ClientOptions::default()
     };
     let client: Client =
         Client::create(store, "https://relay.example", "alice", 1, options).await?;
