@@ -240,6 +240,27 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// Whether any stored row aims at (`author`, `id`) in a conversation
+    /// (an edit, delete or reaction that arrived before its target).
+    pub(crate) fn is_aimed_at(
+        &self,
+        conversation: &UserId<'_>,
+        author: &UserId<'_>,
+        id: &ClientMessageId,
+    ) -> Result<bool, ClientError> {
+        let found: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM messages WHERE conversation = ?1 AND target_user = ?2
+                     AND target_id = ?3 AND hidden = 1 LIMIT 1",
+                params![conversation.as_str(), author.as_str(), id.0.as_slice()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(storage("finding what aims at a message"))?;
+        Ok(found.is_some())
+    }
+
     /// The shown rows of (`author`, `id`) in a conversation: local id and
     /// sending device (one user's devices may have sent copies with one id).
     fn rows_by_ref(
@@ -534,6 +555,7 @@ mod tests {
 
     use super::*;
     use crate::history::{MessageKind, MessageStatus};
+    use crate::store::search::IndexedHistory;
     use crate::store::{LocalStore, NewMessage};
 
     fn store() -> (tempfile::TempDir, LocalStore) {
@@ -605,6 +627,13 @@ mod tests {
         assert_eq!(message.edited_at_ms, Some(20));
         assert_eq!(message.reactions.len(), 1);
         assert_eq!(message.reactions[0].user, "alice");
+        // The search index holds what is shown, not the text as sent.
+        let indexed = |id| {
+            db.indexed_text(IndexedHistory::Direct, id)
+                .unwrap()
+                .map(|text| text.as_str().to_owned())
+        };
+        assert_eq!(indexed(shown), Some("edited first".to_owned()));
         // Hidden rows are read, owe nothing, and are not in the history.
         assert_eq!(
             db.history(&UserId::new("bob").unwrap(), 10).unwrap().len(),
@@ -621,6 +650,9 @@ mod tests {
         assert_eq!(message.text, "");
         assert_eq!(db.message_body(gone).unwrap().unwrap().as_slice(), b"");
         assert!(db.franking(gone).unwrap().is_none());
+        assert_eq!(indexed(gone), Some(String::new()));
+        let plain = receive(&db, "bob", 3, ContentType::Text, b"plain words", 35);
+        assert_eq!(indexed(plain), Some("plain words".to_owned()));
 
         // A delete from another user aims at that user's message of the
         // same id, never at this one.

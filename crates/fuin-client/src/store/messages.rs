@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 use crate::ClientError;
 use crate::history::{Message, MessageStatus};
 
-use super::search::IndexedHistory;
+use super::search::{IndexedHistory, searchable_text};
 use super::{
     NewMessage, Reader, StoredFranking, device_id, from_sql_u64, message_id, storage, to_sql_u64,
     user_id,
@@ -98,11 +98,21 @@ impl<'a> Reader<'a> {
             typed.as_ref(),
             message.received_at_ms,
         )?;
-        // Indexed as shown: an edit or delete that came first applies.
-        let text = self
-            .searchable(local_id)?
-            .map(|searchable| searchable.text)
-            .unwrap_or_default();
+        // Indexed as shown: from the body in hand, unless an edit or a
+        // delete that came first aims at the row (rare: read it back then).
+        let text = if self.is_aimed_at(
+            message.conversation,
+            &message.sender.user,
+            &message.message_id,
+        )? {
+            self.searchable(local_id)?
+                .map(|searchable| searchable.text)
+                .unwrap_or_default()
+        } else if typed.as_ref().is_some_and(|typed| typed.hidden) {
+            Zeroizing::new(String::new())
+        } else {
+            searchable_text(message.content_type.code(), message.body)
+        };
         self.index_message(
             IndexedHistory::Direct,
             local_id,

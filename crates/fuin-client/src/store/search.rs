@@ -96,11 +96,27 @@ impl IndexedHistory {
 
 /// What of a message the index holds: a text's words, an attachment's file
 /// name (its description's other parts, media type and size, would make
-/// every attachment match "bytes"), nothing for any other content. By the
+/// every attachment match "bytes"), a reply's text, nothing for any other
+/// content; as the body was sent (edits and deletes are applied by the
+/// caller, [`Reader::searchable`]). By the
 /// content type's wire code, as stored.
 pub(crate) fn searchable_text(content_type: u32, body: &[u8]) -> Zeroizing<String> {
     Zeroizing::new(if content_type == ContentType::Text.code() {
         String::from_utf8_lossy(body).into_owned()
+    } else if content_type == ContentType::Typed.code() {
+        // A reply's text; nothing of other typed content (edits change
+        // their target's entry, `spec/client.md` §14).
+        fuin_wire::content::TypedContent::from_bytes(body)
+            .ok()
+            .filter(|typed| typed.type_name.as_str() == fuin_wire::content::REPLY)
+            .and_then(|typed| {
+                <fuin_wire::content::Reply as fuin_wire::content::BuiltIn>::from_payload(
+                    typed.payload.as_bytes(),
+                )
+                .ok()
+                .map(|reply| reply.text.into_owned())
+            })
+            .unwrap_or_default()
     } else if content_type == ContentType::Attachment.code() {
         AttachmentShare::from_bytes(body)
             .ok()
