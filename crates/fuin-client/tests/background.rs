@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::gate::GateProxy;
-use common::{CutProxy, Devices, TestRelay};
+use common::{CutProxy, Devices, TestRelay, eventually};
 use fuin_client::{
     BackgroundOptions, Backoff, Client, ClientOptions, ConnectionState, Event, EventStream,
     EventStreamItem, MessageStatus, Step,
@@ -68,15 +68,6 @@ fn received(event: &Event) -> Option<i64> {
     }
 }
 
-/// Polls `check` until it holds, for at most 10 s.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 fn rows_for(relay: &TestRelay, user: &str) -> i64 {
     let db = rusqlite::Connection::open(relay.database()).unwrap();
     db.query_row(
@@ -111,13 +102,13 @@ async fn background_work_delivers_over_the_push_stream_without_sync() {
         assert_eq!(message.text, text);
     }
     // Stored, then acknowledged on the stream: the relay lets them go.
-    eventually("the relay deletes what was acknowledged", || {
+    eventually("the relay deletes what was acknowledged", || async {
         rows_for(&relay, "bob") == 0
     })
     .await;
     // The delivery receipts go out as `sync` would send them.
     let alice = &alice;
-    eventually_async(|| async move {
+    eventually("the delivery receipts", || async move {
         alice.sync(Duration::ZERO).await.unwrap();
         let history = alice.history("bob", 10).await.unwrap();
         history.len() == 2
@@ -295,7 +286,7 @@ async fn a_stream_ended_by_token_revocation_logs_in_again_and_resumes_push() {
         }),
         "{between:?}"
     );
-    eventually("one stream open at the relay", || {
+    eventually("one stream open at the relay", || async {
         relay.relay.device_streams(bob.address()) == 1
     })
     .await;
@@ -426,7 +417,10 @@ async fn a_queued_send_is_retried_with_backoff_until_the_relay_is_back() {
         "queued, then sent"
     );
     let sender = &alice;
-    eventually_async(|| async move { sender.queued().await.unwrap() == 0 }).await;
+    eventually("the outbox empties", || async move {
+        sender.queued().await.unwrap() == 0
+    })
+    .await;
     let mine = alice.message(sent.local_id).await.unwrap().unwrap();
     assert_ne!(mine.status, MessageStatus::Queued);
     assert_eq!(bob.history("alice", 10).await.unwrap().len(), 1);
@@ -434,19 +428,6 @@ async fn a_queued_send_is_retried_with_backoff_until_the_relay_is_back() {
     drop(alice_background);
     bob_background.stop().await;
     relay.stop().await;
-}
-
-/// Polls an async `check` until it holds, for at most 10 s.
-async fn eventually_async<F, Fut>(mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,10 +12,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use common::gate::GateProxy;
-use common::{Devices, NO_WAIT, TestRelay, drain};
+use common::{Devices, NO_WAIT, TestRelay, drain, eventually};
 use fuin_client::{Client, ClientOptions, Event, MessageStatus, Step, StepGate};
 use tokio::sync::Notify;
 
@@ -41,15 +40,6 @@ fn rows_for(relay: &TestRelay, user: &str) -> i64 {
         |row| row.get(0),
     )
     .unwrap()
-}
-
-/// Polls `check` until it holds, for at most 10 s.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// A gate that holds the send at `step` once (its future then waits for
@@ -109,7 +99,10 @@ async fn send_dropped_at(point: DropPoint) {
         let send = alice.send_text("bob", "hello once");
         if point == DropPoint::DuringThePost {
             let stored = async {
-                eventually("the relay stores the post", || rows_for(&relay, "bob") == 1).await;
+                eventually("the relay stores the post", || async {
+                    rows_for(&relay, "bob") == 1
+                })
+                .await;
             };
             tokio::select! {
                 result = send => panic!("the send finished: {result:?}"),

@@ -232,3 +232,18 @@ impl CutProxy {
         }
     }
 }
+
+/// Polls `check` until it holds, for at most 10 s, for state no event
+/// announces (rows at the relay, the outbox). It looks again after a short
+/// pause (a poll interval, not a wait for readiness).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
