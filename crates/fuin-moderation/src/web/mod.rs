@@ -82,8 +82,8 @@ async fn root() -> Response {
 
 /// Unknown routes: without a session the extractor sends the browser to
 /// the login page, like every other page.
-async fn not_found(_me: Moderator) -> Response {
-    pages::error_page(StatusCode::NOT_FOUND, None, "There is no such page.")
+async fn not_found(me: Moderator) -> Response {
+    pages::error_page(StatusCode::NOT_FOUND, Some(&me), "There is no such page.")
 }
 
 async fn stylesheet() -> Response {
