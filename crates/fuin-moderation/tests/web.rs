@@ -3,8 +3,6 @@
 //! safety of every page (escaping, hidden characters, headers, URLs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "web/fake_store.rs"]
-mod fake_store;
 #[path = "web/harness.rs"]
 mod harness;
 
@@ -869,7 +867,7 @@ async fn the_audit_page_verifies_the_chain_and_shows_its_head() {
     );
 
     // An edited record breaks it, and the page says where.
-    console.service.store.tamper(2, "{\"edited\":true}");
+    console.tamper(2, "{\"edited\":true}");
     let page = console.get("/audit", Some(&mo.cookie)).await;
     assert!(
         page.body

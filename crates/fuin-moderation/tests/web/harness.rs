@@ -1,5 +1,5 @@
-//! What the console's HTTP tests share: a console over the in-memory store
-//! with fake relay admin and messenger, an injected clock, and a browser
+//! What the console's HTTP tests share: a console over the SQLite store
+//! (in a temporary directory) with fake relay admin and messenger, an injected clock, and a browser
 //! that logs in and posts forms with the page's CSRF token.
 #![allow(dead_code, unused_imports)]
 
@@ -19,15 +19,21 @@ pub use fuin_moderation::service::{
     AdminError, BoxFuture, Messenger, MessengerError, RelayAdmin, Service,
 };
 pub use fuin_moderation::store::ModerationStore;
+pub use fuin_moderation::store::sqlite::SqliteStore;
 pub use fuin_moderation::vault::Vault;
 pub use fuin_moderation::web::{CONTENT_SECURITY_POLICY, router};
 pub use http_body_util::BodyExt;
 pub use tower::ServiceExt;
 
-pub type Store = crate::fake_store::FakeStore;
+pub type Store = SqliteStore;
 
-pub fn new_store(_dir: &std::path::Path) -> Store {
-    Store::default()
+/// The database of a test console, in its temporary directory.
+pub fn db_path(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("moderation.db")
+}
+
+pub fn new_store(dir: &std::path::Path) -> Store {
+    SqliteStore::open(&db_path(dir)).unwrap()
 }
 
 pub const PASSWORD: &str = "a long enough password";
@@ -88,7 +94,7 @@ pub struct Console {
     pub admin: Arc<FakeAdmin>,
     pub messenger: Arc<FakeMessenger>,
     pub now: Arc<AtomicU64>,
-    pub _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 pub struct Reply {
@@ -194,7 +200,7 @@ impl Console {
             admin,
             messenger,
             now,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -335,6 +341,18 @@ impl Console {
     pub async fn plain_case(&self, byte: u8) -> CaseId {
         self.seed_case(byte, "spam", "buy now", "photo.png", "image/png")
             .await
+    }
+
+    /// Edits one stored audit record's detail behind the store's back.
+    pub fn tamper(&self, seq: u64, detail: &str) {
+        let db = rusqlite::Connection::open(db_path(self.dir.path())).unwrap();
+        let changed = db
+            .execute(
+                "UPDATE audit SET detail = ?1 WHERE seq = ?2",
+                rusqlite::params![detail, seq as i64],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
     }
 
     pub async fn status_of(&self, id: &CaseId) -> CaseStatus {
