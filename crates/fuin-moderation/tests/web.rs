@@ -875,3 +875,100 @@ async fn the_audit_page_verifies_the_chain_and_shows_its_head() {
     );
     assert!(page.body.contains("audit record 2 does not match its hash"));
 }
+
+#[tokio::test]
+async fn a_message_reported_again_is_shown_as_counted_before() {
+    let console = Console::new().await;
+    let first = console
+        .seed_case_with(21, 40, "r", "same message", "a.png", "image/png")
+        .await;
+    let again = console
+        .seed_case_with(22, 40, "r", "same message", "a.png", "image/png")
+        .await;
+    let mo = console.login("mo").await;
+    let page = console
+        .get(&format!("/cases/{first}"), Some(&mo.cookie))
+        .await;
+    assert!(
+        page.body
+            .contains("data-index=\"0\" data-verdict=\"verified\"")
+    );
+    let page = console
+        .get(&format!("/cases/{again}"), Some(&mo.cookie))
+        .await;
+    assert!(
+        page.body
+            .contains("data-index=\"0\" data-verdict=\"duplicate\"")
+    );
+    assert!(page.body.contains("reported this same message already"));
+    let queue = console.get("/cases", Some(&mo.cookie)).await;
+    let row_at = queue
+        .body
+        .find(&format!("data-case-id=\"{again}\""))
+        .unwrap();
+    let row = queue.body[row_at..].split("</tr>").next().unwrap();
+    // Verified 0, repeated 1, rejected 1.
+    assert!(row.contains("<td>0</td><td>1</td><td>1</td>"), "{row}");
+}
+
+#[tokio::test]
+async fn a_resolved_case_takes_no_more_actions_and_a_bad_device_is_refused() {
+    let console = Console::new().await;
+    let id = console.plain_case(23).await;
+    let lead = console.login("lea").await;
+    let path = format!("/cases/{id}/actions");
+    let reply = console
+        .post(
+            &path,
+            &lead.cookie,
+            &[
+                ("csrf", &lead.csrf),
+                ("action", "remove_device"),
+                ("device", "one"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("id=\"error\""));
+    assert_eq!(console.status_of(&id).await, CaseStatus::New);
+
+    console
+        .post(
+            &path,
+            &lead.cookie,
+            &[("csrf", &lead.csrf), ("action", "dismiss")],
+        )
+        .await;
+    assert_eq!(console.status_of(&id).await, CaseStatus::Resolved);
+    let reply = console
+        .post(
+            &path,
+            &lead.cookie,
+            &[("csrf", &lead.csrf), ("action", "suspend_account")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert!(console.admin.calls.lock().unwrap().is_empty());
+    let case = console.service.store.case(&id).await.unwrap().unwrap();
+    assert_eq!(case.summary.outcome.as_deref(), Some("dismiss"));
+    assert_eq!(case.actions.len(), 1);
+    // Feedback before resolution is refused; notes still go in after it.
+    let open = console.plain_case(24).await;
+    let reply = console
+        .post(
+            &format!("/cases/{open}/feedback"),
+            &lead.cookie,
+            &[("csrf", &lead.csrf)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert!(console.messenger.sent.lock().unwrap().is_empty());
+    let reply = console
+        .post(
+            &format!("/cases/{id}/notes"),
+            &lead.cookie,
+            &[("csrf", &lead.csrf), ("text", "closed, noted")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+}

@@ -291,6 +291,22 @@ impl Console {
         file_name: &str,
         media_type: &str,
     ) -> CaseId {
+        self.seed_case_with(byte, byte, reason, text, file_name, media_type)
+            .await
+    }
+
+    /// As [`Console::seed_case`], the messages' commitments made from
+    /// `commitment_byte` (two cases with the same one report the same
+    /// messages).
+    pub async fn seed_case_with(
+        &self,
+        byte: u8,
+        commitment_byte: u8,
+        reason: &str,
+        text: &str,
+        file_name: &str,
+        media_type: &str,
+    ) -> CaseId {
         let id = CaseId(format!("{byte:02x}").repeat(16));
         let vault = &self.service.vault;
         let message = |index: u32, verdict: &str, rejection: &str| CaseMessage {
@@ -299,7 +315,7 @@ impl Console {
             recipient: "alice/2".into(),
             content_type: "text".into(),
             text: vault.seal(&id, &format!("message/{index}/text"), text.as_bytes()),
-            commitment: format!("{index:02x}{byte:02x}").repeat(16),
+            commitment: format!("{index:02x}{commitment_byte:02x}").repeat(16),
             server_time_ms: T0 - 60_000,
             verdict: verdict.into(),
             rejection: rejection.into(),
