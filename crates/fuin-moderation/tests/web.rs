@@ -1007,3 +1007,25 @@ async fn the_console_serves_over_a_real_socket() {
     assert!(answer.contains("id=\"login-form\""));
     server.abort();
 }
+
+#[tokio::test]
+async fn an_oversized_form_is_refused_unread() {
+    let console = Console::new().await;
+    let id = console.plain_case(25).await;
+    let mo = console.login("mo").await;
+    let huge = "y".repeat(fuin_moderation::web::MAX_BODY_BYTES + 1);
+    let reply = console
+        .post(
+            &format!("/cases/{id}/notes"),
+            &mo.cookie,
+            &[("csrf", &mo.csrf), ("text", &huge)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        reply.headers[header::CONTENT_SECURITY_POLICY],
+        CONTENT_SECURITY_POLICY
+    );
+    let case = console.service.store.case(&id).await.unwrap().unwrap();
+    assert!(case.notes.is_empty());
+}
