@@ -232,3 +232,82 @@ async fn a_bad_connection_string_names_no_data() {
     };
     assert!(why.starts_with("connect"), "{why}");
 }
+
+/// What the database holds of a case, every column of every row as text
+/// (`bytea` as hex), holds none of its content, raw or hex-encoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_holds_no_plaintext_of_a_case() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let store = schema.store().await;
+    let vault = fuin_moderation::vault::Vault::generate();
+    let id = case_id(9);
+    let secret = |what: &str| format!("PLAINTEXT-{what}-zqxj");
+    let mut case = new_case(id.clone(), "alice", NOW, vec![message(0, "verified", 0x42)]);
+    case.reason = vault.seal(&id, "reason", secret("reason").as_bytes());
+    case.messages[0].text = vault.seal(&id, "message/0/text", secret("text").as_bytes());
+    store.open_case(case, opened(&id)).await.unwrap();
+    let attachment = fuin_moderation::model::CaseAttachment {
+        status: "verified".into(),
+        media_type: "image/png".into(),
+        file_name: vault.seal(&id, "message/0/file-name", secret("file").as_bytes()),
+        bytes: Some(vault.seal(&id, "message/0/attachment", secret("image").as_bytes())),
+        size: 1000,
+    };
+    store.set_attachment(&id, 0, attachment).await.unwrap();
+    let note = fuin_moderation::model::Note {
+        author: super::name("mo"),
+        at_ms: NOW,
+        text: vault.seal(&id, "note", secret("note").as_bytes()),
+    };
+    store
+        .add_note(
+            &id,
+            note,
+            audit("mo", AuditAction::NoteAdded, Some(&id), "{}"),
+        )
+        .await
+        .unwrap();
+    let stored = store.case(&id).await.unwrap().unwrap();
+    assert_eq!(
+        &*vault.open_text(&id, "reason", &stored.reason).unwrap(),
+        &secret("reason")
+    );
+
+    let (client, connection) = tokio_postgres::connect(&schema.config, NoTls)
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name LIKE 'moderation_%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(tables.len() >= 9, "{tables:?}");
+    let mut everything = String::new();
+    for table in &tables {
+        for row in client
+            .query(&format!("SELECT row_to_json(t)::text FROM {table} t"), &[])
+            .await
+            .unwrap()
+        {
+            everything.push_str(row.get::<_, &str>(0));
+        }
+    }
+    drop(client);
+    connection.await.unwrap().unwrap();
+    // The dump holds what is not content (the control)...
+    assert!(everything.contains(&message(0, "verified", 0x42).commitment));
+    assert!(everything.contains("mallory"));
+    // ...and none of the content.
+    assert!(!everything.contains("PLAINTEXT-"));
+    assert!(!everything.contains(&hex(b"PLAINTEXT-")));
+    schema.finish().await;
+}

@@ -22,8 +22,12 @@
 //! writer takes that lock first no two of them can deadlock. `seq` is the
 //! primary key anyway.
 //!
+//! The decisions the trait leaves open are the SQLite store's (see
+//! [`crate::store::sqlite`]).
+//!
 //! Backend failures are `StoreError::Backend("<operation>")`, naming what
-//! failed, never the data.
+//! failed, never the data; a connection string (which may hold a password)
+//! is never shown, not even by `Debug`.
 
 use std::str::FromStr;
 use std::time::Duration;
