@@ -63,12 +63,7 @@ impl Schema {
         let database = database()?;
         let name = format!("fuin_mod_test_{}", hex(&rand::random::<[u8; 8]>()));
         execute(&database, &format!("CREATE SCHEMA {name}")).await;
-        let config = if database.contains("://") {
-            let separator = if database.contains('?') { '&' } else { '?' };
-            format!("{database}{separator}options=-c%20search_path%3D{name}")
-        } else {
-            format!("{database} options='-c search_path={name}'")
-        };
+        let config = conninfo(&database, &format!("-c search_path={name}"));
         Some(Self {
             database,
             name,
@@ -90,6 +85,17 @@ impl Schema {
             &format!("DROP SCHEMA {} CASCADE", self.name),
         )
         .await;
+    }
+}
+
+/// `database` with these server options.
+fn conninfo(database: &str, options: &str) -> String {
+    if database.contains("://") {
+        let separator = if database.contains('?') { '&' } else { '?' };
+        let options = options.replace(' ', "%20").replace('=', "%3D");
+        format!("{database}{separator}options={options}")
+    } else {
+        format!("{database} options='{options}'")
     }
 }
 
@@ -309,5 +315,33 @@ async fn the_database_holds_no_plaintext_of_a_case() {
     // ...and none of the content.
     assert!(!everything.contains("PLAINTEXT-"));
     assert!(!everything.contains(&hex(b"PLAINTEXT-")));
+    schema.finish().await;
+}
+
+/// A server (here: a connection string) whose sessions default to
+/// `synchronous_commit = off` still gets durable commits from the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_are_durable_even_where_sessions_default_to_asynchronous() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let lax = conninfo(
+        &schema.database,
+        &format!("-c search_path={} -c synchronous_commit=off", schema.name),
+    );
+    let store = PgStore::connect(&lax).await.unwrap();
+    assert_eq!(store.synchronous_commit().await.unwrap(), "on");
+    drop(store);
+    // A stronger setting is kept.
+    let strict = conninfo(
+        &schema.database,
+        &format!(
+            "-c search_path={} -c synchronous_commit=remote_apply",
+            schema.name
+        ),
+    );
+    let store = PgStore::connect(&strict).await.unwrap();
+    assert_eq!(store.synchronous_commit().await.unwrap(), "remote_apply");
+    drop(store);
     schema.finish().await;
 }
