@@ -132,6 +132,16 @@ async fn two_instances_on_one_database_keep_one_chain() {
     schema.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_lock_an_account_once() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let (a, b) = tokio::join!(schema.store(), schema.store());
+    crate::suite::two_handles_lock_an_account_once(Arc::new(a), Arc::new(b)).await;
+    schema.finish().await;
+}
+
 /// Two instances open reports repeating one message at once: it is
 /// counted once, whichever comes first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

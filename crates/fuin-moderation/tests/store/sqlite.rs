@@ -219,6 +219,14 @@ async fn two_handles_on_one_file_keep_one_chain() {
     crate::suite::two_handles_append_to_one_chain(a, b, 100).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_handles_on_one_file_lock_an_account_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(SqliteStore::open(&db(&dir)).unwrap());
+    let b = Arc::new(SqliteStore::open(&db(&dir)).unwrap());
+    crate::suite::two_handles_lock_an_account_once(a, b).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_file_holds_no_plaintext_of_a_case() {
     let dir = tempfile::tempdir().unwrap();

@@ -1064,3 +1064,54 @@ pub async fn two_handles_append_to_one_chain<S: ModerationStore>(
         assert_eq!(log[(record.seq - 1) as usize], record);
     }
 }
+
+/// Two handles count failed logins of one account at once: every failure
+/// is recorded, and the account is locked exactly once.
+pub async fn two_handles_lock_an_account_once<S: ModerationStore>(a: Arc<S>, b: Arc<S>) {
+    let created = audit(SERVICE_ACTOR, AuditAction::AccountCreated, None, "{}");
+    a.create_account(account("mo", Role::Moderator), created)
+        .await
+        .unwrap();
+    let policy = LockoutPolicy {
+        max_failures: 5,
+        lock_ms: 60_000,
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12u64 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.spawn(async move {
+            let failed = audit("mo", AuditAction::LoginFailed, None, "{}");
+            store
+                .record_login_failure(&name("mo"), NOW + i, policy, failed)
+                .await
+                .unwrap()
+        });
+    }
+    let mut counted = Vec::new();
+    let mut locked_until = std::collections::BTreeSet::new();
+    while let Some(outcome) = tasks.join_next().await {
+        match outcome.unwrap() {
+            LoginCount::Counted { failures } => counted.push(failures),
+            LoginCount::Locked { until_ms } => {
+                locked_until.insert(until_ms);
+            }
+        }
+    }
+    counted.sort_unstable();
+    assert_eq!(counted, [1, 2, 3, 4]);
+    assert_eq!(locked_until.len(), 1, "{locked_until:?}");
+    let log = verified_log(&*b).await;
+    assert_eq!(
+        log.iter().filter(|r| r.action == "login_failed").count(),
+        12
+    );
+    let locks: Vec<_> = log.iter().filter(|r| r.action == "locked_out").collect();
+    assert_eq!(locks.len(), 1);
+    let until = *locked_until.iter().next().unwrap();
+    assert_eq!(detail(locks[0]), serde_json::json!({ "until_ms": until }));
+    let stored = a.account(&name("mo")).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.failed_logins, stored.locked_until_ms),
+        (12, Some(until))
+    );
+}
