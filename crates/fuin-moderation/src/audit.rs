@@ -18,10 +18,8 @@
 //! chain (the second waits or retries).
 
 use fuin_seal::primitives::framing::Framer;
+use fuin_seal::primitives::kdf::Label;
 use fuin_seal::primitives::sha256;
-
-/// The label of the record hash.
-pub const RECORD_LABEL: &[u8] = b"fuin/v1/moderation-audit";
 
 /// What a record records. The code is what is stored and hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,7 +155,7 @@ pub fn record_hash(
     detail: &str,
     prev: &[u8; 32],
 ) -> [u8; 32] {
-    let framed = Framer::new(RECORD_LABEL)
+    let framed = Framer::new(Label::ModerationAuditRecord.as_bytes())
         .u64(seq)
         .u64(time_ms)
         .field(actor.as_bytes())
