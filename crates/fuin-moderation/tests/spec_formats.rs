@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! A second implementation of the moderation service's stored formats, written
 //! from `spec/report.md` §13.2 (sealed values) and §13.3 (audit records) and
-//! `spec/protocol.md` §1.1 (framing) and §3 (the key-committing AEAD) alone,
+//! `spec/protocol.md` §1.1 (framing), §2 (the labels) and §3 (the key-committing AEAD) alone,
 //! directly on the RustCrypto crates, without reading the crate's sources.
 //!
 //! It makes the vectors in `test-vectors/moderation/` (run with
@@ -35,8 +35,11 @@ fn framed(fields: &[&[u8]]) -> Vec<u8> {
 
 const AUDIT_LABEL: &str = "fuin/v1/moderation-audit";
 const VAULT_AD_LABEL: &str = "fuin/v1/moderation-vault";
-const VAULT_AEAD_LABEL: &str = "fuin/v1/state-encryption";
-const SALT_LEN: usize = 16;
+const VAULT_AEAD_LABEL: &str = "fuin/v1/moderation-vault-keys";
+/// §13.2: the format's version, the first byte of a sealed value and a field
+/// of its associated data.
+const VAULT_VERSION: u8 = 0x01;
+const SALT_LEN: usize = 32;
 const COMMITMENT_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 
@@ -132,10 +135,18 @@ fn append(
     chain.push(record);
 }
 
-/// §13.2's associated data.
+/// §13.2's associated data: the label, the version byte, the case id, the field.
 fn vault_aad(case: &str, field: &str) -> Vec<u8> {
-    framed(&[VAULT_AD_LABEL.as_bytes(), case.as_bytes(), field.as_bytes()])
+    framed(&[
+        VAULT_AD_LABEL.as_bytes(),
+        &[VAULT_VERSION],
+        case.as_bytes(),
+        field.as_bytes(),
+    ])
 }
+
+/// The shortest value that may open: version, salt, commitment and tag.
+const MIN_SEALED_LEN: usize = 1 + SALT_LEN + COMMITMENT_LEN + TAG_LEN;
 
 /// protocol.md §3: one HKDF call gives the GCM key, the nonce and the
 /// commitment; the label is the HKDF `info`, the salt the HKDF salt.
@@ -165,7 +176,7 @@ fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `sealed = salt || commitment || GCM ciphertext || tag`.
+/// `sealed = 0x01 || salt || commitment || GCM ciphertext || tag`.
 fn reference_seal(
     key: &[u8; 32],
     salt: &[u8; SALT_LEN],
@@ -184,17 +195,20 @@ fn reference_seal(
             },
         )
         .unwrap();
-    let mut sealed = salt.to_vec();
+    let mut sealed = vec![VAULT_VERSION];
+    sealed.extend_from_slice(salt);
     sealed.extend_from_slice(&d.commitment);
     sealed.extend_from_slice(&body);
     sealed
 }
 
 fn reference_open(key: &[u8; 32], case: &str, field: &str, sealed: &[u8]) -> Option<Vec<u8>> {
-    if sealed.len() < SALT_LEN + COMMITMENT_LEN + TAG_LEN {
+    // §13.2: a first byte other than 0x01, fewer than 1 + 32 + 48 bytes and
+    // any failure of the AEAD are one and the same refusal.
+    if sealed.len() < MIN_SEALED_LEN || sealed[0] != VAULT_VERSION {
         return None;
     }
-    let (salt, rest) = sealed.split_at(SALT_LEN);
+    let (salt, rest) = sealed[1..].split_at(SALT_LEN);
     let (commitment, body) = rest.split_at(COMMITMENT_LEN);
     let d = derive(salt, key);
     if !equal_in_constant_time(commitment, &d.commitment) {
@@ -336,6 +350,11 @@ fn record_json(r: &Record) -> Value {
         "prev": hex32(&r.prev),
         "hash": hex32(&r.hash),
     })
+}
+
+/// §13.3: the head written `RECORDS:HASH`, decimal then 64 lowercase hex digits.
+fn head_text(records: u64, hash: &[u8; 32]) -> String {
+    format!("{records}:{}", hex32(hash))
 }
 
 fn records_json(records: &[Record]) -> Value {
@@ -563,6 +582,84 @@ fn tampered_chains(chain: &[Record]) -> Vec<Tampered> {
     });
 
     let mut records = chain.to_vec();
+    records[3].detail =
+        r#"{"duplicate": 1, "messages": 4, "rejected": 0, "verified": 3}"#.to_owned();
+    out.push(Tampered {
+        name: "detail_respaced",
+        description: "record 4's detail re-spaced (the same JSON object, other bytes), its hash \
+                      left as it was: detail is hashed byte for byte",
+        records,
+        expect: Err((4, "hash")),
+    });
+
+    let mut records = chain.to_vec();
+    records[3].detail = r#"{"verified":3,"rejected":0,"messages":4,"duplicate":1}"#.to_owned();
+    out.push(Tampered {
+        name: "detail_reordered",
+        description: "record 4's detail with its keys in another order (the same JSON object, \
+                      other bytes), its hash left as it was",
+        records,
+        expect: Err((4, "hash")),
+    });
+
+    let mut records = chain.to_vec();
+    let (a, b) = (records[4].clone(), records[5].clone());
+    records[4] = Record { seq: 5, ..b };
+    records[5] = Record { seq: 6, ..a };
+    out.push(Tampered {
+        name: "moved_renumbered",
+        description: "records 5 and 6 swapped and each given the other's seq (as a store read \
+                      in ascending seq shows a move): place 5 has seq 5 but record 6's prev",
+        records,
+        expect: Err((5, "prev")),
+    });
+
+    let mut records = chain.to_vec();
+    records[6].seq = 70;
+    records[6].prev = [0x11; 32];
+    records[6].detail = r#"{"message":3}"#.to_owned();
+    out.push(Tampered {
+        name: "first_check_named",
+        description: "record 7 with its seq, prev and detail all changed, hash left: the first \
+                      check, seq, is named",
+        records,
+        expect: Err((7, "seq")),
+    });
+
+    let mut records = chain.to_vec();
+    records[6].prev = [0x11; 32];
+    records[6].detail = r#"{"message":3}"#.to_owned();
+    out.push(Tampered {
+        name: "prev_before_hash",
+        description: "record 7 with its prev and detail changed, hash left: prev is named \
+                      before hash",
+        records,
+        expect: Err((7, "prev")),
+    });
+
+    let mut records = chain.to_vec();
+    append(
+        &mut records,
+        1_796_000_700_000,
+        "lead.ana",
+        "case_reopened",
+        CASE_A,
+        r#"{"reason":"appeal"}"#,
+    );
+    let head = (
+        u64::try_from(records.len()).unwrap(),
+        records.last().unwrap().hash,
+    );
+    out.push(Tampered {
+        name: "unknown_action_appended",
+        description: "a well-chained record with an action this service does not know \
+                      (case_reopened, as a newer service might write) appended: verification \
+                      checks the chain, not the forms, so it verifies with head 16",
+        records,
+        expect: Ok(head),
+    });
+
+    let mut records = chain.to_vec();
     records[4].seq = 50;
     rehash(&mut records[4]);
     out.push(Tampered {
@@ -598,7 +695,7 @@ fn audit_vectors() -> Value {
                 t.name
             );
             let expected = match t.expect {
-                Ok((records, hash)) => json!({ "verifies": true, "head": { "records": records, "hash": hex32(&hash) } }),
+                Ok((records, hash)) => json!({ "verifies": true, "head": { "records": records, "hash": hex32(&hash), "text": head_text(records, &hash) } }),
                 Err((position, why)) => json!({ "verifies": false, "position": position, "why": why }),
             };
             json!({
@@ -610,14 +707,18 @@ fn audit_vectors() -> Value {
         })
         .collect();
     json!({
-        "description": "Audit records of the moderation service (spec/report.md §13.3). hash = SHA256(framed(label, BE64(seq), BE64(time_ms), actor, action, case, detail, prev)); hash_input is the framed string. Byte strings are lowercase hex; actor, action, case and detail are the text that enters as UTF-8. 'chain' verifies with 'head'. Each of 'tampered' is a chain altered one way: verification walks the records in the order given and names the first bad one by its place (from 1) and why: 'seq' (seq other than its place), then 'prev' (other than the hash of the record before, 32 zero bytes for the first), then 'hash' (other than its fields give), checked in that order; a tampered chain that still verifies gives its head instead. 'empty' is the chain of no records. Made by crates/fuin-moderation/tests/spec_formats.rs (FUIN_REGENERATE_VECTORS=1).",
+        "description": "Audit records of the moderation service (spec/report.md §13.3). hash = SHA256(framed(label, BE64(seq), BE64(time_ms), actor, action, case, detail, prev)); hash_input is the framed string. Byte strings are lowercase hex; actor, action, case and detail are the text that enters as UTF-8. 'chain' verifies with 'head' (its number of records and the last record's hash, written RECORDS:HASH in 'text'; 0 and 32 zero bytes for no records). detail is hashed byte for byte: the same JSON object spaced or ordered otherwise is another record. Each of 'tampered' is a chain altered one way: verification walks the records in the order given and names the first bad one by its place (from 1) and why: 'seq' (seq other than its place), then 'prev' (other than the hash of the record before, 32 zero bytes for the first), then 'hash' (other than its fields give), checked in that order; a tampered chain that still verifies (verification checks the chain, not the forms of the fields) gives its head instead. 'empty' is the chain of no records. Made by crates/fuin-moderation/tests/spec_formats.rs (FUIN_REGENERATE_VECTORS=1).",
         "label": AUDIT_LABEL,
         "chain": positive,
-        "head": { "records": records, "hash": hex32(&head) },
-        "empty": { "records": [], "head": { "records": 0, "hash": hex32(&[0u8; 32]) } },
+        "head": { "records": records, "hash": hex32(&head), "text": head_text(records, &head) },
+        "empty": { "records": [], "head": { "records": 0, "hash": hex32(&[0u8; 32]), "text": head_text(0, &[0u8; 32]) } },
         "tampered": negatives,
     })
 }
+
+/// Notes' fields, `note/AUTHOR/TIME_MS`: two notes of one case.
+const NOTE_1: &str = "note/mod-1_b/1796000202000";
+const NOTE_2: &str = "note/lead.ana/1796000300500";
 
 /// One positive vault vector's inputs.
 struct VaultCase {
@@ -671,11 +772,18 @@ fn vault_cases() -> Vec<VaultCase> {
         VaultCase {
             key_name: "vault key 1",
             case: CASE_B,
-            field: "note",
-            salt_name: "salt note",
+            field: NOTE_1,
+            salt_name: "salt note 1",
             plaintext: "Asked the reporter for context; see case 3f9c."
                 .as_bytes()
                 .to_vec(),
+        },
+        VaultCase {
+            key_name: "vault key 1",
+            case: CASE_B,
+            field: NOTE_2,
+            salt_name: "salt note 2",
+            plaintext: "Context received; suspending.".as_bytes().to_vec(),
         },
         VaultCase {
             key_name: "vault key 2",
@@ -741,9 +849,22 @@ fn vault_vectors() -> Value {
         cases[1].field,
         &cases[1].plaintext,
     );
+    let note1 = reference_seal(
+        &key1,
+        &fixed_bytes(cases[5].salt_name),
+        cases[5].case,
+        cases[5].field,
+        &cases[5].plaintext,
+    );
+    assert_eq!(cases[5].field, NOTE_1);
     let flip = |sealed: &[u8], at: usize| {
         let mut out = sealed.to_vec();
         out[at] ^= 0x01;
+        out
+    };
+    let with_version = |sealed: &[u8], version: u8| {
+        let mut out = sealed.to_vec();
+        out[0] = version;
         out
     };
     let n = reason.len();
@@ -769,7 +890,7 @@ fn vault_vectors() -> Value {
             "the reason opened as a note",
             key1,
             CASE_A,
-            "note",
+            NOTE_1,
             reason.clone(),
         ),
         (
@@ -797,6 +918,46 @@ fn vault_vectors() -> Value {
             text0,
         ),
         (
+            "note_moved_to_other_note",
+            "note 1's text opened as the case's other note (another author and time)",
+            key1,
+            CASE_B,
+            NOTE_2,
+            note1.clone(),
+        ),
+        (
+            "note_other_author",
+            "note 1's text opened with the same time but another author",
+            key1,
+            CASE_B,
+            "note/lead.ana/1796000202000",
+            note1.clone(),
+        ),
+        (
+            "note_other_time",
+            "note 1's text opened with the same author and a time 1 ms later",
+            key1,
+            CASE_B,
+            "note/mod-1_b/1796000202001",
+            note1.clone(),
+        ),
+        (
+            "note_without_author_and_time",
+            "note 1's text opened as the bare field note",
+            key1,
+            CASE_B,
+            "note",
+            note1.clone(),
+        ),
+        (
+            "note_other_case",
+            "note 1's text opened, same author and time, as a note of another case",
+            key1,
+            CASE_A,
+            NOTE_1,
+            note1,
+        ),
+        (
             "other_key",
             "the reason opened with another vault key",
             key2,
@@ -805,12 +966,52 @@ fn vault_vectors() -> Value {
             reason.clone(),
         ),
         (
+            "version_0x02",
+            "the version byte changed to 0x02, everything else as sealed",
+            key1,
+            CASE_A,
+            "reason",
+            with_version(&reason, 0x02),
+        ),
+        (
+            "version_0x00",
+            "the version byte changed to 0x00, everything else as sealed",
+            key1,
+            CASE_A,
+            "reason",
+            with_version(&reason, 0x00),
+        ),
+        (
+            "no_version_byte",
+            "the version byte removed: salt || commitment || ciphertext || tag",
+            key1,
+            CASE_A,
+            "reason",
+            reason[1..].to_vec(),
+        ),
+        (
+            "version_byte_twice",
+            "a second version byte 0x01 in front",
+            key1,
+            CASE_A,
+            "reason",
+            [&[VAULT_VERSION][..], &reason].concat(),
+        ),
+        (
             "flipped_salt",
             "a bit of the salt flipped",
             key1,
             CASE_A,
             "reason",
-            flip(&reason, 0),
+            flip(&reason, 1),
+        ),
+        (
+            "flipped_salt_last",
+            "the last bit of the salt's 32nd byte flipped",
+            key1,
+            CASE_A,
+            "reason",
+            flip(&reason, SALT_LEN),
         ),
         (
             "flipped_commitment",
@@ -818,7 +1019,7 @@ fn vault_vectors() -> Value {
             key1,
             CASE_A,
             "reason",
-            flip(&reason, SALT_LEN + 5),
+            flip(&reason, 1 + SALT_LEN + 5),
         ),
         (
             "flipped_ciphertext",
@@ -826,7 +1027,7 @@ fn vault_vectors() -> Value {
             key1,
             CASE_A,
             "reason",
-            flip(&reason, SALT_LEN + COMMITMENT_LEN),
+            flip(&reason, 1 + SALT_LEN + COMMITMENT_LEN),
         ),
         (
             "flipped_tag",
@@ -845,20 +1046,44 @@ fn vault_vectors() -> Value {
             reason[..n - 1].to_vec(),
         ),
         (
-            "too_short",
-            "63 bytes: one less than a salt, a commitment and a tag",
+            "cut_to_minimum",
+            "cut to 81 bytes (the minimum length; the tag is not the tag)",
             key1,
             CASE_A,
             "reason",
-            reason[..SALT_LEN + COMMITMENT_LEN + TAG_LEN - 1].to_vec(),
+            reason[..MIN_SEALED_LEN].to_vec(),
         ),
         (
-            "salt_only",
-            "the salt alone",
+            "too_short",
+            "80 bytes: one less than version, salt, commitment and tag",
             key1,
             CASE_A,
             "reason",
-            reason[..SALT_LEN].to_vec(),
+            reason[..MIN_SEALED_LEN - 1].to_vec(),
+        ),
+        (
+            "too_short_old_rule",
+            "64 bytes: the old minimum (16-byte salt, commitment, tag)",
+            key1,
+            CASE_A,
+            "reason",
+            reason[..64].to_vec(),
+        ),
+        (
+            "version_and_salt_only",
+            "the version byte and the salt alone",
+            key1,
+            CASE_A,
+            "reason",
+            reason[..1 + SALT_LEN].to_vec(),
+        ),
+        (
+            "version_only",
+            "the version byte alone",
+            key1,
+            CASE_A,
+            "reason",
+            vec![VAULT_VERSION],
         ),
         (
             "empty",
@@ -868,37 +1093,92 @@ fn vault_vectors() -> Value {
             "reason",
             Vec::new(),
         ),
-        (
-            "storage_version_byte",
-            "the sealed value with protocol.md §12.2's version byte 0x01 in front",
-            key1,
-            CASE_A,
-            "reason",
-            [&[0x01][..], &reason].concat(),
-        ),
     ];
-    // A value sealed with the right key, case and field but the associated
-    // data of protocol.md §12.2 (no moderation-vault framing) must not open.
-    let salt: [u8; SALT_LEN] = fixed_bytes("salt unframed");
-    let d = derive(&salt, &key1);
-    let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::try_from(&d.gcm_key[..]).unwrap());
-    let body = cipher
-        .encrypt(
-            &Nonce::try_from(&d.nonce[..]).unwrap(),
-            Payload {
-                msg: &cases[0].plaintext[..],
-                aad: format!("{CASE_A}/reason").as_bytes(),
-            },
-        )
-        .unwrap();
-    let unframed = [&salt[..], &d.commitment, &body].concat();
+    // Values sealed with the right key, case and field but other associated
+    // data: not framed, or framed without the version byte (the format
+    // before the version was bound), must not open.
+    let seal_with_aad = |salt_name: &str, aad: &[u8]| {
+        let salt: [u8; SALT_LEN] = fixed_bytes(salt_name);
+        let d = derive(&salt, &key1);
+        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::try_from(&d.gcm_key[..]).unwrap());
+        let body = cipher
+            .encrypt(
+                &Nonce::try_from(&d.nonce[..]).unwrap(),
+                Payload {
+                    msg: &cases[0].plaintext[..],
+                    aad,
+                },
+            )
+            .unwrap();
+        [&[VAULT_VERSION][..], &salt, &d.commitment, &body].concat()
+    };
     negative.push((
         "unframed_aad",
         "sealed with the associated data case id || \"/reason\" instead of the framed one",
         key1,
         CASE_A,
         "reason",
-        unframed,
+        seal_with_aad("salt unframed", format!("{CASE_A}/reason").as_bytes()),
+    ));
+    negative.push((
+        "aad_without_version",
+        "sealed with framed(\"fuin/v1/moderation-vault\", case id, field), the version byte \
+         left out of the associated data",
+        key1,
+        CASE_A,
+        "reason",
+        seal_with_aad(
+            "salt aad without version",
+            &framed(&[VAULT_AD_LABEL.as_bytes(), CASE_A.as_bytes(), b"reason"]),
+        ),
+    ));
+    negative.push((
+        "aad_other_version",
+        "version byte 0x02 both in front and in the associated data, sealed consistently: \
+         refused for its first byte",
+        key1,
+        CASE_A,
+        "reason",
+        with_version(
+            &seal_with_aad(
+                "salt version 2",
+                &framed(&[
+                    VAULT_AD_LABEL.as_bytes(),
+                    &[0x02],
+                    CASE_A.as_bytes(),
+                    b"reason",
+                ]),
+            ),
+            0x02,
+        ),
+    ));
+    // The same value sealed under the label of protocol.md §12.2 (the one
+    // this format used before it had its own) must not open.
+    let old_label = {
+        let salt: [u8; SALT_LEN] = fixed_bytes("salt state-encryption label");
+        let mut okm = [0u8; 76];
+        hkdf::Hkdf::<Sha256>::new(Some(&salt), &key1)
+            .expand(b"fuin/v1/state-encryption", &mut okm)
+            .unwrap();
+        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::try_from(&okm[..32]).unwrap());
+        let body = cipher
+            .encrypt(
+                &Nonce::try_from(&okm[32..44]).unwrap(),
+                Payload {
+                    msg: &cases[0].plaintext[..],
+                    aad: &vault_aad(CASE_A, "reason"),
+                },
+            )
+            .unwrap();
+        [&[VAULT_VERSION][..], &salt, &okm[44..76], &body].concat()
+    };
+    negative.push((
+        "other_label",
+        "sealed with HKDF info fuin/v1/state-encryption instead of fuin/v1/moderation-vault-keys",
+        key1,
+        CASE_A,
+        "reason",
+        old_label,
     ));
 
     let negative: Vec<Value> = negative
@@ -920,8 +1200,10 @@ fn vault_vectors() -> Value {
         .collect();
 
     json!({
-        "description": "Values sealed at rest by the moderation service (spec/report.md §13.2): sealed = salt (16) || commitment (32) || AES-256-GCM ciphertext || tag (16), where the key-committing AEAD of spec/protocol.md §3 runs with label fuin/v1/state-encryption (the HKDF info), the 16-byte salt as HKDF salt, the 32-byte vault key as key material, and aad = framed(\"fuin/v1/moderation-vault\", case id as 32 lowercase hex digits, field). Byte strings are lowercase hex; case and field are text. Each of 'sealed' opens, with its key, case and field, to its plaintext; each of 'refused' must not open with the key, case and field it gives. Made by crates/fuin-moderation/tests/spec_formats.rs (FUIN_REGENERATE_VECTORS=1).",
+        "description": "Values sealed at rest by the moderation service (spec/report.md §13.2): sealed = 0x01 (the version) || salt (32) || commitment (32) || AES-256-GCM ciphertext || tag (16), where the key-committing AEAD of spec/protocol.md §3 runs with label fuin/v1/moderation-vault-keys (the HKDF info), the 32-byte salt as HKDF salt, the 32-byte vault key as key material, and aad = framed(\"fuin/v1/moderation-vault\", [0x01], case id as 32 lowercase hex digits, field). Fields: reason, message/I/text, message/I/file-name, message/I/attachment (I from 0, decimal, no leading zeros), note/AUTHOR/TIME_MS. Opening refuses, as one error, a first byte other than 0x01, fewer than 81 bytes, and any AEAD failure; an empty plaintext (81 bytes sealed) opens. Byte strings are lowercase hex; case and field are text. Each of 'sealed' opens, with its key, case and field, to its plaintext; each of 'refused' must not open with the key, case and field it gives. Made by crates/fuin-moderation/tests/spec_formats.rs (FUIN_REGENERATE_VECTORS=1).",
         "aead_label": VAULT_AEAD_LABEL,
+        "version": VAULT_VERSION,
+        "min_sealed_len": MIN_SEALED_LEN,
         "aad_label": VAULT_AD_LABEL,
         "sealed": positive,
         "refused": negative,
@@ -1076,6 +1358,18 @@ fn audit_vectors_are_current_and_consistent() {
         ))
     );
     assert_eq!(reference_verify(&[]), Ok((0, [0u8; 32])));
+    for head in [&file["head"], &file["empty"]["head"]] {
+        let text = head["text"].as_str().unwrap();
+        let (records, hash) = text.split_once(':').unwrap();
+        assert_eq!(records, head["records"].as_u64().unwrap().to_string());
+        assert_eq!(hash.len(), 64);
+        assert_eq!(hash, hash.to_lowercase());
+        assert_eq!(hash, head["hash"].as_str().unwrap());
+    }
+    assert_eq!(
+        file["empty"]["head"]["text"],
+        format!("0:{}", "0".repeat(64))
+    );
     for t in file["tampered"].as_array().unwrap() {
         let records = parse_records(&t["records"]);
         let got = reference_verify(&records);
@@ -1103,6 +1397,29 @@ fn audit_vectors_are_current_and_consistent() {
 #[test]
 fn vault_vectors_are_current_and_consistent() {
     let file = vault_file();
+    assert_eq!(file["aead_label"], VAULT_AEAD_LABEL);
+    assert_eq!(file["aad_label"], VAULT_AD_LABEL);
+    assert_eq!(MIN_SEALED_LEN, 81);
+    let sealed_fields: Vec<String> = file["sealed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| text(&v["field"]))
+        .collect();
+    // Every form of field of §13.2, and an empty plaintext at the minimum length.
+    for prefix in ["reason", "message/", "note/"] {
+        assert!(sealed_fields.iter().any(|f| f.starts_with(prefix)));
+    }
+    for suffix in ["/text", "/file-name", "/attachment"] {
+        assert!(sealed_fields.iter().any(|f| f.ends_with(suffix)));
+    }
+    assert!(
+        file["sealed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| unhex(&v["sealed"]).len() == MIN_SEALED_LEN)
+    );
     for v in file["sealed"].as_array().unwrap() {
         let key = unhex32(&v["key"]);
         let (case, field) = (text(&v["case"]), text(&v["field"]));
@@ -1111,12 +1428,13 @@ fn vault_vectors_are_current_and_consistent() {
         let plaintext = unhex(&v["plaintext"]);
         assert_eq!(salt.len(), SALT_LEN);
         assert_eq!(case.len(), 32);
-        assert_eq!(&sealed[..SALT_LEN], &salt[..]);
+        assert_eq!(sealed[0], VAULT_VERSION);
+        assert_eq!(&sealed[1..=SALT_LEN], &salt[..]);
         assert_eq!(
-            &sealed[SALT_LEN..SALT_LEN + 32],
+            &sealed[1 + SALT_LEN..1 + SALT_LEN + COMMITMENT_LEN],
             &unhex(&v["commitment"])[..]
         );
-        assert_eq!(sealed.len(), SALT_LEN + 32 + plaintext.len() + TAG_LEN);
+        assert_eq!(sealed.len(), MIN_SEALED_LEN + plaintext.len());
         let aad = unhex(&v["aad"]);
         assert_eq!(aad, vault_aad(&case, &field));
         let d = derive(&salt, &key);
