@@ -204,6 +204,14 @@ pub struct AuditHead {
     pub hash: [u8; 32],
 }
 
+impl std::fmt::Display for AuditHead {
+    /// `RECORDS:HASH`: the number in decimal, the hash in 64 lowercase hex
+    /// digits (`spec/report.md` §13.3).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.records, hex::encode(self.hash))
+    }
+}
+
 /// The first bad record of a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainBreak {
@@ -296,6 +304,8 @@ mod tests {
         let records = chain(4);
         let head = verify_chain(&records).map_err(|e| e.to_string());
         assert_eq!(head.map(|h| h.records), Ok(4));
+        let empty = verify_chain(&[]).map(|h| h.to_string());
+        assert_eq!(empty, Ok(format!("0:{}", "0".repeat(64))));
 
         let mut edited = records.clone();
         edited[2].actor = "someone-else".into();
