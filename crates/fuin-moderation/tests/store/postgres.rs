@@ -16,9 +16,10 @@ use std::sync::{Arc, Once};
 use fuin_moderation::audit::AuditAction;
 use fuin_moderation::store::postgres::{PgStore, SCHEMA_VERSION};
 use fuin_moderation::store::{ModerationStore, StoreError};
+use fuin_moderation::vault::{message_field, note_field};
 use tokio_postgres::NoTls;
 
-use super::{NOW, audit, case_id, message, new_case, opened};
+use super::{NOW, audit, case_id, message, name, new_case, opened};
 
 const VARIABLE: &str = "FUIN_TEST_POSTGRES";
 /// Connections per store, so that parallel tests stay well under the
@@ -262,20 +263,32 @@ async fn the_database_holds_no_plaintext_of_a_case() {
     let secret = |what: &str| format!("PLAINTEXT-{what}-zqxj");
     let mut case = new_case(id.clone(), "alice", NOW, vec![message(0, "verified", 0x42)]);
     case.reason = vault.seal(&id, "reason", secret("reason").as_bytes());
-    case.messages[0].text = vault.seal(&id, "message/0/text", secret("text").as_bytes());
+    case.messages[0].text = vault.seal(&id, &message_field(0, "text"), secret("text").as_bytes());
     store.open_case(case, opened(&id)).await.unwrap();
     let attachment = fuin_moderation::model::CaseAttachment {
         status: "verified".into(),
         media_type: "image/png".into(),
-        file_name: vault.seal(&id, "message/0/file-name", secret("file").as_bytes()),
-        bytes: Some(vault.seal(&id, "message/0/attachment", secret("image").as_bytes())),
+        file_name: vault.seal(
+            &id,
+            &message_field(0, "file-name"),
+            secret("file").as_bytes(),
+        ),
+        bytes: Some(vault.seal(
+            &id,
+            &message_field(0, "attachment"),
+            secret("image").as_bytes(),
+        )),
         size: 1000,
     };
     store.set_attachment(&id, 0, attachment).await.unwrap();
     let note = fuin_moderation::model::Note {
-        author: super::name("mo"),
+        author: name("mo"),
         at_ms: NOW,
-        text: vault.seal(&id, "note", secret("note").as_bytes()),
+        text: vault.seal(
+            &id,
+            &note_field(&name("mo"), NOW),
+            secret("note").as_bytes(),
+        ),
     };
     store
         .add_note(

@@ -1115,3 +1115,56 @@ pub async fn two_handles_lock_an_account_once<S: ModerationStore>(a: Arc<S>, b: 
         (12, Some(until))
     );
 }
+
+/// A case keeps at most one note per author and millisecond (a note is
+/// sealed bound to both): a second is refused and records nothing; another
+/// author, another millisecond or another case is fine.
+pub async fn one_note_per_author_and_millisecond<S: ModerationStore>(store: &S) {
+    let (a, b) = (case_id(61), case_id(62));
+    for id in [&a, &b] {
+        let case = new_case(id.clone(), "alice", NOW, vec![message(0, "verified", 61)]);
+        store.open_case(case, opened(id)).await.unwrap();
+    }
+    let note = |who: &str, at_ms: u64, fill: u8| Note {
+        author: name(who),
+        at_ms,
+        text: Sealed(vec![fill; 8]),
+    };
+    let noted = |id| audit("mo", AuditAction::NoteAdded, Some(id), "{}");
+    store
+        .add_note(&a, note("mo", NOW, 1), noted(&a))
+        .await
+        .unwrap();
+    let log_before = store.audit_log().await.unwrap();
+    assert_eq!(
+        store.add_note(&a, note("mo", NOW, 2), noted(&a)).await,
+        Err(StoreError::NoteExists)
+    );
+    assert_eq!(store.audit_log().await.unwrap(), log_before);
+    assert_eq!(
+        store.case(&a).await.unwrap().unwrap().notes,
+        vec![note("mo", NOW, 1)]
+    );
+    store
+        .add_note(&a, note("lee", NOW, 3), noted(&a))
+        .await
+        .unwrap();
+    store
+        .add_note(&a, note("mo", NOW + 1, 4), noted(&a))
+        .await
+        .unwrap();
+    store
+        .add_note(&b, note("mo", NOW, 5), noted(&b))
+        .await
+        .unwrap();
+    let notes = store.case(&a).await.unwrap().unwrap().notes;
+    assert_eq!(
+        notes,
+        vec![
+            note("mo", NOW, 1),
+            note("lee", NOW, 3),
+            note("mo", NOW + 1, 4)
+        ]
+    );
+    assert_eq!(verified_log(store).await.len(), log_before.len() + 3);
+}

@@ -862,12 +862,17 @@ impl ModerationStore for PgStore {
         let tx = client.transaction().await.map_err(|_| backend(OP))?;
         lock_head(&tx, OP).await?;
         case_status(&tx, id, OP).await?;
-        tx.execute(
-            "INSERT INTO moderation_notes (case_id, author, at_ms, text) VALUES ($1, $2, $3, $4)",
-            &[&id.0, &note.author.as_str(), &int(note.at_ms), &note.text.0],
-        )
-        .await
-        .map_err(|_| backend(OP))?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO moderation_notes (case_id, author, at_ms, text)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (case_id, author, at_ms) DO NOTHING",
+                &[&id.0, &note.author.as_str(), &int(note.at_ms), &note.text.0],
+            )
+            .await
+            .map_err(|_| backend(OP))?;
+        if inserted == 0 {
+            return Err(StoreError::NoteExists);
+        }
         append(&tx, &audit).await?;
         commit(tx, OP).await
     }
