@@ -874,6 +874,9 @@ async fn the_audit_page_verifies_the_chain_and_shows_its_head() {
             .contains("id=\"audit-status\" data-verified=\"false\"")
     );
     assert!(page.body.contains("audit record 2 does not match its hash"));
+    assert!(page.body.contains("(check <code>hash</code>)"));
+    // A broken log has no head.
+    assert!(!page.body.contains(&hex::encode(head.hash)));
 }
 
 #[tokio::test]
@@ -1028,4 +1031,40 @@ async fn an_oversized_form_is_refused_unread() {
     );
     let case = console.service.store.case(&id).await.unwrap().unwrap();
     assert!(case.notes.is_empty());
+}
+
+#[tokio::test]
+async fn a_second_note_by_the_same_author_in_the_same_millisecond_is_refused() {
+    let console = Console::new().await;
+    let id = console.plain_case(26).await;
+    let mo = console.login("mo").await;
+    let path = format!("/cases/{id}/notes");
+    let first = console
+        .post(&path, &mo.cookie, &[("csrf", &mo.csrf), ("text", "first")])
+        .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    let second = console
+        .post(&path, &mo.cookie, &[("csrf", &mo.csrf), ("text", "second")])
+        .await;
+    assert_eq!(second.status, StatusCode::CONFLICT);
+    assert!(second.body.contains("id=\"error\""));
+    // A millisecond later it goes in, and both open on the page.
+    console.now.fetch_add(1, Ordering::SeqCst);
+    let third = console
+        .post(&path, &mo.cookie, &[("csrf", &mo.csrf), ("text", "second")])
+        .await;
+    assert_eq!(third.status, StatusCode::SEE_OTHER);
+    let page = console.get(&format!("/cases/{id}"), Some(&mo.cookie)).await;
+    assert_eq!(page.body.matches("class=\"note-text content\">").count(), 2);
+    assert!(
+        page.body
+            .contains("class=\"note-text content\">first</div>")
+    );
+    assert!(
+        page.body
+            .contains("class=\"note-text content\">second</div>")
+    );
+    assert!(!page.body.contains("(cannot be opened)"));
+    let notes = console.audit_actions().await;
+    assert_eq!(notes.iter().filter(|a| *a == "note_added").count(), 2);
 }
