@@ -10,6 +10,7 @@
 
 use axum::http::HeaderMap;
 use fuin_seal::primitives::framing::Framer;
+use fuin_seal::primitives::kdf::Label;
 use fuin_seal::primitives::sha256;
 use rand::Rng;
 use subtle::ConstantTimeEq;
@@ -21,10 +22,11 @@ pub const SESSION_COOKIE: &str = "fuin_session";
 pub const LOGIN_COOKIE: &str = "fuin_login";
 /// How long a session lasts: 8 hours.
 pub const SESSION_MS: u64 = 8 * 60 * 60 * 1000;
-/// The label of a session's CSRF token.
-pub const CSRF_LABEL: &[u8] = b"fuin/v1/moderation-csrf";
-/// The label of the login form's CSRF token.
-pub const LOGIN_CSRF_LABEL: &[u8] = b"fuin/v1/moderation-login-csrf";
+/// The label of a session's CSRF token (`fuin/v1/moderation-csrf`).
+pub const CSRF_LABEL: Label = Label::ModerationCsrf;
+/// The label of the login form's CSRF token
+/// (`fuin/v1/moderation-login-csrf`).
+pub const LOGIN_CSRF_LABEL: Label = Label::ModerationLoginCsrf;
 
 /// A token as the browser holds it: 32 random bytes.
 pub struct Token(Zeroizing<[u8; 32]>);
@@ -61,8 +63,12 @@ impl Token {
     }
 
     /// The CSRF token derived from it under `label`, as 64 hex digits.
-    pub fn csrf(&self, label: &[u8]) -> String {
-        let framed = Zeroizing::new(Framer::new(label).field(self.0.as_ref()).finish());
+    pub fn csrf(&self, label: Label) -> String {
+        let framed = Zeroizing::new(
+            Framer::new(label.as_bytes())
+                .field(self.0.as_ref())
+                .finish(),
+        );
         hex::encode(sha256(&[&framed]))
     }
 }
