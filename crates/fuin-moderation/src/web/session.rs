@@ -116,6 +116,28 @@ mod tests {
     }
 
     #[test]
+    fn tokens_hash_and_derive_as_the_spec_says() {
+        // Expected values computed outside Rust (Python hashlib) from
+        // §13.4: SHA-256 of the token, and SHA-256 over
+        // BE32(len(label)) || label || BE32(32) || token.
+        let token =
+            Token::from_hex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20")
+                .unwrap();
+        assert_eq!(
+            hex::encode(token.hash()),
+            "ae216c2ef5247a3782c135efa279a3e4cdc61094270f5d2be58c6204b7a612c9"
+        );
+        assert_eq!(
+            token.csrf(CSRF_LABEL),
+            "79d9ed142b8214950916256569e21e2dc06e60385891ae67815b84893676103f"
+        );
+        assert_eq!(
+            token.csrf(LOGIN_CSRF_LABEL),
+            "dc702475c95e399817745d39ec2e3b39579b84a747c1bb8d93064a57a23e73c0"
+        );
+    }
+
+    #[test]
     fn csrf_comparison_needs_the_whole_token() {
         let token = Token::generate().csrf(CSRF_LABEL);
         assert!(csrf_matches(&token, &token.clone()));
