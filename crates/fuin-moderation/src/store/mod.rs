@@ -11,6 +11,8 @@
 
 use std::future::Future;
 
+#[macro_use]
+mod delegate;
 pub mod postgres;
 mod rows;
 mod rules;

@@ -62,13 +62,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction};
 
-use crate::audit::{AuditRecord, NewAuditRecord};
-use crate::model::{
-    Account, AccountName, ActionRecord, CaseAttachment, CaseDetail, CaseFilter, CaseId,
-    CaseSummary, LockoutPolicy, NewCase, Note, Session,
-};
+use crate::store::StoreError;
 use crate::store::rows::{Columns, backend};
-use crate::store::{LoginCount, ModerationStore, StoreError};
+#[cfg(doc)]
+use crate::store::{LoginCount, ModerationStore};
 
 mod accounts;
 mod audit;
@@ -261,136 +258,4 @@ fn one<T>(
         .transpose()
 }
 
-impl ModerationStore for SqliteStore {
-    async fn create_account(
-        &self,
-        account: Account,
-        audit: NewAuditRecord,
-    ) -> Result<(), StoreError> {
-        Self::create_account(self, account, audit).await
-    }
-
-    async fn account(&self, name: &AccountName) -> Result<Option<Account>, StoreError> {
-        Self::account(self, name).await
-    }
-
-    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-        Self::accounts(self).await
-    }
-
-    async fn record_login_failure(
-        &self,
-        name: &AccountName,
-        now_ms: u64,
-        policy: LockoutPolicy,
-        audit: NewAuditRecord,
-    ) -> Result<LoginCount, StoreError> {
-        Self::record_login_failure(self, name, now_ms, policy, audit).await
-    }
-
-    async fn record_login(
-        &self,
-        session: Session,
-        audit: NewAuditRecord,
-    ) -> Result<(), StoreError> {
-        Self::record_login(self, session, audit).await
-    }
-
-    async fn session(
-        &self,
-        token_hash: &[u8; 32],
-        now_ms: u64,
-    ) -> Result<Option<Session>, StoreError> {
-        Self::session(self, token_hash, now_ms).await
-    }
-
-    async fn end_session(
-        &self,
-        token_hash: &[u8; 32],
-        audit: NewAuditRecord,
-    ) -> Result<(), StoreError> {
-        Self::end_session(self, token_hash, audit).await
-    }
-
-    async fn has_case(&self, id: &CaseId) -> Result<bool, StoreError> {
-        Self::has_case(self, id).await
-    }
-
-    async fn open_case(
-        &self,
-        case: NewCase,
-        audit: NewAuditRecord,
-    ) -> Result<CaseSummary, StoreError> {
-        Self::open_case(self, case, audit).await
-    }
-
-    async fn record_refusal(&self, audit: NewAuditRecord) -> Result<(), StoreError> {
-        Self::record_refusal(self, audit).await
-    }
-
-    async fn cases(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {
-        Self::cases(self, filter).await
-    }
-
-    async fn case(&self, id: &CaseId) -> Result<Option<CaseDetail>, StoreError> {
-        Self::case(self, id).await
-    }
-
-    async fn record(&self, audit: NewAuditRecord) -> Result<AuditRecord, StoreError> {
-        Self::record(self, audit).await
-    }
-
-    async fn assign(
-        &self,
-        id: &CaseId,
-        assignee: &AccountName,
-        audit: NewAuditRecord,
-    ) -> Result<(), StoreError> {
-        Self::assign(self, id, assignee, audit).await
-    }
-
-    async fn add_note(
-        &self,
-        id: &CaseId,
-        note: Note,
-        audit: NewAuditRecord,
-    ) -> Result<(), StoreError> {
-        Self::add_note(self, id, note, audit).await
-    }
-
-    async fn record_action(
-        &self,
-        id: &CaseId,
-        action: ActionRecord,
-        resolve_with: Option<&str>,
-        audit: NewAuditRecord,
-    ) -> Result<(), StoreError> {
-        Self::record_action(self, id, action, resolve_with, audit).await
-    }
-
-    async fn set_attachment(
-        &self,
-        id: &CaseId,
-        index: u32,
-        attachment: CaseAttachment,
-    ) -> Result<(), StoreError> {
-        Self::set_attachment(self, id, index, attachment).await
-    }
-
-    async fn record_feedback(
-        &self,
-        id: &CaseId,
-        at_ms: u64,
-        audit: NewAuditRecord,
-    ) -> Result<(), StoreError> {
-        Self::record_feedback(self, id, at_ms, audit).await
-    }
-
-    async fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        Self::audit_log(self).await
-    }
-
-    async fn case_audit(&self, id: &CaseId) -> Result<Vec<AuditRecord>, StoreError> {
-        Self::case_audit(self, id).await
-    }
-}
+store_by_inherent_methods!(SqliteStore);
