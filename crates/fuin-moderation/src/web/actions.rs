@@ -4,6 +4,13 @@
 //! the role, then acts, and answers with a 303 back to the case
 //! (post/redirect/get) whose query holds only a fixed code for `#flash` or
 //! `#error`.
+//!
+//! A handler answers `Ok` with where to go next and `Err` with the page that
+//! refuses, so that each step can hand its refusal on with `?`.
+#![allow(
+    clippy::result_large_err,
+    reason = "the refusal is the response itself, made once per request"
+)]
 
 use std::sync::Arc;
 
@@ -28,6 +35,9 @@ pub const MAX_NOTE_CHARS: usize = 4000;
 pub const WARNING_TEXT: &str = "This is a warning from the moderation team: a message you sent was reported, and we found that it breaks the rules of this service. Further reports may lead to your account being suspended.";
 
 type Posted = Form<Vec<(String, String)>>;
+
+/// What a handler answers: where to go next, or the page that refuses.
+type Answer = Result<Response, Response>;
 
 fn back_to(id: &CaseId, query: &str) -> Response {
     see_other(&format!("/cases/{id}?{query}"))
@@ -67,10 +77,6 @@ fn resolved_refusal(me: &Moderator) -> Response {
     )
 }
 
-#[allow(
-    clippy::result_large_err,
-    reason = "the refusal is the response itself, made once per request"
-)]
 fn stored<T>(result: Result<T, StoreError>, me: &Moderator) -> Result<T, Response> {
     match result {
         Ok(value) => Ok(value),
@@ -85,11 +91,8 @@ pub(crate) async fn assign<S: ModerationStore>(
     me: Moderator,
     Path(id): Path<String>,
     Form(form): Posted,
-) -> Response {
-    let case = match posted_case(&service, &me, &id, &form).await {
-        Ok(case) => case,
-        Err(refused) => return refused,
-    };
+) -> Answer {
+    let case = posted_case(&service, &me, &id, &form).await?;
     let id = &case.summary.id;
     let now = (service.clock)();
     let audit = me.record(
@@ -98,10 +101,8 @@ pub(crate) async fn assign<S: ModerationStore>(
         Some(id),
         serde_json::json!({ "assignee": me.name.as_str() }),
     );
-    match stored(service.store.assign(id, &me.name, audit).await, &me) {
-        Ok(()) => back_to(id, "done=assigned"),
-        Err(refused) => refused,
-    }
+    stored(service.store.assign(id, &me.name, audit).await, &me)?;
+    Ok(back_to(id, "done=assigned"))
 }
 
 /// `POST /cases/{id}/notes`: a note, sealed; its audit record holds only
@@ -111,25 +112,22 @@ pub(crate) async fn add_note<S: ModerationStore>(
     me: Moderator,
     Path(id): Path<String>,
     Form(mut form): Posted,
-) -> Response {
+) -> Answer {
     let text = Zeroizing::new(
         form.iter()
             .position(|(key, _)| key == "text")
             .map(|at| form.swap_remove(at).1)
             .unwrap_or_default(),
     );
-    let case = match posted_case(&service, &me, &id, &form).await {
-        Ok(case) => case,
-        Err(refused) => return refused,
-    };
+    let case = posted_case(&service, &me, &id, &form).await?;
     let id = &case.summary.id;
     let chars = text.chars().count();
     if text.trim().is_empty() || chars > MAX_NOTE_CHARS {
-        return pages::error_page(
+        return Err(pages::error_page(
             StatusCode::BAD_REQUEST,
             Some(&me),
             "A note has 1 to 4,000 characters; nothing was added.",
-        );
+        ));
     }
     let now = (service.clock)();
     let note = crate::model::Note {
@@ -146,14 +144,14 @@ pub(crate) async fn add_note<S: ModerationStore>(
         serde_json::json!({ "length": chars }),
     );
     match service.store.add_note(id, note, audit).await {
-        Ok(()) => back_to(id, "done=note"),
+        Ok(()) => Ok(back_to(id, "done=note")),
         // One note per author and millisecond (§13.2): this one is not kept.
-        Err(StoreError::NoteExists) => pages::error_page(
+        Err(StoreError::NoteExists) => Err(pages::error_page(
             StatusCode::CONFLICT,
             Some(&me),
             "You added another note at this very moment; this one was not kept. Send it again.",
-        ),
-        Err(e) => store_failed(&e, Some(&me)),
+        )),
+        Err(e) => Err(store_failed(&e, Some(&me))),
     }
 }
 
@@ -173,18 +171,15 @@ pub(crate) async fn take_action<S: ModerationStore>(
     me: Moderator,
     Path(id): Path<String>,
     Form(form): Posted,
-) -> Response {
-    let case = match posted_case(&service, &me, &id, &form).await {
-        Ok(case) => case,
-        Err(refused) => return refused,
-    };
+) -> Answer {
+    let case = posted_case(&service, &me, &id, &form).await?;
     let id = &case.summary.id;
     let Some(action) = parse_action(&form) else {
-        return pages::error_page(
+        return Err(pages::error_page(
             StatusCode::BAD_REQUEST,
             Some(&me),
             "Choose an action (and, to remove a device, its number); nothing was done.",
-        );
+        ));
     };
     let now = (service.clock)();
     if action.needs_lead() && me.role != Role::Lead {
@@ -195,28 +190,28 @@ pub(crate) async fn take_action<S: ModerationStore>(
             serde_json::json!({ "action": action.code() }),
         );
         if let Err(e) = service.store.record(audit).await {
-            return store_failed(&e, Some(&me));
+            return Err(store_failed(&e, Some(&me)));
         }
         tracing::warn!(
             action = action.code(),
             "action refused: needs the lead role"
         );
-        return pages::error_page(
+        return Err(pages::error_page(
             StatusCode::FORBIDDEN,
             Some(&me),
             "Only a lead may suspend accounts or remove devices; nothing was done.",
-        );
+        ));
     }
     if case.summary.status == CaseStatus::Resolved {
-        return resolved_refusal(&me);
+        return Err(resolved_refusal(&me));
     }
     let reported = case.summary.reported_user.clone();
     if reported.is_none() && action != ActionKind::Dismiss {
-        return pages::error_page(
+        return Err(pages::error_page(
             StatusCode::CONFLICT,
             Some(&me),
             "This case names no reported user to act on; nothing was done.",
-        );
+        ));
     }
     let user = reported.unwrap_or_default();
     let target = match &action {
@@ -268,20 +263,18 @@ pub(crate) async fn take_action<S: ModerationStore>(
         target,
         result,
     };
-    if let Err(refused) = stored(
+    stored(
         service
             .store
             .record_action(id, record, resolve_with, audit)
             .await,
         &me,
-    ) {
-        return refused;
-    }
+    )?;
     match outcome {
-        Ok(()) => back_to(id, "done=action"),
+        Ok(()) => Ok(back_to(id, "done=action")),
         Err((code, shown)) => {
             tracing::warn!(action = action.code(), code = %code, "action failed");
-            back_to(id, &format!("error={shown}"))
+            Ok(back_to(id, &format!("error={shown}")))
         }
     }
 }
@@ -304,29 +297,26 @@ pub(crate) async fn send_feedback<S: ModerationStore>(
     me: Moderator,
     Path(id): Path<String>,
     Form(form): Posted,
-) -> Response {
-    let case = match posted_case(&service, &me, &id, &form).await {
-        Ok(case) => case,
-        Err(refused) => return refused,
-    };
+) -> Answer {
+    let case = posted_case(&service, &me, &id, &form).await?;
     let summary = &case.summary;
     let id = &summary.id;
     let (CaseStatus::Resolved, Some(outcome)) = (summary.status, &summary.outcome) else {
-        return pages::error_page(
+        return Err(pages::error_page(
             StatusCode::CONFLICT,
             Some(&me),
             "The outcome can be sent once the case is resolved.",
-        );
+        ));
     };
     if case.feedback_sent_at_ms.is_some() {
-        return pages::error_page(
+        return Err(pages::error_page(
             StatusCode::CONFLICT,
             Some(&me),
             "The outcome was already sent to the reporter.",
-        );
+        ));
     }
     let Some(messenger) = &service.messenger else {
-        return back_to(id, "error=no_messenger");
+        return Ok(back_to(id, "error=no_messenger"));
     };
     let reporter_user = summary
         .reporter
@@ -335,7 +325,7 @@ pub(crate) async fn send_feedback<S: ModerationStore>(
     let text = feedback_text(outcome, &date(summary.received_at_ms));
     if let Err(e) = messenger.send_text(reporter_user, &text).await {
         tracing::warn!(code = %e.code, "feedback not sent");
-        return back_to(id, "error=messenger");
+        return Ok(back_to(id, "error=messenger"));
     }
     let now = (service.clock)();
     let audit = me.record(
@@ -344,10 +334,8 @@ pub(crate) async fn send_feedback<S: ModerationStore>(
         Some(id),
         serde_json::json!({ "outcome": outcome }),
     );
-    match stored(service.store.record_feedback(id, now, audit).await, &me) {
-        Ok(()) => back_to(id, "done=feedback"),
-        Err(refused) => refused,
-    }
+    stored(service.store.record_feedback(id, now, audit).await, &me)?;
+    Ok(back_to(id, "done=feedback"))
 }
 
 #[cfg(test)]
