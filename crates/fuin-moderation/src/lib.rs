@@ -22,8 +22,10 @@
 //! The relay never links this crate: it holds opening code.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod audit;
 pub mod model;
 pub mod service;
 pub mod store;
 pub mod vault;
+pub mod web;
