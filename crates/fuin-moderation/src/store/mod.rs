@@ -11,7 +11,9 @@
 
 use std::future::Future;
 
-use crate::audit::{AuditRecord, NewAuditRecord};
+pub mod sqlite;
+
+use crate::audit::{AuditAction, AuditRecord, NewAuditRecord};
 use crate::model::{
     Account, AccountName, ActionRecord, CaseAttachment, CaseDetail, CaseFilter, CaseId,
     CaseSummary, LockoutPolicy, NewCase, Note, Session,
@@ -222,4 +224,78 @@ pub trait ModerationStore: Send + Sync + 'static {
         &self,
         id: &CaseId,
     ) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+}
+
+/// The detail of a `report_opened` record as stored: `detail` (a JSON
+/// object, or empty for `{}`) with its `verified` and `duplicates` keys set
+/// to the counts the store stored. Both backends use it, so that they hash
+/// the same text.
+pub(crate) fn detail_with_counts(
+    detail: &str,
+    verified: u32,
+    duplicates: u32,
+) -> Result<String, StoreError> {
+    let bad = || StoreError::Backend("open_case: the audit detail is not a JSON object".into());
+    let mut object = if detail.trim().is_empty() {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_str::<serde_json::Value>(detail) {
+            Ok(serde_json::Value::Object(object)) => object,
+            _ => return Err(bad()),
+        }
+    };
+    object.insert("verified".into(), verified.into());
+    object.insert("duplicates".into(), duplicates.into());
+    serde_json::to_string(&serde_json::Value::Object(object)).map_err(|_| bad())
+}
+
+/// The verdict of a message as stored: a `verified` message whose
+/// `(reporter user, commitment)` pair was counted before is a `duplicate`.
+pub(crate) fn stored_verdict(verdict: &str, counted_before: bool) -> &str {
+    if verdict == "verified" && counted_before {
+        "duplicate"
+    } else {
+        verdict
+    }
+}
+
+/// The bookkeeping of one failed login, shared by both backends: the new
+/// failure count, the outcome, and the `locked_out` record to append when
+/// this failure locks the account. A lock that has run out is forgotten
+/// first, so that after it the account has `max_failures` tries again.
+pub(crate) fn login_failure(
+    failures: u32,
+    locked_until_ms: Option<u64>,
+    now_ms: u64,
+    policy: LockoutPolicy,
+    name: &str,
+) -> (u32, LoginCount, Option<NewAuditRecord>) {
+    if let Some(until_ms) = locked_until_ms.filter(|until| *until > now_ms) {
+        // Still locked (the caller should not have tried): counted, the
+        // lock kept as it is.
+        return (
+            failures.saturating_add(1),
+            LoginCount::Locked { until_ms },
+            None,
+        );
+    }
+    let failures = if locked_until_ms.is_some() {
+        0
+    } else {
+        failures
+    };
+    let count = failures.saturating_add(1);
+    if count >= policy.max_failures.max(1) {
+        let until_ms = now_ms.saturating_add(policy.lock_ms);
+        let record = NewAuditRecord {
+            time_ms: now_ms,
+            actor: name.to_owned(),
+            action: AuditAction::LockedOut,
+            case: None,
+            detail: format!("{{\"until_ms\":{until_ms}}}"),
+        };
+        (count, LoginCount::Locked { until_ms }, Some(record))
+    } else {
+        (count, LoginCount::Counted { failures: count }, None)
+    }
 }

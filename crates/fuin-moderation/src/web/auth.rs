@@ -202,13 +202,18 @@ pub(crate) async fn login<S: ModerationStore>(
         return failed(LOCKED_LOGIN);
     }
     if !right {
+        // A lock that has run out is forgotten, and the count starts over.
+        let before = if account.locked_until_ms.is_some() {
+            0
+        } else {
+            account.failed_logins
+        };
         let audit = NewAuditRecord {
             time_ms: now,
             actor: account.name.as_str().to_owned(),
             action: AuditAction::LoginFailed,
             case: None,
-            detail: serde_json::json!({ "failures": account.failed_logins.saturating_add(1) })
-                .to_string(),
+            detail: serde_json::json!({ "failures": before.saturating_add(1) }).to_string(),
         };
         return match service
             .store

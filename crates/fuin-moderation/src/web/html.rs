@@ -38,6 +38,17 @@ impl Html {
         self
     }
 
+    /// Appends a `time` element for `ms` since the Unix epoch, in UTC
+    /// ISO 8601.
+    pub fn time(&mut self, ms: u64) -> &mut Self {
+        let at = super::time::iso8601(ms);
+        self.raw("<time datetime=\"")
+            .text(&at)
+            .raw("\">")
+            .text(&at)
+            .raw("</time>")
+    }
+
     /// Appends untrusted text (reported text, file names) escaped, with
     /// every bidi control, zero-width or other invisible control character
     /// shown as a visible mark (`⟨U+202E⟩` in a `span.ctl`), so that it can

@@ -6,7 +6,6 @@ use axum::response::{Html as HtmlResponse, IntoResponse, Response};
 
 use super::Moderator;
 use super::html::Html;
-use super::time::iso8601;
 use crate::audit::{AuditHead, AuditRecord, ChainBreak};
 use crate::model::{CaseDetail, CaseMessage, CaseStatus, CaseSummary, Role};
 use crate::vault::Vault;
@@ -203,9 +202,9 @@ pub(crate) fn queue_page(
             .shown(case.reported_user.as_deref().unwrap_or("(unknown)"))
             .raw("</td><td>")
             .shown(&case.reporter)
-            .raw("</td><td><time>")
-            .text(&iso8601(case.received_at_ms))
-            .raw("</time></td><td>")
+            .raw("</td><td>")
+            .time(case.received_at_ms)
+            .raw("</td><td>")
             .num(u64::from(case.verified))
             .raw("</td><td>")
             .num(u64::from(case.duplicates))
@@ -370,13 +369,13 @@ pub(crate) fn case_page(
     if let Some(group) = &case.group {
         body.raw(" (group ").text(group).raw(")");
     }
-    body.raw("</dd><dt>Times (UTC)</dt><dd id=\"case-times\">Made by the reporter's device <time>")
-        .text(&iso8601(case.created_at_ms))
-        .raw("</time> (its clock) · received by the relay <time>")
-        .text(&iso8601(summary.received_at_ms))
-        .raw("</time> · opened <time>")
-        .text(&iso8601(summary.opened_at_ms))
-        .raw("</time></dd><dt>Sealing</dt><dd>");
+    body.raw("</dd><dt>Times (UTC)</dt><dd id=\"case-times\">Made by the reporter's device ")
+        .time(case.created_at_ms)
+        .raw(" (its clock) · received by the relay ")
+        .time(summary.received_at_ms)
+        .raw(" · opened ")
+        .time(summary.opened_at_ms)
+        .raw("</dd><dt>Sealing</dt><dd>");
     if case.post_quantum {
         body.raw("hybrid (post-quantum)");
     } else {
@@ -396,9 +395,9 @@ pub(crate) fn case_page(
             .shown(&message.recipient)
             .raw("</span> · ")
             .text(&message.content_type)
-            .raw(" · relay time <time>")
-            .text(&iso8601(message.server_time_ms))
-            .raw("</time></p>");
+            .raw(" · relay time ")
+            .time(message.server_time_ms)
+            .raw("</p>");
         verdict(&mut body, message);
         body.raw("<div class=\"message-text content\">");
         let field = format!("message/{}/text", message.index);
@@ -440,9 +439,9 @@ pub(crate) fn case_page(
         body.raw("<button id=\"feedback-submit\" type=\"submit\">Tell the reporter the outcome</button></form>");
     }
     if let Some(at) = case.feedback_sent_at_ms {
-        body.raw("<p class=\"feedback-sent\">The outcome was sent to the reporter <time>")
-            .text(&iso8601(at))
-            .raw("</time>.</p>");
+        body.raw("<p class=\"feedback-sent\">The outcome was sent to the reporter ")
+            .time(at)
+            .raw(".</p>");
     }
     body.raw("<form id=\"note-form\" class=\"stack\" method=\"post\" action=\"/cases/")
         .text(id)
@@ -455,13 +454,17 @@ pub(crate) fn case_page(
     for note in &case.notes {
         body.raw("<li><span class=\"author\">")
             .text(note.author.as_str())
-            .raw("</span> <time>")
-            .text(&iso8601(note.at_ms))
-            .raw("</time><div class=\"note-text content\">");
+            .raw("</span> ")
+            .time(note.at_ms)
+            .raw("<div class=\"note-text content\">");
         sealed_text(&mut body, vault, case, "note", &note.text);
         body.raw("</div></li>");
     }
-    body.raw("</ul></section>");
+    body.raw("</ul>");
+    if case.notes.is_empty() {
+        body.raw("<p class=\"empty\">No note yet.</p>");
+    }
+    body.raw("</section>");
 
     body.raw("<section aria-labelledby=\"h-actions\"><h2 id=\"h-actions\">Actions</h2><ul id=\"actions\">");
     for action in &case.actions {
@@ -473,11 +476,15 @@ pub(crate) fn case_page(
             .shown(&action.target)
             .raw("</span>: <span class=\"result\">")
             .text(&action.result)
-            .raw("</span> <time>")
-            .text(&iso8601(action.at_ms))
-            .raw("</time></li>");
+            .raw("</span> ")
+            .time(action.at_ms)
+            .raw("</li>");
     }
-    body.raw("</ul></section>");
+    body.raw("</ul>");
+    if case.actions.is_empty() {
+        body.raw("<p class=\"empty\">No action yet.</p>");
+    }
+    body.raw("</section>");
 
     body.raw("<section aria-labelledby=\"h-trail\"><h2 id=\"h-trail\">Audit trail of this case</h2><ul id=\"case-audit\">");
     for record in trail {
@@ -485,9 +492,9 @@ pub(crate) fn case_page(
             .text(&record.actor)
             .raw("</span> <span class=\"action\">")
             .text(&record.action)
-            .raw("</span> <time>")
-            .text(&iso8601(record.time_ms))
-            .raw("</time></li>");
+            .raw("</span> ")
+            .time(record.time_ms)
+            .raw("</li>");
     }
     body.raw("</ul></section>");
     layout("Case", chrome, body)
@@ -527,9 +534,9 @@ pub(crate) fn audit_page(
     for record in records {
         body.raw("<tr class=\"audit-record\"><td class=\"seq\">")
             .num(record.seq)
-            .raw("</td><td><time>")
-            .text(&iso8601(record.time_ms))
-            .raw("</time></td><td class=\"actor\">")
+            .raw("</td><td>")
+            .time(record.time_ms)
+            .raw("</td><td class=\"actor\">")
             .text(&record.actor)
             .raw("</td><td class=\"action\">")
             .text(&record.action)
