@@ -11,6 +11,7 @@
 
 use std::future::Future;
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::audit::{AuditAction, AuditRecord, NewAuditRecord};

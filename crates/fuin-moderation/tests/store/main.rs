@@ -136,5 +136,5 @@ macro_rules! suite_tests {
     };
 }
 
-// mod postgres;
+mod postgres;
 mod sqlite;

@@ -288,3 +288,36 @@ async fn the_file_holds_no_plaintext_of_a_case() {
         assert!(!holds(secret(what).as_bytes()), "{what} is in the file");
     }
 }
+
+/// A call waiting for SQLite's write lock (held here by another
+/// connection) does not hold the async runtime: on a one-thread runtime
+/// this test gets control back while the call waits, and only then
+/// releases the lock. Were the call blocking the runtime's thread, the lock
+/// would never be released in time and the call would fail.
+#[tokio::test(flavor = "current_thread")]
+async fn a_waiting_call_leaves_the_runtime_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&db(&dir)).unwrap());
+    let mut other = rusqlite::Connection::open(db(&dir)).unwrap();
+    let lock = other
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+
+    let waiting = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .record(audit("mo", AuditAction::CaseViewed, None, "{}"))
+                .await
+        })
+    };
+    // Let the call start; this task runs again only if it did not block.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!waiting.is_finished(), "the call did not wait for the lock");
+    lock.commit().unwrap();
+    let record = waiting.await.unwrap().unwrap();
+    assert_eq!(record.seq, 1);
+    assert_eq!(store.audit_log().await.unwrap(), vec![record]);
+}

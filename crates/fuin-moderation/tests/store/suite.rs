@@ -156,14 +156,20 @@ pub async fn duplicates_across_cases_count_once_and_the_record_says_so<S: Modera
     assert_eq!(counts, vec![(b.clone(), 1, 2, 0), (a.clone(), 2, 0, 1)]);
 
     // Another reporter's report of message 1 counts: the pair is (reporter, commitment).
-    let third = new_case(c.clone(), "bob", NOW + 2, vec![message(0, "verified", 1)]);
+    // (And a message the caller found a duplicate stays one.)
+    let third = new_case(
+        c.clone(),
+        "bob",
+        NOW + 2,
+        vec![message(0, "verified", 1), message(1, "duplicate", 8)],
+    );
     let summary = store.open_case(third, opened(&c)).await.unwrap();
-    assert_eq!((summary.verified, summary.duplicates), (1, 0));
+    assert_eq!((summary.verified, summary.duplicates), (1, 1));
 
     // The records say what was stored, the caller's other keys kept.
     let log = verified_log(store).await;
     let details: Vec<_> = log.iter().map(detail).collect();
-    let expected = [(2, 0), (1, 2), (1, 0)];
+    let expected = [(2, 0), (1, 2), (1, 1)];
     assert_eq!(details.len(), 3);
     for (d, (verified, duplicates)) in details.iter().zip(expected) {
         assert_eq!(d["verified"], verified);
@@ -212,6 +218,22 @@ pub async fn opening_a_case_twice_changes_nothing<S: ModerationStore>(store: &S)
         )
         .await
         .unwrap();
+    assert_eq!((summary.verified, summary.duplicates), (1, 0));
+
+    // A detail that is not a JSON object is refused, and nothing stored.
+    let c = case_id(9);
+    let log_before = store.audit_log().await.unwrap();
+    let mut bad = opened(&c);
+    bad.detail = "[1,2]".into();
+    let case = new_case(c.clone(), "alice", NOW + 7, vec![message(0, "verified", 5)]);
+    assert!(matches!(
+        store.open_case(case.clone(), bad).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert!(!store.has_case(&c).await.unwrap());
+    assert_eq!(store.audit_log().await.unwrap(), log_before);
+    // Commitment 5 was not counted by the refused attempt.
+    let summary = store.open_case(case, opened(&c)).await.unwrap();
     assert_eq!((summary.verified, summary.duplicates), (1, 0));
 }
 

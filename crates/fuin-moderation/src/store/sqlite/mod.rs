@@ -20,6 +20,36 @@
 //! (two processes, say) wait for each other (up to [`BUSY_TIMEOUT`]) and
 //! never fork the chain.
 //!
+//! [`SqliteStore::open`] itself is synchronous (it runs once, at start).
+//!
+//! # Decisions the trait leaves open
+//!
+//! Both backends make the same ones (the suite in `tests/store` holds them
+//! to it):
+//! - A session is expired at `now` when `expires_at_ms <= now`; expired
+//!   sessions are deleted when the next login is recorded.
+//! - [`ModerationStore::record_login_failure`] for an account still locked
+//!   counts the failure and keeps the lock as it is (returning
+//!   [`LoginCount::Locked`] with its end, and appending no `locked_out`
+//!   record); for an account whose lock has run out it forgets the lock and
+//!   counts from zero, so that the account has `max_failures` tries again.
+//!   The caller's `login_failed` detail is stored as given.
+//! - [`ModerationStore::record_login`] and `record_login_failure` for an
+//!   unknown account are [`StoreError::UnknownAccount`] and record nothing.
+//! - [`ModerationStore::open_case`] takes the detail as a JSON object (or
+//!   empty for `{}`); anything else is refused as a backend failure naming
+//!   it, nothing stored. A message the caller marks `duplicate` stays one;
+//!   a `verified` one repeated within the same report counts once.
+//! - [`ModerationStore::set_attachment`] for a message the case does not
+//!   have is [`StoreError::UnknownCase`]; it appends no record (the opening
+//!   or the view that led to it is the record).
+//! - [`ModerationStore::add_note`] and
+//!   [`ModerationStore::record_feedback`] take a resolved case;
+//!   `assign` and `record_action` refuse it. None checks that the named
+//!   accounts exist (the console only names logged-in ones).
+//! - [`ModerationStore::cases`] orders by `received_at_ms` descending, then
+//!   by case id descending.
+//!
 //! Backend failures are `StoreError::Backend("<operation>")`, naming what
 //! failed, never the data.
 
