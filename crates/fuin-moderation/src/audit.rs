@@ -18,10 +18,8 @@
 //! chain (the second waits or retries).
 
 use fuin_seal::primitives::framing::Framer;
+use fuin_seal::primitives::kdf::Label;
 use fuin_seal::primitives::sha256;
-
-/// The label of the record hash.
-pub const RECORD_LABEL: &[u8] = b"fuin/v1/moderation-audit";
 
 /// What a record records. The code is what is stored and hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,7 +155,7 @@ pub fn record_hash(
     detail: &str,
     prev: &[u8; 32],
 ) -> [u8; 32] {
-    let framed = Framer::new(RECORD_LABEL)
+    let framed = Framer::new(Label::ModerationAuditRecord.as_bytes())
         .u64(seq)
         .u64(time_ms)
         .field(actor.as_bytes())
@@ -204,6 +202,14 @@ pub struct AuditHead {
     pub records: u64,
     /// The last record's hash (zeros for none).
     pub hash: [u8; 32],
+}
+
+impl std::fmt::Display for AuditHead {
+    /// `RECORDS:HASH`: the number in decimal, the hash in 64 lowercase hex
+    /// digits (`spec/report.md` §13.3).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.records, hex::encode(self.hash))
+    }
 }
 
 /// The first bad record of a chain.
@@ -298,6 +304,8 @@ mod tests {
         let records = chain(4);
         let head = verify_chain(&records).map_err(|e| e.to_string());
         assert_eq!(head.map(|h| h.records), Ok(4));
+        let empty = verify_chain(&[]).map(|h| h.to_string());
+        assert_eq!(empty, Ok(format!("0:{}", "0".repeat(64))));
 
         let mut edited = records.clone();
         edited[2].actor = "someone-else".into();

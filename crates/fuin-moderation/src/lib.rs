@@ -17,14 +17,26 @@
 //! - [`audit`]: the service's audit records and their hash chain
 //!   (`spec/report.md` §13);
 //! - [`vault`]: report content is sealed at rest in the database under a
-//!   key of the service's (its file, mode 0600, never leaves the machine).
+//!   key of the service's (its file, mode 0600, never leaves the machine);
+//! - [`config`]: the service's files, checked (secret files mode 0600);
+//! - [`ingest`]: pulling the relay's report inbox and opening each report
+//!   once into a case; [`attachments`]: re-fetching reported attachments;
+//! - [`relay_admin`] and [`messenger`]: the relay's admin API and
+//!   moderation's own fuin account, behind the service's traits;
+//! - [`serve`]: the console and the puller, until a signal.
 //!
 //! The relay never links this crate: it holds opening code.
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod attachments;
 pub mod audit;
+pub mod config;
+pub mod ingest;
+pub mod messenger;
 pub mod model;
+pub mod relay_admin;
+pub mod serve;
 pub mod service;
 pub mod store;
 pub mod vault;

@@ -4,7 +4,7 @@
 //! The database (which several instances may share on a PostgreSQL server
 //! run by someone else) holds no reported text, file name, attachment or
 //! note in the clear. Each value is sealed with fuin's committing AEAD under
-//! the vault key with a fresh 16-byte salt, bound to the case and the field
+//! the vault key with a fresh 32-byte salt, bound to the case and the field
 //! it belongs to, so a value moved to another case or field does not open.
 //! The key is 32 random bytes in a file of mode 0600 next to moderation's
 //! secret key; it never leaves the service.
@@ -17,11 +17,12 @@ use zeroize::Zeroizing;
 
 use crate::model::{CaseId, Sealed};
 
-/// The label of the associated data.
-const AD_LABEL: &[u8] = b"fuin/v1/moderation-vault";
+/// The format's version byte, in front of each sealed value and in its
+/// associated data.
+const VERSION: u8 = 0x01;
 
-/// Length of the salt in front of each sealed value.
-const SALT_LEN: usize = 16;
+/// Length of the salt after the version byte.
+const SALT_LEN: usize = 32;
 
 /// The service's vault key.
 pub struct Vault {
@@ -68,25 +69,28 @@ impl Vault {
     }
 
     fn ad(case: &CaseId, field: &str) -> Vec<u8> {
-        Framer::new(AD_LABEL)
+        Framer::new(Label::ModerationVaultAssociatedData.as_bytes())
+            .field(&[VERSION])
             .field(case.0.as_bytes())
             .field(field.as_bytes())
             .finish()
     }
 
-    /// Seals `plaintext` as `field` of `case` (a name such as `reason`,
-    /// `message/3/text`, `note`).
+    /// Seals `plaintext` as `field` of `case`: one of `reason`,
+    /// `message/I/text`, `message/I/file-name`, `message/I/attachment`
+    /// ([`message_field`]) and `note/AUTHOR/TIME_MS` ([`note_field`]).
     pub fn seal(&self, case: &CaseId, field: &str, plaintext: &[u8]) -> Sealed {
         let mut salt = [0u8; SALT_LEN];
         rand::rng().fill_bytes(&mut salt);
         let sealed = aead::seal(
-            Label::StateEncryption,
+            Label::ModerationVaultKeys,
             Some(&salt),
             self.key.as_ref(),
             &Self::ad(case, field),
             plaintext,
         );
-        let mut out = Vec::with_capacity(SALT_LEN + sealed.len());
+        let mut out = Vec::with_capacity(1 + SALT_LEN + sealed.len());
+        out.push(VERSION);
         out.extend_from_slice(&salt);
         out.extend_from_slice(&sealed);
         Sealed(out)
@@ -99,12 +103,15 @@ impl Vault {
         field: &str,
         sealed: &Sealed,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        if sealed.0.len() < SALT_LEN {
+        let Some((&VERSION, rest)) = sealed.0.split_first() else {
+            return Err(VaultError);
+        };
+        if rest.len() < SALT_LEN {
             return Err(VaultError);
         }
-        let (salt, rest) = sealed.0.split_at(SALT_LEN);
+        let (salt, rest) = rest.split_at(SALT_LEN);
         aead::open(
-            Label::StateEncryption,
+            Label::ModerationVaultKeys,
             Some(salt),
             self.key.as_ref(),
             &Self::ad(case, field),
@@ -124,6 +131,18 @@ impl Vault {
         let bytes = self.open(case, field, sealed)?;
         Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
     }
+}
+
+/// The field name of message `index`'s `part` (`text`, `file-name`,
+/// `attachment`): `message/I/part`, `I` in decimal without leading zeros.
+pub fn message_field(index: u32, part: &str) -> String {
+    format!("message/{index}/{part}")
+}
+
+/// The field name of a note by `author` at `at_ms`: binding both, so a
+/// note's text moved onto another note of the case does not open.
+pub fn note_field(author: &crate::model::AccountName, at_ms: u64) -> String {
+    format!("note/{author}/{at_ms}")
 }
 
 #[cfg(test)]

@@ -3,8 +3,6 @@
 //! safety of every page (escaping, hidden characters, headers, URLs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "web/fake_store.rs"]
-mod fake_store;
 #[path = "web/harness.rs"]
 mod harness;
 
@@ -869,11 +867,204 @@ async fn the_audit_page_verifies_the_chain_and_shows_its_head() {
     );
 
     // An edited record breaks it, and the page says where.
-    console.service.store.tamper(2, "{\"edited\":true}");
+    console.tamper(2, "{\"edited\":true}");
     let page = console.get("/audit", Some(&mo.cookie)).await;
     assert!(
         page.body
             .contains("id=\"audit-status\" data-verified=\"false\"")
     );
     assert!(page.body.contains("audit record 2 does not match its hash"));
+    assert!(page.body.contains("(check <code>hash</code>)"));
+    // A broken log has no head.
+    assert!(!page.body.contains(&hex::encode(head.hash)));
+}
+
+#[tokio::test]
+async fn a_message_reported_again_is_shown_as_counted_before() {
+    let console = Console::new().await;
+    let first = console
+        .seed_case_with(21, 40, "r", "same message", "a.png", "image/png")
+        .await;
+    let again = console
+        .seed_case_with(22, 40, "r", "same message", "a.png", "image/png")
+        .await;
+    let mo = console.login("mo").await;
+    let page = console
+        .get(&format!("/cases/{first}"), Some(&mo.cookie))
+        .await;
+    assert!(
+        page.body
+            .contains("data-index=\"0\" data-verdict=\"verified\"")
+    );
+    let page = console
+        .get(&format!("/cases/{again}"), Some(&mo.cookie))
+        .await;
+    assert!(
+        page.body
+            .contains("data-index=\"0\" data-verdict=\"duplicate\"")
+    );
+    assert!(page.body.contains("reported this same message already"));
+    let queue = console.get("/cases", Some(&mo.cookie)).await;
+    let row_at = queue
+        .body
+        .find(&format!("data-case-id=\"{again}\""))
+        .unwrap();
+    let row = queue.body[row_at..].split("</tr>").next().unwrap();
+    // Verified 0, repeated 1, rejected 1.
+    assert!(row.contains("<td>0</td><td>1</td><td>1</td>"), "{row}");
+}
+
+#[tokio::test]
+async fn a_resolved_case_takes_no_more_actions_and_a_bad_device_is_refused() {
+    let console = Console::new().await;
+    let id = console.plain_case(23).await;
+    let lead = console.login("lea").await;
+    let path = format!("/cases/{id}/actions");
+    let reply = console
+        .post(
+            &path,
+            &lead.cookie,
+            &[
+                ("csrf", &lead.csrf),
+                ("action", "remove_device"),
+                ("device", "one"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("id=\"error\""));
+    assert_eq!(console.status_of(&id).await, CaseStatus::New);
+
+    console
+        .post(
+            &path,
+            &lead.cookie,
+            &[("csrf", &lead.csrf), ("action", "dismiss")],
+        )
+        .await;
+    assert_eq!(console.status_of(&id).await, CaseStatus::Resolved);
+    let reply = console
+        .post(
+            &path,
+            &lead.cookie,
+            &[("csrf", &lead.csrf), ("action", "suspend_account")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert!(console.admin.calls.lock().unwrap().is_empty());
+    let case = console.service.store.case(&id).await.unwrap().unwrap();
+    assert_eq!(case.summary.outcome.as_deref(), Some("dismiss"));
+    assert_eq!(case.actions.len(), 1);
+    // Feedback before resolution is refused; notes still go in after it.
+    let open = console.plain_case(24).await;
+    let reply = console
+        .post(
+            &format!("/cases/{open}/feedback"),
+            &lead.cookie,
+            &[("csrf", &lead.csrf)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert!(console.messenger.sent.lock().unwrap().is_empty());
+    let reply = console
+        .post(
+            &format!("/cases/{id}/notes"),
+            &lead.cookie,
+            &[("csrf", &lead.csrf), ("text", "closed, noted")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_console_serves_over_a_real_socket() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let console = Console::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = console.app.clone();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST /logout HTTP/1.1\r\nHost: {address}\r\nOrigin: http://elsewhere.test\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-security-policy: default-src 'none'")
+    );
+    assert!(answer.contains("id=\"error\""));
+
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET /login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("id=\"login-form\""));
+    server.abort();
+}
+
+#[tokio::test]
+async fn an_oversized_form_is_refused_unread() {
+    let console = Console::new().await;
+    let id = console.plain_case(25).await;
+    let mo = console.login("mo").await;
+    let huge = "y".repeat(fuin_moderation::web::MAX_BODY_BYTES + 1);
+    let reply = console
+        .post(
+            &format!("/cases/{id}/notes"),
+            &mo.cookie,
+            &[("csrf", &mo.csrf), ("text", &huge)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        reply.headers[header::CONTENT_SECURITY_POLICY],
+        CONTENT_SECURITY_POLICY
+    );
+    let case = console.service.store.case(&id).await.unwrap().unwrap();
+    assert!(case.notes.is_empty());
+}
+
+#[tokio::test]
+async fn a_second_note_by_the_same_author_in_the_same_millisecond_is_refused() {
+    let console = Console::new().await;
+    let id = console.plain_case(26).await;
+    let mo = console.login("mo").await;
+    let path = format!("/cases/{id}/notes");
+    let first = console
+        .post(&path, &mo.cookie, &[("csrf", &mo.csrf), ("text", "first")])
+        .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    let second = console
+        .post(&path, &mo.cookie, &[("csrf", &mo.csrf), ("text", "second")])
+        .await;
+    assert_eq!(second.status, StatusCode::CONFLICT);
+    assert!(second.body.contains("id=\"error\""));
+    // A millisecond later it goes in, and both open on the page.
+    console.now.fetch_add(1, Ordering::SeqCst);
+    let third = console
+        .post(&path, &mo.cookie, &[("csrf", &mo.csrf), ("text", "second")])
+        .await;
+    assert_eq!(third.status, StatusCode::SEE_OTHER);
+    let page = console.get(&format!("/cases/{id}"), Some(&mo.cookie)).await;
+    assert_eq!(page.body.matches("class=\"note-text content\">").count(), 2);
+    assert!(
+        page.body
+            .contains("class=\"note-text content\">first</div>")
+    );
+    assert!(
+        page.body
+            .contains("class=\"note-text content\">second</div>")
+    );
+    assert!(!page.body.contains("(cannot be opened)"));
+    let notes = console.audit_actions().await;
+    assert_eq!(notes.iter().filter(|a| *a == "note_added").count(), 2);
 }

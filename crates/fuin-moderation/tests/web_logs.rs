@@ -3,9 +3,6 @@
 //! tracing callsites' cached interest) and holds no report content.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "web/fake_store.rs"]
-#[allow(dead_code)]
-mod fake_store;
 #[path = "web/harness.rs"]
 mod harness;
 

@@ -87,6 +87,16 @@ pub fn reported_share<'m>(
     report: &VerifiedReport,
     message: &'m CheckedMessage,
 ) -> Result<AttachmentShare<'m>, AttachmentCheckError> {
+    reported_share_in(&report.conversation(), message)
+}
+
+/// [`reported_share`] for a message of the reported conversation
+/// `conversation` (as [`crate::Inspected::conversation`] gives it), for a
+/// caller that records openings itself.
+pub fn reported_share_in<'m>(
+    conversation: &ConversationId,
+    message: &'m CheckedMessage,
+) -> Result<AttachmentShare<'m>, AttachmentCheckError> {
     if message.content_type != ContentType::Attachment {
         return Err(AttachmentCheckError::NotAnAttachment);
     }
@@ -95,27 +105,25 @@ pub fn reported_share<'m>(
     }
     let share = AttachmentShare::from_bytes(message.body.as_bytes())
         .map_err(AttachmentCheckError::UnreadableShare)?;
-    let conversation = match &report.group {
-        Some(group) => ConversationId::group(group),
-        None => ConversationId::direct(&report.reporter.user, &report.conversation_with),
-    };
-    check_reference_fits_message(&share.reference, &message.sender, &conversation)
+    check_reference_fits_message(&share.reference, &message.sender, conversation)
         .map_err(|_| AttachmentCheckError::ReferenceMismatch)?;
     Ok(share)
 }
 
-struct HashingSink {
+struct HashingSink<W> {
     hasher: Sha256,
+    out: W,
 }
 
-impl Write for HashingSink {
+impl<W: Write> Write for HashingSink<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write_all(buf)?;
         self.hasher.update(buf);
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.out.flush()
     }
 }
 
@@ -126,9 +134,21 @@ pub fn check_reported_blob(
     share: &AttachmentShare<'_>,
     blob: impl Read,
 ) -> Result<ReportedAttachment, AttachmentCheckError> {
+    open_reported_blob(share, blob, std::io::sink())
+}
+
+/// [`check_reported_blob`], also writing the plaintext to `out` as it is
+/// opened. What `out` received is only the attachment once this returns
+/// `Ok`: on an error, discard it (a chunk may have been written before a
+/// later one failed).
+pub fn open_reported_blob(
+    share: &AttachmentShare<'_>,
+    blob: impl Read,
+    out: impl Write,
+) -> Result<ReportedAttachment, AttachmentCheckError> {
     let reference = &share.reference;
     let (blob_id, plaintext_len, plaintext_sha256) =
-        open_hashing(ObjectOpener::for_reference(reference), blob)?;
+        open_hashing(ObjectOpener::for_reference(reference), blob, out)?;
     Ok(ReportedAttachment {
         content_type: reference.content_type.as_str().to_owned(),
         file_name: reference.file_name.as_ref().map(|n| n.as_str().to_owned()),
@@ -154,7 +174,7 @@ pub fn check_reported_thumbnail(
     ) else {
         return Err(AttachmentCheckError::NoThumbnail);
     };
-    let (blob_id, plaintext_len, plaintext_sha256) = open_hashing(opener, blob)?;
+    let (blob_id, plaintext_len, plaintext_sha256) = open_hashing(opener, blob, std::io::sink())?;
     Ok(ReportedAttachment {
         content_type: thumbnail.content_type.as_str().to_owned(),
         file_name: None,
@@ -166,13 +186,15 @@ pub fn check_reported_thumbnail(
 }
 
 /// Opens `blob` with `opener` in bounded memory: the blob id checked, the
-/// plaintext's length and SHA-256; none of the plaintext is kept.
+/// plaintext's length and SHA-256; the plaintext goes to `out` only.
 fn open_hashing(
     opener: ObjectOpener,
     blob: impl Read,
+    out: impl Write,
 ) -> Result<(BlobId, u64, [u8; 32]), AttachmentCheckError> {
     let mut sink = HashingSink {
         hasher: Sha256::new(),
+        out,
     };
     let opened = opener
         .open_stream(blob, &mut sink)

@@ -86,7 +86,7 @@ pub use keys::{
     ModerationPublicKey, ModerationSecretKey, OUTDATED_SECRET_KEY_FILE_LEN, SECRET_KEY_FILE_LEN,
     StampKeySet,
 };
-pub use moderation::{CheckedMessage, Moderator, Rejection, Verdict, VerifiedReport};
+pub use moderation::{CheckedMessage, Inspected, Moderator, Rejection, Verdict, VerifiedReport};
 pub use typed::describe_typed;
 
 /// The properties the fuzz targets check and a fixture of genuine messages.

@@ -1,10 +1,16 @@
 //! The moderation side: open a report, check every message, record the
 //! opening (`spec/report.md` §5-§6).
 //!
-//! [`Moderator::open`] is the only way to open a report, and it appends a
-//! record to the [`AuditLog`] whatever the outcome: a report that cannot be
+//! [`Moderator::open`] opens a report for the file [`AuditLog`], and
+//! appends a record to it whatever the outcome: a report that cannot be
 //! opened is recorded as refused. Each message gets a [`Verdict`]: verified,
 //! a duplicate (verified, but counted before), or rejected with the reason.
+//!
+//! [`Moderator::inspect`] is the one checking path under it: it opens and
+//! checks without recording and without counting, for a caller that keeps
+//! its own record of openings (the moderation service records each opening
+//! in its database, in the transaction that stores the case, and its store
+//! decides which messages were counted before).
 
 use fuin_seal::ConversationId;
 use fuin_seal::primitives::franking::{self, FrankedMessage, verify_hmac_sha256};
@@ -205,6 +211,62 @@ pub struct VerifiedReport {
     pub audit_record: AuditRecord,
 }
 
+/// A report opened and checked by [`Moderator::inspect`], not recorded:
+/// every message is [`Verdict::Verified`] or [`Verdict::Rejected`] (whether
+/// a verified message was reported before is for the caller's record of
+/// openings to say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    /// The relay's id of the report.
+    pub report_id: ReportId,
+    /// The reporting device, as the relay authenticated it (and as the
+    /// report itself says: they must agree).
+    pub reporter: DeviceAddress<'static>,
+    /// The reporting device's identity, as the report says.
+    pub reporter_identity: PublicIdentity,
+    /// The other user of the reported conversation; for a group report,
+    /// the reporter's own user (the group is in `group`).
+    pub conversation_with: UserId<'static>,
+    /// The reported group, for a group report.
+    pub group: Option<GroupId>,
+    /// The reporter's reason.
+    pub reason: String,
+    /// When the reporter's device made it (its clock; not checked).
+    pub created_at_ms: u64,
+    /// When the relay received it (its clock).
+    pub received_at_ms: u64,
+    /// Whether it was sealed with the hybrid KEM.
+    pub post_quantum: bool,
+    /// The messages, in the report's order.
+    pub messages: Vec<CheckedMessage>,
+}
+
+impl Inspected {
+    /// The reported conversation: the group's, or the 1:1 conversation of
+    /// the reporter and `conversation_with`.
+    pub fn conversation(&self) -> ConversationId {
+        conversation_of(&self.group, &self.reporter, &self.conversation_with)
+    }
+}
+
+impl VerifiedReport {
+    /// The reported conversation, as [`Inspected::conversation`].
+    pub fn conversation(&self) -> ConversationId {
+        conversation_of(&self.group, &self.reporter, &self.conversation_with)
+    }
+}
+
+fn conversation_of(
+    group: &Option<GroupId>,
+    reporter: &DeviceAddress<'_>,
+    with: &UserId<'_>,
+) -> ConversationId {
+    match group {
+        Some(group) => ConversationId::group(group),
+        None => ConversationId::direct(&reporter.user, with),
+    }
+}
+
 /// The moderation tool's keys: its secret key (reports are sealed to its
 /// public half) and its copy of the relay's stamp keys.
 #[derive(Debug)]
@@ -249,8 +311,24 @@ impl Moderator {
         // moderators opening at once neither fork the log nor both count
         // one message.
         let mut audit = audit.hold()?;
-        match self.check(&audit, report) {
-            Ok((content, messages)) => {
+        match self.inspect(report) {
+            Ok(mut inspected) => {
+                // The duplicates: counted by an earlier opening, or earlier
+                // in this report.
+                let mut counted_here = std::collections::HashSet::new();
+                for message in &mut inspected.messages {
+                    if message.verdict != Verdict::Verified {
+                        continue;
+                    }
+                    let key = CountedMessage {
+                        reporter: report.reporter.user.clone().into_owned(),
+                        commitment: message.commitment,
+                    };
+                    if audit.was_counted(&key) || !counted_here.insert(key) {
+                        message.verdict = Verdict::Duplicate;
+                    }
+                }
+                let messages = inspected.messages;
                 let count = |kind: fn(&Verdict) -> bool| {
                     u32::try_from(messages.iter().filter(|m| kind(&m.verdict)).count())
                         .unwrap_or(u32::MAX)
@@ -279,15 +357,15 @@ impl Moderator {
                     now_ms,
                 )?;
                 Ok(VerifiedReport {
-                    report_id: report.report_id,
-                    reporter: report.reporter.clone().into_owned(),
-                    reporter_identity: content.reporter_identity,
-                    conversation_with: content.peer,
-                    group: content.group,
-                    reason: content.reason,
-                    created_at_ms: content.created_at_ms,
-                    received_at_ms: report.received_at_ms,
-                    post_quantum: matches!(report.report, InboxSealedReport::Hybrid(_)),
+                    report_id: inspected.report_id,
+                    reporter: inspected.reporter,
+                    reporter_identity: inspected.reporter_identity,
+                    conversation_with: inspected.conversation_with,
+                    group: inspected.group,
+                    reason: inspected.reason,
+                    created_at_ms: inspected.created_at_ms,
+                    received_at_ms: inspected.received_at_ms,
+                    post_quantum: inspected.post_quantum,
                     messages,
                     audit_record,
                 })
@@ -308,6 +386,33 @@ impl Moderator {
                 Err(err)
             }
         }
+    }
+
+    /// Opens `report` as pulled from the relay's inbox and checks every
+    /// message, **without recording anything**: the checks of
+    /// [`Moderator::open`] (which calls this), refusing the same reports
+    /// with the same errors. Each message is [`Verdict::Verified`] or
+    /// [`Verdict::Rejected`]; none is a duplicate, as no record of earlier
+    /// openings is consulted.
+    ///
+    /// The caller must record the opening (or the refusal) itself before it
+    /// acts on the result or acknowledges the report, and must decide which
+    /// verified messages were counted before: the moderation service does
+    /// both in the database transaction that stores the case.
+    pub fn inspect(&self, report: &InboxEntry<'_>) -> Result<Inspected, ReportError> {
+        let (header, messages) = self.check(report)?;
+        Ok(Inspected {
+            report_id: report.report_id,
+            reporter: report.reporter.clone().into_owned(),
+            reporter_identity: header.reporter_identity,
+            conversation_with: header.peer,
+            group: header.group,
+            reason: header.reason,
+            created_at_ms: header.created_at_ms,
+            received_at_ms: report.received_at_ms,
+            post_quantum: matches!(report.report, InboxSealedReport::Hybrid(_)),
+            messages,
+        })
     }
 
     /// [`Moderator::open`] for a report stored as `fuin moderate pull`
@@ -346,22 +451,17 @@ impl Moderator {
         self.open(audit, moderator, &entry, now_ms)
     }
 
-    /// Opens and checks, without recording.
-    fn check(
-        &self,
-        audit: &AuditLog,
-        report: &InboxEntry<'_>,
-    ) -> Result<(Header, Vec<CheckedMessage>), ReportError> {
+    /// Opens and checks, without recording or counting.
+    fn check(&self, report: &InboxEntry<'_>) -> Result<(Header, Vec<CheckedMessage>), ReportError> {
         let plaintext = open_sealed(&self.key, &report.report)?;
         if plaintext.first() == Some(&GROUP_REPORT_VERSION) {
-            return self.check_group(audit, report, &plaintext);
+            return self.check_group(report, &plaintext);
         }
         let content = ReportContent::from_bytes(&plaintext)?;
         if content.reporter != report.reporter {
             return Err(ReportError::ReporterMismatch);
         }
         let conversation = ConversationId::direct(&report.reporter.user, &content.peer);
-        let mut counted_here = std::collections::HashSet::new();
         let messages = content
             .messages
             .iter()
@@ -374,17 +474,7 @@ impl Moderator {
                     report.received_at_ms,
                 ) {
                     Err(rejection) => Verdict::Rejected(rejection),
-                    Ok(()) => {
-                        let key = CountedMessage {
-                            reporter: report.reporter.user.clone().into_owned(),
-                            commitment: message.commitment,
-                        };
-                        if audit.was_counted(&key) || !counted_here.insert(key) {
-                            Verdict::Duplicate
-                        } else {
-                            Verdict::Verified
-                        }
-                    }
+                    Ok(()) => Verdict::Verified,
                 };
                 CheckedMessage {
                     sender: message.sender.clone().into_owned(),
@@ -423,7 +513,6 @@ impl Moderator {
     /// [`Moderator::check`] for a group report (`spec/report.md` §12).
     fn check_group(
         &self,
-        audit: &AuditLog,
         report: &InboxEntry<'_>,
         plaintext: &[u8],
     ) -> Result<(Header, Vec<CheckedMessage>), ReportError> {
@@ -432,7 +521,6 @@ impl Moderator {
             return Err(ReportError::ReporterMismatch);
         }
         let conversation = ConversationId::group(&content.group_id);
-        let mut counted_here = std::collections::HashSet::new();
         let messages = content
             .messages
             .iter()
@@ -446,17 +534,7 @@ impl Moderator {
                     report.received_at_ms,
                 ) {
                     Err(rejection) => Verdict::Rejected(rejection),
-                    Ok(()) => {
-                        let key = CountedMessage {
-                            reporter: report.reporter.user.clone().into_owned(),
-                            commitment: message.commitment,
-                        };
-                        if audit.was_counted(&key) || !counted_here.insert(key) {
-                            Verdict::Duplicate
-                        } else {
-                            Verdict::Verified
-                        }
-                    }
+                    Ok(()) => Verdict::Verified,
                 };
                 CheckedMessage {
                     sender: message.sender.clone().into_owned(),

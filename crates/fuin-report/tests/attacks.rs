@@ -797,3 +797,74 @@ fn the_relay_attested_reporter_is_what_counts() {
         Verdict::Rejected(Rejection::NotAddressedToReporter)
     );
 }
+
+#[test]
+fn inspecting_checks_as_opening_does_but_records_and_counts_nothing() {
+    let mut world = World::new(31);
+    let genuine = world.send(&carol(), &bob(), b"checked twice").reported();
+    let mut forged = world.send(&carol(), &bob(), b"what carol sent").reported();
+    forged.body = fuin_wire::Opaque::from(b"what bob claims".to_vec());
+    let content = world.content(&bob(), "carol", vec![genuine.clone(), forged, genuine]);
+    let frame = world.seal(&content);
+    let inbox = world.inbox(&bob(), &frame);
+    let moderator = world.moderator();
+
+    // Inspected twice: the same verdicts, and the repeated message is not
+    // a duplicate (counting is for the caller's record of openings).
+    for _ in 0..2 {
+        let inspected = moderator.inspect(&inbox).unwrap();
+        let verdicts: Vec<_> = inspected.messages.iter().map(|m| m.verdict).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Verified,
+                Verdict::Rejected(Rejection::CommitmentMismatch),
+                Verdict::Verified
+            ]
+        );
+        assert_eq!(inspected.report_id, inbox.report_id);
+        assert_eq!(inspected.reporter, bob());
+        assert_eq!(inspected.conversation_with.as_str(), "carol");
+        assert_eq!(inspected.group, None);
+        assert!(inspected.post_quantum);
+        assert_eq!(inspected.messages[0].body.as_bytes(), b"checked twice");
+    }
+
+    // Opening takes the same path and then counts: the repeat is a
+    // duplicate, and the record says so.
+    let mut audit = AuditLog::in_memory();
+    let opened = moderator.open(&mut audit, "mo", &inbox, OPENED_AT).unwrap();
+    let verdicts: Vec<_> = opened.messages.iter().map(|m| m.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Verified,
+            Verdict::Rejected(Rejection::CommitmentMismatch),
+            Verdict::Duplicate
+        ]
+    );
+    assert_eq!(
+        opened.audit_record.outcome,
+        AuditOutcome::Opened {
+            verified: 1,
+            duplicates: 1,
+            rejected: 1
+        }
+    );
+    // Inspecting after the opening still counts nothing.
+    let again = moderator.inspect(&inbox).unwrap();
+    assert_eq!(again.messages[2].verdict, Verdict::Verified);
+    assert_eq!(verify_log(audit.memory()).unwrap().len(), 1);
+
+    // A report that does not open is refused by inspect with the error
+    // open records.
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let other = Moderator::new(
+        ModerationSecretKey::generate(&mut rng, world.moderation_key_id),
+        world.stamp_keys(),
+    );
+    assert_eq!(
+        other.inspect(&inbox).unwrap_err(),
+        ReportError::DecryptionFailed
+    );
+}

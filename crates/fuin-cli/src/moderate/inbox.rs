@@ -1,13 +1,15 @@
-//! Pulling the relay's report inbox (`spec/relay-api.md` §4.15, §4.16):
-//! each waiting report is stored in the inbox directory, synced to disk, and
-//! only then acknowledged, so a pull that fails midway loses nothing.
+//! Pulling the relay's report inbox (`spec/relay-api.md` §4.15, §4.16)
+//! into files: each waiting report is stored in the inbox directory, synced
+//! to disk, and only then acknowledged, so a pull that fails midway loses
+//! nothing. The protocol itself is the service's
+//! ([`fuin_moderation::ingest::RelayInbox`]).
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use fuin_wire::relay::{InboxBatch, InboxEntry, ReportAcknowledgement, ReportId};
+use fuin_moderation::ingest::{InboxError, RelayInbox};
+use fuin_wire::relay::{InboxBatch, InboxEntry, ReportId};
 use fuin_wire::{DeviceAddress, FrameBody};
 use zeroize::Zeroizing;
 
@@ -64,35 +66,20 @@ fn store(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn call(request: reqwest::RequestBuilder, credential: &[u8; 32]) -> Result<Vec<u8>, Failure> {
-    let auth = Zeroizing::new(format!("Moderation {}", hex::encode(credential)));
-    let response = request
-        .header(reqwest::header::AUTHORIZATION, auth.as_str())
-        .send()
-        .await
-        .map_err(|err| relay_failure(format!("the relay could not be reached: {err}")))?;
-    let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|err| relay_failure(format!("the relay's answer could not be read: {err}")))?;
-    match status.as_u16() {
-        200..=299 => Ok(body.to_vec()),
-        401 => Err(relay_failure(
-            "the relay refused the moderation credential (401)".into(),
-        )),
-        404 => Err(relay_failure(
-            "the relay has no report inbox for moderation (404): it runs without \
-             --moderation-credential-hash"
-                .into(),
-        )),
-        other => Err(relay_failure(format!(
-            "the relay answered {other}: {}",
-            String::from_utf8_lossy(&body)
-                .chars()
-                .take(200)
-                .collect::<String>()
-        ))),
+/// A failure of the relay's inbox, as the command reports it.
+fn inbox_protocol_failure(err: &InboxError) -> Failure {
+    match err {
+        InboxError::InvalidUrl(_) => Failure::new(
+            "invalid_argument",
+            err.to_string(),
+            "give the relay's URL, such as http://127.0.0.1:8080",
+        ),
+        InboxError::Certificate(_) => Failure::new(
+            "relay_cert",
+            err.to_string(),
+            "give the relay's certificate as a PEM file",
+        ),
+        _ => relay_failure(err.to_string()),
     }
 }
 
@@ -104,46 +91,20 @@ pub async fn pull(
     relay_certificate: Option<&[u8]>,
 ) -> Result<Vec<Pulled>, Failure> {
     std::fs::create_dir_all(inbox).map_err(|err| inbox_failure(inbox, &err))?;
-    let base = relay_url.trim_end_matches('/');
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(Failure::new(
-            "invalid_argument",
-            format!("the relay address {base:?} must start with http:// or https://"),
-            "give the relay's URL, such as http://127.0.0.1:8080",
-        ));
-    }
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(120));
-    if let Some(pem) = relay_certificate {
-        let certificate = reqwest::Certificate::from_pem(pem).map_err(|err| {
-            Failure::new(
-                "relay_cert",
-                format!("the relay certificate is unreadable: {err}"),
-                "give the relay's certificate as a PEM file",
-            )
-        })?;
-        builder = builder.add_root_certificate(certificate);
-    }
-    let http = builder
-        .build()
-        .map_err(|err| relay_failure(format!("HTTP client: {err}")))?;
+    let relay = RelayInbox::new(relay_url, Zeroizing::new(*credential), relay_certificate)
+        .map_err(|err| inbox_protocol_failure(&err))?;
     let mut pulled = Vec::new();
     let mut acknowledged = HashSet::new();
     for _ in 0..MAX_ROUNDS {
-        let bytes = call(
-            http.get(format!("{base}/v1/moderation/reports")),
-            credential,
-        )
-        .await?;
-        let batch = InboxBatch::from_bytes(&bytes).map_err(|err| {
-            relay_failure(format!("the relay's report batch is malformed: {err}"))
-        })?;
-        if batch.reports.is_empty() {
+        let batch = relay
+            .take()
+            .await
+            .map_err(|err| inbox_protocol_failure(&err))?;
+        if batch.is_empty() {
             return Ok(pulled);
         }
         let mut ids = Vec::new();
-        for report in batch.reports.as_slice() {
+        for report in &batch {
             if !acknowledged.insert(report.report_id) {
                 return Err(relay_failure(
                     "the relay handed out a report again after it was acknowledged".into(),
@@ -165,19 +126,10 @@ pub async fn pull(
                 path,
             });
         }
-        let ack = ReportAcknowledgement {
-            report_ids: ids.into(),
-        };
-        let ack = ack
-            .to_bytes()
-            .map_err(|err| relay_failure(format!("an acknowledgement cannot be made: {err}")))?;
-        call(
-            http.post(format!("{base}/v1/moderation/reports/ack"))
-                .header(reqwest::header::CONTENT_TYPE, "application/x-fuin-frame")
-                .body(ack),
-            credential,
-        )
-        .await?;
+        relay
+            .acknowledge(&ids)
+            .await
+            .map_err(|err| inbox_protocol_failure(&err))?;
     }
     Ok(pulled)
 }

@@ -1,10 +1,13 @@
 //! `fuin moderate`: the moderation tool. It makes moderation's keys, pulls
 //! sealed reports from a relay's inbox, opens and verifies them (recording
-//! every opening in the audit log), and verifies the audit log.
+//! every opening in the audit log), and verifies the audit log; and it runs
+//! the moderation service (`serve`, `account add`: crate
+//! `fuin-moderation`).
 
 mod attachments;
 pub mod files;
 pub mod inbox;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -81,6 +84,22 @@ pub enum ModerateCommand {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Run the moderation service: pull and open reports into cases, and
+    /// serve the moderators' console (spec/report.md §13).
+    Serve(Box<serve::ServeArgs>),
+    /// The moderation service's accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+/// `fuin moderate account`'s subcommands.
+#[derive(clap::Subcommand)]
+pub enum AccountCommand {
+    /// Make a moderator account; its password is read from stdin (or
+    /// --password-file).
+    Add(serve::AccountAddArgs),
 }
 
 /// `fuin moderate audit`'s subcommands.
@@ -141,6 +160,10 @@ pub async fn run(command: ModerateCommand) -> Result<Answer, Failure> {
         ModerateCommand::Audit {
             command: AuditCommand::Verify { audit_log, anchor },
         } => audit_verify(&audit_log, anchor.as_deref()),
+        ModerateCommand::Serve(args) => serve::serve(&args).await,
+        ModerateCommand::Account {
+            command: AccountCommand::Add(args),
+        } => serve::account_add(&args).await,
     }
 }
 

@@ -34,6 +34,10 @@ pub enum StoreError {
     CaseResolved,
     /// A case for this report exists (it was opened before).
     CaseExists,
+    /// The case has a note by this author at this millisecond: a note is
+    /// sealed bound to its author and time (`spec/report.md` §13.2), so a
+    /// second is refused, to be tried again (at another millisecond).
+    NoteExists,
     /// The backend failed; the message names the operation, never data.
     Backend(String),
 }
@@ -46,6 +50,7 @@ impl std::fmt::Display for StoreError {
             Self::UnknownCase => f.write_str("no such case"),
             Self::CaseResolved => f.write_str("the case is resolved"),
             Self::CaseExists => f.write_str("the report was opened before"),
+            Self::NoteExists => f.write_str("a note by this author at this time exists; try again"),
             Self::Backend(what) => write!(f, "the moderation database failed: {what}"),
         }
     }
@@ -180,7 +185,9 @@ pub trait ModerationStore: Send + Sync + 'static {
         audit: NewAuditRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Adds a note (also to a resolved case).
+    /// Adds a note (also to a resolved case). A case keeps at most one note
+    /// per author and millisecond: a second is [`StoreError::NoteExists`],
+    /// and nothing is recorded.
     fn add_note(
         &self,
         id: &CaseId,

@@ -19,6 +19,7 @@ use crate::audit::AuditAction;
 use crate::model::{ActionKind, ActionRecord, CaseDetail, CaseId, CaseStatus, Role};
 use crate::service::Service;
 use crate::store::{ModerationStore, StoreError};
+use crate::vault::note_field;
 
 /// The longest note, in characters.
 pub const MAX_NOTE_CHARS: usize = 4000;
@@ -134,7 +135,9 @@ pub(crate) async fn add_note<S: ModerationStore>(
     let note = crate::model::Note {
         author: me.name.clone(),
         at_ms: now,
-        text: service.vault.seal(id, "note", text.as_bytes()),
+        text: service
+            .vault
+            .seal(id, &note_field(&me.name, now), text.as_bytes()),
     };
     let audit = me.record(
         now,
@@ -142,9 +145,15 @@ pub(crate) async fn add_note<S: ModerationStore>(
         Some(id),
         serde_json::json!({ "length": chars }),
     );
-    match stored(service.store.add_note(id, note, audit).await, &me) {
+    match service.store.add_note(id, note, audit).await {
         Ok(()) => back_to(id, "done=note"),
-        Err(refused) => refused,
+        // One note per author and millisecond (§13.2): this one is not kept.
+        Err(StoreError::NoteExists) => pages::error_page(
+            StatusCode::CONFLICT,
+            Some(&me),
+            "You added another note at this very moment; this one was not kept. Send it again.",
+        ),
+        Err(e) => store_failed(&e, Some(&me)),
     }
 }
 

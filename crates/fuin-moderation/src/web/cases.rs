@@ -13,6 +13,7 @@ use crate::audit::{AuditAction, verify_chain};
 use crate::model::{CaseFilter, CaseId, CaseStatus, ConversationKind};
 use crate::service::Service;
 use crate::store::ModerationStore;
+use crate::vault::message_field;
 
 /// What a `done=` code after a POST shows in `#flash`.
 fn flash_text(code: &str) -> Option<&'static str> {
@@ -156,7 +157,7 @@ pub(crate) async fn attachment<S: ModerationStore>(
     };
     let Ok(bytes) = service
         .vault
-        .open(&id, &format!("message/{index}/attachment"), sealed)
+        .open(&id, &message_field(index, "attachment"), sealed)
     else {
         return pages::error_page(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -30,7 +30,7 @@ pub mod time;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -45,6 +45,10 @@ use crate::store::{ModerationStore, StoreError};
 /// The console's Content-Security-Policy: scripts, styles and images only
 /// from the console itself, nothing inline, no framing, forms only to itself.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The largest request body the console reads: a 4,000-character note,
+/// percent-encoded, with room to spare.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The console's routes, with the service as their state.
 pub fn router<S: ModerationStore>(service: Arc<Service<S>>) -> Router {
@@ -67,6 +71,7 @@ pub fn router<S: ModerationStore>(service: Arc<Service<S>>) -> Router {
         .route("/static/console.css", get(stylesheet))
         .route("/static/console.js", get(script))
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(
             secure,
             refuse_foreign_origin,

@@ -8,7 +8,7 @@ use super::Moderator;
 use super::html::Html;
 use crate::audit::{AuditHead, AuditRecord, ChainBreak};
 use crate::model::{CaseDetail, CaseMessage, CaseStatus, CaseSummary, Role};
-use crate::vault::Vault;
+use crate::vault::{Vault, message_field, note_field};
 
 /// What a page shows around its content.
 pub(crate) struct Chrome<'a> {
@@ -292,7 +292,7 @@ fn attachment(page: &mut Html, vault: &Vault, case: &CaseDetail, message: &CaseM
         return;
     };
     let verified = attachment.status == "verified";
-    let name_field = format!("message/{}/file-name", message.index);
+    let name_field = message_field(message.index, "file-name");
     if verified
         && attachment.bytes.is_some()
         && IMAGE_TYPES.contains(&attachment.media_type.as_str())
@@ -400,7 +400,7 @@ pub(crate) fn case_page(
             .raw("</p>");
         verdict(&mut body, message);
         body.raw("<div class=\"message-text content\">");
-        let field = format!("message/{}/text", message.index);
+        let field = message_field(message.index, "text");
         sealed_text(&mut body, vault, case, &field, &message.text);
         body.raw("</div>");
         attachment(&mut body, vault, case, message);
@@ -457,7 +457,13 @@ pub(crate) fn case_page(
             .raw("</span> ")
             .time(note.at_ms)
             .raw("<div class=\"note-text content\">");
-        sealed_text(&mut body, vault, case, "note", &note.text);
+        sealed_text(
+            &mut body,
+            vault,
+            case,
+            &note_field(&note.author, note.at_ms),
+            &note.text,
+        );
         body.raw("</div></li>");
     }
     body.raw("</ul>");
@@ -511,20 +517,17 @@ pub(crate) fn audit_page(
     match verified {
         Ok(head) => {
             body.raw("<p id=\"audit-status\" data-verified=\"true\" class=\"ok\">The chain verifies. Head: <code>")
-                .num(head.records)
-                .raw(":")
-                .text(&hex::encode(head.hash))
+                .text(&head.to_string())
                 .raw("</code></p>");
         }
         Err(broken) => {
-            let last = records.last();
+            // A broken log has no head (§13.3): the place and the check that
+            // failed are shown instead.
             body.raw("<p id=\"audit-status\" data-verified=\"false\" class=\"broken\">The chain is broken: ")
                 .text(&broken.to_string())
-                .raw(". Last stored record: <code>")
-                .num(last.map_or(0, |r| r.seq))
-                .raw(":")
-                .text(&hex::encode(last.map_or([0; 32], |r| r.hash)))
-                .raw("</code></p>");
+                .raw(" (check <code>")
+                .text(broken.why)
+                .raw("</code>).</p>");
         }
     }
     body.raw("<p class=\"hint\">Keep a copy of the head elsewhere: records cut from the end leave a shorter chain that still verifies.</p>")

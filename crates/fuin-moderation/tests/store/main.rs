@@ -132,6 +132,7 @@ macro_rules! suite_tests {
             a_case_reads_back_as_stored,
             filters_narrow_and_newest_comes_first,
             limit_zero_lists_two_hundred,
+            one_note_per_author_and_millisecond,
         ]);
     };
 }

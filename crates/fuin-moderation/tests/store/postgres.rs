@@ -16,9 +16,10 @@ use std::sync::{Arc, Once};
 use fuin_moderation::audit::AuditAction;
 use fuin_moderation::store::postgres::{PgStore, SCHEMA_VERSION};
 use fuin_moderation::store::{ModerationStore, StoreError};
+use fuin_moderation::vault::{message_field, note_field};
 use tokio_postgres::NoTls;
 
-use super::{NOW, audit, case_id, message, new_case, opened};
+use super::{NOW, audit, case_id, message, name, new_case, opened};
 
 const VARIABLE: &str = "FUIN_TEST_POSTGRES";
 /// Connections per store, so that parallel tests stay well under the
@@ -63,12 +64,7 @@ impl Schema {
         let database = database()?;
         let name = format!("fuin_mod_test_{}", hex(&rand::random::<[u8; 8]>()));
         execute(&database, &format!("CREATE SCHEMA {name}")).await;
-        let config = if database.contains("://") {
-            let separator = if database.contains('?') { '&' } else { '?' };
-            format!("{database}{separator}options=-c%20search_path%3D{name}")
-        } else {
-            format!("{database} options='-c search_path={name}'")
-        };
+        let config = conninfo(&database, &format!("-c search_path={name}"));
         Some(Self {
             database,
             name,
@@ -90,6 +86,17 @@ impl Schema {
             &format!("DROP SCHEMA {} CASCADE", self.name),
         )
         .await;
+    }
+}
+
+/// `database` with these server options.
+fn conninfo(database: &str, options: &str) -> String {
+    if database.contains("://") {
+        let separator = if database.contains('?') { '&' } else { '?' };
+        let options = options.replace(' ', "%20").replace('=', "%3D");
+        format!("{database}{separator}options={options}")
+    } else {
+        format!("{database} options='{options}'")
     }
 }
 
@@ -123,6 +130,16 @@ async fn two_instances_on_one_database_keep_one_chain() {
     // Instances starting together race to create the tables.
     let (a, b) = tokio::join!(schema.store(), schema.store());
     crate::suite::two_handles_append_to_one_chain(Arc::new(a), Arc::new(b), 100).await;
+    schema.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_lock_an_account_once() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let (a, b) = tokio::join!(schema.store(), schema.store());
+    crate::suite::two_handles_lock_an_account_once(Arc::new(a), Arc::new(b)).await;
     schema.finish().await;
 }
 
@@ -246,20 +263,32 @@ async fn the_database_holds_no_plaintext_of_a_case() {
     let secret = |what: &str| format!("PLAINTEXT-{what}-zqxj");
     let mut case = new_case(id.clone(), "alice", NOW, vec![message(0, "verified", 0x42)]);
     case.reason = vault.seal(&id, "reason", secret("reason").as_bytes());
-    case.messages[0].text = vault.seal(&id, "message/0/text", secret("text").as_bytes());
+    case.messages[0].text = vault.seal(&id, &message_field(0, "text"), secret("text").as_bytes());
     store.open_case(case, opened(&id)).await.unwrap();
     let attachment = fuin_moderation::model::CaseAttachment {
         status: "verified".into(),
         media_type: "image/png".into(),
-        file_name: vault.seal(&id, "message/0/file-name", secret("file").as_bytes()),
-        bytes: Some(vault.seal(&id, "message/0/attachment", secret("image").as_bytes())),
+        file_name: vault.seal(
+            &id,
+            &message_field(0, "file-name"),
+            secret("file").as_bytes(),
+        ),
+        bytes: Some(vault.seal(
+            &id,
+            &message_field(0, "attachment"),
+            secret("image").as_bytes(),
+        )),
         size: 1000,
     };
     store.set_attachment(&id, 0, attachment).await.unwrap();
     let note = fuin_moderation::model::Note {
-        author: super::name("mo"),
+        author: name("mo"),
         at_ms: NOW,
-        text: vault.seal(&id, "note", secret("note").as_bytes()),
+        text: vault.seal(
+            &id,
+            &note_field(&name("mo"), NOW),
+            secret("note").as_bytes(),
+        ),
     };
     store
         .add_note(
@@ -309,5 +338,33 @@ async fn the_database_holds_no_plaintext_of_a_case() {
     // ...and none of the content.
     assert!(!everything.contains("PLAINTEXT-"));
     assert!(!everything.contains(&hex(b"PLAINTEXT-")));
+    schema.finish().await;
+}
+
+/// A server (here: a connection string) whose sessions default to
+/// `synchronous_commit = off` still gets durable commits from the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_are_durable_even_where_sessions_default_to_asynchronous() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let lax = conninfo(
+        &schema.database,
+        &format!("-c search_path={} -c synchronous_commit=off", schema.name),
+    );
+    let store = PgStore::connect(&lax).await.unwrap();
+    assert_eq!(store.synchronous_commit().await.unwrap(), "on");
+    drop(store);
+    // A stronger setting is kept.
+    let strict = conninfo(
+        &schema.database,
+        &format!(
+            "-c search_path={} -c synchronous_commit=remote_apply",
+            schema.name
+        ),
+    );
+    let store = PgStore::connect(&strict).await.unwrap();
+    assert_eq!(store.synchronous_commit().await.unwrap(), "remote_apply");
+    drop(store);
     schema.finish().await;
 }

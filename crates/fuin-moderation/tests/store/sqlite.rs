@@ -11,7 +11,7 @@ use fuin_moderation::model::{
 };
 use fuin_moderation::store::sqlite::{SCHEMA_VERSION, SqliteStore};
 use fuin_moderation::store::{ModerationStore, StoreError};
-use fuin_moderation::vault::Vault;
+use fuin_moderation::vault::{Vault, message_field, note_field};
 
 use super::{NOW, account, audit, case_id, message, name, new_case, opened};
 
@@ -219,6 +219,14 @@ async fn two_handles_on_one_file_keep_one_chain() {
     crate::suite::two_handles_append_to_one_chain(a, b, 100).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_handles_on_one_file_lock_an_account_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(SqliteStore::open(&db(&dir)).unwrap());
+    let b = Arc::new(SqliteStore::open(&db(&dir)).unwrap());
+    crate::suite::two_handles_lock_an_account_once(a, b).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_file_holds_no_plaintext_of_a_case() {
     let dir = tempfile::tempdir().unwrap();
@@ -229,15 +237,19 @@ async fn the_file_holds_no_plaintext_of_a_case() {
     let secret = |what: &str| format!("PLAINTEXT-{what}-zqxj");
     let mut case = new_case(id.clone(), "alice", NOW, vec![message(0, "verified", 0x42)]);
     case.reason = vault.seal(&id, "reason", secret("reason").as_bytes());
-    case.messages[0].text = vault.seal(&id, "message/0/text", secret("text").as_bytes());
+    case.messages[0].text = vault.seal(&id, &message_field(0, "text"), secret("text").as_bytes());
     store.open_case(case, opened(&id)).await.unwrap();
     let attachment = CaseAttachment {
         status: "verified".into(),
         media_type: "image/png".into(),
-        file_name: vault.seal(&id, "message/0/file-name", secret("file").as_bytes()),
+        file_name: vault.seal(
+            &id,
+            &message_field(0, "file-name"),
+            secret("file").as_bytes(),
+        ),
         bytes: Some(vault.seal(
             &id,
-            "message/0/attachment",
+            &message_field(0, "attachment"),
             secret("image").repeat(50).as_bytes(),
         )),
         size: 1000,
@@ -246,7 +258,11 @@ async fn the_file_holds_no_plaintext_of_a_case() {
     let note = Note {
         author: name("mo"),
         at_ms: NOW,
-        text: vault.seal(&id, "note", secret("note").as_bytes()),
+        text: vault.seal(
+            &id,
+            &note_field(&name("mo"), NOW),
+            secret("note").as_bytes(),
+        ),
     };
     store
         .add_note(
@@ -264,7 +280,9 @@ async fn the_file_holds_no_plaintext_of_a_case() {
         &secret("reason")
     );
     assert_eq!(
-        &*vault.open_text(&id, "note", &stored.notes[0].text).unwrap(),
+        &*vault
+            .open_text(&id, &note_field(&name("mo"), NOW), &stored.notes[0].text)
+            .unwrap(),
         &secret("note")
     );
 

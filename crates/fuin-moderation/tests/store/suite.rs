@@ -1064,3 +1064,107 @@ pub async fn two_handles_append_to_one_chain<S: ModerationStore>(
         assert_eq!(log[(record.seq - 1) as usize], record);
     }
 }
+
+/// Two handles count failed logins of one account at once: every failure
+/// is recorded, and the account is locked exactly once.
+pub async fn two_handles_lock_an_account_once<S: ModerationStore>(a: Arc<S>, b: Arc<S>) {
+    let created = audit(SERVICE_ACTOR, AuditAction::AccountCreated, None, "{}");
+    a.create_account(account("mo", Role::Moderator), created)
+        .await
+        .unwrap();
+    let policy = LockoutPolicy {
+        max_failures: 5,
+        lock_ms: 60_000,
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12u64 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.spawn(async move {
+            let failed = audit("mo", AuditAction::LoginFailed, None, "{}");
+            store
+                .record_login_failure(&name("mo"), NOW + i, policy, failed)
+                .await
+                .unwrap()
+        });
+    }
+    let mut counted = Vec::new();
+    let mut locked_until = std::collections::BTreeSet::new();
+    while let Some(outcome) = tasks.join_next().await {
+        match outcome.unwrap() {
+            LoginCount::Counted { failures } => counted.push(failures),
+            LoginCount::Locked { until_ms } => {
+                locked_until.insert(until_ms);
+            }
+        }
+    }
+    counted.sort_unstable();
+    assert_eq!(counted, [1, 2, 3, 4]);
+    assert_eq!(locked_until.len(), 1, "{locked_until:?}");
+    let log = verified_log(&*b).await;
+    assert_eq!(
+        log.iter().filter(|r| r.action == "login_failed").count(),
+        12
+    );
+    let locks: Vec<_> = log.iter().filter(|r| r.action == "locked_out").collect();
+    assert_eq!(locks.len(), 1);
+    let until = *locked_until.iter().next().unwrap();
+    assert_eq!(detail(locks[0]), serde_json::json!({ "until_ms": until }));
+    let stored = a.account(&name("mo")).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.failed_logins, stored.locked_until_ms),
+        (12, Some(until))
+    );
+}
+
+/// A case keeps at most one note per author and millisecond (a note is
+/// sealed bound to both): a second is refused and records nothing; another
+/// author, another millisecond or another case is fine.
+pub async fn one_note_per_author_and_millisecond<S: ModerationStore>(store: &S) {
+    let (a, b) = (case_id(61), case_id(62));
+    for id in [&a, &b] {
+        let case = new_case(id.clone(), "alice", NOW, vec![message(0, "verified", 61)]);
+        store.open_case(case, opened(id)).await.unwrap();
+    }
+    let note = |who: &str, at_ms: u64, fill: u8| Note {
+        author: name(who),
+        at_ms,
+        text: Sealed(vec![fill; 8]),
+    };
+    let noted = |id| audit("mo", AuditAction::NoteAdded, Some(id), "{}");
+    store
+        .add_note(&a, note("mo", NOW, 1), noted(&a))
+        .await
+        .unwrap();
+    let log_before = store.audit_log().await.unwrap();
+    assert_eq!(
+        store.add_note(&a, note("mo", NOW, 2), noted(&a)).await,
+        Err(StoreError::NoteExists)
+    );
+    assert_eq!(store.audit_log().await.unwrap(), log_before);
+    assert_eq!(
+        store.case(&a).await.unwrap().unwrap().notes,
+        vec![note("mo", NOW, 1)]
+    );
+    store
+        .add_note(&a, note("lee", NOW, 3), noted(&a))
+        .await
+        .unwrap();
+    store
+        .add_note(&a, note("mo", NOW + 1, 4), noted(&a))
+        .await
+        .unwrap();
+    store
+        .add_note(&b, note("mo", NOW, 5), noted(&b))
+        .await
+        .unwrap();
+    let notes = store.case(&a).await.unwrap().unwrap().notes;
+    assert_eq!(
+        notes,
+        vec![
+            note("mo", NOW, 1),
+            note("lee", NOW, 3),
+            note("mo", NOW + 1, 4)
+        ]
+    );
+    assert_eq!(verified_log(store).await.len(), log_before.len() + 3);
+}

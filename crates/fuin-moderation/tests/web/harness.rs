@@ -1,5 +1,5 @@
-//! What the console's HTTP tests share: a console over the in-memory store
-//! with fake relay admin and messenger, an injected clock, and a browser
+//! What the console's HTTP tests share: a console over the SQLite store
+//! (in a temporary directory) with fake relay admin and messenger, an injected clock, and a browser
 //! that logs in and posts forms with the page's CSRF token.
 #![allow(dead_code, unused_imports)]
 
@@ -19,15 +19,21 @@ pub use fuin_moderation::service::{
     AdminError, BoxFuture, Messenger, MessengerError, RelayAdmin, Service,
 };
 pub use fuin_moderation::store::ModerationStore;
+pub use fuin_moderation::store::sqlite::SqliteStore;
 pub use fuin_moderation::vault::Vault;
 pub use fuin_moderation::web::{CONTENT_SECURITY_POLICY, router};
 pub use http_body_util::BodyExt;
 pub use tower::ServiceExt;
 
-pub type Store = crate::fake_store::FakeStore;
+pub type Store = SqliteStore;
 
-pub fn new_store(_dir: &std::path::Path) -> Store {
-    Store::default()
+/// The database of a test console, in its temporary directory.
+pub fn db_path(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("moderation.db")
+}
+
+pub fn new_store(dir: &std::path::Path) -> Store {
+    SqliteStore::open(&db_path(dir)).unwrap()
 }
 
 pub const PASSWORD: &str = "a long enough password";
@@ -88,7 +94,7 @@ pub struct Console {
     pub admin: Arc<FakeAdmin>,
     pub messenger: Arc<FakeMessenger>,
     pub now: Arc<AtomicU64>,
-    pub _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 pub struct Reply {
@@ -194,7 +200,7 @@ impl Console {
             admin,
             messenger,
             now,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -285,6 +291,22 @@ impl Console {
         file_name: &str,
         media_type: &str,
     ) -> CaseId {
+        self.seed_case_with(byte, byte, reason, text, file_name, media_type)
+            .await
+    }
+
+    /// As [`Console::seed_case`], the messages' commitments made from
+    /// `commitment_byte` (two cases with the same one report the same
+    /// messages).
+    pub async fn seed_case_with(
+        &self,
+        byte: u8,
+        commitment_byte: u8,
+        reason: &str,
+        text: &str,
+        file_name: &str,
+        media_type: &str,
+    ) -> CaseId {
         let id = CaseId(format!("{byte:02x}").repeat(16));
         let vault = &self.service.vault;
         let message = |index: u32, verdict: &str, rejection: &str| CaseMessage {
@@ -293,7 +315,7 @@ impl Console {
             recipient: "alice/2".into(),
             content_type: "text".into(),
             text: vault.seal(&id, &format!("message/{index}/text"), text.as_bytes()),
-            commitment: format!("{index:02x}{byte:02x}").repeat(16),
+            commitment: format!("{index:02x}{commitment_byte:02x}").repeat(16),
             server_time_ms: T0 - 60_000,
             verdict: verdict.into(),
             rejection: rejection.into(),
@@ -335,6 +357,18 @@ impl Console {
     pub async fn plain_case(&self, byte: u8) -> CaseId {
         self.seed_case(byte, "spam", "buy now", "photo.png", "image/png")
             .await
+    }
+
+    /// Edits one stored audit record's detail behind the store's back.
+    pub fn tamper(&self, seq: u64, detail: &str) {
+        let db = rusqlite::Connection::open(db_path(self.dir.path())).unwrap();
+        let changed = db
+            .execute(
+                "UPDATE audit SET detail = ?1 WHERE seq = ?2",
+                rusqlite::params![detail, seq as i64],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
     }
 
     pub async fn status_of(&self, id: &CaseId) -> CaseStatus {

@@ -100,11 +100,18 @@ pub enum Label {
     LinkGrantKeys,
     /// First framed field of a link grant's HKDF salt (its transcript).
     LinkGrantTranscript,
+    /// HKDF info: the moderation service's vault key and a value's salt to
+    /// AEAD key, nonce and commitment.
+    ModerationVaultKeys,
+    /// First framed field of a moderation vault value's associated data.
+    ModerationVaultAssociatedData,
+    /// First framed field of a moderation service audit record's hash input.
+    ModerationAuditRecord,
 }
 
 impl Label {
     /// Every label, for the spec table and its test.
-    pub const ALL: [Label; 44] = [
+    pub const ALL: [Label; 47] = [
         Self::IdentitySignature,
         Self::SignedPrekeySignature,
         Self::KemPrekeySignature,
@@ -149,6 +156,9 @@ impl Label {
         Self::HybridReportAssociatedData,
         Self::LinkGrantKeys,
         Self::LinkGrantTranscript,
+        Self::ModerationVaultKeys,
+        Self::ModerationVaultAssociatedData,
+        Self::ModerationAuditRecord,
     ];
 
     /// The label's bytes.
@@ -198,6 +208,9 @@ impl Label {
             Self::HybridReportAssociatedData => b"fuin/v1/hybrid-report-ad",
             Self::LinkGrantKeys => b"fuin/v1/link-grant-keys",
             Self::LinkGrantTranscript => b"fuin/v1/link-grant-transcript",
+            Self::ModerationVaultKeys => b"fuin/v1/moderation-vault-keys",
+            Self::ModerationVaultAssociatedData => b"fuin/v1/moderation-vault",
+            Self::ModerationAuditRecord => b"fuin/v1/moderation-audit",
         }
     }
 }

@@ -8,7 +8,8 @@
 //! clash with the relay's when one database holds both) are created on
 //! connect when missing, under an advisory lock so that instances starting
 //! together do not race; a schema version newer than this service's is
-//! refused.
+//! refused. Commits are durable when they return: if the server's sessions
+//! default to `synchronous_commit = off`, the store's run with `on`.
 //!
 //! # Transactions and the audit chain
 //!
@@ -121,6 +122,28 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("fuin-moderation");
         }
+        // A commit must be durable when it returns (a recorded opening
+        // survives a crash): a server whose sessions default to
+        // `synchronous_commit = off` gets `on` for ours; a stronger setting
+        // (`remote_apply`, ...) is kept.
+        {
+            let (client, connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(|_| backend("connect: the database refused or is unreachable"))?;
+            let connection = tokio::spawn(connection);
+            let setting = show_synchronous_commit(&client).await;
+            drop(client);
+            // The connection ends once its client is gone.
+            let _ = connection.await;
+            if setting? == "off" {
+                let options = format!(
+                    "{} -c synchronous_commit=on",
+                    config.get_options().unwrap_or_default()
+                );
+                config.options(options.trim_start());
+            }
+        }
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -139,9 +162,19 @@ impl PgStore {
             .get()
             .await
             .map_err(|_| backend("connect: the database refused or is unreachable"))?;
+        if show_synchronous_commit(&client).await? == "off" {
+            return Err(backend("connect: synchronous_commit stayed off"));
+        }
         schema::prepare(&mut client).await?;
         drop(client);
         Ok(Self { pool })
+    }
+
+    /// What a commit of this store waits for: its sessions'
+    /// `synchronous_commit` (never `off`).
+    pub async fn synchronous_commit(&self) -> Result<String, StoreError> {
+        let client = self.client("synchronous_commit").await?;
+        show_synchronous_commit(&client).await
     }
 
     async fn client(&self, op: &str) -> Result<Object, StoreError> {
@@ -150,6 +183,15 @@ impl PgStore {
             .await
             .map_err(|_| backend(&format!("{op}: no connection")))
     }
+}
+
+/// The session's `synchronous_commit`.
+async fn show_synchronous_commit(client: &tokio_postgres::Client) -> Result<String, StoreError> {
+    let row = client
+        .query_one("SHOW synchronous_commit", &[])
+        .await
+        .map_err(|_| backend("connect: read synchronous_commit"))?;
+    get(&row, 0, "connect: read synchronous_commit")
 }
 
 /// Begins a write: locks the chain's head for the transaction.
@@ -820,12 +862,17 @@ impl ModerationStore for PgStore {
         let tx = client.transaction().await.map_err(|_| backend(OP))?;
         lock_head(&tx, OP).await?;
         case_status(&tx, id, OP).await?;
-        tx.execute(
-            "INSERT INTO moderation_notes (case_id, author, at_ms, text) VALUES ($1, $2, $3, $4)",
-            &[&id.0, &note.author.as_str(), &int(note.at_ms), &note.text.0],
-        )
-        .await
-        .map_err(|_| backend(OP))?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO moderation_notes (case_id, author, at_ms, text)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (case_id, author, at_ms) DO NOTHING",
+                &[&id.0, &note.author.as_str(), &int(note.at_ms), &note.text.0],
+            )
+            .await
+            .map_err(|_| backend(OP))?;
+        if inserted == 0 {
+            return Err(StoreError::NoteExists);
+        }
         append(&tx, &audit).await?;
         commit(tx, OP).await
     }

@@ -82,7 +82,8 @@ CREATE TABLE moderation_notes (
     case_id TEXT NOT NULL REFERENCES moderation_cases(id),
     author  TEXT NOT NULL,
     at_ms   BIGINT NOT NULL,
-    text    BYTEA NOT NULL
+    text    BYTEA NOT NULL,
+    UNIQUE (case_id, author, at_ms)
 );
 CREATE INDEX moderation_notes_by_case ON moderation_notes (case_id, id);
 CREATE TABLE moderation_actions (

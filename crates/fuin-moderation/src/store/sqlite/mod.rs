@@ -43,6 +43,9 @@
 //! - [`ModerationStore::set_attachment`] for a message the case does not
 //!   have is [`StoreError::UnknownCase`]; it appends no record (the opening
 //!   or the view that led to it is the record).
+//! - [`ModerationStore::add_note`] keeps at most one note per author and
+//!   millisecond in a case (`UNIQUE (case_id, author, at_ms)`): a second
+//!   is [`StoreError::NoteExists`].
 //! - [`ModerationStore::add_note`] and
 //!   [`ModerationStore::record_feedback`] take a resolved case;
 //!   `assign` and `record_action` refuse it. None checks that the named
@@ -842,11 +845,16 @@ impl ModerationStore for SqliteStore {
         let id = id.clone();
         self.write(OP, move |tx| {
             case_status(tx, &id, OP)?;
-            tx.execute(
-                "INSERT INTO notes (case_id, author, at_ms, text) VALUES (?1, ?2, ?3, ?4)",
-                params![id.0, note.author.as_str(), int(note.at_ms), note.text.0],
-            )
-            .map_err(|_| backend(OP))?;
+            let inserted = tx
+                .execute(
+                    "INSERT INTO notes (case_id, author, at_ms, text) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (case_id, author, at_ms) DO NOTHING",
+                    params![id.0, note.author.as_str(), int(note.at_ms), note.text.0],
+                )
+                .map_err(|_| backend(OP))?;
+            if inserted == 0 {
+                return Err(StoreError::NoteExists);
+            }
             append(tx, &audit)?;
             Ok(())
         })

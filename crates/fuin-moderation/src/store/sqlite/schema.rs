@@ -74,7 +74,8 @@ CREATE TABLE notes (
     case_id TEXT NOT NULL REFERENCES cases(id),
     author  TEXT NOT NULL,
     at_ms   INTEGER NOT NULL,
-    text    BLOB NOT NULL
+    text    BLOB NOT NULL,
+    UNIQUE (case_id, author, at_ms)
 );
 CREATE INDEX notes_by_case ON notes (case_id, id);
 CREATE TABLE actions (
