@@ -9,8 +9,8 @@
 //! the build.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -20,10 +20,10 @@ use serde_json::{Value, json};
 
 /// How long chromedriver and the browser get to start, and a page or an
 /// element to appear.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The key W3C WebDriver names an element reference by.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// chromedriver and the browser binary, when both are installed.
 pub struct Installed {
@@ -151,7 +151,11 @@ impl Browser {
             }
         });
         let answer = browser
-            .call(reqwest::Method::POST, &format!("{base}/session"), Some(capabilities))
+            .call(
+                reqwest::Method::POST,
+                &format!("{base}/session"),
+                Some(capabilities),
+            )
             .await
             .unwrap_or_else(|err| panic!("no browser session: {err}"));
         let id = answer["sessionId"]
@@ -225,12 +229,6 @@ impl Browser {
         value.as_str().unwrap_or_default().to_owned()
     }
 
-    /// The page's title.
-    pub async fn title(&self) -> String {
-        let value = self.command(reqwest::Method::GET, "/title", None).await;
-        value.as_str().unwrap_or_default().to_owned()
-    }
-
     /// Every element `css` selects now (none is not an error).
     pub async fn find_all(&self, css: &str) -> Vec<Element<'_>> {
         let value = self
@@ -263,18 +261,14 @@ impl Browser {
             if let Some(element) = self.find_all(css).await.into_iter().next() {
                 return element;
             }
-            assert!(
-                Instant::now() < deadline,
-                "no element {css} on {} within {PATIENCE:?}",
-                self.url().await
-            );
+            if Instant::now() >= deadline {
+                panic!(
+                    "no element {css} within {PATIENCE:?} on {}",
+                    self.describe().await
+                );
+            }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-    }
-
-    /// Whether `css` selects anything now.
-    pub async fn has(&self, css: &str) -> bool {
-        !self.find_all(css).await.is_empty()
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) in the page
@@ -296,7 +290,12 @@ impl Browser {
             if self.execute(script, vec![]).await == Value::Bool(true) {
                 return;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out waiting for {what}; the page: {}",
+                    self.describe().await
+                );
+            }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -310,18 +309,42 @@ impl Browser {
             if check(&url) && self.ready().await {
                 return url;
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what} (at {url})"
-            );
+            if Instant::now() >= deadline {
+                panic!("timed out waiting for {what} on {}", self.describe().await);
+            }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// The page's URL and the start of its text, for a failure message.
+    pub async fn describe(&self) -> String {
+        let text = self
+            .execute(
+                "return document.body ? document.body.innerText.slice(0, 600) : '(no body)';",
+                vec![],
+            )
+            .await;
+        format!(
+            "{} {:?}",
+            self.url().await,
+            text.as_str().unwrap_or_default()
+        )
     }
 
     async fn ready(&self) -> bool {
         self.execute("return document.readyState === 'complete';", vec![])
             .await
             == Value::Bool(true)
+    }
+
+    /// Resizes the browser's window (the viewport follows).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
     }
 
     /// A PNG of the viewport.
@@ -334,10 +357,23 @@ impl Browser {
             .expect("a screenshot is base64")
     }
 
-    /// Forgets every cookie (logs the browser out without the console's
-    /// help: the next account starts clean).
-    pub async fn clear_cookies(&self) {
-        self.command(reqwest::Method::DELETE, "/cookie", None).await;
+    /// The browser's cookies for the current page, as a `Cookie` header
+    /// (HTTP-only ones included: WebDriver sees them, scripts do not), so
+    /// that a test can fetch a page as the logged-in browser would.
+    pub async fn cookies_header(&self) -> String {
+        let value = self.command(reqwest::Method::GET, "/cookie", None).await;
+        value
+            .as_array()
+            .map(|cookies| {
+                cookies
+                    .iter()
+                    .filter_map(|c| {
+                        Some(format!("{}={}", c["name"].as_str()?, c["value"].as_str()?))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
     }
 
     /// Ends the session: the browser quits (its profile is then deleted
@@ -384,8 +420,9 @@ fn delete_session_blocking(target: &str) {
         return;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let request =
-        format!("DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     if stream.write_all(request.as_bytes()).is_ok() {
         let mut answer = Vec::new();
         let _ = stream.read_to_end(&mut answer);
@@ -447,13 +484,6 @@ impl Element<'_> {
                 &self.path("/value"),
                 Some(json!({ "text": text })),
             )
-            .await;
-    }
-
-    /// Empties an input.
-    pub async fn clear(&self) {
-        self.browser
-            .command(reqwest::Method::POST, &self.path("/clear"), Some(json!({})))
             .await;
     }
 
