@@ -529,6 +529,25 @@ async fn a_form_posted_from_another_origin_is_refused_and_changes_nothing() {
             .await
             .contains("new")
     );
+
+    // From the console's own page (the right Origin), a form whose CSRF
+    // token is not the session's is refused as well.
+    browser
+        .execute(
+            "const form = document.getElementById('action-form'); \
+             form.querySelector('input[name=csrf]').value = '0'.repeat(64); \
+             document.getElementById('action').value = 'dismiss'; \
+             form.submit();",
+            vec![],
+        )
+        .await;
+    browser
+        .wait_for_url("the tampered form's answer", |url| url == target)
+        .await;
+    browser.find("#error").await;
+    let stored = world.service.store.case(&case).await.unwrap().unwrap();
+    assert_eq!(stored.summary.status, CaseStatus::New);
+    assert!(stored.actions.is_empty());
     browser.quit().await;
     took("csrf", started);
 }

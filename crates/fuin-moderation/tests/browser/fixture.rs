@@ -146,8 +146,8 @@ impl World {
     }
 
     /// alice receives what waits for her and reports the last `count`
-    /// messages from mallory (oldest first) with `reason`; returns the
-    /// relay's id of the report as the case id the console shows.
+    /// messages from mallory (oldest first) with `reason`, sealed to
+    /// moderation's key, into the relay's report inbox.
     pub async fn alice_reports_mallory(&self, reason: &str, count: usize) {
         self.alice.sync(NO_WAIT).await.unwrap();
         let history = self.alice.history("mallory", 100).await.unwrap();
