@@ -57,15 +57,9 @@ async fn log_in(browser: &Browser, world: &World, account: &str, password: &str)
     browser.goto(&world.page("/login")).await;
     browser.find("#account").await.send_keys(account).await;
     browser.find("#password").await.send_keys(password).await;
-    browser.find("#login-submit").await.click().await;
+    let submit = browser.find("#login-submit").await;
     // Either the queue (a session) or the login page again with an error.
-    browser
-        .wait_for(
-            "the login's answer",
-            "return document.readyState === 'complete' && \
-             (location.pathname !== '/login' || document.getElementById('login-error') !== null);",
-        )
-        .await;
+    browser.click_to_load(&submit, "the login's answer").await;
     browser.url().await
 }
 
@@ -82,12 +76,11 @@ async fn log_in_as(browser: &Browser, world: &World, account: &str, role: &str) 
 
 /// Logs out with the page's button.
 async fn log_out(browser: &Browser, world: &World) {
-    browser.find("#logout").await.click().await;
+    let logout = browser.find("#logout").await;
     browser
-        .wait_for_url("the login page after logout", |url| {
-            url.starts_with(&world.page("/login"))
-        })
+        .click_to_load(&logout, "the page after logout")
         .await;
+    assert_eq!(browser.url().await, world.page("/login"));
 }
 
 /// The only case in the store.
@@ -175,11 +168,10 @@ async fn a_lead_suspends_the_reported_account_and_a_moderator_sees_the_case_reso
             .contains("new"),
         "the case is new"
     );
-    rows[0].find("a.case-link").await.click().await;
+    let link = rows[0].find("a.case-link").await;
+    browser.click_to_load(&link, "the case page").await;
     let case_url = world.page(&format!("/cases/{case}"));
-    browser
-        .wait_for_url("the case page", |url| url == case_url)
-        .await;
+    assert_eq!(browser.url().await, case_url);
 
     // The case: the reason, the parties, and each message's verdict.
     assert!(
@@ -310,13 +302,10 @@ async fn a_lead_suspends_the_reported_account_and_a_moderator_sees_the_case_reso
         .await
         .select("suspend_account")
         .await;
-    browser.find("#action-submit").await.click().await;
+    let submit = browser.find("#action-submit").await;
+    browser.click_to_load(&submit, "the action's answer").await;
     browser.find("#flash").await;
-    browser
-        .wait_for_url("the case page after the action", |url| {
-            url.starts_with(&case_url)
-        })
-        .await;
+    assert!(browser.url().await.starts_with(&case_url));
     assert!(
         browser
             .find("#case-status")
@@ -706,7 +695,8 @@ async fn a_moderator_without_the_lead_role_cannot_suspend() {
         .await
         .select("suspend_account")
         .await;
-    browser.find("#action-submit").await.click().await;
+    let submit = browser.find("#action-submit").await;
+    browser.click_to_load(&submit, "the action's answer").await;
     let error = browser.find("#error").await;
     assert_eq!(error.attribute("role").await.as_deref(), Some("alert"));
 

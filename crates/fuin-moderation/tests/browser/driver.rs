@@ -316,6 +316,19 @@ impl Browser {
         }
     }
 
+    /// Clicks `element` (a submit button, a link) and waits until another
+    /// document has replaced the current one and finished loading, so that
+    /// nothing is read from the page the click left.
+    pub async fn click_to_load(&self, element: &Element<'_>, what: &str) {
+        self.execute("window.__fuinLeft = true;", vec![]).await;
+        element.click().await;
+        self.wait_for(
+            what,
+            "return window.__fuinLeft !== true && document.readyState === 'complete';",
+        )
+        .await;
+    }
+
     /// The page's URL and the start of its text, for a failure message.
     pub async fn describe(&self) -> String {
         let text = self
