@@ -10,6 +10,7 @@
 
 use axum::http::HeaderMap;
 use fuin_seal::primitives::framing::Framer;
+use fuin_seal::primitives::kdf::Label;
 use fuin_seal::primitives::sha256;
 use rand::Rng;
 use subtle::ConstantTimeEq;
@@ -21,10 +22,11 @@ pub const SESSION_COOKIE: &str = "fuin_session";
 pub const LOGIN_COOKIE: &str = "fuin_login";
 /// How long a session lasts: 8 hours.
 pub const SESSION_MS: u64 = 8 * 60 * 60 * 1000;
-/// The label of a session's CSRF token.
-pub const CSRF_LABEL: &[u8] = b"fuin/v1/moderation-csrf";
-/// The label of the login form's CSRF token.
-pub const LOGIN_CSRF_LABEL: &[u8] = b"fuin/v1/moderation-login-csrf";
+/// The label of a session's CSRF token (`fuin/v1/moderation-csrf`).
+pub const CSRF_LABEL: Label = Label::ModerationCsrf;
+/// The label of the login form's CSRF token
+/// (`fuin/v1/moderation-login-csrf`).
+pub const LOGIN_CSRF_LABEL: Label = Label::ModerationLoginCsrf;
 
 /// A token as the browser holds it: 32 random bytes.
 pub struct Token(Zeroizing<[u8; 32]>);
@@ -61,8 +63,12 @@ impl Token {
     }
 
     /// The CSRF token derived from it under `label`, as 64 hex digits.
-    pub fn csrf(&self, label: &[u8]) -> String {
-        let framed = Zeroizing::new(Framer::new(label).field(self.0.as_ref()).finish());
+    pub fn csrf(&self, label: Label) -> String {
+        let framed = Zeroizing::new(
+            Framer::new(label.as_bytes())
+                .field(self.0.as_ref())
+                .finish(),
+        );
         hex::encode(sha256(&[&framed]))
     }
 }
@@ -107,6 +113,28 @@ mod tests {
         assert!(Token::from_hex("zz").is_none());
         assert!(Token::from_hex(&"ab".repeat(31)).is_none());
         assert_eq!(format!("{token:?}"), "Token(..)");
+    }
+
+    #[test]
+    fn tokens_hash_and_derive_as_the_spec_says() {
+        // Expected values computed outside Rust (Python hashlib) from
+        // §13.4: SHA-256 of the token, and SHA-256 over
+        // BE32(len(label)) || label || BE32(32) || token.
+        let token =
+            Token::from_hex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20")
+                .unwrap();
+        assert_eq!(
+            hex::encode(token.hash()),
+            "ae216c2ef5247a3782c135efa279a3e4cdc61094270f5d2be58c6204b7a612c9"
+        );
+        assert_eq!(
+            token.csrf(CSRF_LABEL),
+            "79d9ed142b8214950916256569e21e2dc06e60385891ae67815b84893676103f"
+        );
+        assert_eq!(
+            token.csrf(LOGIN_CSRF_LABEL),
+            "dc702475c95e399817745d39ec2e3b39579b84a747c1bb8d93064a57a23e73c0"
+        );
     }
 
     #[test]

@@ -107,11 +107,17 @@ pub enum Label {
     ModerationVaultAssociatedData,
     /// First framed field of a moderation service audit record's hash input.
     ModerationAuditRecord,
+    /// First framed field of the moderation console's CSRF token, derived
+    /// from a session token.
+    ModerationCsrf,
+    /// First framed field of the moderation console's login-form CSRF
+    /// token, derived from the pre-login cookie's token.
+    ModerationLoginCsrf,
 }
 
 impl Label {
     /// Every label, for the spec table and its test.
-    pub const ALL: [Label; 47] = [
+    pub const ALL: [Label; 49] = [
         Self::IdentitySignature,
         Self::SignedPrekeySignature,
         Self::KemPrekeySignature,
@@ -159,6 +165,8 @@ impl Label {
         Self::ModerationVaultKeys,
         Self::ModerationVaultAssociatedData,
         Self::ModerationAuditRecord,
+        Self::ModerationCsrf,
+        Self::ModerationLoginCsrf,
     ];
 
     /// The label's bytes.
@@ -211,6 +219,8 @@ impl Label {
             Self::ModerationVaultKeys => b"fuin/v1/moderation-vault-keys",
             Self::ModerationVaultAssociatedData => b"fuin/v1/moderation-vault",
             Self::ModerationAuditRecord => b"fuin/v1/moderation-audit",
+            Self::ModerationCsrf => b"fuin/v1/moderation-csrf",
+            Self::ModerationLoginCsrf => b"fuin/v1/moderation-login-csrf",
         }
     }
 }
