@@ -80,7 +80,7 @@ impl Setup {
             .arg(self.path("admin.credential"))
             .arg("--vault-key")
             .arg(self.path("vault.key"))
-            .args(["--pull-interval-secs", "1"])
+            .args(["--pull-interval-secs", "1", "--log-level", "warn"])
             .args(more);
         command
     }
@@ -147,6 +147,33 @@ fn an_account_is_made_from_stdin_and_the_service_serves_the_console_until_sigter
     assert!(!again.status.success());
     let refused: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(refused["error"]["code"], "account_exists");
+
+    // A password file others may read is refused, naming it.
+    let password_file = setup.path("password");
+    std::fs::write(&password_file, "a third long passphrase\n").unwrap();
+    set_mode(&password_file, 0o644);
+    let readable = fuin()
+        .args(["moderate", "account", "add", "--database"])
+        .arg(setup.database())
+        .args(["--name", "sam", "--role", "moderator", "--password-file"])
+        .arg(&password_file)
+        .output()
+        .unwrap();
+    assert!(!readable.status.success());
+    let stderr = String::from_utf8_lossy(&readable.stderr);
+    assert!(
+        stderr.contains(&password_file.display().to_string()),
+        "{stderr}"
+    );
+    set_mode(&password_file, 0o600);
+    let made = fuin()
+        .args(["moderate", "account", "add", "--database"])
+        .arg(setup.database())
+        .args(["--name", "sam", "--role", "moderator", "--password-file"])
+        .arg(&password_file)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
 
     let mut child = setup
         .serve_command("127.0.0.1:0", &["--insecure-cookies"])

@@ -678,3 +678,123 @@ async fn secret_files_others_may_read_are_refused_with_the_file_named() {
     );
     assert_eq!(std::fs::read(&files.files.vault_key).unwrap(), vec![1; 31]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_report_is_about_the_member_who_sent_most_of_its_verified_messages() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = Arc::new(devices.create(&relay, "bob", 1).await);
+    let carol = devices.create(&relay, "carol", 1).await;
+    let group = alice.create_group(&["bob", "carol"]).await.unwrap();
+    for member in [&*bob, &carol, &alice, &*bob, &carol] {
+        member.sync(NO_WAIT).await.unwrap();
+    }
+    alice
+        .send_group_text(&group.id, "one from alice")
+        .await
+        .unwrap();
+    carol
+        .send_group_text(&group.id, "one from carol")
+        .await
+        .unwrap();
+    carol
+        .send_group_text(&group.id, "two from carol")
+        .await
+        .unwrap();
+    let wanted = ["one from alice", "one from carol", "two from carol"];
+    let id = group.id.clone();
+    eventually("bob to hold the three messages", || {
+        let (bob, id) = (bob.clone(), id.clone());
+        async move {
+            bob.sync(NO_WAIT).await.unwrap();
+            let texts: Vec<String> = bob
+                .group_history(&id, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|entry| entry.text)
+                .collect();
+            wanted.iter().all(|text| texts.iter().any(|t| t == text))
+        }
+    })
+    .await;
+    let history = bob.group_history(&group.id, 100).await.unwrap();
+    let ids: Vec<i64> = wanted
+        .iter()
+        .map(|text| history.iter().find(|e| e.text == *text).unwrap().local_id)
+        .collect();
+    let files = ModerationFiles::new();
+    let built = bob.report_group("pile-on", &ids).await.unwrap();
+    bob.submit_group_report(&built, &files.public_key)
+        .await
+        .unwrap();
+
+    let (service, ingest) = service(&relay, &files, None);
+    assert_eq!(pull_once(&service, &ingest).await.unwrap().opened, 1);
+    let case = only_case(&service).await;
+    assert_eq!(case.summary.kind, ConversationKind::Group);
+    assert_eq!(case.summary.reported_user.as_deref(), Some("carol"));
+    assert_eq!(case.summary.verified, 3);
+    assert_eq!(case.group.as_deref().map(str::len), Some(group.id.len()));
+    let senders: Vec<&str> = case.messages.iter().map(|m| m.sender.as_str()).collect();
+    assert_eq!(senders, ["alice/1", "carol/1", "carol/1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_pulls_in_the_background_answers_the_console_and_stops_on_its_signal() {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    alice.send_text("bob", "served").await.unwrap();
+    let files = ModerationFiles::new();
+    let (service, ingest) = service(&relay, &files, None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let console = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(fuin_moderation::serve::serve(
+        service.clone(),
+        Arc::new(ingest),
+        listener,
+        std::time::Duration::from_millis(50),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    report(&bob, "alice", &["served"], "spam", &files.public_key).await;
+    let watched = service.clone();
+    eventually("the puller to open the report", || {
+        let service = watched.clone();
+        async move {
+            !service
+                .store
+                .cases(&Default::default())
+                .await
+                .unwrap()
+                .is_empty()
+        }
+    })
+    .await;
+    assert!(inbox_is_empty(&relay).await);
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = http.get(format!("{console}/login")).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    assert!(login.text().await.unwrap().contains("id=\"login-form\""));
+    let queue = http.get(format!("{console}/cases")).send().await.unwrap();
+    assert_eq!(queue.status(), 303);
+    assert_eq!(queue.headers()["location"], "/login");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(20), serving)
+        .await
+        .expect("serve did not stop")
+        .unwrap()
+        .unwrap();
+    assert!(http.get(format!("{console}/login")).send().await.is_err());
+}

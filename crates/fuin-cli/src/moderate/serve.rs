@@ -14,6 +14,7 @@ use fuin_moderation::messenger::ClientMessenger;
 use fuin_moderation::model::{AccountName, LockoutPolicy, Role, SERVICE_ACTOR};
 use fuin_moderation::relay_admin::HttpRelayAdmin;
 use fuin_moderation::service::{Messenger, Service, system_clock};
+use fuin_moderation::store::postgres::PgStore;
 use fuin_moderation::store::sqlite::SqliteStore;
 use fuin_moderation::store::{ModerationStore, StoreError};
 use serde_json::json;
@@ -71,6 +72,12 @@ pub struct ServeArgs {
     /// plain HTTP on loopback only (refused on any other address).
     #[arg(long)]
     pub insecure_cookies: bool,
+    /// The log's format on stderr (as the relay's).
+    #[arg(long, value_enum, default_value_t = fuin_relay::observe::LogFormat::Text)]
+    pub log_format: fuin_relay::observe::LogFormat,
+    /// The log's level or filter (default info, or RUST_LOG).
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
 }
 
 /// `fuin moderate account add`'s options.
@@ -156,6 +163,10 @@ pub struct Prepared {
 /// Loads the files, opens the device, binds the listener.
 pub async fn prepare(args: &ServeArgs) -> Result<Prepared, Failure> {
     check_cookies(&args.listen, args.insecure_cookies)?;
+    // The relay's log setup: routes, statuses, accounts and codes, never
+    // report content (the service logs none).
+    fuin_relay::observe::install_logging(args.log_format, args.log_level.as_deref())
+        .map_err(|err| Failure::new("invalid_argument", err, "see fuin moderate serve --help"))?;
     let files = ServiceFiles {
         key: args.key.clone(),
         stamp_keys: args.stamp_keys.clone(),
@@ -282,12 +293,17 @@ fn open_sqlite(path: &Path) -> Result<SqliteStore, Failure> {
     })
 }
 
-fn postgres_pending() -> Failure {
-    Failure::new(
-        "database",
-        "this build has no PostgreSQL backend for the moderation service yet",
-        "use --database sqlite:PATH",
-    )
+/// Connects to the PostgreSQL database `--database` names.
+async fn connect_postgres(conninfo: &str) -> Result<PgStore, Failure> {
+    // The connection string may hold a password: the failure names only
+    // the store's own message.
+    PgStore::connect(conninfo).await.map_err(|err| {
+        Failure::new(
+            "database",
+            format!("cannot use the PostgreSQL database: {err}"),
+            "check --database postgres:CONNINFO (host, user, dbname) and that the server runs",
+        )
+    })
 }
 
 /// `fuin moderate serve`.
@@ -296,7 +312,9 @@ pub async fn serve(args: &ServeArgs) -> Result<Answer, Failure> {
     let prepared = prepare(args).await?;
     match database {
         Database::Sqlite(path) => serve_with(open_sqlite(&path)?, prepared, args).await,
-        Database::Postgres(_) => Err(postgres_pending()),
+        Database::Postgres(conninfo) => {
+            serve_with(connect_postgres(&conninfo).await?, prepared, args).await
+        }
     }
 }
 
@@ -361,7 +379,18 @@ pub async fn account_add(args: &AccountAddArgs) -> Result<Answer, Failure> {
             )
             .await
         }
-        Database::Postgres(_) => return Err(postgres_pending()),
+        Database::Postgres(conninfo) => {
+            let store = connect_postgres(&conninfo).await?;
+            create_account(
+                &store,
+                &name,
+                role,
+                &password,
+                SERVICE_ACTOR,
+                super::now_ms(),
+            )
+            .await
+        }
     };
     made.map_err(|err| match err {
         CreateAccountError::Password(_) => Failure::new(
