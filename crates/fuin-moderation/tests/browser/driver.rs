@@ -447,12 +447,12 @@ fn delete_session_blocking(target: &str) {
 fn announced_port(driver: &mut Child) -> Result<u16, String> {
     let stdout = driver.stdout.take().ok_or("no stdout")?;
     let (lines, received) = mpsc::channel();
+    // The thread reads to the end, so that chromedriver never blocks on a
+    // full pipe; lines after the port go nowhere.
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { return };
-            if lines.send(line).is_err() {
-                return;
-            }
+            let _ = lines.send(line);
         }
     });
     let deadline = Instant::now() + PATIENCE;
