@@ -95,8 +95,10 @@ async fn only_case(world: &World) -> CaseId {
     cases[0].id.clone()
 }
 
-/// Writes or checks the case page's screenshot.
+/// Checks the case page's screenshot is a PNG of the window, and writes it
+/// to `docs/` with `FUIN_WRITE_SCREENSHOT=1`, otherwise to a temp dir.
 fn keep_screenshot(png: &[u8]) {
+    let scratch = tempfile::tempdir().unwrap();
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n"),
         "the screenshot is a PNG"
@@ -108,13 +110,10 @@ fn keep_screenshot(png: &[u8]) {
         std::fs::create_dir_all(&docs).unwrap();
         docs.join("moderation-case.png")
     } else {
-        std::env::temp_dir().join(format!("fuin-moderation-case-{}.png", std::process::id()))
+        scratch.path().join("moderation-case.png")
     };
     std::fs::write(&path, png).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), png);
-    if std::env::var("FUIN_WRITE_SCREENSHOT").as_deref() != Ok("1") {
-        let _ = std::fs::remove_file(&path);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,6 +322,8 @@ async fn a_lead_suspends_the_reported_account_and_a_moderator_sees_the_case_reso
         other => panic!("the relay should refuse mallory's send: {other:?}"),
     }
     let stored = world.service.store.case(&case).await.unwrap().unwrap();
+    // The unverifiable message failed for the reason the key rotation gives.
+    assert_eq!(stored.messages[2].rejection, "unknown_stamp_key");
     assert_eq!(stored.summary.status, CaseStatus::Resolved);
     assert_eq!(stored.summary.outcome.as_deref(), Some("suspend_account"));
 
