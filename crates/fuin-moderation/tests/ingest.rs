@@ -48,6 +48,15 @@ async fn report(
     reporter.submit_report(&built, key).await.unwrap();
 }
 
+/// A relay, and alice's and bob's devices on it.
+async fn alice_and_bob() -> (TestRelay, Devices, Client, Client) {
+    let relay = TestRelay::start().await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    (relay, devices, alice, bob)
+}
+
 async fn audit(service: &Service<SqliteStore>) -> Vec<AuditRecord> {
     service.store.audit_log().await.unwrap()
 }
@@ -88,10 +97,7 @@ async fn inbox_is_empty(relay: &TestRelay) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_direct_report_opens_into_one_case_with_its_verdicts_sealed_at_rest() {
-    let relay = TestRelay::start().await;
-    let devices = Devices::new();
-    let alice = devices.create(&relay, "alice", 1).await;
-    let bob = devices.create(&relay, "bob", 1).await;
+    let (relay, _devices, alice, bob) = alice_and_bob().await;
     alice.send_text("bob", "pay me or else").await.unwrap();
     alice
         .send_text("bob", "I know where you live")
@@ -196,10 +202,7 @@ async fn a_direct_report_opens_into_one_case_with_its_verdicts_sealed_at_rest() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_whose_stamps_do_not_check_are_rejected_with_the_reason() {
-    let relay = TestRelay::start().await;
-    let devices = Devices::new();
-    let alice = devices.create(&relay, "alice", 1).await;
-    let bob = devices.create(&relay, "bob", 1).await;
+    let (relay, _devices, alice, bob) = alice_and_bob().await;
     alice
         .send_text("bob", "stamped by the relay")
         .await
@@ -237,10 +240,7 @@ async fn messages_whose_stamps_do_not_check_are_rejected_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_reported_again_in_a_second_report_counts_as_a_duplicate() {
-    let relay = TestRelay::start().await;
-    let devices = Devices::new();
-    let alice = devices.create(&relay, "alice", 1).await;
-    let bob = devices.create(&relay, "bob", 1).await;
+    let (relay, _devices, alice, bob) = alice_and_bob().await;
     alice.send_text("bob", "first insult").await.unwrap();
     alice.send_text("bob", "second insult").await.unwrap();
     let files = ModerationFiles::new();
@@ -318,10 +318,7 @@ async fn inbox_losing_acknowledgements(relay: &TestRelay) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_whose_acknowledgement_was_lost_is_not_opened_again() {
-    let relay = TestRelay::start().await;
-    let devices = Devices::new();
-    let alice = devices.create(&relay, "alice", 1).await;
-    let bob = devices.create(&relay, "bob", 1).await;
+    let (relay, _devices, alice, bob) = alice_and_bob().await;
     alice.send_text("bob", "once only").await.unwrap();
     let files = ModerationFiles::new();
     report(&bob, "alice", &["once only"], "spam", &files.public_key).await;
@@ -375,10 +372,7 @@ async fn a_report_whose_acknowledgement_was_lost_is_not_opened_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_sealed_to_another_key_is_recorded_as_refused_and_acknowledged() {
-    let relay = TestRelay::start().await;
-    let devices = Devices::new();
-    let alice = devices.create(&relay, "alice", 1).await;
-    let bob = devices.create(&relay, "bob", 1).await;
+    let (relay, _devices, alice, bob) = alice_and_bob().await;
     alice.send_text("bob", "to the wrong desk").await.unwrap();
     let files = ModerationFiles::new();
     // Another moderation key, with the same id.
@@ -425,10 +419,7 @@ async fn a_report_sealed_to_another_key_is_recorded_as_refused_and_acknowledged(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reported_attachment_is_re_fetched_verified_and_stored_sealed() {
-    let relay = TestRelay::start().await;
-    let devices = Devices::new();
-    let alice = devices.create(&relay, "alice", 1).await;
-    let bob = devices.create(&relay, "bob", 1).await;
+    let (relay, devices, alice, bob) = alice_and_bob().await;
     let moderation = devices.create(&relay, "moderation", 1).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("evidence.txt");
@@ -497,10 +488,7 @@ async fn a_reported_attachment_is_re_fetched_verified_and_stored_sealed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspending_through_the_admin_api_makes_the_relay_refuse_the_users_sends() {
-    let relay = TestRelay::start().await;
-    let devices = Devices::new();
-    let alice = devices.create(&relay, "alice", 1).await;
-    let _bob = devices.create(&relay, "bob", 1).await;
+    let (relay, _devices, alice, _bob) = alice_and_bob().await;
     alice.send_text("bob", "before").await.unwrap();
 
     let admin = HttpRelayAdmin::new(
@@ -563,10 +551,7 @@ async fn suspending_through_the_admin_api_makes_the_relay_refuse_the_users_sends
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_device_through_the_admin_api_removes_it_at_the_relay() {
-    let relay = TestRelay::start().await;
-    let devices = Devices::new();
-    let alice = devices.create(&relay, "alice", 1).await;
-    let _bob = devices.create(&relay, "bob", 1).await;
+    let (relay, _devices, alice, _bob) = alice_and_bob().await;
     alice.send_text("bob", "registered").await.unwrap();
     let admin = HttpRelayAdmin::new(
         &relay.admin_url,
@@ -743,10 +728,7 @@ async fn a_group_report_is_about_the_member_who_sent_most_of_its_verified_messag
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_pulls_in_the_background_answers_the_console_and_stops_on_its_signal() {
-    let relay = TestRelay::start().await;
-    let devices = Devices::new();
-    let alice = devices.create(&relay, "alice", 1).await;
-    let bob = devices.create(&relay, "bob", 1).await;
+    let (relay, _devices, alice, bob) = alice_and_bob().await;
     alice.send_text("bob", "served").await.unwrap();
     let files = ModerationFiles::new();
     let (service, ingest) = service(&relay, &files, None);

@@ -348,6 +348,16 @@ fn read_password(file: Option<&Path>) -> Result<Zeroizing<String>, Failure> {
     Ok(Zeroizing::new(first.to_owned()))
 }
 
+/// Makes the account in `store`, recorded as done by the service.
+async fn add_to<S: ModerationStore>(
+    store: &S,
+    name: &AccountName,
+    role: Role,
+    password: &str,
+) -> Result<(), CreateAccountError> {
+    create_account(store, name, role, password, SERVICE_ACTOR, super::now_ms()).await
+}
+
 /// `fuin moderate account add`.
 pub async fn account_add(args: &AccountAddArgs) -> Result<Answer, Failure> {
     let database = database(&args.database)?;
@@ -367,29 +377,9 @@ pub async fn account_add(args: &AccountAddArgs) -> Result<Answer, Failure> {
     })?;
     let password = read_password(args.password_file.as_deref())?;
     let made = match database {
-        Database::Sqlite(path) => {
-            let store = open_sqlite(&path)?;
-            create_account(
-                &store,
-                &name,
-                role,
-                &password,
-                SERVICE_ACTOR,
-                super::now_ms(),
-            )
-            .await
-        }
+        Database::Sqlite(path) => add_to(&open_sqlite(&path)?, &name, role, &password).await,
         Database::Postgres(conninfo) => {
-            let store = connect_postgres(&conninfo).await?;
-            create_account(
-                &store,
-                &name,
-                role,
-                &password,
-                SERVICE_ACTOR,
-                super::now_ms(),
-            )
-            .await
+            add_to(&connect_postgres(&conninfo).await?, &name, role, &password).await
         }
     };
     made.map_err(|err| match err {
