@@ -74,12 +74,20 @@ impl std::fmt::Display for DeviceError {
 
 impl std::error::Error for DeviceError {}
 
-/// Opens moderation's device (a store made with `fuin init`).
-pub async fn open_device(store: &Path) -> Result<Client, DeviceError> {
+/// Opens moderation's device (a store made with `fuin init`), trusting
+/// `relay_certificate` (PEM) for the relay's TLS besides the system's roots.
+pub async fn open_device(
+    store: &Path,
+    relay_certificate: Option<Vec<u8>>,
+) -> Result<Client, DeviceError> {
     if !store.exists() {
         return Err(DeviceError::NoStore);
     }
-    Client::open(store, fuin_client::ClientOptions::default())
+    let options = fuin_client::ClientOptions {
+        relay_certificate,
+        ..fuin_client::ClientOptions::default()
+    };
+    Client::open(store, options)
         .await
         .map_err(DeviceError::Client)
 }

@@ -490,8 +490,8 @@ pub async fn pull_once<S: ModerationStore>(
     Ok(summary)
 }
 
-/// Pulls every `interval` until `shutdown` resolves (a failed pull is
-/// logged and tried again at the next tick).
+/// Pulls every `interval` (at least a millisecond) until `shutdown`
+/// resolves (a failed pull is logged and tried again at the next tick).
 pub async fn run_puller<S: ModerationStore>(
     service: Arc<Service<S>>,
     ingest: Arc<Ingest>,
@@ -499,7 +499,7 @@ pub async fn run_puller<S: ModerationStore>(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
     let mut shutdown = std::pin::pin!(shutdown);
-    let mut ticks = tokio::time::interval(interval);
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(1)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -759,7 +759,11 @@ async fn serve_pulls_in_the_background_answers_the_console_and_stops_on_its_sign
         }
     })
     .await;
-    assert!(inbox_is_empty(&relay).await);
+    // The acknowledgement follows the commit: wait for it too.
+    eventually("the puller to acknowledge the report", || {
+        inbox_is_empty(&relay)
+    })
+    .await;
 
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

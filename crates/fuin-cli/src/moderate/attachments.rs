@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 
 use crate::output::Failure;
 
-/// Moderation's device, for fetching blobs.
-pub async fn device(store: &Path) -> Result<Client, Failure> {
-    match open_device(store).await {
+/// Moderation's device, for fetching blobs (and, in the service, sending).
+pub async fn device(store: &Path, relay_certificate: Option<Vec<u8>>) -> Result<Client, Failure> {
+    match open_device(store, relay_certificate).await {
         Ok(client) => Ok(client),
         Err(DeviceError::NoStore) => Err(Failure::new(
             "no_store",

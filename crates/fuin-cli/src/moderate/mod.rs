@@ -449,7 +449,7 @@ async fn open(
     let mut lines = Vec::new();
     let mut checked = Vec::new();
     let device = match fetch_attachments {
-        Some(store) => Some(attachments::device(store).await?),
+        Some(store) => Some(attachments::device(store, None).await?),
         None => None,
     };
     for report in &opened {

@@ -204,7 +204,7 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, Failure> {
         )
     })?;
     let device = match &args.device {
-        Some(store) => Some(super::attachments::device(store).await?),
+        Some(store) => Some(super::attachments::device(store, certificate.clone()).await?),
         None => None,
     };
     let messenger = device
