@@ -673,7 +673,7 @@ async fn every_response_carries_the_security_headers() {
         let h = &reply.headers;
         assert_eq!(h[header::CONTENT_SECURITY_POLICY], CONTENT_SECURITY_POLICY);
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(h[header::REFERRER_POLICY], "same-origin");
         assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
         assert!(h.contains_key(header::CACHE_CONTROL));
         // No inline script or style anywhere.

@@ -167,9 +167,13 @@ async fn security_headers(req: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Not `no-referrer`: under it a browser sends `Origin: null` with the
+    // console's own forms, which the Origin check above must refuse.
+    // `same-origin` keeps referrers off other sites and the real Origin on
+    // the console's own POSTs.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     let cache = if is_static { "no-cache" } else { "no-store" };
