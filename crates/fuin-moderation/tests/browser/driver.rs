@@ -22,6 +22,29 @@ use serde_json::{Value, json};
 /// element to appear.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// The pause between two looks of a poll (not a wait for readiness: every
+/// wait is [`poll`] until its condition holds).
+const POLL_INTERVAL: Duration = Duration::from_millis(25);
+
+/// Tries `attempt` until it gives a value, for at most [`PATIENCE`];
+/// `None` when the time ran out.
+async fn poll<T, F, Fut>(mut attempt: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = attempt().await {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
 /// The key W3C WebDriver names an element reference by.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -166,18 +189,15 @@ impl Browser {
     }
 
     async fn wait_until_ready(&self, base: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Ok(status) = self
+        let ready = poll(|| async {
+            let status = self
                 .call(reqwest::Method::GET, &format!("{base}/status"), None)
                 .await
-                && status["ready"].as_bool() == Some(true)
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "chromedriver never became ready");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+                .ok()?;
+            (status["ready"].as_bool() == Some(true)).then_some(())
+        })
+        .await;
+        assert!(ready.is_some(), "chromedriver never became ready");
     }
 
     /// One WebDriver command: its `value`, or the error WebDriver gave.
@@ -256,18 +276,12 @@ impl Browser {
     /// The first element `css` selects, waiting for it (a page loading
     /// after a form's submission) for at most [`PATIENCE`].
     pub async fn find(&self, css: &str) -> Element<'_> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(element) = self.find_all(css).await.into_iter().next() {
-                return element;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "no element {css} within {PATIENCE:?} on {}",
-                    self.describe().await
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        match poll(|| async { self.find_all(css).await.into_iter().next() }).await {
+            Some(element) => element,
+            None => panic!(
+                "no element {css} within {PATIENCE:?} on {}",
+                self.describe().await
+            ),
         }
     }
 
@@ -285,34 +299,29 @@ impl Browser {
     /// Waits until `script` returns `true` in the page, for at most
     /// [`PATIENCE`]; `what` names the wait in the failure.
     pub async fn wait_for(&self, what: &str, script: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if self.execute(script, vec![]).await == Value::Bool(true) {
-                return;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "timed out waiting for {what}; the page: {}",
-                    self.describe().await
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        let held = poll(|| async {
+            (self.execute(script, vec![]).await == Value::Bool(true)).then_some(())
+        })
+        .await;
+        if held.is_none() {
+            panic!(
+                "timed out waiting for {what}; the page: {}",
+                self.describe().await
+            );
         }
     }
 
     /// Waits until the page's URL satisfies `check` (a form's POST and its
     /// redirect have been followed).
     pub async fn wait_for_url(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
+        let url = poll(|| async {
             let url = self.url().await;
-            if check(&url) && self.ready().await {
-                return url;
-            }
-            if Instant::now() >= deadline {
-                panic!("timed out waiting for {what} on {}", self.describe().await);
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            (check(&url) && self.ready().await).then_some(url)
+        })
+        .await;
+        match url {
+            Some(url) => url,
+            None => panic!("timed out waiting for {what} on {}", self.describe().await),
         }
     }
 
