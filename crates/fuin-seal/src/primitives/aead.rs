@@ -9,11 +9,10 @@
 //!
 //! Layout of a sealed value: `commitment (32) || GCM ciphertext || GCM tag (16)`.
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use super::gcm::Gcm;
 use super::kdf::{self, Label};
 
 /// Bytes of the key commitment in front of every ciphertext.
@@ -39,16 +38,14 @@ impl DerivedKeys {
         Self(kdf::derive(label, salt, key_material, &[]))
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        let mut key = Key::<Aes256Gcm>::default();
+    fn cipher(&self) -> Gcm {
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
         key.copy_from_slice(&self.0[..KEY_LEN]);
-        let cipher = Aes256Gcm::new(&key);
-        zeroize::Zeroize::zeroize(key.as_mut_slice());
-        cipher
+        Gcm::new(&key)
     }
 
-    fn nonce(&self) -> Nonce<aes_gcm::aead::consts::U12> {
-        let mut nonce = Nonce::default();
+    fn nonce(&self) -> [u8; NONCE_LEN] {
+        let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&self.0[KEY_LEN..KEY_LEN + NONCE_LEN]);
         nonce
     }
@@ -71,17 +68,12 @@ pub fn seal(
     let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
     out.extend_from_slice(keys.commitment());
     out.extend_from_slice(plaintext);
-    let tag = keys.cipher().encrypt_inout_detached(
-        &keys.nonce(),
-        aad,
-        (&mut out[COMMITMENT_LEN..]).into(),
-    );
-    match tag {
-        Ok(tag) => out.extend_from_slice(&tag),
-        // GCM refuses only plaintexts over 64 GiB or AAD over 2^61 bytes,
-        // far beyond any wire limit; an empty result then fails to open.
-        Err(_) => out.clear(),
-    }
+    // GCM refuses only plaintexts over 64 GiB, far beyond any wire limit;
+    // the tag would then be all zeros and the value would not open.
+    let tag = keys
+        .cipher()
+        .seal_in_place(&keys.nonce(), aad, &mut out[COMMITMENT_LEN..]);
+    out.extend_from_slice(&tag);
     out
 }
 
@@ -104,15 +96,10 @@ pub fn open(
         return Err(OpenFailed);
     }
     let mut plaintext = Zeroizing::new(ciphertext.to_vec());
-    let mut gcm_tag = Tag::default();
+    let mut gcm_tag = [0u8; TAG_LEN];
     gcm_tag.copy_from_slice(tag);
     keys.cipher()
-        .decrypt_inout_detached(
-            &keys.nonce(),
-            aad,
-            plaintext.as_mut_slice().into(),
-            &gcm_tag,
-        )
+        .open_in_place(&keys.nonce(), aad, plaintext.as_mut_slice(), &gcm_tag)
         .map_err(|_| OpenFailed)?;
     Ok(plaintext)
 }
@@ -128,12 +115,9 @@ pub mod raw {
 
     /// Encrypts; returns ciphertext followed by the tag.
     pub fn encrypt(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
         let mut out = plaintext.to_vec();
-        match cipher.encrypt_inout_detached(&Nonce::from(*nonce), aad, out.as_mut_slice().into()) {
-            Ok(tag) => out.extend_from_slice(&tag),
-            Err(_) => out.clear(),
-        }
+        let tag = Gcm::new(key).seal_in_place(nonce, aad, &mut out);
+        out.extend_from_slice(&tag);
         out
     }
 
@@ -148,17 +132,11 @@ pub mod raw {
             return Err(OpenFailed);
         }
         let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG_LEN);
-        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
         let mut out = ciphertext.to_vec();
-        let mut gcm_tag = Tag::default();
+        let mut gcm_tag = [0u8; TAG_LEN];
         gcm_tag.copy_from_slice(tag);
-        cipher
-            .decrypt_inout_detached(
-                &Nonce::from(*nonce),
-                aad,
-                out.as_mut_slice().into(),
-                &gcm_tag,
-            )
+        Gcm::new(key)
+            .open_in_place(nonce, aad, &mut out, &gcm_tag)
             .map_err(|_| OpenFailed)?;
         Ok(out)
     }

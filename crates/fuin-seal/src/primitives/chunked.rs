@@ -8,12 +8,10 @@
 //! compared in constant time before any chunk is opened, which is what makes
 //! the construction key-committing.
 
-use aes_gcm::aead::inout::InOutBuf;
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::gcm::Gcm;
 use super::kdf::{self, Label};
 
 /// Bytes of the per-object nonce prefix.
@@ -35,7 +33,7 @@ pub struct ChunkRejected;
 /// and the key commitment. The expanded key is wiped on drop; `Debug` shows
 /// nothing.
 pub struct ObjectKeys {
-    cipher: Aes256Gcm,
+    cipher: Gcm,
     nonce_prefix: [u8; NONCE_PREFIX_LEN],
     commitment: [u8; COMMITMENT_LEN],
 }
@@ -50,10 +48,9 @@ impl ObjectKeys {
         info_context[32..].copy_from_slice(&chunk_size.to_be_bytes());
         let derived =
             kdf::derive::<DERIVED_LEN>(Label::AttachmentKeys, None, object_key, &info_context);
-        let mut key = Key::<Aes256Gcm>::default();
+        let mut key = zeroize::Zeroizing::new([0u8; KEY_LEN]);
         key.copy_from_slice(&derived[..KEY_LEN]);
-        let cipher = Aes256Gcm::new(&key);
-        zeroize::Zeroize::zeroize(key.as_mut_slice());
+        let cipher = Gcm::new(&key);
         let mut nonce_prefix = [0u8; NONCE_PREFIX_LEN];
         nonce_prefix.copy_from_slice(&derived[KEY_LEN..KEY_LEN + NONCE_PREFIX_LEN]);
         let mut commitment = [0u8; COMMITMENT_LEN];
@@ -99,14 +96,8 @@ impl ObjectKeys {
         input: &[u8],
         output: &mut [u8],
     ) -> [u8; TAG_LEN] {
-        let nonce = Nonce::from(self.nonce(index, last));
-        let Ok(buffer) = InOutBuf::new(input, output) else {
-            return [0; TAG_LEN];
-        };
         self.cipher
-            .encrypt_inout_detached(&nonce, aad, buffer)
-            .map(Into::into)
-            .unwrap_or_default()
+            .seal_into(&self.nonce(index, last), aad, input, output)
     }
 
     /// Seals chunk `index` in place and returns its tag (see
@@ -118,11 +109,8 @@ impl ObjectKeys {
         aad: &[u8],
         buffer: &mut [u8],
     ) -> [u8; TAG_LEN] {
-        let nonce = Nonce::from(self.nonce(index, last));
         self.cipher
-            .encrypt_inout_detached(&nonce, aad, buffer.into())
-            .map(Into::into)
-            .unwrap_or_default()
+            .seal_in_place(&self.nonce(index, last), aad, buffer)
     }
 
     /// Opens chunk `index` from `input` into `output` (of the same length).
@@ -137,10 +125,8 @@ impl ObjectKeys {
         tag: &[u8; TAG_LEN],
         output: &mut [u8],
     ) -> Result<(), ChunkRejected> {
-        let nonce = Nonce::from(self.nonce(index, last));
-        let buffer = InOutBuf::new(input, output).map_err(|_| ChunkRejected)?;
         self.cipher
-            .decrypt_inout_detached(&nonce, aad, buffer, &Tag::from(*tag))
+            .open_into(&self.nonce(index, last), aad, input, tag, output)
             .map_err(|_| ChunkRejected)
     }
 }

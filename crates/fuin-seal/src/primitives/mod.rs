@@ -6,6 +6,7 @@ pub mod aead;
 pub mod chunked;
 pub mod framing;
 pub mod franking;
+pub mod gcm;
 pub mod hybrid_kem;
 pub mod kdf;
 pub mod kem;
