@@ -1,10 +1,18 @@
 //! End-to-end throughput and latency: one client sends text messages to
-//! another through a relay on loopback (SQLite), one send in flight at a
-//! time, while the recipient syncs with long polls. The baseline, from the
-//! same run, is the relay's own load tool with one sender and one recipient
-//! sending bodies of about the same sealed size: what the relay and HTTP cost
-//! without any client work. The ratio says what the client side (sealing,
-//! opening, its own SQLite store, device lists) costs on top.
+//! another through a relay on loopback (SQLite), while the recipient syncs
+//! with long polls. Two modes of sending, each a row of its own:
+//!
+//! - **one at a time**: `send_text`, one send in flight, the worst case for
+//!   the store (each message pays its own commits);
+//! - **batches**: `send_texts` with [`BATCH`] texts at a time, whose
+//!   messages share one commit for queueing, one relay request and one
+//!   commit for clearing the outbox (group commit).
+//!
+//! The baseline, from the same run, is the relay's own load tool with one
+//! sender and one recipient sending bodies of about the same sealed size:
+//! what the relay and HTTP cost without any client work. The ratio says
+//! what the client side (sealing, opening, its own SQLite store, device
+//! lists) costs on top.
 //!
 //! Run (the load tool must be built first; the bench runs it):
 //!
@@ -13,9 +21,12 @@
 //! cargo bench -p fuin-client --bench end_to_end
 //! ```
 //!
-//! `FUIN_BENCH_MESSAGES` (default 2,000) sets the messages per run, and
-//! `FUIN_RELAY_LOAD` the load tool's path (default
-//! `target/release/fuin-relay-load`). Three runs of each; medians are printed.
+//! `FUIN_BENCH_MESSAGES` (default 2,000) sets the messages per run,
+//! `FUIN_BENCH_ROUNDS` (default 3) the rounds, `FUIN_BENCH_ONLY` (`one`,
+//! `batch` or `load`) runs one of the three alone (for counting fsyncs
+//! under strace), and `FUIN_RELAY_LOAD` the load tool's path (default
+//! `target/release/fuin-relay-load`). Rounds alternate the three; medians
+//! are printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -37,6 +48,16 @@ const TEXT_LEN: usize = 100;
 /// content frame (about 64 bytes with the franking key), the AEAD's
 /// commitment and tag (48) and the ratchet header (about 45).
 const SEALED_SIZE: usize = 260;
+/// Texts per `send_texts` call in the batched mode: one relay fetch's worth
+/// (the relay hands out at most 32 deliveries a fetch).
+const BATCH: usize = 32;
+
+/// How the sender sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    OneAtATime,
+    Batches,
+}
 
 struct Run {
     messages_per_second: f64,
@@ -54,7 +75,7 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-async fn client_run(messages: usize) -> Run {
+async fn client_run(messages: usize, mode: Mode) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("relay.db")).unwrap();
     let mut config = RelayConfig::new(StampKeys::new(StampKeyId(1), [7; 32]));
@@ -121,10 +142,29 @@ async fn client_run(messages: usize) -> Run {
     };
     let text = "x".repeat(TEXT_LEN);
     let started = Instant::now();
-    for _ in 0..messages {
-        sent_at.lock().unwrap().push(Instant::now());
-        let sent = alice.send_text("bob", &text).await.unwrap();
-        assert_eq!(sent.status, MessageStatus::Sent);
+    match mode {
+        Mode::OneAtATime => {
+            for _ in 0..messages {
+                sent_at.lock().unwrap().push(Instant::now());
+                let sent = alice.send_text("bob", &text).await.unwrap();
+                assert_eq!(sent.status, MessageStatus::Sent);
+            }
+        }
+        Mode::Batches => {
+            let mut left = messages;
+            while left > 0 {
+                let count = left.min(BATCH);
+                left -= count;
+                let now = Instant::now();
+                sent_at
+                    .lock()
+                    .unwrap()
+                    .extend(std::iter::repeat_n(now, count));
+                let texts = vec![text.as_str(); count];
+                let sent = alice.send_texts("bob", &texts).await.unwrap();
+                assert!(sent.iter().all(|s| s.status == MessageStatus::Sent));
+            }
+        }
     }
     let (finished, mut latencies) = receiver.await.unwrap();
     // Everything arrived once and in order.
@@ -162,20 +202,52 @@ fn load_tool_run(tool: &PathBuf, messages: usize) -> Run {
     }
 }
 
+struct Rows {
+    one: Vec<Run>,
+    batch: Vec<Run>,
+    load: Vec<Run>,
+}
+
+fn summary(name: &str, runs: &[Run]) -> Option<f64> {
+    if runs.is_empty() {
+        return None;
+    }
+    let rate = median(runs.iter().map(|r| r.messages_per_second).collect());
+    println!(
+        "  {name:<14} {rate:>6.0} msg/s, p50 {:.2} ms, p99 {:.2} ms",
+        median(runs.iter().map(|r| r.p50_ms).collect()),
+        median(runs.iter().map(|r| r.p99_ms).collect()),
+    );
+    Some(rate)
+}
+
+fn show(name: &str, run: &Run) {
+    println!(
+        "  {name:<14} {:>6.0} msg/s (p50 {:.2} ms, p99 {:.2} ms)",
+        run.messages_per_second, run.p50_ms, run.p99_ms
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     let messages: usize = std::env::var("FUIN_BENCH_MESSAGES")
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(2000);
+    let rounds: usize = std::env::var("FUIN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(3);
+    let only = std::env::var("FUIN_BENCH_ONLY").ok();
+    let runs = |what: &str| only.as_deref().is_none_or(|only| only == what);
     let tool = std::env::var_os("FUIN_RELAY_LOAD").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/fuin-relay-load"),
         PathBuf::from,
     );
-    if !tool.exists() {
+    if runs("load") && !tool.exists() {
         eprintln!(
-            "the relay load tool is not built: run `cargo build --release -p fuin-relay --bin \
-             fuin-relay-load` first (or set FUIN_RELAY_LOAD)"
+            "the relay load tool is not built: run `cargo build --release -p fuin-relay-load` \
+             first (or set FUIN_RELAY_LOAD)"
         );
         std::process::exit(2);
     }
@@ -184,35 +256,41 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let mut ours = Vec::new();
-    let mut baseline = Vec::new();
-    for round in 1..=3 {
-        let load = load_tool_run(&tool, messages);
-        let run = runtime.block_on(client_run(messages));
-        println!(
-            "round {round}: clients {:.0} msg/s (p50 {:.2} ms, p99 {:.2} ms); load tool {:.0} msg/s \
-             (p50 {:.2} ms, p99 {:.2} ms)",
-            run.messages_per_second,
-            run.p50_ms,
-            run.p99_ms,
-            load.messages_per_second,
-            load.p50_ms,
-            load.p99_ms
-        );
-        ours.push(run);
-        baseline.push(load);
+    let mut rows = Rows {
+        one: Vec::new(),
+        batch: Vec::new(),
+        load: Vec::new(),
+    };
+    for round in 1..=rounds {
+        println!("round {round}:");
+        if runs("load") {
+            let run = load_tool_run(&tool, messages);
+            show("load tool", &run);
+            rows.load.push(run);
+        }
+        if runs("one") {
+            let run = runtime.block_on(client_run(messages, Mode::OneAtATime));
+            show("one at a time", &run);
+            rows.one.push(run);
+        }
+        if runs("batch") {
+            let run = runtime.block_on(client_run(messages, Mode::Batches));
+            show("batches", &run);
+            rows.batch.push(run);
+        }
     }
-    let ours_rate = median(ours.iter().map(|r| r.messages_per_second).collect());
-    let base_rate = median(baseline.iter().map(|r| r.messages_per_second).collect());
     println!(
-        "median of 3, {messages} messages of {TEXT_LEN} bytes, one in flight:\n  \
-         clients:   {ours_rate:.0} msg/s, p50 {:.2} ms, p99 {:.2} ms\n  \
-         load tool: {base_rate:.0} msg/s, p50 {:.2} ms, p99 {:.2} ms ({SEALED_SIZE}-byte bodies)\n  \
-         clients / load tool: {:.2}",
-        median(ours.iter().map(|r| r.p50_ms).collect()),
-        median(ours.iter().map(|r| r.p99_ms).collect()),
-        median(baseline.iter().map(|r| r.p50_ms).collect()),
-        median(baseline.iter().map(|r| r.p99_ms).collect()),
-        ours_rate / base_rate,
+        "median of {rounds}, {messages} messages of {TEXT_LEN} bytes ({SEALED_SIZE}-byte bodies \
+         for the load tool), batches of {BATCH}:"
     );
+    let base = summary("load tool", &rows.load);
+    let one = summary("one at a time", &rows.one);
+    let batch = summary("batches", &rows.batch);
+    if let Some(base) = base {
+        for (name, rate) in [("one at a time", one), ("batches", batch)] {
+            if let Some(rate) = rate {
+                println!("  {name} / load tool: {:.2}", rate / base);
+            }
+        }
+    }
 }

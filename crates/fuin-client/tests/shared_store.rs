@@ -9,14 +9,14 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use common::keys::{assert_no_key_reused, envelopes_by_key};
 use common::{Devices, NO_WAIT, TestRelay};
 use fuin_client::{Client, ClientOptions};
-use fuin_wire::{ContentKind, DeliveredRecord, FrameBody, PrekeyMessage, RatchetMessage};
 
 /// The child's role (`0` or `1`); its absence makes the test the parent.
 const ROLE: &str = "FUIN_SHARED_STORE_ROLE";
@@ -26,56 +26,6 @@ const STORE: &str = "FUIN_SHARED_STORE_PATH";
 const SENDS_PER_PROCESS: usize = 80;
 /// Messages bob sends to alice meanwhile, which the children open.
 const REPLIES: usize = 30;
-
-/// Names a message key: the sending and receiving devices, the sending
-/// chain's ratchet key and the message's number in it.
-type KeyName = (String, String, [u8; 32], u32);
-
-/// Every envelope waiting in `user`'s mailbox at the relay, by the message
-/// key that sealed it, with the sealed bodies seen under each name.
-fn envelopes_by_key(relay_db: &Path, user: &str) -> HashMap<KeyName, Vec<Vec<u8>>> {
-    let conn = rusqlite::Connection::open(relay_db).unwrap();
-    let mut statement = conn
-        .prepare("SELECT record FROM mailbox WHERE user = ?1")
-        .unwrap();
-    let records: Vec<Vec<u8>> = statement
-        .query_map([user], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let mut out: HashMap<KeyName, Vec<Vec<u8>>> = HashMap::new();
-    for bytes in records {
-        let record = DeliveredRecord::from_bytes(&bytes).unwrap();
-        let body = record.envelope.sealed_body.as_bytes();
-        let header = match record.envelope.content_kind {
-            ContentKind::Message => RatchetMessage::from_bytes(body).unwrap().header,
-            ContentKind::PrekeyMessage => PrekeyMessage::from_bytes(body).unwrap().message.header,
-            other => panic!("an unexpected envelope kind {other:?}"),
-        };
-        let name = (
-            record.sender.to_string(),
-            record.envelope.recipient.to_string(),
-            *header.ratchet_key.as_bytes(),
-            header.counter,
-        );
-        out.entry(name).or_default().push(body.to_vec());
-    }
-    out
-}
-
-/// Asserts that no message key sealed two different bodies; returns how
-/// many distinct keys were used. The same bytes posted twice (two processes
-/// posting one queued batch) reuse nothing and are allowed.
-fn assert_no_key_reused(envelopes: &HashMap<KeyName, Vec<Vec<u8>>>) -> usize {
-    for (name, bodies) in envelopes {
-        assert!(
-            bodies.iter().all(|body| *body == bodies[0]),
-            "the message key {name:?} sealed {} different envelopes",
-            bodies.len()
-        );
-    }
-    envelopes.len()
-}
 
 /// Syncs until the relay holds nothing more.
 async fn sync_all(client: &Client) {

@@ -1,7 +1,7 @@
 //! Sending 1:1 messages: sealing for every device, the outbox and posting.
 
 use fuin_seal::{Outgoing, SealError, Session, VerifiedBundle};
-use fuin_wire::relay::SendBatch;
+use fuin_wire::relay::{MAX_ENVELOPES_PER_SEND, SendBatch};
 use fuin_wire::{ContentType, DeviceAddress, FrameBody, PublicIdentity, UserId};
 
 use crate::ClientError;
@@ -44,6 +44,47 @@ impl Client {
                 text.as_bytes(),
                 true,
                 &[],
+            )
+            .await?;
+        self.offer_identifier_secret_after_send(&mut state).await;
+        Ok(sent)
+    }
+
+    /// Sends several text messages to `user` at once, in the order given:
+    /// as [`send_text`](Self::send_text) does for one, but sealed, stored
+    /// and queued in **one** store transaction, posted with as many
+    /// messages per relay request as the relay takes, and cleared from the
+    /// outbox in one transaction per request. Returns when every message
+    /// is queued durably and posted (or left queued, as one send would
+    /// be); one result per text, in order. An empty text refuses the
+    /// whole batch before anything is sealed.
+    ///
+    /// Cancel safety: [`Client`](crate::Client#cancel-safety); the batch
+    /// is queued all at once or not at all.
+    pub async fn send_texts(
+        &self,
+        user: &str,
+        texts: &[&str],
+    ) -> Result<Vec<SentMessage>, ClientError> {
+        if texts.iter().any(|text| text.is_empty()) {
+            return Err(ClientError::InvalidArgument("a message needs text".into()));
+        }
+        let peer = user_id(user)?;
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.ensure_registered().await?;
+        let bodies: Vec<&[u8]> = texts.iter().map(|text| text.as_bytes()).collect();
+        let mut state = self.inner.state.lock().await;
+        let sent = self
+            .send_many(
+                &mut state,
+                &peer,
+                ContentType::Text,
+                &bodies,
+                true,
+                &[],
+                Targets::All,
             )
             .await?;
         self.offer_identifier_secret_after_send(&mut state).await;
@@ -190,6 +231,33 @@ impl Client {
         clear_owed: &[i64],
         only: Targets<'_>,
     ) -> Result<SentMessage, ClientError> {
+        self.send_many(
+            state,
+            peer,
+            content_type,
+            &[body],
+            in_history,
+            clear_owed,
+            only,
+        )
+        .await?
+        .pop()
+        .ok_or_else(|| ClientError::Storage("a send produced no message".into()))
+    }
+
+    /// Seals each of `bodies` as one message for every target device, in
+    /// order, and queues them all in one transaction; then posts them.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_many(
+        &self,
+        state: &mut State,
+        peer: &UserId<'static>,
+        content_type: ContentType,
+        bodies: &[&[u8]],
+        in_history: bool,
+        clear_owed: &[i64],
+        only: Targets<'_>,
+    ) -> Result<Vec<SentMessage>, ClientError> {
         // Older queued sends go first, so the peer gets them in order.
         let flushed = self.flush_outbox(state).await;
         let all = matches!(only, Targets::All);
@@ -215,13 +283,18 @@ impl Client {
         // each use so that no future holds it across an await.
         let now = now_ms();
         let now_sql = i64::try_from(now).unwrap_or(i64::MAX);
-        let outgoing = Outgoing::new(
-            &mut rand::rng(),
-            &self.inner.address,
-            peer.clone(),
-            content_type,
-            body,
-        )?;
+        let outgoing = bodies
+            .iter()
+            .map(|body| {
+                Outgoing::new(
+                    &mut rand::rng(),
+                    &self.inner.address,
+                    peer.clone(),
+                    content_type,
+                    body,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
 
         // The relay first: bundles for the devices with no session that can
         // send, as a look at the store shows now. Whether one is still
@@ -239,17 +312,17 @@ impl Client {
             }
         }
 
-        // Then one transaction: the sessions as they are now (another
-        // process may have sealed with them since), a session started from a
-        // fetched bundle only where none can send, the sealing, and the
-        // advanced sessions, the message and the sealed batch written. The
-        // message keys used are committed before the batch is posted.
+        // Then one transaction for the whole batch: the sessions as they
+        // are now (another process may have sealed with them since), a
+        // session started from a fetched bundle only where none can send,
+        // the sealing of every message in order, and the advanced sessions,
+        // the messages and their sealed batches written. The message keys
+        // used are committed before any batch is posted.
         self.checkpoint(Step::Sealing).await;
-        let (outbox_id, local_id, batch, devices) = {
+        let (queued, devices) = {
             let (tx, key) = state.store.transaction()?;
             let db = Reader::of(&tx, key);
             let mut sessions = SessionCache::default();
-            let mut envelopes = Vec::with_capacity(targets.len());
             for (address, _) in &targets {
                 let slots = sessions.load(db, address)?;
                 if !slots.iter().any(|slot| seals_new_messages(&slot.session))
@@ -263,68 +336,82 @@ impl Client {
                     )?;
                     sessions.add(db, address, session, now_sql)?;
                 }
-                let slots = sessions.load(db, address)?;
-                let Some(index) = slots
-                    .iter()
-                    .position(|slot| seals_new_messages(&slot.session))
-                else {
-                    continue;
-                };
-                let sealed = slots[index]
-                    .session
-                    .seal(&mut rand::rng(), &outgoing, now)?;
-                envelopes.push(sealed.envelope);
-                sessions.touch(address, index, now_sql);
             }
-            if envelopes.is_empty() {
-                return Err(ClientError::UnknownUser {
-                    user: peer.as_str().to_owned(),
+            let mut queued = Vec::with_capacity(outgoing.len());
+            let mut devices = 0;
+            for (outgoing, body) in outgoing.iter().zip(bodies) {
+                let mut envelopes = Vec::with_capacity(targets.len());
+                for (address, _) in &targets {
+                    let slots = sessions.load(db, address)?;
+                    let Some(index) = slots
+                        .iter()
+                        .position(|slot| seals_new_messages(&slot.session))
+                    else {
+                        continue;
+                    };
+                    let sealed = slots[index].session.seal(&mut rand::rng(), outgoing, now)?;
+                    envelopes.push(sealed.envelope);
+                    sessions.touch(address, index, now_sql);
+                }
+                if envelopes.is_empty() {
+                    return Err(ClientError::UnknownUser {
+                        user: peer.as_str().to_owned(),
+                    });
+                }
+                devices = envelopes.len();
+                let batch = SendBatch {
+                    envelopes: envelopes.into(),
+                }
+                .to_bytes()?;
+                let local_id = if in_history {
+                    db.insert_message(&NewMessage {
+                        conversation: peer,
+                        sender: &self.inner.address,
+                        message_id: outgoing.message_id(),
+                        outgoing: true,
+                        content_type,
+                        body,
+                        sent_at_ms: now,
+                        sequence: 0,
+                        server_time_ms: None,
+                        status: MessageStatus::Queued,
+                        franking: None,
+                        received_at_ms: now,
+                        receipt_owed: 0,
+                    })?
+                } else {
+                    None
+                };
+                let outbox_id = db.enqueue(local_id, &batch, now)?;
+                queued.push(QueuedSend {
+                    outbox_id,
+                    local_id,
+                    batch,
                 });
             }
-            let devices = envelopes.len();
-            let batch = SendBatch {
-                envelopes: envelopes.into(),
-            }
-            .to_bytes()?;
             sessions.write(db)?;
-            let local_id = if in_history {
-                db.insert_message(&NewMessage {
-                    conversation: peer,
-                    sender: &self.inner.address,
-                    message_id: outgoing.message_id(),
-                    outgoing: true,
-                    content_type,
-                    body,
-                    sent_at_ms: now,
-                    sequence: 0,
-                    server_time_ms: None,
-                    status: MessageStatus::Queued,
-                    franking: None,
-                    received_at_ms: now,
-                    receipt_owed: 0,
-                })?
-            } else {
-                None
-            };
             for local in clear_owed {
                 db.set_receipt_owed(*local, 0)?;
             }
-            let outbox_id = db.enqueue(local_id, &batch, now)?;
             commit(tx)?;
-            (outbox_id, local_id, batch, devices)
+            (queued, devices)
         };
         self.checkpoint(Step::Queued).await;
 
-        let status = match flushed {
-            // Something older is stuck: keep the order, leave this queued.
-            Err(err) if err.is_transient() => MessageStatus::Queued,
-            _ => self.post_queued(state, outbox_id, local_id, &batch).await?,
+        let statuses = match flushed {
+            // Something older is stuck: keep the order, leave these queued.
+            Err(err) if err.is_transient() => vec![MessageStatus::Queued; queued.len()],
+            _ => self.post_in_order(state, &queued).await?,
         };
-        Ok(SentMessage {
-            local_id: local_id.unwrap_or(0),
-            status,
-            devices,
-        })
+        Ok(queued
+            .iter()
+            .zip(statuses)
+            .map(|(send, status)| SentMessage {
+                local_id: send.local_id.unwrap_or(0),
+                status,
+                devices,
+            })
+            .collect())
     }
 
     /// Fetches and verifies a bundle of `address`, whose identity the
@@ -368,12 +455,60 @@ impl Client {
         }
     }
 
-    /// Posts one queued batch; the new status of its message.
-    async fn post_queued(
+    /// Posts queued sends in order, as many to a relay request as it takes
+    /// ([`requests`]); the new status of each. Stops at the first request
+    /// that cannot be posted now: it and the ones after stay `Queued`.
+    async fn post_in_order(
         &self,
         state: &mut State,
-        outbox_id: i64,
-        local_id: Option<i64>,
+        queued: &[QueuedSend],
+    ) -> Result<Vec<MessageStatus>, ClientError> {
+        let mut statuses = Vec::with_capacity(queued.len());
+        for request in requests(queued) {
+            let sends = &queued[request];
+            let posted = match sends {
+                [one] => self.post_request(state, sends, &one.batch).await?,
+                _ => {
+                    let batch = combined_batch(sends)?;
+                    match self.post_request(state, sends, &batch).await? {
+                        // Which message the relay refused is not known:
+                        // each is posted alone, to fail alone.
+                        MessageStatus::Failed => {
+                            let mut alone = MessageStatus::Sent;
+                            for send in sends {
+                                alone = self
+                                    .post_request(state, std::slice::from_ref(send), &send.batch)
+                                    .await?;
+                                statuses.push(alone);
+                                if alone == MessageStatus::Queued {
+                                    break;
+                                }
+                            }
+                            if alone == MessageStatus::Queued {
+                                break;
+                            }
+                            continue;
+                        }
+                        other => other,
+                    }
+                }
+            };
+            statuses.extend(std::iter::repeat_n(posted, sends.len()));
+            if posted == MessageStatus::Queued {
+                break;
+            }
+        }
+        statuses.resize(queued.len(), MessageStatus::Queued);
+        Ok(statuses)
+    }
+
+    /// Posts one relay request holding `sends` (encoded as `batch`); on an
+    /// answer, one transaction sets their messages' status and removes them
+    /// from the outbox. Their common new status.
+    async fn post_request(
+        &self,
+        state: &mut State,
+        sends: &[QueuedSend],
         batch: &[u8],
     ) -> Result<MessageStatus, ClientError> {
         let relay = &self.inner.relay;
@@ -387,16 +522,22 @@ impl Client {
             }
             Err(err) if err.is_transient() => return Ok(MessageStatus::Queued),
             Err(ClientError::Relay { status, .. }) if (400..500).contains(&status) => {
+                if sends.len() > 1 {
+                    // The caller posts each alone; nothing is cleared yet.
+                    return Ok(MessageStatus::Failed);
+                }
                 (MessageStatus::Failed, None)
             }
             Err(err) => return Err(err),
         };
         let (tx, key) = state.store.transaction()?;
         let db = Reader::of(&tx, key);
-        if let Some(local) = local_id {
-            db.set_status(local, status, server_time)?;
+        for send in sends {
+            if let Some(local) = send.local_id {
+                db.set_status(local, status, server_time)?;
+            }
+            db.dequeue(send.outbox_id)?;
         }
-        db.dequeue(outbox_id)?;
         commit(tx)?;
         Ok(status)
     }
@@ -404,13 +545,25 @@ impl Client {
     /// Posts every queued batch in order; stops at the first that cannot
     /// be posted now.
     pub(crate) async fn flush_outbox(&self, state: &mut State) -> Result<(), ClientError> {
-        let queued = state.store.reader().outbox()?;
-        for (id, local, batch) in queued {
-            if self.post_queued(state, id, local, &batch).await? == MessageStatus::Queued {
-                return Err(ClientError::Unreachable(
-                    "queued messages are waiting for the relay".into(),
-                ));
-            }
+        let queued: Vec<QueuedSend> = state
+            .store
+            .reader()
+            .outbox()?
+            .into_iter()
+            .map(|(outbox_id, local_id, batch)| QueuedSend {
+                outbox_id,
+                local_id,
+                batch,
+            })
+            .collect();
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let statuses = self.post_in_order(state, &queued).await?;
+        if statuses.contains(&MessageStatus::Queued) {
+            return Err(ClientError::Unreachable(
+                "queued messages are waiting for the relay".into(),
+            ));
         }
         Ok(())
     }
@@ -422,4 +575,62 @@ impl Client {
         let state = self.inner.state.lock().await;
         Ok(state.store.reader().outbox()?.len())
     }
+}
+
+/// One sealed message in the outbox: its row, its history row (if it is
+/// kept in the history) and its encoded `SendBatch` (one envelope per
+/// device).
+struct QueuedSend {
+    outbox_id: i64,
+    local_id: Option<i64>,
+    batch: Vec<u8>,
+}
+
+/// Most encoded bytes of queued sends put into one relay request (a send
+/// larger than this alone still goes alone), well under the relay's frame
+/// and send limits.
+const MAX_REQUEST_BYTES: usize = 1 << 20;
+
+/// How consecutive queued sends are grouped into relay requests: as many
+/// whole sends as fit [`MAX_ENVELOPES_PER_SEND`] envelopes and
+/// [`MAX_REQUEST_BYTES`]. A send that does not decode goes alone (the relay
+/// refuses it, as it would have).
+fn requests(queued: &[QueuedSend]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut envelopes = 0;
+    let mut bytes = 0;
+    for (index, send) in queued.iter().enumerate() {
+        let count = SendBatch::from_bytes(&send.batch)
+            .map_or(MAX_ENVELOPES_PER_SEND, |batch| batch.envelopes.len());
+        if index > start
+            && (envelopes + count > MAX_ENVELOPES_PER_SEND
+                || bytes + send.batch.len() > MAX_REQUEST_BYTES)
+        {
+            out.push(start..index);
+            start = index;
+            envelopes = 0;
+            bytes = 0;
+        }
+        envelopes += count;
+        bytes += send.batch.len();
+    }
+    if start < queued.len() {
+        out.push(start..queued.len());
+    }
+    out
+}
+
+/// The envelopes of `sends`, in order, as one `SendBatch`: the relay
+/// stores each for its recipient in the order given.
+fn combined_batch(sends: &[QueuedSend]) -> Result<Vec<u8>, ClientError> {
+    let mut envelopes = Vec::new();
+    for send in sends {
+        let batch = SendBatch::from_bytes(&send.batch)?;
+        envelopes.extend(batch.envelopes.into_vec());
+    }
+    Ok(SendBatch {
+        envelopes: envelopes.into(),
+    }
+    .to_bytes()?)
 }

@@ -27,6 +27,11 @@ enum Outcome {
     Dropped(String),
 }
 
+/// Deliveries acknowledged whose marks may wait in the store for the next
+/// batch's commit; beyond this they are removed at once. Bounds the marks a
+/// run leaves behind, and the list [`State::acknowledged`] keeps.
+const MAX_MARKS_WAITING: usize = 128;
+
 /// Why a delivery from a device no list names is dropped.
 const NOT_LISTED: &str = "the sender device is not in its user's device list";
 
@@ -106,7 +111,9 @@ impl Client {
         &self,
         state: &mut State,
     ) -> Result<usize, ClientError> {
-        let unconfirmed = state.store.reader().unconfirmed()?;
+        let mut unconfirmed = state.store.reader().unconfirmed()?;
+        // Confirmed already, their marks not yet removed.
+        unconfirmed.retain(|id| !state.acknowledged.contains(id));
         if !unconfirmed.is_empty() {
             self.acknowledge(state, &unconfirmed).await?;
         }
@@ -138,9 +145,16 @@ impl Client {
         let relay = &self.inner.relay;
         self.authed(|token| async move { relay.acknowledge(&token, ids).await })
             .await?;
-        let (tx, key) = state.store.transaction()?;
-        Reader::of(&tx, key).forget_processed(ids)?;
-        commit(tx)
+        // The marks go with the next batch's commit; only if many wait
+        // (no batch came for a while) do they get a commit of their own.
+        state.acknowledged.extend_from_slice(ids);
+        if state.acknowledged.len() > MAX_MARKS_WAITING {
+            let (tx, key) = state.store.transaction()?;
+            Reader::of(&tx, key).forget_processed(&state.acknowledged)?;
+            commit(tx)?;
+            state.acknowledged.clear();
+        }
+        Ok(())
     }
 
     /// Opens and stores deliveries in one transaction. `None` stands for a
@@ -162,6 +176,9 @@ impl Client {
         // them back: another process on the store may have changed them.
         let (tx, key) = state.store.transaction()?;
         let db = Reader::of(&tx, key);
+        // The marks of deliveries acknowledged since the last commit go in
+        // this one (`State::acknowledged`).
+        db.forget_processed(&state.acknowledged)?;
         let mut prekeys = db.prekeys()?;
         for (id, record) in records {
             if released {
@@ -224,6 +241,7 @@ impl Client {
         sessions.write(db)?;
         db.put_prekeys(&prekeys)?;
         commit(tx)?;
+        state.acknowledged.clear();
         for event in events {
             self.emit(event);
         }

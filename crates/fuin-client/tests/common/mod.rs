@@ -19,6 +19,7 @@ use fuin_wire::StampKeyId;
 use tokio::sync::oneshot;
 
 pub mod gate;
+pub mod keys;
 pub mod media;
 pub mod moderation;
 
