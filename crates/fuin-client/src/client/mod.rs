@@ -14,12 +14,17 @@
 //!   next send or sync. A crash after the relay accepted it but before the
 //!   outbox was cleared sends it again: the recipients' sessions refuse the
 //!   second copy (its message keys are gone), so it is not shown twice.
+//!   A batch ([`Client::send_texts`]) seals and queues all its messages in
+//!   one transaction, posts several to a relay request, and clears each
+//!   request's messages in one transaction (group commit).
 //! - **Receiving** opens a fetched batch and stores the advanced sessions,
 //!   the messages and the ids of the processed deliveries in one
 //!   transaction, and only then acknowledges them at the relay. A crash
 //!   before the commit leaves the sessions as they were, so the deliveries
 //!   open again on the next fetch; a crash after it finds the deliveries
 //!   marked processed: they are acknowledged without being opened again.
+//!   The marks of an acknowledged batch are removed in the next batch's
+//!   transaction, so a batch costs one commit.
 //!
 //! Every transaction is `BEGIN IMMEDIATE` and reads the state it changes
 //! inside itself (sessions, prekeys, group sender state), never from an
@@ -202,8 +207,8 @@ pub(crate) struct Inner {
 ///   [`history`](Self::history), [`message`](Self::message),
 ///   [`receipts`](Self::receipts), [`queued`](Self::queued),
 ///   [`devices`](Self::devices), [`groups`](Self::groups), ...): nothing.
-/// - **Sending** ([`send_text`](Self::send_text), receipts, group sends,
-///   attachment shares): before sealing ([`Step::Sealing`]) nothing is
+/// - **Sending** ([`send_text`](Self::send_text), [`send_texts`](Self::send_texts),
+///   receipts, group sends, attachment shares): before sealing ([`Step::Sealing`]) nothing is
 ///   stored and nothing sent: as if it was never called. From the moment the
 ///   message is queued ([`Step::Queued`]) it is in the history and its
 ///   sealed batch in the outbox; the next send, [`sync`](Self::sync) or
