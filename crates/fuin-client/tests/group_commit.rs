@@ -105,6 +105,32 @@ async fn an_empty_text_in_a_batch_refuses_the_whole_batch() {
     relay.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_combined_request_fails_only_the_message_the_relay_refuses() {
+    // One short message fits the relay's bound on a send; ten together do
+    // not, and a long one does not even alone.
+    let relay = TestRelay::start_with(|config| config.max_send_stored_bytes = 2_000).await;
+    let devices = Devices::new();
+    let alice = devices.create(&relay, "alice", 1).await;
+    let bob = devices.create(&relay, "bob", 1).await;
+    let long = "l".repeat(3_000);
+    let mut batch = batch_texts("s", 10);
+    batch.insert(5, long.clone());
+    let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+    let sent = alice.send_texts("bob", &refs).await.unwrap();
+    let statuses: Vec<MessageStatus> = sent.iter().map(|s| s.status).collect();
+    let mut expected = vec![MessageStatus::Sent; 11];
+    expected[5] = MessageStatus::Failed;
+    assert_eq!(statuses, expected);
+    assert_eq!(alice.queued().await.unwrap(), 0);
+
+    bob.sync(NO_WAIT).await.unwrap();
+    let shown = texts(&bob.history("alice", 100).await.unwrap());
+    batch.remove(5);
+    assert_eq!(shown, batch);
+    relay.stop().await;
+}
+
 /// Alice's device crashes at the `nth` `step` of a batch of sends; opened
 /// again it posts what was queued, sends one more message from the state it
 /// restored, and bob shows every message once. No message key sealed two

@@ -634,3 +634,105 @@ fn combined_batch(sends: &[QueuedSend]) -> Result<Vec<u8>, ClientError> {
     }
     .to_bytes()?)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use fuin_wire::{
+        ContentKind, DeviceAddress, DeviceId, FrameBody, FrankingCommitment, Opaque,
+        RoutingEnvelope, UserId,
+    };
+
+    use super::{
+        MAX_ENVELOPES_PER_SEND, MAX_REQUEST_BYTES, QueuedSend, SendBatch, combined_batch, requests,
+    };
+
+    /// A queued send of `devices` envelopes whose bodies start with `tag`
+    /// and are `body_len` long.
+    fn queued(tag: u8, devices: u32, body_len: usize) -> QueuedSend {
+        let envelopes: Vec<_> = (0..devices)
+            .map(|device| {
+                let mut body = vec![tag; body_len];
+                body[1] = u8::try_from(device).unwrap();
+                RoutingEnvelope {
+                    recipient: DeviceAddress::new(
+                        UserId::new("bob".to_owned()).unwrap(),
+                        DeviceId(device + 1),
+                    ),
+                    content_kind: ContentKind::Message,
+                    franking_commitment: FrankingCommitment([tag; 32]),
+                    sealed_body: Opaque::from(body),
+                }
+            })
+            .collect();
+        QueuedSend {
+            outbox_id: i64::from(tag),
+            local_id: None,
+            batch: SendBatch {
+                envelopes: envelopes.into(),
+            }
+            .to_bytes()
+            .unwrap(),
+        }
+    }
+
+    #[test]
+    fn requests_hold_whole_sends_up_to_the_envelope_limit() {
+        // 3 envelopes a send: 21 fit one request, the 22nd starts the next.
+        let sends: Vec<_> = (0..50).map(|i| queued(i, 3, 100)).collect();
+        assert_eq!(requests(&sends), vec![0..21, 21..42, 42..50]);
+        // Exactly 64 one-device sends fill one request.
+        let sends: Vec<_> = (0..65).map(|i| queued(i, 1, 100)).collect();
+        assert_eq!(requests(&sends), vec![0..64, 64..65]);
+        assert_eq!(MAX_ENVELOPES_PER_SEND, 64);
+        assert!(requests(&[]).is_empty());
+    }
+
+    #[test]
+    fn requests_stay_under_the_byte_bound_and_a_large_send_goes_alone() {
+        // Six envelopes of 60 KiB a send (about 360 KiB): two fit under the
+        // bound, a third would pass it, long before 64 envelopes.
+        let sends: Vec<_> = (0..7).map(|i| queued(i, 6, 60 * 1024)).collect();
+        assert!(sends.iter().all(|s| s.batch.len() * 3 > MAX_REQUEST_BYTES));
+        assert_eq!(requests(&sends), vec![0..2, 2..4, 4..6, 6..7]);
+        // A send larger than the bound by itself goes alone.
+        let sends = vec![queued(1, 1, 10), queued(2, 20, 60 * 1024), queued(3, 1, 10)];
+        assert!(sends[1].batch.len() > MAX_REQUEST_BYTES);
+        assert_eq!(requests(&sends), vec![0..1, 1..2, 2..3]);
+    }
+
+    #[test]
+    fn an_undecodable_queued_send_goes_alone() {
+        let mut broken = queued(2, 1, 10);
+        broken.batch = vec![0xff; 8];
+        let sends = vec![queued(1, 1, 10), broken, queued(3, 1, 10)];
+        assert_eq!(requests(&sends), vec![0..1, 1..2, 2..3]);
+    }
+
+    #[test]
+    fn a_combined_request_keeps_every_envelope_in_order() {
+        let sends: Vec<_> = (1..=4).map(|i| queued(i, 2, 40)).collect();
+        let combined = combined_batch(&sends).unwrap();
+        let decoded = SendBatch::from_bytes(&combined).unwrap();
+        let seen: Vec<(u8, u32)> = decoded
+            .envelopes
+            .as_slice()
+            .iter()
+            .map(|e| (e.sealed_body.as_ref()[0], e.recipient.device.0))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (1, 1),
+                (1, 2),
+                (2, 1),
+                (2, 2),
+                (3, 1),
+                (3, 2),
+                (4, 1),
+                (4, 2)
+            ]
+        );
+    }
+}
