@@ -264,25 +264,37 @@ pub fn derive<const N: usize>(
 ) -> zeroize::Zeroizing<[u8; N]> {
     const { assert!(N <= MAX_OUTPUT_LEN) };
     let mut out = zeroize::Zeroizing::new([0u8; N]);
+    derive_into(label, salt, ikm, context, out.as_mut_slice());
+    out
+}
+
+/// [`derive`] into a buffer the caller holds (and wipes), of at most
+/// [`MAX_OUTPUT_LEN`] bytes; anything beyond that is left as it is.
+pub(crate) fn derive_into(
+    label: Label,
+    salt: Option<&[u8]>,
+    ikm: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) {
     let prk = zeroize::Zeroizing::new(match salt {
         Some(salt) => HmacKey::new(salt).mac(&[ikm]),
         None => absent_salt().mac(&[ikm]),
     });
     let prk = HmacKey::new(prk.as_slice());
     let mut previous = zeroize::Zeroizing::new([0u8; TAG_LEN]);
-    for (index, block) in out.chunks_mut(TAG_LEN).enumerate() {
+    for (index, block) in out.chunks_mut(TAG_LEN).take(255).enumerate() {
         let mut run = prk.start();
         if index > 0 {
             run.update(previous.as_slice());
         }
         run.update(label.as_bytes());
         run.update(context);
-        // At most 255 blocks (N is checked above), so the counter fits.
+        // At most 255 blocks (taken above), so the counter fits.
         run.update(&[(index + 1) as u8]);
         *previous = run.finish();
         block.copy_from_slice(&previous[..block.len()]);
     }
-    out
 }
 
 /// The extract step's key when there is no salt: RFC 5869 takes a hash
