@@ -7,8 +7,11 @@
 //! - `group_open/N`: one member's `GroupState::open` of such a message (the
 //!   message is sealed outside the timing);
 //! - `group_seal_open/N`: seal, the relay's record for one recipient, open:
-//!   against `megolm_seal_open`, vodozemac's Megolm (`GroupSession::encrypt`,
-//!   its wire form, `InboundGroupSession::decrypt`) of the same text;
+//!   against `group_floor/140` (the primitive calls one group message needs:
+//!   the Ed25519 signature and its verification, the chain steps, the
+//!   franking commitment and its check, the committing AEAD both ways) and
+//!   `megolm_seal_open`, vodozemac's Megolm (`GroupSession::encrypt`, its
+//!   wire form, `InboundGroupSession::decrypt`) of the same text;
 //! - `group_change/*` at 1,000 members: the group part of a membership change
 //!   (one member removed): `actor` is `GroupState::change` (sign, seal the
 //!   control message, the new membership and its hash, a fresh chain, its
@@ -30,12 +33,21 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
 use fuin_seal::group::{ChangeRequest, GroupState};
-use fuin_seal::primitives::signing::SigningSecret;
-use fuin_seal::{DeviceIdentity, Outgoing, PrekeyStore, Session, VerifiedBundle};
+use fuin_seal::primitives::aead;
+use fuin_seal::primitives::framing::Framer;
+use fuin_seal::primitives::franking::{self, FrankedMessage};
+use fuin_seal::primitives::kdf::Label;
+use fuin_seal::primitives::mac::HmacKey;
+use fuin_seal::primitives::signing::{SigningSecret, VerifyingSigningKey};
+use fuin_seal::{
+    ConversationId, DeviceIdentity, GROUP_PROTOCOL_VERSION, Outgoing, PrekeyStore, Session,
+    VerifiedBundle,
+};
 use fuin_wire::{
-    ContentType, DeliveredRecord, DeviceAddress, DeviceId, Ed25519PublicKey, Ed25519Signature,
-    FrameBody, FrankingStamp, GroupMember, MessageId, PublicIdentity, RoutingEnvelope,
-    SenderChainKey, SenderKeyDistribution, StampKeyId, UserId, X25519PublicKey,
+    ClientMessageId, ContentType, DeliveredRecord, DeviceAddress, DeviceId, Ed25519PublicKey,
+    Ed25519Signature, FrameBody, FrankingStamp, GroupMember, GroupMessage, MessageId,
+    PublicIdentity, RoutingEnvelope, SenderChainKey, SenderKeyDistribution, StampKeyId, UserId,
+    X25519PublicKey,
 };
 
 const SIZES: [usize; 4] = [2, 10, 100, 1000];
@@ -239,10 +251,7 @@ fn group_send(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(BODY as u64));
     for (n, fixture) in fixtures.iter_mut().filter(|(n, _)| [2, 1000].contains(n)) {
         group.bench_function(BenchmarkId::from_parameter(*n), |b| {
-            b.iter(|| {
-                let record = fixture.seal(black_box(&body));
-                black_box(fixture.receiver.open(&record, NOW).unwrap())
-            });
+            b.iter(|| black_box(group_message(fixture, black_box(&body))));
         });
     }
     group.finish();
@@ -350,19 +359,168 @@ fn one_to_one_session(rng: &mut ChaCha20Rng) -> (Session, DeviceAddress<'static>
     )
 }
 
+/// The floor of one group message: every cryptographic call it needs, on
+/// both sides, through `fuin_seal::primitives`, and nothing else (no
+/// encoding, no framing of the associated data: buffers of the real
+/// lengths are passed; no state bookkeeping).
+///
+/// - sender: chain step (the chain key prepared once as an HMAC key, two
+///   MACs), franking commitment, `aead::seal` (HKDF to key, nonce and
+///   commitment, AES-256-GCM), the Ed25519 signature over the associated
+///   data and the ciphertext;
+/// - receiver: the strict verification under the chain's decoded key, the
+///   same chain step, `aead::open`, the franking check.
+///
+/// The conversation id is a constant of the group, computed once here.
+fn group_floor(c: &mut Criterion) {
+    let body = body();
+    // The real message's sizes, from a sealed one.
+    let mut fixture = Fixture::new(2);
+    let record = fixture.seal(&body);
+    let message = GroupMessage::from_bytes(record.envelope.sealed_body.as_bytes()).unwrap();
+    let plaintext = vec![0x42u8; message.ciphertext.len() - aead::OVERHEAD];
+    // The fields group/message.rs frames, in the same order.
+    let associated_data = Framer::new(Label::GroupMessageAssociatedData.as_bytes())
+        .field(&[GROUP_PROTOCOL_VERSION])
+        .field(message.group_id.as_bytes())
+        .u64(message.epoch)
+        .field(fixture.sender.membership().hash().as_bytes())
+        .address(&fixture.sender_address)
+        .u32(message.iteration)
+        .field(
+            message
+                .view
+                .as_ref()
+                .map_or(&[][..], |view| view.as_bytes()),
+        )
+        .field(message.salt.as_bytes())
+        .u32(2)
+        .field(record.envelope.franking_commitment.as_bytes())
+        .finish();
+    let sender = fixture.sender_address.clone();
+    let conversation = ConversationId::group(&message.group_id);
+    let message_id = ClientMessageId([3; 16]);
+    let franking_key = [4u8; 32];
+    let franked = FrankedMessage {
+        sender: &sender,
+        conversation: &conversation,
+        message_id: &message_id,
+        content_type: ContentType::Text,
+        body: &body,
+    };
+    let signing = SigningSecret::from_bytes([5; 32]);
+    let verifying = VerifyingSigningKey::decode(&signing.public_key()).unwrap();
+    let mut chains = ([9u8; 32], [9u8; 32]);
+    let mut group = c.benchmark_group("group_floor");
+    group.throughput(Throughput::Bytes(BODY as u64));
+    group.bench_function(BenchmarkId::from_parameter(BODY), |b| {
+        b.iter(|| {
+            group_floor_message(
+                &mut chains,
+                (&signing, &verifying),
+                (&franking_key, black_box(&franked)),
+                &associated_data,
+                black_box(&plaintext),
+            )
+        });
+    });
+    group.finish();
+}
+
+/// One message of the group floor (see [`group_floor`]), a function of its
+/// own so that an instruction count (callgrind's `--toggle-collect`) can
+/// measure it alone.
+#[inline(never)]
+fn group_floor_message(
+    (sending_chain, receiving_chain): &mut ([u8; 32], [u8; 32]),
+    (signing, verifying): (&SigningSecret, &VerifyingSigningKey),
+    (franking_key, franked): (&[u8; 32], &FrankedMessage<'_>),
+    associated_data: &[u8],
+    plaintext: &[u8],
+) -> zeroize::Zeroizing<Vec<u8>> {
+    let chain_message = Label::GroupChainMessageKey.as_bytes();
+    let chain_next = Label::GroupChainNextKey.as_bytes();
+    // Every message has its own random salt; its value does not matter here.
+    let salt = [6u8; 16];
+    // Sender.
+    let chain = HmacKey::new(sending_chain);
+    let message_key = chain.mac(&[chain_message]);
+    *sending_chain = chain.mac(&[chain_next]);
+    let commitment = franking::commit(franking_key, franked).unwrap();
+    let sealed = aead::seal(
+        Label::GroupMessageKeys,
+        Some(&salt),
+        &message_key,
+        associated_data,
+        plaintext,
+    );
+    let lengths = [
+        (associated_data.len() as u32).to_be_bytes(),
+        (sealed.len() as u32).to_be_bytes(),
+    ];
+    let signature = signing.sign_parts(
+        Label::GroupMessageSignature,
+        &[&lengths[0], associated_data, &lengths[1], &sealed],
+    );
+    // Receiver.
+    verifying
+        .verify_parts(
+            Label::GroupMessageSignature,
+            &[
+                &lengths[0],
+                associated_data,
+                &lengths[1],
+                black_box(&sealed),
+            ],
+            &signature,
+        )
+        .unwrap();
+    let chain = HmacKey::new(receiving_chain);
+    let message_key = chain.mac(&[chain_message]);
+    *receiving_chain = chain.mac(&[chain_next]);
+    let opened = aead::open(
+        Label::GroupMessageKeys,
+        Some(&salt),
+        &message_key,
+        associated_data,
+        black_box(&sealed),
+    )
+    .unwrap();
+    franking::verify(franking_key, franked, &commitment).unwrap();
+    opened
+}
+
+/// One Megolm message through its wire form; a function of its own for
+/// instruction counts.
+#[inline(never)]
+fn megolm_message(
+    outbound: &mut vodozemac::megolm::GroupSession,
+    inbound: &mut vodozemac::megolm::InboundGroupSession,
+    body: &[u8],
+) -> Vec<u8> {
+    use vodozemac::megolm::MegolmMessage;
+    let bytes = outbound.encrypt(body).to_bytes();
+    let message = MegolmMessage::from_bytes(&bytes).unwrap();
+    inbound.decrypt(&message).unwrap().plaintext
+}
+
+/// One group message sealed, recorded for one recipient and opened; a
+/// function of its own for instruction counts.
+#[inline(never)]
+fn group_message(fixture: &mut Fixture, body: &[u8]) -> fuin_seal::group::GroupOpened {
+    let record = fixture.seal(body);
+    fixture.receiver.open(&record, NOW).unwrap()
+}
+
 /// vodozemac's Megolm (v1 session config) in the same steady state: one
 /// sender session, one inbound session, the message through its wire form.
 fn megolm_seal_open(c: &mut Criterion) {
-    use vodozemac::megolm::{GroupSession, InboundGroupSession, MegolmMessage, SessionConfig};
+    use vodozemac::megolm::{GroupSession, InboundGroupSession, SessionConfig};
 
     let body = body();
     let mut outbound = GroupSession::new(SessionConfig::version_1());
     let mut inbound = InboundGroupSession::new(&outbound.session_key(), SessionConfig::version_1());
-    let mut send = move |body: &[u8]| {
-        let bytes = outbound.encrypt(body).to_bytes();
-        let message = MegolmMessage::from_bytes(&bytes).unwrap();
-        inbound.decrypt(&message).unwrap().plaintext
-    };
+    let mut send = move |body: &[u8]| megolm_message(&mut outbound, &mut inbound, body);
     for _ in 0..2 {
         assert_eq!(send(&body), body);
     }
@@ -387,6 +545,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = group_send, megolm_seal_open
+    targets = group_send, group_floor, megolm_seal_open
 }
 criterion_main!(benches);

@@ -4,8 +4,8 @@
 use fuin_wire::{DeviceAddress, Ed25519PublicKey, GroupId};
 
 use crate::primitives::framing::Framer;
-use crate::primitives::franking::hmac_sha256;
 use crate::primitives::kdf::Label;
+use crate::primitives::mac::HmacKey;
 use crate::primitives::secret::secret_bytes;
 use crate::primitives::sha256;
 
@@ -23,9 +23,11 @@ impl GroupChainKey {
     /// One step: the message key is `HMAC(chain key,
     /// "fuin/v1/group-chain-message-key")`, the next chain key `HMAC(chain
     /// key, "fuin/v1/group-chain-next-key")`.
+    /// The chain key is prepared as an HMAC key once for both.
     pub fn step(&self) -> (GroupMessageKey, GroupChainKey) {
-        let message = hmac_sha256(self.expose(), &[Label::GroupChainMessageKey.as_bytes()]);
-        let next = hmac_sha256(self.expose(), &[Label::GroupChainNextKey.as_bytes()]);
+        let key = HmacKey::new(self.expose());
+        let message = key.mac(&[Label::GroupChainMessageKey.as_bytes()]);
+        let next = key.mac(&[Label::GroupChainNextKey.as_bytes()]);
         (
             GroupMessageKey::from_bytes(message),
             GroupChainKey::from_bytes(next),

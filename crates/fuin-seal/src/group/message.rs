@@ -53,14 +53,32 @@ pub(crate) fn associated_data(
         .finish()
 }
 
-/// The string a sender chain signs: `framed(associated data, ciphertext)`
-/// (under the raw prefix `"fuin/v1/group-message-signature"`).
-fn signed_string(ad: &[u8], ciphertext: &[u8]) -> Vec<u8> {
-    Framer::unlabelled().field(ad).field(ciphertext).finish()
+/// The string a sender chain signs is `framed(associated data,
+/// ciphertext)` (under the raw prefix `"fuin/v1/group-message-signature"`):
+/// here as its four pieces, so that neither is copied.
+fn signed_pieces<'a>(
+    lengths: &'a [[u8; 4]; 2],
+    ad: &'a [u8],
+    ciphertext: &'a [u8],
+) -> [&'a [u8]; 4] {
+    [&lengths[0], ad, &lengths[1], ciphertext]
+}
+
+/// The two length prefixes of the signed string. Both lengths are bounded
+/// by wire limits far below 4 GiB, as in `Framer::field`.
+fn lengths(ad: &[u8], ciphertext: &[u8]) -> [[u8; 4]; 2] {
+    [
+        (ad.len() as u32).to_be_bytes(),
+        (ciphertext.len() as u32).to_be_bytes(),
+    ]
 }
 
 pub(crate) fn sign(signing: &SigningSecret, ad: &[u8], ciphertext: &[u8]) -> Ed25519Signature {
-    signing.sign(Label::GroupMessageSignature, &signed_string(ad, ciphertext))
+    let lengths = lengths(ad, ciphertext);
+    signing.sign_parts(
+        Label::GroupMessageSignature,
+        &signed_pieces(&lengths, ad, ciphertext),
+    )
 }
 
 pub(crate) fn verify(
@@ -69,9 +87,10 @@ pub(crate) fn verify(
     ciphertext: &[u8],
     signature: &Ed25519Signature,
 ) -> Result<(), SealError> {
-    key.verify(
+    let lengths = lengths(ad, ciphertext);
+    key.verify_parts(
         Label::GroupMessageSignature,
-        &signed_string(ad, ciphertext),
+        &signed_pieces(&lengths, ad, ciphertext),
         signature,
     )
 }
@@ -116,4 +135,32 @@ pub fn verify_group_message_signature(
 /// message.
 pub(crate) fn is_group_kind(kind: ContentKind) -> bool {
     kind == ContentKind::GroupMessage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pieces signed are exactly `framed(associated data, ciphertext)`:
+    /// a signature over the joined string verifies, and the reverse.
+    #[test]
+    fn the_signed_pieces_are_the_framed_string() {
+        let signing = SigningSecret::from_bytes([5; 32]);
+        let key = VerifyingSigningKey::decode(&signing.public_key()).unwrap();
+        let (ad, ciphertext) = (&b"associated data"[..], &[9u8; 70][..]);
+        let joined = Framer::unlabelled().field(ad).field(ciphertext).finish();
+        let over_joined = signing.sign(Label::GroupMessageSignature, &joined);
+        assert_eq!(verify(&key, ad, ciphertext, &over_joined), Ok(()));
+        let over_pieces = sign(&signing, ad, ciphertext);
+        assert_eq!(
+            key.verify(Label::GroupMessageSignature, &joined, &over_pieces),
+            Ok(())
+        );
+        // Moving a byte between the two fields changes the signed string.
+        let longer_ad = [ad, &ciphertext[..1]].concat();
+        assert_eq!(
+            verify(&key, &longer_ad, &ciphertext[1..], &over_pieces),
+            Err(SealError::BadSignature)
+        );
+    }
 }

@@ -10,7 +10,7 @@
 //! Layout of a sealed value: `commitment (32) || GCM ciphertext || GCM tag (16)`.
 
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::gcm::Gcm;
 use super::kdf::{self, Label};
@@ -30,18 +30,29 @@ const NONCE_LEN: usize = 12;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenFailed;
 
-/// The GCM key, nonce and commitment derived from key material.
-struct DerivedKeys(Zeroizing<[u8; KEY_LEN + NONCE_LEN + COMMITMENT_LEN]>);
+/// The GCM key, nonce and commitment derived from key material, wiped on
+/// drop (as one slice: a single fill the compiler keeps).
+struct DerivedKeys([u8; KEY_LEN + NONCE_LEN + COMMITMENT_LEN]);
+
+impl Drop for DerivedKeys {
+    fn drop(&mut self) {
+        self.0.as_mut_slice().zeroize();
+    }
+}
 
 impl DerivedKeys {
     fn new(label: Label, salt: Option<&[u8]>, key_material: &[u8]) -> Self {
-        Self(kdf::derive(label, salt, key_material, &[]))
+        let mut keys = Self([0; KEY_LEN + NONCE_LEN + COMMITMENT_LEN]);
+        kdf::derive_into(label, salt, key_material, &[], &mut keys.0);
+        keys
     }
 
     fn cipher(&self) -> Gcm {
-        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        let mut key = [0u8; KEY_LEN];
         key.copy_from_slice(&self.0[..KEY_LEN]);
-        Gcm::new(&key)
+        let cipher = Gcm::new(&key);
+        key.as_mut_slice().zeroize();
+        cipher
     }
 
     fn nonce(&self) -> [u8; NONCE_LEN] {

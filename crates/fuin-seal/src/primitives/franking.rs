@@ -5,12 +5,10 @@
 //! check `nf` and `nf || 0x00` would give the same commitment, and a reporter
 //! could present a different key for the same message.
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::framing::Framer;
 use super::kdf::Label;
+use super::mac::{HmacKey, HmacRun};
 use crate::{ConversationId, SealError};
 use fuin_wire::{ClientMessageId, ContentType, DeviceAddress, FrankingCommitment};
 
@@ -33,8 +31,22 @@ pub struct FrankedMessage<'r> {
 }
 
 impl FrankedMessage<'_> {
+    /// Feeds `framed("fuin/v1/franking-commitment", sender user, BE32(sender
+    /// device), conversation, message id, BE32(content type), body)` to the
+    /// MAC, field by field, without building the string.
+    fn frame_into(&self, run: &mut HmacRun<'_>) {
+        run.field(Label::FrankingCommitment.as_bytes());
+        run.field(self.sender.user.as_str().as_bytes());
+        run.field(&self.sender.device.0.to_be_bytes());
+        run.field(&self.conversation.0);
+        run.field(self.message_id.as_bytes());
+        run.field(&self.content_type.code().to_be_bytes());
+        run.field(self.body);
+    }
+
+    #[cfg(test)]
     fn framed(&self) -> Vec<u8> {
-        Framer::new(Label::FrankingCommitment.as_bytes())
+        super::framing::Framer::new(Label::FrankingCommitment.as_bytes())
             .address(self.sender)
             .field(&self.conversation.0)
             .field(self.message_id.as_bytes())
@@ -50,10 +62,10 @@ pub fn commit(key: &[u8], message: &FrankedMessage<'_>) -> Result<FrankingCommit
     if key.len() != FRANKING_KEY_LEN {
         return Err(SealError::InvalidFrankingKey { len: key.len() });
     }
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .map_err(|_| SealError::InvalidFrankingKey { len: key.len() })?;
-    mac.update(&message.framed());
-    Ok(FrankingCommitment(mac.finalize().into_bytes().into()))
+    let key = HmacKey::new(key);
+    let mut run = key.start();
+    message.frame_into(&mut run);
+    Ok(FrankingCommitment(run.finish()))
 }
 
 /// Checks, in constant time, that `key` opens `commitment` for `message`.
@@ -73,15 +85,7 @@ pub fn verify(
 /// HMAC-SHA256 of `data` under `key`, for the ratchet's chain steps and for
 /// checking the wrapper against outside test vectors.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC accepts keys of every length, so this cannot fail.
-    let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => return [0; 32],
-    };
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
+    HmacKey::new(key).mac(parts)
 }
 
 /// Verifies an HMAC-SHA256 tag, possibly truncated to `tag.len()` bytes (at
@@ -111,6 +115,8 @@ mod tests {
         };
         let key = [9u8; 32];
         let commitment = commit(&key, &message).unwrap();
+        // The streamed commitment is the MAC of the framed string.
+        assert_eq!(commitment.0, hmac_sha256(&key, &[&message.framed()]));
         let mut padded = key.to_vec();
         padded.push(0);
         // Plain HMAC gives the same tag for the zero-padded key...

@@ -1,8 +1,12 @@
 //! HKDF-SHA256 and the one table of labels that separates every use of a
 //! key in fuin. `spec/protocol.md` reproduces this table.
 
+#[cfg(any(test, feature = "hazmat"))]
 use hkdf::Hkdf;
+#[cfg(any(test, feature = "hazmat"))]
 use sha2::Sha256;
+
+use super::mac::{HmacKey, TAG_LEN};
 
 /// Every domain-separation label fuin uses: HKDF `info` strings, signature
 /// contexts and MAC labels. A label is never used for two purposes.
@@ -248,6 +252,10 @@ pub fn hkdf_raw(
 
 /// HKDF-SHA256 with a protocol label (and optional context appended to it)
 /// as `info`, producing `N` bytes.
+///
+/// RFC 5869 over [`HmacKey`]: the salt's key is prepared once for the
+/// extract step (an absent salt is 32 zero bytes, whose prepared key is
+/// kept), the pseudorandom key once for every output block.
 pub fn derive<const N: usize>(
     label: Label,
     salt: Option<&[u8]>,
@@ -256,11 +264,44 @@ pub fn derive<const N: usize>(
 ) -> zeroize::Zeroizing<[u8; N]> {
     const { assert!(N <= MAX_OUTPUT_LEN) };
     let mut out = zeroize::Zeroizing::new([0u8; N]);
-    let hkdf = Hkdf::<Sha256>::new(salt, ikm);
-    // N is at most MAX_OUTPUT_LEN (checked at compile time above), the only
-    // case in which expand fails.
-    let _ = hkdf.expand_multi_info(&[label.as_bytes(), context], out.as_mut());
+    derive_into(label, salt, ikm, context, out.as_mut_slice());
     out
+}
+
+/// [`derive`] into a buffer the caller holds (and wipes), of at most
+/// [`MAX_OUTPUT_LEN`] bytes; anything beyond that is left as it is.
+pub(crate) fn derive_into(
+    label: Label,
+    salt: Option<&[u8]>,
+    ikm: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) {
+    let prk = zeroize::Zeroizing::new(match salt {
+        Some(salt) => HmacKey::new(salt).mac(&[ikm]),
+        None => absent_salt().mac(&[ikm]),
+    });
+    let prk = HmacKey::new(prk.as_slice());
+    let mut previous = zeroize::Zeroizing::new([0u8; TAG_LEN]);
+    for (index, block) in out.chunks_mut(TAG_LEN).take(255).enumerate() {
+        let mut run = prk.start();
+        if index > 0 {
+            run.update(previous.as_slice());
+        }
+        run.update(label.as_bytes());
+        run.update(context);
+        // At most 255 blocks (taken above), so the counter fits.
+        run.update(&[(index + 1) as u8]);
+        *previous = run.finish();
+        block.copy_from_slice(&previous[..block.len()]);
+    }
+}
+
+/// The extract step's key when there is no salt: RFC 5869 takes a hash
+/// length of zeros. Public, so kept prepared for the whole process.
+fn absent_salt() -> &'static HmacKey {
+    static KEY: std::sync::OnceLock<HmacKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| HmacKey::new(&[0; TAG_LEN]))
 }
 
 #[cfg(test)]
@@ -287,6 +328,36 @@ mod tests {
             let text = std::str::from_utf8(label.as_bytes()).unwrap_or_default();
             let row = format!("| `{text}` | {} |", text.len());
             assert!(spec.contains(&row), "spec/protocol.md §2 lacks {row}");
+        }
+    }
+
+    /// The derivation agrees with the `hkdf` crate for every salt kind and
+    /// every output length the protocol uses, across block boundaries.
+    #[test]
+    fn derive_agrees_with_the_hkdf_crate() {
+        fn check<const N: usize>(salt: Option<&[u8]>, ikm: &[u8], context: &[u8]) {
+            let ours = derive::<N>(Label::MessageKeys, salt, ikm, context);
+            let mut info = Label::MessageKeys.as_bytes().to_vec();
+            info.extend_from_slice(context);
+            let mut expected = [0u8; N];
+            hkdf_raw(salt, ikm, &info, &mut expected).unwrap();
+            assert_eq!(*ours, expected, "{N} bytes, salt {salt:?}");
+        }
+        let long_salt = [5u8; 100];
+        let long_context = [6u8; 150];
+        for salt in [
+            None,
+            Some(&[][..]),
+            Some(&[1u8; 16][..]),
+            Some(&long_salt[..]),
+        ] {
+            for context in [&[][..], &b"context"[..], &long_context[..]] {
+                check::<32>(salt, &[9; 32], context);
+                check::<64>(salt, &[9; 160], context);
+                check::<76>(salt, &[9; 32], context);
+                check::<1>(salt, b"", context);
+                check::<100>(salt, &[9; 70], context);
+            }
         }
     }
 

@@ -10,6 +10,7 @@ pub mod gcm;
 pub mod hybrid_kem;
 pub mod kdf;
 pub mod kem;
+pub mod mac;
 pub mod secret;
 pub mod signing;
 pub mod x25519;

@@ -5,8 +5,24 @@
 macro_rules! secret_bytes {
     ($(#[$meta:meta])* $vis:vis $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, ::zeroize::Zeroize, ::zeroize::ZeroizeOnDrop)]
+        #[derive(Clone)]
         $vis struct $name([u8; 32]);
+
+        // Wiped as a slice: one fill behind a barrier the compiler keeps,
+        // rather than 32 separate volatile writes.
+        impl ::zeroize::Zeroize for $name {
+            fn zeroize(&mut self) {
+                ::zeroize::Zeroize::zeroize(self.0.as_mut_slice());
+            }
+        }
+
+        impl Drop for $name {
+            fn drop(&mut self) {
+                ::zeroize::Zeroize::zeroize(self);
+            }
+        }
+
+        impl ::zeroize::ZeroizeOnDrop for $name {}
 
         impl $name {
             /// Wraps secret bytes.

@@ -1,8 +1,8 @@
 //! The three symmetric keys of the Double Ratchet and the two KDFs between
 //! them.
 
-use crate::primitives::franking::hmac_sha256;
 use crate::primitives::kdf::{self, Label};
+use crate::primitives::mac::HmacKey;
 use crate::primitives::secret::{DhOutput, secret_bytes};
 
 secret_bytes!(
@@ -37,10 +37,12 @@ impl RootKey {
 impl ChainKey {
     /// A chain step: the message key is `HMAC(chain key,
     /// "fuin/v1/chain-message-key")`, the next chain key `HMAC(chain key,
-    /// "fuin/v1/chain-next-key")`.
+    /// "fuin/v1/chain-next-key")`: the chain key is prepared as an HMAC key
+    /// once for both.
     pub fn step(&self) -> (MessageKey, ChainKey) {
-        let message = hmac_sha256(self.expose(), &[Label::ChainMessageKey.as_bytes()]);
-        let next = hmac_sha256(self.expose(), &[Label::ChainNextKey.as_bytes()]);
+        let key = HmacKey::new(self.expose());
+        let message = key.mac(&[Label::ChainMessageKey.as_bytes()]);
+        let next = key.mac(&[Label::ChainNextKey.as_bytes()]);
         (MessageKey::from_bytes(message), ChainKey::from_bytes(next))
     }
 }
