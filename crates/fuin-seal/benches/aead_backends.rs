@@ -17,9 +17,18 @@
 //! shows next to the bare crates). Criterion reports throughput in bytes of
 //! plaintext; 16 bytes of associated data as a fuin chunk header would give.
 //!
-//! Run with `cargo bench -p fuin-seal --bench aead_backends` (about 4
+//! Run with `cargo bench -p fuin-seal --bench aead_backends` (about 6
 //! minutes). Without `--bench` (as `cargo test --benches` runs it) each
 //! case runs once, which also checks that every candidate round-trips.
+//!
+//! On a shared, busy machine criterion's back-to-back wall-clock
+//! measurements (each candidate for seconds on end) catch different loads.
+//! With `FUIN_GCM_ALTERNATE=ROUNDS` set, the bench instead times every
+//! candidate in turn, a short batch each (about 1 ms), for ROUNDS rounds,
+//! by the thread's CPU clock on Linux (time spent descheduled does not
+//! count; the wall clock elsewhere), and prints for each case the median
+//! and the 10th percentile of each candidate's time per operation and the
+//! median of its per-round ratio to `aws-lc-rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -283,7 +292,159 @@ fn bench_backend<B: Backend>(c: &mut Criterion) {
     }
 }
 
+/// The clock of the alternating rounds: this thread's CPU time on Linux.
+#[cfg(target_os = "linux")]
+fn now() -> Duration {
+    let time = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(time.tv_sec).unwrap(),
+        u32::try_from(time.tv_nsec).unwrap(),
+    )
+}
+
+/// The clock of the alternating rounds: the wall clock off Linux.
+#[cfg(not(target_os = "linux"))]
+fn now() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+/// One candidate, type-erased for the alternating rounds: runs `count`
+/// operations of one case and returns the time they took.
+type Timed = Box<dyn FnMut(usize) -> Duration>;
+
+/// The four cases of `B` at `len` bytes, as timed closures, in the order
+/// seal fresh, open fresh, seal prepared, open prepared.
+fn cases<B: Backend + 'static>(len: usize) -> [Timed; 4]
+where
+    B::Key: 'static,
+{
+    let (ciphertext, tag) = sealed::<B>(len);
+    let ciphertext = std::rc::Rc::new(ciphertext);
+    let prepared = std::rc::Rc::new(B::expand(&KEY));
+    let mut buffer = vec![0u8; len];
+    let seal_fresh: Timed = Box::new(move |count| {
+        let start = now();
+        for _ in 0..count {
+            let key = B::expand(black_box(&KEY));
+            black_box(B::seal(&key, &NONCE, &AAD, &mut buffer));
+        }
+        now() - start
+    });
+    let mut buffer = vec![0u8; len];
+    let key = prepared.clone();
+    let seal_prepared: Timed = Box::new(move |count| {
+        let start = now();
+        for _ in 0..count {
+            black_box(B::seal(&key, &NONCE, &AAD, &mut buffer));
+        }
+        now() - start
+    });
+    // Opening in place consumes the ciphertext: the batch's copies are
+    // made before the clock starts.
+    let source = ciphertext.clone();
+    let open_fresh: Timed = Box::new(move |count| {
+        let mut copies = vec![source.as_ref().clone(); count];
+        let start = now();
+        for buffer in &mut copies {
+            let key = B::expand(black_box(&KEY));
+            assert!(B::open(&key, &NONCE, &AAD, buffer, &tag));
+        }
+        now() - start
+    });
+    let source = ciphertext;
+    let open_prepared: Timed = Box::new(move |count| {
+        let mut copies = vec![source.as_ref().clone(); count];
+        let start = now();
+        for buffer in &mut copies {
+            assert!(B::open(&prepared, &NONCE, &AAD, buffer, &tag));
+        }
+        now() - start
+    });
+    [seal_fresh, open_fresh, seal_prepared, open_prepared]
+}
+
+/// The value below which `share` of `values` lie (sorts them).
+fn quantile(values: &mut [f64], share: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * share).round() as usize]
+}
+
+/// The alternating rounds (see the module comment).
+fn alternate(rounds: usize) {
+    const CASES: [&str; 4] = ["seal fresh", "open fresh", "seal prepared", "open prepared"];
+    const BATCH: Duration = Duration::from_millis(1);
+    println!(
+        "| size | case | candidate | median ns/op | GB/s | p10 ns/op | GB/s at p10 | \
+         time / aws-lc-rs (median of rounds) |"
+    );
+    println!("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    for (len, size) in SIZES {
+        let mut candidates: Vec<(&str, [Timed; 4])> = vec![
+            (RustCrypto::NAME, cases::<RustCrypto>(len)),
+            (Ring::NAME, cases::<Ring>(len)),
+        ];
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        {
+            candidates.push((AwsLc::NAME, cases::<AwsLc>(len)));
+            if graviola::util::is_cpu_supported() {
+                candidates.push((Graviola::NAME, cases::<Graviola>(len)));
+            }
+        }
+        candidates.push((FuinGcm::NAME, cases::<FuinGcm>(len)));
+        let reference = candidates
+            .iter()
+            .position(|(name, _)| *name == "aws-lc-rs")
+            .unwrap_or(0);
+        for (case, label) in CASES.iter().enumerate() {
+            // Operations per batch, from one calibrating batch of each.
+            let counts: Vec<usize> = candidates
+                .iter_mut()
+                .map(|(_, timed)| {
+                    timed[case](1);
+                    let once = timed[case](16).as_secs_f64() / 16.0;
+                    ((BATCH.as_secs_f64() / once.max(1e-9)) as usize).clamp(1, 100_000)
+                })
+                .collect();
+            let mut per_op = vec![Vec::with_capacity(rounds); candidates.len()];
+            let mut ratios = vec![Vec::with_capacity(rounds); candidates.len()];
+            for round in 0..rounds {
+                let mut this_round = vec![0.0; candidates.len()];
+                // Each round starts with a different candidate.
+                for step in 0..candidates.len() {
+                    let at = (round + step) % candidates.len();
+                    let took = candidates[at].1[case](counts[at]);
+                    this_round[at] = took.as_secs_f64() / counts[at] as f64;
+                }
+                for (at, time) in this_round.iter().enumerate() {
+                    per_op[at].push(*time);
+                    ratios[at].push(time / this_round[reference]);
+                }
+            }
+            for (at, (name, _)) in candidates.iter().enumerate() {
+                let time = quantile(&mut per_op[at], 0.5);
+                let low = quantile(&mut per_op[at], 0.1);
+                println!(
+                    "| {size} | {label} | {name} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} |",
+                    time * 1e9,
+                    len as f64 / time / 1e9,
+                    low * 1e9,
+                    len as f64 / low / 1e9,
+                    quantile(&mut ratios[at], 0.5),
+                );
+            }
+        }
+    }
+}
+
 fn main() {
+    if let Some(rounds) = std::env::var("FUIN_GCM_ALTERNATE")
+        .ok()
+        .and_then(|value| value.parse().ok())
+    {
+        alternate(rounds);
+        return;
+    }
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))

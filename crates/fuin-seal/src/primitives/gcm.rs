@@ -146,12 +146,8 @@ impl Gcm {
         }
         match &self.0 {
             Expanded::Portable(key) => key.seal_into(nonce, aad, input, output),
-            // AWS-LC seals in place only.
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-            Expanded::Fast(key) => {
-                output.copy_from_slice(input);
-                key.seal_in_place(nonce, aad, output)
-            }
+            Expanded::Fast(key) => key.seal_into(nonce, aad, input, output),
         }
     }
 

@@ -44,6 +44,29 @@ impl FastKey {
             .unwrap_or_default()
     }
 
+    /// From `input` into `output` (same length, checked by the caller),
+    /// without a copy. On a refusal the tag is all zeros.
+    pub(super) fn seal_into(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        input: &[u8],
+        output: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        let mut tag = [0; TAG_LEN];
+        match self.0.seal_out_of_place_scatter(
+            Nonce::assume_unique_for_key(*nonce),
+            Aad::from(aad),
+            input,
+            output,
+            &[],
+            &mut tag,
+        ) {
+            Ok(()) => tag,
+            Err(_) => [0; TAG_LEN],
+        }
+    }
+
     /// AWS-LC decrypts before it compares the tag and leaves the buffer
     /// unspecified when the tag is wrong, so it is cleared here.
     pub(super) fn open_in_place(
