@@ -678,10 +678,8 @@ async fn a_batch_of_sends_gives_each_send_its_own_answer() {
                 let record = [b'b', u8::try_from(i).unwrap()];
                 store.deliver_within_quotas(vec![delivery(*id, &bob, &record, LATER)], quota)
             })
-            .chain([store.deliver_within_quotas(
-                vec![delivery(to_carol, &carol, b"second", LATER)],
-                quota,
-            )]),
+            .chain([store
+                .deliver_within_quotas(vec![delivery(to_carol, &carol, b"second", LATER)], quota)]),
     )
     .await;
     assert_eq!(

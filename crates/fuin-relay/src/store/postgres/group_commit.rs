@@ -15,8 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{GenericClient, Pool};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio_postgres::Statement;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 use super::locks::mailbox_lock;
 use super::{Op, backend, backend_at, key, sql_time};
@@ -31,6 +33,11 @@ const MAX_BATCH_WRITES: usize = 256;
 /// The most envelopes stored or deleted in one transaction (a batch stops
 /// growing once it holds this many; a single larger write is kept whole).
 const MAX_BATCH_ROWS: usize = 4096;
+/// How many batches may be between their first statement and their commit
+/// at once: while one waits for its commit to be flushed, the next is
+/// written. (Two batches naming one mailbox still commit one after the
+/// other: the second waits for the first's mailbox lock.)
+const BATCHES_IN_FLIGHT: usize = 2;
 /// How many writes may wait for the committer before callers wait to enqueue.
 const QUEUE_DEPTH: usize = 4 * MAX_BATCH_WRITES;
 
@@ -157,7 +164,13 @@ async fn committer(
     mut queue: mpsc::Receiver<Pending>,
     counts: Arc<BatchCounts>,
 ) {
+    let channel: Arc<str> = channel.into();
+    let in_flight = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     while let Some(first) = queue.recv().await {
+        // Waiting for a free slot lets the next batch grow meanwhile.
+        let Ok(slot) = Arc::clone(&in_flight).acquire_owned().await else {
+            break;
+        };
         let mut rows = first.work.rows();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH_WRITES && rows < MAX_BATCH_ROWS {
@@ -169,7 +182,11 @@ async fn committer(
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, &channel, batch, &counts).await;
+        let (pool, channel, counts) = (pool.clone(), Arc::clone(&channel), Arc::clone(&counts));
+        tokio::spawn(async move {
+            commit_batch(&pool, &channel, batch, &counts).await;
+            drop(slot);
+        });
     }
 }
 
@@ -281,6 +298,28 @@ async fn store_together(
 
     let mut client = pool.get().await.map_err(|_| fail("pool"))?;
     let transaction = client.transaction().await.map_err(|_| fail("begin"))?;
+    // Prepared first (once per connection, then from its cache), so that the
+    // statements below can be sent together and still run in their order.
+    let lock = transaction
+        .prepare_cached(LOCK)
+        .await
+        .map_err(|_| fail("lock"))?;
+    let count = transaction
+        .prepare_cached(COUNT)
+        .await
+        .map_err(|_| fail("quota"))?;
+    let insert = transaction
+        .prepare_cached(INSERT)
+        .await
+        .map_err(|_| fail("insert"))?;
+    let delete = transaction
+        .prepare_cached(DELETE)
+        .await
+        .map_err(|_| fail("delete"))?;
+    let notify = transaction
+        .prepare_cached(NOTIFY)
+        .await
+        .map_err(|_| fail("notify"))?;
 
     if !sends.is_empty() {
         let locks: Vec<i64> = sends
@@ -290,30 +329,28 @@ async fn store_together(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        // The function scan yields the keys in the array's (ascending)
-        // order and takes each lock as it goes.
-        let lock = transaction
-            .prepare_cached("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k")
-            .await
-            .map_err(|_| fail("lock"))?;
-        transaction
-            .execute(&lock, &[&locks])
-            .await
-            .map_err(|_| fail("lock"))?;
-    }
-
-    // With the mailboxes locked, no other delivery can add to them before
-    // this batch commits.
-    if sends
-        .iter()
-        .any(|(_, send)| send.quota != MailboxQuota::UNBOUNDED)
-    {
-        let mut stored = stored_in_mailboxes(&transaction, &sends)
-            .await
-            .map_err(|_| fail("quota"))?;
-        for (index, send) in &sends {
-            if let Err(refused) = admit_within_quota(send, &mut stored) {
-                answers[*index] = Err(refused);
+        let needs_count = sends
+            .iter()
+            .any(|(_, send)| send.quota != MailboxQuota::UNBOUNDED);
+        // Sent together, run in order: the count sees the mailboxes once
+        // they are locked, so no other delivery can add to them before this
+        // batch commits.
+        let lock_params: [&(dyn ToSql + Sync); 1] = [&locks];
+        let (locked, counted) = tokio::join!(transaction.execute(&lock, &lock_params), async {
+            if needs_count {
+                stored_in_mailboxes(&transaction, &count, &sends)
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        });
+        locked.map_err(|_| fail("lock"))?;
+        if let Some(mut stored) = counted.map_err(|_| fail("quota"))? {
+            for (index, send) in &sends {
+                if let Err(refused) = admit_within_quota(send, &mut stored) {
+                    answers[*index] = Err(refused);
+                }
             }
         }
     }
@@ -342,69 +379,61 @@ async fn store_together(
         }
         wake_payloads.extend(send.wake_payloads.iter().map(String::as_str));
     }
+    let wake_payloads: Vec<&str> = wake_payloads.into_iter().collect();
 
-    if !message_ids.is_empty() {
-        // Each row's seq: its mailbox's highest so far plus its rank among
-        // the batch's rows for that mailbox, in the batch's order (sends in
-        // the order they came, each send's envelopes in its order).
-        let insert = transaction
-            .prepare_cached(
-                "INSERT INTO mailbox \
-                   (message_id, user_id, device, record, expires_at, seq, checksum, size) \
-                 SELECT m.message_id, m.user_id, m.device, m.record, m.expires_at, \
-                   COALESCE((SELECT MAX(x.seq) FROM mailbox x \
-                             WHERE x.user_id = m.user_id AND x.device = m.device), 0) \
-                   + row_number() OVER (PARTITION BY m.user_id, m.device ORDER BY m.n), \
-                   m.checksum, octet_length(m.record) \
-                 FROM unnest($1::bytea[], $2::text[], $3::bigint[], $4::bytea[], \
-                             $5::bigint[], $6::bytea[]) \
-                   WITH ORDINALITY AS m (message_id, user_id, device, record, expires_at, \
-                                         checksum, n)",
-            )
-            .await
-            .map_err(|_| fail("insert"))?;
-        transaction
-            .execute(
-                &insert,
-                &[
-                    &message_ids,
-                    &users,
-                    &devices,
-                    &records,
-                    &expiries,
-                    &checksums,
-                ],
-            )
-            .await
-            .map_err(|error| {
-                let duplicate = error.as_db_error().is_some_and(|error| {
-                    error.code() == &SqlState::UNIQUE_VIOLATION
-                        && error.constraint() == Some("mailbox_pkey")
-                });
-                fail(if duplicate {
-                    "duplicate message id"
-                } else {
-                    "insert"
-                })
-            })?;
+    // Sent together, run in order; a failure aborts the transaction, so
+    // what follows it fails too and nothing is committed.
+    let (inserted, acknowledged, notified) = tokio::join!(
+        async {
+            if message_ids.is_empty() {
+                return Ok(0);
+            }
+            transaction
+                .execute(
+                    &insert,
+                    &[
+                        &message_ids,
+                        &users,
+                        &devices,
+                        &records,
+                        &expiries,
+                        &checksums,
+                    ],
+                )
+                .await
+        },
+        acknowledge_together(&transaction, &delete, works),
+        async {
+            if wake_payloads.is_empty() {
+                return Ok(0);
+            }
+            // Queued with the transaction: the other nodes hear of it at
+            // commit.
+            transaction
+                .execute(&notify, &[&channel, &wake_payloads])
+                .await
+        },
+    );
+    inserted.map_err(|error| {
+        let duplicate = error.as_db_error().is_some_and(|error| {
+            error.code() == &SqlState::UNIQUE_VIOLATION
+                && error.constraint() == Some("mailbox_pkey")
+        });
+        fail(if duplicate {
+            "duplicate message id"
+        } else {
+            "insert"
+        })
+    })?;
+    for (answer, deleted) in answers
+        .iter_mut()
+        .zip(acknowledged.map_err(|_| fail("delete"))?)
+    {
+        if let Some(deleted) = deleted {
+            *answer = Ok(deleted);
+        }
     }
-
-    acknowledge_together(&transaction, works, &mut answers)
-        .await
-        .map_err(|_| fail("delete"))?;
-
-    if !wake_payloads.is_empty() {
-        // Queued with the transaction: the other nodes hear of it at commit.
-        let wake_payloads: Vec<&str> = wake_payloads.into_iter().collect();
-        let notify = transaction
-            .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
-            .await
-            .map_err(|_| fail("notify"))?;
-        transaction
-            .execute(&notify, &[&channel, &wake_payloads])
-            .await
-            .map_err(|_| fail("notify"))?;
-    }
+    notified.map_err(|_| fail("notify"))?;
 
     let started = std::time::Instant::now();
     let committed = transaction.commit().await;
@@ -413,14 +442,51 @@ async fn store_together(
     Ok(answers)
 }
 
+/// Locks the mailboxes named by an array of keys. The function scan yields
+/// the keys in the array's (ascending) order and takes each lock as it goes.
+const LOCK: &str = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k";
+
+/// What each named mailbox holds: envelopes and bytes. The sizes are summed
+/// from the index on (user_id, device) that includes them, not from the rows.
+const COUNT: &str = "SELECT r.user_id, r.device, \
+       (SELECT COUNT(*) FROM mailbox x \
+        WHERE x.user_id = r.user_id AND x.device = r.device), \
+       (SELECT COALESCE(SUM(x.size), 0)::bigint FROM mailbox x \
+        WHERE x.user_id = r.user_id AND x.device = r.device) \
+     FROM unnest($1::text[], $2::bigint[]) AS r (user_id, device)";
+
+/// Stores envelopes. Each row's seq: its mailbox's highest so far plus its
+/// rank among the batch's rows for that mailbox, in the batch's order (sends
+/// in the order they came, each send's envelopes in its order).
+const INSERT: &str = "INSERT INTO mailbox \
+       (message_id, user_id, device, record, expires_at, seq, checksum, size) \
+     SELECT m.message_id, m.user_id, m.device, m.record, m.expires_at, \
+       COALESCE((SELECT MAX(x.seq) FROM mailbox x \
+                 WHERE x.user_id = m.user_id AND x.device = m.device), 0) \
+       + row_number() OVER (PARTITION BY m.user_id, m.device ORDER BY m.n), \
+       m.checksum, octet_length(m.record) \
+     FROM unnest($1::bytea[], $2::text[], $3::bigint[], $4::bytea[], \
+                 $5::bigint[], $6::bytea[]) \
+       WITH ORDINALITY AS m (message_id, user_id, device, record, expires_at, checksum, n)";
+
+/// Deletes the named envelopes, each only from the mailbox named with it.
+const DELETE: &str = "DELETE FROM mailbox m \
+     USING unnest($1::text[], $2::bigint[], $3::bytea[]) AS a (user_id, device, message_id) \
+     WHERE m.user_id = a.user_id AND m.device = a.device AND m.message_id = a.message_id \
+     RETURNING m.user_id, m.device, m.message_id";
+
+/// Announces deliveries to the other nodes, one payload a row.
+const NOTIFY: &str = "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p";
+
 /// Deletes, in one statement, the envelopes that the acknowledgements among
-/// `works` name in their own mailbox, and sets each one's answer to how many
-/// it deleted (an envelope two of them name counts for the first).
+/// `works` name in their own mailbox. Returns, for each of `works`, how many
+/// an acknowledgement deleted (an envelope two of them name counts for the
+/// first), `None` for a send.
 async fn acknowledge_together(
     client: &impl GenericClient,
+    delete: &Statement,
     works: &[&Work],
-    answers: &mut [Result<u64, StoreError>],
-) -> Result<(), StoreError> {
+) -> Result<Vec<Option<u64>>, StoreError> {
     let mut users = Vec::new();
     let mut devices = Vec::new();
     let mut message_ids: Vec<&[u8]> = Vec::new();
@@ -438,47 +504,37 @@ async fn acknowledge_together(
             }
         }
     }
-    if message_ids.is_empty() {
-        return Ok(());
-    }
-    let delete = client
-        .prepare_cached(
-            "DELETE FROM mailbox m \
-             USING unnest($1::text[], $2::bigint[], $3::bytea[]) AS a (user_id, device, message_id) \
-             WHERE m.user_id = a.user_id AND m.device = a.device AND m.message_id = a.message_id \
-             RETURNING m.user_id, m.device, m.message_id",
-        )
-        .await
-        .op(ACK_OP)?;
     let mut deleted: BTreeSet<(String, i64, Vec<u8>)> = BTreeSet::new();
-    for row in client
-        .query(&delete, &[&users, &devices, &message_ids])
-        .await
-        .op(ACK_OP)?
-    {
-        deleted.insert((
-            row.try_get(0).op(ACK_OP)?,
-            row.try_get(1).op(ACK_OP)?,
-            row.try_get(2).op(ACK_OP)?,
-        ));
-    }
-    for (work, answer) in works.iter().zip(answers.iter_mut()) {
-        if let Work::Acknowledge {
-            user,
-            device,
-            message_ids: ids,
-        } = work
+    if !message_ids.is_empty() {
+        for row in client
+            .query(delete, &[&users, &devices, &message_ids])
+            .await
+            .op(ACK_OP)?
         {
-            let mut count = 0;
-            for id in ids {
-                if deleted.remove(&(user.clone(), *device, id.to_vec())) {
-                    count += 1;
-                }
-            }
-            *answer = Ok(count);
+            deleted.insert((
+                row.try_get(0).op(ACK_OP)?,
+                row.try_get(1).op(ACK_OP)?,
+                row.try_get(2).op(ACK_OP)?,
+            ));
         }
     }
-    Ok(())
+    Ok(works
+        .iter()
+        .map(|work| match work {
+            Work::Acknowledge {
+                user,
+                device,
+                message_ids: ids,
+            } => Some(
+                ids.iter()
+                    .filter(|id| deleted.remove(&(user.clone(), *device, id.to_vec())))
+                    .count()
+                    .try_into()
+                    .unwrap_or(u64::MAX),
+            ),
+            Work::Send { .. } => None,
+        })
+        .collect())
 }
 
 /// Each mailbox the batch names, keyed as stored, with how many envelopes
@@ -488,6 +544,7 @@ type MailboxCounts = BTreeMap<(String, i64), (u64, u64)>;
 /// Counts, in one statement, what each mailbox that `sends` name holds.
 async fn stored_in_mailboxes(
     client: &impl GenericClient,
+    count: &Statement,
     sends: &[(usize, Send<'_>)],
 ) -> Result<MailboxCounts, StoreError> {
     let mailboxes: BTreeSet<(String, i64)> = sends
@@ -496,21 +553,8 @@ async fn stored_in_mailboxes(
         .map(|delivery| key(&delivery.recipient))
         .collect();
     let (users, devices): (Vec<String>, Vec<i64>) = mailboxes.into_iter().unzip();
-    // The sizes are summed from the index on (user_id, device) that
-    // includes them, not from the rows.
-    let count = client
-        .prepare_cached(
-            "SELECT r.user_id, r.device, \
-               (SELECT COUNT(*) FROM mailbox x \
-                WHERE x.user_id = r.user_id AND x.device = r.device), \
-               (SELECT COALESCE(SUM(x.size), 0)::bigint FROM mailbox x \
-                WHERE x.user_id = r.user_id AND x.device = r.device) \
-             FROM unnest($1::text[], $2::bigint[]) AS r (user_id, device)",
-        )
-        .await
-        .op(OP)?;
     let mut counts = MailboxCounts::new();
-    for row in client.query(&count, &[&users, &devices]).await.op(OP)? {
+    for row in client.query(count, &[&users, &devices]).await.op(OP)? {
         let user: String = row.try_get(0).op(OP)?;
         let device: i64 = row.try_get(1).op(OP)?;
         let stored: i64 = row.try_get(2).op(OP)?;

@@ -2,6 +2,7 @@
 //! acknowledging them through the group commit (`group_commit.rs`).
 
 use fuin_wire::{DeviceAddress, MessageId};
+
 use super::{Op, PostgresStore, key, sql_time};
 use crate::store::integrity::{self, mailbox_checksum};
 use crate::store::{MailboxQuota, NewDelivery, StoreError, StoredDelivery};
@@ -88,8 +89,6 @@ impl PostgresStore {
         }
         let (user, device) = key(recipient);
         let message_ids = message_ids.iter().map(|id| id.0).collect();
-        self.deliveries
-            .acknowledge(user, device, message_ids)
-            .await
+        self.deliveries.acknowledge(user, device, message_ids).await
     }
 }
