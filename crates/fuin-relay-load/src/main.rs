@@ -34,6 +34,7 @@
 mod baseline;
 mod body;
 mod client;
+mod commits;
 mod ledger;
 mod recipients;
 mod relays;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::baseline::BaselineResult;
+use crate::commits::Commits;
 
 /// A latency distribution, in ms.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -83,6 +84,9 @@ pub(crate) struct Report {
     pub(crate) ratio_to_per_message: Option<f64>,
     /// durable_sends_per_second / baseline_batched.rows_per_second.
     pub(crate) ratio_to_batched: Option<f64>,
+    /// The in-process relays' store transactions during the load (not the
+    /// setup), and the writes they held; `None` for relays given with --relay.
+    pub(crate) commits: Option<Commits>,
     /// /proc/loadavg at the start and at the end.
     pub(crate) loadavg_before: String,
     pub(crate) loadavg_after: String,
@@ -143,6 +147,14 @@ pub(crate) fn print_report(report: &Report) {
         "lost {}, duplicated {}, misdelivered {}, corrupted {} (reordered {})",
         report.lost, report.duplicated, report.misdelivered, report.corrupted, report.reordered
     );
+    if let Some(commits) = report.commits {
+        println!(
+            "store commits during the load: {} holding {} writes, {:.1} writes per commit",
+            commits.commits,
+            commits.writes,
+            commits.mean_batch()
+        );
+    }
     if let Some(base) = &report.baseline_per_message {
         println!(
             "baseline, raw rusqlite, {}: {:.1} rows/s ({} rows in {:.2} s); relay/baseline {:.2}",

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::baseline::{BaselineResult, baseline, record_len};
 use crate::body::HEADER_LEN;
 use crate::client::{Device, enrol, http_client};
+use crate::commits::Commits;
 use crate::ledger::Ledger;
 use crate::recipients::recipient_task;
 use crate::relays::{Backend, start_relays};
@@ -120,6 +121,13 @@ pub(crate) async fn run(args: Args) -> Result<Report, String> {
     let recipients_devices = devices.split_off(senders_n);
     let senders_devices = devices;
     let setup_seconds = started.elapsed().as_secs_f64();
+    // The relays in process record their commits in this process's metrics.
+    let store_backend = if args.postgres.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let commits_before = Commits::now(store_backend);
     let sender_addresses: Arc<Vec<_>> =
         Arc::new(senders_devices.iter().map(|d| d.address.clone()).collect());
     let recipient_addresses: Arc<Vec<_>> = Arc::new(
@@ -245,6 +253,10 @@ pub(crate) async fn run(args: Args) -> Result<Report, String> {
             lost += 1;
         }
     }
+    let commits = args
+        .relays
+        .is_empty()
+        .then(|| Commits::now(store_backend).since(commits_before));
     let seconds = |ns: u64| ns as f64 / 1e9;
     let send_seconds = seconds(ledger.last_ack_ns.load(Ordering::Relaxed));
     let delivery_seconds = seconds(ledger.last_delivery_ns.load(Ordering::Relaxed));
@@ -312,6 +324,7 @@ pub(crate) async fn run(args: Args) -> Result<Report, String> {
         ratio_to_batched: ratio(&baseline_batched),
         baseline_per_message,
         baseline_batched,
+        commits,
         loadavg_before,
         loadavg_after: loadavg(),
         errors,

@@ -636,3 +636,107 @@ async fn connection_failures_name_the_cause_without_data() {
         assert!(!error.to_string().contains("secret"), "{error}");
     }
 }
+
+/// Sends waiting together are stored in one transaction, and each keeps
+/// its own answer: one over its mailbox's quota (counting the sends
+/// before it in the batch) is refused alone, one reusing a stored message
+/// id fails alone (the batch is then stored again send by send), and the
+/// others are stored in the order they came.
+///
+/// On a single-threaded runtime every send below is queued before the
+/// committer task runs, so they meet in one batch.
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_of_sends_gives_each_send_its_own_answer() {
+    use fuin_relay::store::{MailboxQuota, StoreError};
+
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let store = schema.store().await;
+    let bob = address("bob", 1);
+    let carol = address("carol", 1);
+    let stored_id = message_id();
+    store
+        .deliver(vec![delivery(stored_id, &carol, b"first", LATER)])
+        .await
+        .unwrap();
+    let (batches_before, sends_before) = store.delivery_batches();
+
+    // Bob's quota is 3 envelopes: the first three sends to him fit, the
+    // fourth does not, the fifth (to carol) does.
+    let quota = MailboxQuota {
+        max_envelopes: 3,
+        max_bytes: u64::MAX,
+    };
+    let to_bob: Vec<_> = (0..4u8).map(|_| message_id()).collect();
+    let to_carol = message_id();
+    let answers = futures_util::future::join_all(
+        to_bob
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let record = [b'b', u8::try_from(i).unwrap()];
+                store.deliver_within_quotas(vec![delivery(*id, &bob, &record, LATER)], quota)
+            })
+            .chain([store
+                .deliver_within_quotas(vec![delivery(to_carol, &carol, b"second", LATER)], quota)]),
+    )
+    .await;
+    assert_eq!(
+        answers,
+        vec![Ok(()), Ok(()), Ok(()), Err(StoreError::MailboxFull), Ok(())]
+    );
+    let (batches, sends) = store.delivery_batches();
+    assert_eq!((batches - batches_before, sends - sends_before), (1, 5));
+    assert_eq!(ids(&store.fetch(&bob, 10, NOW).await.unwrap()), to_bob[..3]);
+    assert_eq!(
+        ids(&store.fetch(&carol, 10, NOW).await.unwrap()),
+        [stored_id, to_carol]
+    );
+
+    // A stored id in the batch: it alone fails, the others are stored.
+    let fresh: Vec<_> = (0..3).map(|_| message_id()).collect();
+    let answers = futures_util::future::join_all(
+        [fresh[0], stored_id, fresh[1], fresh[2]]
+            .into_iter()
+            .map(|id| store.deliver(vec![delivery(id, &carol, b"again", LATER)])),
+    )
+    .await;
+    assert_eq!(answers[0], Ok(()));
+    assert!(matches!(answers[1], Err(StoreError::Backend(_))));
+    assert_eq!(answers[2..], [Ok(()), Ok(())]);
+    assert_eq!(
+        ids(&store.fetch(&carol, 10, NOW).await.unwrap()),
+        [stored_id, to_carol, fresh[0], fresh[1], fresh[2]]
+    );
+
+    // Acknowledgements in one batch with a send: each counts what it
+    // deleted from its own mailbox (an id two of them name counts for the
+    // first; an id of another mailbox deletes nothing).
+    let (batches_before, writes_before) = store.delivery_batches();
+    let later = message_id();
+    let answers = futures_util::future::join_all([
+        store.acknowledge(&carol, &[stored_id, fresh[0]]),
+        store.acknowledge(&carol, &[fresh[0], to_bob[0]]),
+        store.acknowledge(&bob, &[to_bob[1], fresh[1]]),
+    ])
+    .await;
+    let sent = store
+        .deliver(vec![delivery(later, &bob, b"later", LATER)])
+        .await;
+    assert_eq!(answers, [Ok(2), Ok(0), Ok(1)]);
+    assert_eq!(sent, Ok(()));
+    let (batches, writes) = store.delivery_batches();
+    assert_eq!((batches - batches_before, writes - writes_before), (2, 4));
+    assert_eq!(
+        ids(&store.fetch(&carol, 10, NOW).await.unwrap()),
+        [to_carol, fresh[1], fresh[2]]
+    );
+    assert_eq!(
+        ids(&store.fetch(&bob, 10, NOW).await.unwrap()),
+        [to_bob[0], to_bob[2], later]
+    );
+    store.close();
+    drop(store);
+    schema.drop_schema().await;
+}

@@ -62,6 +62,12 @@
 //! PostgreSQL serializes the commits of all transactions that notify, in the
 //! whole cluster, until their commit is flushed: with `synchronous_commit`
 //! on, deliveries through all nodes together commit one flush at a time.
+//! That is why each store commits deliveries in groups
+//! (`src/store/postgres/group_commit.rs`): one task per store takes every
+//! send and acknowledgement waiting (up to 256) and writes them in one
+//! transaction, one statement per step for all of them (lock, quota count,
+//! insert, delete, notify) and one commit, then answers each as if it had
+//! been written alone.
 //!
 //! # What is stored
 //!
@@ -124,6 +130,7 @@ mod admin;
 mod auth;
 mod blobs;
 mod devices;
+mod group_commit;
 mod health;
 mod integrity;
 mod invites;
@@ -148,6 +155,8 @@ pub struct PostgresStore {
     /// Whether the database held no relay schema when this store connected.
     was_new: bool,
     notifier: notify::Notifier,
+    /// Sends wait here to be stored together (group commit).
+    deliveries: group_commit::DeliveryQueue,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -254,10 +263,13 @@ impl PostgresStore {
         let (wake_key, was_new) = schema::migrate(&mut client).await?;
         drop(client);
         let notifier = notify::Notifier::start(config, wake_key).await?;
+        let deliveries =
+            group_commit::DeliveryQueue::start(pool.clone(), notifier.channel().to_owned());
         Ok(Self {
             pool,
             was_new,
             notifier,
+            deliveries,
         })
     }
 
@@ -279,6 +291,13 @@ impl PostgresStore {
     /// has one: the `pid` to look for in `pg_stat_activity`.
     pub fn listener_pid(&self) -> Option<i32> {
         self.notifier.pid()
+    }
+
+    /// How many transactions of the group commit stored sends, and how
+    /// many sends they held (for tests and the load tool: their ratio is the
+    /// mean batch).
+    pub fn delivery_batches(&self) -> (u64, u64) {
+        self.deliveries.batches()
     }
 
     async fn client(&self, name: &'static str) -> Result<Object, StoreError> {

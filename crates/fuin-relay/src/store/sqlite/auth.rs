@@ -117,7 +117,7 @@ impl SqliteStore {
     ) -> Result<Option<DeviceAddress<'static>>, StoreError> {
         const OP: &str = "token_owner";
         let now = sql_time(now_ms);
-        self.read(OP, move |conn| {
+        self.read_now(OP, move |conn| {
             let owner: Option<(String, i64)> = conn
                 .prepare_cached(
                     "SELECT user, device FROM tokens WHERE token_hash = ?1 AND expires_at > ?2",
@@ -145,7 +145,7 @@ impl SqliteStore {
     ) -> Result<Option<TokenGrant>, StoreError> {
         const OP: &str = "token_grant";
         let now = sql_time(now_ms);
-        self.read(OP, move |conn| {
+        self.read_now(OP, move |conn| {
             let grant: Option<(String, i64, i64, bool)> = conn
                 .prepare_cached(
                     "SELECT t.user, t.device, t.expires_at, \

@@ -46,7 +46,7 @@ impl SqliteStore {
     ) -> Result<Option<PublicIdentity>, StoreError> {
         const OP: &str = "device_identity";
         let (user, device) = key(address);
-        self.read(OP, move |conn| checked_identity(conn, &user, device, OP))
+        self.read_now(OP, move |conn| checked_identity(conn, &user, device, OP))
             .await
     }
 

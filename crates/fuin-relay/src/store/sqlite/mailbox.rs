@@ -77,7 +77,7 @@ impl SqliteStore {
         let now = sql_time(now_ms);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let (deliveries, corrupt) = self
-            .read(OP, move |conn| {
+            .read_now(OP, move |conn| {
                 let mut statement = conn
                     .prepare_cached(
                         "SELECT message_id, record, checksum FROM mailbox \

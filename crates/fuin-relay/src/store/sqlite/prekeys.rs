@@ -209,7 +209,7 @@ impl SqliteStore {
     ) -> Result<PrekeyCounts, StoreError> {
         const OP: &str = "prekey_counts";
         let (user, device) = key(address);
-        self.read(OP, move |conn| counts(conn, &user, device, OP))
+        self.read_now(OP, move |conn| counts(conn, &user, device, OP))
             .await
     }
 }

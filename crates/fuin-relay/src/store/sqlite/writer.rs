@@ -134,10 +134,10 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn WriteCommand>>) {
     }
     let outcome = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Err(_) => Err("begin"),
-        Ok(mut transaction) => {
+        Ok(transaction) => {
             let mut failed = None;
             for command in batch.iter_mut() {
-                if let Err(stage) = run_in_savepoint(&mut transaction, command.as_mut()) {
+                if let Err(stage) = run_in_savepoint(&transaction, command.as_mut()) {
                     failed = Some(stage);
                     break;
                 }
@@ -160,15 +160,18 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn WriteCommand>>) {
 }
 
 fn run_in_savepoint(
-    transaction: &mut Transaction<'_>,
+    transaction: &Transaction<'_>,
     command: &mut dyn WriteCommand,
 ) -> Result<(), &'static str> {
-    let savepoint = transaction.savepoint().map_err(|_| "savepoint")?;
-    if command.run(&savepoint) {
-        savepoint.commit().map_err(|_| "savepoint release")?;
+    // Prepared once per connection, not parsed again for every write.
+    step(transaction, "SAVEPOINT write").map_err(|_| "savepoint")?;
+    if command.run(transaction) {
+        step(transaction, "RELEASE write").map_err(|_| "savepoint release")?;
     } else {
-        // Rolls back to the savepoint, then releases it.
-        savepoint.finish().map_err(|_| "savepoint rollback")?;
+        // Undoes what the write did, then ends its savepoint.
+        step(transaction, "ROLLBACK TO write")
+            .and_then(|()| step(transaction, "RELEASE write"))
+            .map_err(|_| "savepoint rollback")?;
     }
     // SQLite abandons the whole transaction on some errors (a full disk, an
     // I/O error); what follows would then run outside it.
@@ -176,6 +179,12 @@ fn run_in_savepoint(
         return Err("transaction abandoned");
     }
     Ok(())
+}
+
+/// Runs one statement without parameters or rows, from the connection's
+/// statement cache.
+fn step(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
