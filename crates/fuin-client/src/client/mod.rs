@@ -175,6 +175,26 @@ pub(crate) struct State {
     pub(crate) acknowledged: Vec<fuin_wire::MessageId>,
 }
 
+impl Drop for State {
+    /// Removes the marks still waiting for a next batch when the client
+    /// closes, so that a process that ends normally (the CLI after a
+    /// `sync`) leaves nothing for the next run to acknowledge again. A
+    /// failure here loses nothing: the mark stays and the next run
+    /// acknowledges it once more.
+    fn drop(&mut self) {
+        if self.acknowledged.is_empty() {
+            return;
+        }
+        let ids = std::mem::take(&mut self.acknowledged);
+        let Ok((tx, key)) = self.store.transaction() else {
+            return;
+        };
+        if Reader::of(&tx, key).forget_processed(&ids).is_ok() {
+            let _ = commit(tx);
+        }
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) address: DeviceAddress<'static>,
     pub(crate) identity: DeviceIdentity,
