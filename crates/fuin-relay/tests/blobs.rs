@@ -672,14 +672,20 @@ async fn a_blake3_named_object_that_was_altered_is_refused_not_served(backend: B
     let mut relabelled = a.clone();
     relabelled[0] = 1;
     for damaged in [flipped, relabelled] {
-        blobs.put(blake3_id(&a), Bytes::from(damaged)).await.unwrap();
+        blobs
+            .put(blake3_id(&a), Bytes::from(damaged))
+            .await
+            .unwrap();
         let answer = download(&h, &bob, &path, &cap).await;
         assert_eq!(
             server_refusal(&answer),
             (StatusCode::INTERNAL_SERVER_ERROR, "blob_damaged".to_owned())
         );
     }
-    blobs.put(blake3_id(&a), Bytes::from(a.clone())).await.unwrap();
+    blobs
+        .put(blake3_id(&a), Bytes::from(a.clone()))
+        .await
+        .unwrap();
     let answer = download(&h, &bob, &path, &cap).await;
     assert_eq!((answer.status, answer.body), (StatusCode::OK, a));
 }

@@ -575,7 +575,9 @@ fn interleaved_one_core(len: usize, rounds: usize) {
         let round = [
             time(&mut || drop(black_box(bare_seal(&cipher, &data, false, None)))),
             time(&mut || drop(black_box(bare_open(&cipher, &bare_sealed, false, None)))),
-            time(&mut || drop(black_box(blake3::hash(&bare_sealed)))),
+            time(&mut || {
+                black_box(blake3::hash(&bare_sealed));
+            }),
             time(&mut || {
                 let mut hasher = blake3::Hasher::new();
                 black_box(bare_seal(&cipher, &data, false, Some(&mut hasher)));
@@ -593,13 +595,17 @@ fn interleaved_one_core(len: usize, rounds: usize) {
             }),
             time(&mut || {
                 drop(black_box(
-                    sealer(5).seal_parallel(&data, DEFAULT_WINDOW_CHUNKS).unwrap(),
+                    sealer(5)
+                        .seal_parallel(&data, DEFAULT_WINDOW_CHUNKS)
+                        .unwrap(),
                 ))
             }),
             time(&mut || {
                 let opener = ObjectOpener::new(&object.object, &object.context);
                 drop(black_box(
-                    opener.open_parallel(&sealed, DEFAULT_WINDOW_CHUNKS).unwrap(),
+                    opener
+                        .open_parallel(&sealed, DEFAULT_WINDOW_CHUNKS)
+                        .unwrap(),
                 ));
             }),
         ];
@@ -625,7 +631,11 @@ fn interleaved_one_core(len: usize, rounds: usize) {
     for (name, values) in names.iter().zip(&times) {
         let t = median(values);
         // Opening cases are compared with bare GCM opening.
-        let base = if name.contains("open") { bare_open_time } else { bare_seal_time };
+        let base = if name.contains("open") {
+            bare_open_time
+        } else {
+            bare_seal_time
+        };
         println!(
             "| {name} | {:.2} | {:.2} | {:.2} |",
             t * 1e3,

@@ -16,7 +16,7 @@ use super::MAX_WINDOW_CHUNKS;
 use super::format::{FormatVersion, HEADER_LEN, Header, Layout, MAX_CHUNKS};
 use super::{AttachmentError, ChunkSize, ObjectContext};
 use crate::ConversationId;
-use crate::primitives::chunked::{BlobHasher, ObjectKeys, TAG_LEN};
+use crate::primitives::chunked::{BlobHasher, ObjectHasher, ObjectKeys, TAG_LEN};
 
 /// The object's key, its derived keys and its header: everything needed to
 /// seal one object. Made only with a freshly drawn key and object id, and
@@ -153,10 +153,8 @@ impl ObjectSealer {
         let sealed_len =
             usize::try_from(layout.sealed_len).map_err(|_| AttachmentError::TooLarge)?;
         let mut sealed = vec![0u8; sealed_len];
-        let (header, body) = sealed.split_at_mut(HEADER_LEN);
-        header.copy_from_slice(&self.header);
-        let mut hasher = BlobHasher::new(FormatVersion::SEALED.blob_hash());
-        hasher.update(header);
+        sealed[..HEADER_LEN].copy_from_slice(&self.header);
+        let mut hasher = ObjectHasher::new(FormatVersion::SEALED.blob_hash());
 
         let chunk = self.chunk_size.bytes();
         let unit = self.chunk_size.sealed_bytes();
@@ -170,40 +168,46 @@ impl ObjectSealer {
         };
         let window_sealed = window_chunks.saturating_mul(unit);
         let window_plain = window_chunks.saturating_mul(chunk);
-        let mut previous: Option<&[u8]> = None;
-        for (window, region) in body.chunks_mut(window_sealed).enumerate() {
+        let mut offset = HEADER_LEN;
+        let mut window: usize = 0;
+        while offset < sealed_len {
             let start = window.saturating_mul(window_plain).min(plaintext.len());
             let end = start.saturating_add(window_plain).min(plaintext.len());
             let first = (window * window_chunks) as u64;
             let is_final = end == plaintext.len();
             let source = Source::From(&plaintext[start..end]);
-            let seal = |region: &mut [u8]| {
-                let (keys, header) = (&self.keys, &self.header);
+            let region_len = window_sealed.min(sealed_len - offset);
+            let (done, rest) = sealed.split_at_mut(offset);
+            let region = &mut rest[..region_len];
+            let (keys, header) = (&self.keys, &self.header);
+            let mut seal = move || {
                 seal_chunks(
                     keys, header, unit, region, first, is_final, source, parallel,
-                );
+                )
             };
             if parallel {
-                rayon::join(|| hash_previous(&mut hasher, previous), || seal(region));
-                let done: &[u8] = region;
-                previous = Some(done);
+                // What was sealed before this window, on all cores, while
+                // this window is sealed.
+                rayon::join(|| hasher.advance(done, done.len(), true), seal);
             } else {
-                // One chunk: hashed right after sealing, while in cache.
-                seal(region);
-                hasher.update(region);
+                // This chunk, right after it is sealed, while in cache.
+                seal();
+                hasher.advance(&sealed, offset + region_len, false);
             }
+            offset += region_len;
+            window += 1;
         }
-        hash_previous(&mut hasher, previous);
-        let object = self.into_sealed(hasher, layout);
+        let blob_id = hasher.finish(&sealed, parallel);
+        let object = self.into_sealed(BlobId(blob_id), layout);
         Ok((sealed, object))
     }
 
-    fn into_sealed(self, hasher: BlobHasher, layout: Layout) -> SealedObject {
+    fn into_sealed(self, blob_id: BlobId, layout: Layout) -> SealedObject {
         SealedObject {
             object: SealedObjectRef {
                 object_id: self.context.object_id,
                 key: self.key.clone(),
-                blob_id: BlobId(hasher.finish()),
+                blob_id,
                 sealed_len: layout.sealed_len,
             },
             context: self.context.clone(),
@@ -218,13 +222,6 @@ impl std::fmt::Debug for ObjectSealer {
             .field("context", &self.context)
             .field("chunk_size", &self.chunk_size)
             .finish_non_exhaustive()
-    }
-}
-
-/// Hashes the window sealed before, if any, on all cores.
-fn hash_previous(hasher: &mut BlobHasher, previous: Option<&[u8]>) {
-    if let Some(bytes) = previous {
-        hasher.update_parallel(bytes);
     }
 }
 
@@ -520,7 +517,9 @@ impl<W: Write> SealingWriter<W> {
         self.out.write_all(&self.filling[..region_len])?;
         self.out.flush()?;
         let layout = Layout::for_plaintext(self.sealer.chunk_size, self.plaintext_len)?;
-        let sealed = self.sealer.into_sealed(self.hasher, layout);
+        let sealed = self
+            .sealer
+            .into_sealed(BlobId(self.hasher.finish()), layout);
         Ok((self.out, sealed))
     }
 }

@@ -220,6 +220,68 @@ impl BlobHasher {
     }
 }
 
+/// Where [`ObjectHasher`] stops each step: a multiple of 64 KiB of the
+/// object, so that every step BLAKE3 hashes starts and ends on a boundary of
+/// a 64-leaf subtree.
+pub const HASH_STEP: usize = 64 * 1024;
+
+/// The blob id of an object held in one buffer, hashed in steps as its
+/// bytes become final (sealed, or about to be opened).
+///
+/// BLAKE3 hashes a piece of input as whole subtrees, each as large as the
+/// piece's position allows: a piece that starts just after a 64 KiB
+/// boundary is cut into subtrees of 1, 2, 4, ... leaves, the small ones
+/// hashed with fewer vector lanes. A sealed chunk (64 KiB and a tag, after
+/// a 69-byte header) always starts just after one, so hashing chunk by
+/// chunk would lose that much. This hasher only ever hashes up to the last
+/// multiple of [`HASH_STEP`] that is final and leaves the rest (still in
+/// cache) for the next step.
+#[derive(Debug)]
+pub struct ObjectHasher {
+    hasher: BlobHasher,
+    /// Bytes of the object hashed so far.
+    hashed: usize,
+}
+
+impl ObjectHasher {
+    /// Starts the blob id of an object hashed with `hash`.
+    pub fn new(hash: BlobHash) -> Self {
+        Self {
+            hasher: BlobHasher::new(hash),
+            hashed: 0,
+        }
+    }
+
+    /// Hashes more of `object` (the object from its first byte, or a prefix
+    /// of it) whose first `ready` bytes are final: up to the last multiple
+    /// of [`HASH_STEP`] at or below `ready`. With `parallel`, on all cores.
+    pub fn advance(&mut self, object: &[u8], ready: usize, parallel: bool) {
+        let end = ready.min(object.len()) / HASH_STEP * HASH_STEP;
+        if end > self.hashed {
+            let piece = &object[self.hashed..end];
+            if parallel {
+                self.hasher.update_parallel(piece);
+            } else {
+                self.hasher.update(piece);
+            }
+            self.hashed = end;
+        }
+    }
+
+    /// Hashes the rest of `object` (the whole object now) and returns the
+    /// hash.
+    pub fn finish(mut self, object: &[u8], parallel: bool) -> [u8; 32] {
+        if let Some(rest) = object.get(self.hashed..) {
+            if parallel {
+                self.hasher.update_parallel(rest);
+            } else {
+                self.hasher.update(rest);
+            }
+        }
+        self.hasher.finish()
+    }
+}
+
 impl std::fmt::Debug for BlobHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("BlobHasher").field(&self.kind()).finish()
@@ -305,6 +367,29 @@ mod tests {
                 parallel.update_parallel(piece);
             }
             assert_eq!(parallel.finish(), serial.finish(), "{hash:?}");
+        }
+    }
+
+    #[test]
+    fn an_object_hashed_in_steps_gives_the_hash_of_the_whole() {
+        let object: Vec<u8> = (0..500_000u32).map(|i| (i * 13 % 251) as u8).collect();
+        for hash in [BlobHash::Sha256, BlobHash::Blake3] {
+            let mut whole = BlobHasher::new(hash);
+            whole.update(&object);
+            let whole = whole.finish();
+            for (steps, parallel) in [
+                (vec![69, 65_621, 131_173, 400_000], false),
+                (vec![1, 300_000], true),
+            ] {
+                let mut stepped = ObjectHasher::new(hash);
+                for ready in steps {
+                    stepped.advance(&object[..ready], ready, parallel);
+                }
+                assert_eq!(stepped.finish(&object, parallel), whole, "{hash:?}");
+            }
+            let mut at_once = ObjectHasher::new(hash);
+            at_once.advance(&object, object.len(), false);
+            assert_eq!(at_once.finish(&object, false), whole, "{hash:?}");
         }
     }
 }
