@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::aead::{self, COMMITMENT_LEN, TAG_LEN};
 use super::franking;
+use super::gcm::{Backend, Gcm};
 use super::kdf::{self, Label, MAX_OUTPUT_LEN};
 use super::x25519::{self, AgreementSecret};
 use crate::SealError;
@@ -186,8 +187,14 @@ struct AeadCase {
     tag: String,
 }
 
-#[test]
-fn aes_256_gcm_matches_wycheproof_for_96_bit_nonces() {
+/// Seals: ciphertext followed by the tag.
+type SealFn<'a> = &'a dyn Fn(&[u8; 32], &[u8; 12], &[u8], &[u8]) -> Vec<u8>;
+/// Opens ciphertext followed by the tag.
+type OpenFn<'a> = &'a dyn Fn(&[u8; 32], &[u8; 12], &[u8], &[u8]) -> Option<Vec<u8>>;
+
+/// The AES-256-GCM cases with 96-bit nonces, checked against `seal` and
+/// `open`.
+fn check_aes_256_gcm(seal: SealFn<'_>, open: OpenFn<'_>) {
     let groups = load("aes_gcm_test.json", "AES-GCM", |g: &AeadGroup| {
         g.tests.len()
     });
@@ -221,20 +228,20 @@ fn aes_256_gcm_matches_wycheproof_for_96_bit_nonces() {
         match case.result {
             Outcome::Valid => {
                 assert_eq!(
-                    aead::raw::encrypt(&key, &iv, &aad, &msg),
+                    seal(&key, &iv, &aad, &msg),
                     sealed,
                     "{what}: wrong ciphertext or tag"
                 );
                 assert_eq!(
-                    aead::raw::decrypt(&key, &iv, &aad, &sealed).as_deref(),
-                    Ok(msg.as_slice()),
+                    open(&key, &iv, &aad, &sealed).as_deref(),
+                    Some(msg.as_slice()),
                     "{what}: did not decrypt"
                 );
                 valid += 1;
             }
             Outcome::Invalid => {
                 assert!(
-                    aead::raw::decrypt(&key, &iv, &aad, &sealed).is_err(),
+                    open(&key, &iv, &aad, &sealed).is_none(),
                     "{what}: a forged ciphertext decrypted"
                 );
                 invalid += 1;
@@ -246,6 +253,68 @@ fn aes_256_gcm_matches_wycheproof_for_96_bit_nonces() {
     assert_eq!(ids, expected_ids, "the group is tcId 91..=156, in order");
     assert_eq!(valid, 39, "valid cases checked");
     assert_eq!(invalid, 27, "invalid cases checked");
+}
+
+#[test]
+fn aes_256_gcm_matches_wycheproof_for_96_bit_nonces() {
+    // The default path, through the crate's raw AEAD helpers.
+    check_aes_256_gcm(
+        &|key, iv, aad, msg| aead::raw::encrypt(key, iv, aad, msg),
+        &|key, iv, aad, sealed| aead::raw::decrypt(key, iv, aad, sealed).ok(),
+    );
+}
+
+/// [`check_aes_256_gcm`] on one backend, in place and from one buffer into
+/// another; a refused open must leave no plaintext in the output.
+fn check_aes_256_gcm_on(backend: Backend) {
+    let expand = |key: &[u8; 32]| {
+        Gcm::with_backend(backend, key)
+            .unwrap_or_else(|| panic!("{backend:?} is not available here"))
+    };
+    check_aes_256_gcm(
+        &|key, iv, aad, msg| {
+            let gcm = expand(key);
+            let mut in_place = msg.to_vec();
+            let tag = gcm.seal_in_place(iv, aad, &mut in_place);
+            let mut into = vec![0u8; msg.len()];
+            assert_eq!(gcm.seal_into(iv, aad, msg, &mut into), tag);
+            assert_eq!(into, in_place, "seal_into and seal_in_place differ");
+            in_place.extend_from_slice(&tag);
+            in_place
+        },
+        &|key, iv, aad, sealed| {
+            let gcm = expand(key);
+            let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG_LEN);
+            let tag: [u8; TAG_LEN] = tag.try_into().unwrap();
+            let mut in_place = ciphertext.to_vec();
+            let opened_in_place = gcm.open_in_place(iv, aad, &mut in_place, &tag);
+            let mut into = vec![0xa5u8; ciphertext.len()];
+            let opened_into = gcm.open_into(iv, aad, ciphertext, &tag, &mut into);
+            assert_eq!(opened_in_place, opened_into, "in place and into disagree");
+            if opened_into.is_err() {
+                assert!(in_place == ciphertext || in_place.iter().all(|&b| b == 0));
+                assert!(into.iter().all(|&b| b == 0xa5) || into.iter().all(|&b| b == 0));
+                return None;
+            }
+            assert_eq!(in_place, into);
+            Some(into)
+        },
+    );
+}
+
+#[test]
+fn aes_256_gcm_matches_wycheproof_on_the_portable_backend() {
+    check_aes_256_gcm_on(Backend::Portable);
+}
+
+#[test]
+fn aes_256_gcm_matches_wycheproof_on_the_fast_backend() {
+    if Gcm::with_backend(Backend::Fast, &[0; 32]).is_none() {
+        // Only on an architecture without it (WASM and the like).
+        assert!(!super::gcm::tests::fast_backend_expected());
+        return;
+    }
+    check_aes_256_gcm_on(Backend::Fast);
 }
 
 // ---------------------------------------------------------------------------
