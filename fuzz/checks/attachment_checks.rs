@@ -34,8 +34,11 @@ pub fn fixture_v1_twin() -> &'static [u8] {
     &fixtures().1
 }
 
-fn fixtures() -> &'static ((SealedObject, Vec<u8>), Vec<u8>) {
-    static FIXTURES: OnceLock<((SealedObject, Vec<u8>), Vec<u8>)> = OnceLock::new();
+/// The fixture (its reference parts and bytes) and its version 1 twin.
+type Fixtures = ((SealedObject, Vec<u8>), Vec<u8>);
+
+fn fixtures() -> &'static Fixtures {
+    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
     FIXTURES.get_or_init(|| {
         let (object, blob) = seal_fixture();
         let chunk_size = 16u32;

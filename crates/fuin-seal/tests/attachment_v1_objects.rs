@@ -155,15 +155,12 @@ fn every_version_1_alteration_fails_as_the_vectors_say_on_every_path() {
     assert_eq!(checked, 10);
 }
 
+/// A sealed object's bytes and reference.
+type Blob = (Vec<u8>, SealedObjectRef);
+
 /// A version 2 object sealed by fuin-seal, and the same plaintext under the
 /// same key and context as a version 1 object.
-fn both_versions(
-    len: usize,
-) -> (
-    (Vec<u8>, SealedObjectRef),
-    (Vec<u8>, SealedObjectRef),
-    Vec<u8>,
-) {
+fn both_versions(len: usize) -> (Blob, Blob, Vec<u8>) {
     let owner = address("alice", 1);
     let data = plaintext(len, 5);
     let (v2_blob, sealed) = sealer(21, &owner, "bob", "image/png", chunk(64))
