@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::media::{noisy_png, replace_blob, sha256_hex, stored_blob};
+use common::media::{blob_id_hex, noisy_png, replace_blob, sha256_hex, stored_blob};
 use common::moderation::{moderated_relay, moderator, pull};
 use common::{Devices, NO_WAIT, TestRelay, drain};
 use fuin_client::{Client, ClientError, Event, SendFileOptions};
@@ -72,7 +72,9 @@ async fn a_group_photo_and_its_thumbnail_reach_every_member_device_intact() {
     let thumbnail = sent.attachment.thumbnail.clone().expect("a thumbnail");
     // The relay holds ciphertext only.
     let stored = stored_blob(&relay, &sent.attachment.blob_id);
-    assert_eq!(sha256_hex(&stored), sent.attachment.blob_id);
+    // Sealed in format version 2: named by the BLAKE3 hash of those bytes.
+    assert_eq!(stored[0], 2);
+    assert_eq!(blob_id_hex(&stored), sent.attachment.blob_id);
     assert!(!stored.windows(64).any(|w| original[2000..2064] == *w));
 
     let own = alice.group_history(&id, 10).await.unwrap();

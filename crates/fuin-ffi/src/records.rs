@@ -269,7 +269,8 @@ pub struct AttachmentInfo {
     pub content_type: String,
     /// Its display name, if it has one.
     pub file_name: Option<String>,
-    /// The sealed blob's id (SHA-256 of the ciphertext), hex.
+    /// The sealed blob's id (BLAKE3 of the ciphertext; SHA-256 for a
+    /// version 1 object), hex.
     pub blob_id: String,
     /// The sealed blob's length in bytes.
     pub sealed_len: u64,

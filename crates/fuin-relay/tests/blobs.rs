@@ -1,6 +1,6 @@
 //! The blob store's endpoints, driven in process, each test on a directory
-//! and on an S3-compatible bucket: a blob goes up under its SHA-256 and
-//! comes back with its capability; every other way of asking for it looks
+//! and on an S3-compatible bucket: a blob goes up under its hash (BLAKE3 if
+//! its first byte is 2, else SHA-256) and comes back with its capability; every other way of asking for it looks
 //! like asking for nothing; bodies over the limit are refused while they
 //! are read; the bytes never enter the database; a damaged object is
 //! refused, not served; an upload interrupted between its object and its
@@ -45,6 +45,8 @@ on_both_backends!(
     blob_transfers_beyond_the_limit_wait_their_turn,
     blob_bytes_never_enter_the_database,
     a_truncated_swapped_flipped_or_missing_object_is_refused_not_served,
+    a_blob_starting_with_2_goes_up_under_its_blake3_and_any_other_under_its_sha256,
+    a_blake3_named_object_that_was_altered_is_refused_not_served,
     an_upload_interrupted_after_its_object_leaves_no_record_and_the_object_is_swept,
     a_failing_blob_store_refuses_the_upload_and_records_nothing,
 );
@@ -61,8 +63,22 @@ fn harness_with(backend: Backend, config: RelayConfig) -> Harness {
     Harness::in_dir_with_blobs(dir, config, blobs)
 }
 
+/// The id a blob goes up under (spec/relay-api.md §4.12): BLAKE3 if its
+/// first byte is 2 (a sealed attachment of format version 2), else SHA-256.
 fn id_of(content: &[u8]) -> BlobId {
+    if content.first() == Some(&2) {
+        blake3_id(content)
+    } else {
+        sha256_id(content)
+    }
+}
+
+fn sha256_id(content: &[u8]) -> BlobId {
     BlobId(Sha256::digest(content).into())
+}
+
+fn blake3_id(content: &[u8]) -> BlobId {
+    BlobId(*blake3::hash(content).as_bytes())
 }
 
 /// The objects in the relay's blob store, by id.
@@ -88,7 +104,11 @@ fn server_refusal(answer: &Answer) -> (StatusCode, String) {
 }
 
 fn blob_path(content: &[u8]) -> String {
-    format!("/v1/blobs/{}", hex_of(&Sha256::digest(content)))
+    path_of(&id_of(content))
+}
+
+fn path_of(id: &BlobId) -> String {
+    format!("/v1/blobs/{}", hex_of(&id.0))
 }
 
 fn bearer(token: &str) -> (&'static str, String) {
@@ -99,13 +119,25 @@ fn capability(receipt: &BlobReceipt) -> (&'static str, String) {
     ("fuin-blob-capability", hex_of(&receipt.capability.0))
 }
 
-/// Content that is recognisable in the database file.
+/// Content that is recognisable in the database file. Its first byte is 1,
+/// as a version 1 attachment's is: named by its SHA-256.
 fn content(len: usize) -> Vec<u8> {
     let marker: [u8; 16] = rand::random();
     let mut content = vec![0x3d; len];
     for (i, byte) in content.iter_mut().enumerate() {
         *byte = marker[i % marker.len()] ^ (i / marker.len()) as u8;
     }
+    if let Some(first) = content.first_mut() {
+        *first = 1;
+    }
+    content
+}
+
+/// [`content`] starting with 2, as a version 2 attachment does: named by
+/// its BLAKE3 hash.
+fn content_v2(len: usize) -> Vec<u8> {
+    let mut content = content(len);
+    content[0] = 2;
     content
 }
 
@@ -148,7 +180,7 @@ async fn a_blob_goes_up_and_comes_back_to_any_device_with_its_capability(backend
     let content = content(300_000);
 
     let first = receipt(&upload(&h, &alice, &content).await);
-    assert_eq!(first.blob_id.0, <[u8; 32]>::from(Sha256::digest(&content)));
+    assert_eq!(first.blob_id, sha256_id(&content));
     assert_eq!(first.size, 300_000);
     let lifetime = default_config().blob_lifetime.as_millis() as u64;
     assert_eq!(first.expires_at_ms, START + lifetime);
@@ -574,6 +606,86 @@ async fn a_truncated_swapped_flipped_or_missing_object_is_refused_not_served(bac
     );
 
     blobs.put(id_of(&a), Bytes::from(a.clone())).await.unwrap();
+    let answer = download(&h, &bob, &path, &cap).await;
+    assert_eq!((answer.status, answer.body), (StatusCode::OK, a));
+}
+
+async fn a_blob_starting_with_2_goes_up_under_its_blake3_and_any_other_under_its_sha256(
+    backend: Backend,
+) {
+    let h = harness(backend);
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    let put = |id: BlobId, content: Vec<u8>| {
+        let (h, alice) = (&h, &alice);
+        async move {
+            h.send(
+                Method::PUT,
+                &path_of(&id),
+                &[bearer(&alice.token)],
+                Body::from(content),
+            )
+            .await
+        }
+    };
+    let v2 = content_v2(200_000);
+    let v1 = content(200_000);
+    assert_ne!(blake3_id(&v2), sha256_id(&v2));
+
+    // Each under the other hash is refused, and nothing is stored.
+    for (content, wrong) in [(&v2, sha256_id(&v2)), (&v1, blake3_id(&v1))] {
+        let answer = put(wrong, content.clone()).await;
+        assert_eq!(
+            server_refusal(&answer),
+            (StatusCode::BAD_REQUEST, "blob_hash_mismatch".to_owned())
+        );
+    }
+    assert!(objects(&h).await.is_empty());
+
+    // Each under its own hash goes up and comes back exactly.
+    for (content, right) in [(&v2, blake3_id(&v2)), (&v1, sha256_id(&v1))] {
+        let issued = receipt(&put(right, content.clone()).await);
+        assert_eq!(issued.blob_id, right);
+        let answer = download(&h, &bob, &path_of(&right), &capability(&issued).1).await;
+        assert_eq!((answer.status, &answer.body), (StatusCode::OK, content));
+    }
+    let mut expected = vec![blake3_id(&v2), sha256_id(&v1)];
+    expected.sort_by_key(|id| id.0);
+    assert_eq!(objects(&h).await, expected);
+}
+
+/// The read check uses the hash the blob's first byte names: a version 2
+/// object altered in the store (a flipped byte, or relabelled as version 1)
+/// is refused with 500 `blob_damaged`, and served again once restored.
+async fn a_blake3_named_object_that_was_altered_is_refused_not_served(backend: Backend) {
+    let h = harness(backend);
+    let alice = h.register("alice", 1, 1).await;
+    let bob = h.register("bob", 1, 2).await;
+    let a = content_v2(40_000);
+    let issued = receipt(&upload(&h, &alice, &a).await);
+    assert_eq!(issued.blob_id, blake3_id(&a));
+    let blobs = h.relay.blob_store();
+    let path = blob_path(&a);
+    let cap = capability(&issued).1;
+    let mut flipped = a.clone();
+    flipped[20_000] ^= 1;
+    let mut relabelled = a.clone();
+    relabelled[0] = 1;
+    for damaged in [flipped, relabelled] {
+        blobs
+            .put(blake3_id(&a), Bytes::from(damaged))
+            .await
+            .unwrap();
+        let answer = download(&h, &bob, &path, &cap).await;
+        assert_eq!(
+            server_refusal(&answer),
+            (StatusCode::INTERNAL_SERVER_ERROR, "blob_damaged".to_owned())
+        );
+    }
+    blobs
+        .put(blake3_id(&a), Bytes::from(a.clone()))
+        .await
+        .unwrap();
     let answer = download(&h, &bob, &path, &cap).await;
     assert_eq!((answer.status, answer.body), (StatusCode::OK, a));
 }

@@ -3,8 +3,9 @@
 //! in its body, which the sender's franking commitment covers. Moderation
 //! checks that the reference fits the verified message, fetches the blob
 //! from the relay itself, and opens it: the opener checks the context, the
-//! key commitment, every chunk, the length and that the ciphertext's
-//! SHA-256 is the blob id the sender committed to. So a blob that was
+//! key commitment, every chunk, the length and that the ciphertext's hash
+//! (BLAKE3; SHA-256 for a version 1 object) is the blob id the sender
+//! committed to. So a blob that was
 //! swapped or re-sealed after the message was sent is detected, and the
 //! plaintext hash moderation computes is that of the one plaintext the
 //! reporter could have opened (`spec/report.md` §6.1). The thumbnail is
@@ -67,7 +68,8 @@ pub struct ReportedAttachment {
     pub content_type: String,
     /// The display name the sender gave.
     pub file_name: Option<String>,
-    /// The blob id checked: SHA-256 of the exact ciphertext.
+    /// The blob id checked: the hash of the exact ciphertext (BLAKE3;
+    /// SHA-256 for a version 1 object).
     pub blob_id: BlobId,
     /// The blob's length.
     pub sealed_len: u64,

@@ -1,17 +1,20 @@
 //! Benchmarks of attachment sealing and opening (DESIGN.md §13), each next
-//! to its baseline in the same run:
+//! to its baselines in the same run. Bare AES-256-GCM is fuin's own backend
+//! (`primitives::gcm`, the fastest well-kept one the AEAD benchmark found)
+//! called directly, with no key schedule, header, hashing or buffering.
 //!
 //! - `seal/N`, `open/N` (N = 1 MiB and 64 MiB, in memory): fuin on one core
 //!   (`fuin`) and on all cores (`fuin_parallel`, windows of 16 chunks),
-//!   against bare AES-256-GCM over the same 64 KiB chunks (`bare_gcm`), the
-//!   same plus the SHA-256 of the sealed bytes that a blob id needs, each
-//!   chunk hashed right after it is sealed (`bare_gcm_sha256`: the floor of
-//!   the work), and bare GCM on all cores (`bare_gcm_parallel`, the scaling
-//!   the machine gives at all).
+//!   against bare AES-256-GCM over the same 64 KiB chunks (`bare_gcm`), bare
+//!   BLAKE3 over the same bytes on one core (`bare_blake3`), bare GCM with
+//!   each sealed chunk hashed by BLAKE3 right after it is sealed
+//!   (`bare_gcm_blake3`: the floor of the work a version 2 object needs),
+//!   and bare GCM on all cores (`bare_gcm_parallel`, the scaling the machine
+//!   gives at all).
 //! - `stream/1GiB`: a 1 GiB object streamed from a generator, never held in
 //!   memory: sealing into a sink (`seal_*`), and sealing piped straight into
 //!   an opener (`seal_open_*`), fuin on one core and on all cores against
-//!   bare GCM doing the same chunk by chunk, without and with the SHA-256.
+//!   bare GCM doing the same chunk by chunk, without and with BLAKE3.
 //! - Peak memory, measured before the timings: 1 MiB, 64 MiB and 1 GiB
 //!   objects sealed, and sealed and piped into an opener, streaming, each in
 //!   a fresh process (this binary run again), whose peak resident set
@@ -38,14 +41,11 @@ use std::hint::black_box;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use aes_gcm::aead::inout::InOutBuf;
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Key, Nonce};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use fuin_seal::primitives::gcm::Gcm;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use fuin_seal::ConversationId;
 use fuin_seal::attachment::{
@@ -106,15 +106,15 @@ impl Read for Generator {
     }
 }
 
-fn gcm() -> Aes256Gcm {
-    Aes256Gcm::new(&Key::<Aes256Gcm>::from([0x11; 32]))
+fn gcm() -> Gcm {
+    Gcm::new(&[0x11; 32])
 }
 
-fn nonce(index: usize, last: bool) -> Nonce<aes_gcm::aead::consts::U12> {
+fn nonce(index: usize, last: bool) -> [u8; 12] {
     let mut nonce = [0u8; 12];
     nonce[7..11].copy_from_slice(&(index as u32).to_be_bytes());
     nonce[11] = u8::from(last);
-    Nonce::from(nonce)
+    nonce
 }
 
 /// Bare AES-256-GCM over `input` in 64 KiB chunks into a fresh output of
@@ -122,19 +122,16 @@ fn nonce(index: usize, last: bool) -> Nonce<aes_gcm::aead::consts::U12> {
 /// `hasher`, each sealed chunk is hashed right after it is sealed, while it
 /// is in cache: the floor of what a sealed object needs.
 fn bare_seal(
-    cipher: &Aes256Gcm,
+    cipher: &Gcm,
     input: &[u8],
     parallel: bool,
-    hasher: Option<&mut Sha256>,
+    hasher: Option<&mut blake3::Hasher>,
 ) -> Vec<u8> {
     let chunks = input.len().div_ceil(CHUNK).max(1);
     let mut out = vec![0u8; input.len() + chunks * TAG];
     let seal = |(index, (piece, plain)): (usize, (&mut [u8], &[u8]))| {
         let (data, tag_slot) = piece.split_at_mut(plain.len());
-        let buffer = InOutBuf::new(plain, data).unwrap();
-        let tag = cipher
-            .encrypt_inout_detached(&nonce(index, index + 1 == chunks), &AAD, buffer)
-            .unwrap();
+        let tag = cipher.seal_into(&nonce(index, index + 1 == chunks), &AAD, plain, data);
         tag_slot.copy_from_slice(&tag);
     };
     if parallel {
@@ -159,23 +156,18 @@ fn bare_seal(
 }
 
 fn bare_open(
-    cipher: &Aes256Gcm,
+    cipher: &Gcm,
     sealed: &[u8],
     parallel: bool,
-    hasher: Option<&mut Sha256>,
+    hasher: Option<&mut blake3::Hasher>,
 ) -> Vec<u8> {
     let chunks = sealed.len().div_ceil(CHUNK + TAG);
     let mut out = vec![0u8; sealed.len() - chunks * TAG];
     let open = |(index, (piece, plain)): (usize, (&[u8], &mut [u8]))| {
         let (data, tag) = piece.split_at(plain.len());
-        let buffer = InOutBuf::new(data, plain).unwrap();
+        let tag: [u8; TAG] = tag.try_into().unwrap();
         cipher
-            .decrypt_inout_detached(
-                &nonce(index, index + 1 == chunks),
-                &AAD,
-                buffer,
-                tag.try_into().unwrap(),
-            )
+            .open_into(&nonce(index, index + 1 == chunks), &AAD, data, &tag, plain)
             .unwrap();
     };
     if parallel {
@@ -211,12 +203,14 @@ fn in_memory(c: &mut Criterion, sizes: &[usize]) {
         group.bench_function(BenchmarkId::new("bare_gcm", &id), |b| {
             b.iter_with_large_drop(|| bare_seal(&cipher, black_box(&data), false, None))
         });
-        group.bench_function(BenchmarkId::new("bare_gcm_sha256", &id), |b| {
+        group.bench_function(BenchmarkId::new("bare_blake3", &id), |b| {
+            b.iter(|| blake3::hash(black_box(&data)))
+        });
+        group.bench_function(BenchmarkId::new("bare_gcm_blake3", &id), |b| {
             b.iter_with_large_drop(|| {
-                let mut hasher = Sha256::new();
+                let mut hasher = blake3::Hasher::new();
                 let out = bare_seal(&cipher, black_box(&data), false, Some(&mut hasher));
-                let digest: [u8; 32] = hasher.finalize().into();
-                (out, digest)
+                (out, hasher.finalize())
             })
         });
         group.bench_function(BenchmarkId::new("bare_gcm_parallel", &id), |b| {
@@ -243,12 +237,14 @@ fn in_memory(c: &mut Criterion, sizes: &[usize]) {
         group.bench_function(BenchmarkId::new("bare_gcm", &id), |b| {
             b.iter_with_large_drop(|| bare_open(&cipher, black_box(&bare_sealed), false, None))
         });
-        group.bench_function(BenchmarkId::new("bare_gcm_sha256", &id), |b| {
+        group.bench_function(BenchmarkId::new("bare_blake3", &id), |b| {
+            b.iter(|| blake3::hash(black_box(&bare_sealed)))
+        });
+        group.bench_function(BenchmarkId::new("bare_gcm_blake3", &id), |b| {
             b.iter_with_large_drop(|| {
-                let mut hasher = Sha256::new();
+                let mut hasher = blake3::Hasher::new();
                 let out = bare_open(&cipher, black_box(&bare_sealed), false, Some(&mut hasher));
-                let digest: [u8; 32] = hasher.finalize().into();
-                (out, digest)
+                (out, hasher.finalize())
             })
         });
         group.bench_function(BenchmarkId::new("bare_gcm_parallel", &id), |b| {
@@ -270,11 +266,11 @@ fn in_memory(c: &mut Criterion, sizes: &[usize]) {
 
 /// Bare GCM over a generated stream, chunk by chunk into `out`; with
 /// `open`, each chunk is opened again right after it was sealed; with
-/// `hash`, each sealed chunk is hashed (twice with `open`: by the sender and
-/// by the recipient).
-fn bare_stream(cipher: &Aes256Gcm, len: u64, open: bool, hash: bool, mut out: impl Write) {
-    let mut sender_hash = Sha256::new();
-    let mut recipient_hash = Sha256::new();
+/// `hash`, each sealed chunk is hashed with BLAKE3 (twice with `open`: by
+/// the sender and by the recipient).
+fn bare_stream(cipher: &Gcm, len: u64, open: bool, hash: bool, mut out: impl Write) {
+    let mut sender_hash = blake3::Hasher::new();
+    let mut recipient_hash = blake3::Hasher::new();
     let mut input = Generator::new(len);
     let mut buffer = vec![0u8; CHUNK + TAG];
     let chunks = usize::try_from(len).unwrap().div_ceil(CHUNK).max(1);
@@ -289,9 +285,7 @@ fn bare_stream(cipher: &Aes256Gcm, len: u64, open: bool, hash: bool, mut out: im
         }
         let last = index + 1 == chunks;
         let (data, tag_slot) = buffer.split_at_mut(filled);
-        let tag = cipher
-            .encrypt_inout_detached(&nonce(index, last), &AAD, data.into())
-            .unwrap();
+        let tag = cipher.seal_in_place(&nonce(index, last), &AAD, data);
         tag_slot[..TAG].copy_from_slice(&tag);
         if hash {
             sender_hash.update(&buffer[..filled + TAG]);
@@ -303,7 +297,7 @@ fn bare_stream(cipher: &Aes256Gcm, len: u64, open: bool, hash: bool, mut out: im
         if open {
             let data = &mut buffer[..filled];
             cipher
-                .decrypt_inout_detached(&nonce(index, last), &AAD, data.into(), &tag)
+                .open_in_place(&nonce(index, last), &AAD, data, &tag)
                 .unwrap();
         }
     }
@@ -354,7 +348,7 @@ fn streamed(c: &mut Criterion, len: u64, name: &str) {
     group.bench_function(BenchmarkId::new("seal_bare_gcm", name), |b| {
         b.iter(|| bare_stream(&cipher, len, false, false, std::io::sink()))
     });
-    group.bench_function(BenchmarkId::new("seal_bare_gcm_sha256", name), |b| {
+    group.bench_function(BenchmarkId::new("seal_bare_gcm_blake3", name), |b| {
         b.iter(|| bare_stream(&cipher, len, false, true, std::io::sink()))
     });
     group.bench_function(BenchmarkId::new("seal_fuin", name), |b| {
@@ -374,7 +368,7 @@ fn streamed(c: &mut Criterion, len: u64, name: &str) {
     group.bench_function(BenchmarkId::new("seal_open_bare_gcm", name), |b| {
         b.iter(|| bare_stream(&cipher, len, true, false, std::io::sink()))
     });
-    group.bench_function(BenchmarkId::new("seal_open_bare_gcm_sha256", name), |b| {
+    group.bench_function(BenchmarkId::new("seal_open_bare_gcm_blake3", name), |b| {
         b.iter(|| bare_stream(&cipher, len, true, true, std::io::sink()))
     });
     group.bench_function(BenchmarkId::new("seal_open_fuin", name), |b| {
@@ -480,10 +474,7 @@ fn interleaved_scaling(len: u64, rounds: usize) {
     let mut bare = |parallel: bool| {
         let seal = |(index, (piece, plain)): (usize, (&mut [u8], &[u8]))| {
             let (body, tag_slot) = piece.split_at_mut(plain.len());
-            let buffer = InOutBuf::new(plain, body).unwrap();
-            let tag = cipher
-                .encrypt_inout_detached(&nonce(index, false), &AAD, buffer)
-                .unwrap();
+            let tag = cipher.seal_into(&nonce(index, false), &AAD, plain, body);
             tag_slot.copy_from_slice(&tag);
         };
         if parallel {
@@ -553,6 +544,107 @@ fn interleaved_scaling(len: u64, rounds: usize) {
     }
 }
 
+/// The one-core target measured by alternation: in each round bare GCM,
+/// bare BLAKE3, bare GCM + BLAKE3 and fuin seal and open an in-memory
+/// object of `len` bytes back to back on this thread; the median speed of
+/// each against bare GCM sealing is printed (1.00 = as fast as bare GCM).
+fn interleaved_one_core(len: usize, rounds: usize) {
+    use std::time::Instant;
+    let time = |work: &mut dyn FnMut()| {
+        let start = Instant::now();
+        work();
+        start.elapsed().as_secs_f64()
+    };
+    let cipher = gcm();
+    let data = plaintext(len);
+    let bare_sealed = bare_seal(&cipher, &data, false, None);
+    let (sealed, object) = sealer(5).seal(&data).unwrap();
+    let names = [
+        "bare GCM seal",
+        "bare GCM open",
+        "bare BLAKE3 of the sealed bytes",
+        "bare GCM seal + BLAKE3 per chunk",
+        "bare GCM open + BLAKE3 per chunk",
+        "fuin seal, one core",
+        "fuin open, one core",
+        "fuin seal, all cores",
+        "fuin open, all cores",
+    ];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for _ in 0..rounds {
+        let round = [
+            time(&mut || drop(black_box(bare_seal(&cipher, &data, false, None)))),
+            time(&mut || drop(black_box(bare_open(&cipher, &bare_sealed, false, None)))),
+            time(&mut || {
+                black_box(blake3::hash(&bare_sealed));
+            }),
+            time(&mut || {
+                let mut hasher = blake3::Hasher::new();
+                black_box(bare_seal(&cipher, &data, false, Some(&mut hasher)));
+                black_box(hasher.finalize());
+            }),
+            time(&mut || {
+                let mut hasher = blake3::Hasher::new();
+                black_box(bare_open(&cipher, &bare_sealed, false, Some(&mut hasher)));
+                black_box(hasher.finalize());
+            }),
+            time(&mut || drop(black_box(sealer(5).seal(&data).unwrap()))),
+            time(&mut || {
+                let opener = ObjectOpener::new(&object.object, &object.context);
+                drop(black_box(opener.open(&sealed).unwrap()));
+            }),
+            time(&mut || {
+                drop(black_box(
+                    sealer(5)
+                        .seal_parallel(&data, DEFAULT_WINDOW_CHUNKS)
+                        .unwrap(),
+                ))
+            }),
+            time(&mut || {
+                let opener = ObjectOpener::new(&object.object, &object.context);
+                drop(black_box(
+                    opener
+                        .open_parallel(&sealed, DEFAULT_WINDOW_CHUNKS)
+                        .unwrap(),
+                ));
+            }),
+        ];
+        for (times, t) in times.iter_mut().zip(round) {
+            times.push(t);
+        }
+    }
+    let median = |values: &[f64]| {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    };
+    let gb_per_s = |t: f64| len as f64 / t / 1e9;
+    let bare_seal_time = median(&times[0]);
+    let bare_open_time = median(&times[1]);
+    println!(
+        "in memory, {} MiB, median of {rounds} alternating rounds (speed against bare GCM \
+         of the same direction):",
+        len >> 20
+    );
+    println!("| case | median ms | GB/s | × bare GCM |");
+    println!("| --- | ---: | ---: | ---: |");
+    for (name, values) in names.iter().zip(&times) {
+        let t = median(values);
+        // Opening cases are compared with bare GCM opening.
+        let base = if name.contains("open") {
+            bare_open_time
+        } else {
+            bare_seal_time
+        };
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} |",
+            t * 1e3,
+            gb_per_s(t),
+            base / t
+        );
+    }
+}
+
 fn main() {
     if let Ok(probe) = std::env::var(PROBE_VARIABLE) {
         let (probe, len) = probe.split_once(':').unwrap();
@@ -563,9 +655,12 @@ fn main() {
     let gib = 1u64 << 30;
     if full {
         memory_probe(&[MIB as u64, 64 * MIB as u64, gib]);
+        interleaved_one_core(MIB, 41);
+        interleaved_one_core(64 * MIB, 9);
         interleaved_scaling(256 * MIB as u64, 7);
     } else {
         memory_probe(&[MIB as u64]);
+        interleaved_one_core(MIB, 1);
         interleaved_scaling(4 * MIB as u64, 1);
     }
     let mut c = Criterion::default()

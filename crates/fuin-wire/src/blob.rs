@@ -9,8 +9,9 @@ use crate::limits::{MAX_HYBRID_SEALED_REPORT_LEN, MAX_SEALED_REPORT_LEN};
 use crate::{Opaque, WireError};
 
 fixed_bytes!(
-    /// The id of a sealed attachment in the relay's blob store: SHA-256 of
-    /// its ciphertext.
+    /// The id of a sealed attachment in the relay's blob store: the hash of
+    /// its ciphertext (BLAKE3; SHA-256 for a version 1 object,
+    /// `spec/attachments.md` §4.1).
     BlobId,
     32
 );

@@ -217,7 +217,8 @@ pub struct Acknowledgement {
 /// Tag 21: the relay stored a blob; how to read it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobReceipt {
-    /// The blob's id: SHA-256 of its bytes.
+    /// The blob's id: the hash of its bytes (BLAKE3 if the first byte is
+    /// `0x02`, else SHA-256; `spec/relay-api.md` §4.12).
     pub blob_id: BlobId,
     /// A new capability to read it, for this upload only.
     pub capability: BlobCapability,

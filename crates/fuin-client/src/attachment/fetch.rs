@@ -78,7 +78,7 @@ impl Client {
     /// its plaintext to `out`, which must not exist. The blob streams
     /// through the opener into a temporary file beside `out`, which becomes
     /// `out` only once the whole object verified (its context, key
-    /// commitment, every chunk, its length and SHA-256); on any failure the
+    /// commitment, every chunk, its length and blob id); on any failure the
     /// temporary file is removed and `out` is not created. A blob that is
     /// another object's (another user's, or this object's thumbnail) is
     /// [`AttachmentError::ContextMismatch`].

@@ -15,7 +15,7 @@
 //! message's conversation), then streams the blob through the opener, and
 //! hands the plaintext to its sink (a path, memory, a writer) only when the
 //! opener's `finish` succeeded: commitment first, every chunk, the length
-//! and the blob's SHA-256 last. On any failure nothing is written out.
+//! and the blob's hash (its blob id) last. On any failure nothing is written out.
 //!
 //! Both report progress and stop when cancelled (`transfer`), and a send
 //! over the relay's limit is refused before anything is uploaded.
@@ -87,7 +87,8 @@ pub struct AttachmentInfo {
     pub content_type: String,
     /// Its display name, if it has one.
     pub file_name: Option<String>,
-    /// The sealed blob's id (SHA-256 of the ciphertext), hex.
+    /// The sealed blob's id (BLAKE3 of the ciphertext; SHA-256 for a
+    /// version 1 object), hex.
     pub blob_id: String,
     /// The sealed blob's length in bytes.
     pub sealed_len: u64,

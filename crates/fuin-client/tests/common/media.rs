@@ -48,3 +48,13 @@ pub fn replace_blob(relay: &TestRelay, blob_id: &str, content: &[u8]) {
     assert!(file.exists(), "the blob is in the relay's store");
     std::fs::write(file, content).unwrap();
 }
+
+/// The blob id of a sealed object of format version 2 (what the client
+/// seals): the BLAKE3 hash of its bytes, hex.
+pub fn blob_id_hex(sealed: &[u8]) -> String {
+    let mut hasher = fuin_seal::primitives::chunked::BlobHasher::new(
+        fuin_seal::primitives::chunked::BlobHash::Blake3,
+    );
+    hasher.update(sealed);
+    hex::encode(hasher.finish())
+}

@@ -1,7 +1,9 @@
 //! The blob store's endpoints: `PUT` and `GET /v1/blobs/{blob_id}`
 //! (`spec/relay-api.md` §4.12, §4.13).
 //!
-//! A blob is a sealed attachment's ciphertext, named by its SHA-256. Its
+//! A blob is a sealed attachment's ciphertext, named by its hash: BLAKE3
+//! if its first byte is `0x02` (attachment format version 2), else SHA-256
+//! ([`crate::blobs::blob_hash`]). Its
 //! body is raw bytes, not a frame: attachments are larger than the frame
 //! limit. Reading one needs a device token and a capability that the
 //! relay handed to an uploader; without the right capability, a stored blob
@@ -25,7 +27,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{FRAME_MEDIA_TYPE, Relay, random};
-use crate::blobs::{BlobReadError, BlobStoreError, read_checked};
+use crate::blobs::{BlobReadError, BlobStoreError, blob_hash, read_checked};
 use crate::error::ApiError;
 use crate::store::{NewBlob, Store};
 use fuin_wire::relay::{BlobCapability, BlobReceipt};
@@ -45,7 +47,7 @@ fn blob_id(segment: &str) -> Result<BlobId, ApiError> {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_blob_id",
-            "a blob id is 64 hex digits (SHA-256 of the blob)",
+            "a blob id is 64 hex digits (the blob's BLAKE3 or SHA-256 hash)",
         )
     })?;
     Ok(BlobId(id))
@@ -113,8 +115,9 @@ async fn read_limited(mut body: Body, max: usize) -> Result<Vec<u8>, ApiError> {
     Ok(content)
 }
 
-/// `PUT /v1/blobs/{blob_id}`: stores the body under its SHA-256, which must
-/// be the id in the path, and answers a [`BlobReceipt`] with a new
+/// `PUT /v1/blobs/{blob_id}`: stores the body under its hash
+/// ([`blob_hash`]: BLAKE3 if it starts with `0x02`, else SHA-256), which
+/// must be the id in the path, and answers a [`BlobReceipt`] with a new
 /// capability.
 pub(super) async fn upload<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
@@ -134,11 +137,11 @@ pub(super) async fn upload<S: Store>(
     }
     let _permit = transfer_permit(&relay).await?;
     let content = read_limited(body, max).await?;
-    if <[u8; 32]>::from(Sha256::digest(&content)) != blob_id.0 {
+    if blob_hash(&content) != blob_id.0 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "blob_hash_mismatch",
-            "the body's SHA-256 is not the blob id",
+            "the body's hash (BLAKE3 if its first byte is 2, else SHA-256) is not the blob id",
         ));
     }
     let capability = BlobCapability(random());

@@ -15,8 +15,9 @@
 //!   every upload rewrites its object, so an object being uploaded is always
 //!   young.
 //!
-//! Reads check what comes back: an object whose length or SHA-256 is not
-//! its record's is reported as damaged and not served.
+//! Reads check what comes back: an object whose length or hash
+//! ([`blob_hash`]) is not its record's is reported as damaged and not
+//! served.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -130,17 +131,32 @@ pub fn blob_id_of(name: &str) -> Option<BlobId> {
     Some(BlobId(id))
 }
 
+/// The first byte of a sealed attachment of format version 2, whose blob id
+/// is its BLAKE3 hash (`spec/attachments.md` §4.1).
+const BLAKE3_NAMED: u8 = 0x02;
+
+/// The hash that names a blob (`spec/relay-api.md` §4.12): BLAKE3 if its
+/// first byte is `0x02`, SHA-256 otherwise (version 1 attachments and any
+/// other bytes). The first byte is all the relay reads of a blob.
+pub fn blob_hash(bytes: &[u8]) -> [u8; 32] {
+    if bytes.first() == Some(&BLAKE3_NAMED) {
+        *blake3::hash(bytes).as_bytes()
+    } else {
+        Sha256::digest(bytes).into()
+    }
+}
+
 /// Why a blob could not be read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobReadError {
-    /// The object is missing, or its length or SHA-256 is not the record's.
+    /// The object is missing, or its length or hash is not the record's.
     Damaged(&'static str),
     /// The blob store failed.
     Store(BlobStoreError),
 }
 
 /// Reads the object of `blob_id` and checks it against the record: exactly
-/// `len` bytes whose SHA-256 is the id.
+/// `len` bytes whose hash ([`blob_hash`]) is the id.
 pub async fn read_checked(
     blobs: &dyn BlobStore,
     blob_id: BlobId,
@@ -157,11 +173,11 @@ pub async fn read_checked(
     // Hashing up to the blob limit takes long enough to hold up other
     // requests on this thread: it runs on the blocking pool.
     let hashed = bytes.clone();
-    let digest = tokio::task::spawn_blocking(move || <[u8; 32]>::from(Sha256::digest(&hashed)))
+    let digest = tokio::task::spawn_blocking(move || blob_hash(&hashed))
         .await
         .map_err(|_| BlobReadError::Store(BlobStoreError::new("get", "the hash task failed")))?;
     if digest != blob_id.0 {
-        return Err(BlobReadError::Damaged("its object's SHA-256 is not its id"));
+        return Err(BlobReadError::Damaged("its object's hash is not its id"));
     }
     Ok(bytes)
 }
@@ -231,4 +247,29 @@ pub async fn move_database_blobs<S: Store>(
         store.reclaim_space().await?;
     }
     Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_starting_with_2_is_named_by_blake3_and_any_other_by_sha256() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(
+            hex::encode(blob_hash(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        for first in [0x00, 0x01, 0x03, 0xff] {
+            let blob = [first, 9, 9, 9];
+            assert_eq!(blob_hash(&blob), <[u8; 32]>::from(Sha256::digest(blob)));
+        }
+        let sealed_v2 = [0x02, 9, 9, 9];
+        assert_eq!(blob_hash(&sealed_v2), *blake3::hash(&sealed_v2).as_bytes());
+        assert_ne!(
+            blob_hash(&sealed_v2),
+            <[u8; 32]>::from(Sha256::digest(sealed_v2))
+        );
+        assert_eq!(blob_hash(b""), <[u8; 32]>::from(Sha256::digest(b"")));
+    }
 }

@@ -6,9 +6,9 @@
 //! hashed tokens, and each undelivered envelope until it is acknowledged or
 //! expires. Delivered records are stored as the encoded `Delivered` frame the
 //! recipient will fetch; the store never looks inside. Sealed attachment
-//! blobs are kept by their SHA-256 with hashed read capabilities until they
-//! expire, and sealed reports until the moderation tool acknowledges them or
-//! they expire.
+//! blobs are kept by their hash ([`crate::blobs::blob_hash`]) with hashed
+//! read capabilities until they expire, and sealed reports until the
+//! moderation tool acknowledges them or they expire.
 
 use std::future::Future;
 

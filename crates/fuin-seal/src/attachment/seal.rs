@@ -13,10 +13,10 @@ use fuin_wire::DeviceAddress;
 use fuin_wire::attachment::{AttachmentKey, MediaType, ObjectId, SealedObjectRef};
 
 use super::MAX_WINDOW_CHUNKS;
-use super::format::{HEADER_LEN, Header, Layout, MAX_CHUNKS};
+use super::format::{FormatVersion, HEADER_LEN, Header, Layout, MAX_CHUNKS};
 use super::{AttachmentError, ChunkSize, ObjectContext};
 use crate::ConversationId;
-use crate::primitives::chunked::{BlobHasher, ObjectKeys, TAG_LEN};
+use crate::primitives::chunked::{BlobHasher, ObjectHasher, ObjectKeys, TAG_LEN};
 
 /// The object's key, its derived keys and its header: everything needed to
 /// seal one object. Made only with a freshly drawn key and object id, and
@@ -64,6 +64,7 @@ impl ObjectSealer {
         let context_id = context.id();
         let keys = ObjectKeys::derive(&key.0, &context_id, chunk_size.get());
         let header = Header {
+            version: FormatVersion::SEALED,
             chunk_size,
             context_id,
             commitment: *keys.commitment(),
@@ -97,8 +98,8 @@ impl ObjectSealer {
 
     /// Like [`writer`](Self::writer), but seals `window_chunks` chunks at a
     /// time on all cores (rayon's pool) while the previous window is hashed
-    /// and written. It holds two windows at most. The bytes are the same as
-    /// [`writer`](Self::writer)'s.
+    /// (on all cores too) and written. It holds two windows at most. The
+    /// bytes are the same as [`writer`](Self::writer)'s.
     pub fn parallel_writer<W: Write>(self, out: W, window_chunks: usize) -> SealingWriter<W> {
         SealingWriter::new(self, out, clamp_window(window_chunks), true)
     }
@@ -132,8 +133,8 @@ impl ObjectSealer {
 
     /// Seals a plaintext held in memory on all cores, `window_chunks` chunks
     /// at a time (fewer for small objects, so that there are at least four
-    /// windows), hashing each window while the next one is sealed. The bytes
-    /// are the same as [`seal`](Self::seal)'s.
+    /// windows), hashing each window on all cores while the next one is
+    /// sealed. The bytes are the same as [`seal`](Self::seal)'s.
     pub fn seal_parallel(
         self,
         plaintext: &[u8],
@@ -152,10 +153,8 @@ impl ObjectSealer {
         let sealed_len =
             usize::try_from(layout.sealed_len).map_err(|_| AttachmentError::TooLarge)?;
         let mut sealed = vec![0u8; sealed_len];
-        let (header, body) = sealed.split_at_mut(HEADER_LEN);
-        header.copy_from_slice(&self.header);
-        let mut hasher = BlobHasher::new();
-        hasher.update(header);
+        sealed[..HEADER_LEN].copy_from_slice(&self.header);
+        let mut hasher = ObjectHasher::new(FormatVersion::SEALED.blob_hash());
 
         let chunk = self.chunk_size.bytes();
         let unit = self.chunk_size.sealed_bytes();
@@ -169,39 +168,46 @@ impl ObjectSealer {
         };
         let window_sealed = window_chunks.saturating_mul(unit);
         let window_plain = window_chunks.saturating_mul(chunk);
-        let mut previous: Option<&[u8]> = None;
-        for (window, region) in body.chunks_mut(window_sealed).enumerate() {
+        let mut offset = HEADER_LEN;
+        let mut window: usize = 0;
+        while offset < sealed_len {
             let start = window.saturating_mul(window_plain).min(plaintext.len());
             let end = start.saturating_add(window_plain).min(plaintext.len());
             let first = (window * window_chunks) as u64;
             let is_final = end == plaintext.len();
             let source = Source::From(&plaintext[start..end]);
-            let seal = |region: &mut [u8]| {
-                let (keys, header) = (&self.keys, &self.header);
+            let region_len = window_sealed.min(sealed_len - offset);
+            let (done, rest) = sealed.split_at_mut(offset);
+            let region = &mut rest[..region_len];
+            let (keys, header) = (&self.keys, &self.header);
+            let mut seal = move || {
                 seal_chunks(
                     keys, header, unit, region, first, is_final, source, parallel,
-                );
+                )
             };
             if parallel {
-                rayon::join(|| hash_previous(&mut hasher, previous), || seal(region));
+                // What was sealed before this window, on all cores, while
+                // this window is sealed.
+                rayon::join(|| hasher.advance(done, done.len(), true), seal);
             } else {
-                hash_previous(&mut hasher, previous);
-                seal(region);
+                // This chunk, right after it is sealed, while in cache.
+                seal();
+                hasher.advance(&sealed, offset + region_len, false);
             }
-            let done: &[u8] = region;
-            previous = Some(done);
+            offset += region_len;
+            window += 1;
         }
-        hash_previous(&mut hasher, previous);
-        let object = self.into_sealed(hasher, layout);
+        let blob_id = hasher.finish(&sealed, parallel);
+        let object = self.into_sealed(BlobId(blob_id), layout);
         Ok((sealed, object))
     }
 
-    fn into_sealed(self, hasher: BlobHasher, layout: Layout) -> SealedObject {
+    fn into_sealed(self, blob_id: BlobId, layout: Layout) -> SealedObject {
         SealedObject {
             object: SealedObjectRef {
                 object_id: self.context.object_id,
                 key: self.key.clone(),
-                blob_id: BlobId(hasher.finish()),
+                blob_id,
                 sealed_len: layout.sealed_len,
             },
             context: self.context.clone(),
@@ -216,12 +222,6 @@ impl std::fmt::Debug for ObjectSealer {
             .field("context", &self.context)
             .field("chunk_size", &self.chunk_size)
             .finish_non_exhaustive()
-    }
-}
-
-fn hash_previous(hasher: &mut BlobHasher, previous: Option<&[u8]>) {
-    if let Some(bytes) = previous {
-        hasher.update(bytes);
     }
 }
 
@@ -299,7 +299,9 @@ pub struct SealingWriter<W: Write> {
     filling: Zeroizing<Vec<u8>>,
     /// Plaintext bytes in `filling`.
     filled: usize,
-    /// The previous window, sealed, still to be hashed and written.
+    /// In parallel, the previous window, sealed, still to be hashed and
+    /// written; always empty on one core, where a window is hashed and
+    /// written as soon as it is sealed.
     pending: Vec<u8>,
     /// Index of the first chunk in `filling`.
     next_index: u64,
@@ -320,7 +322,7 @@ impl<W: Write> SealingWriter<W> {
             filled: 0,
             pending: Vec::new(),
             next_index: 0,
-            hasher: BlobHasher::new(),
+            hasher: BlobHasher::new(FormatVersion::SEALED.blob_hash()),
             header_written: false,
             plaintext_len: 0,
             failed: None,
@@ -367,9 +369,10 @@ impl<W: Write> SealingWriter<W> {
         Ok(())
     }
 
-    /// Seals the full window as non-final chunks (more plaintext follows),
-    /// hashes and writes the previous window meanwhile, and starts a new
-    /// window.
+    /// Seals the full window as non-final chunks (more plaintext follows)
+    /// and starts a new window. In parallel, the previous window is hashed
+    /// meanwhile and written, and this one waits as the next pending window;
+    /// on one core, this window is hashed and written now.
     fn rotate(&mut self) -> Result<(), AttachmentError> {
         self.write_header_once()?;
         let chunks = self.window_chunks as u64;
@@ -379,15 +382,21 @@ impl<W: Write> SealingWriter<W> {
         }
         let region_len = self.window_chunks * self.sealer.chunk_size.sealed_bytes();
         self.seal_window(region_len, false);
-        self.out.write_all(&self.pending)?;
-        std::mem::swap(&mut *self.filling, &mut self.pending);
+        if self.parallel {
+            self.out.write_all(&self.pending)?;
+            std::mem::swap(&mut *self.filling, &mut self.pending);
+        } else {
+            self.out.write_all(&self.filling[..region_len])?;
+        }
         self.filled = 0;
         self.next_index += chunks;
         Ok(())
     }
 
-    /// Seals the first `region_len` bytes of `filling` in place while the
-    /// pending window is hashed; leaves the pending window to be written.
+    /// Seals the first `region_len` bytes of `filling` in place. In
+    /// parallel the pending window is hashed meanwhile (and left to be
+    /// written); on one core the sealed region is hashed right after, while
+    /// it is in cache.
     fn seal_window(&mut self, region_len: usize, is_final: bool) {
         let keys = &self.sealer.keys;
         let header = &self.sealer.header;
@@ -397,7 +406,23 @@ impl<W: Write> SealingWriter<W> {
         let hasher = &mut self.hasher;
         let pending = &self.pending;
         let parallel = self.parallel;
-        let mut seal = move || {
+        if parallel {
+            rayon::join(
+                || hasher.update_parallel(pending),
+                || {
+                    seal_chunks(
+                        keys,
+                        header,
+                        unit,
+                        region,
+                        first,
+                        is_final,
+                        Source::InPlace,
+                        true,
+                    )
+                },
+            );
+        } else {
             seal_chunks(
                 keys,
                 header,
@@ -406,14 +431,9 @@ impl<W: Write> SealingWriter<W> {
                 first,
                 is_final,
                 Source::InPlace,
-                parallel,
-            )
-        };
-        if parallel {
-            rayon::join(|| hasher.update(pending), seal);
-        } else {
-            hasher.update(pending);
-            seal();
+                false,
+            );
+            hasher.update(region);
         }
     }
 
@@ -491,11 +511,15 @@ impl<W: Write> SealingWriter<W> {
         }
         self.seal_window(region_len, true);
         self.out.write_all(&self.pending)?;
-        self.hasher.update(&self.filling[..region_len]);
+        if self.parallel {
+            self.hasher.update_parallel(&self.filling[..region_len]);
+        }
         self.out.write_all(&self.filling[..region_len])?;
         self.out.flush()?;
         let layout = Layout::for_plaintext(self.sealer.chunk_size, self.plaintext_len)?;
-        let sealed = self.sealer.into_sealed(self.hasher, layout);
+        let sealed = self
+            .sealer
+            .into_sealed(BlobId(self.hasher.finish()), layout);
         Ok((self.out, sealed))
     }
 }
