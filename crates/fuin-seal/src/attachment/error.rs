@@ -58,7 +58,8 @@ pub enum AttachmentError {
         /// Bytes the reference says the object has.
         expected: u64,
     },
-    /// Every chunk authenticated but the object's SHA-256 is not the blob id
+    /// Every chunk authenticated but the object's hash (the one its version
+    /// names: BLAKE3 for version 2, SHA-256 for version 1) is not the blob id
     /// in the reference: the holder of the key made another ciphertext than
     /// the one it referenced.
     HashMismatch,

@@ -13,10 +13,11 @@
 //! length determines the plaintext length and every chunk boundary.
 
 use super::AttachmentError;
-use crate::primitives::chunked::{COMMITMENT_LEN, TAG_LEN};
+use crate::primitives::chunked::{BlobHash, COMMITMENT_LEN, TAG_LEN};
 
-/// The sealed object format this implementation writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// The sealed object format version this implementation writes. It opens
+/// this one and [`FormatVersion::V1`] (`spec/attachments.md` §4.1).
+pub const FORMAT_VERSION: u8 = 2;
 /// Bytes of a sealed object's header.
 pub const HEADER_LEN: usize = 1 + 4 + 32 + COMMITMENT_LEN;
 /// The smallest chunk size (one AES block), for tests and tiny objects.
@@ -27,6 +28,46 @@ pub const MAX_CHUNK_SIZE: u32 = 1 << 20;
 pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
 /// The most chunks an object can have: chunk indexes are 32 bits.
 pub const MAX_CHUNKS: u64 = 1 << 32;
+
+/// A sealed object format version this implementation opens. The versions
+/// differ only in the hash that makes the blob id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FormatVersion {
+    /// `0x01`: the blob id is the object's SHA-256. Opened, never sealed.
+    V1,
+    /// `0x02`: the blob id is the object's BLAKE3 hash. What sealers write.
+    V2,
+}
+
+impl FormatVersion {
+    /// The version sealers write.
+    pub const SEALED: Self = Self::V2;
+
+    /// The version a header's first byte names, if it is one of these.
+    pub fn from_byte(version: u8) -> Result<Self, AttachmentError> {
+        match version {
+            1 => Ok(Self::V1),
+            2 => Ok(Self::V2),
+            _ => Err(AttachmentError::UnsupportedVersion { version }),
+        }
+    }
+
+    /// The version byte.
+    pub fn byte(self) -> u8 {
+        match self {
+            Self::V1 => 1,
+            Self::V2 => 2,
+        }
+    }
+
+    /// The hash that makes an object's blob id in this version.
+    pub(crate) fn blob_hash(self) -> BlobHash {
+        match self {
+            Self::V1 => BlobHash::Sha256,
+            Self::V2 => BlobHash::Blake3,
+        }
+    }
+}
 
 /// The plaintext bytes per chunk, within
 /// [`MIN_CHUNK_SIZE`]..=[`MAX_CHUNK_SIZE`].
@@ -150,6 +191,7 @@ impl Layout {
 /// The parsed header of a sealed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Header {
+    pub version: FormatVersion,
     pub chunk_size: ChunkSize,
     pub context_id: [u8; 32],
     pub commitment: [u8; COMMITMENT_LEN],
@@ -158,19 +200,17 @@ pub(crate) struct Header {
 impl Header {
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
-        out[0] = FORMAT_VERSION;
+        out[0] = self.version.byte();
         out[1..5].copy_from_slice(&self.chunk_size.get().to_be_bytes());
         out[5..37].copy_from_slice(&self.context_id);
         out[37..].copy_from_slice(&self.commitment);
         out
     }
 
-    /// Reads a header: the version must be [`FORMAT_VERSION`] and the chunk
-    /// size within its bounds.
+    /// Reads a header: the version must be one this implementation opens
+    /// and the chunk size within its bounds.
     pub fn parse(bytes: &[u8; HEADER_LEN]) -> Result<Self, AttachmentError> {
-        if bytes[0] != FORMAT_VERSION {
-            return Err(AttachmentError::UnsupportedVersion { version: bytes[0] });
-        }
+        let version = FormatVersion::from_byte(bytes[0])?;
         let mut size = [0u8; 4];
         size.copy_from_slice(&bytes[1..5]);
         let chunk_size = ChunkSize::new(u32::from_be_bytes(size))?;
@@ -179,6 +219,7 @@ impl Header {
         let mut commitment = [0u8; COMMITMENT_LEN];
         commitment.copy_from_slice(&bytes[37..]);
         Ok(Self {
+            version,
             chunk_size,
             context_id,
             commitment,
@@ -190,6 +231,16 @@ impl Header {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn each_version_names_its_blob_hash() {
+        assert_eq!(FormatVersion::SEALED.byte(), FORMAT_VERSION);
+        assert_eq!(FormatVersion::V1.blob_hash(), BlobHash::Sha256);
+        assert_eq!(FormatVersion::V2.blob_hash(), BlobHash::Blake3);
+        for version in [FormatVersion::V1, FormatVersion::V2] {
+            assert_eq!(FormatVersion::from_byte(version.byte()), Ok(version));
+        }
+    }
 
     #[test]
     fn chunk_sizes_outside_the_bounds_are_refused() {
@@ -246,18 +297,31 @@ mod tests {
     #[test]
     fn a_header_round_trips_and_refuses_unknown_versions() {
         let header = Header {
+            version: FormatVersion::SEALED,
             chunk_size: ChunkSize::DEFAULT,
             context_id: [3; 32],
             commitment: [4; 32],
         };
         let bytes = header.encode();
+        assert_eq!(bytes[0], 2);
         assert_eq!(Header::parse(&bytes).unwrap(), header);
-        let mut other = bytes;
-        other[0] = 2;
+        let mut old = bytes;
+        old[0] = 1;
         assert_eq!(
-            Header::parse(&other),
-            Err(AttachmentError::UnsupportedVersion { version: 2 })
+            Header::parse(&old).unwrap(),
+            Header {
+                version: FormatVersion::V1,
+                ..header.clone()
+            }
         );
+        for version in [0, 3, 0x81, 0xff] {
+            let mut other = bytes;
+            other[0] = version;
+            assert_eq!(
+                Header::parse(&other),
+                Err(AttachmentError::UnsupportedVersion { version })
+            );
+        }
         let mut tiny = bytes;
         tiny[1..5].copy_from_slice(&15u32.to_be_bytes());
         assert_eq!(

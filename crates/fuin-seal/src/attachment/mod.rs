@@ -7,7 +7,9 @@
 //! key, a nonce prefix and a key commitment. The sealed object is a 69-byte
 //! header (version, chunk size, context id, commitment) followed by the
 //! chunks, each sealed with a nonce that encodes its index and whether it is
-//! the last, and with the header as associated data. So an object opens
+//! the last, and with the header as associated data. Its blob id, its name
+//! at the relay, is its BLAKE3 hash (format version 2, what is sealed) or
+//! its SHA-256 (version 1, still opened). So an object opens
 //! only under its own key and context, and chunks cannot be dropped,
 //! reordered, duplicated or taken from another object without an error that
 //! says so ([`AttachmentError`]). `spec/attachments.md` specifies it all.
@@ -76,8 +78,8 @@ mod seal;
 pub use context::ObjectContext;
 pub use error::AttachmentError;
 pub use format::{
-    ChunkSize, DEFAULT_CHUNK_SIZE, FORMAT_VERSION, HEADER_LEN, MAX_CHUNK_SIZE, MAX_CHUNKS,
-    MIN_CHUNK_SIZE,
+    ChunkSize, DEFAULT_CHUNK_SIZE, FORMAT_VERSION, FormatVersion, HEADER_LEN, MAX_CHUNK_SIZE,
+    MAX_CHUNKS, MIN_CHUNK_SIZE,
 };
 pub use open::{ObjectOpener, OpenedObject, OpeningWriter};
 pub use reference::{attachment_reference, check_reference_fits_message};

@@ -4,8 +4,10 @@
 //! The header is checked first (version, chunk size, context, key
 //! commitment, size), before any chunk is opened; then each chunk in order,
 //! whose plaintext is released only once it has authenticated; then the
-//! length; then the SHA-256 of the whole object. Every path applies the
-//! checks in this order, so the same bytes fail with the same error.
+//! length; then the hash of the whole object that its version names
+//! (SHA-256 for version 1, BLAKE3 for version 2) against the blob id. Every
+//! path applies the checks in this order, so the same bytes fail with the
+//! same error.
 
 use std::io::{Read, Write};
 
@@ -16,7 +18,7 @@ use zeroize::Zeroizing;
 use fuin_wire::BlobId;
 use fuin_wire::attachment::{AttachmentKey, AttachmentReference, SealedObjectRef};
 
-use super::format::{HEADER_LEN, Header, Layout};
+use super::format::{FormatVersion, HEADER_LEN, Header, Layout};
 use super::seal::{clamp_window, read_some};
 use super::{AttachmentError, ObjectContext};
 use crate::primitives::chunked::{BlobHasher, ObjectKeys, TAG_LEN};
@@ -31,21 +33,33 @@ pub struct ObjectOpener {
 }
 
 /// An object that opened completely: every chunk authenticated, its length
-/// is the referenced one and its SHA-256 the referenced blob id. Only with
-/// this in hand may a client show the plaintext.
+/// is the referenced one and its hash (of its version) the referenced blob
+/// id. Only with this in hand may a client show the plaintext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenedObject {
     /// Bytes of plaintext.
     pub plaintext_len: u64,
     /// The blob id that was checked.
     pub blob_id: BlobId,
+    /// The object's format version, which named the hash of the blob id.
+    pub version: FormatVersion,
 }
 
-/// The checked header: the object's keys and layout.
+/// The checked header: the object's version, keys and layout.
 struct Opening {
+    version: FormatVersion,
     keys: ObjectKeys,
     layout: Layout,
     header: [u8; HEADER_LEN],
+}
+
+impl Opening {
+    /// A hasher for the object's blob id, with the header already in it.
+    fn hasher(&self) -> BlobHasher {
+        let mut hasher = BlobHasher::new(self.version.blob_hash());
+        hasher.update(&self.header);
+        hasher
+    }
 }
 
 impl ObjectOpener {
@@ -91,8 +105,8 @@ impl ObjectOpener {
     }
 
     /// Like [`writer`](Self::writer), but opens `window_chunks` chunks at a
-    /// time on all cores while the window is hashed. A window's plaintext
-    /// is written only if all its chunks authenticated.
+    /// time on all cores while the window is hashed (on all cores too). A
+    /// window's plaintext is written only if all its chunks authenticated.
     pub fn parallel_writer<W: Write>(self, out: W, window_chunks: usize) -> OpeningWriter<W> {
         OpeningWriter::new(self, out, clamp_window(window_chunks), true)
     }
@@ -127,7 +141,8 @@ impl ObjectOpener {
     }
 
     /// Opens a sealed object held in memory on all cores, `window_chunks`
-    /// chunks at a time, hashing each window while it is opened.
+    /// chunks at a time, hashing each window (on all cores too) while it is
+    /// opened.
     pub fn open_parallel(
         self,
         sealed: &[u8],
@@ -149,6 +164,7 @@ impl ObjectOpener {
         }
         let layout = Layout::for_sealed(header.chunk_size, self.sealed_len)?;
         Ok(Opening {
+            version: header.version,
             keys,
             layout,
             header: *bytes,
@@ -170,8 +186,7 @@ impl ObjectOpener {
         };
         let opening = self.check_header(header)?;
         let layout = opening.layout;
-        let mut hasher = BlobHasher::new();
-        hasher.update(header);
+        let mut hasher = opening.hasher();
 
         let body_len = (layout.sealed_len - HEADER_LEN as u64) as usize;
         let present = &body[..body.len().min(body_len)];
@@ -203,7 +218,7 @@ impl ObjectOpener {
             let opening = &opening;
             let mut open = move || open_chunks(opening, cipher, plain, first, parallel);
             let result = if parallel {
-                rayon::join(|| hasher.update(cipher), open).1
+                rayon::join(|| hasher.update_parallel(cipher), open).1
             } else {
                 hasher.update(cipher);
                 open()
@@ -218,9 +233,7 @@ impl ObjectOpener {
                 expected: layout.sealed_len,
             });
         }
-        if hasher.finish() != self.blob_id.0 {
-            return Err(AttachmentError::HashMismatch);
-        }
+        check_blob_id(hasher, &self.blob_id)?;
         Ok(plaintext)
     }
 }
@@ -231,6 +244,17 @@ impl std::fmt::Debug for ObjectOpener {
             .field("blob_id", &self.blob_id)
             .field("sealed_len", &self.sealed_len)
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether the hash of the whole object is the referenced blob id. The id
+/// is public (the relay names the blob by it), so a plain comparison
+/// leaks nothing.
+fn check_blob_id(hasher: BlobHasher, blob_id: &BlobId) -> Result<(), AttachmentError> {
+    if hasher.finish() == blob_id.0 {
+        Ok(())
+    } else {
+        Err(AttachmentError::HashMismatch)
     }
 }
 
@@ -327,7 +351,8 @@ pub struct OpeningWriter<W: Write> {
     /// Index of the first chunk of the current window.
     next_index: u64,
     received: u64,
-    hasher: BlobHasher,
+    /// The blob id's hash, made once the header named the version.
+    hasher: Option<BlobHasher>,
     failed: Option<AttachmentError>,
 }
 
@@ -344,7 +369,7 @@ impl<W: Write> OpeningWriter<W> {
             plain: Zeroizing::new(Vec::new()),
             next_index: 0,
             received: 0,
-            hasher: BlobHasher::new(),
+            hasher: None,
             failed: None,
         }
     }
@@ -403,7 +428,7 @@ impl<W: Write> OpeningWriter<W> {
         if self.opening.is_none() {
             if self.received == HEADER_LEN as u64 {
                 let opening = self.opener.check_header(&self.header)?;
-                self.hasher.update(&self.header);
+                self.hasher = Some(opening.hasher());
                 self.opening = Some(opening);
             }
             return Ok(());
@@ -421,7 +446,7 @@ impl<W: Write> OpeningWriter<W> {
     /// Opens the first `bytes` of the window (whole chunks), writes their
     /// plaintext if all authenticated, and moves to the next window.
     fn open_window(&mut self, bytes: usize) -> Result<(), AttachmentError> {
-        let Some(opening) = &self.opening else {
+        let (Some(opening), Some(hasher)) = (&self.opening, &mut self.hasher) else {
             return Ok(());
         };
         let unit = opening.layout.chunk_size.sealed_bytes();
@@ -435,11 +460,10 @@ impl<W: Write> OpeningWriter<W> {
         let cipher = &self.cipher[..bytes];
         let plain = &mut self.plain[..plain_len];
         let first = self.next_index;
-        let hasher = &mut self.hasher;
         let parallel = self.parallel;
         let mut open = move || open_chunks(opening, cipher, plain, first, parallel);
         let result = if parallel {
-            rayon::join(|| hasher.update(cipher), open).1
+            rayon::join(|| hasher.update_parallel(cipher), open).1
         } else {
             hasher.update(cipher);
             open()
@@ -498,8 +522,9 @@ impl<W: Write> OpeningWriter<W> {
     }
 
     /// Ends the object: opens any whole chunks still waiting, then checks
-    /// that the object is complete and that its SHA-256 is the referenced
-    /// blob id. Returns the inner writer and proof of a verified object.
+    /// that the object is complete and that its hash (of its version) is the
+    /// referenced blob id. Returns the inner writer and proof of a verified
+    /// object.
     pub fn finish(mut self) -> Result<(W, OpenedObject), AttachmentError> {
         if let Some(err) = self.failed.take() {
             return Err(err);
@@ -517,6 +542,7 @@ impl<W: Write> OpeningWriter<W> {
             opening.layout.chunk_size.sealed_bytes(),
         );
         let plaintext_len = opening.layout.plaintext_len;
+        let version = opening.version;
         if self.next_index < chunks {
             // Cut short: open the whole chunks that did arrive, so that a
             // failing one is reported as on every other path.
@@ -527,14 +553,17 @@ impl<W: Write> OpeningWriter<W> {
             return Err(truncated);
         }
         self.out.flush()?;
-        if self.hasher.finish() != self.opener.blob_id.0 {
-            return Err(AttachmentError::HashMismatch);
-        }
+        let Some(hasher) = self.hasher.take() else {
+            // Made with the opening, which is here.
+            return Err(truncated);
+        };
+        check_blob_id(hasher, &self.opener.blob_id)?;
         Ok((
             self.out,
             OpenedObject {
                 plaintext_len,
                 blob_id: self.opener.blob_id,
+                version,
             },
         ))
     }

@@ -13,7 +13,7 @@ use fuin_wire::DeviceAddress;
 use fuin_wire::attachment::{AttachmentKey, MediaType, ObjectId, SealedObjectRef};
 
 use super::MAX_WINDOW_CHUNKS;
-use super::format::{HEADER_LEN, Header, Layout, MAX_CHUNKS};
+use super::format::{FormatVersion, HEADER_LEN, Header, Layout, MAX_CHUNKS};
 use super::{AttachmentError, ChunkSize, ObjectContext};
 use crate::ConversationId;
 use crate::primitives::chunked::{BlobHasher, ObjectKeys, TAG_LEN};
@@ -64,6 +64,7 @@ impl ObjectSealer {
         let context_id = context.id();
         let keys = ObjectKeys::derive(&key.0, &context_id, chunk_size.get());
         let header = Header {
+            version: FormatVersion::SEALED,
             chunk_size,
             context_id,
             commitment: *keys.commitment(),
@@ -97,8 +98,8 @@ impl ObjectSealer {
 
     /// Like [`writer`](Self::writer), but seals `window_chunks` chunks at a
     /// time on all cores (rayon's pool) while the previous window is hashed
-    /// and written. It holds two windows at most. The bytes are the same as
-    /// [`writer`](Self::writer)'s.
+    /// (on all cores too) and written. It holds two windows at most. The
+    /// bytes are the same as [`writer`](Self::writer)'s.
     pub fn parallel_writer<W: Write>(self, out: W, window_chunks: usize) -> SealingWriter<W> {
         SealingWriter::new(self, out, clamp_window(window_chunks), true)
     }
@@ -132,8 +133,8 @@ impl ObjectSealer {
 
     /// Seals a plaintext held in memory on all cores, `window_chunks` chunks
     /// at a time (fewer for small objects, so that there are at least four
-    /// windows), hashing each window while the next one is sealed. The bytes
-    /// are the same as [`seal`](Self::seal)'s.
+    /// windows), hashing each window on all cores while the next one is
+    /// sealed. The bytes are the same as [`seal`](Self::seal)'s.
     pub fn seal_parallel(
         self,
         plaintext: &[u8],
@@ -154,7 +155,7 @@ impl ObjectSealer {
         let mut sealed = vec![0u8; sealed_len];
         let (header, body) = sealed.split_at_mut(HEADER_LEN);
         header.copy_from_slice(&self.header);
-        let mut hasher = BlobHasher::new();
+        let mut hasher = BlobHasher::new(FormatVersion::SEALED.blob_hash());
         hasher.update(header);
 
         let chunk = self.chunk_size.bytes();
@@ -184,12 +185,13 @@ impl ObjectSealer {
             };
             if parallel {
                 rayon::join(|| hash_previous(&mut hasher, previous), || seal(region));
+                let done: &[u8] = region;
+                previous = Some(done);
             } else {
-                hash_previous(&mut hasher, previous);
+                // One chunk: hashed right after sealing, while in cache.
                 seal(region);
+                hasher.update(region);
             }
-            let done: &[u8] = region;
-            previous = Some(done);
         }
         hash_previous(&mut hasher, previous);
         let object = self.into_sealed(hasher, layout);
@@ -219,9 +221,10 @@ impl std::fmt::Debug for ObjectSealer {
     }
 }
 
+/// Hashes the window sealed before, if any, on all cores.
 fn hash_previous(hasher: &mut BlobHasher, previous: Option<&[u8]>) {
     if let Some(bytes) = previous {
-        hasher.update(bytes);
+        hasher.update_parallel(bytes);
     }
 }
 
@@ -299,7 +302,9 @@ pub struct SealingWriter<W: Write> {
     filling: Zeroizing<Vec<u8>>,
     /// Plaintext bytes in `filling`.
     filled: usize,
-    /// The previous window, sealed, still to be hashed and written.
+    /// In parallel, the previous window, sealed, still to be hashed and
+    /// written; always empty on one core, where a window is hashed and
+    /// written as soon as it is sealed.
     pending: Vec<u8>,
     /// Index of the first chunk in `filling`.
     next_index: u64,
@@ -320,7 +325,7 @@ impl<W: Write> SealingWriter<W> {
             filled: 0,
             pending: Vec::new(),
             next_index: 0,
-            hasher: BlobHasher::new(),
+            hasher: BlobHasher::new(FormatVersion::SEALED.blob_hash()),
             header_written: false,
             plaintext_len: 0,
             failed: None,
@@ -367,9 +372,10 @@ impl<W: Write> SealingWriter<W> {
         Ok(())
     }
 
-    /// Seals the full window as non-final chunks (more plaintext follows),
-    /// hashes and writes the previous window meanwhile, and starts a new
-    /// window.
+    /// Seals the full window as non-final chunks (more plaintext follows)
+    /// and starts a new window. In parallel, the previous window is hashed
+    /// meanwhile and written, and this one waits as the next pending window;
+    /// on one core, this window is hashed and written now.
     fn rotate(&mut self) -> Result<(), AttachmentError> {
         self.write_header_once()?;
         let chunks = self.window_chunks as u64;
@@ -379,15 +385,21 @@ impl<W: Write> SealingWriter<W> {
         }
         let region_len = self.window_chunks * self.sealer.chunk_size.sealed_bytes();
         self.seal_window(region_len, false);
-        self.out.write_all(&self.pending)?;
-        std::mem::swap(&mut *self.filling, &mut self.pending);
+        if self.parallel {
+            self.out.write_all(&self.pending)?;
+            std::mem::swap(&mut *self.filling, &mut self.pending);
+        } else {
+            self.out.write_all(&self.filling[..region_len])?;
+        }
         self.filled = 0;
         self.next_index += chunks;
         Ok(())
     }
 
-    /// Seals the first `region_len` bytes of `filling` in place while the
-    /// pending window is hashed; leaves the pending window to be written.
+    /// Seals the first `region_len` bytes of `filling` in place. In
+    /// parallel the pending window is hashed meanwhile (and left to be
+    /// written); on one core the sealed region is hashed right after, while
+    /// it is in cache.
     fn seal_window(&mut self, region_len: usize, is_final: bool) {
         let keys = &self.sealer.keys;
         let header = &self.sealer.header;
@@ -397,7 +409,23 @@ impl<W: Write> SealingWriter<W> {
         let hasher = &mut self.hasher;
         let pending = &self.pending;
         let parallel = self.parallel;
-        let mut seal = move || {
+        if parallel {
+            rayon::join(
+                || hasher.update_parallel(pending),
+                || {
+                    seal_chunks(
+                        keys,
+                        header,
+                        unit,
+                        region,
+                        first,
+                        is_final,
+                        Source::InPlace,
+                        true,
+                    )
+                },
+            );
+        } else {
             seal_chunks(
                 keys,
                 header,
@@ -406,14 +434,9 @@ impl<W: Write> SealingWriter<W> {
                 first,
                 is_final,
                 Source::InPlace,
-                parallel,
-            )
-        };
-        if parallel {
-            rayon::join(|| hasher.update(pending), seal);
-        } else {
-            hasher.update(pending);
-            seal();
+                false,
+            );
+            hasher.update(region);
         }
     }
 
@@ -491,7 +514,9 @@ impl<W: Write> SealingWriter<W> {
         }
         self.seal_window(region_len, true);
         self.out.write_all(&self.pending)?;
-        self.hasher.update(&self.filling[..region_len]);
+        if self.parallel {
+            self.hasher.update_parallel(&self.filling[..region_len]);
+        }
         self.out.write_all(&self.filling[..region_len])?;
         self.out.flush()?;
         let layout = Layout::for_plaintext(self.sealer.chunk_size, self.plaintext_len)?;

@@ -7,6 +7,9 @@
 //! position and only as final if it was sealed as final. The commitment is
 //! compared in constant time before any chunk is opened, which is what makes
 //! the construction key-committing.
+//!
+//! The blob id is a hash of the whole sealed object, chosen by the format
+//! version ([`BlobHash`]): SHA-256 for version 1, BLAKE3 for version 2.
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -143,31 +146,83 @@ impl Drop for ObjectKeys {
     }
 }
 
-/// SHA-256 over a sealed object as it is produced or received: the object's
-/// id in the relay's blob store.
-#[derive(Clone, Default)]
-pub struct BlobHasher(Sha256);
+/// The hash that names a sealed object in the relay's blob store (its blob
+/// id). The object's format version chooses it (`spec/attachments.md` §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobHash {
+    /// SHA-256: one serial chain over the object (format version 1).
+    Sha256,
+    /// BLAKE3 in its default hash mode, 32 bytes (format version 2): a tree
+    /// of 1 KiB leaves, so one core hashes several leaves at once with wide
+    /// vector instructions and several cores hash parts of it in parallel.
+    Blake3,
+}
+
+/// A sealed object's blob id, computed over the object as it is produced
+/// or received.
+#[derive(Clone)]
+pub struct BlobHasher(HashState);
+
+#[derive(Clone)]
+enum HashState {
+    Sha256(Sha256),
+    // Boxed: BLAKE3's state (its chaining-value stack and a 1 KiB leaf
+    // buffer) is much larger than SHA-256's.
+    Blake3(Box<blake3::Hasher>),
+}
 
 impl BlobHasher {
-    /// Starts an empty hash.
-    pub fn new() -> Self {
-        Self::default()
+    /// Starts an empty hash of kind `hash`.
+    pub fn new(hash: BlobHash) -> Self {
+        Self(match hash {
+            BlobHash::Sha256 => HashState::Sha256(Sha256::new()),
+            BlobHash::Blake3 => HashState::Blake3(Box::default()),
+        })
     }
 
-    /// Adds bytes.
+    /// Which hash this is.
+    pub fn kind(&self) -> BlobHash {
+        match self.0 {
+            HashState::Sha256(_) => BlobHash::Sha256,
+            HashState::Blake3(_) => BlobHash::Blake3,
+        }
+    }
+
+    /// Adds bytes on this thread.
     pub fn update(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        match &mut self.0 {
+            HashState::Sha256(hasher) => hasher.update(bytes),
+            HashState::Blake3(hasher) => {
+                hasher.update(bytes);
+            }
+        }
+    }
+
+    /// Adds bytes, on all cores (rayon's pool) where the hash allows it:
+    /// BLAKE3 hashes disjoint subtrees of `bytes` on different threads.
+    /// SHA-256 cannot be split, and runs on this thread. The result is the
+    /// same as [`update`](Self::update)'s.
+    pub fn update_parallel(&mut self, bytes: &[u8]) {
+        match &mut self.0 {
+            HashState::Sha256(hasher) => hasher.update(bytes),
+            HashState::Blake3(hasher) => {
+                hasher.update_rayon(bytes);
+            }
+        }
     }
 
     /// The hash of everything added.
     pub fn finish(self) -> [u8; 32] {
-        self.0.finalize().into()
+        match self.0 {
+            HashState::Sha256(hasher) => hasher.finalize().into(),
+            HashState::Blake3(hasher) => *hasher.finalize().as_bytes(),
+        }
     }
 }
 
 impl std::fmt::Debug for BlobHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BlobHasher")
+        f.debug_tuple("BlobHasher").field(&self.kind()).finish()
     }
 }
 
@@ -215,5 +270,41 @@ mod tests {
         }
         assert!(base.commitment_matches(base.commitment()));
         assert_eq!(format!("{base:?}"), "ObjectKeys(<redacted>)");
+    }
+
+    #[test]
+    fn blob_hashes_match_their_published_values_on_every_path() {
+        // SHA-256("abc") (FIPS 180-2, appendix B.1) and BLAKE3("abc") (the
+        // reference implementation's b3sum).
+        let sha256_abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let blake3_abc = "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85";
+        for (hash, expected) in [
+            (BlobHash::Sha256, sha256_abc),
+            (BlobHash::Blake3, blake3_abc),
+        ] {
+            let mut whole = BlobHasher::new(hash);
+            whole.update(b"abc");
+            assert_eq!(hex::encode(whole.finish()), expected, "{hash:?}");
+            let mut split = BlobHasher::new(hash);
+            split.update(b"a");
+            split.update_parallel(b"bc");
+            assert_eq!(hex::encode(split.finish()), expected, "{hash:?} in pieces");
+            assert_eq!(BlobHasher::new(hash).kind(), hash);
+        }
+    }
+
+    #[test]
+    fn parallel_hashing_of_a_large_input_in_uneven_pieces_agrees_with_serial() {
+        // Several BLAKE3 subtrees, cut at places that are not leaf-aligned.
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for hash in [BlobHash::Sha256, BlobHash::Blake3] {
+            let mut serial = BlobHasher::new(hash);
+            serial.update(&data);
+            let mut parallel = BlobHasher::new(hash);
+            for piece in [&data[..69], &data[69..70_000], &data[70_000..]] {
+                parallel.update_parallel(piece);
+            }
+            assert_eq!(parallel.finish(), serial.finish(), "{hash:?}");
+        }
     }
 }
