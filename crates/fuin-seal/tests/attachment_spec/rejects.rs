@@ -183,6 +183,15 @@ fn order_of_checks(sealed: &[u8], intact: &Opening, push: &mut Push<'_>) {
         three[..10].to_vec(),
     );
     push(
+        "40 bytes under a sealed_len forged to 10: too short is checked before the length"
+            .to_owned(),
+        &Opening {
+            sealed_len: 10,
+            ..intact.clone()
+        },
+        sealed[..40].to_vec(),
+    );
+    push(
         "version byte 0x03 and chunk size 0".to_owned(),
         intact,
         with_bytes(&three, 1, &0u32.to_be_bytes()),
