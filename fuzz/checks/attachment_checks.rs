@@ -9,10 +9,10 @@
 use std::sync::OnceLock;
 
 use fuin_seal::ConversationId;
-use fuin_seal::primitives::chunked::BlobHasher;
 use fuin_seal::attachment::{
     AttachmentError, ChunkSize, ObjectContext, ObjectOpener, ObjectSealer, SealedObject,
 };
+use fuin_seal::primitives::chunked::{BlobHash, BlobHasher, ObjectKeys};
 use fuin_wire::BlobId;
 use fuin_wire::attachment::{MediaType, SealedObjectRef};
 use fuin_wire::{DeviceAddress, DeviceId, UserId};
@@ -24,20 +24,49 @@ pub const FIXTURE_PLAINTEXT: &[u8] = b"A photo, sealed on the device, in chunks"
 
 /// One object sealed by alice/1 for her conversation with bob, and its bytes.
 pub fn fixture() -> &'static (SealedObject, Vec<u8>) {
-    static FIXTURE: OnceLock<(SealedObject, Vec<u8>)> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let owner = DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(1));
-        let bob = UserId::new("bob").unwrap();
-        let sealer = ObjectSealer::new(
-            &mut ChaCha20Rng::seed_from_u64(0xa77ac4),
-            &owner,
-            ConversationId::direct(&owner.user, &bob),
-            MediaType::new("image/jpeg").unwrap(),
-            ChunkSize::new(16).unwrap(),
-        );
-        let (blob, object) = sealer.seal(FIXTURE_PLAINTEXT).unwrap();
-        (object, blob)
+    &fixtures().0
+}
+
+/// The fixture's plaintext sealed under its key and context in format
+/// version 1 (blob id SHA-256), which fuin-seal still opens: the one other
+/// byte string that may open under a reference naming its own hash.
+pub fn fixture_v1_twin() -> &'static [u8] {
+    &fixtures().1
+}
+
+fn fixtures() -> &'static ((SealedObject, Vec<u8>), Vec<u8>) {
+    static FIXTURES: OnceLock<((SealedObject, Vec<u8>), Vec<u8>)> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        let (object, blob) = seal_fixture();
+        let chunk_size = 16u32;
+        let keys = ObjectKeys::derive(&object.object.key.0, &object.context.id(), chunk_size);
+        let mut twin = blob[..69].to_vec();
+        twin[0] = 1;
+        let header = twin.clone();
+        let pieces: Vec<&[u8]> = FIXTURE_PLAINTEXT.chunks(chunk_size as usize).collect();
+        for (index, piece) in pieces.iter().enumerate() {
+            let mut sealed = vec![0u8; piece.len()];
+            let last = index + 1 == pieces.len();
+            let tag = keys.seal_chunk(index as u32, last, &header, piece, &mut sealed);
+            twin.extend_from_slice(&sealed);
+            twin.extend_from_slice(&tag);
+        }
+        ((object, blob), twin)
     })
+}
+
+fn seal_fixture() -> (SealedObject, Vec<u8>) {
+    let owner = DeviceAddress::new(UserId::new("alice").unwrap(), DeviceId(1));
+    let bob = UserId::new("bob").unwrap();
+    let sealer = ObjectSealer::new(
+        &mut ChaCha20Rng::seed_from_u64(0xa77ac4),
+        &owner,
+        ConversationId::direct(&owner.user, &bob),
+        MediaType::new("image/jpeg").unwrap(),
+        ChunkSize::new(16).unwrap(),
+    );
+    let (blob, object) = sealer.seal(FIXTURE_PLAINTEXT).unwrap();
+    (object, blob)
 }
 
 /// Opens `data` on every path (in memory, in memory on all cores, and
@@ -69,7 +98,9 @@ fn open_everywhere(
         if let (Some(err), Err(finished_err)) = (&write_error, &finished)
             && err != finished_err
         {
-            return Err(format!("{name}: finish says {finished_err:?} after {err:?}"));
+            return Err(format!(
+                "{name}: finish says {finished_err:?} after {err:?}"
+            ));
         }
         results.push((name, finished));
     }
@@ -82,23 +113,33 @@ fn open_everywhere(
 }
 
 /// Opens arbitrary bytes as the fixture's object, under its reference and
-/// under a reference that names the bytes' own length and hash (so that
-/// every length reaches the chunk checks). Every path must agree; and only
-/// the fixture's own bytes may open, to the fixture's plaintext. Returns
-/// whether `data` opened.
+/// under a reference that names the bytes' own length and hash, the hash
+/// their first byte names as a version would (SHA-256 for 1, BLAKE3
+/// otherwise), so that every length reaches the chunk checks. Every path
+/// must agree; only the fixture's own bytes may open under its reference,
+/// and only they or their version 1 twin under the self-naming one, to the
+/// fixture's plaintext. Returns whether `data` opened under the fixture's
+/// reference.
 pub fn attachment_open(data: &[u8]) -> Result<bool, String> {
     let (object, blob) = fixture();
     let honest = open_everywhere(&object.object, &object.context, data)?;
     let mut named = object.object.clone();
     named.sealed_len = data.len() as u64;
-    let mut hasher = BlobHasher::new();
+    let hash = match data.first() {
+        Some(1) => BlobHash::Sha256,
+        _ => BlobHash::Blake3,
+    };
+    let mut hasher = BlobHasher::new(hash);
     hasher.update(data);
     named.blob_id = BlobId(hasher.finish());
     let self_named = open_everywhere(&named, &object.context, data)?;
+    if honest.is_ok() && data != blob.as_slice() {
+        return Err("bytes other than the sealed object opened".to_owned());
+    }
+    if self_named.is_ok() && data != blob.as_slice() && data != fixture_v1_twin() {
+        return Err("bytes other than the object or its version 1 twin opened".to_owned());
+    }
     for plaintext in [&honest, &self_named].into_iter().flatten() {
-        if data != blob.as_slice() {
-            return Err("bytes other than the sealed object opened".to_owned());
-        }
         if plaintext != FIXTURE_PLAINTEXT {
             return Err("the sealed object opened to another plaintext".to_owned());
         }

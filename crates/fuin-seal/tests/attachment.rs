@@ -123,11 +123,14 @@ fn an_empty_object_is_one_empty_final_chunk() {
 }
 
 #[test]
-fn the_blob_id_is_the_sha256_of_the_sealed_bytes() {
-    use sha2::Digest;
+fn the_blob_id_is_the_blake3_hash_of_the_sealed_bytes_and_the_version_is_2() {
     let shared = share(1, "alice", "bob", 1);
-    let digest: [u8; 32] = sha2::Sha256::digest(&shared.photo_blob).into();
-    assert_eq!(shared.reference.object.blob_id, BlobId(digest));
+    assert_eq!(shared.photo_blob[0], 2);
+    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(
+        shared.reference.object.blob_id,
+        blake3_of(&shared.photo_blob)
+    );
     assert_eq!(
         shared.reference.object.sealed_len,
         shared.photo_blob.len() as u64
@@ -299,14 +302,13 @@ fn a_truncated_blob_fails_even_under_a_reference_that_names_the_cut_length() {
     // Were the length and hash also replaced (say by a sender who wants one
     // recipient to see less), the next-to-last chunk, sealed as not final,
     // does not open as the last one: the last-chunk flag in its nonce.
-    use sha2::Digest;
     let alice = share(80, "alice", "bob", 6);
     let mut pieces = Pieces::of(&alice.photo_blob, chunk(SMALL));
     pieces.chunks.pop();
     let cut = pieces.join();
     let (mut object, context) = main_object(&alice.reference);
     object.sealed_len = cut.len() as u64;
-    object.blob_id = BlobId(sha2::Sha256::digest(&cut).into());
+    object.blob_id = blake3_of(&cut);
     assert_fails(
         &(object, context),
         &cut,
@@ -443,8 +445,15 @@ fn an_altered_header_fails_with_the_error_for_its_field() {
     for (name, blob, expected) in [
         (
             "version",
-            altered(0, 2),
-            AttachmentError::UnsupportedVersion { version: 2 },
+            altered(0, 3),
+            AttachmentError::UnsupportedVersion { version: 3 },
+        ),
+        // Version 1 is known, but the header is every chunk's associated
+        // data (tests/attachment_v1_objects.rs has the other crossings).
+        (
+            "version 1",
+            altered(0, 1),
+            AttachmentError::ChunkFailed { index: 0 },
         ),
         (
             "chunk size below the minimum",

@@ -38,4 +38,11 @@ fn the_check_catches_what_it_is_for() {
     let mut cut = blob.clone();
     cut.truncate(blob.len() - 1);
     assert_eq!(attachment_checks::attachment_open(&cut), Ok(false));
+    // The version 1 twin opens only under a reference naming its SHA-256,
+    // and relabelled as version 2 not at all.
+    let twin = attachment_checks::fixture_v1_twin();
+    assert_eq!(attachment_checks::attachment_open(twin), Ok(false));
+    let mut relabelled = twin.to_vec();
+    relabelled[0] = 2;
+    assert_eq!(attachment_checks::attachment_open(&relabelled), Ok(false));
 }

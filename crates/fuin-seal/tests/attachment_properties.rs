@@ -1,6 +1,7 @@
 //! Property tests of attachment sealing: any plaintext with any chunk size
 //! and window round-trips, every sealing path writes the same bytes, and any
-//! alteration of a sealed object fails, with the same error on every path.
+//! alteration of a sealed object fails, with the same error on every path;
+//! the same for version 1 objects (blob id = SHA-256), which still open.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod attachments;
@@ -101,6 +102,29 @@ proptest! {
                 prop_assert_eq!(err, &AttachmentError::ChunkFailed { index });
             }
         }
+        for opened in &results {
+            prop_assert!(data.starts_with(&opened.written), "{} wrote other bytes", opened.path);
+        }
+    }
+
+    #[test]
+    fn any_alteration_of_a_version_1_object_fails_with_one_error_on_every_path(
+        data in vec(any::<u8>(), 0..800),
+        size in MIN_CHUNK_SIZE..=128u32,
+        alteration in alteration(),
+        window in 1usize..5,
+    ) {
+        let owner = address("alice", 1);
+        let (_, sealed) = sealer(4, &owner, "bob", "image/gif", chunk(size)).seal(&data).unwrap();
+        let (blob, object) =
+            seal_as_version(1, &sealed.object.key, &sealed.context, chunk(size), &data);
+        for opened in open_everywhere(&object, &sealed.context, &blob, window) {
+            prop_assert_eq!(opened.result.as_deref(), Ok(&data[..]), "{}", opened.path);
+        }
+        let altered = alter(&blob, size, &alteration);
+        prop_assume!(altered != blob);
+        let results = open_everywhere(&object, &sealed.context, &altered, window);
+        prop_assert!(results[0].result.is_err(), "{:?} opened", alteration);
         for opened in &results {
             prop_assert!(data.starts_with(&opened.written), "{} wrote other bytes", opened.path);
         }

@@ -4,8 +4,8 @@
 
 use fuin_seal::ConversationId;
 use fuin_seal::attachment::*;
-use fuin_wire::attachment::{MediaType, SealedObjectRef};
-use fuin_wire::{DeviceAddress, DeviceId, UserId};
+use fuin_wire::attachment::{AttachmentKey, MediaType, SealedObjectRef};
+use fuin_wire::{BlobId, DeviceAddress, DeviceId, UserId};
 pub use rand_chacha::ChaCha20Rng;
 pub use rand_core::SeedableRng;
 
@@ -230,4 +230,61 @@ impl Pieces {
         }
         out
     }
+}
+
+/// Seals `data` under `key` and `context` as an object of format `version`,
+/// chunk by chunk on fuin-seal's chunk primitives, and names it by that
+/// version's hash (SHA-256 for 1, BLAKE3 otherwise). fuin-seal's sealer
+/// writes only version 2; this makes version 1 objects (and objects
+/// labelled with any version byte) of any size for the opening tests.
+pub fn seal_as_version(
+    version: u8,
+    key: &AttachmentKey,
+    context: &ObjectContext<'_>,
+    chunk_size: ChunkSize,
+    data: &[u8],
+) -> (Vec<u8>, SealedObjectRef) {
+    use fuin_seal::primitives::chunked::ObjectKeys;
+    let context_id = context.id();
+    let keys = ObjectKeys::derive(&key.0, &context_id, chunk_size.get());
+    let mut blob = vec![version];
+    blob.extend_from_slice(&chunk_size.get().to_be_bytes());
+    blob.extend_from_slice(&context_id);
+    blob.extend_from_slice(keys.commitment());
+    let header = blob.clone();
+    let pieces: Vec<&[u8]> = if data.is_empty() {
+        vec![&[]]
+    } else {
+        data.chunks(chunk_size.get() as usize).collect()
+    };
+    for (index, piece) in pieces.iter().enumerate() {
+        let mut sealed = vec![0u8; piece.len()];
+        let last = index + 1 == pieces.len();
+        let tag = keys.seal_chunk(index as u32, last, &header, piece, &mut sealed);
+        blob.extend_from_slice(&sealed);
+        blob.extend_from_slice(&tag);
+    }
+    let blob_id = if version == 1 {
+        sha256_of(&blob)
+    } else {
+        blake3_of(&blob)
+    };
+    let object = SealedObjectRef {
+        object_id: context.object_id,
+        key: key.clone(),
+        blob_id,
+        sealed_len: blob.len() as u64,
+    };
+    (blob, object)
+}
+
+/// The blob id of a version 1 object.
+pub fn sha256_of(bytes: &[u8]) -> BlobId {
+    use sha2::Digest;
+    BlobId(sha2::Sha256::digest(bytes).into())
+}
+
+/// The blob id of a version 2 object.
+pub fn blake3_of(bytes: &[u8]) -> BlobId {
+    BlobId(*blake3::hash(bytes).as_bytes())
 }
