@@ -1,5 +1,6 @@
-//! The objects the attachment vectors pin, computed by the reference, and
-//! sealed and opened by fuin-seal from the same random values.
+//! The objects the attachment vectors pin, computed by the reference (in
+//! format version 2, or 1 for `objects-v1.json`), and sealed and opened by
+//! fuin-seal from the same random values.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::convert::Infallible;
@@ -7,12 +8,13 @@ use std::convert::Infallible;
 use rand_core::{TryCryptoRng, TryRng};
 use serde_json::{Value, json};
 
+use super::opening::Opening;
 use super::reference as r;
 use fuin_seal::ConversationId;
 use fuin_seal::attachment::{
-    AttachmentError, ChunkSize, ObjectContext, ObjectOpener, ObjectSealer, attachment_reference,
+    AttachmentError, ChunkSize, ObjectOpener, ObjectSealer, attachment_reference,
 };
-use fuin_wire::attachment::{AttachmentKey, FileName, MediaType};
+use fuin_wire::attachment::{FileName, MediaType};
 use fuin_wire::{DeviceAddress, DeviceId, UserId};
 
 pub struct Case {
@@ -61,12 +63,32 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
+/// Another object of the first case's owner, conversation, media type,
+/// chunk size and plaintext length, under its own id and key: the reject
+/// vectors splice its chunks into the first case's object.
+pub fn other_object() -> Case {
+    Case {
+        name: "another object of alice's, the same shape as the three-chunk one",
+        object_id: pattern(0x20),
+        key: pattern(0x60),
+        plaintext: b"Another photo, as long as the first one.",
+        ..cases().remove(0)
+    }
+}
+
 fn h(bytes: &[u8]) -> Value {
     Value::String(hex::encode(bytes))
 }
 
-/// Every value of a case, computed by the reference.
+/// Every value of a case in the format version a sealer writes, computed
+/// by the reference.
 pub fn run_reference(case: &Case) -> Value {
+    run_reference_in(case, r::VERSION_BLAKE3)
+}
+
+/// Every value of a case sealed in format `version`, computed by the
+/// reference.
+pub fn run_reference_in(case: &Case, version: u8) -> Value {
     let conversation = r::direct_conversation(case.owner_user, case.peer);
     let (framed_context, context_id) = r::context(
         case.owner_user,
@@ -76,7 +98,7 @@ pub fn run_reference(case: &Case) -> Value {
         case.content_type,
     );
     let keys = r::keys(&case.key, &context_id, case.chunk_size);
-    let header = r::header(case.chunk_size, &context_id, &keys.commitment);
+    let header = r::header(version, case.chunk_size, &context_id, &keys.commitment);
     let pieces = r::split(case.plaintext, case.chunk_size);
     let mut sealed = header.clone();
     let chunks: Vec<Value> = pieces
@@ -123,8 +145,93 @@ pub fn run_reference(case: &Case) -> Value {
         "sealed": h(&sealed),
         "sealed_len": sealed.len(),
         "plaintext_len": case.plaintext.len(),
-        "blob_id": h(&r::sha256(&sealed)),
+        "blob_id": h(&r::blob_id(version, &sealed).unwrap()),
     })
+}
+
+/// The object of a case sealed in format `version` by the reference.
+pub fn seal_reference(case: &Case, version: u8) -> Vec<u8> {
+    let (_, context_id) = r::context(
+        case.owner_user,
+        case.owner_device,
+        &r::direct_conversation(case.owner_user, case.peer),
+        &case.object_id,
+        case.content_type,
+    );
+    r::seal(
+        version,
+        &case.key,
+        &context_id,
+        case.chunk_size,
+        case.plaintext,
+    )
+}
+
+/// What a recipient of a case's reference gives its opener, for the object
+/// `sealed` (whose first byte names the hash of its blob id).
+pub fn opening(case: &Case, sealed: &[u8]) -> Opening {
+    Opening {
+        key: case.key,
+        owner_user: case.owner_user.to_owned(),
+        owner_device: case.owner_device,
+        conversation: r::direct_conversation(case.owner_user, case.peer),
+        object_id: case.object_id,
+        content_type: case.content_type.to_owned(),
+        blob_id: r::blob_id(sealed[0], sealed).unwrap(),
+        sealed_len: sealed.len() as u64,
+    }
+}
+
+/// The altered copies each object of the vectors files shows (a short list;
+/// `reject.json` has the full one): a name, the opener's inputs and the bytes.
+pub fn alterations(case: &Case, sealed: &[u8]) -> Vec<(String, Opening, Vec<u8>)> {
+    let intact = opening(case, sealed);
+    let unit = case.chunk_size as usize + 16;
+    let mut alterations = Vec::new();
+    let body = &sealed[r::HEADER_LEN..];
+    if body.len() > 2 * unit {
+        let mut swapped = sealed[..r::HEADER_LEN].to_vec();
+        swapped.extend_from_slice(&body[unit..2 * unit]);
+        swapped.extend_from_slice(&body[..unit]);
+        swapped.extend_from_slice(&body[2 * unit..]);
+        alterations.push(("chunks 0 and 1 swapped".to_owned(), intact.clone(), swapped));
+        let without_last = sealed[..r::HEADER_LEN + 2 * unit].to_vec();
+        alterations.push((
+            "last chunk dropped".to_owned(),
+            intact.clone(),
+            without_last,
+        ));
+    }
+    let mut flipped = sealed.to_vec();
+    *flipped.last_mut().unwrap() ^= 1;
+    alterations.push((
+        "last byte of the last tag flipped".to_owned(),
+        intact.clone(),
+        flipped,
+    ));
+    alterations.push((
+        "opened with key 00..00".to_owned(),
+        Opening {
+            key: [0; 32],
+            ..intact.clone()
+        },
+        sealed.to_vec(),
+    ));
+    alterations.push((
+        "opened as an object of mallory/1".to_owned(),
+        Opening {
+            owner_user: "mallory".to_owned(),
+            owner_device: 1,
+            ..intact.clone()
+        },
+        sealed.to_vec(),
+    ));
+    alterations.push((
+        "one byte appended".to_owned(),
+        intact,
+        [sealed, &[0]].concat(),
+    ));
+    alterations
 }
 
 /// Hands out the case's object id, then its key: the two draws
@@ -209,51 +316,13 @@ pub fn run_implementation(case: &Case) -> Implementation {
         .unwrap();
     assert_eq!(&opened[..], case.plaintext);
 
-    let context = ObjectContext::of_reference(&reference);
-    let open = |blob: &[u8], key: &AttachmentKey, context: &ObjectContext<'_>| {
-        let mut object = reference.object.clone();
-        object.key = key.clone();
-        ObjectOpener::new(&object, context).open(blob).unwrap_err()
-    };
-    let key = &reference.object.key;
-    let unit = case.chunk_size as usize + 16;
-    let mut alterations = Vec::new();
-    let body = &sealed[r::HEADER_LEN..];
-    if body.len() > 2 * unit {
-        let mut swapped = sealed[..r::HEADER_LEN].to_vec();
-        swapped.extend_from_slice(&body[unit..2 * unit]);
-        swapped.extend_from_slice(&body[..unit]);
-        swapped.extend_from_slice(&body[2 * unit..]);
-        alterations.push((
-            "chunks 0 and 1 swapped".to_owned(),
-            open(&swapped, key, &context),
-        ));
-        let without_last = &sealed[..r::HEADER_LEN + 2 * unit];
-        alterations.push((
-            "last chunk dropped".to_owned(),
-            open(without_last, key, &context),
-        ));
-    }
-    let mut flipped = sealed.clone();
-    *flipped.last_mut().unwrap() ^= 1;
-    alterations.push((
-        "last byte of the last tag flipped".to_owned(),
-        open(&flipped, key, &context),
-    ));
-    alterations.push((
-        "opened with key 00..00".to_owned(),
-        open(&sealed, &AttachmentKey([0; 32]), &context),
-    ));
-    let mut other_owner = context.clone();
-    other_owner.owner = DeviceAddress::new(UserId::new("mallory").unwrap(), DeviceId(1));
-    alterations.push((
-        "opened as an object of mallory/1".to_owned(),
-        open(&sealed, key, &other_owner),
-    ));
-    alterations.push((
-        "one byte appended".to_owned(),
-        open(&[&sealed[..], &[0]].concat(), key, &context),
-    ));
+    let alterations = alterations(case, &sealed)
+        .into_iter()
+        .map(|(name, opening, blob)| {
+            let error = opening.fuin_opener().open(&blob).unwrap_err();
+            (name, error)
+        })
+        .collect();
     Implementation {
         blob_id: reference.object.blob_id.0,
         sealed,
