@@ -137,7 +137,21 @@ pub(super) async fn upload<S: Store>(
     }
     let _permit = transfer_permit(&relay).await?;
     let content = read_limited(body, max).await?;
-    if blob_hash(&content) != blob_id.0 {
+    // Hashing up to the blob limit would hold up the other requests on this
+    // thread: it runs on the blocking pool, which hands the bytes back.
+    let (content, digest) = tokio::task::spawn_blocking(move || {
+        let digest = blob_hash(&content);
+        (content, digest)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the blob could not be checked",
+        )
+    })?;
+    if digest != blob_id.0 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "blob_hash_mismatch",
